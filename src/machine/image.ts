@@ -1,0 +1,28 @@
+// What a host needs to know of a bootable image, independent of how it was read.
+// src/guest/elf.ts produces it from an ELF file; hosts consume it.
+
+export interface ImageSegment {
+  /** Physical load address (ELF p_paddr). */
+  paddr: number;
+  /** Virtual address (ELF p_vaddr). */
+  vaddr: number;
+  /** Bytes present in the file (p_filesz of them). */
+  data: Uint8Array;
+  /** Size in memory; the tail past data.length is zero-filled. */
+  memsz: number;
+}
+
+export interface ImageNote {
+  name: string;
+  type: number;
+  desc: Uint8Array;
+}
+
+export interface LoadableImage {
+  /** Path or label, for messages. */
+  label: string;
+  elfClass: 32 | 64;
+  entry: number;
+  segments: ImageSegment[];
+  notes: ImageNote[];
+}
