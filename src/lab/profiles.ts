@@ -1,0 +1,61 @@
+// Profiles as data: a host on a CPU model (DESIGN.md "Vocabulary").
+//
+// Every profile the design names is listed so that messages can tell "not yet"
+// from "no such thing"; only those marked runnable can be run today.
+
+import { BadInput } from '../machine/errors.js';
+
+export type HostName = 'native' | 'xen' | 'xen-3.0.4' | 'xen-3.1.1' | 'xen-nocompat' | 'pvm';
+
+export interface ProfileCpu {
+  vendor: 'intel' | 'amd';
+  fred: boolean;
+}
+
+export interface Profile {
+  /** HOST/CPU, e.g. native/idt. */
+  name: string;
+  host: HostName;
+  cpu: ProfileCpu;
+  /** One line: what it is. */
+  description: string;
+  /** False for profiles the design names but this version cannot run yet. */
+  runnable: boolean;
+}
+
+const intelIdt: ProfileCpu = { vendor: 'intel', fred: false };
+const amdIdt: ProfileCpu = { vendor: 'amd', fred: false };
+const intelFred: ProfileCpu = { vendor: 'intel', fred: true };
+
+export const PROFILES: readonly Profile[] = [
+  { name: 'native/idt', host: 'native', cpu: intelIdt, runnable: true, description: 'bare metal, PVH boot, Intel CPU without FRED (IDT delivery)' },
+  { name: 'native/idt-amd', host: 'native', cpu: amdIdt, runnable: false, description: 'bare metal, PVH boot, AMD CPU (IDT delivery, AMD SYSRET/SYSENTER behaviour)' },
+  { name: 'native/fred', host: 'native', cpu: intelFred, runnable: false, description: 'bare metal, PVH boot, Intel CPU with FRED enumerated' },
+  { name: 'xen/idt', host: 'xen', cpu: intelIdt, runnable: false, description: 'Xen PV64 guest, Xen on an Intel CPU without FRED' },
+  { name: 'xen/fred', host: 'xen', cpu: intelFred, runnable: false, description: 'Xen PV64 guest, Xen booted with fred=1 on a FRED CPU' },
+  { name: 'xen-nocompat/fred', host: 'xen-nocompat', cpu: intelFred, runnable: false, description: 'Xen PV64 guest on FRED without the 2026 compatibility patch' },
+  { name: 'xen-3.1.1/idt', host: 'xen-3.1.1', cpu: intelIdt, runnable: false, description: 'Xen 3.1.1 PV64 guest ABI (the %r11 clobber), IDT delivery' },
+  { name: 'xen-3.0.4/idt', host: 'xen-3.0.4', cpu: intelIdt, runnable: false, description: 'Xen 3.0.4 PV64 guest ABI, IDT delivery' },
+  { name: 'pvm/fred', host: 'pvm', cpu: intelFred, runnable: false, description: 'PVM switcher, guest supervisor and user in ring 3, FRED CPU' },
+];
+
+/** The profiles that can be run now, in listing order. */
+export function runnableProfiles(): Profile[] {
+  return PROFILES.filter((p) => p.runnable);
+}
+
+/** Look a profile up by name; BadInput for unknown or not-yet-runnable ones. */
+export function getProfile(name: string): Profile {
+  const known = runnableProfiles().map((p) => p.name).join(', ');
+  const p = PROFILES.find((q) => q.name === name);
+  if (!p) throw new BadInput(`unknown profile '${name}' (known: ${known})`);
+  if (!p.runnable) throw new BadInput(`profile '${name}' is not implemented yet (available: ${known})`);
+  return p;
+}
+
+/** `ringside profiles`: one line per runnable profile, name then what it is. */
+export function formatProfiles(): string {
+  const rows = runnableProfiles();
+  const width = Math.max(...rows.map((p) => p.name.length));
+  return rows.map((p) => `${p.name.padEnd(width)}  ${p.description}\n`).join('');
+}

@@ -1,0 +1,126 @@
+// The verdict of a run (DESIGN.md "Verdict") and the exit status it maps to.
+//
+// Rules, in order:
+//  1. A console line beginning with `Test result: ` is a result line; the LAST
+//     one decides: SUCCESS (including "SUCCESS with warnings") -> success,
+//     SKIP -> skip, FAILURE -> failure, ERROR -> error. Any other word after
+//     `Test result: ` is a malformed report and makes the run an error.
+//  2. With a result line, how the run ended matters only when it is worse than
+//     "it stopped": a triple fault after the line is a crash; a spent budget is
+//     still a timeout (the guest reported but never ended) and a model error is
+//     still a model error (the model could not follow the guest to its end).
+//     A halt or an exit-port write simply ends the run and the line decides.
+//  3. Without a result line the ending decides: exit-port V is success for 0,
+//     skip for 77, failure otherwise; a halt is a crash ("halted without a
+//     result"); a triple fault is a crash; a spent instruction budget or
+//     wall-clock timeout is a timeout; a model error is a model error.
+
+import type { RunEnd } from '../machine/machine.js';
+
+export type Verdict = 'success' | 'skip' | 'error' | 'failure' | 'crash' | 'timeout' | 'model-error' | 'internal' | 'saved';
+
+export const VERDICTS: readonly Verdict[] = ['success', 'skip', 'error', 'failure', 'crash', 'timeout', 'model-error', 'internal', 'saved'];
+
+/** Exit status of `run`/`restore` for each verdict. Bad input (no verdict) is 2. */
+export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
+  success: 0,
+  saved: 0,
+  internal: 1,
+  skip: 3,
+  error: 4,
+  failure: 5,
+  crash: 6,
+  timeout: 7,
+  'model-error': 8,
+};
+export const EXIT_BAD_INPUT = 2;
+
+export function exitCodeFor(v: Verdict): number {
+  return EXIT_CODES[v];
+}
+
+export interface Judgement {
+  verdict: Verdict;
+  reason: string;
+}
+
+export interface ResultLine {
+  /** The whole line, without its line ending. */
+  line: string;
+  verdict: Verdict;
+}
+
+const PREFIX = 'Test result: ';
+const WORDS: ReadonlyArray<[string, Verdict]> = [
+  ['SUCCESS', 'success'],
+  ['SKIP', 'skip'],
+  ['FAILURE', 'failure'],
+  ['ERROR', 'error'],
+];
+
+/** The verdict a single result line states, or null if it is not a result line. */
+export function parseResultLine(line: string): ResultLine | null {
+  if (!line.startsWith(PREFIX)) return null;
+  const rest = line.slice(PREFIX.length);
+  for (const [word, verdict] of WORDS) {
+    if (rest.startsWith(word) && !/^[A-Za-z0-9_]/.test(rest.slice(word.length))) return { line, verdict };
+  }
+  return { line, verdict: 'error' };
+}
+
+/** The last result line of a console, or null if there is none. */
+export function lastResultLine(console: string): ResultLine | null {
+  const lines = console.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    const r = parseResultLine(line);
+    if (r) return r;
+  }
+  return null;
+}
+
+function detail(message: string): string {
+  return message ? `: ${message}` : '';
+}
+
+/** Judge a finished run from how it ended and what it printed. */
+export function judge(end: RunEnd, console: string): Judgement {
+  const result = lastResultLine(console);
+  if (result) {
+    const stated =
+      result.verdict === 'error' && !WORDS.some(([w]) => result.line.startsWith(PREFIX + w))
+        ? `malformed result line '${result.line}'`
+        : result.line;
+    switch (end.kind) {
+      case 'triple-fault':
+        return { verdict: 'crash', reason: `triple fault after '${result.line}'${detail(end.message)}` };
+      case 'insn-budget':
+        return { verdict: 'timeout', reason: `instruction budget spent after '${result.line}'${detail(end.message)}` };
+      case 'wall-timeout':
+        return { verdict: 'timeout', reason: `wall-clock timeout after '${result.line}'${detail(end.message)}` };
+      case 'model-error':
+        return { verdict: 'model-error', reason: end.message || 'model error' };
+      case 'exit-port':
+      case 'halted':
+        return { verdict: result.verdict, reason: stated };
+    }
+  }
+  switch (end.kind) {
+    case 'exit-port': {
+      const v = end.exitValue;
+      if (v === 0) return { verdict: 'success', reason: 'exit value 0 without a result line' };
+      if (v === 77) return { verdict: 'skip', reason: 'exit value 77 (skip) without a result line' };
+      return { verdict: 'failure', reason: `exit value ${v} without a result line` };
+    }
+    case 'halted':
+      return { verdict: 'crash', reason: 'halted without a result' };
+    case 'triple-fault':
+      return { verdict: 'crash', reason: `triple fault${detail(end.message)}` };
+    case 'insn-budget':
+      return { verdict: 'timeout', reason: `instruction budget spent${detail(end.message)}` };
+    case 'wall-timeout':
+      return { verdict: 'timeout', reason: `wall-clock timeout${detail(end.message)}` };
+    case 'model-error':
+      return { verdict: 'model-error', reason: end.message || 'model error' };
+  }
+}

@@ -1,0 +1,40 @@
+// Plain-text tables for the terminal.
+
+/** Left-aligned columns separated by two spaces, a dashed rule under the header. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd() + '\n';
+  return line(header) + line(widths.map((w) => '-'.repeat(w))) + rows.map(line).join('');
+}
+
+export interface MatrixCell {
+  verdict: string;
+  reason: string;
+}
+
+export interface MatrixRow {
+  /** Guest name or image path. */
+  name: string;
+  cells: MatrixCell[];
+}
+
+const PASSING = new Set(['success', 'skip']);
+
+/**
+ * The matrix verdict table: one row per guest or image, one column per profile,
+ * then one line for every cell that did not pass, with its reason.
+ */
+export function formatMatrix(profiles: string[], rows: MatrixRow[]): string {
+  let out = formatTable(['guest', ...profiles], rows.map((r) => [r.name, ...r.cells.map((c) => c.verdict)]));
+  const notes: string[] = [];
+  for (const r of rows) {
+    r.cells.forEach((c, i) => {
+      if (!PASSING.has(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
+    });
+  }
+  const total = rows.length * profiles.length;
+  const passed = rows.reduce((n, r) => n + r.cells.filter((c) => PASSING.has(c.verdict)).length, 0);
+  if (notes.length > 0) out += '\n' + notes.map((n) => n + '\n').join('');
+  out += `\n${passed} of ${total} passed (success or skip)\n`;
+  return out;
+}

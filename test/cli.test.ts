@@ -1,0 +1,86 @@
+// The command line's usage errors: exit 2, exactly one line on stderr, no stack trace.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildPvhImage, lines, ringside } from './helpers/pvh-image.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringside-cli-'));
+const good = join(dir, 'good.elf');
+writeFileSync(good, buildPvhImage());
+
+function usageError(args: string[], pattern?: RegExp): void {
+  const r = ringside(args);
+  assert.equal(r.status, 2, `exit status for ${args.join(' ')}; stderr: ${r.stderr}`);
+  const l = lines(r.stderr);
+  assert.equal(l.length, 1, `one line on stderr for ${args.join(' ')}: ${JSON.stringify(r.stderr)}`);
+  assert.match(l[0], /^ringside: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(r.stdout, '', 'nothing on stdout');
+  if (pattern) assert.match(l[0], pattern);
+}
+
+describe('ringside usage errors', () => {
+  it('no command', () => usageError([], /missing command/));
+  it('unknown command', () => usageError(['frobnicate'], /unknown command 'frobnicate'/));
+  it('unknown option', () => usageError(['run', good, '--profile', 'native/idt', '--bogus'], /unknown option --bogus/));
+  it('option without its value', () => usageError(['run', good, '--profile'], /--profile needs a value/));
+  it('run without an image', () => usageError(['run', '--profile', 'native/idt'], /needs an IMAGE/));
+  it('run with two images', () => usageError(['run', good, good, '--profile', 'native/idt'], /one IMAGE/));
+  it('run without a profile', () => usageError(['run', good], /needs --profile.*native\/idt/));
+  it('unknown profile lists the known ones', () => usageError(['run', good, '--profile', 'native/bogus'], /unknown profile 'native\/bogus' \(known: native\/idt/));
+  it('a profile not implemented yet', () => usageError(['run', good, '--profile', 'xen/fred'], /not implemented yet/));
+  it('bad --max-insns', () => {
+    usageError(['run', good, '--profile', 'native/idt', '--max-insns', 'lots'], /--max-insns/);
+    usageError(['run', good, '--profile', 'native/idt', '--max-insns', '0'], /--max-insns/);
+    usageError(['run', good, '--profile', 'native/idt', '--max-insns', '-5'], /--max-insns/);
+  });
+  it('bad --timeout', () => usageError(['run', good, '--profile', 'native/idt', '--timeout', 'soon'], /--timeout/));
+  it('bad --memory', () => {
+    usageError(['run', good, '--profile', 'native/idt', '--memory', '0'], /--memory/);
+    usageError(['run', good, '--profile', 'native/idt', '--memory', '1.5'], /--memory/);
+    usageError(['run', good, '--profile', 'native/idt', '--memory', '99999'], /--memory/);
+  });
+  it('missing and unreadable images', () => {
+    usageError(['run', join(dir, 'nope.elf'), '--profile', 'native/idt'], /nope\.elf: cannot read image: no such file/);
+    usageError(['run', dir, '--profile', 'native/idt'], /is a directory/);
+  });
+  it('profiles takes no arguments', () => usageError(['profiles', 'x'], /no arguments/));
+  it('matrix with an unknown profile or a missing path', () => {
+    usageError(['matrix', good, '--profiles', 'native/idt,nope'], /unknown profile 'nope'/);
+    usageError(['matrix', join(dir, 'missing')], /no such file or directory/);
+  });
+});
+
+describe('not implemented yet', () => {
+  const runArgs = ['run', good, '--profile', 'native/idt'];
+  const options: string[][] = [
+    ['--trace', 'out.trace'],
+    ['--inject', 'nmi@100'],
+    ['--save-on-suspend', 'x.sav'],
+    ['--save-at', '100', 'x.sav'],
+    ['--migrate-on-suspend', 'native/fred'],
+    ['--migrate-at', '100', '--to', 'native/fred'],
+  ];
+  for (const o of options) it(o[0], () => usageError([...runArgs, ...o], new RegExp(`${o[0]} is not implemented yet`)));
+  for (const c of ['restore', 'trace', 'diff']) it(c, () => usageError([c, 'x'], new RegExp(`'${c}' is not implemented yet`)));
+  it('matrix --html', () => usageError(['matrix', good, '--html', 'out'], /--html is not implemented yet/));
+});
+
+describe('ringside profiles and help', () => {
+  it('profiles lists the runnable profiles, one a line: name then what it is', () => {
+    const r = ringside(['profiles']);
+    assert.equal(r.status, 0);
+    const l = lines(r.stdout);
+    assert.ok(l.length >= 1);
+    assert.match(l[0], /^native\/idt\s+\S/);
+    for (const line of l) assert.match(line, /^\S+\s{2,}\S/);
+    assert.equal(r.stderr, '');
+  });
+  it('--help prints usage on stdout and exits 0', () => {
+    const r = ringside(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /ringside run IMAGE --profile P/);
+  });
+});

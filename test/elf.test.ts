@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseElf } from '../src/guest/elf.js';
+import { BadInput } from '../src/machine/errors.js';
+import { buildPvhImage, ElfFields } from './helpers/pvh-image.js';
+
+function rejects(bytes: Uint8Array, pattern: RegExp): void {
+  assert.throws(
+    () => parseElf(bytes, 'img.elf'),
+    (e: unknown) => {
+      assert.ok(e instanceof BadInput, `expected BadInput, got ${String(e)}`);
+      assert.match(e.message, /^img\.elf: /);
+      assert.match(e.message, pattern);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
+}
+
+describe('parseElf: valid images', () => {
+  for (const elfClass of [32, 64] as const) {
+    it(`ELF${elfClass} with a PT_NOTE`, () => {
+      const img = parseElf(buildPvhImage({ elfClass, bss: 100 }), 'x');
+      assert.equal(img.elfClass, elfClass);
+      assert.equal(img.segments.length, 1);
+      const seg = img.segments[0];
+      assert.equal(seg.paddr, 0x100000);
+      assert.equal(seg.vaddr, 0x100000);
+      assert.equal(seg.memsz, seg.data.length + 100);
+      assert.equal(img.notes.length, 1);
+      assert.equal(img.notes[0].name, 'Xen');
+      assert.equal(img.notes[0].type, 18);
+      assert.equal(img.notes[0].desc.length, 8);
+      assert.equal(new DataView(img.notes[0].desc.buffer, img.notes[0].desc.byteOffset).getUint32(0, true), img.entry);
+    });
+    it(`ELF${elfClass} with the note only in an SHT_NOTE section`, () => {
+      const img = parseElf(buildPvhImage({ elfClass, note: 'section', noteDescSize: 4 }), 'x');
+      assert.equal(img.notes.length, 1);
+      assert.equal(img.notes[0].desc.length, 4);
+    });
+  }
+  it('an image without notes parses (the host decides whether it needs one)', () => {
+    assert.deepEqual(parseElf(buildPvhImage({ note: 'none' }), 'x').notes, []);
+  });
+  it('segment data is a copy, independent of the file buffer', () => {
+    const b = buildPvhImage();
+    const img = parseElf(b, 'x');
+    const before = img.segments[0].data[0];
+    b[0] = 0;
+    assert.equal(img.segments[0].data[0], before);
+  });
+});
+
+describe('parseElf: malformed images', () => {
+  it('empty and truncated files', () => {
+    rejects(new Uint8Array(0), /empty file/);
+    const good = buildPvhImage();
+    for (const cut of [1, 3, 4, 10, 15]) rejects(good.subarray(0, cut), /truncated/);
+    rejects(good.subarray(0, 40), /truncated ELF file \(40 bytes, shorter than the 64-byte ELF64 header\)/);
+    rejects(good.subarray(0, 100), /program headers outside the file/);
+    rejects(good.subarray(0, good.length - 1), /data outside the file/);
+    rejects(buildPvhImage({ elfClass: 32 }).subarray(0, 51), /52-byte ELF32 header/);
+  });
+  it('bad magic', () => {
+    const b = buildPvhImage();
+    b[1] = 0x58;
+    rejects(b, /not an ELF file \(bad magic\)/);
+    rejects(Buffer.from('#!/bin/sh\necho hi\n'), /bad magic/);
+  });
+  it('bad class, endianness, version', () => {
+    let b = buildPvhImage();
+    b[4] = 3;
+    rejects(b, /bad ELF class 3/);
+    b = buildPvhImage();
+    b[5] = 2;
+    rejects(b, /big-endian/);
+    b = buildPvhImage();
+    b[6] = 0;
+    rejects(b, /bad ELF version/);
+  });
+  it('wrong type and machine', () => {
+    let b = buildPvhImage();
+    b.writeUInt16LE(3, 16);
+    rejects(b, /not an executable.*ET_DYN/);
+    b = buildPvhImage();
+    b.writeUInt16LE(1, 16);
+    rejects(b, /ET_REL/);
+    b = buildPvhImage();
+    b.writeUInt16LE(40, 18);
+    rejects(b, /wrong machine 40/);
+  });
+  it('program headers outside the file', () => {
+    const b = buildPvhImage();
+    new ElfFields(b).phoff = b.length;
+    rejects(b, /program headers outside the file/);
+    const c = buildPvhImage();
+    new ElfFields(c).phoff = 2 ** 52;
+    rejects(c, /program headers outside the file/);
+  });
+  it('no program headers, tiny entry size', () => {
+    let b = buildPvhImage();
+    b.writeUInt16LE(0, 56);
+    rejects(b, /no program headers/);
+    b = buildPvhImage();
+    b.writeUInt16LE(8, 54);
+    rejects(b, /program header entry size 8 is too small/);
+  });
+  it('segment data outside the file', () => {
+    const b = buildPvhImage();
+    const f = new ElfFields(b);
+    f.setOffset(0, BigInt(b.length));
+    rejects(b, /segment 0 .*data outside the file/);
+    const c = buildPvhImage();
+    new ElfFields(c).setOffset(0, 0xfffffffffffffff0n);
+    rejects(c, /data outside the file/);
+  });
+  it('absurd sizes', () => {
+    let b = buildPvhImage();
+    let f = new ElfFields(b);
+    f.setMemsz(0, f.filesz(0) - 1n);
+    rejects(b, /file size .* exceeds memory size/);
+    b = buildPvhImage();
+    f = new ElfFields(b);
+    f.setMemsz(0, 1n << 40n);
+    rejects(b, /absurd memory size 0x10000000000/);
+    b = buildPvhImage();
+    f = new ElfFields(b);
+    f.setPaddr(0, 0xfffffffffffff000n);
+    f.setMemsz(0, 0x2000n);
+    rejects(b, /overflows 64 bits/);
+    b = buildPvhImage({ elfClass: 32 });
+    f = new ElfFields(b);
+    f.setPaddr(0, 0xfffff000n);
+    f.setMemsz(0, 0x2000n);
+    rejects(b, /overflows 32 bits/);
+  });
+  it('no loadable segment', () => {
+    const b = buildPvhImage();
+    b.writeUInt32LE(6, new ElfFields(b).ph(0)); // PT_PHDR
+    rejects(b, /no loadable segments/);
+  });
+  it('malformed notes', () => {
+    const b = buildPvhImage();
+    const noteOff = 64 + 2 * 56;
+    b.writeUInt32LE(0x1000, noteOff + 4); // descsz past the note segment
+    rejects(b, /note segment 1 .*malformed note/);
+    const c = buildPvhImage();
+    new ElfFields(c).setOffset(1, BigInt(c.length));
+    rejects(c, /note segment 1 .*outside the file/);
+    const d = buildPvhImage();
+    new ElfFields(d).setFilesz(1, 30n); // 24-byte note + 6 bytes of non-zero code
+    rejects(d, /truncated note header/);
+  });
+  it('section headers outside the file when the notes are looked for there', () => {
+    const b = buildPvhImage({ note: 'section' });
+    b.writeBigUInt64LE(BigInt(b.length - 10), 40);
+    rejects(b, /section headers outside the file/);
+  });
+});

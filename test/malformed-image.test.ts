@@ -1,0 +1,142 @@
+// Every way an image can be malformed ends `ringside run` with exit 2 and
+// exactly one line on stderr: tried on a hand-made PVH image and, when the
+// project's guests build, on a real guest.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildPvhImage, ElfFields, lines, removePvhNote, ringside } from './helpers/pvh-image.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringside-malformed-'));
+
+type Mutation = [name: string, mutate: (b: Buffer) => Buffer, pattern: RegExp];
+
+const mutations: Mutation[] = [
+  ['truncated to 0 bytes', (b) => b.subarray(0, 0), /empty file/],
+  ['truncated to 3 bytes', (b) => b.subarray(0, 3), /truncated/],
+  ['truncated inside the identification', (b) => b.subarray(0, 12), /truncated/],
+  ['truncated inside the ELF header', (b) => b.subarray(0, 40), /truncated/],
+  ['truncated inside the program headers', (b) => b.subarray(0, new ElfFields(b).ph(0) + 10), /program headers outside the file/],
+  ['truncated inside the segment data', (b) => b.subarray(0, b.length - 1), /outside the file/],
+  ['bad magic', (b) => ((b[0] = 0x7e), b), /bad magic/],
+  ['bad class', (b) => ((b[4] = 7), b), /bad ELF class 7/],
+  ['big-endian', (b) => ((b[5] = 2), b), /big-endian/],
+  ['wrong machine', (b) => (b.writeUInt16LE(183, 18), b), /wrong machine 183/],
+  ['not an executable', (b) => (b.writeUInt16LE(1, 16), b), /not an executable/],
+  ['phoff outside the file', (b) => ((new ElfFields(b).phoff = b.length + 100), b), /program headers outside the file/],
+  [
+    'segment outside the file',
+    (b) => {
+      const f = new ElfFields(b);
+      f.setOffset(f.firstLoad(), BigInt(b.length));
+      return b;
+    },
+    /data outside the file/,
+  ],
+  [
+    'no PVH note',
+    (b) => {
+      assert.ok(removePvhNote(b) > 0, 'the image had a PVH note');
+      return b;
+    },
+    /no PVH entry note \(Xen ELF note type 18\)/,
+  ],
+  [
+    'segment outside memory (paddr beyond 128 MiB)',
+    (b) => {
+      const f = new ElfFields(b);
+      f.setPaddr(f.firstLoad(), 0x9000000n);
+      return b;
+    },
+    /does not fit in 128 MiB of RAM/,
+  ],
+  [
+    'memsz 2^40',
+    (b) => {
+      const f = new ElfFields(b);
+      f.setMemsz(f.firstLoad(), 1n << 40n);
+      return b;
+    },
+    f64Only(/absurd memory size|overflows/),
+  ],
+  [
+    'filesz > memsz',
+    (b) => {
+      const f = new ElfFields(b);
+      const i = f.firstLoad();
+      f.setFilesz(i, f.memsz(i) + 1n);
+      return b;
+    },
+    /exceeds memory size/,
+  ],
+];
+
+/** In an ELF32 image memsz 2^40 wraps to 0 when written; the pattern still names a size problem or a fit problem. */
+function f64Only(p: RegExp): RegExp {
+  return new RegExp(`${p.source}|exceeds memory size|does not fit`);
+}
+
+function checkRejected(path: string, pattern: RegExp): void {
+  const r = ringside(['run', path, '--profile', 'native/idt', '--max-insns', '100000']);
+  const l = lines(r.stderr);
+  assert.equal(r.status, 2, `exit 2; stderr: ${r.stderr}`);
+  assert.equal(l.length, 1, `exactly one line on stderr: ${JSON.stringify(r.stderr)}`);
+  assert.ok(l[0].includes(path), `the line names the file: ${l[0]}`);
+  assert.match(l[0], pattern);
+  assert.equal(r.stdout, '');
+}
+
+function suite(label: string, original: () => Buffer | null): void {
+  describe(`malformed images (${label})`, () => {
+    it('the unmodified image is accepted (not exit 2)', (t) => {
+      const b = original();
+      if (!b) return t.skip('no image');
+      const path = join(dir, `${label}-good.elf`);
+      writeFileSync(path, b);
+      const r = ringside(['run', path, '--profile', 'native/idt', '--max-insns', '100000']);
+      assert.notEqual(r.status, 2, r.stderr);
+    });
+    for (const [name, mutate, pattern] of mutations) {
+      it(name, (t) => {
+        const b = original();
+        if (!b) return t.skip('no image');
+        const path = join(dir, `${label}-${name.replace(/[^a-z0-9]+/gi, '-')}.elf`);
+        writeFileSync(path, mutate(Buffer.from(b)));
+        checkRejected(path, pattern);
+      });
+    }
+  });
+}
+
+suite('hand-made ELF64', () => buildPvhImage());
+suite('hand-made ELF32', () => buildPvhImage({ elfClass: 32, noteDescSize: 4 }));
+
+// A real guest, built by the project's guest builder when it and a toolchain are there.
+let guest: Buffer | null | undefined;
+let guestNote = '';
+async function realGuest(): Promise<Buffer | null> {
+  if (guest !== undefined) return guest;
+  guest = null;
+  try {
+    const build = (await import('../src/guest/build.js')) as { listGuests(): string[]; buildGuest(name: string): string };
+    const names = build.listGuests();
+    for (const name of names) {
+      try {
+        const b = readFileSync(build.buildGuest(name));
+        if (b.length > 64 && b.readUInt32BE(0) === 0x7f454c46) {
+          guest = b;
+          guestNote = name;
+          break;
+        }
+      } catch {
+        // try the next guest
+      }
+    }
+  } catch {
+    guestNote = 'guest builder unavailable';
+  }
+  return guest;
+}
+const real = await realGuest();
+suite(`real guest ${guestNote}`.trim(), () => real);

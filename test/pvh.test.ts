@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseElf } from '../src/guest/elf.js';
+import { bootNative, ConsoleBuffer, HVM_START_MAGIC, planPvhBoot, pvhEntry, START_INFO_PREFERRED, type NativeMachine } from '../src/hosts/native/pvh.js';
+import { BadInput } from '../src/machine/errors.js';
+import type { LoadableImage } from '../src/machine/image.js';
+import { IoBus } from '../src/machine/io.js';
+import { PhysicalMemory } from '../src/machine/memory.js';
+import { buildPvhImage } from './helpers/pvh-image.js';
+
+const MiB = 1024 * 1024;
+
+function image(over: Partial<LoadableImage> = {}): LoadableImage {
+  return { ...parseElf(buildPvhImage(), 'g.elf'), ...over };
+}
+
+function note(desc: number[]): LoadableImage['notes'][number] {
+  return { name: 'Xen', type: 18, desc: Uint8Array.from(desc) };
+}
+
+function badInput(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof BadInput && pattern.test(e.message) && e.message.startsWith('g.elf: '));
+}
+
+/** A machine made of the real memory and I/O bus, a CPU that records its entry state. */
+function fakeMachine(memoryBytes = 128 * MiB) {
+  const entered: Array<{ eip: number; regs: { ebx?: number } }> = [];
+  const stops: unknown[] = [];
+  const m = {
+    memory: new PhysicalMemory(memoryBytes),
+    io: new IoBus(),
+    cpu: { enterProtectedModeFlat: (eip: number, regs: { ebx?: number }) => entered.push({ eip, regs }) },
+    stop: (end: unknown) => stops.push(end),
+  };
+  return { machine: m as unknown as NativeMachine, memory: m.memory, io: m.io, entered, stops };
+}
+
+describe('PVH entry note', () => {
+  it('reads a 4-byte and an 8-byte descriptor', () => {
+    assert.equal(pvhEntry(image({ notes: [note([0x10, 0x20, 0x30, 0x00])] })), 0x302010);
+    assert.equal(pvhEntry(image({ notes: [note([0x10, 0x20, 0x30, 0x00, 0, 0, 0, 0])] })), 0x302010);
+  });
+  it('ignores notes of other names and types', () => {
+    const notes = [
+      { name: 'GNU', type: 18, desc: Uint8Array.of(1, 0, 0, 0) },
+      { name: 'Xen', type: 1, desc: Uint8Array.of(2, 0, 0, 0) },
+      note([3, 0, 0, 0]),
+    ];
+    assert.equal(pvhEntry(image({ notes })), 3);
+  });
+  it('no note', () => {
+    badInput(() => pvhEntry(image({ notes: [] })), /no PVH entry note \(Xen ELF note type 18\)/);
+  });
+  it('bad descriptor sizes', () => {
+    for (const n of [0, 2, 6, 16]) badInput(() => pvhEntry(image({ notes: [note(new Array(n).fill(0))] })), /descriptor/);
+  });
+  it('an entry at or above 4 GiB', () => {
+    badInput(() => pvhEntry(image({ notes: [note([0, 0, 0, 0, 1, 0, 0, 0])] })), /not below 4 GiB/);
+  });
+});
+
+describe('PVH boot plan', () => {
+  it('places the start info at 0x6000 when free', () => {
+    const plan = planPvhBoot(image(), 128 * MiB);
+    assert.equal(plan.startInfoPaddr, START_INFO_PREFERRED);
+    assert.equal(plan.memmapPaddr, START_INFO_PREFERRED + 56);
+  });
+  it('moves the start info when the image covers 0x6000', () => {
+    const img = image();
+    img.segments = [{ paddr: 0x5000, vaddr: 0x5000, data: new Uint8Array(16), memsz: 0x3000 }];
+    assert.equal(planPvhBoot(img, 128 * MiB).startInfoPaddr, 0x1000);
+  });
+  it('rejects an image that covers all of low memory', () => {
+    const img = image();
+    img.segments = [{ paddr: 0, vaddr: 0, data: new Uint8Array(16), memsz: 0x100000 }];
+    badInput(() => planPvhBoot(img, 128 * MiB), /no free page below 640 KiB/);
+  });
+  it('rejects segments outside RAM', () => {
+    const img = image();
+    img.segments = [{ paddr: 128 * MiB - 0x10, vaddr: 0, data: new Uint8Array(0), memsz: 0x20 }];
+    badInput(() => planPvhBoot(img, 128 * MiB), /segment 0 at paddr 0x7fffff0 .*does not fit in 128 MiB of RAM/);
+    assert.doesNotThrow(() => planPvhBoot(img, 129 * MiB));
+  });
+  it('rejects overlapping segments', () => {
+    const img = image();
+    img.segments = [
+      { paddr: 0x100000, vaddr: 0, data: new Uint8Array(0), memsz: 0x2000 },
+      { paddr: 0x101000, vaddr: 0, data: new Uint8Array(0), memsz: 0x2000 },
+    ];
+    badInput(() => planPvhBoot(img, 128 * MiB), /segments 0 and 1 overlap/);
+  });
+});
+
+describe('PVH boot', () => {
+  it('loads segments, zeroes the bss, writes the start info, enters at the note entry with %ebx', () => {
+    const f = fakeMachine();
+    f.memory.fill(0x100000, 0x10000, 0xcc);
+    const img = parseElf(buildPvhImage({ bss: 0x100 }), 'g.elf');
+    bootNative(f.machine, img, {});
+    const seg = img.segments[0];
+    assert.deepEqual(f.memory.bytes.subarray(seg.paddr, seg.paddr + seg.data.length), seg.data);
+    assert.ok(f.memory.bytes.subarray(seg.paddr + seg.data.length, seg.paddr + seg.memsz).every((b) => b === 0), 'bss zeroed');
+    assert.equal(f.memory.bytes[seg.paddr + seg.memsz], 0xcc, 'nothing past memsz touched');
+
+    assert.equal(f.entered.length, 1);
+    assert.equal(f.entered[0].eip, img.entry);
+    const si = f.entered[0].regs.ebx!;
+    assert.equal(si, 0x6000);
+    const v = f.memory.view;
+    assert.equal(v.getUint32(si, true), HVM_START_MAGIC);
+    assert.equal(v.getUint32(si + 4, true), 1, 'version');
+    assert.equal(v.getUint32(si + 8, true), 0, 'flags');
+    assert.equal(v.getUint32(si + 12, true), 0, 'nr_modules');
+    for (const off of [16, 24, 32]) assert.equal(v.getBigUint64(si + off, true), 0n);
+    const mm = Number(v.getBigUint64(si + 40, true));
+    assert.equal(v.getUint32(si + 48, true), 1, 'memmap_entries');
+    assert.equal(v.getBigUint64(mm, true), 0n);
+    assert.equal(v.getBigUint64(mm + 8, true), BigInt(128 * MiB));
+    assert.equal(v.getUint32(mm + 16, true), 1, 'E820 RAM');
+  });
+
+  it('port 0xE9 is the console: delivered as it comes and accumulated', () => {
+    const f = fakeMachine(4 * MiB);
+    const seen: number[] = [];
+    const host = bootNative(f.machine, image(), { onConsole: (b) => seen.push(...b) });
+    for (const c of 'hi\n') f.io.out(0xe9, c.charCodeAt(0), 1);
+    f.io.out(0xe9, 0x4241, 2); // low byte only, as QEMU's debugcon
+    assert.deepEqual(seen, [0x68, 0x69, 0x0a, 0x41]);
+    assert.equal(host.console, 'hi\nA');
+    assert.equal(f.io.in(0xe9, 1), 0xe9);
+    assert.deepEqual(f.stops, []);
+  });
+
+  it('port 0xF4 ends the run with the value written, for every access size', () => {
+    const f = fakeMachine(4 * MiB);
+    bootNative(f.machine, image(), {});
+    f.io.out(0xf4, 0x12345678, 4);
+    f.io.out(0xf4, 0xbeef, 2);
+    f.io.out(0xf4, 77, 1);
+    f.io.out(0xf5, 3, 1);
+    const values = (f.stops as Array<{ kind: string; exitValue: number }>).map((s) => [s.kind, s.exitValue]);
+    assert.deepEqual(values, [
+      ['exit-port', 0x12345678],
+      ['exit-port', 0xbeef],
+      ['exit-port', 77],
+      ['exit-port', 3],
+    ]);
+  });
+
+  it('checks the image before touching memory', () => {
+    const f = fakeMachine(1 * MiB);
+    badInput(() => bootNative(f.machine, image(), {}), /does not fit in 1 MiB/);
+    assert.equal(f.entered.length, 0);
+  });
+});
+
+describe('console buffer', () => {
+  it('keeps the tail past its cap', () => {
+    const c = new ConsoleBuffer();
+    const n = ConsoleBuffer.CAP + 10;
+    for (let i = 0; i < n; i++) c.push(0x61);
+    c.push(0x0a);
+    assert.ok(c.dropped > 0);
+    assert.equal(c.bytes.length + c.dropped, n + 1);
+    assert.match(c.text, /^\[ringside: \d+ earlier console bytes dropped\]\n/);
+  });
+});
