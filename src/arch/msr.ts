@@ -1,0 +1,17 @@
+// Model-specific register indices (SDM Vol. 4).
+export const MSR_TSC = 0x10;
+export const MSR_APIC_BASE = 0x1b;
+export const MSR_MISC_ENABLE = 0x1a0;
+export const MSR_PAT = 0x277;
+export const MSR_SYSENTER_CS = 0x174;
+export const MSR_SYSENTER_ESP = 0x175;
+export const MSR_SYSENTER_EIP = 0x176;
+export const MSR_EFER = 0xc0000080;
+export const MSR_STAR = 0xc0000081;
+export const MSR_LSTAR = 0xc0000082;
+export const MSR_CSTAR = 0xc0000083;
+export const MSR_FMASK = 0xc0000084;
+export const MSR_FS_BASE = 0xc0000100;
+export const MSR_GS_BASE = 0xc0000101;
+export const MSR_KERNEL_GS_BASE = 0xc0000102;
+export const MSR_TSC_AUX = 0xc0000103;

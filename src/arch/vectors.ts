@@ -1,0 +1,39 @@
+// Exception vectors (SDM Vol. 3 §6.15, Table 6-1).
+export const DE = 0;
+export const DB = 1;
+export const NMI = 2;
+export const BP = 3;
+export const OF = 4;
+export const BR = 5;
+export const UD = 6;
+export const NM = 7;
+export const DF = 8;
+export const TS = 10;
+export const NP = 11;
+export const SS = 12;
+export const GP = 13;
+export const PF = 14;
+export const MF = 16;
+export const AC = 17;
+export const MC = 18;
+export const XM = 19;
+export const VE = 20;
+export const CP = 21;
+
+export const MNEMONIC: readonly string[] = [
+  '#DE', '#DB', 'NMI', '#BP', '#OF', '#BR', '#UD', '#NM', '#DF', 'vec9', '#TS', '#NP', '#SS', '#GP',
+  '#PF', 'vec15', '#MF', '#AC', '#MC', '#XM', '#VE', '#CP',
+];
+
+/** Exceptions that push an error code (SDM Vol. 3 Table 6-1). */
+export function pushesErrorCode(vector: number): boolean {
+  return vector === DF || (vector >= TS && vector <= PF) || vector === AC || vector === CP;
+}
+
+/** #PF error-code bits (SDM Vol. 3 §4.7). */
+export const PFEC_P = 1 << 0;
+export const PFEC_W = 1 << 1;
+export const PFEC_U = 1 << 2;
+export const PFEC_RSVD = 1 << 3;
+export const PFEC_I = 1 << 4;
+export const PFEC_PK = 1 << 5;

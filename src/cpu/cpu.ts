@@ -1,0 +1,776 @@
+// The CPU: architectural state, memory access through segmentation and paging,
+// and the fetch/decode/execute loop. Instruction semantics live in ops/*.ts,
+// event delivery in idt.ts, paging in paging.ts; this file ties them together.
+//
+// Representation (DESIGN.md, The CPU): 64-bit registers are pairs of 32-bit halves
+// in Int32Arrays; RIP and linear addresses are JS numbers holding the canonical
+// address as a signed integer (exact: |value| < 2^47), so the hot path has no BigInt.
+//
+// Deliberate deviations (each has a model error or a note where it applies):
+// - Segment limits and the accessed bit are not checked or set outside 64-bit mode
+//   yet (flat segments only); comes with the system-architecture issue.
+// - MOV CR3 flushes global translations too (allowed: hardware may flush them).
+
+import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
+import { IoBus } from '../machine/io.js';
+import { ModelError } from '../machine/errors.js';
+import * as R from '../arch/rflags.js';
+import * as C from '../arch/control.js';
+import * as V from '../arch/vectors.js';
+import { CS, SS, DS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
+import { FAULT, STOP } from './fault.js';
+import { Lazy, statusFlags } from './flags.js';
+import type { CpuModelOptions } from './model.js';
+import { LINEAR_BITS } from './model.js';
+import { Insn } from './insn.js';
+import { decode } from './decoder.js';
+import { walk, Access } from './paging.js';
+import { deliverException } from './idt.js';
+import { featureSet } from './cpuid.js';
+
+export const enum Mode {
+  /** 32-bit protected mode (CS.D = 1, not in long mode). */
+  Protected32 = 0,
+  /** 64-bit mode (IA-32e, CS.L = 1). */
+  Long64 = 1,
+  /** Compatibility mode (IA-32e, CS.L = 0, CS.D = 1). */
+  Compat32 = 2,
+}
+
+const TLB_BITS = 12;
+export const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+/** TLB tag arrays, one per access kind and privilege. */
+export const enum TlbKind { ReadS = 0, WriteS = 1, FetchS = 2, ReadU = 3, WriteU = 4, FetchU = 5 }
+const TLB_KINDS = 6;
+
+const TWO32 = 4294967296;
+const CANON_SHIFT = 64 - LINEAR_BITS; // for the high half: 16
+
+export type EndReason = 'halted' | 'triple-fault' | 'stopped';
+
+export class Cpu {
+  readonly mem: PhysicalMemory;
+  readonly io: IoBus;
+  readonly model: CpuModelOptions;
+  readonly view: DataView;
+
+  // General-purpose registers, RAX..R15, as 32-bit halves.
+  readonly regLo = new Int32Array(16);
+  readonly regHi = new Int32Array(16);
+  /** High half of the last 64-bit operand read (see readE/readMem*). */
+  hi = 0;
+
+  rip = 0;
+  /** RIP of the next instruction; branches write it. */
+  nextRip = 0;
+  mode = Mode.Protected32;
+  cpl = 0;
+
+  // RFLAGS: status flags are lazy (flags.ts), the others live here.
+  flagsRest = R.RESERVED1;
+  lfOp = Lazy.Eager;
+  lfSize = 4;
+  lfRes = 0;
+  lfResHi = 0;
+  lfA = 0;
+  lfAHi = 0;
+  lfB = 0;
+  lfBHi = 0;
+  lfCin = 0;
+  lfEager = 0;
+
+  // Segment registers: selector and descriptor cache (base halves, limit, attributes
+  // as bits 8..23 of the descriptor's high dword).
+  readonly segSel = new Int32Array(6);
+  readonly segBaseLo = new Int32Array(6);
+  readonly segBaseHi = new Int32Array(6);
+  readonly segLimit = new Int32Array(6);
+  readonly segAttr = new Int32Array(6);
+  /** Base used for addressing: 0 for ES/CS/SS/DS in 64-bit mode (SDM Vol. 3 §3.2.4). */
+  readonly segEffLo = new Int32Array(6);
+  readonly segEffHi = new Int32Array(6);
+
+  gdtrBase = 0;
+  gdtrLimit = 0;
+  idtrBase = 0;
+  idtrLimit = 0;
+  ldtrSel = 0;
+  ldtrBase = 0;
+  ldtrLimit = 0;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0;
+  trAttr = 0;
+
+  cr0 = C.CR0_ET;
+  cr2 = 0;
+  cr3Lo = 0;
+  cr3Hi = 0;
+  cr4 = 0;
+  cr8 = 0;
+  efer = 0;
+  kernelGsBaseLo = 0;
+  kernelGsBaseHi = 0;
+  /** MSRs without dedicated state, keyed by index (cold path). */
+  readonly msrs = new Map<number, bigint>();
+  /** IA32_TIME_STAMP_COUNTER writes: TSC = icount + offset. */
+  tscOffset = 0;
+  /** Debug registers DR0..DR7 (DR4/DR5 are never stored: they alias DR6/DR7). */
+  readonly drLo = new Int32Array(8);
+  readonly drHi = new Int32Array(8);
+  /** CPUID-advertised features the decoder gates on. */
+  readonly features: ReadonlySet<string>;
+
+  /** Retired instructions. */
+  icount = 0;
+  /** The run loop stops when icount reaches this. */
+  icountLimit = 0;
+  endReason: EndReason | null = null;
+
+  // The pending fault, set by raise() before throwing FAULT.
+  faultVector = 0;
+  faultError = 0;
+  faultHasError = false;
+
+  // TLB: per kind a tag (linear page number, NaN = invalid) and one physical page base per slot.
+  readonly tlbTag = new Float64Array(TLB_SIZE * TLB_KINDS).fill(NaN);
+  readonly tlbPhys = new Float64Array(TLB_SIZE);
+  /** Offsets into tlbTag for the current privilege's data and fetch kinds. */
+  tlbRead = 0;
+  tlbWrite = TLB_SIZE;
+  tlbFetch = TLB_SIZE * 2;
+
+  // Decode cache: per physical page and mode (32/64-bit decoding), decoded instructions by offset.
+  private readonly icache: ((Insn | undefined)[] | undefined)[] = [];
+  /** Nonzero for physical pages that have decoded instructions cached. */
+  private readonly codeMark: Uint8Array;
+  private codeVpn = NaN;
+  private codePage: (Insn | undefined)[] = [];
+  private codePpn = -1;
+
+  constructor(mem: PhysicalMemory, io: IoBus, model: CpuModelOptions) {
+    this.mem = mem;
+    this.io = io;
+    this.model = model;
+    this.view = mem.view;
+    this.codeMark = new Uint8Array(mem.pages);
+    this.features = featureSet(model);
+    this.drLo[6] = 0xffff0ff0 | 0;
+    this.drLo[7] = 0x400;
+  }
+
+  // ---------------------------------------------------------------- entry state
+
+  /** The PVH entry state (DESIGN.md, Boot contracts): 32-bit protected mode, paging off,
+   *  flat 4 GiB code and data segments, interrupts off. */
+  enterProtectedModeFlat(eip: number, regs: { ebx?: number; esi?: number }): void {
+    this.regLo.fill(0);
+    this.regHi.fill(0);
+    if (regs.ebx !== undefined) this.regLo[3] = regs.ebx | 0;
+    if (regs.esi !== undefined) this.regLo[6] = regs.esi | 0;
+    this.cr0 = C.CR0_PE | C.CR0_ET;
+    this.cr4 = 0;
+    this.efer = 0;
+    const code = (0xb << 8) | (1 << 12) | (1 << 15) | DESC_DB | (1 << 23) | (0xf << 16);
+    const data = (0x3 << 8) | (1 << 12) | (1 << 15) | DESC_DB | (1 << 23) | (0xf << 16);
+    for (let s = 0; s < 6; s++) {
+      this.segSel[s] = s === CS ? 0x10 : 0x18;
+      this.segBaseLo[s] = 0;
+      this.segBaseHi[s] = 0;
+      this.segLimit[s] = -1;
+      this.segAttr[s] = s === CS ? code : data;
+    }
+    this.setFlags(R.RESERVED1);
+    this.idtrBase = 0;
+    this.idtrLimit = 0; // any exception before the guest loads an IDT triple-faults
+    this.gdtrBase = 0;
+    this.gdtrLimit = 0;
+    this.cpl = 0;
+    this.rip = eip >>> 0;
+    this.modeChanged();
+  }
+
+  // ---------------------------------------------------------------- registers
+
+  getReg8(r: number): number {
+    return r < 16 ? this.regLo[r] & 0xff : (this.regLo[r - 16] >> 8) & 0xff;
+  }
+
+  setReg8(r: number, v: number): void {
+    if (r < 16) this.regLo[r] = (this.regLo[r] & ~0xff) | (v & 0xff);
+    else this.regLo[r - 16] = (this.regLo[r - 16] & ~0xff00) | ((v & 0xff) << 8);
+  }
+
+  /** Read a register of `size` bytes; for size 8 the high half goes to this.hi. */
+  getReg(r: number, size: number): number {
+    switch (size) {
+      case 1: return this.getReg8(r);
+      case 2: return this.regLo[r] & 0xffff;
+      case 4: return this.regLo[r];
+      default: this.hi = this.regHi[r]; return this.regLo[r];
+    }
+  }
+
+  /** Write a register of `size` bytes: 8/16-bit writes merge, 32-bit writes zero-extend
+   *  (SDM Vol. 1 §3.4.1.1). */
+  setReg(r: number, size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1: this.setReg8(r, lo); return;
+      case 2: this.regLo[r] = (this.regLo[r] & ~0xffff) | (lo & 0xffff); return;
+      case 4: this.regLo[r] = lo; this.regHi[r] = 0; return;
+      default: this.regLo[r] = lo; this.regHi[r] = hi; return;
+    }
+  }
+
+  // ---------------------------------------------------------------- RFLAGS
+
+  getFlags(): number {
+    return this.flagsRest | statusFlags(this);
+  }
+
+  setFlags(v: number): void {
+    this.lfOp = Lazy.Eager;
+    this.lfEager = v & R.STATUS;
+    this.flagsRest = (v & ~R.STATUS) | R.RESERVED1;
+  }
+
+  /** Set status flags computed eagerly (shifts, multiplies, bit tests). */
+  setStatus(status: number): void {
+    this.lfOp = Lazy.Eager;
+    this.lfEager = status;
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Raise an exception from inside an instruction: record it and unwind. */
+  raise(vector: number, error = 0): never {
+    this.faultVector = vector;
+    this.faultError = error;
+    this.faultHasError = V.pushesErrorCode(vector);
+    throw FAULT;
+  }
+
+  gp(error = 0): never {
+    return this.raise(V.GP, error);
+  }
+
+  ud(): never {
+    return this.raise(V.UD);
+  }
+
+  modelError(what: string): never {
+    throw new ModelError(`${what} (at rip ${this.ripHex()})`);
+  }
+
+  ripHex(): string {
+    return formatLinear(this.rip);
+  }
+
+  // ---------------------------------------------------------------- modes
+
+  get longMode(): boolean {
+    return (this.efer & C.EFER_LMA) !== 0;
+  }
+
+  /** Recompute the mode from EFER.LMA and CS.L/D, and what depends on it. */
+  modeChanged(): void {
+    const attr = this.segAttr[CS];
+    if (this.longMode && (attr & DESC_L) !== 0) this.mode = Mode.Long64;
+    else if ((attr & DESC_DB) === 0) this.modelError('16-bit code segments are not modelled');
+    else this.mode = this.longMode ? Mode.Compat32 : Mode.Protected32;
+    for (let s = 0; s < 6; s++) this.segmentBaseChanged(s);
+    this.codeVpn = NaN;
+  }
+
+  segmentBaseChanged(s: number): void {
+    if (this.mode === Mode.Long64 && s !== FS && s !== GS) {
+      this.segEffLo[s] = 0;
+      this.segEffHi[s] = 0;
+    } else {
+      this.segEffLo[s] = this.segBaseLo[s];
+      this.segEffHi[s] = this.mode === Mode.Long64 ? this.segBaseHi[s] : 0;
+    }
+  }
+
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    const user = cpl === 3 ? TLB_SIZE * 3 : 0;
+    this.tlbRead = user + TLB_SIZE * TlbKind.ReadS;
+    this.tlbWrite = user + TLB_SIZE * TlbKind.WriteS;
+    this.tlbFetch = user + TLB_SIZE * TlbKind.FetchS;
+    this.codeVpn = NaN;
+  }
+
+  // ---------------------------------------------------------------- addresses
+
+  /** Turn a 64-bit address (halves) into a linear address, #GP(0) (or #SS(0) for
+   *  stack references) if it is not canonical (SDM Vol. 1 §3.3.7.1). */
+  canonical(lo: number, hi: number, seg: number): number {
+    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) this.raise(seg === SS ? V.SS : V.GP, 0);
+    return hi * TWO32 + (lo >>> 0);
+  }
+
+  /** Effective address of a memory operand, as a linear address (SDM Vol. 1 §3.7.5). */
+  ea(i: Insn): number {
+    let sum = i.dispLo >>> 0;
+    let hi = i.dispHi;
+    if (i.base >= 0) {
+      if (i.base === 16) {
+        // RIP-relative: the next instruction's RIP plus the displacement.
+        const lin = this.nextRip + (i.dispLo | 0);
+        if (i.asz === 4) return (lin >>> 0) + this.segEffLo[i.seg] >>> 0;
+        const r = lin + (this.segEffHi[i.seg] * TWO32 + (this.segEffLo[i.seg] >>> 0));
+        if (r >= -140737488355328 && r < 140737488355328) return r;
+        return this.noncanonical(i.seg);
+      }
+      sum += this.regLo[i.base] >>> 0;
+      hi += this.regHi[i.base];
+    }
+    if (i.index >= 0) {
+      const s = i.scale;
+      sum += (this.regLo[i.index] >>> 0) * (1 << s);
+      hi += this.regHi[i.index] << s;
+    }
+    if (i.asz === 4) {
+      // 32-bit address size: the effective address wraps at 4 GiB before the base is added.
+      sum = (sum >>> 0) + (this.segEffLo[i.seg] >>> 0);
+      if (this.mode !== Mode.Long64) return sum >>> 0;
+      hi = this.segEffHi[i.seg];
+    } else {
+      sum += this.segEffLo[i.seg] >>> 0;
+      hi += this.segEffHi[i.seg];
+    }
+    hi = (hi + Math.floor(sum / TWO32)) | 0;
+    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) return this.noncanonical(i.seg);
+    return hi * TWO32 + (sum >>> 0);
+  }
+
+  private noncanonical(seg: number): never {
+    return this.raise(seg === SS ? V.SS : V.GP, 0);
+  }
+
+  /** Linear address of seg:offset where the offset is a register pair (string ops, stack). */
+  linear(seg: number, lo: number, hi: number, asz: number): number {
+    if (asz === 8) {
+      const sum = (lo >>> 0) + (this.segEffLo[seg] >>> 0);
+      const h = (hi + this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
+      if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg);
+      return h * TWO32 + (sum >>> 0);
+    }
+    const off = asz === 4 ? lo >>> 0 : lo & 0xffff;
+    const sum = off + (this.segEffLo[seg] >>> 0);
+    if (this.mode !== Mode.Long64) return sum >>> 0;
+    const h = (this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
+    if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg);
+    return h * TWO32 + (sum >>> 0);
+  }
+
+  // ---------------------------------------------------------------- TLB and memory
+
+  /** Physical address for a linear address, filling the TLB; raises #PF. `kind` picks
+   *  the tag array (TlbKind + privilege offset). */
+  translate(lin: number, tagBase: number, access: Access): number {
+    const vpn = Math.floor(lin / PAGE_SIZE);
+    const slot = vpn & TLB_MASK;
+    if (this.tlbTag[tagBase + slot] === vpn) return this.tlbPhys[slot] + (lin & 0xfff);
+    return walk(this, lin, vpn, slot, access, tagBase);
+  }
+
+  flushTlb(): void {
+    this.tlbTag.fill(NaN);
+    this.codeVpn = NaN;
+  }
+
+  flushTlbPage(lin: number): void {
+    const vpn = Math.floor(lin / PAGE_SIZE);
+    const slot = vpn & TLB_MASK;
+    for (let k = 0; k < TLB_KINDS; k++) {
+      if (this.tlbTag[k * TLB_SIZE + slot] === vpn) this.tlbTag[k * TLB_SIZE + slot] = NaN;
+    }
+    if (vpn === this.codeVpn) this.codeVpn = NaN;
+  }
+
+  /** Install a translation in one slot: invalidates other pages' tags in that slot. */
+  tlbFill(slot: number, vpn: number, physPage: number, kinds: number): void {
+    this.tlbPhys[slot] = physPage;
+    for (let k = 0; k < TLB_KINDS; k++) this.tlbTag[k * TLB_SIZE + slot] = (kinds & (1 << k)) !== 0 ? vpn : NaN;
+  }
+
+  read8(lin: number): number {
+    const p = this.translate(lin, this.tlbRead, Access.Read);
+    return p < this.mem.size ? this.mem.bytes[p] : 0xff;
+  }
+
+  read16(lin: number): number {
+    if ((lin & 0xfff) > 0xffe) return this.read8(lin) | (this.read8(lin + 1) << 8);
+    const p = this.translate(lin, this.tlbRead, Access.Read);
+    return p < this.mem.size ? this.view.getUint16(p, true) : 0xffff;
+  }
+
+  read32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) {
+      return this.read8(lin) | (this.read8(lin + 1) << 8) | (this.read8(lin + 2) << 16) | (this.read8(lin + 3) << 24);
+    }
+    const p = this.translate(lin, this.tlbRead, Access.Read);
+    return p < this.mem.size ? this.view.getInt32(p, true) : -1;
+  }
+
+  /** 64-bit read: returns the low half, the high half is in this.hi. */
+  read64(lin: number): number {
+    if ((lin & 0xfff) > 0xff8) {
+      const lo = this.read32(lin);
+      this.hi = this.read32(lin + 4);
+      return lo;
+    }
+    const p = this.translate(lin, this.tlbRead, Access.Read);
+    if (p >= this.mem.size) { this.hi = -1; return -1; }
+    this.hi = this.view.getInt32(p + 4, true);
+    return this.view.getInt32(p, true);
+  }
+
+  read(lin: number, size: number): number {
+    switch (size) {
+      case 1: return this.read8(lin);
+      case 2: return this.read16(lin);
+      case 4: return this.read32(lin);
+      default: return this.read64(lin);
+    }
+  }
+
+  write8(lin: number, v: number): void {
+    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    this.storePhys8(p, v);
+  }
+
+  write16(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffe) {
+      this.checkWritable(lin, 2);
+      this.write8(lin, v); this.write8(lin + 1, v >> 8);
+      return;
+    }
+    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    if (p >= this.mem.size) return;
+    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    this.view.setUint16(p, v, true);
+  }
+
+  write32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) {
+      this.checkWritable(lin, 4);
+      for (let k = 0; k < 4; k++) this.write8(lin + k, v >> (8 * k));
+      return;
+    }
+    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    if (p >= this.mem.size) return;
+    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    this.view.setInt32(p, v, true);
+  }
+
+  write64(lin: number, lo: number, hi: number): void {
+    if ((lin & 0xfff) > 0xff8) {
+      this.checkWritable(lin, 8);
+      this.write32(lin, lo); this.write32(lin + 4, hi);
+      return;
+    }
+    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    if (p >= this.mem.size) return;
+    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    this.view.setInt32(p, lo, true);
+    this.view.setInt32(p + 4, hi, true);
+  }
+
+  write(lin: number, size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1: this.write8(lin, lo); return;
+      case 2: this.write16(lin, lo); return;
+      case 4: this.write32(lin, lo); return;
+      default: this.write64(lin, lo, hi); return;
+    }
+  }
+
+  /** Translate for writing before a read-modify-write reads, so a read-only page faults
+   *  with W = 1 in the error code and nothing is half-done (SDM Vol. 3 §4.7). */
+  probeWrite(lin: number, size: number): void {
+    this.translate(lin, this.tlbWrite, Access.Write);
+    if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin + size - 1, this.tlbWrite, Access.Write);
+  }
+
+  /** A 32-bit supervisor write of a system structure (descriptor busy bits). */
+  write32AsSupervisor(lin: number, v: number): void {
+    const p = this.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
+    if ((lin & 0xfff) > 0xffc) this.modelError('system-structure write across a page boundary');
+    this.writePhys32(p, v);
+  }
+
+  /** IN/OUT/INS/OUTS permission: CPL <= IOPL, else the TSS I/O bitmap (SDM Vol. 1 §19.5). */
+  checkIoPermission(port: number, size: number): void {
+    if (this.cpl <= ((this.flagsRest >> 12) & 3)) return;
+    if (this.trLimit < 0x67) this.gp(0);
+    const mapBase = this.readSys32(this.trBase + 0x66) & 0xffff;
+    const at = mapBase + (port >> 3);
+    if (at + 1 > this.trLimit) this.gp(0);
+    const bits = this.readSys32(this.trBase + at) & 0xffff;
+    if ((bits & (((1 << size) - 1) << (port & 7))) !== 0) this.gp(0);
+  }
+
+  /** Probe both pages of a page-crossing write before any byte is stored, so a
+   *  fault on the second page leaves memory unchanged. */
+  checkWritable(lin: number, size: number): void {
+    this.translate(lin, this.tlbWrite, Access.Write);
+    this.translate(lin + size - 1, this.tlbWrite, Access.Write);
+  }
+
+  private storePhys8(p: number, v: number): void {
+    if (p >= this.mem.size) return;
+    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    this.mem.bytes[p] = v;
+  }
+
+  /** Physical write by the CPU itself (A/D bits, descriptor busy bits): keeps the decode cache coherent. */
+  writePhys32(p: number, v: number): void {
+    if (p + 4 > this.mem.size) return;
+    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    this.view.setInt32(p, v, true);
+  }
+
+  /** 64-bit write with the rights of a given TLB kind (delivery frames at the new CPL);
+   *  the caller probed the range, so this cannot fault half-way. */
+  writeAs(tagBase: number, lin: number, lo: number, hi: number): void {
+    for (let k = 0; k < 2; k++) {
+      const a = lin + 4 * k;
+      const p = this.translate(a, tagBase, Access.Write);
+      const v = k === 0 ? lo : hi;
+      if ((a & 0xfff) > 0xffc) {
+        for (let b = 0; b < 4; b++) this.storePhys8(this.translate(a + b, tagBase, Access.Write), v >> (8 * b));
+      } else if (p + 4 <= this.mem.size) {
+        if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+        this.view.setInt32(p, v, true);
+      }
+    }
+  }
+
+  /** Supervisor-mode ("implicit") accesses: descriptor tables, TSS, delivery frames at CPL 0. */
+  readSys64(lin: number): number {
+    const p = this.translate(lin, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
+    if ((lin & 7) !== 0 && (lin & 0xfff) > 0xff8) {
+      const lo = this.readSys32(lin);
+      this.hi = this.readSys32(lin + 4);
+      return lo;
+    }
+    if (p >= this.mem.size) { this.hi = -1; return -1; }
+    this.hi = this.view.getInt32(p + 4, true);
+    return this.view.getInt32(p, true);
+  }
+
+  readSys32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) {
+      let v = 0;
+      for (let k = 0; k < 4; k++) {
+        const p = this.translate(lin + k, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
+        v |= (p < this.mem.size ? this.mem.bytes[p] : 0xff) << (8 * k);
+      }
+      return v;
+    }
+    const p = this.translate(lin, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
+    return p < this.mem.size ? this.view.getInt32(p, true) : -1;
+  }
+
+  // ---------------------------------------------------------------- stack
+
+  /** Stack address size: 8 in 64-bit mode, else by SS.B. */
+  get stackSize(): number {
+    return this.mode === Mode.Long64 ? 8 : (this.segAttr[SS] & DESC_DB) !== 0 ? 4 : 2;
+  }
+
+  /** Push `size` bytes; RSP changes only if the write succeeds. */
+  push(size: number, lo: number, hi: number): void {
+    const ss = this.stackSize;
+    let spLo = this.regLo[4], spHi = this.regHi[4];
+    if (ss === 8) {
+      const n = (spLo >>> 0) - size;
+      spLo = n | 0;
+      if (n < 0) spHi = (spHi - 1) | 0;
+    } else if (ss === 4) {
+      spLo = (spLo - size) | 0;
+    } else {
+      spLo = (spLo & ~0xffff) | ((spLo - size) & 0xffff);
+    }
+    this.write(this.linear(SS, spLo, spHi, ss), size, lo, hi);
+    this.regLo[4] = spLo;
+    this.regHi[4] = spHi;
+  }
+
+  /** Read the value at the top of the stack (+offset) without popping; high half in this.hi. */
+  peek(size: number, offset: number): number {
+    const ss = this.stackSize;
+    let lo = this.regLo[4], hi = this.regHi[4];
+    if (offset !== 0) {
+      const n = (lo >>> 0) + offset;
+      lo = n | 0;
+      if (ss === 8 && n >= TWO32) hi = (hi + 1) | 0;
+    }
+    return this.read(this.linear(SS, lo, hi, ss), size);
+  }
+
+  /** Pop `size` bytes; high half in this.hi for size 8. */
+  pop(size: number): number {
+    const v = this.peek(size, 0);
+    const h = this.hi;
+    this.adjustSp(size);
+    this.hi = h;
+    return v;
+  }
+
+  adjustSp(delta: number): void {
+    const ss = this.stackSize;
+    const lo = this.regLo[4];
+    if (ss === 8) {
+      const n = (lo >>> 0) + delta;
+      this.regLo[4] = n | 0;
+      if (n >= TWO32) this.regHi[4] = (this.regHi[4] + 1) | 0;
+      else if (n < 0) this.regHi[4] = (this.regHi[4] - 1) | 0;
+    } else if (ss === 4) {
+      this.regLo[4] = (lo + delta) | 0;
+      this.regHi[4] = 0;
+    } else {
+      this.regLo[4] = (lo & ~0xffff) | ((lo + delta) & 0xffff);
+    }
+  }
+
+  // ---------------------------------------------------------------- branches
+
+  /** Set the branch target from a 64-bit value (halves); #GP(0) if not canonical in
+   *  64-bit mode (Intel: the fault is taken on the branch). Other modes truncate to 32 bits. */
+  jumpTo(lo: number, hi: number, size: number): void {
+    if (this.mode === Mode.Long64) {
+      if (size === 8) this.nextRip = this.canonical(lo, hi, CS);
+      else if (size === 4) this.nextRip = lo >>> 0;
+      else this.nextRip = lo & 0xffff;
+    } else {
+      this.nextRip = size === 2 ? lo & 0xffff : lo >>> 0;
+    }
+  }
+
+  /** Relative branch: next RIP plus a signed displacement. */
+  jumpRel(disp: number, osz: number): void {
+    const target = this.nextRip + disp;
+    if (this.mode === Mode.Long64) {
+      if (osz === 2) { this.nextRip = target & 0xffff; return; }
+      if (target < -140737488355328 || target >= 140737488355328) this.gp(0);
+      this.nextRip = target;
+    } else {
+      this.nextRip = osz === 2 ? target & 0xffff : target >>> 0;
+    }
+  }
+
+  // ---------------------------------------------------------------- decode cache
+
+  /** Look up (or decode) the instruction at this.rip. */
+  private fetch(): Insn {
+    const rip = this.rip;
+    const vpn = Math.floor(rip / PAGE_SIZE);
+    if (vpn !== this.codeVpn) this.enterCodePage(rip, vpn);
+    const off = rip & 0xfff;
+    const cached = this.codePage[off];
+    if (cached !== undefined) return cached;
+    const insn = decode(this, rip);
+    if (off + insn.len <= PAGE_SIZE) this.codePage[off] = insn;
+    return insn;
+  }
+
+  private enterCodePage(rip: number, vpn: number): void {
+    if (this.mode === Mode.Long64) {
+      if (rip < -140737488355328 || rip >= 140737488355328) this.gp(0);
+    }
+    const phys = this.translate(rip, this.tlbFetch, Access.Fetch);
+    const ppn = Math.floor(phys / PAGE_SIZE);
+    const key = ppn * 2 + (this.mode === Mode.Long64 ? 1 : 0);
+    let page = this.icache[key];
+    if (page === undefined) {
+      page = new Array<Insn | undefined>(PAGE_SIZE);
+      if (ppn < this.mem.pages) {
+        this.icache[key] = page;
+        this.codeMark[ppn] = 1;
+      }
+    }
+    this.codePage = page;
+    this.codePpn = ppn;
+    this.codeVpn = vpn;
+  }
+
+  /** A write hit a page with cached decodes: drop them (self-modifying code). */
+  private invalidateCode(ppn: number): void {
+    this.icache[ppn * 2] = undefined;
+    this.icache[ppn * 2 + 1] = undefined;
+    this.codeMark[ppn] = 0;
+    if (ppn === this.codePpn) this.codeVpn = NaN;
+  }
+
+  /** Host code wrote guest memory directly (loaders, restore): forget all decodes. */
+  invalidateAllCode(): void {
+    this.icache.length = 0;
+    this.codeMark.fill(0);
+    this.codeVpn = NaN;
+  }
+
+  /** Fetch one instruction byte for the decoder (through paging, fetch permissions). */
+  fetchByte(lin: number): number {
+    let a = lin;
+    if (this.mode !== Mode.Long64) a = lin >>> 0;
+    else if (a < -140737488355328 || a >= 140737488355328) this.gp(0);
+    const p = this.translate(a, this.tlbFetch, Access.Fetch);
+    return p < this.mem.size ? this.mem.bytes[p] : 0xff;
+  }
+
+  // ---------------------------------------------------------------- run loop
+
+  /** Run until icount reaches `limit` or something ends the run. Returns why it
+   *  stopped (null: the limit was reached). Guest faults never escape. */
+  run(limit: number): EndReason | null {
+    this.icountLimit = limit;
+    this.endReason = null;
+    while (this.icount < this.icountLimit) {
+      try {
+        do {
+          const insn = this.fetch();
+          this.nextRip = this.rip + insn.len;
+          insn.exec(this, insn);
+          this.rip = this.nextRip;
+        } while (++this.icount < this.icountLimit);
+      } catch (e) {
+        if (e === FAULT) {
+          deliverException(this);
+          if (this.endReason !== null) break;
+        } else if (e === STOP) {
+          break;
+        } else {
+          throw e;
+        }
+      }
+    }
+    return this.endReason;
+  }
+
+  /** End the run after the current instruction retires (I/O handlers call this). */
+  requestStop(): void {
+    this.icountLimit = this.icount + 1;
+    if (this.endReason === null) this.endReason = 'stopped';
+  }
+
+  /** End the run now, from inside an instruction that completes (HLT) or a triple fault. */
+  end(reason: EndReason, retire: boolean): never {
+    this.endReason = reason;
+    if (retire) {
+      this.rip = this.nextRip;
+      this.icount++;
+    }
+    throw STOP;
+  }
+}
+
+/** Format a linear address held as a signed number as 64-bit hex. */
+export function formatLinear(lin: number): string {
+  const v = lin < 0 ? BigInt(lin) + (1n << 64n) : BigInt(lin);
+  return '0x' + v.toString(16).padStart(16, '0');
+}

@@ -1,0 +1,59 @@
+// CPUID (SDM Vol. 2 CPUID): a coherent CPU per model that advertises nothing the
+// model lacks — no x87, no SSE (DESIGN.md), no feature whose semantics are missing.
+
+import type { CpuModelOptions } from './model.js';
+import { MAXPHYADDR, LINEAR_BITS } from './model.js';
+
+/** Features the decoder gates on (opcodes.ts `feature`), derived from the leaves below. */
+export function featureSet(model: CpuModelOptions): Set<string> {
+  const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr']);
+  if (model.fred) { f.add('fred'); f.add('lkgs'); }
+  return f;
+}
+
+/** Four 32-bit results for leaf/subleaf. */
+export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out: Int32Array): void {
+  out.fill(0);
+  const vendor = model.vendor === 'amd' ? 'AuthenticAMD' : 'GenuineIntel';
+  switch (leaf >>> 0) {
+    case 0:
+      out[0] = 7;
+      out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8);
+      return;
+    case 1:
+      // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
+      out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
+      out[1] = 0;
+      // ECX: CX16 (13), POPCNT (23). EDX: TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
+      out[2] = (1 << 13) | (1 << 23);
+      out[3] = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15);
+      return;
+    case 7:
+      if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
+      return;
+    case 0x80000000:
+      out[0] = 0x80000008;
+      if (model.vendor === 'amd') { out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8); }
+      return;
+    case 0x80000001:
+      // ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29).
+      out[2] = (1 << 0) | (1 << 5);
+      out[3] = (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29);
+      return;
+    case 0x80000002: case 0x80000003: case 0x80000004: {
+      const brand = 'Ringside x86-64 model'.padEnd(48, '\0');
+      const base = (leaf - 0x80000002) * 16;
+      for (let k = 0; k < 4; k++) out[k] = str4(brand, base + 4 * k);
+      return;
+    }
+    case 0x80000008:
+      out[0] = MAXPHYADDR | (LINEAR_BITS << 8);
+      return;
+    default:
+      return;
+  }
+}
+
+function str4(s: string, at: number): number {
+  return (s.charCodeAt(at) | (s.charCodeAt(at + 1) << 8) | (s.charCodeAt(at + 2) << 16) | (s.charCodeAt(at + 3) << 24)) | 0;
+}

@@ -1,0 +1,219 @@
+// Instruction decoding for 64-bit mode and 32-bit code (SDM Vol. 2 Chapter 2:
+// prefixes §2.1.1, REX §2.2.1, ModRM/SIB §2.1.5, RIP-relative §2.2.1.6), driven
+// entirely by the opcode table in opcodes.ts: this file knows operand forms, not opcodes.
+
+import type { Cpu } from './cpu.js';
+import { Mode } from './cpu.js';
+import { Insn, NONE, RIP_BASE } from './insn.js';
+import { lookup, type DecodedEntry } from './opcodes.js';
+import { DS, SS, ES, CS, FS, GS } from '../arch/descriptors.js';
+
+const SEG_PREFIX: Record<number, number> = { 0x26: ES, 0x2e: CS, 0x36: SS, 0x3e: DS, 0x64: FS, 0x65: GS };
+
+/** Decode the instruction at linear address `rip` in the CPU's current mode. Raises
+ *  #PF/#GP for fetches, #GP(0) past 15 bytes, #UD for invalid encodings (as an
+ *  instruction whose execution raises #UD, so the fault has the right RIP). */
+export function decode(cpu: Cpu, rip: number): Insn {
+  const mode64 = cpu.mode === Mode.Long64;
+  let pos = 0;
+  const next = (): number => {
+    if (pos >= 15) cpu.gp(0);
+    return cpu.fetchByte(rip + pos++);
+  };
+
+  let opsize16 = false, addrsize = false, rep = 0, lock = false, seg = -1, rex = 0;
+  let mandatory = 0;
+  let byte = next();
+  for (;;) {
+    if (byte === 0x66) { opsize16 = true; if (mandatory === 0) mandatory = 0x66; }
+    else if (byte === 0x67) addrsize = true;
+    else if (byte === 0xf3 || byte === 0xf2) { rep = byte === 0xf3 ? 1 : 2; mandatory = byte; }
+    else if (byte === 0xf0) lock = true;
+    else if (byte in SEG_PREFIX) seg = SEG_PREFIX[byte];
+    else if (mode64 && (byte & 0xf0) === 0x40) {
+      // REX counts only directly before the opcode; a later REX replaces it (§2.2.1).
+      rex = byte;
+      byte = next();
+      if (isLegacyPrefix(byte)) rex = 0;
+      else if ((byte & 0xf0) !== 0x40) break;
+      continue;
+    }
+    else break;
+    byte = next();
+  }
+
+  let map = 0;
+  if (byte === 0x0f) {
+    byte = next();
+    if (byte === 0x38) { map = 2; byte = next(); }
+    else if (byte === 0x3a) { map = 3; byte = next(); }
+    else map = 1;
+  }
+  const candidates = lookup(map, byte);
+  const insn = new Insn(undefinedOpcode);
+  if (candidates === undefined) { insn.len = pos; return insn; }
+
+  let modrm = -1;
+  if (candidates[0].modrm) modrm = next();
+  const mod = modrm >> 6, ext = (modrm >> 3) & 7;
+  const prefixKey = mandatory;
+  let entry: DecodedEntry | undefined;
+  for (const c of candidates) {
+    if (c.prefix >= 0 && c.prefix !== prefixKey) continue;
+    if (c.ext >= 0 && c.ext !== ext) continue;
+    if (c.mod === 1 && mod === 3) continue;
+    if (c.mod === 2 && mod !== 3) continue;
+    if (c.modrmByte >= 0 && c.modrmByte !== modrm) continue;
+    if (c.rexW >= 0 && c.rexW !== ((rex >> 3) & 1)) continue;
+    if (c.only64 && !mode64) continue;
+    if (c.not64 && mode64) continue;
+    entry = c;
+    break;
+  }
+  if (entry === undefined) {
+    // Still consume the addressing bytes so the length is sensible for traces.
+    if (modrm >= 0) pos = skipAddressing(cpu, rip, pos, modrm, mode64 || !addrsize);
+    insn.len = pos;
+    return insn;
+  }
+
+  insn.entry = entry.index;
+  insn.op = entry.op;
+  insn.rep = rep;
+  insn.lock = lock;
+  insn.rex = rex !== 0;
+  const rexW = (rex & 8) !== 0, rexR = (rex & 4) << 1, rexX = (rex & 2) << 2, rexB = (rex & 1) << 3;
+
+  // Operand size (§2.2.1.2, Table 2-4) and address size.
+  let osz: number;
+  if (mode64) {
+    if (entry.size64 === 'f64') osz = 8;
+    else if (rexW) osz = 8;
+    else if (opsize16) osz = 2;
+    else osz = entry.size64 === 'd64' ? 8 : 4;
+  } else {
+    osz = opsize16 ? 2 : 4;
+  }
+  if (entry.byteOp) osz = 1;
+  insn.osz = osz;
+  const asz = mode64 ? (addrsize ? 4 : 8) : (addrsize ? 2 : 4);
+  insn.asz = asz;
+
+  // ModRM and SIB (§2.1.5, Tables 2-2 and 2-3).
+  if (modrm >= 0) {
+    insn.reg = ((modrm >> 3) & 7) | rexR;
+    const rm = modrm & 7;
+    if (mod === 3 || entry.regForm) {
+      insn.rm = rm | rexB;
+      insn.mem = false;
+    } else {
+      if (asz === 2) cpu.modelError('16-bit addressing is not modelled');
+      insn.mem = true;
+      let base = NONE, index = NONE, scale = 0, dispBytes = mod === 1 ? 1 : mod === 2 ? 4 : 0;
+      if (rm === 4) {
+        const sib = next();
+        scale = sib >> 6;
+        const idx = ((sib >> 3) & 7) | rexX;
+        if (idx !== 4) index = idx;
+        if ((sib & 7) === 5 && mod === 0) dispBytes = 4;
+        else base = (sib & 7) | rexB;
+      } else if (rm === 5 && mod === 0) {
+        dispBytes = 4;
+        if (mode64) base = RIP_BASE;
+      } else {
+        base = rm | rexB;
+      }
+      insn.base = base;
+      insn.index = index;
+      insn.scale = scale;
+      if (dispBytes === 1) { const d = (next() << 24) >> 24; insn.dispLo = d; insn.dispHi = d >> 31; }
+      else if (dispBytes === 4) { const d = readImm(next, 4); insn.dispLo = d; insn.dispHi = d >> 31; }
+      insn.seg = seg >= 0 ? seg : (base === 4 || base === 5) ? SS : DS;
+    }
+  } else if (entry.opReg) {
+    insn.reg = (byte & 7) | rexB;
+  }
+  if (seg >= 0 && !insn.mem) insn.seg = seg;
+  insn.segOverride = seg >= 0;
+  if (!insn.mem && seg < 0) insn.seg = DS;
+
+  // 8-bit register operands: without REX, encodings 4..7 are AH, CH, DH, BH.
+  if (entry.byteRegs && rex === 0) {
+    if ((entry.byteRegs & 1) !== 0 && insn.reg >= 4 && insn.reg < 8) insn.reg += 12;
+    if ((entry.byteRegs & 2) !== 0 && !insn.mem && insn.rm >= 4 && insn.rm < 8) insn.rm += 12;
+  }
+
+  // Immediates, in operand order.
+  for (let k = 0; k < entry.imms.length; k++) {
+    const kind = entry.imms[k];
+    let lo = 0, hi = 0;
+    switch (kind) {
+      case 'b': lo = (next() << 24) >> 24; hi = lo >> 31; break;
+      case 'w': lo = readImm(next, 2); break;
+      case 'd': lo = readImm(next, 4); hi = lo >> 31; break;
+      case 'z': if (osz === 2) { lo = readImm(next, 2); } else { lo = readImm(next, 4); hi = lo >> 31; } break;
+      case 'v':
+        if (osz === 2) lo = readImm(next, 2);
+        else if (osz === 4) lo = readImm(next, 4);
+        else { lo = readImm(next, 4); hi = readImm(next, 4); }
+        break;
+      case 'J': // relative, Jz: 2 bytes with 16-bit operand size outside 64-bit mode
+        if (!mode64 && osz === 2) { lo = (readImm(next, 2) << 16) >> 16; } else lo = readImm(next, 4);
+        hi = lo >> 31;
+        break;
+      case 'O': // moffs: address-size bytes
+        lo = readImm(next, asz === 2 ? 2 : 4);
+        if (asz === 8) hi = readImm(next, 4);
+        break;
+      case 'p': // far pointer: offset (operand size) then selector
+        lo = readImm(next, osz === 2 ? 2 : 4);
+        insn.imm2 = readImm(next, 2);
+        break;
+    }
+    if (k === 0) { insn.immLo = lo; insn.immHi = hi; }
+    else insn.imm2 = kind === 'b' ? lo & 0xff : lo;
+  }
+
+  // LOCK (Vol. 2 LOCK: #UD unless a lockable instruction with a memory destination).
+  if (lock && (!entry.lockable || !insn.mem)) return undefinedInsn(insn, pos);
+  if (entry.not64 && mode64) return undefinedInsn(insn, pos);
+
+  insn.exec = entry.exec;
+  insn.len = pos;
+  if (entry.feature !== null && !cpu.features.has(entry.feature)) insn.exec = undefinedOpcode;
+  return insn;
+}
+
+function isLegacyPrefix(b: number): boolean {
+  return b === 0x66 || b === 0x67 || b === 0xf0 || b === 0xf2 || b === 0xf3 || b in SEG_PREFIX;
+}
+
+function readImm(next: () => number, bytes: number): number {
+  let v = 0;
+  for (let k = 0; k < bytes; k++) v |= next() << (8 * k);
+  return bytes === 2 ? v & 0xffff : v;
+}
+
+function undefinedInsn(insn: Insn, len: number): Insn {
+  insn.exec = undefinedOpcode;
+  insn.len = len;
+  return insn;
+}
+
+/** Skip SIB/displacement bytes of a ModRM we could not match, for the length only. */
+function skipAddressing(cpu: Cpu, rip: number, pos: number, modrm: number, wide: boolean): number {
+  const mod = modrm >> 6, rm = modrm & 7;
+  if (mod === 3 || !wide) return pos;
+  let p = pos;
+  if (rm === 4) {
+    const sib = cpu.fetchByte(rip + p++);
+    if ((sib & 7) === 5 && mod === 0) p += 4;
+  } else if (rm === 5 && mod === 0) p += 4;
+  return p + (mod === 1 ? 1 : mod === 2 ? 4 : 0);
+}
+
+/** Execution of an encoding with no valid table entry. */
+export function undefinedOpcode(cpu: Cpu): void {
+  cpu.ud();
+}
+

@@ -1,0 +1,140 @@
+// Event delivery through the IDT in IA-32e mode (SDM Vol. 3 §6.14 "Exception and
+// Interrupt Handling in 64-bit Mode", §6.12.1 gate checks, §6.15 Table 6-5 for #DF)
+// and the double-fault / triple-fault escalation.
+//
+// Deliberate deviations:
+// - Delivery through a protected-mode (32-bit) IDT is not modelled: the IDT limit
+//   check happens, a present 32-bit IDT raises a model error.
+// - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
+
+import type { Cpu } from './cpu.js';
+import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
+import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
+import * as V from '../arch/vectors.js';
+import * as R from '../arch/rflags.js';
+import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1 } from '../arch/descriptors.js';
+import { readDescriptor, desc, descDpl, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
+import { Access } from './paging.js';
+
+export const enum Source {
+  /** An exception the CPU detected, or an external event: EXT = 1, no DPL check. */
+  Exception = 0,
+  /** INT n, INT3, INTO: the gate DPL is checked against CPL, EXT = 0. */
+  Software = 1,
+}
+
+const TWO32 = 4294967296;
+
+/** Deliver the pending fault (cpu.faultVector...), escalating to #DF and to a triple fault. */
+export function deliverException(cpu: Cpu): void {
+  let vector = cpu.faultVector;
+  let error = cpu.faultError;
+  let hasError = cpu.faultHasError;
+  let cls = faultClass(vector);
+  for (;;) {
+    try {
+      // Faults push the address of the faulting instruction, with RF = 1 in the saved
+      // RFLAGS (SDM Vol. 3 §18.3.1.1): the return restarts the instruction without
+      // re-triggering an instruction breakpoint.
+      cpu.rip = deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, R.RF);
+      return;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      const second = faultClass(cpu.faultVector);
+      if (cls === FaultClass.DoubleFault) {
+        // A fault while delivering #DF: shutdown (Table 6-5).
+        cpu.endReason = 'triple-fault';
+        return;
+      }
+      if (makesDoubleFault(cls, second)) {
+        vector = V.DF; error = 0; hasError = true; cls = FaultClass.DoubleFault;
+      } else {
+        vector = cpu.faultVector; error = cpu.faultError; hasError = cpu.faultHasError; cls = second;
+      }
+    }
+  }
+}
+
+/**
+ * Deliver one event through the IDT and return the handler's RIP. `returnRip` is the
+ * RIP saved in the frame; `pushRf` is ORed into the saved RFLAGS (RF for faults).
+ * Raises (throws FAULT) on any check that fails; nothing is committed until all
+ * frame writes succeeded.
+ */
+export function deliver(cpu: Cpu, vector: number, error: number, hasError: boolean, source: Source,
+  returnRip: number, pushRf: number): number {
+  const ext = source === Source.Exception ? 1 : 0;
+  const gateError = vector * 8 + 2 + ext;
+
+  if (cpu.mode !== Mode.Long64 && !cpu.longMode) {
+    // Protected mode: 8-byte gates.
+    if (vector * 8 + 7 > cpu.idtrLimit) cpu.gp(gateError);
+    cpu.modelError(`delivery of vector ${vector} through a protected-mode IDT is not modelled`);
+  }
+
+  // The gate (§6.14.1): 16 bytes, must be a 64-bit interrupt or trap gate.
+  if (vector * 16 + 15 > cpu.idtrLimit) cpu.gp(gateError);
+  const gateLin = cpu.idtrBase + vector * 16;
+  const g0 = cpu.readSys32(gateLin);
+  const g1 = cpu.readSys32(gateLin + 4);
+  const g2 = cpu.readSys32(gateLin + 8);
+  const type = (g1 >> 8) & 0x1f;
+  if (type !== 0xe && type !== 0xf) cpu.gp(gateError);
+  if (source === Source.Software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
+  if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
+  const ist = g1 & 7;
+  const targetLo = (g0 & 0xffff) | (g1 & 0xffff0000);
+  const targetHi = g2;
+
+  // The target code segment.
+  const sel = g0 >>> 16;
+  if (!readDescriptor(cpu, sel, V.GP, ext)) cpu.gp(ext);
+  const csErr = (sel & 0xfffc) | ext;
+  const csHi = desc.hi;
+  if (!isCode(csHi) || descDpl(csHi) > cpu.cpl) cpu.gp(csErr);
+  if ((csHi & DESC_P) === 0) cpu.raise(V.NP, csErr);
+  if ((csHi & DESC_L) === 0 || (csHi & DESC_DB) !== 0) cpu.gp(csErr);
+  const csLo = desc.lo;
+  const newCpl = isConforming(csHi) ? cpu.cpl : descDpl(csHi);
+
+  // The stack (§6.14.4, §6.14.5): TSS.RSPn on a privilege change, IST if the gate names one.
+  let spLo = cpu.regLo[4], spHi = cpu.regHi[4];
+  if (ist !== 0 || newCpl < cpu.cpl) {
+    const off = ist !== 0 ? TSS64_IST1 + (ist - 1) * 8 : TSS64_RSP0 + newCpl * 8;
+    if (off + 7 > cpu.trLimit) cpu.raise(V.TS, (cpu.trSel & 0xfffc) | ext);
+    spLo = cpu.readSys32(cpu.trBase + off);
+    spHi = cpu.readSys32(cpu.trBase + off + 4);
+  }
+  if (((spHi << 16) >> 16) !== spHi) cpu.raise(V.SS, ext);
+  const rsp = spHi * TWO32 + ((spLo & ~15) >>> 0);
+
+  // The frame: SS, RSP, RFLAGS, CS, RIP and the error code, 8 bytes each. Probe the
+  // whole frame with the new privilege's rights before writing any of it.
+  if (((targetHi << 16) >> 16) !== targetHi) cpu.gp(ext);
+  const flags = cpu.getFlags();
+  const frame = rsp - (hasError ? 48 : 40);
+  const user = newCpl === 3;
+  const wkind = user ? TLB_SIZE * TlbKind.WriteU : TLB_SIZE * TlbKind.WriteS;
+  const access = Access.Write | (user ? 0 : Access.Implicit);
+  cpu.translate(frame, wkind, access);
+  cpu.translate(rsp - 1, wkind, access);
+  let at = frame;
+  if (hasError) { cpu.writeAs(wkind, at, error, 0); at += 8; }
+  cpu.writeAs(wkind, at, returnRip >>> 0, Math.floor(returnRip / TWO32) | 0);
+  cpu.writeAs(wkind, at + 8, cpu.segSel[CS], 0);
+  cpu.writeAs(wkind, at + 16, flags | pushRf, 0);
+  cpu.writeAs(wkind, at + 24, cpu.regLo[4], cpu.regHi[4]);
+  cpu.writeAs(wkind, at + 32, cpu.segSel[SS], 0);
+
+  // Commit.
+  if (newCpl !== cpu.cpl) setNullSegment(cpu, SS, newCpl);
+  desc.lo = csLo;
+  desc.hi = csHi;
+  setCodeSegment(cpu, sel, newCpl);
+  cpu.regLo[4] = frame | 0;
+  cpu.regHi[4] = Math.floor(frame / TWO32) | 0;
+  let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
+  if ((g1 & 0x100) === 0) rest &= ~R.IF; // interrupt gate (type 0xE)
+  cpu.flagsRest = rest;
+  return targetHi * TWO32 + (targetLo >>> 0);
+}

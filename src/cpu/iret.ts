@@ -1,0 +1,105 @@
+// IRET/IRETD/IRETQ (SDM Vol. 2 IRET "Operation": IA-32e mode and protected-mode
+// returns to the same or an outer privilege level).
+//
+// Deliberate deviations: task returns (NT = 1 in protected mode) and returns to
+// virtual-8086 mode are not modelled (model error); NMI blocking comes with NMI
+// injection.
+
+import type { Cpu } from './cpu.js';
+import { Mode } from './cpu.js';
+import * as R from '../arch/rflags.js';
+import * as V from '../arch/vectors.js';
+import { SS, ES, DS, FS, GS, DESC_S, DESC_P, DESC_L } from '../arch/descriptors.js';
+import { readDescriptor, desc, descDpl, isConforming, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
+
+const TWO32 = 4294967296;
+const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
+
+export function iret(cpu: Cpu, osz: number): void {
+  const ia32e = cpu.longMode;
+  if ((cpu.flagsRest & R.NT) !== 0) {
+    if (ia32e) cpu.gp(0);
+    cpu.modelError('IRET with NT = 1 (task return) is not modelled');
+  }
+
+  // Read the frame without moving RSP: a fault leaves everything as it was.
+  const ripLo = cpu.peek(osz, 0), ripHi = osz === 8 ? cpu.hi : 0;
+  const csSel = cpu.peek(osz, osz) & 0xffff;
+  const flags = cpu.peek(osz, 2 * osz);
+  const rpl = csSel & 3;
+  const toOuter = rpl > cpu.cpl;
+  // In IA-32e mode IRET always pops SS:RSP; in protected mode only on a privilege change.
+  const popsStack = ia32e || toOuter;
+  let spLo = 0, spHi = 0, ssSel = 0;
+  if (popsStack) {
+    spLo = cpu.peek(osz, 3 * osz);
+    spHi = osz === 8 ? cpu.hi : 0;
+    ssSel = cpu.peek(osz, 4 * osz) & 0xffff;
+  }
+  if (!ia32e && (flags & R.VM) !== 0 && cpu.cpl === 0) cpu.modelError('IRET to virtual-8086 mode is not modelled');
+
+  // The return code segment.
+  if ((csSel & ~3) === 0) cpu.gp(0);
+  if (!readDescriptor(cpu, csSel)) cpu.gp(0);
+  if (rpl < cpu.cpl) cpu.gp(csSel & 0xfffc);
+  checkCodeSegment(cpu, csSel, rpl);
+  if (isConforming(desc.hi) && descDpl(desc.hi) > rpl) cpu.gp(csSel & 0xfffc);
+  const csLo = desc.lo, csHi = desc.hi;
+  const to64 = ia32e && (csHi & DESC_L) !== 0;
+  let target: number;
+  if (to64) {
+    if (((ripHi << 16) >> 16) !== ripHi) cpu.gp(0);
+    target = ripHi * TWO32 + (ripLo >>> 0);
+  } else {
+    target = osz === 2 ? ripLo & 0xffff : ripLo >>> 0;
+  }
+
+  // The return stack segment.
+  let ssLo = 0, ssHi = 0, ssNull = false;
+  if (popsStack) {
+    if ((ssSel & ~3) === 0 && (ssSel & 4) === 0) {
+      // Null SS: only for a 64-bit return below ring 3 (SDM IRET, IA-32e mode).
+      if (!to64 || rpl === 3 || (ssSel & 3) !== rpl) cpu.gp(0);
+      ssNull = true;
+    } else {
+      readDescriptor(cpu, ssSel);
+      const h = desc.hi;
+      const writableData = (h & DESC_S) !== 0 && (h & (1 << 11)) === 0 && (h & (1 << 9)) !== 0;
+      if ((ssSel & 3) !== rpl || !writableData || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
+      if ((h & DESC_P) === 0) cpu.raise(V.SS, ssSel & 0xfffc);
+      ssLo = desc.lo; ssHi = h;
+    }
+  }
+
+  // Commit: RFLAGS by privilege (CPL before the return), then CS:RIP, then SS:RSP.
+  const oldCpl = cpu.cpl;
+  const iopl = (cpu.flagsRest >> 12) & 3;
+  let writable = R.STATUS | R.TF | R.DF | R.NT | R.RF | R.AC | R.ID;
+  if (oldCpl <= iopl) writable |= R.IF;
+  if (oldCpl === 0) writable |= R.IOPL | R.VIF | R.VIP;
+  if (osz === 2) writable &= 0xffff;
+  const newFlags = (cpu.getFlags() & ~writable) | (flags & writable);
+
+  if (!popsStack) cpu.adjustSp(3 * osz);
+  desc.lo = csLo; desc.hi = csHi;
+  setCodeSegment(cpu, csSel, rpl);
+  cpu.setFlags(newFlags);
+  cpu.nextRip = target;
+  if (popsStack) {
+    if (ssNull) setNullSegment(cpu, SS, ssSel);
+    else setSegment(cpu, SS, ssSel, ssLo, ssHi);
+    if (cpu.mode === Mode.Long64 && osz === 8) { cpu.regLo[4] = spLo; cpu.regHi[4] = spHi; }
+    else cpu.setReg(4, 8, osz === 2 ? spLo & 0xffff : spLo, 0);
+  }
+
+  // Returning outward: data segments the new CPL may not use become null (SDM IRET).
+  if (rpl > oldCpl) {
+    for (const s of DATA_SEGMENTS) {
+      const attr = cpu.segAttr[s];
+      const dpl = (attr >> 13) & 3;
+      const code = (attr & (1 << 11)) !== 0, conforming = (attr & (1 << 10)) !== 0;
+      if ((attr & DESC_P) !== 0 && dpl < rpl && !(code && conforming)) setNullSegment(cpu, s, 0);
+    }
+  }
+}
+

@@ -1,0 +1,17 @@
+// The CPU model a profile selects: vendor flavour and whether FRED is enumerated.
+// CPUID (cpuid.ts) advertises exactly what this model implements.
+
+export interface CpuModelOptions {
+  vendor: 'intel' | 'amd';
+  fred: boolean;
+}
+
+/** Physical-address width reported by CPUID.80000008H and used for reserved-bit checks.
+ *  40 bits, as QEMU's TCG `-cpu max` reports, so both oracles agree on reserved bits. */
+export const MAXPHYADDR = 40;
+
+/** Linear-address width with 4-level paging (LA57 comes with the system-architecture issue). */
+export const LINEAR_BITS = 48;
+
+/** Virtual TSC rate: RDTSC reads the retired-instruction count times this (DESIGN.md, Determinism). */
+export const TSC_PER_INSTRUCTION = 1;

@@ -1,0 +1,450 @@
+// The opcode table: the one place an opcode is spelled. Each row gives the encoding
+// (SDM Vol. 2 notation), the mnemonic, the operands (SDM Vol. 2 Appendix A operand
+// codes), the semantics or an explicit #UD, the entry parameter, the CPUID feature
+// that gates it and attributes. The decoder, the disassembly names in traces and the
+// feature gating are all derived from these rows.
+//
+// Encoding: [NP|66|F3|F2] [0F [38|3A]] XX[+r|+cc] [/r | /digit] [exact ModRM byte]
+// Attributes: d64 (64-bit default operand size), f64 (forced 64-bit), i64 (#UD in
+// 64-bit mode), o64 (64-bit mode only), lock (LOCK allowed with a memory
+// destination), W0/W1 (REX.W must be 0/1), b (byte operation).
+
+import type { Exec } from './insn.js';
+import { AluOp, aluEG, aluGE, aluAI, aluEI, incDecE, incDecZ, notE, negE, mulE, imulGEI, imulGE2, divE } from './ops/arith.js';
+import { shiftE, shiftDouble, btEG, btEI, bitScan, popcnt, lzcnt, setcc, cmovcc, bswap, CountFrom } from './ops/bits.js';
+import * as D from './ops/data.js';
+import * as B from './ops/branch.js';
+import * as S from './ops/system.js';
+import { stringOp } from './ops/string.js';
+import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
+
+/** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
+ *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
+export type Semantics = Exec | 'UD' | 'unmodelled';
+
+export interface OpcodeDef {
+  code: string;
+  mnemonic: string;
+  operands: string;
+  exec: Semantics;
+  op?: number;
+  feature?: string;
+  attrs?: string;
+}
+
+const ALU_NAMES = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
+const CC = ['O', 'NO', 'B', 'AE', 'E', 'NE', 'BE', 'A', 'S', 'NS', 'P', 'NP', 'L', 'GE', 'LE', 'G'];
+const SHIFT_NAMES = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAL', 'SAR'];
+
+function hex(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
+}
+
+function build(): OpcodeDef[] {
+  const t: OpcodeDef[] = [];
+  const def = (code: string, mnemonic: string, operands: string, exec: Semantics, extra: Partial<OpcodeDef> = {}): void => {
+    t.push({ code, mnemonic, operands, exec, ...extra });
+  };
+
+  // ---- one-byte map: the ALU rows 00-3F (SDM Vol. 2 Table A-2)
+  for (let op = 0; op < 8; op++) {
+    const base = op * 8, name = ALU_NAMES[op];
+    const lock = op === AluOp.Cmp ? '' : 'lock';
+    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, { op, attrs: lock });
+    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, { op, attrs: lock });
+    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, { op });
+    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, { op });
+    def(hex(base + 4), name, 'AL,Ib', aluAI, { op });
+    def(hex(base + 5), name, 'rAX,Iz', aluAI, { op });
+    def(`80 /${op}`, name, 'Eb,Ib', aluEI, { op, attrs: lock });
+    def(`81 /${op}`, name, 'Ev,Iz', aluEI, { op, attrs: lock });
+    def(`82 /${op}`, name, 'Eb,Ib', aluEI, { op, attrs: `i64 ${lock}` });
+    def(`83 /${op}`, name, 'Ev,Ib', aluEI, { op, attrs: lock });
+  }
+  def('06', 'PUSH', 'ES', D.pushSeg, { op: ES, attrs: 'i64' });
+  def('07', 'POP', 'ES', D.popSeg, { op: ES, attrs: 'i64' });
+  def('0E', 'PUSH', 'CS', D.pushSeg, { op: CS, attrs: 'i64' });
+  def('16', 'PUSH', 'SS', D.pushSeg, { op: SS, attrs: 'i64' });
+  def('17', 'POP', 'SS', D.popSeg, { op: SS, attrs: 'i64' });
+  def('1E', 'PUSH', 'DS', D.pushSeg, { op: DS, attrs: 'i64' });
+  def('1F', 'POP', 'DS', D.popSeg, { op: DS, attrs: 'i64' });
+  def('27', 'DAA', '', 'unmodelled', { attrs: 'i64' });
+  def('2F', 'DAS', '', 'unmodelled', { attrs: 'i64' });
+  def('37', 'AAA', '', 'unmodelled', { attrs: 'i64' });
+  def('3F', 'AAS', '', 'unmodelled', { attrs: 'i64' });
+
+  // ---- 40-7F
+  def('40+r', 'INC', 'Zv', incDecZ, { op: 0, attrs: 'i64' });
+  def('48+r', 'DEC', 'Zv', incDecZ, { op: 1, attrs: 'i64' });
+  def('50+r', 'PUSH', 'Zv', D.pushZ, { attrs: 'd64' });
+  def('58+r', 'POP', 'Zv', D.popZ, { attrs: 'd64' });
+  def('60', 'PUSHA', '', 'unmodelled', { attrs: 'i64' });
+  def('61', 'POPA', '', 'unmodelled', { attrs: 'i64' });
+  def('62 /r', 'BOUND', 'Gv,Ma', 'unmodelled', { attrs: 'i64' });
+  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, { attrs: 'o64' });
+  def('63 /r', 'ARPL', 'Ew,Gw', 'unmodelled', { attrs: 'i64' });
+  def('68', 'PUSH', 'Iz', D.pushI, { attrs: 'd64' });
+  def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI);
+  def('6A', 'PUSH', 'Ib', D.pushI, { attrs: 'd64' });
+  def('6B /r', 'IMUL', 'Gv,Ev,Ib', imulGEI);
+  def('6C', 'INSB', 'Yb,DX', stringOp, { op: 5 });
+  def('6D', 'INS', 'Yz,DX', stringOp, { op: 5, attrs: 'z' });
+  def('6E', 'OUTSB', 'DX,Xb', stringOp, { op: 6, attrs: 'b' });
+  def('6F', 'OUTS', 'DX,Xz', stringOp, { op: 6, attrs: 'z' });
+  def('70+cc', 'J', 'Jb', B.jcc, { attrs: 'f64' });
+
+  // ---- 84-8F
+  def('84 /r', 'TEST', 'Eb,Gb', aluEG, { op: AluOp.Test });
+  def('85 /r', 'TEST', 'Ev,Gv', aluEG, { op: AluOp.Test });
+  def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, { attrs: 'lock' });
+  def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, { attrs: 'lock' });
+  def('88 /r', 'MOV', 'Eb,Gb', D.movEG);
+  def('89 /r', 'MOV', 'Ev,Gv', D.movEG);
+  def('8A /r', 'MOV', 'Gb,Eb', D.movGE);
+  def('8B /r', 'MOV', 'Gv,Ev', D.movGE);
+  def('8C /r', 'MOV', 'Ev,Sw', D.movESeg);
+  def('8D /r', 'LEA', 'Gv,M', D.lea);
+  def('8E /r', 'MOV', 'Sw,Ew', D.movSegE);
+  def('8F /0', 'POP', 'Ev', D.popE, { attrs: 'd64' });
+
+  // ---- 90-9F
+  def('F3 90', 'PAUSE', '', D.nop);
+  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ);
+  def('98', 'CBW', '', D.cbw);
+  def('99', 'CWD', '', D.cwd);
+  def('9A', 'CALLF', 'Ap', B.callFarImm, { attrs: 'i64' });
+  def('9B', 'WAIT', '', S.x87, { op: 1 });
+  def('9C', 'PUSHF', '', D.pushf, { attrs: 'd64' });
+  def('9D', 'POPF', '', D.popf, { attrs: 'd64' });
+  def('9E', 'SAHF', '', D.sahf, { feature: 'lahf64' });
+  def('9F', 'LAHF', '', D.lahf, { feature: 'lahf64' });
+
+  // ---- A0-AF
+  def('A0', 'MOV', 'AL,Ob', D.movMoffs, { op: 0 });
+  def('A1', 'MOV', 'rAX,Ov', D.movMoffs, { op: 0 });
+  def('A2', 'MOV', 'Ob,AL', D.movMoffs, { op: 1 });
+  def('A3', 'MOV', 'Ov,rAX', D.movMoffs, { op: 1 });
+  def('A4', 'MOVSB', 'Yb,Xb', stringOp, { op: 0 });
+  def('A5', 'MOVS', 'Yv,Xv', stringOp, { op: 0 });
+  def('A6', 'CMPSB', 'Xb,Yb', stringOp, { op: 1 });
+  def('A7', 'CMPS', 'Xv,Yv', stringOp, { op: 1 });
+  def('A8', 'TEST', 'AL,Ib', aluAI, { op: AluOp.Test });
+  def('A9', 'TEST', 'rAX,Iz', aluAI, { op: AluOp.Test });
+  def('AA', 'STOSB', 'Yb,AL', stringOp, { op: 2 });
+  def('AB', 'STOS', 'Yv,rAX', stringOp, { op: 2 });
+  def('AC', 'LODSB', 'AL,Xb', stringOp, { op: 3 });
+  def('AD', 'LODS', 'rAX,Xv', stringOp, { op: 3 });
+  def('AE', 'SCASB', 'AL,Yb', stringOp, { op: 4 });
+  def('AF', 'SCAS', 'rAX,Yv', stringOp, { op: 4 });
+
+  // ---- B0-BF
+  def('B0+r', 'MOV', 'Zb,Ib', D.movZI);
+  def('B8+r', 'MOV', 'Zv,Iv', D.movZI);
+
+  // ---- C0-CF
+  for (let k = 0; k < 8; k++) {
+    const n = SHIFT_NAMES[k];
+    def(`C0 /${k}`, n, 'Eb,Ib', shiftE, { op: CountFrom.Imm });
+    def(`C1 /${k}`, n, 'Ev,Ib', shiftE, { op: CountFrom.Imm });
+    def(`D0 /${k}`, n, 'Eb,1', shiftE, { op: CountFrom.One });
+    def(`D1 /${k}`, n, 'Ev,1', shiftE, { op: CountFrom.One });
+    def(`D2 /${k}`, n, 'Eb,CL', shiftE, { op: CountFrom.CL });
+    def(`D3 /${k}`, n, 'Ev,CL', shiftE, { op: CountFrom.CL });
+  }
+  def('C2', 'RET', 'Iw', B.retNear, { attrs: 'f64' });
+  def('C3', 'RET', '', B.retNear, { attrs: 'f64' });
+  def('C4 /r', 'LES', 'Gz,Mp', 'unmodelled', { attrs: 'i64' });
+  def('C5 /r', 'LDS', 'Gz,Mp', 'unmodelled', { attrs: 'i64' });
+  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI);
+  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI);
+  def('C8', 'ENTER', 'Iw,Ib', D.enter, { attrs: 'd64' });
+  def('C9', 'LEAVE', '', D.leave, { attrs: 'd64' });
+  def('CA', 'RETF', 'Iw', B.retFar);
+  def('CB', 'RETF', '', B.retFar);
+  def('CC', 'INT3', '', S.int3);
+  def('CD', 'INT', 'Ib', S.intN);
+  def('CE', 'INTO', '', S.into, { attrs: 'i64' });
+  def('CF', 'IRET', '', S.iret);
+
+  // ---- D4-DF
+  def('D4', 'AAM', 'Ib', 'unmodelled', { attrs: 'i64' });
+  def('D5', 'AAD', 'Ib', 'unmodelled', { attrs: 'i64' });
+  def('D7', 'XLAT', '', D.xlat);
+  for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, { op: 0 });
+
+  // ---- E0-EF
+  def('E0', 'LOOPNE', 'Jb', B.loop, { op: 0, attrs: 'f64' });
+  def('E1', 'LOOPE', 'Jb', B.loop, { op: 1, attrs: 'f64' });
+  def('E2', 'LOOP', 'Jb', B.loop, { op: 2, attrs: 'f64' });
+  def('E3', 'JrCXZ', 'Jb', B.jrcxz, { attrs: 'f64' });
+  def('E4', 'IN', 'AL,Ib', S.inPort, { op: 0 });
+  def('E5', 'IN', 'eAX,Ib', S.inPort, { op: 0, attrs: 'z' });
+  def('E6', 'OUT', 'Ib,AL', S.outPort, { op: 0, attrs: 'b' });
+  def('E7', 'OUT', 'Ib,eAX', S.outPort, { op: 0, attrs: 'z' });
+  def('E8', 'CALL', 'Jz', B.callRel, { attrs: 'f64' });
+  def('E9', 'JMP', 'Jz', B.jmpRel, { attrs: 'f64' });
+  def('EA', 'JMPF', 'Ap', B.jmpFarImm, { attrs: 'i64' });
+  def('EB', 'JMP', 'Jb', B.jmpRel, { attrs: 'f64' });
+  def('EC', 'IN', 'AL,DX', S.inPort, { op: 1 });
+  def('ED', 'IN', 'eAX,DX', S.inPort, { op: 1, attrs: 'z' });
+  def('EE', 'OUT', 'DX,AL', S.outPort, { op: 1, attrs: 'b' });
+  def('EF', 'OUT', 'DX,eAX', S.outPort, { op: 1, attrs: 'z' });
+
+  // ---- F0-FF
+  def('F1', 'INT1', '', S.int1);
+  def('F4', 'HLT', '', S.hlt);
+  def('F5', 'CMC', '', D.cmc);
+  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, { op: AluOp.Test });
+  def('F6 /1', 'TEST', 'Eb,Ib', aluEI, { op: AluOp.Test });
+  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
+  def('F7 /1', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
+  for (const [w, ops] of [['Eb', 'F6'], ['Ev', 'F7']] as const) {
+    def(`${ops} /2`, 'NOT', w, notE, { attrs: 'lock' });
+    def(`${ops} /3`, 'NEG', w, negE, { attrs: 'lock' });
+    def(`${ops} /4`, 'MUL', w, mulE, { op: 0 });
+    def(`${ops} /5`, 'IMUL', w, mulE, { op: 1 });
+    def(`${ops} /6`, 'DIV', w, divE, { op: 0 });
+    def(`${ops} /7`, 'IDIV', w, divE, { op: 1 });
+  }
+  def('F8', 'CLC', '', D.clc);
+  def('F9', 'STC', '', D.stc);
+  def('FA', 'CLI', '', S.cli);
+  def('FB', 'STI', '', S.sti);
+  def('FC', 'CLD', '', D.cld);
+  def('FD', 'STD', '', D.std);
+  def('FE /0', 'INC', 'Eb', incDecE, { op: 0, attrs: 'lock' });
+  def('FE /1', 'DEC', 'Eb', incDecE, { op: 1, attrs: 'lock' });
+  def('FF /0', 'INC', 'Ev', incDecE, { op: 0, attrs: 'lock' });
+  def('FF /1', 'DEC', 'Ev', incDecE, { op: 1, attrs: 'lock' });
+  def('FF /2', 'CALL', 'Ev', B.callE, { attrs: 'f64' });
+  def('FF /3', 'CALLF', 'Mp', B.callFarE);
+  def('FF /4', 'JMP', 'Ev', B.jmpE, { attrs: 'f64' });
+  def('FF /5', 'JMPF', 'Mp', B.jmpFarE);
+  def('FF /6', 'PUSH', 'Ev', D.pushE, { attrs: 'd64' });
+
+  // ---- two-byte map 0F (SDM Vol. 2 Table A-3)
+  def('0F 00 /0', 'SLDT', 'Ev', S.storeSelector, { op: 0 });
+  def('0F 00 /1', 'STR', 'Ev', S.storeSelector, { op: 1 });
+  def('0F 00 /2', 'LLDT', 'Ew', S.lldt);
+  def('0F 00 /3', 'LTR', 'Ew', S.ltr);
+  def('0F 00 /4', 'VERR', 'Ew', 'unmodelled');
+  def('0F 00 /5', 'VERW', 'Ew', 'unmodelled');
+  def('F2 0F 00 /6', 'LKGS', 'Ew', 'unmodelled', { feature: 'lkgs', attrs: 'o64' });
+  def('0F 01 /0', 'SGDT', 'M', S.storeTable, { op: 0 });
+  def('0F 01 /1', 'SIDT', 'M', S.storeTable, { op: 1 });
+  def('0F 01 /2', 'LGDT', 'M', S.loadTable, { op: 0 });
+  def('0F 01 /3', 'LIDT', 'M', S.loadTable, { op: 1 });
+  def('0F 01 /4', 'SMSW', 'Ev', S.smsw);
+  def('0F 01 /6', 'LMSW', 'Ew', S.lmsw);
+  def('0F 01 /7', 'INVLPG', 'Mb', S.invlpg);
+  def('0F 01 F8', 'SWAPGS', '', 'unmodelled', { attrs: 'o64' });
+  def('0F 01 F9', 'RDTSCP', '', S.rdtscp, { feature: 'rdtscp' });
+  def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
+  def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
+  def('0F 05', 'SYSCALL', '', 'unmodelled', { feature: 'syscall' });
+  def('0F 06', 'CLTS', '', S.clts);
+  def('0F 07', 'SYSRET', '', 'unmodelled', { feature: 'syscall' });
+  def('0F 08', 'INVD', '', S.wbinvd);
+  def('0F 09', 'WBINVD', '', S.wbinvd);
+  def('0F 0B', 'UD2', '', 'UD');
+  def('0F 0D /r', 'NOP', 'Ev', D.nop);
+  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop);
+  def('F3 0F 1E FA', 'ENDBR64', '', D.nop);
+  def('F3 0F 1E FB', 'ENDBR32', '', D.nop);
+  def('0F 20 /r', 'MOV', 'Rd,Cd', S.movFromCr, { attrs: 'f64' });
+  def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, { attrs: 'f64' });
+  def('0F 22 /r', 'MOV', 'Cd,Rd', S.movToCr, { attrs: 'f64' });
+  def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, { attrs: 'f64' });
+  def('0F 30', 'WRMSR', '', S.wrmsr, { feature: 'msr' });
+  def('0F 31', 'RDTSC', '', S.rdtsc, { feature: 'tsc' });
+  def('0F 32', 'RDMSR', '', S.rdmsr, { feature: 'msr' });
+  def('0F 34', 'SYSENTER', '', 'unmodelled', { feature: 'sep' });
+  def('0F 35', 'SYSEXIT', '', 'unmodelled', { feature: 'sep' });
+  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, { feature: 'cmov' });
+  def('0F 80+cc', 'J', 'Jz', B.jcc, { attrs: 'f64' });
+  def('0F 90+cc', 'SET', 'Eb', setcc);
+  def('0F A0', 'PUSH', 'FS', D.pushSeg, { op: FS, attrs: 'd64' });
+  def('0F A1', 'POP', 'FS', D.popSeg, { op: FS, attrs: 'd64' });
+  def('0F A2', 'CPUID', '', S.cpuid);
+  def('0F A3 /r', 'BT', 'Ev,Gv', btEG, { op: 0 });
+  def('0F A4 /r', 'SHLD', 'Ev,Gv,Ib', shiftDouble, { op: 0 });
+  def('0F A5 /r', 'SHLD', 'Ev,Gv,CL', shiftDouble, { op: 1 });
+  def('0F A8', 'PUSH', 'GS', D.pushSeg, { op: GS, attrs: 'd64' });
+  def('0F A9', 'POP', 'GS', D.popSeg, { op: GS, attrs: 'd64' });
+  def('0F AB /r', 'BTS', 'Ev,Gv', btEG, { op: 1, attrs: 'lock' });
+  def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, { op: 2 });
+  def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, { op: 3 });
+  def('NP 0F AE E8', 'LFENCE', '', D.nop);
+  def('NP 0F AE F0', 'MFENCE', '', D.nop);
+  def('NP 0F AE F8', 'SFENCE', '', D.nop);
+  def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
+  def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });
+  def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, { attrs: 'lock' });
+  def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, { op: 2, attrs: 'lock' });
+  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, { op: 1 });
+  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, { op: 2 });
+  def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, { feature: 'popcnt' });
+  def('0F B9 /r', 'UD1', 'Gv,Ev', 'UD');
+  def('0F BA /4', 'BT', 'Ev,Ib', btEI, { op: 0 });
+  def('0F BA /5', 'BTS', 'Ev,Ib', btEI, { op: 1, attrs: 'lock' });
+  def('0F BA /6', 'BTR', 'Ev,Ib', btEI, { op: 2, attrs: 'lock' });
+  def('0F BA /7', 'BTC', 'Ev,Ib', btEI, { op: 3, attrs: 'lock' });
+  def('0F BB /r', 'BTC', 'Ev,Gv', btEG, { op: 3, attrs: 'lock' });
+  // BMI1 is not advertised: F3 0F BC executes as BSF, as on CPUs without TZCNT.
+  def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, { op: 0 });
+  def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, { feature: 'lzcnt' });
+  def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, { op: 1 });
+  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, { op: -1 });
+  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, { op: -2 });
+  def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, { attrs: 'lock' });
+  def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, { attrs: 'lock' });
+  def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, { feature: 'cx8', attrs: 'lock W0' });
+  def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, { feature: 'cx16', attrs: 'lock W1' });
+  def('0F C8+r', 'BSWAP', 'Zv', bswap);
+  def('0F FF /r', 'UD0', 'Gv,Ev', 'UD');
+
+  // SSE and MMX encodings: decoded for length, #NM/#UD by CR0 (DESIGN.md). ModRM rows,
+  // and those with an imm8.
+  const sseRows = [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f];
+  for (let k = 0x50; k <= 0x7f; k++) if (k < 0x70 || k > 0x73) sseRows.push(k);
+  for (let k = 0xd0; k <= 0xfe; k++) sseRows.push(k);
+  sseRows.push(0xc3);
+  for (const k of sseRows) {
+    if (k === 0x77) def('0F 77', 'EMMS', '', S.x87, { op: 0 });
+    else def(`0F ${hex(k)} /r`, 'SSE', 'Vx,Wx', S.sse);
+  }
+  for (const k of [0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]) def(`0F ${hex(k)} /r`, 'SSE', 'Vx,Wx,Ib', S.sse);
+  for (let k = 0; k < 256; k++) {
+    def(`0F 38 ${hex(k)} /r`, 'SSE', 'Vx,Wx', S.sse);
+    def(`0F 3A ${hex(k)} /r`, 'SSE', 'Vx,Wx,Ib', S.sse);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- derived decode tables
+
+export interface DecodedEntry {
+  index: number;
+  def: OpcodeDef;
+  exec: Exec;
+  op: number;
+  modrm: boolean;
+  /** -1 any; 0 none (NP); 0x66, 0xF3, 0xF2. */
+  prefix: number;
+  ext: number;
+  /** 0 any, 1 memory only, 2 register only. */
+  mod: number;
+  modrmByte: number;
+  rexW: number;
+  only64: boolean;
+  not64: boolean;
+  size64: 'd64' | 'f64' | '';
+  byteOp: boolean;
+  regForm: boolean;
+  opReg: boolean;
+  /** 1: ModRM.reg / opcode register is a byte register; 2: ModRM.rm is. */
+  byteRegs: number;
+  imms: string[];
+  lockable: boolean;
+  feature: string | null;
+}
+
+export const DEFS: readonly OpcodeDef[] = build();
+export const ENTRIES: DecodedEntry[] = [];
+const maps: (DecodedEntry[] | undefined)[][] = [[], [], [], []];
+
+function notModelled(name: string): Exec {
+  return (cpu) => cpu.modelError(`instruction ${name} is not modelled yet`);
+}
+
+function parseOperands(d: OpcodeDef, e: DecodedEntry): void {
+  const ops = d.operands === '' ? [] : d.operands.split(',');
+  ops.forEach((o, k) => {
+    const c = o[0];
+    const isByte = o.length === 2 && o[1] === 'b';
+    if (c === 'E' || c === 'G' || c === 'M' || c === 'R' || c === 'S' || c === 'C' || c === 'D' || c === 'V' || c === 'W') e.modrm = true;
+    if (c === 'M') e.mod = 1;
+    if (c === 'R') e.regForm = true;
+    if (c === 'E' && isByte) e.byteRegs |= 2;
+    if ((c === 'G' || c === 'Z') && isByte) e.byteRegs |= 1;
+    if (c === 'Z') e.opReg = true;
+    if (c === 'I') e.imms.push(o === 'Ib' ? 'b' : o === 'Iw' ? 'w' : o === 'Iz' ? 'z' : o === 'Iv' ? 'v' : 'd');
+    if (c === 'J') e.imms.push(o === 'Jb' ? 'b' : 'J');
+    if (c === 'O') e.imms.push('O');
+    if (c === 'A') e.imms.push('p');
+    if (k === 0 && (o === 'AL' || (isByte && 'EGZOXY'.includes(c)))) e.byteOp = true;
+  });
+}
+
+for (const d of DEFS) {
+  const tokens = d.code.split(' ');
+  let prefix = -1;
+  if (['NP', '66', 'F3', 'F2'].includes(tokens[0])) {
+    const p = tokens.shift()!;
+    prefix = p === 'NP' ? 0 : parseInt(p, 16);
+  }
+  let map = 0;
+  if (tokens[0] === '0F') {
+    tokens.shift();
+    map = 1;
+    const escape: string = tokens[0];
+    if (escape === '38' && tokens.length > 1) { map = 2; tokens.shift(); }
+    else if (escape === '3A' && tokens.length > 1) { map = 3; tokens.shift(); }
+  }
+  const opToken = tokens.shift()!;
+  const plus = opToken.indexOf('+');
+  const opcode = parseInt(plus >= 0 ? opToken.slice(0, plus) : opToken, 16);
+  const variants = plus < 0 ? 1 : opToken.endsWith('+cc') ? 16 : 8;
+  const attrs = (d.attrs ?? '').split(' ').filter((a) => a !== '');
+  let ext = -1, modrmByte = -1, modrm = false;
+  for (const tok of tokens) {
+    if (tok === '/r') modrm = true;
+    else if (tok.startsWith('/')) { modrm = true; ext = parseInt(tok.slice(1), 10); }
+    else { modrm = true; modrmByte = parseInt(tok, 16); }
+  }
+  for (let v = 0; v < variants; v++) {
+    const index = ENTRIES.length;
+    const e: DecodedEntry = {
+      index, def: d,
+      exec: d.exec === 'UD' ? S.undefinedInstruction : d.exec === 'unmodelled' ? notModelled(d.mnemonic) : d.exec,
+      op: opToken.endsWith('+cc') ? v : d.op ?? 0,
+      modrm, prefix, ext, mod: 0, modrmByte,
+      rexW: attrs.includes('W0') ? 0 : attrs.includes('W1') ? 1 : -1,
+      only64: attrs.includes('o64'), not64: attrs.includes('i64'),
+      size64: attrs.includes('d64') ? 'd64' : attrs.includes('f64') ? 'f64' : '',
+      byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, imms: [],
+      lockable: attrs.includes('lock'), feature: d.feature ?? null,
+    };
+    parseOperands(d, e);
+    if (modrmByte >= 0) e.mod = 2;
+    const byte = opcode + v;
+    (maps[map][byte] ??= []).push(e);
+    ENTRIES.push(e);
+  }
+}
+
+// Most specific candidates first: exact ModRM, then prefix/ext/mod/REX.W constraints.
+for (const m of maps) {
+  for (const list of m) {
+    if (list === undefined) continue;
+    const score = (e: DecodedEntry): number =>
+      (e.modrmByte >= 0 ? 16 : 0) + (e.prefix >= 0 ? 8 : 0) + (e.ext >= 0 ? 4 : 0) + (e.mod !== 0 ? 2 : 0) + (e.rexW >= 0 ? 1 : 0);
+    list.sort((a, b) => score(b) - score(a) || a.index - b.index);
+    // Entries that share an opcode must agree on whether it has a ModRM byte.
+    if (list.some((e) => e.modrm !== list[0].modrm)) {
+      throw new Error(`opcode table: ${list[0].def.code} mixes ModRM and non-ModRM forms`);
+    }
+  }
+}
+
+export function lookup(map: number, opcode: number): DecodedEntry[] | undefined {
+  return maps[map][opcode];
+}
+
+/** Mnemonic of a decoded instruction's entry, for traces and messages. */
+export function mnemonicOf(entry: number): string {
+  const e = ENTRIES[entry];
+  const d = e.def;
+  if (d.code.includes('+cc')) return d.mnemonic + CC[e.op];
+  return d.mnemonic;
+}

@@ -1,0 +1,347 @@
+// Integer arithmetic and logic with their flags (SDM Vol. 2: ADD, ADC, SUB, SBB,
+// AND, OR, XOR, CMP, TEST, INC, DEC, NEG, NOT, MUL, IMUL, DIV, IDIV; flags per
+// Vol. 1 Appendix A). Values narrower than 64 bits travel zero-extended in one
+// int32; 64-bit values as (lo, hi) with hi in cpu.hi.
+
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { Lazy, getCF, resultFlags } from '../flags.js';
+import { CF, OF, AF } from '../../arch/rflags.js';
+import { DE } from '../../arch/vectors.js';
+import { undefinedFlags } from '../undefined.js';
+
+/** ALU operations in ModRM.reg order of group 1 (and the one-byte opcode rows). */
+export const enum AluOp { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7, Test = 8 }
+
+export function sizeMask(size: number): number {
+  return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
+}
+
+/** Compute a ∘ b, set the lazy flags; returns the low half, high half in cpu.hi. */
+export function alu(cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number): number {
+  const m = sizeMask(size);
+  a &= m; b &= m;
+  if (size !== 8) { aHi = 0; bHi = 0; }
+  let r = 0, rHi = 0, cin = 0;
+  let kind: Lazy;
+  switch (op) {
+    case AluOp.Add: case AluOp.Adc: {
+      if (op === AluOp.Adc) cin = getCF(cpu);
+      if (size === 8) {
+        const s = (a >>> 0) + (b >>> 0) + cin;
+        r = s | 0;
+        rHi = (aHi + bHi + (s > 0xffffffff ? 1 : 0)) | 0;
+      } else {
+        r = (a + b + cin) & m;
+      }
+      kind = op === AluOp.Add ? Lazy.Add : Lazy.Adc;
+      break;
+    }
+    case AluOp.Sub: case AluOp.Sbb: case AluOp.Cmp: {
+      if (op === AluOp.Sbb) cin = getCF(cpu);
+      if (size === 8) {
+        const d = (a >>> 0) - (b >>> 0) - cin;
+        r = d | 0;
+        rHi = (aHi - bHi - (d < 0 ? 1 : 0)) | 0;
+      } else {
+        r = (a - b - cin) & m;
+      }
+      kind = op === AluOp.Sbb ? Lazy.Sbb : Lazy.Sub;
+      break;
+    }
+    case AluOp.And: case AluOp.Test: r = a & b; rHi = aHi & bHi; kind = Lazy.Logic; break;
+    case AluOp.Or: r = a | b; rHi = aHi | bHi; kind = Lazy.Logic; break;
+    default: r = a ^ b; rHi = aHi ^ bHi; kind = Lazy.Logic; break;
+  }
+  cpu.lfOp = kind;
+  cpu.lfSize = size;
+  cpu.lfA = a; cpu.lfAHi = aHi;
+  cpu.lfB = b; cpu.lfBHi = bHi;
+  cpu.lfRes = r; cpu.lfResHi = rHi;
+  cpu.lfCin = cin;
+  cpu.hi = rHi;
+  return r;
+}
+
+/** INC/DEC: like ADD/SUB 1 but CF is preserved. */
+export function incDec(cpu: Cpu, dec: boolean, size: number, a: number, aHi: number): number {
+  const m = sizeMask(size);
+  a &= m;
+  if (size !== 8) aHi = 0;
+  const cf = getCF(cpu);
+  let r: number, rHi = 0;
+  if (size === 8) {
+    const s = (a >>> 0) + (dec ? -1 : 1);
+    r = s | 0;
+    rHi = (aHi + (s > 0xffffffff ? 1 : s < 0 ? -1 : 0)) | 0;
+  } else {
+    r = (a + (dec ? -1 : 1)) & m;
+  }
+  cpu.lfOp = dec ? Lazy.Dec : Lazy.Inc;
+  cpu.lfSize = size;
+  cpu.lfA = a; cpu.lfAHi = aHi;
+  cpu.lfB = 1; cpu.lfBHi = 0;
+  cpu.lfRes = r; cpu.lfResHi = rHi;
+  cpu.lfCin = cf;
+  cpu.hi = rHi;
+  return r;
+}
+
+// ---------------------------------------------------------------- operand plumbing
+
+/** Read the r/m operand (register or memory); high half in cpu.hi. */
+export function readE(cpu: Cpu, i: Insn, size: number): number {
+  if (!i.mem) return cpu.getReg(i.rm, size);
+  return cpu.read(cpu.ea(i), size);
+}
+
+export function writeE(cpu: Cpu, i: Insn, size: number, lo: number, hi: number): void {
+  if (!i.mem) cpu.setReg(i.rm, size, lo, hi);
+  else cpu.write(cpu.ea(i), size, lo, hi);
+}
+
+/** op Ev, Gv / op Eb, Gb (and TEST, CMP which do not write). */
+export function aluEG(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const b = cpu.getReg(i.reg, size), bHi = cpu.hi;
+  aluToE(cpu, i, size, b, bHi);
+}
+
+/** op Ev, imm (group 1, MOV-free forms) */
+export function aluEI(cpu: Cpu, i: Insn): void {
+  aluToE(cpu, i, i.osz, i.immLo, i.immHi);
+}
+
+function aluToE(cpu: Cpu, i: Insn, size: number, b: number, bHi: number): void {
+  const op = i.op;
+  const writes = op !== AluOp.Cmp && op !== AluOp.Test;
+  if (i.mem) {
+    const lin = cpu.ea(i);
+    if (writes) cpu.probeWrite(lin, size);
+    const a = cpu.read(lin, size);
+    const r = alu(cpu, op, size, a, cpu.hi, b, bHi);
+    if (writes) cpu.write(lin, size, r, cpu.hi);
+  } else {
+    const a = cpu.getReg(i.rm, size);
+    const r = alu(cpu, op, size, a, cpu.hi, b, bHi);
+    if (writes) cpu.setReg(i.rm, size, r, cpu.hi);
+  }
+}
+
+/** op Gv, Ev */
+export function aluGE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const b = readE(cpu, i, size), bHi = cpu.hi;
+  const a = cpu.getReg(i.reg, size);
+  const r = alu(cpu, i.op, size, a, cpu.hi, b, bHi);
+  if (i.op !== AluOp.Cmp) cpu.setReg(i.reg, size, r, cpu.hi);
+}
+
+/** op AL/eAX/rAX, imm */
+export function aluAI(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const a = cpu.getReg(0, size);
+  const r = alu(cpu, i.op, size, a, cpu.hi, i.immLo, i.immHi);
+  if (i.op !== AluOp.Cmp && i.op !== AluOp.Test) cpu.setReg(0, size, r, cpu.hi);
+}
+
+/** INC/DEC Ev (op 0 = INC, 1 = DEC) and the 32-bit-mode one-byte forms (Zv). */
+export function incDecE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  if (i.mem) {
+    const lin = cpu.ea(i);
+    cpu.probeWrite(lin, size);
+    const a = cpu.read(lin, size);
+    const r = incDec(cpu, i.op === 1, size, a, cpu.hi);
+    cpu.write(lin, size, r, cpu.hi);
+  } else {
+    const a = cpu.getReg(i.rm, size);
+    cpu.setReg(i.rm, size, incDec(cpu, i.op === 1, size, a, cpu.hi), cpu.hi);
+  }
+}
+
+export function incDecZ(cpu: Cpu, i: Insn): void {
+  const a = cpu.getReg(i.reg, i.osz);
+  cpu.setReg(i.reg, i.osz, incDec(cpu, i.op === 1, i.osz, a, cpu.hi), cpu.hi);
+}
+
+/** NOT Ev: no flags. */
+export function notE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  if (i.mem) {
+    const lin = cpu.ea(i);
+    cpu.probeWrite(lin, size);
+    const a = cpu.read(lin, size);
+    cpu.write(lin, size, ~a, ~cpu.hi);
+  } else {
+    const a = cpu.getReg(i.rm, size);
+    cpu.setReg(i.rm, size, ~a & sizeMask(size), ~cpu.hi);
+  }
+}
+
+/** NEG Ev: 0 - operand; CF = operand != 0. */
+export function negE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  if (i.mem) {
+    const lin = cpu.ea(i);
+    cpu.probeWrite(lin, size);
+    const a = cpu.read(lin, size);
+    cpu.write(lin, size, alu(cpu, AluOp.Sub, size, 0, 0, a, cpu.hi), cpu.hi);
+  } else {
+    const a = cpu.getReg(i.rm, size);
+    cpu.setReg(i.rm, size, alu(cpu, AluOp.Sub, size, 0, 0, a, cpu.hi), cpu.hi);
+  }
+}
+
+// ---------------------------------------------------------------- multiply and divide
+
+/** Unsigned 32 × 32 → 64 without loss: low half returned, high half in mulHi. */
+let mulHi = 0;
+function mulu32(a: number, b: number): number {
+  const aL = a & 0xffff, aH = a >>> 16, bL = b & 0xffff, bH = b >>> 16;
+  const ll = aL * bL, lh = aL * bH, hl = aH * bL, hh = aH * bH;
+  const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  mulHi = (hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
+  return ((mid << 16) | (ll & 0xffff)) | 0;
+}
+
+/** 128-bit product of two 64-bit values, as four 32-bit words in prod[0..3]. */
+const prod = new Int32Array(4);
+function mul128(aLo: number, aHi: number, bLo: number, bHi: number, signed: boolean): void {
+  const p0l = mulu32(aLo, bLo), p0h = mulHi;
+  const p1l = mulu32(aLo, bHi), p1h = mulHi;
+  const p2l = mulu32(aHi, bLo), p2h = mulHi;
+  const p3l = mulu32(aHi, bHi), p3h = mulHi;
+  const t1 = (p0h >>> 0) + (p1l >>> 0) + (p2l >>> 0);
+  const t2 = (p1h >>> 0) + (p2h >>> 0) + (p3l >>> 0) + Math.floor(t1 / 4294967296);
+  let r2 = t2 | 0;
+  let r3 = ((p3h >>> 0) + Math.floor(t2 / 4294967296)) | 0;
+  if (signed) {
+    // Two's-complement correction of the high 64 bits: subtract b if a < 0, a if b < 0.
+    if (aHi < 0) { const d = (r2 >>> 0) - (bLo >>> 0); r2 = d | 0; r3 = (r3 - bHi - (d < 0 ? 1 : 0)) | 0; }
+    if (bHi < 0) { const d = (r2 >>> 0) - (aLo >>> 0); r2 = d | 0; r3 = (r3 - aHi - (d < 0 ? 1 : 0)) | 0; }
+  }
+  prod[0] = p0l; prod[1] = t1 | 0; prod[2] = r2; prod[3] = r3;
+}
+
+/** The product of size×size bits into prod (low `size` bytes in [0..1], high in [2..3]
+ *  for size 8; for smaller sizes lo/hi of a 2×size product in prod[0] and prod[2]). */
+function multiply(size: number, a: number, aHi: number, b: number, bHi: number, signed: boolean): void {
+  if (size === 8) { mul128(a, aHi, b, bHi, signed); return; }
+  if (size === 4) {
+    if (signed) {
+      mul128(a, a >> 31, b, b >> 31, true);
+      prod[2] = prod[1]; // high 32 bits of the 64-bit product
+    } else {
+      prod[0] = mulu32(a, b);
+      prod[2] = mulHi;
+    }
+    return;
+  }
+  // 8/16-bit: the whole product fits an int32 exactly; prod[0] holds it.
+  const bits = size * 8;
+  const x = signed ? (a << (32 - bits)) >> (32 - bits) : a & sizeMask(size);
+  const y = signed ? (b << (32 - bits)) >> (32 - bits) : b & sizeMask(size);
+  prod[0] = x * y;
+}
+
+/** Flags after MUL/IMUL: CF = OF = "the upper half is significant" (SDM MUL, IMUL). */
+function mulFlags(cpu: Cpu, size: number, lo: number, loHi: number, upperSignificant: boolean): void {
+  const cfof = upperSignificant ? CF | OF : 0;
+  cpu.setStatus(cfof | (resultFlags(lo, loHi, size) & undefinedFlags.mulKeep));
+}
+
+/** MUL/IMUL r/m (one operand): rDX:rAX = rAX × r/m (AX = AL × r/m8). */
+export function mulE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const signed = i.op === 1;
+  const b = readE(cpu, i, size), bHi = cpu.hi;
+  const a = cpu.getReg(0, size), aHi = cpu.hi;
+  multiply(size, a, aHi, b, bHi, signed);
+  let lo: number, loHi = 0, high: number, highHi = 0, significant: boolean;
+  if (size === 8) {
+    lo = prod[0]; loHi = prod[1]; high = prod[2]; highHi = prod[3];
+    const s = signed ? loHi >> 31 : 0;
+    significant = high !== s || highHi !== s;
+  } else if (size === 4) {
+    lo = prod[0]; high = prod[2];
+    significant = high !== (signed ? lo >> 31 : 0);
+  } else {
+    const p = prod[0], bits = size * 8;
+    lo = p & sizeMask(size);
+    high = (p >> bits) & sizeMask(size);
+    significant = signed ? p !== (p << (32 - bits)) >> (32 - bits) : high !== 0;
+  }
+  if (size === 1) {
+    cpu.setReg(0, 2, lo | (high << 8), 0);
+  } else {
+    cpu.setReg(0, size, lo, loHi);
+    cpu.setReg(2, size, high, highHi);
+  }
+  mulFlags(cpu, size, lo, loHi, significant);
+}
+
+/** IMUL Gv, Ev [, imm]: truncated signed product; CF = OF = result was truncated. */
+export function imulGE(cpu: Cpu, i: Insn, withImm: boolean): void {
+  const size = i.osz;
+  const a = readE(cpu, i, size), aHi = cpu.hi;
+  let b: number, bHi: number;
+  if (withImm) { b = i.immLo; bHi = i.immHi; }
+  else { b = cpu.getReg(i.reg, size); bHi = cpu.hi; }
+  multiply(size, a, aHi, b, bHi, true);
+  let lo: number, loHi = 0, significant: boolean;
+  if (size === 8) {
+    lo = prod[0]; loHi = prod[1];
+    const s = loHi >> 31;
+    significant = prod[2] !== s || prod[3] !== s;
+  } else if (size === 4) {
+    lo = prod[0];
+    significant = prod[2] !== lo >> 31;
+  } else {
+    const p = prod[0];
+    lo = p & 0xffff;
+    significant = p !== (p << 16) >> 16;
+  }
+  cpu.setReg(i.reg, size, lo, loHi);
+  mulFlags(cpu, size, lo, loHi, significant);
+}
+
+export function imulGEI(cpu: Cpu, i: Insn): void { imulGE(cpu, i, true); }
+export function imulGE2(cpu: Cpu, i: Insn): void { imulGE(cpu, i, false); }
+
+/** DIV/IDIV r/m: rDX:rAX / r/m → quotient rAX, remainder rDX; #DE on zero divisor or
+ *  quotient overflow. The 128-by-64 case uses BigInt: division is not on the hot path. */
+export function divE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const signed = i.op === 1;
+  const d = readE(cpu, i, size), dHi = cpu.hi;
+  const bits = BigInt(size * 8);
+  const mask = (1n << bits) - 1n;
+  const divisorU = size === 8 ? (BigInt(dHi >>> 0) << 32n) | BigInt(d >>> 0) : BigInt((d & sizeMask(size)) >>> 0);
+  if (divisorU === 0n) cpu.raise(DE);
+  let dividendU: bigint;
+  if (size === 1) dividendU = BigInt(cpu.regLo[0] & 0xffff);
+  else {
+    const lo = size === 8 ? (BigInt(cpu.regHi[0] >>> 0) << 32n) | BigInt(cpu.regLo[0] >>> 0) : BigInt((cpu.regLo[0] & sizeMask(size)) >>> 0);
+    const hi = size === 8 ? (BigInt(cpu.regHi[2] >>> 0) << 32n) | BigInt(cpu.regLo[2] >>> 0) : BigInt((cpu.regLo[2] & sizeMask(size)) >>> 0);
+    dividendU = (hi << bits) | lo;
+  }
+  let q: bigint, r: bigint;
+  if (signed) {
+    const n = BigInt.asIntN(Number(bits) * 2, dividendU);
+    const v = BigInt.asIntN(Number(bits), divisorU);
+    q = n / v; r = n % v;
+    const min = -(1n << (bits - 1n)), max = (1n << (bits - 1n)) - 1n;
+    if (q < min || q > max) cpu.raise(DE);
+  } else {
+    q = dividendU / divisorU; r = dividendU % divisorU;
+    if (q > mask) cpu.raise(DE);
+  }
+  q &= mask; r &= mask;
+  const qLo = Number(q & 0xffffffffn) | 0, qHi = Number(q >> 32n) | 0;
+  const rLo = Number(r & 0xffffffffn) | 0, rHi = Number(r >> 32n) | 0;
+  if (size === 1) cpu.setReg(0, 2, (qLo & 0xff) | ((rLo & 0xff) << 8), 0);
+  else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
+  // Flags are undefined after DIV/IDIV (SDM); the table says what Intel leaves.
+  cpu.setStatus(undefinedFlags.afterDiv(cpu));
+}

@@ -1,0 +1,294 @@
+// Shifts, rotates, double shifts, bit tests and scans, SETcc, CMOVcc, BSWAP
+// (SDM Vol. 2: SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR, SHLD, SHRD, BT/BTS/BTR/BTC,
+// BSF, BSR, POPCNT, LZCNT, SETcc, CMOVcc, BSWAP).
+
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
+import { CF, OF, ZF } from '../../arch/rflags.js';
+import { readE, sizeMask } from './arith.js';
+
+const enum Shift { Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7 }
+
+/** Count source of a group-2 entry (OpcodeDef.op). */
+export const enum CountFrom { Imm = 0, One = 1, CL = 2 }
+
+// 64-bit shifts on (lo, hi) halves; the other half of the result goes to shHi.
+let shHi = 0;
+function shl64(lo: number, hi: number, n: number): number {
+  if (n === 0) { shHi = hi; return lo; }
+  if (n < 32) { shHi = (hi << n) | (lo >>> (32 - n)); return lo << n; }
+  shHi = n === 32 ? lo : lo << (n - 32);
+  return 0;
+}
+function shr64(lo: number, hi: number, n: number, arithmetic: boolean): number {
+  if (n === 0) { shHi = hi; return lo; }
+  if (n < 32) { shHi = arithmetic ? hi >> n : hi >>> n; return (lo >>> n) | (hi << (32 - n)); }
+  const fill = arithmetic ? hi >> 31 : 0;
+  shHi = fill;
+  return n === 32 ? hi : arithmetic ? hi >> (n - 32) : hi >>> (n - 32);
+}
+function bit64(lo: number, hi: number, k: number): number {
+  return k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1;
+}
+function msb(lo: number, hi: number, size: number): number {
+  return size === 8 ? hi >>> 31 : (lo >>> (size * 8 - 1)) & 1;
+}
+
+/** Apply a group-2 shift or rotate; returns the low half (high in cpu.hi). Flags per
+ *  the SDM; OF for counts other than 1 is undefined and follows the 1-bit formula. */
+function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, rawCount: number): number {
+  const bits = size * 8;
+  const count = rawCount & (size === 8 ? 63 : 31);
+  const m = sizeMask(size);
+  a &= m;
+  if (size !== 8) aHi = 0;
+  if (count === 0) { cpu.hi = aHi; return a; }
+  let r = 0, rHi = 0, cf = 0, of = 0;
+  const old = statusFlags(cpu);
+  switch (kind) {
+    case Shift.Shl: case Shift.Sal: {
+      if (size === 8) { r = shl64(a, aHi, count); rHi = shHi; cf = bit64(a, aHi, 64 - count); }
+      else { r = (a << count) & m; cf = count <= bits ? (a >>> (bits - count)) & 1 : 0; }
+      of = msb(r, rHi, size) ^ cf;
+      cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(r, rHi, size));
+      break;
+    }
+    case Shift.Shr: case Shift.Sar: {
+      const sar = kind === Shift.Sar;
+      if (size === 8) { r = shr64(a, aHi, count, sar); rHi = shHi; cf = bit64(a, aHi, count - 1); }
+      else {
+        // count is 1..31 here; the operand is zero-extended in a.
+        const x = sar ? (a << (32 - bits)) >> (32 - bits) : a;
+        r = (sar ? x >> count : x >>> count) & m;
+        cf = (sar ? x >> (count - 1) : x >>> (count - 1)) & 1;
+      }
+      of = sar ? 0 : msb(a, aHi, size);
+      cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(r, rHi, size));
+      break;
+    }
+    case Shift.Rol: case Shift.Ror: {
+      const n = count % bits;
+      if (size === 8) {
+        if (kind === Shift.Rol) { const l = shl64(a, aHi, n), lh = shHi; const rr = shr64(a, aHi, n === 0 ? 0 : 64 - n, false); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | shHi; }
+        else { const l = shr64(a, aHi, n, false), lh = shHi; const rr = shl64(a, aHi, n === 0 ? 0 : 64 - n); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | shHi; }
+      } else {
+        r = n === 0 ? a : kind === Shift.Rol ? ((a << n) | (a >>> (bits - n))) & m : ((a >>> n) | (a << (bits - n))) & m;
+      }
+      if (kind === Shift.Rol) { cf = r & 1; of = msb(r, rHi, size) ^ cf; }
+      else { cf = msb(r, rHi, size); of = cf ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1); }
+      cpu.setStatus((old & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      break;
+    }
+    default: { // RCL, RCR: rotate through CF, one bit at a time (counts are small)
+      const period = size === 1 ? 9 : size === 2 ? 17 : bits + 1;
+      const n = size === 8 ? count : count % period;
+      let lo = a, hi = aHi, c = getCF(cpu);
+      for (let k = 0; k < n; k++) {
+        if (kind === Shift.Rcl) {
+          const out = msb(lo, hi, size);
+          if (size === 8) { hi = (hi << 1) | (lo >>> 31); lo = (lo << 1) | c; }
+          else lo = ((lo << 1) | c) & m;
+          c = out;
+        } else {
+          const out = lo & 1;
+          if (size === 8) { lo = (lo >>> 1) | (hi << 31); hi = (hi >>> 1) | (c << 31); }
+          else lo = ((lo >>> 1) | (c << (bits - 1))) & m;
+          c = out;
+        }
+      }
+      r = lo; rHi = hi; cf = c;
+      of = kind === Shift.Rcl ? msb(r, rHi, size) ^ cf : msb(r, rHi, size) ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1);
+      cpu.setStatus((old & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      break;
+    }
+  }
+  cpu.hi = rHi;
+  return r;
+}
+
+/** Group 2: shift/rotate Eb/Ev by 1, CL or imm8. */
+export function shiftE(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const count = i.op === CountFrom.One ? 1 : i.op === CountFrom.CL ? cpu.regLo[1] & 0xff : i.immLo & 0xff;
+  const kind = i.reg & 7;
+  if (i.mem) {
+    const lin = cpu.ea(i);
+    cpu.probeWrite(lin, size);
+    const a = cpu.read(lin, size);
+    const r = shift(cpu, kind, size, a, cpu.hi, count);
+    cpu.write(lin, size, r, cpu.hi);
+  } else {
+    const a = cpu.getReg(i.rm, size);
+    cpu.setReg(i.rm, size, shift(cpu, kind, size, a, cpu.hi, count), cpu.hi);
+  }
+}
+
+/** SHLD/SHRD Ev, Gv, imm8/CL (op: 0 SHLD imm, 1 SHLD CL, 2 SHRD imm, 3 SHRD CL). */
+export function shiftDouble(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const right = i.op >= 2;
+  const raw = (i.op & 1) !== 0 ? cpu.regLo[1] & 0xff : i.immLo & 0xff;
+  const count = raw & (size === 8 ? 63 : 31);
+  const lin = i.mem ? cpu.ea(i) : 0;
+  if (i.mem) cpu.probeWrite(lin, size);
+  const d = i.mem ? cpu.read(lin, size) : cpu.getReg(i.rm, size), dHi = size === 8 ? cpu.hi : 0;
+  const s = cpu.getReg(i.reg, size), sHi = size === 8 ? cpu.hi : 0;
+  if (count === 0) return;
+  const bits = size * 8;
+  // Work on a 128-bit (dest:src or src:dest) value as four words, bit by bit; counts are < 64.
+  let rLo = d, rHi = dHi, cf = 0;
+  const m = sizeMask(size);
+  for (let k = 0; k < count; k++) {
+    const srcBit = right ? bit64(s, sHi, (k < bits ? k : k % bits)) : bit64(s, sHi, (bits - 1 - (k % bits)));
+    if (right) {
+      cf = rLo & 1;
+      if (size === 8) { rLo = (rLo >>> 1) | (rHi << 31); rHi = (rHi >>> 1) | (srcBit << 31); }
+      else rLo = ((rLo >>> 1) | (srcBit << (bits - 1))) & m;
+    } else {
+      cf = msb(rLo, rHi, size);
+      if (size === 8) { rHi = (rHi << 1) | (rLo >>> 31); rLo = (rLo << 1) | srcBit; }
+      else rLo = ((rLo << 1) | srcBit) & m;
+    }
+  }
+  const of = msb(rLo, rHi, size) ^ msb(d, dHi, size);
+  cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(rLo, rHi, size));
+  if (i.mem) cpu.write(lin, size, rLo, rHi);
+  else cpu.setReg(i.rm, size, rLo, rHi);
+}
+
+/** BT/BTS/BTR/BTC (op: 0 BT, 1 BTS, 2 BTR, 3 BTC); `fromImm` for the 0F BA forms.
+ *  A register bit offset with a memory operand addresses beyond the operand (signed). */
+function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm: boolean): void {
+  const size = i.osz;
+  const bits = size * 8;
+  const op = i.op;
+  let bit: number;
+  let lin = 0;
+  if (i.mem) {
+    lin = cpu.ea(i);
+    if (!fromImm) {
+      // Signed offset: displacement of (offset >> log2(bits)) operands.
+      const shiftBits = Math.log2(bits);
+      const off = size === 8 ? offsetHi * 4294967296 + (offsetLo >>> 0) : size === 4 ? offsetLo : (offsetLo << 16) >> 16;
+      const units = Math.floor(off / 2 ** shiftBits);
+      lin += units * size;
+      bit = off - units * bits;
+    } else {
+      bit = offsetLo & (bits - 1);
+    }
+    if (op !== 0) cpu.probeWrite(lin, size);
+    const v = cpu.read(lin, size), vHi = cpu.hi;
+    const cf = bit64(v, vHi, bit);
+    setCF(cpu, cf);
+    if (op !== 0) {
+      applyBit(v, vHi, bit, op, cf);
+      cpu.write(lin, size, bitResult[0], bitResult[1]);
+    }
+    return;
+  }
+  bit = offsetLo & (bits - 1);
+  const v = cpu.getReg(i.rm, size), vHi = size === 8 ? cpu.hi : 0;
+  const cf = bit64(v, vHi, bit);
+  setCF(cpu, cf);
+  if (op !== 0) {
+    applyBit(v, vHi, bit, op, cf);
+    cpu.setReg(i.rm, size, bitResult[0], bitResult[1]);
+  }
+}
+
+const bitResult = new Int32Array(2);
+function applyBit(lo: number, hi: number, bit: number, op: number, cur: number): void {
+  const set = op === 1 ? 1 : op === 2 ? 0 : cur ^ 1;
+  if (bit < 32) lo = set ? lo | (1 << bit) : lo & ~(1 << bit);
+  else hi = set ? hi | (1 << (bit - 32)) : hi & ~(1 << (bit - 32));
+  bitResult[0] = lo; bitResult[1] = hi;
+}
+
+/** BT*: CF = the bit; ZF unchanged; OF, SF, AF, PF undefined (left unchanged here). */
+function setCF(cpu: Cpu, cf: number): void {
+  cpu.setStatus((statusFlags(cpu) & ~CF) | (cf ? CF : 0));
+}
+
+export function btEG(cpu: Cpu, i: Insn): void {
+  const lo = cpu.getReg(i.reg, i.osz);
+  bitTest(cpu, i, lo, i.osz === 8 ? cpu.hi : 0, false);
+}
+
+export function btEI(cpu: Cpu, i: Insn): void {
+  bitTest(cpu, i, i.immLo & 0xff, 0, true);
+}
+
+/** BSF (op 0) / BSR (op 1): ZF = source is zero, destination then unchanged. */
+export function bitScan(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
+  const old = statusFlags(cpu) & ~ZF;
+  if ((v | vHi) === 0) { cpu.setStatus(old | ZF); return; }
+  let index: number;
+  if (i.op === 0) index = v !== 0 ? 31 - Math.clz32(v & -v) : 32 + 31 - Math.clz32(vHi & -vHi);
+  else index = vHi !== 0 ? 63 - Math.clz32(vHi) : 31 - Math.clz32(v);
+  cpu.setReg(i.reg, size, index, 0);
+  cpu.setStatus(old);
+}
+
+/** POPCNT: ZF = source is zero; CF, OF, SF, AF, PF cleared. */
+export function popcnt(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
+  const n = popcount32(v) + popcount32(vHi);
+  cpu.setReg(i.reg, size, n, 0);
+  cpu.setStatus(n === 0 ? ZF : 0);
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** LZCNT: CF = source is zero, ZF = result is zero; others undefined (left unchanged). */
+export function lzcnt(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
+  let n: number;
+  if (size === 8) n = vHi !== 0 ? Math.clz32(vHi) : 32 + Math.clz32(v);
+  else n = Math.clz32(v) - (32 - size * 8);
+  cpu.setReg(i.reg, size, n, 0);
+  const old = statusFlags(cpu) & ~(CF | ZF);
+  cpu.setStatus(old | (n === size * 8 ? CF : 0) | (n === 0 ? ZF : 0));
+}
+
+export function setcc(cpu: Cpu, i: Insn): void {
+  const v = condition(cpu, i.op) ? 1 : 0;
+  if (i.mem) cpu.write8(cpu.ea(i), v);
+  else cpu.setReg8(i.rm, v);
+}
+
+/** CMOVcc: the source is read (and may fault) whatever the condition; a 32-bit
+ *  destination is zero-extended even when nothing moves (SDM CMOVcc, 64-bit mode). */
+export function cmovcc(cpu: Cpu, i: Insn): void {
+  const size = i.osz;
+  const v = readE(cpu, i, size), vHi = cpu.hi;
+  if (condition(cpu, i.op)) cpu.setReg(i.reg, size, v, vHi);
+  else if (size === 4) cpu.regHi[i.reg] = 0;
+}
+
+export function bswap(cpu: Cpu, i: Insn): void {
+  const r = i.reg;
+  if (i.osz === 8) {
+    const lo = cpu.regLo[r], hi = cpu.regHi[r];
+    cpu.regLo[r] = swap(hi);
+    cpu.regHi[r] = swap(lo);
+  } else if (i.osz === 4) {
+    cpu.setReg(r, 4, swap(cpu.regLo[r]), 0);
+  } else {
+    // 16-bit operand: undefined (SDM); Intel hardware yields zero (undefined.ts).
+    cpu.setReg(r, 2, 0, 0);
+  }
+}
+
+function swap(x: number): number {
+  return ((x >>> 24) | ((x >> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24)) | 0;
+}

@@ -1,0 +1,168 @@
+// Near and far control transfers within one privilege level (SDM Vol. 2: Jcc, JMP,
+// CALL, RET, LOOP/LOOPcc, JCXZ/JECXZ/JRCXZ; far JMP/CALL/RET to a code segment of
+// the same privilege). Far RET to an outer level comes with ring transitions.
+
+import type { Cpu } from '../cpu.js';
+import { Mode } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { condition } from '../flags.js';
+import { readE } from './arith.js';
+import { CS } from '../../arch/descriptors.js';
+import { readDescriptor, checkCodeSegment, setCodeSegment, desc } from '../segments.js';
+
+const TWO32 = 4294967296;
+
+export function jcc(cpu: Cpu, i: Insn): void {
+  if (condition(cpu, i.op)) cpu.jumpRel(i.immLo, i.osz);
+}
+
+export function jmpRel(cpu: Cpu, i: Insn): void {
+  cpu.jumpRel(i.immLo, i.osz);
+}
+
+export function jmpE(cpu: Cpu, i: Insn): void {
+  const v = readE(cpu, i, i.osz);
+  cpu.jumpTo(v, cpu.hi, i.osz);
+}
+
+function pushReturn(cpu: Cpu, size: number): void {
+  const r = cpu.nextRip;
+  cpu.push(size, size === 2 ? r & 0xffff : r >>> 0, size === 8 ? Math.floor(r / TWO32) | 0 : 0);
+}
+
+/** CALL rel: the target is checked before the return address is pushed. */
+export function callRel(cpu: Cpu, i: Insn): void {
+  const ret = cpu.nextRip;
+  cpu.jumpRel(i.immLo, i.osz);
+  const target = cpu.nextRip;
+  cpu.nextRip = ret;
+  pushReturn(cpu, i.osz);
+  cpu.nextRip = target;
+}
+
+export function callE(cpu: Cpu, i: Insn): void {
+  const v = readE(cpu, i, i.osz), vHi = cpu.hi;
+  const ret = cpu.nextRip;
+  cpu.jumpTo(v, vHi, i.osz);
+  const target = cpu.nextRip;
+  cpu.nextRip = ret;
+  pushReturn(cpu, i.osz);
+  cpu.nextRip = target;
+}
+
+/** RET [imm16]: a non-canonical return address faults before RSP moves. */
+export function retNear(cpu: Cpu, i: Insn): void {
+  const v = cpu.peek(i.osz, 0);
+  cpu.jumpTo(v, cpu.hi, i.osz);
+  cpu.adjustSp(i.osz + (i.immLo & 0xffff));
+}
+
+/** LOOP (op 2), LOOPE (op 1), LOOPNE (op 0): decrement the count register (address size). */
+export function loop(cpu: Cpu, i: Insn): void {
+  let zero: boolean;
+  if (i.asz === 8) {
+    const lo = cpu.regLo[1];
+    const nlo = (lo - 1) | 0;
+    const nhi = lo === 0 ? (cpu.regHi[1] - 1) | 0 : cpu.regHi[1];
+    cpu.regLo[1] = nlo; cpu.regHi[1] = nhi;
+    zero = (nlo | nhi) === 0;
+  } else if (i.asz === 4) {
+    const n = (cpu.regLo[1] - 1) | 0;
+    cpu.setReg(1, 4, n, 0);
+    zero = n === 0;
+  } else {
+    const n = (cpu.regLo[1] - 1) & 0xffff;
+    cpu.setReg(1, 2, n, 0);
+    zero = n === 0;
+  }
+  let take = !zero;
+  if (i.op === 1) take &&= condition(cpu, 4); // ZF = 1
+  else if (i.op === 0) take &&= !condition(cpu, 4);
+  if (take) cpu.jumpRel(i.immLo, i.osz);
+}
+
+export function jrcxz(cpu: Cpu, i: Insn): void {
+  const zero = i.asz === 8 ? (cpu.regLo[1] | cpu.regHi[1]) === 0 : i.asz === 4 ? cpu.regLo[1] === 0 : (cpu.regLo[1] & 0xffff) === 0;
+  if (zero) cpu.jumpRel(i.immLo, i.osz);
+}
+
+// ---------------------------------------------------------------- far transfers
+
+/** Load CS:RIP for a far JMP/CALL/RET at the same privilege (SDM JMP "Operation",
+ *  protected mode, code-segment destination). Gates and TSS targets are model errors. */
+function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
+  if (!readDescriptor(cpu, sel)) cpu.gp(0);
+  if ((desc.hi & (1 << 12)) === 0) cpu.modelError('far transfer through a gate or TSS is not modelled');
+  checkCodeSegment(cpu, sel, cpu.cpl);
+  // The new mode decides how the offset is interpreted.
+  const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;
+  let target: number;
+  if (long) {
+    if (osz !== 8) offHi = 0;
+    if (((offHi << 16) >> 16) !== offHi) cpu.gp(0);
+    target = offHi * TWO32 + (offLo >>> 0);
+  } else {
+    target = osz === 2 ? offLo & 0xffff : offLo >>> 0;
+  }
+  setCodeSegment(cpu, sel, cpu.cpl);
+  cpu.nextRip = target;
+}
+
+/** JMP ptr16:16/32 (EA, not in 64-bit mode). */
+export function jmpFarImm(cpu: Cpu, i: Insn): void {
+  farTransfer(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
+}
+
+/** Read a far pointer m16:16/32/64 (offset then selector). */
+function readFarPointer(cpu: Cpu, i: Insn): number {
+  const lin = cpu.ea(i);
+  const off = cpu.read(lin, i.osz), offHi = i.osz === 8 ? cpu.hi : 0;
+  const sel = cpu.read16(lin + i.osz);
+  cpu.hi = offHi;
+  farSel = sel;
+  return off;
+}
+let farSel = 0;
+
+export function jmpFarE(cpu: Cpu, i: Insn): void {
+  const off = readFarPointer(cpu, i);
+  farTransfer(cpu, farSel, off, cpu.hi, i.osz);
+}
+
+export function callFarImm(cpu: Cpu, i: Insn): void {
+  callFar(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
+}
+
+export function callFarE(cpu: Cpu, i: Insn): void {
+  const off = readFarPointer(cpu, i);
+  callFar(cpu, farSel, off, cpu.hi, i.osz);
+}
+
+function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
+  const oldCs = cpu.segSel[CS];
+  const ret = cpu.nextRip;
+  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  cpu.push(osz, oldCs, 0);
+  cpu.push(osz, osz === 2 ? ret & 0xffff : ret >>> 0, osz === 8 ? Math.floor(ret / TWO32) | 0 : 0);
+  try {
+    farTransfer(cpu, sel, offLo, offHi, osz);
+  } catch (e) {
+    cpu.regLo[4] = saveLo;
+    cpu.regHi[4] = saveHi;
+    throw e;
+  }
+}
+
+/** RETF [imm16] to the same privilege (RPL of the popped CS = CPL). */
+export function retFar(cpu: Cpu, i: Insn): void {
+  const osz = i.osz;
+  const off = cpu.peek(osz, 0), offHi = osz === 8 ? cpu.hi : 0;
+  const sel = cpu.peek(osz, osz) & 0xffff;
+  if ((sel & 3) !== cpu.cpl) {
+    if ((sel & 3) < cpu.cpl) cpu.gp(sel & 0xfffc);
+    cpu.modelError('far return to an outer privilege level is not modelled yet');
+  }
+  farTransfer(cpu, sel, off, offHi, osz);
+  cpu.adjustSp(2 * osz + (i.immLo & 0xffff));
+  if (cpu.mode !== Mode.Long64 && cpu.stackSize === 4) cpu.regHi[4] = 0;
+}

@@ -1,0 +1,137 @@
+// String instructions with REP/REPE/REPNE (SDM Vol. 2: MOVS, CMPS, STOS, LODS, SCAS,
+// INS, OUTS, and "REP/REPE/REPZ/REPNE/REPNZ"). Each iteration commits its own
+// updates to rSI/rDI/rCX, so a fault mid-string leaves the registers pointing at the
+// element that faulted and RIP at the instruction, as the SDM requires.
+//
+// A REP instruction runs at most CHUNK iterations per step; if more remain, RIP
+// stays on it and the next step continues (as an interrupt window would). Each
+// iteration counts as one instruction toward the budget (as QEMU's -icount does),
+// so a REP with a huge count still ends at the instruction budget.
+
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { alu, AluOp } from './arith.js';
+import { getZF } from '../flags.js';
+import { DF } from '../../arch/rflags.js';
+import { ES, DS } from '../../arch/descriptors.js';
+
+const CHUNK = 4096;
+const TWO32 = 4294967296;
+
+const enum Str { Movs = 0, Cmps = 1, Stos = 2, Lods = 3, Scas = 4, Ins = 5, Outs = 6 }
+
+function countIsZero(cpu: Cpu, asz: number): boolean {
+  if (asz === 8) return (cpu.regLo[1] | cpu.regHi[1]) === 0;
+  if (asz === 4) return cpu.regLo[1] === 0;
+  return (cpu.regLo[1] & 0xffff) === 0;
+}
+
+function decCount(cpu: Cpu, asz: number): void {
+  const lo = cpu.regLo[1];
+  if (asz === 8) { cpu.regLo[1] = (lo - 1) | 0; if (lo === 0) cpu.regHi[1] = (cpu.regHi[1] - 1) | 0; }
+  else if (asz === 4) { cpu.regLo[1] = (lo - 1) | 0; cpu.regHi[1] = 0; }
+  else cpu.regLo[1] = (lo & ~0xffff) | ((lo - 1) & 0xffff);
+}
+
+/** Advance an index register by ±size in the address size. */
+function step(cpu: Cpu, r: number, asz: number, delta: number): void {
+  const lo = cpu.regLo[r];
+  if (asz === 8) {
+    const n = (lo >>> 0) + delta;
+    cpu.regLo[r] = n | 0;
+    if (n >= TWO32) cpu.regHi[r] = (cpu.regHi[r] + 1) | 0;
+    else if (n < 0) cpu.regHi[r] = (cpu.regHi[r] - 1) | 0;
+  } else if (asz === 4) {
+    cpu.regLo[r] = (lo + delta) | 0;
+    cpu.regHi[r] = 0;
+  } else {
+    cpu.regLo[r] = (lo & ~0xffff) | ((lo + delta) & 0xffff);
+  }
+}
+
+function src(cpu: Cpu, i: Insn): number {
+  return cpu.linear(i.segOverride ? i.seg : DS, cpu.regLo[6], cpu.regHi[6], i.asz);
+}
+
+function dst(cpu: Cpu, i: Insn): number {
+  return cpu.linear(ES, cpu.regLo[7], cpu.regHi[7], i.asz); // ES cannot be overridden
+}
+
+/** One iteration of the string operation, without the count. */
+function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): void {
+  switch (kind) {
+    case Str.Movs: {
+      const v = cpu.read(src(cpu, i), size), vHi = cpu.hi;
+      cpu.write(dst(cpu, i), size, v, vHi);
+      step(cpu, 6, i.asz, delta);
+      step(cpu, 7, i.asz, delta);
+      return;
+    }
+    case Str.Stos: {
+      const v = cpu.getReg(0, size);
+      cpu.write(dst(cpu, i), size, v, cpu.hi);
+      step(cpu, 7, i.asz, delta);
+      return;
+    }
+    case Str.Lods: {
+      const v = cpu.read(src(cpu, i), size);
+      cpu.setReg(0, size, v, cpu.hi);
+      step(cpu, 6, i.asz, delta);
+      return;
+    }
+    case Str.Cmps: {
+      const a = cpu.read(src(cpu, i), size), aHi = cpu.hi;
+      const b = cpu.read(dst(cpu, i), size), bHi = cpu.hi;
+      alu(cpu, AluOp.Cmp, size, a, aHi, b, bHi);
+      step(cpu, 6, i.asz, delta);
+      step(cpu, 7, i.asz, delta);
+      return;
+    }
+    case Str.Scas: {
+      const b = cpu.read(dst(cpu, i), size), bHi = cpu.hi;
+      const a = cpu.getReg(0, size);
+      alu(cpu, AluOp.Cmp, size, a, cpu.hi, b, bHi);
+      step(cpu, 7, i.asz, delta);
+      return;
+    }
+    case Str.Ins: {
+      cpu.checkIoPermission(cpu.regLo[2] & 0xffff, size);
+      const lin = dst(cpu, i);
+      cpu.probeWrite(lin, size);
+      const v = cpu.io.in(cpu.regLo[2] & 0xffff, size as 1 | 2 | 4);
+      cpu.write(lin, size, v, 0);
+      step(cpu, 7, i.asz, delta);
+      return;
+    }
+    default: { // OUTS
+      cpu.checkIoPermission(cpu.regLo[2] & 0xffff, size);
+      const v = cpu.read(src(cpu, i), size);
+      cpu.io.out(cpu.regLo[2] & 0xffff, v, size as 1 | 2 | 4);
+      step(cpu, 6, i.asz, delta);
+      return;
+    }
+  }
+}
+
+/** Entry point for every string opcode; i.op is the Str kind. */
+export function stringOp(cpu: Cpu, i: Insn): void {
+  const kind = i.op;
+  const size = i.osz;
+  const delta = (cpu.flagsRest & DF) !== 0 ? -size : size;
+  if (i.rep === 0) { once(cpu, i, kind, size, delta); return; }
+  const conditional = kind === Str.Cmps || kind === Str.Scas;
+  let n = 0;
+  while (!countIsZero(cpu, i.asz)) {
+    once(cpu, i, kind, size, delta);
+    decCount(cpu, i.asz);
+    n++;
+    if (conditional && getZF(cpu) !== (i.rep === 1)) break;
+    if ((n === CHUNK || cpu.icount + n >= cpu.icountLimit) && !countIsZero(cpu, i.asz)) {
+      // Yield with RIP on this instruction; the next step continues the string.
+      cpu.icount += n - 1;
+      cpu.nextRip = cpu.rip;
+      return;
+    }
+  }
+  if (n > 0) cpu.icount += n - 1;
+}

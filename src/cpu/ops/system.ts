@@ -1,0 +1,404 @@
+// System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDMSR, WRMSR,
+// MOV to/from CR and DR, LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR, SMSW, LMSW,
+// INVLPG, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
+// rules for the x87 and SSE encodings the model does not implement (DESIGN.md).
+
+import type { Cpu } from '../cpu.js';
+import { Mode } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { readE } from './arith.js';
+import { getOF } from '../flags.js';
+import * as R from '../../arch/rflags.js';
+import * as C from '../../arch/control.js';
+import * as V from '../../arch/vectors.js';
+import * as M from '../../arch/msr.js';
+import { DESC_P, DESC_S, SEL_TI } from '../../arch/descriptors.js';
+import { readDescriptor, desc, descBase, descLimit, descAttr } from '../segments.js';
+import { deliver, Source } from '../idt.js';
+import { iret as iretOperation } from '../iret.js';
+import { cpuid as cpuidLeaf } from '../cpuid.js';
+import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
+
+const TWO32 = 4294967296;
+
+function requireCpl0(cpu: Cpu): void {
+  if (cpu.cpl !== 0) cpu.gp(0);
+}
+
+export function hlt(cpu: Cpu): void {
+  requireCpl0(cpu);
+  // Nothing in the model can wake a halted CPU yet: no timer, no injected events.
+  cpu.end('halted', true);
+}
+
+export function cli(cpu: Cpu): void {
+  if (cpu.cpl > ((cpu.flagsRest >> 12) & 3)) cpu.gp(0);
+  cpu.flagsRest &= ~R.IF;
+}
+
+export function sti(cpu: Cpu): void {
+  if (cpu.cpl > ((cpu.flagsRest >> 12) & 3)) cpu.gp(0);
+  cpu.flagsRest |= R.IF;
+}
+
+const cpuidOut = new Int32Array(4);
+export function cpuid(cpu: Cpu): void {
+  cpuidLeaf(cpu.model, cpu.regLo[0], cpu.regLo[1], cpuidOut);
+  cpu.setReg(0, 4, cpuidOut[0], 0);
+  cpu.setReg(3, 4, cpuidOut[1], 0);
+  cpu.setReg(1, 4, cpuidOut[2], 0);
+  cpu.setReg(2, 4, cpuidOut[3], 0);
+}
+
+/** The virtual TSC: derived from the retired-instruction count (DESIGN.md, Determinism). */
+function tsc(cpu: Cpu): number {
+  return cpu.icount * TSC_PER_INSTRUCTION + cpu.tscOffset;
+}
+
+export function rdtsc(cpu: Cpu): void {
+  if ((cpu.cr4 & C.CR4_TSD) !== 0 && cpu.cpl !== 0) cpu.gp(0);
+  const t = tsc(cpu);
+  cpu.setReg(0, 4, t | 0, 0);
+  cpu.setReg(2, 4, Math.floor(t / TWO32) | 0, 0);
+}
+
+export function rdtscp(cpu: Cpu): void {
+  rdtsc(cpu);
+  cpu.setReg(1, 4, Number(cpu.msrs.get(M.MSR_TSC_AUX) ?? 0n) | 0, 0);
+}
+
+// ---------------------------------------------------------------- MSRs
+
+const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_GS_BASE, M.MSR_KERNEL_GS_BASE,
+  M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP]);
+const PLAIN_MSRS = new Set([M.MSR_STAR, M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FMASK, M.MSR_SYSENTER_CS,
+  M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP, M.MSR_TSC_AUX, M.MSR_PAT, M.MSR_MISC_ENABLE]);
+
+function isCanonical64(v: bigint): boolean {
+  const top = v >> 47n;
+  return top === 0n || top === 0x1ffffn;
+}
+
+export function rdmsr(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const index = cpu.regLo[1] >>> 0;
+  let v: bigint;
+  switch (index) {
+    case M.MSR_EFER: v = BigInt(cpu.efer >>> 0); break;
+    case M.MSR_TSC: v = BigInt(tsc(cpu)); break;
+    case M.MSR_APIC_BASE: v = 0xfee00900n; break; // enabled, BSP, default base (not modelled further)
+    case M.MSR_FS_BASE: v = (BigInt(cpu.segBaseHi[4] >>> 0) << 32n) | BigInt(cpu.segBaseLo[4] >>> 0); break;
+    case M.MSR_GS_BASE: v = (BigInt(cpu.segBaseHi[5] >>> 0) << 32n) | BigInt(cpu.segBaseLo[5] >>> 0); break;
+    case M.MSR_KERNEL_GS_BASE: v = (BigInt(cpu.kernelGsBaseHi >>> 0) << 32n) | BigInt(cpu.kernelGsBaseLo >>> 0); break;
+    case M.MSR_PAT: v = cpu.msrs.get(index) ?? 0x0007040600070406n; break;
+    default:
+      if (!PLAIN_MSRS.has(index)) cpu.gp(0);
+      v = cpu.msrs.get(index) ?? 0n;
+  }
+  cpu.setReg(0, 4, Number(v & 0xffffffffn) | 0, 0);
+  cpu.setReg(2, 4, Number(v >> 32n) | 0, 0);
+}
+
+export function wrmsr(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const index = cpu.regLo[1] >>> 0;
+  const lo = cpu.regLo[0], hi = cpu.regLo[2];
+  const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  if (CANONICAL_MSRS.has(index) && !isCanonical64(v)) cpu.gp(0);
+  switch (index) {
+    case M.MSR_EFER: {
+      // Writable: SCE, LME, NXE; LMA is read-only (writes of it are ignored).
+      const allowed = C.EFER_SCE | C.EFER_LME | C.EFER_NXE | C.EFER_LMA;
+      if (hi !== 0 || (lo & ~allowed) !== 0) cpu.gp(0);
+      const paging = (cpu.cr0 & C.CR0_PG) !== 0;
+      if (paging && ((lo ^ cpu.efer) & C.EFER_LME) !== 0) cpu.gp(0);
+      cpu.efer = (lo & ~C.EFER_LMA) | (cpu.efer & C.EFER_LMA);
+      cpu.flushTlb();
+      return;
+    }
+    case M.MSR_TSC: cpu.tscOffset = Number(v) - cpu.icount * TSC_PER_INSTRUCTION; return;
+    case M.MSR_APIC_BASE: return; // accepted and ignored: no local APIC is modelled
+    case M.MSR_FS_BASE: cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); return;
+    case M.MSR_GS_BASE: cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); return;
+    case M.MSR_KERNEL_GS_BASE: cpu.kernelGsBaseLo = lo; cpu.kernelGsBaseHi = hi; return;
+    case M.MSR_PAT: {
+      // Each byte must be a valid memory type (0, 1, 4, 5, 6, 7).
+      for (let k = 0n; k < 64n; k += 8n) { const t = (v >> k) & 0xffn; if (t === 2n || t === 3n || t > 7n) cpu.gp(0); }
+      cpu.msrs.set(index, v);
+      return;
+    }
+    default:
+      if (!PLAIN_MSRS.has(index)) cpu.gp(0);
+      cpu.msrs.set(index, v);
+  }
+}
+
+// ---------------------------------------------------------------- control and debug registers
+
+export function movFromCr(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  let lo: number, hi = 0;
+  switch (i.reg) {
+    case 0: lo = cpu.cr0; break;
+    case 2: lo = cpu.cr2 >>> 0; hi = Math.floor(cpu.cr2 / TWO32) | 0; break;
+    case 3: lo = cpu.cr3Lo; hi = cpu.cr3Hi; break;
+    case 4: lo = cpu.cr4; break;
+    case 8: lo = cpu.cr8; break;
+    default: return cpu.ud();
+  }
+  cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, lo, hi);
+}
+
+const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE;
+const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
+  C.CR0_NW | C.CR0_CD | C.CR0_PG;
+
+/** MOV to CR0/CR2/CR3/CR4/CR8 with the #GP(0) conditions of SDM MOV (Control Registers)
+ *  and Vol. 3 §2.5, §9.8.5 (IA-32e mode activation). */
+export function movToCr(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const long = cpu.mode === Mode.Long64;
+  const lo = cpu.regLo[i.rm], hi = long ? cpu.regHi[i.rm] : 0;
+  switch (i.reg) {
+    case 0: {
+      if (hi !== 0) cpu.gp(0);
+      const v = (lo & CR0_DEFINED) | C.CR0_ET;
+      if ((v & C.CR0_PG) !== 0 && (v & C.CR0_PE) === 0) cpu.gp(0);
+      if ((v & C.CR0_NW) !== 0 && (v & C.CR0_CD) === 0) cpu.gp(0);
+      const pgOn = (v & C.CR0_PG) !== 0 && (cpu.cr0 & C.CR0_PG) === 0;
+      const pgOff = (v & C.CR0_PG) === 0 && (cpu.cr0 & C.CR0_PG) !== 0;
+      if (pgOn && (cpu.efer & C.EFER_LME) !== 0 && (cpu.cr4 & C.CR4_PAE) === 0) cpu.gp(0);
+      if (pgOff && long) cpu.gp(0);
+      if ((v & C.CR0_PE) === 0) cpu.modelError('real mode is not modelled');
+      cpu.cr0 = v;
+      if (pgOn && (cpu.efer & C.EFER_LME) !== 0) cpu.efer |= C.EFER_LMA;
+      if (pgOff) cpu.efer &= ~C.EFER_LMA;
+      cpu.flushTlb();
+      cpu.modeChanged();
+      return;
+    }
+    case 2: cpu.cr2 = long ? hi * TWO32 + (lo >>> 0) : lo >>> 0; return;
+    case 3: {
+      if (long && (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
+      cpu.cr3Lo = lo; cpu.cr3Hi = hi;
+      cpu.flushTlb();
+      return;
+    }
+    case 4: {
+      if (hi !== 0 || (lo & ~CR4_ALLOWED) !== 0) cpu.gp(0);
+      if (cpu.longMode && (lo & C.CR4_PAE) === 0) cpu.gp(0);
+      cpu.cr4 = lo;
+      cpu.flushTlb();
+      return;
+    }
+    case 8:
+      if (hi !== 0 || (lo & ~15) !== 0) cpu.gp(0);
+      cpu.cr8 = lo;
+      return;
+    default:
+      cpu.ud();
+  }
+}
+
+/** MOV from/to DR0–DR7 (SDM MOV (Debug Registers)): DR4/DR5 alias DR6/DR7 unless
+ *  CR4.DE = 1 (#UD). Breakpoints themselves come with #DB. */
+export function movFromDr(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  let n = i.reg;
+  if (n === 4 || n === 5) { if ((cpu.cr4 & C.CR4_DE) !== 0) cpu.ud(); n += 2; }
+  if (n > 7) cpu.ud();
+  cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, cpu.drLo[n], cpu.drHi[n]);
+}
+
+export function movToDr(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  let n = i.reg;
+  if (n === 4 || n === 5) { if ((cpu.cr4 & C.CR4_DE) !== 0) cpu.ud(); n += 2; }
+  if (n > 7) cpu.ud();
+  const long = cpu.mode === Mode.Long64;
+  const lo = cpu.regLo[i.rm], hi = long ? cpu.regHi[i.rm] : 0;
+  if ((n === 6 || n === 7) && hi !== 0) cpu.gp(0);
+  if (n === 6) { cpu.drLo[6] = (lo & 0x0001e00f) | 0xffff0ff0; cpu.drHi[6] = 0; return; }
+  if (n === 7) { cpu.drLo[7] = (lo & ~0x0000d800 & ~0x400) | 0x400; cpu.drHi[7] = 0; return; }
+  cpu.drLo[n] = lo; cpu.drHi[n] = hi;
+}
+
+// ---------------------------------------------------------------- descriptor tables
+
+function tableOperandBase(cpu: Cpu, lin: number): number {
+  if (cpu.mode === Mode.Long64) {
+    const lo = cpu.read32(lin + 2), hi = cpu.read32(lin + 6);
+    return cpu.canonical(lo, hi, 0 /* #GP(0) */);
+  }
+  return cpu.read32(lin + 2) >>> 0;
+}
+
+/** LGDT (op 0) / LIDT (op 1): limit and base from m16&32 or m16&64. */
+export function loadTable(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const lin = cpu.ea(i);
+  const limit = cpu.read16(lin);
+  let base = tableOperandBase(cpu, lin);
+  if (cpu.mode !== Mode.Long64 && i.osz === 2) base &= 0xffffff;
+  if (i.op === 0) { cpu.gdtrBase = base; cpu.gdtrLimit = limit; }
+  else { cpu.idtrBase = base; cpu.idtrLimit = limit; }
+}
+
+/** SGDT (op 0) / SIDT (op 1). */
+export function storeTable(cpu: Cpu, i: Insn): void {
+  const lin = cpu.ea(i);
+  const base = i.op === 0 ? cpu.gdtrBase : cpu.idtrBase;
+  const limit = i.op === 0 ? cpu.gdtrLimit : cpu.idtrLimit;
+  const bytes = cpu.mode === Mode.Long64 ? 10 : 6;
+  cpu.checkWritable(lin, bytes);
+  cpu.write16(lin, limit);
+  cpu.write32(lin + 2, base >>> 0);
+  if (bytes === 10) cpu.write32(lin + 6, Math.floor(base / TWO32) | 0);
+}
+
+/** Read a system descriptor (LDT/TSS) from the GDT: 16 bytes in IA-32e mode. Returns its
+ *  base as a linear address; desc holds the low 8 bytes. */
+function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
+  if ((sel & SEL_TI) !== 0) cpu.gp(sel & 0xfffc);
+  const index = sel & ~7;
+  const size = cpu.longMode ? 16 : 8;
+  if (index + size - 1 > cpu.gdtrLimit) cpu.gp(sel & 0xfffc);
+  readDescriptor(cpu, sel);
+  const lo = desc.lo, hi = desc.hi;
+  if ((hi & DESC_S) !== 0 || ((hi >> 8) & 0xf) !== type) cpu.gp(sel & 0xfffc);
+  if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
+  let baseHi = 0;
+  if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
+  desc.lo = lo; desc.hi = hi;
+  if (cpu.longMode) return cpu.canonical(descBase(lo, hi), baseHi, 0);
+  return descBase(lo, hi) >>> 0;
+}
+
+export function lldt(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const sel = readE(cpu, i, 2) & 0xffff;
+  if ((sel & ~3) === 0) { cpu.ldtrSel = sel; cpu.ldtrBase = 0; cpu.ldtrLimit = 0; return; }
+  const base = systemDescriptor(cpu, sel, 0x2);
+  cpu.ldtrSel = sel;
+  cpu.ldtrBase = base;
+  cpu.ldtrLimit = descLimit(desc.lo, desc.hi);
+}
+
+export function ltr(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const sel = readE(cpu, i, 2) & 0xffff;
+  if ((sel & ~3) === 0) cpu.gp(0);
+  const base = systemDescriptor(cpu, sel, 0x9); // available TSS; a busy one is #GP(selector)
+  const lo = desc.lo, hi = desc.hi;
+  // Mark it busy in the GDT (type 9 -> 0xB).
+  const lin = cpu.gdtrBase + (sel & ~7) + 4;
+  cpu.write32AsSupervisor(lin, hi | (1 << 9));
+  cpu.trSel = sel;
+  cpu.trBase = base;
+  cpu.trLimit = descLimit(lo, hi);
+  cpu.trAttr = descAttr(hi | (1 << 9));
+}
+
+/** SLDT (op 0) / STR (op 1): a register destination gets the selector zero-extended. */
+export function storeSelector(cpu: Cpu, i: Insn): void {
+  const sel = i.op === 0 ? cpu.ldtrSel : cpu.trSel;
+  if (i.mem) cpu.write16(cpu.ea(i), sel);
+  else cpu.setReg(i.rm, i.osz, sel, 0);
+}
+
+export function smsw(cpu: Cpu, i: Insn): void {
+  if (i.mem) cpu.write16(cpu.ea(i), cpu.cr0 & 0xffff);
+  else cpu.setReg(i.rm, i.osz, i.osz === 2 ? cpu.cr0 & 0xffff : cpu.cr0, 0);
+}
+
+/** LMSW: loads PE, MP, EM, TS; cannot clear PE. */
+export function lmsw(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const v = readE(cpu, i, 2);
+  cpu.cr0 = (cpu.cr0 & ~0xe) | (v & 0xf) | (cpu.cr0 & C.CR0_PE);
+}
+
+export function invlpg(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  let lin: number;
+  try {
+    lin = cpu.ea(i);
+  } catch (e) {
+    // INVLPG of a non-canonical address is a no-op, not a fault (SDM INVLPG).
+    if (cpu.faultVector === V.GP || cpu.faultVector === V.SS) return;
+    throw e;
+  }
+  cpu.flushTlbPage(lin);
+}
+
+export function clts(cpu: Cpu): void {
+  requireCpl0(cpu);
+  cpu.cr0 &= ~C.CR0_TS;
+}
+
+export function wbinvd(cpu: Cpu): void {
+  requireCpl0(cpu); // caches are not modelled
+}
+
+// ---------------------------------------------------------------- I/O
+
+/** IN/OUT with an immediate port (op 0) or DX (op 1); AL/AX/EAX by operand size. */
+export function inPort(cpu: Cpu, i: Insn): void {
+  const port = i.op === 0 ? i.immLo & 0xff : cpu.regLo[2] & 0xffff;
+  const size = i.osz === 1 ? 1 : i.osz === 2 ? 2 : 4;
+  cpu.checkIoPermission(port, size);
+  cpu.setReg(0, size, cpu.io.in(port, size), 0);
+}
+
+export function outPort(cpu: Cpu, i: Insn): void {
+  const port = i.op === 0 ? i.immLo & 0xff : cpu.regLo[2] & 0xffff;
+  const size = i.osz === 1 ? 1 : i.osz === 2 ? 2 : 4;
+  cpu.checkIoPermission(port, size);
+  const v = size === 1 ? cpu.regLo[0] & 0xff : size === 2 ? cpu.regLo[0] & 0xffff : cpu.regLo[0] >>> 0;
+  cpu.io.out(port, v, size);
+}
+
+
+// ---------------------------------------------------------------- interrupts
+
+export function intN(cpu: Cpu, i: Insn): void {
+  cpu.nextRip = deliver(cpu, i.immLo & 0xff, 0, false, Source.Software, cpu.nextRip, 0);
+}
+
+export function int3(cpu: Cpu): void {
+  cpu.nextRip = deliver(cpu, V.BP, 0, false, Source.Software, cpu.nextRip, 0);
+}
+
+export function into(cpu: Cpu): void {
+  if (getOF(cpu)) cpu.nextRip = deliver(cpu, V.OF, 0, false, Source.Software, cpu.nextRip, 0);
+}
+
+/** INT1 (ICEBP): a #DB trap without the gate-DPL check (SDM INT n, "INT1"). */
+export function int1(cpu: Cpu): void {
+  cpu.nextRip = deliver(cpu, V.DB, 0, false, Source.Exception, cpu.nextRip, 0);
+}
+
+export function iret(cpu: Cpu, i: Insn): void {
+  iretOperation(cpu, i.osz);
+}
+
+// ---------------------------------------------------------------- not modelled here
+
+/** x87 and MMX/WAIT: #NM if CR0.EM or CR0.TS (WAIT: TS and MP), else #UD (DESIGN.md). */
+export function x87(cpu: Cpu, i: Insn): void {
+  const cr0 = cpu.cr0;
+  const nm = i.op === 1 ? (cr0 & C.CR0_TS) !== 0 && (cr0 & C.CR0_MP) !== 0 : (cr0 & (C.CR0_EM | C.CR0_TS)) !== 0;
+  if (nm) cpu.raise(V.NM);
+  cpu.ud();
+}
+
+/** SSE encodings: #UD if CR0.EM, #NM if CR0.TS, else #UD (no SSE is advertised). */
+export function sse(cpu: Cpu): void {
+  if ((cpu.cr0 & C.CR0_EM) === 0 && (cpu.cr0 & C.CR0_TS) !== 0) cpu.raise(V.NM);
+  cpu.ud();
+}
+
+export function undefinedInstruction(cpu: Cpu): void {
+  cpu.ud();
+}
+

@@ -1,0 +1,141 @@
+// Segment selectors, descriptor-table reads and segment-register loads
+// (SDM Vol. 3 §3.4–3.5; Vol. 2 MOV, POP "Operation" for segment registers).
+
+import type { Cpu } from './cpu.js';
+import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
+import { Access } from './paging.js';
+import * as V from '../arch/vectors.js';
+import { CS, SS, FS, GS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI } from '../arch/descriptors.js';
+
+/** Descriptor halves of the last readDescriptor() (no allocation). */
+export const desc = { lo: 0, hi: 0 };
+
+/** Read the 8-byte descriptor a selector names; #GP(selector) past the table limit
+ *  (or `vector` if given, with the EXT bit). Returns false for a null selector. */
+export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): boolean {
+  const index = sel & ~7;
+  if ((sel & SEL_TI) === 0 && index === 0) return false;
+  let base: number, limit: number;
+  if ((sel & SEL_TI) !== 0) {
+    base = cpu.ldtrBase;
+    limit = cpu.ldtrLimit;
+    if ((cpu.ldtrSel & ~3) === 0) cpu.raise(vector, (sel & 0xfffc) | ext);
+  } else {
+    base = cpu.gdtrBase;
+    limit = cpu.gdtrLimit;
+  }
+  if (index + 7 > limit) cpu.raise(vector, (sel & 0xfffc) | ext);
+  desc.lo = cpu.readSys32(base + index);
+  desc.hi = cpu.readSys32(base + index + 4);
+  return true;
+}
+
+export function descBase(lo: number, hi: number): number {
+  return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+}
+
+export function descLimit(lo: number, hi: number): number {
+  const raw = (lo & 0xffff) | (hi & 0xf0000);
+  return (hi & DESC_G) !== 0 ? ((raw << 12) | 0xfff) : raw;
+}
+
+/** Access byte and flags: bits 8..23 of the high dword. */
+export function descAttr(hi: number): number {
+  return hi & 0x00f0ff00;
+}
+
+export function descDpl(hi: number): number {
+  return (hi >> 13) & 3;
+}
+
+export function isCode(hi: number): boolean {
+  return (hi & DESC_S) !== 0 && (hi & (1 << 11)) !== 0;
+}
+
+export function isConforming(hi: number): boolean {
+  return (hi & (1 << 10)) !== 0;
+}
+
+/** Set the accessed bit of a descriptor in memory (SDM Vol. 3 §3.4.5.1, type bit 0). */
+function markAccessed(cpu: Cpu, sel: number): void {
+  if ((desc.hi & (1 << 8)) !== 0) return;
+  desc.hi |= 1 << 8;
+  const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;
+  const lin = base + (sel & ~7) + 4;
+  const phys = cpu.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
+  cpu.writePhys32(phys, desc.hi);
+}
+
+/** Load a segment register's hidden part. */
+export function setSegment(cpu: Cpu, seg: number, sel: number, lo: number, hi: number): void {
+  cpu.segSel[seg] = sel & 0xffff;
+  cpu.segBaseLo[seg] = descBase(lo, hi);
+  cpu.segLimit[seg] = descLimit(lo, hi);
+  cpu.segAttr[seg] = descAttr(hi);
+  cpu.segBaseHi[seg] = 0; // a selector load clears the upper base bits, FS/GS included (§3.4.4)
+  cpu.segmentBaseChanged(seg);
+}
+
+/** A null selector in DS/ES/FS/GS (or SS in 64-bit mode): unusable, base 0 (§3.4.4). */
+export function setNullSegment(cpu: Cpu, seg: number, sel: number): void {
+  cpu.segSel[seg] = sel & 0xffff;
+  cpu.segBaseLo[seg] = 0;
+  cpu.segBaseHi[seg] = 0;
+  cpu.segLimit[seg] = 0;
+  // SS keeps DPL = RPL and the B bit in 64-bit mode; others become unusable (P = 0).
+  cpu.segAttr[seg] = seg === SS ? ((sel & 3) << 13) | DESC_DB : 0;
+  cpu.segmentBaseChanged(seg);
+}
+
+/** MOV/POP to DS, ES, FS, GS or SS (Vol. 2 MOV "Operation", protected and 64-bit modes). */
+export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
+  sel &= 0xffff;
+  const rpl = sel & 3;
+  const err = sel & 0xfffc;
+  if (seg === CS) cpu.ud();
+  if (seg === SS) {
+    if (!readDescriptor(cpu, sel)) {
+      // Null SS: allowed only in 64-bit mode at CPL < 3 with RPL = CPL.
+      if (cpu.mode === Mode.Long64 && cpu.cpl !== 3 && rpl === cpu.cpl) { setNullSegment(cpu, SS, sel); return; }
+      cpu.gp(0);
+    }
+    const hi = desc.hi;
+    const writableData = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0 && (hi & (1 << 9)) !== 0;
+    if (rpl !== cpu.cpl || !writableData || descDpl(hi) !== cpu.cpl) cpu.gp(err);
+    if ((hi & DESC_P) === 0) cpu.raise(V.SS, err);
+  } else {
+    if (!readDescriptor(cpu, sel)) { setNullSegment(cpu, seg, sel); return; }
+    const hi = desc.hi;
+    const data = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0;
+    const readableCode = isCode(hi) && (hi & (1 << 9)) !== 0;
+    if (!data && !readableCode) cpu.gp(err);
+    if (data || !isConforming(hi)) {
+      const dpl = descDpl(hi);
+      if (rpl > dpl || cpu.cpl > dpl) cpu.gp(err);
+    }
+    if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
+  }
+  markAccessed(cpu, sel);
+  setSegment(cpu, seg, sel, desc.lo, desc.hi);
+}
+
+/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET);
+ *  `dplRule` 'equal' for non-conforming targets at the same privilege. Raises #GP/#NP. */
+export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void {
+  const err = sel & 0xfffc;
+  const hi = desc.hi;
+  if (!isCode(hi)) cpu.gp(err);
+  const dpl = descDpl(hi);
+  if (isConforming(hi) ? dpl > targetCpl : dpl !== targetCpl) cpu.gp(err);
+  if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
+  // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1).
+  if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
+}
+
+/** Load CS (after checks) with RPL = the new CPL, and update the mode. */
+export function setCodeSegment(cpu: Cpu, sel: number, cpl: number): void {
+  markAccessed(cpu, sel);
+  setSegment(cpu, CS, (sel & ~3) | cpl, desc.lo, desc.hi);
+  if (cpl !== cpu.cpl) cpu.setCpl(cpl);
+  cpu.modeChanged();
+}
