@@ -360,19 +360,21 @@ function notModelled(name: string): Exec {
 function parseOperands(d: OpcodeDef, e: DecodedEntry): void {
   const ops = d.operands === '' ? [] : d.operands.split(',');
   ops.forEach((o, k) => {
-    const c = o[0];
+    // Addressing methods are one capital and size letters (Eb, Gv, M, Jz); anything
+    // else (AL, rAX, DX, CL, 1, FS) names a fixed operand and needs no encoding.
+    const method = /^[A-Z][a-z]*$/.test(o) ? o[0] : '';
     const isByte = o.length === 2 && o[1] === 'b';
-    if (c === 'E' || c === 'G' || c === 'M' || c === 'R' || c === 'S' || c === 'C' || c === 'D' || c === 'V' || c === 'W') e.modrm = true;
-    if (c === 'M') e.mod = 1;
-    if (c === 'R') e.regForm = true;
-    if (c === 'E' && isByte) e.byteRegs |= 2;
-    if ((c === 'G' || c === 'Z') && isByte) e.byteRegs |= 1;
-    if (c === 'Z') e.opReg = true;
-    if (c === 'I') e.imms.push(o === 'Ib' ? 'b' : o === 'Iw' ? 'w' : o === 'Iz' ? 'z' : o === 'Iv' ? 'v' : 'd');
-    if (c === 'J') e.imms.push(o === 'Jb' ? 'b' : 'J');
-    if (c === 'O') e.imms.push('O');
-    if (c === 'A') e.imms.push('p');
-    if (k === 0 && (o === 'AL' || (isByte && 'EGZOXY'.includes(c)))) e.byteOp = true;
+    if ('EGMRSCDVW'.includes(method) && method !== '') e.modrm = true;
+    if (method === 'M') e.mod = 1;
+    if (method === 'R') e.regForm = true;
+    if (method === 'E' && isByte) e.byteRegs |= 2;
+    if ((method === 'G' || method === 'Z') && isByte) e.byteRegs |= 1;
+    if (method === 'Z') e.opReg = true;
+    if (method === 'I') e.imms.push(o === 'Ib' ? 'b' : o === 'Iw' ? 'w' : o === 'Iz' ? 'z' : o === 'Iv' ? 'v' : 'd');
+    if (method === 'J') e.imms.push(o === 'Jb' ? 'b' : 'J');
+    if (method === 'O') e.imms.push('O');
+    if (method === 'A') e.imms.push('p');
+    if (k === 0 && (o === 'AL' || (isByte && 'EGZOXY'.includes(method) && method !== ''))) e.byteOp = true;
   });
 }
 
