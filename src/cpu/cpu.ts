@@ -145,7 +145,8 @@ export class Cpu {
   private readonly icache: ((Insn | undefined)[] | undefined)[] = [];
   /** Nonzero for physical pages that have decoded instructions cached. */
   private readonly codeMark: Uint8Array;
-  private codeVpn = NaN;
+  /** Linear address of the page the decode cache is serving (NaN: none). */
+  private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
   private codePpn = -1;
 
@@ -280,7 +281,7 @@ export class Cpu {
     else if ((attr & DESC_DB) === 0) this.modelError('16-bit code segments are not modelled');
     else this.mode = this.longMode ? Mode.Compat32 : Mode.Protected32;
     for (let s = 0; s < 6; s++) this.segmentBaseChanged(s);
-    this.codeVpn = NaN;
+    this.codeBase = NaN;
   }
 
   segmentBaseChanged(s: number): void {
@@ -299,7 +300,7 @@ export class Cpu {
     this.tlbRead = user + TLB_SIZE * TlbKind.ReadS;
     this.tlbWrite = user + TLB_SIZE * TlbKind.WriteS;
     this.tlbFetch = user + TLB_SIZE * TlbKind.FetchS;
-    this.codeVpn = NaN;
+    this.codeBase = NaN;
   }
 
   // ---------------------------------------------------------------- addresses
@@ -379,7 +380,7 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbTag.fill(NaN);
-    this.codeVpn = NaN;
+    this.codeBase = NaN;
   }
 
   flushTlbPage(lin: number): void {
@@ -388,7 +389,7 @@ export class Cpu {
     for (let k = 0; k < TLB_KINDS; k++) {
       if (this.tlbTag[k * TLB_SIZE + slot] === vpn) this.tlbTag[k * TLB_SIZE + slot] = NaN;
     }
-    if (vpn === this.codeVpn) this.codeVpn = NaN;
+    if (vpn * PAGE_SIZE === this.codeBase) this.codeBase = NaN;
   }
 
   /** Install a translation in one slot: invalidates other pages' tags in that slot. */
@@ -521,6 +522,11 @@ export class Cpu {
     this.translate(lin + size - 1, this.tlbWrite, Access.Write);
   }
 
+  /** Bulk host-side stores into one physical page (REP fast paths) keep the decode cache coherent. */
+  noteWrite(p: number): void {
+    if (p < this.mem.size && this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+  }
+
   private storePhys8(p: number, v: number): void {
     if (p >= this.mem.size) return;
     if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
@@ -585,31 +591,35 @@ export class Cpu {
 
   /** Push `size` bytes; RSP changes only if the write succeeds. */
   push(size: number, lo: number, hi: number): void {
-    const ss = this.stackSize;
     let spLo = this.regLo[4], spHi = this.regHi[4];
-    if (ss === 8) {
+    if (this.mode === Mode.Long64) {
+      // SS's base is 0 in 64-bit mode: the linear address is RSP itself.
       const n = (spLo >>> 0) - size;
       spLo = n | 0;
       if (n < 0) spHi = (spHi - 1) | 0;
-    } else if (ss === 4) {
-      spLo = (spLo - size) | 0;
+      if (((spHi << CANON_SHIFT) >> CANON_SHIFT) !== spHi) this.raise(V.SS, 0);
+      this.write(spHi * TWO32 + (spLo >>> 0), size, lo, hi);
     } else {
-      spLo = (spLo & ~0xffff) | ((spLo - size) & 0xffff);
+      const ss = this.stackSize;
+      if (ss === 4) spLo = (spLo - size) | 0;
+      else spLo = (spLo & ~0xffff) | ((spLo - size) & 0xffff);
+      this.write(this.linear(SS, spLo, spHi, ss), size, lo, hi);
     }
-    this.write(this.linear(SS, spLo, spHi, ss), size, lo, hi);
     this.regLo[4] = spLo;
     this.regHi[4] = spHi;
   }
 
   /** Read the value at the top of the stack (+offset) without popping; high half in this.hi. */
   peek(size: number, offset: number): number {
-    const ss = this.stackSize;
     let lo = this.regLo[4], hi = this.regHi[4];
-    if (offset !== 0) {
+    if (this.mode === Mode.Long64) {
       const n = (lo >>> 0) + offset;
-      lo = n | 0;
-      if (ss === 8 && n >= TWO32) hi = (hi + 1) | 0;
+      if (n >= TWO32) hi = (hi + 1) | 0;
+      if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) this.raise(V.SS, 0);
+      return this.read(hi * TWO32 + (n >>> 0), size);
     }
+    const ss = this.stackSize;
+    if (offset !== 0) lo = (lo + offset) | 0;
     return this.read(this.linear(SS, lo, hi, ss), size);
   }
 
@@ -669,9 +679,11 @@ export class Cpu {
   /** Look up (or decode) the instruction at this.rip. */
   private fetch(): Insn {
     const rip = this.rip;
-    const vpn = Math.floor(rip / PAGE_SIZE);
-    if (vpn !== this.codeVpn) this.enterCodePage(rip, vpn);
-    const off = rip & 0xfff;
+    let off = rip - this.codeBase;
+    if (!(off >= 0 && off < PAGE_SIZE)) {
+      this.enterCodePage(rip);
+      off = rip - this.codeBase;
+    }
     const cached = this.codePage[off];
     if (cached !== undefined) return cached;
     const insn = decode(this, rip);
@@ -679,7 +691,7 @@ export class Cpu {
     return insn;
   }
 
-  private enterCodePage(rip: number, vpn: number): void {
+  private enterCodePage(rip: number): void {
     if (this.mode === Mode.Long64) {
       if (rip < -140737488355328 || rip >= 140737488355328) this.gp(0);
     }
@@ -696,7 +708,7 @@ export class Cpu {
     }
     this.codePage = page;
     this.codePpn = ppn;
-    this.codeVpn = vpn;
+    this.codeBase = Math.floor(rip / PAGE_SIZE) * PAGE_SIZE;
   }
 
   /** A write hit a page with cached decodes: drop them (self-modifying code). */
@@ -704,14 +716,14 @@ export class Cpu {
     this.icache[ppn * 2] = undefined;
     this.icache[ppn * 2 + 1] = undefined;
     this.codeMark[ppn] = 0;
-    if (ppn === this.codePpn) this.codeVpn = NaN;
+    if (ppn === this.codePpn) this.codeBase = NaN;
   }
 
   /** Host code wrote guest memory directly (loaders, restore): forget all decodes. */
   invalidateAllCode(): void {
     this.icache.length = 0;
     this.codeMark.fill(0);
-    this.codeVpn = NaN;
+    this.codeBase = NaN;
   }
 
   /** Fetch one instruction byte for the decoder (through paging, fetch permissions). */

@@ -45,7 +45,6 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
   if (size !== 8) aHi = 0;
   if (count === 0) { cpu.hi = aHi; return a; }
   let r = 0, rHi = 0, cf = 0, of = 0;
-  const old = statusFlags(cpu);
   switch (kind) {
     case Shift.Shl: case Shift.Sal: {
       if (size === 8) { r = shl64(a, aHi, count); rHi = shHi; cf = bit64(a, aHi, 64 - count); }
@@ -77,7 +76,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
       }
       if (kind === Shift.Rol) { cf = r & 1; of = msb(r, rHi, size) ^ cf; }
       else { cf = msb(r, rHi, size); of = cf ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1); }
-      cpu.setStatus((old & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      cpu.setStatus((statusFlags(cpu) & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
       break;
     }
     default: { // RCL, RCR: rotate through CF, one bit at a time (counts are small)
@@ -99,7 +98,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
       }
       r = lo; rHi = hi; cf = c;
       of = kind === Shift.Rcl ? msb(r, rHi, size) ^ cf : msb(r, rHi, size) ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1);
-      cpu.setStatus((old & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      cpu.setStatus((statusFlags(cpu) & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
       break;
     }
   }

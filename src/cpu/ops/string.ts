@@ -113,6 +113,58 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
   }
 }
 
+/** Forward REP MOVS/STOS over runs that stay inside one page on each side: the same
+ *  element-by-element result, copied in bulk. Returns the iterations done; stops where
+ *  a run would cross a page, overlap forward, or leave RAM, and lets the loop go on. */
+function bulk(cpu: Cpu, i: Insn, kind: number, size: number): number {
+  const mem = cpu.mem;
+  let done = 0;
+  while (done < CHUNK) {
+    const cLo = cpu.regLo[1] >>> 0;
+    const count = i.asz === 8 && cpu.regHi[1] !== 0 ? CHUNK : cLo;
+    if (count === 0) break;
+    const dLin = dst(cpu, i);
+    const room = (4096 - (dLin & 0xfff)) / size;
+    let n = Math.min(count, Math.floor(room), CHUNK - done, cpu.icountLimit - cpu.icount - done - 1);
+    if (n <= 0) break;
+    const pd = cpu.translate(dLin, cpu.tlbWrite, 1 /* Access.Write */);
+    if (pd + n * size > mem.size) break;
+    if (kind === Str.Movs) {
+      const sLin = src(cpu, i);
+      n = Math.min(n, Math.floor((4096 - (sLin & 0xfff)) / size));
+      if (n <= 0) break;
+      const ps = cpu.translate(sLin, cpu.tlbRead, 0 /* Access.Read */);
+      if (ps + n * size > mem.size) break;
+      if (pd > ps && pd < ps + n * size) break; // forward overlap repeats a pattern: do it element-wise
+      cpu.noteWrite(pd);
+      mem.bytes.copyWithin(pd, ps, ps + n * size);
+      step(cpu, 6, i.asz, n * size);
+    } else {
+      cpu.noteWrite(pd);
+      const lo = cpu.regLo[0], hi = cpu.regHi[0];
+      if (size === 1) mem.bytes.fill(lo & 0xff, pd, pd + n);
+      else {
+        for (let k = 0; k < n; k++) {
+          const at = pd + k * size;
+          if (size === 2) cpu.view.setUint16(at, lo & 0xffff, true);
+          else { cpu.view.setInt32(at, lo, true); if (size === 8) cpu.view.setInt32(at + 4, hi, true); }
+        }
+      }
+    }
+    step(cpu, 7, i.asz, n * size);
+    subCount(cpu, i.asz, n);
+    done += n;
+  }
+  return done;
+}
+
+function subCount(cpu: Cpu, asz: number, n: number): void {
+  const d = (cpu.regLo[1] >>> 0) - n;
+  cpu.regLo[1] = d | 0;
+  if (asz === 8) { if (d < 0) cpu.regHi[1] = (cpu.regHi[1] - 1) | 0; }
+  else cpu.regHi[1] = 0;
+}
+
 /** Entry point for every string opcode; i.op is the Str kind. */
 export function stringOp(cpu: Cpu, i: Insn): void {
   const kind = i.op;
@@ -121,17 +173,18 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   if (i.rep === 0) { once(cpu, i, kind, size, delta); return; }
   const conditional = kind === Str.Cmps || kind === Str.Scas;
   let n = 0;
+  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && i.asz !== 2) n = bulk(cpu, i, kind, size);
   while (!countIsZero(cpu, i.asz)) {
-    once(cpu, i, kind, size, delta);
-    decCount(cpu, i.asz);
-    n++;
-    if (conditional && getZF(cpu) !== (i.rep === 1)) break;
-    if ((n === CHUNK || cpu.icount + n >= cpu.icountLimit) && !countIsZero(cpu, i.asz)) {
+    if (n > 0 && (n >= CHUNK || cpu.icount + n >= cpu.icountLimit)) {
       // Yield with RIP on this instruction; the next step continues the string.
       cpu.icount += n - 1;
       cpu.nextRip = cpu.rip;
       return;
     }
+    once(cpu, i, kind, size, delta);
+    decCount(cpu, i.asz);
+    n++;
+    if (conditional && getZF(cpu) !== (i.rep === 1)) break;
   }
   if (n > 0) cpu.icount += n - 1;
 }
