@@ -1,0 +1,222 @@
+// Building the project's guest images (guests/<name> + guests/lib) with the
+// system's gcc and GNU ld, into a content-addressed cache:
+//   .cache/guests/<sha256>.elf
+// where the hash covers every source file of the guest and of the library,
+// the compiler and linker flags, the defines and the tools' --version output.
+// A build happens in a temporary directory and the image is renamed into
+// place, so a cached file is never half-written.
+//
+// Run as a script: `node dist/src/guest/build.js --all` builds every guest and
+// prints `name path` lines; `node dist/src/guest/build.js NAME [KEY=VALUE...]`
+// builds one guest with defines.
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BuildOptions {
+  /** Preprocessor defines, passed as -DKEY=VALUE to every C and .S file. */
+  defines?: Record<string, string | number>;
+}
+
+/** Flags for every C and assembler file (DESIGN.md: no x87/SSE in guests). */
+export const GUEST_CFLAGS: readonly string[] = [
+  '-m64',
+  '-std=gnu11',
+  '-ffreestanding',
+  '-nostdlib',
+  '-fno-pic',
+  '-fno-pie',
+  '-mno-red-zone',
+  '-mgeneral-regs-only',
+  '-O2',
+  '-fno-stack-protector',
+  '-fcf-protection=none',
+  '-fno-asynchronous-unwind-tables',
+  '-Wall',
+  '-Wextra',
+];
+
+export const GUEST_LDFLAGS: readonly string[] = [
+  '-nostdlib',
+  '-static',
+  '-no-pie',
+  '--no-warn-rwx-segments',
+  '-z',
+  'noexecstack',
+];
+
+let cachedRoot: string | undefined;
+
+/** The repository root: the nearest ancestor of this file with guests/lib and package.json. */
+export function repoRoot(): string {
+  if (cachedRoot !== undefined) return cachedRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'guests', 'lib')) && existsSync(join(dir, 'package.json'))) {
+      cachedRoot = dir;
+      return dir;
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the Ringside repository root (guests/lib) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+export function guestsDir(): string {
+  return join(repoRoot(), 'guests');
+}
+
+/** Guest names: folders under guests/ other than lib that contain a main.c, sorted. */
+export function listGuests(): string[] {
+  const dir = guestsDir();
+  return readdirSync(dir)
+    .filter((n) => n !== 'lib' && existsSync(join(dir, n, 'main.c')) && statSync(join(dir, n)).isDirectory())
+    .sort();
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
+  }
+  return out;
+}
+
+function isSource(p: string): boolean {
+  return p.endsWith('.c') || p.endsWith('.S');
+}
+
+let toolVersions: string | undefined;
+
+function versions(): string {
+  if (toolVersions === undefined) {
+    const v = (cmd: string): string => {
+      try {
+        return execFileSync(cmd, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (e) {
+        throw new Error(`guest build needs '${cmd}' (gcc and GNU binutils): ${(e as Error).message}`);
+      }
+    };
+    toolVersions = v('gcc') + '\0' + v('ld') + '\0' + v('as');
+  }
+  return toolVersions;
+}
+
+function defineArgs(name: string, defines: Record<string, string | number>): string[] {
+  const args = [`-DGUEST_NAME="${name}"`];
+  for (const key of Object.keys(defines).sort()) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad define name: ${JSON.stringify(key)}`);
+    if (key === 'GUEST_NAME') throw new Error('GUEST_NAME is set by the build');
+    const value = String(defines[key]);
+    if (/[\r\n\0]/.test(value)) throw new Error(`bad value for define ${key}`);
+    args.push(`-D${key}=${value}`);
+  }
+  return args;
+}
+
+function run(cmd: string, args: string[], what: string): void {
+  try {
+    execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (e) {
+    const err = e as { stderr?: string | Buffer; stdout?: string | Buffer; message: string };
+    const stderr = err.stderr ? err.stderr.toString() : '';
+    const stdout = err.stdout ? err.stdout.toString() : '';
+    throw new Error(`${what} failed: ${cmd} ${args.join(' ')}\n${stderr}${stdout}`.trimEnd());
+  }
+}
+
+/**
+ * Build guests/<name> with guests/lib; return the path of the ELF image in the
+ * cache. Throws an Error carrying the compiler's or linker's stderr on failure.
+ */
+export function buildGuest(name: string, opts: BuildOptions = {}): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib') throw new Error(`bad guest name: ${JSON.stringify(name)}`);
+  const root = repoRoot();
+  const libDir = join(root, 'guests', 'lib');
+  const guestDir = join(root, 'guests', name);
+  if (!existsSync(join(guestDir, 'main.c'))) throw new Error(`no such guest: ${name} (expected ${join(guestDir, 'main.c')})`);
+
+  const libFiles = filesUnder(libDir);
+  const guestFiles = filesUnder(guestDir);
+  const linkScript = join(libDir, 'link.ld');
+  const defines = defineArgs(name, opts.defines ?? {});
+  const cflags = [...GUEST_CFLAGS, '-I', join(libDir, 'include'), '-I', guestDir, ...defines];
+
+  const hash = createHash('sha256');
+  hash.update('ringside-guest-build-v1\0');
+  for (const f of [...libFiles, ...guestFiles]) {
+    hash.update(relative(root, f) + '\0');
+    hash.update(readFileSync(f));
+    hash.update('\0');
+  }
+  hash.update(JSON.stringify({ cflags: GUEST_CFLAGS, ldflags: GUEST_LDFLAGS, defines }));
+  hash.update(versions());
+  const digest = hash.digest('hex');
+
+  const cacheDir = join(root, '.cache', 'guests');
+  const out = join(cacheDir, `${digest}.elf`);
+  if (existsSync(out)) return out;
+
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = mkdtempSync(join(cacheDir, `tmp-${name}-`));
+  try {
+    const objects: string[] = [];
+    const compile = (src: string, prefix: string): void => {
+      const obj = join(tmp, `${prefix}-${basename(src).replace(/\.(c|S)$/, '')}-${objects.length}.o`);
+      run('gcc', [...cflags, '-c', src, '-o', obj], `compiling ${relative(root, src)}`);
+      objects.push(obj);
+    };
+    for (const f of libFiles.filter(isSource).filter((f) => dirname(f) === libDir)) compile(f, 'lib');
+    for (const f of guestFiles.filter(isSource)) compile(f, 'guest');
+
+    const image = join(tmp, `${name}.elf`);
+    run('ld', [...GUEST_LDFLAGS, '-T', linkScript, '-o', image, ...objects], `linking guest ${name}`);
+    renameSync(image, out);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function main(argv: string[]): number {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    process.stderr.write('usage: build.js --all | NAME [KEY=VALUE ...]\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  try {
+    if (argv[0] === '--all') {
+      for (const g of listGuests()) process.stdout.write(`${g} ${buildGuest(g)}\n`);
+      return 0;
+    }
+    const defines: Record<string, string> = {};
+    for (const kv of argv.slice(1)) {
+      const i = kv.indexOf('=');
+      if (i <= 0) throw new Error(`bad define (want KEY=VALUE): ${kv}`);
+      defines[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    process.stdout.write(buildGuest(argv[0]!, { defines }) + '\n');
+    return 0;
+  } catch (e) {
+    process.stderr.write((e as Error).message + '\n');
+    return 1;
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2));
+}

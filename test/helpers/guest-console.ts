@@ -1,0 +1,92 @@
+// Shared by the QEMU tests: building every guest the way the tests run it,
+// and comparing two console transcripts under the deviation list.
+
+import { buildGuest, listGuests } from '../../src/guest/build.js';
+import type { QemuDeviation } from '../qemu-deviations.js';
+
+/** bench is built small for tests; every other guest as it is. */
+export const TEST_DEFINES: Record<string, Record<string, number>> = {
+  bench: { BENCH_ITERS: 1000 },
+};
+
+export function testGuests(): string[] {
+  return listGuests();
+}
+
+export function buildTestGuest(name: string): string {
+  const defines = TEST_DEFINES[name];
+  return defines ? buildGuest(name, { defines }) : buildGuest(name);
+}
+
+export const QEMU_MISSING =
+  'qemu-system-x86_64 is not installed: the QEMU oracle tests need it ' +
+  '(Debian: apt-get install qemu-system-x86; CI installs it). Not skipping.';
+
+/** The result lines of a transcript (DESIGN.md Verdict: the last one decides). */
+export function resultLines(console: string): string[] {
+  return console.split('\n').filter((l) => l.startsWith('Test result: '));
+}
+
+function splitLine(line: string): { name: string; value: string | null } {
+  const i = line.indexOf(': ');
+  return i < 0 ? { name: line, value: null } : { name: line.slice(0, i), value: line.slice(i + 2) };
+}
+
+/**
+ * Compare QEMU's and Ringside's transcripts of one guest line by line.
+ * Returns a list of problems (empty: they agree, modulo the deviations).
+ */
+export function compareTranscripts(
+  guest: string,
+  qemu: string,
+  ringside: string,
+  deviations: readonly QemuDeviation[],
+  maxProblems = 25,
+): string[] {
+  const lines = (text: string): string[] => {
+    const l = text.split('\n');
+    if (l[l.length - 1] === '') l.pop();
+    return l;
+  };
+  const q = lines(qemu);
+  const r = lines(ringside);
+  const devs = deviations.filter((d) => d.guest === guest);
+  const used = new Set<QemuDeviation>();
+  const problems: string[] = [];
+  const add = (p: string): void => {
+    if (problems.length < maxProblems) problems.push(p);
+    else if (problems.length === maxProblems) problems.push('... (more differences not shown)');
+  };
+
+  const n = Math.max(q.length, r.length);
+  for (let i = 0; i < n; i++) {
+    const ql = q[i];
+    const rl = r[i];
+    if (ql === undefined || rl === undefined) {
+      add(`line ${i + 1}: only ${ql === undefined ? 'Ringside' : 'QEMU'} has it: ${JSON.stringify(ql ?? rl)}`);
+      continue;
+    }
+    const qs = splitLine(ql);
+    const dev = devs.find((d) => d.line.test(qs.name));
+    if (!dev) {
+      if (ql !== rl) add(`line ${i + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
+      continue;
+    }
+    used.add(dev);
+    const rs = splitLine(rl);
+    if (rs.name !== qs.name) {
+      add(`line ${i + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
+    } else if (rs.value === qs.value) {
+      if (rs.value === dev.sdmValue) {
+        add(`line ${i + 1} (${qs.name}): stale deviation ${dev.line}: QEMU now prints the SDM value ${dev.sdmValue}; remove the entry`);
+      } else {
+        add(`line ${i + 1} (${qs.name}): Ringside prints QEMU's value ${rs.value}; the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
+      }
+    } else {
+      if (rs.value !== dev.sdmValue) add(`line ${i + 1} (${qs.name}): Ringside prints ${rs.value}, the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
+      if (qs.value !== dev.qemuValue) add(`line ${i + 1} (${qs.name}): QEMU prints ${qs.value}, the deviation entry says ${dev.qemuValue}; update the entry`);
+    }
+  }
+  for (const d of devs) if (!used.has(d)) add(`stale deviation: no line of ${guest} matches ${d.line}`);
+  return problems;
+}

@@ -1,0 +1,124 @@
+// Where QEMU (the oracle, QEMU 7.2 TCG with -cpu max,vendor=GenuineIntel) and
+// the Intel SDM disagree on a value a guest prints.  The cross-check
+// (test/qemu-crosscheck.test.ts) compares Ringside's console output with
+// QEMU's line by line; on a line matched by an entry here it requires instead
+// that QEMU prints `qemuValue` and Ringside prints `sdmValue`.  An entry whose
+// line now agrees between the two (QEMU fixed, or Ringside copying QEMU) fails
+// the test, so the list cannot silently go stale.
+//
+// A guest line is `name: value`; `line` is matched against the name.
+
+export interface QemuDeviation {
+  /** Guest folder name under guests/. */
+  guest: string;
+  /** Matched against the part of a console line before the first ': '. */
+  line: RegExp;
+  /** Where the SDM says what the value must be. */
+  sdmSection: string;
+  /** The value (text after ': ') the SDM requires, which Ringside must print. */
+  sdmValue: string;
+  /** The value QEMU prints. */
+  qemuValue: string;
+  /** Where QEMU's behaviour comes from (file, function, version). */
+  qemuSource: string;
+  /** Why the values differ, in a sentence or two. */
+  why: string;
+}
+
+const RF_SDM =
+  'Intel SDM Vol. 3B, debug chapter, "Instruction-Breakpoint Exception Condition": ' +
+  '"For any fault-class exception except a debug exception generated in response to an ' +
+  'instruction breakpoint, the value pushed for RF is 1."';
+const RF_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): pushes cpu_compute_eflags(env) ' +
+  'as it is; nothing sets RF in the pushed image for fault-class exceptions';
+const RF_WHY =
+  'Faults push RFLAGS with RF=1 so that IRET back to the faulting instruction does not ' +
+  're-trigger an instruction breakpoint; QEMU does not model RF on delivery.';
+
+const RSVD_SDM =
+  'Intel SDM Vol. 3A §4.7 "Page-Fault Exceptions": "bit 3 of the error code can be set only ' +
+  'if bit 0 is also set" (reserved bits are checked only in present entries)';
+const RSVD_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/excp_helper.c mmu_translate(): the do_fault_rsvd path ' +
+  'sets error_code = PG_ERROR_RSVD_MASK without PG_ERROR_P_MASK (older QEMU or-ed in P)';
+const RSVD_WHY = 'QEMU reports reserved-bit page faults with P=0; hardware reports P=1.';
+
+export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  {
+    guest: 'pf-errcode',
+    line: /\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #PF.',
+  },
+  {
+    guest: 'alu-flags',
+    line: /\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #DE from DIV/IDIV.',
+  },
+  {
+    guest: 'exceptions',
+    line: /^(ud\.ud2|gp\.[a-z_]+)\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #UD and #GP (bp.int3 is a trap: RF stays 0 on both).',
+  },
+  {
+    guest: 'exceptions',
+    line: /^gp\.int_beyond_idt\.error_code$/,
+    sdmSection:
+      'Intel SDM Vol. 3A §6.13 "Error Code": the selector index field (bits 15:3) holds the ' +
+      'IDT vector and bit 1 (IDT) is set, so INT 0x21 beyond the IDT limit gives 0x21*8+2',
+    sdmValue: '0x10a',
+    qemuValue: '0x212',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): the IDT-limit check raises ' +
+      '#GP with intno * 16 + 2 (the 64-bit gate size instead of the selector-index shift)',
+    why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
+  },
+  {
+    guest: 'pf-errcode',
+    line: /^rsvd\.xd_nxe0\.read\.error_code$/,
+    sdmSection: RSVD_SDM,
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Read through a PTE with XD set while EFER.NXE=0: P|RSVD.',
+  },
+  {
+    guest: 'pf-errcode',
+    line: /^rsvd\.xd_nxe0\.write\.error_code$/,
+    sdmSection: RSVD_SDM,
+    sdmValue: '0xb',
+    qemuValue: '0xa',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Write through a PTE with XD set while EFER.NXE=0: P|W|RSVD.',
+  },
+  {
+    guest: 'pf-errcode',
+    line: /^rsvd\.xd_nxe0\.exec\.error_code$/,
+    sdmSection: RSVD_SDM,
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Fetch through a PTE with XD set while EFER.NXE=0: P|RSVD, and I/D=0 because NXE=0 and SMEP=0.',
+  },
+  {
+    guest: 'pf-errcode',
+    line: /^rsvd\.pml4_ps\.read\.error_code$/,
+    sdmSection: RSVD_SDM + '; PS is reserved in a PML4E (§4.5.4)',
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Read through a PML4E with PS=1: P|RSVD.',
+  },
+];
