@@ -21,18 +21,24 @@
         .byte 0xf2, 0x0f, 0x01, 0xca
 .endm
 
-/* LKGS with a 16-bit register operand: `LKGS %di`. */
+/* LKGS with a 16-bit register operand: `LKGS %di`, `LKGS %r9w`. */
 .macro LKGS reg
+        .set _lkgs_done, 0
         .irp r, ax, cx, dx, bx, sp, bp, si, di
         .ifc \reg, %\r
         .byte 0xf2, 0x0f, 0x00, 0xf0 + _lkgs_regno_\r
+        .set _lkgs_done, 1
         .endif
         .endr
-        .irp r, 8, 9, 10, 11, 12, 13, 14, 15
-        .ifc \reg, %r\r\()w
-        .byte 0xf2, 0x41, 0x0f, 0x00, 0xf0 + (\r - 8)
+        .irp r, r8w, r9w, r10w, r11w, r12w, r13w, r14w, r15w
+        .ifc \reg, %\r
+        .byte 0xf2, 0x41, 0x0f, 0x00, 0xf0 + _lkgs_regno_\r
+        .set _lkgs_done, 1
         .endif
         .endr
+        .if _lkgs_done == 0
+        .error "LKGS: operand must be a 16-bit register (%ax..%di, %r8w..%r15w)"
+        .endif
 .endm
         .set _lkgs_regno_ax, 0
         .set _lkgs_regno_cx, 1
@@ -42,6 +48,14 @@
         .set _lkgs_regno_bp, 5
         .set _lkgs_regno_si, 6
         .set _lkgs_regno_di, 7
+        .set _lkgs_regno_r8w, 0
+        .set _lkgs_regno_r9w, 1
+        .set _lkgs_regno_r10w, 2
+        .set _lkgs_regno_r11w, 3
+        .set _lkgs_regno_r12w, 4
+        .set _lkgs_regno_r13w, 5
+        .set _lkgs_regno_r14w, 6
+        .set _lkgs_regno_r15w, 7
 
 #else /* C: strings for inline asm */
 
