@@ -333,6 +333,10 @@ export class Cpu {
       sum += (this.regLo[i.index] >>> 0) * (1 << s);
       hi += this.regHi[i.index] << s;
     }
+    if (i.asz === 2) {
+      // 16-bit addressing (32-bit code with a 67 prefix): the offset wraps at 64 KiB.
+      return ((sum & 0xffff) + (this.segEffLo[i.seg] >>> 0)) >>> 0;
+    }
     if (i.asz === 4) {
       // 32-bit address size: the effective address wraps at 4 GiB before the base is added.
       sum = (sum >>> 0) + (this.segEffLo[i.seg] >>> 0);

@@ -107,28 +107,9 @@ export function decode(cpu: Cpu, rip: number): Insn {
       insn.rm = rm | rexB;
       insn.mem = false;
     } else {
-      if (asz === 2) cpu.modelError('16-bit addressing is not modelled');
       insn.mem = true;
-      let base = NONE, index = NONE, scale = 0, dispBytes = mod === 1 ? 1 : mod === 2 ? 4 : 0;
-      if (rm === 4) {
-        const sib = next();
-        scale = sib >> 6;
-        const idx = ((sib >> 3) & 7) | rexX;
-        if (idx !== 4) index = idx;
-        if ((sib & 7) === 5 && mod === 0) dispBytes = 4;
-        else base = (sib & 7) | rexB;
-      } else if (rm === 5 && mod === 0) {
-        dispBytes = 4;
-        if (mode64) base = RIP_BASE;
-      } else {
-        base = rm | rexB;
-      }
-      insn.base = base;
-      insn.index = index;
-      insn.scale = scale;
-      if (dispBytes === 1) { const d = (next() << 24) >> 24; insn.dispLo = d; insn.dispHi = d >> 31; }
-      else if (dispBytes === 4) { const d = readImm(next, 4); insn.dispLo = d; insn.dispHi = d >> 31; }
-      insn.seg = seg >= 0 ? seg : (base === 4 || base === 5) ? SS : DS;
+      if (asz === 2) decodeModrm16(insn, mod, rm, next, seg);
+      else decodeModrm32(insn, mod, rm, next, seg, rexX, rexB, mode64);
     }
   } else if (entry.opReg) {
     insn.reg = (byte & 7) | rexB;
@@ -182,6 +163,48 @@ export function decode(cpu: Cpu, rip: number): Insn {
   insn.len = pos;
   if (entry.feature !== null && !cpu.features.has(entry.feature)) insn.exec = undefinedOpcode;
   return insn;
+}
+
+/** 32/64-bit ModRM and SIB addressing (SDM Vol. 2 Tables 2-2, 2-3; RIP-relative §2.2.1.6). */
+function decodeModrm32(insn: Insn, mod: number, rm: number, next: () => number, seg: number,
+  rexX: number, rexB: number, mode64: boolean): void {
+  let base = NONE, index = NONE, scale = 0, dispBytes = mod === 1 ? 1 : mod === 2 ? 4 : 0;
+  if (rm === 4) {
+    const sib = next();
+    scale = sib >> 6;
+    const idx = ((sib >> 3) & 7) | rexX;
+    if (idx !== 4) index = idx;
+    if ((sib & 7) === 5 && mod === 0) dispBytes = 4;
+    else base = (sib & 7) | rexB;
+  } else if (rm === 5 && mod === 0) {
+    dispBytes = 4;
+    if (mode64) base = RIP_BASE;
+  } else {
+    base = rm | rexB;
+  }
+  insn.base = base;
+  insn.index = index;
+  insn.scale = scale;
+  if (dispBytes === 1) { const d = (next() << 24) >> 24; insn.dispLo = d; insn.dispHi = d >> 31; }
+  else if (dispBytes === 4) { const d = readImm(next, 4); insn.dispLo = d; insn.dispHi = d >> 31; }
+  insn.seg = seg >= 0 ? seg : (base === 4 || base === 5) ? SS : DS;
+}
+
+/** 16-bit ModRM addressing (SDM Vol. 2 Table 2-1): BX/BP plus SI/DI plus disp8/disp16. */
+const BASE16 = [3, 3, 5, 5, 6, 7, 5, 3]; // BX, BX, BP, BP, SI, DI, BP, BX
+const INDEX16 = [6, 7, 6, 7, NONE, NONE, NONE, NONE]; // SI, DI, SI, DI
+function decodeModrm16(insn: Insn, mod: number, rm: number, next: () => number, seg: number): void {
+  let base = BASE16[rm];
+  let disp = 0;
+  if (mod === 0 && rm === 6) { base = NONE; disp = readImm(next, 2); }
+  else if (mod === 1) disp = (next() << 24) >> 24;
+  else if (mod === 2) disp = readImm(next, 2);
+  insn.base = base;
+  insn.index = INDEX16[rm];
+  insn.scale = 0;
+  insn.dispLo = disp;
+  insn.dispHi = disp >> 31;
+  insn.seg = seg >= 0 ? seg : base === 5 ? SS : DS;
 }
 
 function isLegacyPrefix(b: number): boolean {

@@ -102,9 +102,10 @@ function build(): OpcodeDef[] {
   def('89 /r', 'MOV', 'Ev,Gv', D.movEG);
   def('8A /r', 'MOV', 'Gb,Eb', D.movGE);
   def('8B /r', 'MOV', 'Gv,Ev', D.movGE);
-  def('8C /r', 'MOV', 'Ev,Sw', D.movESeg);
+  for (let sreg = 0; sreg < 6; sreg++) def(`8C /${sreg}`, 'MOV', 'Ev,Sw', D.movESeg);
   def('8D /r', 'LEA', 'Gv,M', D.lea);
-  def('8E /r', 'MOV', 'Sw,Ew', D.movSegE);
+  // MOV to CS and to the nonexistent segment registers 6 and 7 are undefined encodings.
+  for (const sreg of [ES, SS, DS, FS, GS]) def(`8E /${sreg}`, 'MOV', 'Sw,Ew', D.movSegE);
   def('8F /0', 'POP', 'Ev', D.popE, { attrs: 'd64' });
 
   // ---- 90-9F
@@ -169,6 +170,8 @@ function build(): OpcodeDef[] {
   // ---- D4-DF
   def('D4', 'AAM', 'Ib', 'unmodelled', { attrs: 'i64' });
   def('D5', 'AAD', 'Ib', 'unmodelled', { attrs: 'i64' });
+  // D6 is blank in the SDM opcode map; Intel processors execute it as SALC outside 64-bit mode.
+  def('D6', 'SALC', '', D.salc, { attrs: 'i64' });
   def('D7', 'XLAT', '', D.xlat);
   for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, { op: 0 });
 
@@ -251,9 +254,9 @@ function build(): OpcodeDef[] {
   for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop);
   def('F3 0F 1E FA', 'ENDBR64', '', D.nop);
   def('F3 0F 1E FB', 'ENDBR32', '', D.nop);
-  def('0F 20 /r', 'MOV', 'Rd,Cd', S.movFromCr, { attrs: 'f64' });
+  for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, { attrs: 'f64' });
   def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, { attrs: 'f64' });
-  def('0F 22 /r', 'MOV', 'Cd,Rd', S.movToCr, { attrs: 'f64' });
+  for (const cr of [0, 2, 3, 4]) def(`0F 22 /${cr}`, 'MOV', 'Cd,Rd', S.movToCr, { attrs: 'f64' });
   def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, { attrs: 'f64' });
   def('0F 30', 'WRMSR', '', S.wrmsr, { feature: 'msr' });
   def('0F 31', 'RDTSC', '', S.rdtsc, { feature: 'tsc' });
@@ -280,7 +283,10 @@ function build(): OpcodeDef[] {
   def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
   def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });
   def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, { attrs: 'lock' });
+  def('0F B2 /r', 'LSS', 'Gv,Mp', D.loadFarPointer, { op: SS });
   def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, { op: 2, attrs: 'lock' });
+  def('0F B4 /r', 'LFS', 'Gv,Mp', D.loadFarPointer, { op: FS });
+  def('0F B5 /r', 'LGS', 'Gv,Mp', D.loadFarPointer, { op: GS });
   def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, { op: 1 });
   def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, { op: 2 });
   def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, { feature: 'popcnt' });

@@ -211,18 +211,22 @@ export function popSeg(cpu: Cpu, i: Insn): void {
 }
 
 export function movESeg(cpu: Cpu, i: Insn): void {
-  const s = i.reg & 7;
-  if (s > 5) cpu.ud();
-  const sel = cpu.segSel[s];
+  const sel = cpu.segSel[i.reg & 7];
   if (i.mem) cpu.write16(cpu.ea(i), sel);
   else cpu.setReg(i.rm, i.osz === 2 ? 2 : 4, sel, 0);
 }
 
 export function movSegE(cpu: Cpu, i: Insn): void {
-  const s = i.reg & 7;
-  if (s > 5 || s === 1) cpu.ud();
-  const sel = readE(cpu, i, 2);
-  loadSegment(cpu, s, sel);
+  loadSegment(cpu, i.reg & 7, readE(cpu, i, 2));
+}
+
+/** LSS/LFS/LGS Gv, m16:16/32/64: the offset, then the selector after it (SDM LDS/LES/LFS/LGS/LSS). */
+export function loadFarPointer(cpu: Cpu, i: Insn): void {
+  const lin = cpu.ea(i);
+  const off = cpu.read(lin, i.osz), offHi = cpu.hi;
+  const sel = cpu.read16(lin + i.osz);
+  loadSegment(cpu, i.op, sel);
+  cpu.setReg(i.reg, i.osz, off, offHi);
 }
 
 /** PUSHF: RFLAGS with VM and RF cleared in the image (SDM PUSHF). */
@@ -311,6 +315,11 @@ export function xlat(cpu: Cpu, i: Insn): void {
   const hi = i.asz === 8 ? cpu.regHi[3] + (sum >= 4294967296 ? 1 : 0) : 0;
   const lin = cpu.linear(i.segOverride ? i.seg : DS, sum | 0, hi, i.asz);
   cpu.setReg8(0, cpu.read8(lin));
+}
+
+/** SALC (undocumented D6): AL = CF ? 0xFF : 0, flags unchanged. */
+export function salc(cpu: Cpu): void {
+  cpu.setReg8(0, (statusFlags(cpu) & R.CF) !== 0 ? 0xff : 0);
 }
 
 // ---------------------------------------------------------------- flags
