@@ -13,7 +13,7 @@ const NOT_YET_MODELLED: Record<string, string> = {
   AAS: 'integer instruction set', AAM: 'integer instruction set', AAD: 'integer instruction set',
   PUSHA: 'integer instruction set', POPA: 'integer instruction set', BOUND: 'system architecture (#BR)',
   ARPL: 'integer instruction set', LES: 'integer instruction set', LDS: 'integer instruction set',
-  VERR: 'system architecture', VERW: 'system architecture',
+  VERR: 'system architecture', VERW: 'system architecture', LAR: 'system architecture', LSL: 'system architecture',
   SYSCALL: 'legacy transitions', SYSRET: 'legacy transitions', SYSENTER: 'legacy transitions',
   SYSEXIT: 'legacy transitions', SWAPGS: 'legacy transitions',
   ERETU: 'FRED', ERETS: 'FRED', LKGS: 'FRED',

@@ -244,6 +244,8 @@ function build(): OpcodeDef[] {
   def('0F 01 F9', 'RDTSCP', '', S.rdtscp, { feature: 'rdtscp' });
   def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
   def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
+  def('0F 02 /r', 'LAR', 'Gv,Ew', 'unmodelled');
+  def('0F 03 /r', 'LSL', 'Gv,Ew', 'unmodelled');
   def('0F 05', 'SYSCALL', '', 'unmodelled', { feature: 'syscall' });
   def('0F 06', 'CLTS', '', S.clts);
   def('0F 07', 'SYSRET', '', 'unmodelled', { feature: 'syscall' });
