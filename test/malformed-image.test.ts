@@ -18,7 +18,15 @@ const mutations: Mutation[] = [
   ['truncated inside the identification', (b) => b.subarray(0, 12), /truncated/],
   ['truncated inside the ELF header', (b) => b.subarray(0, 40), /truncated/],
   ['truncated inside the program headers', (b) => b.subarray(0, new ElfFields(b).ph(0) + 10), /program headers outside the file/],
-  ['truncated inside the segment data', (b) => b.subarray(0, b.length - 1), /outside the file/],
+  [
+    'truncated inside the segment data',
+    (b) => {
+      const f = new ElfFields(b);
+      const i = f.firstLoad();
+      return b.subarray(0, Number(f.offset(i) + f.filesz(i)) - 1);
+    },
+    /outside the file/,
+  ],
   ['bad magic', (b) => ((b[0] = 0x7e), b), /bad magic/],
   ['bad class', (b) => ((b[4] = 7), b), /bad ELF class 7/],
   ['big-endian', (b) => ((b[5] = 2), b), /big-endian/],

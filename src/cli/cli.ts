@@ -181,6 +181,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (values.profile === undefined) {
     throw new UsageError(`run needs --profile P (available: ${runnableProfiles().map((p) => p.name).join(', ')})`);
   }
+  getProfile(values.profile);
   const limits = limitsFrom(values);
   const image = positionals[0];
   const json = values.json === true;

@@ -154,6 +154,9 @@ export class ElfFields {
   setPaddr(i: number, v: bigint): void {
     this.field(i, 12, 24, v);
   }
+  offset(i: number): bigint {
+    return this.read(i, 4, 8);
+  }
   filesz(i: number): bigint {
     return this.read(i, 16, 32);
   }
