@@ -17,7 +17,7 @@ import { ModelError } from '../machine/errors.js';
 import * as R from '../arch/rflags.js';
 import * as C from '../arch/control.js';
 import * as V from '../arch/vectors.js';
-import { CS, SS, DS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
+import { CS, SS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
 import { FAULT, STOP } from './fault.js';
 import { Lazy, statusFlags } from './flags.js';
 import type { CpuModelOptions } from './model.js';
@@ -560,19 +560,7 @@ export class Cpu {
     }
   }
 
-  /** Supervisor-mode ("implicit") accesses: descriptor tables, TSS, delivery frames at CPL 0. */
-  readSys64(lin: number): number {
-    const p = this.translate(lin, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
-    if ((lin & 7) !== 0 && (lin & 0xfff) > 0xff8) {
-      const lo = this.readSys32(lin);
-      this.hi = this.readSys32(lin + 4);
-      return lo;
-    }
-    if (p >= this.mem.size) { this.hi = -1; return -1; }
-    this.hi = this.view.getInt32(p + 4, true);
-    return this.view.getInt32(p, true);
-  }
-
+  /** Supervisor-mode ("implicit") reads: descriptor tables, TSS, IDT gates. */
   readSys32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) {
       let v = 0;

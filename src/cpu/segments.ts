@@ -5,7 +5,7 @@ import type { Cpu } from './cpu.js';
 import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
-import { CS, SS, FS, GS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI } from '../arch/descriptors.js';
+import { CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI } from '../arch/descriptors.js';
 
 /** Descriptor halves of the last readDescriptor() (no allocation). */
 export const desc = { lo: 0, hi: 0 };

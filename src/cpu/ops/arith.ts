@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { Lazy, getCF, resultFlags } from '../flags.js';
-import { CF, OF, AF } from '../../arch/rflags.js';
+import { CF, OF } from '../../arch/rflags.js';
 import { DE } from '../../arch/vectors.js';
 import { undefinedFlags } from '../undefined.js';
 
