@@ -84,3 +84,29 @@ describe('ringside profiles and help', () => {
     assert.match(r.stdout, /ringside run IMAGE --profile P/);
   });
 });
+
+describe('a bug in Ringside', () => {
+  // A preloaded module makes the machine throw an ordinary exception.
+  const hook = join(dir, 'boom.mjs');
+  const machineUrl = new URL('../src/machine/machine.js', import.meta.url).href;
+  writeFileSync(hook, `import { Machine } from ${JSON.stringify(machineUrl)};\nMachine.prototype.run = function () { throw new TypeError('boom'); };\n`);
+  const args = ['run', good, '--profile', 'native/idt'];
+
+  it('is verdict internal, exit 1, one line asking for a report, no stack trace', () => {
+    const r = ringside(args, {}, ['--import', hook]);
+    assert.equal(r.status, 1);
+    const l = lines(r.stderr);
+    assert.equal(l.length, 1, r.stderr);
+    assert.match(l[0], /^ringside: internal: TypeError: boom .*bug in Ringside.*report/);
+  });
+  it('--json still prints one object', () => {
+    const r = ringside([...args, '--json'], {}, ['--import', hook]);
+    assert.equal(r.status, 1);
+    assert.equal((JSON.parse(r.stdout) as { verdict: string }).verdict, 'internal');
+  });
+  it('RINGSIDE_DEBUG=1 adds the stack trace', () => {
+    const r = ringside(args, { RINGSIDE_DEBUG: '1' }, ['--import', hook]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\n\s+at /);
+  });
+});

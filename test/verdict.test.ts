@@ -76,7 +76,7 @@ describe('judge: a result line decides', () => {
   it('a triple fault after the line is a crash', () => {
     const j = judge(end('triple-fault', null, '#GP during #DF delivery'), 'Test result: SUCCESS\n');
     assert.equal(j.verdict, 'crash');
-    assert.match(j.reason, /triple fault after 'Test result: SUCCESS'/);
+    assert.match(j.reason, /^triple fault: #GP during #DF delivery after 'Test result: SUCCESS'$/);
     assert.match(j.reason, /#GP during #DF/);
   });
   it('a spent budget after the line is still a timeout', () => {
@@ -137,5 +137,16 @@ describe('exit codes', () => {
   });
   it('every verdict has one, and none uses 2 (bad input)', () => {
     for (const v of VERDICTS) assert.notEqual(exitCodeFor(v), 2, v);
+  });
+});
+
+describe('reasons', () => {
+  it('use the machine message without repeating the kind', () => {
+    assert.equal(judge(end('triple-fault', null, 'triple fault at rip 0x1000'), '').reason, 'triple fault at rip 0x1000');
+    assert.equal(judge(end('triple-fault', null, '#DF while delivering #GP'), '').reason, 'triple fault: #DF while delivering #GP');
+    assert.equal(judge(end('insn-budget', null, 'instruction budget of 5 spent'), '').reason, 'instruction budget of 5 spent');
+    assert.equal(judge(end('insn-budget', null, ''), '').reason, 'instruction budget spent');
+    assert.equal(judge(end('wall-timeout', null, 'wall-clock limit of 1 s reached'), '').reason, 'wall-clock limit of 1 s reached');
+    assert.equal(judge(end('wall-timeout', null, ''), 'Test result: SUCCESS').reason, "wall-clock timeout after 'Test result: SUCCESS'");
   });
 });

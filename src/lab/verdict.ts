@@ -79,8 +79,12 @@ export function lastResultLine(console: string): ResultLine | null {
   return null;
 }
 
-function detail(message: string): string {
-  return message ? `: ${message}` : '';
+/** How a run ended, in words: the machine's message, prefixed with the kind unless it already says it. */
+function describeEnd(kind: 'triple-fault' | 'insn-budget' | 'wall-timeout', message: string): string {
+  const words = { 'triple-fault': 'triple fault', 'insn-budget': 'instruction budget spent', 'wall-timeout': 'wall-clock timeout' }[kind];
+  const stem = words.split(' ')[0];
+  if (message === '') return words;
+  return message.startsWith(stem) ? message : `${words}: ${message}`;
 }
 
 /** Judge a finished run from how it ended and what it printed. */
@@ -93,11 +97,10 @@ export function judge(end: RunEnd, console: string): Judgement {
         : result.line;
     switch (end.kind) {
       case 'triple-fault':
-        return { verdict: 'crash', reason: `triple fault after '${result.line}'${detail(end.message)}` };
+        return { verdict: 'crash', reason: `${describeEnd(end.kind, end.message)} after '${result.line}'` };
       case 'insn-budget':
-        return { verdict: 'timeout', reason: `instruction budget spent after '${result.line}'${detail(end.message)}` };
       case 'wall-timeout':
-        return { verdict: 'timeout', reason: `wall-clock timeout after '${result.line}'${detail(end.message)}` };
+        return { verdict: 'timeout', reason: `${describeEnd(end.kind, end.message)} after '${result.line}'` };
       case 'model-error':
         return { verdict: 'model-error', reason: end.message || 'model error' };
       case 'exit-port':
@@ -115,11 +118,10 @@ export function judge(end: RunEnd, console: string): Judgement {
     case 'halted':
       return { verdict: 'crash', reason: 'halted without a result' };
     case 'triple-fault':
-      return { verdict: 'crash', reason: `triple fault${detail(end.message)}` };
+      return { verdict: 'crash', reason: describeEnd(end.kind, end.message) };
     case 'insn-budget':
-      return { verdict: 'timeout', reason: `instruction budget spent${detail(end.message)}` };
     case 'wall-timeout':
-      return { verdict: 'timeout', reason: `wall-clock timeout${detail(end.message)}` };
+      return { verdict: 'timeout', reason: describeEnd(end.kind, end.message) };
     case 'model-error':
       return { verdict: 'model-error', reason: end.message || 'model error' };
   }

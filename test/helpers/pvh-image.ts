@@ -191,8 +191,8 @@ export interface Spawned {
 }
 
 /** Run bin/ringside with arguments. */
-export function ringside(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const r = spawnSync(process.execPath, [RINGSIDE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+export function ringside(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Spawned {
+  const r = spawnSync(process.execPath, [...nodeArgs, RINGSIDE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
