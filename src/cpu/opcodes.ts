@@ -10,7 +10,7 @@
 // destination), W0/W1 (REX.W must be 0/1), b (byte operation).
 
 import type { Exec } from './insn.js';
-import { AluOp, aluEG, aluGE, aluAI, aluEI, incDecE, incDecZ, notE, negE, mulE, imulGEI, imulGE2, divE } from './ops/arith.js';
+import { AluOp, Unary, aluEG, aluGE, aluAI, aluEI, unaryE, unaryZ, mulE, imulGEI, imulGE2, divE } from './ops/arith.js';
 import { shiftE, shiftDouble, btEG, btEI, bitScan, popcnt, lzcnt, setcc, cmovcc, bswap, CountFrom } from './ops/bits.js';
 import * as D from './ops/data.js';
 import * as B from './ops/branch.js';
@@ -74,8 +74,8 @@ function build(): OpcodeDef[] {
   def('3F', 'AAS', '', 'unmodelled', { attrs: 'i64' });
 
   // ---- 40-7F
-  def('40+r', 'INC', 'Zv', incDecZ, { op: 0, attrs: 'i64' });
-  def('48+r', 'DEC', 'Zv', incDecZ, { op: 1, attrs: 'i64' });
+  def('40+r', 'INC', 'Zv', unaryZ, { op: Unary.Inc, attrs: 'i64' });
+  def('48+r', 'DEC', 'Zv', unaryZ, { op: Unary.Dec, attrs: 'i64' });
   def('50+r', 'PUSH', 'Zv', D.pushZ, { attrs: 'd64' });
   def('58+r', 'POP', 'Zv', D.popZ, { attrs: 'd64' });
   def('60', 'PUSHA', '', 'unmodelled', { attrs: 'i64' });
@@ -202,8 +202,8 @@ function build(): OpcodeDef[] {
   def('F7 /0', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
   def('F7 /1', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
   for (const [w, ops] of [['Eb', 'F6'], ['Ev', 'F7']] as const) {
-    def(`${ops} /2`, 'NOT', w, notE, { attrs: 'lock' });
-    def(`${ops} /3`, 'NEG', w, negE, { attrs: 'lock' });
+    def(`${ops} /2`, 'NOT', w, unaryE, { op: Unary.Not, attrs: 'lock' });
+    def(`${ops} /3`, 'NEG', w, unaryE, { op: Unary.Neg, attrs: 'lock' });
     def(`${ops} /4`, 'MUL', w, mulE, { op: 0 });
     def(`${ops} /5`, 'IMUL', w, mulE, { op: 1 });
     def(`${ops} /6`, 'DIV', w, divE, { op: 0 });
@@ -215,10 +215,10 @@ function build(): OpcodeDef[] {
   def('FB', 'STI', '', S.sti);
   def('FC', 'CLD', '', D.cld);
   def('FD', 'STD', '', D.std);
-  def('FE /0', 'INC', 'Eb', incDecE, { op: 0, attrs: 'lock' });
-  def('FE /1', 'DEC', 'Eb', incDecE, { op: 1, attrs: 'lock' });
-  def('FF /0', 'INC', 'Ev', incDecE, { op: 0, attrs: 'lock' });
-  def('FF /1', 'DEC', 'Ev', incDecE, { op: 1, attrs: 'lock' });
+  def('FE /0', 'INC', 'Eb', unaryE, { op: Unary.Inc, attrs: 'lock' });
+  def('FE /1', 'DEC', 'Eb', unaryE, { op: Unary.Dec, attrs: 'lock' });
+  def('FF /0', 'INC', 'Ev', unaryE, { op: Unary.Inc, attrs: 'lock' });
+  def('FF /1', 'DEC', 'Ev', unaryE, { op: Unary.Dec, attrs: 'lock' });
   def('FF /2', 'CALL', 'Ev', B.callE, { attrs: 'f64' });
   def('FF /3', 'CALLF', 'Mp', B.callFarE);
   def('FF /4', 'JMP', 'Ev', B.jmpE, { attrs: 'f64' });

@@ -145,52 +145,37 @@ export function aluAI(cpu: Cpu, i: Insn): void {
   if (i.op !== AluOp.Cmp && i.op !== AluOp.Test) cpu.setReg(0, size, r, cpu.hi);
 }
 
-/** INC/DEC Ev (op 0 = INC, 1 = DEC) and the 32-bit-mode one-byte forms (Zv). */
-export function incDecE(cpu: Cpu, i: Insn): void {
+/** One-operand read-modify-write operations of groups 3-5 (OpcodeDef.op). */
+export const enum Unary { Inc = 0, Dec = 1, Not = 2, Neg = 3 }
+
+function unary(cpu: Cpu, kind: number, size: number, a: number, aHi: number): number {
+  switch (kind) {
+    case Unary.Inc: return incDec(cpu, false, size, a, aHi);
+    case Unary.Dec: return incDec(cpu, true, size, a, aHi);
+    case Unary.Not: cpu.hi = ~aHi; return ~a & sizeMask(size); // NOT changes no flags
+    default: return alu(cpu, AluOp.Sub, size, 0, 0, a, aHi); // NEG: 0 - operand, CF = operand != 0
+  }
+}
+
+/** INC/DEC/NOT/NEG Eb/Ev. */
+export function unaryE(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   if (i.mem) {
     const lin = cpu.ea(i);
     cpu.probeWrite(lin, size);
     const a = cpu.read(lin, size);
-    const r = incDec(cpu, i.op === 1, size, a, cpu.hi);
+    const r = unary(cpu, i.op, size, a, cpu.hi);
     cpu.write(lin, size, r, cpu.hi);
   } else {
     const a = cpu.getReg(i.rm, size);
-    cpu.setReg(i.rm, size, incDec(cpu, i.op === 1, size, a, cpu.hi), cpu.hi);
+    cpu.setReg(i.rm, size, unary(cpu, i.op, size, a, cpu.hi), cpu.hi);
   }
 }
 
-export function incDecZ(cpu: Cpu, i: Insn): void {
+/** INC/DEC Zv, the one-byte forms outside 64-bit mode. */
+export function unaryZ(cpu: Cpu, i: Insn): void {
   const a = cpu.getReg(i.reg, i.osz);
-  cpu.setReg(i.reg, i.osz, incDec(cpu, i.op === 1, i.osz, a, cpu.hi), cpu.hi);
-}
-
-/** NOT Ev: no flags. */
-export function notE(cpu: Cpu, i: Insn): void {
-  const size = i.osz;
-  if (i.mem) {
-    const lin = cpu.ea(i);
-    cpu.probeWrite(lin, size);
-    const a = cpu.read(lin, size);
-    cpu.write(lin, size, ~a, ~cpu.hi);
-  } else {
-    const a = cpu.getReg(i.rm, size);
-    cpu.setReg(i.rm, size, ~a & sizeMask(size), ~cpu.hi);
-  }
-}
-
-/** NEG Ev: 0 - operand; CF = operand != 0. */
-export function negE(cpu: Cpu, i: Insn): void {
-  const size = i.osz;
-  if (i.mem) {
-    const lin = cpu.ea(i);
-    cpu.probeWrite(lin, size);
-    const a = cpu.read(lin, size);
-    cpu.write(lin, size, alu(cpu, AluOp.Sub, size, 0, 0, a, cpu.hi), cpu.hi);
-  } else {
-    const a = cpu.getReg(i.rm, size);
-    cpu.setReg(i.rm, size, alu(cpu, AluOp.Sub, size, 0, 0, a, cpu.hi), cpu.hi);
-  }
+  cpu.setReg(i.reg, i.osz, unary(cpu, i.op, i.osz, a, cpu.hi), cpu.hi);
 }
 
 // ---------------------------------------------------------------- multiply and divide
