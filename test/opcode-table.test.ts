@@ -9,10 +9,6 @@ import { featureSet } from '../src/cpu/cpuid.js';
 
 /** Valid instructions that raise a model error until the issue named here implements them. */
 const NOT_YET_MODELLED: Record<string, string> = {
-  DAA: 'integer instruction set', DAS: 'integer instruction set', AAA: 'integer instruction set',
-  AAS: 'integer instruction set', AAM: 'integer instruction set', AAD: 'integer instruction set',
-  PUSHA: 'integer instruction set', POPA: 'integer instruction set', BOUND: 'system architecture (#BR)',
-  ARPL: 'integer instruction set', LES: 'integer instruction set', LDS: 'integer instruction set',
   VERR: 'system architecture', VERW: 'system architecture', LAR: 'system architecture', LSL: 'system architecture',
   SYSCALL: 'legacy transitions', SYSRET: 'legacy transitions', SYSENTER: 'legacy transitions',
   SYSEXIT: 'legacy transitions', SWAPGS: 'legacy transitions',

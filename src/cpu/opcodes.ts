@@ -16,6 +16,7 @@ import * as D from './ops/data.js';
 import * as B from './ops/branch.js';
 import * as S from './ops/system.js';
 import { stringOp } from './ops/string.js';
+import * as L from './ops/legacy.js';
 import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
@@ -68,21 +69,21 @@ function build(): OpcodeDef[] {
   def('17', 'POP', 'SS', D.popSeg, { op: SS, attrs: 'i64' });
   def('1E', 'PUSH', 'DS', D.pushSeg, { op: DS, attrs: 'i64' });
   def('1F', 'POP', 'DS', D.popSeg, { op: DS, attrs: 'i64' });
-  def('27', 'DAA', '', 'unmodelled', { attrs: 'i64' });
-  def('2F', 'DAS', '', 'unmodelled', { attrs: 'i64' });
-  def('37', 'AAA', '', 'unmodelled', { attrs: 'i64' });
-  def('3F', 'AAS', '', 'unmodelled', { attrs: 'i64' });
+  def('27', 'DAA', '', L.decimalAdjust, { op: 0, attrs: 'i64' });
+  def('2F', 'DAS', '', L.decimalAdjust, { op: 1, attrs: 'i64' });
+  def('37', 'AAA', '', L.aaa, { attrs: 'i64' });
+  def('3F', 'AAS', '', L.aas, { attrs: 'i64' });
 
   // ---- 40-7F
   def('40+r', 'INC', 'Zv', unaryZ, { op: Unary.Inc, attrs: 'i64' });
   def('48+r', 'DEC', 'Zv', unaryZ, { op: Unary.Dec, attrs: 'i64' });
   def('50+r', 'PUSH', 'Zv', D.pushZ, { attrs: 'd64' });
   def('58+r', 'POP', 'Zv', D.popZ, { attrs: 'd64' });
-  def('60', 'PUSHA', '', 'unmodelled', { attrs: 'i64' });
-  def('61', 'POPA', '', 'unmodelled', { attrs: 'i64' });
-  def('62 /r', 'BOUND', 'Gv,Ma', 'unmodelled', { attrs: 'i64' });
+  def('60', 'PUSHA', '', L.pusha, { attrs: 'i64' });
+  def('61', 'POPA', '', L.popa, { attrs: 'i64' });
+  def('62 /r', 'BOUND', 'Gv,Ma', L.bound, { attrs: 'i64' });
   def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, { attrs: 'o64' });
-  def('63 /r', 'ARPL', 'Ew,Gw', 'unmodelled', { attrs: 'i64' });
+  def('63 /r', 'ARPL', 'Ew,Gw', L.arpl, { attrs: 'i64' });
   def('68', 'PUSH', 'Iz', D.pushI, { attrs: 'd64' });
   def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI);
   def('6A', 'PUSH', 'Ib', D.pushI, { attrs: 'd64' });
@@ -154,8 +155,8 @@ function build(): OpcodeDef[] {
   }
   def('C2', 'RET', 'Iw', B.retNear, { attrs: 'f64' });
   def('C3', 'RET', '', B.retNear, { attrs: 'f64' });
-  def('C4 /r', 'LES', 'Gz,Mp', 'unmodelled', { attrs: 'i64' });
-  def('C5 /r', 'LDS', 'Gz,Mp', 'unmodelled', { attrs: 'i64' });
+  def('C4 /r', 'LES', 'Gz,Mp', D.loadFarPointer, { op: ES, attrs: 'i64' });
+  def('C5 /r', 'LDS', 'Gz,Mp', D.loadFarPointer, { op: DS, attrs: 'i64' });
   def('C6 /0', 'MOV', 'Eb,Ib', D.movEI);
   def('C7 /0', 'MOV', 'Ev,Iz', D.movEI);
   def('C8', 'ENTER', 'Iw,Ib', D.enter, { attrs: 'd64' });
@@ -168,8 +169,8 @@ function build(): OpcodeDef[] {
   def('CF', 'IRET', '', S.iret);
 
   // ---- D4-DF
-  def('D4', 'AAM', 'Ib', 'unmodelled', { attrs: 'i64' });
-  def('D5', 'AAD', 'Ib', 'unmodelled', { attrs: 'i64' });
+  def('D4', 'AAM', 'Ib', L.aam, { attrs: 'i64' });
+  def('D5', 'AAD', 'Ib', L.aad, { attrs: 'i64' });
   // D6 is blank in the SDM opcode map; Intel processors execute it as SALC outside 64-bit mode.
   def('D6', 'SALC', '', D.salc, { attrs: 'i64' });
   def('D7', 'XLAT', '', D.xlat);

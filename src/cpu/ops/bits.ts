@@ -7,6 +7,7 @@ import type { Insn } from '../insn.js';
 import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF, ZF } from '../../arch/rflags.js';
 import { readE, sizeMask } from './arith.js';
+import { undefinedFlags } from '../undefined.js';
 
 const enum Shift { Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7 }
 
@@ -283,8 +284,7 @@ export function bswap(cpu: Cpu, i: Insn): void {
   } else if (i.osz === 4) {
     cpu.setReg(r, 4, swap(cpu.regLo[r]), 0);
   } else {
-    // 16-bit operand: undefined (SDM); Intel hardware yields zero (undefined.ts).
-    cpu.setReg(r, 2, 0, 0);
+    cpu.setReg(r, 2, undefinedFlags.bswap16Result, 0); // 16-bit operand: undefined (SDM)
   }
 }
 
