@@ -64,6 +64,15 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     why: RF_WHY + ' Here: #DE from DIV/IDIV.',
   },
   {
+    guest: 'legacy32',
+    line: /\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #BR from BOUND in compatibility mode.',
+  },
+  {
     guest: 'exceptions',
     line: /^(ud\.ud2|gp\.[a-z_]+)\.rf$/,
     sdmSection: RF_SDM,

@@ -28,7 +28,18 @@ struct regs32 { u32 eax; u32 eflags; };
 
 void run_daa(void), run_das(void), run_aaa(void), run_aas(void);
 void run_aam10(void), run_aam16(void), run_aad10(void), run_aad7(void);
-void run_inc(void), run_dec(void);
+void run_inc(void), run_dec(void), run_arpl(void);
+void run_pusha(void), run_bound(void), run_les_lds(void), run_stack32(void);
+extern char bound_fault_insn[], stack32_ret[];
+
+/* Shared with legacy32.S (absolute 32-bit addresses). */
+u32 pusha_in[8], pusha_out[8], pusha_esp_after_push;
+static u32 pusha_stack[64] __attribute__((aligned(16)));
+u32 bound_index, bound_faulted;
+s32 bound_pair[2];
+struct __attribute__((packed)) { u32 offset; u16 selector; } far_ptr;
+u32 les_offset, les_selector, lds_offset, lds_selector;
+u32 stack32_esp, stack32_pushed_ret, stack32_pushed_imm, stack32_depth;
 
 #define N_BCD 1024
 static struct regs32 in[N_BCD], out[N_BCD];
@@ -79,9 +90,9 @@ static void flagstr(char *buf, u32 f, u32 mask)
     *p = 0;
 }
 
-enum op { DAA, DAS, AAA, AAS, AAM10, AAM16, AAD10, AAD7, INC, DEC };
+enum op { DAA, DAS, AAA, AAS, AAM10, AAM16, AAD10, AAD7, INC, DEC, ARPL };
 static const char *const op_names[] = {
-    "daa", "das", "aaa", "aas", "aam10", "aam16", "aad10", "aad7", "inc", "dec",
+    "daa", "das", "aaa", "aas", "aam10", "aam16", "aad10", "aad7", "inc", "dec", "arpl",
 };
 
 /* The SDM's pseudocode, for the check. Returns EAX; *flags gets the defined flags. */
@@ -126,6 +137,15 @@ static u32 model(enum op op, u32 eax, u32 fl, u32 *flags)
         *flags = szp(r);
         return (eax & ~0xffffu) | r;
     }
+    if (op == ARPL) {
+        u32 dst = eax & 0xffff, src = (eax >> 16) & 0xffff;
+        if ((dst & 3) < (src & 3)) {
+            *flags = ZF;
+            return (eax & ~0xffffu) | (dst & ~3u) | (src & 3);
+        }
+        *flags = 0;
+        return eax;
+    }
     /* inc, dec */
     {
         int dec = op == DEC;
@@ -153,6 +173,86 @@ static void run(enum op op, void (*fn)(void), u32 n, u32 defined)
         if ((got != want || got_flags != want_flags) && mismatches++ == 0)
             test_fail("%s eax=%08x%s: got eax=0x%08x%s, expected 0x%08x", op_names[op], in[i].eax, fin, got, fout, want);
     }
+}
+
+static void expect(const char *name, u64 got, u64 want)
+{
+    printk("%s: 0x%lx\n", name, got);
+    checked++;
+    if (got != want && mismatches++ == 0)
+        test_fail("%s: got 0x%lx, expected 0x%lx", name, got, want);
+}
+
+/* PUSHA pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI (that order, so
+ * EDI is at the lowest address); POPA pops them back but discards the ESP slot. */
+static void check_pusha(void)
+{
+    static const char *const names[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+    u32 top = (u32)(unsigned long)&pusha_stack[64];
+    for (u32 r = 0; r < 8; r++)
+        pusha_in[r] = r == 4 ? top : 0x01010101u * (r + 1);
+    call32(run_pusha, 0, 0, 0);
+    char name[32];
+    expect("pusha.esp_after_push", pusha_esp_after_push, top - 32);
+    for (u32 r = 0; r < 8; r++) {
+        snprintk(name, sizeof(name), "pusha.slot.%s", names[r]);
+        u32 want = r == 0 ? 0x11111111u : r == 4 ? 0xdeadbeefu : pusha_in[r];
+        expect(name, pusha_stack[64 - 1 - r], want); /* the two rewritten slots show the rewrite */
+    }
+    for (u32 r = 0; r < 8; r++) {
+        snprintk(name, sizeof(name), "popa.%s", names[r]);
+        u32 want = r == 0 ? 0x11111111u : pusha_in[r];
+        expect(name, pusha_out[r], want);
+    }
+}
+
+/* BOUND raises #BR (vector 5, a fault: RIP at the BOUND) when the signed index is
+ * below the lower or above the upper bound. */
+static void check_bound(void)
+{
+    static const struct { s32 index, lower, upper; } cases[] = {
+        { 5, 0, 10 }, { 0, 0, 10 }, { 10, 0, 10 }, { -1, 0, 10 }, { 11, 0, 10 },
+        { -5, -10, -1 }, { 0, -10, -1 }, { (s32)0x80000000, (s32)0x80000000, 0 },
+    };
+    char name[48];
+    for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
+        bound_index = (u32)cases[i].index;
+        bound_pair[0] = cases[i].lower;
+        bound_pair[1] = cases[i].upper;
+        fault_reset();
+        call32(run_bound, 0, 0, 0);
+        int want = cases[i].index < cases[i].lower || cases[i].index > cases[i].upper;
+        snprintk(name, sizeof(name), "bound.%d.%d.%d.faulted", cases[i].index, cases[i].lower, cases[i].upper);
+        expect(name, bound_faulted, want);
+        if (want) {
+            snprintk(name, sizeof(name), "bound.%d.%d.%d", cases[i].index, cases[i].lower, cases[i].upper);
+            print_fault(name, (u64)(unsigned long)bound_fault_insn);
+            expect("bound.vector", last_fault.vector, 5);
+            expect("bound.rip_is_bound", last_fault.rip, (u64)(unsigned long)bound_fault_insn);
+            expect("bound.cs", last_fault.cs, SEL_CODE32);
+        }
+    }
+}
+
+/* LES/LDS load the offset into the register and the selector into ES/DS. */
+static void check_les_lds(void)
+{
+    far_ptr.offset = 0xcafef00d;
+    far_ptr.selector = SEL_DATA;
+    call32(run_les_lds, 0, 0, 0);
+    expect("les.offset", les_offset, 0xcafef00d);
+    expect("les.es", les_selector & 0xffff, SEL_DATA);
+    expect("lds.offset", lds_offset, 0xcafef00d);
+    expect("lds.ds", lds_selector & 0xffff, SEL_DATA);
+}
+
+/* In compatibility mode with a 32-bit stack, PUSH imm32 and CALL push 4 bytes each. */
+static void check_stack32(void)
+{
+    call32(run_stack32, 0, 0, 0);
+    expect("stack32.depth", stack32_depth, 8);
+    expect("stack32.pushed_imm", stack32_pushed_imm, 0x12345678);
+    expect("stack32.pushed_ret_is_label", stack32_pushed_ret, (u32)(unsigned long)stack32_ret);
 }
 
 void test_main(void)
@@ -183,6 +283,18 @@ void test_main(void)
     }
     run(INC, run_inc, 2 * ARRAY_SIZE(edge), CF | PF | AF | ZF | SF | OF);
     run(DEC, run_dec, 2 * ARRAY_SIZE(edge), CF | PF | AF | ZF | SF | OF);
+
+    /* ARPL: every pair of RPLs (ZF = 1 and RPL raised when dest.RPL < src.RPL). */
+    for (u32 i = 0; i < 16; i++) {
+        in[i].eax = ((0x0040u | (i & 3)) << 16) | 0x1230u | (i >> 2);
+        in[i].eflags = 0x2;
+    }
+    run(ARPL, run_arpl, 16, ZF);
+
+    check_pusha();
+    check_bound();
+    check_les_lds();
+    check_stack32();
 
     printk("checked: %u\n", checked);
     printk("mismatches: %u\n", mismatches);
