@@ -12,12 +12,22 @@ export function featureSet(model: CpuModelOptions): Set<string> {
 }
 
 /** Four 32-bit results for leaf/subleaf. */
+const MAX_BASIC = 7;
+const MAX_EXTENDED = 0x80000008;
+
 export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out: Int32Array): void {
   out.fill(0);
   const vendor = model.vendor === 'amd' ? 'AuthenticAMD' : 'GenuineIntel';
-  switch (leaf >>> 0) {
+  let l = leaf >>> 0;
+  // Intel: a leaf above the maximum basic or extended leaf returns the highest basic
+  // leaf's data (SDM CPUID, "INPUT EAX = 0"); AMD returns zeros.
+  if ((l > MAX_BASIC && l < 0x80000000) || l > MAX_EXTENDED) {
+    if (model.vendor === 'amd') return;
+    l = MAX_BASIC;
+  }
+  switch (l) {
     case 0:
-      out[0] = 7;
+      out[0] = MAX_BASIC;
       out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8);
       return;
     case 1:
@@ -32,7 +42,7 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
       return;
     case 0x80000000:
-      out[0] = 0x80000008;
+      out[0] = MAX_EXTENDED;
       if (model.vendor === 'amd') { out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8); }
       return;
     case 0x80000001:
