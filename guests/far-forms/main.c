@@ -1,0 +1,98 @@
+/*
+ * far-forms: far CALL, JMP and RET between 64-bit mode and compatibility mode, and
+ * the stack-size attribute of a 16-bit stack segment.
+ *
+ * What the architecture requires (Intel SDM Vol. 2 CALL, JMP, RET "Operation",
+ * IA-32e mode; Vol. 1 §6.2.3 and PUSH/POP "Operation"; Vol. 3A §5.2.1):
+ *   - LRETQ in 64-bit mode pops RIP then CS, 8 bytes each, and loads CS.
+ *   - CALL m16:64 (REX.W, Intel) pushes CS and RIP as 8-byte slots; LRETQ returns.
+ *     (AMD processors ignore REX.W here and use m16:32; this guest follows Intel.)
+ *   - CALL m16:32 to a code segment with L = 0 enters compatibility mode with CS and
+ *     EIP pushed as 4-byte slots (only the low 16 bits of the CS slot are defined);
+ *     LRET imm16 with a 32-bit operand size pops EIP and CS, then adds imm16 to ESP,
+ *     releasing the parameters; returning to a code segment with L = 1 resumes
+ *     64-bit mode.
+ *   - JMP m16:32 enters compatibility mode; JMP ptr16:32 (EA, invalid in 64-bit
+ *     mode) is valid there and comes back.
+ *   - With a stack segment whose B flag is 0, stack operations address with SP:
+ *     they wrap at 64 KiB and leave ESP[31:16] unchanged; the operand size (not the
+ *     stack size) decides how many bytes a PUSH, POP or CALL moves.
+ * Every observation is printed; all are defined values.
+ */
+#include "ringside.h"
+
+#define SEL_DATA16 0x20
+
+extern u64 rec[32];
+extern struct __attribute__((packed)) { u32 off; u32 sel; } far32_ptr;
+extern struct { u64 off; u64 sel; } far64_ptr;
+void far_lretq(void), far_call64(void), far_call32(void), far_jmp32(void);
+void compat_entry(void), far64_callee(void);
+extern char far_call64_ret[], far_call32_ret[], compat_call_label[];
+
+static u64 gdt[8] __attribute__((aligned(16)));
+static u8 stack16[0x10000] __attribute__((aligned(0x10000)));
+static unsigned int mismatches;
+
+static u64 descriptor(u32 base, u32 limit, u32 access, u32 flags)
+{
+    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
+           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
+}
+
+static void expect(const char *name, u64 got, u64 want)
+{
+    printk("%s: 0x%lx\n", name, got);
+    if (got != want && mismatches++ == 0)
+        test_fail("%s: got 0x%lx, expected 0x%lx", name, got, want);
+}
+
+/* The library's GDT plus a 16-bit data segment over stack16. */
+static void install_gdt(void)
+{
+    struct __attribute__((packed)) { u16 limit; u64 base; } old, new;
+    asm volatile("sgdt %0" : "=m"(old));
+    memcpy(gdt, (void *)old.base, old.limit + 1);
+    gdt[SEL_DATA16 / 8] = descriptor((u32)(unsigned long)stack16, 0xffff, 0x92, 0x0);
+    new.limit = sizeof(gdt) - 1;
+    new.base = (u64)(unsigned long)gdt;
+    asm volatile("lgdt %0" :: "m"(new) : "memory");
+}
+
+void test_main(void)
+{
+    install_gdt();
+    far32_ptr.off = (u32)(unsigned long)compat_entry;
+    far32_ptr.sel = SEL_CODE32;
+    far64_ptr.off = (u64)(unsigned long)far64_callee;
+    far64_ptr.sel = SEL_CODE64;
+
+    far_lretq();
+    expect("lretq.rsp_delta", rec[0] - rec[1], 0);
+    expect("lretq.cs", rec[2], SEL_CODE64);
+
+    far_call64();
+    expect("call64.rsp_restored", rec[3] - rec[4], 0);
+    expect("call64.pushed_rip_is_return", rec[5], (u64)(unsigned long)far_call64_ret);
+    expect("call64.pushed_cs", rec[6] & 0xffff, SEL_CODE64);
+
+    far_call32();
+    expect("call32.rsp_restored_by_lret16", rec[7] - rec[8], 0);
+    expect("call32.pushed_eip_is_return", rec[9] & 0xffffffff, (u32)(unsigned long)far_call32_ret);
+    expect("call32.pushed_cs", rec[10] & 0xffff, SEL_CODE64);
+    expect("call32.callee_cs", rec[11] & 0xffff, SEL_CODE32);
+
+    far_jmp32();
+    expect("jmp32.compat_cs", rec[13] & 0xffff, SEL_CODE32);
+    expect("jmp32.back_cs", rec[12] & 0xffff, SEL_CODE64);
+
+    expect("stack16.esp_after_pushw", rec[14] & 0xffffffff, 0xabcdfffe);
+    expect("stack16.esp_after_pushl", rec[15] & 0xffffffff, 0xabcdfffa);
+    expect("stack16.esp_after_call", rec[16] & 0xffffffff, 0xabcdfff6);
+    expect("stack16.pushed_eip_is_label", rec[17] & 0xffffffff, (u32)(unsigned long)compat_call_label);
+    expect("stack16.popped_dword", rec[18] & 0xffffffff, 0x55667788);
+    expect("stack16.popped_word", rec[19] & 0xffff, 0x1234);
+    expect("stack16.esp_after_pops", rec[20] & 0xffffffff, 0xabcd0000);
+    expect("stack16.memory_at_fffe", *(u16 *)&stack16[0xfffe], 0x1234);
+    expect("stack16.memory_at_fffa", *(u32 *)&stack16[0xfffa], 0x55667788);
+}
