@@ -43,6 +43,9 @@ export const undefinedFlags = {
   decimalAdjustOF(_oldAl: number, _newAl: number, _subtract: boolean): number {
     return 0;
   },
+  /** PUSH Sreg with a 32-bit operand size: "all recent Core and Atom processors perform
+   *  a 16-bit move, leaving the upper portion of the stack location unmodified" (SDM PUSH). */
+  pushSegment32StoresWord: true,
   /** AAM, AAD: OF, AF, CF = 0. */
   aamAadRest: 0,
 };

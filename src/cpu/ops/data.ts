@@ -7,8 +7,9 @@ import type { Insn } from '../insn.js';
 import { alu, AluOp, readE, writeE, sizeMask } from './arith.js';
 import { getZF, statusFlags } from '../flags.js';
 import * as R from '../../arch/rflags.js';
-import { DS } from '../../arch/descriptors.js';
+import { DS, SS } from '../../arch/descriptors.js';
 import { loadSegment } from '../segments.js';
+import { undefinedFlags } from '../undefined.js';
 
 export function movEG(cpu: Cpu, i: Insn): void {
   const v = cpu.getReg(i.reg, i.osz);
@@ -199,9 +200,20 @@ export function popE(cpu: Cpu, i: Insn): void {
   }
 }
 
-/** PUSH Sreg (op = segment number): the selector, zero-extended to the operand size. */
+/** PUSH Sreg (op = segment number): zero-extended with a 64-bit operand size; with a
+ *  32-bit one the SDM allows a 16-bit store into the 4-byte slot (undefined.ts). */
 export function pushSeg(cpu: Cpu, i: Insn): void {
-  cpu.push(i.osz, cpu.segSel[i.op], 0);
+  const sel = cpu.segSel[i.op];
+  if (i.osz !== 4 || !undefinedFlags.pushSegment32StoresWord) { cpu.push(i.osz, sel, 0); return; }
+  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  cpu.adjustSp(-4);
+  try {
+    cpu.write16(cpu.linear(SS, cpu.regLo[4], cpu.regHi[4], cpu.stackSize), sel);
+  } catch (e) {
+    cpu.regLo[4] = saveLo;
+    cpu.regHi[4] = saveHi;
+    throw e;
+  }
 }
 
 export function popSeg(cpu: Cpu, i: Insn): void {
