@@ -27,6 +27,7 @@ import { decode } from './decoder.js';
 import { walk, Access } from './paging.js';
 import { deliverException } from './idt.js';
 import { featureSet } from './cpuid.js';
+import { compileBlock, HOT } from './blocks.js';
 
 export const enum Mode {
   /** 32-bit protected mode (CS.D = 1, not in long mode). */
@@ -145,6 +146,8 @@ export class Cpu {
   private readonly icache: ((Insn | undefined)[] | undefined)[] = [];
   /** Nonzero for physical pages that have decoded instructions cached. */
   private readonly codeMark: Uint8Array;
+  /** Set when a write hits a page with decoded code: a running block stops there. */
+  codeWritten = false;
   /** Linear address of the page the decode cache is serving (NaN: none). */
   private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
@@ -705,6 +708,7 @@ export class Cpu {
 
   /** A write hit a page with cached decodes: drop them (self-modifying code). */
   private invalidateCode(ppn: number): void {
+    this.codeWritten = true;
     this.icache[ppn * 2] = undefined;
     this.icache[ppn * 2 + 1] = undefined;
     this.codeMark[ppn] = 0;
@@ -738,10 +742,20 @@ export class Cpu {
       try {
         do {
           const insn = this.fetch();
-          this.nextRip = this.rip + insn.len;
-          insn.exec(this, insn);
-          this.rip = this.nextRip;
-        } while (++this.icount < this.icountLimit);
+          if (insn.block === null && ++insn.heat === HOT) {
+            compileBlock(insn, this.rip - this.codeBase, this.blockDecoder);
+          }
+          const block = insn.block;
+          if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {
+            this.codeWritten = false;
+            block(this);
+          } else {
+            this.nextRip = this.rip + insn.len;
+            insn.exec(this, insn);
+            this.rip = this.nextRip;
+            this.icount++;
+          }
+        } while (this.icount < this.icountLimit);
       } catch (e) {
         if (e === FAULT) {
           deliverException(this);
@@ -755,6 +769,26 @@ export class Cpu {
     }
     return this.endReason;
   }
+
+  /** For the block compiler: the instruction at an offset of the current code page,
+   *  decoded (and cached) if need be; null where none can be included. */
+  private readonly blockDecoder = (off: number): Insn | null => {
+    if (off >= PAGE_SIZE) return null;
+    const cached = this.codePage[off];
+    if (cached !== undefined) return cached;
+    let insn: Insn;
+    const cr2 = this.cr2;
+    try {
+      insn = decode(this, this.codeBase + off);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.cr2 = cr2; // a look-ahead decode is not an access: nothing is raised or recorded
+      return null;
+    }
+    if (off + insn.len > PAGE_SIZE) return null;
+    this.codePage[off] = insn;
+    return insn;
+  };
 
   /** End the run after the current instruction retires (I/O handlers call this). */
   requestStop(): void {

@@ -48,6 +48,11 @@ export class Insn {
   op = 0;
   /** True if a REX prefix was present (byte registers SPL..DIL instead of AH..BH). */
   rex = false;
+  /** Times this instruction began a single step; at a threshold a block is compiled. */
+  heat = 0;
+  /** The compiled block that starts here (blocks.ts), and how many instructions it runs. */
+  block: ((cpu: Cpu) => void) | null = null;
+  blockLength = 0;
 
   constructor(exec: Exec) {
     this.exec = exec;
