@@ -1,0 +1,62 @@
+// Compiled blocks (src/cpu/blocks.ts) must be indistinguishable from stepping: a store
+// into an instruction later in the same hot straight-line run takes effect for that
+// instruction (SDM Vol. 3A §11.6: a write to a code byte invalidates its cached
+// copies; current processors detect it for the instruction stream after the store,
+// as QEMU does), and a fault inside a block reports the faulting instruction.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildPvhImage } from './helpers/pvh-image.js';
+import { runImage } from '../src/lab/run.js';
+import { runUnderQemu } from '../src/lab/qemu.js';
+import { HOT } from '../src/cpu/blocks.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringside-blocks-'));
+const LOAD = 0x100000;
+const imm32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+
+/** Entry code offset inside buildPvhImage's single segment (ELF64, PT_NOTE): header,
+ *  two program headers, a 24-byte note. */
+const CODE_OFFSET = 64 + 2 * 56 + 24;
+
+test('a store into a later instruction of a hot block changes what that instruction does', () => {
+  const iterations = 4 * HOT;
+  // mov $n,%ecx; xor %ebx,%ebx
+  // loop: mov %ecx,(imm of the add below); add $0,%ebx; dec %ecx; jnz loop
+  // mov %ebx,%eax; and $0x7f,%eax; out %eax,$0xf4; cli; hlt
+  const head = [0xb9, ...imm32(iterations), 0x31, 0xdb];
+  const loopStart = head.length;
+  const addAt = loopStart + 6; // after the 6-byte mov
+  const immAddr = LOAD + CODE_OFFSET + addAt + 2; // 81 C3 imm32
+  const body = [0x89, 0x0d, ...imm32(immAddr), 0x81, 0xc3, ...imm32(0), 0x49];
+  const jnz = [0x75, (loopStart - (loopStart + body.length + 2)) & 0xff];
+  const tail = [0x89, 0xd8, 0x83, 0xe0, 0x7f, 0xe7, 0xf4, 0xfa, 0xf4];
+  const code = [...head, ...body, ...jnz, ...tail];
+  const path = join(dir, 'smc-in-block.elf');
+  writeFileSync(path, buildPvhImage({ code, loadAddr: LOAD }));
+
+  const expected = ((iterations * (iterations + 1)) / 2) & 0x7f; // each add adds the current ECX
+  const r = runImage(path, { profile: 'native/idt' });
+  assert.equal(r.exitValue, expected);
+  const q = runUnderQemu(path, { timeoutMs: 20_000 });
+  assert.equal(q.exitValue, expected, 'QEMU agrees');
+});
+
+test('a fault inside a hot block reports the faulting instruction and counts those before it', () => {
+  // DIV by ECX counting down: #DE when ECX reaches 0, long after the loop went hot.
+  // mov $n,%ecx; loop: mov $100,%eax; xor %edx,%edx; div %ecx; dec %ecx; jmp loop
+  // With no IDT the #DE escalates to a triple fault: the run's final RIP is the DIV.
+  const n = 3 * HOT;
+  const code = [0xb9, ...imm32(n), 0xb8, ...imm32(100), 0x31, 0xd2, 0xf7, 0xf1, 0x49, 0xeb, (5 - 17) & 0xff];
+  const path = join(dir, 'fault-in-block.elf');
+  writeFileSync(path, buildPvhImage({ code, loadAddr: LOAD }));
+  const r = runImage(path, { profile: 'native/idt' });
+  assert.equal(r.verdict, 'crash');
+  const divRip = LOAD + CODE_OFFSET + 5 + 5 + 2;
+  assert.equal(BigInt(r.registers.rip), BigInt(divRip));
+  // 1 (first mov) + n full iterations of 5 instructions + mov, xor before the faulting DIV.
+  assert.equal(r.instructions, 1 + n * 5 + 2);
+});
