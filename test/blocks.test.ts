@@ -23,22 +23,25 @@ const imm32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0
 const CODE_OFFSET = 64 + 2 * 56 + 24;
 
 test('a store into a later instruction of a hot block changes what that instruction does', () => {
-  const iterations = 4 * HOT;
-  // mov $n,%ecx; xor %ebx,%ebx
-  // loop: mov %ecx,(imm of the add below); add $0,%ebx; dec %ecx; jnz loop
+  // The store goes to a data page until the loop is hot and compiled, then (via CMOV)
+  // into the immediate of the ADD right after it in the same block.
+  const iterations = 8 * HOT;
+  const threshold = 2 * HOT;
+  // mov $n,%ecx; xor %ebx,%ebx; mov $data,%edi; mov $imm,%esi
+  // loop: cmp $t,%ecx; cmovb %esi,%edi; mov %ecx,(%edi); add $0,%ebx; dec %ecx; jnz loop
   // mov %ebx,%eax; and $0x7f,%eax; out %eax,$0xf4; cli; hlt
-  const head = [0xb9, ...imm32(iterations), 0x31, 0xdb];
-  const loopStart = head.length;
-  const addAt = loopStart + 6; // after the 6-byte mov
+  const headLen = 5 + 2 + 5 + 5;
+  const addAt = headLen + 6 + 3 + 2;
   const immAddr = LOAD + CODE_OFFSET + addAt + 2; // 81 C3 imm32
-  const body = [0x89, 0x0d, ...imm32(immAddr), 0x81, 0xc3, ...imm32(0), 0x49];
-  const jnz = [0x75, (loopStart - (loopStart + body.length + 2)) & 0xff];
+  const head = [0xb9, ...imm32(iterations), 0x31, 0xdb, 0xbf, ...imm32(0x200000), 0xbe, ...imm32(immAddr)];
+  const body = [0x81, 0xf9, ...imm32(threshold), 0x0f, 0x42, 0xfe, 0x89, 0x0f, 0x81, 0xc3, ...imm32(0), 0x49];
+  const jnz = [0x75, (-(body.length + 2)) & 0xff];
   const tail = [0x89, 0xd8, 0x83, 0xe0, 0x7f, 0xe7, 0xf4, 0xfa, 0xf4];
-  const code = [...head, ...body, ...jnz, ...tail];
   const path = join(dir, 'smc-in-block.elf');
-  writeFileSync(path, buildPvhImage({ code, loadAddr: LOAD }));
+  writeFileSync(path, buildPvhImage({ code: [...head, ...body, ...jnz, ...tail], loadAddr: LOAD }));
 
-  const expected = ((iterations * (iterations + 1)) / 2) & 0x7f; // each add adds the current ECX
+  // Each iteration with ECX < threshold stores ECX into the ADD, which then adds it.
+  const expected = ((threshold - 1) * threshold / 2) & 0x7f;
   const r = runImage(path, { profile: 'native/idt' });
   assert.equal(r.exitValue, expected);
   const q = runUnderQemu(path, { timeoutMs: 20_000 });
