@@ -25,13 +25,13 @@ describe('parseElf: valid images', () => {
       assert.equal(img.segments.length, 1);
       const seg = img.segments[0];
       assert.equal(seg.paddr, 0x100000);
-      assert.equal(seg.vaddr, 0x100000);
+      assert.equal(seg.vaddr, 0x100000n);
       assert.equal(seg.memsz, seg.data.length + 100);
       assert.equal(img.notes.length, 1);
       assert.equal(img.notes[0].name, 'Xen');
       assert.equal(img.notes[0].type, 18);
       assert.equal(img.notes[0].desc.length, 8);
-      assert.equal(new DataView(img.notes[0].desc.buffer, img.notes[0].desc.byteOffset).getUint32(0, true), img.entry);
+      assert.equal(new DataView(img.notes[0].desc.buffer, img.notes[0].desc.byteOffset).getUint32(0, true), Number(img.entry));
     });
     it(`ELF${elfClass} with the note only in an SHT_NOTE section`, () => {
       const img = parseElf(buildPvhImage({ elfClass, note: 'section', noteDescSize: 4 }), 'x');

@@ -32,8 +32,8 @@ test('images are ELF64 with the PVH entry note, loaded at 1 MiB', () => {
   assert.ok(note, 'PVH note');
   assert.equal(note.desc.length, 8);
   const entry = Buffer.from(note.desc).readUInt32LE(0);
-  assert.equal(entry, img.entry);
-  assert.ok(img.segments.every((s) => s.paddr >= 0x100000 && s.paddr === s.vaddr));
+  assert.equal(BigInt(entry), img.entry);
+  assert.ok(img.segments.every((s) => s.paddr >= 0x100000 && BigInt(s.paddr) === s.vaddr));
 });
 
 test('a failed build throws with the compiler error', () => {

@@ -67,25 +67,25 @@ describe('PVH boot plan', () => {
   });
   it('moves the start info when the image covers 0x6000', () => {
     const img = image();
-    img.segments = [{ paddr: 0x5000, vaddr: 0x5000, data: new Uint8Array(16), memsz: 0x3000 }];
+    img.segments = [{ paddr: 0x5000, vaddr: 0x5000n, data: new Uint8Array(16), memsz: 0x3000 }];
     assert.equal(planPvhBoot(img, 128 * MiB).startInfoPaddr, 0x1000);
   });
   it('rejects an image that covers all of low memory', () => {
     const img = image();
-    img.segments = [{ paddr: 0, vaddr: 0, data: new Uint8Array(16), memsz: 0x100000 }];
+    img.segments = [{ paddr: 0, vaddr: 0n, data: new Uint8Array(16), memsz: 0x100000 }];
     badInput(() => planPvhBoot(img, 128 * MiB), /no free page below 640 KiB/);
   });
   it('rejects segments outside RAM', () => {
     const img = image();
-    img.segments = [{ paddr: 128 * MiB - 0x10, vaddr: 0, data: new Uint8Array(0), memsz: 0x20 }];
+    img.segments = [{ paddr: 128 * MiB - 0x10, vaddr: 0n, data: new Uint8Array(0), memsz: 0x20 }];
     badInput(() => planPvhBoot(img, 128 * MiB), /segment 0 at paddr 0x7fffff0 .*does not fit in 128 MiB of RAM/);
     assert.doesNotThrow(() => planPvhBoot(img, 129 * MiB));
   });
   it('rejects overlapping segments', () => {
     const img = image();
     img.segments = [
-      { paddr: 0x100000, vaddr: 0, data: new Uint8Array(0), memsz: 0x2000 },
-      { paddr: 0x101000, vaddr: 0, data: new Uint8Array(0), memsz: 0x2000 },
+      { paddr: 0x100000, vaddr: 0n, data: new Uint8Array(0), memsz: 0x2000 },
+      { paddr: 0x101000, vaddr: 0n, data: new Uint8Array(0), memsz: 0x2000 },
     ];
     badInput(() => planPvhBoot(img, 128 * MiB), /segments 0 and 1 overlap/);
   });

@@ -184,7 +184,7 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
     const start = Number(ph.offset);
     segments.push({
       paddr: Number(ph.paddr),
-      vaddr: Number(ph.vaddr),
+      vaddr: ph.vaddr,
       data: copyBytes(bytes, start, start + Number(ph.filesz)),
       memsz: Number(ph.memsz),
     });
@@ -224,7 +224,7 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
   return {
     label,
     elfClass: is64 ? 64 : 32,
-    entry: Number(entry),
+    entry,
     segments,
     notes,
   };

@@ -4,8 +4,9 @@
 export interface ImageSegment {
   /** Physical load address (ELF p_paddr). */
   paddr: number;
-  /** Virtual address (ELF p_vaddr). */
-  vaddr: number;
+  /** Virtual address (ELF p_vaddr): a bigint, since ELF64 kernels link in the top
+   *  half (0xffffffff80000000...), past what a number holds exactly. */
+  vaddr: bigint;
   /** Bytes present in the file (p_filesz of them). */
   data: Uint8Array;
   /** Size in memory; the tail past data.length is zero-filled. */
@@ -22,7 +23,8 @@ export interface LoadableImage {
   /** Path or label, for messages. */
   label: string;
   elfClass: 32 | 64;
-  entry: number;
+  /** ELF e_entry (a bigint for the same reason as vaddr). */
+  entry: bigint;
   segments: ImageSegment[];
   notes: ImageNote[];
 }
