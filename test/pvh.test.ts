@@ -103,7 +103,7 @@ describe('PVH boot', () => {
     assert.equal(f.memory.bytes[seg.paddr + seg.memsz], 0xcc, 'nothing past memsz touched');
 
     assert.equal(f.entered.length, 1);
-    assert.equal(f.entered[0].eip, img.entry);
+    assert.equal(BigInt(f.entered[0].eip), img.entry);
     const si = f.entered[0].regs.ebx!;
     assert.equal(si, 0x6000);
     const v = f.memory.view;
