@@ -7,7 +7,7 @@
 // Encoding: [NP|66|F3|F2] [0F [38|3A]] XX[+r|+cc] [/r | /digit] [exact ModRM byte]
 // Attributes: d64 (64-bit default operand size), f64 (forced 64-bit), i64 (#UD in
 // 64-bit mode), o64 (64-bit mode only), lock (LOCK allowed with a memory
-// destination), W0/W1 (REX.W must be 0/1), b (byte operation).
+// destination), W0/W1 (REX.W must be 0/1), R0 (REX.R must be 0), b (byte operation).
 
 import type { Exec } from './insn.js';
 import { AluOp, Unary, aluEG, aluGE, aluAI, aluEI, unaryE, unaryZ, mulE, imulGEI, imulGE2, divE } from './ops/arith.js';
@@ -175,6 +175,15 @@ function build(): OpcodeDef[] {
   def('D6', 'SALC', '', D.salc, { attrs: 'i64' });
   def('D7', 'XLAT', '', D.xlat);
   for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, { op: 0 });
+  // Reserved encodings of the escape opcodes (SDM Vol. 2 Tables A-7 to A-22): #UD, never #NM.
+  // Memory forms by ModRM.reg; register forms by ModRM byte.
+  for (const hole of ['D9 /1', 'DB /4', 'DB /6', 'DD /5', 'D9 D1-D7', 'D9 E2-E3', 'D9 E6-E7', 'D9 EF', 'DA E0-E8',
+    'DA EA-FF', 'DB E5-E7', 'DB F8-FF', 'DD F0-FF', 'DE D8', 'DE DA-DF', 'DF E1-E7', 'DF F8-FF']) {
+    const [op, modrm] = hole.split(' ');
+    if (modrm.startsWith('/')) { def(`${op} ${modrm}`, 'x87', 'M', 'UD'); continue; }
+    const [lo, hi] = modrm.split('-').map((x) => parseInt(x, 16));
+    for (let m = lo; m <= (hi ?? lo); m++) def(`${op} ${hex(m)}`, 'x87', '', 'UD');
+  }
 
   // ---- E0-EF
   def('E0', 'LOOPNE', 'Jb', B.loop, { op: 0, attrs: 'f64' });
@@ -257,10 +266,12 @@ function build(): OpcodeDef[] {
   for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop);
   def('F3 0F 1E FA', 'ENDBR64', '', D.nop);
   def('F3 0F 1E FB', 'ENDBR32', '', D.nop);
-  for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, { attrs: 'f64' });
-  def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, { attrs: 'f64' });
-  for (const cr of [0, 2, 3, 4]) def(`0F 22 /${cr}`, 'MOV', 'Cd,Rd', S.movToCr, { attrs: 'f64' });
-  def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, { attrs: 'f64' });
+  // REX.R extends the control register number: with /0 it names CR8; CR9-CR15 and
+  // DR8-DR15 do not exist (#UD).
+  for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, { attrs: cr === 0 ? 'f64' : 'f64 R0' });
+  def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, { attrs: 'f64 R0' });
+  for (const cr of [0, 2, 3, 4]) def(`0F 22 /${cr}`, 'MOV', 'Cd,Rd', S.movToCr, { attrs: cr === 0 ? 'f64' : 'f64 R0' });
+  def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, { attrs: 'f64 R0' });
   def('0F 30', 'WRMSR', '', S.wrmsr, { feature: 'msr' });
   def('0F 31', 'RDTSC', '', S.rdtsc, { feature: 'tsc' });
   def('0F 32', 'RDMSR', '', S.rdmsr, { feature: 'msr' });
@@ -280,9 +291,12 @@ function build(): OpcodeDef[] {
   def('0F AB /r', 'BTS', 'Ev,Gv', btEG, { op: 1, attrs: 'lock' });
   def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, { op: 2 });
   def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, { op: 3 });
-  def('NP 0F AE E8', 'LFENCE', '', D.nop);
-  def('NP 0F AE F0', 'MFENCE', '', D.nop);
-  def('NP 0F AE F8', 'SFENCE', '', D.nop);
+  // The fences are NP 0F AE E8/F0/F8; processors ignore ModRM.rm (E8-EF, F0-F7, F8-FF).
+  for (let rm = 0; rm < 8; rm++) {
+    def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop);
+    def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop);
+    def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop);
+  }
   def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
   def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });
   def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, { attrs: 'lock' });
@@ -312,21 +326,81 @@ function build(): OpcodeDef[] {
   def('0F C8+r', 'BSWAP', 'Zv', bswap);
   def('0F FF /r', 'UD0', 'Gv,Ev', 'UD');
 
-  // SSE and MMX encodings: decoded for length, #NM/#UD by CR0 (DESIGN.md). ModRM rows,
-  // and those with an imm8.
-  const sseRows = [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f];
-  for (let k = 0x50; k <= 0x7f; k++) if (k < 0x70 || k > 0x73) sseRows.push(k);
-  for (let k = 0xd0; k <= 0xfe; k++) sseRows.push(k);
-  sseRows.push(0xc3);
-  for (const k of sseRows) {
-    if (k === 0x77) def('0F 77', 'EMMS', '', S.x87, { op: 0 });
-    else def(`0F ${hex(k)} /r`, 'SSE', 'Vx,Wx', S.sse);
+  // MMX and SSE encodings of the legacy 0F, 0F38 and 0F3A maps (SDM Vol. 2 Tables A-3 to
+  // A-5): decoded for length, #NM/#UD by CR0 (DESIGN.md). Each line: opcodes, ModRM.reg
+  // values if a group, then the mandatory prefixes that define an instruction there (m:
+  // memory operand only, r: register only); ib: an imm8 follows. Any other prefix is a
+  // hole in the map: #UD.
+  const SSE = [
+    '0F 10-11: NP 66 F3 F2', '0F 12: NP 66m F3 F2', '0F 13: NPm 66m', '0F 14-15: NP 66', '0F 16: NP 66m F3',
+    '0F 17: NPm 66m', '0F 28-29: NP 66', '0F 2A: NP 66 F3 F2', '0F 2B: NPm 66m', '0F 2C-2D: NP 66 F3 F2',
+    '0F 2E-2F: NP 66', '0F 50: NPr 66r', '0F 51: NP 66 F3 F2', '0F 52-53: NP F3', '0F 54-57: NP 66',
+    '0F 58-5A: NP 66 F3 F2', '0F 5B: NP 66 F3', '0F 5C-5F: NP 66 F3 F2', '0F 60-6B: NP 66', '0F 6C-6D: 66',
+    '0F 6E: NP 66', '0F 6F: NP 66 F3', '0F 70: NP 66 F3 F2 ib', '0F 71-72 /2,4,6: NPr 66r ib',
+    '0F 73 /2,6: NPr 66r ib', '0F 73 /3,7: 66r ib', '0F 74-76: NP 66', '0F 7C-7D: 66 F2', '0F 7E-7F: NP 66 F3',
+    '0F AE /0,1,2,3: NPm', '0F C2: NP 66 F3 F2 ib', '0F C4: NP 66 ib', '0F C5: NPr 66r ib',
+    '0F C6: NP 66 ib', '0F D0: 66 F2', '0F D1-D5: NP 66', '0F D6: 66 F3r F2r', '0F D7: NPr 66r', '0F D8-E5: NP 66',
+    '0F E6: 66 F3 F2', '0F E7: NPm 66m', '0F E8-EF: NP 66', '0F F0: F2m', '0F F1-F6: NP 66', '0F F7: NPr 66r',
+    '0F F8-FE: NP 66',
+    '0F 38 00-0B: NP 66', '0F 38 10: 66', '0F 38 14-15: 66', '0F 38 17: 66', '0F 38 1C-1E: NP 66',
+    '0F 38 20-25: 66', '0F 38 28-29: 66', '0F 38 2A: 66m', '0F 38 2B: 66', '0F 38 30-35: 66', '0F 38 37-41: 66',
+    '0F 38 C8-CD: NP', '0F 38 CF: 66', '0F 38 DB-DF: 66',
+    '0F 3A 08-0E: 66 ib', '0F 3A 0F: NP 66 ib', '0F 3A 14-17: 66 ib', '0F 3A 20-22: 66 ib', '0F 3A 40-42: 66 ib',
+    '0F 3A 44: 66 ib', '0F 3A 60-63: 66 ib', '0F 3A CC: NP ib', '0F 3A CE-CF: 66 ib', '0F 3A DF: 66 ib',
+  ];
+  for (const line of SSE) {
+    const [where, forms] = line.split(': ');
+    const w = where.split(' ');
+    const ext = w[w.length - 1].startsWith('/') ? w.pop()!.slice(1).split(',') : [''];
+    const [lo, hi] = w.pop()!.split('-').map((x) => parseInt(x, 16));
+    const tokens = forms.split(' ');
+    let imm = '';
+    if (tokens[tokens.length - 1] === 'ib') { tokens.pop(); imm = ',Ib'; }
+    for (let k = lo; k <= (hi ?? lo); k++) {
+      for (const form of tokens) {
+        const operands = form.endsWith('m') ? 'Vx,Mx' : form.endsWith('r') ? 'Vx,Ux' : 'Vx,Wx';
+        for (const r of ext) def(`${form.replace(/[mr]$/, '')} ${w.join(' ')} ${hex(k)} ${r === '' ? '/r' : `/${r}`}`, 'SSE', operands + imm, S.sse);
+      }
+    }
   }
-  for (const k of [0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]) def(`0F ${hex(k)} /r`, 'SSE', 'Vx,Wx,Ib', S.sse);
-  for (let k = 0; k < 256; k++) {
-    def(`0F 38 ${hex(k)} /r`, 'SSE', 'Vx,Wx', S.sse);
-    def(`0F 3A ${hex(k)} /r`, 'SSE', 'Vx,Wx,Ib', S.sse);
-  }
+  def('NP 0F 77', 'EMMS', '', S.x87, { op: 0 });
+
+  // Instructions of features this CPU model does not advertise, outside the x87/SSE class
+  // (SDM Vol. 2 Tables A-2 to A-5; the AMD-only ones per the Intel flavour, where they are
+  // undefined): decoded for their length, #UD whatever CR0 says.
+  def('0F 0F /r', '3DNow!', 'Pq,Qq,Ib', 'UD'); // AMD 3DNow!: the imm8 is the opcode
+  def('C6 F8', 'XABORT', 'Ib', 'UD'); // RTM
+  def('C7 F8', 'XBEGIN', 'Jz', 'UD');
+  def('NP 0F 78 /r', 'VMREAD', 'Ey,Gy', 'UD'); // VMX
+  def('NP 0F 79 /r', 'VMWRITE', 'Gy,Ey', 'UD');
+  def('66 0F 78 /0', 'EXTRQ', 'Ux,Ib,Ib', 'UD'); // AMD SSE4A
+  def('F2 0F 78 /r', 'INSERTQ', 'Vx,Ux,Ib,Ib', 'UD');
+  def('66 0F 79 /r', 'EXTRQ', 'Vx,Ux', 'UD');
+  def('F2 0F 79 /r', 'INSERTQ', 'Vx,Ux', 'UD');
+  def('F3 0F 2B /r', 'MOVNTSS', 'Md,Vx', 'UD');
+  def('F2 0F 2B /r', 'MOVNTSD', 'Mq,Vx', 'UD');
+  def('NP 0F C3 /r', 'MOVNTI', 'My,Gy', 'UD'); // SSE2, general registers: #UD, never #NM
+  def('66 0F 38 80 /r', 'INVEPT', 'Gy,Mdq', 'UD'); // VMX
+  def('66 0F 38 81 /r', 'INVVPID', 'Gy,Mdq', 'UD');
+  def('66 0F 38 82 /r', 'INVPCID', 'Gy,Mdq', 'UD');
+  def('F3 0F 38 D8 /r', 'AESENCWIDE', 'M', 'UD'); // Key Locker
+  for (let k = 0xdc; k <= 0xdf; k++) def(`F3 0F 38 ${hex(k)} /r`, 'AESKL', 'Vdq,M', 'UD');
+  def('F3 0F 38 FA /r', 'ENCODEKEY128', 'Gd,Ud', 'UD');
+  def('F3 0F 38 FB /r', 'ENCODEKEY256', 'Gd,Ud', 'UD');
+  def('F2 0F 38 F0 /r', 'CRC32', 'Gy,Eb', 'UD'); // SSE4.2 CRC32: general registers
+  def('F2 0F 38 F1 /r', 'CRC32', 'Gy,Ev', 'UD');
+  def('0F 38 F0 /r', 'MOVBE', 'Gv,Mv', 'UD');
+  def('0F 38 F1 /r', 'MOVBE', 'Mv,Gv', 'UD');
+  def('66 0F 38 F5 /r', 'WRUSS', 'My,Gy', 'UD'); // CET shadow stacks
+  def('NP 0F 38 F6 /r', 'WRSS', 'My,Gy', 'UD');
+  def('66 0F 38 F6 /r', 'ADCX', 'Gy,Ey', 'UD'); // ADX
+  def('F3 0F 38 F6 /r', 'ADOX', 'Gy,Ey', 'UD');
+  def('66 0F 38 F8 /r', 'MOVDIR64B', 'Gv,M', 'UD');
+  def('F2 0F 38 F8 /r', 'ENQCMD', 'Gv,M', 'UD');
+  def('F3 0F 38 F8 /r', 'ENQCMDS', 'Gv,M', 'UD');
+  def('NP 0F 38 F9 /r', 'MOVDIRI', 'My,Gy', 'UD');
+  def('0F 38 FC /r', 'RAO-INT', 'My,Gy', 'UD'); // AADD, AAND, AOR, AXOR
+  def('F3 0F 3A F0 C0', 'HRESET', 'Ib', 'UD');
   return t;
 }
 
@@ -345,6 +419,8 @@ export interface DecodedEntry {
   mod: number;
   modrmByte: number;
   rexW: number;
+  /** REX.R must be 0. */
+  rexR0: boolean;
   only64: boolean;
   not64: boolean;
   size64: 'd64' | 'f64' | '';
@@ -376,6 +452,7 @@ function parseOperands(d: OpcodeDef, e: DecodedEntry): void {
     if ('EGMRSCDVW'.includes(method) && method !== '') e.modrm = true;
     if (method === 'M') e.mod = 1;
     if (method === 'R') e.regForm = true;
+    if (method === 'U' || method === 'N') e.mod = 2; // an XMM/MMX register in ModRM.rm: mod = 11b only
     if (method === 'E' && isByte) e.byteRegs |= 2;
     if ((method === 'G' || method === 'Z') && isByte) e.byteRegs |= 1;
     if (method === 'Z') e.opReg = true;
@@ -421,6 +498,7 @@ for (const d of DEFS) {
       op: opToken.endsWith('+cc') ? v : d.op ?? 0,
       modrm, prefix, ext, mod: 0, modrmByte,
       rexW: attrs.includes('W0') ? 0 : attrs.includes('W1') ? 1 : -1,
+      rexR0: attrs.includes('R0'),
       only64: attrs.includes('o64'), not64: attrs.includes('i64'),
       size64: attrs.includes('d64') ? 'd64' : attrs.includes('f64') ? 'f64' : '',
       byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, imms: [],
