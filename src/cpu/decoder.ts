@@ -1,6 +1,11 @@
 // Instruction decoding for 64-bit mode and 32-bit code (SDM Vol. 2 Chapter 2:
-// prefixes §2.1.1, REX §2.2.1, ModRM/SIB §2.1.5, RIP-relative §2.2.1.6), driven
-// entirely by the opcode table in opcodes.ts: this file knows operand forms, not opcodes.
+// prefixes §2.1.1, REX §2.2.1, ModRM/SIB §2.1.5, RIP-relative §2.2.1.6, VEX §2.3,
+// EVEX §2.7), driven entirely by the opcode table in opcodes.ts: this file knows operand
+// forms, not opcodes. Encodings of features the CPU model does not advertise still get
+// their architectural length (traces, disassembly and the hardware oracle need it), then
+// #UD. AMD's XOP space (8F with XOP.mmmmm >= 8) is decoded per the Intel flavour: group
+// 1A, where only 8F /0 is defined. test/decoder-oracle.test.ts checks all of this
+// against iced-x86.
 
 import type { Cpu } from './cpu.js';
 import { Mode } from './cpu.js';
@@ -19,6 +24,10 @@ export function decode(cpu: Cpu, rip: number): Insn {
   const next = (): number => {
     if (pos >= 15) cpu.gp(0);
     return cpu.fetchByte(rip + pos++);
+  };
+  const peek = (): number => {
+    if (pos >= 15) cpu.gp(0);
+    return cpu.fetchByte(rip + pos);
   };
 
   let opsize16 = false, addrsize = false, rep = 0, lock = false, seg = -1, rex = 0;
@@ -40,6 +49,13 @@ export function decode(cpu: Cpu, rip: number): Insn {
     }
     else break;
     byte = next();
+  }
+
+  // VEX (C4, C5) and EVEX (62): in 32-bit code only when the next byte has bits 7:6 = 11b
+  // (otherwise LES, LDS, BOUND with a memory operand). AVX and AVX-512 are not advertised.
+  if ((byte === 0xc4 || byte === 0xc5 || byte === 0x62) && (mode64 || peek() >= 0xc0)) {
+    skipVex(byte, next, mode64 || !addrsize);
+    return undefinedInsn(new Insn(undefinedOpcode), pos);
   }
 
   let map = 0;
@@ -65,6 +81,7 @@ export function decode(cpu: Cpu, rip: number): Insn {
     if (c.mod === 2 && mod !== 3) continue;
     if (c.modrmByte >= 0 && c.modrmByte !== modrm) continue;
     if (c.rexW >= 0 && c.rexW !== ((rex >> 3) & 1)) continue;
+    if (c.rexR0 && (rex & 4) !== 0) continue;
     if (c.only64 && !mode64) continue;
     if (c.not64 && mode64) continue;
     entry = c;
@@ -72,7 +89,7 @@ export function decode(cpu: Cpu, rip: number): Insn {
   }
   if (entry === undefined) {
     // Still consume the addressing bytes so the length is sensible for traces.
-    if (modrm >= 0) pos = skipAddressing(cpu, rip, pos, modrm, mode64 || !addrsize);
+    if (modrm >= 0) skipAddressing(next, modrm, mode64 || !addrsize);
     insn.len = pos;
     return insn;
   }
@@ -138,8 +155,8 @@ export function decode(cpu: Cpu, rip: number): Insn {
         else if (osz === 4) lo = readImm(next, 4);
         else { lo = readImm(next, 4); hi = readImm(next, 4); }
         break;
-      case 'J': // relative, Jz: 2 bytes with 16-bit operand size outside 64-bit mode
-        if (!mode64 && osz === 2) { lo = (readImm(next, 2) << 16) >> 16; } else lo = readImm(next, 4);
+      case 'J': // relative, Jz: 2 bytes with 16-bit operand size (near branches are f64 in 64-bit mode)
+        if (osz === 2) { lo = (readImm(next, 2) << 16) >> 16; } else lo = readImm(next, 4);
         hi = lo >> 31;
         break;
       case 'O': // moffs: address-size bytes
@@ -223,16 +240,46 @@ function undefinedInsn(insn: Insn, len: number): Insn {
   return insn;
 }
 
-/** Skip SIB/displacement bytes of a ModRM we could not match, for the length only. */
-function skipAddressing(cpu: Cpu, rip: number, pos: number, modrm: number, wide: boolean): number {
+/** Consume the SIB and displacement bytes of a ModRM whose operands are not decoded
+ *  (undefined encodings, VEX/EVEX), for the length only. */
+function skipAddressing(next: () => number, modrm: number, wide: boolean): void {
   const mod = modrm >> 6, rm = modrm & 7;
-  if (mod === 3 || !wide) return pos;
-  let p = pos;
-  if (rm === 4) {
-    const sib = cpu.fetchByte(rip + p++);
-    if ((sib & 7) === 5 && mod === 0) p += 4;
-  } else if (rm === 5 && mod === 0) p += 4;
-  return p + (mod === 1 ? 1 : mod === 2 ? 4 : 0);
+  if (mod === 3) return;
+  let bytes: number;
+  if (!wide) {
+    bytes = mod === 1 ? 1 : mod === 2 || rm === 6 ? 2 : 0; // 16-bit addressing, Table 2-1
+  } else {
+    bytes = mod === 1 ? 1 : mod === 2 ? 4 : 0;
+    if (rm === 4) { if ((next() & 7) === 5 && mod === 0) bytes = 4; }
+    else if (rm === 5 && mod === 0) bytes = 4;
+  }
+  for (let k = 0; k < bytes; k++) next();
+}
+
+/** VEX (C4 3-byte, C5 2-byte) and EVEX (62) instructions (SDM Vol. 2 §2.3, §2.7) are
+ *  decoded for their length only; they raise #UD, since AVX and AVX-512 are not
+ *  advertised. The prefix names the opcode map (C5: 0F; C4: VEX.mmmmm; 62: EVEX.mmm,
+ *  maps 5 and 6 being AVX512-FP16's); then come the opcode, a ModRM with its SIB and
+ *  displacement (every VEX/EVEX instruction has one but VEX.0F 77 VZEROUPPER/VZEROALL,
+ *  like its legacy row EMMS), and an imm8 in the 0F3A map and wherever the legacy 0F row
+ *  of the same opcode has one (70-73, C2, C4-C6): VEX and EVEX re-encode the legacy maps
+ *  with the same operand layout (Appendix A). Consumes the bytes through `next`. */
+function skipVex(escape: number, next: () => number, wide: boolean): void {
+  let map: number;
+  if (escape === 0xc5) { next(); map = 1; }
+  else if (escape === 0xc4) { map = next() & 0x1f; next(); }
+  else { map = next() & 7; next(); next(); }
+  const opcode = next();
+  let modrm = true, imm8 = map === 3;
+  if (map === 1) {
+    const legacy = lookup(1, opcode);
+    if (legacy !== undefined) {
+      modrm = legacy[0].modrm || escape === 0x62;
+      imm8 = legacy.some((e) => e.imms.length === 1 && e.imms[0] === 'b');
+    }
+  }
+  if (modrm) skipAddressing(next, next(), wide);
+  if (imm8) next();
 }
 
 /** Execution of an encoding with no valid table entry. */
