@@ -1,6 +1,6 @@
 // Where Ringside's decoder deliberately disagrees with iced-x86 (test/decoder-oracle.test.ts).
 // Each exception is an opcode range in SDM notation, the mode(s) it applies to, what
-// disagrees (validity or length), and why. Everything else must agree; a decoder that is
+// disagrees (validity, hole or length), and why. Everything else must agree; a decoder that is
 // simply wrong is fixed, not listed here.
 //
 // Range syntax: [NP|66|F3|F2] [0F [38|3A] | VEX | EVEX | XOP] XX[-YY] [/d[-e]] [mem|reg]
