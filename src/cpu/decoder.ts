@@ -38,7 +38,12 @@ export function decode(cpu: Cpu, rip: number): Insn {
     else if (byte === 0x67) addrsize = true;
     else if (byte === 0xf3 || byte === 0xf2) { rep = byte === 0xf3 ? 1 : 2; mandatory = byte; }
     else if (byte === 0xf0) lock = true;
-    else if (byte in SEG_PREFIX) seg = SEG_PREFIX[byte];
+    else if (byte in SEG_PREFIX) {
+      // In 64-bit mode CS/DS/ES/SS prefixes are null prefixes: they neither override the
+      // segment nor cancel an FS/GS prefix (AMD APM Vol. 3 §1.2.4; SDM Vol. 1 §3.3.7.1).
+      const s = SEG_PREFIX[byte];
+      if (!mode64 || s === FS || s === GS) seg = s;
+    }
     else if (mode64 && (byte & 0xf0) === 0x40) {
       // REX counts only directly before the opcode; a later REX replaces it (§2.2.1).
       rex = byte;
