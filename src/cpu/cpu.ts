@@ -501,7 +501,8 @@ export class Cpu {
    *  with W = 1 in the error code and nothing is half-done (SDM Vol. 3 §4.7). */
   probeWrite(lin: number, size: number): void {
     this.translate(lin, this.tlbWrite, Access.Write);
-    if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin + size - 1, this.tlbWrite, Access.Write);
+    // The second page is probed at its first byte: that is the address a #PF reports (CR2).
+    if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin - (lin & 0xfff) + PAGE_SIZE, this.tlbWrite, Access.Write);
   }
 
   /** A 32-bit supervisor write of a system structure (descriptor busy bits). */
@@ -526,7 +527,7 @@ export class Cpu {
    *  fault on the second page leaves memory unchanged. */
   checkWritable(lin: number, size: number): void {
     this.translate(lin, this.tlbWrite, Access.Write);
-    this.translate(lin + size - 1, this.tlbWrite, Access.Write);
+    if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin - (lin & 0xfff) + PAGE_SIZE, this.tlbWrite, Access.Write);
   }
 
   /** Bulk host-side stores into one physical page (REP fast paths) keep the decode cache coherent. */
