@@ -3,9 +3,12 @@
 // BSF, BSR, POPCNT, LZCNT, SETcc, CMOVcc, BSWAP).
 
 import type { Cpu } from '../cpu.js';
+import { Mode } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF, ZF } from '../../arch/rflags.js';
+import * as V from '../../arch/vectors.js';
+import { SS } from '../../arch/descriptors.js';
 import { readE, sizeMask } from './arith.js';
 import { undefinedFlags } from '../undefined.js';
 
@@ -173,6 +176,9 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
       const off = size === 8 ? offsetHi * 4294967296 + (offsetLo >>> 0) : size === 4 ? offsetLo : (offsetLo << 16) >> 16;
       const units = Math.floor(off / 2 ** shiftBits);
       lin += units * size;
+      // The operand the bit offset selects is addressed like any other: a non-canonical
+      // address is #GP(0), or #SS(0) through SS (SDM Vol. 1 §3.3.7.1; found by the hardware oracle).
+      if (cpu.mode === Mode.Long64 && (lin < -140737488355328 || lin >= 140737488355328)) cpu.raise(i.seg === SS ? V.SS : V.GP, 0);
       bit = off - units * bits;
     } else {
       bit = offsetLo & (bits - 1);
