@@ -273,21 +273,34 @@ export function enter(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const frameSize = i.immLo & 0xffff;
   const level = i.imm2 & 31;
-  const bp = cpu.getReg(5, size), bpHi = cpu.hi;
-  cpu.push(size, bp, bpHi);
-  const frameLo = cpu.regLo[4], frameHi = cpu.regHi[4];
-  if (level > 0) {
-    let tLo = bp, tHi = bpHi;
-    for (let k = 1; k < level; k++) {
-      const d = (tLo >>> 0) - size;
-      tLo = d | 0; if (d < 0 && size === 8) tHi = (tHi - 1) | 0;
-      const v = cpu.read(cpu.linear(2, tLo, tHi, cpu.stackSize), size);
-      cpu.push(size, v, cpu.hi);
+  const ss = cpu.stackSize;
+  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  try {
+    const bp = cpu.getReg(5, size), bpHi = cpu.hi;
+    cpu.push(size, bp, bpHi);
+    const frameLo = cpu.regLo[4], frameHi = cpu.regHi[4];
+    if (level > 0) {
+      // The outer frame pointers are read through rBP at the stack's address size,
+      // whatever the operand size (SDM ENTER "Operation").
+      let tLo = cpu.regLo[5], tHi = cpu.regHi[5];
+      for (let k = 1; k < level; k++) {
+        const d = (tLo >>> 0) - size;
+        tLo = d | 0; if (d < 0 && ss === 8) tHi = (tHi - 1) | 0;
+        const v = cpu.read(cpu.linear(2, tLo, tHi, ss), size);
+        cpu.push(size, v, cpu.hi);
+      }
+      cpu.push(size, frameLo, frameHi);
     }
-    cpu.push(size, frameLo, frameHi);
+    // BP/EBP/RBP <- FrameTemp at the operand size (a 16-bit ENTER with a 64-bit stack
+    // leaves RBP's upper bits alone, as hardware does).
+    cpu.setReg(5, size, frameLo, frameHi);
+    cpu.adjustSp(-frameSize);
+  } catch (e) {
+    // A fault leaves RSP (and RBP) as they were: ENTER restarts.
+    cpu.regLo[4] = saveLo;
+    cpu.regHi[4] = saveHi;
+    throw e;
   }
-  cpu.setReg(5, size, frameLo, frameHi);
-  cpu.adjustSp(-frameSize);
 }
 
 export function leave(cpu: Cpu, i: Insn): void {
