@@ -91,21 +91,32 @@ export function jrcxz(cpu: Cpu, i: Insn): void {
 /** Load CS:RIP for a far JMP/CALL/RET at the same privilege (SDM JMP "Operation",
  *  protected mode, code-segment destination). Gates and TSS targets are model errors. */
 function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
+  const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
+  setCodeSegment(cpu, sel, cpu.cpl);
+  cpu.nextRip = target;
+}
+
+/** Every check of a far JMP/CALL/RET target that comes before anything is written or
+ *  loaded; returns the new RIP. Leaves the code descriptor in `desc`. In IA-32e mode only
+ *  code segments and 64-bit call gates are valid targets: a TSS, task gate or any other
+ *  system type is #GP(selector) (SDM JMP/CALL "Operation", protected mode). */
+function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
   if (!readDescriptor(cpu, sel)) cpu.gp(0);
-  if ((desc.hi & (1 << 12)) === 0) cpu.modelError('far transfer through a gate or TSS is not modelled');
+  if ((desc.hi & (1 << 12)) === 0) {
+    const type = (desc.hi >> 8) & 0xf;
+    const modelled = cpu.longMode ? type !== 0xc : ![0x1, 0x4, 0x5, 0x9, 0xc].includes(type);
+    if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
+    cpu.gp(sel & 0xfffc);
+  }
   checkCodeSegment(cpu, sel, cpu.cpl);
   // The new mode decides how the offset is interpreted.
   const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;
-  let target: number;
   if (long) {
     if (osz !== 8) offHi = 0;
     if (((offHi << 16) >> 16) !== offHi) cpu.gp(0);
-    target = offHi * TWO32 + (offLo >>> 0);
-  } else {
-    target = osz === 2 ? offLo & 0xffff : offLo >>> 0;
+    return offHi * TWO32 + (offLo >>> 0);
   }
-  setCodeSegment(cpu, sel, cpu.cpl);
-  cpu.nextRip = target;
+  return osz === 2 ? offLo & 0xffff : offLo >>> 0;
 }
 
 /** JMP ptr16:16/32 (EA, not in 64-bit mode). */
@@ -141,16 +152,23 @@ export function callFarE(cpu: Cpu, i: Insn): void {
 function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
   const oldCs = cpu.segSel[CS];
   const ret = cpu.nextRip;
+  // The target is checked before the return address is pushed: a bad selector or offset
+  // faults with the stack untouched (SDM CALL "Operation"; found by the hardware oracle).
+  const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
+  const dLo = desc.lo, dHi = desc.hi;
   const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
-  cpu.push(osz, oldCs, 0);
-  cpu.push(osz, osz === 2 ? ret & 0xffff : ret >>> 0, osz === 8 ? Math.floor(ret / TWO32) | 0 : 0);
   try {
-    farTransfer(cpu, sel, offLo, offHi, osz);
+    cpu.push(osz, oldCs, 0);
+    cpu.push(osz, osz === 2 ? ret & 0xffff : ret >>> 0, osz === 8 ? Math.floor(ret / TWO32) | 0 : 0);
   } catch (e) {
     cpu.regLo[4] = saveLo;
     cpu.regHi[4] = saveHi;
     throw e;
   }
+  desc.lo = dLo;
+  desc.hi = dHi;
+  setCodeSegment(cpu, sel, cpu.cpl);
+  cpu.nextRip = target;
 }
 
 /** RETF [imm16] to the same privilege (RPL of the popped CS = CPL). */
