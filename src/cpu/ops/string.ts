@@ -127,14 +127,19 @@ function bulk(cpu: Cpu, i: Insn, kind: number, size: number): number {
     const room = (4096 - (dLin & 0xfff)) / size;
     let n = Math.min(count, Math.floor(room), CHUNK - done, cpu.icountLimit - cpu.icount - done - 1);
     if (n <= 0) break;
-    const pd = cpu.translate(dLin, cpu.tlbWrite, 1 /* Access.Write */);
-    if (pd + n * size > mem.size) break;
+    let ps = -1;
     if (kind === Str.Movs) {
+      // Each element is read before it is written, so the source faults first when both
+      // would (found by the hardware oracle).
       const sLin = src(cpu, i);
       n = Math.min(n, Math.floor((4096 - (sLin & 0xfff)) / size));
       if (n <= 0) break;
-      const ps = cpu.translate(sLin, cpu.tlbRead, 0 /* Access.Read */);
+      ps = cpu.translate(sLin, cpu.tlbRead, 0 /* Access.Read */);
       if (ps + n * size > mem.size) break;
+    }
+    const pd = cpu.translate(dLin, cpu.tlbWrite, 1 /* Access.Write */);
+    if (pd + n * size > mem.size) break;
+    if (kind === Str.Movs) {
       if (pd > ps && pd < ps + n * size) break; // forward overlap repeats a pattern: do it element-wise
       cpu.noteWrite(pd);
       mem.bytes.copyWithin(pd, ps, ps + n * size);
