@@ -4,7 +4,7 @@
 
 import type { Cpu } from '../cpu.js';
 import { Mode } from '../cpu.js';
-import type { Insn } from '../insn.js';
+import { Insn } from '../insn.js';
 import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF, ZF } from '../../arch/rflags.js';
 import * as V from '../../arch/vectors.js';
@@ -137,7 +137,12 @@ export function shiftDouble(cpu: Cpu, i: Insn): void {
   if (i.mem) cpu.probeWrite(lin, size);
   const d = i.mem ? cpu.read(lin, size) : cpu.getReg(i.rm, size), dHi = size === 8 ? cpu.hi : 0;
   const s = cpu.getReg(i.reg, size), sHi = size === 8 ? cpu.hi : 0;
-  if (count === 0) return;
+  if (count === 0) {
+    // Nothing shifts, but a 32-bit register destination is still written: zero-extended
+    // (SDM Vol. 1 §3.4.1.1; found by the hardware oracle).
+    if (!i.mem && size === 4) cpu.setReg(i.rm, 4, d, 0);
+    return;
+  }
   const bits = size * 8;
   // Work on a 128-bit (dest:src or src:dest) value as four words, bit by bit; counts are < 64.
   let rLo = d, rHi = dHi, cf = 0;
@@ -160,6 +165,9 @@ export function shiftDouble(cpu: Cpu, i: Insn): void {
   else cpu.setReg(i.rm, size, rLo, rHi);
 }
 
+/** Scratch instruction for bit-offset addresses (no allocation per execution). */
+const bitInsn = new Insn(() => {});
+
 /** BT/BTS/BTR/BTC (op: 0 BT, 1 BTS, 2 BTR, 3 BTC); `fromImm` for the 0F BA forms.
  *  A register bit offset with a memory operand addresses beyond the operand (signed). */
 function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm: boolean): void {
@@ -169,18 +177,34 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
   let bit: number;
   let lin = 0;
   if (i.mem) {
-    lin = cpu.ea(i);
     if (!fromImm) {
-      // Signed offset: displacement of (offset >> log2(bits)) operands.
+      // Signed offset: displacement of (offset >> log2(bits)) operands, added to the
+      // effective address at the address size before the segment base, exactly in 64 bits
+      // (SDM Vol. 2 BT "bit offset addressing"; found by the hardware oracle).
       const shiftBits = Math.log2(bits);
       const off = size === 8 ? offsetHi * 4294967296 + (offsetLo >>> 0) : size === 4 ? offsetLo : (offsetLo << 16) >> 16;
       const units = Math.floor(off / 2 ** shiftBits);
-      lin += units * size;
-      // The operand the bit offset selects is addressed like any other: a non-canonical
-      // address is #GP(0), or #SS(0) through SS (SDM Vol. 1 §3.3.7.1; found by the hardware oracle).
-      if (cpu.mode === Mode.Long64 && (lin < -140737488355328 || lin >= 140737488355328)) cpu.raise(i.seg === SS ? V.SS : V.GP, 0);
+      const oLo = size === 8 ? offsetLo : off | 0, oHi = size === 8 ? offsetHi : off < 0 ? -1 : 0;
+      const dLo = ((oHi << 29) | (oLo >>> 3)) & ~(size - 1), dHi = oHi >> 3;
+      if (i.base === 16) {
+        // RIP-relative: the displacement adds to RIP + disp32.
+        const l0 = cpu.ea(i);
+        const l0Hi = Math.floor(l0 / 4294967296), s0 = (l0 - l0Hi * 4294967296) + (dLo >>> 0);
+        let hi = (l0Hi + dHi + (s0 >= 4294967296 ? 1 : 0)) | 0;
+        if (i.asz === 4) hi = 0;
+        if (((hi << 16) >> 16) !== hi) cpu.raise(V.GP, 0);
+        lin = hi * 4294967296 + (s0 >>> 0);
+      } else {
+        const t = bitInsn;
+        t.base = i.base; t.index = i.index; t.scale = i.scale; t.asz = i.asz; t.seg = i.seg;
+        const sum = (i.dispLo >>> 0) + (dLo >>> 0);
+        t.dispLo = sum | 0;
+        t.dispHi = (i.dispHi + dHi + (sum >= 4294967296 ? 1 : 0)) | 0;
+        lin = cpu.ea(t);
+      }
       bit = off - units * bits;
     } else {
+      lin = cpu.ea(i);
       bit = offsetLo & (bits - 1);
     }
     if (op !== 0) cpu.probeWrite(lin, size);
