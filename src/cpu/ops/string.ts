@@ -123,20 +123,21 @@ function bulk(cpu: Cpu, i: Insn, kind: number, size: number): number {
     const cLo = cpu.regLo[1] >>> 0;
     const count = i.asz === 8 && cpu.regHi[1] !== 0 ? CHUNK : cLo;
     if (count === 0) break;
-    const dLin = dst(cpu, i);
-    const room = (4096 - (dLin & 0xfff)) / size;
-    let n = Math.min(count, Math.floor(room), CHUNK - done, cpu.icountLimit - cpu.icount - done - 1);
+    let n = Math.min(count, CHUNK - done, cpu.icountLimit - cpu.icount - done - 1);
     if (n <= 0) break;
     let ps = -1;
     if (kind === Str.Movs) {
-      // Each element is read before it is written, so the source faults first when both
-      // would (found by the hardware oracle).
+      // Each element is read before it is written, so the source faults first (its
+      // address check and its page) when both would (found by the hardware oracle).
       const sLin = src(cpu, i);
       n = Math.min(n, Math.floor((4096 - (sLin & 0xfff)) / size));
       if (n <= 0) break;
       ps = cpu.translate(sLin, cpu.tlbRead, 0 /* Access.Read */);
       if (ps + n * size > mem.size) break;
     }
+    const dLin = dst(cpu, i);
+    n = Math.min(n, Math.floor((4096 - (dLin & 0xfff)) / size));
+    if (n <= 0) break;
     const pd = cpu.translate(dLin, cpu.tlbWrite, 1 /* Access.Write */);
     if (pd + n * size > mem.size) break;
     if (kind === Str.Movs) {
