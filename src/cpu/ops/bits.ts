@@ -181,9 +181,7 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
       // Signed offset: displacement of (offset >> log2(bits)) operands, added to the
       // effective address at the address size before the segment base, exactly in 64 bits
       // (SDM Vol. 2 BT "bit offset addressing"; found by the hardware oracle).
-      const shiftBits = Math.log2(bits);
       const off = size === 8 ? offsetHi * 4294967296 + (offsetLo >>> 0) : size === 4 ? offsetLo : (offsetLo << 16) >> 16;
-      const units = Math.floor(off / 2 ** shiftBits);
       const oLo = size === 8 ? offsetLo : off | 0, oHi = size === 8 ? offsetHi : off < 0 ? -1 : 0;
       const dLo = ((oHi << 29) | (oLo >>> 3)) & ~(size - 1), dHi = oHi >> 3;
       if (i.base === 16) {
@@ -202,7 +200,7 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
         t.dispHi = (i.dispHi + dHi + (sum >= 4294967296 ? 1 : 0)) | 0;
         lin = cpu.ea(t);
       }
-      bit = off - units * bits;
+      bit = offsetLo & (bits - 1); // the offset modulo the operand width, exactly
     } else {
       lin = cpu.ea(i);
       bit = offsetLo & (bits - 1);
