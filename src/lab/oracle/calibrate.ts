@@ -27,12 +27,13 @@ export interface CalibrateOptions {
 }
 
 const FLAGS: [number, string][] = [[0x1, 'CF'], [0x4, 'PF'], [0x10, 'AF'], [0x40, 'ZF'], [0x80, 'SF'], [0x800, 'OF']];
-const RULES = ['unchanged', 'zero', 'one', 'model'] as const;
+const RULES = ['unchanged', 'zero', 'one', 'model', 'msb(result) xor CF', 'msb(result) xor msb(dest before)', 'msb(result) xor bit below msb(result)'] as const;
 
 interface Tally {
   samples: number;
   /** Per rule: how many samples it matched. */
   match: Record<(typeof RULES)[number], number>;
+
   /** A few samples where the model's value differed. */
   examples: string[];
 }
@@ -55,7 +56,10 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
     const tallies = new Map<string, Tally>();
     const tally = (key: string): Tally => {
       let t = tallies.get(key);
-      if (t === undefined) { t = { samples: 0, match: { unchanged: 0, zero: 0, one: 0, model: 0 }, examples: [] }; tallies.set(key, t); }
+      if (t === undefined) {
+        t = { samples: 0, match: Object.fromEntries(RULES.map((r) => [r, 0])) as Tally['match'], examples: [] };
+        tallies.set(key, t);
+      }
       return t;
     };
     for (const first of producers) {
@@ -78,14 +82,28 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
         const e = ENTRIES[insn.entry];
         const fx = effects(e, insn, { rcxLo: c.regs[2], rcxHi: c.regs[3], postFlags: m.regs[32] });
         const name = entryName(e.index) + (insn.osz !== 4 ? ` /${insn.osz * 8}` : '');
+        const shiftOp = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SAL', 'SHR', 'SAR', 'SHLD', 'SHRD'].includes(e.def.mnemonic);
         for (const [bit, fname] of FLAGS) {
           if ((fx.undef & bit) === 0) continue;
+          // OF of a shift is tested against formulas of its result: register destinations only.
+          if (bit === 0x800 && shiftOp && insn.mem) continue;
           const t = tally(`${name}: ${fname}`);
           t.samples++;
           const hv = h.regs[32] & bit;
           if (hv === (pre & bit)) t.match.unchanged++;
           if (hv === 0) t.match.zero++;
           if (hv !== 0) t.match.one++;
+          // OF formulas on a register destination (shifts and double shifts).
+          if (bit === 0x800 && shiftOp) {
+            const r = insn.rm, bits = insn.osz * 8;
+            const val = (regs: number[]): bigint => (BigInt(regs[2 * r + 1] >>> 0) << 32n | BigInt(regs[2 * r] >>> 0)) & ((1n << BigInt(bits)) - 1n);
+            const res = val(h.regs), before = val(c.regs);
+            const msb = (v: bigint, k = bits - 1): number => Number((v >> BigInt(k)) & 1n);
+            const of = hv !== 0 ? 1 : 0;
+            if (of === (msb(res) ^ (h.regs[32] & 1))) t.match['msb(result) xor CF']++;
+            if (of === (msb(res) ^ msb(before))) t.match['msb(result) xor msb(dest before)']++;
+            if (of === (msb(res) ^ msb(res, bits - 2))) t.match['msb(result) xor bit below msb(result)']++;
+          }
           if (hv === (m.regs[32] & bit)) t.match.model++;
           else if (t.examples.length < 3) t.examples.push(`${Buffer.from(c.code).toString('hex')} in ${flagNames(pre & ALL_STATUS)} -> host ${hv ? 1 : 0}, model ${(m.regs[32] & bit) ? 1 : 0}`);
         }

@@ -156,6 +156,7 @@ export const STEERING = [
   { what: 'RETF imm16 releasing past the mapped stack', reason: 'AMD reads the stack past the released bytes before checking the popped CS; the model checks CS first; unknown on Intel', intelOnly: true },
   { what: 'REP INS/OUTS with a zero count', reason: 'AMD raises #GP for the I/O permission even with RCX = 0; the model (the SDM\'s REP loop) does nothing; unknown on Intel', intelOnly: true },
   { what: 'F2/F3 before LOOPE/LOOPNE', reason: 'on this AMD CPU (family 1Ah) F2/F3 select the ZF condition of E0/E1 (F2: loop while ZF = 0, F3: while ZF = 1) whatever the opcode; Intel ignores them, as the model does', intelOnly: true },
+  { what: 'more than 15 bytes of an instruction that raises #UD (rows invalid in 64-bit mode, UD0, UD1, UD2)', reason: 'past 15 bytes AMD raises #GP(0) for 82/D4/... (their whole length decoded, immediates included) where the model\'s decoder stops early with #UD, and #UD for UD1 and for UD0 (which has no ModRM on AMD) where the model counts a ModRM and raises #GP; unknown on Intel', intelOnly: true },
   { what: 'REX.B with F3 90', reason: 'AMD executes F3 41 90 as XCHG R8, RAX; Intel decoders (iced-x86) and the model as PAUSE', intelOnly: true },
   { what: 'selector 0x23 (USER32_CS) as a far-transfer target', reason: 'would switch the harness to compatibility mode', intelOnly: false },
 ] as const;

@@ -489,6 +489,12 @@ export class Generator {
     if (lock) legacy.push(0xf0);
     if (seg >= 0) legacy.push(seg);
     for (let n = rng.chance(0.03) ? 1 + rng.int(3) : 0; n > 0; n--) legacy.push(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
+    // Now and then more than 15 bytes in all (#GP(0)) — on AMD only for valid instructions:
+    // there, past 15 bytes, an opcode invalid in 64-bit mode (82, D4...) is #GP with its whole
+    // length decoded, UD0 (no ModRM on AMD) and UD1 #UD; the model's decoder differs; unknown
+    // on Intel.
+    const plainValid = typeof e.def.exec === 'function' && !e.not64;
+    if (rng.chance(0.01) && (this.opts.intel || plainValid)) for (let n = 0; n < 12; n++) legacy.push(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
     // Shuffle (a mandatory 66/F2/F3 keeps its meaning in any position when it is the only one).
     for (let i = legacy.length - 1; i > 0; i--) { const j = rng.int(i + 1); [legacy[i], legacy[j]] = [legacy[j], legacy[i]]; }
 
@@ -567,7 +573,10 @@ export class Generator {
       slot.skip = this.skipCount(k, want);
     }
     if (!this.special(e, slot, { osz, asz, rep, seg, regField, rmReg, opReg, memTarget, immAt, k, want })) return null;
-    if (bytes.length > 15) this.tooLong = true;
+    if (bytes.length > 15) {
+      if (!plainValid && !this.opts.intel) return null;
+      this.tooLong = true;
+    }
 
     // ---- what it does to the generator's knowledge
     this.effects(e, slot, { osz, asz, regField, rmReg, opReg, memTarget });
@@ -720,7 +729,7 @@ export class Generator {
       const level = r < 60 ? 0 : r < 85 ? 1 + rng.int(3) : r < 95 ? 4 + rng.int(28) : rng.int(256);
       if (!this.opts.intel) {
         // AMD writes (probes) the new top of stack; Intel's ENTER has no such access: keep it mapped.
-        const room = this.rsp === null ? 64 : this.rsp - SCRATCH_ADDR - o.osz * ((level & 31) + 1) - 8;
+        const room = this.rsp === null ? 0 : this.rsp - SCRATCH_ADDR - o.osz * ((level & 31) + 1) - 8;
         size = Math.max(0, Math.min(size, room));
       }
       setImm(o.immAt[0], 2, size);
