@@ -55,7 +55,7 @@ test('hardware oracle: random sequences agree with this machine\'s CPU', {
   const seed = process.env.RINGSIDE_ORACLE_SEED !== undefined ? Number(process.env.RINGSIDE_ORACLE_SEED) : Date.now() & 0x7fffffff;
   console.log(`hardware oracle: ${SEQUENCES} sequences, seed ${seed} (RINGSIDE_ORACLE_SEED=${seed} repeats this run)`);
   const res = await runOracle({ sequences: SEQUENCES, seed, log: (l) => console.log(l) });
-  console.log(report(res, { show: 30, perEntry: false }));
+  console.log(report(res, { show: 30, perEntry: true }));
 
   // The regression cases against this CPU as well.
   const hw = await Hardware.start(buildHarness(), makeImages(IMAGE_SEED));

@@ -2,7 +2,7 @@
 // grouped by the instruction it was minimised to.
 
 import type { OracleResult } from './run.js';
-import { entryName } from './run.js';
+import { entryName, entryLabel } from './run.js';
 import { describeHost, describeModel } from './compare.js';
 import { GPR_NAMES, hex64 } from './layout.js';
 
@@ -27,8 +27,20 @@ export function report(r: OracleResult, o: ReportOptions): string {
   L.push(`comparable entries: ${r.pool.length} generated (per entry: min ${counts[0] ?? 0}, median ${counts[counts.length >> 1] ?? 0}, max ${counts[counts.length - 1] ?? 0}); ` +
     `${withMem.length} with memory forms (memory share: min ${pct(memShare[0] ?? 0, 1)}%, median ${pct(memShare[memShare.length >> 1] ?? 0, 1)}%)`);
   const few = r.perEntry.filter((e) => e.count < 1000);
-  if (few.length > 0) L.push(`  under 1000: ${few.map((e) => `${entryName(e.entry)} (${e.count})`).join(', ')}`);
-  if (o.perEntry) for (const e of r.perEntry) L.push(`  ${entryName(e.entry)}: ${e.count} (${e.memory} with memory)`);
+  if (few.length > 0) {
+    L.push(`  under 1000: ${few.length} entries${few.length > 12 ? ' (a short run)' : ''}: ` +
+      few.slice(0, 12).map((e) => `${entryName(e.entry)} (${e.count})`).join(', ') + (few.length > 12 ? ', ...' : ''));
+  }
+  if (o.perEntry) {
+    L.push('per entry: count (share with a memory operand aimed into scratch)');
+    const items = r.perEntry.map((e) => `${entryLabel(e.entry)} ${e.count}${e.memory > 0 ? ` (${Math.round((100 * e.memory) / e.count)}%)` : ''}`);
+    let line = ' ';
+    for (const it of items) {
+      if (line.length + it.length > 150) { L.push(line); line = ' '; }
+      line += ` ${it};`;
+    }
+    if (line.trim() !== '') L.push(line);
+  }
   L.push(`not comparable: ${r.notComparable.length} table rows (by reason: ${summariseReasons(r.notComparable)})`);
   if (r.notModelled.length > 0) L.push(`comparable but not modelled yet: ${r.notModelled.join(', ')}`);
   if (r.hostLacks.length > 0) L.push(`the host lacks: ${r.hostLacks.join(', ')}`);

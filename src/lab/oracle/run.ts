@@ -7,7 +7,7 @@
 // Throughput: batches of cases go to the harness while the model runs the previous
 // batch, so the two cores of a small machine both work.
 
-import { ENTRIES, DEFS, type DecodedEntry } from '../../cpu/opcodes.js';
+import { ENTRIES, DEFS, mnemonicOf, type DecodedEntry } from '../../cpu/opcodes.js';
 import { CALIBRATED_ON } from '../../cpu/undefined.js';
 import { featureSet } from '../../cpu/cpuid.js';
 import { classify } from './comparable.js';
@@ -315,6 +315,14 @@ export function entryName(e: number): string {
   const d: DecodedEntry = ENTRIES[e];
   const v = d.def.code.includes('+') ? `[${e - ENTRIES.findIndex((x) => x.def === d.def)}]` : '';
   return `${d.def.code}${v} ${d.def.mnemonic} ${d.def.operands}`.trim();
+}
+
+/** Short label: the row's code with the +r/+cc variant resolved, and the mnemonic (JE, SETNE...). */
+export function entryLabel(e: number): string {
+  const d: DecodedEntry = ENTRIES[e];
+  const first = ENTRIES.findIndex((x) => x.def === d.def);
+  const code = d.def.code.replace(/^(.*?)([0-9A-F]{2})\+(r|cc)/, (_m, pre: string, op: string) => pre + (parseInt(op, 16) + e - first).toString(16).toUpperCase().padStart(2, '0'));
+  return `${code} ${mnemonicOf(e)}`;
 }
 
 export { DEFS };
