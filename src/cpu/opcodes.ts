@@ -409,6 +409,9 @@ function build(): OpcodeDef[] {
 export interface DecodedEntry {
   index: number;
   def: OpcodeDef;
+  /** Opcode map: 0 one-byte, 1 0F, 2 0F38, 3 0F3A; and the opcode byte (with its +r/+cc variant). */
+  map: number;
+  opcode: number;
   exec: Exec;
   op: number;
   modrm: boolean;
@@ -493,7 +496,7 @@ for (const d of DEFS) {
   for (let v = 0; v < variants; v++) {
     const index = ENTRIES.length;
     const e: DecodedEntry = {
-      index, def: d,
+      index, def: d, map, opcode: opcode + v,
       exec: d.exec === 'UD' ? S.undefinedInstruction : d.exec === 'unmodelled' ? notModelled(d.mnemonic) : d.exec,
       op: opToken.endsWith('+cc') ? v : d.op ?? 0,
       modrm, prefix, ext, mod: 0, modrmByte,

@@ -3,12 +3,10 @@
 // BSF, BSR, POPCNT, LZCNT, SETcc, CMOVcc, BSWAP).
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
 import { Insn } from '../insn.js';
 import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF, ZF } from '../../arch/rflags.js';
 import * as V from '../../arch/vectors.js';
-import { SS } from '../../arch/descriptors.js';
 import { readE, sizeMask } from './arith.js';
 import { undefinedFlags } from '../undefined.js';
 

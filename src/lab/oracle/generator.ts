@@ -18,9 +18,9 @@
 // Branches are harmless by construction: every relative branch, and every indirect or
 // far transfer, targets the start of a later instruction of the same sequence, or its end.
 
-import { DEFS, ENTRIES, type DecodedEntry, type OpcodeDef } from '../../cpu/opcodes.js';
+import { ENTRIES, type DecodedEntry } from '../../cpu/opcodes.js';
 import {
-  CODE_ADDR, SCRATCH_ADDR, SCRATCH_SIZE, CASE_FSGS, caseRegs, type Case, type InsnInfo, type Patch,
+  CODE_ADDR, SCRATCH_ADDR, SCRATCH_SIZE, CASE_FSGS, type Case, type InsnInfo, type Patch,
 } from './layout.js';
 import { mayLeaveUndefinedDest, mayLeaveUndefinedFlags, alwaysDefines, staticReads } from './undefined-spec.js';
 
@@ -63,42 +63,6 @@ export class Rng {
 }
 
 // ---------------------------------------------------------------- opcode rows
-
-interface Encoding {
-  map: number;
-  opcode: number;
-}
-
-const encodingCache = new Map<OpcodeDef, Encoding>();
-const firstIndex = new Map<OpcodeDef, number>();
-for (const e of ENTRIES) if (!firstIndex.has(e.def)) firstIndex.set(e.def, e.index);
-
-function encodingOf(d: OpcodeDef): Encoding {
-  let enc = encodingCache.get(d);
-  if (enc !== undefined) return enc;
-  const tokens = d.code.split(' ');
-  if (['NP', '66', 'F3', 'F2'].includes(tokens[0])) tokens.shift();
-  let map = 0;
-  if (tokens[0] === '0F') {
-    tokens.shift();
-    map = 1;
-    const escape: string = tokens[0];
-    if (escape === '38' && tokens.length > 1) { map = 2; tokens.shift(); }
-    else if (escape === '3A' && tokens.length > 1) { map = 3; tokens.shift(); }
-  }
-  const t = tokens[0];
-  const plus = t.indexOf('+');
-  enc = { map, opcode: parseInt(plus >= 0 ? t.slice(0, plus) : t, 16) };
-  encodingCache.set(d, enc);
-  return enc;
-}
-
-/** The opcode byte of an entry: the row's opcode plus the +r/+cc variant. */
-function opcodeByte(e: DecodedEntry): number {
-  const enc = encodingOf(e.def);
-  if (!e.def.code.includes('+')) return enc.opcode;
-  return enc.opcode + (e.index - firstIndex.get(e.def)!);
-}
 
 // ---------------------------------------------------------------- sequence state
 
@@ -435,7 +399,6 @@ export class Generator {
     const d = e.def;
     const m = d.mnemonic;
     const code = d.code;
-    const enc = encodingOf(d);
     const isString = STRING_OPS.has(m);
     const isRel = REL_BRANCH.has(m) && e.imms.length > 0 && !e.modrm;
     const f64 = e.size64 === 'f64';
@@ -449,7 +412,7 @@ export class Generator {
     else if (e.prefix === -1) {
       if (rng.chance(e.byteOp ? 0.08 : 0.25) && (this.opts.intel || !f64)) opsize = true;
       if (isString) { if (rng.chance(0.5)) rep = rng.chance(0.7) ? 0xf3 : 0xf2; }
-      else if (rng.chance(0.04) && !(enc.map === 1 && enc.opcode === 0xbc)) rep = rng.chance(0.5) ? 0xf3 : 0xf2;
+      else if (rng.chance(0.04) && !(e.map === 1 && e.opcode === 0xbc)) rep = rng.chance(0.5) ? 0xf3 : 0xf2;
       // On this AMD CPU F2/F3 before LOOPE/LOOPNE select the ZF condition (F2: while ZF = 0,
       // F3: while ZF = 1) whatever the opcode says; Intel (and the model) ignore them.
       if (!this.opts.intel && (m === 'LOOPE' || m === 'LOOPNE')) rep = 0;
@@ -473,7 +436,7 @@ export class Generator {
       else if (r < 18) seg = rng.pick([0x26, 0x2e, 0x36, 0x3e]);
     }
     if (e.lockable && useMem && rng.chance(0.4)) lock = true;
-    else if (rng.chance(0.01) && !(enc.map === 1 && (enc.opcode & 0xfc) === 0x20)) lock = true;
+    else if (rng.chance(0.01) && !(e.map === 1 && (e.opcode & 0xfc) === 0x20)) lock = true;
     let rex = 0;
     if (rng.chance(0.5) || e.rexW === 1) rex = 0x40 | rng.int(16);
     if (e.rexW === 0) rex &= ~8;
@@ -512,16 +475,16 @@ export class Generator {
     const bytes: number[] = [...legacy];
     const stackMem = STACK_OPS.has(m) && !e.not64 && this.rsp !== null;
     const slot: Slot = { entry: e, bytes, relAt: -1, relSize: 0, skip: 0, ripAt: -1, ripTarget: 0, fix: null, memory: useMem || implicitMem || stackMem };
-    let op = opcodeByte(e);
+    let op = e.opcode;
     let opReg = -1;
     if (e.opReg) {
       opReg = (op & 7) | ((rex & 1) << 3);
     }
     const rexAt = bytes.length;
     if (rex !== 0) bytes.push(rex);
-    if (enc.map >= 1) bytes.push(0x0f);
-    if (enc.map === 2) bytes.push(0x38);
-    if (enc.map === 3) bytes.push(0x3a);
+    if (e.map >= 1) bytes.push(0x0f);
+    if (e.map === 2) bytes.push(0x38);
+    if (e.map === 3) bytes.push(0x3a);
     bytes.push(op);
     this.structureEnd = bytes.length;
 
@@ -1040,7 +1003,6 @@ export class Generator {
   private layout(slots: Slot[]): Case {
     const offsets: number[] = [0];
     for (const s of slots) offsets.push(offsets[offsets.length - 1] + s.bytes.length);
-    const end = offsets[slots.length];
     const insns: InsnInfo[] = [];
     slots.forEach((s, k) => {
       const next = CODE_ADDR + offsets[k + 1];
