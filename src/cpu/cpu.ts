@@ -7,8 +7,8 @@
 // address as a signed integer (exact: |value| < 2^47), so the hot path has no BigInt.
 //
 // Deliberate deviations (each has a model error or a note where it applies):
-// - Segment limits and the accessed bit are not checked or set outside 64-bit mode
-//   yet (flat segments only); comes with the system-architecture issue.
+// - Segment limits and segment types are not checked on data accesses outside 64-bit
+//   mode yet (flat segments assumed); they come with the system-architecture issue.
 // - MOV CR3 flushes global translations too (allowed: hardware may flush them).
 
 import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
