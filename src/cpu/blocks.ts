@@ -19,6 +19,7 @@ import * as Bt from './ops/bits.js';
 import * as D from './ops/data.js';
 import * as Br from './ops/branch.js';
 import * as L from './ops/legacy.js';
+import { SPECIALISED } from './specialize.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
@@ -31,6 +32,7 @@ const STRAIGHT = new Set<Exec>([
   D.cmpxchg, D.cmpxchg8b16b, D.pushZ, D.popZ, D.pushI, D.pushE, D.popE, D.pushf, D.lahf, D.sahf, D.enter, D.leave,
   D.cbw, D.cwd, D.xlat, D.salc, D.clc, D.stc, D.cmc, D.cld, D.std, D.nop,
   L.aaa, L.aas, L.decimalAdjust, L.aam, L.aad, L.arpl,
+  ...SPECIALISED,
 ]);
 
 /** Near branches: they may end a block. */

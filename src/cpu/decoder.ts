@@ -11,6 +11,7 @@ import type { Cpu } from './cpu.js';
 import { Mode } from './cpu.js';
 import { Insn, NONE, RIP_BASE } from './insn.js';
 import { lookup, type DecodedEntry } from './opcodes.js';
+import { specialize } from './specialize.js';
 import { DS, SS, ES, CS, FS, GS } from '../arch/descriptors.js';
 
 const SEG_PREFIX: Record<number, number> = { 0x26: ES, 0x2e: CS, 0x36: SS, 0x3e: DS, 0x64: FS, 0x65: GS };
@@ -184,6 +185,7 @@ export function decode(cpu: Cpu, rip: number): Insn {
   insn.exec = entry.exec;
   insn.len = pos;
   if (entry.feature !== null && !cpu.features.has(entry.feature)) insn.exec = undefinedOpcode;
+  else insn.exec = specialize(insn);
   return insn;
 }
 

@@ -128,6 +128,21 @@ function aluToE(cpu: Cpu, i: Insn, size: number, b: number, bHi: number): void {
   }
 }
 
+/** op Ev, Gv with both operands 32-bit registers: the commonest ALU form, without
+ *  the size and memory dispatch (chosen at decode by specialize()). */
+export function aluRR32(cpu: Cpu, i: Insn): void {
+  const op = i.op;
+  const r = alu(cpu, op, 4, cpu.regLo[i.rm], 0, cpu.regLo[i.reg], 0);
+  if (op !== AluOp.Cmp && op !== AluOp.Test) { cpu.regLo[i.rm] = r; cpu.regHi[i.rm] = 0; }
+}
+
+/** op Ev, Gv with both operands 64-bit registers. */
+export function aluRR64(cpu: Cpu, i: Insn): void {
+  const op = i.op, d = i.rm, s = i.reg;
+  const r = alu(cpu, op, 8, cpu.regLo[d], cpu.regHi[d], cpu.regLo[s], cpu.regHi[s]);
+  if (op !== AluOp.Cmp && op !== AluOp.Test) { cpu.regLo[d] = r; cpu.regHi[d] = cpu.hi; }
+}
+
 /** op Gv, Ev */
 export function aluGE(cpu: Cpu, i: Insn): void {
   const size = i.osz;

@@ -21,6 +21,23 @@ export function movGE(cpu: Cpu, i: Insn): void {
   cpu.setReg(i.reg, i.osz, v, cpu.hi);
 }
 
+/** MOV r64, r/m64 and MOV r/m64, r64 with a memory operand (chosen at decode). */
+export function load64(cpu: Cpu, i: Insn): void {
+  const v = cpu.read64(cpu.ea(i));
+  cpu.regLo[i.reg] = v;
+  cpu.regHi[i.reg] = cpu.hi;
+}
+
+export function store64(cpu: Cpu, i: Insn): void {
+  cpu.write64(cpu.ea(i), cpu.regLo[i.reg], cpu.regHi[i.reg]);
+}
+
+/** MOV between 64-bit or 32-bit registers (the 32-bit form zero-extends). */
+export function movRR64(cpu: Cpu, i: Insn): void {
+  cpu.regLo[i.rm] = cpu.regLo[i.reg];
+  cpu.regHi[i.rm] = cpu.regHi[i.reg];
+}
+
 /** MOV Eb/Ev, imm and MOV Zb/Zv, imm (the imm is sign-extended for Ev, Iz). */
 export function movEI(cpu: Cpu, i: Insn): void {
   writeE(cpu, i, i.osz, i.immLo, i.immHi);
