@@ -805,6 +805,9 @@ export class Generator {
         if (code === 'CA') setImm(o.immAt[0], 2, imm);
       } else if (m === 'IRET') {
         const sp = this.rsp!;
+        // AMD reads the frame in another order: for a frame running into an unmapped
+        // page it reports a later slot's address than the model's first faulting pop.
+        if (!this.opts.intel && sp + 5 * osz > SCRATCH_ADDR + SCRATCH_SIZE) return false;
         const cs = rng.chance(0.85) ? 0x33 : rng.pick(CODE_SELECTORS);
         const ss = rng.chance(0.85) ? 0x2b : rng.pick(DATA_SELECTORS);
         const flags = (rng.u32() & 0x2f7fd5 & ~(0x100 | 0x40000 | 0x20000 | 0x10000)) | 0x2;
