@@ -44,7 +44,52 @@ const RSVD_QEMU =
   'sets error_code = PG_ERROR_RSVD_MASK without PG_ERROR_P_MASK (older QEMU or-ed in P)';
 const RSVD_WHY = 'QEMU reports reserved-bit page faults with P=0; hardware reports P=1.';
 
+const SEG_SDM =
+  'Intel SDM Vol. 3A §5.3 "Limit Checking" and §5.4 "Type Checking" (checks dropped only in 64-bit ' +
+  'mode, §5.3.1): an access outside the limit, or a store through a read-only data segment, raises ' +
+  '#GP(0), or #SS(0) through SS';
+const SEG_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c gen_lea_v_seg(): data accesses add the segment base only; ' +
+  'TCG checks neither the limit nor the segment type of a data access (only descriptor loads are checked)';
+const SEG_WHY = 'QEMU TCG does not model segment limit or type checks on data accesses; the access completes.';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  {
+    guest: 'seg-limits',
+    line: /^bad\..*\.completed$/,
+    sdmSection: SEG_SDM,
+    sdmValue: '0',
+    qemuValue: '1',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY,
+  },
+  {
+    guest: 'seg-limits',
+    line: /^bad\.(read|write|rmw)_.*\.vector$/,
+    sdmSection: SEG_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: #GP(0).',
+  },
+  {
+    guest: 'seg-limits',
+    line: /^bad\.push\..*\.vector$/,
+    sdmSection: SEG_SDM,
+    sdmValue: '12',
+    qemuValue: 'none',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: #SS(0) for a push past the stack segment\'s limit.',
+  },
+  {
+    guest: 'seg-limits',
+    line: /^readonly\.byte_after$/,
+    sdmSection: SEG_SDM,
+    sdmValue: '0x77',
+    qemuValue: '0x5b',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: the faulting store and read-modify-write through a read-only segment change memory on QEMU.',
+  },
   {
     guest: 'pf-errcode',
     line: /\.rf$/,

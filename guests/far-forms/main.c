@@ -17,6 +17,9 @@
  *   - With a stack segment whose B flag is 0, stack operations address with SP:
  *     they wrap at 64 KiB and leave ESP[31:16] unchanged; the operand size (not the
  *     stack size) decides how many bytes a PUSH, POP or CALL moves.
+ *   - At CPL 0, POPF may change IOPL and IF as well as the other flags; RF is always
+ *     cleared and VM/VIF/VIP are unaffected (Vol. 2 POPF "Operation", protected and
+ *     64-bit modes); PUSHF stores RFLAGS with RF and VM clear.
  * Every observation is printed; all are defined values.
  */
 #include "ringside.h"
@@ -59,9 +62,34 @@ static void install_gdt(void)
     asm volatile("lgdt %0" :: "m"(new) : "memory");
 }
 
+/* POPF at CPL 0: load an image and read back what RFLAGS became. */
+static u64 popf_roundtrip(u64 image)
+{
+    u64 out;
+    asm volatile("pushfq\n\t"          /* keep the caller's flags */
+                 "push %1\n\t"
+                 "popfq\n\t"
+                 "pushfq\n\t"
+                 "pop %0\n\t"
+                 "popfq"
+                 : "=r"(out) : "r"(image) : "cc", "memory");
+    return out;
+}
+
+static void check_popf_cpl0(void)
+{
+    /* IOPL = 3, IF = 0, DF, AC, ID, all status flags; RF and VIF/VIP/VM requested too. */
+    u64 want_bits = 0x3000 | 0x400 | 0x40000 | 0x200000 | 0x8d5;
+    u64 got = popf_roundtrip(want_bits | 0x10000 | 0x80000 | 0x100000 | 0x20000 | 0x2);
+    expect("popf.cpl0.iopl3_if0", got & 0x3fffff, want_bits | 0x2);
+    got = popf_roundtrip(0x202);
+    expect("popf.cpl0.iopl0_if1", got & 0x3fffff, 0x202);
+}
+
 void test_main(void)
 {
     install_gdt();
+    check_popf_cpl0();
     far32_ptr.off = (u32)(unsigned long)compat_entry;
     far32_ptr.sel = SEL_CODE32;
     far64_ptr.off = (u64)(unsigned long)far64_callee;

@@ -7,8 +7,9 @@
 // address as a signed integer (exact: |value| < 2^47), so the hot path has no BigInt.
 //
 // Deliberate deviations (each has a model error or a note where it applies):
-// - Segment limits and segment types are not checked on data accesses outside 64-bit
-//   mode yet (flat segments assumed); they come with the system-architecture issue.
+// - Segment checks on data accesses outside 64-bit mode cover limits, expand-down,
+//   usability, readability and writability; descriptor privilege at access time and
+//   the limit on instruction fetch (CS) are not checked yet.
 // - MOV CR3 flushes global translations too (allowed: hardware may flush them).
 
 import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
@@ -91,6 +92,15 @@ export class Cpu {
   /** Base used for addressing: 0 for ES/CS/SS/DS in 64-bit mode (SDM Vol. 3 §3.2.4). */
   readonly segEffLo = new Int32Array(6);
   readonly segEffHi = new Int32Array(6);
+
+  /** Segment checks outside 64-bit mode (checkSegment): the valid offset range, whether
+   *  it needs checking at all (flat segments do not), and whether stores are refused. */
+  readonly segLow = new Float64Array(6);
+  readonly segHigh = new Float64Array(6);
+  readonly segChecked = new Uint8Array(6);
+  readonly segNoWrite = new Uint8Array(6);
+  /** Set by the last segment check: the access's segment refuses stores (#GP(0)). */
+  denyWrite = false;
 
   gdtrBase = 0;
   gdtrLimit = 0;
@@ -288,6 +298,7 @@ export class Cpu {
   }
 
   segmentBaseChanged(s: number): void {
+    this.segmentChecksChanged(s);
     if (this.mode === Mode.Long64 && s !== FS && s !== GS) {
       this.segEffLo[s] = 0;
       this.segEffHi[s] = 0;
@@ -295,6 +306,26 @@ export class Cpu {
       this.segEffLo[s] = this.segBaseLo[s];
       this.segEffHi[s] = this.mode === Mode.Long64 ? this.segBaseHi[s] : 0;
     }
+  }
+
+  /** Precompute what checkSegment needs from a segment's descriptor cache. */
+  private segmentChecksChanged(s: number): void {
+    this.denyWrite = false;
+    const attr = this.segAttr[s];
+    if (this.mode === Mode.Long64) { this.segChecked[s] = 0; this.segNoWrite[s] = 0; return; }
+    const usable = (attr & (1 << 15)) !== 0;
+    const code = (attr & (1 << 11)) !== 0;
+    const readable = !code || (attr & (1 << 9)) !== 0;
+    const writable = !code && (attr & (1 << 9)) !== 0;
+    const expandDown = !code && (attr & (1 << 10)) !== 0;
+    const limit = this.segLimit[s] >>> 0;
+    let low = 0, high = limit;
+    if (expandDown) { low = limit + 1; high = (attr & DESC_DB) !== 0 ? 0xffffffff : 0xffff; }
+    if (!usable || !readable) { low = 1; high = 0; }
+    this.segLow[s] = low;
+    this.segHigh[s] = high;
+    this.segChecked[s] = low === 0 && high === 0xffffffff ? 0 : 1;
+    this.segNoWrite[s] = writable ? 0 : 1;
   }
 
   setCpl(cpl: number): void {
@@ -338,12 +369,16 @@ export class Cpu {
     }
     if (i.asz === 2) {
       // 16-bit addressing (32-bit code with a 67 prefix): the offset wraps at 64 KiB.
+      this.checkSegment(i.seg, sum & 0xffff, i.memSize);
       return ((sum & 0xffff) + (this.segEffLo[i.seg] >>> 0)) >>> 0;
     }
     if (i.asz === 4) {
       // 32-bit address size: the effective address wraps at 4 GiB before the base is added.
+      if (this.mode !== Mode.Long64) {
+        this.checkSegment(i.seg, sum >>> 0, i.memSize);
+        return ((sum >>> 0) + (this.segEffLo[i.seg] >>> 0)) >>> 0;
+      }
       sum = (sum >>> 0) + (this.segEffLo[i.seg] >>> 0);
-      if (this.mode !== Mode.Long64) return sum >>> 0;
       hi = this.segEffHi[i.seg];
     } else {
       sum += this.segEffLo[i.seg] >>> 0;
@@ -354,12 +389,23 @@ export class Cpu {
     return hi * TWO32 + (sum >>> 0);
   }
 
+  /** Segment checks on a data access outside 64-bit mode (SDM Vol. 3A §5.3 limit
+   *  checking, §5.4 type checking): the offset range must lie inside the segment's
+   *  limits (expand-down segments: above the limit), the segment must be usable and
+   *  readable; #SS(0) for SS, #GP(0) otherwise. Whether a write is allowed is left in
+   *  denyWrite for the store that follows. */
+  private checkSegment(seg: number, off: number, size: number): void {
+    this.denyWrite = this.segNoWrite[seg] !== 0;
+    if (this.segChecked[seg] === 0) return;
+    if (off < this.segLow[seg] || off + size - 1 > this.segHigh[seg]) this.raise(seg === SS ? V.SS : V.GP, 0);
+  }
+
   private noncanonical(seg: number): never {
     return this.raise(seg === SS ? V.SS : V.GP, 0);
   }
 
   /** Linear address of seg:offset where the offset is a register pair (string ops, stack). */
-  linear(seg: number, lo: number, hi: number, asz: number): number {
+  linear(seg: number, lo: number, hi: number, asz: number, size: number): number {
     if (asz === 8) {
       const sum = (lo >>> 0) + (this.segEffLo[seg] >>> 0);
       const h = (hi + this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
@@ -368,7 +414,10 @@ export class Cpu {
     }
     const off = asz === 4 ? lo >>> 0 : lo & 0xffff;
     const sum = off + (this.segEffLo[seg] >>> 0);
-    if (this.mode !== Mode.Long64) return sum >>> 0;
+    if (this.mode !== Mode.Long64) {
+      this.checkSegment(seg, off, size);
+      return sum >>> 0;
+    }
     const h = (this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
     if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg);
     return h * TWO32 + (sum >>> 0);
@@ -447,11 +496,13 @@ export class Cpu {
   }
 
   write8(lin: number, v: number): void {
+    if (this.denyWrite) this.gp(0);
     const p = this.translate(lin, this.tlbWrite, Access.Write);
     this.storePhys8(p, v);
   }
 
   write16(lin: number, v: number): void {
+    if (this.denyWrite) this.gp(0);
     if ((lin & 0xfff) > 0xffe) {
       this.checkWritable(lin, 2);
       this.write8(lin, v); this.write8(lin + 1, v >> 8);
@@ -464,6 +515,7 @@ export class Cpu {
   }
 
   write32(lin: number, v: number): void {
+    if (this.denyWrite) this.gp(0);
     if ((lin & 0xfff) > 0xffc) {
       this.checkWritable(lin, 4);
       for (let k = 0; k < 4; k++) this.write8(lin + k, v >> (8 * k));
@@ -476,6 +528,7 @@ export class Cpu {
   }
 
   write64(lin: number, lo: number, hi: number): void {
+    if (this.denyWrite) this.gp(0);
     if ((lin & 0xfff) > 0xff8) {
       this.checkWritable(lin, 8);
       this.write32(lin, lo); this.write32(lin + 4, hi);
@@ -500,6 +553,7 @@ export class Cpu {
   /** Translate for writing before a read-modify-write reads, so a read-only page faults
    *  with W = 1 in the error code and nothing is half-done (SDM Vol. 3 §4.7). */
   probeWrite(lin: number, size: number): void {
+    if (this.denyWrite) this.gp(0);
     this.translate(lin, this.tlbWrite, Access.Write);
     // The second page is probed at its first byte: that is the address a #PF reports (CR2).
     if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin - (lin & 0xfff) + PAGE_SIZE, this.tlbWrite, Access.Write);
@@ -526,6 +580,7 @@ export class Cpu {
   /** Probe both pages of a page-crossing write before any byte is stored, so a
    *  fault on the second page leaves memory unchanged. */
   checkWritable(lin: number, size: number): void {
+    if (this.denyWrite) this.gp(0);
     this.translate(lin, this.tlbWrite, Access.Write);
     if ((lin & 0xfff) + size > PAGE_SIZE) this.translate(lin - (lin & 0xfff) + PAGE_SIZE, this.tlbWrite, Access.Write);
   }
@@ -599,7 +654,7 @@ export class Cpu {
       const ss = this.stackSize;
       if (ss === 4) spLo = (spLo - size) | 0;
       else spLo = (spLo & ~0xffff) | ((spLo - size) & 0xffff);
-      this.write(this.linear(SS, spLo, spHi, ss), size, lo, hi);
+      this.write(this.linear(SS, spLo, spHi, ss, size), size, lo, hi);
     }
     this.regLo[4] = spLo;
     this.regHi[4] = spHi;
@@ -616,7 +671,7 @@ export class Cpu {
     }
     const ss = this.stackSize;
     if (offset !== 0) lo = (lo + offset) | 0;
-    return this.read(this.linear(SS, lo, hi, ss), size);
+    return this.read(this.linear(SS, lo, hi, ss, size), size);
   }
 
   /** Pop `size` bytes; high half in this.hi for size 8. */

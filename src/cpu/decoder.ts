@@ -10,7 +10,7 @@
 import type { Cpu } from './cpu.js';
 import { Mode } from './cpu.js';
 import { Insn, NONE, RIP_BASE } from './insn.js';
-import { lookup, type DecodedEntry } from './opcodes.js';
+import { lookup, type DecodedEntry, MemSize } from './opcodes.js';
 import { specialize } from './specialize.js';
 import { DS, SS, ES, CS, FS, GS } from '../arch/descriptors.js';
 
@@ -121,6 +121,9 @@ export function decode(cpu: Cpu, rip: number): Insn {
   insn.osz = osz;
   const asz = mode64 ? (addrsize ? 4 : 8) : (addrsize ? 2 : 4);
   insn.asz = asz;
+  const ms = entry.memSize;
+  insn.memSize = ms > 0 ? ms : ms === MemSize.OperandSize ? osz : ms === MemSize.DwordOrQword ? (osz === 8 ? 8 : 4)
+    : ms === MemSize.FarPointer ? osz + 2 : ms === MemSize.BoundPair ? 2 * osz : mode64 ? 10 : 6;
 
   // ModRM and SIB (§2.1.5, Tables 2-2 and 2-3).
   if (modrm >= 0) {

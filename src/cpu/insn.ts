@@ -32,6 +32,8 @@ export class Insn {
   /** Displacement, low 32 bits and sign-extended high 32 bits. */
   dispLo = 0;
   dispHi = 0;
+  /** Bytes the memory operand covers (segment-limit checks). */
+  memSize = 1;
   /** Effective segment register for the memory operand (arch/descriptors.ts numbering). */
   seg = 3;
   /** True when the segment came from an override prefix (string-op sources honour it). */

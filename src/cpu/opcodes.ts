@@ -432,9 +432,31 @@ export interface DecodedEntry {
   opReg: boolean;
   /** 1: ModRM.reg / opcode register is a byte register; 2: ModRM.rm is. */
   byteRegs: number;
+  /** Bytes the memory operand covers, for segment-limit checks: > 0 fixed, or a
+   *  MemSize code resolved against the operand size at decode. */
+  memSize: number;
   imms: string[];
   lockable: boolean;
   feature: string | null;
+}
+
+/** Memory-operand sizes that depend on the operand size (DecodedEntry.memSize). */
+export const enum MemSize { OperandSize = 0, DwordOrQword = -1, FarPointer = -2, BoundPair = -3, Table = -4 }
+
+/** SDM Appendix A operand-size letters of an E or M operand. */
+function memSizeOf(letters: string): number {
+  switch (letters) {
+    case 'b': return 1;
+    case 'w': return 2;
+    case 'd': return 4;
+    case 'q': return 8;
+    case 'dq': return 16;
+    case 'y': return MemSize.DwordOrQword;
+    case 'p': return MemSize.FarPointer;
+    case 'a': return MemSize.BoundPair;
+    case '': return MemSize.Table; // bare M: descriptor-table registers (LGDT...) and LEA
+    default: return MemSize.OperandSize;
+  }
 }
 
 export const DEFS: readonly OpcodeDef[] = build();
@@ -457,6 +479,7 @@ function parseOperands(d: OpcodeDef, e: DecodedEntry): void {
     if (method === 'R') e.regForm = true;
     if (method === 'U' || method === 'N') e.mod = 2; // an XMM/MMX register in ModRM.rm: mod = 11b only
     if (method === 'E' && isByte) e.byteRegs |= 2;
+    if (method === 'E' || method === 'M') e.memSize = memSizeOf(o.slice(1));
     if ((method === 'G' || method === 'Z') && isByte) e.byteRegs |= 1;
     if (method === 'Z') e.opReg = true;
     if (method === 'I') e.imms.push(o === 'Ib' ? 'b' : o === 'Iw' ? 'w' : o === 'Iz' ? 'z' : o === 'Iv' ? 'v' : 'd');
@@ -504,7 +527,7 @@ for (const d of DEFS) {
       rexR0: attrs.includes('R0'),
       only64: attrs.includes('o64'), not64: attrs.includes('i64'),
       size64: attrs.includes('d64') ? 'd64' : attrs.includes('f64') ? 'f64' : '',
-      byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, imms: [],
+      byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, memSize: MemSize.OperandSize, imms: [],
       lockable: attrs.includes('lock'), feature: d.feature ?? null,
     };
     parseOperands(d, e);

@@ -49,7 +49,7 @@ export function movZI(cpu: Cpu, i: Insn): void {
 
 /** MOV AL/rAX, moffs (op 0) and moffs, AL/rAX (op 1): the offset is the immediate. */
 export function movMoffs(cpu: Cpu, i: Insn): void {
-  const lin = cpu.linear(i.seg, i.immLo, i.immHi, i.asz);
+  const lin = cpu.linear(i.seg, i.immLo, i.immHi, i.asz, i.osz);
   if (i.op === 0) cpu.setReg(0, i.osz, cpu.read(lin, i.osz), cpu.hi);
   else { const v = cpu.getReg(0, i.osz); cpu.write(lin, i.osz, v, cpu.hi); }
 }
@@ -225,7 +225,7 @@ export function pushSeg(cpu: Cpu, i: Insn): void {
   const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
   cpu.adjustSp(-4);
   try {
-    cpu.write16(cpu.linear(SS, cpu.regLo[4], cpu.regHi[4], cpu.stackSize), sel);
+    cpu.write16(cpu.linear(SS, cpu.regLo[4], cpu.regHi[4], cpu.stackSize, 2), sel);
   } catch (e) {
     cpu.regLo[4] = saveLo;
     cpu.regHi[4] = saveHi;
@@ -303,7 +303,7 @@ export function enter(cpu: Cpu, i: Insn): void {
       for (let k = 1; k < level; k++) {
         const d = (tLo >>> 0) - size;
         tLo = d | 0; if (d < 0 && ss === 8) tHi = (tHi - 1) | 0;
-        const v = cpu.read(cpu.linear(2, tLo, tHi, ss), size);
+        const v = cpu.read(cpu.linear(SS, tLo, tHi, ss, size), size);
         cpu.push(size, v, cpu.hi);
       }
       cpu.push(size, frameLo, frameHi);
@@ -355,7 +355,7 @@ export function cwd(cpu: Cpu, i: Insn): void {
 export function xlat(cpu: Cpu, i: Insn): void {
   const sum = (cpu.regLo[3] >>> 0) + (cpu.regLo[0] & 0xff);
   const hi = i.asz === 8 ? cpu.regHi[3] + (sum >= 4294967296 ? 1 : 0) : 0;
-  const lin = cpu.linear(i.segOverride ? i.seg : DS, sum | 0, hi, i.asz);
+  const lin = cpu.linear(i.segOverride ? i.seg : DS, sum | 0, hi, i.asz, 1);
   cpu.setReg8(0, cpu.read8(lin));
 }
 

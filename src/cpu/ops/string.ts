@@ -9,6 +9,7 @@
 // so a REP with a huge count still ends at the instruction budget.
 
 import type { Cpu } from '../cpu.js';
+import { Mode } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { alu, AluOp } from './arith.js';
 import { getZF } from '../flags.js';
@@ -50,11 +51,11 @@ function step(cpu: Cpu, r: number, asz: number, delta: number): void {
 }
 
 function src(cpu: Cpu, i: Insn): number {
-  return cpu.linear(i.segOverride ? i.seg : DS, cpu.regLo[6], cpu.regHi[6], i.asz);
+  return cpu.linear(i.segOverride ? i.seg : DS, cpu.regLo[6], cpu.regHi[6], i.asz, i.osz);
 }
 
 function dst(cpu: Cpu, i: Insn): number {
-  return cpu.linear(ES, cpu.regLo[7], cpu.regHi[7], i.asz); // ES cannot be overridden
+  return cpu.linear(ES, cpu.regLo[7], cpu.regHi[7], i.asz, i.osz); // ES cannot be overridden
 }
 
 /** One iteration of the string operation, without the count. */
@@ -179,7 +180,8 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   if (i.rep === 0) { once(cpu, i, kind, size, delta); return; }
   const conditional = kind === Str.Cmps || kind === Str.Scas;
   let n = 0;
-  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && i.asz !== 2) n = bulk(cpu, i, kind, size);
+  // In 64-bit mode only: there are no segment limits or types to check element by element.
+  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && cpu.mode === Mode.Long64) n = bulk(cpu, i, kind, size);
   while (!countIsZero(cpu, i.asz)) {
     if (n > 0 && (n >= CHUNK || cpu.icount + n >= cpu.icountLimit)) {
       // Yield with RIP on this instruction; the next step continues the string.
