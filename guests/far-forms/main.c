@@ -37,12 +37,6 @@ static u64 gdt[8] __attribute__((aligned(16)));
 static u8 stack16[0x10000] __attribute__((aligned(0x10000)));
 static unsigned int mismatches;
 
-static u64 descriptor(u32 base, u32 limit, u32 access, u32 flags)
-{
-    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
-           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
-}
-
 static void expect(const char *name, u64 got, u64 want)
 {
     printk("%s: 0x%lx\n", name, got);
@@ -53,13 +47,9 @@ static void expect(const char *name, u64 got, u64 want)
 /* The library's GDT plus a 16-bit data segment over stack16. */
 static void install_gdt(void)
 {
-    struct __attribute__((packed)) { u16 limit; u64 base; } old, new;
-    asm volatile("sgdt %0" : "=m"(old));
-    memcpy(gdt, (void *)old.base, old.limit + 1);
-    gdt[SEL_DATA16 / 8] = descriptor((u32)(unsigned long)stack16, 0xffff, 0x92, 0x0);
-    new.limit = sizeof(gdt) - 1;
-    new.base = (u64)(unsigned long)gdt;
-    asm volatile("lgdt %0" :: "m"(new) : "memory");
+    gdt_extend(gdt);
+    gdt[SEL_DATA16 / 8] = seg_descriptor((u32)(unsigned long)stack16, 0xffff, 0x92, 0x0);
+    gdt_load(gdt, ARRAY_SIZE(gdt));
 }
 
 /* POPF at CPL 0: load an image and read back what RFLAGS became. */

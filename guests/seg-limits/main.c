@@ -27,25 +27,15 @@ static u8 buf[3 * PAGE_SIZE] __attribute__((aligned(4096)));
 static u8 stack[4 * PAGE_SIZE] __attribute__((aligned(4096)));
 static unsigned int mismatches;
 
-static u64 descriptor(u32 base, u32 limit, u32 access, u32 flags)
-{
-    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
-           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
-}
-
 static void install_gdt(u32 stack_limit)
 {
-    struct __attribute__((packed)) { u16 limit; u64 base; } old, new;
-    asm volatile("sgdt %0" : "=m"(old));
-    memcpy(gdt, (void *)old.base, old.limit + 1);
+    gdt_extend(gdt);
     u32 b = (u32)(unsigned long)buf;
-    gdt[SEL_RW / 8] = descriptor(b, 0xfff, 0x93, 0x4);
-    gdt[SEL_RO / 8] = descriptor(b, 0xfff, 0x91, 0x4);
-    gdt[SEL_DOWN / 8] = descriptor(b, 0xfff, 0x97, 0x4);
-    gdt[SEL_STACK / 8] = descriptor(0, stack_limit >> 12, 0x93, 0xc); /* 4 KiB granularity */
-    new.limit = sizeof(gdt) - 1;
-    new.base = (u64)(unsigned long)gdt;
-    asm volatile("lgdt %0" :: "m"(new) : "memory");
+    gdt[SEL_RW / 8] = seg_descriptor(b, 0xfff, 0x93, 0x4);
+    gdt[SEL_RO / 8] = seg_descriptor(b, 0xfff, 0x91, 0x4);
+    gdt[SEL_DOWN / 8] = seg_descriptor(b, 0xfff, 0x97, 0x4);
+    gdt[SEL_STACK / 8] = seg_descriptor(0, stack_limit >> 12, 0x93, 0xc); /* 4 KiB granularity */
+    gdt_load(gdt, ARRAY_SIZE(gdt));
 }
 
 /* Far call into compatibility mode with EDX = selector, EBX = offset. */

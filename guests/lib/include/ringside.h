@@ -167,6 +167,7 @@ static inline void write_cr0(u64 v) { asm volatile("mov %0, %%cr0" :: "r"(v) : "
 static inline void write_cr3(u64 v) { asm volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline void write_cr4(u64 v) { asm volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
 
+
 static inline u64 rdmsr(u32 msr)
 {
     u32 lo, hi;
@@ -235,6 +236,29 @@ size_t strlen(const char *s);
 
 /* Linker-script symbols. */
 extern char __image_start[], __image_end[];
+
+/* A segment descriptor (SDM Vol. 3A §3.4.5): access byte (P, DPL, S, type) and the
+ * flags nibble (G, D/B, L, AVL). */
+static inline u64 seg_descriptor(u32 base, u32 limit, u32 access, u32 flags)
+{
+    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
+           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
+}
+
+/* Copy the library's GDT into `gdt` (entries beyond it zeroed by the caller's static
+ * storage), let the caller add entries, then load it: call gdt_extend(), fill, gdt_load(). */
+static inline void gdt_extend(u64 *gdt)
+{
+    struct __attribute__((packed)) { u16 limit; u64 base; } old;
+    asm volatile("sgdt %0" : "=m"(old));
+    memcpy(gdt, (void *)old.base, old.limit + 1);
+}
+
+static inline void gdt_load(u64 *gdt, unsigned int entries)
+{
+    struct __attribute__((packed)) { u16 limit; u64 base; } new = { (u16)(entries * 8 - 1), (u64)(unsigned long)gdt };
+    asm volatile("lgdt %0" :: "m"(new) : "memory");
+}
 
 #endif /* __ASSEMBLER__ */
 #endif /* RINGSIDE_H */
