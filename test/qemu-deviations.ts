@@ -17,8 +17,9 @@ export interface QemuDeviation {
   sdmSection: string;
   /** The value (text after ': ') the SDM requires, which Ringside must print. */
   sdmValue: string;
-  /** The value QEMU prints. */
-  qemuValue: string;
+  /** The value QEMU prints, or null when QEMU prints no such line at all (a feature it
+   *  lacks): then Ringside's line is checked alone and skipped when aligning the transcripts. */
+  qemuValue: string | null;
   /** Where QEMU's behaviour comes from (file, function, version). */
   qemuSource: string;
   /** Why the values differ, in a sentence or two. */
@@ -52,6 +53,25 @@ const SEG_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c gen_lea_v_seg(): data accesses add the segment base only; ' +
   'TCG checks neither the limit nor the segment type of a data access (only descriptor loads are checked)';
 const SEG_WHY = 'QEMU TCG does not model segment limit or type checks on data accesses; the access completes.';
+
+const QEMU_MISC = 'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c';
+const MSR_QEMU =
+  QEMU_MISC + ' helper_wrmsr()/helper_rdmsr(): an index without a case falls to "default: ... /* XXX: exception? */" ' +
+  '(RDMSR returns 0); the implemented cases store the value without reserved-bit or canonical checks';
+const MSR_WHY = 'QEMU TCG raises #GP on no WRMSR/RDMSR outside a few MSRs; the SDM requires #GP(0).';
+const CR0_SDM =
+  'Intel SDM Vol. 2B "MOV—Move to/from Control Registers", Protected/64-Bit Mode Exceptions: #GP(0) for a 1 in ' +
+  'CR0[63:32], PG = 1 with PE = 0, NW = 1 with CD = 0, clearing PG in 64-bit mode; reserved bits 31:0 of CR0 ' +
+  '"remain clear after any load ... attempts to set them have no impact"';
+const CR0_QEMU =
+  QEMU_MISC + ' helper_write_crN() case 0 and target/i386/helper.c cpu_x86_update_cr0(): the value is stored ' +
+  'as written, with no #GP checks and no masking of reserved bits';
+
+const GD_SDM =
+  'Intel SDM Vol. 3B §18.2.4 "Debug Control Register (DR7)", GD flag, and §18.3.1.3 "General-Detect Exception ' +
+  'Condition": a debug-register access with GD = 1 is a fault-class #DB with DR6.BD = 1, and GD is cleared';
+const GD_QEMU = 'QEMU 7.2 target/i386/tcg/sysemu/bpt_helper.c helper_get_dr()/helper_set_dr(): no general-detect check';
+const GD_WHY = 'QEMU does not implement general detect: the access completes and GD stays set.';
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
@@ -174,5 +194,117 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x8',
     qemuSource: RSVD_QEMU,
     why: RSVD_WHY + ' Read through a PML4E with PS=1: P|RSVD.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^cr0\.(bit32|nw_without_cd)$/,
+    sdmSection: CR0_SDM,
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'ok',
+    qemuSource: CR0_QEMU,
+    why: 'QEMU TCG checks no operand of MOV to CR0; the write takes effect (the guest restores CR0 at once).',
+  },
+  {
+    guest: 'control-regs',
+    line: /^cr0\.(pg_without_pe|clear_pg_in_long_mode)$/,
+    sdmSection: CR0_SDM,
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'skipped (MOV CR0 does not check its operand)',
+    qemuSource: CR0_QEMU,
+    why: 'QEMU cannot produce this line: without the checks these writes would leave protected or long mode, ' +
+      'so the guest runs them only where cr0.bit32 faulted.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^cr0\.reserved_bit6\.read$/,
+    sdmSection: CR0_SDM,
+    sdmValue: '0x80010011',
+    qemuValue: '0x80010051',
+    qemuSource: CR0_QEMU,
+    why: 'QEMU keeps reserved CR0 bit 6 when it is written; hardware keeps it clear.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^cr8\.write16$/,
+    sdmSection: 'Intel SDM Vol. 2B "MOV—Move to/from Control Registers": #GP(0) "if an attempt is made to write a 1 to ' +
+      'any reserved bit in CR8" (bits 63:4)',
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'ok',
+    qemuSource: QEMU_MISC + ' helper_write_crN() case 8: sets the APIC TPR from the value and v_tpr = t0 & 0x0f, no check',
+    why: 'QEMU accepts reserved CR8 bits.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^cr8\.after_fault$/,
+    sdmSection: 'Intel SDM Vol. 2B "MOV—Move to/from Control Registers": a faulting MOV changes nothing',
+    sdmValue: '0xf',
+    qemuValue: '0x0',
+    qemuSource: QEMU_MISC + ' helper_write_crN() case 8 / hw/intc/apic.c cpu_set_apic_tpr(): TPR = (16 & 0xf) << 4 = 0',
+    why: 'On QEMU the write of 16 took effect and set the TPR to 0.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^dr6\.read_bit12$/,
+    sdmSection: 'Intel SDM Vol. 3B §18.2.3 "Debug Status Register (DR6)", Figure 18-2: bit 12 is reserved and reads as 0',
+    sdmValue: '0xffff0ff0',
+    qemuValue: '0xffff1ff0',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/sysemu/bpt_helper.c helper_set_dr(): env->dr[6] = t0 | DR6_FIXED_1 keeps bit 12',
+    why: 'QEMU keeps DR6 bit 12 as written.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^dr7\.gd\.access$/,
+    sdmSection: GD_SDM,
+    sdmValue: '#DB',
+    qemuValue: 'ok',
+    qemuSource: GD_QEMU,
+    why: GD_WHY,
+  },
+  {
+    guest: 'control-regs',
+    line: /^dr7\.gd\.dr6$/,
+    sdmSection: GD_SDM,
+    sdmValue: '0xffff2ff0',
+    qemuValue: '0xffff0ff0',
+    qemuSource: GD_QEMU,
+    why: GD_WHY + ' Here: DR6.BD is not set.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^dr7\.gd\.dr7$/,
+    sdmSection: GD_SDM,
+    sdmValue: '0x400',
+    qemuValue: '0x2400',
+    qemuSource: GD_QEMU,
+    why: GD_WHY + ' Here: DR7.GD stays set.',
+  },
+  {
+    guest: 'control-regs',
+    line: /^msr\.(unknown|unknown_low)\.(rdmsr|wrmsr)$/,
+    sdmSection: 'Intel SDM Vol. 2B RDMSR/WRMSR: #GP(0) "if the value in ECX specifies a reserved or unimplemented MSR address"',
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'ok',
+    qemuSource: MSR_QEMU,
+    why: MSR_WHY,
+  },
+  {
+    guest: 'control-regs',
+    line: /^msr\.(efer\.reserved_bit1|efer\.clear_lme_paging|fs_base\.noncanonical|kernel_gs_base\.noncanonical|lstar\.noncanonical|pat\.type2|pat\.type8|tsc_aux\.bit32|apic_base\.reserved_bit0)$/,
+    sdmSection: 'Intel SDM Vol. 2B WRMSR: #GP(0) for a 1 in a reserved bit or a non-canonical address in an address MSR; ' +
+      'Vol. 3A §10.8.5 (EFER.LME cannot change while paging is on), §12.12.2 (PAT types 2, 3, 8+ reserved), ' +
+      '§11.4.4 (IA32_APIC_BASE reserved bits), Vol. 4 IA32_TSC_AUX (bits 63:32 reserved)',
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'ok',
+    qemuSource: MSR_QEMU + '; EFER writes are masked to the writable bits (update_mask) and applied',
+    why: MSR_WHY,
+  },
+  {
+    guest: 'control-regs',
+    line: /^msr\.efer\.after$/,
+    sdmSection: 'Intel SDM Vol. 3A §10.8.5: EFER.LME cannot be cleared while CR0.PG = 1 (#GP(0), EFER unchanged)',
+    sdmValue: '0x500',
+    qemuValue: '0x400',
+    qemuSource: MSR_QEMU + '; helper_wrmsr() MSR_EFER applies the new LME through cpu_load_efer()',
+    why: 'QEMU clears EFER.LME while long mode is active (LMA stays 1).',
   },
 ];

@@ -11,6 +11,9 @@
 //   usability, readability and writability; descriptor privilege at access time and
 //   the limit on instruction fetch (CS) are not checked yet.
 // - MOV CR3 flushes global translations too (allowed: hardware may flush them).
+// - #AC is checked before the access's page translation (as Bochs does); the SDM's
+//   priority table (Vol. 3A §6.9) lists data page faults above alignment checks for
+//   simultaneous conditions, which hardware documentation does not settle for one access.
 
 import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
 import { IoBus } from '../machine/io.js';
@@ -115,7 +118,9 @@ export class Cpu {
   trAttr = 0;
 
   cr0 = C.CR0_ET;
-  cr2 = 0;
+  /** CR2 holds any 64-bit value MOV writes (SDM MOV CR), so it is kept as halves. */
+  cr2Lo = 0;
+  cr2Hi = 0;
   cr3Lo = 0;
   cr3Hi = 0;
   cr4 = 0;
@@ -172,6 +177,16 @@ export class Cpu {
     this.features = featureSet(model);
     this.drLo[6] = 0xffff0ff0 | 0;
     this.drLo[7] = 0x400;
+  }
+
+  /** CR2 as a linear address (page faults write canonical addresses). */
+  get cr2(): number {
+    return this.cr2Hi * TWO32 + (this.cr2Lo >>> 0);
+  }
+
+  set cr2(lin: number) {
+    this.cr2Lo = lin | 0;
+    this.cr2Hi = Math.floor(lin / TWO32) | 0;
   }
 
   // ---------------------------------------------------------------- entry state
@@ -460,12 +475,14 @@ export class Cpu {
   }
 
   read16(lin: number): number {
+    if ((lin & 1) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffe) return this.read8(lin) | (this.read8(lin + 1) << 8);
     const p = this.translate(lin, this.tlbRead, Access.Read);
     return p < this.mem.size ? this.view.getUint16(p, true) : 0xffff;
   }
 
   read32(lin: number): number {
+    if ((lin & 3) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffc) {
       return this.read8(lin) | (this.read8(lin + 1) << 8) | (this.read8(lin + 2) << 16) | (this.read8(lin + 3) << 24);
     }
@@ -475,6 +492,7 @@ export class Cpu {
 
   /** 64-bit read: returns the low half, the high half is in this.hi. */
   read64(lin: number): number {
+    if ((lin & 7) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xff8) {
       const lo = this.read32(lin);
       this.hi = this.read32(lin + 4);
@@ -503,6 +521,7 @@ export class Cpu {
 
   write16(lin: number, v: number): void {
     if (this.denyWrite) this.gp(0);
+    if ((lin & 1) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffe) {
       this.checkWritable(lin, 2);
       this.write8(lin, v); this.write8(lin + 1, v >> 8);
@@ -516,6 +535,7 @@ export class Cpu {
 
   write32(lin: number, v: number): void {
     if (this.denyWrite) this.gp(0);
+    if ((lin & 3) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffc) {
       this.checkWritable(lin, 4);
       for (let k = 0; k < 4; k++) this.write8(lin + k, v >> (8 * k));
@@ -529,6 +549,7 @@ export class Cpu {
 
   write64(lin: number, lo: number, hi: number): void {
     if (this.denyWrite) this.gp(0);
+    if ((lin & 7) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xff8) {
       this.checkWritable(lin, 8);
       this.write32(lin, lo); this.write32(lin + 4, hi);
@@ -548,6 +569,14 @@ export class Cpu {
       case 4: this.write32(lin, lo); return;
       default: this.write64(lin, lo, hi); return;
     }
+  }
+
+  /** Alignment check (SDM Vol. 3A §6.15 "Interrupt 17—Alignment Check Exception"):
+   *  a misaligned data access at CPL 3 with CR0.AM = 1 and RFLAGS.AC = 1 is #AC(0).
+   *  Called only for misaligned addresses, so aligned accesses pay one test. Implicit
+   *  supervisor accesses (readSys32, writeAs, write32AsSupervisor) never come here. */
+  private checkAlignment(): void {
+    if (this.cpl === 3 && (this.cr0 & C.CR0_AM) !== 0 && (this.flagsRest & R.AC) !== 0) this.raise(V.AC, 0);
   }
 
   /** Translate for writing before a read-modify-write reads, so a read-only page faults

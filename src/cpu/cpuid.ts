@@ -34,9 +34,9 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
       out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
       out[1] = 0;
-      // ECX: CX16 (13), POPCNT (23). EDX: TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
+      // ECX: CX16 (13), POPCNT (23). EDX: DE (2), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
       out[2] = (1 << 13) | (1 << 23);
-      out[3] = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15);
+      out[3] = (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15);
       return;
     case 7:
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS

@@ -98,7 +98,7 @@ export class Machine {
     out.rflags = hex64(cpu.getFlags(), 0);
     SEG_NAMES.forEach((n, s) => { out[n] = hex64(cpu.segSel[s], 0); });
     out.cr0 = hex64(cpu.cr0, 0);
-    out.cr2 = formatLinear(cpu.cr2);
+    out.cr2 = hex64(cpu.cr2Lo, cpu.cr2Hi);
     out.cr3 = hex64(cpu.cr3Lo, cpu.cr3Hi);
     out.cr4 = hex64(cpu.cr4, 0);
     out.efer = hex64(cpu.efer, 0);

@@ -58,33 +58,47 @@ export function compareTranscripts(
     else if (problems.length === maxProblems) problems.push('... (more differences not shown)');
   };
 
-  const n = Math.max(q.length, r.length);
-  for (let i = 0; i < n; i++) {
-    const ql = q[i];
-    const rl = r[i];
+  // Walk both transcripts together; a Ringside line that QEMU cannot produce (an entry
+  // with qemuValue null) is checked on its own and does not advance QEMU's side.
+  let qi = 0;
+  for (let ri = 0; qi < q.length || ri < r.length; ri++, qi++) {
+    const ql = q[qi];
+    const rl = r[ri];
+    if (rl !== undefined) {
+      const rs = splitLine(rl);
+      const absent = devs.find((d) => d.qemuValue === null && d.line.test(rs.name));
+      if (absent && (ql === undefined || splitLine(ql).name !== rs.name)) {
+        used.add(absent);
+        if (rs.value !== absent.sdmValue) add(`Ringside line ${ri + 1} (${rs.name}): Ringside prints ${rs.value}, the SDM value is ${absent.sdmValue} (${absent.sdmSection})`);
+        qi--;
+        continue;
+      }
+    }
     if (ql === undefined || rl === undefined) {
-      add(`line ${i + 1}: only ${ql === undefined ? 'Ringside' : 'QEMU'} has it: ${JSON.stringify(ql ?? rl)}`);
+      add(`line ${ri + 1}: only ${ql === undefined ? 'Ringside' : 'QEMU'} has it: ${JSON.stringify(ql ?? rl)}`);
       continue;
     }
     const qs = splitLine(ql);
     const dev = devs.find((d) => d.line.test(qs.name));
     if (!dev) {
-      if (ql !== rl) add(`line ${i + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
+      if (ql !== rl) add(`line ${ri + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
       continue;
     }
     used.add(dev);
     const rs = splitLine(rl);
-    if (rs.name !== qs.name) {
-      add(`line ${i + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
+    if (dev.qemuValue === null) {
+      add(`line ${ri + 1} (${qs.name}): QEMU prints ${qs.value}, but the deviation entry says QEMU cannot produce this line; update the entry`);
+    } else if (rs.name !== qs.name) {
+      add(`line ${ri + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
     } else if (rs.value === qs.value) {
       if (rs.value === dev.sdmValue) {
-        add(`line ${i + 1} (${qs.name}): stale deviation ${dev.line}: QEMU now prints the SDM value ${dev.sdmValue}; remove the entry`);
+        add(`line ${ri + 1} (${qs.name}): stale deviation ${dev.line}: QEMU now prints the SDM value ${dev.sdmValue}; remove the entry`);
       } else {
-        add(`line ${i + 1} (${qs.name}): Ringside prints QEMU's value ${rs.value}; the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
+        add(`line ${ri + 1} (${qs.name}): Ringside prints QEMU's value ${rs.value}; the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
       }
     } else {
-      if (rs.value !== dev.sdmValue) add(`line ${i + 1} (${qs.name}): Ringside prints ${rs.value}, the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
-      if (qs.value !== dev.qemuValue) add(`line ${i + 1} (${qs.name}): QEMU prints ${qs.value}, the deviation entry says ${dev.qemuValue}; update the entry`);
+      if (rs.value !== dev.sdmValue) add(`line ${ri + 1} (${qs.name}): Ringside prints ${rs.value}, the SDM value is ${dev.sdmValue} (${dev.sdmSection})`);
+      if (qs.value !== dev.qemuValue) add(`line ${ri + 1} (${qs.name}): QEMU prints ${qs.value}, the deviation entry says ${dev.qemuValue}; update the entry`);
     }
   }
   for (const d of devs) if (!used.has(d)) add(`stale deviation: no line of ${guest} matches ${d.line}`);

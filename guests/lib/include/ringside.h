@@ -233,6 +233,7 @@ void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);
 int   memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
+int   strcmp(const char *a, const char *b);
 
 /* Linker-script symbols. */
 extern char __image_start[], __image_end[];

@@ -86,7 +86,7 @@ export function rdmsr(cpu: Cpu): void {
   switch (index) {
     case M.MSR_EFER: v = BigInt(cpu.efer >>> 0); break;
     case M.MSR_TSC: v = BigInt(tsc(cpu)); break;
-    case M.MSR_APIC_BASE: v = 0xfee00900n; break; // enabled, BSP, default base (not modelled further)
+    case M.MSR_APIC_BASE: v = cpu.msrs.get(index) ?? 0xfee00900n; break; // enabled, BSP, default base
     case M.MSR_FS_BASE: v = (BigInt(cpu.segBaseHi[4] >>> 0) << 32n) | BigInt(cpu.segBaseLo[4] >>> 0); break;
     case M.MSR_GS_BASE: v = (BigInt(cpu.segBaseHi[5] >>> 0) << 32n) | BigInt(cpu.segBaseLo[5] >>> 0); break;
     case M.MSR_KERNEL_GS_BASE: v = (BigInt(cpu.kernelGsBaseHi >>> 0) << 32n) | BigInt(cpu.kernelGsBaseLo >>> 0); break;
@@ -117,7 +117,16 @@ export function wrmsr(cpu: Cpu): void {
       return;
     }
     case M.MSR_TSC: cpu.tscOffset = Number(v) - cpu.icount * TSC_PER_INSTRUCTION; return;
-    case M.MSR_APIC_BASE: return; // accepted and ignored: no local APIC is modelled
+    case M.MSR_APIC_BASE:
+      // Bits 7:0, 9 and MAXPHYADDR..63 are reserved (SDM Vol. 3A §11.4.4, Figure 11-5).
+      if ((lo & 0x2ff) !== 0 || (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
+      cpu.msrs.set(index, v);
+      return; // no local APIC is modelled: the value is only kept
+    case M.MSR_TSC_AUX:
+      // Bits 63:32 are reserved (SDM Vol. 4, IA32_TSC_AUX).
+      if (hi !== 0) cpu.gp(0);
+      cpu.msrs.set(index, v);
+      return;
     case M.MSR_FS_BASE: cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); return;
     case M.MSR_GS_BASE: cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); return;
     case M.MSR_KERNEL_GS_BASE: cpu.kernelGsBaseLo = lo; cpu.kernelGsBaseHi = hi; return;
@@ -140,7 +149,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
   let lo: number, hi = 0;
   switch (i.reg) {
     case 0: lo = cpu.cr0; break;
-    case 2: lo = cpu.cr2 >>> 0; hi = Math.floor(cpu.cr2 / TWO32) | 0; break;
+    case 2: lo = cpu.cr2Lo; hi = cpu.cr2Hi; break;
     case 3: lo = cpu.cr3Lo; hi = cpu.cr3Hi; break;
     case 4: lo = cpu.cr4; break;
     case 8: lo = cpu.cr8; break;
@@ -149,7 +158,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
   cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, lo, hi);
 }
 
-const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE;
+const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE | C.CR4_DE | C.CR4_TSD;
 const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
   C.CR0_NW | C.CR0_CD | C.CR0_PG;
 
@@ -168,7 +177,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       const pgOn = (v & C.CR0_PG) !== 0 && (cpu.cr0 & C.CR0_PG) === 0;
       const pgOff = (v & C.CR0_PG) === 0 && (cpu.cr0 & C.CR0_PG) !== 0;
       if (pgOn && (cpu.efer & C.EFER_LME) !== 0 && (cpu.cr4 & C.CR4_PAE) === 0) cpu.gp(0);
-      if (pgOff && long) cpu.gp(0);
+      if (pgOff && (long || (cpu.cr4 & C.CR4_PCIDE) !== 0)) cpu.gp(0);
       if ((v & C.CR0_PE) === 0) cpu.modelError('real mode is not modelled');
       cpu.cr0 = v;
       if (pgOn && (cpu.efer & C.EFER_LME) !== 0) cpu.efer |= C.EFER_LMA;
@@ -177,7 +186,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       cpu.modeChanged();
       return;
     }
-    case 2: cpu.cr2 = long ? hi * TWO32 + (lo >>> 0) : lo >>> 0; return;
+    case 2: cpu.cr2Lo = lo; cpu.cr2Hi = hi; return;
     case 3: {
       if (long && (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
       cpu.cr3Lo = lo; cpu.cr3Hi = hi;
@@ -200,10 +209,25 @@ export function movToCr(cpu: Cpu, i: Insn): void {
   }
 }
 
-/** MOV from/to DR0–DR7 (SDM MOV (Debug Registers)): DR4/DR5 alias DR6/DR7 unless
- *  CR4.DE = 1 (#UD). Breakpoints themselves come with #DB. */
+const DR6_BD = 1 << 13;
+const DR7_GD = 1 << 13;
+
+/** General detect (SDM Vol. 3B §18.2.4, DR7.GD): any MOV to or from a debug register
+ *  while GD = 1 is a fault-class #DB with DR6.BD set; the processor clears GD on entry
+ *  to the handler (here: when the #DB is raised), so the handler can use the registers. */
+function generalDetect(cpu: Cpu): void {
+  if ((cpu.drLo[7] & DR7_GD) === 0) return;
+  cpu.drLo[6] |= DR6_BD;
+  cpu.drLo[7] &= ~DR7_GD;
+  cpu.raise(V.DB);
+}
+
+/** MOV from/to DR0–DR7 (SDM MOV (Debug Registers)): #GP(0) at CPL > 0, then #DB for
+ *  general detect, then #UD for DR4/DR5 when CR4.DE = 1 (else they alias DR6/DR7).
+ *  Breakpoints themselves come with #DB. */
 export function movFromDr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
+  generalDetect(cpu);
   let n = i.reg;
   if (n === 4 || n === 5) { if ((cpu.cr4 & C.CR4_DE) !== 0) cpu.ud(); n += 2; }
   if (n > 7) cpu.ud();
@@ -212,6 +236,7 @@ export function movFromDr(cpu: Cpu, i: Insn): void {
 
 export function movToDr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
+  generalDetect(cpu);
   let n = i.reg;
   if (n === 4 || n === 5) { if ((cpu.cr4 & C.CR4_DE) !== 0) cpu.ud(); n += 2; }
   if (n > 7) cpu.ud();
