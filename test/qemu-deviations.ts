@@ -72,6 +72,18 @@ const GD_SDM =
   'Condition": a debug-register access with GD = 1 is a fault-class #DB with DR6.BD = 1, and GD is cleared';
 const GD_QEMU = 'QEMU 7.2 target/i386/tcg/sysemu/bpt_helper.c helper_get_dr()/helper_set_dr(): no general-detect check';
 const GD_WHY = 'QEMU does not implement general detect: the access completes and GD stays set.';
+const INTDPL_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): the IDT-limit, gate-type and ' +
+  'gate-DPL checks raise #GP with intno * 16 + 2 (later QEMU uses intno * 8 + 2)';
+const INTDPL_SDM =
+  'Intel SDM Vol. 3A §6.13 "Error Code" and Vol. 2 INT n "Operation" (IA-32e mode: gate DPL < CPL ' +
+  '-> #GP(error_code(vector_number,1,0))): the selector-index field (bits 15:3) holds the vector, IDT = 1';
+const IRET_SS_NP_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): a not-present SS raises ' +
+  'EXCP0B_NOSEG (#NP) with the SS selector';
+const IRET_RIP_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): no canonical check of the popped RIP; ' +
+  'the IRETQ completes and the instruction fetch at CPL 3 faults (#GP(0) with CS 0x33)';
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
@@ -306,5 +318,50 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x400',
     qemuSource: MSR_QEMU + '; helper_wrmsr() MSR_EFER applies the new LME through cpu_load_efer()',
     why: 'QEMU clears EFER.LME while long mode is active (LMA stays 1).',
+  },
+  {
+    guest: 'ring3',
+    line: /^(iret|user|priv)\.[a-z0-9_]+\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #GP/#NP/#SS from IRETQ at CPL 0 and #GP from privileged instructions and INT n at CPL 3.',
+  },
+  {
+    guest: 'ring3',
+    line: /^iret\.ss_not_present\.fault$/,
+    sdmSection: 'Intel SDM Vol. 2 IRET "Operation", RETURN-TO-OUTER-PRIVILEGE-LEVEL: "IF stack segment is not present THEN #SS(SS selector)"',
+    sdmValue: '#SS',
+    qemuValue: '#NP',
+    qemuSource: IRET_SS_NP_QEMU,
+    why: 'QEMU raises #NP where the SDM raises #SS for a not-present stack segment popped by IRET.',
+  },
+  {
+    guest: 'ring3',
+    line: /^iret\.ss_not_present\.vector$/,
+    sdmSection: 'Intel SDM Vol. 2 IRET "Operation", RETURN-TO-OUTER-PRIVILEGE-LEVEL: "IF stack segment is not present THEN #SS(SS selector)"',
+    sdmValue: '12',
+    qemuValue: '11',
+    qemuSource: IRET_SS_NP_QEMU,
+    why: 'QEMU raises #NP where the SDM raises #SS for a not-present stack segment popped by IRET.',
+  },
+  {
+    guest: 'ring3',
+    line: /^iret\.rip_noncanonical\.fault_cpl$/,
+    sdmSection: 'Intel SDM Vol. 2 IRET "Operation", IA-32e mode: "IF new mode = 64-Bit Mode and tempRIP is non-canonical THEN #GP(0)" -- a fault of the IRETQ, at CPL 0',
+    sdmValue: '0',
+    qemuValue: '3',
+    qemuSource: IRET_RIP_QEMU,
+    why: 'QEMU returns to CPL 3 with a non-canonical RIP and faults on the fetch there.',
+  },
+  {
+    guest: 'ring3',
+    line: /^user\.int_dpl0_gate\.error_code$/,
+    sdmSection: INTDPL_SDM,
+    sdmValue: '0x40a',
+    qemuValue: '0x812',
+    qemuSource: INTDPL_QEMU,
+    why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
   },
 ];

@@ -28,10 +28,9 @@ struct extable_entry {
     u64 fixup;
 };
 
-extern const u64 exc_stub_table[32];
 extern const struct extable_entry __ex_table_start[], __ex_table_end[];
 
-static struct idt_gate idt[32] __attribute__((aligned(16)));
+static struct idt_gate idt[256] __attribute__((aligned(16)));
 volatile struct fault_record last_fault;
 static u64 dynamic_fault_rip, dynamic_fixup;
 static unsigned int depth;
@@ -48,25 +47,44 @@ const char *exc_name(unsigned int vector)
     return vector < 32 ? names[vector] : "#??";
 }
 
-void idt_init(void)
+void idt_set_gate(unsigned int vector, u64 a, unsigned int type, unsigned int dpl, unsigned int ist)
 {
-    for (unsigned int v = 0; v < 32; v++) {
-        u64 a = exc_stub_table[v];
-        idt[v] = (struct idt_gate){
-            .off_lo = (u16)a,
-            .sel = SEL_CODE64,
-            .ist = 0,
-            .type_attr = 0x8e,              /* P=1, DPL=0, 64-bit interrupt gate */
-            .off_mid = (u16)(a >> 16),
-            .off_hi = (u32)(a >> 32),
-        };
-    }
+    idt[vector] = (struct idt_gate){
+        .off_lo = (u16)a,
+        .sel = SEL_CODE64,
+        .ist = (u8)ist,
+        .type_attr = (u8)(0x80 | (dpl << 5) | type),
+        .off_mid = (u16)(a >> 16),
+        .off_hi = (u32)(a >> 32),
+    };
+}
 
+void idt_set_gate_raw(unsigned int vector, u64 lo, u64 hi)
+{
+    memcpy(&idt[vector], &lo, 8);
+    memcpy((char *)&idt[vector] + 8, &hi, 8);
+}
+
+void idt_get_gate(unsigned int vector, u64 *lo, u64 *hi)
+{
+    memcpy(lo, &idt[vector], 8);
+    memcpy(hi, (char *)&idt[vector] + 8, 8);
+}
+
+void idt_set_limit(unsigned int gates)
+{
     struct {
         u16 limit;
         u64 base;
-    } __attribute__((packed)) ptr = { sizeof(idt) - 1, (u64)(uintptr_t)idt };
+    } __attribute__((packed)) ptr = { (u16)(gates * 16 - 1), (u64)(uintptr_t)idt };
     asm volatile("lidt %0" :: "m"(ptr) : "memory");
+}
+
+void idt_init(void)
+{
+    for (unsigned int v = 0; v < 32; v++)
+        idt_set_gate(v, exc_stub_table[v], GATE_INT, 0, 0);  /* P=1, DPL=0, 64-bit interrupt gate */
+    idt_set_limit(32);
 }
 
 void fault_reset(void)
@@ -155,6 +173,11 @@ void exc_dispatch(struct exc_frame *f)
 
 void print_fault(const char *prefix, u64 label)
 {
+    print_fault_kind(prefix, label, false);
+}
+
+void print_fault_kind(const char *prefix, u64 label, bool trap)
+{
     if (!last_fault.count) {
         printk("%s.fault: none\n", prefix);
         return;
@@ -172,7 +195,7 @@ void print_fault(const char *prefix, u64 label)
         printk("%s.rip: 0x%016lx\n", prefix, last_fault.rip);
     printk("%s.cs: 0x%lx\n", prefix, last_fault.cs);
     printk("%s.rflags: 0x%lx\n", prefix, last_fault.rflags & ~RFLAGS_RF);
-    printk("%s.rf: %lu\n", prefix, (last_fault.rflags >> 16) & 1);
+    printk(trap ? "%s.trap_rf: %lu\n" : "%s.rf: %lu\n", prefix, (last_fault.rflags >> 16) & 1);
     printk("%s.rsp: 0x%016lx\n", prefix, last_fault.rsp);
     printk("%s.ss: 0x%lx\n", prefix, last_fault.ss);
 }

@@ -17,6 +17,21 @@
 #define SEL_DATA     0x10
 #define SEL_CODE32   0x18
 
+/* Selectors of the ring-3 GDT ring3_init() loads (guests/lib/user.c), laid out
+ * like Linux's __USER32_CS / __USER_DS / __USER_CS so SYSRET's ordering holds. */
+#define SEL_USER_CODE32 0x23
+#define SEL_USER_DATA   0x2b
+#define SEL_USER_CODE64 0x33
+#define SEL_TSS         0x40    /* 16-byte descriptor: entries 8 and 9 */
+#define SEL_SPARE       0x50    /* first of the spare entries (user_gdt[10..]) */
+#define USER_GDT_ENTRIES 16
+
+/* The DPL-3 interrupt gate exec_user() returns through. */
+#define VEC_USER_RETURN 0x80
+#define TSS_RSP0        4
+#define IST_STACK_SIZE  4096
+#define USER_STACK_SIZE 16384
+
 /* Ports of the platform (DESIGN.md, "Boot contracts"). */
 #define PORT_CONSOLE 0xe9
 #define PORT_EXIT    0xf4
@@ -156,7 +171,59 @@ void fault_expect_at(u64 rip, u64 fixup);
  * test/qemu-deviations.ts), rsp, ss.  With no fault taken it prints
  * `prefix.fault: none`. */
 void print_fault(const char *prefix, u64 label);
+/* The same; for a trap (trap = true) the RF line is named `prefix.trap_rf`, so that
+ * the QEMU deviation entries for RF (`.rf` lines: faults only) do not match it. */
+void print_fault_kind(const char *prefix, u64 label, bool trap);
 #define RFLAGS_RF (1UL << 16)
+
+/* ---- IDT (traps.c) ----
+ * Vectors 0-31 go to the library's handler; a guest may install its own gates.
+ * The IDT has room for 256 gates; its limit covers 32 until idt_set_limit(). */
+#define GATE_INT  0xe
+#define GATE_TRAP 0xf
+void idt_set_gate(unsigned int vector, u64 handler, unsigned int type, unsigned int dpl,
+                  unsigned int ist);
+void idt_set_gate_raw(unsigned int vector, u64 lo, u64 hi);
+void idt_get_gate(unsigned int vector, u64 *lo, u64 *hi);
+void idt_set_limit(unsigned int gates);
+extern const u64 exc_stub_table[32];
+
+/* ---- Ring 3 (user.c, user.S) ----
+ * ring3_init(): the ring-3 GDT, the TSS (loaded with LTR), the VEC_USER_RETURN
+ * gate, IDT limit 256, and U/S = 1 throughout the identity map.
+ * exec_user(fn, arg) runs fn(arg) at CPL 3 in 64-bit mode (CS 0x33, SS 0x2b,
+ * RFLAGS 0x2, DS = ES = 0x2b) on the library's user stack, entered with IRETQ;
+ * fn's return (to user_exit64: INT VEC_USER_RETURN) comes back to ring 0 with
+ * its result; callee-saved registers and the kernel's RFLAGS are kept.
+ * exec_user32(fn, arg) does the same in compatibility mode (CS 0x23) with a
+ * cdecl 32-bit fn. exec_user_frame() picks CS and RFLAGS (e.g. IOPL, AC).
+ * Faults at CPL 3 reach the library handler on TSS.RSP0; EXTABLE fixups resume
+ * at CPL 3. */
+struct tss64 {
+    u32 reserved0;
+    u64 rsp0, rsp1, rsp2;
+    u64 reserved1;
+    u64 ist[7];
+    u64 reserved2;
+    u16 reserved3;
+    u16 iomap_base;
+    u8  iomap[65536 / 8 + 1];       /* + the 0xFF byte that ends the bitmap */
+} __attribute__((packed));
+extern struct tss64 user_tss;
+extern u64 user_gdt[USER_GDT_ENTRIES];
+extern u64 user_stack_top;
+#define RFLAGS_FIXED (1UL << 1)
+#define RFLAGS_IF    (1UL << 9)
+#define RFLAGS_IOPL3 (3UL << 12)
+#define RFLAGS_AC    (1UL << 18)
+void ring3_init(void);
+u64 exec_user(u64 (*fn)(u64), u64 arg);
+u32 exec_user32(u32 fn, u32 arg);
+u64 exec_user_frame(u64 rip, u64 arg, u64 cs, u64 rflags);
+u64 ist_top(unsigned int n);                 /* top of the library's IST n stack */
+void tss_set_limit(u32 limit);               /* rewrite the TSS descriptor's limit */
+void ltr_tss(void);                          /* (re)load TR with SEL_TSS */
+void iomap_allow(u16 port, bool allow);
 
 /* ---- Control registers, MSRs, misc. instructions ---- */
 static inline u64 read_cr0(void) { u64 v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }

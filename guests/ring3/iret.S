@@ -1,0 +1,69 @@
+/* IRETQ probes for ring3/main.c. */
+#include "ringside.h"
+
+        .text
+        .code64
+/* u64 iret_probe(const u64 frame[5]): IRETQ from CPL 0 with frame RIP, CS, RFLAGS,
+ * RSP, SS.  A successful return lands in user code that ends with INT
+ * VEC_USER_RETURN (user_return_stub returns its %rax); a faulting IRETQ is
+ * fixed up here and returns ~0. */
+        .globl iret_probe, iret_probe_insn
+iret_probe:
+        push    %rbx
+        push    %rbp
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        pushfq
+        mov     %rsp, user_kernel_rsp(%rip)
+        mov     %rsp, %rax
+        and     $~15, %rax
+        mov     %rax, user_tss + TSS_RSP0(%rip)
+        pushq   32(%rdi)
+        pushq   24(%rdi)
+        pushq   16(%rdi)
+        pushq   8(%rdi)
+        pushq   0(%rdi)
+iret_probe_insn:
+        iretq
+1:      mov     $-1, %rax
+        jmp     user_return_stub
+        EXTABLE iret_probe_insn, 1b
+
+/* User target of a successful iret_probe: record CS, SS, DS, ES, FS, GS. */
+        .globl user_seg_target
+user_seg_target:
+        mov     %cs, seen_segs + 0(%rip)
+        mov     %ss, seen_segs + 8(%rip)
+        mov     %ds, seen_segs + 16(%rip)
+        mov     %es, seen_segs + 24(%rip)
+        mov     %fs, seen_segs + 32(%rip)
+        mov     %gs, seen_segs + 40(%rip)
+        mov     $0x600d, %eax
+        int     $VEC_USER_RETURN
+
+/* Compatibility-mode user function (cdecl): returns CS | arg << 16. */
+        .code32
+        .globl user32_fn
+user32_fn:
+        mov     4(%esp), %eax
+        shl     $16, %eax
+        mov     %cs, %cx
+        movzwl  %cx, %ecx
+        or      %ecx, %eax
+        ret
+        .code64
+
+/* The DPL-3 trap gate VEC_TRAP3: records the interrupted CS and its own CS. */
+        .globl int_dpl3_stub
+int_dpl3_stub:
+        push    %rax
+        mov     16(%rsp), %rax
+        mov     %rax, int_dpl3_seen + 0(%rip)
+        mov     %cs, %eax
+        mov     %rax, int_dpl3_seen + 8(%rip)
+        pop     %rax
+        iretq
+
+        .section .note.GNU-stack, "", @progbits
