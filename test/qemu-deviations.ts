@@ -85,6 +85,28 @@ const IRET_RIP_QEMU =
   'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): no canonical check of the popped RIP; ' +
   'the IRETQ completes and the instruction fetch at CPL 3 faults (#GP(0) with CS 0x33)';
 
+const INT1_SDM =
+  'Intel SDM Vol. 2 INT n/INTO/INT3/INT1 "Description": INT1 (F1) generates a #DB trap, without the gate-DPL check ' +
+  '(Vol. 3A §6.15 Interrupt 1: a trap; the saved RIP is that of the next instruction)';
+const INT1_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn(): case 0xf1 (icebp) is compiled only under WANT_ICEBP, ' +
+  'which is not defined, so F1 is an illegal opcode (#UD)';
+const NONCANON_SS_SDM =
+  'Intel SDM Vol. 3A §6.15 Interrupt 12 and Vol. 1 §3.3.7.1: a non-canonical address in a reference ' +
+  'that uses RSP or RBP as base register raises #SS(0), not #GP(0)';
+const NONCANON_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/excp_helper.c get_physical_address(): a non-canonical linear address ' +
+  'raises EXCP0D_GPF with error code 0 whatever the segment register';
+const TS_EXT_SDM =
+  'Intel SDM Vol. 2 INT n "Operation" (IA-32e mode: IF (TSSstackAddress + 7) > current TSS limit THEN ' +
+  '#TS(error_code(current TSS selector,0,EXT))) and Vol. 3A §6.13: EXT = 1 while delivering an exception';
+const TS_EXT_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c get_rsp_from_tss(): raises EXCP0A_TSS with env->tr.selector & 0xfffc, ' +
+  'never the EXT bit';
+const AC_QEMU =
+  'QEMU 7.2 target/i386/tcg: data accesses are not checked for alignment with CR0.AM and RFLAGS.AC ' +
+  '(EXCP11_ALGN is never raised for them)';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -363,5 +385,104 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x812',
     qemuSource: INTDPL_QEMU,
     why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.[a-z0-9_]+\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: every fault-class vector from CPL 0 and CPL 3 (traps print trap_rf, 0 on both).',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.db_int1\.fault$/,
+    sdmSection: INT1_SDM,
+    sdmValue: '#DB',
+    qemuValue: '#UD',
+    qemuSource: INT1_QEMU,
+    why: 'QEMU 7.2 does not decode INT1; it raises #UD at the instruction instead of a #DB trap after it.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.db_int1\.vector$/,
+    sdmSection: INT1_SDM,
+    sdmValue: '1',
+    qemuValue: '6',
+    qemuSource: INT1_QEMU,
+    why: 'QEMU 7.2 does not decode INT1; it raises #UD at the instruction instead of a #DB trap after it.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.db_int1\.rip$/,
+    sdmSection: INT1_SDM,
+    sdmValue: 'label+0x1',
+    qemuValue: 'label+0x0',
+    qemuSource: INT1_QEMU,
+    why: 'QEMU 7.2 does not decode INT1; it raises #UD at the instruction instead of a #DB trap after it.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.np_gate\.error_code$/,
+    sdmSection: 'Intel SDM Vol. 2 INT n "Operation": IF gate not present THEN #NP(error_code(vector_number,1,EXT)); Vol. 3A §6.13',
+    sdmValue: '0x42a',
+    qemuValue: '0x852',
+    qemuSource: INTDPL_QEMU + '; the gate-present check likewise',
+    why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring3\.bp_int3_dpl0_gate\.error_code$/,
+    sdmSection: INTDPL_SDM,
+    sdmValue: '0x1a',
+    qemuValue: '0x32',
+    qemuSource: INTDPL_QEMU,
+    why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.ss_noncanonical\.fault$/,
+    sdmSection: NONCANON_SS_SDM,
+    sdmValue: '#SS',
+    qemuValue: '#GP',
+    qemuSource: NONCANON_QEMU,
+    why: 'QEMU does not distinguish stack references when checking canonical addresses.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.ss_noncanonical\.vector$/,
+    sdmSection: NONCANON_SS_SDM,
+    sdmValue: '12',
+    qemuValue: '13',
+    qemuSource: NONCANON_QEMU,
+    why: 'QEMU does not distinguish stack references when checking canonical addresses.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring3\.ac_unaligned\.fault$/,
+    sdmSection: 'Intel SDM Vol. 3A §6.15 Interrupt 17: with CR0.AM = 1, RFLAGS.AC = 1 and CPL 3, an unaligned data reference raises #AC(0)',
+    sdmValue: '#AC',
+    qemuValue: 'none',
+    qemuSource: AC_QEMU,
+    why: 'QEMU TCG does not implement alignment checking; the unaligned load completes.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.ss_limit32\.fault$/,
+    sdmSection: SEG_SDM,
+    sdmValue: '#SS',
+    qemuValue: 'none',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: a PUSH past the limit of SS in compatibility mode.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^ring[03]\.ts_ist_beyond_limit\.error_code$/,
+    sdmSection: TS_EXT_SDM,
+    sdmValue: '0x41',
+    qemuValue: '0x40',
+    qemuSource: TS_EXT_QEMU,
+    why: 'QEMU leaves EXT clear in the #TS error code raised while delivering #UD through an IST slot past the TSS limit.',
   },
 ];

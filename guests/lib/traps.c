@@ -94,7 +94,7 @@ void fault_reset(void)
     last_fault.error_code = 0;
     last_fault.cr2 = 0;
     last_fault.rip = last_fault.cs = last_fault.rflags = 0;
-    last_fault.rsp = last_fault.ss = last_fault.fixup = 0;
+    last_fault.rsp = last_fault.ss = last_fault.fixup = last_fault.frame = 0;
 }
 
 void fault_expect_at(u64 rip, u64 fixup)
@@ -166,8 +166,13 @@ void exc_dispatch(struct exc_frame *f)
     last_fault.rflags = f->rflags;
     last_fault.rsp = f->rsp;
     last_fault.ss = f->ss;
+    last_fault.frame = (u64)(uintptr_t)&f->rip;
     last_fault.fixup = fixup;
     f->rip = fixup;
+    /* RF = 1 in a fault's frame keeps an instruction breakpoint at the faulting
+     * instruction from firing again on return (SDM Vol. 3B §18.3.1.1); resuming at
+     * the fixup instead, it has no purpose. */
+    f->rflags &= ~RFLAGS_RF;
     depth--;
 }
 

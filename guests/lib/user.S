@@ -26,6 +26,7 @@ exec_user_frame:
         mov     %rsp, user_kernel_rsp(%rip)
         mov     %rsp, %rax
         and     $~15, %rax
+        sub     user_rsp0_bias(%rip), %rax
         mov     %rax, user_tss + TSS_RSP0(%rip)
 
         mov     user_stack_top(%rip), %r8
@@ -100,6 +101,9 @@ user_return_stub:
         .balign 8
         .globl user_kernel_rsp
 user_kernel_rsp:
+        .quad 0
+        .globl user_rsp0_bias
+user_rsp0_bias:
         .quad 0
 
         .section .note.GNU-stack, "", @progbits

@@ -145,6 +145,7 @@ struct fault_record {
     u64 cr2;          /* read for every vector; meaningful for #PF */
     u64 rip, cs, rflags, rsp, ss;
     u64 fixup;        /* where execution resumed */
+    u64 frame;        /* address of the CPU-pushed frame (its RIP slot) */
 };
 extern volatile struct fault_record last_fault;
 void fault_reset(void);
@@ -212,6 +213,7 @@ struct tss64 {
 extern struct tss64 user_tss;
 extern u64 user_gdt[USER_GDT_ENTRIES];
 extern u64 user_stack_top;
+extern u64 user_rsp0_bias;      /* subtracted from the 16-byte aligned TSS.RSP0 (default 0) */
 #define RFLAGS_FIXED (1UL << 1)
 #define RFLAGS_IF    (1UL << 9)
 #define RFLAGS_IOPL3 (3UL << 12)
