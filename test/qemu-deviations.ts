@@ -485,4 +485,13 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: TS_EXT_QEMU,
     why: 'QEMU leaves EXT clear in the #TS error code raised while delivering #UD through an IST slot past the TSS limit.',
   },
+  {
+    guest: 'ist',
+    line: /^ring[03]\.ist7\.tss_limit_0x5a\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RF_QEMU,
+    why: RF_WHY + ' Here: #TS raised by INT3 through a gate whose IST slot lies past the TSS limit.',
+  },
 ];
