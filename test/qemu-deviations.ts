@@ -107,6 +107,14 @@ const AC_QEMU =
   'QEMU 7.2 target/i386/tcg: data accesses are not checked for alignment with CR0.AM and RFLAGS.AC ' +
   '(EXCP11_ALGN is never raised for them)';
 
+const EXT_SDM =
+  'Intel SDM Vol. 3A §6.13 "Error Code", EXT (bit 0): set when the exception occurred during delivery of an event ' +
+  'external to the program, such as an earlier exception; Vol. 2 INT n "Operation": #NP(error_code(vector_number,1,EXT)), ' +
+  '#GP(error_code(new code-segment selector,0,EXT))';
+const EXT_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): gate and code-segment checks raise their error code ' +
+  'without the EXT bit (and the gate-present check with intno * 16 + 2)';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -493,5 +501,23 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0',
     qemuSource: RF_QEMU,
     why: RF_WHY + ' Here: #TS raised by INT3 through a gate whose IST slot lies past the TSS limit.',
+  },
+  {
+    guest: 'double-fault',
+    line: /^benign_then_np\.error_code$/,
+    sdmSection: EXT_SDM,
+    sdmValue: '0x33',
+    qemuValue: '0x62',
+    qemuSource: EXT_QEMU,
+    why: 'QEMU scales the vector by 16 and leaves EXT clear for #NP raised while delivering #UD through a not-present gate.',
+  },
+  {
+    guest: 'double-fault',
+    line: /^benign_then_gp\.error_code$/,
+    sdmSection: EXT_SDM,
+    sdmValue: '0x11',
+    qemuValue: '0x10',
+    qemuSource: EXT_QEMU,
+    why: 'QEMU leaves EXT clear for #GP raised while delivering #UD through a gate whose selector names a data segment.',
   },
 ];
