@@ -520,4 +520,26 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: EXT_QEMU,
     why: 'QEMU leaves EXT clear for #GP raised while delivering #UD through a gate whose selector names a data segment.',
   },
+  {
+    guest: 'ring3',
+    line: /^iret\.cs_l_and_d\.outcome$/,
+    sdmSection: 'Intel SDM Vol. 3A §5.2.1 and §3.4.5 (L bit): in IA-32e mode a code segment with L = 1 and D = 1 is reserved; ' +
+      'Vol. 2 IRET "Operation" checks the return code segment descriptor: #GP(selector)',
+    sdmValue: '#GP(0x60) at iretq',
+    qemuValue: 'returned',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): the return CS is checked for S, ' +
+      'code type, RPL/DPL and P only; L = 1 with D = 1 is loaded',
+    why: 'QEMU does not reject the reserved L = 1, D = 1 code-segment encoding on IRET.',
+  },
+  {
+    guest: 'ring3',
+    line: /^iret\.compat_eip_beyond_limit\.outcome$/,
+    sdmSection: 'Intel SDM Vol. 2 IRET "Operation": "IF new mode ≠ 64-Bit Mode THEN IF tempEIP is not within code ' +
+      'segment limits THEN #GP(0)"',
+    sdmValue: '#GP(0x0) at iretq',
+    qemuValue: 'returned',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): no check of the new EIP against the ' +
+      'CS limit; the code at that EIP then runs',
+    why: 'QEMU returns to compatibility mode at an EIP beyond the CS limit instead of faulting in the IRET.',
+  },
 ];

@@ -43,6 +43,14 @@ user_seg_target:
         mov     $0x600d, %eax
         int     $VEC_USER_RETURN
 
+/* Compatibility-mode target of a successful iret_probe. */
+        .code32
+        .globl user32_ret_target
+user32_ret_target:
+        mov     $0x600d, %eax
+        int     $VEC_USER_RETURN
+        .code64
+
 /* Compatibility-mode user function (cdecl): returns CS | arg << 16. */
         .code32
         .globl user32_fn

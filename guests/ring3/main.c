@@ -29,7 +29,7 @@
 #define NONCANON 0x8000000000000000UL
 
 extern u64 iret_probe(const u64 frame[5]);
-extern char iret_probe_insn[], user_seg_target[], user32_fn[], int_dpl3_stub[];
+extern char iret_probe_insn[], user_seg_target[], user32_fn[], int_dpl3_stub[], user32_ret_target[];
 volatile u64 seen_segs[6];
 volatile u64 int_dpl3_seen[2];
 volatile u64 user_label;
@@ -146,6 +146,42 @@ static void noncanonical_rip(void)
         test_fail("iret.rip_noncanonical: #GP(0) at 0x%lx, not at the IRETQ", last_fault.rip);
 }
 
+/* A check QEMU 7.2 does not make (test/qemu-deviations.ts): one line, the fault at the
+ * IRETQ or "returned" when the IRETQ completed (accepted, as QEMU does it). */
+static void iret_outcome(const char *name, u64 rip, u64 cs, u64 vector, u64 ec)
+{
+    const u64 frame[5] = { rip, cs, RFLAGS_FIXED, user_stack_top, SEL_USER_DATA };
+
+    fault_reset();
+    u32 r = (u32)iret_probe(frame);
+    if (last_fault.count)
+        printk("%s.outcome: %s(0x%lx) at %s\n", name, exc_name((unsigned int)last_fault.vector),
+               last_fault.error_code, last_fault.rip == (u64)(uintptr_t)iret_probe_insn ? "iretq" : "other");
+    else
+        printk("%s.outcome: %s\n", name, r == 0x600d ? "returned" : "lost");
+    if (last_fault.count ? last_fault.vector != vector || last_fault.error_code != ec ||
+                           last_fault.rip != (u64)(uintptr_t)iret_probe_insn
+                         : r != 0x600d)
+        test_fail("%s: expected %s(0x%lx) at the IRETQ", name, exc_name((unsigned int)vector), ec);
+}
+
+/* IRETQ to compatibility mode: EIP must be within the CS limit, else #GP(0) at the
+ * IRETQ (IRET "Operation").  The spare code32 segment has limit 0xfffff (G = 0): the
+ * target, above 1 MiB, is beyond it. */
+static void compat_eip_limit(void)
+{
+    u64 t = (u64)(uintptr_t)user32_ret_target;
+    const u64 ok[5] = { t, SEL_USER_CODE32, RFLAGS_FIXED, user_stack_top, SEL_USER_DATA };
+
+    user_gdt[SEL_SPARE / 8 + 3] = seg_descriptor(0, 0xfffff, 0xfa, 0x4);
+    fault_reset();
+    u32 r = (u32)iret_probe(ok);
+    printk("iret.compat_ok.returned: %s\n", r == 0x600d ? "yes" : "no");
+    if (r != 0x600d || last_fault.count)
+        test_fail("iret.compat_ok: IRETQ to compatibility mode did not return");
+    iret_outcome("iret.compat_eip_beyond_limit", t, (SEL_SPARE + 24) | 3, 13, 0);
+}
+
 static void iret_checks(void)
 {
     u64 target = (u64)(uintptr_t)user_seg_target;
@@ -175,6 +211,10 @@ static void iret_checks(void)
     iret_case("iret.ss_code", target, SEL_USER_CODE64, SEL_USER_CODE64, 13, SEL_USER_CODE64 & ~3);
     noncanonical_rip();
     iret_case("iret.cs_beyond_gdt", target, 0x1003, SEL_USER_DATA, 13, 0x1000);
+    /* L = 1 with D = 1 is reserved in IA-32e mode (§5.2.1): #GP(selector). */
+    user_gdt[SEL_SPARE / 8 + 2] = seg_descriptor(0, 0xfffff, 0xfa, 0xe);
+    iret_outcome("iret.cs_l_and_d", target, (SEL_SPARE + 16) | 3, 13, SEL_SPARE + 16);
+    compat_eip_limit();
     iret_case("iret.cs_null", target, 3, SEL_USER_DATA, 13, 0);
 }
 

@@ -10,7 +10,7 @@ import { Mode } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
 import { SS, ES, DS, FS, GS, DESC_S, DESC_P, DESC_L } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, isConforming, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
+import { readDescriptor, desc, descDpl, descLimit, isConforming, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
 
 const TWO32 = 4294967296;
 const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
@@ -51,7 +51,10 @@ export function iret(cpu: Cpu, osz: number): void {
     if (((ripHi << 16) >> 16) !== ripHi) cpu.gp(0);
     target = ripHi * TWO32 + (ripLo >>> 0);
   } else {
+    // A return to compatibility or protected mode: EIP must lie within the CS limit
+    // (IRET "Operation": "IF tempEIP is not within code segment limits THEN #GP(0)").
     target = osz === 2 ? ripLo & 0xffff : ripLo >>> 0;
+    if (target > descLimit(csLo, csHi) >>> 0) cpu.gp(0);
   }
 
   // The return stack segment.
