@@ -495,12 +495,12 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'ist',
-    line: /^ring[03]\.ist7\.tss_limit_0x5a\.rf$/,
+    line: /^ring[03]\.(ist7\.tss_limit_0x5a|ist4_noncanonical\.int3|ist4_noncanonical\.ud2)\.rf$/,
     sdmSection: RF_SDM,
     sdmValue: '1',
     qemuValue: '0',
     qemuSource: RF_QEMU,
-    why: RF_WHY + ' Here: #TS raised by INT3 through a gate whose IST slot lies past the TSS limit.',
+    why: RF_WHY + ' Here: #TS and #SS raised while delivering through a bad IST slot (past the TSS limit, non-canonical).',
   },
   {
     guest: 'double-fault',
@@ -541,5 +541,16 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected(): no check of the new EIP against the ' +
       'CS limit; the code at that EIP then runs',
     why: 'QEMU returns to compatibility mode at an EIP beyond the CS limit instead of faulting in the IRET.',
+  },
+  {
+    guest: 'ist',
+    line: /^ring[03]\.ist4_noncanonical\.ud2\.error_code$/,
+    sdmSection: 'Intel SDM Vol. 2 INT n "Operation", IA-32e mode: "IF NewRSP is non-canonical THEN #SS(EXT)"; ' +
+      'Vol. 3A §6.13: EXT = 1 while delivering an exception (#UD here)',
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): a non-canonical stack from the TSS raises ' +
+      '#SS with error code 0, without the EXT bit',
+    why: 'QEMU leaves EXT clear in the #SS error code for a non-canonical IST stack while delivering an exception.',
   },
 ];

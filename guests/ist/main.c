@@ -15,6 +15,8 @@
  * - TSS.ISTn is 8 bytes at offset 0x24 + 8*(n-1); if it ends beyond the TSS limit the
  *   delivery raises #TS(TSS selector + EXT) (Vol. 2 INT n: (TSSstackAddress + 7) >
  *   current TSS limit); EXT = 0 for INT n, INT3, INTO.
+ * - A non-canonical ISTn raises #SS(EXT) (Vol. 2 INT n "Operation", IA-32e mode:
+ *   "IF NewRSP is non-canonical THEN #SS(EXT)"), again before anything is pushed.
  * Every frame position is printed relative to the IST slot it should come from.
  */
 #include "ringside.h"
@@ -55,6 +57,14 @@ static u64 u_gp(u64 arg)
     asm volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
                  "movabs $0x8000000000000000, %%rax\n\t"
                  "1: mov (%%rax), %%rax\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "memory");
+    return 0;
+}
+
+static u64 u_ud2(u64 arg)
+{
+    (void)arg;
+    asm volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
+                 "1: ud2\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "memory");
     return 0;
 }
 
@@ -146,5 +156,25 @@ void test_main(void)
     }
     tss_set_limit(sizeof(user_tss) - 1);
     ltr_tss();
+
+    /* A non-canonical IST4: #SS(0) for INT3, #SS(1) (EXT) for #UD, at the instruction. */
+    user_tss.ist[3] = 0x8000000000000000UL;
+    idt_set_gate(3, exc_stub_table[3], GATE_INT, 3, 4);
+    idt_set_gate(6, exc_stub_table[6], GATE_INT, 0, 4);
+    for (unsigned int r = 0; r < 2; r++) {
+        run(r, u_int3);
+        snprintk(n, sizeof(n), "%s.ist4_noncanonical.int3", r ? "ring3" : "ring0");
+        print_fault(n, probe_next);
+        if (last_fault.vector != 12 || last_fault.error_code != 0)
+            test_fail("%s: expected #SS(0)", n);
+        run(r, u_ud2);
+        snprintk(n, sizeof(n), "%s.ist4_noncanonical.ud2", r ? "ring3" : "ring0");
+        print_fault(n, probe_label);
+        /* QEMU 7.2 leaves EXT clear: #SS(0) is accepted (test/qemu-deviations.ts). */
+        if (last_fault.vector != 12 || (last_fault.error_code != 1 && last_fault.error_code != 0))
+            test_fail("%s: expected #SS(1)", n);
+    }
+    user_tss.ist[3] = ist_top(4);
     idt_set_gate(3, exc_stub_table[3], GATE_INT, 0, 0);
+    idt_set_gate(6, exc_stub_table[6], GATE_INT, 0, 0);
 }
