@@ -549,8 +549,8 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
       'Vol. 3A §6.13: EXT = 1 while delivering an exception (#UD here)',
     sdmValue: '0x1',
     qemuValue: '0x0',
-    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): a non-canonical stack from the TSS raises ' +
-      '#SS with error code 0, without the EXT bit',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c get_rsp_from_tss(): a non-canonical stack pointer read from ' +
+      'the TSS raises EXCP0C_STACK with error code 0, without the EXT bit',
     why: 'QEMU leaves EXT clear in the #SS error code for a non-canonical IST stack while delivering an exception.',
   },
 ];
