@@ -450,7 +450,7 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'exception-frames',
-    line: /^ring[03]\.ss_noncanonical\.fault$/,
+    line: /^ring[03]\.ss_(push_)?noncanonical\.fault$/,
     sdmSection: NONCANON_SS_SDM,
     sdmValue: '#SS',
     qemuValue: '#GP',
@@ -459,7 +459,7 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'exception-frames',
-    line: /^ring[03]\.ss_noncanonical\.vector$/,
+    line: /^ring[03]\.ss_(push_)?noncanonical\.vector$/,
     sdmSection: NONCANON_SS_SDM,
     sdmValue: '12',
     qemuValue: '13',

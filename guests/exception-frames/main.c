@@ -16,11 +16,12 @@
  * - §6.15, vector by vector: #DE (DIV by 0); #DB via INT1 (no gate-DPL check, Vol. 2
  *   INT n); #BP (INT3: gate DPL checked, #GP(3*8+2) through a DPL-0 gate at CPL 3);
  *   #OF (INTO, compatibility mode only: #UD in 64-bit mode); #BR (BOUND, compatibility
- *   mode); #UD (UD2); #NM (x87 instruction with CR0.TS = 1: DESIGN.md "Not modelled:
- *   x87 and SSE"); #TS(TSS selector + EXT) when the TSS limit does not cover the IST
+ *   mode; INTO in 64-bit mode is #UD); #UD (UD2); #NM (x87 instruction with CR0.TS = 1
+ *   or CR0.EM = 1, WAIT with CR0.TS = CR0.MP = 1: DESIGN.md "Not modelled: x87 and SSE"); #TS(TSS selector + EXT) when the TSS limit does not cover the IST
  *   slot the gate names (§6.14.5, Vol. 2 INT n "Operation"); #NP(vector*8+2+EXT) for a
  *   not-present gate and #NP(selector) for a not-present segment load; #SS(0) for a
- *   non-canonical RBP-based reference (Vol. 1 §3.3.7.1) and for a push past a limited
+ *   non-canonical RBP-based reference or PUSH with a non-canonical RSP (CPL 3 only: at
+ *   CPL 0 the delivery would use that RSP) (Vol. 1 §3.3.7.1) and for a push past a limited
  *   SS in compatibility mode (§5.3); #GP(0) for a non-canonical address; #PF with its
  *   error code and CR2 (§4.7); #AC(0) for an unaligned access at CPL 3 with CR0.AM = 1
  *   and RFLAGS.AC = 1 (none at CPL 0).
@@ -34,6 +35,9 @@
 #include "ringside.h"
 
 #define NONCANON 0x8000000000000000UL
+#define CR0_MP (1UL << 1)
+#define CR0_EM (1UL << 2)
+#define CR0_TS (1UL << 3)
 #define VEC_NP_GATE 0x85
 #define VEC_IF_INT  0x83
 #define VEC_IF_TRAP 0x84
@@ -117,6 +121,10 @@ PROBE(p_int1, "sub $8, %%rsp", ".byte 0xf1", "add $8, %%rsp")
 PROBE(p_int3, "sub $8, %%rsp", "int3", "add $8, %%rsp")
 PROBE(p_ud2, "sub $8, %%rsp", "ud2", "add $8, %%rsp")
 PROBE(p_fninit, "sub $8, %%rsp", "fninit", "add $8, %%rsp")
+PROBE(p_fwait, "sub $8, %%rsp", "fwait", "add $8, %%rsp")
+PROBE(p_into64, "sub $8, %%rsp", ".byte 0xce", "add $8, %%rsp")
+/* CPL 3 only: a push with a non-canonical RSP (delivery then switches to TSS.RSP0). */
+PROBE(p_push_noncanon, "mov %%rsp, %%rdx\n\tmovabs $0x8000000000000010, %%rsp", "push %%rax", "mov %%rdx, %%rsp")
 PROBE(p_int_np_gate, "sub $8, %%rsp", "int $" STR(VEC_NP_GATE), "add $8, %%rsp")
 PROBE(p_np_seg0, "sub $8, %%rsp\n\tmov $" STR(SEL_NP_DATA0) ", %%eax", "mov %%eax, %%es", "add $8, %%rsp")
 PROBE(p_np_seg3, "sub $8, %%rsp\n\tmov $" STR(SEL_NP_DATA3) "+3, %%eax", "mov %%eax, %%es", "add $8, %%rsp")
@@ -193,10 +201,23 @@ static void both_rings(void)
         run(ring, p_ud2, RFLAGS_FIXED);
         check_frame(NAME("ud_ud2"), ring, false, E(6, 0));
 
-        write_cr0(read_cr0() | (1UL << 3));      /* CR0.TS */
+        /* INTO is invalid in 64-bit mode. */
+        run(ring, p_into64, RFLAGS_FIXED);
+        check_frame(NAME("ud_into64"), ring, false, E(6, 0));
+
+        /* #NM: an x87 instruction with CR0.TS = 1 or CR0.EM = 1; WAIT with TS = MP = 1. */
+        write_cr0(read_cr0() | CR0_TS);
         run(ring, p_fninit, RFLAGS_FIXED);
-        write_cr0(read_cr0() & ~(1UL << 3));
+        write_cr0(read_cr0() & ~CR0_TS);
         check_frame(NAME("nm_ts"), ring, false, E(7, 0));
+        write_cr0(read_cr0() | CR0_EM);
+        run(ring, p_fninit, RFLAGS_FIXED);
+        write_cr0(read_cr0() & ~CR0_EM);
+        check_frame(NAME("nm_em"), ring, false, E(7, 0));
+        write_cr0(read_cr0() | CR0_TS | CR0_MP);
+        run(ring, p_fwait, RFLAGS_FIXED);
+        write_cr0(read_cr0() & ~(CR0_TS | CR0_MP));
+        check_frame(NAME("nm_wait_ts_mp"), ring, false, E(7, 0));
 
         /* #NP through a not-present DPL-3 gate: error code vector*8 + 2 (IDT, EXT = 0). */
         run(ring, p_int_np_gate, RFLAGS_FIXED);
@@ -208,6 +229,10 @@ static void both_rings(void)
         run(ring, p_ss_noncanon, RFLAGS_FIXED);
         /* QEMU 7.2 raises #GP(0) for every non-canonical address: accepted. */
         check_frame(NAME("ss_noncanonical"), ring, false, ((struct expect){ 12, 0, false, 0, 13, false }));
+        if (ring == RING3) {
+            run(ring, p_push_noncanon, RFLAGS_FIXED);
+            check_frame(NAME("ss_push_noncanonical"), ring, false, ((struct expect){ 12, 0, false, 0, 13, false }));
+        }
         run(ring, p_gp_noncanon, RFLAGS_FIXED);
         check_frame(NAME("gp_noncanonical"), ring, false, E(13, 0));
 

@@ -16,10 +16,12 @@ export const enum FaultClass {
   DoubleFault = 3,
 }
 
+/** Table 6-4: contributory #DE, #TS, #NP, #SS, #GP, #CP; page faults #PF, #VE; all else benign.
+ *  (#CP and #VE cannot arise in the model; they are classed as the SDM says.) */
 export function faultClass(vector: number): FaultClass {
   switch (vector) {
-    case 0: case 10: case 11: case 12: case 13: return FaultClass.Contributory;
-    case 14: return FaultClass.PageFault;
+    case 0: case 10: case 11: case 12: case 13: case 21: return FaultClass.Contributory;
+    case 14: case 20: return FaultClass.PageFault;
     case 8: return FaultClass.DoubleFault;
     default: return FaultClass.Benign;
   }
