@@ -396,7 +396,7 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'exception-frames',
-    line: /^ring[03]\.[a-z0-9_]+\.rf$/,
+    line: /^(ring[03]|gate)\.[a-z0-9_]+\.rf$/,
     sdmSection: RF_SDM,
     sdmValue: '1',
     qemuValue: '0',
@@ -552,5 +552,14 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c get_rsp_from_tss(): a non-canonical stack pointer read from ' +
       'the TSS raises EXCP0C_STACK with error code 0, without the EXT bit',
     why: 'QEMU leaves EXT clear in the #SS error code for a non-canonical IST stack while delivering an exception.',
+  },
+  {
+    guest: 'exception-frames',
+    line: /^gate\.call_gate_type\.error_code$/,
+    sdmSection: INTDPL_SDM + '; a gate type other than interrupt/trap gate raises #GP(error_code(vector_number,1,EXT))',
+    sdmValue: '0x44a',
+    qemuValue: '0x892',
+    qemuSource: INTDPL_QEMU,
+    why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
   },
 ];

@@ -25,6 +25,10 @@
  *   SS in compatibility mode (§5.3); #GP(0) for a non-canonical address; #PF with its
  *   error code and CR2 (§4.7); #AC(0) for an unaligned access at CPL 3 with CR0.AM = 1
  *   and RFLAGS.AC = 1 (none at CPL 0).
+ * - The gate checks of INT n (Vol. 2 INT n "Operation", IA-32e mode; §6.14.1): a gate type
+ *   other than 64-bit interrupt/trap gate -> #GP(vector*8+2); a null target selector ->
+ *   #GP(EXT); a target beyond the GDT, not a code segment, with DPL > CPL, or not a
+ *   64-bit code segment -> #GP(selector); a target not present -> #NP(selector).
  * - §6.12.1.3: an interrupt gate clears IF on delivery, a trap gate leaves it set
  *   (observed with PUSHFQ in the handler); the pushed RFLAGS keeps IF = 1.
  * Not raised by anything in the model, so not tested here: #MC (18), #MF (16),
@@ -45,6 +49,7 @@
 #define SEL_NP_DATA3 (SEL_SPARE + 8)      /* not-present data, DPL 3 */
 #define SEL_LIM_SS0  (SEL_SPARE + 16)     /* data, DPL 0, limit 0xfff */
 #define SEL_LIM_SS3  (SEL_SPARE + 24)     /* data, DPL 3, limit 0xfff */
+#define SEL_NP_CODE0 (SEL_SPARE + 32)     /* not-present 64-bit code, DPL 0 */
 
 volatile u64 probe_label, probe_next;
 volatile u32 sslimit_sel;
@@ -298,6 +303,36 @@ static void ts_cases(void)
     ltr_tss();
 }
 
+/* The gate and its target code segment (Vol. 2 INT n "Operation", IA-32e mode), checked
+ * with INT n at CPL 0 (EXT = 0): each failing check faults at the INT instruction. */
+#define VEC_GATE 0x89
+PROBE(p_int_gate, "sub $8, %%rsp", "int $" STR(VEC_GATE), "add $8, %%rsp")
+
+static void gate_case(const char *name, u64 lo, u64 hi, struct expect e)
+{
+    idt_set_gate_raw(VEC_GATE, lo, hi);
+    run(RING0, p_int_gate, RFLAGS_FIXED);
+    check_frame(name, RING0, false, e);
+}
+
+static void gate_checks(void)
+{
+    u64 lo, hi;
+    idt_set_gate(VEC_GATE, (u64)(uintptr_t)if_stub, GATE_INT, 0, 0);
+    idt_get_gate(VEC_GATE, &lo, &hi);
+#define SEL(s) ((lo & ~0xffff0000UL) | ((u64)(s) << 16))
+    gate_case("gate.call_gate_type", (lo & ~(0xfUL << 40)) | (0xcUL << 40), hi,
+              ((struct expect){ 13, VEC_GATE * 8 + 2, false, VEC_GATE * 16 + 2, 13, false }));
+    gate_case("gate.target_null", SEL(0), hi, E(13, 0));
+    gate_case("gate.target_beyond_gdt", SEL(0x1000), hi, E(13, 0x1000));
+    gate_case("gate.target_data", SEL(SEL_DATA), hi, E(13, SEL_DATA));
+    gate_case("gate.target_dpl3_from_cpl0", SEL(SEL_USER_CODE64), hi, E(13, SEL_USER_CODE64 & ~3));
+    gate_case("gate.target_not_64bit", SEL(SEL_CODE32), hi, E(13, SEL_CODE32));
+    gate_case("gate.target_not_present", SEL(SEL_NP_CODE0), hi, E(11, SEL_NP_CODE0));
+#undef SEL
+    idt_set_gate(VEC_GATE, 0, 0, 0, 0);
+}
+
 /* Interrupt gate vs trap gate: IF in the handler (PUSHFQ there) and in the frame. */
 static void gate_kinds(void)
 {
@@ -337,6 +372,7 @@ void test_main(void)
     user_gdt[SEL_NP_DATA3 / 8] = seg_descriptor(0, 0xfffff, 0x72, 0xc);
     user_gdt[SEL_LIM_SS0 / 8] = seg_descriptor(0, 0xfff, 0x92, 0x4);
     user_gdt[SEL_LIM_SS3 / 8] = seg_descriptor(0, 0xfff, 0xf2, 0x4);
+    user_gdt[SEL_NP_CODE0 / 8] = seg_descriptor(0, 0xfffff, 0x1a, 0xa);
     u64 lo, hi;
     idt_set_gate(VEC_NP_GATE, (u64)(uintptr_t)if_stub, GATE_INT, 3, 0);
     idt_get_gate(VEC_NP_GATE, &lo, &hi);
@@ -345,5 +381,6 @@ void test_main(void)
     user_rsp0_bias = 8;
     both_rings();
     ts_cases();
+    gate_checks();
     gate_kinds();
 }
