@@ -74,4 +74,23 @@ int_dpl3_stub:
         pop     %rax
         iretq
 
+/* A DPL-3 gate whose target is the user code segment: delivered at CPL 3 on the user
+ * stack (no privilege change).  Records its CS, its RSP and the frame, then IRETQ. */
+        .globl int_user_stub
+int_user_stub:
+        mov     %rsp, int_user_seen + 0(%rip)
+        push    %rax
+        mov     %cs, %eax
+        mov     %rax, int_user_seen + 8(%rip)
+        mov     8(%rsp), %rax
+        mov     %rax, int_user_seen + 16(%rip)       /* frame RIP */
+        mov     16(%rsp), %rax
+        mov     %rax, int_user_seen + 24(%rip)       /* frame CS */
+        mov     32(%rsp), %rax
+        mov     %rax, int_user_seen + 32(%rip)       /* frame RSP */
+        mov     40(%rsp), %rax
+        mov     %rax, int_user_seen + 40(%rip)       /* frame SS */
+        pop     %rax
+        iretq
+
         .section .note.GNU-stack, "", @progbits

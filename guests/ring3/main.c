@@ -15,6 +15,9 @@
  * - INT n at CPL 3 through a gate with DPL < 3 -> #GP(vector*8 + 2): error code with
  *   IDT = 1, EXT = 0 (§6.12.1.1, §6.13); through a DPL-3 gate it is delivered, to CPL 0
  *   (§6.12.1, the handler's code segment DPL 0), with the interrupted CS (RPL 3) saved.
+ * - A gate whose target code segment has DPL 3 is entered at CPL 3 without a stack
+ *   switch (§6.12.1: no privilege change), the frame pushed on the current stack after
+ *   aligning RSP to 16 (§6.14.2), and IRETQ at CPL 3 returns from it.
  * - Privileged instructions at CPL > 0 raise #GP(0) (§5.9 "Privileged Instructions"):
  *   HLT, LGDT, LIDT, LLDT, LTR, MOV to/from CRn and DRn, CLTS, WRMSR, RDMSR, INVLPG,
  *   WBINVD; CLI and STI when CPL > IOPL (IOPL 0 here) (Vol. 2 CLI/STI).
@@ -26,12 +29,16 @@
 
 #define VEC_DPL0 0x81
 #define VEC_DPL3 0x82
+#define VEC_USER 0x8a
 #define NONCANON 0x8000000000000000UL
 
 extern u64 iret_probe(const u64 frame[5]);
 extern char iret_probe_insn[], user_seg_target[], user32_fn[], int_dpl3_stub[], user32_ret_target[];
 volatile u64 seen_segs[6];
 volatile u64 int_dpl3_seen[2];
+volatile u64 int_user_seen[6];
+volatile u64 int_user_rsp_before;
+extern char int_user_stub[];
 volatile u64 user_label;
 
 static void expect(const char *name, u64 got, u64 want)
@@ -248,6 +255,16 @@ static u64 user_iret_inward(u64 arg)
     }
 
 USER_PROBE(p_int_dpl0, "int $" STR(VEC_DPL0))
+
+/* INT to a gate whose target code segment has DPL 3: records RSP before, and the label. */
+static u64 p_int_user(u64 arg)
+{
+    (void)arg;
+    asm volatile("lea 2f(%%rip), %%rax\n\tmov %%rax, user_label(%%rip)\n\t"
+                 "mov %%rsp, int_user_rsp_before(%%rip)\n\t"
+                 "int $" STR(VEC_USER) "\n2:\n\t" ::: "rax", "memory", "cc");
+    return 0;
+}
 USER_PROBE(p_int_dpl3, "int $" STR(VEC_DPL3))
 USER_PROBE(p_hlt, "hlt")
 USER_PROBE(p_cli, "cli")
@@ -293,6 +310,25 @@ static void at_cpl3(void)
     expect("user.int_dpl3_gate.handler_cs", int_dpl3_seen[1], SEL_CODE64);
     if (last_fault.count)
         test_fail("user.int_dpl3_gate: faulted");
+
+    /* A DPL-3 gate to the DPL-3 code segment: no privilege change, so no stack switch:
+     * the frame is on the user stack, RSP aligned down to 16 first (§6.14.2). */
+    idt_set_gate(VEC_USER, (u64)(uintptr_t)int_user_stub, GATE_INT, 3, 0);
+    {
+        u64 lo, hi;
+        idt_get_gate(VEC_USER, &lo, &hi);
+        idt_set_gate_raw(VEC_USER, (lo & ~0xffff0000UL) | ((u64)SEL_USER_CODE64 << 16), hi);
+    }
+    fault_reset();
+    exec_user(p_int_user, 0);
+    print_fault("user.int_to_cpl3", user_label);
+    expect("user.int_to_cpl3.handler_cs", int_user_seen[1], SEL_USER_CODE64);
+    expect("user.int_to_cpl3.frame_rip_is_next", int_user_seen[2] == user_label, 1);
+    expect("user.int_to_cpl3.frame_cs", int_user_seen[3], SEL_USER_CODE64);
+    expect("user.int_to_cpl3.frame_rsp_is_user_rsp", int_user_seen[4] == int_user_rsp_before, 1);
+    expect("user.int_to_cpl3.frame_ss", int_user_seen[5], SEL_USER_DATA);
+    expect("user.int_to_cpl3.frame_below_user_rsp",
+           int_user_seen[0] == ((int_user_rsp_before & ~15UL) - 40), 1);
 
     static const struct { const char *name; u64 (*fn)(u64); } priv[] = {
         { "priv.hlt", p_hlt }, { "priv.cli", p_cli }, { "priv.sti", p_sti },
