@@ -1,6 +1,6 @@
 // The 16550 UART on COM1, register by register against the TI/National PC16550D
-// datasheet ("Register Descriptions", Table 2; Table 4 for the interrupt
-// identification; the LSR, FCR, MCR and MSR descriptions for the rest).
+// datasheet (register summary; the interrupt control functions table for IIR;
+// the LCR, LSR, FCR, IER, MCR, MSR and SCR descriptions for the rest).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IoBus } from '../src/machine/io.js';

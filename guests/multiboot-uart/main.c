@@ -14,14 +14,15 @@
  *     (1 = available RAM).  Bits 1, 2, 3, 9: boot_device, cmdline,
  *     mods_count/mods_addr, boot_loader_name.  The header asked for memory
  *     information (header flags bit 1), so bit 0 must be set.
- * What the UART must do (TI/National PC16550D datasheet, "Register
- * Descriptions", Table 2 and §8.1-8.10):
+ * What the UART must do (TI/National PC16550D datasheet, register summary
+ * and register descriptions):
  *   - LCR bit 7 (DLAB) = 1 maps the divisor latch (DLL, DLM) at offsets 0
  *     and 1 instead of RBR/THR and IER; the latches keep their value.
  *   - IER bits 7-4 are always 0.  IIR bit 0 = 1 means no interrupt pending;
  *     bits 7-6 are set while the FIFOs are enabled (FCR bit 0).  With
  *     ETBEI (IER bit 1) set and the THR empty, IIR reads 0x2 (THR empty,
- *     priority 3), and reading IIR clears that indication.
+ *     priority 3, interrupt control functions table), and reading IIR
+ *     clears that indication.
  *   - LSR: THRE (bit 5) and TEMT (bit 6) say the transmitter is empty, DR
  *     (bit 0) that a received byte is waiting, OE (bit 1) an overrun; reading
  *     LSR clears OE.  In FIFO mode an overrun does not overwrite the FIFO:

@@ -1,6 +1,6 @@
 // A 16550A UART (the PC's COM1 at I/O ports 0x3F8-0x3FF), register by register
-// as the TI/National PC16550D datasheet describes it ("Register Descriptions",
-// Table 2 and §8.1-8.10). Bytes written to the transmitter go to `transmit`
+// as the TI/National PC16550D datasheet describes it (its register summary and
+// the register descriptions, cited by register name below). Bytes written to the transmitter go to `transmit`
 // (the run's console); nothing is ever received from outside.
 //
 // Deliberate deviations from the datasheet (a guest can tell):
@@ -10,7 +10,7 @@
 //   back but change nothing.
 // - No interrupt is delivered: there is no interrupt controller in the machine.
 //   IIR still identifies the highest-priority pending condition as the
-//   datasheet's Table 4 orders them (line status, received data, THR empty,
+//   datasheet's interrupt control functions table orders them (line status, received data, THR empty,
 //   modem status); the character-timeout indication (IIR 0xC) never appears,
 //   since it needs time to pass with no receive activity.
 // - The modem status inputs with nothing attached read as a ready peer: DCD,
@@ -29,7 +29,7 @@ export const COM1_BASE = 0x3f8;
 /** Receive FIFO depth (datasheet: 16 bytes). */
 export const RX_FIFO_DEPTH = 16;
 
-// Register offsets (datasheet Table 2).
+// Register offsets (datasheet register summary).
 export const UART_RBR_THR_DLL = 0;
 export const UART_IER_DLM = 1;
 export const UART_IIR_FCR = 2;
@@ -65,7 +65,7 @@ const MSR_RI = 0x40;
 const MSR_DCD = 0x80;
 /** Inputs with nothing attached (see the deviations above). */
 const MSR_IDLE = MSR_DCD | MSR_DSR | MSR_CTS;
-/** Receiver FIFO trigger levels selected by FCR bits 7-6 (datasheet §8.5). */
+/** Receiver FIFO trigger levels selected by FCR bits 7-6 (FIFO Control Register). */
 const RX_TRIGGER = [1, 4, 8, 14];
 
 export class Uart16550 {
@@ -122,7 +122,7 @@ export class Uart16550 {
     switch (reg) {
       case UART_RBR_THR_DLL: {
         if (this.dlab) return this.dll;
-        // §8.1: reading RBR takes the oldest received byte.
+        // Receiver Buffer Register: a read takes the oldest received byte.
         if (this.rx.length > 0) this.rbr = this.rx.shift()!;
         else if (this.fifoMode) return 0;
         return this.rbr;
@@ -131,7 +131,7 @@ export class Uart16550 {
         return this.dlab ? this.dlm : this.ier;
       case UART_IIR_FCR: {
         const id = this.interruptId();
-        // Table 4: reading IIR resets the THR-empty interrupt when it is the one shown.
+        // Interrupt control functions: reading IIR resets the THR-empty interrupt when it is the one shown.
         if (id === IIR_THRE) this.thrPending = false;
         return id | (this.fifoMode ? IIR_FIFOS : 0);
       }
@@ -141,12 +141,12 @@ export class Uart16550 {
         return this.mcr;
       case UART_LSR: {
         const v = this.lsr();
-        this.overrun = false; // §8.6: OE is reset when the CPU reads LSR
+        this.overrun = false; // Line Status Register: OE is reset when the CPU reads LSR
         return v;
       }
       case UART_MSR: {
         const v = this.msr;
-        this.msr &= 0xf0; // §8.8: the delta bits are reset when the CPU reads MSR
+        this.msr &= 0xf0; // Modem Status Register: the delta bits are reset when the CPU reads MSR
         return v;
       }
       default:
@@ -170,7 +170,7 @@ export class Uart16550 {
           return;
         }
         const before = this.ier;
-        this.ier = value & 0x0f; // §8.3: bits 7-4 are always 0
+        this.ier = value & 0x0f; // Interrupt Enable Register: bits 7-4 are always 0
         // Enabling ETBEI while THR is empty (it always is) raises the THR-empty condition.
         if ((this.ier & IER_ETBEI) !== 0 && (before & IER_ETBEI) === 0) this.thrPending = true;
         if ((this.ier & IER_ETBEI) === 0) this.thrPending = false;
@@ -183,12 +183,12 @@ export class Uart16550 {
         this.lcr = value;
         return;
       case UART_MCR:
-        this.mcr = value & 0x1f; // §8.7: bits 7-5 are always 0
+        this.mcr = value & 0x1f; // Modem Control Register: bits 7-5 are always 0
         this.setModemInputs(this.loopback ? loopbackInputs(this.mcr) : MSR_IDLE);
         return;
       case UART_LSR:
       case UART_MSR:
-        // Writing LSR or MSR is for factory test only (datasheet Table 2 note); ignored here.
+        // Status registers: the datasheet reserves writing LSR for factory test; both writes are ignored (as in QEMU).
         return;
       default:
         this.scr = value;
@@ -209,7 +209,7 @@ export class Uart16550 {
   }
 
   private transmitByte(byte: number): void {
-    // §8.7: in loopback the transmitter output is connected to the receiver
+    // Modem Control Register, loop bit: the transmitter output is connected to the receiver
     // and nothing leaves the chip.
     if (this.loopback) this.receive(byte);
     else this.transmit(byte);
@@ -220,7 +220,7 @@ export class Uart16550 {
 
   private receive(byte: number): void {
     if (this.fifoMode) {
-      // §8.6 OE, FIFO mode: the FIFO keeps its contents; the new character is lost.
+      // Line Status Register, OE in FIFO mode: the FIFO keeps its contents; the new character is lost.
       if (this.rx.length < RX_FIFO_DEPTH) this.rx.push(byte);
       else this.overrun = true;
     } else {
@@ -234,7 +234,7 @@ export class Uart16550 {
   }
 
   private writeFcr(value: number): void {
-    // §8.5: FCR bit 0 must be set for the other bits to be written; changing it clears both FIFOs.
+    // FIFO Control Register: bit 0 must be set for the other bits to be written; changing it clears both FIFOs.
     const enable = value & FCR_ENABLE;
     if (enable !== (this.fcr & FCR_ENABLE)) this.rx.length = 0;
     if (!enable) {
@@ -258,7 +258,7 @@ export class Uart16550 {
   }
 }
 
-/** §8.7 loopback: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2. */
+/** Modem Control Register, loop bit: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2. */
 function loopbackInputs(mcr: number): number {
   return ((mcr & 0x02) ? MSR_CTS : 0) | ((mcr & 0x01) ? MSR_DSR : 0) | ((mcr & 0x04) ? MSR_RI : 0) | ((mcr & 0x08) ? MSR_DCD : 0);
 }
