@@ -2,7 +2,7 @@
 // §3.1 header, §3.2 machine state, §3.3 information structure), as QEMU 7.2's
 // -kernel boots multiboot images (hw/i386/multiboot.c, x86_load_linux order).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,6 +14,8 @@ import {
   MULTIBOOT_HEADER_MAGIC,
   planMultibootBoot,
 } from '../src/hosts/native/multiboot.js';
+import { buildGuest, guestBoot } from '../src/guest/build.js';
+import { parseElf } from '../src/guest/elf.js';
 import { BadInput } from '../src/machine/errors.js';
 import { Machine } from '../src/machine/machine.js';
 import { runImage } from '../src/lab/run.js';
@@ -243,5 +245,20 @@ describe('multiboot images through runImage and the CLI', () => {
     const r = ringside(['run', write('mb32.elf', elfMultiboot({ elfClass: 32, code: [...outBytes(0x3f8, 'ok\n'), ...EXIT0] })), '--profile', 'native/idt']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'ok\n');
+  });
+});
+
+describe('the multiboot-uart guest build (guest.json "boot": "multiboot32")', () => {
+  it('is an ELF32 i386 image with its multiboot header in the first 8 KiB and no PVH note', () => {
+    assert.equal(guestBoot('multiboot-uart'), 'multiboot32');
+    assert.equal(guestBoot('alu-flags'), 'pvh');
+    const path = buildGuest('multiboot-uart');
+    const bytes = readFileSync(path);
+    assert.equal(bytes[4], 1, 'ELFCLASS32');
+    assert.equal(bytes.readUInt16LE(18), 3, 'EM_386');
+    const h = findMultibootHeader(bytes);
+    assert.ok(h && h.offset + 12 <= 8192);
+    assert.equal(h.flags & 0x10000, 0, 'loaded from the ELF program headers, not the a.out kludge');
+    assert.ok(!parseElf(bytes, path).notes.some((n) => n.name === 'Xen' && n.type === 18));
   });
 });

@@ -2,7 +2,12 @@
 // datasheet (register summary; the interrupt control functions table for IIR;
 // the LCR, LSR, FCR, IER, MCR, MSR and SCR descriptions for the rest).
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runImage } from '../src/lab/run.js';
+import { buildPvhImage, EXIT_ZERO_CODE } from './helpers/pvh-image.js';
 import { IoBus } from '../src/machine/io.js';
 import { COM1_BASE, Uart16550 } from '../src/machine/uart16550.js';
 
@@ -149,5 +154,17 @@ describe('16550 UART registers (PC16550D datasheet)', () => {
     assert.equal(u.inb(DLL), 0x34);
     assert.equal(u.inb(DLM), 0x12);
     assert.equal(u.inb(DLL, 2), 0x1234);
+  });
+});
+
+describe('COM1 on the native host', () => {
+  it('a PVH guest has COM1 too: its bytes join the port 0xE9 bytes in one transcript', () => {
+    // mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $'e',%al; out %al,$0xe9; mov $'\n',%al; out %al,%dx
+    const code = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0x65, 0xe6, 0xe9, 0xb0, 0x0a, 0xee, ...EXIT_ZERO_CODE];
+    const path = join(mkdtempSync(join(tmpdir(), 'ringside-uart-')), 'pvh.elf');
+    writeFileSync(path, buildPvhImage({ code }));
+    const r = runImage(path, { profile: 'native/idt', maxInsns: 1000 });
+    assert.equal(r.console, 'Se\n');
+    assert.equal(r.verdict, 'success');
   });
 });
