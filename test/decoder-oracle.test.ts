@@ -64,7 +64,7 @@ import { Decoder, DecoderOptions, Instruction, CpuidFeature, Code, Mnemonic } fr
 import { Kind, SLOT, BATCH_SLOTS, decodeBatch, decodeBytes, newBatchResult, entryName } from './helpers/decode-bytes.js';
 import { EXCEPTIONS, findException, shapeOf, type Disagreement } from './decoder-exceptions.js';
 import { parseElf } from '../src/guest/elf.js';
-import { buildGuest, listGuests } from '../src/guest/build.js';
+import { buildGuest, guestBoot, listGuests } from '../src/guest/build.js';
 import { featureSet } from '../src/cpu/cpuid.js';
 
 const ICED_OPTIONS = DecoderOptions.NoMPFX_0FBC | DecoderOptions.NoWbnoinvd | DecoderOptions.ForceReservedNop;
@@ -333,15 +333,17 @@ test('every feature the profile advertises has its iced-x86 name here', () => {
   for (const f of featureSet({ vendor: 'intel', fred: true })) assert.ok(f in ICED_FEATURES, `cpuid.ts feature ${f}`);
 });
 
-test('decoder matches iced-x86 on every instruction of the guest images (64-bit code)', () => {
+test('decoder matches iced-x86 on every instruction of the guest images (each in its own mode)', () => {
   const tally = new Tally();
-  const r = new Runner(64, tally);
+  const runners = { 64: new Runner(64, tally), 32: new Runner(32, tally) };
   for (const name of listGuests()) {
+    const bits = guestBoot(name) === 'multiboot32' ? 32 : 64;
+    const r = runners[bits];
     const image = parseElf(readFileSync(buildGuest(name, name === 'bench' ? { defines: { BENCH_ITERS: 1 } } : {})), name);
     for (const seg of image.segments) {
       // Walk the segment linearly as iced decodes it; data bytes in text are compared too.
       const bytes = seg.data;
-      const decoder = new Decoder(64, bytes, ICED_OPTIONS);
+      const decoder = new Decoder(bits, bytes, ICED_OPTIONS);
       let offset = 0;
       while (decoder.canDecode) {
         decoder.decodeOut(instr);
@@ -355,7 +357,8 @@ test('decoder matches iced-x86 on every instruction of the guest images (64-bit 
       decoder.free();
     }
   }
-  r.flush();
+  runners[64].flush();
+  runners[32].flush();
   finish(tally, 'guest images');
   assert.ok(tally.compared > 1000);
 });

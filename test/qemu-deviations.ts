@@ -562,4 +562,14 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: INTDPL_QEMU,
     why: 'QEMU scales the vector by the 16-byte gate size; the error code format scales it by 8.',
   },
+  {
+    guest: 'protected-idt',
+    line: /^(ud|de|gp_selector|gp_idt_limit|np_gate)\.rf$/,
+    sdmSection: RF_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt_protected(): pushes cpu_compute_eflags(env) as it is; ' +
+      'nothing sets RF in the pushed image for fault-class exceptions',
+    why: RF_WHY + ' Here: faults delivered through a protected-mode IDT (#UD, #DE, #GP, #NP).',
+  },
 ];

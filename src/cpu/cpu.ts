@@ -619,7 +619,7 @@ export class Cpu {
     if (p < this.mem.size && this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
   }
 
-  private storePhys8(p: number, v: number): void {
+  storePhys8(p: number, v: number): void {
     if (p >= this.mem.size) return;
     if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
     this.mem.bytes[p] = v;

@@ -3,18 +3,18 @@
 // and the double-fault / triple-fault escalation.
 //
 // Deliberate deviations:
-// - Delivery through a protected-mode (32-bit) IDT is not modelled: the IDT limit
-//   check happens, a present 32-bit IDT raises a model error.
+// - Delivery through a protected-mode IDT is in idt-protected.ts.
 // - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
 
 import type { Cpu } from './cpu.js';
-import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './cpu.js';
 import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
 import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1 } from '../arch/descriptors.js';
 import { readDescriptor, desc, descDpl, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
 import { Access } from './paging.js';
+import { deliverProtected } from './idt-protected.js';
 
 export const enum Source {
   /** An exception the CPU detected, or an external event: EXT = 1, no DPL check. */
@@ -66,11 +66,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const ext = source === Source.Exception ? 1 : 0;
   const gateError = vector * 8 + 2 + ext;
 
-  if (cpu.mode !== Mode.Long64 && !cpu.longMode) {
-    // Protected mode: 8-byte gates.
-    if (vector * 8 + 7 > cpu.idtrLimit) cpu.gp(gateError);
-    cpu.modelError(`delivery of vector ${vector} through a protected-mode IDT is not modelled`);
-  }
+  if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, source === Source.Software, returnRip, pushRf);
 
   // The gate (§6.14.1): 16 bytes, must be a 64-bit interrupt or trap gate.
   if (vector * 16 + 15 > cpu.idtrLimit) cpu.gp(gateError);

@@ -6,6 +6,13 @@
 // A build happens in a temporary directory and the image is renamed into
 // place, so a cached file is never half-written.
 //
+// A guest is a PVH guest (ELF64, the whole library, guests/lib/link.ld) unless
+// its folder has a guest.json saying {"boot": "multiboot32"}: then it is an
+// ELF32 multiboot kernel, built with -m32 from its own sources (which bring the
+// multiboot header, the entry code and a link.ld) plus the library's
+// mode-independent files (MULTIBOOT_LIB_SOURCES), linked with the 32-bit
+// libgcc (its 64-bit divisions), as guests/README.md describes.
+//
 // Run as a script: `node dist/src/guest/build.js --all` builds every guest and
 // prints `name path` lines; `node dist/src/guest/build.js NAME [KEY=VALUE...]`
 // builds one guest with defines.
@@ -56,6 +63,43 @@ export const GUEST_LDFLAGS: readonly string[] = [
   '-z',
   'noexecstack',
 ];
+
+/** The library files a 32-bit multiboot guest gets: console formatting and string functions. */
+export const MULTIBOOT_LIB_SOURCES: readonly string[] = ['console.c', 'string.c'];
+
+export type GuestBoot = 'pvh' | 'multiboot32';
+
+/** How a guest boots: from its guest.json, PVH without one. */
+export function guestBoot(name: string): GuestBoot {
+  const file = join(guestsDir(), name, 'guest.json');
+  if (!existsSync(file)) return 'pvh';
+  let boot: unknown;
+  try {
+    boot = (JSON.parse(readFileSync(file, 'utf8')) as { boot?: unknown }).boot;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (boot !== 'pvh' && boot !== 'multiboot32') throw new Error(`${file}: "boot" must be "pvh" or "multiboot32" (got ${JSON.stringify(boot)})`);
+  return boot;
+}
+
+/** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option). */
+function cflagsFor(boot: GuestBoot): readonly string[] {
+  if (boot === 'pvh') return GUEST_CFLAGS;
+  return GUEST_CFLAGS.filter((f) => f !== '-mno-red-zone').map((f) => (f === '-m64' ? '-m32' : f));
+}
+
+let libgcc32: string | undefined;
+
+/** The 32-bit libgcc (Debian gcc-multilib), for 64-bit arithmetic in 32-bit guests. */
+function libgcc32Path(): string {
+  if (libgcc32 === undefined) {
+    const p = execFileSync('gcc', ['-m32', '-print-libgcc-file-name'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    if (!existsSync(p)) throw new Error(`32-bit guests need the 32-bit libgcc (Debian package gcc-multilib); gcc -m32 names ${p}, which does not exist`);
+    libgcc32 = p;
+  }
+  return libgcc32;
+}
 
 let cachedRoot: string | undefined;
 
@@ -151,11 +195,17 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
   const guestDir = join(root, 'guests', name);
   if (!existsSync(join(guestDir, 'main.c'))) throw new Error(`no such guest: ${name} (expected ${join(guestDir, 'main.c')})`);
 
+  const boot = guestBoot(name);
   const libFiles = filesUnder(libDir);
   const guestFiles = filesUnder(guestDir);
-  const linkScript = join(libDir, 'link.ld');
+  const linkScript = join(boot === 'pvh' ? libDir : guestDir, 'link.ld');
   const defines = defineArgs(name, opts.defines ?? {});
-  const cflags = [...GUEST_CFLAGS, '-I', join(libDir, 'include'), '-I', guestDir, ...defines];
+  const guestCflags = cflagsFor(boot);
+  const cflags = [...guestCflags, '-I', join(libDir, 'include'), '-I', guestDir, ...defines];
+  const ldflags = boot === 'pvh' ? GUEST_LDFLAGS : ['-m', 'elf_i386', ...GUEST_LDFLAGS];
+  const libSources = libFiles
+    .filter(isSource)
+    .filter((f) => dirname(f) === libDir && (boot === 'pvh' || MULTIBOOT_LIB_SOURCES.includes(basename(f))));
 
   const hash = createHash('sha256');
   hash.update('ringside-guest-build-v1\0');
@@ -164,7 +214,7 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
     hash.update(readFileSync(f));
     hash.update('\0');
   }
-  hash.update(JSON.stringify({ cflags: GUEST_CFLAGS, ldflags: GUEST_LDFLAGS, defines }));
+  hash.update(JSON.stringify({ cflags: guestCflags, ldflags, defines }));
   hash.update(versions());
   const digest = hash.digest('hex');
 
@@ -181,11 +231,12 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
       run('gcc', [...cflags, '-c', src, '-o', obj], `compiling ${relative(root, src)}`);
       objects.push(obj);
     };
-    for (const f of libFiles.filter(isSource).filter((f) => dirname(f) === libDir)) compile(f, 'lib');
+    for (const f of libSources) compile(f, 'lib');
     for (const f of guestFiles.filter(isSource)) compile(f, 'guest');
 
     const image = join(tmp, `${name}.elf`);
-    run('ld', [...GUEST_LDFLAGS, '-T', linkScript, '-o', image, ...objects], `linking guest ${name}`);
+    const libs = boot === 'pvh' ? [] : [libgcc32Path()];
+    run('ld', [...ldflags, '-T', linkScript, '-o', image, ...objects, ...libs], `linking guest ${name}`);
     renameSync(image, out);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -1,13 +1,20 @@
-// QEMU as an oracle (DESIGN.md "QEMU as oracle"): boot a native PVH image
-// under qemu-system-x86_64 with TCG and capture what the guest writes to the
-// debug console.  QEMU never ends a `cli; hlt` by itself, so every run has a
-// wall-clock timeout after which QEMU is killed.
+// QEMU as an oracle (DESIGN.md "QEMU as oracle"): boot a native image (PVH or
+// multiboot) under qemu-system-x86_64 with TCG and capture what the guest
+// writes to its consoles.  QEMU never ends a `cli; hlt` by itself, so every run
+// has a wall-clock timeout after which QEMU is killed.
 //
-// The command line is exactly DESIGN.md's:
+// The command line is DESIGN.md's:
 //   qemu-system-x86_64 -machine accel=tcg -m 128 -nodefaults -display none
 //     -no-reboot -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=4
 //     -cpu CPU -kernel IMAGE
-// with CPU = max,vendor=GenuineIntel unless the caller asks for another model.
+// with CPU = max,vendor=GenuineIntel unless the caller asks for another model,
+// except for the console: the native host has two (port 0xE9 and COM1, both
+// feeding one transcript), and -nodefaults leaves QEMU with no serial port.
+// So `-debugcon stdio` becomes one multiplexed stdio chardev shared by the
+// debug console and a 16550 on COM1, which keeps the order of the bytes the
+// guest writes to either:
+//   -chardev stdio,id=con,mux=on -device isa-debugcon,iobase=0xe9,chardev=con
+//     -serial chardev:con
 
 import { spawnSync } from 'node:child_process';
 
@@ -24,7 +31,7 @@ export interface QemuOptions {
 }
 
 export interface QemuResult {
-  /** Everything the guest wrote to port 0xE9. */
+  /** Everything the guest wrote to port 0xE9 and to COM1, in order. */
   console: string;
   /** QEMU's exit status; isa-debug-exit makes it (V << 1) | 1. null if killed. */
   exitCode: number | null;
@@ -45,7 +52,9 @@ export function qemuArgs(imagePath: string, cpu: string = QEMU_DEFAULT_CPU, memo
     '-nodefaults',
     '-display', 'none',
     '-no-reboot',
-    '-debugcon', 'stdio',
+    '-chardev', 'stdio,id=con,mux=on',
+    '-device', 'isa-debugcon,iobase=0xe9,chardev=con',
+    '-serial', 'chardev:con',
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
     '-cpu', cpu,
     '-kernel', imagePath,

@@ -6,6 +6,7 @@ import { BadInput, ModelError } from '../machine/errors.js';
 import type { LoadableImage } from '../machine/image.js';
 import { Machine, type RunEnd } from '../machine/machine.js';
 import { bootNative, planPvhBoot } from '../hosts/native/pvh.js';
+import { bootMultiboot, findMultibootHeader, planMultibootBoot, type MultibootPlan } from '../hosts/native/multiboot.js';
 import { getProfile, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
@@ -39,19 +40,22 @@ export interface RunResult {
 
 export { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB };
 
-/** Read and parse an image file; BadInput for anything unreadable or malformed. */
-export function loadImage(imagePath: string): LoadableImage {
-  let bytes: Buffer;
+/** Read an image file's bytes; BadInput if it cannot be read. */
+export function readImageFile(imagePath: string): Buffer {
   try {
     if (statSync(imagePath).isDirectory()) throw new BadInput(`${imagePath}: is a directory, not an image`);
-    bytes = readFileSync(imagePath);
+    return readFileSync(imagePath);
   } catch (e) {
     if (e instanceof BadInput) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new BadInput(`${imagePath}: cannot read image: ${why}`);
   }
-  return parseElf(bytes, imagePath);
+}
+
+/** Read and parse an image file; BadInput for anything unreadable or malformed. */
+export function loadImage(imagePath: string): LoadableImage {
+  return parseElf(readImageFile(imagePath), imagePath);
 }
 
 function checkLimits(maxInsns: number, timeoutMs: number, memoryMiB: number): void {
@@ -67,14 +71,24 @@ export function runImage(imagePath: string, options: RunOptions): RunResult {
   const { maxInsns = DEFAULT_MAX_INSNS, timeoutMs = 0, memoryMiB = DEFAULT_MEMORY_MIB } = options;
   checkLimits(maxInsns, timeoutMs, memoryMiB);
   const profile: Profile = getProfile(options.profile);
-  const image = loadImage(imagePath);
+  const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
 
   // Everything about the image is checked before a machine (and its RAM) exists.
+  // The native host boots multiboot before PVH, in QEMU's order (multiboot.ts).
+  let image: LoadableImage | null = null;
+  let multiboot: MultibootPlan | null = null;
   switch (profile.host) {
-    case 'native':
-      planPvhBoot(image, memoryBytes);
+    case 'native': {
+      const header = findMultibootHeader(bytes);
+      if (header) {
+        multiboot = planMultibootBoot(bytes, imagePath, header, memoryBytes);
+      } else {
+        image = parseElf(bytes, imagePath);
+        planPvhBoot(image, memoryBytes);
+      }
       break;
+    }
     default:
       throw new BadInput(`profile '${profile.name}' is not implemented yet`);
   }
@@ -86,7 +100,8 @@ export function runImage(imagePath: string, options: RunOptions): RunResult {
     if (e instanceof RangeError) throw new BadInput(`cannot allocate ${memoryMiB} MiB of guest RAM on this machine`);
     throw e;
   }
-  const host = bootNative(machine, image, { onConsole: options.onConsole });
+  const hostOptions = { onConsole: options.onConsole };
+  const host = multiboot ? bootMultiboot(machine, multiboot, hostOptions) : bootNative(machine, image!, hostOptions);
 
   let end: RunEnd;
   try {

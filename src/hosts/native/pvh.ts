@@ -13,10 +13,20 @@
 //                     size), and so do writes to 0xF5..0xF7: QEMU's
 //                     isa-debug-exit with iosize=4 owns those four ports and
 //                     exits on any write to them, and QEMU is our oracle.
+//   ports 0x3F8-0x3FF -> COM1, a 16550 UART (src/machine/uart16550.ts); each
+//                     byte it transmits is a console byte too. Both sources
+//                     append to the one console transcript in the order the
+//                     guest wrote them (QEMU: -debugcon and -serial share one
+//                     chardev, src/lab/qemu.ts), so a guest printing on both
+//                     sees its text twice.
+//
+// The same platform serves multiboot images (multiboot.ts), which QEMU's
+// -kernel boots too.
 
 import { BadInput } from '../../machine/errors.js';
-import type { LoadableImage } from '../../machine/image.js';
+import type { ImageSegment, LoadableImage } from '../../machine/image.js';
 import type { Machine } from '../../machine/machine.js';
+import { Uart16550 } from '../../machine/uart16550.js';
 
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 export const HVM_START_MAGIC = 0x336ec578;
@@ -55,7 +65,7 @@ function hex(v: number): string {
 /** The PVH entry point from the image's notes. */
 export function pvhEntry(image: LoadableImage): number {
   const note = image.notes.find((n) => n.name === 'Xen' && n.type === XEN_ELFNOTE_PHYS32_ENTRY);
-  if (!note) throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18)`);
+  if (!note) throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18) and no multiboot header in the first 8 KiB`);
   const d = note.desc;
   if (d.length !== 4 && d.length !== 8) {
     throw new BadInput(`${image.label}: PVH entry note (Xen ELF note type 18) has a ${d.length}-byte descriptor (expected 4 or 8)`);
@@ -76,21 +86,7 @@ export function pvhEntry(image: LoadableImage): number {
  */
 export function planPvhBoot(image: LoadableImage, memoryBytes: number): PvhPlan {
   const entry = pvhEntry(image);
-  const ranges: Array<[number, number]> = [];
-  for (const [i, seg] of image.segments.entries()) {
-    const end = seg.paddr + seg.memsz;
-    if (end > memoryBytes) {
-      throw new BadInput(
-        `${image.label}: segment ${i} at paddr ${hex(seg.paddr)} (${hex(seg.memsz)} bytes) does not fit in ${formatMemory(memoryBytes)} of RAM`,
-      );
-    }
-    for (const [j, [s, e]] of ranges.entries()) {
-      if (seg.paddr < e && s < end) {
-        throw new BadInput(`${image.label}: segments ${j} and ${i} overlap in physical memory (at ${hex(Math.max(s, seg.paddr))})`);
-      }
-    }
-    ranges.push([seg.paddr, end]);
-  }
+  const ranges = checkSegments(image.label, image.segments, memoryBytes);
   const free = (at: number): boolean => at + START_INFO_AREA <= memoryBytes && ranges.every(([s, e]) => at + START_INFO_AREA <= s || e <= at);
   let at = -1;
   if (free(START_INFO_PREFERRED)) at = START_INFO_PREFERRED;
@@ -107,6 +103,37 @@ export function planPvhBoot(image: LoadableImage, memoryBytes: number): PvhPlan 
     throw new BadInput(`${image.label}: the image leaves no free page below 640 KiB for the PVH start info`);
   }
   return { entry, startInfoPaddr: at, memmapPaddr: at + START_INFO_SIZE, memoryBytes };
+}
+
+/**
+ * Check that every segment lies in RAM and that no two overlap; return their
+ * [start, end) physical ranges. Throws BadInput naming the first problem.
+ */
+export function checkSegments(label: string, segments: readonly ImageSegment[], memoryBytes: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const [i, seg] of segments.entries()) {
+    const end = seg.paddr + seg.memsz;
+    if (end > memoryBytes) {
+      throw new BadInput(
+        `${label}: segment ${i} at paddr ${hex(seg.paddr)} (${hex(seg.memsz)} bytes) does not fit in ${formatMemory(memoryBytes)} of RAM`,
+      );
+    }
+    for (const [j, [s, e]] of ranges.entries()) {
+      if (seg.paddr < e && s < end) {
+        throw new BadInput(`${label}: segments ${j} and ${i} overlap in physical memory (at ${hex(Math.max(s, seg.paddr))})`);
+      }
+    }
+    ranges.push([seg.paddr, end]);
+  }
+  return ranges;
+}
+
+/** Copy segments into memory, zero-filling each one's tail past its file data. */
+export function loadSegments(machine: NativeMachine, segments: readonly ImageSegment[]): void {
+  for (const seg of segments) {
+    machine.memory.write(seg.paddr, seg.data);
+    if (seg.memsz > seg.data.length) machine.memory.fill(seg.paddr + seg.data.length, seg.memsz - seg.data.length, 0);
+  }
 }
 
 export function formatMemory(bytes: number): string {
@@ -153,14 +180,11 @@ export class ConsoleBuffer {
   }
 }
 
-/** A booted native host: the platform side of a PVH machine. */
+/** A booted native host: the platform side of a PVH or multiboot machine. */
 export class NativeHost {
   private readonly out = new ConsoleBuffer();
 
-  constructor(
-    readonly plan: PvhPlan,
-    private readonly options: NativeHostOptions = {},
-  ) {}
+  constructor(private readonly options: NativeHostOptions = {}) {}
 
   /** Console output so far, as text. */
   get console(): string {
@@ -172,7 +196,7 @@ export class NativeHost {
     return this.out.bytes;
   }
 
-  /** @internal the port 0xE9 handler */
+  /** @internal the port 0xE9 handler and the UART's transmitter */
   consoleOut(value: number): void {
     const byte = value & 0xff;
     this.out.push(byte);
@@ -182,17 +206,14 @@ export class NativeHost {
 
 /**
  * Boot a PVH image on a machine: load its segments, write the start info, wire
- * the console and exit ports and put the CPU at the entry point.
+ * the platform's ports and put the CPU at the entry point.
  */
 export function bootNative(machine: NativeMachine, image: LoadableImage, options: NativeHostOptions = {}): NativeHost {
   const plan = planPvhBoot(image, machine.memory.size);
-  const host = new NativeHost(plan, options);
+  const host = new NativeHost(options);
   const mem = machine.memory;
 
-  for (const seg of image.segments) {
-    mem.write(seg.paddr, seg.data);
-    if (seg.memsz > seg.data.length) mem.fill(seg.paddr + seg.data.length, seg.memsz - seg.data.length, 0);
-  }
+  loadSegments(machine, image.segments);
 
   const si = plan.startInfoPaddr;
   mem.fill(si, START_INFO_AREA, 0);
@@ -213,6 +234,13 @@ export function bootNative(machine: NativeMachine, image: LoadableImage, options
   mem.writeU32(mm + 16, HVM_MEMMAP_TYPE_RAM);
   mem.writeU32(mm + 20, 0);
 
+  wirePlatform(machine, host);
+  machine.cpu.enterProtectedModeFlat(plan.entry, { ebx: si });
+  return host;
+}
+
+/** Claim the platform's ports: the 0xE9 console, the 0xF4 exit port and COM1. */
+export function wirePlatform(machine: NativeMachine, host: NativeHost): void {
   machine.io.onOut(CONSOLE_PORT, (value) => host.consoleOut(value));
   machine.io.onIn(CONSOLE_PORT, () => CONSOLE_PORT);
   for (let port = EXIT_PORT; port < EXIT_PORT + EXIT_PORT_SPAN; port++) {
@@ -221,7 +249,5 @@ export function bootNative(machine: NativeMachine, image: LoadableImage, options
       machine.stop({ kind: 'exit-port', exitValue: v, message: `exit port ${hex(port)} written with ${v} (${size}-byte write)` });
     });
   }
-
-  machine.cpu.enterProtectedModeFlat(plan.entry, { ebx: si });
-  return host;
+  new Uart16550((byte) => host.consoleOut(byte)).attach(machine.io);
 }
