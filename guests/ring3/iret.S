@@ -31,6 +31,47 @@ iret_probe_insn:
         jmp     user_return_stub
         EXTABLE iret_probe_insn, 1b
 
+/* The same with RFLAGS.NT = 1 at the IRETQ. */
+        .globl iret_probe_nt, iret_probe_nt_insn
+iret_probe_nt:
+        push    %rbx
+        push    %rbp
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        pushfq
+        mov     %rsp, user_kernel_rsp(%rip)
+        pushq   32(%rdi)
+        pushq   24(%rdi)
+        pushq   16(%rdi)
+        pushq   8(%rdi)
+        pushq   0(%rdi)
+        pushfq
+        orl     $0x4000, (%rsp)
+        popfq
+iret_probe_nt_insn:
+        iretq
+1:      mov     $-1, %rax
+        jmp     user_return_stub
+        EXTABLE iret_probe_nt_insn, 1b
+
+/* u64 user_iret_flags(u64 rflags_image): at CPL 3, IRETQ to the next instruction with
+ * that RFLAGS image; returns RFLAGS as they are after it. */
+        .globl user_iret_flags
+user_iret_flags:
+        mov     %rsp, %rcx
+        pushq   $SEL_USER_DATA
+        push    %rcx
+        push    %rdi
+        pushq   $SEL_USER_CODE64
+        lea     1f(%rip), %rax
+        push    %rax
+        iretq
+1:      pushfq
+        pop     %rax
+        ret
+
 /* User target of a successful iret_probe: record CS, SS, DS, ES, FS, GS. */
         .globl user_seg_target
 user_seg_target:

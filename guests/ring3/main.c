@@ -11,7 +11,9 @@
  *   #SS(SS selector); a null SS when returning to CPL 3 -> #GP(0); a non-canonical RIP
  *   for a 64-bit CS -> #GP(0).
  * - On that return, ES/DS/FS/GS holding a data (or non-conforming code) segment with
- *   DPL < the new CPL are loaded with a null selector (IRET "Operation").
+ *   DPL < the new CPL are loaded with a null selector (IRET "Operation"); a conforming
+ *   code segment is kept.  IRET with RFLAGS.NT = 1 in IA-32e mode is #GP(0).  At CPL 3,
+ *   IRETQ loads neither IOPL nor (with IOPL 0) IF from the image, but does load AC.
  * - INT n at CPL 3 through a gate with DPL < 3 -> #GP(vector*8 + 2): error code with
  *   IDT = 1, EXT = 0 (§6.12.1.1, §6.13); through a DPL-3 gate it is delivered, to CPL 0
  *   (§6.12.1, the handler's code segment DPL 0), with the interrupted CS (RPL 3) saved.
@@ -33,6 +35,9 @@
 #define NONCANON 0x8000000000000000UL
 
 extern u64 iret_probe(const u64 frame[5]);
+extern u64 iret_probe_nt(const u64 frame[5]);
+extern u64 user_iret_flags(u64 rflags);
+extern char iret_probe_nt_insn[];
 extern char iret_probe_insn[], user_seg_target[], user32_fn[], int_dpl3_stub[], user32_ret_target[];
 volatile u64 seen_segs[6];
 volatile u64 int_dpl3_seen[2];
@@ -204,6 +209,22 @@ static void iret_checks(void)
     asm volatile("mov %0, %%ds; mov %0, %%es; mov %1, %%fs; mov %1, %%gs"
                  :: "r"(SEL_DATA), "r"(0) : "memory");
 
+    /* A readable conforming code segment with DPL 0 in DS is kept (only data and
+     * non-conforming code segments are nulled). */
+    user_gdt[SEL_SPARE / 8 + 4] = seg_descriptor(0, 0xfffff, 0x9e, 0xa);
+    asm volatile("mov %0, %%ds" :: "r"(SEL_SPARE + 32) : "memory");
+    iret_case("iret.ds_conforming_code", target, SEL_USER_CODE64, SEL_USER_DATA, ~0UL, 0);
+    expect("iret.ds_conforming_code.ds", seen_segs[2], SEL_SPARE + 32);
+    asm volatile("mov %0, %%ds" :: "r"(SEL_DATA) : "memory");
+
+    /* NT = 1: IRET would be a task return, which IA-32e mode does not have: #GP(0). */
+    {
+        const u64 frame[5] = { target, SEL_USER_CODE64, RFLAGS_FIXED, user_stack_top, SEL_USER_DATA };
+        fault_reset();
+        iret_probe_nt(frame);
+        expect_fault("iret.nt", (u64)(uintptr_t)iret_probe_nt_insn, 13, 0, SEL_CODE64, SEL_DATA);
+    }
+
     /* Spare descriptors: a not-present user code64 and a not-present user data segment. */
     user_gdt[SEL_SPARE / 8] = seg_descriptor(0, 0xfffff, 0x7a, 0xa);
     user_gdt[SEL_SPARE / 8 + 1] = seg_descriptor(0, 0xfffff, 0x72, 0xc);
@@ -289,8 +310,22 @@ static void user_case(const char *name, u64 (*fn)(u64), u64 vector, u64 ec)
     expect_fault(name, user_label, vector, ec, SEL_USER_CODE64, SEL_USER_DATA);
 }
 
+/* IRETQ at CPL 3 (IOPL 0): IOPL and IF in the image are ignored, AC and the status
+ * flags are loaded (IRET "Operation": IOPL only at CPL 0, IF only at CPL <= IOPL). */
+static u64 user_iret_flags_fn(u64 arg)
+{
+    (void)arg;
+    return user_iret_flags(RFLAGS_FIXED | RFLAGS_IOPL3 | RFLAGS_IF | RFLAGS_AC | 0x1 /* CF */);
+}
+
 static void at_cpl3(void)
 {
+    u64 f = exec_user(user_iret_flags_fn, 0);
+    expect("user.iret_flags.iopl", (f >> 12) & 3, 0);
+    expect("user.iret_flags.if", (f >> 9) & 1, 0);
+    expect("user.iret_flags.ac", (f >> 18) & 1, 1);
+    expect("user.iret_flags.cf", f & 1, 1);
+
     user_case("user.iret_to_rpl0", user_iret_inward, 13, SEL_CODE64);
 
     idt_set_gate(VEC_DPL0, (u64)(uintptr_t)int_dpl3_stub, GATE_INT, 0, 0);
