@@ -37,6 +37,25 @@ if_stub:
         pop     %rax
         iretq
 
+/* The gate to the DPL-1 code segment: runs at CPL 1 on TSS.RSP1 and records its CS,
+ * SS and RSP and the frame's CS, RSP and SS, then returns with IRETQ. */
+        .globl ring1_stub
+ring1_stub:
+        mov     %rsp, ring1_seen + 16(%rip)
+        push    %rax
+        mov     %cs, %eax
+        mov     %rax, ring1_seen + 0(%rip)
+        mov     %ss, %eax
+        mov     %rax, ring1_seen + 8(%rip)
+        mov     16(%rsp), %rax
+        mov     %rax, ring1_seen + 24(%rip)
+        mov     32(%rsp), %rax
+        mov     %rax, ring1_seen + 32(%rip)
+        mov     40(%rsp), %rax
+        mov     %rax, ring1_seen + 40(%rip)
+        pop     %rax
+        iretq
+
         .code32
 .macro PROBES suffix, ret
         .globl into32_\suffix, bound32_\suffix, sslimit32_\suffix

@@ -15,16 +15,18 @@
  *   and push RF as it was (0).
  * - §6.15, vector by vector: #DE (DIV by 0); #DB via INT1 (no gate-DPL check, Vol. 2
  *   INT n); #BP (INT3: gate DPL checked, #GP(3*8+2) through a DPL-0 gate at CPL 3);
- *   #OF (INTO, compatibility mode only: #UD in 64-bit mode); #BR (BOUND, compatibility
- *   mode; INTO in 64-bit mode is #UD); #UD (UD2); #NM (x87 instruction with CR0.TS = 1
- *   or CR0.EM = 1, WAIT with CR0.TS = CR0.MP = 1: DESIGN.md "Not modelled: x87 and SSE"); #TS(TSS selector + EXT) when the TSS limit does not cover the IST
- *   slot the gate names (§6.14.5, Vol. 2 INT n "Operation"); #NP(vector*8+2+EXT) for a
- *   not-present gate and #NP(selector) for a not-present segment load; #SS(0) for a
- *   non-canonical RBP-based reference or PUSH with a non-canonical RSP (CPL 3 only: at
- *   CPL 0 the delivery would use that RSP) (Vol. 1 §3.3.7.1) and for a push past a limited
- *   SS in compatibility mode (§5.3); #GP(0) for a non-canonical address; #PF with its
- *   error code and CR2 (§4.7); #AC(0) for an unaligned access at CPL 3 with CR0.AM = 1
- *   and RFLAGS.AC = 1 (none at CPL 0).
+ *   #OF (INTO, compatibility mode only); #BR (BOUND, compatibility mode); #UD (UD2, and
+ *   INTO in 64-bit mode); #NM (an x87 instruction with CR0.TS = 1 or CR0.EM = 1, WAIT
+ *   with CR0.TS = CR0.MP = 1: DESIGN.md "Not modelled: x87 and SSE"); #TS(TSS selector
+ *   + EXT) when the TSS limit does not cover the IST slot the gate names or the RSPn of
+ *   the new CPL (§6.14.5, Vol. 2 INT n "Operation"; a DPL-1 target here, entered on
+ *   TSS.RSP1 with SS = null selector, RPL 1); #NP(vector*8+2+EXT) for a not-present
+ *   gate and #NP(selector) for a not-present segment load; #SS(0) for a non-canonical
+ *   RBP-based reference, for a PUSH with a non-canonical RSP (CPL 3 only: at CPL 0 the
+ *   delivery would use that RSP) (Vol. 1 §3.3.7.1) and for a push past a limited SS in
+ *   compatibility mode (§5.3); #GP(0) for a non-canonical address; #PF with its error
+ *   code and CR2 (§4.7); #AC(0) for an unaligned access at CPL 3 with CR0.AM = 1 and
+ *   RFLAGS.AC = 1 (none at CPL 0).
  * - The gate checks of INT n (Vol. 2 INT n "Operation", IA-32e mode; §6.14.1): a gate type
  *   other than 64-bit interrupt/trap gate -> #GP(vector*8+2); a null target selector ->
  *   #GP(EXT); a target beyond the GDT, not a code segment, with DPL > CPL, or not a
@@ -50,6 +52,8 @@
 #define SEL_LIM_SS0  (SEL_SPARE + 16)     /* data, DPL 0, limit 0xfff */
 #define SEL_LIM_SS3  (SEL_SPARE + 24)     /* data, DPL 3, limit 0xfff */
 #define SEL_NP_CODE0 (SEL_SPARE + 32)     /* not-present 64-bit code, DPL 0 */
+#define SEL_CODE_DPL1 (SEL_SPARE + 40)    /* 64-bit code, DPL 1 */
+#define VEC_RING1 0x8b
 
 volatile u64 probe_label, probe_next;
 volatile u32 sslimit_sel;
@@ -60,7 +64,9 @@ u64 ac_buf[4] __attribute__((aligned(16)));
 extern u64 call32(u32 fn);
 extern char into32_ring0[], bound32_ring0[], sslimit32_ring0[];
 extern char into32_ring3[], bound32_ring3[], sslimit32_ring3[];
-extern char if_stub[];
+extern char if_stub[], ring1_stub[];
+volatile u64 ring1_seen[6];
+static u8 ring1_stack[1024] __attribute__((aligned(16)));
 
 enum ring { RING0, RING3 };
 
@@ -140,6 +146,7 @@ PROBE(p_pf_write, "sub $8, %%rsp\n\tlea pf_page(%%rip), %%rsi", "movq $1, 0x18(%
 PROBE(p_ac, "sub $8, %%rsp\n\tlea ac_buf+1(%%rip), %%rsi", "mov (%%rsi), %%rax", "add $8, %%rsp")
 PROBE(p_int_if_int, "sub $8, %%rsp", "int $" STR(VEC_IF_INT), "add $8, %%rsp")
 PROBE(p_int_if_trap, "sub $8, %%rsp", "int $" STR(VEC_IF_TRAP), "add $8, %%rsp")
+PROBE(p_int_ring1, "sub $8, %%rsp", "int $" STR(VEC_RING1), "add $8, %%rsp")
 
 /* One line, `ring.name.fault: #XX|none`, for cases QEMU does not raise at all; the rest
  * of the frame is checked without printing when the fault is taken. */
@@ -299,6 +306,31 @@ static void ts_cases(void)
                     ((struct expect){ 10, SEL_TSS | 1, false, SEL_TSS, 10, false }));
     }
     idt_set_gate(6, exc_stub_table[6], GATE_INT, 0, 0);
+
+    /* INT n at CPL 3 to a DPL-1 code segment switches to TSS.RSP1 (offset 0x0c..0x13):
+     * limit 0x12 does not cover it (#TS(TSS selector), EXT = 0 for INT n), 0x13 does. */
+    u64 lo, hi;
+    idt_set_gate(VEC_RING1, (u64)(uintptr_t)ring1_stub, GATE_INT, 3, 0);
+    idt_get_gate(VEC_RING1, &lo, &hi);
+    idt_set_gate_raw(VEC_RING1, (lo & ~0xffff0000UL) | ((u64)SEL_CODE_DPL1 << 16), hi);
+    user_tss.rsp1 = (u64)(uintptr_t)ring1_stack + sizeof(ring1_stack) - 8;     /* misaligned */
+    tss_set_limit(0x12);
+    ltr_tss();
+    run(RING3, p_int_ring1, RFLAGS_FIXED);
+    check_frame("ring3.ts_rsp1_beyond_limit", RING3, false, E(10, SEL_TSS));
+    tss_set_limit(0x13);
+    ltr_tss();
+    run(RING3, p_int_ring1, RFLAGS_FIXED);
+    print_fault("ring3.to_ring1", probe_label);
+    printk("ring3.to_ring1.handler_cs: 0x%lx\n", ring1_seen[0]);
+    printk("ring3.to_ring1.handler_ss: 0x%lx\n", ring1_seen[1]);
+    printk("ring3.to_ring1.handler_rsp: rsp1-0x%lx\n", user_tss.rsp1 - ring1_seen[2]);
+    printk("ring3.to_ring1.frame_cs: 0x%lx\n", ring1_seen[3]);
+    printk("ring3.to_ring1.frame_ss: 0x%lx\n", ring1_seen[5]);
+    if (last_fault.count || ring1_seen[0] != (SEL_CODE_DPL1 | 1) || ring1_seen[1] != 1 ||
+        ring1_seen[2] != ((user_tss.rsp1 & ~15UL) - 40) || ring1_seen[3] != SEL_USER_CODE64 ||
+        ring1_seen[5] != SEL_USER_DATA)
+        test_fail("ring3.to_ring1: expected CPL 1 on TSS.RSP1 with SS = null(RPL 1)");
     tss_set_limit(sizeof(user_tss) - 1);
     ltr_tss();
 }
@@ -373,6 +405,7 @@ void test_main(void)
     user_gdt[SEL_LIM_SS0 / 8] = seg_descriptor(0, 0xfff, 0x92, 0x4);
     user_gdt[SEL_LIM_SS3 / 8] = seg_descriptor(0, 0xfff, 0xf2, 0x4);
     user_gdt[SEL_NP_CODE0 / 8] = seg_descriptor(0, 0xfffff, 0x1a, 0xa);
+    user_gdt[SEL_CODE_DPL1 / 8] = seg_descriptor(0, 0xfffff, 0xba, 0xa);
     u64 lo, hi;
     idt_set_gate(VEC_NP_GATE, (u64)(uintptr_t)if_stub, GATE_INT, 3, 0);
     idt_get_gate(VEC_NP_GATE, &lo, &hi);
