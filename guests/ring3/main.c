@@ -7,9 +7,9 @@
  *   return CS's RPL (Vol. 3A §5.5), SS:RSP are popped.  Its checks, each before any
  *   state changes: return CS RPL < CPL -> #GP(CS selector); a non-conforming CS whose
  *   DPL differs from its RPL -> #GP(CS selector); CS not present -> #NP(CS selector);
- *   SS RPL != CS RPL, or SS DPL != CS RPL -> #GP(SS selector); SS not present ->
- *   #SS(SS selector); a null SS when returning to CPL 3 -> #GP(0); a non-canonical RIP
- *   for a 64-bit CS -> #GP(0).
+ *   SS RPL != CS RPL, SS DPL != CS RPL, or SS not a writable data segment -> #GP(SS
+ *   selector); SS not present -> #SS(SS selector); a null SS when returning to CPL 3 ->
+ *   #GP(0); a non-canonical RIP for a 64-bit CS -> #GP(0).
  * - On that return, ES/DS/FS/GS holding a data (or non-conforming code) segment with
  *   DPL < the new CPL are loaded with a null selector (IRET "Operation"); a conforming
  *   code segment is kept.  IRET with RFLAGS.NT = 1 in IA-32e mode is #GP(0).  At CPL 3,
@@ -237,6 +237,8 @@ static void iret_checks(void)
     iret_case("iret.ss_not_present", target, SEL_USER_CODE64, (SEL_SPARE + 8) | 3, 12, SEL_SPARE + 8);
     iret_case("iret.ss_null", target, SEL_USER_CODE64, 3, 13, 0);
     iret_case("iret.ss_code", target, SEL_USER_CODE64, SEL_USER_CODE64, 13, SEL_USER_CODE64 & ~3);
+    user_gdt[SEL_SPARE / 8 + 5] = seg_descriptor(0, 0xfffff, 0xf0, 0xc);      /* read-only data, DPL 3 */
+    iret_case("iret.ss_readonly", target, SEL_USER_CODE64, (SEL_SPARE + 40) | 3, 13, SEL_SPARE + 40);
     noncanonical_rip();
     iret_case("iret.cs_beyond_gdt", target, 0x1003, SEL_USER_DATA, 13, 0x1000);
     /* L = 1 with D = 1 is reserved in IA-32e mode (§5.2.1): #GP(selector). */
