@@ -66,6 +66,9 @@ FIRST(f_de, "xor %%edx, %%edx\n\tmov $1, %%eax\n\txor %%ecx, %%ecx", "div %%ecx"
 FIRST(f_gp, "movabs $0x8000000000000000, %%rsi", "mov (%%rsi), %%rax")
 FIRST(f_np, "mov $" STR(SEL_SPARE) ", %%eax", "mov %%eax, %%es")
 FIRST(f_pf, "lea absent_page(%%rip), %%rsi", "mov (%%rsi), %%rax")
+/* #UD with a non-canonical RSP at CPL 0: delivering it raises #SS(1) (benign then
+ * contributory: serial), delivering that #SS raises #SS again: #DF (on IST1). */
+FIRST(f_ud_bad_rsp, "mov %%rsp, %%rdx\n\tmovabs $0x8000000000000040, %%rsp", "ud2\n\tmov %%rdx, %%rsp")
 
 static void print_delivered(const char *name, bool df)
 {
@@ -132,6 +135,8 @@ void test_main(void)
     gate_selector(11, SEL_DATA);
     expect_df("np_then_gp", f_np);
     restore_gate(11);
+
+    expect_df("ud_then_ss_then_ss", f_ud_bad_rsp);
 
     /* #PF, then #PF (its IST stack is not mapped): #DF. */
     gate_ist(14, 2);
