@@ -40,6 +40,7 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       return;
     case 7:
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
+      if (subleaf === 0) out[2] = 1 << 2; // ECX: UMIP (2)
       return;
     case 0x80000000:
       out[0] = MAX_EXTENDED;

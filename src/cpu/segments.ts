@@ -119,17 +119,19 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
   setSegment(cpu, seg, sel, desc.lo, desc.hi);
 }
 
-/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET);
- *  `dplRule` 'equal' for non-conforming targets at the same privilege. Raises #GP/#NP. */
+/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET):
+ *  a conforming target needs DPL <= targetCpl, a non-conforming one DPL = targetCpl.
+ *  Raises #GP(selector) / #NP(selector). */
 export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void {
   const err = sel & 0xfffc;
   const hi = desc.hi;
   if (!isCode(hi)) cpu.gp(err);
+  // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1); checked
+  // before privilege and presence (SDM JMP, RET "Operation").
+  if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
   const dpl = descDpl(hi);
   if (isConforming(hi) ? dpl > targetCpl : dpl !== targetCpl) cpu.gp(err);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
-  // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1).
-  if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
 }
 
 /** Load CS (after checks) with RPL = the new CPL, and update the mode. */
