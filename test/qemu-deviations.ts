@@ -53,6 +53,21 @@ const SEG_QEMU =
   'TCG checks neither the limit nor the segment type of a data access (only descriptor loads are checked)';
 const SEG_WHY = 'QEMU TCG does not model segment limit or type checks on data accesses; the access completes.';
 
+const LAR_SDM =
+  'Intel SDM Vol. 2A LAR, Table "Segment and Gate Types" (IA-32e mode column) and Vol. 3A §5.10.1: in 64-bit ' +
+  'and compatibility mode LAR accepts, of the system types, only the 64-bit TSS (9, B) and call gate (C); types ' +
+  '1-5 (16-bit TSS, LDT, 16-bit call gate, task gate) clear ZF and leave the destination unchanged';
+const LSL_SDM =
+  'Intel SDM Vol. 2A LSL, Table "Segment and Gate Types" (IA-32e mode column) and Vol. 3A §5.10.3: in IA-32e mode ' +
+  'LSL accepts only the LDT (2) and the 64-bit TSS (9, B) of the system types; 16-bit TSS types 1 and 3 clear ZF';
+const LARLSL_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_lar() / helper_lsl(): one switch over the system type (LAR: 1, 2, 3, ' +
+  '4, 5, 9, 11, 12; LSL: 1, 2, 3, 9, 11) whatever the mode; HF_LMA is not consulted';
+const LARLSL_WHY = 'QEMU applies the protected-mode type table in IA-32e mode as well.';
+const TABLE_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /2 (lgdt) and /3 (lidt): the base is loaded with ' +
+  'gen_op_ld_v() and stored into env->gdt.base / env->idt.base with no canonical check';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -174,5 +189,76 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x8',
     qemuSource: RSVD_QEMU,
     why: RSVD_WHY + ' Read through a PML4E with PS=1: P|RSVD.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[1-5]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lar\.zf$/,
+    sdmSection: LAR_SDM,
+    sdmValue: '0x0',
+    qemuValue: '0x1',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: ZF.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[1-5]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lar\.unchanged$/,
+    sdmSection: LAR_SDM,
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: QEMU writes the access rights into the destination.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[13]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lsl\.zf$/,
+    sdmSection: LSL_SDM,
+    sdmValue: '0x0',
+    qemuValue: '0x1',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: ZF.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[13]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lsl\.unchanged$/,
+    sdmSection: LSL_SDM,
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: QEMU writes the limit into the destination.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^ltr\.null(_rpl3)?\.vector$/,
+    sdmSection: 'Intel SDM Vol. 2A LTR "Operation": IF SRC is a NULL selector THEN #GP(0)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ltr(): a null selector takes the "NULL selector case: invalid TR" ' +
+      'branch, clearing TR\'s base, limit and flags without a fault',
+    why: 'QEMU accepts a null selector in LTR (as in LLDT, where the SDM allows it); the SDM faults.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^l[gi]dt64\.noncanonical\.vector$/,
+    sdmSection:
+      'Intel SDM Vol. 2A LGDT/LIDT "64-Bit Mode Exceptions": #GP(0) if the base address in the operand is ' +
+      'non-canonical (Vol. 3A §3.3.7.1 for the descriptor-table registers)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: TABLE_QEMU,
+    why: 'QEMU loads any 64-bit base into GDTR/IDTR; hardware faults on a non-canonical one.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^compat\.sgdt16\.base_bits_31_24$/,
+    sdmSection:
+      'Intel SDM Vol. 2B SGDT "Operation": with a 16- or 32-bit operand size (legacy or compatibility mode) ' +
+      'DEST[16:47] := GDTR(Base), the full 32-bit base',
+    sdmValue: '0xab',
+    qemuValue: '0x0',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /0 (sgdt): with dflag == MO_16 the base is ' +
+      'and-ed with 0xffffff before the store (the 80286 behaviour older manuals described)',
+    why: 'QEMU stores only a 24-bit base for SGDT with a 16-bit operand; the SDM stores all 32 bits.',
   },
 ];
