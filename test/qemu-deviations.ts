@@ -68,6 +68,20 @@ const TABLE_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /2 (lgdt) and /3 (lidt): the base is loaded with ' +
   'gen_op_ld_v() and stored into env->gdt.base / env->idt.base with no canonical check';
 
+const NULL_SS_SDM =
+  'Intel SDM Vol. 2B MOV and Vol. 2A LSS "64-Bit Mode Exceptions": #GP(0) if an attempt is made to load SS with a ' +
+  'NULL selector when CPL < 3 and CPL != RPL';
+const NULL_SS_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_load_seg(): the null-selector case raises #GP(0) for SS only when ' +
+  'not in 64-bit code or at CPL 3; the RPL is not compared with CPL';
+const NULL_SS_WHY = 'QEMU loads a null SS with RPL 3 at CPL 0 in 64-bit mode; the SDM requires RPL = CPL.';
+const FSBASE_SDM =
+  'Intel SDM Vol. 2B WRMSR "Protected Mode Exceptions" and Vol. 4 IA32_FS_BASE: #GP(0) if the source register ' +
+  'contains a non-canonical address for an MSR holding a linear address (FS_BASE, GS_BASE, ...)';
+const FSBASE_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c helper_wrmsr(): case MSR_FSBASE stores the value into ' +
+  'env->segs[R_FS].base with no canonical check';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -260,5 +274,60 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
       'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /0 (sgdt): with dflag == MO_16 the base is ' +
       'and-ed with 0xffffff before the store (the 80286 behaviour older manuals described)',
     why: 'QEMU stores only a 24-bit base for SGDT with a 16-bit operand; the SDM stores all 32 bits.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(mov_ss|lss)\.null_rpl3\.sel03\.vector$/,
+    sdmSection: NULL_SS_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: NULL_SS_QEMU,
+    why: NULL_SS_WHY,
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(mov_ss|lss)\.null_rpl3\.sel03\.loaded$/,
+    sdmSection: NULL_SS_SDM,
+    sdmValue: '0xdead',
+    qemuValue: '0x3',
+    qemuSource: NULL_SS_QEMU,
+    why: NULL_SS_WHY + ' Here: the selector read back (0xdead: the load faulted).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.wrmsr_fs_base\.noncanonical\.vector$/,
+    sdmSection: FSBASE_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: FSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRMSR; hardware raises #GP(0).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.wrmsr_fs_base\.noncanonical\.base_kept$/,
+    sdmSection: FSBASE_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: FSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRMSR; hardware faults and keeps the old base.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^compat\.null_es\.access\.vector$/,
+    sdmSection: 'Intel SDM Vol. 3A §3.4.2 and §5.4 (null selectors): outside 64-bit mode a memory access through a ' +
+      'segment register holding a null selector raises #GP(0)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: an access through a null ES in compatibility mode.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^compat\.null_es\.access\.completed$/,
+    sdmSection: 'Intel SDM Vol. 3A §3.4.2 (null selectors): an access through a null ES faults outside 64-bit mode',
+    sdmValue: '0',
+    qemuValue: '1',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: the access through a null ES completes on QEMU.',
   },
 ];
