@@ -82,6 +82,14 @@ const FSBASE_QEMU =
   'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c helper_wrmsr(): case MSR_FSBASE stores the value into ' +
   'env->segs[R_FS].base with no canonical check';
 
+const FAR_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ljmp_protected() / helper_lcall_protected(): for a code-segment ' +
+  'target, L and D are checked only on the call-gate path, and CS is loaded with cpu_x86_load_seg_cache() ' +
+  'without writing the accessed bit back to the descriptor';
+const LD_SDM =
+  'Intel SDM Vol. 2A JMP/CALL "Operation" (CONFORMING-/NONCONFORMING-CODE-SEGMENT): IF L-bit = 1 and D-bit = 1 ' +
+  'and IA32_EFER.LMA = 1 THEN #GP(new code segment selector); Vol. 3A §5.2.1 (L = D = 1 is reserved)';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -329,5 +337,43 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '1',
     qemuSource: SEG_QEMU,
     why: SEG_WHY + ' Here: the access through a null ES completes on QEMU.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.vector$/,
+    sdmSection: LD_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU transfers to a code segment with L = D = 1 (running it as 64-bit code); the SDM faults.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.error_code$/,
+    sdmSection: LD_SDM,
+    sdmValue: '0x98',
+    qemuValue: '0x0',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU transfers to a code segment with L = D = 1; the SDM faults with the selector as error code.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.target_cs$/,
+    sdmSection: LD_SDM,
+    sdmValue: '0xdead',
+    qemuValue: '0x98',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU reaches the target (CS 0x98); on the SDM the transfer faults (0xdead).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^accessed\.code_conforming_after_far$/,
+    sdmSection:
+      'Intel SDM Vol. 3A §3.4.5.1 "Code- and Data-Segment Descriptor Types": the processor sets the accessed bit ' +
+      'when it loads the segment selector into a segment register (CS included)',
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU sets the accessed bit for data and stack segment loads but not for CS loads by far JMP/CALL.',
   },
 ];

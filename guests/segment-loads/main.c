@@ -24,6 +24,8 @@
  *     descriptor and clears base[63:32]; WRMSR IA32_FS_BASE / IA32_GS_BASE sets the full
  *     base (canonical only: #GP(0)), which %fs:/%gs: accesses use.  Compatibility mode
  *     uses only base[31:0] (§3.4.4).
+ *   - Far JMP/CALL to a code segment at the same privilege (SDM JMP, CALL "Operation"):
+ *     see far_checks() for the rules and error codes; a faulting CALL pushes nothing.
  * Every observation is printed.  QEMU 7.2 TCG loads a null SS with RPL != CPL in 64-bit
  * mode, takes a non-canonical IA32_FS_BASE and does not check the usability of a data
  * segment on access (test/qemu-deviations.ts); the guest accepts QEMU's values there and
@@ -41,7 +43,13 @@
 #define SEL_LDT       0x58   /* LDT (16 bytes: 0x58, 0x60) */
 #define SEL_DATA_DPL1 0x68   /* data, DPL 1 */
 #define SEL_FSDATA    0x70   /* data, DPL 0, base fsbuf */
-#define GDT_ENTRIES   16
+#define SEL_C64_CONF  0x78   /* 64-bit code, DPL 0, conforming */
+#define SEL_C64_DPL3  0x80   /* 64-bit code, DPL 3, non-conforming */
+#define SEL_C64_NP    0x88   /* 64-bit code, DPL 0, not present */
+#define SEL_C64_CONF3 0x90   /* 64-bit code, DPL 3, conforming */
+#define SEL_C64_LD    0x98   /* code with L = 1 and D = 1 (reserved in IA-32e mode) */
+#define SEL_C64       0xa0   /* 64-bit code, DPL 0, non-conforming */
+#define GDT_ENTRIES   24
 #define SEL_PAST      (GDT_ENTRIES * 8)
 #define FAILED        0xdead
 
@@ -51,7 +59,7 @@
 typedef u32 (*probe64_fn)(u32 sel);
 u32 p64_mov_ds(u32), p64_mov_es(u32), p64_mov_fs(u32), p64_mov_gs(u32), p64_mov_ss(u32);
 u32 p64_pop_fs(u32), p64_pop_gs(u32), p64_lss(u32), p64_lfs(u32), p64_lgs(u32);
-u32 p64_null_es_access(void);
+u32 p64_null_es_access(void), p64_ljmp(u32), p64_lcall(u32);
 void c32_mov_ds(void), c32_mov_es(void), c32_mov_fs(void), c32_mov_gs(void), c32_mov_ss(void);
 void c32_pop_ds(void), c32_pop_es(void), c32_pop_ss(void), c32_lds(void), c32_les(void), c32_lss(void);
 void c32_null_es_access(void), c32_read_fs8(void), c32_read_gs8(void), c32_load_fs_read8(void);
@@ -92,6 +100,12 @@ static void install_tables(void)
     gdt[SEL_LDT / 8] = seg_descriptor((u32)(unsigned long)ldt, sizeof(ldt) - 1, 0x82, 0);
     gdt[SEL_DATA_DPL1 / 8] = seg_descriptor(0, 0xfffff, 0xb2, 0xc);
     gdt[SEL_FSDATA / 8] = seg_descriptor((u32)(unsigned long)fsbuf, 0xfff, 0x92, 0x4);
+    gdt[SEL_C64_CONF / 8] = seg_descriptor(0, 0xfffff, 0x9e, 0xa);
+    gdt[SEL_C64_DPL3 / 8] = seg_descriptor(0, 0xfffff, 0xfa, 0xa);
+    gdt[SEL_C64_NP / 8] = seg_descriptor(0, 0xfffff, 0x1a, 0xa);
+    gdt[SEL_C64_CONF3 / 8] = seg_descriptor(0, 0xfffff, 0xfe, 0xa);
+    gdt[SEL_C64_LD / 8] = seg_descriptor(0, 0xfffff, 0x9a, 0xe);
+    gdt[SEL_C64 / 8] = seg_descriptor(0, 0xfffff, 0x9a, 0xa);
     ldt[1] = seg_descriptor(0, 0xfffff, 0x92, 0xc);   /* selector 0x0c */
     ldt[2] = seg_descriptor(0, 0xfffff, 0x12, 0xc);   /* selector 0x14: not present */
     gdt_load(gdt, GDT_ENTRIES);
@@ -290,6 +304,67 @@ static void null_use_checks(void)
         test_fail("compat.null_es.access: vector %lu, value 0x%x; expected #GP(0)", vec, v);
 }
 
+/* ---------------------------------------------------------------- far JMP / CALL */
+
+/* SDM JMP/CALL "Operation", protected mode, code-segment targets (IA-32e mode): null:
+ * #GP(0); past the limit, not code, or L = D = 1: #GP(selector); non-conforming: RPL > CPL
+ * or DPL != CPL is #GP(selector); conforming: DPL > CPL is #GP(selector); then P = 0 is
+ * #NP(selector).  CS gets RPL = CPL: a conforming segment does not change CPL. */
+static const struct { u16 sel; const char *what; struct outcome out; u16 cs; } far_cases[] = {
+    { 0x00, "null", GP(0), 0 },
+    { 0x03, "null_rpl3", GP(0), 0 },
+    { SEL_PAST, "past_gdt_limit", GP(SEL_PAST), 0 },
+    { SEL_DATA_A, "data", GP(SEL_DATA_A), 0 },
+    { SEL_LDT, "system_ldt", GP(SEL_LDT), 0 },
+    { SEL_C64, "code", OK, SEL_C64 },
+    { SEL_C64 | 3, "code_rpl3", GP(SEL_C64), 0 },
+    { SEL_C64_DPL3, "code_dpl3", GP(SEL_C64_DPL3), 0 },
+    { SEL_C64_NP, "code_not_present", NP(SEL_C64_NP), 0 },
+    { SEL_C64_NP | 3, "code_not_present_rpl3", GP(SEL_C64_NP), 0 },
+    { SEL_C64_CONF | 3, "conforming_rpl3", OK, SEL_C64_CONF },
+    { SEL_C64_CONF3, "conforming_dpl3", GP(SEL_C64_CONF3), 0 },
+    { SEL_C64_LD, "code_l1_d1", GP(SEL_C64_LD), 0 },
+};
+
+static void far_checks(void)
+{
+    static const struct { const char *name; probe64_fn fn; } kinds[] = {
+        { "64.ljmp", p64_ljmp }, { "64.lcall", p64_lcall },
+    };
+    for (unsigned int k = 0; k < ARRAY_SIZE(kinds); k++) {
+        for (unsigned int c = 0; c < ARRAY_SIZE(far_cases); c++) {
+            struct outcome want = far_cases[c].out;
+            fault_reset();
+            u64 rsp = read_rsp();
+            u32 cs = kinds[k].fn(far_cases[c].sel);
+            u64 rsp_after = read_rsp();
+            char n[96], l[128];
+            snprintk(n, sizeof(n), "%s.%s.sel%02x", kinds[k].name, far_cases[c].what, far_cases[c].sel);
+            snprintk(l, sizeof(l), "%s.vector", n);
+            print_vector(l);
+            snprintk(l, sizeof(l), "%s.error_code", n);
+            printk("%s: 0x%lx\n", l, last_fault.count ? last_fault.error_code : 0);
+            snprintk(l, sizeof(l), "%s.target_cs", n);
+            printk("%s: 0x%x\n", l, cs);
+            snprintk(l, sizeof(l), "%s.rsp_unchanged", n);
+            printk("%s: %d\n", l, rsp_after == rsp);
+            int ok = want.vec ? last_fault.count == 1 && last_fault.vector == want.vec &&
+                                    last_fault.error_code == want.err && cs == FAILED
+                              : last_fault.count == 0 && cs == far_cases[c].cs;
+            /* QEMU does not check L = D = 1 (test/qemu-deviations.ts). */
+            if (far_cases[c].sel == SEL_C64_LD && last_fault.count == 0 && cs == SEL_C64_LD)
+                ok = 1;
+            if ((!ok || rsp_after != rsp) && mismatches++ == 0)
+                test_fail("%s: vector %lu error 0x%lx cs 0x%x; expected vector %u error 0x%x", n,
+                          last_fault.count ? last_fault.vector : 0, last_fault.error_code, cs, want.vec, want.err);
+        }
+    }
+    /* QEMU does not set the accessed bit on far transfers (test/qemu-deviations.ts). */
+    u64 a = accessed(SEL_C64_CONF);
+    printk("accessed.code_conforming_after_far: 0x%lx\n", a);
+    expect("accessed.code_not_present_after_far", accessed(SEL_C64_NP), 0);
+}
+
 void test_main(void)
 {
     install_tables();
@@ -318,4 +393,5 @@ void test_main(void)
 
     base_checks();
     null_use_checks();
+    far_checks();
 }

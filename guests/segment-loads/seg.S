@@ -106,3 +106,42 @@ c32_load_fs_read8:
         mov     %edx, %fs
         mov     %fs:8, %eax
         lret
+
+/* Far JMP and CALL (m16:64, REX.W) to the selector in %edi, in 64-bit mode.  The target
+ * records CS in %eax and comes back to SEL_CODE64; %eax = FAILED if the transfer faulted. */
+        .code64
+        .data
+        .balign 8
+farptr64: .quad 0, 0
+        .text
+        .globl p64_ljmp, p64_lcall
+p64_ljmp:
+        mov     $FAILED, %eax
+        lea     ljmp_target(%rip), %rcx
+        mov     %rcx, farptr64(%rip)
+        mov     %di, farptr64+8(%rip)
+ljmp_insn:
+        rex.W ljmp *farptr64(%rip)
+ljmp_back:
+        ret
+        EXTABLE ljmp_insn, ljmp_back
+ljmp_target:
+        mov     %cs, %eax
+        pushq   $SEL_CODE64
+        lea     ljmp_back(%rip), %rcx
+        push    %rcx
+        lretq
+
+p64_lcall:
+        mov     $FAILED, %eax
+        lea     lcall_target(%rip), %rcx
+        mov     %rcx, farptr64(%rip)
+        mov     %di, farptr64+8(%rip)
+lcall_insn:
+        rex.W lcall *farptr64(%rip)
+lcall_back:
+        ret
+        EXTABLE lcall_insn, lcall_back
+lcall_target:
+        mov     %cs, %eax
+        lretq
