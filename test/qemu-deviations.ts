@@ -90,6 +90,13 @@ const LD_SDM =
   'Intel SDM Vol. 2A JMP/CALL "Operation" (CONFORMING-/NONCONFORMING-CODE-SEGMENT): IF L-bit = 1 and D-bit = 1 ' +
   'and IA32_EFER.LMA = 1 THEN #GP(new code segment selector); Vol. 3A §5.2.1 (L = D = 1 is reserved)';
 
+const WRFSBASE_SDM =
+  'Intel SDM Vol. 2B WRFSBASE/WRGSBASE "64-Bit Mode Exceptions": #GP(0) if the source register contains a ' +
+  'non-canonical address';
+const WRFSBASE_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), F3 0F AE /2 (wrfsbase): after the CR4.FSGSBASE test the ' +
+  'register is stored into env->segs[R_FS].base with no canonical check';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'seg-limits',
@@ -375,5 +382,23 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x0',
     qemuSource: FAR_QEMU,
     why: 'QEMU sets the accessed bit for data and stack segment loads but not for CS loads by far JMP/CALL.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^fsgsbase\.wrfsbase\.noncanonical\.vector$/,
+    sdmSection: WRFSBASE_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: WRFSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRFSBASE; hardware raises #GP(0).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^fsgsbase\.wrfsbase\.noncanonical\.base_kept$/,
+    sdmSection: WRFSBASE_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: WRFSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRFSBASE; hardware faults and keeps the old base.',
   },
 ];

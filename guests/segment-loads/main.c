@@ -23,7 +23,8 @@
  *   - FS and GS: in 64-bit mode a selector load takes the 32-bit base from the
  *     descriptor and clears base[63:32]; WRMSR IA32_FS_BASE / IA32_GS_BASE sets the full
  *     base (canonical only: #GP(0)), which %fs:/%gs: accesses use.  Compatibility mode
- *     uses only base[31:0] (§3.4.4).
+ *     uses only base[31:0] (§3.4.4).  RDFSBASE/WRFSBASE and the GS forms (CR4.FSGSBASE):
+ *     see fsgsbase_checks().
  *   - Far JMP/CALL to a code segment at the same privilege (SDM JMP, CALL "Operation"):
  *     see far_checks() for the rules and error codes; a faulting CALL pushes nothing.
  * Every observation is printed.  QEMU 7.2 TCG loads a null SS with RPL != CPL in 64-bit
@@ -55,6 +56,7 @@
 
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
+#define CR4_FSGSBASE (1UL << 16)
 
 typedef u32 (*probe64_fn)(u32 sel);
 u32 p64_mov_ds(u32), p64_mov_es(u32), p64_mov_fs(u32), p64_mov_gs(u32), p64_mov_ss(u32);
@@ -62,7 +64,7 @@ u32 p64_pop_fs(u32), p64_pop_gs(u32), p64_lss(u32), p64_lfs(u32), p64_lgs(u32);
 u32 p64_null_es_access(void), p64_ljmp(u32), p64_lcall(u32);
 void c32_mov_ds(void), c32_mov_es(void), c32_mov_fs(void), c32_mov_gs(void), c32_mov_ss(void);
 void c32_pop_ds(void), c32_pop_es(void), c32_pop_ss(void), c32_lds(void), c32_les(void), c32_lss(void);
-void c32_null_es_access(void), c32_read_fs8(void), c32_read_gs8(void), c32_load_fs_read8(void);
+void c32_rdfsbase(void), c32_null_es_access(void), c32_read_fs8(void), c32_read_gs8(void), c32_load_fs_read8(void);
 
 static u64 gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 static u64 ldt[3] __attribute__((aligned(16)));
@@ -276,6 +278,61 @@ static void base_checks(void)
     asm volatile("mov %w0, %%fs; mov %w0, %%gs" :: "r"((u16)SEL_DATA));
 }
 
+/* RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE (SDM Vol. 2 "Operation"; Vol. 3A §2.5 CR4.FSGSBASE):
+ * #UD unless CR4.FSGSBASE = 1, and outside 64-bit mode; a 32-bit read zero-extends
+ * base[31:0], a 32-bit write clears base[63:32]; a non-canonical 64-bit write is #GP(0). */
+static void fsgsbase_checks(void)
+{
+    int have = cpuid(7, 0).ebx & 1;
+    expect("fsgsbase.cpuid", have, 1);
+    if (!have)
+        return;
+    u64 cr4 = read_cr4(), v, fsb = (u64)(unsigned long)fsbuf, gsb = (u64)(unsigned long)gsbuf;
+    write_cr4(cr4 & ~CR4_FSGSBASE);
+    fault_reset();
+    asm volatile("1: rdfsbase %0\n2:\n" EXTABLE(1b, 2b) : "=r"(v));
+    print_vector("fsgsbase.cr4_clear.rdfsbase.vector");
+    fault_reset();
+    asm volatile("1: wrgsbase %0\n2:\n" EXTABLE(1b, 2b) :: "r"(gsb));
+    print_vector("fsgsbase.cr4_clear.wrgsbase.vector");
+    if (!last_fault.count || last_fault.vector != 6)
+        test_fail("fsgsbase with CR4.FSGSBASE = 0: expected #UD");
+
+    write_cr4(cr4 | CR4_FSGSBASE);
+    u32 w;
+    asm volatile("wrfsbase %0" :: "r"(fsb));
+    asm volatile("mov %%fs:8, %0" : "=r"(w));
+    expect("fsgsbase.wrfsbase.read_fs8", w, 0xf5f5f5f5);
+    expect("fsgsbase.wrfsbase.rdmsr_matches", rdmsr(MSR_FS_BASE) == fsb, 1);
+    asm volatile("wrgsbase %0" :: "r"(fsb));
+    asm volatile("mov %%gs:8, %0" : "=r"(w));
+    expect("fsgsbase.wrgsbase.read_gs8", w, 0xf5f5f5f5);
+    wrmsr(MSR_GS_BASE, 0xffff876512345678UL);
+    asm volatile("rdgsbase %0" : "=r"(v));
+    expect("fsgsbase.rdgsbase.r64", v, 0xffff876512345678UL);
+    v = ~0UL;
+    asm volatile("rdgsbase %k0" : "+r"(v));
+    expect("fsgsbase.rdgsbase.r32", v, 0x12345678);
+    asm volatile("wrgsbase %k0" :: "r"(0x9abcdef0UL | (0x1234UL << 32)));
+    expect("fsgsbase.wrgsbase.r32_clears_high", rdmsr(MSR_GS_BASE), 0x9abcdef0);
+    fault_reset();
+    asm volatile("1: wrfsbase %0\n2:\n" EXTABLE(1b, 2b) :: "r"(0x0000800000000000UL));
+    print_vector("fsgsbase.wrfsbase.noncanonical.vector");
+    expect("fsgsbase.wrfsbase.noncanonical.error_code", last_fault.error_code, 0);
+    int kept = rdmsr(MSR_FS_BASE) == fsb;
+    printk("fsgsbase.wrfsbase.noncanonical.base_kept: %d\n", kept);
+    /* QEMU takes the non-canonical base without a fault (test/qemu-deviations.ts). */
+    if (!(last_fault.count && last_fault.vector == 13 && kept) && !(!last_fault.count && !kept))
+        test_fail("wrfsbase of a non-canonical base: expected #GP(0) and the base kept");
+    fault_reset();
+    v = call_compat(c32_rdfsbase, 0, 0);
+    print_vector("fsgsbase.compat.rdfsbase.vector");
+    if (!last_fault.count || last_fault.vector != 6 || v != FAILED)
+        test_fail("rdfsbase in compatibility mode: expected #UD");
+    write_cr4(cr4);
+    asm volatile("mov %w0, %%fs; mov %w0, %%gs" :: "r"((u16)SEL_DATA));
+}
+
 /* ---------------------------------------------------------------- null selectors in use */
 
 static void null_use_checks(void)
@@ -392,6 +449,7 @@ void test_main(void)
     expect("accessed.ldt_not_present", accessed(0x14), 0);
 
     base_checks();
+    fsgsbase_checks();
     null_use_checks();
     far_checks();
 }

@@ -145,3 +145,12 @@ lcall_back:
 lcall_target:
         mov     %cs, %eax
         lretq
+
+/* RDFSBASE in compatibility mode: #UD (64-bit mode only).  %eax = FAILED if it faulted. */
+        .code32
+        .globl c32_rdfsbase
+c32_rdfsbase:
+        mov     $FAILED, %eax
+1:      rdfsbase %eax
+2:      lret
+        EXTABLE 1b, 2b

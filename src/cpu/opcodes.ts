@@ -298,6 +298,11 @@ function build(): OpcodeDef[] {
     def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop);
     def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop);
   }
+  // RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE: F3 0F AE /0-/3 with mod = 11 (register forms).
+  const FSGS = ['RDFSBASE', 'RDGSBASE', 'WRFSBASE', 'WRGSBASE'];
+  for (let op = 0; op < 4; op++) {
+    for (let r = 0; r < 8; r++) def(`F3 0F AE ${hex(0xc0 + op * 8 + r)}`, FSGS[op], 'Ry', D.fsGsBase, { op, feature: 'fsgsbase', attrs: 'o64' });
+  }
   def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
   def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });
   def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, { attrs: 'lock' });

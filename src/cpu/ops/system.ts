@@ -150,7 +150,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
 }
 
 const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE
-  | C.CR4_UMIP;
+  | C.CR4_UMIP | C.CR4_FSGSBASE;
 const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
   C.CR0_NW | C.CR0_CD | C.CR0_PG;
 
