@@ -1,5 +1,10 @@
 // Segment selectors, descriptor-table reads and segment-register loads
 // (SDM Vol. 3 §3.4–3.5; Vol. 2 MOV, POP "Operation" for segment registers).
+//
+// Deliberate deviations:
+// - A null selector loaded into DS/ES/FS/GS clears the hidden base on both vendor
+//   flavours (Intel's behaviour); AMD parts without CPUID 8000_0021H:EAX[6]
+//   (NullSelectClearsBase) keep the old base, which the AMD flavour does not model.
 
 import type { Cpu } from './cpu.js';
 import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
