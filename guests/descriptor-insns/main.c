@@ -29,8 +29,9 @@
  *     descriptor in the GDT (TI = 1 or another type: #GP(selector); P = 0: #NP(selector)).
  *     SLDT/STR store the selector, zero-extended into a 32/64-bit register.
  *   - LTR: a null selector is #GP(0); the selector must name an available TSS (a busy
- *     one, or another type: #GP(selector)); P = 0 is #NP(selector); LTR marks the
- *     descriptor busy (type 9 -> B) in the GDT.
+ *     one, or another type: #GP(selector)); P = 0 is #NP(selector); in 64-bit mode the
+ *     type field of the descriptor's upper 8 bytes must be 0 (#GP(selector)); LTR marks
+ *     the descriptor busy (type 9 -> B) in the GDT.
  *   - SMSW stores CR0[15:0] (a 16-bit register keeps its upper bits; m16 writes 2 bytes).
  *   - CR4.UMIP = 1 makes SGDT, SIDT, SLDT, SMSW and STR #GP(0) at CPL > 0 only; at CPL 0
  *     they work as before.  (The CPL 3 cases need ring 3 and come with the ring-3 guest
@@ -385,6 +386,10 @@ static void tr_checks(void)
     expect_fault("ltr.ti1", 13, SEL_TSS | 4);
     try_ltr(SEL_TSS_NP);
     expect_fault("ltr.not_present", 11, SEL_TSS_NP);
+    gdt[SEL_TSS / 8 + 1] = 1UL << 40;   /* upper half: type field 1 */
+    try_ltr(SEL_TSS);
+    expect_fault("ltr.upper_type_nonzero", 13, SEL_TSS);
+    gdt[SEL_TSS / 8 + 1] = 0;
     expect("ltr.not_present.type_after", (gdt[SEL_TSS_NP / 8] >> 40) & 0xf, 0x9);
 
     expect("ltr.type_before", (gdt[SEL_TSS / 8] >> 40) & 0xf, 0x9);

@@ -299,6 +299,9 @@ export function ltr(cpu: Cpu, i: Insn): void {
   if ((sel & ~3) === 0) cpu.gp(0);
   const base = systemDescriptor(cpu, sel, 0x9); // available TSS; a busy one is #GP(selector)
   const lo = desc.lo, hi = desc.hi;
+  // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
+  // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
+  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & 0x1f00) !== 0) cpu.gp(sel & 0xfffc);
   // Mark it busy in the GDT (type 9 -> 0xB).
   const lin = cpu.gdtrBase + (sel & ~7) + 4;
   cpu.write32AsSupervisor(lin, hi | (1 << 9));
