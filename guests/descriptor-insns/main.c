@@ -34,8 +34,9 @@
  *     the descriptor busy (type 9 -> B) in the GDT.
  *   - SMSW stores CR0[15:0] (a 16-bit register keeps its upper bits; m16 writes 2 bytes).
  *   - CR4.UMIP = 1 makes SGDT, SIDT, SLDT, SMSW and STR #GP(0) at CPL > 0 only; at CPL 0
- *     they work as before.  (The CPL 3 cases need ring 3 and come with the ring-3 guest
- *     library.)
+ *     they work as before, and at CPL 3 with UMIP = 0 too.  (CPL 3 is entered here by
+ *     IRETQ and left by INT $0x80 through a DPL 3 gate, until the guest library offers
+ *     ring 3 itself.)
  * Every observation is printed.  QEMU 7.2 differs on LAR/LSL of the system types only
  * the protected-mode table accepts, LTR of a null selector, LGDT/LIDT of a non-canonical
  * base and SGDT with a 16-bit operand (test/qemu-deviations.ts); the guest accepts
@@ -48,8 +49,10 @@
 #define SEL_TSS     0x40   /* available 64-bit TSS, 16 bytes */
 #define SEL_TSS_NP  0x50   /* TSS with P = 0 */
 #define SEL_LDT_NP  0x60   /* LDT with P = 0 */
-#define SEL_DATA3   0x70   /* data, DPL 3 */
-#define GDT_ENTRIES 16
+#define SEL_DATA3   0x70   /* data, DPL 3 (also the CPL 3 stack segment) */
+#define SEL_ZERO    0x78   /* left zero */
+#define SEL_UCODE   0x80   /* 64-bit code, DPL 3 */
+#define GDT_ENTRIES 18
 #define SEL_PAST    (GDT_ENTRIES * 8)
 
 #define CR4_UMIP (1UL << 11)
@@ -100,6 +103,7 @@ static void install_gdt(void)
     gdt[SEL_TSS_NP / 8] = system_descriptor_lo((u64)(unsigned long)tss, sizeof(tss) - 1, 0x09);
     gdt[SEL_LDT_NP / 8] = system_descriptor_lo((u64)(unsigned long)ldt, sizeof(ldt) - 1, 0x02);
     gdt[SEL_DATA3 / 8] = seg_descriptor(0, 0xfffff, 0xf3, 0xc);
+    gdt[SEL_UCODE / 8] = seg_descriptor(0, 0xfffff, 0xfb, 0xa);
     ldt[1] = seg_descriptor(0x1000, 0xfff, 0x93, 0x4);   /* selector 0x0c */
     ldt[2] = seg_descriptor(0, 0xfffff, 0x9b, 0xc);      /* selector 0x14: code, readable */
     gdt_load(gdt, GDT_ENTRIES);
@@ -502,6 +506,69 @@ static void smsw_checks(void)
     printk("cr0.low16: 0x%lx\n", cr0 & 0xffff);
 }
 
+/* ---------------------------------------------------------------- CPL 3 */
+
+void enter_user(u64 user_rsp, u64 user_page);
+void user_return(void);
+extern char user_code_start[], user_code_end[];
+static u8 user_page[4096] __attribute__((aligned(4096)));
+static u8 user_stack[4096] __attribute__((aligned(4096)));
+static u8 kernel_stack[8192] __attribute__((aligned(16)));
+
+struct __attribute__((packed)) idt_gate { u16 off_lo, sel; u8 ist, type_attr; u16 off_mid; u32 off_hi, reserved; };
+static struct idt_gate idt[0x81] __attribute__((aligned(16)));
+
+/* Ring 3 needs: U = 1 on every paging level for its code, stack and data pages; RSP0 in
+ * the TSS (loaded by tr_checks) for the way back; and a DPL 3 gate (vector 0x80) back to
+ * CPL 0.  The library's 32 exception gates are copied into a larger IDT. */
+static void prepare_user(void)
+{
+    boot_pml4[0] |= PTE_U;
+    boot_pdpt[0] |= PTE_U;
+    boot_pd[0] |= PTE_U;
+    for (char *p = user_code_start; p < user_code_end; p += PAGE_SIZE)
+        pte_set(p, PTE_U);
+    pte_set(user_page, PTE_U);
+    pte_set(user_stack, PTE_U);
+    write_cr3(read_cr3());
+
+    u64 rsp0 = (u64)(unsigned long)&kernel_stack[sizeof(kernel_stack)];
+    memcpy(&tss[4], &rsp0, 8);
+
+    struct __attribute__((packed)) { u16 limit; u64 base; } lib, mine;
+    asm volatile("sidt %0" : "=m"(lib));
+    memcpy(idt, (void *)lib.base, lib.limit + 1);
+    u64 a = (u64)(unsigned long)user_return;
+    idt[0x80] = (struct idt_gate){ (u16)a, SEL_CODE64, 0, 0xee, (u16)(a >> 16), (u32)(a >> 32), 0 };
+    mine.limit = sizeof(idt) - 1;
+    mine.base = (u64)(unsigned long)idt;
+    asm volatile("lidt %0" :: "m"(mine) : "memory");
+}
+
+/* The five instructions at CPL 3, with CR4.UMIP as given: #GP(0) with UMIP = 1, completed
+ * with UMIP = 0. */
+static void umip_user(int umip)
+{
+    static const char *const names[6] = { "sgdt", "sidt", "sldt", "str", "smsw", "smsw_m16" };
+    u64 cr4 = read_cr4();
+    write_cr4(umip ? cr4 | CR4_UMIP : cr4 & ~CR4_UMIP);
+    fault_reset();
+    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page);
+    write_cr4(cr4);
+    char n[64];
+    for (int k = 0; k < 6; k++) {
+        snprintk(n, sizeof(n), "umip%d.cpl3.%s.completed", umip, names[k]);
+        expect(n, user_page[k], !umip);
+    }
+    snprintk(n, sizeof(n), "umip%d.cpl3.faults", umip);
+    expect(n, last_fault.count, umip ? 6 : 0);
+    if (umip) {
+        expect("umip1.cpl3.last.vector", last_fault.vector, 13);
+        expect("umip1.cpl3.last.error_code", last_fault.error_code, 0);
+        expect("umip1.cpl3.last.cs", last_fault.cs, SEL_UCODE | 3);
+    }
+}
+
 /* CR4.UMIP at CPL 0: the five instructions still work. */
 static void umip_checks(void)
 {
@@ -528,6 +595,10 @@ static void umip_checks(void)
     expect_no_fault("umip.cpl0.smsw");
     write_cr4(cr4);
     expect("umip.cr4_bit_cleared", (read_cr4() >> 11) & 1, 0);
+
+    prepare_user();
+    umip_user(1);
+    umip_user(0);
 }
 
 void test_main(void)
@@ -537,7 +608,7 @@ void test_main(void)
     rejected("64.null.sel0", 0, 0);
     rejected("64.null.sel3", 0, 3);
     rejected("64.past_gdt_limit", 0, SEL_PAST);
-    rejected("64.zero_descriptor.sel78", 0, SEL_PAST - 8);
+    rejected("64.zero_descriptor.sel78", 0, SEL_ZERO);
     rejected("compat.null.sel0", 1, 0);
     rejected("compat.past_gdt_limit", 1, SEL_PAST);
     type_table(0);
