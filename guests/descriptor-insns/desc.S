@@ -80,9 +80,9 @@ kernel_rsp: .quad 0
 
         .text
         .code64
-/* void enter_user(u64 user_rsp, u64 user_page): IRETQ to user_code at CPL 3 with %rbx =
- * user_page; returns once user code executes INT $0x80 (vector 0x80, a DPL 3 gate to
- * user_return). */
+/* void enter_user(u64 user_rsp, u64 user_page, void (*entry)(void)): IRETQ to entry at
+ * CPL 3 with %rbx = user_page; returns once user code executes INT $0x80 (vector 0x80, a
+ * DPL 3 gate to user_return). */
         .globl enter_user, user_return
 enter_user:
         push    %rbx
@@ -97,8 +97,7 @@ enter_user:
         push    %rdi                    /* RSP */
         pushq   $0x2                    /* RFLAGS: IF = 0, IOPL = 0 */
         pushq   $USER_CS                /* CS */
-        lea     user_code(%rip), %rax
-        push    %rax                    /* RIP */
+        push    %rdx                    /* RIP */
         iretq
 user_return:                            /* CPL 0, on the TSS's RSP0 stack */
         mov     $SEL_DATA, %eax
@@ -129,8 +128,9 @@ user_return:                            /* CPL 0, on the TSS's RSP0 stack */
         .section .text.user, "ax"
         .balign 4096
         .globl user_code_start, user_code_end
+        .globl user_umip, user_checks
 user_code_start:
-user_code:
+user_umip:
         UPROBE  0, "sgdt 64(%rbx)"
         UPROBE  1, "sidt 80(%rbx)"
         UPROBE  2, "sldt %eax"
@@ -138,6 +138,28 @@ user_code:
         UPROBE  4, "smsw %eax"
         UPROBE  5, "smsw 96(%rbx)"
         int     $0x80
+        ud2
+
+/* LAR, LSL, VERR, VERW at CPL 3 for the selectors at user_page+128 (u16, ending with
+ * 0xffff); each selector's four ZF values go to user_page+256+4k. */
+user_checks:
+        lea     128(%rbx), %rsi
+        lea     256(%rbx), %rdi
+1:      movzwl  (%rsi), %edx
+        cmp     $0xffff, %edx
+        je      2f
+        lar     %dx, %eax
+        setz    0(%rdi)
+        lsl     %dx, %eax
+        setz    1(%rdi)
+        verr    %dx
+        setz    2(%rdi)
+        verw    %dx
+        setz    3(%rdi)
+        add     $2, %rsi
+        add     $4, %rdi
+        jmp     1b
+2:      int     $0x80
         ud2
         .balign 4096
 user_code_end:

@@ -21,7 +21,8 @@
  *     ZF changes.
  *   - VERR: a data segment, or a readable code segment, visible at CPL and RPL (readable
  *     conforming code always).  VERW: a writable data segment visible at CPL and RPL.
- *     System descriptors never pass.
+ *     System descriptors never pass.  At CPL 3 a DPL 0 descriptor is invisible to all
+ *     four, except conforming code to LAR, LSL and VERR.
  *   - SGDT/SIDT store 10 bytes in 64-bit mode, 6 bytes (limit, 32-bit base) otherwise,
  *     whatever the operand size; LGDT with a 16-bit operand size outside 64-bit mode
  *     loads only base[23:0].  LGDT/LIDT of a non-canonical base in 64-bit mode: #GP(0).
@@ -508,8 +509,8 @@ static void smsw_checks(void)
 
 /* ---------------------------------------------------------------- CPL 3 */
 
-void enter_user(u64 user_rsp, u64 user_page);
-void user_return(void);
+void enter_user(u64 user_rsp, u64 user_page, void (*entry)(void));
+void user_return(void), user_umip(void), user_checks(void);
 extern char user_code_start[], user_code_end[];
 static u8 user_page[4096] __attribute__((aligned(4096)));
 static u8 user_stack[4096] __attribute__((aligned(4096)));
@@ -553,7 +554,7 @@ static void umip_user(int umip)
     u64 cr4 = read_cr4();
     write_cr4(umip ? cr4 | CR4_UMIP : cr4 & ~CR4_UMIP);
     fault_reset();
-    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page);
+    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page, user_umip);
     write_cr4(cr4);
     char n[64];
     for (int k = 0; k < 6; k++) {
@@ -566,6 +567,36 @@ static void umip_user(int umip)
         expect("umip1.cpl3.last.vector", last_fault.vector, 13);
         expect("umip1.cpl3.last.error_code", last_fault.error_code, 0);
         expect("umip1.cpl3.last.cs", last_fault.cs, SEL_UCODE | 3);
+    }
+}
+
+/* LAR, LSL, VERR, VERW at CPL 3: a descriptor with DPL < CPL is invisible, except
+ * conforming code to LAR, LSL and VERR. */
+static void cpl3_checks(void)
+{
+    static const struct { u16 sel; const char *what; u8 lar, lsl, verr, verw; } c[] = {
+        { 0x03, "null", 0, 0, 0, 0 },
+        { SEL_DATA | 3, "data_dpl0", 0, 0, 0, 0 },
+        { SEL_DATA3 | 3, "data_dpl3", 1, 1, 1, 1 },
+        { SEL_CODE64 | 3, "code_dpl0", 0, 0, 0, 0 },
+        { SEL_UCODE | 3, "code_dpl3", 1, 1, 1, 0 },
+        { SEL_SCRATCH | 3, "conforming_code_dpl0", 1, 1, 1, 0 },
+        { SEL_TSS | 3, "busy_tss_dpl0", 0, 0, 0, 0 },
+    };
+    gdt[SEL_SCRATCH / 8] = seg_descriptor(0, 0xfffff, 0x9e, 0xa);
+    u16 *sels = (u16 *)&user_page[128];
+    for (unsigned int k = 0; k < ARRAY_SIZE(c); k++)
+        sels[k] = c[k].sel;
+    sels[ARRAY_SIZE(c)] = 0xffff;
+    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page, user_checks);
+    for (unsigned int k = 0; k < ARRAY_SIZE(c); k++) {
+        static const char *const insn[4] = { "lar", "lsl", "verr", "verw" };
+        const u8 want[4] = { c[k].lar, c[k].lsl, c[k].verr, c[k].verw };
+        for (int j = 0; j < 4; j++) {
+            char n[80];
+            snprintk(n, sizeof(n), "cpl3.%s.sel%02x.%s.zf", c[k].what, c[k].sel, insn[j]);
+            expect(n, user_page[256 + 4 * k + j], want[j]);
+        }
     }
 }
 
@@ -599,6 +630,7 @@ static void umip_checks(void)
     prepare_user();
     umip_user(1);
     umip_user(0);
+    cpl3_checks();
 }
 
 void test_main(void)
