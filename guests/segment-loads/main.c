@@ -27,10 +27,12 @@
  *     see fsgsbase_checks().
  *   - Far JMP/CALL to a code segment at the same privilege (SDM JMP, CALL "Operation"):
  *     see far_checks() for the rules and error codes; a faulting CALL pushes nothing.
+ *   - A CS load by a far transfer sets the accessed bit too (§3.4.5.1).
  * Every observation is printed.  QEMU 7.2 TCG loads a null SS with RPL != CPL in 64-bit
- * mode, takes a non-canonical IA32_FS_BASE and does not check the usability of a data
- * segment on access (test/qemu-deviations.ts); the guest accepts QEMU's values there and
- * the cross-check holds Ringside to the SDM's.
+ * mode, takes a non-canonical base from WRMSR IA32_FS_BASE and WRFSBASE, does not check
+ * the usability of a data segment on access, jumps to a code segment with L = D = 1 and
+ * leaves the accessed bit of a CS loaded by a far transfer clear (test/qemu-deviations.ts);
+ * the guest accepts QEMU's values there and the cross-check holds Ringside to the SDM's.
  */
 #include "ringside.h"
 
