@@ -21,7 +21,7 @@ const WHERE: Record<string, [number, number, number, number]> = {
   cx16: [1, 0, 2, 13], popcnt: [1, 0, 2, 23],
   lahf64: [0x80000001, 0, 2, 0], lzcnt: [0x80000001, 0, 2, 5],
   syscall: [0x80000001, 0, 3, 11], nx: [0x80000001, 0, 3, 20], rdtscp: [0x80000001, 0, 3, 27], lm: [0x80000001, 0, 3, 29],
-  fred: [7, 1, 0, 17], lkgs: [7, 1, 0, 18],
+  fred: [7, 1, 0, 17], lkgs: [7, 1, 0, 18], fsgsbase: [7, 0, 1, 0],
 };
 
 for (const model of [intel, { vendor: 'intel', fred: true } as CpuModelOptions]) {

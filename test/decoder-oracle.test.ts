@@ -76,6 +76,7 @@ const ICED_FEATURES: Record<string, number[]> = {
   popcnt: [CpuidFeature.POPCNT], lzcnt: [CpuidFeature.LZCNT], rdtscp: [CpuidFeature.RDTSCP],
   lm: [CpuidFeature.X64], syscall: [CpuidFeature.SYSCALL], sep: [CpuidFeature.SEP], tsc: [CpuidFeature.TSC],
   msr: [CpuidFeature.MSR], fred: [CpuidFeature.FRED], lkgs: [CpuidFeature.LKGS],
+  fsgsbase: [CpuidFeature.FSGSBASE],
   lahf64: [], // LAHF/SAHF in 64-bit mode: iced's INTEL8086 (see NoLahfSahf64)
   nx: [],
 };

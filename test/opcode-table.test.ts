@@ -9,7 +9,6 @@ import { featureSet } from '../src/cpu/cpuid.js';
 
 /** Valid instructions that raise a model error until the issue named here implements them. */
 const NOT_YET_MODELLED: Record<string, string> = {
-  VERR: 'system architecture', VERW: 'system architecture', LAR: 'system architecture', LSL: 'system architecture',
   SYSCALL: 'legacy transitions', SYSRET: 'legacy transitions', SYSENTER: 'legacy transitions',
   SYSEXIT: 'legacy transitions', SWAPGS: 'legacy transitions',
   ERETU: 'FRED', ERETS: 'FRED', LKGS: 'FRED',

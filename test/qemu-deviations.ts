@@ -114,6 +114,49 @@ const EXT_SDM =
 const EXT_QEMU =
   'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt64(): gate and code-segment checks raise their error code ' +
   'without the EXT bit (and the gate-present check with intno * 16 + 2)';
+const LAR_SDM =
+  'Intel SDM Vol. 2A LAR, Table "Segment and Gate Types" (IA-32e mode column) and Vol. 3A §5.10.1: in 64-bit ' +
+  'and compatibility mode LAR accepts, of the system types, only the 64-bit TSS (9, B) and call gate (C); types ' +
+  '1-5 (16-bit TSS, LDT, 16-bit call gate, task gate) clear ZF and leave the destination unchanged';
+const LSL_SDM =
+  'Intel SDM Vol. 2A LSL, Table "Segment and Gate Types" (IA-32e mode column) and Vol. 3A §5.10.3: in IA-32e mode ' +
+  'LSL accepts only the LDT (2) and the 64-bit TSS (9, B) of the system types; 16-bit TSS types 1 and 3 clear ZF';
+const LARLSL_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_lar() / helper_lsl(): one switch over the system type (LAR: 1, 2, 3, ' +
+  '4, 5, 9, 11, 12; LSL: 1, 2, 3, 9, 11) whatever the mode; HF_LMA is not consulted';
+const LARLSL_WHY = 'QEMU applies the protected-mode type table in IA-32e mode as well.';
+const TABLE_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /2 (lgdt) and /3 (lidt): the base is loaded with ' +
+  'gen_op_ld_v() and stored into env->gdt.base / env->idt.base with no canonical check';
+
+const NULL_SS_SDM =
+  'Intel SDM Vol. 2B MOV and Vol. 2A LSS "64-Bit Mode Exceptions": #GP(0) if an attempt is made to load SS with a ' +
+  'NULL selector when CPL < 3 and CPL != RPL';
+const NULL_SS_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_load_seg(): the null-selector case raises #GP(0) for SS only when ' +
+  'not in 64-bit code or at CPL 3; the RPL is not compared with CPL';
+const NULL_SS_WHY = 'QEMU loads a null SS with RPL 3 at CPL 0 in 64-bit mode; the SDM requires RPL = CPL.';
+const FSBASE_SDM =
+  'Intel SDM Vol. 2B WRMSR "Protected Mode Exceptions" and Vol. 4 IA32_FS_BASE: #GP(0) if the source register ' +
+  'contains a non-canonical address for an MSR holding a linear address (FS_BASE, GS_BASE, ...)';
+const FSBASE_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c helper_wrmsr(): case MSR_FSBASE stores the value into ' +
+  'env->segs[R_FS].base with no canonical check';
+
+const FAR_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ljmp_protected() / helper_lcall_protected(): for a code-segment ' +
+  'target, L and D are checked only on the call-gate path, and CS is loaded with cpu_x86_load_seg_cache() ' +
+  'without writing the accessed bit back to the descriptor';
+const LD_SDM =
+  'Intel SDM Vol. 2A JMP/CALL "Operation" (CONFORMING-/NONCONFORMING-CODE-SEGMENT): IF L-bit = 1 and D-bit = 1 ' +
+  'and IA32_EFER.LMA = 1 THEN #GP(new code segment selector); Vol. 3A §5.2.1 (L = D = 1 is reserved)';
+
+const WRFSBASE_SDM =
+  'Intel SDM Vol. 2B WRFSBASE/WRGSBASE "64-Bit Mode Exceptions": #GP(0) if the source register contains a ' +
+  'non-canonical address';
+const WRFSBASE_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), F3 0F AE /2 (wrfsbase): after the CR4.FSGSBASE test the ' +
+  'register is stored into env->segs[R_FS].base with no canonical check';
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
@@ -571,5 +614,187 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt_protected(): pushes cpu_compute_eflags(env) as it is; ' +
       'nothing sets RF in the pushed image for fault-class exceptions',
     why: RF_WHY + ' Here: faults delivered through a protected-mode IDT (#UD, #DE, #GP, #NP).',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[1-5]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lar\.zf$/,
+    sdmSection: LAR_SDM,
+    sdmValue: '0x0',
+    qemuValue: '0x1',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: ZF.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[1-5]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lar\.unchanged$/,
+    sdmSection: LAR_SDM,
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: QEMU writes the access rights into the destination.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[13]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lsl\.zf$/,
+    sdmSection: LSL_SDM,
+    sdmValue: '0x0',
+    qemuValue: '0x1',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: ZF.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^(64|compat)\.s0\.t[13]\.dpl(0\.rpl0|3\.rpl3)\.p[01]\.lsl\.unchanged$/,
+    sdmSection: LSL_SDM,
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: LARLSL_QEMU,
+    why: LARLSL_WHY + ' Here: QEMU writes the limit into the destination.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^ltr\.null(_rpl3)?\.vector$/,
+    sdmSection: 'Intel SDM Vol. 2A LTR "Operation": IF SRC is a NULL selector THEN #GP(0)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ltr(): a null selector takes the "NULL selector case: invalid TR" ' +
+      'branch, clearing TR\'s base, limit and flags without a fault',
+    why: 'QEMU accepts a null selector in LTR (as in LLDT, where the SDM allows it); the SDM faults.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^l[gi]dt64\.noncanonical\.vector$/,
+    sdmSection:
+      'Intel SDM Vol. 2A LGDT/LIDT "64-Bit Mode Exceptions": #GP(0) if the base address in the operand is ' +
+      'non-canonical (Vol. 3A §3.3.7.1 for the descriptor-table registers)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: TABLE_QEMU,
+    why: 'QEMU loads any 64-bit base into GDTR/IDTR; hardware faults on a non-canonical one.',
+  },
+  {
+    guest: 'descriptor-insns',
+    line: /^compat\.sgdt16\.base_bits_31_24$/,
+    sdmSection:
+      'Intel SDM Vol. 2B SGDT "Operation": with a 16- or 32-bit operand size (legacy or compatibility mode) ' +
+      'DEST[16:47] := GDTR(Base), the full 32-bit base',
+    sdmValue: '0xab',
+    qemuValue: '0x0',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /0 (sgdt): with dflag == MO_16 the base is ' +
+      'and-ed with 0xffffff before the store (the 80286 behaviour older manuals described)',
+    why: 'QEMU stores only a 24-bit base for SGDT with a 16-bit operand; the SDM stores all 32 bits.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(mov_ss|lss)\.null_rpl3\.sel03\.vector$/,
+    sdmSection: NULL_SS_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: NULL_SS_QEMU,
+    why: NULL_SS_WHY,
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(mov_ss|lss)\.null_rpl3\.sel03\.loaded$/,
+    sdmSection: NULL_SS_SDM,
+    sdmValue: '0xdead',
+    qemuValue: '0x3',
+    qemuSource: NULL_SS_QEMU,
+    why: NULL_SS_WHY + ' Here: the selector read back (0xdead: the load faulted).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.wrmsr_fs_base\.noncanonical\.vector$/,
+    sdmSection: FSBASE_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: FSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRMSR; hardware raises #GP(0).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.wrmsr_fs_base\.noncanonical\.base_kept$/,
+    sdmSection: FSBASE_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: FSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRMSR; hardware faults and keeps the old base.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^compat\.null_es\.access\.vector$/,
+    sdmSection: 'Intel SDM Vol. 3A §3.4.2 and §5.4 (null selectors): outside 64-bit mode a memory access through a ' +
+      'segment register holding a null selector raises #GP(0)',
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: an access through a null ES in compatibility mode.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^compat\.null_es\.access\.completed$/,
+    sdmSection: 'Intel SDM Vol. 3A §3.4.2 (null selectors): an access through a null ES faults outside 64-bit mode',
+    sdmValue: '0',
+    qemuValue: '1',
+    qemuSource: SEG_QEMU,
+    why: SEG_WHY + ' Here: the access through a null ES completes on QEMU.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.vector$/,
+    sdmSection: LD_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU transfers to a code segment with L = D = 1 (running it as 64-bit code); the SDM faults.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.error_code$/,
+    sdmSection: LD_SDM,
+    sdmValue: '0x98',
+    qemuValue: '0x0',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU transfers to a code segment with L = D = 1; the SDM faults with the selector as error code.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^64\.(ljmp|lcall)\.code_l1_d1\.sel98\.target_cs$/,
+    sdmSection: LD_SDM,
+    sdmValue: '0xdead',
+    qemuValue: '0x98',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU reaches the target (CS 0x98); on the SDM the transfer faults (0xdead).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^accessed\.code_conforming_after_far$/,
+    sdmSection:
+      'Intel SDM Vol. 3A §3.4.5.1 "Code- and Data-Segment Descriptor Types": the processor sets the accessed bit ' +
+      'when it loads the segment selector into a segment register (CS included)',
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: FAR_QEMU,
+    why: 'QEMU sets the accessed bit for data and stack segment loads but not for CS loads by far JMP/CALL.',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^fsgsbase\.wrfsbase\.noncanonical\.vector$/,
+    sdmSection: WRFSBASE_SDM,
+    sdmValue: '13',
+    qemuValue: 'none',
+    qemuSource: WRFSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRFSBASE; hardware raises #GP(0).',
+  },
+  {
+    guest: 'segment-loads',
+    line: /^fsgsbase\.wrfsbase\.noncanonical\.base_kept$/,
+    sdmSection: WRFSBASE_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: WRFSBASE_QEMU,
+    why: 'QEMU accepts a non-canonical FS base from WRFSBASE; hardware faults and keeps the old base.',
   },
 ];

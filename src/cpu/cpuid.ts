@@ -7,6 +7,7 @@ import { MAXPHYADDR, LINEAR_BITS } from './model.js';
 /** Features the decoder gates on (opcodes.ts `feature`), derived from the leaves below. */
 export function featureSet(model: CpuModelOptions): Set<string> {
   const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr']);
+  f.add('fsgsbase');
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
   return f;
 }
@@ -40,6 +41,7 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       return;
     case 7:
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
+      if (subleaf === 0) { out[1] = 1 << 0; out[2] = 1 << 2; } // EBX: FSGSBASE (0); ECX: UMIP (2)
       return;
     case 0x80000000:
       out[0] = MAX_EXTENDED;

@@ -17,6 +17,7 @@ import * as B from './ops/branch.js';
 import * as S from './ops/system.js';
 import { stringOp } from './ops/string.js';
 import * as L from './ops/legacy.js';
+import * as P from './ops/descriptor-checks.js';
 import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
@@ -240,8 +241,8 @@ function build(): OpcodeDef[] {
   def('0F 00 /1', 'STR', 'Ev', S.storeSelector, { op: 1 });
   def('0F 00 /2', 'LLDT', 'Ew', S.lldt);
   def('0F 00 /3', 'LTR', 'Ew', S.ltr);
-  def('0F 00 /4', 'VERR', 'Ew', 'unmodelled');
-  def('0F 00 /5', 'VERW', 'Ew', 'unmodelled');
+  def('0F 00 /4', 'VERR', 'Ew', P.verify, { op: 0 });
+  def('0F 00 /5', 'VERW', 'Ew', P.verify, { op: 1 });
   def('F2 0F 00 /6', 'LKGS', 'Ew', 'unmodelled', { feature: 'lkgs', attrs: 'o64' });
   def('0F 01 /0', 'SGDT', 'M', S.storeTable, { op: 0 });
   def('0F 01 /1', 'SIDT', 'M', S.storeTable, { op: 1 });
@@ -254,8 +255,8 @@ function build(): OpcodeDef[] {
   def('0F 01 F9', 'RDTSCP', '', S.rdtscp, { feature: 'rdtscp' });
   def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
   def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
-  def('0F 02 /r', 'LAR', 'Gv,Ew', 'unmodelled');
-  def('0F 03 /r', 'LSL', 'Gv,Ew', 'unmodelled');
+  def('0F 02 /r', 'LAR', 'Gv,Ew', P.lar);
+  def('0F 03 /r', 'LSL', 'Gv,Ew', P.lsl);
   def('0F 05', 'SYSCALL', '', 'unmodelled', { feature: 'syscall' });
   def('0F 06', 'CLTS', '', S.clts);
   def('0F 07', 'SYSRET', '', 'unmodelled', { feature: 'syscall' });
@@ -296,6 +297,11 @@ function build(): OpcodeDef[] {
     def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop);
     def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop);
     def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop);
+  }
+  // RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE: F3 0F AE /0-/3 with mod = 11 (register forms).
+  const FSGS = ['RDFSBASE', 'RDGSBASE', 'WRFSBASE', 'WRGSBASE'];
+  for (let op = 0; op < 4; op++) {
+    for (let r = 0; r < 8; r++) def(`F3 0F AE ${hex(0xc0 + op * 8 + r)}`, FSGS[op], 'Ry', D.fsGsBase, { op, feature: 'fsgsbase', attrs: 'o64' });
   }
   def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
   def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });

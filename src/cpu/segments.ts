@@ -1,5 +1,10 @@
 // Segment selectors, descriptor-table reads and segment-register loads
 // (SDM Vol. 3 §3.4–3.5; Vol. 2 MOV, POP "Operation" for segment registers).
+//
+// Deliberate deviations:
+// - A null selector loaded into DS/ES/FS/GS clears the hidden base on both vendor
+//   flavours (Intel's behaviour); AMD parts without CPUID 8000_0021H:EAX[6]
+//   (NullSelectClearsBase) keep the old base, which the AMD flavour does not model.
 
 import type { Cpu } from './cpu.js';
 import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
@@ -119,17 +124,19 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
   setSegment(cpu, seg, sel, desc.lo, desc.hi);
 }
 
-/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET);
- *  `dplRule` 'equal' for non-conforming targets at the same privilege. Raises #GP/#NP. */
+/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET):
+ *  a conforming target needs DPL <= targetCpl, a non-conforming one DPL = targetCpl.
+ *  Raises #GP(selector) / #NP(selector). */
 export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void {
   const err = sel & 0xfffc;
   const hi = desc.hi;
   if (!isCode(hi)) cpu.gp(err);
+  // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1); checked
+  // before privilege and presence (SDM JMP, RET "Operation").
+  if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
   const dpl = descDpl(hi);
   if (isConforming(hi) ? dpl > targetCpl : dpl !== targetCpl) cpu.gp(err);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
-  // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1).
-  if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
 }
 
 /** Load CS (after checks) with RPL = the new CPL, and update the mode. */

@@ -48,4 +48,7 @@ export const undefinedFlags = {
   pushSegment32StoresWord: true,
   /** AAM, AAD: OF, AF, CF = 0. */
   aamAadRest: 0,
+  /** LAR with a 32/64-bit operand: bits 19:16 ("x" in the mask 00FxFF00H) as a mask over
+   *  the descriptor's limit bits; 0 stores zeros there. */
+  larLimitBits: 0,
 };

@@ -8,7 +8,7 @@ import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';
 import { CS } from '../../arch/descriptors.js';
-import { readDescriptor, checkCodeSegment, setCodeSegment, desc } from '../segments.js';
+import { readDescriptor, checkCodeSegment, setCodeSegment, desc, isCode, isConforming } from '../segments.js';
 
 const TWO32 = 4294967296;
 
@@ -108,6 +108,9 @@ function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz
     if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
     cpu.gp(sel & 0xfffc);
   }
+  // A non-conforming target also needs RPL <= CPL; a conforming one ignores RPL and runs
+  // at the caller's CPL (SDM JMP/CALL "Operation", NONCONFORMING-CODE-SEGMENT).
+  if (isCode(desc.hi) && !isConforming(desc.hi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
   checkCodeSegment(cpu, sel, cpu.cpl);
   // The new mode decides how the offset is interpreted.
   const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;

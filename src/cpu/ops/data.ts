@@ -1,13 +1,15 @@
 // Data movement (SDM Vol. 2: MOV, MOVZX, MOVSX, MOVSXD, LEA, XCHG, XADD, CMPXCHG,
 // CMPXCHG8B/16B, PUSH, POP, PUSHF, POPF, LAHF, SAHF, CBW/CWDE/CDQE, CWD/CDQ/CQO,
-// XLAT, ENTER, LEAVE) and the flag instructions (CLC, STC, CMC, CLD, STD).
+// XLAT, ENTER, LEAVE, segment-register moves and RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE)
+// and the flag instructions (CLC, STC, CMC, CLD, STD).
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { alu, AluOp, readE, writeE, sizeMask } from './arith.js';
 import { getZF, statusFlags } from '../flags.js';
 import * as R from '../../arch/rflags.js';
-import { DS, SS } from '../../arch/descriptors.js';
+import { DS, SS, FS, GS } from '../../arch/descriptors.js';
+import * as C from '../../arch/control.js';
 import { loadSegment } from '../segments.js';
 import { undefinedFlags } from '../undefined.js';
 
@@ -256,6 +258,25 @@ export function loadFarPointer(cpu: Cpu, i: Insn): void {
   const sel = cpu.read16(lin + i.osz);
   loadSegment(cpu, i.op, sel);
   cpu.setReg(i.reg, i.osz, off, offHi);
+}
+
+/** RDFSBASE (op 0), RDGSBASE (op 1), WRFSBASE (op 2), WRGSBASE (op 3): 64-bit mode only
+ *  (decoder), #UD unless CR4.FSGSBASE = 1, any CPL. A 32-bit operand reads base[31:0]
+ *  zero-extended, or writes it with base[63:32] cleared; a 64-bit write must be canonical,
+ *  else #GP(0) (SDM RDFSBASE/RDGSBASE, WRFSBASE/WRGSBASE "Operation"). */
+export function fsGsBase(cpu: Cpu, i: Insn): void {
+  if ((cpu.cr4 & C.CR4_FSGSBASE) === 0) cpu.ud();
+  const seg = (i.op & 1) === 0 ? FS : GS;
+  const size = i.osz === 8 ? 8 : 4;
+  if (i.op < 2) {
+    cpu.setReg(i.rm, size, cpu.segBaseLo[seg], size === 8 ? cpu.segBaseHi[seg] : 0);
+    return;
+  }
+  const lo = cpu.regLo[i.rm], hi = size === 8 ? cpu.regHi[i.rm] : 0;
+  if (((hi << 16) >> 16) !== hi) cpu.gp(0);
+  cpu.segBaseLo[seg] = lo;
+  cpu.segBaseHi[seg] = hi;
+  cpu.segmentBaseChanged(seg);
 }
 
 /** PUSHF: RFLAGS with VM and RF cleared in the image (SDM PUSHF). */

@@ -158,7 +158,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
   cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, lo, hi);
 }
 
-const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE | C.CR4_DE | C.CR4_TSD;
+const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE | C.CR4_DE | C.CR4_TSD | C.CR4_UMIP | C.CR4_FSGSBASE;
 const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
   C.CR0_NW | C.CR0_CD | C.CR0_PG;
 
@@ -269,8 +269,16 @@ export function loadTable(cpu: Cpu, i: Insn): void {
   else { cpu.idtrBase = base; cpu.idtrLimit = limit; }
 }
 
-/** SGDT (op 0) / SIDT (op 1). */
+/** CR4.UMIP = 1 makes SGDT, SIDT, SLDT, SMSW and STR #GP(0) outside CPL 0 (SDM Vol. 3A
+ *  §2.5 CR4.UMIP; each instruction's "Protected Mode Exceptions"), before the operand. */
+function checkUmip(cpu: Cpu): void {
+  if ((cpu.cr4 & C.CR4_UMIP) !== 0 && cpu.cpl > 0) cpu.gp(0);
+}
+
+/** SGDT (op 0) / SIDT (op 1): 6 bytes (limit, 32-bit base) outside 64-bit mode whatever
+ *  the operand size, 10 bytes in 64-bit mode (SDM SGDT "Operation"). */
 export function storeTable(cpu: Cpu, i: Insn): void {
+  checkUmip(cpu);
   const lin = cpu.ea(i);
   const base = i.op === 0 ? cpu.gdtrBase : cpu.idtrBase;
   const limit = i.op === 0 ? cpu.gdtrLimit : cpu.idtrLimit;
@@ -315,6 +323,9 @@ export function ltr(cpu: Cpu, i: Insn): void {
   if ((sel & ~3) === 0) cpu.gp(0);
   const base = systemDescriptor(cpu, sel, 0x9); // available TSS; a busy one is #GP(selector)
   const lo = desc.lo, hi = desc.hi;
+  // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
+  // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
+  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & 0x1f00) !== 0) cpu.gp(sel & 0xfffc);
   // Mark it busy in the GDT (type 9 -> 0xB).
   const lin = cpu.gdtrBase + (sel & ~7) + 4;
   cpu.write32AsSupervisor(lin, hi | (1 << 9));
@@ -326,12 +337,14 @@ export function ltr(cpu: Cpu, i: Insn): void {
 
 /** SLDT (op 0) / STR (op 1): a register destination gets the selector zero-extended. */
 export function storeSelector(cpu: Cpu, i: Insn): void {
+  checkUmip(cpu);
   const sel = i.op === 0 ? cpu.ldtrSel : cpu.trSel;
   if (i.mem) cpu.write16(cpu.ea(i), sel);
   else cpu.setReg(i.rm, i.osz, sel, 0);
 }
 
 export function smsw(cpu: Cpu, i: Insn): void {
+  checkUmip(cpu);
   if (i.mem) cpu.write16(cpu.ea(i), cpu.cr0 & 0xffff);
   else cpu.setReg(i.rm, i.osz, i.osz === 2 ? cpu.cr0 & 0xffff : cpu.cr0, 0);
 }

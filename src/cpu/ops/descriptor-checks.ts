@@ -1,0 +1,115 @@
+// Pointer validation: LAR, LSL, VERR, VERW (SDM Vol. 2 LAR, LSL, VERR, VERW "Operation";
+// Vol. 3A §5.10.1 "Checking Access Rights (LAR Instruction)", §5.10.2 "Checking
+// Read/Write Rights (VERR and VERW Instructions)", §5.10.3 "Checking That the Pointer
+// Offset Is Within Limits (LSL Instruction)"). A selector that is null, past its table's
+// limit, of a type the instruction does not accept or not visible at CPL and RPL clears
+// ZF and leaves the destination alone; it never faults. Only the memory operand and the
+// descriptor-table read itself (an implicit supervisor access: #PF) can fault.
+//
+// Deliberate deviations: none. Vendor differences (the AMD flavour): in long mode AMD
+// also accepts an LDT for LAR, and requires the type field of a 16-byte system
+// descriptor's upper half to be zero (AMD APM Vol. 3 LAR, LSL).
+
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { readE } from './arith.js';
+import { statusFlags } from '../flags.js';
+import { ZF } from '../../arch/rflags.js';
+import { DESC_S, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE } from '../../arch/descriptors.js';
+import { desc, descDpl, descLimit, isCode, isConforming } from '../segments.js';
+import { undefinedFlags } from '../undefined.js';
+
+/** System types each instruction accepts, as bit masks over the 4-bit type
+ *  (SDM LAR Table "Segment and Gate Types", LSL likewise). */
+const bit = (...types: number[]): number => types.reduce((m, t) => m | (1 << t), 0);
+// Protected mode: 16-bit TSS (1, 3), LDT, 16-bit call gate (4), task gate (5), 32-bit TSS, 32-bit call gate.
+const LAR_LEGACY = bit(1, TYPE_LDT, 3, 4, 5, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
+const LSL_LEGACY = bit(1, TYPE_LDT, 3, TYPE_TSS_AVAIL, TYPE_TSS_BUSY);
+// IA-32e mode (64-bit and compatibility mode): Intel's LAR table marks the LDT invalid.
+const LAR_IA32E_INTEL = bit(TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
+const LAR_IA32E_AMD = bit(TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
+const LSL_IA32E = bit(TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY);
+
+/** "IF Offset(SRC) > descriptor table limit THEN ZF := 0": read the descriptor a selector
+ *  names into `desc`, or return false for a null selector, one past the GDT or LDT limit,
+ *  or an LDT reference while LDTR is null (its limit check cannot pass). */
+function lookUp(cpu: Cpu, sel: number): boolean {
+  const index = sel & 0xfff8;
+  let base: number, limit: number;
+  if ((sel & SEL_TI) !== 0) {
+    if ((cpu.ldtrSel & 0xfffc) === 0) return false;
+    base = cpu.ldtrBase;
+    limit = cpu.ldtrLimit;
+  } else {
+    if (index === 0) return false;
+    base = cpu.gdtrBase;
+    limit = cpu.gdtrLimit;
+  }
+  if (index + 7 > limit) return false;
+  desc.lo = cpu.readSys32(base + index);
+  desc.hi = cpu.readSys32(base + index + 4);
+  if (cpu.model.vendor === 'amd' && cpu.longMode && (desc.hi & DESC_S) === 0) {
+    // AMD: a long-mode system descriptor is 16 bytes; its upper type field must be 0.
+    if (index + 15 > limit || (cpu.readSys32(base + index + 12) & 0x1f00) !== 0) return false;
+  }
+  return true;
+}
+
+/** DPL >= CPL and DPL >= RPL: the descriptor is visible (conforming code is exempt where the
+ *  instruction says so). */
+function visible(cpu: Cpu, sel: number, hi: number): boolean {
+  const dpl = descDpl(hi);
+  return cpu.cpl <= dpl && (sel & 3) <= dpl;
+}
+
+/** The shared LAR/LSL test: a code or data segment visible at CPL/RPL (conforming code
+ *  always), or a system descriptor of a type in `types` that is visible. */
+function accepted(cpu: Cpu, sel: number, types: number): boolean {
+  if (!lookUp(cpu, sel)) return false;
+  const hi = desc.hi;
+  if ((hi & DESC_S) !== 0) return (isCode(hi) && isConforming(hi)) || visible(cpu, sel, hi);
+  return (types & (1 << ((hi >> 8) & 0xf))) !== 0 && visible(cpu, sel, hi);
+}
+
+function setZF(cpu: Cpu, on: boolean): void {
+  cpu.setStatus((statusFlags(cpu) & ~ZF) | (on ? ZF : 0));
+}
+
+/** LAR r, r/m16: the access-rights bytes of the descriptor's high dword, masked by FF00H
+ *  (16-bit operand) or 00FxFF00H (32/64-bit, zero-extended; bits 19:16 undefined). */
+export function lar(cpu: Cpu, i: Insn): void {
+  const sel = readE(cpu, i, 2) & 0xffff;
+  const types = !cpu.longMode ? LAR_LEGACY : cpu.model.vendor === 'amd' ? LAR_IA32E_AMD : LAR_IA32E_INTEL;
+  const ok = accepted(cpu, sel, types);
+  if (ok) {
+    const hi = desc.hi;
+    if (i.osz === 2) cpu.setReg(i.reg, 2, hi & 0xff00, 0);
+    else cpu.setReg(i.reg, i.osz, (hi & 0x00f0ff00) | (hi & 0x000f0000 & undefinedFlags.larLimitBits), 0);
+  }
+  setZF(cpu, ok);
+}
+
+/** LSL r, r/m16: the segment limit in bytes (scaled by G), truncated to 16 bits or
+ *  zero-extended to 64. */
+export function lsl(cpu: Cpu, i: Insn): void {
+  const sel = readE(cpu, i, 2) & 0xffff;
+  const ok = accepted(cpu, sel, cpu.longMode ? LSL_IA32E : LSL_LEGACY);
+  if (ok) cpu.setReg(i.reg, i.osz, descLimit(desc.lo, desc.hi), 0);
+  setZF(cpu, ok);
+}
+
+/** VERR (op 0): a data segment, or readable code, visible at CPL/RPL (readable conforming
+ *  code always). VERW (op 1): a writable data segment visible at CPL/RPL. System
+ *  descriptors never pass. */
+export function verify(cpu: Cpu, i: Insn): void {
+  const sel = readE(cpu, i, 2) & 0xffff;
+  let ok = false;
+  if (lookUp(cpu, sel) && (desc.hi & DESC_S) !== 0) {
+    const hi = desc.hi;
+    const code = isCode(hi);
+    const rw = (hi & (1 << 9)) !== 0; // R for code, W for data
+    if (i.op === 0) ok = code ? rw && (isConforming(hi) || visible(cpu, sel, hi)) : visible(cpu, sel, hi);
+    else ok = !code && rw && visible(cpu, sel, hi);
+  }
+  setZF(cpu, ok);
+}
