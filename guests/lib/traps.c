@@ -168,11 +168,10 @@ void exc_dispatch(struct exc_frame *f)
     last_fault.ss = f->ss;
     last_fault.frame = (u64)(uintptr_t)&f->rip;
     last_fault.fixup = fixup;
+    /* The frame's RF (1 for faults) is returned as it is: the CPU clears it once the
+     * instruction at the fixup completes (SDM Vol. 3B §18.3.1.1), which the trap_rf
+     * lines of later traps observe. */
     f->rip = fixup;
-    /* RF = 1 in a fault's frame keeps an instruction breakpoint at the faulting
-     * instruction from firing again on return (SDM Vol. 3B §18.3.1.1); resuming at
-     * the fixup instead, it has no purpose. */
-    f->rflags &= ~RFLAGS_RF;
     depth--;
 }
 

@@ -143,6 +143,8 @@ export class Cpu {
   /** The run loop stops when icount reaches this. */
   icountLimit = 0;
   endReason: EndReason | null = null;
+  /** icount at which RF is cleared (-1: nothing pending); see resumeFlagSet(). */
+  rfClearAt = -1;
 
   // The pending fault, set by raise() before throwing FAULT.
   faultVector = 0;
@@ -821,8 +823,35 @@ export class Cpu {
   /** Run until icount reaches `limit` or something ends the run. Returns why it
    *  stopped (null: the limit was reached). Guest faults never escape. */
   run(limit: number): EndReason | null {
-    this.icountLimit = limit;
     this.endReason = null;
+    for (;;) {
+      // Stop one instruction after an IRET that loaded RF = 1, to clear RF there.
+      const rfAt = this.rfClearAt;
+      this.icountLimit = rfAt >= 0 && rfAt < limit ? rfAt : limit;
+      this.runToLimit();
+      if (this.endReason !== null) break;
+      if (this.rfClearAt >= 0 && this.icount >= this.rfClearAt) {
+        this.clearResumeFlag();
+        continue;
+      }
+      if (this.icount >= limit) break;
+    }
+    return this.endReason;
+  }
+
+  /** RF is cleared when an instruction completes (SDM Vol. 3B §18.3.1.1); only IRET
+   *  can leave it set for the next one, which it arms through resumeFlagSet(). */
+  resumeFlagSet(): void {
+    this.rfClearAt = this.icount + 2; // IRET retires, then the instruction after it
+    if (this.rfClearAt < this.icountLimit) this.icountLimit = this.rfClearAt;
+  }
+
+  private clearResumeFlag(): void {
+    this.flagsRest &= ~R.RF;
+    this.rfClearAt = -1;
+  }
+
+  private runToLimit(): void {
     while (this.icount < this.icountLimit) {
       try {
         do {
@@ -844,15 +873,14 @@ export class Cpu {
       } catch (e) {
         if (e === FAULT) {
           deliverException(this);
-          if (this.endReason !== null) break;
+          if (this.endReason !== null) return;
         } else if (e === STOP) {
-          break;
+          return;
         } else {
           throw e;
         }
       }
     }
-    return this.endReason;
   }
 
   /** For the block compiler: the instruction at an offset of the current code page,
@@ -862,12 +890,14 @@ export class Cpu {
     const cached = this.codePage[off];
     if (cached !== undefined) return cached;
     let insn: Insn;
-    const cr2 = this.cr2;
+    const cr2Lo = this.cr2Lo, cr2Hi = this.cr2Hi;
     try {
       insn = decode(this, this.codeBase + off);
     } catch (e) {
       if (e !== FAULT) throw e;
-      this.cr2 = cr2; // a look-ahead decode is not an access: nothing is raised or recorded
+      // A look-ahead decode is not an access: nothing is raised or recorded.
+      this.cr2Lo = cr2Lo;
+      this.cr2Hi = cr2Hi;
       return null;
     }
     if (off + insn.len > PAGE_SIZE) return null;

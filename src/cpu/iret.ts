@@ -87,6 +87,7 @@ export function iret(cpu: Cpu, osz: number): void {
   desc.lo = csLo; desc.hi = csHi;
   setCodeSegment(cpu, csSel, rpl);
   cpu.setFlags(newFlags);
+  if ((newFlags & R.RF) !== 0) cpu.resumeFlagSet();
   cpu.nextRip = target;
   if (popsStack) {
     if (ssNull) setNullSegment(cpu, SS, ssSel);
