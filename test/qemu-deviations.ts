@@ -53,7 +53,67 @@ const SEG_QEMU =
   'TCG checks neither the limit nor the segment type of a data access (only descriptor loads are checked)';
 const SEG_WHY = 'QEMU TCG does not model segment limit or type checks on data accesses; the access completes.';
 
+const SS_SDM =
+  'Intel SDM Vol. 3A §6.15 "Interrupt 12—Stack Fault Exception (#SS)": in 64-bit mode #SS(0) for a ' +
+  'non-canonical address in a memory reference that uses SS (explicitly, or by default with RSP or RBP ' +
+  'as the base register); Vol. 1 §3.3.7.1';
+const SS_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/excp_helper.c get_physical_address(): the sign-extension test of a ' +
+  'long-mode linear address (bit 47, or 56 with LA57) raises EXCP0D_GPF whatever the segment';
+const SS_WHY = 'QEMU checks canonicality in its page walk, where the segment is unknown: always #GP(0).';
+
+const SMAP_IMPLICIT_SDM =
+  'Intel SDM Vol. 3A §4.6.1 "Determination of Access Rights": with CR4.SMAP = 1, data may not be read ' +
+  'from a user-mode address by an implicit supervisor-mode access (descriptor tables ...), whatever EFLAGS.AC';
+const SMAP_IMPLICIT_QEMU =
+  'QEMU 7.2 target/i386/cpu.h cpu_mmu_index_kernel(): implicit ("kernel") accesses at CPL < 3 with ' +
+  'EFLAGS.AC = 1 use MMU_KNOSMAP_IDX, so the page walk (excp_helper.c mmu_translate(), is_mmu_index_smap) ' +
+  'does not apply SMAP to them';
+const SMAP_IMPLICIT_WHY = 'QEMU lets RFLAGS.AC = 1 exempt implicit supervisor accesses from SMAP; the SDM exempts only explicit ones.';
+
+/** The fault-frame RF line of a paging guest (all its faults are fault-class). */
+const rfEntry = (guest: string, what: string): QemuDeviation => ({
+  guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
+});
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  ...(['vector', 'error_code', 'cr2', 'rip'] as const).map((field, k): QemuDeviation => ({
+    guest: 'smep-smap',
+    line: new RegExp(`^smap1\\.implicit_gdt\\.ac1\\.${field}$`),
+    sdmSection: SMAP_IMPLICIT_SDM,
+    sdmValue: ['14', '0x1', 'page+0x0', 'label+0x0'][k],
+    qemuValue: 'none',
+    qemuSource: SMAP_IMPLICIT_QEMU,
+    why: SMAP_IMPLICIT_WHY + ' Here: MOV to DS of a selector whose GDT entry is on a user page, with AC = 1 (STAC).',
+  })),
+  rfEntry('la57', '#PF, #GP and #SS'),
+  {
+    guest: 'la57',
+    line: /^rsvd\.pml5_ps\.read\.error_code$/,
+    sdmSection: RSVD_SDM + '; PS is reserved in a PML5E (§4.5.4)',
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Read through a PML5E with PS=1: P|RSVD.',
+  },
+  {
+    guest: 'la57',
+    line: /^noncanonical\.rbp\.read\.fault$/,
+    sdmSection: SS_SDM,
+    sdmValue: '#SS',
+    qemuValue: '#GP',
+    qemuSource: SS_QEMU,
+    why: SS_WHY + ' Here: a read with RBP as the base register at 0x0100000000000000 under LA57.',
+  },
+  {
+    guest: 'la57',
+    line: /^noncanonical\.rbp\.read\.vector$/,
+    sdmSection: SS_SDM,
+    sdmValue: '12',
+    qemuValue: '13',
+    qemuSource: SS_QEMU,
+    why: SS_WHY + ' Here: a read with RBP as the base register at 0x0100000000000000 under LA57.',
+  },
   {
     guest: 'seg-limits',
     line: /^bad\..*\.completed$/,
