@@ -148,6 +148,7 @@ test('INVPCID #GP(0): CPL > 0, type > 3, reserved descriptor bits, PCID != 0 wit
 test('CR4: reserved bits, PCIDE rules, LA57 in IA-32e mode; CR3 bit 63 with PCIDE', () => {
   const { cpu } = setup();
   assert.equal(movCr(cpu, 4, C.CR4_PAE | C.CR4_PGE | C.CR4_PKE), GP0); // PKE: not advertised
+  assert.equal(movCr(cpu, 4, C.CR4_PAE | (1 << 15)), GP0); // reserved in every model
   assert.equal(movCr(cpu, 4, C.CR4_PAE | C.CR4_LA57), GP0);
   assert.equal(movCr(cpu, 3, PML4 | 5), 'none');
   assert.equal(movCr(cpu, 4, C.CR4_PAE | C.CR4_PCIDE), GP0); // CR3[11:0] != 0

@@ -71,12 +71,51 @@ const SMAP_IMPLICIT_QEMU =
   'does not apply SMAP to them';
 const SMAP_IMPLICIT_WHY = 'QEMU lets RFLAGS.AC = 1 exempt implicit supervisor accesses from SMAP; the SDM exempts only explicit ones.';
 
+const INVPCID_SDM =
+  'Intel SDM Vol. 2 INVPCID and Vol. 3A §4.10.4.1: INVPCID types 0-3 invalidate as described, with #GP(0) ' +
+  'for type > 3, descriptor bits 63:12 set, a non-canonical type-0 address or memory operand, and a ' +
+  'type-0/1 PCID other than 0 while CR4.PCIDE = 0 (Ringside enumerates INVPCID, CPUID.(EAX=07H,ECX=0):EBX[10])';
+const INVPCID_QEMU =
+  'QEMU 7.2 target/i386/cpu.c TCG_7_0_EBX_FEATURES: CPUID_7_0_EBX_INVPCID is listed as missing, so ' +
+  '-cpu max does not enumerate INVPCID and the instruction raises #UD';
+const PCID_SDM =
+  'Intel SDM Vol. 3A §4.10.1 "Process-Context Identifiers" and Vol. 2 MOV (Control Registers): with ' +
+  'CPUID.01H:ECX.PCID[17] = 1 (Ringside enumerates it), CR4.PCIDE can be set only with CR3[11:0] = 0 ' +
+  '(#GP(0)), CR3[11:0] is the PCID, bit 63 of a MOV to CR3 source is not stored';
+const PCID_QEMU =
+  'QEMU 7.2 target/i386/cpu.c TCG_EXT_FEATURES lacks CPUID_EXT_PCID, so -cpu max does not enumerate PCID ' +
+  '(its MOV to CR4/CR3 helpers in target/i386/tcg/sysemu/misc_helper.c then neither check CR3[11:0] nor ' +
+  'strip bit 63); the guest runs the PCID cases only where PCID is enumerated';
+const PCID_WHY = 'A missing feature: QEMU TCG does not enumerate PCID.';
+const INVPCID_WHY = 'A missing feature: QEMU TCG does not implement INVPCID; the guest accepts #UD when CPUID does not enumerate it.';
+
 /** The fault-frame RF line of a paging guest (all its faults are fault-class). */
 const rfEntry = (guest: string, what: string): QemuDeviation => ({
   guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
 });
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', 'not enumerated'], ['ok\\.', 'none', 'not enumerated'],
+    ['flush\\.', 'page B', 'not enumerated'], ['check\\.', 'yes', 'not enumerated']] as const)
+    .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
+      guest: 'tlb',
+      line: new RegExp(`^pcid\\.${what}`),
+      sdmSection: PCID_SDM,
+      sdmValue,
+      qemuValue,
+      qemuSource: PCID_QEMU,
+      why: PCID_WHY,
+    })),
+  ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', '#UD'], ['ok\\.', 'none', '#UD'], ['flush\\.', 'page B', '#UD']] as const)
+    .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
+      guest: 'tlb',
+      line: new RegExp(`^invpcid\\.${what}`),
+      sdmSection: INVPCID_SDM,
+      sdmValue,
+      qemuValue,
+      qemuSource: INVPCID_QEMU,
+      why: INVPCID_WHY,
+    })),
   ...(['vector', 'error_code', 'cr2', 'rip'] as const).map((field, k): QemuDeviation => ({
     guest: 'smep-smap',
     line: new RegExp(`^smap1\\.implicit_gdt\\.ac1\\.${field}$`),

@@ -8,7 +8,7 @@ import { MAXPHYADDR, LINEAR_BITS } from './model.js';
 export function featureSet(model: CpuModelOptions): Set<string> {
   const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr',
     // Paging (SDM Vol. 3A §4.1.4): global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
-    'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57']);
+    'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
   return f;
 }
@@ -53,9 +53,10 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       if (model.vendor === 'amd') { out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8); }
       return;
     case 0x80000001:
-      // ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29).
+      // ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). EDX: SYSCALL (11), NX (20), 1-GByte pages (26),
+      // RDTSCP (27), LM (29).
       out[2] = (1 << 0) | (1 << 5);
-      out[3] = (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29);
+      out[3] = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
       return;
     case 0x80000002: case 0x80000003: case 0x80000004: {
       const brand = 'Ringside x86-64 model'.padEnd(48, '\0');
