@@ -95,6 +95,18 @@ const rfEntry = (guest: string, what: string): QemuDeviation => ({
 });
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  ...([[/^rsvd\..*\.(read|exec_nxe0)\.error_code$/, '0x9', '0x8', 'a read (or a fetch with NXE = 0 and SMEP = 0): P|RSVD'],
+    [/^rsvd\..*\.write\.error_code$/, '0xb', '0xa', 'a write: P|W|RSVD'],
+    [/^rsvd\..*\.exec_nxe1\.error_code$/, '0x19', '0x18', 'a fetch with NXE = 1: P|RSVD|I']] as const)
+    .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
+      guest: 'pf-bits',
+      line,
+      sdmSection: RSVD_SDM + '; the reserved bits of each entry format (§4.5.4)',
+      sdmValue,
+      qemuValue,
+      qemuSource: RSVD_QEMU,
+      why: RSVD_WHY + ` Here: ${what}.`,
+    })),
   ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', 'not enumerated'], ['ok\\.', 'none', 'not enumerated'],
     ['flush\\.', 'page B', 'not enumerated'], ['check\\.', 'yes', 'not enumerated']] as const)
     .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
