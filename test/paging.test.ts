@@ -16,6 +16,7 @@ import * as S from '../src/cpu/ops/system.js';
 import * as C from '../src/arch/control.js';
 import * as R from '../src/arch/rflags.js';
 import * as V from '../src/arch/vectors.js';
+import * as M from '../src/arch/msr.js';
 import { FAULT } from '../src/cpu/fault.js';
 import { ModelError } from '../src/machine/errors.js';
 import { DESC_L } from '../src/arch/descriptors.js';
@@ -207,4 +208,28 @@ test('5-level paging: a PML5 index other than 0; 57-bit canonical checks; beyond
   cpu4.regLo[3] = VA; cpu4.regHi[3] = 0x100000;
   const i = { base: 3, index: -1, scale: 0, dispLo: 0, dispHi: 0, asz: 8, seg: 3, mem: true } as unknown as Insn;
   assert.equal(outcome(cpu4, () => { cpu4.ea(i); }), GP0);
+});
+
+test('STAC/CLAC set and clear RFLAGS.AC at CPL 0 and raise #UD at CPL 3', () => {
+  const { cpu } = setup();
+  const stac = { op: 1 } as Insn, clac = { op: 0 } as Insn;
+  assert.equal(outcome(cpu, () => S.stac(cpu, stac)), 'none');
+  assert.equal(cpu.flagsRest & R.AC, R.AC);
+  assert.equal(outcome(cpu, () => S.stac(cpu, clac)), 'none');
+  assert.equal(cpu.flagsRest & R.AC, 0);
+  cpu.setCpl(3);
+  assert.equal(outcome(cpu, () => S.stac(cpu, stac)), `${V.UD}/0`);
+  assert.equal(cpu.flagsRest & R.AC, 0);
+});
+
+test('WRMSR of an address MSR: 57-bit canonical values are accepted (LA57 is supported), others #GP(0)', () => {
+  const { cpu } = setup();
+  const wr = (hi: number): string => {
+    cpu.regLo[1] = M.MSR_FS_BASE; cpu.regLo[0] = 0; cpu.regLo[2] = hi;
+    return outcome(cpu, () => S.wrmsr(cpu));
+  };
+  assert.equal(wr(0x00100000), 'none'); // 2^52: not 48-bit canonical, 57-bit canonical
+  assert.equal(wr(0xff800000 | 0), 'none');
+  assert.equal(wr(0x01000000), GP0);
+  assert.equal(wr(0xfe000000 | 0), GP0);
 });

@@ -74,9 +74,12 @@ const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_G
 const PLAIN_MSRS = new Set([M.MSR_STAR, M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FMASK, M.MSR_SYSENTER_CS,
   M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP, M.MSR_TSC_AUX, M.MSR_PAT, M.MSR_MISC_ENABLE]);
 
+/** Addresses written to MSRs must be canonical for the processor's widest linear address,
+ *  57 bits since 5-level paging is supported, whatever CR4.LA57 (SDM Vol. 3A §4.5: a 57-bit
+ *  canonical value that is not 48-bit canonical faults when used under 4-level paging). */
 function isCanonical64(v: bigint): boolean {
-  const top = v >> 47n;
-  return top === 0n || top === 0x1ffffn;
+  const top = v >> 56n;
+  return top === 0n || top === 0xffn;
 }
 
 export function rdmsr(cpu: Cpu): void {
