@@ -157,8 +157,118 @@ const WRFSBASE_SDM =
 const WRFSBASE_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), F3 0F AE /2 (wrfsbase): after the CR4.FSGSBASE test the ' +
   'register is stored into env->segs[R_FS].base with no canonical check';
+const SS_SDM =
+  'Intel SDM Vol. 3A §6.15 "Interrupt 12—Stack Fault Exception (#SS)": in 64-bit mode #SS(0) for a ' +
+  'non-canonical address in a memory reference that uses SS (explicitly, or by default with RSP or RBP ' +
+  'as the base register); Vol. 1 §3.3.7.1';
+const SS_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/excp_helper.c get_physical_address(): the sign-extension test of a ' +
+  'long-mode linear address (bit 47, or 56 with LA57) raises EXCP0D_GPF whatever the segment';
+const SS_WHY = 'QEMU checks canonicality in its page walk, where the segment is unknown: always #GP(0).';
+
+const SMAP_IMPLICIT_SDM =
+  'Intel SDM Vol. 3A §4.6.1 "Determination of Access Rights": with CR4.SMAP = 1, data may not be read ' +
+  'from a user-mode address by an implicit supervisor-mode access (descriptor tables ...), whatever EFLAGS.AC';
+const SMAP_IMPLICIT_QEMU =
+  'QEMU 7.2 target/i386/cpu.h cpu_mmu_index_kernel(): implicit ("kernel") accesses at CPL < 3 with ' +
+  'EFLAGS.AC = 1 use MMU_KNOSMAP_IDX, so the page walk (excp_helper.c mmu_translate(), is_mmu_index_smap) ' +
+  'does not apply SMAP to them';
+const SMAP_IMPLICIT_WHY = 'QEMU lets RFLAGS.AC = 1 exempt implicit supervisor accesses from SMAP; the SDM exempts only explicit ones.';
+
+const INVPCID_SDM =
+  'Intel SDM Vol. 2 INVPCID and Vol. 3A §4.10.4.1: INVPCID types 0-3 invalidate as described, with #GP(0) ' +
+  'for type > 3, descriptor bits 63:12 set, a non-canonical type-0 address or memory operand, and a ' +
+  'type-0/1 PCID other than 0 while CR4.PCIDE = 0 (Ringside enumerates INVPCID, CPUID.(EAX=07H,ECX=0):EBX[10])';
+const INVPCID_QEMU =
+  'QEMU 7.2 target/i386/cpu.c TCG_7_0_EBX_FEATURES: CPUID_7_0_EBX_INVPCID is listed as missing, so ' +
+  '-cpu max does not enumerate INVPCID and the instruction raises #UD';
+const PCID_SDM =
+  'Intel SDM Vol. 3A §4.10.1 "Process-Context Identifiers" and Vol. 2 MOV (Control Registers): with ' +
+  'CPUID.01H:ECX.PCID[17] = 1 (Ringside enumerates it), CR4.PCIDE can be set only with CR3[11:0] = 0 ' +
+  '(#GP(0)), CR3[11:0] is the PCID, bit 63 of a MOV to CR3 source is not stored';
+const PCID_QEMU =
+  'QEMU 7.2 target/i386/cpu.c TCG_EXT_FEATURES lacks CPUID_EXT_PCID, so -cpu max does not enumerate PCID ' +
+  '(its MOV to CR4/CR3 helpers in target/i386/tcg/sysemu/misc_helper.c then neither check CR3[11:0] nor ' +
+  'strip bit 63); the guest runs the PCID cases only where PCID is enumerated';
+const PCID_WHY = 'A missing feature: QEMU TCG does not enumerate PCID.';
+const INVPCID_WHY = 'A missing feature: QEMU TCG does not implement INVPCID; the guest accepts #UD when CPUID does not enumerate it.';
+
+/** The fault-frame RF line of a paging guest (all its faults are fault-class). */
+const rfEntry = (guest: string, what: string): QemuDeviation => ({
+  guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
+});
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  ...([[/^rsvd\..*\.(read|exec_nxe0)\.error_code$/, '0x9', '0x8', 'a read (or a fetch with NXE = 0 and SMEP = 0): P|RSVD'],
+    [/^rsvd\..*\.write\.error_code$/, '0xb', '0xa', 'a write: P|W|RSVD'],
+    [/^rsvd\..*\.exec_nxe1\.error_code$/, '0x19', '0x18', 'a fetch with NXE = 1: P|RSVD|I']] as const)
+    .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
+      guest: 'pf-bits',
+      line,
+      sdmSection: RSVD_SDM + '; the reserved bits of each entry format (§4.5.4)',
+      sdmValue,
+      qemuValue,
+      qemuSource: RSVD_QEMU,
+      why: RSVD_WHY + ` Here: ${what}.`,
+    })),
+  ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', 'not enumerated'], ['ok\\.', 'none', 'not enumerated'],
+    ['flush\\.', 'page B', 'not enumerated'], ['check\\.', 'yes', 'not enumerated']] as const)
+    .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
+      guest: 'tlb',
+      line: new RegExp(`^pcid\\.${what}`),
+      sdmSection: PCID_SDM,
+      sdmValue,
+      qemuValue,
+      qemuSource: PCID_QEMU,
+      why: PCID_WHY,
+    })),
+  ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', '#UD'], ['ok\\.', 'none', '#UD'], ['flush\\.', 'page B', '#UD']] as const)
+    .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
+      guest: 'tlb',
+      line: new RegExp(`^invpcid\\.${what}`),
+      sdmSection: INVPCID_SDM,
+      sdmValue,
+      qemuValue,
+      qemuSource: INVPCID_QEMU,
+      why: INVPCID_WHY,
+    })),
+  ...(['vector', 'error_code', 'cr2', 'rip'] as const).map((field, k): QemuDeviation => ({
+    guest: 'smep-smap',
+    line: new RegExp(`^smap1\\.implicit_gdt\\.ac1\\.${field}$`),
+    sdmSection: SMAP_IMPLICIT_SDM,
+    sdmValue: ['14', '0x1', 'page+0x0', 'label+0x0'][k],
+    qemuValue: 'none',
+    qemuSource: SMAP_IMPLICIT_QEMU,
+    why: SMAP_IMPLICIT_WHY + ' Here: MOV to DS of a selector whose GDT entry is on a user page, with AC = 1 (STAC).',
+  })),
+  rfEntry('la57', '#PF, #GP and #SS'),
+  {
+    guest: 'la57',
+    line: /^rsvd\.pml5_ps\.read\.error_code$/,
+    sdmSection: RSVD_SDM + '; PS is reserved in a PML5E (§4.5.4)',
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Read through a PML5E with PS=1: P|RSVD.',
+  },
+  {
+    guest: 'la57',
+    line: /^noncanonical\.rbp\.read\.fault$/,
+    sdmSection: SS_SDM,
+    sdmValue: '#SS',
+    qemuValue: '#GP',
+    qemuSource: SS_QEMU,
+    why: SS_WHY + ' Here: a read with RBP as the base register at 0x0100000000000000 under LA57.',
+  },
+  {
+    guest: 'la57',
+    line: /^noncanonical\.rbp\.read\.vector$/,
+    sdmSection: SS_SDM,
+    sdmValue: '12',
+    qemuValue: '13',
+    qemuSource: SS_QEMU,
+    why: SS_WHY + ' Here: a read with RBP as the base register at 0x0100000000000000 under LA57.',
+  },
   {
     guest: 'seg-limits',
     line: /^bad\..*\.completed$/,

@@ -22,7 +22,9 @@
  * - RDMSR/WRMSR (SDM Vol. 2B, Vol. 4): an MSR index the processor does not
  *   implement, or a 1 in a reserved bit, is #GP(0): IA32_EFER bit 1, clearing
  *   EFER.LME while paging is on (Vol. 3A §10.8.5), a non-canonical address in
- *   IA32_FS_BASE/IA32_KERNEL_GS_BASE/IA32_LSTAR, a reserved memory type (2, 3,
+ *   IA32_FS_BASE/IA32_KERNEL_GS_BASE/IA32_LSTAR (57-bit canonical: the CPU
+ *   supports LA57, and WRMSR checks against the widest linear address it
+ *   supports, whatever CR4.LA57 is), a reserved memory type (2, 3,
  *   8+) in IA32_PAT (Vol. 3A §12.12.2), bits 63:32 of IA32_TSC_AUX, the
  *   reserved bits of IA32_APIC_BASE (§11.4.4).  Values written read back.
  *
@@ -276,13 +278,13 @@ static void model_specific_registers(void)
 
     expect("msr.fs_base.canonical", try_wrmsr(MSR_FS_BASE, 0xffff800000001000UL), "ok");
     expect_val("msr.fs_base.read", rdmsr(MSR_FS_BASE), 0xffff800000001000UL, 0xffff800000001000UL);
-    expect_or("msr.fs_base.noncanonical", try_wrmsr(MSR_FS_BASE, 0x0000800000000000UL), "#GP(0x0)", "ok");
+    expect_or("msr.fs_base.noncanonical", try_wrmsr(MSR_FS_BASE, 0x0100000000000000UL), "#GP(0x0)", "ok");
     wrmsr(MSR_FS_BASE, 0);
     expect_or("msr.kernel_gs_base.noncanonical", try_wrmsr(MSR_KERNEL_GS_BASE, 0x8000000000000000UL),
               "#GP(0x0)", "ok");
     wrmsr(MSR_KERNEL_GS_BASE, 0);
     u64 lstar = rdmsr(MSR_LSTAR);
-    expect_or("msr.lstar.noncanonical", try_wrmsr(MSR_LSTAR, 0x0001000000000000UL), "#GP(0x0)", "ok");
+    expect_or("msr.lstar.noncanonical", try_wrmsr(MSR_LSTAR, 0x0100000000000000UL), "#GP(0x0)", "ok");
     wrmsr(MSR_LSTAR, lstar);
 
     u64 pat = rdmsr(MSR_PAT);

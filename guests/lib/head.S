@@ -48,8 +48,29 @@ pvh_entry32:
         or      $CR4_PAE, %eax
         mov     %eax, %cr4
 
-        mov     $boot_pml4, %eax
-        mov     %eax, %cr3
+        /*
+         * 5-level paging (SDM Vol. 3A §4.5): a guest that defines boot_pml5 (a
+         * page-aligned PML5 table, normally with entry 0 -> boot_pml4) boots with
+         * CR4.LA57 = 1 and CR3 = boot_pml5 when CPUID.(EAX=07H,ECX=0):ECX[16]
+         * enumerates LA57.  CR4.LA57 cannot change in IA-32e mode (#GP), so this
+         * is done here, before paging is enabled.  Other guests: the weak symbol
+         * is 0 and nothing changes.
+         */
+        .weak   boot_pml5
+        mov     $boot_pml4, %esi
+        mov     $boot_pml5, %eax
+        test    %eax, %eax
+        jz      1f
+        mov     $7, %eax
+        xor     %ecx, %ecx
+        cpuid
+        bt      $16, %ecx
+        jnc     1f
+        mov     %cr4, %eax
+        or      $CR4_LA57, %eax
+        mov     %eax, %cr4
+        mov     $boot_pml5, %esi
+1:      mov     %esi, %cr3
 
         mov     $MSR_EFER, %ecx
         rdmsr

@@ -255,10 +255,11 @@ static void base_checks(void)
     wrmsr(MSR_GS_BASE, 0xffff8000deadb000UL);
     expect("64.wrmsr_gs_base.roundtrip_high", rdmsr(MSR_GS_BASE), 0xffff8000deadb000UL);
 
-    /* A non-canonical base: #GP(0), the base unchanged. */
+    /* A non-canonical base: #GP(0), the base unchanged.  Canonical means 57-bit here: the
+     * CPU supports LA57 and these checks use its widest linear address. */
     fault_reset();
     asm volatile("1: wrmsr\n2:\n" EXTABLE(1b, 2b)
-                 :: "c"(MSR_FS_BASE), "a"(0u), "d"(0x00008000u) : "memory");
+                 :: "c"(MSR_FS_BASE), "a"(0u), "d"(0x01000000u) : "memory");
     print_vector("64.wrmsr_fs_base.noncanonical.vector");
     expect("64.wrmsr_fs_base.noncanonical.error_code", last_fault.error_code, 0);
     int kept = rdmsr(MSR_FS_BASE) == gsb;
@@ -318,7 +319,7 @@ static void fsgsbase_checks(void)
     asm volatile("wrgsbase %k0" :: "r"(0x9abcdef0UL | (0x1234UL << 32)));
     expect("fsgsbase.wrgsbase.r32_clears_high", rdmsr(MSR_GS_BASE), 0x9abcdef0);
     fault_reset();
-    asm volatile("1: wrfsbase %0\n2:\n" EXTABLE(1b, 2b) :: "r"(0x0000800000000000UL));
+    asm volatile("1: wrfsbase %0\n2:\n" EXTABLE(1b, 2b) :: "r"(0x0100000000000000UL));
     print_vector("fsgsbase.wrfsbase.noncanonical.vector");
     expect("fsgsbase.wrfsbase.noncanonical.error_code", last_fault.error_code, 0);
     int kept = rdmsr(MSR_FS_BASE) == fsb;

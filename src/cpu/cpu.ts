@@ -10,10 +10,17 @@
 // - Segment checks on data accesses outside 64-bit mode cover limits, expand-down,
 //   usability, readability and writability; descriptor privilege at access time and
 //   the limit on instruction fetch (CS) are not checked yet.
-// - MOV CR3 flushes global translations too (allowed: hardware may flush them).
 // - #AC is checked before the access's page translation (as Bochs does); the SDM's
 //   priority table (Vol. 3A §6.9) lists data page faults above alignment checks for
 //   simultaneous conditions, which hardware documentation does not settle for one access.
+// - The TLB is not tagged by PCID (SDM Vol. 3A §4.10.1): every MOV to CR3 flushes all
+//   non-global translations, even with bit 63 set under CR4.PCIDE = 1 (allowed: a
+//   processor may always invalidate more than required, §4.10.4.1). Global translations
+//   (§4.10.2.4) survive CR3 writes.
+// - With CR4.LA57, a 57-bit canonical linear address whose magnitude is 2^53 or more
+//   cannot be held exactly in a JS number: using one is a model error ('LA57 linear
+//   address beyond ±2^53 is not modelled'). Addresses below 2^53 (PML5 indexes 0-31 and
+//   480-511) work.
 
 import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
 import { IoBus } from '../machine/io.js';
@@ -25,7 +32,7 @@ import { CS, SS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
 import { FAULT, STOP } from './fault.js';
 import { Lazy, statusFlags } from './flags.js';
 import type { CpuModelOptions } from './model.js';
-import { LINEAR_BITS } from './model.js';
+import { LINEAR_BITS_4LEVEL } from './model.js';
 import { Insn } from './insn.js';
 import { decode } from './decoder.js';
 import { walk, Access } from './paging.js';
@@ -50,7 +57,14 @@ export const enum TlbKind { ReadS = 0, WriteS = 1, FetchS = 2, ReadU = 3, WriteU
 const TLB_KINDS = 6;
 
 const TWO32 = 4294967296;
-const CANON_SHIFT = 64 - LINEAR_BITS; // for the high half: 16
+/** The fast canonical check, for 4-level paging: bits 63:47 equal (SDM Vol. 1 §3.3.7.1).
+ *  5-level paging (CR4.LA57) is handled on its failure path (noncanonical). */
+const CANON_SHIFT = 64 - LINEAR_BITS_4LEVEL; // for the high half: 16
+const CANON48 = 2 ** 47;
+/** 57-bit canonical: bits 63:56 equal, i.e. the high half sign-extends bit 24 (SDM Vol. 3A §4.5.1). */
+const CANON57_SHIFT = 7;
+/** Largest magnitude a linear address may have to stay exact in a JS number. */
+const EXACT = 2 ** 53;
 
 export type EndReason = 'halted' | 'triple-fault' | 'stopped';
 
@@ -154,6 +168,9 @@ export class Cpu {
   // TLB: per kind a tag (linear page number, NaN = invalid) and one physical page base per slot.
   readonly tlbTag = new Float64Array(TLB_SIZE * TLB_KINDS).fill(NaN);
   readonly tlbPhys = new Float64Array(TLB_SIZE);
+  /** 1 where the slot's translation is global (leaf G = 1 with CR4.PGE = 1, SDM Vol. 3A
+   *  §4.10.2.4): kept by MOV to CR3 and by INVPCID types 1 and 3. */
+  readonly tlbGlobal = new Uint8Array(TLB_SIZE);
   /** Offsets into tlbTag for the current privilege's data and fetch kinds. */
   tlbRead = 0;
   tlbWrite = TLB_SIZE;
@@ -359,7 +376,7 @@ export class Cpu {
   /** Turn a 64-bit address (halves) into a linear address, #GP(0) (or #SS(0) for
    *  stack references) if it is not canonical (SDM Vol. 1 §3.3.7.1). */
   canonical(lo: number, hi: number, seg: number): number {
-    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) this.raise(seg === SS ? V.SS : V.GP, 0);
+    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) return this.noncanonical(seg, lo, hi);
     return hi * TWO32 + (lo >>> 0);
   }
 
@@ -373,8 +390,8 @@ export class Cpu {
         const lin = this.nextRip + (i.dispLo | 0);
         if (i.asz === 4) return (lin >>> 0) + this.segEffLo[i.seg] >>> 0;
         const r = lin + (this.segEffHi[i.seg] * TWO32 + (this.segEffLo[i.seg] >>> 0));
-        if (r >= -140737488355328 && r < 140737488355328) return r;
-        return this.noncanonical(i.seg);
+        if (r >= -CANON48 && r < CANON48) return r;
+        return this.noncanonicalAt(i.seg, r);
       }
       sum += this.regLo[i.base] >>> 0;
       hi += this.regHi[i.base];
@@ -402,7 +419,7 @@ export class Cpu {
       hi += this.segEffHi[i.seg];
     }
     hi = (hi + Math.floor(sum / TWO32)) | 0;
-    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) return this.noncanonical(i.seg);
+    if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) return this.noncanonical(i.seg, sum, hi);
     return hi * TWO32 + (sum >>> 0);
   }
 
@@ -417,7 +434,37 @@ export class Cpu {
     if (off < this.segLow[seg] || off + size - 1 > this.segHigh[seg]) this.raise(seg === SS ? V.SS : V.GP, 0);
   }
 
-  private noncanonical(seg: number): never {
+  /** The cold path of every canonical check: the address (halves) is not 48-bit canonical.
+   *  With CR4.LA57 = 1 (5-level paging, SDM Vol. 3A §4.5) canonical means 57-bit canonical,
+   *  bits 63:56 equal; such an address is returned as a linear address. Otherwise #GP(0),
+   *  or #SS(0) for a stack reference (SS, explicitly or by an RSP/RBP base: SDM Vol. 1
+   *  §3.3.7.1, Vol. 3A §6.15 Interrupt 12). */
+  noncanonical(seg: number, lo: number, hi: number): number {
+    if ((this.cr4 & C.CR4_LA57) !== 0 && ((hi << CANON57_SHIFT) >> CANON57_SHIFT) === hi) {
+      const lin = hi * TWO32 + (lo >>> 0);
+      if (lin < -EXACT || lin >= EXACT) this.modelError('LA57 linear address beyond ±2^53 is not modelled');
+      return lin;
+    }
+    return this.raise(seg === SS ? V.SS : V.GP, 0);
+  }
+
+  /** Whether a high half makes a canonical address under the current paging mode: 48-bit,
+   *  or 57-bit with CR4.LA57 (SDM Vol. 1 §3.3.7.1, Vol. 3A §4.5). For checks whose fault
+   *  is not the plain #GP(0)/#SS(0) of noncanonical() (delivery, IRET, far branches). */
+  isCanonicalHi(hi: number): boolean {
+    if (((hi << CANON_SHIFT) >> CANON_SHIFT) === hi) return true;
+    if ((this.cr4 & C.CR4_LA57) === 0 || ((hi << CANON57_SHIFT) >> CANON57_SHIFT) !== hi) return false;
+    if (((hi << 11) >> 11) !== hi) this.modelError('LA57 linear address beyond ±2^53 is not modelled');
+    return true;
+  }
+
+  /** noncanonical() for an address already held as a number (RIP-relative operands,
+   *  RIP itself): exact here because RIP is below 2^53 and a displacement is 32 bits. */
+  noncanonicalAt(seg: number, lin: number): number {
+    if ((this.cr4 & C.CR4_LA57) !== 0 && lin >= -(2 ** 56) && lin < 2 ** 56) {
+      if (lin < -EXACT || lin >= EXACT) this.modelError('LA57 linear address beyond ±2^53 is not modelled');
+      return lin;
+    }
     return this.raise(seg === SS ? V.SS : V.GP, 0);
   }
 
@@ -426,7 +473,7 @@ export class Cpu {
     if (asz === 8) {
       const sum = (lo >>> 0) + (this.segEffLo[seg] >>> 0);
       const h = (hi + this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
-      if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg);
+      if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg, sum, h);
       return h * TWO32 + (sum >>> 0);
     }
     const off = asz === 4 ? lo >>> 0 : lo & 0xffff;
@@ -436,7 +483,7 @@ export class Cpu {
       return sum >>> 0;
     }
     const h = (this.segEffHi[seg] + (sum >= TWO32 ? 1 : 0)) | 0;
-    if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg);
+    if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(seg, sum, h);
     return h * TWO32 + (sum >>> 0);
   }
 
@@ -451,14 +498,29 @@ export class Cpu {
     return walk(this, lin, vpn, slot, access, tagBase);
   }
 
+  /** Invalidate every translation, global ones included (SDM Vol. 3A §4.10.4.1: a change
+   *  of CR4.PGE, CR4.PCIDE 1 -> 0, INVPCID type 2, and the model's other flushes). */
   flushTlb(): void {
     this.tlbTag.fill(NaN);
     this.codeBase = NaN;
   }
 
-  flushTlbPage(lin: number): void {
+  /** Invalidate every non-global translation (MOV to CR3, INVPCID types 1 and 3: §4.10.4.1). */
+  flushTlbNonGlobal(): void {
+    const tags = this.tlbTag, global = this.tlbGlobal;
+    for (let slot = 0; slot < TLB_SIZE; slot++) {
+      if (global[slot] !== 0) continue;
+      for (let k = 0; k < TLB_KINDS; k++) tags[k * TLB_SIZE + slot] = NaN;
+    }
+    this.codeBase = NaN;
+  }
+
+  /** Invalidate the translation of one page (INVLPG: global or not; INVPCID type 0
+   *  with keepGlobal: not a global one). */
+  flushTlbPage(lin: number, keepGlobal = false): void {
     const vpn = Math.floor(lin / PAGE_SIZE);
     const slot = vpn & TLB_MASK;
+    if (keepGlobal && this.tlbGlobal[slot] !== 0) return;
     for (let k = 0; k < TLB_KINDS; k++) {
       if (this.tlbTag[k * TLB_SIZE + slot] === vpn) this.tlbTag[k * TLB_SIZE + slot] = NaN;
     }
@@ -466,8 +528,9 @@ export class Cpu {
   }
 
   /** Install a translation in one slot: invalidates other pages' tags in that slot. */
-  tlbFill(slot: number, vpn: number, physPage: number, kinds: number): void {
+  tlbFill(slot: number, vpn: number, physPage: number, kinds: number, global: boolean): void {
     this.tlbPhys[slot] = physPage;
+    this.tlbGlobal[slot] = global ? 1 : 0;
     for (let k = 0; k < TLB_KINDS; k++) this.tlbTag[k * TLB_SIZE + slot] = (kinds & (1 << k)) !== 0 ? vpn : NaN;
   }
 
@@ -679,8 +742,8 @@ export class Cpu {
       const n = (spLo >>> 0) - size;
       spLo = n | 0;
       if (n < 0) spHi = (spHi - 1) | 0;
-      if (((spHi << CANON_SHIFT) >> CANON_SHIFT) !== spHi) this.raise(V.SS, 0);
-      this.write(spHi * TWO32 + (spLo >>> 0), size, lo, hi);
+      const lin = ((spHi << CANON_SHIFT) >> CANON_SHIFT) === spHi ? spHi * TWO32 + (spLo >>> 0) : this.noncanonical(SS, spLo, spHi);
+      this.write(lin, size, lo, hi);
     } else {
       const ss = this.stackSize;
       if (ss === 4) spLo = (spLo - size) | 0;
@@ -697,8 +760,8 @@ export class Cpu {
     if (this.mode === Mode.Long64) {
       const n = (lo >>> 0) + offset;
       if (n >= TWO32) hi = (hi + 1) | 0;
-      if (((hi << CANON_SHIFT) >> CANON_SHIFT) !== hi) this.raise(V.SS, 0);
-      return this.read(hi * TWO32 + (n >>> 0), size);
+      const lin = ((hi << CANON_SHIFT) >> CANON_SHIFT) === hi ? hi * TWO32 + (n >>> 0) : this.noncanonical(SS, n, hi);
+      return this.read(lin, size);
     }
     const ss = this.stackSize;
     if (offset !== 0) lo = (lo + offset) | 0;
@@ -749,8 +812,7 @@ export class Cpu {
     const target = this.nextRip + disp;
     if (this.mode === Mode.Long64) {
       if (osz === 2) { this.nextRip = target & 0xffff; return; }
-      if (target < -140737488355328 || target >= 140737488355328) this.gp(0);
-      this.nextRip = target;
+      this.nextRip = target >= -CANON48 && target < CANON48 ? target : this.noncanonicalAt(CS, target);
     } else {
       this.nextRip = osz === 2 ? target & 0xffff : target >>> 0;
     }
@@ -775,7 +837,7 @@ export class Cpu {
 
   private enterCodePage(rip: number): void {
     if (this.mode === Mode.Long64) {
-      if (rip < -140737488355328 || rip >= 140737488355328) this.gp(0);
+      if (rip < -CANON48 || rip >= CANON48) this.noncanonicalAt(CS, rip);
     }
     const phys = this.translate(rip, this.tlbFetch, Access.Fetch);
     const ppn = Math.floor(phys / PAGE_SIZE);
@@ -813,7 +875,7 @@ export class Cpu {
   fetchByte(lin: number): number {
     let a = lin;
     if (this.mode !== Mode.Long64) a = lin >>> 0;
-    else if (a < -140737488355328 || a >= 140737488355328) this.gp(0);
+    else if (a < -CANON48 || a >= CANON48) this.noncanonicalAt(CS, a);
     const p = this.translate(a, this.tlbFetch, Access.Fetch);
     return p < this.mem.size ? this.mem.bytes[p] : 0xff;
   }

@@ -6,7 +6,9 @@ import { MAXPHYADDR, LINEAR_BITS } from './model.js';
 
 /** Features the decoder gates on (opcodes.ts `feature`), derived from the leaves below. */
 export function featureSet(model: CpuModelOptions): Set<string> {
-  const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr']);
+  const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr',
+    // Paging (SDM Vol. 3A §4.1.4): global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
+    'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
   f.add('fsgsbase');
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
   return f;
@@ -35,22 +37,28 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
       out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
       out[1] = 0;
-      // ECX: CX16 (13), POPCNT (23). EDX: DE (2), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
-      out[2] = (1 << 13) | (1 << 23);
+      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
+      out[2] = (1 << 13) | (1 << 17) | (1 << 23);
       out[3] = (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15);
       return;
     case 7:
+      if (subleaf === 0) {
+        out[0] = 1; // the highest subleaf
+        // EBX: FSGSBASE (0), SMEP (7), INVPCID (10), SMAP (20). ECX: UMIP (2), LA57 (16).
+        out[1] = (1 << 0) | (1 << 7) | (1 << 10) | (1 << 20);
+        out[2] = (1 << 2) | (1 << 16);
+      }
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
-      if (subleaf === 0) { out[1] = 1 << 0; out[2] = 1 << 2; } // EBX: FSGSBASE (0); ECX: UMIP (2)
       return;
     case 0x80000000:
       out[0] = MAX_EXTENDED;
       if (model.vendor === 'amd') { out[1] = str4(vendor, 0); out[3] = str4(vendor, 4); out[2] = str4(vendor, 8); }
       return;
     case 0x80000001:
-      // ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29).
+      // ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). EDX: SYSCALL (11), NX (20), 1-GByte pages (26),
+      // RDTSCP (27), LM (29).
       out[2] = (1 << 0) | (1 << 5);
-      out[3] = (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29);
+      out[3] = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
       return;
     case 0x80000002: case 0x80000003: case 0x80000004: {
       const brand = 'Ringside x86-64 model'.padEnd(48, '\0');

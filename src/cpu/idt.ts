@@ -101,12 +101,12 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
     spLo = cpu.readSys32(cpu.trBase + off);
     spHi = cpu.readSys32(cpu.trBase + off + 4);
   }
-  if (((spHi << 16) >> 16) !== spHi) cpu.raise(V.SS, ext);
+  if (!cpu.isCanonicalHi(spHi)) cpu.raise(V.SS, ext);
   const rsp = spHi * TWO32 + ((spLo & ~15) >>> 0);
 
   // The frame: SS, RSP, RFLAGS, CS, RIP and the error code, 8 bytes each. Probe the
   // whole frame with the new privilege's rights before writing any of it.
-  if (((targetHi << 16) >> 16) !== targetHi) cpu.gp(ext);
+  if (!cpu.isCanonicalHi(targetHi)) cpu.gp(ext);
   const flags = cpu.getFlags();
   const frame = rsp - (hasError ? 48 : 40);
   const user = newCpl === 3;

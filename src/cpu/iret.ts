@@ -48,7 +48,7 @@ export function iret(cpu: Cpu, osz: number): void {
   const to64 = ia32e && (csHi & DESC_L) !== 0;
   let target: number;
   if (to64) {
-    if (((ripHi << 16) >> 16) !== ripHi) cpu.gp(0);
+    if (!cpu.isCanonicalHi(ripHi)) cpu.gp(0);
     target = ripHi * TWO32 + (ripLo >>> 0);
   } else {
     // A return to compatibility or protected mode: EIP must lie within the CS limit

@@ -10,8 +10,12 @@ export interface CpuModelOptions {
  *  40 bits, as QEMU's TCG `-cpu max` reports, so both oracles agree on reserved bits. */
 export const MAXPHYADDR = 40;
 
-/** Linear-address width with 4-level paging (LA57 comes with the system-architecture issue). */
-export const LINEAR_BITS = 48;
+/** Linear-address width with 4-level paging: the canonical check of the hot path. */
+export const LINEAR_BITS_4LEVEL = 48;
+
+/** Maximum linear-address width, reported by CPUID.80000008H:EAX[15:8]: 57, since 5-level
+ *  paging (CR4.LA57, SDM Vol. 3A §4.5) is supported. */
+export const LINEAR_BITS = 57;
 
 /** Virtual TSC rate: RDTSC reads the retired-instruction count times this (DESIGN.md, Determinism). */
 export const TSC_PER_INSTRUCTION = 1;

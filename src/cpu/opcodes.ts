@@ -251,6 +251,9 @@ function build(): OpcodeDef[] {
   def('0F 01 /4', 'SMSW', 'Ev', S.smsw);
   def('0F 01 /6', 'LMSW', 'Ew', S.lmsw);
   def('0F 01 /7', 'INVLPG', 'Mb', S.invlpg);
+  def('66 0F 38 82 /r', 'INVPCID', 'Gy,Mdq', S.invpcid, { feature: 'invpcid' });
+  def('NP 0F 01 CA', 'CLAC', '', S.stac, { op: 0, feature: 'smap' });
+  def('NP 0F 01 CB', 'STAC', '', S.stac, { op: 1, feature: 'smap' });
   def('0F 01 F8', 'SWAPGS', '', 'unmodelled', { attrs: 'o64' });
   def('0F 01 F9', 'RDTSCP', '', S.rdtscp, { feature: 'rdtscp' });
   def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
@@ -388,7 +391,6 @@ function build(): OpcodeDef[] {
   def('NP 0F C3 /r', 'MOVNTI', 'My,Gy', 'UD'); // SSE2, general registers: #UD, never #NM
   def('66 0F 38 80 /r', 'INVEPT', 'Gy,Mdq', 'UD'); // VMX
   def('66 0F 38 81 /r', 'INVVPID', 'Gy,Mdq', 'UD');
-  def('66 0F 38 82 /r', 'INVPCID', 'Gy,Mdq', 'UD');
   def('F3 0F 38 D8 /r', 'AESENCWIDE', 'M', 'UD'); // Key Locker
   for (let k = 0xdc; k <= 0xdf; k++) def(`F3 0F 38 ${hex(k)} /r`, 'AESKL', 'Vdq,M', 'UD');
   def('F3 0F 38 FA /r', 'ENCODEKEY128', 'Gd,Ud', 'UD');

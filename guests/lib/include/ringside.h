@@ -41,6 +41,7 @@
 #define CR0_WP   (1 << 16)
 #define CR0_PG   (1 << 31)
 #define CR4_PAE  (1 << 5)
+#define CR4_LA57 (1 << 12)
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1 << 8)
 #define EFER_NXE (1 << 11)
@@ -289,6 +290,9 @@ static inline void invlpg(const volatile void *va)
 #define PTE_NX   (1ULL << 63)
 
 extern u64 boot_pml4[512], boot_pdpt[512], boot_pd[512], boot_pt[512];
+/* Defined by a guest that wants 5-level paging: head.S then boots with CR4.LA57 = 1
+ * and this table as the root (if CPUID enumerates LA57; check CR4 to know). */
+extern u64 boot_pml5[512] __attribute__((weak));
 
 /* The PTE mapping a 4 KiB page in the first 2 MiB (aborts the test otherwise). */
 volatile u64 *pte_of(const volatile void *va);

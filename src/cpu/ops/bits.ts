@@ -188,7 +188,7 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
         const l0Hi = Math.floor(l0 / 4294967296), s0 = (l0 - l0Hi * 4294967296) + (dLo >>> 0);
         let hi = (l0Hi + dHi + (s0 >= 4294967296 ? 1 : 0)) | 0;
         if (i.asz === 4) hi = 0;
-        if (((hi << 16) >> 16) !== hi) cpu.raise(V.GP, 0);
+        if (!cpu.isCanonicalHi(hi)) cpu.raise(V.GP, 0);
         lin = hi * 4294967296 + (s0 >>> 0);
       } else {
         const t = bitInsn;

@@ -116,7 +116,7 @@ function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz
   const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;
   if (long) {
     if (osz !== 8) offHi = 0;
-    if (((offHi << 16) >> 16) !== offHi) cpu.gp(0);
+    if (!cpu.isCanonicalHi(offHi)) cpu.gp(0);
     return offHi * TWO32 + (offLo >>> 0);
   }
   return osz === 2 ? offLo & 0xffff : offLo >>> 0;

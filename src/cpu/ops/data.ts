@@ -273,7 +273,9 @@ export function fsGsBase(cpu: Cpu, i: Insn): void {
     return;
   }
   const lo = cpu.regLo[i.rm], hi = size === 8 ? cpu.regHi[i.rm] : 0;
-  if (((hi << 16) >> 16) !== hi) cpu.gp(0);
+  // Canonical for the widest linear address the CPU supports (57 bits with LA57), as WRMSR to
+  // IA32_FS_BASE checks it, whatever CR4.LA57 is.
+  if (((hi << 7) >> 7) !== hi) cpu.gp(0);
   cpu.segBaseLo[seg] = lo;
   cpu.segBaseHi[seg] = hi;
   cpu.segmentBaseChanged(seg);

@@ -1,6 +1,6 @@
 // System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDMSR, WRMSR,
 // MOV to/from CR and DR, LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR, SMSW, LMSW,
-// INVLPG, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
+// INVLPG, INVPCID, STAC, CLAC, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
 // rules for the x87 and SSE encodings the model does not implement (DESIGN.md).
 
 import type { Cpu } from '../cpu.js';
@@ -74,9 +74,12 @@ const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_G
 const PLAIN_MSRS = new Set([M.MSR_STAR, M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FMASK, M.MSR_SYSENTER_CS,
   M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP, M.MSR_TSC_AUX, M.MSR_PAT, M.MSR_MISC_ENABLE]);
 
+/** Addresses written to MSRs must be canonical for the processor's widest linear address,
+ *  57 bits since 5-level paging is supported, whatever CR4.LA57 (SDM Vol. 3A §4.5: a 57-bit
+ *  canonical value that is not 48-bit canonical faults when used under 4-level paging). */
 function isCanonical64(v: bigint): boolean {
-  const top = v >> 47n;
-  return top === 0n || top === 0x1ffffn;
+  const top = v >> 56n;
+  return top === 0n || top === 0xffn;
 }
 
 export function rdmsr(cpu: Cpu): void {
@@ -158,7 +161,25 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
   cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, lo, hi);
 }
 
-const CR4_ALLOWED = C.CR4_PAE | C.CR4_PGE | C.CR4_DE | C.CR4_TSD | C.CR4_UMIP | C.CR4_FSGSBASE;
+/** CR4 bits of the paging features (SDM Vol. 3A §2.5, §4.1.4), each writable only when CPUID
+ *  advertises its feature; all others are reserved (MOV to CR4: #GP(0)). */
+function cr4Writable(cpu: Cpu): number {
+  const f = cpu.features;
+  // Always: DE, TSD (CPUID.1:EDX), UMIP and FSGSBASE (advertised in leaf 7).
+  let bits = C.CR4_PAE | C.CR4_DE | C.CR4_TSD | C.CR4_UMIP | C.CR4_FSGSBASE;
+  if (f.has('pge')) bits |= C.CR4_PGE;
+  if (f.has('pcid')) bits |= C.CR4_PCIDE;
+  if (f.has('smep')) bits |= C.CR4_SMEP;
+  if (f.has('smap')) bits |= C.CR4_SMAP;
+  if (f.has('la57')) bits |= C.CR4_LA57;
+  return bits;
+}
+
+/** CR4 bits whose change flushes the TLB (SDM Vol. 3A §4.10.4.1, MOV to CR4: PGE, and PCIDE
+ *  1 -> 0, flush everything; PAE, and SMEP 0 -> 1, the current PCID's entries). The model
+ *  flushes everything on any change of these and of the bits its TLB caches decisions on
+ *  (SMAP, LA57, paging.ts): flushing more is always allowed. */
+const CR4_FLUSH = C.CR4_PGE | C.CR4_PCIDE | C.CR4_PAE | C.CR4_PSE | C.CR4_SMEP | C.CR4_SMAP | C.CR4_LA57;
 const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
   C.CR0_NW | C.CR0_CD | C.CR0_PG;
 
@@ -177,7 +198,8 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       const pgOn = (v & C.CR0_PG) !== 0 && (cpu.cr0 & C.CR0_PG) === 0;
       const pgOff = (v & C.CR0_PG) === 0 && (cpu.cr0 & C.CR0_PG) !== 0;
       if (pgOn && (cpu.efer & C.EFER_LME) !== 0 && (cpu.cr4 & C.CR4_PAE) === 0) cpu.gp(0);
-      if (pgOff && (long || (cpu.cr4 & C.CR4_PCIDE) !== 0)) cpu.gp(0);
+      if (pgOff && long) cpu.gp(0);
+      if (pgOff && (cpu.cr4 & C.CR4_PCIDE) !== 0) cpu.gp(0); // SDM Vol. 3A §4.10.1
       if ((v & C.CR0_PE) === 0) cpu.modelError('real mode is not modelled');
       cpu.cr0 = v;
       if (pgOn && (cpu.efer & C.EFER_LME) !== 0) cpu.efer |= C.EFER_LMA;
@@ -188,16 +210,28 @@ export function movToCr(cpu: Cpu, i: Insn): void {
     }
     case 2: cpu.cr2Lo = lo; cpu.cr2Hi = hi; return;
     case 3: {
-      if (long && (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
-      cpu.cr3Lo = lo; cpu.cr3Hi = hi;
-      cpu.flushTlb();
+      // SDM Vol. 3A §4.10.4.1 (MOV to CR3): with CR4.PCIDE = 1, bit 63 of the source asks the
+      // processor not to invalidate the new PCID's entries; it is not stored in CR3 and is not
+      // reserved. Bits 63:MAXPHYADDR are reserved otherwise (#GP(0)).
+      const h = (cpu.cr4 & C.CR4_PCIDE) !== 0 ? hi & 0x7fffffff : hi;
+      if (long && (h >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
+      cpu.cr3Lo = lo; cpu.cr3Hi = h;
+      // The TLB is not tagged by PCID: flushing every non-global entry keeps a switch to
+      // another PCID from using the old one's translations (cpu.ts deviations).
+      cpu.flushTlbNonGlobal();
       return;
     }
     case 4: {
-      if (hi !== 0 || (lo & ~CR4_ALLOWED) !== 0) cpu.gp(0);
+      // SDM MOV (Control Registers), #GP(0) conditions: reserved bits; leaving IA-32e mode by
+      // clearing PAE; changing LA57 in IA-32e mode (§4.5.1); setting PCIDE outside IA-32e mode
+      // or while CR3[11:0] != 0 (§4.10.1).
+      if (hi !== 0 || (lo & ~cr4Writable(cpu)) !== 0) cpu.gp(0);
+      const changed = lo ^ cpu.cr4;
       if (cpu.longMode && (lo & C.CR4_PAE) === 0) cpu.gp(0);
+      if (cpu.longMode && (changed & C.CR4_LA57) !== 0) cpu.gp(0);
+      if ((changed & lo & C.CR4_PCIDE) !== 0 && (!cpu.longMode || (cpu.cr3Lo & 0xfff) !== 0)) cpu.gp(0);
       cpu.cr4 = lo;
-      cpu.flushTlb();
+      if ((changed & CR4_FLUSH) !== 0) cpu.flushTlb();
       return;
     }
     case 8:
@@ -440,3 +474,46 @@ export function undefinedInstruction(cpu: Cpu): void {
   cpu.ud();
 }
 
+// ---------------------------------------------------------------- paging: INVPCID, STAC, CLAC
+
+/** INVPCID (SDM Vol. 2 INVPCID; Vol. 3A §4.10.4.1): the register operand is the type (64 bits
+ *  in 64-bit mode, else 32), the memory operand a 128-bit descriptor: PCID in bits 11:0,
+ *  bits 63:12 reserved, the linear address in bits 127:64. The TLB is not tagged by PCID and
+ *  holds only the current PCID's non-global entries (MOV to CR3 flushes them), so invalidating
+ *  another PCID's entries is done by invalidating the current one's too (allowed: the
+ *  instruction may invalidate more than asked). */
+export function invpcid(cpu: Cpu, i: Insn): void {
+  requireCpl0(cpu);
+  const long = cpu.mode === Mode.Long64;
+  const lin = cpu.ea(i); // non-canonical: #GP(0), or #SS(0) through SS
+  const typeLo = cpu.regLo[i.reg] >>> 0, typeHi = long ? cpu.regHi[i.reg] : 0;
+  if (typeHi !== 0 || typeLo > 3) cpu.gp(0);
+  const pcidLo = cpu.read64(lin);
+  const pcidHi = cpu.hi;
+  const addrLo = cpu.read64(lin + 8);
+  const addrHi = cpu.hi;
+  if (pcidHi !== 0 || (pcidLo & ~0xfff) !== 0) cpu.gp(0);
+  const pcid = pcidLo & 0xfff;
+  if (typeLo <= 1 && (cpu.cr4 & C.CR4_PCIDE) === 0 && pcid !== 0) cpu.gp(0);
+  switch (typeLo) {
+    case 0: {
+      // Individual address: the address must be canonical (#GP(0), never #SS); global
+      // translations are kept.
+      if (((addrHi << 16) >> 16) !== addrHi) cpu.flushTlbPage(cpu.noncanonical(0 /* #GP */, addrLo, addrHi), true);
+      else cpu.flushTlbPage(addrHi * TWO32 + (addrLo >>> 0), true);
+      return;
+    }
+    case 1: case 3: cpu.flushTlbNonGlobal(); return; // single context / all contexts, except global
+    default: cpu.flushTlb(); // all contexts, global translations included
+  }
+}
+
+/** STAC / CLAC (SDM Vol. 2): set / clear RFLAGS.AC, which lets explicit supervisor data
+ *  accesses reach user pages under CR4.SMAP (Vol. 3A §4.6.1). #UD at CPL > 0 (and without
+ *  SMAP in CPUID: opcodes.ts feature gate). Nothing to flush: paging.ts never caches user
+ *  pages for supervisor data accesses while SMAP is on. */
+export function stac(cpu: Cpu, i: Insn): void {
+  if (cpu.cpl !== 0) cpu.ud();
+  if (i.op === 1) cpu.flagsRest |= R.AC;
+  else cpu.flagsRest &= ~R.AC;
+}

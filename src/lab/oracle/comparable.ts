@@ -120,7 +120,9 @@ const MNEMONIC: Record<string, Comparability> = {
   VMWRITE: no('VMX instructions: #UD outside VMX operation on Intel, another instruction map on AMD'),
   INVEPT: no('VMX instructions: #UD outside VMX operation on Intel, another instruction map on AMD'),
   INVVPID: no('VMX instructions: #UD outside VMX operation on Intel, another instruction map on AMD'),
-  INVPCID: HOST_FEATURE('INVPCID (#GP at CPL 3 where implemented)'),
+  INVPCID: no('INVPCID at CPL 3: #GP(0) where the host implements it (as in the model), #UD where it does not'),
+  // SMAP's STAC/CLAC are #UD at CPL 3 whether or not the host implements SMAP.
+  CLAC: fault('#UD at CPL 3 (SIGILL)'), STAC: fault('#UD at CPL 3 (SIGILL)'),
   EXTRQ: HOST_FEATURE('SSE4A (on AMD hosts)'), INSERTQ: HOST_FEATURE('SSE4A (on AMD hosts)'),
   MOVNTSS: HOST_FEATURE('SSE4A (on AMD hosts)'), MOVNTSD: HOST_FEATURE('SSE4A (on AMD hosts)'),
   MOVNTI: HOST_FEATURE('SSE2'),
