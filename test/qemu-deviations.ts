@@ -242,6 +242,18 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     why: SMAP_IMPLICIT_WHY + ' Here: MOV to DS of a selector whose GDT entry is on a user page, with AC = 1 (STAC).',
   })),
   rfEntry('la57', '#PF, #GP and #SS'),
+  rfEntry('pf-user', '#PF from CPL 3'),
+  ...([[/^rsvd\.xd_nxe0\.read\.error_code$/, '0xd', '0xc', 'a user read through a PTE with XD set while EFER.NXE = 0: P|RSVD|U'],
+    [/^rsvd\.xd_nxe0\.write\.error_code$/, '0xf', '0xe', 'a user write through a PTE with XD set while EFER.NXE = 0: P|W|RSVD|U']] as const)
+    .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
+      guest: 'pf-user',
+      line,
+      sdmSection: RSVD_SDM,
+      sdmValue,
+      qemuValue,
+      qemuSource: RSVD_QEMU + '; U/S is or-ed in afterwards for a user access (do_fault_cont)',
+      why: RSVD_WHY + ` Here: ${what}.`,
+    })),
   {
     guest: 'la57',
     line: /^rsvd\.pml5_ps\.read\.error_code$/,
