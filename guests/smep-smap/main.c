@@ -20,7 +20,17 @@
  *   whatever AC is.  SMAP does not affect instruction fetches, nor accesses
  *   to supervisor pages.
  * - STAC/CLAC work at CPL 0 whether or not CR4.SMAP is set (they only change
- *   AC).  Their #UD at CPL > 0 needs ring 3 and is not checked here.
+ *   AC); at CPL > 0 they raise #UD (Vol. 2 STAC, CLAC) and AC is unchanged.
+ * - From the user side (CPL 3, after ring3_init(), with only the pages of the
+ *   user cases left user-mode pages): SMEP and SMAP restrict supervisor-mode
+ *   accesses only, so with both on a CPL-3 fetch from a user page and CPL-3 reads
+ *   and writes of user pages work, whatever RFLAGS.AC is.  A CPL-3 fetch from a
+ *   supervisor page is #PF(P|U|I): I/D reported because SMEP = 1.  A CPL-3 read
+ *   of a supervisor page is #PF(P|U) as without SMAP.
+ * - With CR0.AM = 1, RFLAGS.AC = 1 (set here by POPF at CPL 3) and CPL 3, a
+ *   misaligned data access raises #AC(0) (Vol. 3A §6.15, Interrupt 17; §2.5 CR0.AM):
+ *   CR4.SMAP gives AC its SMAP meaning at CPL < 3 only.  An aligned access, or
+ *   CR0.AM = 0, takes no #AC.
  * - CR2 holds the faulting linear address; the saved RIP is the faulting
  *   instruction.
  *
@@ -31,11 +41,13 @@
 
 #define CR4_SMEP (1UL << 20)
 #define CR4_SMAP (1UL << 21)
-#define RFLAGS_AC (1UL << 18)
+#define CR0_AM   (1UL << 18)
 
 static u8 user_data[PAGE_SIZE] __attribute__((aligned(4096)));
 static u8 user_code[PAGE_SIZE] __attribute__((aligned(4096)));
 static u8 super_data[PAGE_SIZE] __attribute__((aligned(4096)));
+/* The stack of the CPL-3 routines below (a user page; they switch to it at once). */
+u8 user_page_stack[PAGE_SIZE] __attribute__((aligned(4096)));
 /* Page 0 (supervisor) ends with GDT entries 0-3; page 1 (user) starts with entry 4. */
 static u8 gdt_area[2 * PAGE_SIZE] __attribute__((aligned(4096)));
 
@@ -46,6 +58,51 @@ asm(".pushsection .text\n"
     "fixup_ret: ret\n"
     ".popsection");
 extern char fixup_ret[];
+
+/*
+ * Code run at CPL 3 by exec_user_frame(), on a page of its own (the only code page
+ * left user-mode once SMEP is on).  Each routine takes its argument in %rdi,
+ * switches to user_page_stack and ends with INT VEC_USER_RETURN (the library's
+ * return path is on supervisor pages), its result in %rax.
+ */
+#define USER_STACK_TOP "user_page_stack+4096"
+asm(".pushsection .text\n"
+    ".balign 4096\n"
+    "user_text:\n"
+    /* STAC, CLAC: result RFLAGS after the instruction. */
+    "u_stac: lea " USER_STACK_TOP "(%rip), %rsp\n"
+    "u_stac_insn: .byte 0x0f, 0x01, 0xcb\n"
+    "u_stac_after: pushfq\n pop %rax\n int $" STR(VEC_USER_RETURN) "\n"
+    EXTABLE(u_stac_insn, u_stac_after)
+    "u_clac: lea " USER_STACK_TOP "(%rip), %rsp\n"
+    "u_clac_insn: .byte 0x0f, 0x01, 0xca\n"
+    "u_clac_after: pushfq\n pop %rax\n int $" STR(VEC_USER_RETURN) "\n"
+    EXTABLE(u_clac_insn, u_clac_after)
+    /* CALL *%rdi (a `ret`); a faulting fetch resumes at u_ret (fault_expect_at). */
+    "u_call: lea " USER_STACK_TOP "(%rip), %rsp\n"
+    " call *%rdi\n"
+    " mov $0x600d, %eax\n int $" STR(VEC_USER_RETURN) "\n"
+    "u_ret: ret\n"
+    /* Read (%rdi), store its complement at 8(%rdi); result the value read. */
+    "u_rw: lea " USER_STACK_TOP "(%rip), %rsp\n"
+    " mov $0xbad, %eax\n"
+    "u_rw_read: mov (%rdi), %rax\n"
+    " mov %rax, %rdx\n not %rdx\n"
+    "u_rw_write: mov %rdx, 8(%rdi)\n"
+    "u_rw_done: int $" STR(VEC_USER_RETURN) "\n"
+    EXTABLE(u_rw_read, u_rw_done)
+    EXTABLE(u_rw_write, u_rw_done)
+    /* POPF setting AC, then an 8-byte read of (%rdi); result the value read. */
+    "u_ac: lea " USER_STACK_TOP "(%rip), %rsp\n"
+    " pushfq\n orl $0x40000, (%rsp)\n popfq\n"          /* RFLAGS.AC */
+    " mov $0xbad, %eax\n"
+    "u_ac_insn: mov (%rdi), %rax\n"
+    "u_ac_after: int $" STR(VEC_USER_RETURN) "\n"
+    EXTABLE(u_ac_insn, u_ac_after)
+    ".balign 4096\n"
+    ".popsection");
+extern char user_text[], u_stac[], u_stac_insn[], u_clac[], u_clac_insn[], u_call[], u_ret[];
+extern char u_rw[], u_rw_read[], u_rw_write[], u_ac[], u_ac_insn[];
 
 static u64 read_at(const volatile void *p, u64 *label)
 {
@@ -154,6 +211,106 @@ static void implicit_gdt_case(const char *name, bool ac)
     outcome(name, label, user_page, 0x1, 0, ac);
 }
 
+/*
+ * A case at CPL 3: run `routine` with %rdi = arg and the given RFLAGS, then print
+ * vector, error code, CR2 relative to `page` (#PF only), RIP relative to `label`
+ * and CS, or `none` for each.  want_vector < 0: no fault expected; qemu_none: QEMU
+ * takes no fault here (test/qemu-deviations.ts), accepted.  Returns the routine's
+ * result.
+ */
+static u64 user_case(const char *name, const char *routine, u64 arg, u64 rflags, u64 label, u64 page,
+                     long want_vector, u64 want_ec, u64 want_off, bool qemu_none)
+{
+    fault_reset();
+    u64 r = exec_user_frame((u64)(uintptr_t)routine, arg, SEL_USER_CODE64, rflags);
+
+    if (!last_fault.count) {
+        printk("%s.vector: none\n%s.error_code: none\n%s.cr2: none\n%s.rip: none\n%s.cs: none\n",
+               name, name, name, name, name);
+        if (want_vector >= 0 && !qemu_none)
+            test_fail("%s: no fault, expected %s(0x%lx)", name, exc_name((unsigned int)want_vector), want_ec);
+        return r;
+    }
+    printk("%s.vector: %lu\n", name, last_fault.vector);
+    printk("%s.error_code: 0x%lx\n", name, last_fault.error_code);
+    if (last_fault.vector == 14 && last_fault.cr2 >= page)
+        printk("%s.cr2: page+0x%lx\n", name, last_fault.cr2 - page);
+    else
+        printk("%s.cr2: none\n", name);
+    if (last_fault.rip >= label)
+        printk("%s.rip: label+0x%lx\n", name, last_fault.rip - label);
+    else
+        printk("%s.rip: label-0x%lx\n", name, label - last_fault.rip);
+    printk("%s.cs: 0x%lx\n", name, last_fault.cs);
+    if (want_vector < 0 || last_fault.vector != (u64)want_vector || last_fault.error_code != want_ec ||
+        (want_vector == 14 && last_fault.cr2 != page + want_off) || last_fault.rip != label ||
+        last_fault.cs != SEL_USER_CODE64)
+        test_fail("%s: got %s(0x%lx) cr2 0x%lx rip 0x%lx cs 0x%lx", name,
+                  exc_name((unsigned int)last_fault.vector), last_fault.error_code, last_fault.cr2,
+                  last_fault.rip, last_fault.cs);
+    return r;
+}
+
+/*
+ * The user side.  ring3_init() makes every page user-mode; U/S is then cleared
+ * again in every PTE of the first 2 MiB except the pages the CPL-3 routines use
+ * (their code, stack, and user_data / user_code), so that the kernel, its stacks
+ * and descriptor tables are supervisor pages: with SMEP on, the kernel's own
+ * fetches (the fault handler included) must not be from user pages.
+ */
+static void user_side(void)
+{
+    const u64 ud = (u64)(uintptr_t)user_data, uc = (u64)(uintptr_t)user_code;
+    const u64 sd = (u64)(uintptr_t)super_data, kret = (u64)(uintptr_t)fixup_ret;
+    volatile u64 *up = (volatile u64 *)(user_data + OFFSET);
+    u64 r;
+
+    ring3_init();
+    for (unsigned int i = 0; i < 512; i++)
+        boot_pt[i] &= ~PTE_U;
+    boot_pt[ud >> 12] |= PTE_U;
+    boot_pt[uc >> 12] |= PTE_U;
+    boot_pt[(u64)(uintptr_t)user_text >> 12] |= PTE_U;
+    boot_pt[(u64)(uintptr_t)user_page_stack >> 12] |= PTE_U;
+    write_cr3(read_cr3());
+    *up = 0x1234567890abcdefUL;
+
+    write_cr4(read_cr4() | CR4_SMEP);
+    r = user_case("user.smep1.exec_user", u_call, uc, RFLAGS_FIXED, 0, 0, -1, 0, 0, false);
+    value("user.smep1.exec_user.returned", r, 0x600d);
+    fault_expect_at(kret, (u64)(uintptr_t)u_ret);
+    user_case("user.smep1.exec_supervisor", u_call, kret, RFLAGS_FIXED, kret, kret, 14, 0x15, 0, false);
+    fault_expect_at(0, 0);
+
+    /* SMAP as well: the user's accesses to user pages, with AC = 0 and AC = 1. */
+    write_cr4(read_cr4() | CR4_SMAP);
+    r = user_case("user.smap1.ac0.rw_user", u_rw, (u64)(uintptr_t)up, RFLAGS_FIXED, 0, 0, -1, 0, 0, false);
+    value("user.smap1.ac0.rw_user.value", r, 0x1234567890abcdefUL);
+    r = user_case("user.smap1.ac1.rw_user", u_rw, (u64)(uintptr_t)up, RFLAGS_FIXED | RFLAGS_AC, 0, 0, -1, 0, 0,
+                  false);
+    value("user.smap1.ac1.rw_user.value", r, 0x1234567890abcdefUL);
+    user_case("user.smap1.ac1.read_supervisor", u_rw, sd, RFLAGS_FIXED | RFLAGS_AC, (u64)(uintptr_t)u_rw_read, sd,
+              14, 0x5, 0, false);
+
+    /* STAC and CLAC at CPL 3: #UD, AC unchanged. */
+    r = user_case("user.stac", u_stac, 0, RFLAGS_FIXED, (u64)(uintptr_t)u_stac_insn, 0, 6, 0, 0, false);
+    value("user.stac.ac", (r >> 18) & 1, 0);
+    r = user_case("user.clac", u_clac, 0, RFLAGS_FIXED | RFLAGS_AC, (u64)(uintptr_t)u_clac_insn, 0, 6, 0, 0, false);
+    value("user.clac.ac", (r >> 18) & 1, 1);
+
+    /* CR0.AM = 1 with SMAP on: AC set by POPF at CPL 3 enables alignment checking. */
+    write_cr0(read_cr0() | CR0_AM);
+    user_case("user.am1.popf_ac.misaligned", u_ac, (u64)(uintptr_t)up + 1, RFLAGS_FIXED,
+              (u64)(uintptr_t)u_ac_insn, 0, 17, 0, 0, true);
+    r = user_case("user.am1.popf_ac.aligned", u_ac, (u64)(uintptr_t)up, RFLAGS_FIXED, 0, 0, -1, 0, 0, false);
+    value("user.am1.popf_ac.aligned.value", r, 0x1234567890abcdefUL);
+    write_cr0(read_cr0() & ~CR0_AM);
+    user_case("user.am0.popf_ac.misaligned", u_ac, (u64)(uintptr_t)up + 1, RFLAGS_FIXED, 0, 0, -1, 0, 0, false);
+
+    write_cr4(read_cr4() & ~(CR4_SMEP | CR4_SMAP));
+    value("user.smap1.rw_user.memory", up[1], ~0x1234567890abcdefUL);
+}
+
 void test_main(void)
 {
     u64 label, v;
@@ -253,4 +410,6 @@ void test_main(void)
     outcome("smep1_smap1_nxe1.exec_user", uc, uc, 0x11, 0, false);
     write_cr4(read_cr4() & ~(CR4_SMEP | CR4_SMAP));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_NXE);
+
+    user_side();
 }
