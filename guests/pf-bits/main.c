@@ -21,7 +21,7 @@
  *   or a PDE/PDPTE with PS = 1) and never in an entry that references
  *   another table.
  * - 1-GByte pages are enumerated by CPUID.80000001H:EDX[26].
- * - U/S (bit 2) needs a CPL-3 access and is not checked here.
+ * - U/S (bit 2) needs a CPL-3 access: guests/pf-user checks it at every level.
  *
  * The guest maps its own region at PML4 slot 2 (linear 0x10000000000):
  * page 0 through a PDPT, PD and PT of its own, +2 MiB as a 2-MByte page and

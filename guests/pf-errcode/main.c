@@ -10,7 +10,8 @@
  *   the linear address that was accessed.
  * - The error code's bits: P (bit 0) = 0 for a not-present page, 1 for a
  *   protection violation or reserved-bit violation; W/R (bit 1) = write;
- *   U/S (bit 2) = user-mode access (always 0 here: CPL 0); RSVD (bit 3) = a
+ *   U/S (bit 2) = user-mode access (always 0 here: CPL 0; guests/pf-user has the
+ *   CPL-3 cases); RSVD (bit 3) = a
  *   reserved bit was set in a paging-structure entry; I/D (bit 4) = the access
  *   was an instruction fetch, reported only when IA32_EFER.NXE = 1 (with PAE
  *   or 4-level paging) or CR4.SMEP = 1: with NXE = 0 and SMEP = 0 a fetch

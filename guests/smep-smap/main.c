@@ -35,7 +35,8 @@
  *   instruction.
  *
  * Each case prints vector, error code, CR2 (relative to the page concerned)
- * and RIP (relative to the instruction's label), or `none` for each.
+ * and RIP (relative to the instruction's label), or `none` for each; the CPL-3
+ * cases also print the saved CS.
  */
 #include "ringside.h"
 
