@@ -294,3 +294,11 @@ test('switching between 32-bit and PAE paging with MOV to CR4.PAE while CR0.PG =
   assert.equal(movCr(cpu, 4, C.CR4_PSE | C.CR4_PAE), 'none');
   assert.equal(cpu.read32(0x200000), 0xbbbb);
 });
+
+test('32-bit paging: a page directory past the end of memory reads as all ones (present PDE and PTE, no fault)', () => {
+  const { cpu } = setup32(0);
+  assert.equal(movCr(cpu, 3, 0xfffff000), 'none');
+  // PDE 0xffffffff (PS ignored without PSE) -> page table at 0xfffff000 -> PTE 0xffffffff.
+  assert.equal(phys(cpu, 0x123), 0xfffff123);
+  assert.equal(cpu.read32(0x123) >>> 0, 0xffffffff);
+});

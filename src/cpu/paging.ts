@@ -96,6 +96,7 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
   // Accessed and dirty flags (§4.8): A in every entry used, D in the leaf on a write.
   for (let k = 0; k < depth; k++) {
     const addr = walkEntries[k];
+    if (addr + 4 > cpu.mem.size) continue; // an entry read as all ones from past the end of memory
     const lo = cpu.view.getInt32(addr, true);
     let set = lo | A;
     if (k === depth - 1 && kind === Access.Write) set |= D;
