@@ -250,7 +250,8 @@ function read32(cpu: Cpu, lin: number): number {
   return leaf(pte, 0, 12);
 }
 
-/** §4.4.1: load the PDPTE registers from the 32-byte PDPT at bits 31:5 of `cr3Lo`. Returns
+/** §4.4.1: load the PDPTE registers from the 32-byte PDPT at bits 31:5 of `cr3Lo` (for MOV to
+ *  CR0/CR3/CR4; task switches, which also load them, are not modelled). Returns
  *  false, loading nothing, if a PDPTE has P = 1 and a reserved bit set (2:1, 8:5,
  *  63:MAXPHYADDR): the MOV to CR0/CR3/CR4 that asked then raises #GP(0) and changes nothing. */
 export function loadPdptes(cpu: Cpu, cr3Lo: number): boolean {
