@@ -302,3 +302,31 @@ test('32-bit paging: a page directory past the end of memory reads as all ones (
   assert.equal(phys(cpu, 0x123), 0xfffff123);
   assert.equal(cpu.read32(0x123) >>> 0, 0xffffffff);
 });
+
+test('SMEP and SMAP apply under 32-bit and PAE paging; a PDE G flag counts only for a 4-MByte page (§4.6, §4.10.2.4)', () => {
+  {
+    const { m, cpu } = setup32(C.CR4_PSE | C.CR4_PGE | C.CR4_SMEP | C.CR4_SMAP);
+    m.memory.writeU32(PD32, PT32 | 7);
+    m.memory.writeU32(PT32 + 4 * 0x200, FRAME_A | 7); // a user page
+    cpu.flushTlb();
+    assert.equal(access(cpu, 0x200000, Access.Fetch), PF(V.PFEC_P | V.PFEC_I), 'SMEP: supervisor fetch from a user page');
+    assert.equal(access(cpu, 0x200000), PF(V.PFEC_P), 'SMAP: supervisor read of a user page with AC = 0');
+    // G in a PDE that references a page table is ignored: the PTE (G = 0) decides.
+    m.memory.writeU32(PD32, PT32 | 0x103);
+    m.memory.writeU32(PT32 + 4 * 0x200, FRAME_A | 3);
+    cpu.flushTlb();
+    assert.equal(cpu.read32(0x200000), 0xaaaa);
+    m.memory.writeU32(PT32 + 4 * 0x200, FRAME_B | 3);
+    assert.equal(movCr(cpu, 3, PD32), 'none');
+    assert.equal(cpu.read32(0x200000), 0xbbbb);
+  }
+  {
+    const { m, cpu } = setupPae();
+    m.memory.writeU64(PD0 + 8, PT | 7, 0);
+    m.memory.writeU64(PT, FRAME_A | 7, 0);
+    assert.equal(movCr(cpu, 4, C.CR4_PAE | C.CR4_SMEP | C.CR4_SMAP), 'none');
+    assert.equal(access(cpu, 0x200000, Access.Fetch), PF(V.PFEC_P | V.PFEC_I));
+    assert.equal(access(cpu, 0x200000, Access.Write), PF(V.PFEC_P | V.PFEC_W));
+    assert.equal(outcome(cpu, () => cpu.translate(0x200000, TLB_SIZE * TlbKind.ReadU, Access.Read)), 'none', 'a user read');
+  }
+});
