@@ -27,6 +27,8 @@
  *   only when CR4.SMEP = 1 or PAE/4-level paging with EFER.NXE = 1 -- so never
  *   under 32-bit paging here.
  * - INVLPG (§4.10.4.1) makes a changed PTE take effect.
+ * - At CPL 3 (32-bit paging here) every access is a user-mode access: U/S = 1
+ *   in the error code, a supervisor page or a read-only page refuses it (§4.6).
  *
  * Every observation is printed as `name: value`.  QEMU 7.2 TCG deviates on
  * three points (test/qemu-deviations.ts), where the guest accepts its value:
@@ -94,28 +96,47 @@ static void poke(u32 va, u32 v)
 
 /* ---- descriptor tables and exceptions ---- */
 
-static u64 gdt[3] __attribute__((aligned(8)));
-static u64 idt[32] __attribute__((aligned(8)));
+static u64 gdt[6] __attribute__((aligned(8)));
+static u64 idt[0x81] __attribute__((aligned(8)));
+
+static struct {
+    u32 link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    u32 regs[8];
+    u32 es, cs, ss, ds, fs, gs, ldt;
+    u16 trap, iomap;
+} tss __attribute__((aligned(16)));
+
+static u8 ring0_stack[4096] __attribute__((aligned(16)));
+static u8 user_stack[4096] __attribute__((aligned(16)));
 
 #define STUB(v) extern void stub_##v(void)
-STUB(0); STUB(6); STUB(8); STUB(13); STUB(14);
+STUB(0); STUB(6); STUB(8); STUB(13); STUB(14); STUB(0x80);
+void enter_user(void (*fn)(void), void *stack_top);
 
-static u64 segment(u32 access)
+static u64 segment(u32 base, u32 limit, u32 access, u32 flags)
 {
-    /* base 0, limit 0xfffff, G = 1, D = 1 */
-    return 0xffffull | ((u64)access << 40) | (0xfull << 48) | (0xcull << 52);
+    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
+           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
 }
 
-static void set_gate(unsigned int vector, void (*handler)(void))
+/* A 32-bit interrupt gate. */
+static void set_gate(unsigned int vector, void (*handler)(void), u32 dpl)
 {
     u32 off = (u32)handler;
-    idt[vector] = (off & 0xffff) | ((u64)SEL_KCODE << 16) | ((u64)0x8e << 40) | ((u64)(off >> 16) << 48);
+    idt[vector] = (off & 0xffff) | ((u64)SEL_KCODE << 16) | ((u64)(0x8e | (dpl << 5)) << 40) |
+                  ((u64)(off >> 16) << 48);
 }
 
 static void tables_init(void)
 {
-    gdt[1] = segment(0x9a);
-    gdt[2] = segment(0x92);
+    gdt[1] = segment(0, 0xfffff, 0x9a, 0xc);        /* 0x08 code, DPL 0 */
+    gdt[2] = segment(0, 0xfffff, 0x92, 0xc);        /* 0x10 data, DPL 0 */
+    gdt[3] = segment(0, 0xfffff, 0xfa, 0xc);        /* 0x18 code, DPL 3 */
+    gdt[4] = segment(0, 0xfffff, 0xf2, 0xc);        /* 0x20 data, DPL 3 */
+    gdt[5] = segment((u32)&tss, sizeof(tss) - 1, 0x89, 0x0);   /* 0x28 32-bit TSS */
+    tss.esp0 = (u32)(ring0_stack + sizeof(ring0_stack));
+    tss.ss0 = SEL_KDATA;
+    tss.iomap = sizeof(tss);
     struct __attribute__((packed)) { u16 limit; u32 base; } gdtr = { sizeof(gdt) - 1, (u32)gdt };
     asm volatile("lgdt %0\n\t"
                  "ljmp $0x08, $1f\n"
@@ -123,11 +144,13 @@ static void tables_init(void)
                  "mov %%ax, %%ds\n\tmov %%ax, %%es\n\tmov %%ax, %%ss\n\t"
                  "mov %%ax, %%fs\n\tmov %%ax, %%gs"
                  :: "m"(gdtr) : "eax", "memory");
-    set_gate(0, stub_0);
-    set_gate(6, stub_6);
-    set_gate(8, stub_8);
-    set_gate(13, stub_13);
-    set_gate(14, stub_14);
+    asm volatile("ltr %w0" :: "r"(0x28));
+    set_gate(0, stub_0, 0);
+    set_gate(6, stub_6, 0);
+    set_gate(8, stub_8, 0);
+    set_gate(13, stub_13, 0);
+    set_gate(14, stub_14, 0);
+    set_gate(0x80, stub_0x80, 3);                   /* the way back from ring 3 */
     struct __attribute__((packed)) { u16 limit; u32 base; } idtr = { sizeof(idt) - 1, (u32)idt };
     asm volatile("lidt %0" :: "m"(idtr));
     outb(0x21, 0xff);       /* mask the PICs: nothing asynchronous under QEMU */
@@ -240,20 +263,59 @@ static u8 code_page[PAGE] __attribute__((aligned(PAGE)));
 
 /* ---- 32-bit paging ---- */
 
+/* What the ring-3 accesses saw (the kernel prints it back in ring 0). */
+static struct { u32 count, vector, error, cr2; } user_seen[3];
+
+static void user_code(void)
+{
+    try_read(TEST + 0x10);                  /* a supervisor page */
+    user_seen[0].count = last.count; user_seen[0].vector = last.vector;
+    user_seen[0].error = last.error; user_seen[0].cr2 = last.cr2;
+    try_write(TEST + 0x4010, 1);            /* a user read-only page */
+    user_seen[1].count = last.count; user_seen[1].vector = last.vector;
+    user_seen[1].error = last.error; user_seen[1].cr2 = last.cr2;
+    try_read(TEST + 0x2010);                /* not present */
+    user_seen[2].count = last.count; user_seen[2].vector = last.vector;
+    user_seen[2].error = last.error; user_seen[2].cr2 = last.cr2;
+    asm volatile("int $0x80" ::: "memory");
+}
+
+/* CPL 3 (§4.6): user-mode accesses set U/S in the error code; a user page must have
+ * U/S = 1 in the PDE and the PTE, and R/W = 1 in both for a user write whatever CR0.WP. */
+static void user_cases(void)
+{
+    static const struct { const char *name; u32 error, cr2; } want[3] = {
+        { "pg32.user.supervisor_read", 0x5, TEST + 0x10 },
+        { "pg32.user.ro_write", 0x7, TEST + 0x4010 },
+        { "pg32.user.np_read", 0x4, TEST + 0x2010 },
+    };
+    enter_user(user_code, user_stack + sizeof(user_stack));
+    for (int k = 0; k < 3; k++) {
+        last.count = user_seen[k].count;
+        last.vector = user_seen[k].vector;
+        last.error = user_seen[k].error;
+        last.cr2 = user_seen[k].cr2;
+        print_pf(want[k].name, want[k].error, want[k].cr2, 0);
+    }
+}
+
 static void paging32_cases(void)
 {
     for (u32 i = 0; i < 1024; i++) {
-        pt32_low[i] = (i * PAGE) | 3;
-        pd32[i] = i > 0 && i < 32 ? (i << 22) | PF_PS | 3 : 0;  /* 4-128 MiB: 4-MByte pages */
+        /* The identity map is user-accessible (U/S = 1) so that the ring-3 cases can run from
+         * the kernel image; SMEP and SMAP stay off. */
+        pt32_low[i] = (i * PAGE) | 7;
+        pd32[i] = i > 0 && i < 32 ? (i << 22) | PF_PS | 7 : 0;  /* 4-128 MiB: 4-MByte pages */
         pt_test[i] = 0;
     }
-    pd32[0] = (u32)pt32_low | 3;
-    pd32[TEST >> 22] = (u32)pt_test | 3;
+    pd32[0] = (u32)pt32_low | 7;
+    pd32[TEST >> 22] = (u32)pt_test | 7;
     pd32[BIG4M >> 22] = PHYS_4M | PF_PS | 3;
     pd32[BAD4M >> 22] = PHYS_4M | (1u << 21) | PF_PS | 3;
     pt_test[0] = (u32)frame_a | 3;          /* TEST + 0: frame_a, writable */
     pt_test[1] = (u32)frame_a | 1;          /* TEST + 0x1000: frame_a, read-only */
     pt_test[3] = (u32)code_page | 3;        /* TEST + 0x3000: a RET */
+    pt_test[4] = (u32)frame_a | 5;          /* TEST + 0x4000: frame_a, user, read-only */
     frame_a[0] = 0xaaaa0000;
     frame_a[1] = 0xaaaa0004;
     poke(PHYS_4M + 0x1234, 0x04001234);
@@ -320,6 +382,8 @@ static void paging32_cases(void)
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x10002000, 2b) :: "r"(TEST + 0x2000) : "memory");
     print_pf("pg32.nxe.fetch_np", 0x0, TEST + 0x2000, 0);
+
+    user_cases();
 }
 
 /* ---- PAE paging ---- */

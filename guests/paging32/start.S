@@ -41,6 +41,40 @@ stub_\vector:
         STUB 13, 1
         STUB 14, 1
 
+/* enter_user(fn, user_stack_top): IRET to fn at CPL 3 on the given stack.  The
+ * user code comes back with INT $0x80 (a DPL-3 gate), whose stub returns from
+ * enter_user on the kernel stack. */
+        .globl enter_user
+enter_user:
+        push    %ebp
+        push    %ebx
+        push    %esi
+        push    %edi
+        mov     %esp, kernel_esp
+        mov     20(%esp), %eax                  /* fn */
+        mov     24(%esp), %ecx                  /* user stack top */
+        push    $0x23                           /* SS: user data, RPL 3 */
+        push    %ecx                            /* ESP */
+        pushf
+        push    $0x1b                           /* CS: user code, RPL 3 */
+        push    %eax                            /* EIP */
+        mov     $0x23, %dx
+        mov     %dx, %ds
+        mov     %dx, %es
+        iret
+
+        .globl stub_0x80
+stub_0x80:
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     kernel_esp, %esp
+        pop     %edi
+        pop     %esi
+        pop     %ebx
+        pop     %ebp
+        ret
+
 stub_common:
         pusha
         mov     %esp, %eax
@@ -52,6 +86,9 @@ stub_common:
         iret
 
         .bss
+        .balign 16
+kernel_esp:
+        .skip   4
         .balign 16
 stack:
         .skip   16384
