@@ -202,6 +202,13 @@ const PCID_QEMU =
 const PCID_WHY = 'A missing feature: QEMU TCG does not enumerate PCID.';
 const INVPCID_WHY = 'A missing feature: QEMU TCG does not implement INVPCID; the guest accepts #UD when CPUID does not enumerate it.';
 
+const PDPTE_SDM = 'Intel SDM Vol. 3A §4.4.1 "PDPTE Registers"';
+const PDPTE_QEMU =
+  'QEMU 7.2 target/i386/tcg/sysemu/excp_helper.c mmu_translate(): PAE paging ("Page table level 3", restart_3_nolma) ' +
+  'reads the PDPTE from memory at (cr3 & ~0x1f) + ((addr >> 27) & 0x18) on every walk and checks bits 63:MAXPHYADDR ' +
+  'there (a #PF with RSVD; bits 2:1 and 8:5 not at all); TCG keeps no PDPTE registers';
+const PDPTE_WHY = 'QEMU TCG does not model the PDPTE registers of PAE paging.';
+
 /** The fault-frame RF line of a paging guest (all its faults are fault-class). */
 const rfEntry = (guest: string, what: string): QemuDeviation => ({
   guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
@@ -754,6 +761,37 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: 'QEMU 7.2 target/i386/tcg/seg_helper.c do_interrupt_protected(): pushes cpu_compute_eflags(env) as it is; ' +
       'nothing sets RF in the pushed image for fault-class exceptions',
     why: RF_WHY + ' Here: faults delivered through a protected-mode IDT (#UD, #DE, #GP, #NP).',
+  },
+  ...([[/^pg32\.rsvd_pde_bit21\.read\.error_code$/, '0x9', '0x8', 'a read through a 4-MByte PDE with bit 21 set (32-bit paging, §4.3): P|RSVD'],
+    [/^pg32\.rsvd_pde_bit21\.write\.error_code$/, '0xb', '0xa', 'a write through a 4-MByte PDE with bit 21 set: P|W|RSVD'],
+    [/^pae\.rsvd_pte_bit52\.read\.error_code$/, '0x9', '0x8', 'a read through a PAE PTE with bit 52 set (reserved, 62:MAXPHYADDR, §4.4.2): P|RSVD'],
+    [/^pae\.xd_nxe0\.read\.error_code$/, '0x9', '0x8', 'a read through a PAE PTE with XD set while EFER.NXE = 0: P|RSVD']] as const)
+    .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
+      guest: 'paging32', line, sdmSection: RSVD_SDM, sdmValue, qemuValue, qemuSource: RSVD_QEMU, why: RSVD_WHY + ` Here: ${what}.`,
+    })),
+  ...([[/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3$/, '#GP', 'completed', 'the MOV to CR3 itself'],
+    [/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3\.error_code$/, '0x0', null, 'the #GP error code, printed only when it is raised'],
+    [/^pae\.pdpte_rsvd_bit(1|40)\.cr3$/, 'unchanged', 'loaded', 'CR3 after the MOV']] as const)
+    .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
+      guest: 'paging32',
+      line,
+      sdmSection: PDPTE_SDM + '; "If any of the PDPTEs sets both the P flag (bit 0) and any reserved bit, the MOV to CR ' +
+        'instruction causes a general-protection exception (#GP(0)) and the PDPTEs are not loaded" (reserved: 2:1, 8:5, 63:MAXPHYADDR)',
+      sdmValue,
+      qemuValue,
+      qemuSource: PDPTE_QEMU + '; helper_write_crN() case 3 calls cpu_x86_update_cr3() without looking at the PDPTEs',
+      why: PDPTE_WHY + ` Here: ${what} with a reserved bit (1 or 40) in a present PDPTE.`,
+    })),
+  {
+    guest: 'paging32',
+    line: /^pae\.pdpte_cache\.after_invlpg$/,
+    sdmSection: PDPTE_SDM + ': the PDPTE registers are loaded only by MOV to CR3 under PAE paging, by MOV to CR0/CR4 ' +
+      'entering PAE paging or changing CR0.CD/NW/PG or CR4.PAE/PGE/PSE/SMEP, and by task switches; INVLPG (§4.10.4.1) ' +
+      'invalidates TLB and paging-structure-cache entries, not the PDPTE registers',
+    sdmValue: 'old',
+    qemuValue: 'new',
+    qemuSource: PDPTE_QEMU,
+    why: PDPTE_WHY + ' Here: PDPTE 1 changed in memory, then INVLPG; the next walk must still use the loaded PDPTE.',
   },
   {
     guest: 'descriptor-insns',

@@ -138,6 +138,11 @@ export class Cpu {
   cr3Lo = 0;
   cr3Hi = 0;
   cr4 = 0;
+  /** The PDPTE registers of PAE paging (SDM Vol. 3A §4.4.1): the four PDPTEs as loaded by the
+   *  last MOV to CR0/CR3/CR4 that loaded them (paging.ts loadPdptes); PAE walks use these,
+   *  never the PDPT in memory. */
+  readonly pdpteLo = new Int32Array(4);
+  readonly pdpteHi = new Int32Array(4);
   cr8 = 0;
   efer = 0;
   kernelGsBaseLo = 0;

@@ -7,8 +7,8 @@ import { MAXPHYADDR, LINEAR_BITS } from './model.js';
 /** Features the decoder gates on (opcodes.ts `feature`), derived from the leaves below. */
 export function featureSet(model: CpuModelOptions): Set<string> {
   const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr',
-    // Paging (SDM Vol. 3A §4.1.4): global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
-    'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
+    // Paging (SDM Vol. 3A §4.1.4): 4-MByte pages (PSE), global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
+    'pse', 'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
   f.add('fsgsbase');
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
   return f;
@@ -37,9 +37,10 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
       out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
       out[1] = 0;
-      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15).
+      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11),
+      // PGE (13), CMOV (15), PSE-36 (17).
       out[2] = (1 << 13) | (1 << 17) | (1 << 23);
-      out[3] = (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15);
+      out[3] = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 17);
       return;
     case 7:
       if (subleaf === 0) {

@@ -18,6 +18,7 @@ import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
 import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
+import { loadPdptes } from '../paging.js';
 
 const TWO32 = 4294967296;
 
@@ -167,6 +168,7 @@ function cr4Writable(cpu: Cpu): number {
   const f = cpu.features;
   // Always: DE, TSD (CPUID.1:EDX), UMIP and FSGSBASE (advertised in leaf 7).
   let bits = C.CR4_PAE | C.CR4_DE | C.CR4_TSD | C.CR4_UMIP | C.CR4_FSGSBASE;
+  if (f.has('pse')) bits |= C.CR4_PSE;
   if (f.has('pge')) bits |= C.CR4_PGE;
   if (f.has('pcid')) bits |= C.CR4_PCIDE;
   if (f.has('smep')) bits |= C.CR4_SMEP;
@@ -180,6 +182,15 @@ function cr4Writable(cpu: Cpu): number {
  *  flushes everything on any change of these and of the bits its TLB caches decisions on
  *  (SMAP, LA57, paging.ts): flushing more is always allowed. */
 const CR4_FLUSH = C.CR4_PGE | C.CR4_PCIDE | C.CR4_PAE | C.CR4_PSE | C.CR4_SMEP | C.CR4_SMAP | C.CR4_LA57;
+/** SDM Vol. 3A §4.4.1: a MOV to CR0 changing CD, NW or PG, or to CR4 changing PAE, PGE, PSE or
+ *  SMEP, that leaves PAE paging in use loads the PDPTE registers from CR3 (#GP(0) if one is
+ *  invalid); so does any MOV to CR3 under PAE paging, from the new CR3. */
+const CR0_PDPTE = C.CR0_CD | C.CR0_NW | C.CR0_PG;
+const CR4_PDPTE = C.CR4_PAE | C.CR4_PGE | C.CR4_PSE | C.CR4_SMEP;
+/** PAE paging (§4.1.1): CR0.PG = 1, CR4.PAE = 1, outside IA-32e mode. */
+const paePaging = (cr0: number, cr4: number, ia32e: boolean): boolean =>
+  (cr0 & C.CR0_PG) !== 0 && (cr4 & C.CR4_PAE) !== 0 && !ia32e;
+
 const CR0_DEFINED = C.CR0_PE | C.CR0_MP | C.CR0_EM | C.CR0_TS | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM |
   C.CR0_NW | C.CR0_CD | C.CR0_PG;
 
@@ -201,6 +212,9 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       if (pgOff && long) cpu.gp(0);
       if (pgOff && (cpu.cr4 & C.CR4_PCIDE) !== 0) cpu.gp(0); // SDM Vol. 3A §4.10.1
       if ((v & C.CR0_PE) === 0) cpu.modelError('real mode is not modelled');
+      // Setting PG with EFER.LME = 1 enters IA-32e mode (4-level paging): no PDPTEs then.
+      const ia32e = (v & C.CR0_PG) !== 0 && (cpu.efer & C.EFER_LME) !== 0;
+      if (((v ^ cpu.cr0) & CR0_PDPTE) !== 0 && paePaging(v, cpu.cr4, ia32e) && !loadPdptes(cpu, cpu.cr3Lo)) cpu.gp(0);
       cpu.cr0 = v;
       if (pgOn && (cpu.efer & C.EFER_LME) !== 0) cpu.efer |= C.EFER_LMA;
       if (pgOff) cpu.efer &= ~C.EFER_LMA;
@@ -215,6 +229,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       // reserved. Bits 63:MAXPHYADDR are reserved otherwise (#GP(0)).
       const h = (cpu.cr4 & C.CR4_PCIDE) !== 0 ? hi & 0x7fffffff : hi;
       if (long && (h >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
+      if (paePaging(cpu.cr0, cpu.cr4, cpu.longMode) && !loadPdptes(cpu, lo)) cpu.gp(0);
       cpu.cr3Lo = lo; cpu.cr3Hi = h;
       // The TLB is not tagged by PCID: flushing every non-global entry keeps a switch to
       // another PCID from using the old one's translations (cpu.ts deviations).
@@ -230,6 +245,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       if (cpu.longMode && (lo & C.CR4_PAE) === 0) cpu.gp(0);
       if (cpu.longMode && (changed & C.CR4_LA57) !== 0) cpu.gp(0);
       if ((changed & lo & C.CR4_PCIDE) !== 0 && (!cpu.longMode || (cpu.cr3Lo & 0xfff) !== 0)) cpu.gp(0);
+      if ((changed & CR4_PDPTE) !== 0 && paePaging(cpu.cr0, lo, cpu.longMode) && !loadPdptes(cpu, cpu.cr3Lo)) cpu.gp(0);
       cpu.cr4 = lo;
       if ((changed & CR4_FLUSH) !== 0) cpu.flushTlb();
       return;
