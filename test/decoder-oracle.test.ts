@@ -80,7 +80,7 @@ const ICED_FEATURES: Record<string, number[]> = {
   lahf64: [], // LAHF/SAHF in 64-bit mode: iced's INTEL8086 (see NoLahfSahf64)
   nx: [],
   invpcid: [CpuidFeature.INVPCID], smap: [CpuidFeature.SMAP], // STAC, CLAC
-  pge: [], pcid: [], smep: [], la57: [], page1gb: [], // paging features: no instruction of their own
+  pge: [], pcid: [], smep: [], la57: [], page1gb: [], pse: [], // paging features: no instruction of their own
 };
 const PROFILE_FEATURES = featureSet({ vendor: 'intel', fred: false });
 
