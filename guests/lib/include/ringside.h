@@ -325,7 +325,7 @@ static inline void gdt_extend(u64 *gdt)
 {
     struct __attribute__((packed)) { u16 limit; u64 base; } old;
     asm volatile("sgdt %0" : "=m"(old));
-    memcpy(gdt, (void *)old.base, old.limit + 1);
+    memcpy(gdt, (void *)(unsigned long)old.base, old.limit + 1);
 }
 
 static inline void gdt_load(u64 *gdt, unsigned int entries)
