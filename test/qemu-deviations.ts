@@ -946,6 +946,22 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: FAR_QEMU,
     why: 'QEMU reaches the target (CS 0x98); on the SDM the transfer faults (0xdead).',
   },
+  // The same from compatibility mode: helper_ljmp_protected()/helper_lcall_protected() take the same
+  // code-segment path whatever the current mode, so L = D = 1 is not checked there either.
+  ...([
+    ['vector', '13', 'none'],
+    ['error_code', '0x98', '0x0'],
+    ['target_cs', '0xdead', '0x98'],
+  ] as const).map(([what, sdmValue, qemuValue]): QemuDeviation => ({
+    guest: 'segment-loads',
+    line: new RegExp(`^compat\\.(ljmp|lcall)_(m32|ptr)\\.code_l1_d1\\.sel98\\.${what}$`),
+    sdmSection: LD_SDM,
+    sdmValue,
+    qemuValue,
+    qemuSource: FAR_QEMU,
+    why: 'QEMU transfers from compatibility mode to a code segment with L = D = 1 (running it as 64-bit code); ' +
+      `the SDM faults with #GP(0x98) (the ${what} line).`,
+  })),
   {
     guest: 'segment-loads',
     line: /^accessed\.code_conforming_after_far$/,

@@ -27,6 +27,9 @@
  *     see fsgsbase_checks().
  *   - Far JMP/CALL to a code segment at the same privilege (SDM JMP, CALL "Operation"):
  *     see far_checks() for the rules and error codes; a faulting CALL pushes nothing.
+ *   - The same from compatibility mode (IA-32e mode, operand size 32; m16:32 and
+ *     ptr16:32): see compat_far_checks().  A far CALL there pushes CS and EIP in 4-byte
+ *     slots; a far JMP to 64-bit code returns to 64-bit mode.
  *   - A CS load by a far transfer sets the accessed bit too (§3.4.5.1).
  * Every observation is printed.  QEMU 7.2 TCG loads a null SS with RPL != CPL in 64-bit
  * mode, takes a non-canonical base from WRMSR IA32_FS_BASE and WRFSBASE, does not check
@@ -67,6 +70,10 @@ u32 p64_null_es_access(void), p64_ljmp(u32), p64_lcall(u32);
 void c32_mov_ds(void), c32_mov_es(void), c32_mov_fs(void), c32_mov_gs(void), c32_mov_ss(void);
 void c32_pop_ds(void), c32_pop_es(void), c32_pop_ss(void), c32_lds(void), c32_les(void), c32_lss(void);
 void c32_rdfsbase(void), c32_null_es_access(void), c32_read_fs8(void), c32_read_gs8(void), c32_load_fs_read8(void);
+void c32_ljmp_m32(void), c32_lcall_m32(void);
+extern const struct { u64 sel; void (*ljmp)(void); void (*lcall)(void); } c32_far_direct[];
+extern u64 far_back;
+extern u32 far_width, far_pushed_eip, far_pushed_cs, far_pushed_bytes, far_rsp_delta;
 
 static u64 gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 static u64 ldt[3] __attribute__((aligned(16)));
@@ -425,6 +432,76 @@ static void far_checks(void)
     expect("accessed.code_not_present_after_far", accessed(SEL_C64_NP), 0);
 }
 
+/* The same far JMP/CALL cases from compatibility mode (operand size 32), with m16:32 and
+ * ptr16:32 operands: the checks are those of far_checks() (L = D = 1 faults whenever
+ * IA32_EFER.LMA = 1).  A successful JMP to 64-bit code runs in 64-bit mode (a PUSH takes
+ * 8 bytes); a successful CALL pushes CS and EIP in 4-byte slots (8 bytes), and LRET with
+ * operand size 32 from 64-bit mode returns to the caller. */
+static void compat_far_checks(void)
+{
+    for (unsigned int k = 0; k < 4; k++) {
+        int call = k & 1, direct = k >> 1;
+        const char *kind = call ? (direct ? "compat.lcall_ptr" : "compat.lcall_m32")
+                                : (direct ? "compat.ljmp_ptr" : "compat.ljmp_m32");
+        for (unsigned int c = 0; c < ARRAY_SIZE(far_cases); c++) {
+            u16 sel = far_cases[c].sel;
+            struct outcome want = far_cases[c].out;
+            char n[96], l[128];
+            snprintk(n, sizeof(n), "%s.%s.sel%02x", kind, far_cases[c].what, sel);
+            void (*fn)(void) = call ? c32_lcall_m32 : c32_ljmp_m32;
+            if (direct) {
+                unsigned int i = 0;
+                while (c32_far_direct[i].sel != 0xffff && c32_far_direct[i].sel != sel)
+                    i++;
+                if (c32_far_direct[i].sel == 0xffff) {
+                    test_fail("%s: no ptr16:32 probe for this selector in seg.S", n);
+                    return;
+                }
+                fn = call ? c32_far_direct[i].lcall : c32_far_direct[i].ljmp;
+            }
+            far_width = far_pushed_eip = far_pushed_cs = far_pushed_bytes = 0;
+            far_rsp_delta = 0x5a5a;
+            fault_reset();
+            u64 rsp = read_rsp();
+            u32 cs = call_compat(fn, sel, 0);
+            u64 rsp_after = read_rsp();
+            snprintk(l, sizeof(l), "%s.vector", n);
+            print_vector(l);
+            snprintk(l, sizeof(l), "%s.error_code", n);
+            printk("%s: 0x%lx\n", l, last_fault.count ? last_fault.error_code : 0);
+            snprintk(l, sizeof(l), "%s.target_cs", n);
+            printk("%s: 0x%x\n", l, cs);
+            snprintk(l, sizeof(l), "%s.rsp_unchanged", n);
+            printk("%s: %d\n", l, far_rsp_delta == 0);
+            int ok = want.vec ? last_fault.count == 1 && last_fault.vector == want.vec &&
+                                    last_fault.error_code == want.err && cs == FAILED
+                              : last_fault.count == 0 && cs == far_cases[c].cs;
+            /* QEMU does not check L = D = 1 (test/qemu-deviations.ts). */
+            if (sel == SEL_C64_LD && last_fault.count == 0 && cs == SEL_C64_LD)
+                ok = 1;
+            if (!want.vec && !call) {
+                snprintk(l, sizeof(l), "%s.push_width", n);
+                printk("%s: %u\n", l, far_width);
+                ok = ok && far_width == 8;
+            }
+            if (!want.vec && call) {
+                int eip_ok = far_pushed_eip == (u32)far_back;
+                snprintk(l, sizeof(l), "%s.pushed_cs", n);
+                printk("%s: 0x%x\n", l, far_pushed_cs);
+                snprintk(l, sizeof(l), "%s.pushed_eip_is_return", n);
+                printk("%s: %d\n", l, eip_ok);
+                snprintk(l, sizeof(l), "%s.pushed_bytes", n);
+                printk("%s: %u\n", l, far_pushed_bytes);
+                ok = ok && far_pushed_cs == SEL_CODE32 && eip_ok && far_pushed_bytes == 8;
+            }
+            if ((!ok || far_rsp_delta != 0 || rsp_after != rsp) && mismatches++ == 0)
+                test_fail("%s: vector %lu error 0x%lx cs 0x%x rsp moved by %d; expected vector %u error 0x%x", n,
+                          last_fault.count ? last_fault.vector : 0, last_fault.error_code, cs,
+                          (int)far_rsp_delta, want.vec, want.err);
+        }
+    }
+}
+
 void test_main(void)
 {
     install_tables();
@@ -455,4 +532,5 @@ void test_main(void)
     fsgsbase_checks();
     null_use_checks();
     far_checks();
+    compat_far_checks();
 }

@@ -154,3 +154,86 @@ c32_rdfsbase:
 1:      rdfsbase %eax
 2:      lret
         EXTABLE 1b, 2b
+
+/* Far JMP and CALL from compatibility mode (operand size 32), entered by call_compat with
+ * the selector in %edx.  m16:32 probes use farptr; ptr16:32 probes carry the selector in
+ * the instruction, one probe per selector of main.c's far_cases (table c32_far_direct).
+ * Targets are 64-bit code.  %eax = the target's CS, or FAILED if the transfer faulted;
+ * far_rsp_delta = ESP after the instruction (or its fault) minus ESP before it. */
+        .data
+        .balign 8
+        .globl far_back, far_width, far_pushed_eip, far_pushed_cs, far_pushed_bytes, far_rsp_delta
+far_back:         .quad 0       /* where the JMP target returns to (SEL_CODE32) */
+far_width:        .long 0       /* bytes a PUSH takes at the target: 8 in 64-bit mode */
+far_pushed_eip:   .long 0       /* the CALL target's view of its return frame */
+far_pushed_cs:    .long 0
+far_pushed_bytes: .long 0
+far_rsp_delta:    .long 0
+
+        .text
+        .code64
+c32_ljmp_target:
+        mov     %cs, %eax
+        mov     %rsp, %rcx
+        push    %rax
+        sub     %rsp, %rcx
+        pop     %rax
+        mov     %ecx, far_width(%rip)
+        pushq   $SEL_CODE32
+        pushq   far_back(%rip)
+        lretq
+/* The CALL pushed CS then EIP in 4-byte slots (operand size 32); %ebp = ESP before it.
+ * LRET with operand size 32 pops them back into compatibility mode.  Only the low
+ * 16 bits of the CS slot are defined. */
+c32_lcall_target:
+        mov     %cs, %eax
+        mov     (%rsp), %ecx
+        mov     %ecx, far_pushed_eip(%rip)
+        movzwl  4(%rsp), %ecx
+        mov     %ecx, far_pushed_cs(%rip)
+        mov     %ebp, %ecx
+        sub     %esp, %ecx
+        mov     %ecx, far_pushed_bytes(%rip)
+        lretl
+
+        .code32
+.macro C32FAR name, target, insn
+        .globl \name
+\name:
+        push    %ebp
+        push    %esi
+        mov     $FAILED, %eax
+        movl    $2f, far_back
+        movl    $0, far_back+4
+        movl    $\target, farptr
+        mov     %dx, farptr+4
+        mov     %esp, %ebp
+1:      \insn
+2:      mov     %esp, %esi
+        sub     %ebp, %esi
+        mov     %esi, far_rsp_delta
+        mov     %ebp, %esp
+        pop     %esi
+        pop     %ebp
+        lret
+        EXTABLE 1b, 2b
+.endm
+
+C32FAR c32_ljmp_m32, c32_ljmp_target, "ljmp *farptr"
+C32FAR c32_lcall_m32, c32_lcall_target, "lcall *farptr"
+
+#define FAR_SELECTORS 0x00, 0x03, 0xc0, 0x20, 0x58, 0xa0, 0xa3, 0x80, 0x88, 0x8b, 0x7b, 0x90, 0x98
+.irp s, FAR_SELECTORS
+C32FAR c32_ljmp_ptr_\s, c32_ljmp_target, "ljmp $\s, $c32_ljmp_target"
+C32FAR c32_lcall_ptr_\s, c32_lcall_target, "lcall $\s, $c32_lcall_target"
+.endr
+
+/* { selector, ljmp ptr16:32 probe, lcall ptr16:32 probe } for each selector above. */
+        .section .rodata
+        .balign 8
+        .globl c32_far_direct
+c32_far_direct:
+.irp s, FAR_SELECTORS
+        .quad   \s, c32_ljmp_ptr_\s, c32_lcall_ptr_\s
+.endr
+        .quad   0xffff
