@@ -70,96 +70,48 @@ high_ptr: .fill 6, 1, 0         /* limit, base (32-bit form); filled by main.c *
         .balign 8
 orig_ptr: .fill 6, 1, 0
 
-/* ---- CPL 3 for the UMIP checks (main.c umip_checks) ---- */
-#define USER_CS (0x80 | 3)
-#define USER_DS (0x70 | 3)
+/* ---- CPL 3 code for the UMIP checks (main.c umip_user, cpl3_checks), run by the
+ * library's exec_user_frame() with the user page's address in %rdi. ---- */
 
-        .data
-        .balign 8
-kernel_rsp: .quad 0
-
-        .text
-        .code64
-/* void enter_user(u64 user_rsp, u64 user_page, void (*entry)(void)): IRETQ to entry at
- * CPL 3 with %rbx = user_page; returns once user code executes INT $0x80 (vector 0x80, a
- * DPL 3 gate to user_return). */
-        .globl enter_user, user_return
-enter_user:
-        push    %rbx
-        push    %rbp
-        push    %r12
-        push    %r13
-        push    %r14
-        push    %r15
-        mov     %rsp, kernel_rsp(%rip)
-        mov     %rsi, %rbx
-        pushq   $USER_DS                /* SS */
-        push    %rdi                    /* RSP */
-        pushq   $0x2                    /* RFLAGS: IF = 0, IOPL = 0 */
-        pushq   $USER_CS                /* CS */
-        push    %rdx                    /* RIP */
-        iretq
-user_return:                            /* CPL 0, on the TSS's RSP0 stack */
-        mov     $SEL_DATA, %eax
-        mov     %eax, %ss
-        mov     %eax, %ds
-        mov     %eax, %es
-        mov     %eax, %fs
-        mov     %eax, %gs
-        mov     kernel_rsp(%rip), %rsp
-        pop     %r15
-        pop     %r14
-        pop     %r13
-        pop     %r12
-        pop     %rbp
-        pop     %rbx
-        ret
-
-/* The user page of code: each probe stores 1 at user_page[k] if it completed, 0 if it
- * faulted (the exception table resumes after it). */
+/* Each probe stores 1 at user_page[k] if it completed, 0 if it faulted (the exception
+ * table resumes after it). */
 .macro UPROBE k, insn
-        movb    $0, \k(%rbx)
+        movb    $0, \k(%rdi)
 1:      \insn
-        movb    $1, \k(%rbx)
+        movb    $1, \k(%rdi)
 2:
         EXTABLE 1b, 2b
 .endm
 
-        .section .text.user, "ax"
-        .balign 4096
-        .globl user_code_start, user_code_end
+        .text
+        .code64
         .globl user_umip, user_checks
-user_code_start:
 user_umip:
-        UPROBE  0, "sgdt 64(%rbx)"
-        UPROBE  1, "sidt 80(%rbx)"
+        UPROBE  0, "sgdt 64(%rdi)"
+        UPROBE  1, "sidt 80(%rdi)"
         UPROBE  2, "sldt %eax"
         UPROBE  3, "str %eax"
         UPROBE  4, "smsw %eax"
-        UPROBE  5, "smsw 96(%rbx)"
-        int     $0x80
-        ud2
+        UPROBE  5, "smsw 96(%rdi)"
+        ret
 
 /* LAR, LSL, VERR, VERW at CPL 3 for the selectors at user_page+128 (u16, ending with
  * 0xffff); each selector's four ZF values go to user_page+256+4k. */
 user_checks:
-        lea     128(%rbx), %rsi
-        lea     256(%rbx), %rdi
+        lea     128(%rdi), %rsi
+        lea     256(%rdi), %r8
 1:      movzwl  (%rsi), %edx
         cmp     $0xffff, %edx
         je      2f
         lar     %dx, %eax
-        setz    0(%rdi)
+        setz    0(%r8)
         lsl     %dx, %eax
-        setz    1(%rdi)
+        setz    1(%r8)
         verr    %dx
-        setz    2(%rdi)
+        setz    2(%r8)
         verw    %dx
-        setz    3(%rdi)
+        setz    3(%r8)
         add     $2, %rsi
-        add     $4, %rdi
+        add     $4, %r8
         jmp     1b
-2:      int     $0x80
-        ud2
-        .balign 4096
-user_code_end:
+2:      ret

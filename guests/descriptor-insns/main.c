@@ -35,9 +35,8 @@
  *     the descriptor busy (type 9 -> B) in the GDT.
  *   - SMSW stores CR0[15:0] (a 16-bit register keeps its upper bits; m16 writes 2 bytes).
  *   - CR4.UMIP = 1 makes SGDT, SIDT, SLDT, SMSW and STR #GP(0) at CPL > 0 only; at CPL 0
- *     they work as before, and at CPL 3 with UMIP = 0 too.  (CPL 3 is entered here by
- *     IRETQ and left by INT $0x80 through a DPL 3 gate, until the guest library offers
- *     ring 3 itself.)
+ *     they work as before, and at CPL 3 with UMIP = 0 too.  (CPL 3 comes from the guest
+ *     library, with this guest's GDT: see prepare_user().)
  * Every observation is printed.  QEMU 7.2 differs on LAR/LSL of the system types only
  * the protected-mode table accepts, LTR of a null selector, LGDT/LIDT of a non-canonical
  * base and SGDT with a 16-bit operand (test/qemu-deviations.ts); the guest accepts
@@ -45,12 +44,12 @@
  */
 #include "ringside.h"
 
-#define SEL_SCRATCH 0x20   /* rewritten per case; 0x28 stays zero (a 16-byte upper half) */
+#define SEL_SCRATCH 0x20   /* rewritten per case; 0x28 stays zero (a 16-byte upper half) until prepare_user */
 #define SEL_LDT     0x30   /* LDT, 16 bytes */
 #define SEL_TSS     0x40   /* available 64-bit TSS, 16 bytes */
 #define SEL_TSS_NP  0x50   /* TSS with P = 0 */
 #define SEL_LDT_NP  0x60   /* LDT with P = 0 */
-#define SEL_DATA3   0x70   /* data, DPL 3 (also the CPL 3 stack segment) */
+#define SEL_DATA3   0x70   /* data, DPL 3 */
 #define SEL_ZERO    0x78   /* left zero */
 #define SEL_UCODE   0x80   /* 64-bit code, DPL 3 */
 #define GDT_ENTRIES 18
@@ -509,41 +508,28 @@ static void smsw_checks(void)
 
 /* ---------------------------------------------------------------- CPL 3 */
 
-void enter_user(u64 user_rsp, u64 user_page, void (*entry)(void));
-void user_return(void), user_umip(void), user_checks(void);
-extern char user_code_start[], user_code_end[];
+void user_umip(void), user_checks(void);
 static u8 user_page[4096] __attribute__((aligned(4096)));
-static u8 user_stack[4096] __attribute__((aligned(4096)));
-static u8 kernel_stack[8192] __attribute__((aligned(16)));
+static struct __attribute__((packed)) { u16 limit; u64 base; } boot_gdtr;
 
-struct __attribute__((packed)) idt_gate { u16 off_lo, sel; u8 ist, type_attr; u16 off_mid; u32 off_hi, reserved; };
-static struct idt_gate idt[0x81] __attribute__((aligned(16)));
-
-/* Ring 3 needs: U = 1 on every paging level for its code, stack and data pages; RSP0 in
- * the TSS (loaded by tr_checks) for the way back; and a DPL 3 gate (vector 0x80) back to
- * CPL 0.  The library's 32 exception gates are copied into a larger IDT. */
+/* Ring 3 through the guest library with this guest's GDT, so the selectors printed
+ * (user CS 0x83, the 0x70 data segment, ...) stay those of the tables above.
+ * ring3_init() copies the GDT it finds, so it gets the boot GDT; it loads its own GDT and
+ * TR (the library's TSS, whose RSP0 exec_user_frame() sets), the DPL 3 return gate and
+ * U/S = 1.  Reloading GDTR leaves TR's cached base on the library's TSS (SDM Vol. 3A
+ * §2.4.4: only LTR and task switches load TR), and exec_user_frame()'s SS and DS (0x2b)
+ * need a DPL 3 data segment at 0x28, free once the type table is done. */
 static void prepare_user(void)
 {
-    boot_pml4[0] |= PTE_U;
-    boot_pdpt[0] |= PTE_U;
-    boot_pd[0] |= PTE_U;
-    for (char *p = user_code_start; p < user_code_end; p += PAGE_SIZE)
-        pte_set(p, PTE_U);
-    pte_set(user_page, PTE_U);
-    pte_set(user_stack, PTE_U);
-    write_cr3(read_cr3());
+    gdt_load((u64 *)(unsigned long)boot_gdtr.base, (boot_gdtr.limit + 1) / 8);
+    ring3_init();
+    gdt[SEL_USER_DATA / 8] = seg_descriptor(0, 0xfffff, 0xf3, 0xc);
+    gdt_load(gdt, GDT_ENTRIES);
+}
 
-    u64 rsp0 = (u64)(unsigned long)&kernel_stack[sizeof(kernel_stack)];
-    memcpy(&tss[4], &rsp0, 8);
-
-    struct __attribute__((packed)) { u16 limit; u64 base; } lib, mine;
-    asm volatile("sidt %0" : "=m"(lib));
-    memcpy(idt, (void *)lib.base, lib.limit + 1);
-    u64 a = (u64)(unsigned long)user_return;
-    idt[0x80] = (struct idt_gate){ (u16)a, SEL_CODE64, 0, 0xee, (u16)(a >> 16), (u32)(a >> 32), 0 };
-    mine.limit = sizeof(idt) - 1;
-    mine.base = (u64)(unsigned long)idt;
-    asm volatile("lidt %0" :: "m"(mine) : "memory");
+static void run_user(void (*fn)(void))
+{
+    exec_user_frame((u64)(unsigned long)fn, (u64)(unsigned long)user_page, SEL_UCODE | 3, RFLAGS_FIXED);
 }
 
 /* The five instructions at CPL 3, with CR4.UMIP as given: #GP(0) with UMIP = 1, completed
@@ -554,7 +540,7 @@ static void umip_user(int umip)
     u64 cr4 = read_cr4();
     write_cr4(umip ? cr4 | CR4_UMIP : cr4 & ~CR4_UMIP);
     fault_reset();
-    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page, user_umip);
+    run_user(user_umip);
     write_cr4(cr4);
     char n[64];
     for (int k = 0; k < 6; k++) {
@@ -588,7 +574,7 @@ static void cpl3_checks(void)
     for (unsigned int k = 0; k < ARRAY_SIZE(c); k++)
         sels[k] = c[k].sel;
     sels[ARRAY_SIZE(c)] = 0xffff;
-    enter_user((u64)(unsigned long)&user_stack[sizeof(user_stack)], (u64)(unsigned long)user_page, user_checks);
+    run_user(user_checks);
     for (unsigned int k = 0; k < ARRAY_SIZE(c); k++) {
         static const char *const insn[4] = { "lar", "lsl", "verr", "verw" };
         const u8 want[4] = { c[k].lar, c[k].lsl, c[k].verr, c[k].verw };
@@ -635,6 +621,7 @@ static void umip_checks(void)
 
 void test_main(void)
 {
+    asm volatile("sgdt %0" : "=m"(boot_gdtr));
     install_gdt();
 
     rejected("64.null.sel0", 0, 0);
