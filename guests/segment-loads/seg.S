@@ -197,7 +197,7 @@ c32_lcall_target:
         lretl
 
         .code32
-.macro C32FAR name, target, insn
+.macro C32FAR name, pre, insn
         .globl \name
 \name:
         push    %ebp
@@ -205,8 +205,7 @@ c32_lcall_target:
         mov     $FAILED, %eax
         movl    $2f, far_back
         movl    $0, far_back+4
-        movl    $\target, farptr
-        mov     %dx, farptr+4
+        \pre
         mov     %esp, %ebp
 1:      \insn
 2:      mov     %esp, %esi
@@ -219,13 +218,13 @@ c32_lcall_target:
         EXTABLE 1b, 2b
 .endm
 
-C32FAR c32_ljmp_m32, c32_ljmp_target, "ljmp *farptr"
-C32FAR c32_lcall_m32, c32_lcall_target, "lcall *farptr"
+C32FAR c32_ljmp_m32, "movl $c32_ljmp_target, farptr; mov %dx, farptr+4", "ljmp *farptr"
+C32FAR c32_lcall_m32, "movl $c32_lcall_target, farptr; mov %dx, farptr+4", "lcall *farptr"
 
 #define FAR_SELECTORS 0x00, 0x03, 0xc0, 0x20, 0x58, 0xa0, 0xa3, 0x80, 0x88, 0x8b, 0x7b, 0x90, 0x98
 .irp s, FAR_SELECTORS
-C32FAR c32_ljmp_ptr_\s, c32_ljmp_target, "ljmp $\s, $c32_ljmp_target"
-C32FAR c32_lcall_ptr_\s, c32_lcall_target, "lcall $\s, $c32_lcall_target"
+C32FAR c32_ljmp_ptr_\s, nop, "ljmp $\s, $c32_ljmp_target"
+C32FAR c32_lcall_ptr_\s, nop, "lcall $\s, $c32_lcall_target"
 .endr
 
 /* { selector, ljmp ptr16:32 probe, lcall ptr16:32 probe } for each selector above. */
