@@ -37,7 +37,7 @@
  * The modem status lines with nothing attached are not fixed by the
  * datasheet; the guest prints MSR only in loopback, where they are.
  */
-#include "ringside.h"
+#include "ringside32.h"
 
 #define COM1 0x3f8
 #define UART_RBR 0      /* DLAB = 0, read */
@@ -86,16 +86,6 @@ struct __attribute__((packed)) mmap_entry {
     u32 type;
 };
 
-/* Saved by start.S. */
-u32 entry_eax, entry_ebx, entry_eflags;
-
-static inline u8 inb(u16 port)
-{
-    u8 v;
-    asm volatile("inb %w1, %b0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 static u8 uart_in(unsigned int reg) { return inb(COM1 + reg); }
 static void uart_out(unsigned int reg, u8 v) { outb(COM1 + reg, v); }
 
@@ -106,7 +96,8 @@ static void uart_putc(char c)
     uart_out(UART_THR, (u8)c);
 }
 
-static void uart_init(void)
+/* The library's console (banner, FAIL: lines, the result line) is this UART. */
+void console_init(void)
 {
     uart_out(UART_IER, 0);
     uart_out(UART_LCR, LCR_DLAB);
@@ -117,51 +108,24 @@ static void uart_init(void)
     uart_out(UART_MCR, MCR_DTR | MCR_RTS | MCR_OUT2);
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void console_write(const char *s)
 {
-    char buf[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintk(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    for (const char *p = buf; *p; p++)
-        uart_putc(*p);
-}
-
-static unsigned int failures;
-static char first_failure[128];
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    char msg[sizeof(first_failure)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintk(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    say("FAIL: %s\n", msg);
-    if (failures++ == 0)
-        memcpy(first_failure, msg, sizeof(msg));
+    for (; *s; s++)
+        uart_putc(*s);
 }
 
 /* Print `name: 0x..` and fail unless it is the value the specification fixes. */
 static void expect(const char *name, u32 got, u32 want)
 {
-    say("%s: 0x%x\n", name, got);
+    console_printk("%s: 0x%x\n", name, got);
     if (got != want)
-        fail("%s is 0x%x, expected 0x%x", name, got, want);
+        test_fail("%s is 0x%x, expected 0x%x", name, got, want);
 }
-
-NORETURN void mb_main(void);
 
 static void entry_state(void)
 {
-    u32 cr0;
+    u32 cr0 = read_cr0();
 
-    asm volatile("mov %%cr0, %0" : "=r"(cr0));
     expect("entry.eax", entry_eax, MB_INFO_MAGIC);
     expect("entry.eflags.if", (entry_eflags >> 9) & 1, 0);
     expect("entry.eflags.vm", (entry_eflags >> 17) & 1, 0);
@@ -181,32 +145,32 @@ static void entry_state(void)
 
 static void multiboot_info(const struct multiboot_info *mbi)
 {
-    say("info.flags: 0x%x\n", mbi->flags);
+    console_printk("info.flags: 0x%x\n", mbi->flags);
     if (!(mbi->flags & (1 << 0)))
-        fail("info.flags bit 0 (memory) clear, but the header asked for it");
+        test_fail("info.flags bit 0 (memory) clear, but the header asked for it");
     if (mbi->flags & (1 << 0)) {
-        say("info.mem_lower: %u\n", mbi->mem_lower);
-        say("info.mem_upper: %u\n", mbi->mem_upper);
+        console_printk("info.mem_lower: %u\n", mbi->mem_lower);
+        console_printk("info.mem_upper: %u\n", mbi->mem_upper);
         if (mbi->mem_lower > 640)
-            fail("mem_lower %u KiB is above 640", mbi->mem_lower);
+            test_fail("mem_lower %u KiB is above 640", mbi->mem_lower);
     }
     if (mbi->flags & (1 << 1))
-        say("info.boot_device: 0x%x\n", mbi->boot_device);
+        console_printk("info.boot_device: 0x%x\n", mbi->boot_device);
     if (mbi->flags & (1 << 3))
-        say("info.mods_count: %u\n", mbi->mods_count);
+        console_printk("info.mods_count: %u\n", mbi->mods_count);
     if (mbi->flags & (1 << 9))
-        say("info.boot_loader_name: %s\n", mbi->boot_loader_name ? "present" : "null");
+        console_printk("info.boot_loader_name: %s\n", mbi->boot_loader_name ? "present" : "null");
 
     if (!(mbi->flags & (1 << 6))) {
-        fail("info.flags bit 6 (memory map) clear");
+        test_fail("info.flags bit 6 (memory map) clear");
         return;
     }
-    say("info.mmap_length: %u\n", mbi->mmap_length);
+    console_printk("info.mmap_length: %u\n", mbi->mmap_length);
     u32 upper_end = 0;          /* end of the RAM run starting at 1 MiB */
     unsigned int i = 0;
     for (u32 p = mbi->mmap_addr; p < mbi->mmap_addr + mbi->mmap_length; i++) {
         const struct mmap_entry *e = (const struct mmap_entry *)p;
-        say("info.mmap[%u]: size %u base 0x%08x%08x length 0x%08x%08x type %u\n", i,
+        console_printk("info.mmap[%u]: size %u base 0x%08x%08x length 0x%08x%08x type %u\n", i,
             e->size, e->base_hi, e->base_lo, e->len_hi, e->len_lo, e->type);
         if (e->type == 1 && !e->base_hi && !e->len_hi && e->base_lo <= 0x100000 &&
             e->base_lo + e->len_lo > 0x100000)
@@ -215,7 +179,7 @@ static void multiboot_info(const struct multiboot_info *mbi)
     }
     /* §3.3: mem_upper is the memory from 1 MiB to the first hole. */
     if ((mbi->flags & 1) && upper_end && mbi->mem_upper != (upper_end - 0x100000) / 1024)
-        fail("mem_upper %u KiB, but the map's RAM from 1 MiB ends at 0x%x", mbi->mem_upper, upper_end);
+        test_fail("mem_upper %u KiB, but the map's RAM from 1 MiB ends at 0x%x", mbi->mem_upper, upper_end);
 }
 
 /*
@@ -297,28 +261,15 @@ static void uart_registers(void)
     uart_out(UART_MCR, MCR_OUT2 | MCR_RTS | MCR_DTR);
     take("uart.mcr", uart_in(UART_MCR), MCR_OUT2 | MCR_RTS | MCR_DTR);
     print_readings();
-    say("uart.fifo: %s\n", got);
+    console_printk("uart.fifo: %s\n", got);
     if (memcmp(got, "abcdefghijklmnop", 17) != 0)
-        fail("receive FIFO held \"%s\", expected the first 16 bytes", got);
+        test_fail("receive FIFO held \"%s\", expected the first 16 bytes", got);
 }
 
-NORETURN void mb_main(void)
+void test_main(void)
 {
-    uart_init();
-    say("Ringside guest: %s\n", GUEST_NAME);
-
     entry_state();
     if (entry_eax == MB_INFO_MAGIC)
         multiboot_info((const struct multiboot_info *)entry_ebx);
     uart_registers();
-
-    if (failures == 0)
-        say("Test result: SUCCESS\n");
-    else if (failures == 1)
-        say("Test result: FAILURE (%s)\n", first_failure);
-    else
-        say("Test result: FAILURE (%s; and %u more)\n", first_failure, failures - 1);
-    outl(PORT_EXIT, 0);
-    for (;;)
-        asm volatile("cli; hlt");
 }

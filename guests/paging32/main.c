@@ -35,15 +35,8 @@
  * RSVD faults without P, no #GP for reserved PDPTE bits at MOV to CR3 (it reads
  * the PDPTEs from memory at each walk), and no PDPTE registers.
  */
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
+#include "ringside32.h"
 
-int printk(const char *fmt, ...);
-
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
 #define CR0_WP (1u << 16)
 #define CR0_PG (1u << 31)
 #define CR4_PSE (1u << 4)
@@ -54,30 +47,6 @@ int printk(const char *fmt, ...);
 #define PF_D (1u << 6)
 #define PF_PS (1u << 7)
 
-struct frame {
-    u32 edi, esi, ebp, esp_pusha, ebx, edx, ecx, eax;
-    u32 vector, error;
-    u32 eip, cs, eflags;
-};
-
-static struct { u32 count, vector, error, eip, cr2; } last;
-static u32 failures;
-
-static void fail(const char *what)
-{
-    printk("FAIL: %s\n", what);
-    failures++;
-}
-
-static void outl(u16 port, u32 v) { asm volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
-static void outb(u16 port, u8 v) { asm volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static u32 read_cr0(void) { u32 v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static u32 read_cr3(void) { u32 v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-static u32 read_cr4(void) { u32 v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static void write_cr0(u32 v) { asm volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
-static void write_cr3(u32 v) { asm volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
-static void write_cr4(u32 v) { asm volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
-static void invlpg(u32 va) { asm volatile("invlpg (%0)" :: "r"(va) : "memory"); }
 /* Accesses through the test mappings; the barrier makes the compiler re-read the paging
  * structures afterwards (the processor may have set A/D in them). */
 static u32 peek(u32 va)
@@ -94,96 +63,7 @@ static void poke(u32 va, u32 v)
     asm volatile("" ::: "memory");
 }
 
-/* ---- descriptor tables and exceptions ---- */
-
-static u64 gdt[6] __attribute__((aligned(8)));
-static u64 idt[0x81] __attribute__((aligned(8)));
-
-static struct {
-    u32 link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
-    u32 regs[8];
-    u32 es, cs, ss, ds, fs, gs, ldt;
-    u16 trap, iomap;
-} tss __attribute__((aligned(16)));
-
-static u8 ring0_stack[4096] __attribute__((aligned(16)));
 static u8 user_stack[4096] __attribute__((aligned(16)));
-
-#define STUB(v) extern void stub_##v(void)
-STUB(0); STUB(6); STUB(8); STUB(13); STUB(14); STUB(0x80);
-void enter_user(void (*fn)(void), void *stack_top);
-
-static u64 segment(u32 base, u32 limit, u32 access, u32 flags)
-{
-    return (limit & 0xffff) | ((u64)(base & 0xffffff) << 16) | ((u64)access << 40) |
-           ((u64)((limit >> 16) & 0xf) << 48) | ((u64)flags << 52) | ((u64)(base >> 24) << 56);
-}
-
-/* A 32-bit interrupt gate. */
-static void set_gate(unsigned int vector, void (*handler)(void), u32 dpl)
-{
-    u32 off = (u32)handler;
-    idt[vector] = (off & 0xffff) | ((u64)SEL_KCODE << 16) | ((u64)(0x8e | (dpl << 5)) << 40) |
-                  ((u64)(off >> 16) << 48);
-}
-
-static void tables_init(void)
-{
-    gdt[1] = segment(0, 0xfffff, 0x9a, 0xc);        /* 0x08 code, DPL 0 */
-    gdt[2] = segment(0, 0xfffff, 0x92, 0xc);        /* 0x10 data, DPL 0 */
-    gdt[3] = segment(0, 0xfffff, 0xfa, 0xc);        /* 0x18 code, DPL 3 */
-    gdt[4] = segment(0, 0xfffff, 0xf2, 0xc);        /* 0x20 data, DPL 3 */
-    gdt[5] = segment((u32)&tss, sizeof(tss) - 1, 0x89, 0x0);   /* 0x28 32-bit TSS */
-    tss.esp0 = (u32)(ring0_stack + sizeof(ring0_stack));
-    tss.ss0 = SEL_KDATA;
-    tss.iomap = sizeof(tss);
-    struct __attribute__((packed)) { u16 limit; u32 base; } gdtr = { sizeof(gdt) - 1, (u32)gdt };
-    asm volatile("lgdt %0\n\t"
-                 "ljmp $0x08, $1f\n"
-                 "1: mov $0x10, %%ax\n\t"
-                 "mov %%ax, %%ds\n\tmov %%ax, %%es\n\tmov %%ax, %%ss\n\t"
-                 "mov %%ax, %%fs\n\tmov %%ax, %%gs"
-                 :: "m"(gdtr) : "eax", "memory");
-    asm volatile("ltr %w0" :: "r"(0x28));
-    set_gate(0, stub_0, 0);
-    set_gate(6, stub_6, 0);
-    set_gate(8, stub_8, 0);
-    set_gate(13, stub_13, 0);
-    set_gate(14, stub_14, 0);
-    set_gate(0x80, stub_0x80, 3);                   /* the way back from ring 3 */
-    struct __attribute__((packed)) { u16 limit; u32 base; } idtr = { sizeof(idt) - 1, (u32)idt };
-    asm volatile("lidt %0" :: "m"(idtr));
-    outb(0x21, 0xff);       /* mask the PICs: nothing asynchronous under QEMU */
-    outb(0xa1, 0xff);
-}
-
-struct extable { u32 fault, fixup; };
-extern struct extable __ex_table_start[], __ex_table_end[];
-
-#define EXTABLE(fault, fixup) \
-    ".pushsection .ex_table, \"a\"\n\t.balign 8\n\t.long " #fault ", " #fixup "\n\t.popsection\n\t"
-
-void trap_dispatch(struct frame *f)
-{
-    u32 cr2;
-    asm volatile("mov %%cr2, %0" : "=r"(cr2));
-    last.count++;
-    last.vector = f->vector;
-    last.error = f->error;
-    last.eip = f->eip;
-    last.cr2 = cr2;
-    for (struct extable *e = __ex_table_start; e < __ex_table_end; e++) {
-        if (e->fault == f->eip) {
-            f->eip = e->fixup;
-            return;
-        }
-    }
-    printk("unexpected exception: vector %u error 0x%x at eip 0x%x cr2 0x%x\n", f->vector, f->error, f->eip, cr2);
-    printk("Test result: ERROR (unexpected exception)\n");
-    outl(0xf4, 1);
-    for (;;)
-        asm volatile("cli; hlt");
-}
 
 /* Faulting accesses: each returns after the access or at its fixup. */
 static void try_read(u32 va)
@@ -209,7 +89,7 @@ static void print_pf(const char *name, u32 want_error, u32 want_cr2, int rsvd_qe
 {
     if (!last.count) {
         printk("%s.vector: none\n", name);
-        fail(name);
+        test_fail("%s", name);
         return;
     }
     printk("%s.vector: %s\n", name, last.vector == 14 ? "#PF" : last.vector == 13 ? "#GP" : "other");
@@ -217,21 +97,21 @@ static void print_pf(const char *name, u32 want_error, u32 want_cr2, int rsvd_qe
     printk("%s.cr2: 0x%x\n", name, last.cr2);
     int error_ok = last.error == want_error || (rsvd_qemu && last.error == (want_error & ~1u));
     if (last.vector != 14 || !error_ok || last.cr2 != want_cr2)
-        fail(name);
+        test_fail("%s", name);
 }
 
 static void expect(const char *name, u32 got, u32 want)
 {
     printk("%s: 0x%x\n", name, got);
     if (got != want)
-        fail(name);
+        test_fail("%s", name);
 }
 
 static void expect_flag(const char *name, u32 entry, u32 flag, u32 want)
 {
     printk("%s: %u\n", name, (entry & flag) != 0);
     if (((entry & flag) != 0) != want)
-        fail(name);
+        test_fail("%s", name);
 }
 
 /* ---- memory ---- */
@@ -357,7 +237,7 @@ static void paging32_cases(void)
     try_write(TEST + 0x1000, 0x0d0d0d0d);
     printk("pg32.ro_write.wp0: %s\n", last.count ? "fault" : "completed");
     if (last.count)
-        fail("pg32.ro_write.wp0");
+        test_fail("pg32.ro_write.wp0");
     expect("pg32.ro_write.wp0.value", frame_a[0], 0x0d0d0d0d);
     write_cr0(read_cr0() | CR0_WP);
     try_write(TEST + 0x1008, 2);
@@ -378,7 +258,7 @@ static void paging32_cases(void)
     asm volatile("call *%0" :: "r"(TEST + 0x3000) : "memory");
     printk("pg32.nxe.fetch_present: %s\n", last.count ? "fault" : "returned");
     if (last.count)
-        fail("pg32.nxe.fetch_present");
+        test_fail("pg32.nxe.fetch_present");
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x10002000, 2b) :: "r"(TEST + 0x2000) : "memory");
     print_pf("pg32.nxe.fetch_np", 0x0, TEST + 0x2000, 0);
@@ -459,7 +339,7 @@ static void pae_cases(void)
     try_read(TEST + 0x3000);
     printk("pae.xd_nxe1.read: %s\n", last.count ? "fault" : "completed");
     if (last.count)
-        fail("pae.xd_nxe1.read");
+        test_fail("pae.xd_nxe1.read");
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x10003000, 2b) :: "r"(TEST + 0x3000) : "memory");
     print_pf("pae.xd_nxe1.fetch", 0x11, TEST + 0x3000, 0);
@@ -467,7 +347,7 @@ static void pae_cases(void)
     asm volatile("call *%0" :: "r"(TEST + 0x4000) : "memory");
     printk("pae.nx_clear.fetch: %s\n", last.count ? "fault" : "returned");
     if (last.count)
-        fail("pae.nx_clear.fetch");
+        test_fail("pae.nx_clear.fetch");
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x80000000, 2b) :: "r"(0x80000000u) : "memory");
     print_pf("pae.nxe1.fetch_np", 0x10, 0x80000000, 0);
@@ -488,7 +368,7 @@ static void pae_cases(void)
         printk("%s.cr3: %s\n", bad[k].name, cr3 == (u32)pdpt ? "unchanged" : "loaded");
         int qemu = !last.count && cr3 == (u32)bad[k].table;
         if (!qemu && !(gp && last.error == 0 && cr3 == (u32)pdpt))
-            fail(bad[k].name);
+            test_fail("%s", bad[k].name);
     }
 
     /* The PDPTE registers (§4.4.1): PDPTE 1 changed in memory, INVLPG flushes the TLB entry,
@@ -499,12 +379,12 @@ static void pae_cases(void)
     u32 v = peek(GIB1 + 0x1234);
     printk("pae.pdpte_cache.after_invlpg: %s\n", v == 0x06001234 ? "old" : v == 0x08001234 ? "new" : "other");
     if (v != 0x06001234 && v != 0x08001234)
-        fail("pae.pdpte_cache.after_invlpg");
+        test_fail("pae.pdpte_cache.after_invlpg");
     write_cr3((u32)pdpt);
     v = peek(GIB1 + 0x1234);
     printk("pae.pdpte_cache.after_mov_cr3: %s\n", v == 0x06001234 ? "old" : v == 0x08001234 ? "new" : "other");
     if (v != 0x08001234)
-        fail("pae.pdpte_cache.after_mov_cr3");
+        test_fail("pae.pdpte_cache.after_mov_cr3");
 
     /* INVLPG makes a changed PTE take effect. */
     expect("pae.invlpg.before", peek(TEST + 0x1000), 0xbbbb0000);
@@ -513,17 +393,8 @@ static void pae_cases(void)
     expect("pae.invlpg.after", peek(TEST + 0x1000), frame_a[0]);
 }
 
-void pm_main(void)
+void test_main(void)
 {
-    printk("Ringside guest: paging32\n");
-    tables_init();
     paging32_cases();
     pae_cases();
-    if (failures)
-        printk("Test result: FAILURE (%u checks failed)\n", failures);
-    else
-        printk("Test result: SUCCESS\n");
-    outl(0xf4, 0);
-    for (;;)
-        asm volatile("cli; hlt");
 }

@@ -8,10 +8,12 @@
 //
 // A guest is a PVH guest (ELF64, the whole library, guests/lib/link.ld) unless
 // its folder has a guest.json saying {"boot": "multiboot32"}: then it is an
-// ELF32 multiboot kernel, built with -m32 from its own sources (which bring the
-// multiboot header, the entry code and a link.ld) plus the library's
-// mode-independent files (MULTIBOOT_LIB_SOURCES), linked with the 32-bit
-// libgcc (its 64-bit divisions), as guests/README.md describes.
+// ELF32 multiboot kernel, built with -m32 from its own sources plus the 32-bit
+// library guests/lib32 (multiboot header, entry, descriptor tables, exception
+// stubs, reporting) and guests/lib's mode-independent files
+// (MULTIBOOT_LIB_SOURCES), linked with guests/lib32/link.ld (or the guest's own
+// link.ld if it has one) and the 32-bit libgcc (its 64-bit divisions), as
+// guests/README.md describes.
 //
 // Run as a script: `node dist/src/guest/build.js --all` builds every guest and
 // prints `name path` lines; `node dist/src/guest/build.js NAME [KEY=VALUE...]`
@@ -64,7 +66,7 @@ export const GUEST_LDFLAGS: readonly string[] = [
   'noexecstack',
 ];
 
-/** The library files a 32-bit multiboot guest gets: console formatting and string functions. */
+/** The guests/lib files a 32-bit multiboot guest gets besides guests/lib32: console formatting and string functions. */
 export const MULTIBOOT_LIB_SOURCES: readonly string[] = ['console.c', 'string.c'];
 
 export type GuestBoot = 'pvh' | 'multiboot32';
@@ -185,27 +187,37 @@ function run(cmd: string, args: string[], what: string): void {
 }
 
 /**
- * Build guests/<name> with guests/lib; return the path of the ELF image in the
+ * Build guests/<name> with guests/lib (and guests/lib32 for a multiboot guest); return the path of the ELF image in the
  * cache. Throws an Error carrying the compiler's or linker's stderr on failure.
  */
 export function buildGuest(name: string, opts: BuildOptions = {}): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib') throw new Error(`bad guest name: ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib' || name === 'lib32') throw new Error(`bad guest name: ${JSON.stringify(name)}`);
   const root = repoRoot();
   const libDir = join(root, 'guests', 'lib');
   const guestDir = join(root, 'guests', name);
   if (!existsSync(join(guestDir, 'main.c'))) throw new Error(`no such guest: ${name} (expected ${join(guestDir, 'main.c')})`);
 
   const boot = guestBoot(name);
-  const libFiles = filesUnder(libDir);
+  // A multiboot guest also gets guests/lib32: its sources, its include
+  // directory (searched first) and its link.ld unless the guest brings one.
+  const lib32Dir = join(root, 'guests', 'lib32');
+  const libFiles = boot === 'pvh' ? filesUnder(libDir) : [...filesUnder(libDir), ...filesUnder(lib32Dir)];
   const guestFiles = filesUnder(guestDir);
-  const linkScript = join(boot === 'pvh' ? libDir : guestDir, 'link.ld');
+  const ownLinkScript = join(guestDir, 'link.ld');
+  const linkScript =
+    boot === 'pvh' ? join(libDir, 'link.ld') : existsSync(ownLinkScript) ? ownLinkScript : join(lib32Dir, 'link.ld');
   const defines = defineArgs(name, opts.defines ?? {});
   const guestCflags = cflagsFor(boot);
-  const cflags = [...guestCflags, '-I', join(libDir, 'include'), '-I', guestDir, ...defines];
+  const includes = boot === 'pvh' ? ['-I', join(libDir, 'include')] : ['-I', join(lib32Dir, 'include'), '-I', join(libDir, 'include')];
+  const cflags = [...guestCflags, ...includes, '-I', guestDir, ...defines];
   const ldflags = boot === 'pvh' ? GUEST_LDFLAGS : ['-m', 'elf_i386', ...GUEST_LDFLAGS];
   const libSources = libFiles
     .filter(isSource)
-    .filter((f) => dirname(f) === libDir && (boot === 'pvh' || MULTIBOOT_LIB_SOURCES.includes(basename(f))));
+    .filter((f) =>
+      boot === 'pvh'
+        ? dirname(f) === libDir
+        : (dirname(f) === libDir && MULTIBOOT_LIB_SOURCES.includes(basename(f))) || dirname(f) === lib32Dir,
+    );
 
   const hash = createHash('sha256');
   hash.update('ringside-guest-build-v1\0');

@@ -1,6 +1,20 @@
 /*
- * protected-idt: multiboot header, entry, exception stubs and the ring-3
- * round trip of a 32-bit protected-mode kernel (see main.c).
+ * Multiboot (v1) header, entry, exception stubs and the ring-3 round trip of
+ * the 32-bit guest library.
+ *
+ * Multiboot Specification 0.6.96 §3.1: the header is a 4-byte aligned
+ * magic 0x1BADB002, flags and a checksum making the three sum to zero,
+ * entirely inside the first 8192 bytes of the image (link.ld puts it first).
+ * Flags bit 0 asks for page-aligned modules, bit 1 for the memory fields of
+ * the information structure; bit 16 (the a.out kludge) is clear, so the
+ * loader takes the layout from the ELF program headers.
+ *
+ * §3.2 machine state at entry: EAX = 0x2BADB002, EBX = physical address of
+ * the multiboot information structure, 32-bit protected mode, paging off,
+ * flat 4 GiB code and data segments, A20 on, EFLAGS.VM = EFLAGS.IF = 0.  ESP
+ * is undefined, so the first thing to do is set up a stack; GDTR and IDTR are
+ * undefined too, so nothing may reload a segment register or fault before
+ * tables_init() (called by lib32_main).
  */
 #define MB_MAGIC 0x1badb002
 #define MB_FLAGS 0x00000003
@@ -15,15 +29,22 @@
         .code32
         .globl multiboot_entry
 multiboot_entry:
+        /* Keep the entry registers, then EFLAGS: MOV changes no flag, and
+         * PUSHF needs the stack set up first. */
+        mov     %eax, entry_eax
+        mov     %ebx, entry_ebx
         mov     $stack_top, %esp
+        pushf
+        pop     entry_eflags
         xor     %ebp, %ebp
-        call    pm_main
+        call    lib32_main              /* does not return */
 1:      cli
         hlt
         jmp     1b
 
-/* Stubs: a dummy error code where the CPU pushes none, then the vector, then
- * PUSHA; trap_dispatch(frame) may change the saved EIP (fixups). */
+/* Stubs: a dummy error code where the CPU pushes none (SDM Vol. 3A §6.13:
+ * vectors 8, 10-14, 17, 21, 29 and 30 push one), then the vector, then PUSHA;
+ * trap_dispatch(frame) may change the saved EIP (fixups). */
         .text
 .macro STUB vector, has_error
         .globl stub_\vector
@@ -37,21 +58,49 @@ stub_\vector:
 
         STUB 0, 0
         STUB 1, 0
+        STUB 2, 0
         STUB 3, 0
         STUB 4, 0
         STUB 5, 0
         STUB 6, 0
         STUB 7, 0
         STUB 8, 1
+        STUB 9, 0
         STUB 10, 1
         STUB 11, 1
         STUB 12, 1
         STUB 13, 1
         STUB 14, 1
+        STUB 15, 0
+        STUB 16, 0
         STUB 17, 1
+        STUB 18, 0
+        STUB 19, 0
+        STUB 20, 0
+        STUB 21, 1
+        STUB 22, 0
+        STUB 23, 0
+        STUB 24, 0
+        STUB 25, 0
+        STUB 26, 0
+        STUB 27, 0
+        STUB 28, 0
+        STUB 29, 1
+        STUB 30, 1
+        STUB 31, 0
         STUB 0x81, 0
         STUB 0x82, 0
 
+/* For tables_init: the stubs of vectors 0-31 in order. */
+        .section .rodata
+        .balign 4
+        .globl exception_stubs
+exception_stubs:
+        .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+        .long   stub_\v
+        .endr
+
+        .text
 stub_common:
         pusha
         mov     %esp, %eax
@@ -103,7 +152,14 @@ stub_0x80:
         ret
 
         .bss
-        .balign 16
+        .balign 4
+        .globl entry_eax, entry_ebx, entry_eflags
+entry_eax:
+        .skip   4
+entry_ebx:
+        .skip   4
+entry_eflags:
+        .skip   4
 kernel_esp:
         .skip   4
         .balign 16
