@@ -187,8 +187,8 @@ function run(cmd: string, args: string[], what: string): void {
 }
 
 /**
- * Build guests/<name> with guests/lib (and guests/lib32 for a multiboot guest); return the path of the ELF image in the
- * cache. Throws an Error carrying the compiler's or linker's stderr on failure.
+ * Build guests/<name> with guests/lib (and guests/lib32 for a multiboot
+ * guest); return the path of the ELF image in the cache. Throws an Error carrying the compiler's or linker's stderr on failure.
  */
 export function buildGuest(name: string, opts: BuildOptions = {}): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib' || name === 'lib32') throw new Error(`bad guest name: ${JSON.stringify(name)}`);
