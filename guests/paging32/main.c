@@ -84,6 +84,16 @@ static void try_mov_cr3(u32 v)
     asm volatile("1: mov %0, %%cr3\n2:\n\t" EXTABLE(1b, 2b) :: "r"(v) : "memory");
 }
 
+/* Call a RET at va: the fetch must not fault. */
+static void expect_call_returns(const char *name, u32 va)
+{
+    last.count = 0;
+    asm volatile("call *%0" :: "r"(va) : "memory");
+    printk("%s: %s\n", name, last.count ? "fault" : "returned");
+    if (last.count)
+        test_fail("%s", name);
+}
+
 /* Print a #PF record: vector, error code, CR2; `rsvd_qemu` accepts QEMU's RSVD code without P. */
 static void print_pf(const char *name, u32 want_error, u32 want_cr2, int rsvd_qemu)
 {
@@ -254,11 +264,7 @@ static void paging32_cases(void)
     u32 lo, hi;
     asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_EFER));
     asm volatile("wrmsr" :: "a"(lo | EFER_NXE), "d"(hi), "c"(MSR_EFER));
-    last.count = 0;
-    asm volatile("call *%0" :: "r"(TEST + 0x3000) : "memory");
-    printk("pg32.nxe.fetch_present: %s\n", last.count ? "fault" : "returned");
-    if (last.count)
-        test_fail("pg32.nxe.fetch_present");
+    expect_call_returns("pg32.nxe.fetch_present", TEST + 0x3000);
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x10002000, 2b) :: "r"(TEST + 0x2000) : "memory");
     print_pf("pg32.nxe.fetch_np", 0x0, TEST + 0x2000, 0);
@@ -343,11 +349,7 @@ static void pae_cases(void)
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x10003000, 2b) :: "r"(TEST + 0x3000) : "memory");
     print_pf("pae.xd_nxe1.fetch", 0x11, TEST + 0x3000, 0);
-    last.count = 0;
-    asm volatile("call *%0" :: "r"(TEST + 0x4000) : "memory");
-    printk("pae.nx_clear.fetch: %s\n", last.count ? "fault" : "returned");
-    if (last.count)
-        test_fail("pae.nx_clear.fetch");
+    expect_call_returns("pae.nx_clear.fetch", TEST + 0x4000);
     last.count = 0;
     asm volatile("jmp *%0\n2:\n\t" EXTABLE(0x80000000, 2b) :: "r"(0x80000000u) : "memory");
     print_pf("pae.nxe1.fetch_np", 0x10, 0x80000000, 0);
