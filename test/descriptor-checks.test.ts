@@ -15,13 +15,14 @@ import { lar, lsl, verify } from '../src/cpu/ops/descriptor-checks.js';
 import { getZF } from '../src/cpu/flags.js';
 import * as C from '../src/arch/control.js';
 import { CS } from '../src/arch/descriptors.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const GDT = 0x1000;
 const SCRATCH = 0x20;
 
 function makeCpu(vendor: 'intel' | 'amd', longMode: boolean, cpl = 0): Cpu {
   const cpu = new Cpu(new PhysicalMemory(1 << 20), new IoBus(), { vendor, fred: false });
-  cpu.enterProtectedModeFlat(0, {});
+  cpu.restore(flatProtectedModeState(cpu.capture(), 0));
   cpu.gdtrBase = GDT;
   cpu.gdtrLimit = 0x3f;
   if (longMode) {

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  bootMultiboot,
   findMultibootHeader,
   INFO_PADDR,
   MMAP_PADDR,
@@ -20,6 +19,7 @@ import { BadInput } from '../src/machine/errors.js';
 import { Machine } from '../src/machine/machine.js';
 import { runImage } from '../src/lab/run.js';
 import { buildPvhImage, lines, ringside } from './helpers/pvh-image.js';
+import { nativeHost } from '../src/hosts/native/host.js';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'ringside-multiboot-'));
@@ -163,7 +163,7 @@ describe('multiboot entry state (§3.2) and information (§3.3)', () => {
     const m = new Machine({ memoryBytes: 16 * MiB, cpu: { vendor: 'intel', fred: false } });
     const b = elfMultiboot({ elfClass: 32 });
     const p = planMultibootBoot(b, 'k.elf', findMultibootHeader(b)!, m.memory.size);
-    bootMultiboot(m, p);
+    nativeHost.attach(m, {}).boot({ kind: 'multiboot', multiboot: p });
     return { m, p, r: m.registers() };
   };
 

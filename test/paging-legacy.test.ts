@@ -21,6 +21,7 @@ import * as S from '../src/cpu/ops/system.js';
 import * as C from '../src/arch/control.js';
 import * as V from '../src/arch/vectors.js';
 import { FAULT } from '../src/cpu/fault.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const TWO32 = 4294967296;
 // 32-bit paging structures.
@@ -33,7 +34,7 @@ const GP0 = `${V.GP}/0`;
 
 function machine(): { m: Machine; cpu: Cpu } {
   const m = new Machine({ memoryBytes: 16 << 20, cpu: { vendor: 'intel', fred: false } });
-  m.cpu.enterProtectedModeFlat(0, {});
+  m.cpu.restore(flatProtectedModeState(m.cpu.capture(), 0));
   m.memory.writeU32(FRAME_A, 0xaaaa);
   m.memory.writeU32(FRAME_B, 0xbbbb);
   m.memory.writeU32(0x800000, 0x8888);

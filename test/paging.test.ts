@@ -20,6 +20,7 @@ import * as M from '../src/arch/msr.js';
 import { FAULT } from '../src/cpu/fault.js';
 import { ModelError } from '../src/machine/errors.js';
 import { DESC_L } from '../src/arch/descriptors.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const PML5 = 0x1000, PML4 = 0x2000, PDPT = 0x3000, PD = 0x4000, PT = 0x5000;
 const FRAME_A = 0x10000, FRAME_B = 0x11000, DESC = 0x12000;
@@ -37,7 +38,7 @@ function setup(la57 = false): { m: Machine; cpu: Cpu } {
   mem.writeU64(PD + 8, PT | 7, 0); // 2..4 MiB: the page table under test
   mem.writeU32(FRAME_A, 0xaaaa);
   mem.writeU32(FRAME_B, 0xbbbb);
-  cpu.enterProtectedModeFlat(0, {});
+  cpu.restore(flatProtectedModeState(cpu.capture(), 0));
   cpu.cr4 = C.CR4_PAE | C.CR4_PGE | (la57 ? C.CR4_LA57 : 0);
   cpu.cr3Lo = la57 ? PML5 : PML4;
   cpu.efer = C.EFER_LME | C.EFER_LMA | C.EFER_NXE;

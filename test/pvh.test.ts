@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseElf } from '../src/guest/elf.js';
-import { bootNative, ConsoleBuffer, HVM_START_MAGIC, planPvhBoot, pvhEntry, START_INFO_PREFERRED, type NativeMachine } from '../src/hosts/native/pvh.js';
+import { HVM_START_MAGIC, planPvhBoot, pvhEntry, START_INFO_PREFERRED } from '../src/hosts/native/pvh.js';
+import { ConsoleBuffer, nativeHost, type NativeHost } from '../src/hosts/native/host.js';
+import type { HostOptions } from '../src/hosts/host.js';
 import { BadInput } from '../src/machine/errors.js';
 import type { LoadableImage } from '../src/machine/image.js';
-import { IoBus } from '../src/machine/io.js';
-import { PhysicalMemory } from '../src/machine/memory.js';
+import { Machine, type RunEnd } from '../src/machine/machine.js';
 import { buildPvhImage } from './helpers/pvh-image.js';
 
 const MiB = 1024 * 1024;
@@ -22,17 +23,19 @@ function badInput(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof BadInput && pattern.test(e.message) && e.message.startsWith('g.elf: '));
 }
 
-/** A machine made of the real memory and I/O bus, a CPU that records its entry state. */
-function fakeMachine(memoryBytes = 128 * MiB) {
-  const entered: Array<{ eip: number; regs: { ebx?: number } }> = [];
-  const stops: unknown[] = [];
-  const m = {
-    memory: new PhysicalMemory(memoryBytes),
-    io: new IoBus(),
-    cpu: { enterProtectedModeFlat: (eip: number, regs: { ebx?: number }) => entered.push({ eip, regs }) },
-    stop: (end: unknown) => stops.push(end),
-  };
-  return { machine: m as unknown as NativeMachine, memory: m.memory, io: m.io, entered, stops };
+/** A machine whose run ends are recorded instead of taken. */
+function recordingMachine(memoryBytes = 128 * MiB) {
+  const stops: RunEnd[] = [];
+  const m = new Machine({ memoryBytes, cpu: { vendor: 'intel', fred: false } });
+  m.stop = (end) => { stops.push(end); };
+  return { machine: m, memory: m.memory, io: m.io, stops };
+}
+
+/** Boot a parsed PVH image on the native host. */
+function bootPvh(machine: Machine, img: LoadableImage, options: HostOptions = {}): NativeHost {
+  const host = nativeHost.attach(machine, options) as NativeHost;
+  host.boot({ kind: 'pvh', image: img, pvh: planPvhBoot(img, machine.memory.size) });
+  return host;
 }
 
 describe('PVH entry note', () => {
@@ -93,19 +96,20 @@ describe('PVH boot plan', () => {
 
 describe('PVH boot', () => {
   it('loads segments, zeroes the bss, writes the start info, enters at the note entry with %ebx', () => {
-    const f = fakeMachine();
+    const f = recordingMachine();
     f.memory.fill(0x100000, 0x10000, 0xcc);
     const img = parseElf(buildPvhImage({ bss: 0x100 }), 'g.elf');
-    bootNative(f.machine, img, {});
+    bootPvh(f.machine, img);
     const seg = img.segments[0];
     assert.deepEqual(f.memory.bytes.subarray(seg.paddr, seg.paddr + seg.data.length), seg.data);
     assert.ok(f.memory.bytes.subarray(seg.paddr + seg.data.length, seg.paddr + seg.memsz).every((b) => b === 0), 'bss zeroed');
     assert.equal(f.memory.bytes[seg.paddr + seg.memsz], 0xcc, 'nothing past memsz touched');
 
-    assert.equal(f.entered.length, 1);
-    assert.equal(BigInt(f.entered[0].eip), img.entry);
-    const si = f.entered[0].regs.ebx!;
+    const r = f.machine.registers();
+    assert.equal(BigInt(r.rip!), img.entry);
+    const si = Number(BigInt(r.rbx!));
     assert.equal(si, 0x6000);
+    assert.equal(r.cr0, '0x0000000000000011', 'protected mode (PE, ET), paging off');
     const v = f.memory.view;
     assert.equal(v.getUint32(si, true), HVM_START_MAGIC);
     assert.equal(v.getUint32(si + 4, true), 1, 'version');
@@ -120,9 +124,9 @@ describe('PVH boot', () => {
   });
 
   it('port 0xE9 is the console: delivered as it comes and accumulated', () => {
-    const f = fakeMachine(4 * MiB);
+    const f = recordingMachine(4 * MiB);
     const seen: number[] = [];
-    const host = bootNative(f.machine, image(), { onConsole: (b) => seen.push(...b) });
+    const host = bootPvh(f.machine, image(), { onConsole: (b) => seen.push(...b) });
     for (const c of 'hi\n') f.io.out(0xe9, c.charCodeAt(0), 1);
     f.io.out(0xe9, 0x4241, 2); // low byte only, as QEMU's debugcon
     assert.deepEqual(seen, [0x68, 0x69, 0x0a, 0x41]);
@@ -132,8 +136,8 @@ describe('PVH boot', () => {
   });
 
   it('port 0xF4 ends the run with the value written, for every access size', () => {
-    const f = fakeMachine(4 * MiB);
-    bootNative(f.machine, image(), {});
+    const f = recordingMachine(4 * MiB);
+    bootPvh(f.machine, image());
     f.io.out(0xf4, 0x12345678, 4);
     f.io.out(0xf4, 0xbeef, 2);
     f.io.out(0xf4, 77, 1);
@@ -147,10 +151,8 @@ describe('PVH boot', () => {
     ]);
   });
 
-  it('checks the image before touching memory', () => {
-    const f = fakeMachine(1 * MiB);
-    badInput(() => bootNative(f.machine, image(), {}), /does not fit in 1 MiB/);
-    assert.equal(f.entered.length, 0);
+  it('checks the image before a machine exists', () => {
+    badInput(() => nativeHost.plan(buildPvhImage(), 'g.elf', 1 * MiB), /does not fit in 1 MiB/);
   });
 });
 

@@ -16,6 +16,7 @@ import { loadSegment } from '../src/cpu/segments.js';
 import { jmpFarImm } from '../src/cpu/ops/branch.js';
 import * as C from '../src/arch/control.js';
 import { CS, SS, DS } from '../src/arch/descriptors.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const GDT = 0x1000;
 // Descriptors by selector: access byte and flags nibble (base 0, limit 0xfffff).
@@ -31,7 +32,7 @@ const TABLE: Record<number, [number, number]> = {
 /** A CPU at CPL 3 in 64-bit mode (long) or compatibility mode. */
 function cpl3(long: boolean): Cpu {
   const cpu = new Cpu(new PhysicalMemory(1 << 20), new IoBus(), { vendor: 'intel', fred: false });
-  cpu.enterProtectedModeFlat(0, {});
+  cpu.restore(flatProtectedModeState(cpu.capture(), 0));
   for (const [sel, [access, flags]] of Object.entries(TABLE)) {
     cpu.view.setInt32(GDT + Number(sel), 0x0000ffff, true);
     cpu.view.setInt32(GDT + Number(sel) + 4, (access << 8) | 0x000f0000 | (flags << 20), true);

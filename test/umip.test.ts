@@ -13,6 +13,7 @@ import { IoBus } from '../src/machine/io.js';
 import { storeTable, storeSelector, smsw } from '../src/cpu/ops/system.js';
 import * as C from '../src/arch/control.js';
 import * as V from '../src/arch/vectors.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const FORMS: [string, (c: Cpu, i: Insn) => void, number, boolean][] = [
   ['SGDT', storeTable, 0, true], ['SIDT', storeTable, 1, true],
@@ -22,7 +23,7 @@ const FORMS: [string, (c: Cpu, i: Insn) => void, number, boolean][] = [
 /** Run one form at `cpl` with CR4.UMIP = `umip`; returns 'vector(error)' raised, or 'none'. */
 function attempt(exec: (c: Cpu, i: Insn) => void, op: number, mem: boolean, cpl: number, umip: boolean): string {
   const cpu = new Cpu(new PhysicalMemory(1 << 20), new IoBus(), { vendor: 'intel', fred: false });
-  cpu.enterProtectedModeFlat(0, {});
+  cpu.restore(flatProtectedModeState(cpu.capture(), 0));
   if (umip) cpu.cr4 |= C.CR4_UMIP;
   cpu.setCpl(cpl);
   const i = new Insn(exec);

@@ -15,3 +15,9 @@ export const MSR_FS_BASE = 0xc0000100;
 export const MSR_GS_BASE = 0xc0000101;
 export const MSR_KERNEL_GS_BASE = 0xc0000102;
 export const MSR_TSC_AUX = 0xc0000103;
+
+/** Power-on values (SDM Vol. 3A §11.4.4 IA32_APIC_BASE: enabled, BSP, base 0xFEE00000;
+ *  §12.12.4 IA32_PAT: 0x0007040600070406). */
+export const APIC_BASE_RESET = 0xfee00900;
+export const PAT_RESET_LO = 0x00070406;
+export const PAT_RESET_HI = 0x00070406;

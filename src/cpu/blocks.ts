@@ -65,7 +65,7 @@ export function compileBlock(entry: Insn, off: number, at: (off: number) => Insn
     args.push(i.exec, i);
     const s = starts[k], e = s + i.len;
     body += `cpu.rip = b + ${s}; cpu.nextRip = b + ${e}; f${k}(cpu, i${k}); cpu.icount++;\n`;
-    if (k < insns.length - 1) body += 'if (cpu.codeWritten) { cpu.rip = cpu.nextRip; return; }\n';
+    if (k < insns.length - 1) body += 'if (cpu.blockExit) { cpu.rip = cpu.nextRip; return; }\n';
   }
   body += 'cpu.rip = cpu.nextRip;\n';
   // eslint-disable-next-line @typescript-eslint/no-implied-eval

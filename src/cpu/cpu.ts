@@ -22,9 +22,8 @@
 //   address beyond ±2^53 is not modelled'). Addresses below 2^53 (PML5 indexes 0-31 and
 //   480-511) work.
 
-import { PhysicalMemory, PAGE_SIZE } from '../machine/memory.js';
-import { IoBus } from '../machine/io.js';
-import { ModelError } from '../machine/errors.js';
+import type { CodeCache, IoPorts, PhysicalBus } from './bus.js';
+import { ModelError } from './errors.js';
 import * as R from '../arch/rflags.js';
 import * as C from '../arch/control.js';
 import * as V from '../arch/vectors.js';
@@ -39,6 +38,12 @@ import { walk, Access } from './paging.js';
 import { deliverException } from './idt.js';
 import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
+import { Msr, MSR_NAMES, resetMsrs } from './msrs.js';
+import type { VcpuState, SegmentState } from './state.js';
+import { eventWindow, nextEventDue } from './events.js';
+import type { TraceSink } from './transition.js';
+
+const PAGE_SIZE = 4096;
 
 export const enum Mode {
   /** 32-bit protected mode (CS.D = 1, not in long mode). */
@@ -68,9 +73,9 @@ const EXACT = 2 ** 53;
 
 export type EndReason = 'halted' | 'triple-fault' | 'stopped';
 
-export class Cpu {
-  readonly mem: PhysicalMemory;
-  readonly io: IoBus;
+export class Cpu implements CodeCache {
+  readonly mem: PhysicalBus;
+  readonly io: IoPorts;
   readonly model: CpuModelOptions;
   readonly view: DataView;
 
@@ -145,10 +150,9 @@ export class Cpu {
   readonly pdpteHi = new Int32Array(4);
   cr8 = 0;
   efer = 0;
-  kernelGsBaseLo = 0;
-  kernelGsBaseHi = 0;
-  /** MSRs without dedicated state, keyed by index (cold path). */
-  readonly msrs = new Map<number, bigint>();
+  /** The MSRs kept as plain registers, by slot (msrs.ts): halves, never BigInt. */
+  readonly msrLo = new Int32Array(Msr.Count);
+  readonly msrHi = new Int32Array(Msr.Count);
   /** IA32_TIME_STAMP_COUNTER writes: TSC = icount + offset. */
   tscOffset = 0;
   /** Debug registers DR0..DR7 (DR4/DR5 are never stored: they alias DR6/DR7). */
@@ -159,16 +163,29 @@ export class Cpu {
 
   /** Retired instructions. */
   icount = 0;
-  /** The run loop stops when icount reaches this. */
+  /** The run loop stops when icount reaches this: the budget, or the next instruction
+   *  boundary where the event window has something to do. */
   icountLimit = 0;
   endReason: EndReason | null = null;
-  /** icount at which RF is cleared (-1: nothing pending); see resumeFlagSet(). */
+
+  // Events taken at instruction boundaries (events.ts; state.ts EventState says what each is).
+  stepArmedAt = -1;
   rfClearAt = -1;
+  pendingDebug = 0;
+  movSsShadowAt = -1;
+  stiShadowAt = -1;
+  /** Set when a compiled block must stop after the current instruction: decoded code was
+   *  written, or an event became pending. */
+  blockExit = false;
+
+  /** Transitions committed through transition.ts, and where their records go (null: no
+   *  tracing, and no record is built). */
+  transitions = 0;
+  traceSink: TraceSink | null = null;
 
   // The pending fault, set by raise() before throwing FAULT.
   faultVector = 0;
   faultError = 0;
-  faultHasError = false;
 
   // TLB: per kind a tag (linear page number, NaN = invalid) and one physical page base per slot.
   readonly tlbTag = new Float64Array(TLB_SIZE * TLB_KINDS).fill(NaN);
@@ -181,26 +198,26 @@ export class Cpu {
   tlbWrite = TLB_SIZE;
   tlbFetch = TLB_SIZE * 2;
 
-  // Decode cache: per physical page and mode (32/64-bit decoding), decoded instructions by offset.
+  // Decode cache: per physical page and mode (32/64-bit decoding), decoded instructions by
+  // offset. Physical memory marks the pages (codeMark) and calls dropCodePage on a write.
   private readonly icache: ((Insn | undefined)[] | undefined)[] = [];
-  /** Nonzero for physical pages that have decoded instructions cached. */
   private readonly codeMark: Uint8Array;
-  /** Set when a write hits a page with decoded code: a running block stops there. */
-  codeWritten = false;
   /** Linear address of the page the decode cache is serving (NaN: none). */
   private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
   private codePpn = -1;
 
-  constructor(mem: PhysicalMemory, io: IoBus, model: CpuModelOptions) {
+  constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions) {
     this.mem = mem;
     this.io = io;
     this.model = model;
     this.view = mem.view;
-    this.codeMark = new Uint8Array(mem.pages);
+    this.codeMark = mem.codeMark;
+    mem.attachCodeCache(this);
     this.features = featureSet(model);
     this.drLo[6] = 0xffff0ff0 | 0;
     this.drLo[7] = 0x400;
+    resetMsrs(this.msrLo, this.msrHi);
   }
 
   /** CR2 as a linear address (page faults write canonical addresses). */
@@ -213,35 +230,77 @@ export class Cpu {
     this.cr2Hi = Math.floor(lin / TWO32) | 0;
   }
 
-  // ---------------------------------------------------------------- entry state
+  // ---------------------------------------------------------------- state
 
-  /** The PVH entry state (DESIGN.md, Boot contracts): 32-bit protected mode, paging off,
-   *  flat 4 GiB code and data segments, interrupts off. */
-  enterProtectedModeFlat(eip: number, regs: { ebx?: number; esi?: number }): void {
-    this.regLo.fill(0);
-    this.regHi.fill(0);
-    if (regs.ebx !== undefined) this.regLo[3] = regs.ebx | 0;
-    if (regs.esi !== undefined) this.regLo[6] = regs.esi | 0;
-    this.cr0 = C.CR0_PE | C.CR0_ET;
-    this.cr4 = 0;
-    this.efer = 0;
-    const code = (0xb << 8) | (1 << 12) | (1 << 15) | DESC_DB | (1 << 23) | (0xf << 16);
-    const data = (0x3 << 8) | (1 << 12) | (1 << 15) | DESC_DB | (1 << 23) | (0xf << 16);
-    for (let s = 0; s < 6; s++) {
-      this.segSel[s] = s === CS ? 0x10 : 0x18;
-      this.segBaseLo[s] = 0;
-      this.segBaseHi[s] = 0;
-      this.segLimit[s] = -1;
-      this.segAttr[s] = s === CS ? code : data;
-    }
-    this.setFlags(R.RESERVED1);
-    this.idtrBase = 0;
-    this.idtrLimit = 0; // any exception before the guest loads an IDT triple-faults
-    this.gdtrBase = 0;
-    this.gdtrLimit = 0;
-    this.cpl = 0;
-    this.rip = eip >>> 0;
+  /** The architectural state as plain data (state.ts). */
+  capture(): VcpuState {
+    const seg = (k: number): SegmentState => ({
+      sel: this.segSel[k], baseLo: this.segBaseLo[k], baseHi: this.segBaseHi[k], limit: this.segLimit[k], attr: this.segAttr[k],
+    });
+    const msrs = {} as VcpuState['msrs'];
+    MSR_NAMES.forEach((name, k) => { msrs[name] = [this.msrLo[k], this.msrHi[k]]; });
+    return {
+      gprLo: Array.from(this.regLo),
+      gprHi: Array.from(this.regHi),
+      rip: this.rip,
+      rflags: this.getFlags(),
+      cpl: this.cpl,
+      segments: [0, 1, 2, 3, 4, 5].map(seg),
+      gdtr: { base: this.gdtrBase, limit: this.gdtrLimit },
+      idtr: { base: this.idtrBase, limit: this.idtrLimit },
+      ldtr: { sel: this.ldtrSel, base: this.ldtrBase, limit: this.ldtrLimit },
+      tr: { sel: this.trSel, base: this.trBase, limit: this.trLimit, attr: this.trAttr },
+      cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4, cr8: this.cr8,
+      pdpteLo: Array.from(this.pdpteLo),
+      pdpteHi: Array.from(this.pdpteHi),
+      drLo: Array.from(this.drLo),
+      drHi: Array.from(this.drHi),
+      efer: this.efer,
+      msrs,
+      events: {
+        stepArmedAt: this.stepArmedAt, rfClearAt: this.rfClearAt, pendingDebug: this.pendingDebug,
+        movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt,
+      },
+      icount: this.icount,
+      tscOffset: this.tscOffset,
+      transitions: this.transitions,
+    };
+  }
+
+  /** Load a captured state, and rebuild everything derived from it: the mode, effective
+   *  segment bases and checks, the TLB and its views for the CPL, the decode-cache position
+   *  and the lazy flags. */
+  restore(s: VcpuState): void {
+    this.regLo.set(s.gprLo);
+    this.regHi.set(s.gprHi);
+    this.rip = s.rip;
+    this.setFlags(s.rflags);
+    s.segments.forEach((g, k) => {
+      this.segSel[k] = g.sel; this.segBaseLo[k] = g.baseLo; this.segBaseHi[k] = g.baseHi;
+      this.segLimit[k] = g.limit; this.segAttr[k] = g.attr;
+    });
+    this.gdtrBase = s.gdtr.base; this.gdtrLimit = s.gdtr.limit;
+    this.idtrBase = s.idtr.base; this.idtrLimit = s.idtr.limit;
+    this.ldtrSel = s.ldtr.sel; this.ldtrBase = s.ldtr.base; this.ldtrLimit = s.ldtr.limit;
+    this.trSel = s.tr.sel; this.trBase = s.tr.base; this.trLimit = s.tr.limit; this.trAttr = s.tr.attr;
+    this.cr0 = s.cr0; this.cr2Lo = s.cr2Lo; this.cr2Hi = s.cr2Hi; this.cr3Lo = s.cr3Lo; this.cr3Hi = s.cr3Hi;
+    this.cr4 = s.cr4; this.cr8 = s.cr8;
+    this.pdpteLo.set(s.pdpteLo);
+    this.pdpteHi.set(s.pdpteHi);
+    this.drLo.set(s.drLo);
+    this.drHi.set(s.drHi);
+    this.efer = s.efer;
+    MSR_NAMES.forEach((name, k) => { [this.msrLo[k], this.msrHi[k]] = s.msrs[name]; });
+    const e = s.events;
+    this.stepArmedAt = e.stepArmedAt; this.rfClearAt = e.rfClearAt; this.pendingDebug = e.pendingDebug;
+    this.movSsShadowAt = e.movSsShadowAt; this.stiShadowAt = e.stiShadowAt;
+    this.icount = s.icount;
+    this.tscOffset = s.tscOffset;
+    this.transitions = s.transitions;
+    this.endReason = null;
+    this.setCpl(s.cpl);
     this.modeChanged();
+    this.flushTlb();
   }
 
   // ---------------------------------------------------------------- registers
@@ -286,6 +345,8 @@ export class Cpu {
     this.lfOp = Lazy.Eager;
     this.lfEager = v & R.STATUS;
     this.flagsRest = (v & ~R.STATUS) | R.RESERVED1;
+    // TF arms a single-step trap at the next boundary (events.ts).
+    if ((v & R.TF) !== 0) this.eventPending();
   }
 
   /** Set status flags computed eagerly (shifts, multiplies, bit tests). */
@@ -300,7 +361,6 @@ export class Cpu {
   raise(vector: number, error = 0): never {
     this.faultVector = vector;
     this.faultError = error;
-    this.faultHasError = V.pushesErrorCode(vector);
     throw FAULT;
   }
 
@@ -541,14 +601,14 @@ export class Cpu {
 
   read8(lin: number): number {
     const p = this.translate(lin, this.tlbRead, Access.Read);
-    return p < this.mem.size ? this.mem.bytes[p] : 0xff;
+    return p < this.mem.size ? this.mem.bytes[p] : this.mem.readBeyondRam(p, 1);
   }
 
   read16(lin: number): number {
     if ((lin & 1) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffe) return this.read8(lin) | (this.read8(lin + 1) << 8);
     const p = this.translate(lin, this.tlbRead, Access.Read);
-    return p < this.mem.size ? this.view.getUint16(p, true) : 0xffff;
+    return p < this.mem.size ? this.view.getUint16(p, true) : this.mem.readBeyondRam(p, 2);
   }
 
   read32(lin: number): number {
@@ -557,7 +617,7 @@ export class Cpu {
       return this.read8(lin) | (this.read8(lin + 1) << 8) | (this.read8(lin + 2) << 16) | (this.read8(lin + 3) << 24);
     }
     const p = this.translate(lin, this.tlbRead, Access.Read);
-    return p < this.mem.size ? this.view.getInt32(p, true) : -1;
+    return p < this.mem.size ? this.view.getInt32(p, true) : this.mem.readBeyondRam(p, 4);
   }
 
   /** 64-bit read: returns the low half, the high half is in this.hi. */
@@ -569,7 +629,11 @@ export class Cpu {
       return lo;
     }
     const p = this.translate(lin, this.tlbRead, Access.Read);
-    if (p >= this.mem.size) { this.hi = -1; return -1; }
+    if (p >= this.mem.size) {
+      const lo = this.mem.readBeyondRam(p, 4);
+      this.hi = this.mem.readBeyondRam(p + 4, 4);
+      return lo;
+    }
     this.hi = this.view.getInt32(p + 4, true);
     return this.view.getInt32(p, true);
   }
@@ -598,8 +662,8 @@ export class Cpu {
       return;
     }
     const p = this.translate(lin, this.tlbWrite, Access.Write);
-    if (p >= this.mem.size) return;
-    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 2, v & 0xffff); return; }
+    if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setUint16(p, v, true);
   }
 
@@ -612,8 +676,8 @@ export class Cpu {
       return;
     }
     const p = this.translate(lin, this.tlbWrite, Access.Write);
-    if (p >= this.mem.size) return;
-    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 4, v); return; }
+    if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setInt32(p, v, true);
   }
 
@@ -626,8 +690,8 @@ export class Cpu {
       return;
     }
     const p = this.translate(lin, this.tlbWrite, Access.Write);
-    if (p >= this.mem.size) return;
-    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 4, lo); this.mem.writeBeyondRam(p + 4, 4, hi); return; }
+    if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setInt32(p, lo, true);
     this.view.setInt32(p + 4, hi, true);
   }
@@ -686,19 +750,19 @@ export class Cpu {
 
   /** Bulk host-side stores into one physical page (REP fast paths) keep the decode cache coherent. */
   noteWrite(p: number): void {
-    if (p < this.mem.size && this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p < this.mem.size && this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
   }
 
   storePhys8(p: number, v: number): void {
-    if (p >= this.mem.size) return;
-    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 1, v & 0xff); return; }
+    if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.mem.bytes[p] = v;
   }
 
   /** Physical write by the CPU itself (A/D bits, descriptor busy bits): keeps the decode cache coherent. */
   writePhys32(p: number, v: number): void {
-    if (p + 4 > this.mem.size) return;
-    if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+    if (p + 4 > this.mem.size) { this.mem.writeBeyondRam(p, 4, v); return; }
+    if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setInt32(p, v, true);
   }
 
@@ -712,8 +776,10 @@ export class Cpu {
       if ((a & 0xfff) > 0xffc) {
         for (let b = 0; b < 4; b++) this.storePhys8(this.translate(a + b, tagBase, Access.Write), v >> (8 * b));
       } else if (p + 4 <= this.mem.size) {
-        if (this.codeMark[p >>> 12] !== 0) this.invalidateCode(p >>> 12);
+        if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
         this.view.setInt32(p, v, true);
+      } else {
+        this.mem.writeBeyondRam(p, 4, v);
       }
     }
   }
@@ -724,12 +790,12 @@ export class Cpu {
       let v = 0;
       for (let k = 0; k < 4; k++) {
         const p = this.translate(lin + k, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
-        v |= (p < this.mem.size ? this.mem.bytes[p] : 0xff) << (8 * k);
+        v |= (p < this.mem.size ? this.mem.bytes[p] : this.mem.readBeyondRam(p, 1)) << (8 * k);
       }
       return v;
     }
     const p = this.translate(lin, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
-    return p < this.mem.size ? this.view.getInt32(p, true) : -1;
+    return p < this.mem.size ? this.view.getInt32(p, true) : this.mem.readBeyondRam(p, 4);
   }
 
   // ---------------------------------------------------------------- stack
@@ -860,20 +926,13 @@ export class Cpu {
     this.codeBase = Math.floor(rip / PAGE_SIZE) * PAGE_SIZE;
   }
 
-  /** A write hit a page with cached decodes: drop them (self-modifying code). */
-  private invalidateCode(ppn: number): void {
-    this.codeWritten = true;
+  /** A write (by this vCPU, another, or the host) hit a page with cached decodes: drop
+   *  them (self-modifying and cross-modifying code); a running block stops there. */
+  dropCodePage(ppn: number): void {
+    this.blockExit = true;
     this.icache[ppn * 2] = undefined;
     this.icache[ppn * 2 + 1] = undefined;
-    this.codeMark[ppn] = 0;
     if (ppn === this.codePpn) this.codeBase = NaN;
-  }
-
-  /** Host code wrote guest memory directly (loaders, restore): forget all decodes. */
-  invalidateAllCode(): void {
-    this.icache.length = 0;
-    this.codeMark.fill(0);
-    this.codeBase = NaN;
   }
 
   /** Fetch one instruction byte for the decoder (through paging, fetch permissions). */
@@ -882,7 +941,7 @@ export class Cpu {
     if (this.mode !== Mode.Long64) a = lin >>> 0;
     else if (a < -CANON48 || a >= CANON48) this.noncanonicalAt(CS, a);
     const p = this.translate(a, this.tlbFetch, Access.Fetch);
-    return p < this.mem.size ? this.mem.bytes[p] : 0xff;
+    return p < this.mem.size ? this.mem.bytes[p] : this.mem.readBeyondRam(p, 1);
   }
 
   // ---------------------------------------------------------------- run loop
@@ -892,61 +951,64 @@ export class Cpu {
   run(limit: number): EndReason | null {
     this.endReason = null;
     for (;;) {
-      // Stop one instruction after an IRET that loaded RF = 1, to clear RF there.
-      const rfAt = this.rfClearAt;
-      this.icountLimit = rfAt >= 0 && rfAt < limit ? rfAt : limit;
+      eventWindow(this);
+      if (this.endReason !== null || this.icount >= limit) break;
+      const due = nextEventDue(this);
+      this.icountLimit = due < limit ? due : limit;
       this.runToLimit();
       if (this.endReason !== null) break;
-      if (this.rfClearAt >= 0 && this.icount >= this.rfClearAt) {
-        this.clearResumeFlag();
-        continue;
-      }
-      if (this.icount >= limit) break;
     }
     return this.endReason;
   }
 
+  /** Something became pending (events.ts): stop at the next instruction boundary, after
+   *  the instruction now executing, so that the event window sees it. */
+  eventPending(): void {
+    if (this.icountLimit > this.icount + 1) this.icountLimit = this.icount + 1;
+    this.blockExit = true;
+  }
+
   /** RF is cleared when an instruction completes (SDM Vol. 3B §18.3.1.1); only IRET
-   *  can leave it set for the next one, which it arms through resumeFlagSet(). */
+   *  can leave it set for the next one, which it arms here. */
   resumeFlagSet(): void {
     this.rfClearAt = this.icount + 2; // IRET retires, then the instruction after it
-    if (this.rfClearAt < this.icountLimit) this.icountLimit = this.rfClearAt;
+    this.eventPending();
   }
 
-  private clearResumeFlag(): void {
-    this.flagsRest &= ~R.RF;
-    this.rfClearAt = -1;
+  /** MOV SS and POP SS inhibit debug exceptions and interrupts at the next boundary
+   *  (SDM Vol. 3A §6.8.3). */
+  movSsShadow(): void {
+    this.movSsShadowAt = this.icount + 1;
   }
 
+  /** STI that sets IF inhibits maskable interrupts at the next boundary (SDM STI). */
+  stiShadow(): void {
+    this.stiShadowAt = this.icount + 1;
+  }
+
+  /** Execute until icountLimit. A delivered fault returns to the run loop, so that the
+   *  handler's first instruction starts at an event window like any other boundary. */
   private runToLimit(): void {
-    while (this.icount < this.icountLimit) {
-      try {
-        do {
-          const insn = this.fetch();
-          if (insn.block === null && ++insn.heat === HOT) {
-            compileBlock(insn, this.rip - this.codeBase, this.blockDecoder);
-          }
-          const block = insn.block;
-          if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {
-            this.codeWritten = false;
-            block(this);
-          } else {
-            this.nextRip = this.rip + insn.len;
-            insn.exec(this, insn);
-            this.rip = this.nextRip;
-            this.icount++;
-          }
-        } while (this.icount < this.icountLimit);
-      } catch (e) {
-        if (e === FAULT) {
-          deliverException(this);
-          if (this.endReason !== null) return;
-        } else if (e === STOP) {
-          return;
+    try {
+      while (this.icount < this.icountLimit) {
+        const insn = this.fetch();
+        if (insn.block === null && ++insn.heat === HOT) {
+          compileBlock(insn, this.rip - this.codeBase, this.blockDecoder);
+        }
+        const block = insn.block;
+        if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {
+          this.blockExit = false;
+          block(this);
         } else {
-          throw e;
+          this.nextRip = this.rip + insn.len;
+          insn.exec(this, insn);
+          this.rip = this.nextRip;
+          this.icount++;
         }
       }
+    } catch (e) {
+      if (e === FAULT) deliverException(this, this.faultVector, this.faultError, false);
+      else if (e !== STOP) throw e;
     }
   }
 

@@ -25,18 +25,21 @@ export const enum Source {
 
 const TWO32 = 4294967296;
 
-/** Deliver the pending fault (cpu.faultVector...), escalating to #DF and to a triple fault. */
-export function deliverException(cpu: Cpu): void {
-  let vector = cpu.faultVector;
-  let error = cpu.faultError;
-  let hasError = cpu.faultHasError;
+/** Deliver an exception the CPU detected (`trap`: after its instruction completed, as
+ *  debug traps are; otherwise a fault, restarting the instruction at cpu.rip), escalating
+ *  to #DF and to a triple fault (SDM Vol. 3A §6.15, Table 6-5). */
+export function deliverException(cpu: Cpu, firstVector: number, firstError: number, trap: boolean): void {
+  let vector = firstVector;
+  let error = firstError;
+  let hasError = V.pushesErrorCode(vector);
   let cls = faultClass(vector);
+  // Faults push the address of the faulting instruction, with RF = 1 in the saved
+  // RFLAGS (SDM Vol. 3B §18.3.1.1): the return restarts the instruction without
+  // re-triggering an instruction breakpoint. Traps push the next instruction's address.
+  let pushRf = trap ? 0 : R.RF;
   for (;;) {
     try {
-      // Faults push the address of the faulting instruction, with RF = 1 in the saved
-      // RFLAGS (SDM Vol. 3 §18.3.1.1): the return restarts the instruction without
-      // re-triggering an instruction breakpoint.
-      cpu.rip = deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, R.RF);
+      cpu.rip = deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, pushRf);
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
@@ -46,10 +49,11 @@ export function deliverException(cpu: Cpu): void {
         cpu.endReason = 'triple-fault';
         return;
       }
+      pushRf = R.RF;
       if (makesDoubleFault(cls, second)) {
         vector = V.DF; error = 0; hasError = true; cls = FaultClass.DoubleFault;
       } else {
-        vector = cpu.faultVector; error = cpu.faultError; hasError = cpu.faultHasError; cls = second;
+        vector = cpu.faultVector; error = cpu.faultError; hasError = V.pushesErrorCode(vector); cls = second;
       }
     }
   }

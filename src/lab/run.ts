@@ -2,11 +2,12 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { parseElf } from '../guest/elf.js';
-import { BadInput, ModelError } from '../machine/errors.js';
+import { BadInput } from '../machine/errors.js';
 import type { LoadableImage } from '../machine/image.js';
-import { Machine, type RunEnd } from '../machine/machine.js';
-import { bootNative, planPvhBoot } from '../hosts/native/pvh.js';
-import { bootMultiboot, findMultibootHeader, planMultibootBoot, type MultibootPlan } from '../hosts/native/multiboot.js';
+import { Machine, type MachineState } from '../machine/machine.js';
+import type { TraceSink } from '../cpu/transition.js';
+import type { Host } from '../hosts/host.js';
+import { findHost } from '../hosts/registry.js';
 import { getProfile, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
@@ -22,6 +23,8 @@ export interface RunOptions {
   memoryMiB?: number;
   /** Called with console bytes as the guest writes them. */
   onConsole?: (bytes: Uint8Array) => void;
+  /** Called with every transition's record (cpu/transition.ts); none are built without it. */
+  trace?: TraceSink;
 }
 
 export interface RunResult {
@@ -30,6 +33,7 @@ export interface RunResult {
   /** The value written to the exit port, or null if the run did not end that way. */
   exitValue: number | null;
   instructions: number;
+  /** Transitions committed: each event delivery and each return (cpu/transition.ts). */
   transitions: number;
   console: string;
   /** Final register file, every value a "0x…" hex string. */
@@ -66,52 +70,55 @@ function checkLimits(maxInsns: number, timeoutMs: number, memoryMiB: number): vo
   }
 }
 
-/** Run an image under a profile until it ends. Throws BadInput for unusable input. */
-export function runImage(imagePath: string, options: RunOptions): RunResult {
-  const { maxInsns = DEFAULT_MAX_INSNS, timeoutMs = 0, memoryMiB = DEFAULT_MEMORY_MIB } = options;
-  checkLimits(maxInsns, timeoutMs, memoryMiB);
-  const profile: Profile = getProfile(options.profile);
-  const bytes = readImageFile(imagePath);
-  const memoryBytes = memoryMiB * 1024 * 1024;
+/** A machine with its host attached, ready to run. */
+export interface Booted {
+  machine: Machine;
+  host: Host;
+  profile: Profile;
+}
 
-  // Everything about the image is checked before a machine (and its RAM) exists.
-  // The native host boots multiboot before PVH, in QEMU's order (multiboot.ts).
-  let image: LoadableImage | null = null;
-  let multiboot: MultibootPlan | null = null;
-  switch (profile.host) {
-    case 'native': {
-      const header = findMultibootHeader(bytes);
-      if (header) {
-        multiboot = planMultibootBoot(bytes, imagePath, header, memoryBytes);
-      } else {
-        image = parseElf(bytes, imagePath);
-        planPvhBoot(image, memoryBytes);
-      }
-      break;
-    }
-    default:
-      throw new BadInput(`profile '${profile.name}' is not implemented yet`);
-  }
-
-  let machine: Machine;
+function newMachine(profile: Profile, memoryBytes: number, memoryMiB: number): Machine {
   try {
-    machine = new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred } });
+    return new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred } });
   } catch (e) {
     if (e instanceof RangeError) throw new BadInput(`cannot allocate ${memoryMiB} MiB of guest RAM on this machine`);
     throw e;
   }
-  const hostOptions = { onConsole: options.onConsole };
-  const host = multiboot ? bootMultiboot(machine, multiboot, hostOptions) : bootNative(machine, image!, hostOptions);
+}
 
-  let end: RunEnd;
-  try {
-    end = machine.run({ maxInsns, timeoutMs });
-  } catch (e) {
-    // The machine reports model errors as an ending; accept a thrown one too.
-    if (!(e instanceof ModelError)) throw e;
-    end = { kind: 'model-error', exitValue: null, message: e.message };
-  }
+/** Boot an image under a profile: checked before a machine (and its RAM) exists, then
+ *  loaded by the profile's host. Throws BadInput for unusable input. */
+export function bootImage(imagePath: string, options: RunOptions): Booted {
+  const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
+  checkLimits(options.maxInsns ?? DEFAULT_MAX_INSNS, options.timeoutMs ?? 0, memoryMiB);
+  const profile = getProfile(options.profile);
+  const hostDef = findHost(profile.host);
+  const bytes = readImageFile(imagePath);
+  const memoryBytes = memoryMiB * 1024 * 1024;
+  const plan = hostDef.plan(bytes, imagePath, memoryBytes);
+  const machine = newMachine(profile, memoryBytes, memoryMiB);
+  const host = hostDef.attach(machine, { onConsole: options.onConsole });
+  host.boot(plan);
+  if (options.trace) machine.trace(options.trace);
+  return { machine, host, profile };
+}
 
+/** A fresh machine under a profile's host, restored from a captured state. */
+export function restoreMachine(state: MachineState, options: RunOptions): Booted {
+  const profile = getProfile(options.profile);
+  const hostDef = findHost(profile.host);
+  const memoryBytes = state.memory.size;
+  const machine = newMachine(profile, memoryBytes, memoryBytes / (1024 * 1024));
+  const host = hostDef.attach(machine, { onConsole: options.onConsole });
+  machine.restore(state);
+  if (options.trace) machine.trace(options.trace);
+  return { machine, host, profile };
+}
+
+/** Run a booted (or restored) machine until it ends, and judge the run. */
+export function runBooted(booted: Booted, imagePath: string, options: RunOptions): RunResult {
+  const { machine, host, profile } = booted;
+  const end = machine.run({ maxInsns: options.maxInsns ?? DEFAULT_MAX_INSNS, timeoutMs: options.timeoutMs ?? 0 });
   const console = host.console;
   const { verdict, reason } = judge(end, console);
   return {
@@ -119,10 +126,15 @@ export function runImage(imagePath: string, options: RunOptions): RunResult {
     reason,
     exitValue: end.kind === 'exit-port' ? end.exitValue : null,
     instructions: machine.instructions,
-    transitions: 0,
+    transitions: machine.transitions,
     console,
     registers: machine.registers(),
     profile: profile.name,
     image: imagePath,
   };
+}
+
+/** Run an image under a profile until it ends. Throws BadInput for unusable input. */
+export function runImage(imagePath: string, options: RunOptions): RunResult {
+  return runBooted(bootImage(imagePath, options), imagePath, options);
 }

@@ -7,7 +7,4 @@ export class BadInput extends Error {
   override readonly name = 'BadInput';
 }
 
-/** The guest reached something the model does not implement (named in the message). Exit 8. */
-export class ModelError extends Error {
-  override readonly name = 'ModelError';
-}
+export { ModelError } from '../cpu/errors.js';

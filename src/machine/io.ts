@@ -1,10 +1,12 @@
 // The I/O port bus. Ports with no device read as all-ones and ignore writes,
 // as an unclaimed ISA port does.
 
+import type { IoPorts } from '../cpu/bus.js';
+
 export type OutHandler = (value: number, size: 1 | 2 | 4) => void;
 export type InHandler = (size: 1 | 2 | 4) => number;
 
-export class IoBus {
+export class IoBus implements IoPorts {
   private readonly outs = new Map<number, OutHandler>();
   private readonly ins = new Map<number, InHandler>();
 

@@ -1,10 +1,15 @@
-// A Machine: one vCPU, physical memory and the I/O port bus, run under budgets.
-// Hosts configure it (boot an image, claim ports); the lab runs it.
+// A Machine: vCPUs, physical memory, the I/O port bus and the devices a host attached,
+// run under budgets. Hosts configure it (boot an image, claim ports, map device regions);
+// the lab runs it. Its whole state is plain data: capture() and restore() round-trip it.
 
-import { PhysicalMemory } from './memory.js';
+import { PhysicalMemory, type MemoryState } from './memory.js';
 import { IoBus } from './io.js';
-import { Cpu, formatLinear } from '../cpu/cpu.js';
+import { Cpu } from '../cpu/cpu.js';
+import { formatLinear } from '../cpu/format.js';
+import { ModelError } from '../cpu/errors.js';
 import type { CpuModelOptions } from '../cpu/model.js';
+import type { VcpuState } from '../cpu/state.js';
+import type { TraceSink } from '../cpu/transition.js';
 import { SEG_NAMES } from '../arch/descriptors.js';
 
 export interface RunLimits {
@@ -26,6 +31,23 @@ export interface MachineOptions {
   cpu: CpuModelOptions;
 }
 
+/** Anything with state of its own beside the CPU and memory: devices, and the host. */
+export interface Stateful {
+  /** The state as plain data (structured-clonable: no functions, no class instances). */
+  capture(): unknown;
+  restore(state: unknown): void;
+}
+
+/** Everything a machine is, as plain data. */
+export interface MachineState {
+  version: 1;
+  cpuModel: CpuModelOptions;
+  memory: MemoryState;
+  vcpus: VcpuState[];
+  /** Each attached device's own state, by the name it was attached with. */
+  devices: Record<string, unknown>;
+}
+
 /** Instructions between wall-clock checks: small enough to react within ~10 ms. */
 const SLICE = 1 << 20;
 
@@ -35,9 +57,12 @@ export class Machine {
   readonly memory: PhysicalMemory;
   readonly io: IoBus;
   readonly cpu: Cpu;
+  readonly cpuModel: CpuModelOptions;
+  private readonly devices = new Map<string, Stateful>();
   private pendingEnd: RunEnd | null = null;
 
   constructor(opts: MachineOptions) {
+    this.cpuModel = { ...opts.cpu };
     this.memory = new PhysicalMemory(opts.memoryBytes);
     this.io = new IoBus();
     this.cpu = new Cpu(this.memory, this.io, opts.cpu);
@@ -48,6 +73,22 @@ export class Machine {
     return this.cpu.icount;
   }
 
+  /** Transitions committed so far (cpu/transition.ts). */
+  get transitions(): number {
+    return this.cpu.transitions;
+  }
+
+  /** Hand every transition's record to `sink` (null: stop tracing). */
+  trace(sink: TraceSink | null): void {
+    this.cpu.traceSink = sink;
+  }
+
+  /** Register a device (or the host) whose state capture() and restore() carry. */
+  attach(name: string, device: Stateful): void {
+    if (this.devices.has(name)) throw new Error(`machine: a device named '${name}' is already attached`);
+    this.devices.set(name, device);
+  }
+
   /** End the run after the current instruction (I/O handlers call this). */
   stop(end: RunEnd): void {
     if (this.pendingEnd === null) this.pendingEnd = end;
@@ -55,10 +96,14 @@ export class Machine {
   }
 
   /** Run until something ends the run. Guest behaviour never throws; a ModelError
-   *  (the guest reached something not modelled) is reported as an end. */
+   *  (the guest reached something not modelled) is reported as an end. The run may be
+   *  continued by calling run again with a larger budget. */
   run(limits: RunLimits): RunEnd {
     const cpu = this.cpu;
-    cpu.invalidateAllCode();
+    // Loaders and restore wrote memory behind the CPU's back.
+    this.memory.invalidateAllCode();
+    this.memory.markUsed();
+    this.pendingEnd = null;
     const started = Date.now();
     for (;;) {
       if (cpu.icount >= limits.maxInsns) {
@@ -69,8 +114,9 @@ export class Machine {
       try {
         reason = cpu.run(sliceEnd);
       } catch (e) {
-        if (e instanceof Error && e.name === 'ModelError') {
-          return { kind: 'model-error', exitValue: null, message: e.message };
+        if (e instanceof ModelError) {
+          const where = e.message.includes('(at rip ') ? '' : ` (at rip ${cpu.ripHex()})`;
+          return { kind: 'model-error', exitValue: null, message: e.message + where };
         }
         throw e;
       }
@@ -85,6 +131,34 @@ export class Machine {
         return { kind: 'wall-timeout', exitValue: null, message: `wall-clock limit of ${limits.timeoutMs / 1000} s reached` };
       }
     }
+  }
+
+  /** The machine's state at the current instruction boundary, as plain data. */
+  capture(): MachineState {
+    const devices: Record<string, unknown> = {};
+    for (const [name, device] of this.devices) devices[name] = device.capture();
+    return {
+      version: 1,
+      cpuModel: { ...this.cpuModel },
+      memory: this.memory.capture(),
+      vcpus: [this.cpu.capture()],
+      devices,
+    };
+  }
+
+  /** Load a captured state into this machine, whose devices must be attached already
+   *  (a host attaches its platform before restoring, as before booting). */
+  restore(state: MachineState): void {
+    if (state.version !== 1) throw new Error(`machine state version ${state.version} is not supported`);
+    if (state.vcpus.length !== 1) throw new Error(`machine state has ${state.vcpus.length} vCPUs; this machine has 1`);
+    const missing = Object.keys(state.devices).filter((n) => !this.devices.has(n));
+    const extra = [...this.devices.keys()].filter((n) => !(n in state.devices));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new Error(`machine state devices differ: ${[...missing.map((n) => `saved ${n}`), ...extra.map((n) => `attached ${n}`)].join(', ')}`);
+    }
+    this.memory.restore(state.memory);
+    this.cpu.restore(state.vcpus[0]);
+    for (const [name, device] of this.devices) device.restore(state.devices[name]);
   }
 
   /** The final register file, every value as a 0x-prefixed 64-bit hex string. */

@@ -1,16 +1,48 @@
-// Guest physical memory: one ArrayBuffer, read and written through typed views.
-// RAM starts at physical 0; addresses at or past `size` are unbacked (reads return
-// all-ones, writes are dropped), as on a PC with nothing decoding that range.
+// Guest physical memory: RAM from physical 0 as one ArrayBuffer, read and written through
+// typed views, and device regions (MMIO) that the platform maps above RAM. Addresses that
+// are neither are unbacked: reads return all-ones, writes are dropped, as on a PC with
+// nothing decoding that range.
+//
+// RAM accesses never look at the device regions: the CPU's fast paths test `paddr < size`
+// and only addresses past RAM reach readBeyondRam/writeBeyondRam.
+//
+// Deliberate deviation: RAM is one block from 0, with no hole below 4 GiB. A device region
+// that RAM overlaps (only with --memory above 4076 MiB, where RAM reaches 0xFEC00000) is
+// hidden by the RAM.
+//
+// The decode caches of every vCPU on this memory register here: a write to a page some
+// vCPU has decoded code from (codeMark) invalidates that page in all of them.
+
+import type { CodeCache, PhysicalBus } from '../cpu/bus.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
+const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 
-export class PhysicalMemory {
+/** A device's registers in physical address space. Offsets are from the region's base;
+ *  accesses are 1, 2 or 4 bytes (wider CPU accesses arrive split). */
+export interface MmioDevice {
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+interface MmioRegion {
+  base: number;
+  end: number;
+  device: MmioDevice;
+}
+
+export class PhysicalMemory implements PhysicalBus {
   readonly size: number;
   readonly bytes: Uint8Array;
   readonly view: DataView;
   /** Number of 4 KiB pages of RAM. */
   readonly pages: number;
+  readonly codeMark: Uint8Array;
+  private readonly codeCaches: CodeCache[] = [];
+  private readonly regions: MmioRegion[] = [];
+  /** False until anything may have written RAM: restore() need not clear a fresh memory. */
+  private used = false;
 
   constructor(size: number) {
     if (size % PAGE_SIZE !== 0) throw new RangeError('memory size must be a multiple of 4 KiB');
@@ -19,7 +51,53 @@ export class PhysicalMemory {
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
     this.pages = size / PAGE_SIZE;
+    this.codeMark = new Uint8Array(this.pages);
   }
+
+  // ---------------------------------------------------------------- decode-cache coherence
+
+  attachCodeCache(cache: CodeCache): void {
+    this.codeCaches.push(cache);
+  }
+
+  invalidateCode(ppn: number): void {
+    this.codeMark[ppn] = 0;
+    for (const cache of this.codeCaches) cache.dropCodePage(ppn);
+  }
+
+  /** Host-side writes (loaders, restore) bypass the CPU: forget every decoded page. */
+  invalidateAllCode(): void {
+    for (let ppn = 0; ppn < this.pages; ppn++) if (this.codeMark[ppn] !== 0) this.invalidateCode(ppn);
+  }
+
+  // ---------------------------------------------------------------- device regions
+
+  /** Map a device at [base, base + length). Regions may not overlap each other. */
+  mapMmio(base: number, length: number, device: MmioDevice): void {
+    const end = base + length;
+    if (this.regions.some((r) => base < r.end && r.base < end)) {
+      throw new RangeError(`MMIO region at 0x${base.toString(16)} overlaps another`);
+    }
+    this.regions.push({ base, end, device });
+  }
+
+  readBeyondRam(paddr: number, size: 1 | 2 | 4): number {
+    const r = this.regionAt(paddr);
+    if (r === null) return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
+    return r.device.read(paddr - r.base, size);
+  }
+
+  writeBeyondRam(paddr: number, size: 1 | 2 | 4, value: number): void {
+    const r = this.regionAt(paddr);
+    if (r !== null) r.device.write(paddr - r.base, size, value);
+  }
+
+  private regionAt(paddr: number): MmioRegion | null {
+    for (const r of this.regions) if (paddr >= r.base && paddr < r.end) return r;
+    return null;
+  }
+
+  // ---------------------------------------------------------------- host-side access
 
   contains(paddr: number, length: number): boolean {
     return paddr >= 0 && length >= 0 && paddr + length <= this.size;
@@ -27,10 +105,12 @@ export class PhysicalMemory {
 
   /** Host-side write (loaders): copies bytes in. The caller checked the range. */
   write(paddr: number, data: Uint8Array): void {
+    this.used = true;
     this.bytes.set(data, paddr);
   }
 
   fill(paddr: number, length: number, value: number): void {
+    this.used = true;
     this.bytes.fill(value, paddr, paddr + length);
   }
 
@@ -39,11 +119,46 @@ export class PhysicalMemory {
   }
 
   writeU32(paddr: number, value: number): void {
+    this.used = true;
     this.view.setUint32(paddr, value >>> 0, true);
   }
 
   writeU64(paddr: number, lo: number, hi: number): void {
+    this.used = true;
     this.view.setUint32(paddr, lo >>> 0, true);
     this.view.setUint32(paddr + 4, hi >>> 0, true);
   }
+
+  /** A vCPU is about to run on this memory (its stores bypass the methods above). */
+  markUsed(): void {
+    this.used = true;
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** RAM as plain data: the pages that are not all zero, by page number (a fresh machine's
+   *  RAM is zero, so the rest need not be kept). */
+  capture(): MemoryState {
+    const pages: Record<number, Uint8Array> = {};
+    const all = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.size);
+    for (let ppn = 0; ppn < this.pages; ppn++) {
+      const at = ppn * PAGE_SIZE;
+      if (!all.subarray(at, at + PAGE_SIZE).equals(ZERO_PAGE)) pages[ppn] = this.bytes.slice(at, at + PAGE_SIZE);
+    }
+    return { size: this.size, pages };
+  }
+
+  /** Load captured RAM (same size): every page not in the state becomes zero. */
+  restore(state: MemoryState): void {
+    if (state.size !== this.size) throw new RangeError(`memory state is ${state.size} bytes, this memory ${this.size}`);
+    if (this.used) this.bytes.fill(0);
+    this.used = true;
+    for (const [ppn, data] of Object.entries(state.pages)) this.bytes.set(data, Number(ppn) * PAGE_SIZE);
+    this.invalidateAllCode();
+  }
+}
+
+export interface MemoryState {
+  size: number;
+  pages: Record<number, Uint8Array>;
 }

@@ -68,6 +68,11 @@ const MSR_IDLE = MSR_DCD | MSR_DSR | MSR_CTS;
 /** Receiver FIFO trigger levels selected by FCR bits 7-6 (FIFO Control Register). */
 const RX_TRIGGER = [1, 4, 8, 14];
 
+export interface UartState {
+  ier: number; fcr: number; lcr: number; mcr: number; scr: number; dll: number; dlm: number;
+  overrun: boolean; msr: number; thrPending: boolean; rx: number[]; rbr: number;
+}
+
 export class Uart16550 {
   private ier = 0;
   private fcr = 0;
@@ -87,6 +92,23 @@ export class Uart16550 {
   private rbr = 0;
 
   constructor(private readonly transmit: (byte: number) => void) {}
+
+  /** Every register and the receive FIFO, as plain data. */
+  capture(): UartState {
+    return {
+      ier: this.ier, fcr: this.fcr, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm,
+      overrun: this.overrun, msr: this.msr, thrPending: this.thrPending, rx: [...this.rx], rbr: this.rbr,
+    };
+  }
+
+  restore(state: unknown): void {
+    const s = state as UartState;
+    this.ier = s.ier; this.fcr = s.fcr; this.lcr = s.lcr; this.mcr = s.mcr; this.scr = s.scr;
+    this.dll = s.dll; this.dlm = s.dlm; this.overrun = s.overrun; this.msr = s.msr;
+    this.thrPending = s.thrPending; this.rbr = s.rbr;
+    this.rx.length = 0;
+    this.rx.push(...s.rx);
+  }
 
   /** Claim the eight ports at `base` on the bus. */
   attach(io: IoBus, base = COM1_BASE): void {

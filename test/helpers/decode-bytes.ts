@@ -7,13 +7,14 @@ import { decode, undefinedOpcode } from '../../src/cpu/decoder.js';
 import { ENTRIES, mnemonicOf } from '../../src/cpu/opcodes.js';
 import * as S from '../../src/cpu/ops/system.js';
 import { FAULT } from '../../src/cpu/fault.js';
+import { flatProtectedModeState } from '../../src/cpu/state.js';
 
 const AT = 0x10000;
 /** Room for one batch: `BATCH_SLOTS` strings of `SLOT` bytes each. */
 export const SLOT = 16;
 export const BATCH_SLOTS = 1 << 16;
 const machine = new Machine({ memoryBytes: AT + SLOT * BATCH_SLOTS + 4096, cpu: { vendor: 'intel', fred: false } });
-machine.cpu.enterProtectedModeFlat(AT, {});
+machine.cpu.restore(flatProtectedModeState(machine.cpu.capture(), AT));
 
 /** What executing the decoded instruction does, as far as validity goes. */
 export const enum Kind {

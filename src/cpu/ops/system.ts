@@ -12,13 +12,14 @@ import * as R from '../../arch/rflags.js';
 import * as C from '../../arch/control.js';
 import * as V from '../../arch/vectors.js';
 import * as M from '../../arch/msr.js';
-import { DESC_P, DESC_S, SEL_TI } from '../../arch/descriptors.js';
+import { DESC_P, DESC_S, SEL_TI, FS, GS } from '../../arch/descriptors.js';
 import { readDescriptor, desc, descBase, descLimit, descAttr } from '../segments.js';
 import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
 import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
+import { Msr, msrSlot } from '../msrs.js';
 
 const TWO32 = 4294967296;
 
@@ -39,6 +40,8 @@ export function cli(cpu: Cpu): void {
 
 export function sti(cpu: Cpu): void {
   if (cpu.cpl > ((cpu.flagsRest >> 12) & 3)) cpu.gp(0);
+  // STI that sets IF blocks maskable interrupts until after the next instruction (SDM STI).
+  if ((cpu.flagsRest & R.IF) === 0) cpu.stiShadow();
   cpu.flagsRest |= R.IF;
 }
 
@@ -65,50 +68,47 @@ export function rdtsc(cpu: Cpu): void {
 
 export function rdtscp(cpu: Cpu): void {
   rdtsc(cpu);
-  cpu.setReg(1, 4, Number(cpu.msrs.get(M.MSR_TSC_AUX) ?? 0n) | 0, 0);
+  cpu.setReg(1, 4, cpu.msrLo[Msr.TscAux], 0);
 }
 
 // ---------------------------------------------------------------- MSRs
 
 const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_GS_BASE, M.MSR_KERNEL_GS_BASE,
   M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP]);
-const PLAIN_MSRS = new Set([M.MSR_STAR, M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FMASK, M.MSR_SYSENTER_CS,
-  M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP, M.MSR_TSC_AUX, M.MSR_PAT, M.MSR_MISC_ENABLE]);
 
 /** Addresses written to MSRs must be canonical for the processor's widest linear address,
  *  57 bits since 5-level paging is supported, whatever CR4.LA57 (SDM Vol. 3A §4.5: a 57-bit
- *  canonical value that is not 48-bit canonical faults when used under 4-level paging). */
-function isCanonical64(v: bigint): boolean {
-  const top = v >> 56n;
-  return top === 0n || top === 0xffn;
+ *  canonical value that is not 48-bit canonical faults when used under 4-level paging):
+ *  bits 63:56 all equal. */
+function isCanonical64(hi: number): boolean {
+  const top = hi >> 24;
+  return top === 0 || top === -1;
 }
 
 export function rdmsr(cpu: Cpu): void {
   requireCpl0(cpu);
   const index = cpu.regLo[1] >>> 0;
-  let v: bigint;
+  let lo: number, hi: number;
   switch (index) {
-    case M.MSR_EFER: v = BigInt(cpu.efer >>> 0); break;
-    case M.MSR_TSC: v = BigInt(tsc(cpu)); break;
-    case M.MSR_APIC_BASE: v = cpu.msrs.get(index) ?? 0xfee00900n; break; // enabled, BSP, default base
-    case M.MSR_FS_BASE: v = (BigInt(cpu.segBaseHi[4] >>> 0) << 32n) | BigInt(cpu.segBaseLo[4] >>> 0); break;
-    case M.MSR_GS_BASE: v = (BigInt(cpu.segBaseHi[5] >>> 0) << 32n) | BigInt(cpu.segBaseLo[5] >>> 0); break;
-    case M.MSR_KERNEL_GS_BASE: v = (BigInt(cpu.kernelGsBaseHi >>> 0) << 32n) | BigInt(cpu.kernelGsBaseLo >>> 0); break;
-    case M.MSR_PAT: v = cpu.msrs.get(index) ?? 0x0007040600070406n; break;
-    default:
-      if (!PLAIN_MSRS.has(index)) cpu.gp(0);
-      v = cpu.msrs.get(index) ?? 0n;
+    case M.MSR_EFER: lo = cpu.efer; hi = 0; break;
+    case M.MSR_TSC: { const t = tsc(cpu); lo = t | 0; hi = Math.floor(t / TWO32) | 0; break; }
+    case M.MSR_FS_BASE: lo = cpu.segBaseLo[FS]; hi = cpu.segBaseHi[FS]; break;
+    case M.MSR_GS_BASE: lo = cpu.segBaseLo[GS]; hi = cpu.segBaseHi[GS]; break;
+    default: {
+      const slot = msrSlot(index);
+      if (slot < 0) cpu.gp(0);
+      lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
+    }
   }
-  cpu.setReg(0, 4, Number(v & 0xffffffffn) | 0, 0);
-  cpu.setReg(2, 4, Number(v >> 32n) | 0, 0);
+  cpu.setReg(0, 4, lo, 0);
+  cpu.setReg(2, 4, hi, 0);
 }
 
 export function wrmsr(cpu: Cpu): void {
   requireCpl0(cpu);
   const index = cpu.regLo[1] >>> 0;
   const lo = cpu.regLo[0], hi = cpu.regLo[2];
-  const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-  if (CANONICAL_MSRS.has(index) && !isCanonical64(v)) cpu.gp(0);
+  if (CANONICAL_MSRS.has(index) && !isCanonical64(hi)) cpu.gp(0);
   switch (index) {
     case M.MSR_EFER: {
       // Writable: SCE, LME, NXE; LMA is read-only (writes of it are ignored).
@@ -120,30 +120,30 @@ export function wrmsr(cpu: Cpu): void {
       cpu.flushTlb();
       return;
     }
-    case M.MSR_TSC: cpu.tscOffset = Number(v) - cpu.icount * TSC_PER_INSTRUCTION; return;
+    case M.MSR_TSC: cpu.tscOffset = (hi >>> 0) * TWO32 + (lo >>> 0) - cpu.icount * TSC_PER_INSTRUCTION; return;
+    case M.MSR_FS_BASE: cpu.segBaseLo[FS] = lo; cpu.segBaseHi[FS] = hi; cpu.segmentBaseChanged(FS); return;
+    case M.MSR_GS_BASE: cpu.segBaseLo[GS] = lo; cpu.segBaseHi[GS] = hi; cpu.segmentBaseChanged(GS); return;
     case M.MSR_APIC_BASE:
-      // Bits 7:0, 9 and MAXPHYADDR..63 are reserved (SDM Vol. 3A §11.4.4, Figure 11-5).
+      // Bits 7:0, 9 and MAXPHYADDR..63 are reserved (SDM Vol. 3A §11.4.4, Figure 11-5). No
+      // local APIC is modelled yet: the value is only kept.
       if ((lo & 0x2ff) !== 0 || (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
-      cpu.msrs.set(index, v);
-      return; // no local APIC is modelled: the value is only kept
+      break;
     case M.MSR_TSC_AUX:
       // Bits 63:32 are reserved (SDM Vol. 4, IA32_TSC_AUX).
       if (hi !== 0) cpu.gp(0);
-      cpu.msrs.set(index, v);
-      return;
-    case M.MSR_FS_BASE: cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); return;
-    case M.MSR_GS_BASE: cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); return;
-    case M.MSR_KERNEL_GS_BASE: cpu.kernelGsBaseLo = lo; cpu.kernelGsBaseHi = hi; return;
-    case M.MSR_PAT: {
+      break;
+    case M.MSR_PAT:
       // Each byte must be a valid memory type (0, 1, 4, 5, 6, 7).
-      for (let k = 0n; k < 64n; k += 8n) { const t = (v >> k) & 0xffn; if (t === 2n || t === 3n || t > 7n) cpu.gp(0); }
-      cpu.msrs.set(index, v);
-      return;
-    }
-    default:
-      if (!PLAIN_MSRS.has(index)) cpu.gp(0);
-      cpu.msrs.set(index, v);
+      for (let k = 0; k < 8; k++) {
+        const t = ((k < 4 ? lo : hi) >>> (8 * (k & 3))) & 0xff;
+        if (t === 2 || t === 3 || t > 7) cpu.gp(0);
+      }
+      break;
   }
+  const slot = msrSlot(index);
+  if (slot < 0) cpu.gp(0);
+  cpu.msrLo[slot] = lo;
+  cpu.msrHi[slot] = hi;
 }
 
 // ---------------------------------------------------------------- control and debug registers
@@ -265,6 +265,9 @@ const DR7_GD = 1 << 13;
 /** General detect (SDM Vol. 3B §18.2.4, DR7.GD): any MOV to or from a debug register
  *  while GD = 1 is a fault-class #DB with DR6.BD set; the processor clears GD on entry
  *  to the handler (here: when the #DB is raised), so the handler can use the registers. */
+/** DR7's local and global enable bits of breakpoints 0-3 (SDM Vol. 3B §18.2.4). */
+const DR7_ENABLES = 0xff;
+
 function generalDetect(cpu: Cpu): void {
   if ((cpu.drLo[7] & DR7_GD) === 0) return;
   cpu.drLo[6] |= DR6_BD;
@@ -274,7 +277,7 @@ function generalDetect(cpu: Cpu): void {
 
 /** MOV from/to DR0–DR7 (SDM MOV (Debug Registers)): #GP(0) at CPL > 0, then #DB for
  *  general detect, then #UD for DR4/DR5 when CR4.DE = 1 (else they alias DR6/DR7).
- *  Breakpoints themselves come with #DB. */
+ *  Breakpoints (DR0-DR3 armed by DR7) are not modelled. */
 export function movFromDr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   generalDetect(cpu);
@@ -294,7 +297,12 @@ export function movToDr(cpu: Cpu, i: Insn): void {
   const lo = cpu.regLo[i.rm], hi = long ? cpu.regHi[i.rm] : 0;
   if ((n === 6 || n === 7) && hi !== 0) cpu.gp(0);
   if (n === 6) { cpu.drLo[6] = (lo & 0x0001e00f) | 0xffff0ff0; cpu.drHi[6] = 0; return; }
-  if (n === 7) { cpu.drLo[7] = (lo & ~0x0000d800 & ~0x400) | 0x400; cpu.drHi[7] = 0; return; }
+  if (n === 7) {
+    // Instruction, data and I/O breakpoints are not modelled: enabling one would be silently
+    // ignored, so it is a model error. DR7 with every L/G bit clear is kept.
+    if ((lo & DR7_ENABLES) !== 0) cpu.modelError('hardware breakpoints (DR7 L0-L3/G0-G3 enabled) are not modelled');
+    cpu.drLo[7] = (lo & ~0x0000d800 & ~0x400) | 0x400; cpu.drHi[7] = 0; return;
+  }
   cpu.drLo[n] = lo; cpu.drHi[n] = hi;
 }
 

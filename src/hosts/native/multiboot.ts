@@ -50,11 +50,11 @@
 //   modules) and 1 (memory information: always given) need nothing.
 // - Modules (QEMU's -initrd) and a command line of their own are not offered.
 
-import { CS } from '../../arch/descriptors.js';
 import { BadInput } from '../../machine/errors.js';
 import type { ImageSegment } from '../../machine/image.js';
+import type { PhysicalMemory } from '../../machine/memory.js';
 import { parseElf } from '../../guest/elf.js';
-import { checkSegments, formatMemory, loadSegments, NativeHost, wirePlatform, type NativeHostOptions, type NativeMachine } from './pvh.js';
+import { checkSegments, formatMemory, loadSegments } from './pvh.js';
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -265,13 +265,12 @@ function utf8(s: string): Uint8Array {
 }
 
 /**
- * Boot a planned multiboot image: load the kernel, write the multiboot
- * information, wire the platform's ports and enter the kernel.
+ * Load a planned multiboot image and write the multiboot information; returns the entry
+ * point and the registers the loader sets (EAX = the bootloader magic, EBX = the
+ * information's address) and the selectors of QEMU's option ROM GDT (CS 0x08, data 0x10).
  */
-export function bootMultiboot(machine: NativeMachine, plan: MultibootPlan, options: NativeHostOptions = {}): NativeHost {
-  const host = new NativeHost(options);
-  const mem = machine.memory;
-  loadSegments(machine, plan.segments);
+export function writeMultibootBoot(mem: PhysicalMemory, plan: MultibootPlan): { eip: number; eax: number; ebx: number; cs: number; data: number } {
+  loadSegments(mem, plan.segments);
 
   plan.memoryMap.forEach((e, i) => {
     const at = MMAP_PADDR + i * MMAP_ENTRY_SIZE;
@@ -302,11 +301,5 @@ export function bootMultiboot(machine: NativeMachine, plan: MultibootPlan, optio
   mem.writeU32(mbi + 48, MMAP_PADDR);
   mem.writeU32(mbi + 64, namePaddr);
 
-  wirePlatform(machine, host);
-  const cpu = machine.cpu;
-  cpu.enterProtectedModeFlat(plan.entry, { ebx: mbi });
-  cpu.regLo[0] = MULTIBOOT_BOOTLOADER_MAGIC | 0;
-  // QEMU's multiboot option ROM's selectors (its GDT: 0x08 code, 0x10 data).
-  for (let s = 0; s < 6; s++) cpu.segSel[s] = s === CS ? 0x08 : 0x10;
-  return host;
+  return { eip: plan.entry, eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: mbi, cs: 0x08, data: 0x10 };
 }

@@ -1,39 +1,17 @@
-// The native host: boots a PVH image on bare (modelled) metal.
+// The native host's PVH boot path: planning and loading a PVH image (the platform it
+// runs on is host.ts).
 //
 // Contract (DESIGN.md "Boot contracts", native): the entry point comes from the
 // ELF note "Xen" type 18 (XEN_ELFNOTE_PHYS32_ENTRY); the CPU starts in 32-bit
 // protected mode, paging off, flat segments, %ebx = physical address of an
-// hvm_start_info. The host then only provides the platform:
-//
-//   port 0xE9 out  -> one console byte (the low byte of the value, whatever the
-//                     access size, as QEMU's debugcon); port 0xE9 in reads 0xE9
-//                     (the Bochs/QEMU "port e9 hack" presence check).
-//   port 0xF4 out  -> the run ends with exit value V. Writes of every size count
-//                     (1, 2 or 4 bytes; V is the value zero-extended from that
-//                     size), and so do writes to 0xF5..0xF7: QEMU's
-//                     isa-debug-exit with iosize=4 owns those four ports and
-//                     exits on any write to them, and QEMU is our oracle.
-//   ports 0x3F8-0x3FF -> COM1, a 16550 UART (src/machine/uart16550.ts); each
-//                     byte it transmits is a console byte too. Both sources
-//                     append to the one console transcript in the order the
-//                     guest wrote them (QEMU: -debugcon and -serial share one
-//                     chardev, src/lab/qemu.ts), so a guest printing on both
-//                     sees its text twice.
-//
-// The same platform serves multiboot images (multiboot.ts), which QEMU's
-// -kernel boots too.
+// hvm_start_info.
 
 import { BadInput } from '../../machine/errors.js';
 import type { ImageSegment, LoadableImage } from '../../machine/image.js';
-import type { Machine } from '../../machine/machine.js';
-import { Uart16550 } from '../../machine/uart16550.js';
+import type { PhysicalMemory } from '../../machine/memory.js';
 
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 export const HVM_START_MAGIC = 0x336ec578;
-export const CONSOLE_PORT = 0xe9;
-export const EXIT_PORT = 0xf4;
-/** QEMU's isa-debug-exit,iobase=0xf4,iosize=4 decodes 0xF4..0xF7. */
-export const EXIT_PORT_SPAN = 4;
 
 /** hvm_start_info, version 1 (xen/include/public/arch-x86/hvm/start_info.h). */
 export const START_INFO_SIZE = 56;
@@ -46,9 +24,6 @@ const START_INFO_AREA = START_INFO_SIZE + MEMMAP_ENTRY_SIZE;
 export const START_INFO_PREFERRED = 0x6000;
 /** Conventional memory ends here; start info candidates stay below it. */
 const LOW_MEMORY_END = 0xa0000;
-
-/** The part of a Machine the native host uses. */
-export type NativeMachine = Pick<Machine, 'memory' | 'io' | 'cpu' | 'stop'>;
 
 /** Everything decided about a boot before a machine exists. */
 export interface PvhPlan {
@@ -129,10 +104,10 @@ export function checkSegments(label: string, segments: readonly ImageSegment[], 
 }
 
 /** Copy segments into memory, zero-filling each one's tail past its file data. */
-export function loadSegments(machine: NativeMachine, segments: readonly ImageSegment[]): void {
+export function loadSegments(memory: PhysicalMemory, segments: readonly ImageSegment[]): void {
   for (const seg of segments) {
-    machine.memory.write(seg.paddr, seg.data);
-    if (seg.memsz > seg.data.length) machine.memory.fill(seg.paddr + seg.data.length, seg.memsz - seg.data.length, 0);
+    memory.write(seg.paddr, seg.data);
+    if (seg.memsz > seg.data.length) memory.fill(seg.paddr + seg.data.length, seg.memsz - seg.data.length, 0);
   }
 }
 
@@ -140,80 +115,11 @@ export function formatMemory(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
-export interface NativeHostOptions {
-  /** Called with each console byte as the guest writes it. */
-  onConsole?: (bytes: Uint8Array) => void;
-}
-
-/** Console bytes, kept in a growable buffer. Past the cap only the tail is kept. */
-export class ConsoleBuffer {
-  static readonly CAP = 16 * 1024 * 1024;
-  private buf = new Uint8Array(4096);
-  private len = 0;
-  /** Bytes dropped from the front because the cap was reached. */
-  dropped = 0;
-
-  push(byte: number): void {
-    if (this.len === this.buf.length) {
-      if (this.len >= ConsoleBuffer.CAP) {
-        const keep = this.len >>> 1;
-        this.buf.copyWithin(0, this.len - keep, this.len);
-        this.dropped += this.len - keep;
-        this.len = keep;
-      } else {
-        const next = new Uint8Array(Math.min(this.buf.length * 2, ConsoleBuffer.CAP));
-        next.set(this.buf);
-        this.buf = next;
-      }
-    }
-    this.buf[this.len++] = byte;
-  }
-
-  get bytes(): Uint8Array {
-    return this.buf.subarray(0, this.len);
-  }
-
-  /** The console as text (UTF-8, invalid sequences replaced). */
-  get text(): string {
-    const body = new TextDecoder('utf-8', { fatal: false }).decode(this.bytes);
-    return this.dropped > 0 ? `[ringside: ${this.dropped} earlier console bytes dropped]\n${body}` : body;
-  }
-}
-
-/** A booted native host: the platform side of a PVH or multiboot machine. */
-export class NativeHost {
-  private readonly out = new ConsoleBuffer();
-
-  constructor(private readonly options: NativeHostOptions = {}) {}
-
-  /** Console output so far, as text. */
-  get console(): string {
-    return this.out.text;
-  }
-
-  /** Console output so far, as bytes. */
-  get consoleBytes(): Uint8Array {
-    return this.out.bytes;
-  }
-
-  /** @internal the port 0xE9 handler and the UART's transmitter */
-  consoleOut(value: number): void {
-    const byte = value & 0xff;
-    this.out.push(byte);
-    this.options.onConsole?.(Uint8Array.of(byte));
-  }
-}
-
-/**
- * Boot a PVH image on a machine: load its segments, write the start info, wire
- * the platform's ports and put the CPU at the entry point.
- */
-export function bootNative(machine: NativeMachine, image: LoadableImage, options: NativeHostOptions = {}): NativeHost {
-  const plan = planPvhBoot(image, machine.memory.size);
-  const host = new NativeHost(options);
-  const mem = machine.memory;
-
-  loadSegments(machine, image.segments);
+/** Load a planned PVH image into memory and write its start info; returns the entry
+ *  point and %ebx (the start info's physical address). */
+export function writePvhBoot(memory: PhysicalMemory, image: LoadableImage, plan: PvhPlan): { eip: number; ebx: number } {
+  const mem = memory;
+  loadSegments(memory, image.segments);
 
   const si = plan.startInfoPaddr;
   mem.fill(si, START_INFO_AREA, 0);
@@ -233,21 +139,5 @@ export function bootNative(machine: NativeMachine, image: LoadableImage, options
   mem.writeU64(mm + 8, size % 0x1_0000_0000, Math.floor(size / 0x1_0000_0000)); // size
   mem.writeU32(mm + 16, HVM_MEMMAP_TYPE_RAM);
   mem.writeU32(mm + 20, 0);
-
-  wirePlatform(machine, host);
-  machine.cpu.enterProtectedModeFlat(plan.entry, { ebx: si });
-  return host;
-}
-
-/** Claim the platform's ports: the 0xE9 console, the 0xF4 exit port and COM1. */
-export function wirePlatform(machine: NativeMachine, host: NativeHost): void {
-  machine.io.onOut(CONSOLE_PORT, (value) => host.consoleOut(value));
-  machine.io.onIn(CONSOLE_PORT, () => CONSOLE_PORT);
-  for (let port = EXIT_PORT; port < EXIT_PORT + EXIT_PORT_SPAN; port++) {
-    machine.io.onOut(port, (value, size) => {
-      const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
-      machine.stop({ kind: 'exit-port', exitValue: v, message: `exit port ${hex(port)} written with ${v} (${size}-byte write)` });
-    });
-  }
-  new Uart16550((byte) => host.consoleOut(byte)).attach(machine.io);
+  return { eip: plan.entry, ebx: si };
 }

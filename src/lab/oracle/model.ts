@@ -249,7 +249,7 @@ export class OracleModel {
     const used = c.code.length + stub.length;
     if (this.codeDirty > used) mem.bytes.fill(0xcc, P_CODE + used, P_CODE + this.codeDirty);
     this.codeDirty = used;
-    cpu.invalidateAllCode();
+    this.machine.memory.invalidateAllCode();
   }
 
   /** Decode bytes placed at the code page with the model's decoder (for the generator):

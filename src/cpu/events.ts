@@ -1,0 +1,88 @@
+// The event window: what happens at an instruction boundary, in one place.
+//
+// The run loop (cpu.ts) executes instructions until the budget or until `icountLimit`,
+// which is lowered to the next boundary whenever something becomes pending
+// (Cpu.eventPending) or falls due. At every such boundary it calls eventWindow(), which
+// takes what is due in the order of SDM Vol. 3A §6.9, Table 6-2 "Priority Among
+// Concurrent Exceptions and Interrupts":
+//
+//   1-3. reset, machine check, task-switch traps, external interventions — not modelled;
+//   4.   traps on the previous instruction: single-step (RFLAGS.TF) debug traps;
+//   5.   nonmaskable interrupts          — the interrupts issue adds them here;
+//   6.   maskable hardware interrupts    — likewise, with the STI shadow (stiShadowAt);
+//   7-.  faults of the next instruction — raised by the instruction itself.
+//
+// Before those, the end of the previous instruction completes: RF is cleared after the
+// instruction that follows an IRET which loaded RF = 1 (SDM Vol. 3B §18.3.1.1).
+//
+// Every item is due at an instruction count, so the window is idempotent: running it twice
+// at the same boundary (a run stopped there by its budget, or captured and restored there)
+// does nothing the second time. That is what makes capture/restore exact at any boundary.
+//
+// To add a kind of event: give it state in Cpu (and in state.ts EventState, captured and
+// restored), make whatever raises it call cpu.eventPending(), take it below at its place
+// in the priority order (respecting the shadows), and say in nextEventDue when it is due.
+//
+// Deliberate deviations:
+// - Only single-step traps are debug traps here: instruction and data breakpoints
+//   (DR0-DR3 with DR7) are not modelled (DR7 is kept, DR6.B0-B3 never set).
+// - Task-switch traps (TSS T flag) do not exist: task switches are not modelled.
+
+import type { Cpu } from './cpu.js';
+import * as R from '../arch/rflags.js';
+import * as V from '../arch/vectors.js';
+import { deliverException } from './idt.js';
+
+/** DR6.BS: the debug exception was a single-step trap (SDM Vol. 3B §18.2.3). */
+export const DR6_BS = 1 << 14;
+
+/** Deliveries one window may make before the guest runs again: each delivery leaves a
+ *  boundary (the handler's first instruction) that may itself have events due. */
+const MAX_DELIVERIES = 4;
+
+/** Take what is due at the current instruction boundary. */
+export function eventWindow(cpu: Cpu): void {
+  const now = cpu.icount;
+
+  // The previous instruction completes: RF is cleared after it (§18.3.1.1).
+  if (cpu.rfClearAt >= 0 && now >= cpu.rfClearAt) {
+    cpu.flagsRest &= ~R.RF;
+    cpu.rfClearAt = -1;
+  }
+  // §18.3.1.4: TF was set when the instruction that just retired began: a single-step trap.
+  // (A delivery during that instruction disarmed it: transition.ts.)
+  if (cpu.stepArmedAt >= 0 && now > cpu.stepArmedAt) {
+    cpu.pendingDebug |= DR6_BS;
+    cpu.stepArmedAt = -1;
+  }
+  if (cpu.movSsShadowAt >= 0 && now > cpu.movSsShadowAt) cpu.movSsShadowAt = -1;
+  if (cpu.stiShadowAt >= 0 && now > cpu.stiShadowAt) cpu.stiShadowAt = -1;
+
+  for (let n = 0; n < MAX_DELIVERIES && cpu.endReason === null; n++) {
+    // Vol. 3A §6.8.3: after MOV SS / POP SS, debug exceptions are held until the boundary
+    // after the next instruction (and then reported together with that one's).
+    const movSsShadow = cpu.movSsShadowAt === now;
+    if (cpu.pendingDebug !== 0 && !movSsShadow) {
+      // DR6 reports the conditions; its other bits are never cleared by the processor (§18.2.3).
+      cpu.drLo[6] |= cpu.pendingDebug;
+      cpu.pendingDebug = 0;
+      deliverException(cpu, V.DB, 0, true);
+      continue;
+    }
+    break;
+  }
+
+  // TF at the start of the next instruction arms a trap after it. The instruction that sets
+  // TF is not trapped: TF was clear when it began (§18.3.1.4).
+  if ((cpu.flagsRest & R.TF) !== 0 && cpu.stepArmedAt < 0) cpu.stepArmedAt = now;
+}
+
+/** The instruction count of the next boundary at which eventWindow has something to do
+ *  (Infinity: none). */
+export function nextEventDue(cpu: Cpu): number {
+  let due = Infinity;
+  if (cpu.rfClearAt >= 0 && cpu.rfClearAt < due) due = cpu.rfClearAt;
+  if (cpu.stepArmedAt >= 0 && cpu.stepArmedAt + 1 < due) due = cpu.stepArmedAt + 1;
+  if (cpu.pendingDebug !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  return due;
+}

@@ -1,0 +1,55 @@
+// The MSRs the model keeps as plain registers, one slot each in a vCPU's msrLo/msrHi
+// (typed halves, no BigInt: SYSCALL and event delivery read them on their fast paths).
+// EFER, FS.base and GS.base live elsewhere (cpu.efer, the segment registers), and the TSC
+// is derived from virtual time.
+
+import * as M from '../arch/msr.js';
+
+export const enum Msr {
+  Star = 0,
+  Lstar,
+  Cstar,
+  Fmask,
+  KernelGsBase,
+  SysenterCs,
+  SysenterEsp,
+  SysenterEip,
+  TscAux,
+  Pat,
+  MiscEnable,
+  ApicBase,
+  Count,
+}
+
+/** Slot names, in Msr order: the keys of a captured state's `msrs`. */
+export const MSR_NAMES = ['star', 'lstar', 'cstar', 'fmask', 'kernelGsBase', 'sysenterCs', 'sysenterEsp',
+  'sysenterEip', 'tscAux', 'pat', 'miscEnable', 'apicBase'] as const;
+export type MsrName = (typeof MSR_NAMES)[number];
+
+/** The slot of an MSR index, or -1 if the model keeps it elsewhere or not at all. */
+export function msrSlot(index: number): number {
+  switch (index) {
+    case M.MSR_STAR: return Msr.Star;
+    case M.MSR_LSTAR: return Msr.Lstar;
+    case M.MSR_CSTAR: return Msr.Cstar;
+    case M.MSR_FMASK: return Msr.Fmask;
+    case M.MSR_KERNEL_GS_BASE: return Msr.KernelGsBase;
+    case M.MSR_SYSENTER_CS: return Msr.SysenterCs;
+    case M.MSR_SYSENTER_ESP: return Msr.SysenterEsp;
+    case M.MSR_SYSENTER_EIP: return Msr.SysenterEip;
+    case M.MSR_TSC_AUX: return Msr.TscAux;
+    case M.MSR_PAT: return Msr.Pat;
+    case M.MSR_MISC_ENABLE: return Msr.MiscEnable;
+    case M.MSR_APIC_BASE: return Msr.ApicBase;
+    default: return -1;
+  }
+}
+
+/** Power-on values of the slots (low, high halves). */
+export function resetMsrs(lo: Int32Array, hi: Int32Array): void {
+  lo.fill(0);
+  hi.fill(0);
+  lo[Msr.Pat] = M.PAT_RESET_LO;
+  hi[Msr.Pat] = M.PAT_RESET_HI;
+  lo[Msr.ApicBase] = M.APIC_BASE_RESET | 0;
+}

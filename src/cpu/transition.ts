@@ -1,0 +1,188 @@
+// The one place a transition commits (DESIGN.md, "Transitions and observations"): every
+// event delivery and every return (IRET; later SYSCALL, SYSRET, SYSENTER, SYSEXIT, ERETU,
+// ERETS, and the hosts' hypercalls and bounces) first checks everything and writes its
+// frame, then describes the state it enters in the vCPU's Transition scratch and calls
+// commitTransition(). That commits the new CS, SS, RSP, RFLAGS and RIP in one order,
+// counts the transition, and, when a trace sink is attached, hands the sink a record of
+// what each side sees. With no sink attached no record is built: tracing off costs one test.
+
+import type { Cpu } from './cpu.js';
+import * as R from '../arch/rflags.js';
+import { SS, ES, DS, FS, GS, DESC_P } from '../arch/descriptors.js';
+import { setSegment, setNullSegment, setCodeSegmentFrom } from './segments.js';
+import { FAULT } from './fault.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
+import { Access } from './paging.js';
+
+export const enum TransitionKind {
+  /** An exception, interrupt or software interrupt delivered through the IDT. */
+  Delivery = 0,
+  /** IRET/IRETD/IRETQ. */
+  Iret = 1,
+}
+
+export const TRANSITION_KIND_NAMES = ['delivery', 'iret'] as const;
+
+/** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. */
+export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3 }
+export const EVENT_SOURCE_NAMES = ['fault', 'trap', 'software', 'external'] as const;
+
+export const enum SsLoad {
+  /** SS is left as it is (same-privilege delivery, IRET without a stack switch). */
+  Keep = 0,
+  /** A null selector (64-bit delivery to an inner ring, IRET to a 64-bit inner ring). */
+  Null = 1,
+  /** A descriptor read and checked by the caller. */
+  Descriptor = 2,
+}
+
+/** What a transition enters: filled by the operation after all its checks, then committed. */
+export class Transition {
+  kind = TransitionKind.Delivery;
+  vector = -1;
+  source = EventSource.Fault;
+  /** The error code pushed, or -1. */
+  error = -1;
+  csSel = 0;
+  csLo = 0;
+  csHi = 0;
+  cpl = 0;
+  ss = SsLoad.Keep;
+  ssSel = 0;
+  ssLo = 0;
+  ssHi = 0;
+  rspLo = 0;
+  rspHi = 0;
+  rflags = 0;
+  rip = 0;
+  /** Returning outward: data segments the new CPL may not use become null (SDM IRET). */
+  nullOuterDataSegments = false;
+  /** The frame written (delivery) or read (return): linear address and length. */
+  frameLin = 0;
+  frameLength = 0;
+}
+
+/** What one side of a transition sees: its privilege, mode and register file. */
+export interface TransitionSide {
+  cpl: number;
+  mode: 'protected' | '64-bit' | 'compatibility';
+  /** GPRs rax..r15, rip, rflags, selectors es..gs, as 0x-prefixed 64-bit hex. */
+  registers: Record<string, string>;
+}
+
+/** A structured record of one transition, handed to the trace sink. */
+export interface TransitionRecord {
+  /** 1 for the first transition of the run. */
+  seq: number;
+  /** Virtual time: instructions retired before the transition completed. */
+  icount: number;
+  kind: (typeof TRANSITION_KIND_NAMES)[number];
+  vector: number | null;
+  source: (typeof EVENT_SOURCE_NAMES)[number] | null;
+  errorCode: number | null;
+  before: TransitionSide;
+  after: TransitionSide;
+  /** The frame's bytes as the guest's memory holds them after the transition. */
+  frame: { address: string; bytes: number[] } | null;
+}
+
+export type TraceSink = (record: TransitionRecord) => void;
+
+const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
+
+/** Begin describing a transition: the vCPU's scratch, reset. */
+export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
+  const t = cpu.transition;
+  t.kind = kind;
+  t.vector = -1;
+  t.source = EventSource.Fault;
+  t.error = -1;
+  t.ss = SsLoad.Keep;
+  t.nullOuterDataSegments = false;
+  t.frameLin = 0;
+  t.frameLength = 0;
+  return t;
+}
+
+/** Commit the transition described in cpu.transition. Nothing here can fault. */
+export function commitTransition(cpu: Cpu): void {
+  const t = cpu.transition;
+  const before = cpu.traceSink !== null ? side(cpu) : null;
+  const oldCpl = cpu.cpl;
+
+  if (t.ss === SsLoad.Null) setNullSegment(cpu, SS, t.ssSel);
+  else if (t.ss === SsLoad.Descriptor) setSegment(cpu, SS, t.ssSel, t.ssLo, t.ssHi);
+  setCodeSegmentFrom(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
+  cpu.regLo[4] = t.rspLo;
+  cpu.regHi[4] = t.rspHi;
+  cpu.setFlags(t.rflags);
+  cpu.rip = t.rip;
+  cpu.nextRip = t.rip;
+  if (t.nullOuterDataSegments && t.cpl > oldCpl) {
+    for (const s of DATA_SEGMENTS) {
+      const attr = cpu.segAttr[s];
+      const dpl = (attr >> 13) & 3;
+      const code = (attr & (1 << 11)) !== 0, conforming = (attr & (1 << 10)) !== 0;
+      if ((attr & DESC_P) !== 0 && dpl < t.cpl && !(code && conforming)) setNullSegment(cpu, s, 0);
+    }
+  }
+  // RF = 1 loaded by a return stays set for one instruction (SDM Vol. 3B §18.3.1.1); a
+  // delivery clears RF, and a single-step trap armed for the interrupted instruction is
+  // not taken (the instruction did not complete, or, for INT n, TF is now clear).
+  if ((t.rflags & R.RF) !== 0) cpu.resumeFlagSet();
+  if (t.kind === TransitionKind.Delivery) cpu.stepArmedAt = -1;
+  cpu.transitions++;
+
+  if (before !== null) {
+    cpu.traceSink!({
+      seq: cpu.transitions,
+      icount: cpu.icount,
+      kind: TRANSITION_KIND_NAMES[t.kind],
+      vector: t.vector >= 0 ? t.vector : null,
+      source: t.kind === TransitionKind.Delivery ? EVENT_SOURCE_NAMES[t.source] : null,
+      errorCode: t.error >= 0 ? t.error : null,
+      before,
+      after: side(cpu),
+      frame: t.frameLength > 0 ? frameBytes(cpu, t.frameLin, t.frameLength) : null,
+    });
+  }
+}
+
+const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
+const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
+const MODE_NAMES = ['protected', '64-bit', 'compatibility'] as const;
+
+function hex64(lo: number, hi: number): string {
+  return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+}
+
+function linearHex(lin: number): string {
+  return hex64(lin | 0, Math.floor(lin / 4294967296) | 0);
+}
+
+function side(cpu: Cpu): TransitionSide {
+  const registers: Record<string, string> = {};
+  GPR_NAMES.forEach((n, r) => { registers[n] = hex64(cpu.regLo[r], cpu.regHi[r]); });
+  registers.rip = linearHex(cpu.rip);
+  registers.rflags = hex64(cpu.getFlags(), 0);
+  SEG_NAMES.forEach((n, s) => { registers[n] = hex64(cpu.segSel[s], 0); });
+  return { cpl: cpu.cpl, mode: MODE_NAMES[cpu.mode], registers };
+}
+
+/** The frame's bytes, read with supervisor rights; null if a page of it is not mapped. */
+function frameBytes(cpu: Cpu, lin: number, length: number): TransitionRecord['frame'] {
+  const bytes: number[] = [];
+  const cr2Lo = cpu.cr2Lo, cr2Hi = cpu.cr2Hi;
+  try {
+    for (let k = 0; k < length; k++) {
+      const p = cpu.translate(lin + k, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
+      bytes.push(p < cpu.mem.size ? cpu.mem.bytes[p] : 0xff);
+    }
+  } catch (e) {
+    if (e !== FAULT) throw e;
+    cpu.cr2Lo = cr2Lo; // a trace read is not an access: nothing is recorded
+    cpu.cr2Hi = cr2Hi;
+    return null;
+  }
+  return { address: linearHex(lin), bytes };
+}

@@ -1,0 +1,34 @@
+// What a host is (DESIGN.md, Hosts): the software that owns ring 0 on the modelled CPU.
+// A host checks an image before any machine exists (plan), gives a new machine its
+// platform — ports, device regions, its own ring-0 side — (attach), and boots the image
+// into it (boot). A restored machine is attached the same way and then restored instead
+// of booted, so a host's platform is wired in exactly one place.
+//
+// Adding a host (xen, pvm) means one folder under src/hosts and one line in registry.ts;
+// the lab never switches on a host's name.
+
+import type { Machine, Stateful } from '../machine/machine.js';
+
+export interface HostOptions {
+  /** Called with console bytes as the guest writes them. */
+  onConsole?: (bytes: Uint8Array) => void;
+}
+
+/** A host attached to one machine. Its state (console transcript, devices, whatever its
+ *  ring-0 side keeps) is captured with the machine's: it is attached as device 'host'. */
+export interface Host<Plan = unknown> extends Stateful {
+  /** Load the planned image into the machine and put the vCPU at its entry point. */
+  boot(plan: Plan): void;
+  /** What a user of the guest sees as its console, so far. */
+  readonly console: string;
+}
+
+export interface HostDefinition<Plan = unknown> {
+  /** The name profiles use (HOST in HOST/CPU). */
+  readonly name: string;
+  /** Decide everything about booting `image` on `memoryBytes` of RAM; BadInput (one clear
+   *  line) for an image this host cannot boot. */
+  plan(image: Uint8Array, label: string, memoryBytes: number): Plan;
+  /** Give `machine` this host's platform and return the attached host. */
+  attach(machine: Machine, options: HostOptions): Host<Plan>;
+}

@@ -1,0 +1,176 @@
+// The native host: bare (modelled) metal. The guest kernel owns ring 0; the host only
+// boots the image (PVH, pvh.ts, or multiboot, multiboot.ts — multiboot first, in QEMU's
+// order) and provides the platform:
+//
+//   port 0xE9 out  -> one console byte (the low byte of the value, whatever the
+//                     access size, as QEMU's debugcon); port 0xE9 in reads 0xE9
+//                     (the Bochs/QEMU "port e9 hack" presence check).
+//   port 0xF4 out  -> the run ends with exit value V. Writes of every size count
+//                     (1, 2 or 4 bytes; V is the value zero-extended from that
+//                     size), and so do writes to 0xF5..0xF7: QEMU's
+//                     isa-debug-exit with iosize=4 owns those four ports and
+//                     exits on any write to them, and QEMU is our oracle.
+//   ports 0x3F8-0x3FF -> COM1, a 16550 UART (src/machine/uart16550.ts); each
+//                     byte it transmits is a console byte too. Both sources
+//                     append to the one console transcript in the order the
+//                     guest wrote them (QEMU: -debugcon and -serial share one
+//                     chardev, src/lab/qemu.ts), so a guest printing on both
+//                     sees its text twice.
+//   the local APIC (0xFEE00000), the I/O APIC (0xFEC00000) and the HPET (0xFED00000):
+//                     every PC has them; the model does not yet, so touching one is
+//                     a model error rather than an all-ones read a guest would spin on.
+
+import type { HostDefinition, Host, HostOptions } from '../host.js';
+import type { Machine } from '../../machine/machine.js';
+import { Uart16550 } from '../../machine/uart16550.js';
+import { UnmodelledDevice } from '../../machine/unmodelled.js';
+import { flatProtectedModeState } from '../../cpu/state.js';
+import { parseElf } from '../../guest/elf.js';
+import type { LoadableImage } from '../../machine/image.js';
+import { planPvhBoot, writePvhBoot, type PvhPlan } from './pvh.js';
+import { findMultibootHeader, planMultibootBoot, writeMultibootBoot, type MultibootPlan } from './multiboot.js';
+
+export const CONSOLE_PORT = 0xe9;
+export const EXIT_PORT = 0xf4;
+/** QEMU's isa-debug-exit,iobase=0xf4,iosize=4 decodes 0xF4..0xF7. */
+export const EXIT_PORT_SPAN = 4;
+
+/** Device regions at their PC reset addresses (SDM Vol. 3A §11.4.1 for the local APIC;
+ *  the I/O APIC and HPET where QEMU's pc machine and every PC firmware put them). */
+const UNMODELLED_REGIONS: ReadonlyArray<[string, number, number]> = [
+  ['the I/O APIC', 0xfec00000, 0x1000],
+  ['the HPET', 0xfed00000, 0x1000],
+  ['the local APIC', 0xfee00000, 0x1000],
+];
+
+export type NativePlan =
+  | { kind: 'pvh'; image: LoadableImage; pvh: PvhPlan }
+  | { kind: 'multiboot'; multiboot: MultibootPlan };
+
+/** What the native host keeps: the console transcript (the COM1 UART is its own device). */
+interface NativeHostState {
+  console: Uint8Array;
+  dropped: number;
+}
+
+function hex(v: number): string {
+  return '0x' + v.toString(16);
+}
+
+/** The native host attached to a machine. */
+export class NativeHost implements Host<NativePlan> {
+  private readonly out = new ConsoleBuffer();
+
+  constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
+    const io = machine.io;
+    io.onOut(CONSOLE_PORT, (value) => this.consoleOut(value));
+    io.onIn(CONSOLE_PORT, () => CONSOLE_PORT);
+    for (let port = EXIT_PORT; port < EXIT_PORT + EXIT_PORT_SPAN; port++) {
+      io.onOut(port, (value, size) => {
+        const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
+        machine.stop({ kind: 'exit-port', exitValue: v, message: `exit port ${hex(port)} written with ${v} (${size}-byte write)` });
+      });
+    }
+    const uart = new Uart16550((byte) => this.consoleOut(byte));
+    uart.attach(io);
+    machine.attach('com1', uart);
+    for (const [name, base, length] of UNMODELLED_REGIONS) machine.memory.mapMmio(base, length, new UnmodelledDevice(name, base));
+    machine.attach('host', this);
+  }
+
+  boot(plan: NativePlan): void {
+    const cpu = this.machine.cpu;
+    if (plan.kind === 'pvh') {
+      const entry = writePvhBoot(this.machine.memory, plan.image, plan.pvh);
+      cpu.restore(flatProtectedModeState(cpu.capture(), entry.eip, { ebx: entry.ebx }));
+    } else {
+      const entry = writeMultibootBoot(this.machine.memory, plan.multiboot);
+      const state = flatProtectedModeState(cpu.capture(), entry.eip, { eax: entry.eax, ebx: entry.ebx });
+      state.segments.forEach((s, seg) => { s.sel = seg === 1 ? entry.cs : entry.data; });
+      cpu.restore(state);
+    }
+  }
+
+  /** Console output so far, as text. */
+  get console(): string {
+    return this.out.text;
+  }
+
+  /** Console output so far, as bytes. */
+  get consoleBytes(): Uint8Array {
+    return this.out.bytes;
+  }
+
+  /** The port 0xE9 handler and the UART's transmitter. */
+  private consoleOut(value: number): void {
+    const byte = value & 0xff;
+    this.out.push(byte);
+    this.options.onConsole?.(Uint8Array.of(byte));
+  }
+
+  capture(): NativeHostState {
+    return { console: this.out.bytes.slice(), dropped: this.out.dropped };
+  }
+
+  restore(state: unknown): void {
+    const s = state as NativeHostState;
+    this.out.load(s.console, s.dropped);
+  }
+}
+
+export const nativeHost: HostDefinition<NativePlan> = {
+  name: 'native',
+  plan(bytes, label, memoryBytes) {
+    // QEMU's order: a multiboot header wins over a PVH note (multiboot.ts).
+    const header = findMultibootHeader(bytes);
+    if (header) return { kind: 'multiboot', multiboot: planMultibootBoot(bytes, label, header, memoryBytes) };
+    const image = parseElf(bytes, label);
+    return { kind: 'pvh', image, pvh: planPvhBoot(image, memoryBytes) };
+  },
+  attach(machine, options) {
+    return new NativeHost(machine, options);
+  },
+};
+
+/** Console bytes, kept in a growable buffer. Past the cap only the tail is kept. */
+export class ConsoleBuffer {
+  static readonly CAP = 16 * 1024 * 1024;
+  private buf = new Uint8Array(4096);
+  private len = 0;
+  /** Bytes dropped from the front because the cap was reached. */
+  dropped = 0;
+
+  push(byte: number): void {
+    if (this.len === this.buf.length) {
+      if (this.len >= ConsoleBuffer.CAP) {
+        const keep = this.len >>> 1;
+        this.buf.copyWithin(0, this.len - keep, this.len);
+        this.dropped += this.len - keep;
+        this.len = keep;
+      } else {
+        const next = new Uint8Array(Math.min(this.buf.length * 2, ConsoleBuffer.CAP));
+        next.set(this.buf);
+        this.buf = next;
+      }
+    }
+    this.buf[this.len++] = byte;
+  }
+
+  get bytes(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** Replace the contents (restore). */
+  load(bytes: Uint8Array, dropped: number): void {
+    this.buf = new Uint8Array(Math.max(4096, bytes.length));
+    this.buf.set(bytes);
+    this.len = bytes.length;
+    this.dropped = dropped;
+  }
+
+  /** The console as text (UTF-8, invalid sequences replaced). */
+  get text(): string {
+    const body = new TextDecoder('utf-8', { fatal: false }).decode(this.bytes);
+    return this.dropped > 0 ? `[ringside: ${this.dropped} earlier console bytes dropped]\n${body}` : body;
+  }
+}

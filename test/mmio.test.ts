@@ -1,0 +1,41 @@
+// Device regions in physical memory. The PC devices the model does not implement yet
+// (local APIC, I/O APIC, HPET) are a named model error when touched, never a silent
+// all-ones read (a kernel polling the APIC's ICR delivery-status bit would spin forever);
+// addresses past RAM where nothing decodes still read all-ones and drop writes.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Machine } from '../src/machine/machine.js';
+import { nativeHost } from '../src/hosts/native/host.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
+
+const CODE = 0x1000;
+
+/** Run `code` (32-bit, paging off) on a native-host machine until it ends. */
+function run(code: number[]) {
+  const m = new Machine({ memoryBytes: 1 << 20, cpu: { vendor: 'intel', fred: false } });
+  nativeHost.attach(m, {});
+  m.memory.write(CODE, Uint8Array.from([...code, 0xf4])); // ... hlt
+  m.cpu.restore(flatProtectedModeState(m.cpu.capture(), CODE));
+  return { end: m.run({ maxInsns: 1000, timeoutMs: 0 }), m };
+}
+
+const movEaxFrom = (addr: number) => [0xa1, addr & 0xff, (addr >>> 8) & 0xff, (addr >>> 16) & 0xff, addr >>> 24];
+const movToFromEax = (addr: number) => [0xa3, addr & 0xff, (addr >>> 8) & 0xff, (addr >>> 16) & 0xff, addr >>> 24];
+
+test('reading the local APIC (0xFEE00000) is a model error naming it', () => {
+  const { end } = run(movEaxFrom(0xfee00300));
+  assert.equal(end.kind, 'model-error');
+  assert.match(end.message, /the local APIC is not modelled \(a 4-byte read of physical 0xfee00300\) \(at rip 0x0+1000\)/);
+});
+
+test('writing the I/O APIC and the HPET is a model error naming each', () => {
+  assert.match(run(movToFromEax(0xfec00000)).end.message, /the I\/O APIC is not modelled \(a 4-byte write/);
+  assert.match(run(movToFromEax(0xfed000f0)).end.message, /the HPET is not modelled \(a 4-byte write/);
+});
+
+test('past RAM where nothing decodes: all-ones reads, dropped writes', () => {
+  const { end, m } = run([...movToFromEax(0x200000), ...movEaxFrom(0x200000)]);
+  assert.equal(end.kind, 'halted');
+  assert.equal(m.cpu.regLo[0], -1);
+});
