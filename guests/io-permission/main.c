@@ -15,6 +15,15 @@
  *   they change IF.
  * - POPF at CPL > 0 leaves IOPL unchanged, and at CPL > IOPL leaves IF unchanged,
  *   without a fault (Vol. 2 POPF: the bits are silently not modified).
+ * - The permission check is part of executing INS/OUTS and comes before a REP prefix looks
+ *   at the count: REP INSB / REP OUTSB with RCX = 0 on a denied port raise #GP(0) at the
+ *   instruction, and RCX, RSI, RDI and memory are unchanged; on a permitted port they do
+ *   nothing at all (no fault, nothing changes).  Vol. 2 INS/OUTS "Operation" opens with the
+ *   IOPL/bitmap test and "Protected Mode Exceptions" lists #GP(0) for a denied port without
+ *   regard to the count; AMD APM Vol. 3 INSx/OUTSx: "INSx checks the I/O permission bitmap in
+ *   the TSS before allowing access to the I/O port".  Neither manual spells out the zero count
+ *   in one sentence; an AMD EPYC faults there (SIGSEGV for a CPL-3 REP INSB/OUTSB with RCX = 0
+ *   and a denied port under Linux), and QEMU and Bochs check before the REP loop.
  * The library's TSS (guests/lib/user.c) has a bitmap for all 65536 ports plus the
  * 0xFF byte, all denied; this guest opens single ports.  Ports 0x300-0x31f and 0xffff
  * have no device here nor in QEMU; only whether the access faulted is printed.
@@ -59,6 +68,48 @@ PROBE(p_outsb, "outsb")
 PROBE(p_rep_insw, "rep insw")
 PROBE(p_cli, "cli")
 PROBE(p_sti, "sti")
+
+/* REP INSB / REP OUTSB with RCX = 0, RSI = RDI = ins_buf: RCX, RSI and RDI after it (or at
+ * the fixup, when it faulted); printed as RCX and the distances RSI and RDI moved. */
+static volatile u64 zero_rcx, zero_rsi, zero_rdi;
+
+#define PROBE_ZERO_COUNT(fn, insn)                                                   \
+    static u64 fn(u64 port)                                                         \
+    {                                                                               \
+        u64 c = 0, si = (u64)(uintptr_t)ins_buf, di = (u64)(uintptr_t)ins_buf;      \
+        asm volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, user_label(%%rip)\n\t"     \
+                     "1: " insn "\n2:\n\t" EXTABLE(1b, 2b)                          \
+                     : "+c"(c), "+S"(si), "+D"(di) : "d"(port)                      \
+                     : "rax", "memory", "cc");                                      \
+        zero_rcx = c;                                                               \
+        zero_rsi = si;                                                              \
+        zero_rdi = di;                                                              \
+        return 0;                                                                   \
+    }
+
+PROBE_ZERO_COUNT(p_rep_insb_zero, "rep insb")
+PROBE_ZERO_COUNT(p_rep_outsb_zero, "rep outsb")
+
+static void run_zero_count(const char *name, u64 (*fn)(u64), u64 port, bool want_fault)
+{
+    u64 buf = (u64)(uintptr_t)ins_buf;
+    bool buf_kept = true;
+
+    memset(ins_buf, 0x5a, sizeof(ins_buf));
+    zero_rcx = zero_rsi = zero_rdi = ~0UL;
+    fault_reset();
+    exec_user_frame((u64)(uintptr_t)fn, port, SEL_USER_CODE64, RFLAGS_FIXED);
+    report(name, want_fault);
+    for (unsigned int k = 0; k < sizeof(ins_buf); k++)
+        buf_kept = buf_kept && ins_buf[k] == 0x5a;
+    printk("%s.rcx: 0x%lx\n", name, zero_rcx);
+    printk("%s.rsi_delta: %ld\n", name, (long)(zero_rsi - buf));
+    printk("%s.rdi_delta: %ld\n", name, (long)(zero_rdi - buf));
+    printk("%s.buffer: %s\n", name, buf_kept ? "unchanged" : "written");
+    if (zero_rcx != 0 || zero_rsi != buf || zero_rdi != buf || !buf_kept)
+        test_fail("%s: RCX 0x%lx, RSI moved by %ld, RDI by %ld, buffer %s; expected all unchanged", name,
+                  zero_rcx, (long)(zero_rsi - buf), (long)(zero_rdi - buf), buf_kept ? "unchanged" : "written");
+}
 
 static u64 probe_rflags;
 
@@ -126,6 +177,11 @@ void test_main(void)
     run("iopl0.outsb.denied_0x301", p_outsb, 0x301, IOPL0, true);
     run("iopl0.rep_insw.allowed_0x306", p_rep_insw, 0x306, IOPL0, false);
     run("iopl0.rep_insw.denied_0x307", p_rep_insw, 0x307, IOPL0, true);
+    /* A zero count: the permission check still happens (and nothing else). */
+    run_zero_count("iopl0.rep_insb.rcx0.denied_0x301", p_rep_insb_zero, 0x301, true);
+    run_zero_count("iopl0.rep_outsb.rcx0.denied_0x301", p_rep_outsb_zero, 0x301, true);
+    run_zero_count("iopl0.rep_insb.rcx0.allowed_0x300", p_rep_insb_zero, 0x300, false);
+    run_zero_count("iopl0.rep_outsb.rcx0.allowed_0x300", p_rep_outsb_zero, 0x300, false);
 
     /* The bitmap byte for ports 0x300-0x307 is at TSS offset 0x68 + 0x60 = 0xc8; the
      * processor reads it with the next one, so limit 0xc9 allows port 0x300, 0xc8 does

@@ -95,8 +95,7 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
       step(cpu, 7, i.asz, delta);
       return;
     }
-    case Str.Ins: {
-      cpu.checkIoPermission(cpu.regLo[2] & 0xffff, size);
+    case Str.Ins: { // I/O permission: checked once per execution, in stringOp
       const lin = dst(cpu, i);
       cpu.probeWrite(lin, size);
       const v = cpu.io.in(cpu.regLo[2] & 0xffff, size as 1 | 2 | 4);
@@ -104,8 +103,7 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
       step(cpu, 7, i.asz, delta);
       return;
     }
-    default: { // OUTS
-      cpu.checkIoPermission(cpu.regLo[2] & 0xffff, size);
+    default: { // OUTS (I/O permission: checked once per execution, in stringOp)
       const v = cpu.read(src(cpu, i), size);
       cpu.io.out(cpu.regLo[2] & 0xffff, v, size as 1 | 2 | 4);
       step(cpu, 6, i.asz, delta);
@@ -177,6 +175,14 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   const kind = i.op;
   const size = i.osz;
   const delta = (cpu.flagsRest & DF) !== 0 ? -size : size;
+  // INS/OUTS: the I/O permission check (SDM Vol. 2 INS and OUTS "Operation"; AMD APM Vol. 3
+  // INSx/OUTSx: "checks the I/O permission bitmap in the TSS before allowing access") is part
+  // of executing the instruction and comes before REP looks at the count, so a denied port
+  // raises #GP(0) even with rCX = 0, changing nothing (as an AMD EPYC does at CPL 3, and QEMU
+  // (gen_check_io before gen_repz_ins) and Bochs (allow_io before repeat())). DX cannot change
+  // during the string, so one check covers every iteration; a REP resumed after a CHUNK
+  // yield or a fault checks again, as a re-executed instruction does.
+  if (kind === Str.Ins || kind === Str.Outs) cpu.checkIoPermission(cpu.regLo[2] & 0xffff, size);
   if (i.rep === 0) { once(cpu, i, kind, size, delta); return; }
   const conditional = kind === Str.Cmps || kind === Str.Scas;
   let n = 0;
