@@ -39,6 +39,7 @@ import { walk, Access } from './paging.js';
 import { deliverException } from './idt.js';
 import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
+import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
 
 export const enum Mode {
   /** 32-bit protected mode (CS.D = 1, not in long mode). */
@@ -352,11 +353,11 @@ export class Cpu {
     this.denyWrite = false;
     const attr = this.segAttr[s];
     if (this.mode === Mode.Long64) { this.segChecked[s] = 0; this.segNoWrite[s] = 0; return; }
-    const usable = (attr & (1 << 15)) !== 0;
-    const code = (attr & (1 << 11)) !== 0;
-    const readable = !code || (attr & (1 << 9)) !== 0;
-    const writable = !code && (attr & (1 << 9)) !== 0;
-    const expandDown = !code && (attr & (1 << 10)) !== 0;
+    const usable = (attr & DESC_P) !== 0;
+    const code = (attr & DESC_TYPE_CODE) !== 0;
+    const readable = !code || (attr & DESC_TYPE_READABLE) !== 0;
+    const writable = !code && (attr & DESC_TYPE_WRITABLE) !== 0;
+    const expandDown = !code && (attr & DESC_TYPE_EXPAND_DOWN) !== 0;
     const limit = this.segLimit[s] >>> 0;
     let low = 0, high = limit;
     if (expandDown) { low = limit + 1; high = (attr & DESC_DB) !== 0 ? 0xffffffff : 0xffff; }

@@ -15,11 +15,14 @@ import { TLB_SIZE, TlbKind } from './cpu.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
-import { CS, SS, DESC_P, DESC_S, DESC_DB } from '../arch/descriptors.js';
-import { readDescriptor, desc, descBase, descDpl, descLimit, isCode, isConforming, setSegment, setCodeSegment } from './segments.js';
-
-const TYPE_TASK_GATE = 0x5;
-const TSS32_BUSY = 0xb;
+import {
+  CS, SS, DESC_P, DESC_DB, DESC_TYPE_CODE, DESC_TYPE_EXPAND_DOWN, TYPE_TASK_GATE, TYPE_INT_GATE16, TYPE_TRAP_GATE16,
+  TYPE_INT_GATE, TYPE_TRAP_GATE, TYPE_TSS_BUSY, GATE_TYPE_32, GATE_TYPE_TRAP,
+} from '../arch/descriptors.js';
+import {
+  readDescriptor, desc, descBase, descDpl, descLimit, descType, descSystemType, isCode, isConforming, isWritableData,
+  setSegment, setCodeSegment,
+} from './segments.js';
 
 /** The stack a frame is pushed on: base, limit rules and width, from a descriptor. */
 interface Stack { base: number; low: number; high: number; wide: boolean }
@@ -29,7 +32,7 @@ function describeStack(lo: number, hi: number): void {
   const limit = descLimit(lo, hi) >>> 0;
   stack.base = descBase(lo, hi) >>> 0;
   stack.wide = (hi & DESC_DB) !== 0;
-  const expandDown = (hi & (1 << 10)) !== 0;
+  const expandDown = (hi & DESC_TYPE_EXPAND_DOWN) !== 0;
   stack.low = expandDown ? limit + 1 : 0;
   stack.high = expandDown ? (stack.wide ? 0xffffffff : 0xffff) : limit;
 }
@@ -47,14 +50,15 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.gp(gateError);
   const g0 = cpu.readSys32(cpu.idtrBase + vector * 8);
   const g1 = cpu.readSys32(cpu.idtrBase + vector * 8 + 4);
-  const type = (g1 >> 8) & 0x1f; // with S: a system descriptor has bit 4 clear
-  const gateKnown = type === TYPE_TASK_GATE || type === 0x6 || type === 0x7 || type === 0xe || type === 0xf;
+  const type = descSystemType(g1);
+  const gateKnown = type === TYPE_TASK_GATE || type === TYPE_INT_GATE16 || type === TYPE_TRAP_GATE16 ||
+    type === TYPE_INT_GATE || type === TYPE_TRAP_GATE;
   if (!gateKnown) cpu.gp(gateError);
   if (software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   if (type === TYPE_TASK_GATE) cpu.modelError(`vector ${vector}: task gates are not modelled`);
   if ((cpu.flagsRest & R.VM) !== 0) cpu.modelError('delivery from virtual-8086 mode is not modelled');
-  const gate32 = (type & 8) !== 0;
+  const gate32 = (type & GATE_TYPE_32) !== 0;
   const size = gate32 ? 4 : 2;
   const offset = gate32 ? (((g0 & 0xffff) | (g1 & 0xffff0000)) >>> 0) : g0 & 0xffff;
 
@@ -73,7 +77,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   let ssSel = cpu.segSel[SS], ssLo = 0, ssHi = 0, esp: number;
   if (inner) {
     const tssErr = (cpu.trSel & 0xfffc) | ext;
-    const tss32 = ((cpu.trAttr >> 8) & 0xf) === TSS32_BUSY;
+    const tss32 = descType(cpu.trAttr) === TYPE_TSS_BUSY; // a 16-bit busy TSS is type 3
     const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
     if (at + (tss32 ? 5 : 3) > cpu.trLimit) cpu.raise(V.TS, tssErr);
     esp = tss32 ? cpu.readSys32(cpu.trBase + at) >>> 0 : cpu.readSys32(cpu.trBase + at) & 0xffff;
@@ -82,8 +86,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
     readDescriptor(cpu, ssSel, V.TS, ext);
     ssLo = desc.lo; ssHi = desc.hi;
     const ssErr = (ssSel & 0xfffc) | ext;
-    const writableData = (ssHi & DESC_S) !== 0 && (ssHi & (1 << 11)) === 0 && (ssHi & (1 << 9)) !== 0;
-    if ((ssSel & 3) !== newCpl || descDpl(ssHi) !== newCpl || !writableData) cpu.raise(V.TS, ssErr);
+    if ((ssSel & 3) !== newCpl || descDpl(ssHi) !== newCpl || !isWritableData(ssHi)) cpu.raise(V.TS, ssErr);
     if ((ssHi & DESC_P) === 0) cpu.raise(V.SS, ssErr);
     describeStack(ssLo, ssHi);
   } else {
@@ -91,7 +94,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
     stack.base = cpu.segBaseLo[SS] >>> 0;
     stack.wide = (cpu.segAttr[SS] & DESC_DB) !== 0;
     const limit = cpu.segLimit[SS] >>> 0;
-    const expandDown = (cpu.segAttr[SS] & (1 << 11)) === 0 && (cpu.segAttr[SS] & (1 << 10)) !== 0;
+    const expandDown = (cpu.segAttr[SS] & DESC_TYPE_CODE) === 0 && (cpu.segAttr[SS] & DESC_TYPE_EXPAND_DOWN) !== 0;
     stack.low = expandDown ? limit + 1 : 0;
     stack.high = expandDown ? (stack.wide ? 0xffffffff : 0xffff) : limit;
   }
@@ -134,7 +137,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   desc.hi = csHi;
   setCodeSegment(cpu, sel, newCpl);
   let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
-  if ((type & 1) === 0) rest &= ~R.IF; // interrupt gate
+  if ((type & GATE_TYPE_TRAP) === 0) rest &= ~R.IF; // interrupt gate
   cpu.flagsRest = rest;
   return offset;
 }

@@ -11,8 +11,8 @@ import { TLB_SIZE, TlbKind } from './cpu.js';
 import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
-import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1 } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
+import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1, TYPE_INT_GATE, TYPE_TRAP_GATE, GATE_TRAP } from '../arch/descriptors.js';
+import { readDescriptor, desc, descDpl, descSystemType, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
 import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
 
@@ -74,8 +74,8 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const g0 = cpu.readSys32(gateLin);
   const g1 = cpu.readSys32(gateLin + 4);
   const g2 = cpu.readSys32(gateLin + 8);
-  const type = (g1 >> 8) & 0x1f;
-  if (type !== 0xe && type !== 0xf) cpu.gp(gateError);
+  const type = descSystemType(g1);
+  if (type !== TYPE_INT_GATE && type !== TYPE_TRAP_GATE) cpu.gp(gateError);
   if (source === Source.Software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   const ist = g1 & 7;
@@ -130,7 +130,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   cpu.regLo[4] = frame | 0;
   cpu.regHi[4] = Math.floor(frame / TWO32) | 0;
   let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
-  if ((g1 & 0x100) === 0) rest &= ~R.IF; // interrupt gate (type 0xE)
+  if ((g1 & GATE_TRAP) === 0) rest &= ~R.IF; // interrupt gate (type 0xE)
   cpu.flagsRest = rest;
   return targetHi * TWO32 + (targetLo >>> 0);
 }

@@ -9,8 +9,8 @@ import type { Cpu } from './cpu.js';
 import { Mode } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
-import { SS, ES, DS, FS, GS, DESC_S, DESC_P, DESC_L } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, descLimit, isConforming, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
+import { SS, ES, DS, FS, GS, DESC_P, DESC_L, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
+import { readDescriptor, desc, descDpl, descLimit, isConforming, isWritableData, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
 
 const TWO32 = 4294967296;
 const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
@@ -67,8 +67,7 @@ export function iret(cpu: Cpu, osz: number): void {
     } else {
       readDescriptor(cpu, ssSel);
       const h = desc.hi;
-      const writableData = (h & DESC_S) !== 0 && (h & (1 << 11)) === 0 && (h & (1 << 9)) !== 0;
-      if ((ssSel & 3) !== rpl || !writableData || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
+      if ((ssSel & 3) !== rpl || !isWritableData(h) || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
       if ((h & DESC_P) === 0) cpu.raise(V.SS, ssSel & 0xfffc);
       ssLo = desc.lo; ssHi = h;
     }
@@ -100,8 +99,8 @@ export function iret(cpu: Cpu, osz: number): void {
   if (rpl > oldCpl) {
     for (const s of DATA_SEGMENTS) {
       const attr = cpu.segAttr[s];
-      const dpl = (attr >> 13) & 3;
-      const code = (attr & (1 << 11)) !== 0, conforming = (attr & (1 << 10)) !== 0;
+      const dpl = descDpl(attr);
+      const code = (attr & DESC_TYPE_CODE) !== 0, conforming = (attr & DESC_TYPE_CONFORMING) !== 0;
       if ((attr & DESC_P) !== 0 && dpl < rpl && !(code && conforming)) setNullSegment(cpu, s, 0);
     }
   }

@@ -10,7 +10,10 @@ import type { Cpu } from './cpu.js';
 import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
-import { CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI } from '../arch/descriptors.js';
+import {
+  CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI, DESC_ATTR_MASK, DESC_TYPE_SHIFT, DESC_TYPE_MASK, DESC_DPL_SHIFT,
+  DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_ACCESSED,
+} from '../arch/descriptors.js';
 
 /** Descriptor halves of the last readDescriptor() (no allocation). */
 export const desc = { lo: 0, hi: 0 };
@@ -46,25 +49,56 @@ export function descLimit(lo: number, hi: number): number {
 
 /** Access byte and flags: bits 8..23 of the high dword. */
 export function descAttr(hi: number): number {
-  return hi & 0x00f0ff00;
+  return hi & DESC_ATTR_MASK;
 }
 
+/** DPL: bits 14:13 of the high dword (or of a segment cache's attributes). */
 export function descDpl(hi: number): number {
-  return (hi >> 13) & 3;
+  return (hi >> DESC_DPL_SHIFT) & 3;
 }
 
+/** The 4-bit type field (SDM Vol. 3A §3.4.5; Table 3-1 for S = 1, Table 3-2 for S = 0). */
+export function descType(hi: number): number {
+  return (hi & DESC_TYPE_MASK) >> DESC_TYPE_SHIFT;
+}
+
+/** The type field with S above it (bits 12:8): a system type (S = 0) as itself, any code or
+ *  data type as 0x10 or more, so one comparison with a system type also checks S = 0. */
+export function descSystemType(hi: number): number {
+  return (hi & (DESC_TYPE_MASK | DESC_S)) >> DESC_TYPE_SHIFT;
+}
+
+/** A code segment: S = 1 and type bit 3 (Table 3-1). */
 export function isCode(hi: number): boolean {
-  return (hi & DESC_S) !== 0 && (hi & (1 << 11)) !== 0;
+  return (hi & DESC_S) !== 0 && (hi & DESC_TYPE_CODE) !== 0;
 }
 
+/** A data segment: S = 1 and type bit 3 clear (Table 3-1). */
+export function isData(hi: number): boolean {
+  return (hi & DESC_S) !== 0 && (hi & DESC_TYPE_CODE) === 0;
+}
+
+/** A writable data segment, the only kind SS may hold (§6.12.1 and the SS loads of MOV,
+ *  POP, IRET: "not a writable data segment" is #GP/#TS). */
+export function isWritableData(hi: number): boolean {
+  return isData(hi) && (hi & DESC_TYPE_WRITABLE) !== 0;
+}
+
+/** A readable code segment (Table 3-1: type bit 1 of a code segment). */
+export function isReadableCode(hi: number): boolean {
+  return isCode(hi) && (hi & DESC_TYPE_READABLE) !== 0;
+}
+
+/** Type bit 2 of a code segment: conforming. Callers check isCode first (for data the same
+ *  bit means expand-down). */
 export function isConforming(hi: number): boolean {
-  return (hi & (1 << 10)) !== 0;
+  return (hi & DESC_TYPE_CONFORMING) !== 0;
 }
 
 /** Set the accessed bit of a descriptor in memory (SDM Vol. 3 §3.4.5.1, type bit 0). */
 function markAccessed(cpu: Cpu, sel: number): void {
-  if ((desc.hi & (1 << 8)) !== 0) return;
-  desc.hi |= 1 << 8;
+  if ((desc.hi & DESC_TYPE_ACCESSED) !== 0) return;
+  desc.hi |= DESC_TYPE_ACCESSED;
   const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;
   const lin = base + (sel & ~7) + 4;
   const phys = cpu.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
@@ -88,7 +122,7 @@ export function setNullSegment(cpu: Cpu, seg: number, sel: number): void {
   cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = 0;
   // SS keeps DPL = RPL and the B bit in 64-bit mode; others become unusable (P = 0).
-  cpu.segAttr[seg] = seg === SS ? ((sel & 3) << 13) | DESC_DB : 0;
+  cpu.segAttr[seg] = seg === SS ? ((sel & 3) << DESC_DPL_SHIFT) | DESC_DB : 0;
   cpu.segmentBaseChanged(seg);
 }
 
@@ -105,15 +139,13 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
       cpu.gp(0);
     }
     const hi = desc.hi;
-    const writableData = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0 && (hi & (1 << 9)) !== 0;
-    if (rpl !== cpu.cpl || !writableData || descDpl(hi) !== cpu.cpl) cpu.gp(err);
+    if (rpl !== cpu.cpl || !isWritableData(hi) || descDpl(hi) !== cpu.cpl) cpu.gp(err);
     if ((hi & DESC_P) === 0) cpu.raise(V.SS, err);
   } else {
     if (!readDescriptor(cpu, sel)) { setNullSegment(cpu, seg, sel); return; }
     const hi = desc.hi;
-    const data = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0;
-    const readableCode = isCode(hi) && (hi & (1 << 9)) !== 0;
-    if (!data && !readableCode) cpu.gp(err);
+    const data = isData(hi);
+    if (!data && !isReadableCode(hi)) cpu.gp(err);
     if (data || !isConforming(hi)) {
       const dpl = descDpl(hi);
       if (rpl > dpl || cpu.cpl > dpl) cpu.gp(err);

@@ -7,10 +7,13 @@ import { Mode } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';
-import { CS } from '../../arch/descriptors.js';
-import { readDescriptor, checkCodeSegment, setCodeSegment, desc, isCode, isConforming } from '../segments.js';
+import { CS, DESC_S, DESC_L, TYPE_CALL_GATE } from '../../arch/descriptors.js';
+import { readDescriptor, checkCodeSegment, setCodeSegment, desc, descType, isCode, isConforming } from '../segments.js';
 
 const TWO32 = 4294967296;
+/** System types a protected-mode far JMP/CALL may name (SDM Vol. 3A §3.5, Table 3-2):
+ *  16-bit TSS (1), 16-bit call gate (4), task gate (5), 32-bit TSS (9), 32-bit call gate (0xC). */
+const FAR_SYSTEM_TARGETS = (1 << 0x1) | (1 << 0x4) | (1 << 0x5) | (1 << 0x9) | (1 << 0xc);
 
 export function jcc(cpu: Cpu, i: Insn): void {
   if (condition(cpu, i.op)) cpu.jumpRel(i.immLo, i.osz);
@@ -102,9 +105,9 @@ function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: n
  *  system type is #GP(selector) (SDM JMP/CALL "Operation", protected mode). */
 function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
   if (!readDescriptor(cpu, sel)) cpu.gp(0);
-  if ((desc.hi & (1 << 12)) === 0) {
-    const type = (desc.hi >> 8) & 0xf;
-    const modelled = cpu.longMode ? type !== 0xc : ![0x1, 0x4, 0x5, 0x9, 0xc].includes(type);
+  if ((desc.hi & DESC_S) === 0) {
+    const type = descType(desc.hi);
+    const modelled = cpu.longMode ? type !== TYPE_CALL_GATE : (FAR_SYSTEM_TARGETS & (1 << type)) === 0;
     if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
     cpu.gp(sel & 0xfffc);
   }
@@ -113,7 +116,7 @@ function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz
   if (isCode(desc.hi) && !isConforming(desc.hi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
   checkCodeSegment(cpu, sel, cpu.cpl);
   // The new mode decides how the offset is interpreted.
-  const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;
+  const long = cpu.longMode && (desc.hi & DESC_L) !== 0;
   if (long) {
     if (osz !== 8) offHi = 0;
     if (!cpu.isCanonicalHi(offHi)) cpu.gp(0);

@@ -12,8 +12,8 @@ import * as R from '../../arch/rflags.js';
 import * as C from '../../arch/control.js';
 import * as V from '../../arch/vectors.js';
 import * as M from '../../arch/msr.js';
-import { DESC_P, DESC_S, SEL_TI } from '../../arch/descriptors.js';
-import { readDescriptor, desc, descBase, descLimit, descAttr } from '../segments.js';
+import { DESC_P, DESC_S, DESC_TYPE_MASK, DESC_TYPE_TSS_BUSY, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL } from '../../arch/descriptors.js';
+import { readDescriptor, desc, descBase, descLimit, descAttr, descType } from '../segments.js';
 import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
@@ -348,7 +348,7 @@ function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
   if (index + size - 1 > cpu.gdtrLimit) cpu.gp(sel & 0xfffc);
   readDescriptor(cpu, sel);
   const lo = desc.lo, hi = desc.hi;
-  if ((hi & DESC_S) !== 0 || ((hi >> 8) & 0xf) !== type) cpu.gp(sel & 0xfffc);
+  if ((hi & DESC_S) !== 0 || descType(hi) !== type) cpu.gp(sel & 0xfffc);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
   let baseHi = 0;
   if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
@@ -361,7 +361,7 @@ export function lldt(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) { cpu.ldtrSel = sel; cpu.ldtrBase = 0; cpu.ldtrLimit = 0; return; }
-  const base = systemDescriptor(cpu, sel, 0x2);
+  const base = systemDescriptor(cpu, sel, TYPE_LDT);
   cpu.ldtrSel = sel;
   cpu.ldtrBase = base;
   cpu.ldtrLimit = descLimit(desc.lo, desc.hi);
@@ -371,18 +371,18 @@ export function ltr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) cpu.gp(0);
-  const base = systemDescriptor(cpu, sel, 0x9); // available TSS; a busy one is #GP(selector)
+  const base = systemDescriptor(cpu, sel, TYPE_TSS_AVAIL); // a busy one is #GP(selector)
   const lo = desc.lo, hi = desc.hi;
   // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
   // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
-  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & 0x1f00) !== 0) cpu.gp(sel & 0xfffc);
+  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & (DESC_TYPE_MASK | DESC_S)) !== 0) cpu.gp(sel & 0xfffc);
   // Mark it busy in the GDT (type 9 -> 0xB).
   const lin = cpu.gdtrBase + (sel & ~7) + 4;
-  cpu.write32AsSupervisor(lin, hi | (1 << 9));
+  cpu.write32AsSupervisor(lin, hi | DESC_TYPE_TSS_BUSY);
   cpu.trSel = sel;
   cpu.trBase = base;
   cpu.trLimit = descLimit(lo, hi);
-  cpu.trAttr = descAttr(hi | (1 << 9));
+  cpu.trAttr = descAttr(hi | DESC_TYPE_TSS_BUSY);
 }
 
 /** SLDT (op 0) / STR (op 1): a register destination gets the selector zero-extended. */
