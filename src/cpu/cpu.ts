@@ -39,6 +39,7 @@ import { walk, Access } from './paging.js';
 import { deliverException } from './idt.js';
 import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
+import { Scratch } from './scratch.js';
 import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
 
 export const enum Mode {
@@ -157,6 +158,7 @@ export class Cpu {
   readonly drHi = new Int32Array(8);
   /** CPUID-advertised features the decoder gates on. */
   readonly features: ReadonlySet<string>;
+  readonly scratch = new Scratch();
 
   /** Retired instructions. */
   icount = 0;

@@ -20,15 +20,13 @@ import {
   TYPE_INT_GATE, TYPE_TRAP_GATE, TYPE_TSS_BUSY, GATE_TYPE_32, GATE_TYPE_TRAP,
 } from '../arch/descriptors.js';
 import {
-  readDescriptor, desc, descBase, descDpl, descLimit, descType, descSystemType, isCode, isConforming, isWritableData,
+  readDescriptor, descBase, descDpl, descLimit, descType, descSystemType, isCode, isConforming, isWritableData,
   setSegment, setCodeSegment,
 } from './segments.js';
 
-/** The stack a frame is pushed on: base, limit rules and width, from a descriptor. */
-interface Stack { base: number; low: number; high: number; wide: boolean }
-const stack: Stack = { base: 0, low: 0, high: 0, wide: true };
-
-function describeStack(lo: number, hi: number): void {
+/** Describe the stack a frame is pushed on (cpu.scratch.stack) from its descriptor. */
+function describeStack(cpu: Cpu, lo: number, hi: number): void {
+  const stack = cpu.scratch.stack;
   const limit = descLimit(lo, hi) >>> 0;
   stack.base = descBase(lo, hi) >>> 0;
   stack.wide = (hi & DESC_DB) !== 0;
@@ -66,7 +64,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   const sel = g0 >>> 16;
   if (!readDescriptor(cpu, sel, V.GP, ext)) cpu.gp(ext);
   const csErr = (sel & 0xfffc) | ext;
-  const csLo = desc.lo, csHi = desc.hi;
+  const csLo = cpu.scratch.descLo, csHi = cpu.scratch.descHi;
   if (!isCode(csHi) || descDpl(csHi) > cpu.cpl) cpu.gp(csErr);
   if ((csHi & DESC_P) === 0) cpu.raise(V.NP, csErr);
   const newCpl = isConforming(csHi) ? cpu.cpl : descDpl(csHi);
@@ -75,6 +73,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   // The stack: the TSS's SSn:ESPn for an inner privilege (§6.12.1.1), else the current one.
   const inner = newCpl < cpu.cpl;
   let ssSel = cpu.segSel[SS], ssLo = 0, ssHi = 0, esp: number;
+  const stack = cpu.scratch.stack;
   if (inner) {
     const tssErr = (cpu.trSel & 0xfffc) | ext;
     const tss32 = descType(cpu.trAttr) === TYPE_TSS_BUSY; // a 16-bit busy TSS is type 3
@@ -84,11 +83,11 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
     ssSel = cpu.readSys32(cpu.trBase + at + (tss32 ? 4 : 2)) & 0xffff;
     if ((ssSel & ~3) === 0 && (ssSel & 4) === 0) cpu.raise(V.TS, ext);
     readDescriptor(cpu, ssSel, V.TS, ext);
-    ssLo = desc.lo; ssHi = desc.hi;
+    ssLo = cpu.scratch.descLo; ssHi = cpu.scratch.descHi;
     const ssErr = (ssSel & 0xfffc) | ext;
     if ((ssSel & 3) !== newCpl || descDpl(ssHi) !== newCpl || !isWritableData(ssHi)) cpu.raise(V.TS, ssErr);
     if ((ssHi & DESC_P) === 0) cpu.raise(V.SS, ssErr);
-    describeStack(ssLo, ssHi);
+    describeStack(cpu, ssLo, ssHi);
   } else {
     esp = cpu.regLo[4] >>> 0;
     stack.base = cpu.segBaseLo[SS] >>> 0;
@@ -110,7 +109,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   // A frame that wraps past offset 0 fits only a segment that covers every offset.
   if (top < bytes ? !flat : frame < stack.low || frame + bytes - 1 > stack.high) cpu.raise(V.SS, roomError);
 
-  const values = frameValues;
+  const values = cpu.scratch.frameValues;
   let n = 0;
   if (inner) { values[n++] = cpu.segSel[SS]; values[n++] = cpu.regLo[4]; }
   values[n++] = cpu.getFlags() | pushRf;
@@ -123,29 +122,25 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   const wkind = newCpl === 3 ? TLB_SIZE * TlbKind.WriteU : TLB_SIZE * TlbKind.WriteS;
   const access = Access.Write | (newCpl === 3 ? 0 : Access.Implicit);
   for (let k = 0; k < n; k++) {
-    const lin = slotLinear(frame + (n - 1 - k) * size, mask);
+    const lin = slotLinear(stack.base, frame + (n - 1 - k) * size, mask);
     cpu.translate(lin, wkind, access);
     cpu.translate((lin + size - 1) >>> 0, wkind, access);
   }
-  for (let k = 0; k < n; k++) writeSlot(cpu, wkind, slotLinear(frame + (n - 1 - k) * size, mask), values[k], size);
+  for (let k = 0; k < n; k++) writeSlot(cpu, wkind, slotLinear(stack.base, frame + (n - 1 - k) * size, mask), values[k], size);
 
   // Commit (§6.12.1.2): SS:ESP, CS:EIP, then the flags.
   if (inner) setSegment(cpu, SS, ssSel, ssLo, ssHi);
   cpu.regLo[4] = stack.wide ? frame | 0 : (cpu.regLo[4] & ~0xffff) | frame;
   cpu.regHi[4] = 0;
-  desc.lo = csLo;
-  desc.hi = csHi;
-  setCodeSegment(cpu, sel, newCpl);
+  setCodeSegment(cpu, sel, newCpl, csLo, csHi);
   let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
   if ((type & GATE_TYPE_TRAP) === 0) rest &= ~R.IF; // interrupt gate
   cpu.flagsRest = rest;
   return offset;
 }
 
-const frameValues = new Int32Array(6);
-
-function slotLinear(offset: number, mask: number): number {
-  return (stack.base + ((offset & mask) >>> 0)) >>> 0;
+function slotLinear(base: number, offset: number, mask: number): number {
+  return (base + ((offset & mask) >>> 0)) >>> 0;
 }
 
 function writeSlot(cpu: Cpu, wkind: number, lin: number, v: number, size: number): void {

@@ -12,7 +12,7 @@ import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
 import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1, TYPE_INT_GATE, TYPE_TRAP_GATE, GATE_TRAP } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, descSystemType, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
+import { readDescriptor, descDpl, descSystemType, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
 import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
 
@@ -86,11 +86,11 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const sel = g0 >>> 16;
   if (!readDescriptor(cpu, sel, V.GP, ext)) cpu.gp(ext);
   const csErr = (sel & 0xfffc) | ext;
-  const csHi = desc.hi;
+  const csHi = cpu.scratch.descHi;
   if (!isCode(csHi) || descDpl(csHi) > cpu.cpl) cpu.gp(csErr);
   if ((csHi & DESC_P) === 0) cpu.raise(V.NP, csErr);
   if ((csHi & DESC_L) === 0 || (csHi & DESC_DB) !== 0) cpu.gp(csErr);
-  const csLo = desc.lo;
+  const csLo = cpu.scratch.descLo;
   const newCpl = isConforming(csHi) ? cpu.cpl : descDpl(csHi);
 
   // The stack (§6.14.4, §6.14.5): TSS.RSPn on a privilege change, IST if the gate names one.
@@ -124,9 +124,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
 
   // Commit.
   if (newCpl !== cpu.cpl) setNullSegment(cpu, SS, newCpl);
-  desc.lo = csLo;
-  desc.hi = csHi;
-  setCodeSegment(cpu, sel, newCpl);
+  setCodeSegment(cpu, sel, newCpl, csLo, csHi);
   cpu.regLo[4] = frame | 0;
   cpu.regHi[4] = Math.floor(frame / TWO32) | 0;
   let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);

@@ -10,7 +10,7 @@ import { Mode } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
 import { SS, ES, DS, FS, GS, DESC_P, DESC_L, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, descLimit, isConforming, isWritableData, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
+import { readDescriptor, descDpl, descLimit, isConforming, isWritableData, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
 
 const TWO32 = 4294967296;
 const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
@@ -42,9 +42,9 @@ export function iret(cpu: Cpu, osz: number): void {
   if ((csSel & ~3) === 0) cpu.gp(0);
   if (!readDescriptor(cpu, csSel)) cpu.gp(0);
   if (rpl < cpu.cpl) cpu.gp(csSel & 0xfffc);
-  checkCodeSegment(cpu, csSel, rpl);
-  if (isConforming(desc.hi) && descDpl(desc.hi) > rpl) cpu.gp(csSel & 0xfffc);
-  const csLo = desc.lo, csHi = desc.hi;
+  checkCodeSegment(cpu, csSel, rpl, cpu.scratch.descHi);
+  if (isConforming(cpu.scratch.descHi) && descDpl(cpu.scratch.descHi) > rpl) cpu.gp(csSel & 0xfffc);
+  const csLo = cpu.scratch.descLo, csHi = cpu.scratch.descHi;
   const to64 = ia32e && (csHi & DESC_L) !== 0;
   let target: number;
   if (to64) {
@@ -66,10 +66,10 @@ export function iret(cpu: Cpu, osz: number): void {
       ssNull = true;
     } else {
       readDescriptor(cpu, ssSel);
-      const h = desc.hi;
+      const h = cpu.scratch.descHi;
       if ((ssSel & 3) !== rpl || !isWritableData(h) || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
       if ((h & DESC_P) === 0) cpu.raise(V.SS, ssSel & 0xfffc);
-      ssLo = desc.lo; ssHi = h;
+      ssLo = cpu.scratch.descLo; ssHi = h;
     }
   }
 
@@ -83,8 +83,7 @@ export function iret(cpu: Cpu, osz: number): void {
   const newFlags = (cpu.getFlags() & ~writable) | (flags & writable);
 
   if (!popsStack) cpu.adjustSp(3 * osz);
-  desc.lo = csLo; desc.hi = csHi;
-  setCodeSegment(cpu, csSel, rpl);
+  setCodeSegment(cpu, csSel, rpl, csLo, csHi);
   cpu.setFlags(newFlags);
   if ((newFlags & R.RF) !== 0) cpu.resumeFlagSet();
   cpu.nextRip = target;

@@ -15,11 +15,9 @@ import {
   DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_ACCESSED,
 } from '../arch/descriptors.js';
 
-/** Descriptor halves of the last readDescriptor() (no allocation). */
-export const desc = { lo: 0, hi: 0 };
-
-/** Read the 8-byte descriptor a selector names; #GP(selector) past the table limit
- *  (or `vector` if given, with the EXT bit). Returns false for a null selector. */
+/** Read the 8-byte descriptor a selector names into cpu.scratch.descLo/descHi; #GP(selector)
+ *  past the table limit (or `vector` if given, with the EXT bit). Returns false for a null
+ *  selector. */
 export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): boolean {
   const index = sel & ~7;
   if ((sel & SEL_TI) === 0 && index === 0) return false;
@@ -33,8 +31,8 @@ export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): b
     limit = cpu.gdtrLimit;
   }
   if (index + 7 > limit) cpu.raise(vector, (sel & 0xfffc) | ext);
-  desc.lo = cpu.readSys32(base + index);
-  desc.hi = cpu.readSys32(base + index + 4);
+  cpu.scratch.descLo = cpu.readSys32(base + index);
+  cpu.scratch.descHi = cpu.readSys32(base + index + 4);
   return true;
 }
 
@@ -95,14 +93,16 @@ export function isConforming(hi: number): boolean {
   return (hi & DESC_TYPE_CONFORMING) !== 0;
 }
 
-/** Set the accessed bit of a descriptor in memory (SDM Vol. 3 §3.4.5.1, type bit 0). */
-function markAccessed(cpu: Cpu, sel: number): void {
-  if ((desc.hi & DESC_TYPE_ACCESSED) !== 0) return;
-  desc.hi |= DESC_TYPE_ACCESSED;
+/** Set the accessed bit of the descriptor `sel` names, whose high dword is `hi`, in memory
+ *  (SDM Vol. 3 §3.4.5.1, type bit 0); returns the high dword with it set. */
+function markAccessed(cpu: Cpu, sel: number, hi: number): number {
+  if ((hi & DESC_TYPE_ACCESSED) !== 0) return hi;
+  hi |= DESC_TYPE_ACCESSED;
   const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;
   const lin = base + (sel & ~7) + 4;
   const phys = cpu.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
-  cpu.writePhys32(phys, desc.hi);
+  cpu.writePhys32(phys, hi);
+  return hi;
 }
 
 /** Load a segment register's hidden part. */
@@ -138,12 +138,12 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
       if (cpu.mode === Mode.Long64 && cpu.cpl !== 3 && rpl === cpu.cpl) { setNullSegment(cpu, SS, sel); return; }
       cpu.gp(0);
     }
-    const hi = desc.hi;
+    const hi = cpu.scratch.descHi;
     if (rpl !== cpu.cpl || !isWritableData(hi) || descDpl(hi) !== cpu.cpl) cpu.gp(err);
     if ((hi & DESC_P) === 0) cpu.raise(V.SS, err);
   } else {
     if (!readDescriptor(cpu, sel)) { setNullSegment(cpu, seg, sel); return; }
-    const hi = desc.hi;
+    const hi = cpu.scratch.descHi;
     const data = isData(hi);
     if (!data && !isReadableCode(hi)) cpu.gp(err);
     if (data || !isConforming(hi)) {
@@ -152,16 +152,14 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
     }
     if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
   }
-  markAccessed(cpu, sel);
-  setSegment(cpu, seg, sel, desc.lo, desc.hi);
+  setSegment(cpu, seg, sel, cpu.scratch.descLo, markAccessed(cpu, sel, cpu.scratch.descHi));
 }
 
-/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET):
- *  a conforming target needs DPL <= targetCpl, a non-conforming one DPL = targetCpl.
- *  Raises #GP(selector) / #NP(selector). */
-export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void {
+/** Checks on a code-segment descriptor (high dword `hi`) for a far transfer to it
+ *  (JMP/CALL/RET/IRET): a conforming target needs DPL <= targetCpl, a non-conforming one
+ *  DPL = targetCpl. Raises #GP(selector) / #NP(selector). */
+export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number, hi: number): void {
   const err = sel & 0xfffc;
-  const hi = desc.hi;
   if (!isCode(hi)) cpu.gp(err);
   // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1); checked
   // before privilege and presence (SDM JMP, RET "Operation").
@@ -171,10 +169,10 @@ export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
 }
 
-/** Load CS (after checks) with RPL = the new CPL, and update the mode. */
-export function setCodeSegment(cpu: Cpu, sel: number, cpl: number): void {
-  markAccessed(cpu, sel);
-  setSegment(cpu, CS, (sel & ~3) | cpl, desc.lo, desc.hi);
+/** Load CS (after checks) from its descriptor (lo, hi) with RPL = the new CPL, and update
+ *  the mode. */
+export function setCodeSegment(cpu: Cpu, sel: number, cpl: number, lo: number, hi: number): void {
+  setSegment(cpu, CS, (sel & ~3) | cpl, lo, markAccessed(cpu, sel, hi));
   if (cpl !== cpu.cpl) cpu.setCpl(cpl);
   cpu.modeChanged();
 }

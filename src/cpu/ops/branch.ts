@@ -8,7 +8,7 @@ import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';
 import { CS, DESC_S, DESC_L, TYPE_CALL_GATE } from '../../arch/descriptors.js';
-import { readDescriptor, checkCodeSegment, setCodeSegment, desc, descType, isCode, isConforming } from '../segments.js';
+import { readDescriptor, checkCodeSegment, setCodeSegment, descType, isCode, isConforming } from '../segments.js';
 
 const TWO32 = 4294967296;
 /** System types a protected-mode far JMP/CALL may name (SDM Vol. 3A §3.5, Table 3-2):
@@ -95,28 +95,28 @@ export function jrcxz(cpu: Cpu, i: Insn): void {
  *  protected mode, code-segment destination). Gates and TSS targets are model errors. */
 function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
-  setCodeSegment(cpu, sel, cpu.cpl);
+  setCodeSegment(cpu, sel, cpu.cpl, cpu.scratch.descLo, cpu.scratch.descHi);
   cpu.nextRip = target;
 }
 
 /** Every check of a far JMP/CALL/RET target that comes before anything is written or
- *  loaded; returns the new RIP. Leaves the code descriptor in `desc`. In IA-32e mode only
+ *  loaded; returns the new RIP. Leaves the code descriptor in cpu.scratch.descLo/descHi. In IA-32e mode only
  *  code segments and 64-bit call gates are valid targets: a TSS, task gate or any other
  *  system type is #GP(selector) (SDM JMP/CALL "Operation", protected mode). */
 function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
   if (!readDescriptor(cpu, sel)) cpu.gp(0);
-  if ((desc.hi & DESC_S) === 0) {
-    const type = descType(desc.hi);
+  if ((cpu.scratch.descHi & DESC_S) === 0) {
+    const type = descType(cpu.scratch.descHi);
     const modelled = cpu.longMode ? type !== TYPE_CALL_GATE : (FAR_SYSTEM_TARGETS & (1 << type)) === 0;
     if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
     cpu.gp(sel & 0xfffc);
   }
   // A non-conforming target also needs RPL <= CPL; a conforming one ignores RPL and runs
   // at the caller's CPL (SDM JMP/CALL "Operation", NONCONFORMING-CODE-SEGMENT).
-  if (isCode(desc.hi) && !isConforming(desc.hi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
-  checkCodeSegment(cpu, sel, cpu.cpl);
+  if (isCode(cpu.scratch.descHi) && !isConforming(cpu.scratch.descHi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
+  checkCodeSegment(cpu, sel, cpu.cpl, cpu.scratch.descHi);
   // The new mode decides how the offset is interpreted.
-  const long = cpu.longMode && (desc.hi & DESC_L) !== 0;
+  const long = cpu.longMode && (cpu.scratch.descHi & DESC_L) !== 0;
   if (long) {
     if (osz !== 8) offHi = 0;
     if (!cpu.isCanonicalHi(offHi)) cpu.gp(0);
@@ -130,20 +130,20 @@ export function jmpFarImm(cpu: Cpu, i: Insn): void {
   farTransfer(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
 }
 
-/** Read a far pointer m16:16/32/64 (offset then selector). */
+/** Read a far pointer m16:16/32/64 (offset then selector): returns the offset's low half,
+ *  its high half in cpu.hi and the selector in cpu.scratch.farSel. */
 function readFarPointer(cpu: Cpu, i: Insn): number {
   const lin = cpu.ea(i);
   const off = cpu.read(lin, i.osz), offHi = i.osz === 8 ? cpu.hi : 0;
   const sel = cpu.read16(lin + i.osz);
   cpu.hi = offHi;
-  farSel = sel;
+  cpu.scratch.farSel = sel;
   return off;
 }
-let farSel = 0;
 
 export function jmpFarE(cpu: Cpu, i: Insn): void {
   const off = readFarPointer(cpu, i);
-  farTransfer(cpu, farSel, off, cpu.hi, i.osz);
+  farTransfer(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
 }
 
 export function callFarImm(cpu: Cpu, i: Insn): void {
@@ -152,7 +152,7 @@ export function callFarImm(cpu: Cpu, i: Insn): void {
 
 export function callFarE(cpu: Cpu, i: Insn): void {
   const off = readFarPointer(cpu, i);
-  callFar(cpu, farSel, off, cpu.hi, i.osz);
+  callFar(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
 }
 
 function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
@@ -161,7 +161,7 @@ function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: numbe
   // The target is checked before the return address is pushed: a bad selector or offset
   // faults with the stack untouched (SDM CALL "Operation"; found by the hardware oracle).
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
-  const dLo = desc.lo, dHi = desc.hi;
+  const dLo = cpu.scratch.descLo, dHi = cpu.scratch.descHi;
   const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
   try {
     cpu.push(osz, oldCs, 0);
@@ -171,9 +171,7 @@ function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: numbe
     cpu.regHi[4] = saveHi;
     throw e;
   }
-  desc.lo = dLo;
-  desc.hi = dHi;
-  setCodeSegment(cpu, sel, cpu.cpl);
+  setCodeSegment(cpu, sel, cpu.cpl, dLo, dHi);
   cpu.nextRip = target;
 }
 

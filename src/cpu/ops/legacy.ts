@@ -86,12 +86,11 @@ export function pusha(cpu: Cpu, i: Insn): void {
 /** POPA/POPAD: the reverse order, the saved ESP slot discarded. */
 export function popa(cpu: Cpu, i: Insn): void {
   const size = i.osz;
-  const values = popaValues;
+  const values = cpu.scratch.popaValues;
   for (let r = 7; r >= 0; r--) values[r] = cpu.peek(size, (7 - r) * size);
   for (let r = 7; r >= 0; r--) if (r !== 4) cpu.setReg(r, size, values[r], 0);
   cpu.adjustSp(8 * size);
 }
-const popaValues = new Int32Array(8);
 
 /** ARPL Ew, Gw: raise the destination selector's RPL to the source's; ZF says whether it did. */
 export function arpl(cpu: Cpu, i: Insn): void {

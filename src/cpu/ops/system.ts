@@ -13,7 +13,7 @@ import * as C from '../../arch/control.js';
 import * as V from '../../arch/vectors.js';
 import * as M from '../../arch/msr.js';
 import { DESC_P, DESC_S, DESC_TYPE_MASK, DESC_TYPE_TSS_BUSY, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL } from '../../arch/descriptors.js';
-import { readDescriptor, desc, descBase, descLimit, descAttr, descType } from '../segments.js';
+import { readDescriptor, descBase, descLimit, descAttr, descType } from '../segments.js';
 import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
@@ -42,8 +42,8 @@ export function sti(cpu: Cpu): void {
   cpu.flagsRest |= R.IF;
 }
 
-const cpuidOut = new Int32Array(4);
 export function cpuid(cpu: Cpu): void {
+  const cpuidOut = cpu.scratch.cpuidOut;
   cpuidLeaf(cpu.model, cpu.regLo[0], cpu.regLo[1], cpuidOut);
   cpu.setReg(0, 4, cpuidOut[0], 0);
   cpu.setReg(3, 4, cpuidOut[1], 0);
@@ -340,19 +340,18 @@ export function storeTable(cpu: Cpu, i: Insn): void {
 }
 
 /** Read a system descriptor (LDT/TSS) from the GDT: 16 bytes in IA-32e mode. Returns its
- *  base as a linear address; desc holds the low 8 bytes. */
+ *  base as a linear address; cpu.scratch.descLo/descHi hold the low 8 bytes. */
 function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
   if ((sel & SEL_TI) !== 0) cpu.gp(sel & 0xfffc);
   const index = sel & ~7;
   const size = cpu.longMode ? 16 : 8;
   if (index + size - 1 > cpu.gdtrLimit) cpu.gp(sel & 0xfffc);
   readDescriptor(cpu, sel);
-  const lo = desc.lo, hi = desc.hi;
+  const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
   if ((hi & DESC_S) !== 0 || descType(hi) !== type) cpu.gp(sel & 0xfffc);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
   let baseHi = 0;
   if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
-  desc.lo = lo; desc.hi = hi;
   if (cpu.longMode) return cpu.canonical(descBase(lo, hi), baseHi, 0);
   return descBase(lo, hi) >>> 0;
 }
@@ -364,7 +363,7 @@ export function lldt(cpu: Cpu, i: Insn): void {
   const base = systemDescriptor(cpu, sel, TYPE_LDT);
   cpu.ldtrSel = sel;
   cpu.ldtrBase = base;
-  cpu.ldtrLimit = descLimit(desc.lo, desc.hi);
+  cpu.ldtrLimit = descLimit(cpu.scratch.descLo, cpu.scratch.descHi);
 }
 
 export function ltr(cpu: Cpu, i: Insn): void {
@@ -372,7 +371,7 @@ export function ltr(cpu: Cpu, i: Insn): void {
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) cpu.gp(0);
   const base = systemDescriptor(cpu, sel, TYPE_TSS_AVAIL); // a busy one is #GP(selector)
-  const lo = desc.lo, hi = desc.hi;
+  const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
   // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
   // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
   if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & (DESC_TYPE_MASK | DESC_S)) !== 0) cpu.gp(sel & 0xfffc);
