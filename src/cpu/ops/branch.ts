@@ -7,6 +7,7 @@ import { Mode } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';
+import { rollbackStack } from '../stack.js';
 import { CS, DESC_S, DESC_L, TYPE_CALL_GATE } from '../../arch/descriptors.js';
 import { readDescriptor, checkCodeSegment, setCodeSegment, descType, isCode, isConforming } from '../segments.js';
 
@@ -162,14 +163,12 @@ function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: numbe
   // faults with the stack untouched (SDM CALL "Operation"; found by the hardware oracle).
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
   const dLo = cpu.scratch.descLo, dHi = cpu.scratch.descHi;
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   try {
     cpu.push(osz, oldCs, 0);
     cpu.push(osz, osz === 2 ? ret & 0xffff : ret >>> 0, osz === 8 ? Math.floor(ret / TWO32) | 0 : 0);
   } catch (e) {
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
   setCodeSegment(cpu, sel, cpu.cpl, dLo, dHi);
   cpu.nextRip = target;

@@ -8,6 +8,7 @@ import { getCF, getAF, resultFlags, statusFlags } from '../flags.js';
 import { CF, AF, ZF } from '../../arch/rflags.js';
 import { BR, DE } from '../../arch/vectors.js';
 import { undefinedFlags } from '../undefined.js';
+import { rollbackStack } from '../stack.js';
 
 function al(cpu: Cpu): number { return cpu.regLo[0] & 0xff; }
 function ah(cpu: Cpu): number { return (cpu.regLo[0] >> 8) & 0xff; }
@@ -74,12 +75,11 @@ export function aad(cpu: Cpu, i: Insn): void {
 /** PUSHA/PUSHAD: EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI; all or nothing. */
 export function pusha(cpu: Cpu, i: Insn): void {
   const size = i.osz;
-  const sp = cpu.regLo[4];
+  const sp = cpu.regLo[4], spHi = cpu.regHi[4];
   try {
     for (let r = 0; r < 8; r++) cpu.push(size, r === 4 ? sp : cpu.regLo[r], 0);
   } catch (e) {
-    cpu.regLo[4] = sp;
-    throw e;
+    rollbackStack(cpu, sp, spHi, e);
   }
 }
 
