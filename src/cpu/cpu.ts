@@ -41,22 +41,11 @@ import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
 import { Scratch } from './scratch.js';
 import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
-
-export const enum Mode {
-  /** 32-bit protected mode (CS.D = 1, not in long mode). */
-  Protected32 = 0,
-  /** 64-bit mode (IA-32e, CS.L = 1). */
-  Long64 = 1,
-  /** Compatibility mode (IA-32e, CS.L = 0, CS.D = 1). */
-  Compat32 = 2,
-}
-
-const TLB_BITS = 12;
-export const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
-/** TLB tag arrays, one per access kind and privilege. */
-export const enum TlbKind { ReadS = 0, WriteS = 1, FetchS = 2, ReadU = 3, WriteU = 4, FetchU = 5 }
-const TLB_KINDS = 6;
+import { Mode } from './mode.js';
+import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
+import { formatLinear } from './format.js';
+// For users outside src/cpu; modules inside it import these from their own modules.
+export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
 const TWO32 = 4294967296;
 /** The fast canonical check, for 4-level paging: bits 63:47 equal (SDM Vol. 1 §3.3.7.1).
@@ -990,10 +979,4 @@ export class Cpu {
     }
     throw STOP;
   }
-}
-
-/** Format a linear address held as a signed number as 64-bit hex. */
-export function formatLinear(lin: number): string {
-  const v = lin < 0 ? BigInt(lin) + (1n << 64n) : BigInt(lin);
-  return '0x' + v.toString(16).padStart(16, '0');
 }

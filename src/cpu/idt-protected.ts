@@ -11,7 +11,7 @@
 //   one, as the INT n pseudocode's INTER- and INTRA-PRIVILEGE-LEVEL-INTERRUPT paths do.
 
 import type { Cpu } from './cpu.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';

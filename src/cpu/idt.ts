@@ -7,7 +7,7 @@
 // - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
 
 import type { Cpu } from './cpu.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';

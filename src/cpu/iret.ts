@@ -6,7 +6,7 @@
 // injection.
 
 import type { Cpu } from './cpu.js';
-import { Mode } from './cpu.js';
+import { Mode } from './mode.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
 import { SS, ES, DS, FS, GS, DESC_P, DESC_L, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';

@@ -20,7 +20,7 @@
 
 import type { Cpu } from './cpu.js';
 import type { PageWalk } from './scratch.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import * as C from '../arch/control.js';
 import { AC as RFLAGS_AC } from '../arch/rflags.js';
 import { PF, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_I } from '../arch/vectors.js';

@@ -7,7 +7,8 @@
 //   (NullSelectClearsBase) keep the old base, which the AMD flavour does not model.
 
 import type { Cpu } from './cpu.js';
-import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
+import { Mode } from './mode.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import {

@@ -5,7 +5,7 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { Lazy, getCF, resultFlags } from '../flags.js';
+import { Lazy, getCF, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF } from '../../arch/rflags.js';
 import { DE } from '../../arch/vectors.js';
 import { undefinedFlags } from '../undefined.js';
@@ -346,5 +346,5 @@ export function divE(cpu: Cpu, i: Insn): void {
   if (size === 1) cpu.setReg(0, 2, (qLo & 0xff) | ((rLo & 0xff) << 8), 0);
   else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
   // Flags are undefined after DIV/IDIV (SDM); the table says what Intel leaves.
-  cpu.setStatus(undefinedFlags.afterDiv(cpu));
+  cpu.setStatus(undefinedFlags.afterDiv(statusFlags(cpu)));
 }

@@ -3,7 +3,7 @@
 // the same privilege). Far RET to an outer level comes with ring transitions.
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
+import { Mode } from '../mode.js';
 import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';

@@ -20,7 +20,7 @@ export function aaa(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) ax = (ax + 0x106) & 0xffff;
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(undefinedFlags.asciiAdjust(al(cpu)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(undefinedFlags.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
 }
 
 /** AAS: IF (AL & 0Fh) > 9 or AF THEN AX -= 6, AH -= 1, AF = CF = 1 ELSE AF = CF = 0; AL &= 0Fh. */
@@ -29,7 +29,7 @@ export function aas(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) { ax = (ax - 6) & 0xffff; ax = (ax - 0x100) & 0xffff; }
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(undefinedFlags.asciiAdjust(al(cpu)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(undefinedFlags.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
 }
 
 /** DAA / DAS (op 0 / 1): two decimal corrections of AL, per the SDM pseudocode. */

@@ -4,7 +4,7 @@
 // rules for the x87 and SSE encodings the model does not implement (DESIGN.md).
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
+import { Mode } from '../mode.js';
 import type { Insn } from '../insn.js';
 import { readE } from './arith.js';
 import { getOF } from '../flags.js';
