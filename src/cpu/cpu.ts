@@ -41,25 +41,16 @@ import { compileBlock, HOT } from './blocks.js';
 import { Msr, MSR_NAMES, resetMsrs } from './msrs.js';
 import type { VcpuState, SegmentState } from './state.js';
 import { eventWindow, nextEventDue } from './events.js';
-import type { TraceSink } from './transition.js';
+import { Transition, type TraceSink } from './transition.js';
+import { Scratch } from './scratch.js';
+import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
+import { Mode } from './mode.js';
+import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
+import { formatLinear } from './format.js';
+// For users outside src/cpu; modules inside it import these from their own modules.
+export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
 const PAGE_SIZE = 4096;
-
-export const enum Mode {
-  /** 32-bit protected mode (CS.D = 1, not in long mode). */
-  Protected32 = 0,
-  /** 64-bit mode (IA-32e, CS.L = 1). */
-  Long64 = 1,
-  /** Compatibility mode (IA-32e, CS.L = 0, CS.D = 1). */
-  Compat32 = 2,
-}
-
-const TLB_BITS = 12;
-export const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
-/** TLB tag arrays, one per access kind and privilege. */
-export const enum TlbKind { ReadS = 0, WriteS = 1, FetchS = 2, ReadU = 3, WriteU = 4, FetchU = 5 }
-const TLB_KINDS = 6;
 
 const TWO32 = 4294967296;
 /** The fast canonical check, for 4-level paging: bits 63:47 equal (SDM Vol. 1 §3.3.7.1).
@@ -160,6 +151,7 @@ export class Cpu implements CodeCache {
   readonly drHi = new Int32Array(8);
   /** CPUID-advertised features the decoder gates on. */
   readonly features: ReadonlySet<string>;
+  readonly scratch = new Scratch();
 
   /** Retired instructions. */
   icount = 0;
@@ -182,6 +174,8 @@ export class Cpu implements CodeCache {
    *  tracing, and no record is built). */
   transitions = 0;
   traceSink: TraceSink | null = null;
+  /** The transition being committed (transition.ts): scratch, so committing never allocates. */
+  readonly transition = new Transition();
 
   // The pending fault, set by raise() before throwing FAULT.
   faultVector = 0;
@@ -412,11 +406,11 @@ export class Cpu implements CodeCache {
     this.denyWrite = false;
     const attr = this.segAttr[s];
     if (this.mode === Mode.Long64) { this.segChecked[s] = 0; this.segNoWrite[s] = 0; return; }
-    const usable = (attr & (1 << 15)) !== 0;
-    const code = (attr & (1 << 11)) !== 0;
-    const readable = !code || (attr & (1 << 9)) !== 0;
-    const writable = !code && (attr & (1 << 9)) !== 0;
-    const expandDown = !code && (attr & (1 << 10)) !== 0;
+    const usable = (attr & DESC_P) !== 0;
+    const code = (attr & DESC_TYPE_CODE) !== 0;
+    const readable = !code || (attr & DESC_TYPE_READABLE) !== 0;
+    const writable = !code && (attr & DESC_TYPE_WRITABLE) !== 0;
+    const expandDown = !code && (attr & DESC_TYPE_EXPAND_DOWN) !== 0;
     const limit = this.segLimit[s] >>> 0;
     let low = 0, high = limit;
     if (expandDown) { low = limit + 1; high = (attr & DESC_DB) !== 0 ? 0xffffffff : 0xffff; }
@@ -561,6 +555,15 @@ export class Cpu implements CodeCache {
     const slot = vpn & TLB_MASK;
     if (this.tlbTag[tagBase + slot] === vpn) return this.tlbPhys[slot] + (lin & 0xfff);
     return walk(this, lin, vpn, slot, access, tagBase);
+  }
+
+  /** The physical address the TLB holds for a linear address under any access kind, or
+   *  -1: a look-up without side effects (no walk, no fill, no fault), for traces. */
+  cachedPhysical(lin: number): number {
+    const vpn = Math.floor(lin / PAGE_SIZE);
+    const slot = vpn & TLB_MASK;
+    for (let k = 0; k < TLB_KINDS; k++) if (this.tlbTag[k * TLB_SIZE + slot] === vpn) return this.tlbPhys[slot] + (lin & 0xfff);
+    return -1;
   }
 
   /** Invalidate every translation, global ones included (SDM Vol. 3A §4.10.4.1: a change
@@ -1049,10 +1052,4 @@ export class Cpu implements CodeCache {
     }
     throw STOP;
   }
-}
-
-/** Format a linear address held as a signed number as 64-bit hex. */
-export function formatLinear(lin: number): string {
-  const v = lin < 0 ? BigInt(lin) + (1n << 64n) : BigInt(lin);
-  return '0x' + v.toString(16).padStart(16, '0');
 }

@@ -8,7 +8,7 @@
 // against iced-x86.
 
 import type { Cpu } from './cpu.js';
-import { Mode } from './cpu.js';
+import { Mode } from './mode.js';
 import { Insn, NONE, RIP_BASE } from './insn.js';
 import { lookup, type DecodedEntry, MemSize } from './opcodes.js';
 import { specialize } from './specialize.js';

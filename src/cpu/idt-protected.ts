@@ -11,25 +11,26 @@
 //   one, as the INT n pseudocode's INTER- and INTRA-PRIVILEGE-LEVEL-INTERRUPT paths do.
 
 import type { Cpu } from './cpu.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
-import { CS, SS, DESC_P, DESC_S, DESC_DB } from '../arch/descriptors.js';
-import { readDescriptor, desc, descBase, descDpl, descLimit, isCode, isConforming, setSegment, setCodeSegment } from './segments.js';
+import {
+  CS, SS, DESC_P, DESC_DB, DESC_TYPE_CODE, DESC_TYPE_EXPAND_DOWN, TYPE_TASK_GATE, TYPE_INT_GATE16, TYPE_TRAP_GATE16,
+  TYPE_INT_GATE, TYPE_TRAP_GATE, TYPE_TSS_BUSY, GATE_TYPE_32, GATE_TYPE_TRAP,
+} from '../arch/descriptors.js';
+import {
+  readDescriptor, descBase, descDpl, descLimit, descType, descSystemType, isCode, isConforming, isWritableData,
+} from './segments.js';
+import { beginTransition, commitTransition, describeEvent, TransitionKind, SsLoad } from './transition.js';
 
-const TYPE_TASK_GATE = 0x5;
-const TSS32_BUSY = 0xb;
-
-/** The stack a frame is pushed on: base, limit rules and width, from a descriptor. */
-interface Stack { base: number; low: number; high: number; wide: boolean }
-const stack: Stack = { base: 0, low: 0, high: 0, wide: true };
-
-function describeStack(lo: number, hi: number): void {
+/** Describe the stack a frame is pushed on (cpu.scratch.stack) from its descriptor. */
+function describeStack(cpu: Cpu, lo: number, hi: number): void {
+  const stack = cpu.scratch.stack;
   const limit = descLimit(lo, hi) >>> 0;
   stack.base = descBase(lo, hi) >>> 0;
   stack.wide = (hi & DESC_DB) !== 0;
-  const expandDown = (hi & (1 << 10)) !== 0;
+  const expandDown = (hi & DESC_TYPE_EXPAND_DOWN) !== 0;
   stack.low = expandDown ? limit + 1 : 0;
   stack.high = expandDown ? (stack.wide ? 0xffffffff : 0xffff) : limit;
 }
@@ -40,21 +41,22 @@ function describeStack(lo: number, hi: number): void {
  * check of INT n/INT3/INTO. Nothing is committed until the whole frame is written.
  */
 export function deliverProtected(cpu: Cpu, vector: number, error: number, hasError: boolean, ext: number,
-  software: boolean, returnEip: number, pushRf: number): number {
+  software: boolean, returnEip: number, pushRf: number): void {
   const gateError = vector * 8 + 2 + ext;
 
   // The gate (§6.11): interrupt (6/0xE) or trap (7/0xF) gate, 16- or 32-bit.
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.gp(gateError);
   const g0 = cpu.readSys32(cpu.idtrBase + vector * 8);
   const g1 = cpu.readSys32(cpu.idtrBase + vector * 8 + 4);
-  const type = (g1 >> 8) & 0x1f; // with S: a system descriptor has bit 4 clear
-  const gateKnown = type === TYPE_TASK_GATE || type === 0x6 || type === 0x7 || type === 0xe || type === 0xf;
+  const type = descSystemType(g1);
+  const gateKnown = type === TYPE_TASK_GATE || type === TYPE_INT_GATE16 || type === TYPE_TRAP_GATE16 ||
+    type === TYPE_INT_GATE || type === TYPE_TRAP_GATE;
   if (!gateKnown) cpu.gp(gateError);
   if (software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   if (type === TYPE_TASK_GATE) cpu.modelError(`vector ${vector}: task gates are not modelled`);
   if ((cpu.flagsRest & R.VM) !== 0) cpu.modelError('delivery from virtual-8086 mode is not modelled');
-  const gate32 = (type & 8) !== 0;
+  const gate32 = (type & GATE_TYPE_32) !== 0;
   const size = gate32 ? 4 : 2;
   const offset = gate32 ? (((g0 & 0xffff) | (g1 & 0xffff0000)) >>> 0) : g0 & 0xffff;
 
@@ -62,7 +64,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   const sel = g0 >>> 16;
   if (!readDescriptor(cpu, sel, V.GP, ext)) cpu.gp(ext);
   const csErr = (sel & 0xfffc) | ext;
-  const csLo = desc.lo, csHi = desc.hi;
+  const csLo = cpu.scratch.descLo, csHi = cpu.scratch.descHi;
   if (!isCode(csHi) || descDpl(csHi) > cpu.cpl) cpu.gp(csErr);
   if ((csHi & DESC_P) === 0) cpu.raise(V.NP, csErr);
   const newCpl = isConforming(csHi) ? cpu.cpl : descDpl(csHi);
@@ -71,27 +73,27 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   // The stack: the TSS's SSn:ESPn for an inner privilege (§6.12.1.1), else the current one.
   const inner = newCpl < cpu.cpl;
   let ssSel = cpu.segSel[SS], ssLo = 0, ssHi = 0, esp: number;
+  const stack = cpu.scratch.stack;
   if (inner) {
     const tssErr = (cpu.trSel & 0xfffc) | ext;
-    const tss32 = ((cpu.trAttr >> 8) & 0xf) === TSS32_BUSY;
+    const tss32 = descType(cpu.trAttr) === TYPE_TSS_BUSY; // a 16-bit busy TSS is type 3
     const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
     if (at + (tss32 ? 5 : 3) > cpu.trLimit) cpu.raise(V.TS, tssErr);
     esp = tss32 ? cpu.readSys32(cpu.trBase + at) >>> 0 : cpu.readSys32(cpu.trBase + at) & 0xffff;
     ssSel = cpu.readSys32(cpu.trBase + at + (tss32 ? 4 : 2)) & 0xffff;
     if ((ssSel & ~3) === 0 && (ssSel & 4) === 0) cpu.raise(V.TS, ext);
     readDescriptor(cpu, ssSel, V.TS, ext);
-    ssLo = desc.lo; ssHi = desc.hi;
+    ssLo = cpu.scratch.descLo; ssHi = cpu.scratch.descHi;
     const ssErr = (ssSel & 0xfffc) | ext;
-    const writableData = (ssHi & DESC_S) !== 0 && (ssHi & (1 << 11)) === 0 && (ssHi & (1 << 9)) !== 0;
-    if ((ssSel & 3) !== newCpl || descDpl(ssHi) !== newCpl || !writableData) cpu.raise(V.TS, ssErr);
+    if ((ssSel & 3) !== newCpl || descDpl(ssHi) !== newCpl || !isWritableData(ssHi)) cpu.raise(V.TS, ssErr);
     if ((ssHi & DESC_P) === 0) cpu.raise(V.SS, ssErr);
-    describeStack(ssLo, ssHi);
+    describeStack(cpu, ssLo, ssHi);
   } else {
     esp = cpu.regLo[4] >>> 0;
     stack.base = cpu.segBaseLo[SS] >>> 0;
     stack.wide = (cpu.segAttr[SS] & DESC_DB) !== 0;
     const limit = cpu.segLimit[SS] >>> 0;
-    const expandDown = (cpu.segAttr[SS] & (1 << 11)) === 0 && (cpu.segAttr[SS] & (1 << 10)) !== 0;
+    const expandDown = (cpu.segAttr[SS] & DESC_TYPE_CODE) === 0 && (cpu.segAttr[SS] & DESC_TYPE_EXPAND_DOWN) !== 0;
     stack.low = expandDown ? limit + 1 : 0;
     stack.high = expandDown ? (stack.wide ? 0xffffffff : 0xffff) : limit;
   }
@@ -107,7 +109,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   // A frame that wraps past offset 0 fits only a segment that covers every offset.
   if (top < bytes ? !flat : frame < stack.low || frame + bytes - 1 > stack.high) cpu.raise(V.SS, roomError);
 
-  const values = frameValues;
+  const values = cpu.scratch.frameValues;
   let n = 0;
   if (inner) { values[n++] = cpu.segSel[SS]; values[n++] = cpu.regLo[4]; }
   values[n++] = cpu.getFlags() | pushRf;
@@ -120,29 +122,30 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   const wkind = newCpl === 3 ? TLB_SIZE * TlbKind.WriteU : TLB_SIZE * TlbKind.WriteS;
   const access = Access.Write | (newCpl === 3 ? 0 : Access.Implicit);
   for (let k = 0; k < n; k++) {
-    const lin = slotLinear(frame + (n - 1 - k) * size, mask);
+    const lin = slotLinear(stack.base, frame + (n - 1 - k) * size, mask);
     cpu.translate(lin, wkind, access);
     cpu.translate((lin + size - 1) >>> 0, wkind, access);
   }
-  for (let k = 0; k < n; k++) writeSlot(cpu, wkind, slotLinear(frame + (n - 1 - k) * size, mask), values[k], size);
+  for (let k = 0; k < n; k++) writeSlot(cpu, wkind, slotLinear(stack.base, frame + (n - 1 - k) * size, mask), values[k], size);
 
   // Commit (§6.12.1.2): SS:ESP, CS:EIP, then the flags.
-  if (inner) setSegment(cpu, SS, ssSel, ssLo, ssHi);
-  cpu.regLo[4] = stack.wide ? frame | 0 : (cpu.regLo[4] & ~0xffff) | frame;
-  cpu.regHi[4] = 0;
-  desc.lo = csLo;
-  desc.hi = csHi;
-  setCodeSegment(cpu, sel, newCpl);
-  let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
-  if ((type & 1) === 0) rest &= ~R.IF; // interrupt gate
-  cpu.flagsRest = rest;
-  return offset;
+  const t = beginTransition(cpu, TransitionKind.Delivery);
+  describeEvent(t, vector, hasError ? error : -1, software, pushRf !== 0);
+  if (inner) { t.ss = SsLoad.Descriptor; t.ssSel = ssSel; t.ssLo = ssLo; t.ssHi = ssHi; }
+  t.rspLo = stack.wide ? frame | 0 : (cpu.regLo[4] & ~0xffff) | frame;
+  t.rspHi = 0;
+  t.csSel = sel; t.csLo = csLo; t.csHi = csHi; t.cpl = newCpl;
+  let rflags = values[inner ? 2 : 0] & ~(R.TF | R.NT | R.RF | R.VM);
+  if ((type & GATE_TYPE_TRAP) === 0) rflags &= ~R.IF; // interrupt gate
+  t.rflags = rflags;
+  t.rip = offset;
+  t.frameLin = slotLinear(stack.base, frame, mask);
+  t.frameLength = bytes;
+  commitTransition(cpu);
 }
 
-const frameValues = new Int32Array(6);
-
-function slotLinear(offset: number, mask: number): number {
-  return (stack.base + ((offset & mask) >>> 0)) >>> 0;
+function slotLinear(base: number, offset: number, mask: number): number {
+  return (base + ((offset & mask) >>> 0)) >>> 0;
 }
 
 function writeSlot(cpu: Cpu, wkind: number, lin: number, v: number, size: number): void {

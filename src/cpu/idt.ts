@@ -7,12 +7,13 @@
 // - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
 
 import type { Cpu } from './cpu.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { FAULT, FaultClass, faultClass, makesDoubleFault } from './fault.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
-import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1 } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, isCode, isConforming, setNullSegment, setCodeSegment } from './segments.js';
+import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1, TYPE_INT_GATE, TYPE_TRAP_GATE, GATE_TRAP } from '../arch/descriptors.js';
+import { readDescriptor, descDpl, descSystemType, isCode, isConforming } from './segments.js';
+import { beginTransition, commitTransition, describeEvent, TransitionKind, SsLoad } from './transition.js';
 import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
 
@@ -39,7 +40,7 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
   let pushRf = trap ? 0 : R.RF;
   for (;;) {
     try {
-      cpu.rip = deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, pushRf);
+      deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, pushRf);
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
@@ -60,13 +61,13 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
 }
 
 /**
- * Deliver one event through the IDT and return the handler's RIP. `returnRip` is the
- * RIP saved in the frame; `pushRf` is ORed into the saved RFLAGS (RF for faults).
- * Raises (throws FAULT) on any check that fails; nothing is committed until all
- * frame writes succeeded.
+ * Deliver one event through the IDT: the handler's CS:RIP and stack are committed through
+ * transition.ts, which sets both cpu.rip and cpu.nextRip. `returnRip` is the RIP saved in
+ * the frame; `pushRf` is ORed into the saved RFLAGS (RF for faults). Raises (throws FAULT)
+ * on any check that fails; nothing is committed until all frame writes succeeded.
  */
 export function deliver(cpu: Cpu, vector: number, error: number, hasError: boolean, source: Source,
-  returnRip: number, pushRf: number): number {
+  returnRip: number, pushRf: number): void {
   const ext = source === Source.Exception ? 1 : 0;
   const gateError = vector * 8 + 2 + ext;
 
@@ -78,8 +79,8 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const g0 = cpu.readSys32(gateLin);
   const g1 = cpu.readSys32(gateLin + 4);
   const g2 = cpu.readSys32(gateLin + 8);
-  const type = (g1 >> 8) & 0x1f;
-  if (type !== 0xe && type !== 0xf) cpu.gp(gateError);
+  const type = descSystemType(g1);
+  if (type !== TYPE_INT_GATE && type !== TYPE_TRAP_GATE) cpu.gp(gateError);
   if (source === Source.Software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   const ist = g1 & 7;
@@ -90,11 +91,11 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const sel = g0 >>> 16;
   if (!readDescriptor(cpu, sel, V.GP, ext)) cpu.gp(ext);
   const csErr = (sel & 0xfffc) | ext;
-  const csHi = desc.hi;
+  const csHi = cpu.scratch.descHi;
   if (!isCode(csHi) || descDpl(csHi) > cpu.cpl) cpu.gp(csErr);
   if ((csHi & DESC_P) === 0) cpu.raise(V.NP, csErr);
   if ((csHi & DESC_L) === 0 || (csHi & DESC_DB) !== 0) cpu.gp(csErr);
-  const csLo = desc.lo;
+  const csLo = cpu.scratch.descLo;
   const newCpl = isConforming(csHi) ? cpu.cpl : descDpl(csHi);
 
   // The stack (§6.14.4, §6.14.5): TSS.RSPn on a privilege change, IST if the gate names one.
@@ -126,15 +127,19 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   cpu.writeAs(wkind, at + 24, cpu.regLo[4], cpu.regHi[4]);
   cpu.writeAs(wkind, at + 32, cpu.segSel[SS], 0);
 
-  // Commit.
-  if (newCpl !== cpu.cpl) setNullSegment(cpu, SS, newCpl);
-  desc.lo = csLo;
-  desc.hi = csHi;
-  setCodeSegment(cpu, sel, newCpl);
-  cpu.regLo[4] = frame | 0;
-  cpu.regHi[4] = Math.floor(frame / TWO32) | 0;
-  let rest = cpu.flagsRest & ~(R.TF | R.NT | R.RF | R.VM);
-  if ((g1 & 0x100) === 0) rest &= ~R.IF; // interrupt gate (type 0xE)
-  cpu.flagsRest = rest;
-  return targetHi * TWO32 + (targetLo >>> 0);
+  // Commit (§6.14.2): SS (null on a privilege change), CS, RSP, RFLAGS, RIP.
+  const t = beginTransition(cpu, TransitionKind.Delivery);
+  describeEvent(t, vector, hasError ? error : -1, source === Source.Software, pushRf !== 0);
+  t.csSel = sel; t.csLo = csLo; t.csHi = csHi; t.cpl = newCpl;
+  if (newCpl !== cpu.cpl) { t.ss = SsLoad.Null; t.ssSel = newCpl; }
+  t.rspLo = frame | 0;
+  t.rspHi = Math.floor(frame / TWO32) | 0;
+  let rflags = flags & ~(R.TF | R.NT | R.RF | R.VM);
+  if ((g1 & GATE_TRAP) === 0) rflags &= ~R.IF; // interrupt gate (type 0xE)
+  t.rflags = rflags;
+  t.rip = targetHi * TWO32 + (targetLo >>> 0);
+  t.frameLin = frame;
+  t.frameLength = hasError ? 48 : 40;
+  commitTransition(cpu);
 }
+

@@ -6,14 +6,13 @@
 // injection.
 
 import type { Cpu } from './cpu.js';
-import { Mode } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
-import { SS, ES, DS, FS, GS, DESC_S, DESC_P, DESC_L } from '../arch/descriptors.js';
-import { readDescriptor, desc, descDpl, descLimit, isConforming, setSegment, setNullSegment, setCodeSegment, checkCodeSegment } from './segments.js';
+import { SS, DESC_P, DESC_L } from '../arch/descriptors.js';
+import { readDescriptor, descDpl, descLimit, isConforming, isWritableData, checkCodeSegment } from './segments.js';
+import { beginTransition, commitTransition, TransitionKind, SsLoad } from './transition.js';
 
 const TWO32 = 4294967296;
-const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
 
 export function iret(cpu: Cpu, osz: number): void {
   const ia32e = cpu.longMode;
@@ -42,9 +41,9 @@ export function iret(cpu: Cpu, osz: number): void {
   if ((csSel & ~3) === 0) cpu.gp(0);
   if (!readDescriptor(cpu, csSel)) cpu.gp(0);
   if (rpl < cpu.cpl) cpu.gp(csSel & 0xfffc);
-  checkCodeSegment(cpu, csSel, rpl);
-  if (isConforming(desc.hi) && descDpl(desc.hi) > rpl) cpu.gp(csSel & 0xfffc);
-  const csLo = desc.lo, csHi = desc.hi;
+  checkCodeSegment(cpu, csSel, rpl, cpu.scratch.descHi);
+  if (isConforming(cpu.scratch.descHi) && descDpl(cpu.scratch.descHi) > rpl) cpu.gp(csSel & 0xfffc);
+  const csLo = cpu.scratch.descLo, csHi = cpu.scratch.descHi;
   const to64 = ia32e && (csHi & DESC_L) !== 0;
   let target: number;
   if (to64) {
@@ -66,11 +65,10 @@ export function iret(cpu: Cpu, osz: number): void {
       ssNull = true;
     } else {
       readDescriptor(cpu, ssSel);
-      const h = desc.hi;
-      const writableData = (h & DESC_S) !== 0 && (h & (1 << 11)) === 0 && (h & (1 << 9)) !== 0;
-      if ((ssSel & 3) !== rpl || !writableData || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
+      const h = cpu.scratch.descHi;
+      if ((ssSel & 3) !== rpl || !isWritableData(h) || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
       if ((h & DESC_P) === 0) cpu.raise(V.SS, ssSel & 0xfffc);
-      ssLo = desc.lo; ssHi = h;
+      ssLo = cpu.scratch.descLo; ssHi = h;
     }
   }
 
@@ -83,27 +81,29 @@ export function iret(cpu: Cpu, osz: number): void {
   if (osz === 2) writable &= 0xffff;
   const newFlags = (cpu.getFlags() & ~writable) | (flags & writable);
 
-  if (!popsStack) cpu.adjustSp(3 * osz);
-  desc.lo = csLo; desc.hi = csHi;
-  setCodeSegment(cpu, csSel, rpl);
-  cpu.setFlags(newFlags);
-  if ((newFlags & R.RF) !== 0) cpu.resumeFlagSet();
-  cpu.nextRip = target;
+  const t = beginTransition(cpu, TransitionKind.Iret);
+  if (cpu.traceSink !== null) {
+    t.frameLin = cpu.linear(SS, cpu.regLo[4], cpu.regHi[4], cpu.stackSize, 1);
+    t.frameLength = (popsStack ? 5 : 3) * osz;
+  }
+  t.csSel = csSel; t.csLo = csLo; t.csHi = csHi; t.cpl = rpl;
+  t.rflags = newFlags;
+  t.rip = target;
   if (popsStack) {
-    if (ssNull) setNullSegment(cpu, SS, ssSel);
-    else setSegment(cpu, SS, ssSel, ssLo, ssHi);
-    if (cpu.mode === Mode.Long64 && osz === 8) { cpu.regLo[4] = spLo; cpu.regHi[4] = spHi; }
-    else cpu.setReg(4, 8, osz === 2 ? spLo & 0xffff : spLo, 0);
+    if (ssNull) { t.ss = SsLoad.Null; t.ssSel = ssSel; }
+    else { t.ss = SsLoad.Descriptor; t.ssSel = ssSel; t.ssLo = ssLo; t.ssHi = ssHi; }
+    // A 64-bit return takes all of RSP; others take ESP (SP for IRET with a 16-bit operand).
+    t.rspLo = to64 && osz === 8 ? spLo : osz === 2 ? spLo & 0xffff : spLo;
+    t.rspHi = to64 && osz === 8 ? spHi : 0;
+  } else {
+    // Protected mode, same privilege: the three slots are popped off SS:ESP (or SP).
+    const lo = cpu.regLo[4];
+    const wide = cpu.stackSize === 4;
+    t.rspLo = wide ? (lo + 3 * osz) | 0 : (lo & ~0xffff) | ((lo + 3 * osz) & 0xffff);
+    t.rspHi = wide ? 0 : cpu.regHi[4];
   }
-
   // Returning outward: data segments the new CPL may not use become null (SDM IRET).
-  if (rpl > oldCpl) {
-    for (const s of DATA_SEGMENTS) {
-      const attr = cpu.segAttr[s];
-      const dpl = (attr >> 13) & 3;
-      const code = (attr & (1 << 11)) !== 0, conforming = (attr & (1 << 10)) !== 0;
-      if ((attr & DESC_P) !== 0 && dpl < rpl && !(code && conforming)) setNullSegment(cpu, s, 0);
-    }
-  }
+  t.nullOuterDataSegments = rpl > oldCpl;
+  commitTransition(cpu);
 }
 

@@ -3,7 +3,7 @@
 // §4.6 access rights, §4.7 page-fault exceptions, §4.8 accessed and dirty flags, §4.10 TLBs).
 //
 // The walk reads the paging-structure entries of the current format (readLong,
-// readPae, read32), which leave the leaf and the combined rights in module state;
+// readPae, read32), which leave the leaf and the combined rights in cpu.scratch.walk;
 // one shared tail then checks the access rights, sets the A/D flags and fills the TLB.
 //
 // Deliberate deviations:
@@ -19,7 +19,8 @@
 // - Memory types (PAT, PCD, PWT) have no effect: the model has no caches.
 
 import type { Cpu } from './cpu.js';
-import { TLB_SIZE, TlbKind } from './cpu.js';
+import type { PageWalk } from './scratch.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import * as C from '../arch/control.js';
 import { AC as RFLAGS_AC } from '../arch/rflags.js';
 import { PF, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_I } from '../arch/vectors.js';
@@ -49,14 +50,6 @@ const ALL_KINDS = (1 << 6) - 1;
 /** Returned by the entry readers when the walk reached a leaf (otherwise: #PF error bits). */
 const LEAF = -1;
 
-// What an entry reader found, for the shared tail (module state: the walk never allocates).
-/** Physical addresses of the entries used, for the A/D updates (the last one is the leaf). */
-const walkEntries = new Float64Array(5);
-let depth = 0;
-let leafLo = 0, leafHi = 0;
-let pageShift = 12;
-let writable = true, userOk = true, noExec = false;
-
 export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: Access, tagBase: number): number {
   // §4.6: a user-mode access is one at CPL 3 that is not implicit.
   const user = tagBase >= TLB_SIZE * 3 && (access & Access.Implicit) === 0;
@@ -74,6 +67,9 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
   else if ((cpu.cr4 & C.CR4_PAE) !== 0) found = readPae(cpu, lin);
   else found = read32(cpu, lin);
   if (found !== LEAF) return pageFault(cpu, lin, kind, user, found);
+  const w = cpu.scratch.walk;
+  const writable = w.writable, userOk = w.userOk, noExec = w.noExec;
+  const depth = w.depth, leafLo = w.leafLo, leafHi = w.leafHi, pageShift = w.pageShift;
 
   // Access rights (§4.6.1).
   const wp = (cpu.cr0 & C.CR0_WP) !== 0;
@@ -95,7 +91,7 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
 
   // Accessed and dirty flags (§4.8): A in every entry used, D in the leaf on a write.
   for (let k = 0; k < depth; k++) {
-    const addr = walkEntries[k];
+    const addr = w.entries[k];
     if (addr + 4 > cpu.mem.size) continue; // an entry read as all ones from past the end of memory
     const lo = cpu.view.getInt32(addr, true);
     let set = lo | A;
@@ -140,14 +136,14 @@ function entryDword(cpu: Cpu, addr: number): number {
 }
 
 /** Start a walk: no entries used yet, every right granted until an entry takes it away. */
-function beginWalk(): void {
-  depth = 0;
-  writable = true; userOk = true; noExec = false;
+function beginWalk(w: PageWalk): void {
+  w.depth = 0;
+  w.writable = true; w.userOk = true; w.noExec = false;
 }
 
 /** Record a leaf for the shared tail. */
-function leaf(lo: number, hi: number, shift: number): number {
-  leafLo = lo; leafHi = hi; pageShift = shift;
+function leaf(w: PageWalk, lo: number, hi: number, shift: number): number {
+  w.leafLo = lo; w.leafHi = hi; w.pageShift = shift;
   return LEAF;
 }
 
@@ -158,7 +154,8 @@ function readLong(cpu: Cpu, lin: number): number {
   // CR4.PCIDE = 1 bits 11:0 are the PCID, never part of the address.
   let tableLo = cpu.cr3Lo & ~0xfff;
   let tableHi = cpu.cr3Hi & HI_ADDR;
-  beginWalk();
+  const w = cpu.scratch.walk;
+  beginWalk(w);
   // §4.5.1: 5-level paging translates bits 56:48 through a PML5 table first.
   const top = (cpu.cr4 & C.CR4_LA57) !== 0 ? 48 : 39;
   for (let shift = top; shift >= 12; shift -= 9) {
@@ -169,7 +166,7 @@ function readLong(cpu: Cpu, lin: number): number {
       lo = cpu.view.getInt32(addr, true);
       hi = cpu.view.getInt32(addr + 4, true);
     }
-    walkEntries[depth++] = addr;
+    w.entries[w.depth++] = addr;
     if ((lo & P) === 0) return 0;
     // Reserved bits (§4.5.4): physical-address bits past MAXPHYADDR, XD without EFER.NXE,
     // PS in a PML5E or PML4E, and the must-be-zero bits of large-page entries.
@@ -181,10 +178,10 @@ function readLong(cpu: Cpu, lin: number): number {
       else reserved ||= (lo & 0x1fe000) !== 0;
     }
     if (reserved) return PFEC_P | PFEC_RSVD;
-    writable &&= (lo & RW) !== 0;
-    userOk &&= (lo & US) !== 0;
-    noExec ||= nxe && hi < 0;
-    if (large || shift === 12) return leaf(lo, hi, shift);
+    w.writable &&= (lo & RW) !== 0;
+    w.userOk &&= (lo & US) !== 0;
+    w.noExec ||= nxe && hi < 0;
+    if (large || shift === 12) return leaf(w, lo, hi, shift);
     tableLo = lo & ~0xfff;
     tableHi = hi & HI_ADDR;
   }
@@ -199,7 +196,8 @@ function readPae(cpu: Cpu, lin: number): number {
   const nxe = (cpu.efer & C.EFER_NXE) !== 0;
   const pdpte = (lin >>> 30) & 3;
   const pdpteLo = cpu.pdpteLo[pdpte];
-  beginWalk();
+  const w = cpu.scratch.walk;
+  beginWalk(w);
   if ((pdpteLo & P) === 0) return 0;
   let tableLo = pdpteLo & ~0xfff;
   let tableHi = cpu.pdpteHi[pdpte] & HI_ADDR;
@@ -208,17 +206,17 @@ function readPae(cpu: Cpu, lin: number): number {
     const addr = tableHi * TWO32 + (tableLo >>> 0) + index * 8;
     const lo = entryDword(cpu, addr);
     const hi = addr + 8 <= cpu.mem.size ? cpu.view.getInt32(addr + 4, true) : -1;
-    walkEntries[depth++] = addr;
+    w.entries[w.depth++] = addr;
     if ((lo & P) === 0) return 0;
     // Reserved bits (§4.4.2): 62:MAXPHYADDR, XD without EFER.NXE, 20:13 of a 2-MByte PDE.
     const large = shift === 21 && (lo & PS) !== 0;
     if ((hi & HI_RSVD_PAE) !== 0 || (!nxe && hi < 0) || (large && (lo & 0x1fe000) !== 0)) {
       return PFEC_P | PFEC_RSVD;
     }
-    writable &&= (lo & RW) !== 0;
-    userOk &&= (lo & US) !== 0;
-    noExec ||= nxe && hi < 0;
-    if (large || shift === 12) return leaf(lo, hi, shift);
+    w.writable &&= (lo & RW) !== 0;
+    w.userOk &&= (lo & US) !== 0;
+    w.noExec ||= nxe && hi < 0;
+    if (large || shift === 12) return leaf(w, lo, hi, shift);
     tableLo = lo & ~0xfff;
     tableHi = hi & HI_ADDR;
   }
@@ -230,24 +228,25 @@ function readPae(cpu: Cpu, lin: number): number {
  *  39:32 (PSE-36; MAXPHYADDR is 40, so only bit 21 is reserved); otherwise (PS ignored when
  *  CR4.PSE = 0) it locates a page table. No XD: EFER.NXE is ignored. */
 function read32(cpu: Cpu, lin: number): number {
-  beginWalk();
+  const w = cpu.scratch.walk;
+  beginWalk(w);
   const pdeAddr = (cpu.cr3Lo & ~0xfff) + ((lin >>> 22) << 2);
   const pde = entryDword(cpu, pdeAddr >>> 0);
-  walkEntries[depth++] = pdeAddr >>> 0;
+  w.entries[w.depth++] = pdeAddr >>> 0;
   if ((pde & P) === 0) return 0;
-  writable = (pde & RW) !== 0;
-  userOk = (pde & US) !== 0;
+  w.writable = (pde & RW) !== 0;
+  w.userOk = (pde & US) !== 0;
   if ((pde & PS) !== 0 && (cpu.cr4 & C.CR4_PSE) !== 0) {
     if ((pde & (1 << 21)) !== 0) return PFEC_P | PFEC_RSVD;
-    return leaf(pde, (pde >>> 13) & 0xff, 22);
+    return leaf(w, pde, (pde >>> 13) & 0xff, 22);
   }
   const pteAddr = ((pde & ~0xfff) >>> 0) + (((lin >>> 12) & 1023) << 2);
   const pte = entryDword(cpu, pteAddr);
-  walkEntries[depth++] = pteAddr;
+  w.entries[w.depth++] = pteAddr;
   if ((pte & P) === 0) return 0;
-  writable &&= (pte & RW) !== 0;
-  userOk &&= (pte & US) !== 0;
-  return leaf(pte, 0, 12);
+  w.writable &&= (pte & RW) !== 0;
+  w.userOk &&= (pte & US) !== 0;
+  return leaf(w, pte, 0, 12);
 }
 
 /** §4.4.1: load the PDPTE registers from the 32-byte PDPT at bits 31:5 of `cr3Lo` (for MOV to

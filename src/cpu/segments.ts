@@ -7,16 +7,18 @@
 //   (NullSelectClearsBase) keep the old base, which the AMD flavour does not model.
 
 import type { Cpu } from './cpu.js';
-import { Mode, TLB_SIZE, TlbKind } from './cpu.js';
+import { Mode } from './mode.js';
+import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
-import { CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI } from '../arch/descriptors.js';
+import {
+  CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI, DESC_ATTR_MASK, DESC_TYPE_SHIFT, DESC_TYPE_MASK, DESC_DPL_SHIFT,
+  DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_ACCESSED,
+} from '../arch/descriptors.js';
 
-/** Descriptor halves of the last readDescriptor() (no allocation). */
-export const desc = { lo: 0, hi: 0 };
-
-/** Read the 8-byte descriptor a selector names; #GP(selector) past the table limit
- *  (or `vector` if given, with the EXT bit). Returns false for a null selector. */
+/** Read the 8-byte descriptor a selector names into cpu.scratch.descLo/descHi; #GP(selector)
+ *  past the table limit (or `vector` if given, with the EXT bit). Returns false for a null
+ *  selector. */
 export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): boolean {
   const index = sel & ~7;
   if ((sel & SEL_TI) === 0 && index === 0) return false;
@@ -30,8 +32,8 @@ export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): b
     limit = cpu.gdtrLimit;
   }
   if (index + 7 > limit) cpu.raise(vector, (sel & 0xfffc) | ext);
-  desc.lo = cpu.readSys32(base + index);
-  desc.hi = cpu.readSys32(base + index + 4);
+  cpu.scratch.descLo = cpu.readSys32(base + index);
+  cpu.scratch.descHi = cpu.readSys32(base + index + 4);
   return true;
 }
 
@@ -46,29 +48,62 @@ export function descLimit(lo: number, hi: number): number {
 
 /** Access byte and flags: bits 8..23 of the high dword. */
 export function descAttr(hi: number): number {
-  return hi & 0x00f0ff00;
+  return hi & DESC_ATTR_MASK;
 }
 
+/** DPL: bits 14:13 of the high dword (or of a segment cache's attributes). */
 export function descDpl(hi: number): number {
-  return (hi >> 13) & 3;
+  return (hi >> DESC_DPL_SHIFT) & 3;
 }
 
+/** The 4-bit type field (SDM Vol. 3A §3.4.5; Table 3-1 for S = 1, Table 3-2 for S = 0). */
+export function descType(hi: number): number {
+  return (hi & DESC_TYPE_MASK) >> DESC_TYPE_SHIFT;
+}
+
+/** The type field with S above it (bits 12:8): a system type (S = 0) as itself, any code or
+ *  data type as 0x10 or more, so one comparison with a system type also checks S = 0. */
+export function descSystemType(hi: number): number {
+  return (hi & (DESC_TYPE_MASK | DESC_S)) >> DESC_TYPE_SHIFT;
+}
+
+/** A code segment: S = 1 and type bit 3 (Table 3-1). */
 export function isCode(hi: number): boolean {
-  return (hi & DESC_S) !== 0 && (hi & (1 << 11)) !== 0;
+  return (hi & DESC_S) !== 0 && (hi & DESC_TYPE_CODE) !== 0;
 }
 
+/** A data segment: S = 1 and type bit 3 clear (Table 3-1). */
+export function isData(hi: number): boolean {
+  return (hi & DESC_S) !== 0 && (hi & DESC_TYPE_CODE) === 0;
+}
+
+/** A writable data segment, the only kind SS may hold (§6.12.1 and the SS loads of MOV,
+ *  POP, IRET: "not a writable data segment" is #GP/#TS). */
+export function isWritableData(hi: number): boolean {
+  return isData(hi) && (hi & DESC_TYPE_WRITABLE) !== 0;
+}
+
+/** A readable code segment (Table 3-1: type bit 1 of a code segment). */
+export function isReadableCode(hi: number): boolean {
+  return isCode(hi) && (hi & DESC_TYPE_READABLE) !== 0;
+}
+
+/** Type bit 2 of a code segment: conforming. Callers check isCode first (for data the same
+ *  bit means expand-down). */
 export function isConforming(hi: number): boolean {
-  return (hi & (1 << 10)) !== 0;
+  return (hi & DESC_TYPE_CONFORMING) !== 0;
 }
 
-/** Set the accessed bit of a descriptor in memory (SDM Vol. 3 §3.4.5.1, type bit 0). */
-function markAccessed(cpu: Cpu, sel: number): void {
-  if ((desc.hi & (1 << 8)) !== 0) return;
-  desc.hi |= 1 << 8;
+/** Set the accessed bit of the descriptor `sel` names, whose high dword is `hi`, in memory
+ *  (SDM Vol. 3 §3.4.5.1, type bit 0); returns the high dword with it set. */
+function markAccessed(cpu: Cpu, sel: number, hi: number): number {
+  if ((hi & DESC_TYPE_ACCESSED) !== 0) return hi;
+  hi |= DESC_TYPE_ACCESSED;
   const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;
   const lin = base + (sel & ~7) + 4;
   const phys = cpu.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
-  cpu.writePhys32(phys, desc.hi);
+  cpu.writePhys32(phys, hi);
+  return hi;
 }
 
 /** Load a segment register's hidden part. */
@@ -88,7 +123,7 @@ export function setNullSegment(cpu: Cpu, seg: number, sel: number): void {
   cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = 0;
   // SS keeps DPL = RPL and the B bit in 64-bit mode; others become unusable (P = 0).
-  cpu.segAttr[seg] = seg === SS ? ((sel & 3) << 13) | DESC_DB : 0;
+  cpu.segAttr[seg] = seg === SS ? ((sel & 3) << DESC_DPL_SHIFT) | DESC_DB : 0;
   cpu.segmentBaseChanged(seg);
 }
 
@@ -104,32 +139,28 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
       if (cpu.mode === Mode.Long64 && cpu.cpl !== 3 && rpl === cpu.cpl) { setNullSegment(cpu, SS, sel); return; }
       cpu.gp(0);
     }
-    const hi = desc.hi;
-    const writableData = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0 && (hi & (1 << 9)) !== 0;
-    if (rpl !== cpu.cpl || !writableData || descDpl(hi) !== cpu.cpl) cpu.gp(err);
+    const hi = cpu.scratch.descHi;
+    if (rpl !== cpu.cpl || !isWritableData(hi) || descDpl(hi) !== cpu.cpl) cpu.gp(err);
     if ((hi & DESC_P) === 0) cpu.raise(V.SS, err);
   } else {
     if (!readDescriptor(cpu, sel)) { setNullSegment(cpu, seg, sel); return; }
-    const hi = desc.hi;
-    const data = (hi & DESC_S) !== 0 && (hi & (1 << 11)) === 0;
-    const readableCode = isCode(hi) && (hi & (1 << 9)) !== 0;
-    if (!data && !readableCode) cpu.gp(err);
+    const hi = cpu.scratch.descHi;
+    const data = isData(hi);
+    if (!data && !isReadableCode(hi)) cpu.gp(err);
     if (data || !isConforming(hi)) {
       const dpl = descDpl(hi);
       if (rpl > dpl || cpu.cpl > dpl) cpu.gp(err);
     }
     if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
   }
-  markAccessed(cpu, sel);
-  setSegment(cpu, seg, sel, desc.lo, desc.hi);
+  setSegment(cpu, seg, sel, cpu.scratch.descLo, markAccessed(cpu, sel, cpu.scratch.descHi));
 }
 
-/** Checks on a code-segment descriptor for a far transfer to it (JMP/CALL/RET/IRET):
- *  a conforming target needs DPL <= targetCpl, a non-conforming one DPL = targetCpl.
- *  Raises #GP(selector) / #NP(selector). */
-export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void {
+/** Checks on a code-segment descriptor (high dword `hi`) for a far transfer to it
+ *  (JMP/CALL/RET/IRET): a conforming target needs DPL <= targetCpl, a non-conforming one
+ *  DPL = targetCpl. Raises #GP(selector) / #NP(selector). */
+export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number, hi: number): void {
   const err = sel & 0xfffc;
-  const hi = desc.hi;
   if (!isCode(hi)) cpu.gp(err);
   // In IA-32e mode a code segment with L = 1 and D = 1 is reserved (§5.2.1); checked
   // before privilege and presence (SDM JMP, RET "Operation").
@@ -139,10 +170,10 @@ export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number): void
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
 }
 
-/** Load CS (after checks) with RPL = the new CPL, and update the mode. */
-export function setCodeSegment(cpu: Cpu, sel: number, cpl: number): void {
-  markAccessed(cpu, sel);
-  setSegment(cpu, CS, (sel & ~3) | cpl, desc.lo, desc.hi);
+/** Load CS (after checks) from its descriptor (lo, hi) with RPL = the new CPL, and update
+ *  the mode. */
+export function setCodeSegment(cpu: Cpu, sel: number, cpl: number, lo: number, hi: number): void {
+  setSegment(cpu, CS, (sel & ~3) | cpl, lo, markAccessed(cpu, sel, hi));
   if (cpl !== cpu.cpl) cpu.setCpl(cpl);
   cpu.modeChanged();
 }

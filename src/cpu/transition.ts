@@ -8,11 +8,8 @@
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
-import { SS, ES, DS, FS, GS, DESC_P } from '../arch/descriptors.js';
-import { setSegment, setNullSegment, setCodeSegmentFrom } from './segments.js';
-import { FAULT } from './fault.js';
-import { TLB_SIZE, TlbKind } from './tlb.js';
-import { Access } from './paging.js';
+import { SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
+import { setSegment, setNullSegment, setCodeSegment, descDpl } from './segments.js';
 
 export const enum TransitionKind {
   /** An exception, interrupt or software interrupt delivered through the IDT. */
@@ -90,6 +87,13 @@ export type TraceSink = (record: TransitionRecord) => void;
 
 const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
 
+/** The event's part of a delivery: its vector, error code (-1: none) and how it arose. */
+export function describeEvent(t: Transition, vector: number, error: number, software: boolean, fault: boolean): void {
+  t.vector = vector;
+  t.error = error;
+  t.source = software ? EventSource.Software : fault ? EventSource.Fault : EventSource.Trap;
+}
+
 /** Begin describing a transition: the vCPU's scratch, reset. */
 export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
   const t = cpu.transition;
@@ -104,7 +108,9 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
   return t;
 }
 
-/** Commit the transition described in cpu.transition. Nothing here can fault. */
+/** Commit the transition described in cpu.transition. The caller made every check and
+ *  wrote its frame; only setting the new code segment's accessed bit in its descriptor
+ *  (segments.ts) still writes memory. */
 export function commitTransition(cpu: Cpu): void {
   const t = cpu.transition;
   const before = cpu.traceSink !== null ? side(cpu) : null;
@@ -112,7 +118,7 @@ export function commitTransition(cpu: Cpu): void {
 
   if (t.ss === SsLoad.Null) setNullSegment(cpu, SS, t.ssSel);
   else if (t.ss === SsLoad.Descriptor) setSegment(cpu, SS, t.ssSel, t.ssLo, t.ssHi);
-  setCodeSegmentFrom(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
+  setCodeSegment(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
   cpu.regLo[4] = t.rspLo;
   cpu.regHi[4] = t.rspHi;
   cpu.setFlags(t.rflags);
@@ -121,8 +127,8 @@ export function commitTransition(cpu: Cpu): void {
   if (t.nullOuterDataSegments && t.cpl > oldCpl) {
     for (const s of DATA_SEGMENTS) {
       const attr = cpu.segAttr[s];
-      const dpl = (attr >> 13) & 3;
-      const code = (attr & (1 << 11)) !== 0, conforming = (attr & (1 << 10)) !== 0;
+      const dpl = descDpl(attr);
+      const code = (attr & DESC_TYPE_CODE) !== 0, conforming = (attr & DESC_TYPE_CONFORMING) !== 0;
       if ((attr & DESC_P) !== 0 && dpl < t.cpl && !(code && conforming)) setNullSegment(cpu, s, 0);
     }
   }
@@ -169,20 +175,15 @@ function side(cpu: Cpu): TransitionSide {
   return { cpl: cpu.cpl, mode: MODE_NAMES[cpu.mode], registers };
 }
 
-/** The frame's bytes, read with supervisor rights; null if a page of it is not mapped. */
+/** The frame's bytes through the translations its own writes or reads just cached: a
+ *  trace must not walk page tables (a walk could fill the TLB and change what a guest
+ *  with stale mappings observes). null if a page of it is not cached or not RAM. */
 function frameBytes(cpu: Cpu, lin: number, length: number): TransitionRecord['frame'] {
   const bytes: number[] = [];
-  const cr2Lo = cpu.cr2Lo, cr2Hi = cpu.cr2Hi;
-  try {
-    for (let k = 0; k < length; k++) {
-      const p = cpu.translate(lin + k, TLB_SIZE * TlbKind.ReadS, Access.Read | Access.Implicit);
-      bytes.push(p < cpu.mem.size ? cpu.mem.bytes[p] : 0xff);
-    }
-  } catch (e) {
-    if (e !== FAULT) throw e;
-    cpu.cr2Lo = cr2Lo; // a trace read is not an access: nothing is recorded
-    cpu.cr2Hi = cr2Hi;
-    return null;
+  for (let k = 0; k < length; k++) {
+    const p = cpu.cachedPhysical(lin + k);
+    if (p < 0 || p >= cpu.mem.size) return null;
+    bytes.push(cpu.mem.bytes[p]);
   }
   return { address: linearHex(lin), bytes };
 }

@@ -9,8 +9,8 @@
 // bits only on the CPU signature recorded here.
 export const CALIBRATED_ON: string | null = null;
 
-import type { Cpu } from './cpu.js';
-import { statusFlags, resultFlags } from './flags.js';
+// The entries that follow other flags take them as arguments rather than computing them,
+// so that this module need not import flags.ts (which reads logicAF from here).
 import { SF, ZF, PF } from '../arch/rflags.js';
 
 export const undefinedFlags = {
@@ -18,9 +18,10 @@ export const undefinedFlags = {
   logicAF: false,
   /** MUL, IMUL: SF, ZF and PF from the low half of the product, AF = 0. */
   mulKeep: SF | ZF | PF,
-  /** DIV, IDIV: all six status flags left as they were. */
-  afterDiv(cpu: Cpu): number {
-    return statusFlags(cpu);
+  /** DIV, IDIV: all six status flags left as they were (`before`: the status flags
+   *  before the division). */
+  afterDiv(before: number): number {
+    return before;
   },
   /** SHL/SHR/SAR/ROL/ROR/RCL/RCR with a count other than 1: OF by the 1-bit formula of
    *  the last step; shifts: AF = 0; SHL/SHR of an 8/16-bit operand by at least its
@@ -35,9 +36,10 @@ export const undefinedFlags = {
   bitTestOthersUnchanged: true,
   /** BSWAP with a 16-bit operand: the low 16 bits become 0. */
   bswap16Result: 0,
-  /** AAA, AAS: SF, ZF, PF from the adjusted AL, OF = 0. */
-  asciiAdjust(al: number): number {
-    return resultFlags(al, 0, 1);
+  /** AAA, AAS: SF, ZF, PF from the adjusted AL, OF = 0 (`alFlags`: resultFlags of
+   *  the adjusted AL). */
+  asciiAdjust(alFlags: number): number {
+    return alFlags;
   },
   /** DAA, DAS: OF = 0. */
   decimalAdjustOF(_oldAl: number, _newAl: number, _subtract: boolean): number {

@@ -5,7 +5,7 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { Lazy, getCF, resultFlags } from '../flags.js';
+import { Lazy, getCF, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF } from '../../arch/rflags.js';
 import { DE } from '../../arch/vectors.js';
 import { undefinedFlags } from '../undefined.js';
@@ -195,23 +195,22 @@ export function unaryZ(cpu: Cpu, i: Insn): void {
 
 // ---------------------------------------------------------------- multiply and divide
 
-/** Unsigned 32 × 32 → 64 without loss: low half returned, high half in mulHi. */
-let mulHi = 0;
-function mulu32(a: number, b: number): number {
+/** Unsigned 32 × 32 → 64 without loss: low half returned, high half in cpu.scratch.mulHi. */
+function mulu32(cpu: Cpu, a: number, b: number): number {
   const aL = a & 0xffff, aH = a >>> 16, bL = b & 0xffff, bH = b >>> 16;
   const ll = aL * bL, lh = aL * bH, hl = aH * bL, hh = aH * bH;
   const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  mulHi = (hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
+  cpu.scratch.mulHi = (hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
   return ((mid << 16) | (ll & 0xffff)) | 0;
 }
 
-/** 128-bit product of two 64-bit values, as four 32-bit words in prod[0..3]. */
-const prod = new Int32Array(4);
-function mul128(aLo: number, aHi: number, bLo: number, bHi: number, signed: boolean): void {
-  const p0l = mulu32(aLo, bLo), p0h = mulHi;
-  const p1l = mulu32(aLo, bHi), p1h = mulHi;
-  const p2l = mulu32(aHi, bLo), p2h = mulHi;
-  const p3l = mulu32(aHi, bHi), p3h = mulHi;
+/** 128-bit product of two 64-bit values, as four 32-bit words in cpu.scratch.prod[0..3]. */
+function mul128(cpu: Cpu, aLo: number, aHi: number, bLo: number, bHi: number, signed: boolean): void {
+  const s = cpu.scratch;
+  const p0l = mulu32(cpu, aLo, bLo), p0h = s.mulHi;
+  const p1l = mulu32(cpu, aLo, bHi), p1h = s.mulHi;
+  const p2l = mulu32(cpu, aHi, bLo), p2h = s.mulHi;
+  const p3l = mulu32(cpu, aHi, bHi), p3h = s.mulHi;
   const t1 = (p0h >>> 0) + (p1l >>> 0) + (p2l >>> 0);
   const t2 = (p1h >>> 0) + (p2h >>> 0) + (p3l >>> 0) + Math.floor(t1 / 4294967296);
   let r2 = t2 | 0;
@@ -221,20 +220,22 @@ function mul128(aLo: number, aHi: number, bLo: number, bHi: number, signed: bool
     if (aHi < 0) { const d = (r2 >>> 0) - (bLo >>> 0); r2 = d | 0; r3 = (r3 - bHi - (d < 0 ? 1 : 0)) | 0; }
     if (bHi < 0) { const d = (r2 >>> 0) - (aLo >>> 0); r2 = d | 0; r3 = (r3 - aHi - (d < 0 ? 1 : 0)) | 0; }
   }
+  const prod = s.prod;
   prod[0] = p0l; prod[1] = t1 | 0; prod[2] = r2; prod[3] = r3;
 }
 
-/** The product of size×size bits into prod (low `size` bytes in [0..1], high in [2..3]
- *  for size 8; for smaller sizes lo/hi of a 2×size product in prod[0] and prod[2]). */
-function multiply(size: number, a: number, aHi: number, b: number, bHi: number, signed: boolean): void {
-  if (size === 8) { mul128(a, aHi, b, bHi, signed); return; }
+/** The product of size×size bits into cpu.scratch.prod (low `size` bytes in [0..1], high
+ *  in [2..3] for size 8; for smaller sizes lo/hi of a 2×size product in [0] and [2]). */
+function multiply(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number, signed: boolean): void {
+  if (size === 8) { mul128(cpu, a, aHi, b, bHi, signed); return; }
+  const prod = cpu.scratch.prod;
   if (size === 4) {
     if (signed) {
-      mul128(a, a >> 31, b, b >> 31, true);
+      mul128(cpu, a, a >> 31, b, b >> 31, true);
       prod[2] = prod[1]; // high 32 bits of the 64-bit product
     } else {
-      prod[0] = mulu32(a, b);
-      prod[2] = mulHi;
+      prod[0] = mulu32(cpu, a, b);
+      prod[2] = cpu.scratch.mulHi;
     }
     return;
   }
@@ -257,7 +258,8 @@ export function mulE(cpu: Cpu, i: Insn): void {
   const signed = i.op === 1;
   const b = readE(cpu, i, size), bHi = cpu.hi;
   const a = cpu.getReg(0, size), aHi = cpu.hi;
-  multiply(size, a, aHi, b, bHi, signed);
+  multiply(cpu, size, a, aHi, b, bHi, signed);
+  const prod = cpu.scratch.prod;
   let lo: number, loHi = 0, high: number, highHi = 0, significant: boolean;
   if (size === 8) {
     lo = prod[0]; loHi = prod[1]; high = prod[2]; highHi = prod[3];
@@ -288,7 +290,8 @@ export function imulGE(cpu: Cpu, i: Insn, withImm: boolean): void {
   let b: number, bHi: number;
   if (withImm) { b = i.immLo; bHi = i.immHi; }
   else { b = cpu.getReg(i.reg, size); bHi = cpu.hi; }
-  multiply(size, a, aHi, b, bHi, true);
+  multiply(cpu, size, a, aHi, b, bHi, true);
+  const prod = cpu.scratch.prod;
   let lo: number, loHi = 0, significant: boolean;
   if (size === 8) {
     lo = prod[0]; loHi = prod[1];
@@ -343,5 +346,5 @@ export function divE(cpu: Cpu, i: Insn): void {
   if (size === 1) cpu.setReg(0, 2, (qLo & 0xff) | ((rLo & 0xff) << 8), 0);
   else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
   // Flags are undefined after DIV/IDIV (SDM); the table says what Intel leaves.
-  cpu.setStatus(undefinedFlags.afterDiv(cpu));
+  cpu.setStatus(undefinedFlags.afterDiv(statusFlags(cpu)));
 }

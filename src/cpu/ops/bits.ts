@@ -3,7 +3,7 @@
 // BSF, BSR, POPCNT, LZCNT, SETcc, CMOVcc, BSWAP).
 
 import type { Cpu } from '../cpu.js';
-import { Insn } from '../insn.js';
+import type { Insn } from '../insn.js';
 import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF, ZF } from '../../arch/rflags.js';
 import * as V from '../../arch/vectors.js';
@@ -15,19 +15,20 @@ const enum Shift { Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6
 /** Count source of a group-2 entry (OpcodeDef.op). */
 export const enum CountFrom { Imm = 0, One = 1, CL = 2 }
 
-// 64-bit shifts on (lo, hi) halves; the other half of the result goes to shHi.
-let shHi = 0;
-function shl64(lo: number, hi: number, n: number): number {
-  if (n === 0) { shHi = hi; return lo; }
-  if (n < 32) { shHi = (hi << n) | (lo >>> (32 - n)); return lo << n; }
-  shHi = n === 32 ? lo : lo << (n - 32);
+// 64-bit shifts on (lo, hi) halves; the other half of the result goes to cpu.scratch.shHi.
+function shl64(cpu: Cpu, lo: number, hi: number, n: number): number {
+  const s = cpu.scratch;
+  if (n === 0) { s.shHi = hi; return lo; }
+  if (n < 32) { s.shHi = (hi << n) | (lo >>> (32 - n)); return lo << n; }
+  s.shHi = n === 32 ? lo : lo << (n - 32);
   return 0;
 }
-function shr64(lo: number, hi: number, n: number, arithmetic: boolean): number {
-  if (n === 0) { shHi = hi; return lo; }
-  if (n < 32) { shHi = arithmetic ? hi >> n : hi >>> n; return (lo >>> n) | (hi << (32 - n)); }
+function shr64(cpu: Cpu, lo: number, hi: number, n: number, arithmetic: boolean): number {
+  const s = cpu.scratch;
+  if (n === 0) { s.shHi = hi; return lo; }
+  if (n < 32) { s.shHi = arithmetic ? hi >> n : hi >>> n; return (lo >>> n) | (hi << (32 - n)); }
   const fill = arithmetic ? hi >> 31 : 0;
-  shHi = fill;
+  s.shHi = fill;
   return n === 32 ? hi : arithmetic ? hi >> (n - 32) : hi >>> (n - 32);
 }
 function bit64(lo: number, hi: number, k: number): number {
@@ -46,10 +47,11 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
   a &= m;
   if (size !== 8) aHi = 0;
   if (count === 0) { cpu.hi = aHi; return a; }
+  const s = cpu.scratch;
   let r = 0, rHi = 0, cf = 0, of = 0;
   switch (kind) {
     case Shift.Shl: case Shift.Sal: {
-      if (size === 8) { r = shl64(a, aHi, count); rHi = shHi; cf = bit64(a, aHi, 64 - count); }
+      if (size === 8) { r = shl64(cpu, a, aHi, count); rHi = s.shHi; cf = bit64(a, aHi, 64 - count); }
       else { r = (a << count) & m; cf = count <= bits ? (a >>> (bits - count)) & 1 : 0; }
       of = msb(r, rHi, size) ^ cf;
       cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(r, rHi, size));
@@ -57,7 +59,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
     }
     case Shift.Shr: case Shift.Sar: {
       const sar = kind === Shift.Sar;
-      if (size === 8) { r = shr64(a, aHi, count, sar); rHi = shHi; cf = bit64(a, aHi, count - 1); }
+      if (size === 8) { r = shr64(cpu, a, aHi, count, sar); rHi = s.shHi; cf = bit64(a, aHi, count - 1); }
       else {
         // count is 1..31 here; the operand is zero-extended in a.
         const x = sar ? (a << (32 - bits)) >> (32 - bits) : a;
@@ -71,8 +73,8 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
     case Shift.Rol: case Shift.Ror: {
       const n = count % bits;
       if (size === 8) {
-        if (kind === Shift.Rol) { const l = shl64(a, aHi, n), lh = shHi; const rr = shr64(a, aHi, n === 0 ? 0 : 64 - n, false); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | shHi; }
-        else { const l = shr64(a, aHi, n, false), lh = shHi; const rr = shl64(a, aHi, n === 0 ? 0 : 64 - n); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | shHi; }
+        if (kind === Shift.Rol) { const l = shl64(cpu, a, aHi, n), lh = s.shHi; const rr = shr64(cpu, a, aHi, n === 0 ? 0 : 64 - n, false); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | s.shHi; }
+        else { const l = shr64(cpu, a, aHi, n, false), lh = s.shHi; const rr = shl64(cpu, a, aHi, n === 0 ? 0 : 64 - n); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | s.shHi; }
       } else {
         r = n === 0 ? a : kind === Shift.Rol ? ((a << n) | (a >>> (bits - n))) & m : ((a >>> n) | (a << (bits - n))) & m;
       }
@@ -163,9 +165,6 @@ export function shiftDouble(cpu: Cpu, i: Insn): void {
   else cpu.setReg(i.rm, size, rLo, rHi);
 }
 
-/** Scratch instruction for bit-offset addresses (no allocation per execution). */
-const bitInsn = new Insn(() => {});
-
 /** BT/BTS/BTR/BTC (op: 0 BT, 1 BTS, 2 BTR, 3 BTC); `fromImm` for the 0F BA forms.
  *  A register bit offset with a memory operand addresses beyond the operand (signed). */
 function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm: boolean): void {
@@ -191,7 +190,7 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
         if (!cpu.isCanonicalHi(hi)) cpu.raise(V.GP, 0);
         lin = hi * 4294967296 + (s0 >>> 0);
       } else {
-        const t = bitInsn;
+        const t = cpu.scratch.bitInsn; // no allocation per execution
         t.base = i.base; t.index = i.index; t.scale = i.scale; t.asz = i.asz; t.seg = i.seg;
         const sum = (i.dispLo >>> 0) + (dLo >>> 0);
         t.dispLo = sum | 0;
@@ -208,8 +207,8 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
     const cf = bit64(v, vHi, bit);
     setCF(cpu, cf);
     if (op !== 0) {
-      applyBit(v, vHi, bit, op, cf);
-      cpu.write(lin, size, bitResult[0], bitResult[1]);
+      const r = applyBit(cpu, v, vHi, bit, op, cf);
+      cpu.write(lin, size, r, cpu.hi);
     }
     return;
   }
@@ -218,17 +217,19 @@ function bitTest(cpu: Cpu, i: Insn, offsetLo: number, offsetHi: number, fromImm:
   const cf = bit64(v, vHi, bit);
   setCF(cpu, cf);
   if (op !== 0) {
-    applyBit(v, vHi, bit, op, cf);
-    cpu.setReg(i.rm, size, bitResult[0], bitResult[1]);
+    const r = applyBit(cpu, v, vHi, bit, op, cf);
+    cpu.setReg(i.rm, size, r, cpu.hi);
   }
 }
 
-const bitResult = new Int32Array(2);
-function applyBit(lo: number, hi: number, bit: number, op: number, cur: number): void {
+/** Set (BTS), clear (BTR) or complement (BTC) a bit of (lo, hi): returns the low half,
+ *  the high half in cpu.hi. */
+function applyBit(cpu: Cpu, lo: number, hi: number, bit: number, op: number, cur: number): number {
   const set = op === 1 ? 1 : op === 2 ? 0 : cur ^ 1;
   if (bit < 32) lo = set ? lo | (1 << bit) : lo & ~(1 << bit);
   else hi = set ? hi | (1 << (bit - 32)) : hi & ~(1 << (bit - 32));
-  bitResult[0] = lo; bitResult[1] = hi;
+  cpu.hi = hi;
+  return lo;
 }
 
 /** BT*: CF = the bit; ZF unchanged; OF, SF, AF, PF undefined (left unchanged here). */

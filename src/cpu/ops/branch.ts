@@ -3,14 +3,18 @@
 // the same privilege). Far RET to an outer level comes with ring transitions.
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
+import { Mode } from '../mode.js';
 import type { Insn } from '../insn.js';
 import { condition } from '../flags.js';
 import { readE } from './arith.js';
-import { CS } from '../../arch/descriptors.js';
-import { readDescriptor, checkCodeSegment, setCodeSegment, desc, isCode, isConforming } from '../segments.js';
+import { rollbackStack } from '../stack.js';
+import { CS, DESC_S, DESC_L, TYPE_CALL_GATE } from '../../arch/descriptors.js';
+import { readDescriptor, checkCodeSegment, setCodeSegment, descType, isCode, isConforming } from '../segments.js';
 
 const TWO32 = 4294967296;
+/** System types a protected-mode far JMP/CALL may name (SDM Vol. 3A §3.5, Table 3-2):
+ *  16-bit TSS (1), 16-bit call gate (4), task gate (5), 32-bit TSS (9), 32-bit call gate (0xC). */
+const FAR_SYSTEM_TARGETS = (1 << 0x1) | (1 << 0x4) | (1 << 0x5) | (1 << 0x9) | (1 << 0xc);
 
 export function jcc(cpu: Cpu, i: Insn): void {
   if (condition(cpu, i.op)) cpu.jumpRel(i.immLo, i.osz);
@@ -92,28 +96,28 @@ export function jrcxz(cpu: Cpu, i: Insn): void {
  *  protected mode, code-segment destination). Gates and TSS targets are model errors. */
 function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
-  setCodeSegment(cpu, sel, cpu.cpl);
+  setCodeSegment(cpu, sel, cpu.cpl, cpu.scratch.descLo, cpu.scratch.descHi);
   cpu.nextRip = target;
 }
 
 /** Every check of a far JMP/CALL/RET target that comes before anything is written or
- *  loaded; returns the new RIP. Leaves the code descriptor in `desc`. In IA-32e mode only
+ *  loaded; returns the new RIP. Leaves the code descriptor in cpu.scratch.descLo/descHi. In IA-32e mode only
  *  code segments and 64-bit call gates are valid targets: a TSS, task gate or any other
  *  system type is #GP(selector) (SDM JMP/CALL "Operation", protected mode). */
 function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
   if (!readDescriptor(cpu, sel)) cpu.gp(0);
-  if ((desc.hi & (1 << 12)) === 0) {
-    const type = (desc.hi >> 8) & 0xf;
-    const modelled = cpu.longMode ? type !== 0xc : ![0x1, 0x4, 0x5, 0x9, 0xc].includes(type);
+  if ((cpu.scratch.descHi & DESC_S) === 0) {
+    const type = descType(cpu.scratch.descHi);
+    const modelled = cpu.longMode ? type !== TYPE_CALL_GATE : (FAR_SYSTEM_TARGETS & (1 << type)) === 0;
     if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
     cpu.gp(sel & 0xfffc);
   }
   // A non-conforming target also needs RPL <= CPL; a conforming one ignores RPL and runs
   // at the caller's CPL (SDM JMP/CALL "Operation", NONCONFORMING-CODE-SEGMENT).
-  if (isCode(desc.hi) && !isConforming(desc.hi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
-  checkCodeSegment(cpu, sel, cpu.cpl);
+  if (isCode(cpu.scratch.descHi) && !isConforming(cpu.scratch.descHi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
+  checkCodeSegment(cpu, sel, cpu.cpl, cpu.scratch.descHi);
   // The new mode decides how the offset is interpreted.
-  const long = cpu.longMode && (desc.hi & (1 << 21)) !== 0;
+  const long = cpu.longMode && (cpu.scratch.descHi & DESC_L) !== 0;
   if (long) {
     if (osz !== 8) offHi = 0;
     if (!cpu.isCanonicalHi(offHi)) cpu.gp(0);
@@ -127,20 +131,20 @@ export function jmpFarImm(cpu: Cpu, i: Insn): void {
   farTransfer(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
 }
 
-/** Read a far pointer m16:16/32/64 (offset then selector). */
+/** Read a far pointer m16:16/32/64 (offset then selector): returns the offset's low half,
+ *  its high half in cpu.hi and the selector in cpu.scratch.farSel. */
 function readFarPointer(cpu: Cpu, i: Insn): number {
   const lin = cpu.ea(i);
   const off = cpu.read(lin, i.osz), offHi = i.osz === 8 ? cpu.hi : 0;
   const sel = cpu.read16(lin + i.osz);
   cpu.hi = offHi;
-  farSel = sel;
+  cpu.scratch.farSel = sel;
   return off;
 }
-let farSel = 0;
 
 export function jmpFarE(cpu: Cpu, i: Insn): void {
   const off = readFarPointer(cpu, i);
-  farTransfer(cpu, farSel, off, cpu.hi, i.osz);
+  farTransfer(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
 }
 
 export function callFarImm(cpu: Cpu, i: Insn): void {
@@ -149,7 +153,7 @@ export function callFarImm(cpu: Cpu, i: Insn): void {
 
 export function callFarE(cpu: Cpu, i: Insn): void {
   const off = readFarPointer(cpu, i);
-  callFar(cpu, farSel, off, cpu.hi, i.osz);
+  callFar(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
 }
 
 function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
@@ -158,19 +162,15 @@ function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: numbe
   // The target is checked before the return address is pushed: a bad selector or offset
   // faults with the stack untouched (SDM CALL "Operation"; found by the hardware oracle).
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
-  const dLo = desc.lo, dHi = desc.hi;
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const dLo = cpu.scratch.descLo, dHi = cpu.scratch.descHi;
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   try {
     cpu.push(osz, oldCs, 0);
     cpu.push(osz, osz === 2 ? ret & 0xffff : ret >>> 0, osz === 8 ? Math.floor(ret / TWO32) | 0 : 0);
   } catch (e) {
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
-  desc.lo = dLo;
-  desc.hi = dHi;
-  setCodeSegment(cpu, sel, cpu.cpl);
+  setCodeSegment(cpu, sel, cpu.cpl, dLo, dHi);
   cpu.nextRip = target;
 }
 

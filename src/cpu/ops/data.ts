@@ -11,6 +11,7 @@ import * as R from '../../arch/rflags.js';
 import { DS, SS, FS, GS } from '../../arch/descriptors.js';
 import * as C from '../../arch/control.js';
 import { loadSegment } from '../segments.js';
+import { rollbackStack } from '../stack.js';
 import { undefinedFlags } from '../undefined.js';
 
 export function movEG(cpu: Cpu, i: Insn): void {
@@ -208,14 +209,12 @@ export function popE(cpu: Cpu, i: Insn): void {
     cpu.setReg(i.rm, size, v, vHi);
     return;
   }
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   cpu.adjustSp(size);
   try {
     cpu.write(cpu.ea(i), size, v, vHi);
   } catch (e) {
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
 }
 
@@ -224,14 +223,12 @@ export function popE(cpu: Cpu, i: Insn): void {
 export function pushSeg(cpu: Cpu, i: Insn): void {
   const sel = cpu.segSel[i.op];
   if (i.osz !== 4 || !undefinedFlags.pushSegment32StoresWord) { cpu.push(i.osz, sel, 0); return; }
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   cpu.adjustSp(-4);
   try {
     cpu.write16(cpu.linear(SS, cpu.regLo[4], cpu.regHi[4], cpu.stackSize, 2), sel);
   } catch (e) {
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
 }
 
@@ -239,6 +236,7 @@ export function popSeg(cpu: Cpu, i: Insn): void {
   const sel = cpu.peek(i.osz, 0) & 0xffff;
   loadSegment(cpu, i.op, sel);
   cpu.adjustSp(i.osz);
+  if (i.op === SS) cpu.movSsShadow(); // SDM Vol. 3A §6.8.3: POP SS inhibits events for one instruction
 }
 
 export function movESeg(cpu: Cpu, i: Insn): void {
@@ -248,7 +246,9 @@ export function movESeg(cpu: Cpu, i: Insn): void {
 }
 
 export function movSegE(cpu: Cpu, i: Insn): void {
-  loadSegment(cpu, i.reg & 7, readE(cpu, i, 2));
+  const seg = i.reg & 7;
+  loadSegment(cpu, seg, readE(cpu, i, 2));
+  if (seg === SS) cpu.movSsShadow(); // SDM Vol. 3A §6.8.3: MOV SS inhibits events for one instruction
 }
 
 /** LSS/LFS/LGS Gv, m16:16/32/64: the offset, then the selector after it (SDM LDS/LES/LFS/LGS/LSS). */
@@ -314,7 +314,7 @@ export function enter(cpu: Cpu, i: Insn): void {
   const frameSize = i.immLo & 0xffff;
   const level = i.imm2 & 31;
   const ss = cpu.stackSize;
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   try {
     const bp = cpu.getReg(5, size), bpHi = cpu.hi;
     cpu.push(size, bp, bpHi);
@@ -337,23 +337,19 @@ export function enter(cpu: Cpu, i: Insn): void {
     cpu.adjustSp(-frameSize);
   } catch (e) {
     // A fault leaves RSP (and RBP) as they were: ENTER restarts.
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
 }
 
 export function leave(cpu: Cpu, i: Insn): void {
   const ss = cpu.stackSize;
-  const saveLo = cpu.regLo[4], saveHi = cpu.regHi[4];
+  const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   cpu.setReg(4, ss, cpu.regLo[5], cpu.regHi[5]);
   try {
     const v = cpu.pop(i.osz);
     cpu.setReg(5, i.osz, v, cpu.hi);
   } catch (e) {
-    cpu.regLo[4] = saveLo;
-    cpu.regHi[4] = saveHi;
-    throw e;
+    rollbackStack(cpu, markLo, markHi, e);
   }
 }
 

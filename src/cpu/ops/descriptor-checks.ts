@@ -15,23 +15,28 @@ import type { Insn } from '../insn.js';
 import { readE } from './arith.js';
 import { statusFlags } from '../flags.js';
 import { ZF } from '../../arch/rflags.js';
-import { DESC_S, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE } from '../../arch/descriptors.js';
-import { desc, descDpl, descLimit, isCode, isConforming } from '../segments.js';
+import {
+  DESC_S, DESC_ATTR_MASK, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE, DESC_TYPE_MASK, DESC_TYPE_READABLE,
+  DESC_TYPE_WRITABLE, TYPE_TASK_GATE,
+} from '../../arch/descriptors.js';
+import { descDpl, descLimit, descType, isCode, isConforming } from '../segments.js';
 import { undefinedFlags } from '../undefined.js';
 
 /** System types each instruction accepts, as bit masks over the 4-bit type
  *  (SDM LAR Table "Segment and Gate Types", LSL likewise). */
 const bit = (...types: number[]): number => types.reduce((m, t) => m | (1 << t), 0);
 // Protected mode: 16-bit TSS (1, 3), LDT, 16-bit call gate (4), task gate (5), 32-bit TSS, 32-bit call gate.
-const LAR_LEGACY = bit(1, TYPE_LDT, 3, 4, 5, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
+const LAR_LEGACY = bit(1, TYPE_LDT, 3, 4, TYPE_TASK_GATE, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
 const LSL_LEGACY = bit(1, TYPE_LDT, 3, TYPE_TSS_AVAIL, TYPE_TSS_BUSY);
 // IA-32e mode (64-bit and compatibility mode): Intel's LAR table marks the LDT invalid.
 const LAR_IA32E_INTEL = bit(TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
 const LAR_IA32E_AMD = bit(TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE);
 const LSL_IA32E = bit(TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY);
+/** Type field and S of a 16-byte system descriptor's upper half (its third dword's bits 12:8). */
+const UPPER_TYPE_AND_S = DESC_TYPE_MASK | DESC_S;
 
 /** "IF Offset(SRC) > descriptor table limit THEN ZF := 0": read the descriptor a selector
- *  names into `desc`, or return false for a null selector, one past the GDT or LDT limit,
+ *  names into cpu.scratch.descLo/descHi, or return false for a null selector, one past the GDT or LDT limit,
  *  or an LDT reference while LDTR is null (its limit check cannot pass). */
 function lookUp(cpu: Cpu, sel: number): boolean {
   const index = sel & 0xfff8;
@@ -46,11 +51,11 @@ function lookUp(cpu: Cpu, sel: number): boolean {
     limit = cpu.gdtrLimit;
   }
   if (index + 7 > limit) return false;
-  desc.lo = cpu.readSys32(base + index);
-  desc.hi = cpu.readSys32(base + index + 4);
-  if (cpu.model.vendor === 'amd' && cpu.longMode && (desc.hi & DESC_S) === 0) {
+  cpu.scratch.descLo = cpu.readSys32(base + index);
+  cpu.scratch.descHi = cpu.readSys32(base + index + 4);
+  if (cpu.model.vendor === 'amd' && cpu.longMode && (cpu.scratch.descHi & DESC_S) === 0) {
     // AMD: a long-mode system descriptor is 16 bytes; its upper type field must be 0.
-    if (index + 15 > limit || (cpu.readSys32(base + index + 12) & 0x1f00) !== 0) return false;
+    if (index + 15 > limit || (cpu.readSys32(base + index + 12) & UPPER_TYPE_AND_S) !== 0) return false;
   }
   return true;
 }
@@ -66,9 +71,9 @@ function visible(cpu: Cpu, sel: number, hi: number): boolean {
  *  always), or a system descriptor of a type in `types` that is visible. */
 function accepted(cpu: Cpu, sel: number, types: number): boolean {
   if (!lookUp(cpu, sel)) return false;
-  const hi = desc.hi;
+  const hi = cpu.scratch.descHi;
   if ((hi & DESC_S) !== 0) return (isCode(hi) && isConforming(hi)) || visible(cpu, sel, hi);
-  return (types & (1 << ((hi >> 8) & 0xf))) !== 0 && visible(cpu, sel, hi);
+  return (types & (1 << descType(hi))) !== 0 && visible(cpu, sel, hi);
 }
 
 function setZF(cpu: Cpu, on: boolean): void {
@@ -82,9 +87,9 @@ export function lar(cpu: Cpu, i: Insn): void {
   const types = !cpu.longMode ? LAR_LEGACY : cpu.model.vendor === 'amd' ? LAR_IA32E_AMD : LAR_IA32E_INTEL;
   const ok = accepted(cpu, sel, types);
   if (ok) {
-    const hi = desc.hi;
+    const hi = cpu.scratch.descHi;
     if (i.osz === 2) cpu.setReg(i.reg, 2, hi & 0xff00, 0);
-    else cpu.setReg(i.reg, i.osz, (hi & 0x00f0ff00) | (hi & 0x000f0000 & undefinedFlags.larLimitBits), 0);
+    else cpu.setReg(i.reg, i.osz, (hi & DESC_ATTR_MASK) | (hi & 0x000f0000 & undefinedFlags.larLimitBits), 0);
   }
   setZF(cpu, ok);
 }
@@ -94,7 +99,7 @@ export function lar(cpu: Cpu, i: Insn): void {
 export function lsl(cpu: Cpu, i: Insn): void {
   const sel = readE(cpu, i, 2) & 0xffff;
   const ok = accepted(cpu, sel, cpu.longMode ? LSL_IA32E : LSL_LEGACY);
-  if (ok) cpu.setReg(i.reg, i.osz, descLimit(desc.lo, desc.hi), 0);
+  if (ok) cpu.setReg(i.reg, i.osz, descLimit(cpu.scratch.descLo, cpu.scratch.descHi), 0);
   setZF(cpu, ok);
 }
 
@@ -104,10 +109,10 @@ export function lsl(cpu: Cpu, i: Insn): void {
 export function verify(cpu: Cpu, i: Insn): void {
   const sel = readE(cpu, i, 2) & 0xffff;
   let ok = false;
-  if (lookUp(cpu, sel) && (desc.hi & DESC_S) !== 0) {
-    const hi = desc.hi;
+  if (lookUp(cpu, sel) && (cpu.scratch.descHi & DESC_S) !== 0) {
+    const hi = cpu.scratch.descHi;
     const code = isCode(hi);
-    const rw = (hi & (1 << 9)) !== 0; // R for code, W for data
+    const rw = (hi & (code ? DESC_TYPE_READABLE : DESC_TYPE_WRITABLE)) !== 0;
     if (i.op === 0) ok = code ? rw && (isConforming(hi) || visible(cpu, sel, hi)) : visible(cpu, sel, hi);
     else ok = !code && rw && visible(cpu, sel, hi);
   }

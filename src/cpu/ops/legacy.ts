@@ -8,6 +8,7 @@ import { getCF, getAF, resultFlags, statusFlags } from '../flags.js';
 import { CF, AF, ZF } from '../../arch/rflags.js';
 import { BR, DE } from '../../arch/vectors.js';
 import { undefinedFlags } from '../undefined.js';
+import { rollbackStack } from '../stack.js';
 
 function al(cpu: Cpu): number { return cpu.regLo[0] & 0xff; }
 function ah(cpu: Cpu): number { return (cpu.regLo[0] >> 8) & 0xff; }
@@ -19,7 +20,7 @@ export function aaa(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) ax = (ax + 0x106) & 0xffff;
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(undefinedFlags.asciiAdjust(al(cpu)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(undefinedFlags.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
 }
 
 /** AAS: IF (AL & 0Fh) > 9 or AF THEN AX -= 6, AH -= 1, AF = CF = 1 ELSE AF = CF = 0; AL &= 0Fh. */
@@ -28,7 +29,7 @@ export function aas(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) { ax = (ax - 6) & 0xffff; ax = (ax - 0x100) & 0xffff; }
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(undefinedFlags.asciiAdjust(al(cpu)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(undefinedFlags.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
 }
 
 /** DAA / DAS (op 0 / 1): two decimal corrections of AL, per the SDM pseudocode. */
@@ -74,24 +75,22 @@ export function aad(cpu: Cpu, i: Insn): void {
 /** PUSHA/PUSHAD: EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI; all or nothing. */
 export function pusha(cpu: Cpu, i: Insn): void {
   const size = i.osz;
-  const sp = cpu.regLo[4];
+  const sp = cpu.regLo[4], spHi = cpu.regHi[4];
   try {
     for (let r = 0; r < 8; r++) cpu.push(size, r === 4 ? sp : cpu.regLo[r], 0);
   } catch (e) {
-    cpu.regLo[4] = sp;
-    throw e;
+    rollbackStack(cpu, sp, spHi, e);
   }
 }
 
 /** POPA/POPAD: the reverse order, the saved ESP slot discarded. */
 export function popa(cpu: Cpu, i: Insn): void {
   const size = i.osz;
-  const values = popaValues;
+  const values = cpu.scratch.popaValues;
   for (let r = 7; r >= 0; r--) values[r] = cpu.peek(size, (7 - r) * size);
   for (let r = 7; r >= 0; r--) if (r !== 4) cpu.setReg(r, size, values[r], 0);
   cpu.adjustSp(8 * size);
 }
-const popaValues = new Int32Array(8);
 
 /** ARPL Ew, Gw: raise the destination selector's RPL to the source's; ZF says whether it did. */
 export function arpl(cpu: Cpu, i: Insn): void {

@@ -9,7 +9,7 @@
 // so a REP with a huge count still ends at the instruction budget.
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
+import { Mode } from '../mode.js';
 import type { Insn } from '../insn.js';
 import { alu, AluOp } from './arith.js';
 import { getZF } from '../flags.js';

@@ -4,7 +4,7 @@
 // rules for the x87 and SSE encodings the model does not implement (DESIGN.md).
 
 import type { Cpu } from '../cpu.js';
-import { Mode } from '../cpu.js';
+import { Mode } from '../mode.js';
 import type { Insn } from '../insn.js';
 import { readE } from './arith.js';
 import { getOF } from '../flags.js';
@@ -12,8 +12,8 @@ import * as R from '../../arch/rflags.js';
 import * as C from '../../arch/control.js';
 import * as V from '../../arch/vectors.js';
 import * as M from '../../arch/msr.js';
-import { DESC_P, DESC_S, SEL_TI, FS, GS } from '../../arch/descriptors.js';
-import { readDescriptor, desc, descBase, descLimit, descAttr } from '../segments.js';
+import { DESC_P, DESC_S, DESC_TYPE_MASK, DESC_TYPE_TSS_BUSY, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL, FS, GS } from '../../arch/descriptors.js';
+import { readDescriptor, descBase, descLimit, descAttr, descType } from '../segments.js';
 import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
@@ -45,8 +45,8 @@ export function sti(cpu: Cpu): void {
   cpu.flagsRest |= R.IF;
 }
 
-const cpuidOut = new Int32Array(4);
 export function cpuid(cpu: Cpu): void {
+  const cpuidOut = cpu.scratch.cpuidOut;
   cpuidLeaf(cpu.model, cpu.regLo[0], cpu.regLo[1], cpuidOut);
   cpu.setReg(0, 4, cpuidOut[0], 0);
   cpu.setReg(3, 4, cpuidOut[1], 0);
@@ -348,19 +348,18 @@ export function storeTable(cpu: Cpu, i: Insn): void {
 }
 
 /** Read a system descriptor (LDT/TSS) from the GDT: 16 bytes in IA-32e mode. Returns its
- *  base as a linear address; desc holds the low 8 bytes. */
+ *  base as a linear address; cpu.scratch.descLo/descHi hold the low 8 bytes. */
 function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
   if ((sel & SEL_TI) !== 0) cpu.gp(sel & 0xfffc);
   const index = sel & ~7;
   const size = cpu.longMode ? 16 : 8;
   if (index + size - 1 > cpu.gdtrLimit) cpu.gp(sel & 0xfffc);
   readDescriptor(cpu, sel);
-  const lo = desc.lo, hi = desc.hi;
-  if ((hi & DESC_S) !== 0 || ((hi >> 8) & 0xf) !== type) cpu.gp(sel & 0xfffc);
+  const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
+  if ((hi & DESC_S) !== 0 || descType(hi) !== type) cpu.gp(sel & 0xfffc);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
   let baseHi = 0;
   if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
-  desc.lo = lo; desc.hi = hi;
   if (cpu.longMode) return cpu.canonical(descBase(lo, hi), baseHi, 0);
   return descBase(lo, hi) >>> 0;
 }
@@ -369,28 +368,28 @@ export function lldt(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) { cpu.ldtrSel = sel; cpu.ldtrBase = 0; cpu.ldtrLimit = 0; return; }
-  const base = systemDescriptor(cpu, sel, 0x2);
+  const base = systemDescriptor(cpu, sel, TYPE_LDT);
   cpu.ldtrSel = sel;
   cpu.ldtrBase = base;
-  cpu.ldtrLimit = descLimit(desc.lo, desc.hi);
+  cpu.ldtrLimit = descLimit(cpu.scratch.descLo, cpu.scratch.descHi);
 }
 
 export function ltr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) cpu.gp(0);
-  const base = systemDescriptor(cpu, sel, 0x9); // available TSS; a busy one is #GP(selector)
-  const lo = desc.lo, hi = desc.hi;
+  const base = systemDescriptor(cpu, sel, TYPE_TSS_AVAIL); // a busy one is #GP(selector)
+  const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
   // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
   // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
-  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & 0x1f00) !== 0) cpu.gp(sel & 0xfffc);
+  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & (DESC_TYPE_MASK | DESC_S)) !== 0) cpu.gp(sel & 0xfffc);
   // Mark it busy in the GDT (type 9 -> 0xB).
   const lin = cpu.gdtrBase + (sel & ~7) + 4;
-  cpu.write32AsSupervisor(lin, hi | (1 << 9));
+  cpu.write32AsSupervisor(lin, hi | DESC_TYPE_TSS_BUSY);
   cpu.trSel = sel;
   cpu.trBase = base;
   cpu.trLimit = descLimit(lo, hi);
-  cpu.trAttr = descAttr(hi | (1 << 9));
+  cpu.trAttr = descAttr(hi | DESC_TYPE_TSS_BUSY);
 }
 
 /** SLDT (op 0) / STR (op 1): a register destination gets the selector zero-extended. */
@@ -458,20 +457,20 @@ export function outPort(cpu: Cpu, i: Insn): void {
 // ---------------------------------------------------------------- interrupts
 
 export function intN(cpu: Cpu, i: Insn): void {
-  cpu.nextRip = deliver(cpu, i.immLo & 0xff, 0, false, Source.Software, cpu.nextRip, 0);
+  deliver(cpu, i.immLo & 0xff, 0, false, Source.Software, cpu.nextRip, 0);
 }
 
 export function int3(cpu: Cpu): void {
-  cpu.nextRip = deliver(cpu, V.BP, 0, false, Source.Software, cpu.nextRip, 0);
+  deliver(cpu, V.BP, 0, false, Source.Software, cpu.nextRip, 0);
 }
 
 export function into(cpu: Cpu): void {
-  if (getOF(cpu)) cpu.nextRip = deliver(cpu, V.OF, 0, false, Source.Software, cpu.nextRip, 0);
+  if (getOF(cpu)) deliver(cpu, V.OF, 0, false, Source.Software, cpu.nextRip, 0);
 }
 
 /** INT1 (ICEBP): a #DB trap without the gate-DPL check (SDM INT n, "INT1"). */
 export function int1(cpu: Cpu): void {
-  cpu.nextRip = deliver(cpu, V.DB, 0, false, Source.Exception, cpu.nextRip, 0);
+  deliver(cpu, V.DB, 0, false, Source.Exception, cpu.nextRip, 0);
 }
 
 export function iret(cpu: Cpu, i: Insn): void {
