@@ -123,6 +123,47 @@ function main(): void {
   }
   if (qs !== null) console.log(`ratio: Ringside / QEMU TCG = ${(rs / qs).toFixed(3)} (QEMU TCG ${(qs / rs).toFixed(1)}× faster)`);
   console.log(`floor ${FLOOR / 1e6} M insn/s: ${rs >= FLOOR ? 'PASS' : 'BELOW'}`);
+  transitions();
+}
+
+/**
+ * The cost of transitions and of tracing them: the loop with an INT 0x81 round trip per
+ * iteration (BENCH_TRAP=1: a delivery and an IRETQ, two transitions), T iterations,
+ * run with no trace sink and with a sink that only counts the records it is handed.
+ * Tracing off is the default everywhere; its cost is the one test per transition that
+ * finds no sink, included in every figure above.
+ */
+function transitions(): void {
+  const T = Math.max(8, Math.floor(N / 10 / 8) * 8);
+  const img0 = buildGuest('bench', { defines: { BENCH_ITERS: 0, BENCH_TRAP: 1 } });
+  const imgT = buildGuest('bench', { defines: { BENCH_ITERS: T, BENCH_TRAP: 1 } });
+  const measure = (traced: boolean): { insns: number; transitions: number; seconds: number; records: number } => {
+    let best = Infinity, insns = 0, trans = 0, records = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      let count = 0;
+      const t0 = performance.now();
+      const r0 = runImage(img0, { profile: PROFILE, trace: traced ? (): void => {} : undefined });
+      const t1 = performance.now();
+      const rT = runImage(imgT, { profile: PROFILE, trace: traced ? (): void => { count++; } : undefined });
+      const t2 = performance.now();
+      if (rT.verdict !== 'success') throw new Error(`bench guest (BENCH_TRAP=1) on Ringside: ${rT.verdict}: ${rT.reason}`);
+      best = Math.min(best, (t2 - t1 - (t1 - t0)) / 1000);
+      insns = rT.instructions - r0.instructions;
+      trans = rT.transitions - r0.transitions;
+      records = count;
+    }
+    return { insns, transitions: trans, seconds: best, records };
+  };
+  const off = measure(false);
+  const on = measure(true);
+  if (off.transitions !== 2 * T) console.log(`note: expected ${2 * T} transitions in the loop, counted ${off.transitions}`);
+  const line = (label: string, m: typeof off): string =>
+    `${label}: ${M(m.insns / m.seconds)}, ${(m.transitions / m.seconds / 1e6).toFixed(2)} M transitions/s` +
+    ` (${m.insns} instructions, ${m.transitions} transitions, ${(m.insns / m.transitions).toFixed(1)} instructions per transition, ${m.seconds.toFixed(3)} s)`;
+  console.log(`transitions: the loop with an INT 0x81 round trip per iteration, T = ${T} iterations`);
+  console.log(line('  tracing off', off));
+  console.log(line('  tracing on ', on) + `; ${on.records} records built`);
+  console.log(`  tracing on / off = ${(off.seconds / on.seconds).toFixed(3)} of the speed`);
 }
 
 try {

@@ -13,6 +13,11 @@
  * The iteration count is BENCH_ITERS (default 1000000); the benchmark harness
  * builds it with BENCH_ITERS=N and BENCH_ITERS=0 and subtracts.  The final
  * state is folded into one checksum, printed before the result line.
+ *
+ * With BENCH_TRAP=1 every iteration also makes an INT 0x81 round trip through a
+ * ring-0 interrupt gate whose handler is a bare IRETQ (Vol. 3A §6.14): two
+ * transitions per iteration, for the harness's figures on the cost of transitions
+ * and of tracing them.  Without it (the default) the loop has no transition.
  */
 #include "ringside.h"
 
@@ -25,6 +30,17 @@
 
 static u64 table[TABLE_WORDS] __attribute__((aligned(4096)));
 static u8 scratch[256] __attribute__((aligned(64)));
+
+#ifndef BENCH_TRAP
+#define BENCH_TRAP 0
+#endif
+#define BENCH_VECTOR 0x81
+
+void bench_iret(void);
+asm(".pushsection .text\n"
+    ".globl bench_iret\n"
+    "bench_iret: iretq\n"
+    ".popsection");
 
 /* Small, not inlined, not cloned: a real CALL and RET every iteration. */
 __attribute__((noinline, noclone)) u64 bench_mix(u64 a, u64 b)
@@ -42,6 +58,10 @@ void test_main(void)
 
     for (u64 i = 0; i < TABLE_WORDS; i++)
         table[i] = i * 0x9e3779b97f4a7c15UL;
+    if (BENCH_TRAP) {
+        idt_set_gate(BENCH_VECTOR, (u64)(uintptr_t)bench_iret, GATE_INT, 0, 0);
+        idt_set_limit(BENCH_VECTOR + 1);
+    }
 
     for (u64 i = 0; i < n; i++) {
         /* memory: RMW at a stride that crosses pages, plus a dependent load */
@@ -80,6 +100,9 @@ void test_main(void)
 
         /* call/ret */
         x = bench_mix(x, other);
+
+        if (BENCH_TRAP)
+            asm volatile("int $%c0" :: "i"(BENCH_VECTOR) : "memory");
 
         /* short string operations */
         {
