@@ -85,6 +85,37 @@ test('src/cpu: the value imports between its modules form no cycle', () => {
   assert.equal(cycle, null, `import cycle in src/cpu: ${cycle?.join(' -> ')}`);
 });
 
+// DESIGN.md's layers run one way: the CPU needs memory, ports and a model error, and
+// declares them itself (cpu/bus.ts, cpu/errors.ts); machine/ implements them. Compiled
+// JS keeps only value imports, so the source is read for type-only ones too.
+test('src/cpu imports nothing from the layers above it', () => {
+  const srcTs = fileURLToPath(new URL('../../src/cpu/', import.meta.url));
+  const offenders: string[] = [];
+  for (const cpuDir of [CPU, srcTs.replace(/[\\/]$/, '')]) {
+    const allowed = [cpuDir, join(cpuDir, '..', 'arch')];
+    const files = cpuDir === CPU ? jsFiles(cpuDir) : tsFiles(cpuDir);
+    assert.ok(files.length > 10, `modules found in ${cpuDir}`);
+    for (const f of files) {
+      for (const spec of staticSpecifiers(readFileSync(f, 'utf8'))) {
+        if (!spec.startsWith('.')) continue;
+        const target = resolve(dirname(f), spec);
+        if (!allowed.some((d) => target.startsWith(d + sep))) offenders.push(`${f} imports ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...tsFiles(p));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
 /** Import one module first in a fresh Node process; resolves to null or to what went wrong. */
 function importAlone(file: string): Promise<string | null> {
   return new Promise((done) => {
