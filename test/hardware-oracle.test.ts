@@ -21,7 +21,7 @@ import { harnessAvailable, buildHarness, Hardware } from '../src/lab/oracle/harn
 import { runOracle, entryName } from '../src/lab/oracle/run.js';
 import { report } from '../src/lab/oracle/report.js';
 import { addRegressions, toRegression, replayRegressions, loadRegressions } from '../src/lab/oracle/regressions.js';
-import { makeImages, IMAGE_SEED, STACK_OPS, IMPLICIT_MEMORY } from '../src/lab/oracle/generator.js';
+import { makeImages, IMAGE_SEED, stackOp, implicitMemory } from '../src/lab/oracle/generator.js';
 import { repoRoot } from '../src/guest/build.js';
 
 /** The seed CI uses (checked clean on the AMD EPYC development machines). */
@@ -88,8 +88,7 @@ test('hardware oracle: random sequences agree with this machine\'s CPU', {
   const memForm = (i: number): boolean => {
     const e = ENTRIES[i];
     if (e.not64) return false;
-    return (e.modrm && e.modrmByte < 0 && e.mod !== 2 && !e.regForm) || STACK_OPS.has(e.def.mnemonic) ||
-      IMPLICIT_MEMORY.has(e.def.mnemonic) || /^A[0-3]$/.test(e.def.code);
+    return (e.modrm && e.modrmByte < 0 && e.mod !== 2 && !e.regForm) || stackOp(e) || implicitMemory(e);
   };
   const lowMem = res.perEntry.filter((e) => memForm(e.entry) && e.count > 0 && e.memory / e.count < 0.3)
     .map((e) => `${entryName(e.entry)}: ${(100 * e.memory / e.count).toFixed(0)}%`);
