@@ -111,7 +111,8 @@ function build(): OpcodeDef[] {
     extra: Partial<Omit<OpcodeDef, 'oracle'>> = {}): void => {
     t.push({ code, mnemonic, operands, exec, oracle, ...extra });
   };
-  const S_ = 'straight' as const, BR = 'branch' as const;
+  // Block roles (BlockRole), short for the rows.
+  const STRAIGHT = 'straight' as const, BRANCH = 'branch' as const;
 
   // ---- one-byte map: the ALU rows 00-3F (SDM Vol. 2 Table A-2)
   for (let op = 0; op < 8; op++) {
@@ -119,16 +120,16 @@ function build(): OpcodeDef[] {
     const lock = op === AluOp.Cmp ? '' : 'lock';
     const u: { undefined?: UndefinedRule } = op === AluOp.And || op === AluOp.Or || op === AluOp.Xor ? { undefined: 'logic' } : {};
     const rr = { r32: aluRR32, r64: aluRR64 };
-    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, RESULT, { op, attrs: lock, block: S_, ...u });
-    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, RESULT, { op, attrs: lock, block: S_, specialise: rr, ...u });
-    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, RESULT, { op, block: S_, ...u });
-    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, RESULT, { op, block: S_, ...u });
-    def(hex(base + 4), name, 'AL,Ib', aluAI, RESULT, { op, block: S_, ...u });
-    def(hex(base + 5), name, 'rAX,Iz', aluAI, RESULT, { op, block: S_, ...u });
-    def(`80 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: lock, block: S_, ...u });
-    def(`81 /${op}`, name, 'Ev,Iz', aluEI, RESULT, { op, attrs: lock, block: S_, ...u });
-    def(`82 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: `i64 ${lock}`, block: S_, ...u });
-    def(`83 /${op}`, name, 'Ev,Ib', aluEI, RESULT, { op, attrs: lock, block: S_, ...u });
+    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, specialise: rr, ...u });
+    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, RESULT, { op, block: STRAIGHT, ...u });
+    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, RESULT, { op, block: STRAIGHT, ...u });
+    def(hex(base + 4), name, 'AL,Ib', aluAI, RESULT, { op, block: STRAIGHT, ...u });
+    def(hex(base + 5), name, 'rAX,Iz', aluAI, RESULT, { op, block: STRAIGHT, ...u });
+    def(`80 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`81 /${op}`, name, 'Ev,Iz', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`82 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: `i64 ${lock}`, block: STRAIGHT, ...u });
+    def(`83 /${op}`, name, 'Ev,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
   }
   def('06', 'PUSH', 'ES', D.pushSeg, gen('push'), { op: ES, attrs: 'i64', undefined: 'pushSreg' });
   def('07', 'POP', 'ES', D.popSeg, gen('pop'), { op: ES, attrs: 'i64' });
@@ -137,77 +138,77 @@ function build(): OpcodeDef[] {
   def('17', 'POP', 'SS', D.popSeg, gen('pop'), { op: SS, attrs: 'i64' });
   def('1E', 'PUSH', 'DS', D.pushSeg, gen('push'), { op: DS, attrs: 'i64', undefined: 'pushSreg' });
   def('1F', 'POP', 'DS', D.popSeg, gen('pop'), { op: DS, attrs: 'i64' });
-  def('27', 'DAA', '', L.decimalAdjust, UD64, { op: 0, attrs: 'i64', block: S_, undefined: 'decimalAdjust' });
-  def('2F', 'DAS', '', L.decimalAdjust, UD64, { op: 1, attrs: 'i64', block: S_, undefined: 'decimalAdjust' });
-  def('37', 'AAA', '', L.aaa, UD64, { attrs: 'i64', block: S_, undefined: 'asciiAdjust' });
-  def('3F', 'AAS', '', L.aas, UD64, { attrs: 'i64', block: S_, undefined: 'asciiAdjust' });
+  def('27', 'DAA', '', L.decimalAdjust, UD64, { op: 0, attrs: 'i64', block: STRAIGHT, undefined: 'decimalAdjust' });
+  def('2F', 'DAS', '', L.decimalAdjust, UD64, { op: 1, attrs: 'i64', block: STRAIGHT, undefined: 'decimalAdjust' });
+  def('37', 'AAA', '', L.aaa, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'asciiAdjust' });
+  def('3F', 'AAS', '', L.aas, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'asciiAdjust' });
 
   // ---- 40-7F
   const REX = no('40-4F are REX prefixes in 64-bit mode, where the oracle runs');
-  def('40+r', 'INC', 'Zv', unaryZ, REX, { op: Unary.Inc, attrs: 'i64', block: S_ });
-  def('48+r', 'DEC', 'Zv', unaryZ, REX, { op: Unary.Dec, attrs: 'i64', block: S_ });
-  def('50+r', 'PUSH', 'Zv', D.pushZ, gen('push'), { attrs: 'd64', block: S_ });
-  def('58+r', 'POP', 'Zv', D.popZ, gen('pop'), { attrs: 'd64', block: S_ });
+  def('40+r', 'INC', 'Zv', unaryZ, REX, { op: Unary.Inc, attrs: 'i64', block: STRAIGHT });
+  def('48+r', 'DEC', 'Zv', unaryZ, REX, { op: Unary.Dec, attrs: 'i64', block: STRAIGHT });
+  def('50+r', 'PUSH', 'Zv', D.pushZ, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('58+r', 'POP', 'Zv', D.popZ, gen('pop'), { attrs: 'd64', block: STRAIGHT });
   def('60', 'PUSHA', '', L.pusha, UD64, { attrs: 'i64' });
   def('61', 'POPA', '', L.popa, UD64, { attrs: 'i64' });
   def('62 /r', 'BOUND', 'Gv,Ma', L.bound, hostFeature('62 as the EVEX prefix (AVX-512)'), { attrs: 'i64' });
-  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, RESULT, { attrs: 'o64', block: S_ });
+  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, RESULT, { attrs: 'o64', block: STRAIGHT });
   // The oracle's table once classified 63 /r by code before mnemonic, which made ARPL's row
   // 'result' too: kept, so that the generated sequences stay the same (it builds as a
   // LOCK-prefixed #UD, as 63 is MOVSXD in 64-bit mode).
-  def('63 /r', 'ARPL', 'Ew,Gw', L.arpl, RESULT, { attrs: 'i64', block: S_ });
-  def('68', 'PUSH', 'Iz', D.pushI, gen('push'), { attrs: 'd64', block: S_ });
-  def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI, gen('mul'), { block: S_, undefined: 'mul' });
-  def('6A', 'PUSH', 'Ib', D.pushI, gen('push'), { attrs: 'd64', block: S_ });
-  def('6B /r', 'IMUL', 'Gv,Ev,Ib', imulGEI, gen('mul'), { block: S_, undefined: 'mul' });
+  def('63 /r', 'ARPL', 'Ew,Gw', L.arpl, RESULT, { attrs: 'i64', block: STRAIGHT });
+  def('68', 'PUSH', 'Iz', D.pushI, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
+  def('6A', 'PUSH', 'Ib', D.pushI, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('6B /r', 'IMUL', 'Gv,Ev,Ib', imulGEI, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
   const ins: OracleSpec = { ...IO, gen: 'ins' }, outs: OracleSpec = { ...IO, gen: 'outs' };
   def('6C', 'INSB', 'Yb,DX', stringOp, ins, { op: 5 });
   def('6D', 'INS', 'Yz,DX', stringOp, ins, { op: 5, attrs: 'z' });
   def('6E', 'OUTSB', 'DX,Xb', stringOp, outs, { op: 6, attrs: 'b' });
   def('6F', 'OUTS', 'DX,Xz', stringOp, outs, { op: 6, attrs: 'z' });
-  def('70+cc', 'J', 'Jb', B.jcc, gen('jcc'), { attrs: 'f64', block: BR });
+  def('70+cc', 'J', 'Jb', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
 
   // ---- 84-8F
-  def('84 /r', 'TEST', 'Eb,Gb', aluEG, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
-  def('85 /r', 'TEST', 'Ev,Gv', aluEG, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic', specialise: { r32: aluRR32, r64: aluRR64 } });
-  def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, gen('xchg'), { attrs: 'lock', block: S_ });
-  def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, gen('xchg'), { attrs: 'lock', block: S_ });
-  def('88 /r', 'MOV', 'Eb,Gb', D.movEG, gen('mov'), { block: S_ });
-  def('89 /r', 'MOV', 'Ev,Gv', D.movEG, gen('mov'), { block: S_, specialise: { r64: D.movRR64, m64: D.store64 } });
-  def('8A /r', 'MOV', 'Gb,Eb', D.movGE, gen('mov'), { block: S_ });
-  def('8B /r', 'MOV', 'Gv,Ev', D.movGE, gen('mov'), { block: S_, specialise: { m64: D.load64 } });
+  def('84 /r', 'TEST', 'Eb,Gb', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('85 /r', 'TEST', 'Ev,Gv', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', specialise: { r32: aluRR32, r64: aluRR64 } });
+  def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
+  def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
+  def('88 /r', 'MOV', 'Eb,Gb', D.movEG, gen('mov'), { block: STRAIGHT });
+  def('89 /r', 'MOV', 'Ev,Gv', D.movEG, gen('mov'), { block: STRAIGHT, specialise: { r64: D.movRR64, m64: D.store64 } });
+  def('8A /r', 'MOV', 'Gb,Eb', D.movGE, gen('mov'), { block: STRAIGHT });
+  def('8B /r', 'MOV', 'Gv,Ev', D.movGE, gen('mov'), { block: STRAIGHT, specialise: { m64: D.load64 } });
   for (let sreg = 0; sreg < 6; sreg++) def(`8C /${sreg}`, 'MOV', 'Ev,Sw', D.movESeg, gen('mov'));
-  def('8D /r', 'LEA', 'Gv,M', D.lea, RESULT, { block: S_ });
+  def('8D /r', 'LEA', 'Gv,M', D.lea, RESULT, { block: STRAIGHT });
   // MOV to CS and to the nonexistent segment registers 6 and 7 are undefined encodings.
   for (const sreg of [ES, SS, DS, FS, GS]) {
     const fsgs = sreg === FS || sreg === GS;
     def(`8E /${sreg}`, 'MOV', 'Sw,Ew', D.movSegE, !fsgs ? gen('movSreg') : fault(`loads ${sreg === FS ? 'FS' : 'GS'}: the generator puts no FS/GS-relative access after it (null-selector base: Intel clears, AMD keeps)`, 'movSregFsGs'));
   }
-  def('8F /0', 'POP', 'Ev', D.popE, gen('pop'), { attrs: 'd64', block: S_ });
+  def('8F /0', 'POP', 'Ev', D.popE, gen('pop'), { attrs: 'd64', block: STRAIGHT });
 
   // ---- 90-9F
-  def('F3 90', 'PAUSE', '', D.nop, gen('pause'), { block: S_ });
-  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ, gen('xchg'), { block: S_ });
-  def('98', 'CBW', '', D.cbw, gen('writesA'), { block: S_ });
-  def('99', 'CWD', '', D.cwd, gen('writesD'), { block: S_ });
+  def('F3 90', 'PAUSE', '', D.nop, gen('pause'), { block: STRAIGHT });
+  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ, gen('xchg'), { block: STRAIGHT });
+  def('98', 'CBW', '', D.cbw, gen('writesA'), { block: STRAIGHT });
+  def('99', 'CWD', '', D.cwd, gen('writesD'), { block: STRAIGHT });
   def('9A', 'CALLF', 'Ap', B.callFarImm, fault(FAR, 'callFarImm'), { attrs: 'i64' });
   def('9B', 'WAIT', '', S.x87, hostFeature('x87 (WAIT checks for pending x87 exceptions)'), { op: 1 });
-  def('9C', 'PUSHF', '', D.pushf, gen('pushf'), { attrs: 'd64', block: S_ });
+  def('9C', 'PUSHF', '', D.pushf, gen('pushf'), { attrs: 'd64', block: STRAIGHT });
   def('9D', 'POPF', '', D.popf, fault('the popped image has TF and AC clear (a trap flag would single-step the harness)', 'popf'), { attrs: 'd64' });
-  def('9E', 'SAHF', '', D.sahf, RESULT, { feature: 'lahf64', block: S_ });
-  def('9F', 'LAHF', '', D.lahf, gen('writesA'), { feature: 'lahf64', block: S_ });
+  def('9E', 'SAHF', '', D.sahf, RESULT, { feature: 'lahf64', block: STRAIGHT });
+  def('9F', 'LAHF', '', D.lahf, gen('writesA'), { feature: 'lahf64', block: STRAIGHT });
 
   // ---- A0-AF
-  def('A0', 'MOV', 'AL,Ob', D.movMoffs, gen('moffs'), { op: 0, block: S_ });
-  def('A1', 'MOV', 'rAX,Ov', D.movMoffs, gen('moffs'), { op: 0, block: S_ });
-  def('A2', 'MOV', 'Ob,AL', D.movMoffs, gen('moffs'), { op: 1, block: S_ });
-  def('A3', 'MOV', 'Ov,rAX', D.movMoffs, gen('moffs'), { op: 1, block: S_ });
+  def('A0', 'MOV', 'AL,Ob', D.movMoffs, gen('moffs'), { op: 0, block: STRAIGHT });
+  def('A1', 'MOV', 'rAX,Ov', D.movMoffs, gen('moffs'), { op: 0, block: STRAIGHT });
+  def('A2', 'MOV', 'Ob,AL', D.movMoffs, gen('moffs'), { op: 1, block: STRAIGHT });
+  def('A3', 'MOV', 'Ov,rAX', D.movMoffs, gen('moffs'), { op: 1, block: STRAIGHT });
   def('A4', 'MOVSB', 'Yb,Xb', stringOp, gen('movs'), { op: 0 });
   def('A5', 'MOVS', 'Yv,Xv', stringOp, gen('movs'), { op: 0 });
   def('A6', 'CMPSB', 'Xb,Yb', stringOp, gen('cmps'), { op: 1 });
   def('A7', 'CMPS', 'Xv,Yv', stringOp, gen('cmps'), { op: 1 });
-  def('A8', 'TEST', 'AL,Ib', aluAI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
-  def('A9', 'TEST', 'rAX,Iz', aluAI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
+  def('A8', 'TEST', 'AL,Ib', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('A9', 'TEST', 'rAX,Iz', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
   def('AA', 'STOSB', 'Yb,AL', stringOp, gen('stos'), { op: 2 });
   def('AB', 'STOS', 'Yv,rAX', stringOp, gen('stos'), { op: 2 });
   def('AC', 'LODSB', 'AL,Xb', stringOp, gen('lods'), { op: 3 });
@@ -216,13 +217,13 @@ function build(): OpcodeDef[] {
   def('AF', 'SCAS', 'rAX,Yv', stringOp, gen('scas'), { op: 4 });
 
   // ---- B0-BF
-  def('B0+r', 'MOV', 'Zb,Ib', D.movZI, gen('mov'), { block: S_ });
-  def('B8+r', 'MOV', 'Zv,Iv', D.movZI, gen('mov'), { block: S_ });
+  def('B0+r', 'MOV', 'Zb,Ib', D.movZI, gen('mov'), { block: STRAIGHT });
+  def('B8+r', 'MOV', 'Zv,Iv', D.movZI, gen('mov'), { block: STRAIGHT });
 
   // ---- C0-CF
   for (let k = 0; k < 8; k++) {
     const n = SHIFT_NAMES[k];
-    const x = { block: S_, undefined: SHIFT_RULES[k] };
+    const x = { block: STRAIGHT, undefined: SHIFT_RULES[k] };
     def(`C0 /${k}`, n, 'Eb,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
     def(`C1 /${k}`, n, 'Ev,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
     def(`D0 /${k}`, n, 'Eb,1', shiftE, gen('shift'), { op: CountFrom.One, ...x });
@@ -231,14 +232,14 @@ function build(): OpcodeDef[] {
     def(`D3 /${k}`, n, 'Ev,CL', shiftE, gen('shift'), { op: CountFrom.CL, ...x });
   }
   const RET = fault('the return address on the stack is a later instruction of the sequence', 'ret');
-  def('C2', 'RET', 'Iw', B.retNear, RET, { attrs: 'f64', block: BR });
-  def('C3', 'RET', '', B.retNear, RET, { attrs: 'f64', block: BR });
+  def('C2', 'RET', 'Iw', B.retNear, RET, { attrs: 'f64', block: BRANCH });
+  def('C3', 'RET', '', B.retNear, RET, { attrs: 'f64', block: BRANCH });
   def('C4 /r', 'LES', 'Gz,Mp', D.loadFarPointer, hostFeature('C4 as the 3-byte VEX prefix (AVX)'), { op: ES, attrs: 'i64' });
   def('C5 /r', 'LDS', 'Gz,Mp', D.loadFarPointer, hostFeature('C5 as the 2-byte VEX prefix (AVX)'), { op: DS, attrs: 'i64' });
-  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI, gen('mov'), { block: S_ });
-  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI, gen('mov'), { block: S_ });
-  def('C8', 'ENTER', 'Iw,Ib', D.enter, gen('enter'), { attrs: 'd64', block: S_ });
-  def('C9', 'LEAVE', '', D.leave, gen('leave'), { attrs: 'd64', block: S_ });
+  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI, gen('mov'), { block: STRAIGHT });
+  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI, gen('mov'), { block: STRAIGHT });
+  def('C8', 'ENTER', 'Iw,Ib', D.enter, gen('enter'), { attrs: 'd64', block: STRAIGHT });
+  def('C9', 'LEAVE', '', D.leave, gen('leave'), { attrs: 'd64', block: STRAIGHT });
   const RETF = fault('the far return pointer is a later instruction of the sequence and a selector', 'retf');
   def('CA', 'RETF', 'Iw', B.retFar, RETF);
   def('CB', 'RETF', '', B.retFar, RETF);
@@ -248,11 +249,11 @@ function build(): OpcodeDef[] {
   def('CF', 'IRET', '', S.iret, fault('the frame returns to a later instruction of the sequence (RFLAGS image without TF/AC)', 'iret'));
 
   // ---- D4-DF
-  def('D4', 'AAM', 'Ib', L.aam, UD64, { attrs: 'i64', block: S_, undefined: 'aamAad' });
-  def('D5', 'AAD', 'Ib', L.aad, UD64, { attrs: 'i64', block: S_, undefined: 'aamAad' });
+  def('D4', 'AAM', 'Ib', L.aam, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'aamAad' });
+  def('D5', 'AAD', 'Ib', L.aad, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'aamAad' });
   // D6 is blank in the SDM opcode map; Intel processors execute it as SALC outside 64-bit mode.
-  def('D6', 'SALC', '', D.salc, { ...UD64, gen: 'writesA' }, { attrs: 'i64', block: S_ });
-  def('D7', 'XLAT', '', D.xlat, gen('xlat'), { block: S_ });
+  def('D6', 'SALC', '', D.salc, { ...UD64, gen: 'writesA' }, { attrs: 'i64', block: STRAIGHT });
+  def('D7', 'XLAT', '', D.xlat, gen('xlat'), { block: STRAIGHT });
   const X87 = hostFeature('x87');
   for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, X87, { op: 0 });
   // Reserved encodings of the escape opcodes (SDM Vol. 2 Tables A-7 to A-22): #UD, never #NM.
@@ -266,19 +267,19 @@ function build(): OpcodeDef[] {
   }
 
   // ---- E0-EF
-  def('E0', 'LOOPNE', 'Jb', B.loop, gen('loopz'), { op: 0, attrs: 'f64', block: BR });
-  def('E1', 'LOOPE', 'Jb', B.loop, gen('loopz'), { op: 1, attrs: 'f64', block: BR });
-  def('E2', 'LOOP', 'Jb', B.loop, gen('loop'), { op: 2, attrs: 'f64', block: BR });
-  def('E3', 'JrCXZ', 'Jb', B.jrcxz, gen('jrcxz'), { attrs: 'f64', block: BR });
+  def('E0', 'LOOPNE', 'Jb', B.loop, gen('loopz'), { op: 0, attrs: 'f64', block: BRANCH });
+  def('E1', 'LOOPE', 'Jb', B.loop, gen('loopz'), { op: 1, attrs: 'f64', block: BRANCH });
+  def('E2', 'LOOP', 'Jb', B.loop, gen('loop'), { op: 2, attrs: 'f64', block: BRANCH });
+  def('E3', 'JrCXZ', 'Jb', B.jrcxz, gen('jrcxz'), { attrs: 'f64', block: BRANCH });
   const IN: OracleSpec = { ...IO, gen: 'writesA' };
   def('E4', 'IN', 'AL,Ib', S.inPort, IN, { op: 0 });
   def('E5', 'IN', 'eAX,Ib', S.inPort, IN, { op: 0, attrs: 'z' });
   def('E6', 'OUT', 'Ib,AL', S.outPort, IO, { op: 0, attrs: 'b' });
   def('E7', 'OUT', 'Ib,eAX', S.outPort, IO, { op: 0, attrs: 'z' });
-  def('E8', 'CALL', 'Jz', B.callRel, gen('callRel'), { attrs: 'f64', block: BR });
-  def('E9', 'JMP', 'Jz', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BR });
+  def('E8', 'CALL', 'Jz', B.callRel, gen('callRel'), { attrs: 'f64', block: BRANCH });
+  def('E9', 'JMP', 'Jz', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
   def('EA', 'JMPF', 'Ap', B.jmpFarImm, fault(FAR, 'jmpFarImm'), { attrs: 'i64' });
-  def('EB', 'JMP', 'Jb', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BR });
+  def('EB', 'JMP', 'Jb', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
   def('EC', 'IN', 'AL,DX', S.inPort, IN, { op: 1 });
   def('ED', 'IN', 'eAX,DX', S.inPort, IN, { op: 1, attrs: 'z' });
   def('EE', 'OUT', 'DX,AL', S.outPort, IO, { op: 1, attrs: 'b' });
@@ -287,35 +288,35 @@ function build(): OpcodeDef[] {
   // ---- F0-FF
   def('F1', 'INT1', '', S.int1, fault('#DB trap (ICEBP): SIGTRAP after the instruction'));
   def('F4', 'HLT', '', S.hlt, PRIV);
-  def('F5', 'CMC', '', D.cmc, RESULT, { block: S_ });
-  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
-  def('F6 /1', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
-  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
-  def('F7 /1', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: S_, undefined: 'logic' });
+  def('F5', 'CMC', '', D.cmc, RESULT, { block: STRAIGHT });
+  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F6 /1', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F7 /1', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
   for (const [w, ops] of [['Eb', 'F6'], ['Ev', 'F7']] as const) {
-    def(`${ops} /2`, 'NOT', w, unaryE, RESULT, { op: Unary.Not, attrs: 'lock', block: S_ });
-    def(`${ops} /3`, 'NEG', w, unaryE, RESULT, { op: Unary.Neg, attrs: 'lock', block: S_ });
-    def(`${ops} /4`, 'MUL', w, mulE, gen('mul'), { op: 0, block: S_, undefined: 'mul' });
-    def(`${ops} /5`, 'IMUL', w, mulE, gen('mul'), { op: 1, block: S_, undefined: 'mul' });
-    def(`${ops} /6`, 'DIV', w, divE, gen('div'), { op: 0, block: S_, undefined: 'div' });
-    def(`${ops} /7`, 'IDIV', w, divE, gen('idiv'), { op: 1, block: S_, undefined: 'div' });
+    def(`${ops} /2`, 'NOT', w, unaryE, RESULT, { op: Unary.Not, attrs: 'lock', block: STRAIGHT });
+    def(`${ops} /3`, 'NEG', w, unaryE, RESULT, { op: Unary.Neg, attrs: 'lock', block: STRAIGHT });
+    def(`${ops} /4`, 'MUL', w, mulE, gen('mul'), { op: 0, block: STRAIGHT, undefined: 'mul' });
+    def(`${ops} /5`, 'IMUL', w, mulE, gen('mul'), { op: 1, block: STRAIGHT, undefined: 'mul' });
+    def(`${ops} /6`, 'DIV', w, divE, gen('div'), { op: 0, block: STRAIGHT, undefined: 'div' });
+    def(`${ops} /7`, 'IDIV', w, divE, gen('idiv'), { op: 1, block: STRAIGHT, undefined: 'div' });
   }
   const IF = fault('CPL 3 > IOPL 0: #GP (SIGSEGV)');
-  def('F8', 'CLC', '', D.clc, RESULT, { block: S_ });
-  def('F9', 'STC', '', D.stc, RESULT, { block: S_ });
+  def('F8', 'CLC', '', D.clc, RESULT, { block: STRAIGHT });
+  def('F9', 'STC', '', D.stc, RESULT, { block: STRAIGHT });
   def('FA', 'CLI', '', S.cli, IF);
   def('FB', 'STI', '', S.sti, IF);
-  def('FC', 'CLD', '', D.cld, gen('cld'), { block: S_ });
-  def('FD', 'STD', '', D.std, gen('std'), { block: S_ });
-  def('FE /0', 'INC', 'Eb', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: S_ });
-  def('FE /1', 'DEC', 'Eb', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: S_ });
-  def('FF /0', 'INC', 'Ev', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: S_ });
-  def('FF /1', 'DEC', 'Ev', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: S_ });
-  def('FF /2', 'CALL', 'Ev', B.callE, gen('callIndirect'), { attrs: 'f64', block: BR });
+  def('FC', 'CLD', '', D.cld, gen('cld'), { block: STRAIGHT });
+  def('FD', 'STD', '', D.std, gen('std'), { block: STRAIGHT });
+  def('FE /0', 'INC', 'Eb', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
+  def('FE /1', 'DEC', 'Eb', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
+  def('FF /0', 'INC', 'Ev', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
+  def('FF /1', 'DEC', 'Ev', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
+  def('FF /2', 'CALL', 'Ev', B.callE, gen('callIndirect'), { attrs: 'f64', block: BRANCH });
   def('FF /3', 'CALLF', 'Mp', B.callFarE, fault(FAR, 'callFar'));
-  def('FF /4', 'JMP', 'Ev', B.jmpE, gen('jmpIndirect'), { attrs: 'f64', block: BR });
+  def('FF /4', 'JMP', 'Ev', B.jmpE, gen('jmpIndirect'), { attrs: 'f64', block: BRANCH });
   def('FF /5', 'JMPF', 'Mp', B.jmpFarE, fault(FAR, 'jmpFar'));
-  def('FF /6', 'PUSH', 'Ev', D.pushE, gen('push'), { attrs: 'd64', block: S_ });
+  def('FF /6', 'PUSH', 'Ev', D.pushE, gen('push'), { attrs: 'd64', block: STRAIGHT });
 
   // ---- two-byte map 0F (SDM Vol. 2 Table A-3)
   const TABLES = 'reads the host\'s descriptor tables';
@@ -351,10 +352,10 @@ function build(): OpcodeDef[] {
   def('0F 08', 'INVD', '', S.wbinvd, PRIV);
   def('0F 09', 'WBINVD', '', S.wbinvd, PRIV);
   def('0F 0B', 'UD2', '', 'UD', fault('#UD (SIGILL)'));
-  def('0F 0D /r', 'NOP', 'Ev', D.nop, gen('prefetchNop'), { block: S_ });
-  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop, RESULT, { block: S_ });
-  def('F3 0F 1E FA', 'ENDBR64', '', D.nop, RESULT, { block: S_ });
-  def('F3 0F 1E FB', 'ENDBR32', '', D.nop, RESULT, { block: S_ });
+  def('0F 0D /r', 'NOP', 'Ev', D.nop, gen('prefetchNop'), { block: STRAIGHT });
+  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop, RESULT, { block: STRAIGHT });
+  def('F3 0F 1E FA', 'ENDBR64', '', D.nop, RESULT, { block: STRAIGHT });
+  def('F3 0F 1E FB', 'ENDBR32', '', D.nop, RESULT, { block: STRAIGHT });
   // REX.R extends the control register number: with /0 it names CR8; CR9-CR15 and
   // DR8-DR15 do not exist (#UD).
   for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, gen('movCr'), { attrs: cr === 0 ? 'f64' : 'f64 R0' });
@@ -366,26 +367,26 @@ function build(): OpcodeDef[] {
   def('0F 32', 'RDMSR', '', S.rdmsr, PRIV, { feature: 'msr' });
   def('0F 34', 'SYSENTER', '', 'unmodelled', { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
   def('0F 35', 'SYSEXIT', '', 'unmodelled', no('vendor difference at CPL 3 in long mode: #GP on Intel, #UD on AMD'), { feature: 'sep' });
-  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: S_ });
-  def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BR });
-  def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: S_ });
+  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT });
+  def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
+  def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT });
   const LOADS = (r: string): string => `loads ${r}: the generator puts no FS/GS-relative access after it`;
   def('0F A0', 'PUSH', 'FS', D.pushSeg, gen('pushFsGs'), { op: FS, attrs: 'd64', undefined: 'pushSreg' });
   def('0F A1', 'POP', 'FS', D.popSeg, fault(LOADS('FS'), 'popFsGs'), { op: FS, attrs: 'd64' });
   def('0F A2', 'CPUID', '', S.cpuid, hostState('CPUID describes the host CPU, not the profile'));
-  def('0F A3 /r', 'BT', 'Ev,Gv', btEG, gen('btReg'), { op: 0, block: S_, undefined: 'bitTest' });
-  def('0F A4 /r', 'SHLD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 0, block: S_, undefined: 'doubleShift' });
-  def('0F A5 /r', 'SHLD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 1, block: S_, undefined: 'doubleShift' });
+  def('0F A3 /r', 'BT', 'Ev,Gv', btEG, gen('btReg'), { op: 0, block: STRAIGHT, undefined: 'bitTest' });
+  def('0F A4 /r', 'SHLD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 0, block: STRAIGHT, undefined: 'doubleShift' });
+  def('0F A5 /r', 'SHLD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 1, block: STRAIGHT, undefined: 'doubleShift' });
   def('0F A8', 'PUSH', 'GS', D.pushSeg, gen('pushFsGs'), { op: GS, attrs: 'd64', undefined: 'pushSreg' });
   def('0F A9', 'POP', 'GS', D.popSeg, fault(LOADS('GS'), 'popFsGs'), { op: GS, attrs: 'd64' });
-  def('0F AB /r', 'BTS', 'Ev,Gv', btEG, gen('btReg'), { op: 1, attrs: 'lock', block: S_, undefined: 'bitTest' });
-  def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 2, block: S_, undefined: 'doubleShift' });
-  def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 3, block: S_, undefined: 'doubleShift' });
+  def('0F AB /r', 'BTS', 'Ev,Gv', btEG, gen('btReg'), { op: 1, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 2, block: STRAIGHT, undefined: 'doubleShift' });
+  def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 3, block: STRAIGHT, undefined: 'doubleShift' });
   // The fences are NP 0F AE E8/F0/F8; processors ignore ModRM.rm (E8-EF, F0-F7, F8-FF).
   for (let rm = 0; rm < 8; rm++) {
-    def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop, RESULT, { block: S_ });
-    def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop, RESULT, { block: S_ });
-    def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop, RESULT, { block: S_ });
+    def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop, RESULT, { block: STRAIGHT });
+    def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop, RESULT, { block: STRAIGHT });
+    def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop, RESULT, { block: STRAIGHT });
   }
   // RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE: F3 0F AE /0-/3 with mod = 11 (register forms).
   const FSGS = ['RDFSBASE', 'RDGSBASE', 'WRFSBASE', 'WRGSBASE'];
@@ -396,33 +397,33 @@ function build(): OpcodeDef[] {
   for (let op = 0; op < 4; op++) {
     for (let r = 0; r < 8; r++) def(`F3 0F AE ${hex(0xc0 + op * 8 + r)}`, FSGS[op], 'Ry', D.fsGsBase, FSGS_ORACLE[op], { op, feature: 'fsgsbase', attrs: 'o64' });
   }
-  def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2, gen('mul'), { block: S_, undefined: 'mul' });
-  def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: S_ });
-  def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: S_ });
+  def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
+  def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: STRAIGHT });
+  def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: STRAIGHT });
   def('0F B2 /r', 'LSS', 'Gv,Mp', D.loadFarPointer, gen('lss'), { op: SS });
-  def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, gen('btReg'), { op: 2, attrs: 'lock', block: S_, undefined: 'bitTest' });
+  def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, gen('btReg'), { op: 2, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
   def('0F B4 /r', 'LFS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('FS'), 'lfsLgs'), { op: FS });
   def('0F B5 /r', 'LGS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('GS'), 'lfsLgs'), { op: GS });
-  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, RESULT, { op: 1, block: S_ });
-  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, RESULT, { op: 2, block: S_ });
-  def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, gen('scan'), { feature: 'popcnt', block: S_ });
+  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, RESULT, { op: 1, block: STRAIGHT });
+  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, RESULT, { op: 2, block: STRAIGHT });
+  def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, gen('scan'), { feature: 'popcnt', block: STRAIGHT });
   def('0F B9 /r', 'UD1', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
-  def('0F BA /4', 'BT', 'Ev,Ib', btEI, RESULT, { op: 0, block: S_, undefined: 'bitTest' });
-  def('0F BA /5', 'BTS', 'Ev,Ib', btEI, RESULT, { op: 1, attrs: 'lock', block: S_, undefined: 'bitTest' });
-  def('0F BA /6', 'BTR', 'Ev,Ib', btEI, RESULT, { op: 2, attrs: 'lock', block: S_, undefined: 'bitTest' });
-  def('0F BA /7', 'BTC', 'Ev,Ib', btEI, RESULT, { op: 3, attrs: 'lock', block: S_, undefined: 'bitTest' });
-  def('0F BB /r', 'BTC', 'Ev,Gv', btEG, gen('btReg'), { op: 3, attrs: 'lock', block: S_, undefined: 'bitTest' });
+  def('0F BA /4', 'BT', 'Ev,Ib', btEI, RESULT, { op: 0, block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /5', 'BTS', 'Ev,Ib', btEI, RESULT, { op: 1, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /6', 'BTR', 'Ev,Ib', btEI, RESULT, { op: 2, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /7', 'BTC', 'Ev,Ib', btEI, RESULT, { op: 3, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BB /r', 'BTC', 'Ev,Gv', btEG, gen('btReg'), { op: 3, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
   // BMI1 is not advertised: F3 0F BC executes as BSF, as on CPUs without TZCNT.
-  def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, gen('bsf'), { op: 0, block: S_, undefined: 'bitScan' });
-  def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, gen('scan'), { feature: 'lzcnt', block: S_, undefined: 'lzcnt' });
-  def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, gen('scan'), { op: 1, block: S_, undefined: 'bitScan' });
-  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, RESULT, { op: -1, block: S_ });
-  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, RESULT, { op: -2, block: S_ });
-  def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, gen('xadd'), { attrs: 'lock', block: S_ });
-  def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, gen('xadd'), { attrs: 'lock', block: S_ });
-  def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, gen('cmpxchg8b'), { feature: 'cx8', attrs: 'lock W0', block: S_ });
-  def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, gen('cmpxchg16b'), { feature: 'cx16', attrs: 'lock W1', block: S_ });
-  def('0F C8+r', 'BSWAP', 'Zv', bswap, RESULT, { block: S_, undefined: 'bswap16' });
+  def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, gen('bsf'), { op: 0, block: STRAIGHT, undefined: 'bitScan' });
+  def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, gen('scan'), { feature: 'lzcnt', block: STRAIGHT, undefined: 'lzcnt' });
+  def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, gen('scan'), { op: 1, block: STRAIGHT, undefined: 'bitScan' });
+  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, RESULT, { op: -1, block: STRAIGHT });
+  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, RESULT, { op: -2, block: STRAIGHT });
+  def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
+  def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
+  def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, gen('cmpxchg8b'), { feature: 'cx8', attrs: 'lock W0', block: STRAIGHT });
+  def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, gen('cmpxchg16b'), { feature: 'cx16', attrs: 'lock W1', block: STRAIGHT });
+  def('0F C8+r', 'BSWAP', 'Zv', bswap, RESULT, { block: STRAIGHT, undefined: 'bswap16' });
   def('0F FF /r', 'UD0', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
 
   // MMX and SSE encodings of the legacy 0F, 0F38 and 0F3A maps (SDM Vol. 2 Tables A-3 to
