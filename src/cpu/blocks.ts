@@ -10,33 +10,42 @@
 // are retired and counted), and a write to a page holding decoded code ends the block
 // at once, so the next instruction is decoded afresh. Blocks hold only instructions
 // that neither change the mode, the privilege, paging or the run itself, nor repeat
-// (REP), and may end in one branch.
+// (REP), and may end in one branch: the rows marked `block: 'straight'` and
+// `block: 'branch'` in the opcode table (opcodes.ts).
 
 import type { Cpu } from './cpu.js';
 import type { Exec, Insn } from './insn.js';
-import * as A from './ops/arith.js';
-import * as Bt from './ops/bits.js';
-import * as D from './ops/data.js';
-import * as Br from './ops/branch.js';
-import * as L from './ops/legacy.js';
-import { SPECIALISED } from './specialize.js';
+import { ENTRIES, type BlockRole } from './opcodes.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
 const MAX_LENGTH = 64;
 
-const STRAIGHT = new Set<Exec>([
-  A.aluEG, A.aluGE, A.aluAI, A.aluEI, A.unaryE, A.unaryZ, A.mulE, A.imulGEI, A.imulGE2, A.divE,
-  Bt.shiftE, Bt.shiftDouble, Bt.btEG, Bt.btEI, Bt.bitScan, Bt.popcnt, Bt.lzcnt, Bt.setcc, Bt.cmovcc, Bt.bswap,
-  D.movEG, D.movGE, D.movEI, D.movZI, D.movMoffs, D.movExtend, D.movsxd, D.lea, D.xchgEG, D.xchgZ, D.xadd,
-  D.cmpxchg, D.cmpxchg8b16b, D.pushZ, D.popZ, D.pushI, D.pushE, D.popE, D.pushf, D.lahf, D.sahf, D.enter, D.leave,
-  D.cbw, D.cwd, D.xlat, D.salc, D.clc, D.stc, D.cmc, D.cld, D.std, D.nop,
-  L.aaa, L.aas, L.decimalAdjust, L.aam, L.aad, L.arpl,
-  ...SPECIALISED,
-]);
+/** The semantics of the rows marked `block` (opcodes.ts), with their decode-time
+ *  specialisations (a specialised form keeps its row's role). A decoded instruction is
+ *  tested by its semantics, not its row: one the decoder turned into #UD (a bad LOCK, a
+ *  missing feature) has another function and never enters a block. */
+function semanticsOf(role: BlockRole): Set<Exec> {
+  const out = new Set<Exec>();
+  for (const e of ENTRIES) {
+    if (e.def.block !== role) continue;
+    out.add(e.exec);
+    for (const s of [e.specR32, e.specR64, e.specM64]) if (s !== null) out.add(s);
+  }
+  return out;
+}
 
+// Built on first use: opcodes.ts is in an import cycle with cpu.ts (through the
+// semantics), so its rows may not exist yet when this module loads.
+let straight: ReadonlySet<Exec> | null = null;
 /** Near branches: they may end a block. */
-const BRANCH = new Set<Exec>([Br.jcc, Br.jmpRel, Br.jmpE, Br.callRel, Br.callE, Br.retNear, Br.loop, Br.jrcxz]);
+let branch: ReadonlySet<Exec> | null = null;
+
+/** What a block may do with an instruction of these semantics (null: not hold it). */
+export function blockRole(exec: Exec): BlockRole | null {
+  if (straight === null || branch === null) { straight = semanticsOf('straight'); branch = semanticsOf('branch'); }
+  return straight.has(exec) ? 'straight' : branch.has(exec) ? 'branch' : null;
+}
 
 /** Compile the block starting at `entry` (page offset `off`); `at(off)` returns the decoded
  *  instruction at an offset of the same page, or null if there is none to include. */
@@ -46,12 +55,12 @@ export function compileBlock(entry: Insn, off: number, at: (off: number) => Insn
   let pos = off;
   let insn: Insn | null = entry;
   while (insn !== null && insns.length < MAX_LENGTH) {
-    const straight = STRAIGHT.has(insn.exec);
-    if (!straight && !BRANCH.has(insn.exec)) break;
+    const role = blockRole(insn.exec);
+    if (role === null) break;
     insns.push(insn);
     starts.push(pos - off);
     pos += insn.len;
-    if (!straight) break;
+    if (role === 'branch') break;
     insn = at(pos);
   }
   if (insns.length < 2) return;

@@ -1,8 +1,12 @@
 // The opcode table: the one place an opcode is spelled. Each row gives the encoding
 // (SDM Vol. 2 notation), the mnemonic, the operands (SDM Vol. 2 Appendix A operand
 // codes), the semantics or an explicit #UD, the entry parameter, the CPUID feature
-// that gates it and attributes. The decoder, the disassembly names in traces and the
-// feature gating are all derived from these rows.
+// that gates it, attributes, and every other per-instruction fact: whether a compiled
+// block may hold it, its decode-time specialisations, which rule of src/cpu/undefined.ts
+// gives its SDM-undefined outputs, and how the hardware oracle generates and compares
+// it. The decoder, the block compiler, the specialiser, the disassembly names, the
+// feature gating and the oracle's choices are all derived from these rows, so adding
+// an instruction is one row plus its semantics.
 //
 // Encoding: [NP|66|F3|F2] [0F [38|3A]] XX[+r|+cc] [/r | /digit] [exact ModRM byte]
 // Attributes: d64 (64-bit default operand size), f64 (forced 64-bit), i64 (#UD in
@@ -10,7 +14,8 @@
 // destination), W0/W1 (REX.W must be 0/1), R0 (REX.R must be 0), b (byte operation).
 
 import type { Exec } from './insn.js';
-import { AluOp, Unary, aluEG, aluGE, aluAI, aluEI, unaryE, unaryZ, mulE, imulGEI, imulGE2, divE } from './ops/arith.js';
+import type { UndefinedRule } from './undefined.js';
+import { AluOp, Unary, aluEG, aluGE, aluAI, aluEI, unaryE, unaryZ, mulE, imulGEI, imulGE2, divE, aluRR32, aluRR64 } from './ops/arith.js';
 import { shiftE, shiftDouble, btEG, btEI, bitScan, popcnt, lzcnt, setcc, cmovcc, bswap, CountFrom } from './ops/bits.js';
 import * as D from './ops/data.js';
 import * as B from './ops/branch.js';
@@ -24,6 +29,43 @@ import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
  *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
 export type Semantics = Exec | 'UD' | 'unmodelled';
 
+/** Compiled blocks (blocks.ts): 'straight' rows may be anywhere in a block, 'branch'
+ *  rows (near branches) only last. A row with neither never enters a block: it may
+ *  change the mode, the privilege, paging or the run itself, or repeat (REP). */
+export type BlockRole = 'straight' | 'branch';
+
+/** Narrower semantics chosen at decode (specialize.ts) for the commonest operand forms
+ *  of a row: r32/r64 a register operand at operand size 4/8, m64 a memory operand at
+ *  operand size 8. Each must define the same operation as the row's semantics. */
+export interface Specialise {
+  r32?: Exec;
+  r64?: Exec;
+  m64?: Exec;
+}
+
+/** How the hardware oracle (src/lab/oracle, which words each class in comparable.ts)
+ *  treats a row: 'result' generated and compared on its results; 'fault' generated and
+ *  compared on what it does at CPL 3 (`why` says what); 'priv', 'ud64', 'io' the usual
+ *  faults of a privileged, 64-bit-invalid or I/O instruction at CPL 3; 'hostState',
+ *  'hostOs', 'hostFeature', 'no' not compared, `why` says why. */
+export type OracleCompare = 'result' | 'fault' | 'priv' | 'ud64' | 'io' | 'hostState' | 'hostOs' | 'hostFeature' | 'no';
+
+/** The oracle generator's recipe for a row's operands (src/lab/oracle/recipes.ts holds
+ *  what each means); a row without one gets random operands by its operand codes. */
+export type OracleGen =
+  | 'mov' | 'movCr' | 'movSreg' | 'movSregFsGs' | 'moffs' | 'xchg' | 'xadd' | 'cmpxchg' | 'cmpxchg8b' | 'cmpxchg16b'
+  | 'mul' | 'div' | 'idiv' | 'writesA' | 'writesD' | 'xlat' | 'shift' | 'int' | 'btReg' | 'scan' | 'bsf'
+  | 'push' | 'pushFsGs' | 'pop' | 'popFsGs' | 'pushf' | 'popf' | 'enter' | 'leave' | 'cld' | 'std'
+  | 'jcc' | 'jmpRel' | 'callRel' | 'loop' | 'loopz' | 'jrcxz' | 'jmpIndirect' | 'callIndirect'
+  | 'ret' | 'retf' | 'iret' | 'jmpFar' | 'callFar' | 'jmpFarImm' | 'callFarImm' | 'lss' | 'lfsLgs'
+  | 'movs' | 'cmps' | 'stos' | 'lods' | 'scas' | 'ins' | 'outs' | 'pause' | 'prefetchNop';
+
+export interface OracleSpec {
+  compare: OracleCompare;
+  why?: string;
+  gen?: OracleGen;
+}
+
 export interface OpcodeDef {
   code: string;
   mnemonic: string;
@@ -32,308 +74,357 @@ export interface OpcodeDef {
   op?: number;
   feature?: string;
   attrs?: string;
+  block?: BlockRole;
+  specialise?: Specialise;
+  /** The rule of src/cpu/undefined.ts for what the SDM leaves undefined in this row. */
+  undefined?: UndefinedRule;
+  oracle: OracleSpec;
 }
 
 const ALU_NAMES = ['ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP'];
 const CC = ['O', 'NO', 'B', 'AE', 'E', 'NE', 'BE', 'A', 'S', 'NS', 'P', 'NP', 'L', 'GE', 'LE', 'G'];
 const SHIFT_NAMES = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAL', 'SAR'];
+/** The undefined-value rule of each shift kind (SHIFT_NAMES order). */
+const SHIFT_RULES: UndefinedRule[] = ['rotate', 'rotate', 'rotate', 'rotate', 'shift', 'shift', 'shift', 'sar'];
 
 function hex(n: number): string {
   return n.toString(16).toUpperCase().padStart(2, '0');
 }
 
+// Oracle treatments, for brevity in the rows.
+const RESULT: OracleSpec = { compare: 'result' };
+const PRIV: OracleSpec = { compare: 'priv' };
+const UD64: OracleSpec = { compare: 'ud64' };
+const IO: OracleSpec = { compare: 'io' };
+const gen = (g: OracleGen): OracleSpec => ({ compare: 'result', gen: g });
+const fault = (why: string, g?: OracleGen): OracleSpec => (g === undefined ? { compare: 'fault', why } : { compare: 'fault', why, gen: g });
+const hostState = (why: string): OracleSpec => ({ compare: 'hostState', why });
+const hostFeature = (why: string): OracleSpec => ({ compare: 'hostFeature', why });
+const no = (why: string): OracleSpec => ({ compare: 'no', why });
+const NOT_ENUMERATED = fault('FRED is not enumerated: #UD');
+const VMX = no('VMX instructions: #UD outside VMX operation on Intel, another instruction map on AMD');
+const FAR = 'the far pointer is a later instruction of the sequence and a selector';
+
 function build(): OpcodeDef[] {
   const t: OpcodeDef[] = [];
-  const def = (code: string, mnemonic: string, operands: string, exec: Semantics, extra: Partial<OpcodeDef> = {}): void => {
-    t.push({ code, mnemonic, operands, exec, ...extra });
+  const def = (code: string, mnemonic: string, operands: string, exec: Semantics, oracle: OracleSpec,
+    extra: Partial<Omit<OpcodeDef, 'oracle'>> = {}): void => {
+    t.push({ code, mnemonic, operands, exec, oracle, ...extra });
   };
+  // Block roles (BlockRole), short for the rows.
+  const STRAIGHT = 'straight' as const, BRANCH = 'branch' as const;
 
   // ---- one-byte map: the ALU rows 00-3F (SDM Vol. 2 Table A-2)
   for (let op = 0; op < 8; op++) {
     const base = op * 8, name = ALU_NAMES[op];
     const lock = op === AluOp.Cmp ? '' : 'lock';
-    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, { op, attrs: lock });
-    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, { op, attrs: lock });
-    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, { op });
-    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, { op });
-    def(hex(base + 4), name, 'AL,Ib', aluAI, { op });
-    def(hex(base + 5), name, 'rAX,Iz', aluAI, { op });
-    def(`80 /${op}`, name, 'Eb,Ib', aluEI, { op, attrs: lock });
-    def(`81 /${op}`, name, 'Ev,Iz', aluEI, { op, attrs: lock });
-    def(`82 /${op}`, name, 'Eb,Ib', aluEI, { op, attrs: `i64 ${lock}` });
-    def(`83 /${op}`, name, 'Ev,Ib', aluEI, { op, attrs: lock });
+    const u: { undefined?: UndefinedRule } = op === AluOp.And || op === AluOp.Or || op === AluOp.Xor ? { undefined: 'logic' } : {};
+    const rr = { r32: aluRR32, r64: aluRR64 };
+    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, specialise: rr, ...u });
+    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, RESULT, { op, block: STRAIGHT, ...u });
+    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, RESULT, { op, block: STRAIGHT, ...u });
+    def(hex(base + 4), name, 'AL,Ib', aluAI, RESULT, { op, block: STRAIGHT, ...u });
+    def(hex(base + 5), name, 'rAX,Iz', aluAI, RESULT, { op, block: STRAIGHT, ...u });
+    def(`80 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`81 /${op}`, name, 'Ev,Iz', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`82 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: `i64 ${lock}`, block: STRAIGHT, ...u });
+    def(`83 /${op}`, name, 'Ev,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
   }
-  def('06', 'PUSH', 'ES', D.pushSeg, { op: ES, attrs: 'i64' });
-  def('07', 'POP', 'ES', D.popSeg, { op: ES, attrs: 'i64' });
-  def('0E', 'PUSH', 'CS', D.pushSeg, { op: CS, attrs: 'i64' });
-  def('16', 'PUSH', 'SS', D.pushSeg, { op: SS, attrs: 'i64' });
-  def('17', 'POP', 'SS', D.popSeg, { op: SS, attrs: 'i64' });
-  def('1E', 'PUSH', 'DS', D.pushSeg, { op: DS, attrs: 'i64' });
-  def('1F', 'POP', 'DS', D.popSeg, { op: DS, attrs: 'i64' });
-  def('27', 'DAA', '', L.decimalAdjust, { op: 0, attrs: 'i64' });
-  def('2F', 'DAS', '', L.decimalAdjust, { op: 1, attrs: 'i64' });
-  def('37', 'AAA', '', L.aaa, { attrs: 'i64' });
-  def('3F', 'AAS', '', L.aas, { attrs: 'i64' });
+  def('06', 'PUSH', 'ES', D.pushSeg, gen('push'), { op: ES, attrs: 'i64', undefined: 'pushSreg' });
+  def('07', 'POP', 'ES', D.popSeg, gen('pop'), { op: ES, attrs: 'i64' });
+  def('0E', 'PUSH', 'CS', D.pushSeg, gen('push'), { op: CS, attrs: 'i64', undefined: 'pushSreg' });
+  def('16', 'PUSH', 'SS', D.pushSeg, gen('push'), { op: SS, attrs: 'i64', undefined: 'pushSreg' });
+  def('17', 'POP', 'SS', D.popSeg, gen('pop'), { op: SS, attrs: 'i64' });
+  def('1E', 'PUSH', 'DS', D.pushSeg, gen('push'), { op: DS, attrs: 'i64', undefined: 'pushSreg' });
+  def('1F', 'POP', 'DS', D.popSeg, gen('pop'), { op: DS, attrs: 'i64' });
+  def('27', 'DAA', '', L.decimalAdjust, UD64, { op: 0, attrs: 'i64', block: STRAIGHT, undefined: 'decimalAdjust' });
+  def('2F', 'DAS', '', L.decimalAdjust, UD64, { op: 1, attrs: 'i64', block: STRAIGHT, undefined: 'decimalAdjust' });
+  def('37', 'AAA', '', L.aaa, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'asciiAdjust' });
+  def('3F', 'AAS', '', L.aas, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'asciiAdjust' });
 
   // ---- 40-7F
-  def('40+r', 'INC', 'Zv', unaryZ, { op: Unary.Inc, attrs: 'i64' });
-  def('48+r', 'DEC', 'Zv', unaryZ, { op: Unary.Dec, attrs: 'i64' });
-  def('50+r', 'PUSH', 'Zv', D.pushZ, { attrs: 'd64' });
-  def('58+r', 'POP', 'Zv', D.popZ, { attrs: 'd64' });
-  def('60', 'PUSHA', '', L.pusha, { attrs: 'i64' });
-  def('61', 'POPA', '', L.popa, { attrs: 'i64' });
-  def('62 /r', 'BOUND', 'Gv,Ma', L.bound, { attrs: 'i64' });
-  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, { attrs: 'o64' });
-  def('63 /r', 'ARPL', 'Ew,Gw', L.arpl, { attrs: 'i64' });
-  def('68', 'PUSH', 'Iz', D.pushI, { attrs: 'd64' });
-  def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI);
-  def('6A', 'PUSH', 'Ib', D.pushI, { attrs: 'd64' });
-  def('6B /r', 'IMUL', 'Gv,Ev,Ib', imulGEI);
-  def('6C', 'INSB', 'Yb,DX', stringOp, { op: 5 });
-  def('6D', 'INS', 'Yz,DX', stringOp, { op: 5, attrs: 'z' });
-  def('6E', 'OUTSB', 'DX,Xb', stringOp, { op: 6, attrs: 'b' });
-  def('6F', 'OUTS', 'DX,Xz', stringOp, { op: 6, attrs: 'z' });
-  def('70+cc', 'J', 'Jb', B.jcc, { attrs: 'f64' });
+  const REX = no('40-4F are REX prefixes in 64-bit mode, where the oracle runs');
+  def('40+r', 'INC', 'Zv', unaryZ, REX, { op: Unary.Inc, attrs: 'i64', block: STRAIGHT });
+  def('48+r', 'DEC', 'Zv', unaryZ, REX, { op: Unary.Dec, attrs: 'i64', block: STRAIGHT });
+  def('50+r', 'PUSH', 'Zv', D.pushZ, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('58+r', 'POP', 'Zv', D.popZ, gen('pop'), { attrs: 'd64', block: STRAIGHT });
+  def('60', 'PUSHA', '', L.pusha, UD64, { attrs: 'i64' });
+  def('61', 'POPA', '', L.popa, UD64, { attrs: 'i64' });
+  def('62 /r', 'BOUND', 'Gv,Ma', L.bound, hostFeature('62 as the EVEX prefix (AVX-512)'), { attrs: 'i64' });
+  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, RESULT, { attrs: 'o64', block: STRAIGHT });
+  // The oracle's table once classified 63 /r by code before mnemonic, which made ARPL's row
+  // 'result' too: kept, so that the generated sequences stay the same (it builds as a
+  // LOCK-prefixed #UD, as 63 is MOVSXD in 64-bit mode).
+  def('63 /r', 'ARPL', 'Ew,Gw', L.arpl, RESULT, { attrs: 'i64', block: STRAIGHT });
+  def('68', 'PUSH', 'Iz', D.pushI, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('69 /r', 'IMUL', 'Gv,Ev,Iz', imulGEI, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
+  def('6A', 'PUSH', 'Ib', D.pushI, gen('push'), { attrs: 'd64', block: STRAIGHT });
+  def('6B /r', 'IMUL', 'Gv,Ev,Ib', imulGEI, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
+  const ins: OracleSpec = { ...IO, gen: 'ins' }, outs: OracleSpec = { ...IO, gen: 'outs' };
+  def('6C', 'INSB', 'Yb,DX', stringOp, ins, { op: 5 });
+  def('6D', 'INS', 'Yz,DX', stringOp, ins, { op: 5, attrs: 'z' });
+  def('6E', 'OUTSB', 'DX,Xb', stringOp, outs, { op: 6, attrs: 'b' });
+  def('6F', 'OUTS', 'DX,Xz', stringOp, outs, { op: 6, attrs: 'z' });
+  def('70+cc', 'J', 'Jb', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
 
   // ---- 84-8F
-  def('84 /r', 'TEST', 'Eb,Gb', aluEG, { op: AluOp.Test });
-  def('85 /r', 'TEST', 'Ev,Gv', aluEG, { op: AluOp.Test });
-  def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, { attrs: 'lock' });
-  def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, { attrs: 'lock' });
-  def('88 /r', 'MOV', 'Eb,Gb', D.movEG);
-  def('89 /r', 'MOV', 'Ev,Gv', D.movEG);
-  def('8A /r', 'MOV', 'Gb,Eb', D.movGE);
-  def('8B /r', 'MOV', 'Gv,Ev', D.movGE);
-  for (let sreg = 0; sreg < 6; sreg++) def(`8C /${sreg}`, 'MOV', 'Ev,Sw', D.movESeg);
-  def('8D /r', 'LEA', 'Gv,M', D.lea);
+  def('84 /r', 'TEST', 'Eb,Gb', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('85 /r', 'TEST', 'Ev,Gv', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', specialise: { r32: aluRR32, r64: aluRR64 } });
+  def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
+  def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
+  def('88 /r', 'MOV', 'Eb,Gb', D.movEG, gen('mov'), { block: STRAIGHT });
+  def('89 /r', 'MOV', 'Ev,Gv', D.movEG, gen('mov'), { block: STRAIGHT, specialise: { r64: D.movRR64, m64: D.store64 } });
+  def('8A /r', 'MOV', 'Gb,Eb', D.movGE, gen('mov'), { block: STRAIGHT });
+  def('8B /r', 'MOV', 'Gv,Ev', D.movGE, gen('mov'), { block: STRAIGHT, specialise: { m64: D.load64 } });
+  for (let sreg = 0; sreg < 6; sreg++) def(`8C /${sreg}`, 'MOV', 'Ev,Sw', D.movESeg, gen('mov'));
+  def('8D /r', 'LEA', 'Gv,M', D.lea, RESULT, { block: STRAIGHT });
   // MOV to CS and to the nonexistent segment registers 6 and 7 are undefined encodings.
-  for (const sreg of [ES, SS, DS, FS, GS]) def(`8E /${sreg}`, 'MOV', 'Sw,Ew', D.movSegE);
-  def('8F /0', 'POP', 'Ev', D.popE, { attrs: 'd64' });
+  for (const sreg of [ES, SS, DS, FS, GS]) {
+    const fsgs = sreg === FS || sreg === GS;
+    def(`8E /${sreg}`, 'MOV', 'Sw,Ew', D.movSegE, !fsgs ? gen('movSreg') : fault(`loads ${sreg === FS ? 'FS' : 'GS'}: the generator puts no FS/GS-relative access after it (null-selector base: Intel clears, AMD keeps)`, 'movSregFsGs'));
+  }
+  def('8F /0', 'POP', 'Ev', D.popE, gen('pop'), { attrs: 'd64', block: STRAIGHT });
 
   // ---- 90-9F
-  def('F3 90', 'PAUSE', '', D.nop);
-  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ);
-  def('98', 'CBW', '', D.cbw);
-  def('99', 'CWD', '', D.cwd);
-  def('9A', 'CALLF', 'Ap', B.callFarImm, { attrs: 'i64' });
-  def('9B', 'WAIT', '', S.x87, { op: 1 });
-  def('9C', 'PUSHF', '', D.pushf, { attrs: 'd64' });
-  def('9D', 'POPF', '', D.popf, { attrs: 'd64' });
-  def('9E', 'SAHF', '', D.sahf, { feature: 'lahf64' });
-  def('9F', 'LAHF', '', D.lahf, { feature: 'lahf64' });
+  def('F3 90', 'PAUSE', '', D.nop, gen('pause'), { block: STRAIGHT });
+  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ, gen('xchg'), { block: STRAIGHT });
+  def('98', 'CBW', '', D.cbw, gen('writesA'), { block: STRAIGHT });
+  def('99', 'CWD', '', D.cwd, gen('writesD'), { block: STRAIGHT });
+  def('9A', 'CALLF', 'Ap', B.callFarImm, fault(FAR, 'callFarImm'), { attrs: 'i64' });
+  def('9B', 'WAIT', '', S.x87, hostFeature('x87 (WAIT checks for pending x87 exceptions)'), { op: 1 });
+  def('9C', 'PUSHF', '', D.pushf, gen('pushf'), { attrs: 'd64', block: STRAIGHT });
+  def('9D', 'POPF', '', D.popf, fault('the popped image has TF and AC clear (a trap flag would single-step the harness)', 'popf'), { attrs: 'd64' });
+  def('9E', 'SAHF', '', D.sahf, RESULT, { feature: 'lahf64', block: STRAIGHT });
+  def('9F', 'LAHF', '', D.lahf, gen('writesA'), { feature: 'lahf64', block: STRAIGHT });
 
   // ---- A0-AF
-  def('A0', 'MOV', 'AL,Ob', D.movMoffs, { op: 0 });
-  def('A1', 'MOV', 'rAX,Ov', D.movMoffs, { op: 0 });
-  def('A2', 'MOV', 'Ob,AL', D.movMoffs, { op: 1 });
-  def('A3', 'MOV', 'Ov,rAX', D.movMoffs, { op: 1 });
-  def('A4', 'MOVSB', 'Yb,Xb', stringOp, { op: 0 });
-  def('A5', 'MOVS', 'Yv,Xv', stringOp, { op: 0 });
-  def('A6', 'CMPSB', 'Xb,Yb', stringOp, { op: 1 });
-  def('A7', 'CMPS', 'Xv,Yv', stringOp, { op: 1 });
-  def('A8', 'TEST', 'AL,Ib', aluAI, { op: AluOp.Test });
-  def('A9', 'TEST', 'rAX,Iz', aluAI, { op: AluOp.Test });
-  def('AA', 'STOSB', 'Yb,AL', stringOp, { op: 2 });
-  def('AB', 'STOS', 'Yv,rAX', stringOp, { op: 2 });
-  def('AC', 'LODSB', 'AL,Xb', stringOp, { op: 3 });
-  def('AD', 'LODS', 'rAX,Xv', stringOp, { op: 3 });
-  def('AE', 'SCASB', 'AL,Yb', stringOp, { op: 4 });
-  def('AF', 'SCAS', 'rAX,Yv', stringOp, { op: 4 });
+  def('A0', 'MOV', 'AL,Ob', D.movMoffs, gen('moffs'), { op: 0, block: STRAIGHT });
+  def('A1', 'MOV', 'rAX,Ov', D.movMoffs, gen('moffs'), { op: 0, block: STRAIGHT });
+  def('A2', 'MOV', 'Ob,AL', D.movMoffs, gen('moffs'), { op: 1, block: STRAIGHT });
+  def('A3', 'MOV', 'Ov,rAX', D.movMoffs, gen('moffs'), { op: 1, block: STRAIGHT });
+  def('A4', 'MOVSB', 'Yb,Xb', stringOp, gen('movs'), { op: 0 });
+  def('A5', 'MOVS', 'Yv,Xv', stringOp, gen('movs'), { op: 0 });
+  def('A6', 'CMPSB', 'Xb,Yb', stringOp, gen('cmps'), { op: 1 });
+  def('A7', 'CMPS', 'Xv,Yv', stringOp, gen('cmps'), { op: 1 });
+  def('A8', 'TEST', 'AL,Ib', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('A9', 'TEST', 'rAX,Iz', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('AA', 'STOSB', 'Yb,AL', stringOp, gen('stos'), { op: 2 });
+  def('AB', 'STOS', 'Yv,rAX', stringOp, gen('stos'), { op: 2 });
+  def('AC', 'LODSB', 'AL,Xb', stringOp, gen('lods'), { op: 3 });
+  def('AD', 'LODS', 'rAX,Xv', stringOp, gen('lods'), { op: 3 });
+  def('AE', 'SCASB', 'AL,Yb', stringOp, gen('scas'), { op: 4 });
+  def('AF', 'SCAS', 'rAX,Yv', stringOp, gen('scas'), { op: 4 });
 
   // ---- B0-BF
-  def('B0+r', 'MOV', 'Zb,Ib', D.movZI);
-  def('B8+r', 'MOV', 'Zv,Iv', D.movZI);
+  def('B0+r', 'MOV', 'Zb,Ib', D.movZI, gen('mov'), { block: STRAIGHT });
+  def('B8+r', 'MOV', 'Zv,Iv', D.movZI, gen('mov'), { block: STRAIGHT });
 
   // ---- C0-CF
   for (let k = 0; k < 8; k++) {
     const n = SHIFT_NAMES[k];
-    def(`C0 /${k}`, n, 'Eb,Ib', shiftE, { op: CountFrom.Imm });
-    def(`C1 /${k}`, n, 'Ev,Ib', shiftE, { op: CountFrom.Imm });
-    def(`D0 /${k}`, n, 'Eb,1', shiftE, { op: CountFrom.One });
-    def(`D1 /${k}`, n, 'Ev,1', shiftE, { op: CountFrom.One });
-    def(`D2 /${k}`, n, 'Eb,CL', shiftE, { op: CountFrom.CL });
-    def(`D3 /${k}`, n, 'Ev,CL', shiftE, { op: CountFrom.CL });
+    const x = { block: STRAIGHT, undefined: SHIFT_RULES[k] };
+    def(`C0 /${k}`, n, 'Eb,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
+    def(`C1 /${k}`, n, 'Ev,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
+    def(`D0 /${k}`, n, 'Eb,1', shiftE, gen('shift'), { op: CountFrom.One, ...x });
+    def(`D1 /${k}`, n, 'Ev,1', shiftE, gen('shift'), { op: CountFrom.One, ...x });
+    def(`D2 /${k}`, n, 'Eb,CL', shiftE, gen('shift'), { op: CountFrom.CL, ...x });
+    def(`D3 /${k}`, n, 'Ev,CL', shiftE, gen('shift'), { op: CountFrom.CL, ...x });
   }
-  def('C2', 'RET', 'Iw', B.retNear, { attrs: 'f64' });
-  def('C3', 'RET', '', B.retNear, { attrs: 'f64' });
-  def('C4 /r', 'LES', 'Gz,Mp', D.loadFarPointer, { op: ES, attrs: 'i64' });
-  def('C5 /r', 'LDS', 'Gz,Mp', D.loadFarPointer, { op: DS, attrs: 'i64' });
-  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI);
-  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI);
-  def('C8', 'ENTER', 'Iw,Ib', D.enter, { attrs: 'd64' });
-  def('C9', 'LEAVE', '', D.leave, { attrs: 'd64' });
-  def('CA', 'RETF', 'Iw', B.retFar);
-  def('CB', 'RETF', '', B.retFar);
-  def('CC', 'INT3', '', S.int3);
-  def('CD', 'INT', 'Ib', S.intN);
-  def('CE', 'INTO', '', S.into, { attrs: 'i64' });
-  def('CF', 'IRET', '', S.iret);
+  const RET = fault('the return address on the stack is a later instruction of the sequence', 'ret');
+  def('C2', 'RET', 'Iw', B.retNear, RET, { attrs: 'f64', block: BRANCH });
+  def('C3', 'RET', '', B.retNear, RET, { attrs: 'f64', block: BRANCH });
+  def('C4 /r', 'LES', 'Gz,Mp', D.loadFarPointer, hostFeature('C4 as the 3-byte VEX prefix (AVX)'), { op: ES, attrs: 'i64' });
+  def('C5 /r', 'LDS', 'Gz,Mp', D.loadFarPointer, hostFeature('C5 as the 2-byte VEX prefix (AVX)'), { op: DS, attrs: 'i64' });
+  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI, gen('mov'), { block: STRAIGHT });
+  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI, gen('mov'), { block: STRAIGHT });
+  def('C8', 'ENTER', 'Iw,Ib', D.enter, gen('enter'), { attrs: 'd64', block: STRAIGHT });
+  def('C9', 'LEAVE', '', D.leave, gen('leave'), { attrs: 'd64', block: STRAIGHT });
+  const RETF = fault('the far return pointer is a later instruction of the sequence and a selector', 'retf');
+  def('CA', 'RETF', 'Iw', B.retFar, RETF);
+  def('CB', 'RETF', '', B.retFar, RETF);
+  def('CC', 'INT3', '', S.int3, fault('#BP through Linux\'s DPL-3 gate: SIGTRAP after the instruction'));
+  def('CD', 'INT', 'Ib', S.intN, fault('INT n with n != 0x80: #GP through a DPL-0 gate, or #BP/#OF through the DPL-3 ones (Linux\'s gate DPLs)', 'int'));
+  def('CE', 'INTO', '', S.into, UD64, { attrs: 'i64' });
+  def('CF', 'IRET', '', S.iret, fault('the frame returns to a later instruction of the sequence (RFLAGS image without TF/AC)', 'iret'));
 
   // ---- D4-DF
-  def('D4', 'AAM', 'Ib', L.aam, { attrs: 'i64' });
-  def('D5', 'AAD', 'Ib', L.aad, { attrs: 'i64' });
+  def('D4', 'AAM', 'Ib', L.aam, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'aamAad' });
+  def('D5', 'AAD', 'Ib', L.aad, UD64, { attrs: 'i64', block: STRAIGHT, undefined: 'aamAad' });
   // D6 is blank in the SDM opcode map; Intel processors execute it as SALC outside 64-bit mode.
-  def('D6', 'SALC', '', D.salc, { attrs: 'i64' });
-  def('D7', 'XLAT', '', D.xlat);
-  for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, { op: 0 });
+  def('D6', 'SALC', '', D.salc, { ...UD64, gen: 'writesA' }, { attrs: 'i64', block: STRAIGHT });
+  def('D7', 'XLAT', '', D.xlat, gen('xlat'), { block: STRAIGHT });
+  const X87 = hostFeature('x87');
+  for (let k = 0xd8; k <= 0xdf; k++) def(`${hex(k)} /r`, 'x87', 'Ev', S.x87, X87, { op: 0 });
   // Reserved encodings of the escape opcodes (SDM Vol. 2 Tables A-7 to A-22): #UD, never #NM.
   // Memory forms by ModRM.reg; register forms by ModRM byte.
   for (const hole of ['D9 /1', 'DB /4', 'DB /6', 'DD /5', 'D9 D1-D7', 'D9 E2-E3', 'D9 E6-E7', 'D9 EF', 'DA E0-E8',
     'DA EA-FF', 'DB E5-E7', 'DB F8-FF', 'DD F0-FF', 'DE D8', 'DE DA-DF', 'DF E1-E7', 'DF F8-FF']) {
     const [op, modrm] = hole.split(' ');
-    if (modrm.startsWith('/')) { def(`${op} ${modrm}`, 'x87', 'M', 'UD'); continue; }
+    if (modrm.startsWith('/')) { def(`${op} ${modrm}`, 'x87', 'M', 'UD', X87); continue; }
     const [lo, hi] = modrm.split('-').map((x) => parseInt(x, 16));
-    for (let m = lo; m <= (hi ?? lo); m++) def(`${op} ${hex(m)}`, 'x87', '', 'UD');
+    for (let m = lo; m <= (hi ?? lo); m++) def(`${op} ${hex(m)}`, 'x87', '', 'UD', X87);
   }
 
   // ---- E0-EF
-  def('E0', 'LOOPNE', 'Jb', B.loop, { op: 0, attrs: 'f64' });
-  def('E1', 'LOOPE', 'Jb', B.loop, { op: 1, attrs: 'f64' });
-  def('E2', 'LOOP', 'Jb', B.loop, { op: 2, attrs: 'f64' });
-  def('E3', 'JrCXZ', 'Jb', B.jrcxz, { attrs: 'f64' });
-  def('E4', 'IN', 'AL,Ib', S.inPort, { op: 0 });
-  def('E5', 'IN', 'eAX,Ib', S.inPort, { op: 0, attrs: 'z' });
-  def('E6', 'OUT', 'Ib,AL', S.outPort, { op: 0, attrs: 'b' });
-  def('E7', 'OUT', 'Ib,eAX', S.outPort, { op: 0, attrs: 'z' });
-  def('E8', 'CALL', 'Jz', B.callRel, { attrs: 'f64' });
-  def('E9', 'JMP', 'Jz', B.jmpRel, { attrs: 'f64' });
-  def('EA', 'JMPF', 'Ap', B.jmpFarImm, { attrs: 'i64' });
-  def('EB', 'JMP', 'Jb', B.jmpRel, { attrs: 'f64' });
-  def('EC', 'IN', 'AL,DX', S.inPort, { op: 1 });
-  def('ED', 'IN', 'eAX,DX', S.inPort, { op: 1, attrs: 'z' });
-  def('EE', 'OUT', 'DX,AL', S.outPort, { op: 1, attrs: 'b' });
-  def('EF', 'OUT', 'DX,eAX', S.outPort, { op: 1, attrs: 'z' });
+  def('E0', 'LOOPNE', 'Jb', B.loop, gen('loopz'), { op: 0, attrs: 'f64', block: BRANCH });
+  def('E1', 'LOOPE', 'Jb', B.loop, gen('loopz'), { op: 1, attrs: 'f64', block: BRANCH });
+  def('E2', 'LOOP', 'Jb', B.loop, gen('loop'), { op: 2, attrs: 'f64', block: BRANCH });
+  def('E3', 'JrCXZ', 'Jb', B.jrcxz, gen('jrcxz'), { attrs: 'f64', block: BRANCH });
+  const IN: OracleSpec = { ...IO, gen: 'writesA' };
+  def('E4', 'IN', 'AL,Ib', S.inPort, IN, { op: 0 });
+  def('E5', 'IN', 'eAX,Ib', S.inPort, IN, { op: 0, attrs: 'z' });
+  def('E6', 'OUT', 'Ib,AL', S.outPort, IO, { op: 0, attrs: 'b' });
+  def('E7', 'OUT', 'Ib,eAX', S.outPort, IO, { op: 0, attrs: 'z' });
+  def('E8', 'CALL', 'Jz', B.callRel, gen('callRel'), { attrs: 'f64', block: BRANCH });
+  def('E9', 'JMP', 'Jz', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
+  def('EA', 'JMPF', 'Ap', B.jmpFarImm, fault(FAR, 'jmpFarImm'), { attrs: 'i64' });
+  def('EB', 'JMP', 'Jb', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
+  def('EC', 'IN', 'AL,DX', S.inPort, IN, { op: 1 });
+  def('ED', 'IN', 'eAX,DX', S.inPort, IN, { op: 1, attrs: 'z' });
+  def('EE', 'OUT', 'DX,AL', S.outPort, IO, { op: 1, attrs: 'b' });
+  def('EF', 'OUT', 'DX,eAX', S.outPort, IO, { op: 1, attrs: 'z' });
 
   // ---- F0-FF
-  def('F1', 'INT1', '', S.int1);
-  def('F4', 'HLT', '', S.hlt);
-  def('F5', 'CMC', '', D.cmc);
-  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, { op: AluOp.Test });
-  def('F6 /1', 'TEST', 'Eb,Ib', aluEI, { op: AluOp.Test });
-  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
-  def('F7 /1', 'TEST', 'Ev,Iz', aluEI, { op: AluOp.Test });
+  def('F1', 'INT1', '', S.int1, fault('#DB trap (ICEBP): SIGTRAP after the instruction'));
+  def('F4', 'HLT', '', S.hlt, PRIV);
+  def('F5', 'CMC', '', D.cmc, RESULT, { block: STRAIGHT });
+  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F6 /1', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F7 /1', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
   for (const [w, ops] of [['Eb', 'F6'], ['Ev', 'F7']] as const) {
-    def(`${ops} /2`, 'NOT', w, unaryE, { op: Unary.Not, attrs: 'lock' });
-    def(`${ops} /3`, 'NEG', w, unaryE, { op: Unary.Neg, attrs: 'lock' });
-    def(`${ops} /4`, 'MUL', w, mulE, { op: 0 });
-    def(`${ops} /5`, 'IMUL', w, mulE, { op: 1 });
-    def(`${ops} /6`, 'DIV', w, divE, { op: 0 });
-    def(`${ops} /7`, 'IDIV', w, divE, { op: 1 });
+    def(`${ops} /2`, 'NOT', w, unaryE, RESULT, { op: Unary.Not, attrs: 'lock', block: STRAIGHT });
+    def(`${ops} /3`, 'NEG', w, unaryE, RESULT, { op: Unary.Neg, attrs: 'lock', block: STRAIGHT });
+    def(`${ops} /4`, 'MUL', w, mulE, gen('mul'), { op: 0, block: STRAIGHT, undefined: 'mul' });
+    def(`${ops} /5`, 'IMUL', w, mulE, gen('mul'), { op: 1, block: STRAIGHT, undefined: 'mul' });
+    def(`${ops} /6`, 'DIV', w, divE, gen('div'), { op: 0, block: STRAIGHT, undefined: 'div' });
+    def(`${ops} /7`, 'IDIV', w, divE, gen('idiv'), { op: 1, block: STRAIGHT, undefined: 'div' });
   }
-  def('F8', 'CLC', '', D.clc);
-  def('F9', 'STC', '', D.stc);
-  def('FA', 'CLI', '', S.cli);
-  def('FB', 'STI', '', S.sti);
-  def('FC', 'CLD', '', D.cld);
-  def('FD', 'STD', '', D.std);
-  def('FE /0', 'INC', 'Eb', unaryE, { op: Unary.Inc, attrs: 'lock' });
-  def('FE /1', 'DEC', 'Eb', unaryE, { op: Unary.Dec, attrs: 'lock' });
-  def('FF /0', 'INC', 'Ev', unaryE, { op: Unary.Inc, attrs: 'lock' });
-  def('FF /1', 'DEC', 'Ev', unaryE, { op: Unary.Dec, attrs: 'lock' });
-  def('FF /2', 'CALL', 'Ev', B.callE, { attrs: 'f64' });
-  def('FF /3', 'CALLF', 'Mp', B.callFarE);
-  def('FF /4', 'JMP', 'Ev', B.jmpE, { attrs: 'f64' });
-  def('FF /5', 'JMPF', 'Mp', B.jmpFarE);
-  def('FF /6', 'PUSH', 'Ev', D.pushE, { attrs: 'd64' });
+  const IF = fault('CPL 3 > IOPL 0: #GP (SIGSEGV)');
+  def('F8', 'CLC', '', D.clc, RESULT, { block: STRAIGHT });
+  def('F9', 'STC', '', D.stc, RESULT, { block: STRAIGHT });
+  def('FA', 'CLI', '', S.cli, IF);
+  def('FB', 'STI', '', S.sti, IF);
+  def('FC', 'CLD', '', D.cld, gen('cld'), { block: STRAIGHT });
+  def('FD', 'STD', '', D.std, gen('std'), { block: STRAIGHT });
+  def('FE /0', 'INC', 'Eb', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
+  def('FE /1', 'DEC', 'Eb', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
+  def('FF /0', 'INC', 'Ev', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
+  def('FF /1', 'DEC', 'Ev', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
+  def('FF /2', 'CALL', 'Ev', B.callE, gen('callIndirect'), { attrs: 'f64', block: BRANCH });
+  def('FF /3', 'CALLF', 'Mp', B.callFarE, fault(FAR, 'callFar'));
+  def('FF /4', 'JMP', 'Ev', B.jmpE, gen('jmpIndirect'), { attrs: 'f64', block: BRANCH });
+  def('FF /5', 'JMPF', 'Mp', B.jmpFarE, fault(FAR, 'jmpFar'));
+  def('FF /6', 'PUSH', 'Ev', D.pushE, gen('push'), { attrs: 'd64', block: STRAIGHT });
 
   // ---- two-byte map 0F (SDM Vol. 2 Table A-3)
-  def('0F 00 /0', 'SLDT', 'Ev', S.storeSelector, { op: 0 });
-  def('0F 00 /1', 'STR', 'Ev', S.storeSelector, { op: 1 });
-  def('0F 00 /2', 'LLDT', 'Ew', S.lldt);
-  def('0F 00 /3', 'LTR', 'Ew', S.ltr);
-  def('0F 00 /4', 'VERR', 'Ew', P.verify, { op: 0 });
-  def('0F 00 /5', 'VERW', 'Ew', P.verify, { op: 1 });
-  def('F2 0F 00 /6', 'LKGS', 'Ew', 'unmodelled', { feature: 'lkgs', attrs: 'o64' });
-  def('0F 01 /0', 'SGDT', 'M', S.storeTable, { op: 0 });
-  def('0F 01 /1', 'SIDT', 'M', S.storeTable, { op: 1 });
-  def('0F 01 /2', 'LGDT', 'M', S.loadTable, { op: 0 });
-  def('0F 01 /3', 'LIDT', 'M', S.loadTable, { op: 1 });
-  def('0F 01 /4', 'SMSW', 'Ev', S.smsw);
-  def('0F 01 /6', 'LMSW', 'Ew', S.lmsw);
-  def('0F 01 /7', 'INVLPG', 'Mb', S.invlpg);
-  def('66 0F 38 82 /r', 'INVPCID', 'Gy,Mdq', S.invpcid, { feature: 'invpcid' });
-  def('NP 0F 01 CA', 'CLAC', '', S.stac, { op: 0, feature: 'smap' });
-  def('NP 0F 01 CB', 'STAC', '', S.stac, { op: 1, feature: 'smap' });
-  def('0F 01 F8', 'SWAPGS', '', 'unmodelled', { attrs: 'o64' });
-  def('0F 01 F9', 'RDTSCP', '', S.rdtscp, { feature: 'rdtscp' });
-  def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
-  def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', { feature: 'fred', attrs: 'o64' });
-  def('0F 02 /r', 'LAR', 'Gv,Ew', P.lar);
-  def('0F 03 /r', 'LSL', 'Gv,Ew', P.lsl);
-  def('0F 05', 'SYSCALL', '', 'unmodelled', { feature: 'syscall' });
-  def('0F 06', 'CLTS', '', S.clts);
-  def('0F 07', 'SYSRET', '', 'unmodelled', { feature: 'syscall' });
-  def('0F 08', 'INVD', '', S.wbinvd);
-  def('0F 09', 'WBINVD', '', S.wbinvd);
-  def('0F 0B', 'UD2', '', 'UD');
-  def('0F 0D /r', 'NOP', 'Ev', D.nop);
-  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop);
-  def('F3 0F 1E FA', 'ENDBR64', '', D.nop);
-  def('F3 0F 1E FB', 'ENDBR32', '', D.nop);
+  const TABLES = 'reads the host\'s descriptor tables';
+  def('0F 00 /0', 'SLDT', 'Ev', S.storeSelector, hostState('SLDT returns the host LDTR (UMIP is off on the host)'), { op: 0 });
+  def('0F 00 /1', 'STR', 'Ev', S.storeSelector, hostState('STR returns the host TR (UMIP is off on the host)'), { op: 1 });
+  def('0F 00 /2', 'LLDT', 'Ew', S.lldt, PRIV);
+  def('0F 00 /3', 'LTR', 'Ew', S.ltr, PRIV);
+  def('0F 00 /4', 'VERR', 'Ew', P.verify, hostState(`VERR ${TABLES}`), { op: 0 });
+  def('0F 00 /5', 'VERW', 'Ew', P.verify, hostState(`VERW ${TABLES}`), { op: 1 });
+  def('F2 0F 00 /6', 'LKGS', 'Ew', 'unmodelled', NOT_ENUMERATED, { feature: 'lkgs', attrs: 'o64' });
+  def('0F 01 /0', 'SGDT', 'M', S.storeTable, hostState('SGDT returns the host GDTR (UMIP is off on the host)'), { op: 0 });
+  def('0F 01 /1', 'SIDT', 'M', S.storeTable, hostState('SIDT returns the host IDTR (UMIP is off on the host)'), { op: 1 });
+  def('0F 01 /2', 'LGDT', 'M', S.loadTable, PRIV, { op: 0 });
+  def('0F 01 /3', 'LIDT', 'M', S.loadTable, PRIV, { op: 1 });
+  def('0F 01 /4', 'SMSW', 'Ev', S.smsw, hostState('SMSW returns the host CR0 (UMIP is off on the host)'));
+  def('0F 01 /6', 'LMSW', 'Ew', S.lmsw, PRIV);
+  def('0F 01 /7', 'INVLPG', 'Mb', S.invlpg, PRIV);
+  def('66 0F 38 82 /r', 'INVPCID', 'Gy,Mdq', S.invpcid, no('INVPCID at CPL 3: #GP(0) where the host implements it (as in the model), #UD where it does not'), { feature: 'invpcid' });
+  // SMAP's STAC/CLAC are #UD at CPL 3 whether or not the host implements SMAP.
+  def('NP 0F 01 CA', 'CLAC', '', S.stac, fault('#UD at CPL 3 (SIGILL)'), { op: 0, feature: 'smap' });
+  def('NP 0F 01 CB', 'STAC', '', S.stac, fault('#UD at CPL 3 (SIGILL)'), { op: 1, feature: 'smap' });
+  def('0F 01 F8', 'SWAPGS', '', 'unmodelled', PRIV, { attrs: 'o64' });
+  def('0F 01 F9', 'RDTSCP', '', S.rdtscp, hostState('the host TSC and TSC_AUX'), { feature: 'rdtscp' });
+  // The oracle's CPU model (native/idt) does not enumerate FRED: #UD in the model, and on a
+  // host without FRED too (F3/F2 0F 01 CA are CLAC-like encodings with a prefix).
+  def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
+  def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
+  def('0F 02 /r', 'LAR', 'Gv,Ew', P.lar, hostState(`LAR ${TABLES}`), { undefined: 'lar' });
+  def('0F 03 /r', 'LSL', 'Gv,Ew', P.lsl, hostState(`LSL ${TABLES} (the CPUNODE segment's limit is the CPU number)`));
+  def('0F 05', 'SYSCALL', '', 'unmodelled', { compare: 'hostOs', why: 'SYSCALL enters the host kernel' }, { feature: 'syscall' });
+  def('0F 06', 'CLTS', '', S.clts, PRIV);
+  def('0F 07', 'SYSRET', '', 'unmodelled', PRIV, { feature: 'syscall' });
+  def('0F 08', 'INVD', '', S.wbinvd, PRIV);
+  def('0F 09', 'WBINVD', '', S.wbinvd, PRIV);
+  def('0F 0B', 'UD2', '', 'UD', fault('#UD (SIGILL)'));
+  def('0F 0D /r', 'NOP', 'Ev', D.nop, gen('prefetchNop'), { block: STRAIGHT });
+  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop, RESULT, { block: STRAIGHT });
+  def('F3 0F 1E FA', 'ENDBR64', '', D.nop, RESULT, { block: STRAIGHT });
+  def('F3 0F 1E FB', 'ENDBR32', '', D.nop, RESULT, { block: STRAIGHT });
   // REX.R extends the control register number: with /0 it names CR8; CR9-CR15 and
   // DR8-DR15 do not exist (#UD).
-  for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, { attrs: cr === 0 ? 'f64' : 'f64 R0' });
-  def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, { attrs: 'f64 R0' });
-  for (const cr of [0, 2, 3, 4]) def(`0F 22 /${cr}`, 'MOV', 'Cd,Rd', S.movToCr, { attrs: cr === 0 ? 'f64' : 'f64 R0' });
-  def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, { attrs: 'f64 R0' });
-  def('0F 30', 'WRMSR', '', S.wrmsr, { feature: 'msr' });
-  def('0F 31', 'RDTSC', '', S.rdtsc, { feature: 'tsc' });
-  def('0F 32', 'RDMSR', '', S.rdmsr, { feature: 'msr' });
-  def('0F 34', 'SYSENTER', '', 'unmodelled', { feature: 'sep' });
-  def('0F 35', 'SYSEXIT', '', 'unmodelled', { feature: 'sep' });
-  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, { feature: 'cmov' });
-  def('0F 80+cc', 'J', 'Jz', B.jcc, { attrs: 'f64' });
-  def('0F 90+cc', 'SET', 'Eb', setcc);
-  def('0F A0', 'PUSH', 'FS', D.pushSeg, { op: FS, attrs: 'd64' });
-  def('0F A1', 'POP', 'FS', D.popSeg, { op: FS, attrs: 'd64' });
-  def('0F A2', 'CPUID', '', S.cpuid);
-  def('0F A3 /r', 'BT', 'Ev,Gv', btEG, { op: 0 });
-  def('0F A4 /r', 'SHLD', 'Ev,Gv,Ib', shiftDouble, { op: 0 });
-  def('0F A5 /r', 'SHLD', 'Ev,Gv,CL', shiftDouble, { op: 1 });
-  def('0F A8', 'PUSH', 'GS', D.pushSeg, { op: GS, attrs: 'd64' });
-  def('0F A9', 'POP', 'GS', D.popSeg, { op: GS, attrs: 'd64' });
-  def('0F AB /r', 'BTS', 'Ev,Gv', btEG, { op: 1, attrs: 'lock' });
-  def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, { op: 2 });
-  def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, { op: 3 });
+  for (const cr of [0, 2, 3, 4]) def(`0F 20 /${cr}`, 'MOV', 'Rd,Cd', S.movFromCr, gen('movCr'), { attrs: cr === 0 ? 'f64' : 'f64 R0' });
+  def('0F 21 /r', 'MOV', 'Rd,Dd', S.movFromDr, gen('movCr'), { attrs: 'f64 R0' });
+  for (const cr of [0, 2, 3, 4]) def(`0F 22 /${cr}`, 'MOV', 'Cd,Rd', S.movToCr, gen('movCr'), { attrs: cr === 0 ? 'f64' : 'f64 R0' });
+  def('0F 23 /r', 'MOV', 'Dd,Rd', S.movToDr, gen('movCr'), { attrs: 'f64 R0' });
+  def('0F 30', 'WRMSR', '', S.wrmsr, PRIV, { feature: 'msr' });
+  def('0F 31', 'RDTSC', '', S.rdtsc, hostState('the host TSC (the model\'s is virtual)'), { feature: 'tsc' });
+  def('0F 32', 'RDMSR', '', S.rdmsr, PRIV, { feature: 'msr' });
+  def('0F 34', 'SYSENTER', '', 'unmodelled', { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
+  def('0F 35', 'SYSEXIT', '', 'unmodelled', no('vendor difference at CPL 3 in long mode: #GP on Intel, #UD on AMD'), { feature: 'sep' });
+  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT });
+  def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
+  def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT });
+  const LOADS = (r: string): string => `loads ${r}: the generator puts no FS/GS-relative access after it`;
+  def('0F A0', 'PUSH', 'FS', D.pushSeg, gen('pushFsGs'), { op: FS, attrs: 'd64', undefined: 'pushSreg' });
+  def('0F A1', 'POP', 'FS', D.popSeg, fault(LOADS('FS'), 'popFsGs'), { op: FS, attrs: 'd64' });
+  def('0F A2', 'CPUID', '', S.cpuid, hostState('CPUID describes the host CPU, not the profile'));
+  def('0F A3 /r', 'BT', 'Ev,Gv', btEG, gen('btReg'), { op: 0, block: STRAIGHT, undefined: 'bitTest' });
+  def('0F A4 /r', 'SHLD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 0, block: STRAIGHT, undefined: 'doubleShift' });
+  def('0F A5 /r', 'SHLD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 1, block: STRAIGHT, undefined: 'doubleShift' });
+  def('0F A8', 'PUSH', 'GS', D.pushSeg, gen('pushFsGs'), { op: GS, attrs: 'd64', undefined: 'pushSreg' });
+  def('0F A9', 'POP', 'GS', D.popSeg, fault(LOADS('GS'), 'popFsGs'), { op: GS, attrs: 'd64' });
+  def('0F AB /r', 'BTS', 'Ev,Gv', btEG, gen('btReg'), { op: 1, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F AC /r', 'SHRD', 'Ev,Gv,Ib', shiftDouble, gen('shift'), { op: 2, block: STRAIGHT, undefined: 'doubleShift' });
+  def('0F AD /r', 'SHRD', 'Ev,Gv,CL', shiftDouble, gen('shift'), { op: 3, block: STRAIGHT, undefined: 'doubleShift' });
   // The fences are NP 0F AE E8/F0/F8; processors ignore ModRM.rm (E8-EF, F0-F7, F8-FF).
   for (let rm = 0; rm < 8; rm++) {
-    def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop);
-    def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop);
-    def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop);
+    def(`NP 0F AE ${hex(0xe8 + rm)}`, 'LFENCE', '', D.nop, RESULT, { block: STRAIGHT });
+    def(`NP 0F AE ${hex(0xf0 + rm)}`, 'MFENCE', '', D.nop, RESULT, { block: STRAIGHT });
+    def(`NP 0F AE ${hex(0xf8 + rm)}`, 'SFENCE', '', D.nop, RESULT, { block: STRAIGHT });
   }
   // RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE: F3 0F AE /0-/3 with mod = 11 (register forms).
   const FSGS = ['RDFSBASE', 'RDGSBASE', 'WRFSBASE', 'WRGSBASE'];
+  const FSGS_ORACLE = [
+    hostState('RDFSBASE reads the harness thread\'s FS base'), hostState('RDGSBASE reads the harness thread\'s GS base'),
+    no('WRFSBASE would replace the harness thread\'s FS base (its TLS)'), no('WRGSBASE would replace the harness thread\'s GS base'),
+  ];
   for (let op = 0; op < 4; op++) {
-    for (let r = 0; r < 8; r++) def(`F3 0F AE ${hex(0xc0 + op * 8 + r)}`, FSGS[op], 'Ry', D.fsGsBase, { op, feature: 'fsgsbase', attrs: 'o64' });
+    for (let r = 0; r < 8; r++) def(`F3 0F AE ${hex(0xc0 + op * 8 + r)}`, FSGS[op], 'Ry', D.fsGsBase, FSGS_ORACLE[op], { op, feature: 'fsgsbase', attrs: 'o64' });
   }
-  def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2);
-  def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, { attrs: 'lock' });
-  def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, { attrs: 'lock' });
-  def('0F B2 /r', 'LSS', 'Gv,Mp', D.loadFarPointer, { op: SS });
-  def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, { op: 2, attrs: 'lock' });
-  def('0F B4 /r', 'LFS', 'Gv,Mp', D.loadFarPointer, { op: FS });
-  def('0F B5 /r', 'LGS', 'Gv,Mp', D.loadFarPointer, { op: GS });
-  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, { op: 1 });
-  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, { op: 2 });
-  def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, { feature: 'popcnt' });
-  def('0F B9 /r', 'UD1', 'Gv,Ev', 'UD');
-  def('0F BA /4', 'BT', 'Ev,Ib', btEI, { op: 0 });
-  def('0F BA /5', 'BTS', 'Ev,Ib', btEI, { op: 1, attrs: 'lock' });
-  def('0F BA /6', 'BTR', 'Ev,Ib', btEI, { op: 2, attrs: 'lock' });
-  def('0F BA /7', 'BTC', 'Ev,Ib', btEI, { op: 3, attrs: 'lock' });
-  def('0F BB /r', 'BTC', 'Ev,Gv', btEG, { op: 3, attrs: 'lock' });
+  def('0F AF /r', 'IMUL', 'Gv,Ev', imulGE2, gen('mul'), { block: STRAIGHT, undefined: 'mul' });
+  def('0F B0 /r', 'CMPXCHG', 'Eb,Gb', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: STRAIGHT });
+  def('0F B1 /r', 'CMPXCHG', 'Ev,Gv', D.cmpxchg, gen('cmpxchg'), { attrs: 'lock', block: STRAIGHT });
+  def('0F B2 /r', 'LSS', 'Gv,Mp', D.loadFarPointer, gen('lss'), { op: SS });
+  def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, gen('btReg'), { op: 2, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F B4 /r', 'LFS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('FS'), 'lfsLgs'), { op: FS });
+  def('0F B5 /r', 'LGS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('GS'), 'lfsLgs'), { op: GS });
+  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, RESULT, { op: 1, block: STRAIGHT });
+  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, RESULT, { op: 2, block: STRAIGHT });
+  def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, gen('scan'), { feature: 'popcnt', block: STRAIGHT });
+  def('0F B9 /r', 'UD1', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
+  def('0F BA /4', 'BT', 'Ev,Ib', btEI, RESULT, { op: 0, block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /5', 'BTS', 'Ev,Ib', btEI, RESULT, { op: 1, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /6', 'BTR', 'Ev,Ib', btEI, RESULT, { op: 2, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BA /7', 'BTC', 'Ev,Ib', btEI, RESULT, { op: 3, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
+  def('0F BB /r', 'BTC', 'Ev,Gv', btEG, gen('btReg'), { op: 3, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
   // BMI1 is not advertised: F3 0F BC executes as BSF, as on CPUs without TZCNT.
-  def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, { op: 0 });
-  def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, { feature: 'lzcnt' });
-  def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, { op: 1 });
-  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, { op: -1 });
-  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, { op: -2 });
-  def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, { attrs: 'lock' });
-  def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, { attrs: 'lock' });
-  def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, { feature: 'cx8', attrs: 'lock W0' });
-  def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, { feature: 'cx16', attrs: 'lock W1' });
-  def('0F C8+r', 'BSWAP', 'Zv', bswap);
-  def('0F FF /r', 'UD0', 'Gv,Ev', 'UD');
+  def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, gen('bsf'), { op: 0, block: STRAIGHT, undefined: 'bitScan' });
+  def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, gen('scan'), { feature: 'lzcnt', block: STRAIGHT, undefined: 'lzcnt' });
+  def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, gen('scan'), { op: 1, block: STRAIGHT, undefined: 'bitScan' });
+  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, RESULT, { op: -1, block: STRAIGHT });
+  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, RESULT, { op: -2, block: STRAIGHT });
+  def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
+  def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
+  def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, gen('cmpxchg8b'), { feature: 'cx8', attrs: 'lock W0', block: STRAIGHT });
+  def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, gen('cmpxchg16b'), { feature: 'cx16', attrs: 'lock W1', block: STRAIGHT });
+  def('0F C8+r', 'BSWAP', 'Zv', bswap, RESULT, { block: STRAIGHT, undefined: 'bswap16' });
+  def('0F FF /r', 'UD0', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
 
   // MMX and SSE encodings of the legacy 0F, 0F38 and 0F3A maps (SDM Vol. 2 Tables A-3 to
   // A-5): decoded for length, #NM/#UD by CR0 (DESIGN.md). Each line: opcodes, ModRM.reg
@@ -357,6 +448,7 @@ function build(): OpcodeDef[] {
     '0F 3A 08-0E: 66 ib', '0F 3A 0F: NP 66 ib', '0F 3A 14-17: 66 ib', '0F 3A 20-22: 66 ib', '0F 3A 40-42: 66 ib',
     '0F 3A 44: 66 ib', '0F 3A 60-63: 66 ib', '0F 3A CC: NP ib', '0F 3A CE-CF: 66 ib', '0F 3A DF: 66 ib',
   ];
+  const MMX_SSE = hostFeature('MMX/SSE');
   for (const line of SSE) {
     const [where, forms] = line.split(': ');
     const w = where.split(' ');
@@ -368,47 +460,51 @@ function build(): OpcodeDef[] {
     for (let k = lo; k <= (hi ?? lo); k++) {
       for (const form of tokens) {
         const operands = form.endsWith('m') ? 'Vx,Mx' : form.endsWith('r') ? 'Vx,Ux' : 'Vx,Wx';
-        for (const r of ext) def(`${form.replace(/[mr]$/, '')} ${w.join(' ')} ${hex(k)} ${r === '' ? '/r' : `/${r}`}`, 'SSE', operands + imm, S.sse);
+        for (const r of ext) def(`${form.replace(/[mr]$/, '')} ${w.join(' ')} ${hex(k)} ${r === '' ? '/r' : `/${r}`}`, 'SSE', operands + imm, S.sse, MMX_SSE);
       }
     }
   }
-  def('NP 0F 77', 'EMMS', '', S.x87, { op: 0 });
+  def('NP 0F 77', 'EMMS', '', S.x87, hostFeature('MMX'), { op: 0 });
 
+  // CPUID under a hypervisor may hide a feature the silicon still executes: the oracle
+  // compares none of these on any host.
+  const SSE4A = hostFeature('SSE4A (on AMD hosts)'), KL = hostFeature('Key Locker (on some hosts)');
+  const CET = hostFeature('CET shadow stacks (on some hosts)'), ENQ = hostFeature('ENQCMD (on some hosts)');
   // Instructions of features this CPU model does not advertise, outside the x87/SSE class
   // (SDM Vol. 2 Tables A-2 to A-5; the AMD-only ones per the Intel flavour, where they are
   // undefined): decoded for their length, #UD whatever CR0 says.
-  def('0F 0F /r', '3DNow!', 'Pq,Qq,Ib', 'UD'); // AMD 3DNow!: the imm8 is the opcode
-  def('C6 F8', 'XABORT', 'Ib', 'UD'); // RTM
-  def('C7 F8', 'XBEGIN', 'Jz', 'UD');
-  def('NP 0F 78 /r', 'VMREAD', 'Ey,Gy', 'UD'); // VMX
-  def('NP 0F 79 /r', 'VMWRITE', 'Gy,Ey', 'UD');
-  def('66 0F 78 /0', 'EXTRQ', 'Ux,Ib,Ib', 'UD'); // AMD SSE4A
-  def('F2 0F 78 /r', 'INSERTQ', 'Vx,Ux,Ib,Ib', 'UD');
-  def('66 0F 79 /r', 'EXTRQ', 'Vx,Ux', 'UD');
-  def('F2 0F 79 /r', 'INSERTQ', 'Vx,Ux', 'UD');
-  def('F3 0F 2B /r', 'MOVNTSS', 'Md,Vx', 'UD');
-  def('F2 0F 2B /r', 'MOVNTSD', 'Mq,Vx', 'UD');
-  def('NP 0F C3 /r', 'MOVNTI', 'My,Gy', 'UD'); // SSE2, general registers: #UD, never #NM
-  def('66 0F 38 80 /r', 'INVEPT', 'Gy,Mdq', 'UD'); // VMX
-  def('66 0F 38 81 /r', 'INVVPID', 'Gy,Mdq', 'UD');
-  def('F3 0F 38 D8 /r', 'AESENCWIDE', 'M', 'UD'); // Key Locker
-  for (let k = 0xdc; k <= 0xdf; k++) def(`F3 0F 38 ${hex(k)} /r`, 'AESKL', 'Vdq,M', 'UD');
-  def('F3 0F 38 FA /r', 'ENCODEKEY128', 'Gd,Ud', 'UD');
-  def('F3 0F 38 FB /r', 'ENCODEKEY256', 'Gd,Ud', 'UD');
-  def('F2 0F 38 F0 /r', 'CRC32', 'Gy,Eb', 'UD'); // SSE4.2 CRC32: general registers
-  def('F2 0F 38 F1 /r', 'CRC32', 'Gy,Ev', 'UD');
-  def('0F 38 F0 /r', 'MOVBE', 'Gv,Mv', 'UD');
-  def('0F 38 F1 /r', 'MOVBE', 'Mv,Gv', 'UD');
-  def('66 0F 38 F5 /r', 'WRUSS', 'My,Gy', 'UD'); // CET shadow stacks
-  def('NP 0F 38 F6 /r', 'WRSS', 'My,Gy', 'UD');
-  def('66 0F 38 F6 /r', 'ADCX', 'Gy,Ey', 'UD'); // ADX
-  def('F3 0F 38 F6 /r', 'ADOX', 'Gy,Ey', 'UD');
-  def('66 0F 38 F8 /r', 'MOVDIR64B', 'Gv,M', 'UD');
-  def('F2 0F 38 F8 /r', 'ENQCMD', 'Gv,M', 'UD');
-  def('F3 0F 38 F8 /r', 'ENQCMDS', 'Gv,M', 'UD');
-  def('NP 0F 38 F9 /r', 'MOVDIRI', 'My,Gy', 'UD');
-  def('0F 38 FC /r', 'RAO-INT', 'My,Gy', 'UD'); // AADD, AAND, AOR, AXOR
-  def('F3 0F 3A F0 C0', 'HRESET', 'Ib', 'UD');
+  def('0F 0F /r', '3DNow!', 'Pq,Qq,Ib', 'UD', hostFeature('3DNow! (on some AMD hosts)')); // AMD 3DNow!: the imm8 is the opcode
+  def('C6 F8', 'XABORT', 'Ib', 'UD', hostFeature('RTM (on some hosts)')); // RTM
+  def('C7 F8', 'XBEGIN', 'Jz', 'UD', hostFeature('RTM (on some hosts)'));
+  def('NP 0F 78 /r', 'VMREAD', 'Ey,Gy', 'UD', VMX); // VMX
+  def('NP 0F 79 /r', 'VMWRITE', 'Gy,Ey', 'UD', VMX);
+  def('66 0F 78 /0', 'EXTRQ', 'Ux,Ib,Ib', 'UD', SSE4A); // AMD SSE4A
+  def('F2 0F 78 /r', 'INSERTQ', 'Vx,Ux,Ib,Ib', 'UD', SSE4A);
+  def('66 0F 79 /r', 'EXTRQ', 'Vx,Ux', 'UD', SSE4A);
+  def('F2 0F 79 /r', 'INSERTQ', 'Vx,Ux', 'UD', SSE4A);
+  def('F3 0F 2B /r', 'MOVNTSS', 'Md,Vx', 'UD', SSE4A);
+  def('F2 0F 2B /r', 'MOVNTSD', 'Mq,Vx', 'UD', SSE4A);
+  def('NP 0F C3 /r', 'MOVNTI', 'My,Gy', 'UD', hostFeature('SSE2')); // SSE2, general registers: #UD, never #NM
+  def('66 0F 38 80 /r', 'INVEPT', 'Gy,Mdq', 'UD', VMX); // VMX
+  def('66 0F 38 81 /r', 'INVVPID', 'Gy,Mdq', 'UD', VMX);
+  def('F3 0F 38 D8 /r', 'AESENCWIDE', 'M', 'UD', KL); // Key Locker
+  for (let k = 0xdc; k <= 0xdf; k++) def(`F3 0F 38 ${hex(k)} /r`, 'AESKL', 'Vdq,M', 'UD', KL);
+  def('F3 0F 38 FA /r', 'ENCODEKEY128', 'Gd,Ud', 'UD', KL);
+  def('F3 0F 38 FB /r', 'ENCODEKEY256', 'Gd,Ud', 'UD', KL);
+  def('F2 0F 38 F0 /r', 'CRC32', 'Gy,Eb', 'UD', hostFeature('SSE4.2 CRC32')); // SSE4.2 CRC32: general registers
+  def('F2 0F 38 F1 /r', 'CRC32', 'Gy,Ev', 'UD', hostFeature('SSE4.2 CRC32'));
+  def('0F 38 F0 /r', 'MOVBE', 'Gv,Mv', 'UD', hostFeature('MOVBE'));
+  def('0F 38 F1 /r', 'MOVBE', 'Mv,Gv', 'UD', hostFeature('MOVBE'));
+  def('66 0F 38 F5 /r', 'WRUSS', 'My,Gy', 'UD', CET); // CET shadow stacks
+  def('NP 0F 38 F6 /r', 'WRSS', 'My,Gy', 'UD', CET);
+  def('66 0F 38 F6 /r', 'ADCX', 'Gy,Ey', 'UD', hostFeature('ADX')); // ADX
+  def('F3 0F 38 F6 /r', 'ADOX', 'Gy,Ey', 'UD', hostFeature('ADX'));
+  def('66 0F 38 F8 /r', 'MOVDIR64B', 'Gv,M', 'UD', hostFeature('MOVDIR64B'));
+  def('F2 0F 38 F8 /r', 'ENQCMD', 'Gv,M', 'UD', ENQ);
+  def('F3 0F 38 F8 /r', 'ENQCMDS', 'Gv,M', 'UD', ENQ);
+  def('NP 0F 38 F9 /r', 'MOVDIRI', 'My,Gy', 'UD', hostFeature('MOVDIRI'));
+  def('0F 38 FC /r', 'RAO-INT', 'My,Gy', 'UD', hostFeature('RAO-INT (on some hosts)')); // AADD, AAND, AOR, AXOR
+  def('F3 0F 3A F0 C0', 'HRESET', 'Ib', 'UD', hostFeature('HRESET (on some hosts)'));
   return t;
 }
 
@@ -446,6 +542,10 @@ export interface DecodedEntry {
   imms: string[];
   lockable: boolean;
   feature: string | null;
+  /** The row's specialisations (OpcodeDef.specialise), flattened for the decoder. */
+  specR32: Exec | null;
+  specR64: Exec | null;
+  specM64: Exec | null;
 }
 
 /** Memory-operand sizes that depend on the operand size (DecodedEntry.memSize). */
@@ -537,6 +637,7 @@ for (const d of DEFS) {
       size64: attrs.includes('d64') ? 'd64' : attrs.includes('f64') ? 'f64' : '',
       byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, memSize: MemSize.OperandSize, imms: [],
       lockable: attrs.includes('lock'), feature: d.feature ?? null,
+      specR32: d.specialise?.r32 ?? null, specR64: d.specialise?.r64 ?? null, specM64: d.specialise?.m64 ?? null,
     };
     parseOperands(d, e);
     if (modrmByte >= 0) e.mod = 2;

@@ -54,3 +54,45 @@ export const undefinedFlags = {
    *  the descriptor's limit bits; 0 stores zeros there. */
   larLimitBits: 0,
 };
+
+/** The rules an opcode-table row names (its `undefined` field, opcodes.ts), each with the
+ *  entries of `undefinedFlags` that give its values. The semantics read those entries
+ *  directly; the rule key is what the rows, the tests and the hardware oracle
+ *  (src/lab/oracle/undefined-spec.ts: which bits a rule leaves undefined) share. */
+export const UNDEFINED_RULES = {
+  /** AND, OR, XOR, TEST: AF. */
+  logic: ['logicAF'],
+  /** MUL, IMUL: SF, ZF, AF, PF. */
+  mul: ['mulKeep'],
+  /** DIV, IDIV: all six status flags. */
+  div: ['afterDiv'],
+  /** ROL, ROR, RCL, RCR: OF for a count other than 1. */
+  rotate: ['shiftOFFormulaForAnyCount'],
+  /** SHL, SAL, SHR: AF; OF for a count other than 1; CF for a count of at least the width. */
+  shift: ['shiftOFFormulaForAnyCount'],
+  /** SAR: AF; OF for a count other than 1. */
+  sar: ['shiftOFFormulaForAnyCount'],
+  /** SHLD, SHRD: AF, OF for a count other than 1; with a count past the operand size,
+   *  every status flag and the destination. */
+  doubleShift: ['doubleShiftPastSize', 'shiftOFFormulaForAnyCount'],
+  /** BT, BTS, BTR, BTC: OF, SF, AF, PF. */
+  bitTest: ['bitTestOthersUnchanged'],
+  /** BSF, BSR: CF, OF, SF, AF, PF; the destination for a zero source. */
+  bitScan: ['bitScanZeroDestUnchanged'],
+  /** LZCNT: OF, SF, AF, PF. */
+  lzcnt: ['bitTestOthersUnchanged'],
+  /** BSWAP with a 16-bit operand: the result. */
+  bswap16: ['bswap16Result'],
+  /** PUSH Sreg with a 32/64-bit operand size: the slot's upper bytes. */
+  pushSreg: ['pushSegment32StoresWord'],
+  /** AAA, AAS: OF, SF, ZF, PF. */
+  asciiAdjust: ['asciiAdjust'],
+  /** DAA, DAS: OF. */
+  decimalAdjust: ['decimalAdjustOF'],
+  /** AAM, AAD: OF, AF, CF. */
+  aamAad: ['aamAadRest'],
+  /** LAR: bits 19:16 of a 32/64-bit destination. */
+  lar: ['larLimitBits'],
+} as const satisfies Record<string, readonly (keyof typeof undefinedFlags)[]>;
+
+export type UndefinedRule = keyof typeof UNDEFINED_RULES;

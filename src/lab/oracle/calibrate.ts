@@ -14,7 +14,7 @@ import { buildHarness, Hardware } from './harness.js';
 import { hostState, OracleModel } from './model.js';
 import { Generator, Rng, makeImages, IMAGE_SEED } from './generator.js';
 import { selectPool } from './run.js';
-import { effects, ALL_STATUS } from './undefined-spec.js';
+import { effects, ruleOf, ALL_STATUS } from './undefined-spec.js';
 import { EndKind, GPR_NAMES, type Case } from './layout.js';
 import { flagNames } from './compare.js';
 import { decode } from '../../cpu/decoder.js';
@@ -45,8 +45,7 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
     const hello = hw.hello;
     const model = new OracleModel(hostState(hello), images);
     const { pool } = selectPool(hello);
-    const producers = pool.filter((e) => ['AND', 'OR', 'XOR', 'TEST', 'MUL', 'IMUL', 'DIV', 'IDIV', 'ROL', 'ROR', 'RCL', 'RCR',
-      'SHL', 'SAL', 'SHR', 'SAR', 'SHLD', 'SHRD', 'BT', 'BTS', 'BTR', 'BTC', 'BSF', 'BSR', 'LZCNT', 'BSWAP'].includes(ENTRIES[e].def.mnemonic));
+    const producers = pool.filter((e) => ruleOf(ENTRIES[e])?.calibrate === true);
     const rng = new Rng(0xca1);
     // Calibration is the one run that must let undefined values through: calibrated = true.
     const gen = new Generator(rng, producers, {
@@ -82,7 +81,7 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
         const e = ENTRIES[insn.entry];
         const fx = effects(e, insn, { rcxLo: c.regs[2], rcxHi: c.regs[3], postFlags: m.regs[32] });
         const name = entryName(e.index) + (insn.osz !== 4 ? ` /${insn.osz * 8}` : '');
-        const shiftOp = ['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SAL', 'SHR', 'SAR', 'SHLD', 'SHRD'].includes(e.def.mnemonic);
+        const shiftOp = ruleOf(e)?.shiftOF === true;
         for (const [bit, fname] of FLAGS) {
           if ((fx.undef & bit) === 0) continue;
           // OF of a shift is tested against formulas of its result: register destinations only.
@@ -108,7 +107,7 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
           else if (t.examples.length < 3) t.examples.push(`${Buffer.from(c.code).toString('hex')} in ${flagNames(pre & ALL_STATUS)} -> host ${hv ? 1 : 0}, model ${(m.regs[32] & bit) ? 1 : 0}`);
         }
         if (fx.undefDest && !insn.mem) {
-          const r = e.def.mnemonic === 'BSWAP' ? insn.reg : e.def.mnemonic.startsWith('SH') ? insn.rm : insn.reg;
+          const r = ruleOf(e)?.destIn === 'rm' ? insn.rm : insn.reg;
           const t = tally(`${name}: destination`);
           t.samples++;
           const same = (x: number[], y: number[]): boolean => x[2 * r] === y[2 * r] && x[2 * r + 1] === y[2 * r + 1];

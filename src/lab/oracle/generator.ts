@@ -23,6 +23,7 @@ import {
   CODE_ADDR, SCRATCH_ADDR, SCRATCH_SIZE, CASE_FSGS, type Case, type InsnInfo, type Patch,
 } from './layout.js';
 import { mayLeaveUndefinedDest, mayLeaveUndefinedFlags, alwaysDefines, staticReads } from './undefined-spec.js';
+import { recipeOf, genOf, type StringForm } from './recipes.js';
 
 // ---------------------------------------------------------------- random numbers
 
@@ -67,21 +68,16 @@ export class Rng {
 // ---------------------------------------------------------------- sequence state
 
 const RSP = 4;
-const STRING_OPS = new Set(['MOVSB', 'MOVS', 'CMPSB', 'CMPS', 'STOSB', 'STOS', 'LODSB', 'LODS', 'SCASB', 'SCAS', 'INSB', 'INS', 'OUTSB', 'OUTS']);
-/** Instructions whose implicit memory operand is the stack (in scratch). */
-export const STACK_OPS = new Set(['PUSH', 'POP', 'PUSHF', 'POPF', 'CALL', 'RET', 'RETF', 'IRET', 'ENTER', 'LEAVE', 'CALLF']);
-/** Instructions whose implicit memory operand is addressed by registers or an offset (in scratch). */
-export const IMPLICIT_MEMORY = new Set(['MOVSB', 'MOVS', 'CMPSB', 'CMPS', 'STOSB', 'STOS', 'LODSB', 'LODS', 'SCASB', 'SCAS', 'INSB', 'INS', 'OUTSB', 'OUTS', 'XLAT']);
-const REL_BRANCH = new Set(['J', 'JMP', 'CALL', 'LOOP', 'LOOPE', 'LOOPNE', 'JrCXZ']);
-const FSGS_LOADS = new Set(['8E /4', '8E /5', '0F A1', '0F A9', '0F B4 /r', '0F B5 /r']);
-/** Registers an instruction writes without naming them (SDM operation sections). */
-const IMPLICIT_WRITES: Record<string, number[]> = {
-  MUL: [0, 2], IMUL: [0, 2], DIV: [0, 2], IDIV: [0, 2], CBW: [0], CWD: [2], XLAT: [0], LAHF: [0], SALC: [0],
-  CMPXCHG: [0], CMPXCHG8B: [0, 2], CMPXCHG16B: [0, 2], LOOP: [1], LOOPE: [1], LOOPNE: [1], IN: [0],
-  MOVSB: [1, 6, 7], MOVS: [1, 6, 7], CMPSB: [1, 6, 7], CMPS: [1, 6, 7], STOSB: [1, 7], STOS: [1, 7],
-  LODSB: [0, 1, 6], LODS: [0, 1, 6], SCASB: [1, 7], SCAS: [1, 7], INSB: [1, 7], INS: [1, 7], OUTSB: [1, 6], OUTS: [1, 6],
-  ENTER: [5], LEAVE: [5], XCHG: [0], MOV: [0],
-};
+
+/** Rows whose implicit memory operand is the stack (in scratch). */
+export function stackOp(e: DecodedEntry): boolean {
+  return recipeOf(e).stack === true;
+}
+
+/** Rows whose implicit memory operand is addressed by registers or an offset (in scratch). */
+export function implicitMemory(e: DecodedEntry): boolean {
+  return recipeOf(e).implicitMem === true;
+}
 
 /** Selectors for data-segment loads: valid, null, privileged, system, past the GDT limit, LDT. */
 const DATA_SELECTORS = [0x2b, 0x2b, 0x2b, 0x2b, 0x28, 0x29, 0x2a, 0, 0, 1, 3, 0x33, 0x23, 0x7b, 0x08, 0x10, 0x18, 0x38, 0x40, 0x50, 0x60, 0x80, 0xfff8, 0x04, 0x2f];
@@ -292,13 +288,11 @@ export class Generator {
   }
 
   private allowed(e: DecodedEntry, k: number): boolean {
-    const code = e.def.code;
-    const m = e.def.mnemonic;
+    const r = recipeOf(e);
     if (!this.opts.calibrated && (staticReads(e) & this.undef) !== 0) return false;
-    if (FSGS_LOADS.has(code) && this.fsgsPrefix) return false;
-    const needsRsp = ['RET', 'RETF', 'IRET', 'POPF', 'CALLF', 'JMPF'].includes(m) || code === '0F A1' || code === '0F A9';
-    if (needsRsp && this.rsp === null) return false;
-    if ((m === 'CALL' || m === 'JMP') && e.modrm && k > 0 && this.freeReg() < 0) return false;
+    if (r.fsgsLoad === true && this.fsgsPrefix) return false;
+    if (r.needsRsp === true && this.rsp === null) return false;
+    if (r.indirect === true && k > 0 && this.freeReg() < 0) return false;
     return true;
   }
 
@@ -396,11 +390,9 @@ export class Generator {
 
   private tryBuild(e: DecodedEntry, k: number, want: number): Slot | null {
     const rng = this.rng;
-    const d = e.def;
-    const m = d.mnemonic;
-    const code = d.code;
-    const isString = STRING_OPS.has(m);
-    const isRel = REL_BRANCH.has(m) && e.imms.length > 0 && !e.modrm;
+    const rc = recipeOf(e);
+    const isString = rc.string !== undefined;
+    const isRel = rc.rel === true;
     const f64 = e.size64 === 'f64';
     this.tooLong = false;
 
@@ -412,39 +404,39 @@ export class Generator {
     else if (e.prefix === -1) {
       if (rng.chance(e.byteOp ? 0.08 : 0.25) && (this.opts.intel || !f64)) opsize = true;
       if (isString) { if (rng.chance(0.5)) rep = rng.chance(0.7) ? 0xf3 : 0xf2; }
-      else if (rng.chance(0.04) && !(e.map === 1 && e.opcode === 0xbc)) rep = rng.chance(0.5) ? 0xf3 : 0xf2;
+      else if (rng.chance(0.04) && rc.noRep !== true) rep = rng.chance(0.5) ? 0xf3 : 0xf2;
       // On this AMD CPU F2/F3 before LOOPE/LOOPNE select the ZF condition (F2: while ZF = 0,
       // F3: while ZF = 1) whatever the opcode says; Intel (and the model) ignore them.
-      if (!this.opts.intel && (m === 'LOOPE' || m === 'LOOPNE')) rep = 0;
+      if (!this.opts.intel && rc.amdNoRep === true) rep = 0;
     }
     // Operands.
     const hasMemForm = e.modrm && e.modrmByte < 0 && e.mod !== 2 && !e.regForm;
     // AMD raises #UD for 0F 0D with a register operand (Intel: NOP); the model is Intel.
-    const memOnly = e.mod === 1 || (!this.opts.intel && code === '0F 0D /r');
+    const memOnly = e.mod === 1 || (!this.opts.intel && rc.amdMemOnly === true);
     const useMem = hasMemForm && (memOnly || rng.chance(0.6));
-    const implicitMem = isString || m === 'XLAT' || code.startsWith('A0') || code.startsWith('A1') || code.startsWith('A2') || code.startsWith('A3');
-    if (rng.chance(useMem || implicitMem || m === 'LOOP' || m === 'LOOPE' || m === 'LOOPNE' || m === 'JrCXZ' ? 0.15 : 0.03)) addrsize = true;
+    const implicitMem = rc.implicitMem === true;
+    if (rng.chance(useMem || implicitMem || rc.rcxCount === true ? 0.15 : 0.03)) addrsize = true;
     if (useMem || implicitMem) {
       const r = rng.int(100);
       // AMD raises #GP for an FS/GS-relative access whose offset (before the base is added)
       // is not canonical, even when the linear address is; a register bit offset can make
       // it so. Unknown on Intel (the model checks the linear address only).
-      const btReg = ['BT', 'BTS', 'BTR', 'BTC'].includes(m) && e.def.operands.includes('Gv');
-      const canFs = !this.fsgsLoad && !FSGS_LOADS.has(code) && !(btReg && !this.opts.intel);
+      const btReg = genOf(e) === 'btReg';
+      const canFs = !this.fsgsLoad && rc.fsgsLoad !== true && !(btReg && !this.opts.intel);
       if (r < 8 && canFs && !addrsize) { seg = 0x64; this.fsgsPrefix = true; }
       else if (r < 13 && canFs) { seg = 0x65; this.fsgsPrefix = true; }
       else if (r < 18) seg = rng.pick([0x26, 0x2e, 0x36, 0x3e]);
     }
     if (e.lockable && useMem && rng.chance(0.4)) lock = true;
-    else if (rng.chance(0.01) && !(e.map === 1 && (e.opcode & 0xfc) === 0x20)) lock = true;
+    else if (rng.chance(0.01) && rc.noLock !== true) lock = true;
     let rex = 0;
     if (rng.chance(0.5) || e.rexW === 1) rex = 0x40 | rng.int(16);
     if (e.rexW === 0) rex &= ~8;
     if (e.rexW === 1) rex |= 8;
     if (e.rexR0) rex &= ~4;
     // AMD executes F3 REX.B 90 as XCHG r8-r15, rAX; Intel (and the model) as PAUSE.
-    if (!this.opts.intel && code === 'F3 90') rex &= ~1;
-    if (!this.opts.intel && (rex & 8) !== 0 && ['JMPF', 'CALLF', 'LSS', 'LFS', 'LGS'].includes(m)) rex &= ~8;
+    if (!this.opts.intel && rc.amdNoRexB === true) rex &= ~1;
+    if (!this.opts.intel && (rex & 8) !== 0 && rc.amdNoRexW === true) rex &= ~8;
 
     if (opsize) legacy.push(0x66);
     if (addrsize) legacy.push(0x67);
@@ -473,7 +465,7 @@ export class Generator {
 
     // ---- opcode
     const bytes: number[] = [...legacy];
-    const stackMem = STACK_OPS.has(m) && !e.not64 && this.rsp !== null;
+    const stackMem = rc.stack === true && !e.not64 && this.rsp !== null;
     const slot: Slot = { entry: e, bytes, relAt: -1, relSize: 0, skip: 0, ripAt: -1, ripTarget: 0, fix: null, memory: useMem || implicitMem || stackMem };
     let op = e.opcode;
     let opReg = -1;
@@ -559,9 +551,7 @@ export class Generator {
   }
 
   private memAlign(e: DecodedEntry, osz: number): number {
-    if (e.def.mnemonic === 'CMPXCHG16B') return 16;
-    if (e.def.mnemonic === 'CMPXCHG8B') return 8;
-    return osz;
+    return recipeOf(e).align ?? osz;
   }
 
   /** Encode a memory operand aimed at a scratch address; returns the address, or -1 when
@@ -669,24 +659,24 @@ export class Generator {
   private special(e: DecodedEntry, slot: Slot, o: { osz: number; asz: number; rep: number; seg: number; regField: number;
     rmReg: number; opReg: number; memTarget: number; immAt: number[]; k: number; want: number }): boolean {
     const rng = this.rng;
-    const m = e.def.mnemonic;
-    const code = e.def.code;
+    const g = genOf(e);
+    const rc = recipeOf(e);
     const bytes = slot.bytes;
     const setImm = (at: number, n: number, v: number): void => { for (let k = 0; k < n; k++) bytes[at + k] = (v >>> (8 * k)) & 0xff; };
     const opnds = e.def.operands;
 
     // Shift and rotate counts: mostly within the operand size.
-    if (['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAL', 'SAR', 'SHLD', 'SHRD'].includes(m)) {
+    if (g === 'shift') {
       const bits = o.osz * 8;
       const count = rng.chance(0.7) ? rng.int(bits + 2) : rng.int(256);
       if (opnds.endsWith('Ib')) setImm(o.immAt[o.immAt.length - 1], 1, count);
       if (opnds.endsWith('CL') && this.known(1) === null && (this.touched & 2) === 0) this.setReg(1, (rng.u32() & ~0xff) | count, rng.u32());
     }
-    if (m === 'INT') {
+    if (g === 'int') {
       const bad = this.opts.badIntVectors;
       while (bytes[o.immAt[0]] === 0x80 || (bad !== undefined && bad.has(bytes[o.immAt[0]]))) bytes[o.immAt[0]] = rng.int(256);
     }
-    if (m === 'ENTER') {
+    if (g === 'enter') {
       let size = rng.chance(0.7) ? rng.int(65) : rng.chance(0.7) ? rng.int(4097) : rng.int(65536);
       const r = rng.int(100);
       const level = r < 60 ? 0 : r < 85 ? 1 + rng.int(3) : r < 95 ? 4 + rng.int(28) : rng.int(256);
@@ -699,22 +689,22 @@ export class Generator {
       bytes[o.immAt[1]] = level;
       if (this.known(5) === null && (this.touched & 32) === 0 && this.rsp !== null) this.setReg(5, this.rsp + rng.int(64) * 8, 0);
     }
-    if (m === 'LEAVE' && this.known(5) === null && (this.touched & 32) === 0 && this.rsp !== null) {
+    if (g === 'leave' && this.known(5) === null && (this.touched & 32) === 0 && this.rsp !== null) {
       this.setReg(5, this.rsp + rng.int(32) * 8 - 64, 0);
     }
     // Shift/BT bit offsets from a register with a memory operand: small, so the address stays near.
-    if (['BT', 'BTS', 'BTR', 'BTC'].includes(m) && opnds.includes('Gv') && o.memTarget >= 0 && o.regField >= 0 && this.known(o.regField) === null && (this.touched & (1 << o.regField)) === 0 && o.regField !== RSP) {
+    if (g === 'btReg' && o.memTarget >= 0 && o.regField >= 0 && this.known(o.regField) === null && (this.touched & (1 << o.regField)) === 0 && o.regField !== RSP) {
       const v = rng.int(1025) - 512;
       this.setReg(o.regField, v, v >> 31);
     }
     // Zero and single-bit sources for the bit scans.
-    if (['BSF', 'BSR', 'LZCNT', 'POPCNT'].includes(m) && rng.chance(0.3)) {
+    if ((g === 'scan' || g === 'bsf') && rng.chance(0.3)) {
       const v = rng.chance(0.5) ? 0 : 1 << rng.int(32);
       if (o.memTarget >= 0) this.patchValue(o.memTarget, o.osz, v, 0);
       else if (o.rmReg >= 0 && o.rmReg !== RSP && (this.touched & (1 << o.rmReg)) === 0 && (this.assigned & (1 << o.rmReg)) === 0) this.setReg(o.rmReg, v, 0);
     }
     // CMPXCHG: equal half of the time.
-    if (m === 'CMPXCHG' && rng.chance(0.5)) {
+    if (g === 'cmpxchg' && rng.chance(0.5)) {
       const acc = this.known(0) ?? (this.assignRandom(0) ? this.regBig(0) : null);
       if (acc !== null) {
         const lo = Number(acc & 0xffffffffn), hi = Number(acc >> 32n);
@@ -722,40 +712,40 @@ export class Generator {
         else if (o.rmReg >= 0 && o.rmReg !== 0 && o.rmReg !== RSP && (this.touched & (1 << o.rmReg)) === 0 && (this.assigned & (1 << o.rmReg)) === 0) this.setReg(o.rmReg, lo, hi);
       }
     }
-    if ((m === 'CMPXCHG8B' || m === 'CMPXCHG16B') && o.memTarget >= 0 && rng.chance(0.5)) {
+    if ((g === 'cmpxchg8b' || g === 'cmpxchg16b') && o.memTarget >= 0 && rng.chance(0.5)) {
       const a = this.known(0) ?? (this.assignRandom(0) ? this.regBig(0) : null);
       const dd = this.known(2) ?? (this.assignRandom(2) ? this.regBig(2) : null);
       if (a !== null && dd !== null) {
-        const half = m === 'CMPXCHG16B' ? 8 : 4;
+        const half = g === 'cmpxchg16b' ? 8 : 4;
         this.patchValue(o.memTarget, half, Number(a & 0xffffffffn), Number(a >> 32n));
         this.patchValue(o.memTarget + half, half, Number(dd & 0xffffffffn), Number(dd >> 32n));
       }
     }
     // DIV/IDIV: mostly without #DE.
-    if ((m === 'DIV' || m === 'IDIV') && rng.chance(0.6)) this.divisor(m === 'IDIV', o.osz, o.memTarget, o.rmReg);
+    if ((g === 'div' || g === 'idiv') && rng.chance(0.6)) this.divisor(g === 'idiv', o.osz, o.memTarget, o.rmReg);
     // Segment register loads: selectors from the interesting set.
-    if (code.startsWith('8E')) {
+    if (g === 'movSreg' || g === 'movSregFsGs') {
       const sel = rng.pick(DATA_SELECTORS);
       if (o.memTarget >= 0) this.patchValue(o.memTarget, 2, sel);
       else if (o.rmReg >= 0 && o.rmReg !== RSP && (this.touched & (1 << o.rmReg)) === 0 && (this.assigned & (1 << o.rmReg)) === 0) this.setReg(o.rmReg, (rng.u32() & ~0xffff) | sel, rng.u32());
     }
-    if ((m === 'LSS' || m === 'LFS' || m === 'LGS') && o.memTarget >= 0) {
+    if ((g === 'lss' || g === 'lfsLgs') && o.memTarget >= 0) {
       this.patchValue(o.memTarget + Math.min(o.osz, 8), 2, rng.pick(DATA_SELECTORS));
     }
-    if ((code === '0F A1' || code === '0F A9') && this.rsp !== null) {
+    if (g === 'popFsGs' && this.rsp !== null) {
       if (!this.clean(this.rsp, 8)) return false;
       this.patchValue(this.rsp, 2, rng.pick(DATA_SELECTORS));
     }
-    if (FSGS_LOADS.has(code)) this.fsgsLoad = true;
+    if (rc.fsgsLoad === true) this.fsgsLoad = true;
     // POPF: an image with TF and AC clear.
-    if (m === 'POPF') {
+    if (g === 'popf') {
       if (!this.clean(this.rsp!, 8)) return false;
       const v = rng.u32() & ~(0x100 | 0x40000);
       this.patchValue(this.rsp!, o.osz, v, rng.u32());
     }
     // String instructions: pointers into scratch, counts mostly small.
-    if (STRING_OPS.has(m) && !this.stringSetup(m, o.osz === 1 ? 1 : o.osz, o.asz, o.rep !== 0, o.seg)) return false;
-    if (m === 'XLAT') {
+    if (rc.string !== undefined && !this.stringSetup(rc.string, o.osz === 1 ? 1 : o.osz, o.asz, o.rep !== 0, o.seg)) return false;
+    if (g === 'xlat') {
       if ((o.seg === 0x64 || o.seg === 0x65) && ((this.assigned | this.touched) & 8) !== 0) return false;
       const al = (this.known(0) ?? (this.assignRandom(0) ? this.regBig(0) : 0n)) & 0xffn;
       if (this.known(3) === null && (this.touched & 8) === 0 && (this.assigned & 8) === 0) {
@@ -765,12 +755,12 @@ export class Generator {
         this.setReg(3, Number(v & 0xffffffffn), Number(v >> 32n));
       }
     }
-    if (/^A[0-3]$/.test(code)) {
+    if (g === 'moffs') {
       const segBase = o.seg === 0x64 ? this.opts.fsBase : o.seg === 0x65 ? this.opts.gsBase : 0n;
       const v = (BigInt(this.target(o.osz)) - segBase) & 0xffffffffffffffffn;
       for (let k = 0; k < o.asz; k++) bytes[o.immAt[0] + k] = Number((v >> BigInt(8 * k)) & 0xffn);
     }
-    if (m === 'LOOP' || m === 'LOOPE' || m === 'LOOPNE' || m === 'JrCXZ') {
+    if (rc.rcxCount === true) {
       if (this.known(1) === null && (this.touched & 2) === 0 && (this.assigned & 2) === 0 && rng.chance(0.7)) {
         const v = rng.int(4);
         this.setReg(1, rng.chance(0.5) ? v : (rng.u32() & ~0xffff) | v, rng.chance(0.5) ? 0 : rng.u32());
@@ -778,19 +768,18 @@ export class Generator {
     }
 
     // Control transfers to a later instruction.
-    const needTarget = m === 'RET' || m === 'RETF' || m === 'IRET' || ((m === 'JMP' || m === 'CALL') && e.modrm) ||
-      ((m === 'JMPF' || m === 'CALLF') && e.modrm);
+    const needTarget = g === 'ret' || g === 'retf' || g === 'iret' || rc.indirect === true || g === 'jmpFar' || g === 'callFar';
     if (needTarget) {
       slot.skip = this.skipCount(o.k, o.want);
       const osz = o.osz;
-      const readAt = m === 'RET' || m === 'RETF' || m === 'IRET' ? this.rsp! : o.memTarget;
-      const readLen = m === 'RET' ? 8 : m === 'RETF' ? 2 * osz : m === 'IRET' ? 5 * osz : 10;
+      const readAt = g === 'ret' || g === 'retf' || g === 'iret' ? this.rsp! : o.memTarget;
+      const readLen = g === 'ret' ? 8 : g === 'retf' ? 2 * osz : g === 'iret' ? 5 * osz : 10;
       if (readAt >= 0 && !this.clean(readAt, readLen)) return false;
-      if (m === 'RET') {
+      if (g === 'ret') {
         const sp = this.rsp!;
         slot.fix = (t) => this.patchValue(sp, 8, t, 0);
-        if (code === 'C2') setImm(o.immAt[0], 2, rng.chance(0.7) ? rng.int(9) * 8 : rng.int(65536));
-      } else if (m === 'RETF') {
+        if (e.imms.length > 0) setImm(o.immAt[0], 2, rng.chance(0.7) ? rng.int(9) * 8 : rng.int(65536));
+      } else if (g === 'retf') {
         const sp = this.rsp!;
         const sel = rng.pick(CODE_SELECTORS);
         slot.fix = (t) => { this.patchValue(sp, Math.min(osz, 8), t, 0); this.patchValue(sp + osz, 2, sel); };
@@ -802,8 +791,8 @@ export class Generator {
           if (room < 0) return false;
           imm = Math.min(imm, room);
         }
-        if (code === 'CA') setImm(o.immAt[0], 2, imm);
-      } else if (m === 'IRET') {
+        if (e.imms.length > 0) setImm(o.immAt[0], 2, imm);
+      } else if (g === 'iret') {
         const sp = this.rsp!;
         // AMD reads the frame in another order: for a frame running into an unmapped
         // page it reports a later slot's address than the model's first faulting pop.
@@ -820,7 +809,7 @@ export class Generator {
           this.patchValue(sp + 4 * osz, 2, ss);
         };
         this.iretSp = osz === 2 ? null : newSp;
-      } else if (e.modrm && (m === 'JMP' || m === 'CALL')) {
+      } else if (rc.indirect === true) {
         if (o.memTarget >= 0) {
           const at = o.memTarget;
           slot.fix = (t) => this.patchValue(at, 8, t, 0);
@@ -878,13 +867,13 @@ export class Generator {
     }
   }
 
-  private stringSetup(m: string, size: number, asz: number, rep: boolean, seg: number): boolean {
+  private stringSetup(sf: StringForm, size: number, asz: number, rep: boolean, seg: number): boolean {
     const rng = this.rng;
     const free = (r: number): boolean => ((this.assigned | this.touched) & (1 << r)) === 0;
     let count = 1;
     // AMD checks the I/O permission of a REP INS/OUTS even with a zero count; whether Intel
     // does is not known here (the model does not): no zero count on other hosts.
-    const io = m.startsWith('INS') || m.startsWith('OUTS');
+    const io = sf.io;
     if (rep) {
       const known = this.known(1);
       if (io && !this.opts.intel && !free(1)) return false;
@@ -911,7 +900,7 @@ export class Generator {
     };
     const srcSeg = seg === 0x64 ? this.opts.fsBase : seg === 0x65 ? this.opts.gsBase : 0n;
     // An FS/GS-relative source must be aimed (an unaimed one reads the harness's own TLS).
-    const fsSource = (seg === 0x64 || seg === 0x65) && ['MOVSB', 'MOVS', 'CMPSB', 'CMPS', 'LODSB', 'LODS', 'OUTSB', 'OUTS'].includes(m);
+    const fsSource = (seg === 0x64 || seg === 0x65) && sf.src;
     if (fsSource && !free(6)) return false;
     // A pointer register another instruction claimed must still point into scratch.
     const aimed = (r: number, segBase: bigint): boolean => {
@@ -921,11 +910,11 @@ export class Generator {
       const a = ((asz === 4 ? v & 0xffffffffn : v) + segBase) & 0xffffffffffffffffn;
       return a >= BigInt(SCRATCH_ADDR) && a < BigInt(SCRATCH_ADDR + SCRATCH_SIZE);
     };
-    if (['MOVSB', 'MOVS', 'CMPSB', 'CMPS', 'LODSB', 'LODS', 'OUTSB', 'OUTS'].includes(m)) {
+    if (sf.src) {
       if (!aimed(6, srcSeg)) return false;
       place(6, srcSeg);
     }
-    if (['MOVSB', 'MOVS', 'CMPSB', 'CMPS', 'STOSB', 'STOS', 'SCASB', 'SCAS', 'INSB', 'INS'].includes(m)) {
+    if (sf.dst) {
       if (!aimed(7, 0n)) return false;
       place(7, 0n);
     }
@@ -934,15 +923,15 @@ export class Generator {
 
   /** Update the generator's knowledge after an instruction. */
   private effects(e: DecodedEntry, slot: Slot, o: { osz: number; asz: number; regField: number; rmReg: number; opReg: number; memTarget: number }): void {
-    const m = e.def.mnemonic;
-    const code = e.def.code;
+    const g = genOf(e);
+    const rc = recipeOf(e);
     const bytes = slot.bytes;
     let touched = 0;
     if (o.regField >= 0 && !e.def.operands.startsWith('E') && !e.def.operands.startsWith('M') ||
-      (o.regField >= 0 && ['XCHG', 'XADD', 'CMPXCHG'].includes(m))) touched |= 1 << o.regField;
+      (o.regField >= 0 && rc.swapsReg === true)) touched |= 1 << o.regField;
     if (o.rmReg >= 0) touched |= 1 << o.rmReg;
     if (o.opReg >= 0) touched |= 1 << o.opReg;
-    for (const r of IMPLICIT_WRITES[m] ?? []) touched |= 1 << r;
+    for (const r of rc.writes ?? []) touched |= 1 << r;
     if (/\b(AL|rAX|eAX|AX)\b/.test(e.def.operands)) touched |= 1;
     if (e.byteOp || true) {
       // AH..BH encodings (no REX) name registers 0..3: count them too.
@@ -953,49 +942,51 @@ export class Generator {
     // RSP.
     const sz = o.osz;
     let delta: number | null = 0;
-    switch (m) {
-      case 'PUSH': delta = e.def.operands === 'ES' || e.def.operands === 'CS' ? 0 : -(code === '0F A0' || code === '0F A8' ? (sz === 2 ? 2 : 8) : sz); break;
-      case 'POP':
-        delta = code === '0F A1' || code === '0F A9' ? (sz === 2 ? 2 : 8) : sz;
+    switch (g) {
+      // (PUSH ES/CS leave the generator's RSP alone: kept from the first oracle; both are #UD in 64-bit mode.)
+      case 'push': delta = e.def.operands === 'ES' || e.def.operands === 'CS' ? 0 : -sz; break;
+      case 'pushFsGs': delta = -(sz === 2 ? 2 : 8); break;
+      case 'pop': case 'popFsGs':
+        delta = g === 'popFsGs' ? (sz === 2 ? 2 : 8) : sz;
         if (o.opReg === RSP || o.rmReg === RSP) { this.rsp = null; delta = null; } // POP RSP loads it
         break;
-      case 'PUSHF': delta = -sz; break;
-      case 'POPF': delta = sz; break;
-      case 'CALL': delta = -8; break;
-      case 'RET': delta = 8 + (code === 'C2' ? (bytes[bytes.length - 2] | (bytes[bytes.length - 1] << 8)) : 0); break;
-      case 'RETF': delta = 2 * sz + (code === 'CA' ? (bytes[bytes.length - 2] | (bytes[bytes.length - 1] << 8)) : 0); break;
-      case 'CALLF': delta = -2 * sz; break;
-      case 'ENTER': {
+      case 'pushf': delta = -sz; break;
+      case 'popf': delta = sz; break;
+      case 'callRel': case 'callIndirect': delta = -8; break;
+      case 'ret': delta = 8 + (e.imms.length > 0 ? (bytes[bytes.length - 2] | (bytes[bytes.length - 1] << 8)) : 0); break;
+      case 'retf': delta = 2 * sz + (e.imms.length > 0 ? (bytes[bytes.length - 2] | (bytes[bytes.length - 1] << 8)) : 0); break;
+      case 'callFar': case 'callFarImm': delta = -2 * sz; break;
+      case 'enter': {
         const size = bytes[bytes.length - 3] | (bytes[bytes.length - 2] << 8);
         const level = bytes[bytes.length - 1] & 31;
         delta = -(sz * (level === 0 ? 1 : level + 1)) - size;
         break;
       }
-      case 'LEAVE': {
+      case 'leave': {
         const bp = this.known(5);
         this.rsp = bp === null ? null : Number(bp) + sz;
         delta = null;
         break;
       }
-      case 'IRET':
+      case 'iret':
         this.rsp = this.iretSp;
         delta = null;
         break;
       default:
         if ((touched & (1 << RSP)) !== 0 || (o.regField === RSP && !e.def.operands.startsWith('E'))) { this.rsp = null; delta = null; }
-        if (m === 'LSS' && o.regField === RSP) { this.rsp = null; delta = null; }
+        if (g === 'lss' && o.regField === RSP) { this.rsp = null; delta = null; }
     }
     // What this instruction may write at run time.
     if (this.written !== null) {
       if (o.memTarget >= 0) this.written.push([o.memTarget, o.memTarget + 16]);
       if (delta !== null && delta < 0 && this.rsp !== null) this.written.push([this.rsp + delta, this.rsp]);
-      if (['MOVSB', 'MOVS', 'STOSB', 'STOS', 'INSB', 'INS'].includes(m)) this.written = null;
-      if (this.rsp === null && (STACK_OPS.has(m) || m === 'CALL')) this.written = null;
+      if (rc.string?.writes === true) this.written = null;
+      if (this.rsp === null && rc.stack === true) this.written = null;
     }
     if (delta !== null && this.rsp !== null) this.rsp += delta;
     if (this.rsp !== null && (this.rsp < SCRATCH_ADDR || this.rsp >= SCRATCH_ADDR + SCRATCH_SIZE)) this.rsp = null;
-    if (m === 'CLD') this.df = false;
-    if (m === 'STD') this.df = true;
+    if (g === 'cld') this.df = false;
+    if (g === 'std') this.df = true;
 
     // Status flags that may be undefined.
     this.undef = (this.undef & ~alwaysDefines(e)) | mayLeaveUndefinedFlags(e);

@@ -1,5 +1,7 @@
 // `npm run oracle -- [--sequences N] [--seed S] [--no-record] [--show N]`: a run of
-// the hardware oracle of any length, with the same report as the test.
+// the hardware oracle of any length, with the same report as the test; new findings go
+// to a scratch file (regressions.ts findingsPath), never to the tracked cases.
+// `npm run oracle -- --keep-regressions FILE`: add FILE's cases to test/oracle/regressions.json.
 // `npm run oracle -- --calibrate [--samples N]`: record this CPU's values for what the
 // SDM leaves undefined into test/oracle/undefined-observed-<signature>.json.
 
@@ -7,7 +9,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../guest/build.js';
 import { runOracle } from './run.js';
 import { report } from './report.js';
-import { addRegressions, toRegression } from './regressions.js';
+import { recordFindings, keepRegressions, trackedRegressionsPath } from './regressions.js';
 import { calibrate } from './calibrate.js';
 
 function arg(argv: string[], name: string): string | undefined {
@@ -17,7 +19,15 @@ function arg(argv: string[], name: string): string | undefined {
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: npm run oracle -- [--sequences N] [--seed S] [--no-record] [--show N] | --calibrate [--samples N]\n');
+    process.stdout.write('usage: npm run oracle -- [--sequences N] [--seed S] [--no-record] [--show N] | --calibrate [--samples N]' +
+      ' | --keep-regressions FILE\n');
+    return 0;
+  }
+  const keep = arg(argv, '--keep-regressions');
+  if (argv.includes('--keep-regressions')) {
+    if (keep === undefined) { process.stderr.write('oracle: --keep-regressions needs the findings file\n'); return 2; }
+    const added = keepRegressions(keep);
+    process.stdout.write(`${added.length} case(s) from ${keep} added to ${trackedRegressionsPath()}\n`);
     return 0;
   }
   if (argv.includes('--calibrate')) {
@@ -32,9 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const res = await runOracle({ sequences, seed, log: (l) => process.stdout.write(l + '\n') });
   process.stdout.write(report(res, { show, perEntry: argv.includes('--per-entry') }) + '\n');
   if (!argv.includes('--no-record') && res.minimised.length > 0) {
-    const file = join(repoRoot(), 'test', 'oracle', 'regressions.json');
-    const added = addRegressions(file, res.minimised.map((m) => toRegression(m, res.hello, new Date().toISOString().slice(0, 10))));
-    process.stdout.write(`${added.length} new regression case(s) in ${file}\n`);
+    process.stdout.write(recordFindings(res.minimised, res.hello).message + '\n');
   }
   return res.disagreements.length === 0 && res.harnessCrashes.length === 0 ? 0 : 1;
 }

@@ -24,7 +24,8 @@ import { CS, SS, FS, GS } from '../../arch/descriptors.js';
 import {
   CODE_ADDR, CODE_SIZE, SCRATCH_ADDR, SCRATCH_SIZE, USER_FLAGS, EndKind, caseRegs, type Case,
 } from './layout.js';
-import { effects, isPushSreg, ALL_STATUS } from './undefined-spec.js';
+import { effects, isPushSreg, ruleOf, ALL_STATUS } from './undefined-spec.js';
+import { recipeOf } from './recipes.js';
 
 const TWO32 = 4294967296;
 const MEM = 0x40000;
@@ -278,8 +279,7 @@ export class OracleModel {
     const got = this.decodeProbe(probe);
     if (got === null) return true;
     const insn = decode(this.cpu, CODE_ADDR);
-    const m = ENTRIES[insn.entry].def.mnemonic;
-    return insn.base === 16 || ['J', 'JMP', 'CALL', 'RET', 'RETF', 'IRET', 'LOOP', 'LOOPE', 'LOOPNE', 'JrCXZ', 'JMPF', 'CALLF'].includes(m);
+    return insn.base === 16 || recipeOf(ENTRIES[insn.entry]).transfer === true;
   }
 
   /** The scratch region's bytes in the model's memory. */
@@ -314,7 +314,8 @@ export class OracleModel {
       state.rcxLo = cpu.regLo[1];
       state.rcxHi = cpu.regHi[1];
       let memDest = -1;
-      if (insn !== null && insn.mem && insn.osz === 2 && (ENTRIES[insn.entry].def.mnemonic === 'SHLD' || ENTRIES[insn.entry].def.mnemonic === 'SHRD')) {
+      // A 16-bit SHLD/SHRD's memory destination may be undefined: where it is, before it runs.
+      if (insn !== null && insn.mem && insn.osz === 2 && ENTRIES[insn.entry].def.undefined === 'doubleShift') {
         memDest = this.scratchOffset(insn);
       }
       let reason;
@@ -357,7 +358,7 @@ export class OracleModel {
           if (memDest >= 0) out.undefMem.push([memDest, 2]);
           else out.tainted = true;
         } else {
-          const r = ENTRIES[insn.entry].def.mnemonic === 'BSWAP' ? insn.reg : ENTRIES[insn.entry].def.mnemonic.startsWith('SH') ? insn.rm : insn.reg;
+          const r = ruleOf(ENTRIES[insn.entry])?.destIn === 'rm' ? insn.rm : insn.reg;
           out.undefRegs |= 1 << r;
         }
       }
@@ -438,9 +439,8 @@ export class OracleModel {
 /** Iterations a REP string instruction will do if nothing faults (MOVS/STOS/LODS/INS/OUTS;
  *  CMPS/SCAS may stop early, so they step one iteration at a time). */
 function repBudget(cpu: Cpu, insn: Insn): number {
-  const m = ENTRIES[insn.entry].def.mnemonic;
-  if (m === 'CMPSB' || m === 'CMPS' || m === 'SCASB' || m === 'SCAS') return 1;
-  if (!['MOVSB', 'MOVS', 'STOSB', 'STOS', 'LODSB', 'LODS', 'INSB', 'INS', 'OUTSB', 'OUTS'].includes(m)) return 1;
+  const sf = recipeOf(ENTRIES[insn.entry]).string;
+  if (sf === undefined || sf.stopsEarly) return 1;
   const lo = cpu.regLo[1] >>> 0, hi = cpu.regHi[1] >>> 0;
   let n: number;
   if (insn.asz === 8) n = hi !== 0 ? 2 ** 40 : lo;

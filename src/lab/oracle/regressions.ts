@@ -3,8 +3,14 @@
 // JSON file (test/oracle/regressions.json) and re-run on every suite run — against the
 // model with the recorded hardware outcome (any machine), and against this machine's
 // CPU when the harness runs here.
+//
+// A run never writes the tracked file: its new findings go to a scratch file under the
+// git-ignored .cache/ (findingsPath), and a person keeps them with
+// `npm run oracle -- --keep-regressions FILE` (keepRegressions), which is a change they commit.
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { repoRoot } from '../../guest/build.js';
 import { ENTRIES } from '../../cpu/opcodes.js';
 import { EndKind, GPR_NAMES, hex64, caseRegs, type Case, type HostOutcome } from './layout.js';
 import { hostState, OracleModel, type HostState, type ModelOutcome } from './model.js';
@@ -97,13 +103,24 @@ export function toRegression(m: Minimised, hello: Hello, date: string): Regressi
   };
 }
 
-/** Add new cases (by id; at most `perKey` per instruction and kind of difference). */
-export function addRegressions(path: string, cases: RegressionCase[], perKey = 2): RegressionCase[] {
+/** The tracked regression cases (read by the suite; written only by keepRegressions). */
+export function trackedRegressionsPath(root = repoRoot()): string {
+  return join(root, 'test', 'oracle', 'regressions.json');
+}
+
+/** Where a run puts its new findings: git-ignored scratch, outside the tracked tree. */
+export function findingsPath(root = repoRoot()): string {
+  return join(root, '.cache', 'oracle', 'new-regressions.json');
+}
+
+/** Add new cases to the file at `path` (by id; at most `perKey` per instruction and kind
+ *  of difference, counting the cases already in `known` too). */
+export function addRegressions(path: string, cases: RegressionCase[], perKey = 2, known: RegressionCase[] = []): RegressionCase[] {
   const file = loadRegressions(path);
-  const ids = new Set(file.cases.map((c) => c.id));
+  const ids = new Set([...known, ...file.cases].map((c) => c.id));
   const keyOf = (c: RegressionCase): string => `${c.entries.join(';')}|${c.diffsThen.map((d) => d.split(':')[0]).join('+')}`;
   const perKeyCount = new Map<string, number>();
-  for (const c of file.cases) perKeyCount.set(keyOf(c), (perKeyCount.get(keyOf(c)) ?? 0) + 1);
+  for (const c of [...known, ...file.cases]) perKeyCount.set(keyOf(c), (perKeyCount.get(keyOf(c)) ?? 0) + 1);
   const added: RegressionCase[] = [];
   for (const c of cases) {
     if (ids.has(c.id)) continue;
@@ -114,8 +131,39 @@ export function addRegressions(path: string, cases: RegressionCase[], perKey = 2
     file.cases.push(c);
     added.push(c);
   }
-  if (added.length > 0) writeFileSync(path, JSON.stringify({ about: ABOUT, cases: file.cases }, null, 1) + '\n');
+  if (added.length > 0) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify({ about: ABOUT, cases: file.cases }, null, 1) + '\n');
+  }
   return added;
+}
+
+export interface Findings {
+  /** The scratch file (it may hold earlier runs' findings too). */
+  path: string;
+  added: RegressionCase[];
+  /** What to tell the person: where the findings are and how to keep them. */
+  message: string;
+}
+
+/** Record a run's minimised disagreements in the scratch file, leaving out the cases the
+ *  tracked file already has. */
+export function recordFindings(minimised: Minimised[], hello: Hello, o: { scratch?: string; tracked?: string; date?: string } = {}): Findings {
+  const path = o.scratch ?? findingsPath();
+  const tracked = o.tracked ?? trackedRegressionsPath();
+  const date = o.date ?? new Date().toISOString().slice(0, 10);
+  const added = addRegressions(path, minimised.map((m) => toRegression(m, hello, date)), 2, loadRegressions(tracked).cases);
+  const message = added.length === 0 ? `no new regression cases (already kept or in ${path})` :
+    `${added.length} new regression case(s) written to ${path} (not kept: the suite replays ${tracked} only).\n` +
+    `To keep them, check each is a model bug and not an oracle error, then run\n` +
+    `  npm run oracle -- --keep-regressions ${path}\nand commit ${tracked}.`;
+  return { path, added, message };
+}
+
+/** Move the cases of a findings file into the tracked regressions (a person's decision). */
+export function keepRegressions(from: string, tracked = trackedRegressionsPath()): RegressionCase[] {
+  if (!existsSync(from)) throw new Error(`no findings file ${from}`);
+  return addRegressions(tracked, loadRegressions(from).cases);
 }
 
 export function caseOf(r: RegressionCase): Case {

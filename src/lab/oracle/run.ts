@@ -107,7 +107,7 @@ export function selectPool(hello: Hello): { pool: number[]; notComparable: Oracl
   const seen = new Set<unknown>();
   for (const e of ENTRIES) {
     const c = classify(e.def);
-    if (c === undefined) throw new Error(`oracle: opcode-table row ${e.def.code} ${e.def.mnemonic} has no comparability (src/lab/oracle/comparable.ts)`);
+    if (c === undefined) throw new Error(`oracle: opcode-table row ${e.def.code} ${e.def.mnemonic} has no comparability (its oracle field, src/cpu/opcodes.ts)`);
     if (!c.comparable) {
       if (!seen.has(e.def)) notComparable.push({ code: e.def.code, mnemonic: e.def.mnemonic, reason: c.reason });
       seen.add(e.def);

@@ -2,8 +2,11 @@
 // instruction reads — what the oracle needs to compare only defined results on a CPU
 // other than the one src/cpu/undefined.ts was calibrated on (DESIGN.md, "What the SDM
 // leaves undefined"). The rules are the flags sections of the Intel SDM Vol. 2
-// instruction pages; this file says *which* bits are undefined, src/cpu/undefined.ts
-// says what value the model gives them.
+// instruction pages. Which rule applies to an instruction is its opcode-table row's
+// `undefined` key (src/cpu/opcodes.ts); RULES below says *which* bits each rule leaves
+// undefined, src/cpu/undefined.ts what value the model gives them. The flags an
+// instruction reads and writes (its "Flags Affected", defined or not) are still listed
+// here by mnemonic.
 //
 // The oracle tracks, instruction by instruction, the set of status flags whose value is
 // undefined (written undefined and not defined since). A flag read by a later
@@ -13,6 +16,7 @@
 
 import type { DecodedEntry } from '../../cpu/opcodes.js';
 import type { Insn } from '../../cpu/insn.js';
+import type { UndefinedRule } from '../../cpu/undefined.js';
 import { CF, PF, AF, ZF, SF, OF } from '../../arch/rflags.js';
 
 export const ALL_STATUS = CF | PF | AF | ZF | SF | OF;
@@ -63,8 +67,78 @@ function repCountZero(i: Insn, s: StepState): boolean {
   return (s.rcxLo & 0xffff) === 0;
 }
 
+/** What one rule leaves undefined, for the oracle. */
+export interface RuleSpec {
+  /** The undefined status flags and whether the destination is undefined, for one executed
+   *  instruction (n: its masked shift count, where it has one). */
+  undef(e: DecodedEntry, i: Insn, s: StepState, n: number): { flags: number; dest: boolean };
+  /** Static over-approximation while generating: the flags it may leave undefined. */
+  mayFlags: number;
+  /** Static: may the destination be undefined at this operand size? */
+  mayDest(e: DecodedEntry, osz: number): boolean;
+  /** Where an undefined register destination is: ModRM.reg (or the opcode's register), or ModRM.rm. */
+  destIn: 'reg' | 'rm';
+  /** The calibration (calibrate.ts) samples this rule's outputs. */
+  calibrate: boolean;
+  /** OF is tested against the shift formulas by the calibration. */
+  shiftOF?: boolean;
+}
+
+const flags = (f: number): { flags: number; dest: boolean } => ({ flags: f, dest: false });
+const never = (): boolean => false;
+/** Rules of instructions invalid in 64-bit mode, where the oracle runs (#UD there), or not
+ *  compared (LAR reads the host's descriptor tables): nothing for the oracle to track. */
+const UNTRACKED: RuleSpec = { undef: () => flags(0), mayFlags: 0, mayDest: never, destIn: 'reg', calibrate: false };
+
+export const RULES: Record<UndefinedRule, RuleSpec> = {
+  logic: { undef: () => flags(AF), mayFlags: AF, mayDest: never, destIn: 'reg', calibrate: true },
+  mul: { undef: () => flags(SF | ZF | AF | PF), mayFlags: SF | ZF | AF | PF, mayDest: never, destIn: 'reg', calibrate: true },
+  div: { undef: () => flags(ALL_STATUS), mayFlags: ALL_STATUS, mayDest: never, destIn: 'reg', calibrate: true },
+  rotate: { undef: (_e, _i, _s, n) => flags(n === 0 || n === 1 ? 0 : OF), mayFlags: OF, mayDest: never, destIn: 'rm', calibrate: true, shiftOF: true },
+  shift: {
+    undef: (_e, i, _s, n) => flags(n === 0 ? 0 : AF | (n === 1 ? 0 : OF) | (n >= i.osz * 8 ? CF : 0)),
+    mayFlags: AF | OF | CF, mayDest: never, destIn: 'rm', calibrate: true, shiftOF: true,
+  },
+  sar: { undef: (_e, _i, _s, n) => flags(n === 0 ? 0 : AF | (n === 1 ? 0 : OF)), mayFlags: AF | OF, mayDest: never, destIn: 'rm', calibrate: true, shiftOF: true },
+  doubleShift: {
+    undef: (_e, i, _s, n) => (n === 0 ? flags(0) : n > i.osz * 8 ? { flags: ALL_STATUS, dest: true } : flags(AF | (n === 1 ? 0 : OF))),
+    mayFlags: ALL_STATUS, mayDest: (_e, osz) => osz === 2, destIn: 'rm', calibrate: true, shiftOF: true,
+  },
+  bitTest: { undef: () => flags(OF | SF | AF | PF), mayFlags: OF | SF | AF | PF, mayDest: never, destIn: 'reg', calibrate: true },
+  bitScan: {
+    undef: (_e, _i, s) => ({ flags: CF | OF | SF | AF | PF, dest: (s.postFlags & ZF) !== 0 }),
+    mayFlags: CF | OF | SF | AF | PF, mayDest: () => true, destIn: 'reg', calibrate: true,
+  },
+  lzcnt: { undef: () => flags(OF | SF | AF | PF), mayFlags: OF | SF | AF | PF, mayDest: never, destIn: 'reg', calibrate: true },
+  bswap16: { undef: (_e, i) => ({ flags: 0, dest: i.osz === 2 }), mayFlags: 0, mayDest: (_e, osz) => osz === 2, destIn: 'reg', calibrate: true },
+  // The slot's upper bytes in memory (model.ts tracks them); PUSH ES/CS/SS/DS are #UD in 64-bit mode.
+  pushSreg: { undef: () => flags(0), mayFlags: 0, mayDest: (e, osz) => osz !== 2 && !e.not64, destIn: 'reg', calibrate: false },
+  asciiAdjust: UNTRACKED,
+  decimalAdjust: UNTRACKED,
+  aamAad: UNTRACKED,
+  lar: UNTRACKED,
+};
+
+/** The oracle's view of a row's undefined-value rule (null: it has none). */
+export function ruleOf(e: DecodedEntry): RuleSpec | null {
+  const r = e.def.undefined;
+  return r === undefined ? null : RULES[r];
+}
+
 /** Flags effects of one executed instruction (SDM Vol. 2, each instruction's "Flags Affected"). */
 export function effects(e: DecodedEntry, i: Insn, s: StepState): Effects {
+  const fx = flagsAffected(e, i, s);
+  const rule = ruleOf(e);
+  if (rule === null) return fx;
+  // The rules with a count are those of the shifts, whose destination is ModRM.rm.
+  const count = rule.destIn === 'rm' ? shiftCount(e, i, s, e.def.operands.endsWith('CL')) : 0;
+  const u = rule.undef(e, i, s, count);
+  if (u.flags === 0 && !u.dest) return fx;
+  return { writes: fx.writes, undef: u.flags, reads: fx.reads, undefDest: u.dest };
+}
+
+/** Which status flags an instruction writes and reads (the undefined ones: effects()). */
+function flagsAffected(e: DecodedEntry, i: Insn, s: StepState): Effects {
   const m = e.def.mnemonic;
   switch (m) {
     case 'ADD': case 'SUB': case 'CMP': case 'NEG': case 'XADD': case 'CMPXCHG':
@@ -74,34 +148,27 @@ export function effects(e: DecodedEntry, i: Insn, s: StepState): Effects {
     case 'CMPSB': case 'CMPS': case 'SCASB': case 'SCAS':
       return repCountZero(i, s) ? NONE : fx(ALL_STATUS, 0);
     case 'AND': case 'OR': case 'XOR': case 'TEST':
-      return fx(ALL_STATUS, AF);
+      return fx(ALL_STATUS, 0);
     case 'INC': case 'DEC':
       return fx(ALL_STATUS & ~CF, 0);
-    case 'MUL': case 'IMUL':
-      return fx(ALL_STATUS, SF | ZF | AF | PF);
-    case 'DIV': case 'IDIV':
-      return fx(ALL_STATUS, ALL_STATUS);
+    case 'MUL': case 'IMUL': case 'DIV': case 'IDIV':
+      return fx(ALL_STATUS, 0);
     case 'ROL': case 'ROR': case 'RCL': case 'RCR': case 'SHL': case 'SAL': case 'SHR': case 'SAR': {
       const n = shiftCount(e, i, s, e.def.operands.endsWith('CL'));
       const reads = m === 'RCL' || m === 'RCR' ? CF : 0;
       if (n === 0) return fx(0, 0, reads);
-      const of = n === 1 ? 0 : OF;
-      if (m === 'ROL' || m === 'ROR' || m === 'RCL' || m === 'RCR') return fx(CF | OF, of, reads);
-      const cf = (m === 'SHL' || m === 'SAL' || m === 'SHR') && n >= i.osz * 8 ? CF : 0;
-      return fx(ALL_STATUS, AF | of | cf);
+      if (m === 'ROL' || m === 'ROR' || m === 'RCL' || m === 'RCR') return fx(CF | OF, 0, reads);
+      return fx(ALL_STATUS, 0);
     }
     case 'SHLD': case 'SHRD': {
       const n = shiftCount(e, i, s, e.def.operands.endsWith('CL'));
       if (n === 0) return NONE;
-      if (n > i.osz * 8) return fx(ALL_STATUS, ALL_STATUS, 0, true);
-      return fx(ALL_STATUS, AF | (n === 1 ? 0 : OF));
+      return fx(ALL_STATUS, 0);
     }
     case 'BT': case 'BTS': case 'BTR': case 'BTC':
-      return fx(CF | OF | SF | AF | PF, OF | SF | AF | PF);
-    case 'BSF': case 'BSR':
-      return fx(ALL_STATUS, CF | OF | SF | AF | PF, 0, (s.postFlags & ZF) !== 0);
-    case 'LZCNT':
-      return fx(ALL_STATUS, OF | SF | AF | PF);
+      return fx(CF | OF | SF | AF | PF, 0);
+    case 'BSF': case 'BSR': case 'LZCNT':
+      return fx(ALL_STATUS, 0);
     case 'POPCNT':
       return fx(ALL_STATUS, 0);
     case 'SAHF':
@@ -120,8 +187,6 @@ export function effects(e: DecodedEntry, i: Insn, s: StepState): Effects {
       return fx(0, 0, ZF);
     case 'CMPXCHG8B': case 'CMPXCHG16B':
       return fx(ZF, 0);
-    case 'BSWAP':
-      return i.osz === 2 ? fx(0, 0, 0, true) : NONE;
     case 'INTO':
       return fx(0, 0, OF);
     case 'SALC':
@@ -131,36 +196,23 @@ export function effects(e: DecodedEntry, i: Insn, s: StepState): Effects {
   }
 }
 
-/** Mnemonics whose destination may be undefined (the generator puts them last in a
- *  sequence on an uncalibrated host, so nothing reads that value). */
+/** Rows whose destination may be undefined (the generator puts them last in a sequence
+ *  on an uncalibrated host, so nothing reads that value). */
 export function mayLeaveUndefinedDest(e: DecodedEntry, osz: number): boolean {
-  const m = e.def.mnemonic;
-  return m === 'BSF' || m === 'BSR' || (osz === 2 && (m === 'BSWAP' || m === 'SHLD' || m === 'SHRD')) ||
-    (osz !== 2 && isPushSreg(e));
+  const rule = ruleOf(e);
+  return rule !== null && rule.mayDest(e, osz);
 }
 
 /** PUSH FS/GS: with a 32/64-bit operand size the SDM allows a zero-extended push or a
  *  16-bit store that leaves the rest of the slot as it was (undefined.ts). */
 export function isPushSreg(e: DecodedEntry): boolean {
-  return e.def.mnemonic === 'PUSH' && (e.def.operands === 'FS' || e.def.operands === 'GS');
+  return e.def.undefined === 'pushSreg' && !e.not64;
 }
 
 /** Static over-approximation used while generating: the flags an instruction may leave
  *  undefined, whatever its operand values. */
 export function mayLeaveUndefinedFlags(e: DecodedEntry): number {
-  switch (e.def.mnemonic) {
-    case 'AND': case 'OR': case 'XOR': case 'TEST': return AF;
-    case 'MUL': case 'IMUL': return SF | ZF | AF | PF;
-    case 'DIV': case 'IDIV': return ALL_STATUS;
-    case 'ROL': case 'ROR': case 'RCL': case 'RCR': return OF;
-    case 'SHL': case 'SAL': case 'SHR': return AF | OF | CF;
-    case 'SAR': return AF | OF;
-    case 'SHLD': case 'SHRD': return ALL_STATUS;
-    case 'BT': case 'BTS': case 'BTR': case 'BTC': return OF | SF | AF | PF;
-    case 'BSF': case 'BSR': return CF | OF | SF | AF | PF;
-    case 'LZCNT': return OF | SF | AF | PF;
-    default: return 0;
-  }
+  return ruleOf(e)?.mayFlags ?? 0;
 }
 
 /** Static: the flags an instruction always defines (for clearing the generator's set). */
