@@ -1040,6 +1040,7 @@ export class Cpu implements CodeCache {
   /** End the run after the current instruction retires (I/O handlers call this). */
   requestStop(): void {
     this.icountLimit = this.icount + 1;
+    this.blockExit = true;
     if (this.endReason === null) this.endReason = 'stopped';
   }
 

@@ -36,7 +36,8 @@ function describeStack(cpu: Cpu, lo: number, hi: number): void {
 }
 
 /**
- * Deliver `vector` through the protected-mode IDT and return the handler's EIP. `ext` is
+ * Deliver `vector` through the protected-mode IDT, committing the handler's CS:EIP and
+ * stack through transition.ts. `ext` is
  * the EXT bit (1 for exceptions and external events), `software` selects the gate-DPL
  * check of INT n/INT3/INTO. Nothing is committed until the whole frame is written.
  */

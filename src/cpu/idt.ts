@@ -2,8 +2,9 @@
 // Interrupt Handling in 64-bit Mode", §6.12.1 gate checks, §6.15 Table 6-5 for #DF)
 // and the double-fault / triple-fault escalation.
 //
+// Delivery through a protected-mode IDT is in idt-protected.ts.
+//
 // Deliberate deviations:
-// - Delivery through a protected-mode IDT is in idt-protected.ts.
 // - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
 
 import type { Cpu } from './cpu.js';

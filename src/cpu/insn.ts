@@ -50,7 +50,7 @@ export class Insn {
   op = 0;
   /** True if a REX prefix was present (byte registers SPL..DIL instead of AH..BH). */
   rex = false;
-  /** Times this instruction began a single step; at a threshold a block is compiled. */
+  /** Times the interpreter executed this instruction on its own; at HOT a block is compiled. */
   heat = 0;
   /** The compiled block that starts here (blocks.ts), and how many instructions it runs. */
   block: ((cpu: Cpu) => void) | null = null;

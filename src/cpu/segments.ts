@@ -96,7 +96,7 @@ export function isConforming(hi: number): boolean {
 
 /** Set the accessed bit of the descriptor `sel` names, whose high dword is `hi`, in memory
  *  (SDM Vol. 3 §3.4.5.1, type bit 0); returns the high dword with it set. */
-function markAccessed(cpu: Cpu, sel: number, hi: number): number {
+export function markAccessed(cpu: Cpu, sel: number, hi: number): number {
   if ((hi & DESC_TYPE_ACCESSED) !== 0) return hi;
   hi |= DESC_TYPE_ACCESSED;
   const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;

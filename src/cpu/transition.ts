@@ -9,7 +9,7 @@
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import { SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
-import { setSegment, setNullSegment, setCodeSegment, descDpl } from './segments.js';
+import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed } from './segments.js';
 
 export const enum TransitionKind {
   /** An exception, interrupt or software interrupt delivered through the IDT. */
@@ -109,10 +109,11 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
 }
 
 /** Commit the transition described in cpu.transition. The caller made every check and
- *  wrote its frame; only setting the new code segment's accessed bit in its descriptor
- *  (segments.ts) still writes memory. */
+ *  wrote its frame. The one memory write left, the new code segment's accessed bit in its
+ *  descriptor, comes first: if it faults (a read-only GDT page), nothing has changed. */
 export function commitTransition(cpu: Cpu): void {
   const t = cpu.transition;
+  t.csHi = markAccessed(cpu, t.csSel, t.csHi);
   const before = cpu.traceSink !== null ? side(cpu) : null;
   const oldCpl = cpu.cpl;
 

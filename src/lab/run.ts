@@ -1,9 +1,7 @@
 // One run: an image file, a profile, limits -> a verdict and what was observed.
 
 import { readFileSync, statSync } from 'node:fs';
-import { parseElf } from '../guest/elf.js';
 import { BadInput } from '../machine/errors.js';
-import type { LoadableImage } from '../machine/image.js';
 import { Machine, type MachineState } from '../machine/machine.js';
 import type { TraceSink } from '../cpu/transition.js';
 import type { Host } from '../hosts/host.js';
@@ -55,11 +53,6 @@ export function readImageFile(imagePath: string): Buffer {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new BadInput(`${imagePath}: cannot read image: ${why}`);
   }
-}
-
-/** Read and parse an image file; BadInput for anything unreadable or malformed. */
-export function loadImage(imagePath: string): LoadableImage {
-  return parseElf(readImageFile(imagePath), imagePath);
 }
 
 function checkLimits(maxInsns: number, timeoutMs: number, memoryMiB: number): void {

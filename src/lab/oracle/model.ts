@@ -17,10 +17,11 @@ import { decode, undefinedOpcode } from '../../cpu/decoder.js';
 import { ENTRIES } from '../../cpu/opcodes.js';
 import { FAULT } from '../../cpu/fault.js';
 import type { Insn } from '../../cpu/insn.js';
-import { setSegment, setNullSegment } from '../../cpu/segments.js';
+import { descAttr, descBase, descLimit } from '../../cpu/segments.js';
+import type { VcpuState } from '../../cpu/state.js';
 import * as C from '../../arch/control.js';
 import * as V from '../../arch/vectors.js';
-import { CS, SS, FS, GS } from '../../arch/descriptors.js';
+import { CS, SS, FS, GS, DESC_DB } from '../../arch/descriptors.js';
 import {
   CODE_ADDR, CODE_SIZE, SCRATCH_ADDR, SCRATCH_SIZE, USER_FLAGS, EndKind, caseRegs, type Case,
 } from './layout.js';
@@ -125,11 +126,9 @@ export class OracleModel {
   private readonly host: HostState;
   private readonly images: Uint8Array[];
   private codeDirty = CODE_SIZE;
-  private readonly initSel = new Int32Array(6);
-  private readonly initBaseLo = new Int32Array(6);
-  private readonly initBaseHi = new Int32Array(6);
-  private readonly initLimit = new Int32Array(6);
-  private readonly initAttr = new Int32Array(6);
+  /** The vCPU as every case starts: CPL 3 in the host's segments under the model's
+   *  tables; load() fills in the case's registers and restores it. */
+  private caseState!: VcpuState;
 
   constructor(host: HostState, images: Uint8Array[]) {
     this.host = host;
@@ -179,69 +178,49 @@ export class OracleModel {
     }
     mem.fill(P_HANDLERS, 4096, 0xf4);
 
-    cpu.cr0 = C.CR0_PE | C.CR0_MP | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM | C.CR0_PG;
-    cpu.cr4 = C.CR4_PAE | C.CR4_PGE;
-    cpu.cr3Lo = PML4;
-    cpu.cr3Hi = 0;
-    cpu.efer = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
-    cpu.gdtrBase = GDT_LIN;
-    cpu.gdtrLimit = GDT_LIMIT;
-    cpu.idtrBase = IDT_LIN;
-    cpu.idtrLimit = 0xfff;
-    cpu.trSel = 0x40;
-    cpu.trBase = TSS_LIN;
-    cpu.trLimit = 0x67;
-    cpu.trAttr = 0x8b00;
-    cpu.ldtrSel = 0;
-
+    // 64-bit mode with 4-level paging, the model's GDT, IDT and busy TSS, at CPL 3 in the
+    // host's segments (descriptors from the model's GDT, FS and GS bases as the host's).
+    const c = cpu.capture();
+    c.cr0 = C.CR0_PE | C.CR0_MP | C.CR0_ET | C.CR0_NE | C.CR0_WP | C.CR0_AM | C.CR0_PG;
+    c.cr4 = C.CR4_PAE | C.CR4_PGE;
+    c.cr3Lo = PML4;
+    c.cr3Hi = 0;
+    c.efer = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
+    c.gdtr = { base: GDT_LIN, limit: GDT_LIMIT };
+    c.idtr = { base: IDT_LIN, limit: 0xfff };
+    c.tr = { sel: 0x40, base: TSS_LIN, limit: 0x67, attr: 0x8b00 };
+    c.ldtr = { sel: 0, base: 0, limit: 0 };
+    c.cpl = 3;
     const sel = this.host.sel;
-    for (let s = 0; s < 6; s++) {
+    c.segments = c.segments.map((_, s) => {
       const v = s === CS ? USER_CS : sel[s];
-      if ((v & ~3) === 0) { setNullSegment(cpu, s, v); continue; }
+      // A null selector: unusable, base 0; SS keeps its RPL as DPL and B (SDM Vol. 3A §3.4.4).
+      if ((v & ~3) === 0) return { sel: v, baseLo: 0, baseHi: 0, limit: 0, attr: s === SS ? ((v & 3) << 13) | DESC_DB : 0 };
       const d = gdt.get(v >> 3);
       if (d === undefined || (v & 4) !== 0) throw new Error(`oracle: the host's selector ${v.toString(16)} is not in the model's GDT`);
-      setSegment(cpu, s, v, d[0], d[1]);
-    }
-    const setBase = (s: number, b: bigint): void => {
-      cpu.segBaseLo[s] = Number(b & 0xffffffffn) | 0;
-      cpu.segBaseHi[s] = Number((b >> 32n) & 0xffffffffn) | 0;
+      return { sel: v, baseLo: descBase(d[0], d[1]), baseHi: 0, limit: descLimit(d[0], d[1]), attr: descAttr(d[1]) };
+    });
+    const setBase = (seg: number, b: bigint): void => {
+      c.segments[seg].baseLo = Number(b & 0xffffffffn) | 0;
+      c.segments[seg].baseHi = Number((b >> 32n) & 0xffffffffn) | 0;
     };
     setBase(FS, this.host.fsBase);
     setBase(GS, this.host.gsBase);
-    cpu.setCpl(3);
-    cpu.modeChanged();
-    for (let s = 0; s < 6; s++) {
-      this.initSel[s] = cpu.segSel[s];
-      this.initBaseLo[s] = cpu.segBaseLo[s];
-      this.initBaseHi[s] = cpu.segBaseHi[s];
-      this.initLimit[s] = cpu.segLimit[s];
-      this.initAttr[s] = cpu.segAttr[s];
-    }
-    cpu.flushTlb();
+    c.rip = CODE_ADDR;
+    this.caseState = c;
+    cpu.restore(c);
   }
 
   /** Put the case's initial state into the machine. */
   load(c: Case): void {
-    const cpu = this.cpu;
     const mem = this.machine.memory;
+    const s = this.caseState;
     for (let r = 0; r < 16; r++) {
-      cpu.regLo[r] = c.regs[2 * r] | 0;
-      cpu.regHi[r] = c.regs[2 * r + 1] | 0;
+      s.gprLo[r] = c.regs[2 * r] | 0;
+      s.gprHi[r] = c.regs[2 * r + 1] | 0;
     }
-    cpu.setFlags((c.regs[32] & USER_FLAGS) | 0x202);
-    for (let s = 0; s < 6; s++) {
-      cpu.segSel[s] = this.initSel[s];
-      cpu.segBaseLo[s] = this.initBaseLo[s];
-      cpu.segBaseHi[s] = this.initBaseHi[s];
-      cpu.segLimit[s] = this.initLimit[s];
-      cpu.segAttr[s] = this.initAttr[s];
-    }
-    if (cpu.cpl !== 3) cpu.setCpl(3);
-    cpu.modeChanged();
-    cpu.rip = CODE_ADDR;
-    cpu.cr2 = 0;
-    cpu.endReason = null;
-    cpu.icount = 0;
+    s.rflags = (c.regs[32] & USER_FLAGS) | 0x202;
+    this.cpu.restore(s);
     mem.bytes.set(this.images[c.image], P_SCRATCH);
     for (const p of c.patches) mem.bytes.set(p.bytes, P_SCRATCH + p.offset);
     const stub = this.host.stub;
