@@ -19,15 +19,19 @@ const CPU = join(SRC, 'cpu');
  *  not import them; everything they import is imported on its own like any module. */
 const ENTRY_POINTS = ['cli/main.js', 'lab/oracle/main.js'];
 
-function jsFiles(dir: string): string[] {
+/** Files under `dir` (recursively) whose names end in `ext`, sorted. */
+function filesEnding(dir: string, ext: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...jsFiles(p));
-    else if (e.name.endsWith('.js')) out.push(p);
+    if (e.isDirectory()) out.push(...filesEnding(p, ext));
+    else if (e.name.endsWith(ext)) out.push(p);
   }
   return out.sort();
 }
+
+const jsFiles = (dir: string): string[] => filesEnding(dir, '.js');
+const tsFiles = (dir: string): string[] => filesEnding(dir, '.ts');
 
 /** Static import and re-export specifiers of a compiled module (`import ... from 'x'`,
  *  `import 'x'`, `export ... from 'x'`); dynamic import() is not a load-time edge. */
@@ -106,15 +110,6 @@ test('src/cpu imports nothing from the layers above it', () => {
   assert.deepEqual(offenders, []);
 });
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...tsFiles(p));
-    else if (e.name.endsWith('.ts')) out.push(p);
-  }
-  return out.sort();
-}
 
 /** Import one module first in a fresh Node process; resolves to null or to what went wrong. */
 function importAlone(file: string): Promise<string | null> {

@@ -10,6 +10,7 @@ import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import { SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
 import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed } from './segments.js';
+import { formatLinear, formatRegisters } from './format.js';
 
 export const enum TransitionKind {
   /** An exception, interrupt or software interrupt delivered through the IDT. */
@@ -155,25 +156,10 @@ export function commitTransition(cpu: Cpu): void {
   }
 }
 
-const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
-const SEG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
 const MODE_NAMES = ['protected', '64-bit', 'compatibility'] as const;
 
-function hex64(lo: number, hi: number): string {
-  return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
-}
-
-function linearHex(lin: number): string {
-  return hex64(lin | 0, Math.floor(lin / 4294967296) | 0);
-}
-
 function side(cpu: Cpu): TransitionSide {
-  const registers: Record<string, string> = {};
-  GPR_NAMES.forEach((n, r) => { registers[n] = hex64(cpu.regLo[r], cpu.regHi[r]); });
-  registers.rip = linearHex(cpu.rip);
-  registers.rflags = hex64(cpu.getFlags(), 0);
-  SEG_NAMES.forEach((n, s) => { registers[n] = hex64(cpu.segSel[s], 0); });
-  return { cpl: cpu.cpl, mode: MODE_NAMES[cpu.mode], registers };
+  return { cpl: cpu.cpl, mode: MODE_NAMES[cpu.mode], registers: formatRegisters(cpu, false) };
 }
 
 /** The frame's bytes through the translations its own writes or reads just cached: a
@@ -186,5 +172,5 @@ function frameBytes(cpu: Cpu, lin: number, length: number): TransitionRecord['fr
     if (p < 0 || p >= cpu.mem.size) return null;
     bytes.push(cpu.mem.bytes[p]);
   }
-  return { address: linearHex(lin), bytes };
+  return { address: formatLinear(lin), bytes };
 }

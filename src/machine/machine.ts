@@ -5,12 +5,11 @@
 import { PhysicalMemory, type MemoryState } from './memory.js';
 import { IoBus } from './io.js';
 import { Cpu } from '../cpu/cpu.js';
-import { formatLinear } from '../cpu/format.js';
+import { formatRegisters } from '../cpu/format.js';
 import { ModelError } from '../cpu/errors.js';
 import type { CpuModelOptions } from '../cpu/model.js';
 import type { VcpuState } from '../cpu/state.js';
 import type { TraceSink } from '../cpu/transition.js';
-import { SEG_NAMES } from '../arch/descriptors.js';
 
 export interface RunLimits {
   maxInsns: number;
@@ -50,8 +49,6 @@ export interface MachineState {
 
 /** Instructions between wall-clock checks: about 30 ms at 35 M instructions/s. */
 const SLICE = 1 << 20;
-
-const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 
 export class Machine {
   readonly memory: PhysicalMemory;
@@ -163,19 +160,6 @@ export class Machine {
 
   /** The final register file, every value as a 0x-prefixed 64-bit hex string. */
   registers(): Record<string, string> {
-    const cpu = this.cpu;
-    const hex64 = (lo: number, hi: number): string =>
-      '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
-    const out: Record<string, string> = {};
-    GPR_NAMES.forEach((n, r) => { out[n] = hex64(cpu.regLo[r], cpu.regHi[r]); });
-    out.rip = formatLinear(cpu.rip);
-    out.rflags = hex64(cpu.getFlags(), 0);
-    SEG_NAMES.forEach((n, s) => { out[n] = hex64(cpu.segSel[s], 0); });
-    out.cr0 = hex64(cpu.cr0, 0);
-    out.cr2 = hex64(cpu.cr2Lo, cpu.cr2Hi);
-    out.cr3 = hex64(cpu.cr3Lo, cpu.cr3Hi);
-    out.cr4 = hex64(cpu.cr4, 0);
-    out.efer = hex64(cpu.efer, 0);
-    return out;
+    return formatRegisters(this.cpu, true);
   }
 }
