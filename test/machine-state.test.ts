@@ -44,3 +44,41 @@ for (const guest of testGuests()) {
     assert.equal(relayed.transitions, whole.transitions);
   });
 }
+
+// The event window is idempotent: a run stopped by its budget at any boundary, and
+// continued, or captured there and restored, takes exactly the events the uninterrupted
+// run takes. Checked at every boundary around the single-step guest's first #DB trap
+// (SDM Vol. 3B §18.3.1.4), where a trap is armed, due, held by a MOV SS shadow or just
+// delivered, and over its whole run for budget stops alone.
+test('single-step: stops at every boundary, and capture/restore around the first trap, change nothing', () => {
+  const image = buildTestGuest('single-step');
+  const traps: number[] = [];
+  const whole = runImage(image, {
+    profile: PROFILE,
+    trace: (r) => { if (r.kind === 'delivery' && r.vector === 1 && r.source === 'trap') traps.push(r.icount); },
+  });
+  assert.equal(whole.verdict, 'success');
+  assert.ok(traps.length >= 10, `the guest takes single-step traps (${traps.length})`);
+
+  const stepped = bootImage(image, { profile: PROFILE });
+  for (let at = 1; at < whole.instructions; at++) {
+    const end = stepped.machine.run({ maxInsns: at, timeoutMs: 0 });
+    if (end.kind !== 'insn-budget') break;
+  }
+  const steppedResult = runBooted(stepped, image, { profile: PROFILE });
+  assert.deepStrictEqual(steppedResult, whole);
+
+  // Around the first trap (POPF setting TF), and around the MOV SS case's traps (the
+  // guest's 10th and 11th: one before MOV SS, one held across it).
+  const windows: Array<[number, number]> = [[traps[0] - 20, traps[0] + 60], [traps[9] - 10, traps[10] + 10]];
+  let booted = bootImage(image, { profile: PROFILE });
+  for (const [from, to] of windows) {
+    for (let at = from; at <= to; at++) {
+      const end = booted.machine.run({ maxInsns: at, timeoutMs: 0 });
+      assert.equal(end.kind, 'insn-budget');
+      booted = restoreMachine(booted.machine.capture(), { profile: PROFILE });
+    }
+  }
+  const relayed = runBooted(booted, image, { profile: PROFILE });
+  assert.deepStrictEqual(relayed, whole);
+});

@@ -97,8 +97,6 @@ export class Machine {
    *  continued by calling run again with a larger budget. */
   run(limits: RunLimits): RunEnd {
     const cpu = this.cpu;
-    // Loaders and restore wrote memory behind the CPU's back.
-    this.memory.invalidateAllCode();
     this.memory.markUsed();
     this.pendingEnd = null;
     const started = Date.now();

@@ -105,12 +105,12 @@ export class PhysicalMemory implements PhysicalBus {
 
   /** Host-side write (loaders): copies bytes in. The caller checked the range. */
   write(paddr: number, data: Uint8Array): void {
-    this.used = true;
+    this.hostWrote(paddr, data.length);
     this.bytes.set(data, paddr);
   }
 
   fill(paddr: number, length: number, value: number): void {
-    this.used = true;
+    this.hostWrote(paddr, length);
     this.bytes.fill(value, paddr, paddr + length);
   }
 
@@ -119,12 +119,12 @@ export class PhysicalMemory implements PhysicalBus {
   }
 
   writeU32(paddr: number, value: number): void {
-    this.used = true;
+    this.hostWrote(paddr, 4);
     this.view.setUint32(paddr, value >>> 0, true);
   }
 
   writeU64(paddr: number, lo: number, hi: number): void {
-    this.used = true;
+    this.hostWrote(paddr, 8);
     this.view.setUint32(paddr, lo >>> 0, true);
     this.view.setUint32(paddr + 4, hi >>> 0, true);
   }
@@ -132,6 +132,13 @@ export class PhysicalMemory implements PhysicalBus {
   /** A vCPU is about to run on this memory (its stores bypass the methods above). */
   markUsed(): void {
     this.used = true;
+  }
+
+  /** The host writes [paddr, paddr + length) behind the vCPUs: drop decoded code there. */
+  private hostWrote(paddr: number, length: number): void {
+    this.used = true;
+    const last = Math.min(this.pages - 1, (paddr + Math.max(length, 1) - 1) >>> PAGE_SHIFT);
+    for (let ppn = paddr >>> PAGE_SHIFT; ppn <= last; ppn++) if (this.codeMark[ppn] !== 0) this.invalidateCode(ppn);
   }
 
   // ---------------------------------------------------------------- state
