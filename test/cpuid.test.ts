@@ -1,5 +1,5 @@
 // CPUID describes a coherent CPU that advertises nothing the model lacks (SDM Vol. 2
-// CPUID; DESIGN.md "Not modelled: x87 and SSE"): every feature the decoder gates on
+// CPUID; x87 and SSE are not modelled): every feature the decoder gates on
 // is the CPUID bit the SDM names for it, and x87/SSE/AVX are not advertised.
 
 import { test } from 'node:test';

@@ -23,7 +23,7 @@ export interface DecoderException {
 export const EXCEPTIONS: readonly DecoderException[] = [
   {
     range: '9B', mode: 'both', what: 'validity',
-    reason: 'WAIT/FWAIT: iced has the 8086 instruction; DESIGN.md ("Not modelled: x87 and SSE") has it raise ' +
+    reason: 'WAIT/FWAIT: iced has the 8086 instruction; the model, which has no x87, has it raise ' +
       '#NM when CR0.MP and CR0.TS are set and #UD otherwise, as the model advertises no x87',
   },
   {

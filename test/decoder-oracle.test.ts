@@ -28,7 +28,7 @@
 //   - valid, every CPUID feature one the native/idt profile advertises (ADVERTISED,
 //     mirroring src/cpu/cpuid.ts): ours must be a valid instruction of the same length.
 //   - valid, an x87/MMX/SSE instruction: ours must be an x87/SSE table row — decoded for
-//     length, #NM or #UD by CR0 (DESIGN.md "Not modelled: x87 and SSE") — of the same length.
+//     length, #NM or #UD by CR0 (x87, sse in src/cpu/ops/system.ts) — of the same length.
 //     Reserved encodings inside those maps must be plain #UD, so they are compared too.
 //   - valid, needing a feature the profile does not advertise (AVX*, BMI, MOVBE, CRC32, ADX,
 //     RTM, VMX, SSE4A, 3DNow!, ...): ours must raise #UD, and the lengths must agree all the
@@ -92,7 +92,7 @@ const ADVERTISED = new Set<number>([
   ...[...PROFILE_FEATURES].flatMap((f) => ICED_FEATURES[f] ?? []),
 ]);
 
-/** x87, MMX and SSE features: DESIGN.md's "not modelled" class (#NM or #UD by CR0). */
+/** x87, MMX and SSE features: not modelled, #NM or #UD by CR0 (src/cpu/ops/system.ts). */
 const X87_SSE = new Set<number>([
   CpuidFeature.FPU, CpuidFeature.FPU287, CpuidFeature.FPU387, CpuidFeature.MMX, CpuidFeature.SSE,
   CpuidFeature.SSE2, CpuidFeature.SSE3, CpuidFeature.SSSE3, CpuidFeature.SSE4_1, CpuidFeature.SSE4_2,

@@ -89,7 +89,7 @@ test('src/cpu: the value imports between its modules form no cycle', () => {
   assert.equal(cycle, null, `import cycle in src/cpu: ${cycle?.join(' -> ')}`);
 });
 
-// DESIGN.md's layers run one way: the CPU needs memory, ports and a model error, and
+// The layers run one way (docs/architecture.md, "Layers as folders"): the CPU needs memory, ports and a model error, and
 // declares them itself (cpu/bus.ts, cpu/errors.ts); machine/ implements them. Compiled
 // JS keeps only value imports, so the source is read for type-only ones too.
 test('src/cpu imports nothing from the layers above it', () => {

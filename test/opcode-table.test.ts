@@ -1,5 +1,5 @@
-// The opcode table is the only place an opcode is spelled (DESIGN.md, How we write
-// code): every entry must carry semantics or an explicit #UD, and the entries whose
+// The opcode table is the only place an opcode is spelled (docs/architecture.md, "The
+// opcode table"): every entry must carry semantics or an explicit #UD, and the entries whose
 // instruction is valid but not modelled yet are a written, shrinking list.
 
 import { test } from 'node:test';

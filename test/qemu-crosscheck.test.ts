@@ -1,4 +1,4 @@
-// The QEMU oracle (DESIGN.md "QEMU as oracle"): every guest runs under QEMU
+// The QEMU oracle (docs/architecture.md, "The lab"): every guest runs under QEMU
 // TCG and under Ringside (native/idt), and the two console transcripts must be
 // identical line by line, except the lines listed in test/qemu-deviations.ts,
 // where Ringside must print the SDM's value and QEMU its documented one.

@@ -1,5 +1,5 @@
-// A guest may do anything and the run still ends with a verdict (DESIGN.md, The CPU;
-// Verdict). Each case is a few bytes of 32-bit code entered in the PVH state.
+// A guest may do anything and the run still ends with a verdict (README.md, "ringside
+// run": the verdict rules). Each case is a few bytes of 32-bit code entered in the PVH state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,7 +3,7 @@
 // double-fault handler ... the processor enters shutdown mode").  The double-fault
 // guest built with TRIPLE=1 ends that way after printing its observations, so it can
 // print no result line: the verdict is asserted here.  Ringside must end the run as
-// `crash` (DESIGN.md "Verdict": a triple fault is a crash); QEMU with -no-reboot must
+// `crash` (src/lab/verdict.ts: a triple fault is a crash); QEMU with -no-reboot must
 // exit by itself, without an exit-port write, having printed the same lines (modulo
 // the documented deviations).  QEMU missing is a failure, not a skip.
 

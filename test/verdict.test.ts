@@ -129,7 +129,7 @@ describe('judge: without a result line the ending decides', () => {
 });
 
 describe('exit codes', () => {
-  it('follow the DESIGN.md table', () => {
+  it('follow the README table', () => {
     assert.deepEqual(
       { ...EXIT_CODES },
       { success: 0, saved: 0, internal: 1, skip: 3, error: 4, failure: 5, crash: 6, timeout: 7, 'model-error': 8 },

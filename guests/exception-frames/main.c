@@ -17,8 +17,8 @@
  *   INT n); #BP (INT3: gate DPL checked, #GP(3*8+2) through a DPL-0 gate at CPL 3);
  *   #OF (INTO, compatibility mode only); #BR (BOUND, compatibility mode); #UD (UD2, and
  *   INTO in 64-bit mode); #NM (an x87 instruction with CR0.TS = 1 or CR0.EM = 1, WAIT
- *   with CR0.TS = CR0.MP = 1: DESIGN.md "Not modelled: x87 and SSE"); #TS(TSS selector
- *   + EXT) when the TSS limit does not cover the IST slot the gate names or the RSPn of
+ *   with CR0.TS = CR0.MP = 1: the model has no x87, only these faults); #TS(TSS
+ *   selector + EXT) when the TSS limit does not cover the IST slot the gate names or the RSPn of
  *   the new CPL (§6.14.5, Vol. 2 INT n "Operation"; a DPL-1 target here, entered on
  *   TSS.RSP1 with SS = null selector, RPL 1); #NP(vector*8+2+EXT) for a not-present
  *   gate and #NP(selector) for a not-present segment load; #SS(0) for a non-canonical

@@ -1,8 +1,8 @@
 /*
  * PVH boot stub of the Ringside guest library.
  *
- * Boot contract (DESIGN.md "Boot contracts", the Xen PVH ABI as QEMU and Xen
- * implement it): the loader finds the ELF note "Xen"/18
+ * Boot contract (README.md, "The native (PVH) platform": the Xen PVH ABI as
+ * QEMU and Xen implement it): the loader finds the ELF note "Xen"/18
  * (XEN_ELFNOTE_PHYS32_ENTRY) and enters its address in 32-bit protected mode,
  * paging off, CS/DS/ES/SS flat 4 GiB, interrupts off, with %ebx = physical
  * address of struct hvm_start_info.  Nothing else may be assumed: not the GDT,

@@ -1,7 +1,7 @@
 /*
  * Result reporting in the style of the Xen Test Framework: a test records
  * failures, errors, skips and warnings as it goes, and the run ends with
- * exactly one verdict line (DESIGN.md "Verdict"):
+ * exactly one verdict line (README.md, "ringside run", says how it is judged):
  *   Test result: SUCCESS
  *   Test result: SUCCESS with warnings
  *   Test result: SKIP (reason)

@@ -2,7 +2,7 @@
  * Start and result reporting of the 32-bit guest library, in the style of the
  * Xen Test Framework like guests/lib/report.c: the run prints
  * `Ringside guest: NAME` first, records failures as it goes and ends with
- * exactly one verdict line (DESIGN.md "Verdict"):
+ * exactly one verdict line (README.md, "ringside run", says how it is judged):
  *   Test result: SUCCESS
  *   Test result: FAILURE (first message[; and N more])
  *   Test result: ERROR (reason)

@@ -1,7 +1,7 @@
 // Exception vectors (SDM Vol. 3 §6.15, Table 6-1).
 //
 // Nothing in the model raises these, so no guest can observe them: #MF (16) and #XM (19)
-// (no x87 or SSE: DESIGN.md), #MC (18) (CPUID advertises neither MCE nor MCA), #VE (20)
+// (no x87 or SSE is modelled: cpu/cpuid.ts), #MC (18) (CPUID advertises neither MCE nor MCA), #VE (20)
 // (no EPT), #CP (21) (no CET), and NMI (2) (no interrupt sources yet). #DB (1) arises
 // from INT1, DR7.GD general detect and TF single-step traps (cpu/events.ts); the other
 // debug exceptions cannot pass silently: arming a breakpoint in DR7 is a model error

@@ -1,5 +1,4 @@
-// Basic blocks compiled to JavaScript (DESIGN.md, The CPU: "basic blocks compiled to
-// JavaScript, the JS analogue of v86's wasm JIT"). A hot run of straight-line
+// Basic blocks compiled to JavaScript (docs/architecture.md, "Compiled blocks"). A hot run of straight-line
 // instructions in one page becomes one function that calls each instruction's own
 // semantics (the same functions the interpreter calls) in order, from call sites that
 // each see one function -- so V8 can inline them, where the interpreter's

@@ -1,5 +1,5 @@
 // What the CPU needs from the machine around it, declared here so that cpu/ depends on
-// nothing above it (DESIGN.md, Layers): machine/ implements these interfaces.
+// nothing above it (docs/architecture.md, "Layers as folders"): machine/ implements these interfaces.
 
 /** A vCPU's decode cache, told when a physical page it may hold decoded code for is written. */
 export interface CodeCache {

@@ -2,9 +2,9 @@
 // and the fetch/decode/execute loop. Instruction semantics live in ops/*.ts,
 // event delivery in idt.ts, paging in paging.ts; this file ties them together.
 //
-// Representation (DESIGN.md, The CPU): 64-bit registers are pairs of 32-bit halves
-// in Int32Arrays; RIP and linear addresses are JS numbers holding the canonical
-// address as a signed integer (exact: |value| < 2^47), so the hot path has no BigInt.
+// Representation (docs/architecture.md, "The CPU"): 64-bit registers are pairs of 32-bit
+// halves in Int32Arrays; RIP and linear addresses are JS numbers holding the canonical
+// address as a signed integer (exact below 2^53), so the hot path has no BigInt.
 //
 // Deliberate deviations (each has a model error or a note where it applies):
 // - Segment checks on data accesses outside 64-bit mode cover limits, expand-down,

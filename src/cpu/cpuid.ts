@@ -1,5 +1,5 @@
 // CPUID (SDM Vol. 2 CPUID): a coherent CPU per model that advertises nothing the
-// model lacks — no x87, no SSE (DESIGN.md), no feature whose semantics are missing.
+// model lacks — no x87, no SSE, no feature whose semantics are missing.
 
 import type { CpuModelOptions } from './model.js';
 import { MAXPHYADDR, LINEAR_BITS } from './model.js';

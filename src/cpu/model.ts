@@ -17,5 +17,5 @@ export const LINEAR_BITS_4LEVEL = 48;
  *  paging (CR4.LA57, SDM Vol. 3A §4.5) is supported. */
 export const LINEAR_BITS = 57;
 
-/** Virtual TSC rate: RDTSC reads the retired-instruction count times this (DESIGN.md, Determinism). */
+/** Virtual TSC rate: RDTSC reads the retired-instruction count times this (deterministic runs). */
 export const TSC_PER_INSTRUCTION = 1;

@@ -427,7 +427,7 @@ function build(): OpcodeDef[] {
   def('0F FF /r', 'UD0', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
 
   // MMX and SSE encodings of the legacy 0F, 0F38 and 0F3A maps (SDM Vol. 2 Tables A-3 to
-  // decoded for length, #NM/#UD by CR0 (DESIGN.md). Each line: opcodes, ModRM.reg
+  // decoded for length, #NM/#UD by CR0 (ops/system.ts sse). Each line: opcodes, ModRM.reg
   // values if a group, then the mandatory prefixes that define an instruction there (m:
   // memory operand only, r: register only); ib: an imm8 follows. Any other prefix is a
   // hole in the map: #UD.

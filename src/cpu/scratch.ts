@@ -1,6 +1,6 @@
 // Per-vCPU scratch space: the values a helper hands back to its caller beside its
 // return value, and the buffers an instruction fills, kept on the vCPU so that no path
-// allocates (DESIGN.md, The CPU) and no module holds state that every vCPU would share.
+// allocates and no module holds state that every vCPU would share.
 // Each group belongs to the code named above it; a value is meaningful only from the
 // write its owner documents to the next call of that owner, never across instructions.
 

@@ -71,7 +71,7 @@ const FLAT_DATA32 = 0xc09300; // present, DPL 0, read/write, accessed; B = 1, G 
 
 /**
  * The 32-bit flat protected-mode entry state that the PVH and multiboot boot contracts
- * both start from (DESIGN.md, Boot contracts): CR0.PE = 1, paging off, flat 4 GiB code and
+ * both start from (README.md, "The native (PVH) platform"): CR0.PE = 1, paging off, flat 4 GiB code and
  * data segments, interrupts off, no IDT (any exception triple-faults), every other register
  * as at power-on (`base`) and the GPRs zero but those given.
  */

@@ -1,4 +1,4 @@
-// The one place a transition commits (DESIGN.md, "Transitions and observations"): every
+// The one place a transition commits (docs/architecture.md, "Transitions"): every
 // event delivery and every return (IRET; later SYSCALL, SYSRET, SYSENTER, SYSEXIT, ERETU,
 // ERETS, and the hosts' hypercalls and bounces) first checks everything and writes its
 // frame, then describes the state it enters in the vCPU's Transition scratch and calls

@@ -1,5 +1,4 @@
-// What the SDM leaves undefined, as one deterministic value per instruction
-// (DESIGN.md, "What the SDM leaves undefined"). Every semantic that produces an
+// What the SDM leaves undefined, as one deterministic value per instruction. Every semantic that produces an
 // SDM-undefined flag or result takes it from here, so this file is the whole list.
 // Guest tests never assert these values; QEMU comparisons mask them.
 //

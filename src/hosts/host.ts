@@ -1,4 +1,4 @@
-// What a host is (DESIGN.md, Hosts): the software that owns ring 0 on the modelled CPU.
+// What a host is: the software that owns ring 0 on the modelled CPU.
 // A host checks an image before any machine exists (plan), gives a new machine its
 // platform — ports, device regions, its own ring-0 side — (attach), and boots the image
 // into it (boot). A restored machine is attached the same way and then restored instead

@@ -1,4 +1,4 @@
-// Default limits of a run (DESIGN.md "Boot contracts" and "Verdict").
+// Default limits of a run (README.md, "Command line": --max-insns, --memory).
 
 /** Instruction budget: 10^10. */
 export const DEFAULT_MAX_INSNS = 1e10;

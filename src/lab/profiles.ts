@@ -1,4 +1,4 @@
-// Profiles as data: a host on a CPU model (DESIGN.md "Vocabulary").
+// Profiles as data: a profile, named HOST/CPU, is a host on a CPU model.
 //
 // Every profile the design names is listed so that messages can tell "not yet"
 // from "no such thing"; only those marked runnable can be run today.

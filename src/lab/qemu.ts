@@ -1,9 +1,9 @@
-// QEMU as an oracle (DESIGN.md "QEMU as oracle"): boot a native image (PVH or
+// QEMU as an oracle (docs/architecture.md, "The lab"): boot a native image (PVH or
 // multiboot) under qemu-system-x86_64 with TCG and capture what the guest
 // writes to its consoles.  QEMU never ends a `cli; hlt` by itself, so every run
 // has a wall-clock timeout after which QEMU is killed.
 //
-// The command line is DESIGN.md's:
+// The command line:
 //   qemu-system-x86_64 -machine accel=tcg -m 128 -nodefaults -display none
 //     -no-reboot -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=4
 //     -cpu CPU -kernel IMAGE
@@ -26,7 +26,7 @@ export interface QemuOptions {
   timeoutMs: number;
   /** -cpu argument; default max,vendor=GenuineIntel. */
   cpu?: string;
-  /** Guest RAM in MiB; default 128 (as DESIGN.md's command line). */
+  /** Guest RAM in MiB; default 128, as a Ringside run (lab/defaults.ts). */
   memoryMiB?: number;
 }
 

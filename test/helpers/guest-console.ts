@@ -22,7 +22,7 @@ export const QEMU_MISSING =
   'qemu-system-x86_64 is not installed: the QEMU oracle tests need it ' +
   '(Debian: apt-get install qemu-system-x86; CI installs it). Not skipping.';
 
-/** The result lines of a transcript (DESIGN.md Verdict: the last one decides). */
+/** The result lines of a transcript (the last one decides: src/lab/verdict.ts). */
 export function resultLines(console: string): string[] {
   return console.split('\n').filter((l) => l.startsWith('Test result: '));
 }

@@ -32,7 +32,7 @@
 #define IST_STACK_SIZE  4096
 #define USER_STACK_SIZE 16384
 
-/* Ports of the platform (DESIGN.md, "Boot contracts"). */
+/* Ports of the native platform (README.md, "The native (PVH) platform"). */
 #define PORT_CONSOLE 0xe9
 #define PORT_EXIT    0xf4
 

@@ -1,7 +1,7 @@
 // System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDMSR, WRMSR,
 // MOV to/from CR and DR, LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR, SMSW, LMSW,
 // INVLPG, INVPCID, STAC, CLAC, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
-// rules for the x87 and SSE encodings the model does not implement (DESIGN.md).
+// rules for the x87 and SSE encodings the model does not implement.
 
 import type { Cpu } from '../cpu.js';
 import { Mode } from '../mode.js';
@@ -54,7 +54,7 @@ export function cpuid(cpu: Cpu): void {
   cpu.setReg(2, 4, cpuidOut[3], 0);
 }
 
-/** The virtual TSC: derived from the retired-instruction count (DESIGN.md, Determinism). */
+/** The virtual TSC: derived from the retired-instruction count, so runs are deterministic. */
 function tsc(cpu: Cpu): number {
   return cpu.icount * TSC_PER_INSTRUCTION + cpu.tscOffset;
 }
@@ -479,7 +479,7 @@ export function iret(cpu: Cpu, i: Insn): void {
 
 // ---------------------------------------------------------------- not modelled here
 
-/** x87 and MMX/WAIT: #NM if CR0.EM or CR0.TS (WAIT: TS and MP), else #UD (DESIGN.md). */
+/** x87 and MMX/WAIT, not modelled: #NM if CR0.EM or CR0.TS (WAIT: TS and MP), else #UD. */
 export function x87(cpu: Cpu, i: Insn): void {
   const cr0 = cpu.cr0;
   const nm = i.op === 1 ? (cr0 & C.CR0_TS) !== 0 && (cr0 & C.CR0_MP) !== 0 : (cr0 & (C.CR0_EM | C.CR0_TS)) !== 0;

@@ -1,7 +1,6 @@
 // Which outputs of an instruction the SDM leaves undefined, and which status flags an
 // instruction reads — what the oracle needs to compare only defined results on a CPU
-// other than the one src/cpu/undefined.ts was calibrated on (DESIGN.md, "What the SDM
-// leaves undefined"). The rules are the flags sections of the Intel SDM Vol. 2
+// other than the one src/cpu/undefined.ts was calibrated on. The rules are the flags sections of the Intel SDM Vol. 2
 // instruction pages. Which rule applies to an instruction is its opcode-table row's
 // `undefined` key (src/cpu/opcodes.ts); RULES below says *which* bits each rule leaves
 // undefined, src/cpu/undefined.ts what value the model gives them. The flags an
