@@ -28,29 +28,55 @@ describe('ringside usage errors', () => {
   it('option without its value', () => usageError(['run', good, '--profile'], /--profile needs a value/));
   it('run without an image', () => usageError(['run', '--profile', 'native/idt'], /needs an IMAGE/));
   it('run with two images', () => usageError(['run', good, good, '--profile', 'native/idt'], /one IMAGE/));
-  it('run without a profile', () => usageError(['run', good], /needs --profile.*native\/idt/));
+  it('run without a profile runs under native/idt (DESIGN.md, The command line)', () => {
+    const r = ringside(['run', good, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { profile: string }).profile, 'native/idt');
+  });
   it('unknown profile lists the known ones', () => usageError(['run', good, '--profile', 'native/bogus'], /unknown profile 'native\/bogus' \(known: native\/idt/));
   it('a profile not implemented yet', () => usageError(['run', good, '--profile', 'xen/fred'], /not implemented yet/));
   it('bad --max-insns', () => {
     usageError(['run', good, '--profile', 'native/idt', '--max-insns', 'lots'], /--max-insns/);
     usageError(['run', good, '--profile', 'native/idt', '--max-insns', '0'], /--max-insns/);
-    usageError(['run', good, '--profile', 'native/idt', '--max-insns', '-5'], /--max-insns/);
   });
   it('bad --timeout', () => usageError(['run', good, '--profile', 'native/idt', '--timeout', 'soon'], /--timeout/));
+  it('a zero or negative --timeout is refused (0 is not "no limit")', () => {
+    usageError(['run', good, '--timeout', '0'], /--timeout: the timeout must be a positive number of seconds \(got '0'\)/);
+    usageError(['run', good, '--timeout', '0.0'], /--timeout: the timeout must be a positive number/);
+  });
   it('bad --memory', () => {
     usageError(['run', good, '--profile', 'native/idt', '--memory', '0'], /--memory/);
     usageError(['run', good, '--profile', 'native/idt', '--memory', '1.5'], /--memory/);
     usageError(['run', good, '--profile', 'native/idt', '--memory', '99999'], /--memory/);
   });
-  it('missing and unreadable images', () => {
-    usageError(['run', join(dir, 'nope.elf'), '--profile', 'native/idt'], /nope\.elf: cannot read image: no such file/);
-    usageError(['run', dir, '--profile', 'native/idt'], /is a directory/);
+  it('missing images and directories say how to see the bundled guests', () => {
+    usageError(['run', join(dir, 'nope.elf'), '--profile', 'native/idt'], /nope\.elf: no such image file or bundled guest \(to see the bundled guests: ls \S*guests\/\)$/);
+    usageError(['run', 'no-such-guest'], /no-such-guest: no such image file or bundled guest \(to see the bundled guests: ls /);
+    usageError(['run', dir, '--profile', 'native/idt'], /is a directory, not an image file or a bundled guest \(to see the bundled guests: ls /);
   });
   it('profiles takes no arguments', () => usageError(['profiles', 'x'], /no arguments/));
+  it('--version takes no arguments', () => usageError(['--version', 'extra'], /--version takes no arguments \(got 'extra'\)/));
   it('matrix with an unknown profile or a missing path', () => {
     usageError(['matrix', good, '--profiles', 'native/idt,nope'], /unknown profile 'nope'/);
-    usageError(['matrix', join(dir, 'missing')], /no such file or directory/);
+    usageError(['matrix', join(dir, 'missing')], /missing: no such image file or bundled guest/);
   });
+});
+
+describe('option values that start with -', () => {
+  // node:util parseArgs alone reads `--max-insns -5` as two options ("takes no value").
+  it('--max-insns -5: the budget must be a positive integer', () =>
+    usageError(['run', good, '--max-insns', '-5'], /--max-insns: the instruction budget must be a positive integer.*'-5'/));
+  it('--max-insns 0 and lots: the same message', () => {
+    usageError(['run', good, '--max-insns', '0'], /--max-insns: the instruction budget must be a positive integer.*'0'/);
+    usageError(['run', good, '--max-insns', 'lots'], /--max-insns: the instruction budget must be a positive integer.*'lots'/);
+  });
+  it('--timeout -1: the timeout must be a positive number', () =>
+    usageError(['run', good, '--timeout', '-1'], /--timeout: the timeout must be a positive number of seconds \(got '-1'\)/));
+  it('--memory -5', () => usageError(['run', good, '--memory', '-5'], /--memory.*'-5'/));
+  it('--profile --json: no profile of that name, and the known ones', () =>
+    usageError(['run', good, '--profile', '--json'], /unknown profile '--json' \(known: native\/idt/));
+  it('matrix --profiles -x', () => usageError(['matrix', good, '--profiles', '-x'], /unknown profile '-x'/));
+  it('a boolean option is still not given a value', () => usageError(['run', good, '--json=1'], /--json takes no value/));
 });
 
 describe('not implemented yet', () => {
@@ -64,8 +90,19 @@ describe('not implemented yet', () => {
     ['--migrate-at', '100', '--to', 'native/fred'],
   ];
   for (const o of options) it(o[0], () => usageError([...runArgs, ...o], new RegExp(`${o[0]} is not implemented yet`)));
+  // Without its value (last on the line, or before another option) it says the same.
+  for (const o of options) {
+    it(`${o[0]} without a value`, () => {
+      usageError([...runArgs, o[0]], new RegExp(`^ringside: ${o[0]} is not implemented yet$`));
+      usageError(['run', good, o[0], '--json'], new RegExp(`^ringside: ${o[0]} is not implemented yet$`));
+    });
+  }
+  it('--trace=FILE', () => usageError([...runArgs, '--trace=x'], /^ringside: --trace is not implemented yet$/));
   for (const c of ['restore', 'trace', 'diff']) it(c, () => usageError([c, 'x'], new RegExp(`'${c}' is not implemented yet`)));
-  it('matrix --html', () => usageError(['matrix', good, '--html', 'out'], /--html is not implemented yet/));
+  it('matrix --html', () => {
+    usageError(['matrix', good, '--html', 'out'], /--html is not implemented yet/);
+    usageError(['matrix', good, '--html'], /^ringside: --html is not implemented yet$/);
+  });
 });
 
 describe('ringside profiles and help', () => {
@@ -81,7 +118,11 @@ describe('ringside profiles and help', () => {
   it('--help prints usage on stdout and exits 0', () => {
     const r = ringside(['--help']);
     assert.equal(r.status, 0);
-    assert.match(r.stdout, /ringside run IMAGE --profile P/);
+    assert.match(r.stdout, /ringside run IMAGE \[--profile P\]/);
+    assert.match(r.stdout, /default native\/idt/);
+    assert.match(r.stdout, /bundled guest/);
+    assert.match(r.stdout, /130 \/ 143 interrupted/);
+    assert.match(r.stdout, /Exit 0 when\s+every run did, 5 when one did not, 2 on bad input/);
   });
 });
 
@@ -89,7 +130,12 @@ describe('a bug in Ringside', () => {
   // A preloaded module makes the machine throw an ordinary exception.
   const hook = join(dir, 'boom.mjs');
   const machineUrl = new URL('../src/machine/machine.js', import.meta.url).href;
-  writeFileSync(hook, `import { Machine } from ${JSON.stringify(machineUrl)};\nMachine.prototype.run = function () { throw new TypeError('boom'); };\n`);
+  writeFileSync(
+    hook,
+    `import { Machine } from ${JSON.stringify(machineUrl)};\n` +
+      `Machine.prototype.run = function () { throw new TypeError('boom'); };\n` +
+      `Machine.prototype.runAsync = async function () { throw new TypeError('boom'); };\n`,
+  );
   const args = ['run', good, '--profile', 'native/idt'];
 
   it('is verdict internal, exit 1, one line asking for a report, no stack trace', () => {

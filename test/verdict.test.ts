@@ -132,8 +132,18 @@ describe('exit codes', () => {
   it('follow the README table', () => {
     assert.deepEqual(
       { ...EXIT_CODES },
-      { success: 0, saved: 0, internal: 1, skip: 3, error: 4, failure: 5, crash: 6, timeout: 7, 'model-error': 8 },
+      { success: 0, saved: 0, internal: 1, skip: 3, error: 4, failure: 5, crash: 6, timeout: 7, 'model-error': 8, interrupted: 130 },
     );
+  });
+  it('an interrupted run exits 130 for SIGINT, 143 for SIGTERM', () => {
+    assert.equal(exitCodeFor('interrupted', 'SIGINT'), 130);
+    assert.equal(exitCodeFor('interrupted', 'SIGTERM'), 143);
+    assert.equal(exitCodeFor('success', 'SIGTERM'), 0);
+  });
+  it('an interrupted run is interrupted, with or without a result line', () => {
+    const stopped = end('interrupted', null, 'interrupted by SIGINT');
+    assert.deepEqual(judge(stopped, ''), { verdict: 'interrupted', reason: 'interrupted by SIGINT' });
+    assert.deepEqual(judge(stopped, 'Test result: SUCCESS\n'), { verdict: 'interrupted', reason: "interrupted by SIGINT after 'Test result: SUCCESS'" });
   });
   it('every verdict has one, and none uses 2 (bad input)', () => {
     for (const v of VERDICTS) assert.notEqual(exitCodeFor(v), 2, v);

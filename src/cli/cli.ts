@@ -5,15 +5,15 @@
 // as one line. Usage errors and unusable input: one line on stderr, exit 2,
 // never a stack trace.
 
-import { readdirSync, readFileSync, realpathSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BadInput, ModelError } from '../machine/errors.js';
 import { formatProfiles, getProfile, runnableProfiles } from '../lab/profiles.js';
-import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from '../lab/defaults.js';
+import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, DEFAULT_PROFILE, MAX_MEMORY_MIB } from '../lab/defaults.js';
 import type { RunResult } from '../lab/run.js';
-import { EXIT_BAD_INPUT, exitCodeFor } from '../lab/verdict.js';
+import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
 import { noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
 import { formatMatrix, type MatrixRow } from '../report/table.js';
 
@@ -21,31 +21,49 @@ import { formatMatrix, type MatrixRow } from '../report/table.js';
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const USAGE = `usage:
-  ringside run IMAGE --profile P [--json] [--max-insns N] [--timeout S] [--memory MiB]
+  ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside profiles
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
 
-run       boot IMAGE under profile P; the guest console goes to stdout, the verdict to stderr
+run       boot IMAGE under profile P and run it to its end; the guest console goes to stdout,
+          one verdict line to stderr. IMAGE is an image file or a bundled guest: the name of
+          a folder of guests/ (\`exceptions\` or \`guests/exceptions\`), built first if needed.
+          An existing file of that name wins over a guest
 profiles  list the profiles, one a line: name, then what it is
-matrix    run every image (or every guest of the project's guests/ tree) under every profile
-          and print a verdict table; exit 0 if every run succeeded or skipped, 1 otherwise
+matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
+          guest) under every profile (default: all runnable ones) and print a verdict table,
+          a row per guest or image file, by name.
+          Images cannot state what they expect yet, so each is expected to succeed or skip.
+          Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
+          was rejected or a guest that did not build), 1 on an internal error
 
 options:
-  --profile P       the profile to run under (see \`ringside profiles\`)
+  --profile P       the profile to run under (default ${DEFAULT_PROFILE}; see \`ringside profiles\`)
+  --profiles P,...  matrix: the profiles to run under (default: all runnable ones)
   --json            print one JSON object on stdout instead of the console / table
-  --max-insns N     instruction budget (default 10^10); spending it is a timeout
-  --timeout S       wall-clock limit in seconds (default: none); reaching it is a timeout
-  --memory MiB      guest RAM (default ${DEFAULT_MEMORY_MIB})
+  --max-insns N     instruction budget, a positive integer (default 10^10); spending it is a timeout
+  --timeout S       wall-clock limit, a positive number of seconds, e.g. 0.5 (default: none);
+                    reaching it is a timeout
+  --memory MiB      guest RAM, 1 to ${MAX_MEMORY_MIB} (default ${DEFAULT_MEMORY_MIB})
+
+Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
+(the verdict line, and the --json object); a matrix stops there and reports the runs so far.
 
 exit status of run: 0 success, 2 bad input, 3 skip, 4 error, 5 failure, 6 crash,
-7 timeout, 8 model error, 1 internal error (a bug in Ringside)
+7 timeout, 8 model error, 1 internal error (a bug in Ringside), 130 / 143 interrupted
+by SIGINT / SIGTERM (matrix too)
+
+not implemented yet (each says so, exit 2): run --trace, --inject, --save-on-suspend, --save-at,
+--migrate-on-suspend, --migrate-at, --to; matrix --html; the restore, trace and diff commands
 `;
 
 class UsageError extends BadInput {}
 
-/** Options the design names that this version does not implement yet. */
-const NOT_IMPLEMENTED_RUN = ['trace', 'inject', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'] as const;
+/** Options the design names that this version does not implement yet. They are refused
+ *  before parsing, so that `--trace` with or without a value says the same thing. */
+const NOT_IMPLEMENTED_RUN = ['trace', 'inject', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
+const NOT_IMPLEMENTED_MATRIX = ['html'];
 const NOT_IMPLEMENTED_COMMANDS = new Set(['restore', 'trace', 'diff']);
 
 const LIMIT_OPTIONS = {
@@ -59,24 +77,45 @@ const RUN_OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
-  trace: { type: 'string' },
-  inject: { type: 'string', multiple: true },
-  'save-on-suspend': { type: 'string' },
-  'save-at': { type: 'string' },
-  'migrate-on-suspend': { type: 'string' },
-  'migrate-at': { type: 'string' },
-  to: { type: 'string' },
 } as const;
 
 const MATRIX_OPTIONS = {
   profiles: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  html: { type: 'string' },
   ...LIMIT_OPTIONS,
 } as const;
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: T) {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node:util parseArgs reads `--max-insns -5` as two options. A string option's value may
+ *  start with '-' (a negative number, or a wrong guess such as `--profile --json`, which
+ *  should be reported as a bad profile), so such pairs are joined as `--max-insns=-5` first. */
+function joinValues(args: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && i + 1 < args.length && args[i + 1].startsWith('-')) {
+      out.push(`${a}=${args[++i]}`);
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+function parse<T extends Options>(command: string, rawArgs: string[], options: T, notImplemented: readonly string[] = []) {
+  const args = joinValues(rawArgs, options);
+  for (const a of args) {
+    if (a === '--') break;
+    const name = notImplemented.find((n) => a === `--${n}` || a.startsWith(`--${n}=`));
+    if (name !== undefined) throw new UsageError(`--${name} is not implemented yet`);
+  }
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
@@ -95,15 +134,19 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: strin
 
 function parseCount(text: string, option: string): number {
   const t = text.replace(/_/g, '');
-  if (!/^[0-9]+(\.[0-9]+)?(e[0-9]+)?$/i.test(t)) throw new UsageError(`${option} needs a positive whole number (got '${text}')`);
-  const n = Number(t);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${option} needs a positive whole number up to 2^53 (got '${text}')`);
+  const n = /^[0-9]+(\.[0-9]+)?(e[0-9]+)?$/i.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`${option}: the instruction budget must be a positive integer, at most 2^53 (got '${text}')`);
+  }
   return n;
 }
 
+/** Seconds (decimal, or with an exponent) to milliseconds, unrounded: 0.0001 s is a real
+ *  limit, not "none". */
 function parseSeconds(text: string): number {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw new UsageError(`--timeout needs a number of seconds (got '${text}')`);
-  return Math.round(Number(text) * 1000);
+  const n = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout: the timeout must be a positive number of seconds (got '${text}')`);
+  return n * 1000;
 }
 
 function parseMemory(text: string): number {
@@ -167,46 +210,106 @@ async function lab(): Promise<typeof import('../lab/run.js')> {
   return import('../lab/run.js');
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * SIGINT and SIGTERM while guests run: the handler aborts `signal`, and the run (which gives
+ * the event loop a turn between slices) ends as interrupted, still reported. Each handler
+ * is installed once: a second Ctrl-C takes the default action and kills the process, a way
+ * out should something hang.
+ */
+class Interrupts {
+  private readonly controller = new AbortController();
+  private readonly handlers = new Map<InterruptSignal, () => void>();
+  received: InterruptSignal | undefined;
+
+  constructor() {
+    for (const sig of Object.keys(INTERRUPT_SIGNALS) as InterruptSignal[]) {
+      const handler = (): void => {
+        this.received ??= sig;
+        this.controller.abort(sig);
+      };
+      this.handlers.set(sig, handler);
+      process.once(sig, handler);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  dispose(): void {
+    for (const [sig, handler] of this.handlers) process.removeListener(sig, handler);
+  }
+}
+
+/** A guest that did not build: one line saying so, then the build's own output (stderr only). */
+class BuildFailed extends Error {}
+
+/** Build a bundled guest; its compiler's messages never reach stdout. */
+async function buildNamedGuest(name: string): Promise<string> {
+  const { buildGuest } = await import('../guest/build.js');
+  try {
+    return buildGuest(name);
+  } catch (e) {
+    throw new BuildFailed(`guest '${name}' did not build: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The image file an IMAGE argument of `run` stands for, building a bundled guest if needed. */
+async function imageFor(arg: string): Promise<string> {
+  const { resolveImageArgument, guestsHint } = await lab();
+  const what = resolveImageArgument(arg);
+  switch (what.kind) {
+    case 'file':
+      return what.path;
+    case 'guest':
+      return buildNamedGuest(what.name);
+    case 'directory':
+      throw new UsageError(`${arg}: is a directory, not an image file or a bundled guest (${guestsHint()})`);
+  }
+}
+
 async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parse('run', args, RUN_OPTIONS);
+  const { values, positionals } = parse('run', args, RUN_OPTIONS, NOT_IMPLEMENTED_RUN);
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  for (const name of NOT_IMPLEMENTED_RUN) {
-    if (values[name] !== undefined) throw new UsageError(`--${name} is not implemented yet`);
-  }
-  if (positionals.length === 0) throw new UsageError('run needs an IMAGE (usage: ringside run IMAGE --profile P)');
+  if (positionals.length === 0) throw new UsageError('run needs an IMAGE: an image file or a bundled guest (usage: ringside run IMAGE [--profile P])');
   if (positionals.length > 1) throw new UsageError(`run takes one IMAGE, got ${positionals.length} arguments`);
-  if (values.profile === undefined) {
-    throw new UsageError(`run needs --profile P (available: ${runnableProfiles().map((p) => p.name).join(', ')})`);
-  }
-  getProfile(values.profile);
+  const profile = values.profile ?? DEFAULT_PROFILE;
+  getProfile(profile);
   const limits = limitsFrom(values);
-  const image = positionals[0];
+  const image = await imageFor(positionals[0]);
   const json = values.json === true;
   const stream = new ConsoleStream();
-  const { runImage } = await lab();
+  const { runImageAsync } = await lab();
 
+  const interrupts = new Interrupts();
   let result: RunResult;
   try {
-    result = runImage(image, { profile: values.profile, ...limits, onConsole: json ? undefined : stream.push });
+    result = await runImageAsync(image, { profile, ...limits, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
   } catch (e) {
     stream.flush();
     if (e instanceof BadInput) throw e;
     const modelError = e instanceof ModelError;
     const verdict = modelError ? 'model-error' : 'internal';
     const reason = modelError ? e.message : internalMessage(e);
-    if (json) process.stdout.write(toJsonText(noRunJson(verdict, reason, values.profile, image)));
+    if (json) process.stdout.write(toJsonText(noRunJson(verdict, reason, profile, image)));
     err(`${verdict}: ${reason}`);
     if (!modelError && debugEnabled() && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     return exitCodeFor(verdict);
+  } finally {
+    interrupts.dispose();
   }
   stream.flush();
   if (json) process.stdout.write(toJsonText(runToJson(result)));
   else if (process.stdout.isTTY && process.stderr.isTTY && stream.lastByte !== 0x0a) process.stdout.write('\n');
-  err(`${result.verdict}: ${result.reason} (${result.instructions} instructions)`);
-  return exitCodeFor(result.verdict);
+  err(`${result.verdict}: ${result.reason} (${plural(result.instructions, 'instruction')})`);
+  return exitCodeFor(result.verdict, interrupts.received);
 }
 
 function cmdProfiles(args: string[]): number {
@@ -222,9 +325,10 @@ function cmdProfiles(args: string[]): number {
 
 /** One row of a matrix: an image file, or a guest of the project's tree to build first. */
 interface MatrixEntry {
+  /** The guest's name, or the image file's base name. */
   name: string;
   path?: string;
-  build?: () => string;
+  guest?: string;
 }
 
 function isElfFile(path: string): boolean {
@@ -246,20 +350,20 @@ function sameDir(a: string, b: string): boolean {
 }
 
 async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
+  const { resolveImageArgument } = await lab();
+  const build = await import('../guest/build.js');
   const entries: MatrixEntry[] = [];
   for (const target of targets) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(target).isDirectory();
-    } catch {
-      throw new UsageError(`${target}: no such file or directory`);
-    }
-    if (!isDir) {
-      entries.push({ name: target, path: target });
-    } else if (sameDir(target, join(PROJECT_ROOT, 'guests'))) {
+    if (sameDir(target, build.guestsDir())) {
       // The project's guest source tree: build every guest, then run it.
-      const build = await import('../guest/build.js');
-      for (const guest of build.listGuests()) entries.push({ name: guest, build: () => build.buildGuest(guest) });
+      for (const guest of build.listGuests()) entries.push({ name: guest, guest });
+      continue;
+    }
+    const what = resolveImageArgument(target);
+    if (what.kind === 'file') {
+      entries.push({ name: what.name, path: what.path });
+    } else if (what.kind === 'guest') {
+      entries.push({ name: what.name, guest: what.name });
     } else {
       const files = readdirSync(target, { withFileTypes: true })
         .filter((d) => d.isFile())
@@ -267,19 +371,30 @@ async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
         .filter(isElfFile)
         .sort();
       if (files.length === 0) throw new UsageError(`${target}: no ELF images in this directory (and it is not the project's guests/ tree)`);
-      for (const f of files) entries.push({ name: f, path: f });
+      for (const f of files) entries.push({ name: basename(f), path: f });
     }
   }
   return entries;
 }
 
+/**
+ * The exit status of a matrix (DESIGN.md, The command line): an internal error (1) outranks
+ * bad input (2: a rejected image or a guest that did not build), which outranks a verdict
+ * other than the expected success or skip (5).
+ */
+function matrixExitCode(verdicts: string[]): number {
+  if (verdicts.includes('internal')) return exitCodeFor('internal');
+  if (verdicts.some((v) => v === 'bad-input' || v === 'build-failed')) return EXIT_BAD_INPUT;
+  if (!verdicts.every(meetsExpectation)) return exitCodeFor('failure');
+  return 0;
+}
+
 async function cmdMatrix(args: string[]): Promise<number> {
-  const { values, positionals } = parse('matrix', args, MATRIX_OPTIONS);
+  const { values, positionals } = parse('matrix', args, MATRIX_OPTIONS, NOT_IMPLEMENTED_MATRIX);
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values.html !== undefined) throw new UsageError('--html is not implemented yet');
   const profiles =
     values.profiles !== undefined
       ? values.profiles.split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -291,53 +406,73 @@ async function cmdMatrix(args: string[]): Promise<number> {
   const entries = await matrixEntries(positionals.length > 0 ? positionals : [join(PROJECT_ROOT, 'guests')]);
   if (entries.length === 0) throw new UsageError('nothing to run: no images or guests found');
 
-  const { runImage } = await lab();
+  const { runImageAsync } = await lab();
   const rows: MatrixRow[] = [];
   const jsonRows: Array<{ name: string; image: string | null; cells: RunJson[] }> = [];
   const total = entries.length * profiles.length;
   let n = 0;
-  for (const entry of entries) {
-    let image = entry.path ?? null;
-    let buildError: string | null = null;
-    if (entry.build) {
-      try {
-        image = entry.build();
-      } catch (e) {
-        buildError = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-      }
-    }
-    const row: MatrixRow = { name: entry.name, cells: [] };
-    const jsonRow = { name: entry.name, image, cells: [] as RunJson[] };
-    for (const profile of profiles) {
-      n++;
-      const started = Date.now();
-      let cell: RunJson;
-      if (buildError !== null || image === null) {
-        cell = noRunJson('build-failed', buildError ?? 'no image', profile, entry.name);
-      } else {
+  // Ctrl-C ends the current run as interrupted; the matrix then stops and reports what it has.
+  const interrupts = new Interrupts();
+  try {
+    for (const entry of entries) {
+      if (interrupts.signal.aborted) break;
+      let image = entry.path ?? null;
+      let buildError: string | null = null;
+      if (entry.guest !== undefined) {
         try {
-          cell = runToJson(runImage(image, { profile, ...limits }));
+          image = await buildNamedGuest(entry.guest);
         } catch (e) {
-          if (e instanceof BadInput) cell = noRunJson('bad-input', e.message, profile, image);
-          else if (e instanceof ModelError) cell = noRunJson('model-error', e.message, profile, image);
-          else {
-            cell = noRunJson('internal', internalMessage(e), profile, image);
-            if (debugEnabled() && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+          buildError = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+        }
+        if (interrupts.signal.aborted) break; // the build was probably killed by the same Ctrl-C
+      }
+      const row: MatrixRow = { name: entry.name, cells: [] };
+      const jsonRow = { name: entry.name, image, cells: [] as RunJson[] };
+      rows.push(row);
+      jsonRows.push(jsonRow);
+      for (const profile of profiles) {
+        if (interrupts.signal.aborted) break;
+        n++;
+        const started = Date.now();
+        let cell: RunJson;
+        if (buildError !== null || image === null) {
+          cell = noRunJson('build-failed', buildError ?? 'no image', profile, entry.name);
+        } else {
+          try {
+            cell = runToJson(await runImageAsync(image, { profile, ...limits, stop: interrupts.signal }));
+          } catch (e) {
+            if (e instanceof BadInput) cell = noRunJson('bad-input', e.message, profile, image);
+            else if (e instanceof ModelError) cell = noRunJson('model-error', e.message, profile, image);
+            else {
+              cell = noRunJson('internal', internalMessage(e), profile, image);
+              if (debugEnabled() && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+            }
           }
         }
+        err(`[${n}/${total}] ${entry.name} on ${profile}: ${cell.verdict} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        row.cells.push({ verdict: cell.verdict, reason: cell.reason });
+        jsonRow.cells.push(cell);
       }
-      err(`[${n}/${total}] ${entry.name} on ${profile}: ${cell.verdict} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      row.cells.push({ verdict: cell.verdict, reason: cell.reason });
-      jsonRow.cells.push(cell);
     }
-    rows.push(row);
-    jsonRows.push(jsonRow);
+  } finally {
+    interrupts.dispose();
   }
+  // A row whose guest build was interrupted has no cells: leave it out.
+  const shown = rows.filter((r) => r.cells.length > 0);
+  const shownJson = jsonRows.filter((r) => r.cells.length > 0);
 
-  const passed = rows.reduce((k, r) => k + r.cells.filter((c) => c.verdict === 'success' || c.verdict === 'skip').length, 0);
-  if (json) process.stdout.write(toJsonText({ profiles, rows: jsonRows, passed, total }));
-  else process.stdout.write(formatMatrix(profiles, rows));
-  return passed === total ? 0 : 1;
+  const verdicts = shown.flatMap((r) => r.cells.map((c) => c.verdict));
+  const passed = verdicts.filter(meetsExpectation).length;
+  const interrupted = interrupts.received;
+  if (json) {
+    const out: Record<string, unknown> = { profiles, rows: shownJson, passed, total };
+    if (interrupted !== undefined) out.interrupted = interrupted;
+    process.stdout.write(toJsonText(out));
+  } else {
+    process.stdout.write(formatMatrix(profiles, shown, { total, interrupted }));
+  }
+  if (interrupted !== undefined) return exitCodeFor('interrupted', interrupted);
+  return matrixExitCode(verdicts);
 }
 
 function version(): string {
@@ -364,6 +499,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE);
         return 0;
       case '--version':
+        if (rest.length > 0) throw new UsageError(`--version takes no arguments (got '${rest[0]}')`);
         process.stdout.write(`ringside ${version()}\n`);
         return 0;
       case 'run':
@@ -379,6 +515,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof BadInput) {
       err(e.message.split('\n')[0]);
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof BuildFailed) {
+      // One line saying so, then the compiler's or linker's own output.
+      const [first, ...rest] = e.message.split('\n');
+      err(first);
+      if (rest.length > 0) process.stderr.write(rest.join('\n') + '\n');
       return EXIT_BAD_INPUT;
     }
     if (e instanceof ModelError) {

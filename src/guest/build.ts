@@ -124,12 +124,17 @@ export function guestsDir(): string {
   return join(repoRoot(), 'guests');
 }
 
-/** Guest names: folders under guests/ other than lib that contain a main.c, sorted. */
+/** Whether `name` is a guest: a folder under guests/, other than the libraries, with a main.c
+ *  (what buildGuest builds). The command line resolves guest names with it. */
+export function isGuest(name: string): boolean {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib' || name === 'lib32') return false;
+  const dir = join(guestsDir(), name);
+  return existsSync(join(dir, 'main.c')) && statSync(dir).isDirectory();
+}
+
+/** Guest names (see isGuest), sorted. */
 export function listGuests(): string[] {
-  const dir = guestsDir();
-  return readdirSync(dir)
-    .filter((n) => n !== 'lib' && existsSync(join(dir, n, 'main.c')) && statSync(join(dir, n)).isDirectory())
-    .sort();
+  return readdirSync(guestsDir()).filter(isGuest).sort();
 }
 
 function filesUnder(dir: string): string[] {

@@ -1,14 +1,16 @@
 // One run: an image file, a profile, limits -> a verdict and what was observed.
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { BadInput } from '../machine/errors.js';
-import { Machine, type MachineState } from '../machine/machine.js';
+import { Machine, type MachineState, type RunEnd } from '../machine/machine.js';
 import type { TraceSink } from '../cpu/transition.js';
 import type { Host } from '../hosts/host.js';
 import { findHost } from '../hosts/registry.js';
 import { getProfile, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
+import { guestsDir, isGuest } from '../guest/build.js';
 
 export interface RunOptions {
   /** Profile name, e.g. native/idt. */
@@ -23,6 +25,9 @@ export interface RunOptions {
   onConsole?: (bytes: Uint8Array) => void;
   /** Called with every transition's record (cpu/transition.ts); none are built without it. */
   trace?: TraceSink;
+  /** runImageAsync/runBootedAsync only: aborting it ends the run as 'interrupted' at the next
+   *  slice (the abort reason, e.g. 'SIGINT', is named in the reason). */
+  stop?: AbortSignal;
 }
 
 export interface RunResult {
@@ -108,10 +113,9 @@ export function restoreMachine(state: MachineState, options: RunOptions): Booted
   return { machine, host, profile };
 }
 
-/** Run a booted (or restored) machine until it ends, and judge the run. */
-export function runBooted(booted: Booted, imagePath: string, options: RunOptions): RunResult {
+/** Judge a finished run and gather what was observed. */
+function resultOf(booted: Booted, end: RunEnd, imagePath: string): RunResult {
   const { machine, host, profile } = booted;
-  const end = machine.run({ maxInsns: options.maxInsns ?? DEFAULT_MAX_INSNS, timeoutMs: options.timeoutMs ?? 0 });
   const console = host.console;
   const { verdict, reason } = judge(end, console);
   return {
@@ -127,7 +131,91 @@ export function runBooted(booted: Booted, imagePath: string, options: RunOptions
   };
 }
 
+function limitsOf(options: RunOptions): { maxInsns: number; timeoutMs: number } {
+  return { maxInsns: options.maxInsns ?? DEFAULT_MAX_INSNS, timeoutMs: options.timeoutMs ?? 0 };
+}
+
+/** Run a booted (or restored) machine until it ends, and judge the run. */
+export function runBooted(booted: Booted, imagePath: string, options: RunOptions): RunResult {
+  return resultOf(booted, booted.machine.run(limitsOf(options)), imagePath);
+}
+
+/** As runBooted, letting the event loop run between slices (signals, timers); options.stop
+ *  interrupts it. */
+export async function runBootedAsync(booted: Booted, imagePath: string, options: RunOptions): Promise<RunResult> {
+  return resultOf(booted, await booted.machine.runAsync(limitsOf(options), options.stop), imagePath);
+}
+
 /** Run an image under a profile until it ends. Throws BadInput for unusable input. */
 export function runImage(imagePath: string, options: RunOptions): RunResult {
   return runBooted(bootImage(imagePath, options), imagePath, options);
+}
+
+/** As runImage, letting the event loop run between slices; options.stop interrupts it. */
+export async function runImageAsync(imagePath: string, options: RunOptions): Promise<RunResult> {
+  return runBootedAsync(bootImage(imagePath, options), imagePath, options);
+}
+
+/** What an IMAGE argument names: an image file, a bundled guest (built before it runs), or
+ *  a directory (which `matrix` reads; `run` refuses it). */
+export type ImageArgument =
+  | { kind: 'file'; path: string; name: string }
+  | { kind: 'guest'; name: string }
+  | { kind: 'directory'; path: string };
+
+function guestsRoot(): string | null {
+  try {
+    return guestsDir();
+  } catch {
+    return null; // an installation without the guest tree: no guest names
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** How to see the bundled guests, for messages: the guests/ folder, relative if below the
+ *  current directory. */
+export function guestsHint(): string {
+  const root = guestsRoot();
+  if (root === null) return 'this installation has no bundled guests';
+  const rel = relative(process.cwd(), root);
+  const shown = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : root;
+  return `to see the bundled guests: ls ${shown}/`;
+}
+
+/**
+ * Resolve an IMAGE argument. An existing file always wins (a regular file, or anything
+ * that is not a directory, which readImageFile then judges); otherwise a guest name (NAME,
+ * guests/NAME, or the path of a guest's folder) names a bundled guest. BadInput for
+ * anything else, saying how to see the guests.
+ */
+export function resolveImageArgument(arg: string): ImageArgument {
+  let st: ReturnType<typeof statSync> | undefined;
+  try {
+    st = statSync(arg);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Unreadable for another reason (EACCES, ELOOP...): readImageFile says why.
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return { kind: 'file', path: arg, name: basename(arg) };
+  }
+  if (st && !st.isDirectory()) return { kind: 'file', path: arg, name: basename(arg) };
+  const root = guestsRoot();
+  if (root !== null) {
+    // A guest's folder given as a path, from wherever it is.
+    if (st && samePath(dirname(realpathSync(arg)), root)) {
+      const name = basename(realpathSync(arg));
+      if (isGuest(name)) return { kind: 'guest', name };
+    }
+    // NAME or guests/NAME, relative to the project rather than to the current directory.
+    const m = /^(?:\.\/)?(?:guests\/)?([^/]+)\/?$/.exec(arg);
+    if (m && (!st || !arg.includes('/')) && isGuest(m[1])) return { kind: 'guest', name: m[1] };
+  }
+  if (st) return { kind: 'directory', path: arg };
+  throw new BadInput(`${arg}: no such image file or bundled guest (${guestsHint()})`);
 }

@@ -14,12 +14,14 @@
 //     skip for 77, failure otherwise; a halt is a crash ("halted without a
 //     result"); a triple fault is a crash; a spent instruction budget or
 //     wall-clock timeout is a timeout; a model error is a model error.
+//  4. A run stopped by SIGINT or SIGTERM is interrupted, with or without a result line:
+//     the guest did not get to its end.
 
 import type { RunEnd } from '../machine/machine.js';
 
-export type Verdict = 'success' | 'skip' | 'error' | 'failure' | 'crash' | 'timeout' | 'model-error' | 'internal' | 'saved';
+export type Verdict = 'success' | 'skip' | 'error' | 'failure' | 'crash' | 'timeout' | 'model-error' | 'internal' | 'saved' | 'interrupted';
 
-export const VERDICTS: readonly Verdict[] = ['success', 'skip', 'error', 'failure', 'crash', 'timeout', 'model-error', 'internal', 'saved'];
+export const VERDICTS: readonly Verdict[] = ['success', 'skip', 'error', 'failure', 'crash', 'timeout', 'model-error', 'internal', 'saved', 'interrupted'];
 
 /** Exit status of `run`/`restore` for each verdict. Bad input (no verdict) is 2. */
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
@@ -32,11 +34,25 @@ export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
   crash: 6,
   timeout: 7,
   'model-error': 8,
+  interrupted: 130,
 };
 export const EXIT_BAD_INPUT = 2;
 
-export function exitCodeFor(v: Verdict): number {
+/** The signals that interrupt a run, with their numbers: an interrupted run exits 128 + n,
+ *  as a shell reports a command killed by that signal. */
+export const INTERRUPT_SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+export type InterruptSignal = keyof typeof INTERRUPT_SIGNALS;
+
+/** The exit status for a verdict; an interrupted run's depends on the signal (SIGINT if not given). */
+export function exitCodeFor(v: Verdict, signal?: InterruptSignal): number {
+  if (v === 'interrupted' && signal !== undefined) return 128 + INTERRUPT_SIGNALS[signal];
   return EXIT_CODES[v];
+}
+
+/** What an image expects of its run. Images do not state an expectation yet, so every image
+ *  expects to pass: success or skip. `matrix` exits 0 only when every run met it. */
+export function meetsExpectation(v: string): boolean {
+  return v === 'success' || v === 'skip';
 }
 
 export interface Judgement {
@@ -103,6 +119,8 @@ export function judge(end: RunEnd, console: string): Judgement {
         return { verdict: 'timeout', reason: `${describeEnd(end.kind, end.message)} after '${result.line}'` };
       case 'model-error':
         return { verdict: 'model-error', reason: end.message || 'model error' };
+      case 'interrupted':
+        return { verdict: 'interrupted', reason: `${end.message || 'interrupted'} after '${result.line}'` };
       case 'exit-port':
       case 'halted':
         return { verdict: result.verdict, reason: stated };
@@ -124,5 +142,7 @@ export function judge(end: RunEnd, console: string): Judgement {
       return { verdict: 'timeout', reason: describeEnd(end.kind, end.message) };
     case 'model-error':
       return { verdict: 'model-error', reason: end.message || 'model error' };
+    case 'interrupted':
+      return { verdict: 'interrupted', reason: end.message || 'interrupted' };
   }
 }

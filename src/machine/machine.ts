@@ -2,6 +2,7 @@
 // run under budgets. Hosts configure it (boot an image, claim ports, map device regions);
 // the lab runs it. Its whole state is plain data: capture() and restore() round-trip it.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PhysicalMemory, type MemoryState } from './memory.js';
 import { IoBus } from './io.js';
 import { Cpu } from '../cpu/cpu.js';
@@ -17,7 +18,7 @@ export interface RunLimits {
   timeoutMs: number;
 }
 
-export type RunEndKind = 'exit-port' | 'halted' | 'triple-fault' | 'insn-budget' | 'wall-timeout' | 'model-error';
+export type RunEndKind = 'exit-port' | 'halted' | 'triple-fault' | 'insn-budget' | 'wall-timeout' | 'model-error' | 'interrupted';
 
 export interface RunEnd {
   kind: RunEndKind;
@@ -47,8 +48,13 @@ export interface MachineState {
   devices: Record<string, unknown>;
 }
 
-/** Instructions between wall-clock checks: about 30 ms at 35 M instructions/s. */
+/** Instructions between wall-clock checks (and, in runAsync, between turns of the event
+ *  loop): about 30 ms at 35 M instructions/s. */
 const SLICE = 1 << 20;
+/** The first slice is small and each next one twice as large, up to SLICE, so that a
+ *  wall-clock limit of a few milliseconds is seen after a fraction of a millisecond rather
+ *  than after a whole SLICE. Where a slice ends never changes what the guest does. */
+const FIRST_SLICE = 1 << 12;
 
 export class Machine {
   readonly memory: PhysicalMemory;
@@ -96,15 +102,43 @@ export class Machine {
    *  (the guest reached something not modelled) is reported as an end. The run may be
    *  continued by calling run again with a larger budget. */
   run(limits: RunLimits): RunEnd {
+    const slice = this.startRun(limits);
+    for (;;) {
+      const end = slice();
+      if (end !== null) return end;
+    }
+  }
+
+  /** As run, but gives the event loop a turn between slices (about 30 ms apart), so that
+   *  signal handlers and timers run during a long run; when `stop` is aborted the run ends
+   *  there as 'interrupted' (the abort reason, e.g. 'SIGINT', names the cause). */
+  async runAsync(limits: RunLimits, stop?: AbortSignal): Promise<RunEnd> {
+    const slice = this.startRun(limits);
+    for (;;) {
+      if (stop?.aborted) {
+        const by = typeof stop.reason === 'string' ? ` by ${stop.reason}` : '';
+        return { kind: 'interrupted', exitValue: null, message: `interrupted${by}` };
+      }
+      const end = slice();
+      if (end !== null) return end;
+      await nextTurn();
+    }
+  }
+
+  /** Prepare a run; returns a function that runs one slice and gives the run's end, or null
+   *  to go on. run and runAsync share it so that they cannot drift apart. */
+  private startRun(limits: RunLimits): () => RunEnd | null {
     const cpu = this.cpu;
     this.memory.markUsed();
     this.pendingEnd = null;
-    const started = Date.now();
-    for (;;) {
+    const started = performance.now();
+    let size = FIRST_SLICE;
+    return () => {
       if (cpu.icount >= limits.maxInsns) {
         return { kind: 'insn-budget', exitValue: null, message: `instruction budget of ${limits.maxInsns} spent` };
       }
-      const sliceEnd = Math.min(limits.maxInsns, cpu.icount + SLICE);
+      const sliceEnd = Math.min(limits.maxInsns, cpu.icount + size);
+      if (size < SLICE) size *= 2;
       let reason;
       try {
         reason = cpu.run(sliceEnd);
@@ -122,10 +156,13 @@ export class Machine {
       if (reason === 'triple-fault') {
         return { kind: 'triple-fault', exitValue: null, message: `triple fault at rip ${cpu.ripHex()}` };
       }
-      if (limits.timeoutMs > 0 && Date.now() - started >= limits.timeoutMs) {
-        return { kind: 'wall-timeout', exitValue: null, message: `wall-clock limit of ${limits.timeoutMs / 1000} s reached` };
+      if (limits.timeoutMs > 0 && performance.now() - started >= limits.timeoutMs) {
+        // toPrecision: 0.07 s is 70.00000000000001 ms, and should read back as 0.07.
+        const seconds = Number((limits.timeoutMs / 1000).toPrecision(9));
+        return { kind: 'wall-timeout', exitValue: null, message: `wall-clock limit of ${seconds} s reached` };
       }
-    }
+      return null;
+    };
   }
 
   /** The machine's state at the current instruction boundary, as plain data. */

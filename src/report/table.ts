@@ -1,5 +1,7 @@
 // Plain-text tables for the terminal.
 
+import { meetsExpectation } from '../lab/verdict.js';
+
 /** Left-aligned columns separated by two spaces, a dashed rule under the header. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -13,28 +15,30 @@ export interface MatrixCell {
 }
 
 export interface MatrixRow {
-  /** Guest name or image path. */
+  /** Guest name, or the image file's base name. */
   name: string;
   cells: MatrixCell[];
 }
 
-const PASSING = new Set(['success', 'skip']);
-
 /**
  * The matrix verdict table: one row per guest or image, one column per profile,
- * then one line for every cell that did not pass, with its reason.
+ * then one line for every cell that did not pass, with its reason. `total` is the number
+ * of runs planned; when the matrix was interrupted, the last row may be short and
+ * `interrupted` says by what.
  */
-export function formatMatrix(profiles: string[], rows: MatrixRow[]): string {
+export function formatMatrix(profiles: string[], rows: MatrixRow[], opts: { total?: number; interrupted?: string } = {}): string {
   let out = formatTable(['guest', ...profiles], rows.map((r) => [r.name, ...r.cells.map((c) => c.verdict)]));
   const notes: string[] = [];
   for (const r of rows) {
     r.cells.forEach((c, i) => {
-      if (!PASSING.has(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
+      if (!meetsExpectation(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
     });
   }
-  const total = rows.length * profiles.length;
-  const passed = rows.reduce((n, r) => n + r.cells.filter((c) => PASSING.has(c.verdict)).length, 0);
+  const done = rows.reduce((n, r) => n + r.cells.length, 0);
+  const total = opts.total ?? done;
+  const passed = rows.reduce((n, r) => n + r.cells.filter((c) => meetsExpectation(c.verdict)).length, 0);
   if (notes.length > 0) out += '\n' + notes.map((n) => n + '\n').join('');
-  out += `\n${passed} of ${total} passed (success or skip)\n`;
-  return out;
+  out += `\n${passed} of ${total} passed (success or skip)`;
+  if (opts.interrupted !== undefined) out += `; interrupted by ${opts.interrupted} after ${done} of ${total} runs`;
+  return out + '\n';
 }
