@@ -1,5 +1,5 @@
 // The command line's run and matrix: bundled guests by name, short wall-clock limits,
-// the matrix's names and exit status (DESIGN.md, The command line).
+// the matrix's names and exit status (README, "ringside matrix").
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Ctrl-C and SIGTERM end a run with the verdict `interrupted`, still reported, exit 130 / 143
-// (DESIGN.md, Verdict); the run loop gives the event loop a turn between slices so that the
+// (README, exit status); the run loop gives the event loop a turn between slices so that the
 // handlers run at all. Also: the async run is the same run as the synchronous one.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -28,7 +28,7 @@ describe('ringside usage errors', () => {
   it('option without its value', () => usageError(['run', good, '--profile'], /--profile needs a value/));
   it('run without an image', () => usageError(['run', '--profile', 'native/idt'], /needs an IMAGE/));
   it('run with two images', () => usageError(['run', good, good, '--profile', 'native/idt'], /one IMAGE/));
-  it('run without a profile runs under native/idt (DESIGN.md, The command line)', () => {
+  it('run without a profile runs under native/idt (README, Command line)', () => {
     const r = ringside(['run', good, '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { profile: string }).profile, 'native/idt');

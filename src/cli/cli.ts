@@ -1,4 +1,4 @@
-// The `ringside` command line (DESIGN.md "The command line").
+// The `ringside` command line (README, "Command line"; `ringside --help`).
 //
 // Output discipline: `run` writes the guest console to stdout and nothing else
 // (or, with --json, one JSON object); every message about the run goes to stderr
@@ -378,7 +378,7 @@ async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
 }
 
 /**
- * The exit status of a matrix (DESIGN.md, The command line): an internal error (1) outranks
+ * The exit status of a matrix (README, "ringside matrix"): an internal error (1) outranks
  * bad input (2: a rejected image or a guest that did not build), which outranks a verdict
  * other than the expected success or skip (5).
  */

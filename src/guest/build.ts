@@ -39,7 +39,7 @@ export interface BuildOptions {
   defines?: Record<string, string | number>;
 }
 
-/** Flags for every C and assembler file (DESIGN.md: no x87/SSE in guests). */
+/** Flags for every C and assembler file (-mgeneral-regs-only: the model has no x87 or SSE). */
 export const GUEST_CFLAGS: readonly string[] = [
   '-m64',
   '-std=gnu11',

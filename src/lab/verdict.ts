@@ -1,4 +1,4 @@
-// The verdict of a run (DESIGN.md "Verdict") and the exit status it maps to.
+// The verdict of a run and the exit status it maps to (README, "ringside run": the rules and the table).
 //
 // Rules, in order:
 //  1. A console line beginning with `Test result: ` is a result line; the LAST

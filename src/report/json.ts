@@ -1,4 +1,4 @@
-// JSON output (DESIGN.md "JSON"). Keys are stable once published: add, don't rename.
+// JSON output (README, "ringside run" and "ringside matrix"). Keys are stable once published: add, don't rename.
 
 import type { RunResult } from '../lab/run.js';
 import type { Verdict } from '../lab/verdict.js';
