@@ -1,6 +1,5 @@
 // One run: an image file, a profile, limits -> a verdict and what was observed.
 
-import { readFileSync, statSync } from 'node:fs';
 import { BadInput } from '../machine/errors.js';
 import { Machine, type MachineState } from '../machine/machine.js';
 import type { TraceSink } from '../cpu/transition.js';
@@ -9,6 +8,7 @@ import { findHost } from '../hosts/registry.js';
 import { getProfile, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
+import { readImageFile } from './image-file.js';
 
 export interface RunOptions {
   /** Profile name, e.g. native/idt. */
@@ -42,18 +42,7 @@ export interface RunResult {
 
 export { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB };
 
-/** Read an image file's bytes; BadInput if it cannot be read. */
-export function readImageFile(imagePath: string): Buffer {
-  try {
-    if (statSync(imagePath).isDirectory()) throw new BadInput(`${imagePath}: is a directory, not an image`);
-    return readFileSync(imagePath);
-  } catch (e) {
-    if (e instanceof BadInput) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new BadInput(`${imagePath}: cannot read image: ${why}`);
-  }
-}
+export { readImageFile };
 
 function checkLimits(maxInsns: number, timeoutMs: number, memoryMiB: number): void {
   if (!Number.isSafeInteger(maxInsns) || maxInsns < 1) throw new BadInput(`instruction budget must be a positive integer (got ${maxInsns})`);
