@@ -40,7 +40,10 @@ function hex(v: number): string {
 /** The PVH entry point from the image's notes. */
 export function pvhEntry(image: LoadableImage): number {
   const note = image.notes.find((n) => n.name === 'Xen' && n.type === XEN_ELFNOTE_PHYS32_ENTRY);
-  if (!note) throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18) and no multiboot header in the first 8 KiB`);
+  if (!note) {
+    const why = image.noteProblem !== undefined ? `; ${image.noteProblem}` : '';
+    throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18) in a PT_NOTE segment and no multiboot header in the first 8 KiB${why}`);
+  }
   const d = note.desc;
   if (d.length !== 4 && d.length !== 8) {
     throw new BadInput(`${image.label}: PVH entry note (Xen ELF note type 18) has a ${d.length}-byte descriptor (expected 4 or 8)`);
