@@ -32,7 +32,6 @@ const mutations: Mutation[] = [
   ['bad class', (b) => ((b[4] = 7), b), /bad ELF class 7/],
   ['big-endian', (b) => ((b[5] = 2), b), /big-endian/],
   ['wrong machine', (b) => (b.writeUInt16LE(183, 18), b), /wrong machine 183/],
-  ['not an executable', (b) => (b.writeUInt16LE(1, 16), b), /not an executable/],
   ['phoff outside the file', (b) => ((new ElfFields(b).phoff = b.length + 100), b), /program headers outside the file/],
   [
     'segment outside the file',
@@ -50,6 +49,15 @@ const mutations: Mutation[] = [
       return b;
     },
     /no PVH entry note \(Xen ELF note type 18\)/,
+  ],
+  [
+    'PVH note descriptor running past its PT_NOTE segment',
+    (b) => {
+      const f = new ElfFields(b);
+      for (let i = 0; i < f.phnum; i++) if (f.phType(i) === 4) b.writeUInt32LE(0x1000, Number(f.offset(i)) + 4);
+      return b;
+    },
+    /no PVH entry note .*malformed note/,
   ],
   [
     'segment outside memory (paddr beyond 128 MiB)',

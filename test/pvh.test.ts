@@ -53,6 +53,11 @@ describe('PVH entry note', () => {
   });
   it('no note', () => {
     badInput(() => pvhEntry(image({ notes: [] })), /no PVH entry note \(Xen ELF note type 18\)/);
+    // A malformed note that ended the reading of the notes is named: it may be why.
+    badInput(
+      () => pvhEntry(image({ notes: [], noteProblem: 'note segment 1 (PT_NOTE): malformed note at offset 0x100' })),
+      /no PVH entry note .*; note segment 1 \(PT_NOTE\): malformed note at offset 0x100$/,
+    );
   });
   it('bad descriptor sizes', () => {
     for (const n of [0, 2, 6, 16]) badInput(() => pvhEntry(image({ notes: [note(new Array(n).fill(0))] })), /descriptor/);

@@ -5,13 +5,14 @@
 // as one line. Usage errors and unusable input: one line on stderr, exit 2,
 // never a stack trace.
 
-import { readdirSync, readFileSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, openSync, readSync, closeSync, constants } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BadInput, ModelError } from '../machine/errors.js';
 import { formatProfiles, getProfile, runnableProfiles } from '../lab/profiles.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, DEFAULT_PROFILE, MAX_MEMORY_MIB } from '../lab/defaults.js';
+import { checkImageFile } from '../lab/image-file.js';
 import type { RunResult } from '../lab/run.js';
 import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
 import { noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
@@ -332,7 +333,7 @@ interface MatrixEntry {
 }
 
 function isElfFile(path: string): boolean {
-  const fd = openSync(path, 'r');
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)); // never block, should it have become a FIFO
   try {
     const head = Buffer.alloc(4);
     return readSync(fd, head, 0, 4, 0) === 4 && head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
@@ -361,6 +362,7 @@ async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
     }
     const what = resolveImageArgument(target);
     if (what.kind === 'file') {
+      checkImageFile(what.path); // a device, FIFO or oversized file: one line, exit 2, before anything runs
       entries.push({ name: what.name, path: what.path });
     } else if (what.kind === 'guest') {
       entries.push({ name: what.name, guest: what.name });

@@ -4,14 +4,20 @@
 // BigInt for every 64-bit field. Every malformation is a BadInput whose message
 // names the file and the problem; nothing here may throw anything else for any
 // input bytes.
+//
+// What is read is what a boot loader needs, as QEMU's ELF loader (include/hw/elf_ops.h,
+// our oracle) reads it: the identification, e_machine, e_entry, e_phoff and e_phnum, the
+// program headers, the PT_LOAD bytes and, for PVH, the notes in PT_NOTE segments. Only
+// those can make an image malformed. Section headers, section names and symbol tables are
+// never read (QEMU reads them only for its symbol table and ignores them when bad), nor
+// are fields no loader uses: e_type, e_version and EI_VERSION, e_flags, e_shoff and
+// e_phentsize (entries have the standard size of the class, as QEMU reads them).
 
 import { BadInput } from '../machine/errors.js';
 import type { ImageNote, ImageSegment, LoadableImage } from '../machine/image.js';
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
-const SHT_NOTE = 7;
-const ET_EXEC = 2;
 const EM_386 = 3;
 const EM_X86_64 = 62;
 const PN_XNUM = 0xffff;
@@ -24,10 +30,9 @@ const U64_LIMIT = 1n << 64n;
 interface ClassLayout {
   ehsize: number;
   phentsize: number;
-  shentsize: number;
 }
-const LAYOUT32: ClassLayout = { ehsize: 52, phentsize: 32, shentsize: 40 };
-const LAYOUT64: ClassLayout = { ehsize: 64, phentsize: 56, shentsize: 64 };
+const LAYOUT32: ClassLayout = { ehsize: 52, phentsize: 32 };
+const LAYOUT64: ClassLayout = { ehsize: 64, phentsize: 56 };
 
 interface ProgramHeader {
   index: number;
@@ -81,13 +86,21 @@ class ElfReader {
   }
 }
 
+export interface ParseOptions {
+  /** Read the notes of PT_NOTE segments (default true). The multiboot loader does not
+   *  look at notes (QEMU passes its ELF loader no note handler there), so a multiboot
+   *  image's PT_NOTE may not make it malformed. */
+  notes?: boolean;
+}
+
 /**
  * Parse an ELF32 or ELF64 little-endian x86 executable.
  * @param bytes the whole file
  * @param label the file name, used in every message
  */
-export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
-  // Identification: magic, then class/data/version, then the header proper.
+export function parseElf(bytes: Uint8Array, label: string, options: ParseOptions = {}): LoadableImage {
+  // Identification: magic, class and data encoding (ELF gABI, e_ident). EI_VERSION is
+  // not checked: no loader reads it.
   const magic = [0x7f, 0x45, 0x4c, 0x46];
   for (let i = 0; i < Math.min(4, bytes.length); i++) {
     if (bytes[i] !== magic[i]) throw new BadInput(`${label}: not an ELF file (bad magic)`);
@@ -105,7 +118,6 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
       data === 2 ? `${label}: big-endian ELF file; x86 images are little-endian` : `${label}: bad ELF data encoding ${data} (expected 1, little-endian)`,
     );
   }
-  if (bytes[6] !== 1) throw new BadInput(`${label}: bad ELF version ${bytes[6]} (expected 1)`);
 
   const is64 = cls === 2;
   const L = is64 ? LAYOUT64 : LAYOUT32;
@@ -114,28 +126,18 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
     r.fail(`truncated ELF file (${r.size} bytes, shorter than the ${L.ehsize}-byte ELF${is64 ? 64 : 32} header)`);
   }
 
-  const type = r.u16(16);
-  if (type !== ET_EXEC) {
-    const names: Record<number, string> = { 0: 'ET_NONE', 1: 'a relocatable object (ET_REL)', 3: 'a shared object or PIE (ET_DYN)', 4: 'a core dump (ET_CORE)' };
-    r.fail(`not an executable: ELF type ${names[type] ?? type} (expected ET_EXEC)`);
-  }
   const machine = r.u16(18);
   if (machine !== EM_386 && machine !== EM_X86_64) {
     r.fail(`wrong machine ${machine} in ELF header (expected x86: EM_386 = 3 or EM_X86_64 = 62)`);
   }
-  if (r.u32(20) !== 1) r.fail(`bad ELF version ${r.u32(20)} in e_version (expected 1)`);
 
   const entry = r.word(24, 24);
   const phoff = r.word(28, 32);
-  const shoff = r.word(32, 40);
-  const phentsize = r.u16(is64 ? 54 : 42);
   const phnum = r.u16(is64 ? 56 : 44);
-  const shentsize = r.u16(is64 ? 58 : 46);
-  const shnum = r.u16(is64 ? 60 : 48);
+  const phentsize = L.phentsize;
 
   if (phnum === 0) r.fail('no program headers (nothing to load)');
   if (phnum === PN_XNUM) r.fail('too many program headers (the PN_XNUM extension is not supported)');
-  if (phentsize < L.phentsize) r.fail(`program header entry size ${phentsize} is too small (expected ${L.phentsize})`);
   if (!r.inFile(phoff, BigInt(phnum) * BigInt(phentsize))) {
     r.fail(`program headers outside the file (${phnum} × ${phentsize} bytes at offset ${hex(phoff)}, file is ${r.size} bytes)`);
   }
@@ -177,7 +179,8 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
     if (ph.paddr + ph.memsz > U64_LIMIT) r.fail(`${what}: physical address + size ${hex(ph.memsz)} overflows 64 bits`);
     if (ph.vaddr + ph.memsz > U64_LIMIT) r.fail(`${what}: virtual address ${hex(ph.vaddr)} + size overflows 64 bits`);
     if (!is64 && ph.paddr + ph.memsz > MAX_SEGMENT) r.fail(`${what}: physical address + size ${hex(ph.memsz)} overflows 32 bits`);
-    if (!r.inFile(ph.offset, ph.filesz)) {
+    // p_offset means nothing when no bytes come from the file (a bss-only segment).
+    if (ph.filesz > 0n && !r.inFile(ph.offset, ph.filesz)) {
       r.fail(`${what}: data outside the file (${hex(ph.filesz)} bytes at offset ${hex(ph.offset)}, file is ${r.size} bytes)`);
     }
     if (ph.memsz === 0n) continue;
@@ -185,39 +188,27 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
     segments.push({
       paddr: Number(ph.paddr),
       vaddr: ph.vaddr,
-      data: copyBytes(bytes, start, start + Number(ph.filesz)),
+      data: ph.filesz === 0n ? new Uint8Array(0) : copyBytes(bytes, start, start + Number(ph.filesz)),
       memsz: Number(ph.memsz),
     });
   }
   if (segments.length === 0) r.fail('no loadable segments (no PT_LOAD with a non-zero size)');
 
+  // Notes come from PT_NOTE segments only, as QEMU's loader finds the PVH note: it has
+  // no fallback to SHT_NOTE sections, so a note only in a section boots under neither.
   const notes: ImageNote[] = [];
-  const notePhdrs = phdrs.filter((p) => p.type === PT_NOTE);
-  if (notePhdrs.length > 0) {
-    for (const ph of notePhdrs) {
+  let noteProblem: string | undefined;
+  if (options.notes ?? true) {
+    for (const ph of phdrs) {
+      if (ph.type !== PT_NOTE) continue;
       const what = `note segment ${ph.index} (PT_NOTE)`;
-      if (!r.inFile(ph.offset, ph.filesz)) {
+      // A PT_NOTE whose bytes are not in the file is a corrupt program header; QEMU's
+      // loader fails the whole image on it too.
+      if (ph.filesz > 0n && !r.inFile(ph.offset, ph.filesz)) {
         r.fail(`${what}: outside the file (${hex(ph.filesz)} bytes at offset ${hex(ph.offset)}, file is ${r.size} bytes)`);
       }
-      parseNotes(r, Number(ph.offset), Number(ph.filesz), ph.align === 8n ? 8 : 4, what, notes);
-    }
-  } else if (shoff !== 0n && shnum !== 0) {
-    // No PT_NOTE: fall back to SHT_NOTE sections, as tools reading unlinked-style images do.
-    if (shentsize < L.shentsize) r.fail(`section header entry size ${shentsize} is too small (expected ${L.shentsize})`);
-    if (!r.inFile(shoff, BigInt(shnum) * BigInt(shentsize))) {
-      r.fail(`section headers outside the file (${shnum} × ${shentsize} bytes at offset ${hex(shoff)}, file is ${r.size} bytes)`);
-    }
-    for (let i = 0; i < shnum; i++) {
-      const o = Number(shoff) + i * shentsize;
-      if (r.u32(o + 4) !== SHT_NOTE) continue;
-      const secOff = is64 ? r.u64(o + 24) : BigInt(r.u32(o + 16));
-      const secSize = is64 ? r.u64(o + 32) : BigInt(r.u32(o + 20));
-      const secAlign = is64 ? r.u64(o + 48) : BigInt(r.u32(o + 32));
-      const what = `note section ${i} (SHT_NOTE)`;
-      if (!r.inFile(secOff, secSize)) {
-        r.fail(`${what}: outside the file (${hex(secSize)} bytes at offset ${hex(secOff)}, file is ${r.size} bytes)`);
-      }
-      parseNotes(r, Number(secOff), Number(secSize), secAlign === 8n ? 8 : 4, what, notes);
+      const problem = parseNotes(r, Number(ph.offset), Number(ph.filesz), ph.align === 8n ? 8 : 4, notes);
+      if (problem !== undefined) noteProblem ??= `${what}: ${problem}`;
     }
   }
 
@@ -227,6 +218,7 @@ export function parseElf(bytes: Uint8Array, label: string): LoadableImage {
     entry,
     segments,
     notes,
+    ...(noteProblem !== undefined ? { noteProblem } : {}),
   };
 }
 
@@ -241,17 +233,22 @@ function align(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-/** Parse the notes in [off, off + len) of the file, appending to out. */
-function parseNotes(r: ElfReader, off: number, len: number, alignment: number, what: string, out: ImageNote[]): void {
+/**
+ * Parse the notes in [off, off + len) of the file (gABI "Note Section"), appending to out.
+ * A malformed note ends the parse and is returned as a problem, not thrown: only the
+ * note a host needs may make an image malformed, and the notes before it still count
+ * (QEMU takes the first note of the type it looks for and reads nothing after it).
+ */
+function parseNotes(r: ElfReader, off: number, len: number, alignment: number, out: ImageNote[]): string | undefined {
   const end = off + len;
   let p = off;
   while (p < end) {
     if (end - p < 12) {
       // Trailing padding is tolerated; anything else is a cut-off note header.
       for (let q = p; q < end; q++) {
-        if (r.bytes[q] !== 0) r.fail(`${what}: malformed note (truncated note header at offset ${hex(p)})`);
+        if (r.bytes[q] !== 0) return `malformed note (truncated note header at offset ${hex(p)})`;
       }
-      break;
+      return undefined;
     }
     const namesz = r.u32(p);
     const descsz = r.u32(p + 4);
@@ -261,7 +258,7 @@ function parseNotes(r: ElfReader, off: number, len: number, alignment: number, w
     const next = descStart + align(descsz, alignment);
     // Name and descriptor must lie inside the note area; the final padding may be absent.
     if (nameStart + namesz > end || descStart + descsz > end) {
-      r.fail(`${what}: malformed note at offset ${hex(p)} (name size ${namesz}, descriptor size ${descsz} run past the end of the notes)`);
+      return `malformed note at offset ${hex(p)} (name size ${namesz}, descriptor size ${descsz} run past the end of the notes)`;
     }
     let nameEnd = nameStart + namesz;
     while (nameEnd > nameStart && r.bytes[nameEnd - 1] === 0) nameEnd--;
@@ -270,4 +267,5 @@ function parseNotes(r: ElfReader, off: number, len: number, alignment: number, w
     out.push({ name, type, desc: copyBytes(r.bytes, descStart, descStart + descsz) });
     p = next;
   }
+  return undefined;
 }

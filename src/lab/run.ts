@@ -1,6 +1,6 @@
 // One run: an image file, a profile, limits -> a verdict and what was observed.
 
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { BadInput } from '../machine/errors.js';
 import { Machine, type MachineState, type RunEnd } from '../machine/machine.js';
@@ -11,6 +11,7 @@ import { getProfile, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
 import { guestsDir, isGuest } from '../guest/build.js';
+import { readImageFile } from './image-file.js';
 
 export interface RunOptions {
   /** Profile name, e.g. native/idt. */
@@ -47,18 +48,7 @@ export interface RunResult {
 
 export { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB };
 
-/** Read an image file's bytes; BadInput if it cannot be read. */
-export function readImageFile(imagePath: string): Buffer {
-  try {
-    if (statSync(imagePath).isDirectory()) throw new BadInput(`${imagePath}: is a directory, not an image`);
-    return readFileSync(imagePath);
-  } catch (e) {
-    if (e instanceof BadInput) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new BadInput(`${imagePath}: cannot read image: ${why}`);
-  }
-}
+export { readImageFile };
 
 function checkLimits(maxInsns: number, timeoutMs: number, memoryMiB: number): void {
   if (!Number.isSafeInteger(maxInsns) || maxInsns < 1) throw new BadInput(`instruction budget must be a positive integer (got ${maxInsns})`);

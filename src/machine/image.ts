@@ -27,4 +27,7 @@ export interface LoadableImage {
   entry: bigint;
   segments: ImageSegment[];
   notes: ImageNote[];
+  /** The first malformed note, which ended the reading of its segment's notes; the
+   *  notes before it are in `notes`. Said in the message when a needed note is missing. */
+  noteProblem?: string;
 }

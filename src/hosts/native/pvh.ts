@@ -1,7 +1,7 @@
 // The native host's PVH boot path: planning and loading a PVH image (the platform it
 // runs on is host.ts).
 //
-// Contract (DESIGN.md "Boot contracts", native): the entry point comes from the
+// Contract (README, "The native (PVH) platform"): the entry point comes from the
 // ELF note "Xen" type 18 (XEN_ELFNOTE_PHYS32_ENTRY); the CPU starts in 32-bit
 // protected mode, paging off, flat segments, %ebx = physical address of an
 // hvm_start_info.
@@ -40,7 +40,10 @@ function hex(v: number): string {
 /** The PVH entry point from the image's notes. */
 export function pvhEntry(image: LoadableImage): number {
   const note = image.notes.find((n) => n.name === 'Xen' && n.type === XEN_ELFNOTE_PHYS32_ENTRY);
-  if (!note) throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18) and no multiboot header in the first 8 KiB`);
+  if (!note) {
+    const why = image.noteProblem !== undefined ? `; ${image.noteProblem}` : '';
+    throw new BadInput(`${image.label}: no PVH entry note (Xen ELF note type 18) in a PT_NOTE segment and no multiboot header in the first 8 KiB${why}`);
+  }
   const d = note.desc;
   if (d.length !== 4 && d.length !== 8) {
     throw new BadInput(`${image.label}: PVH entry note (Xen ELF note type 18) has a ${d.length}-byte descriptor (expected 4 or 8)`);
