@@ -86,3 +86,27 @@ test(`${DOC} cites no design document outside the repository`, () => {
   assert.ok(existsSync(join(ROOT, DOC)));
   assert.doesNotMatch(text, /DESIGN\.md/);
 });
+
+// The team's design document lives in a shared folder beside the repository, not in it:
+// nothing the project ships may send a reader there. The contracts it states are in the
+// README (command line, boot contracts, verdicts, exit statuses, JSON) and the structure
+// in docs/architecture.md.
+test('no file of the project cites a document outside the repository', () => {
+  const offenders: string[] = [];
+  const check = (rel: string): void => {
+    readFileSync(join(ROOT, rel), 'utf8').split('\n').forEach((line, k) => {
+      if (line.includes('DESIGN.md')) offenders.push(`${rel}:${k + 1}`);
+    });
+  };
+  const scan = (rel: string): void => {
+    for (const e of readdirSync(join(ROOT, rel), { withFileTypes: true })) {
+      const child = `${rel}/${e.name}`;
+      if (SKIP.has(e.name)) continue;
+      if (e.isDirectory()) scan(child);
+      else if (child !== 'test/docs.test.ts') check(child); // this test names what it looks for
+    }
+  };
+  for (const dir of ['src', 'test', 'bench', 'guests', 'docs', '.ci', 'bin']) scan(dir);
+  for (const file of ['README.md', 'package.json']) check(file);
+  assert.deepEqual(offenders, []);
+});

@@ -689,6 +689,12 @@ export class Generator {
       bytes[o.immAt[1]] = level;
       if (this.known(5) === null && (this.touched & 32) === 0 && this.rsp !== null) this.setReg(5, this.rsp + rng.int(64) * 8, 0);
     }
+    if (g === 'callIndirect' && !this.opts.intel) {
+      // AMD pushes the return address before it checks the target: a push that faults (#PF)
+      // wins over a non-canonical target's #GP(0), where the SDM's CALL (and the model)
+      // checks the target first. Keep the push inside the mapped stack on other hosts.
+      if (this.rsp === null || this.rsp - o.osz < SCRATCH_ADDR) return false;
+    }
     if (g === 'leave' && this.known(5) === null && (this.touched & 32) === 0 && this.rsp !== null) {
       this.setReg(5, this.rsp + rng.int(32) * 8 - 64, 0);
     }
@@ -871,17 +877,12 @@ export class Generator {
     const rng = this.rng;
     const free = (r: number): boolean => ((this.assigned | this.touched) & (1 << r)) === 0;
     let count = 1;
-    // AMD checks the I/O permission of a REP INS/OUTS even with a zero count; whether Intel
-    // does is not known here (the model does not): no zero count on other hosts.
-    const io = sf.io;
     if (rep) {
       const known = this.known(1);
-      if (io && !this.opts.intel && !free(1)) return false;
       if (known !== null) count = Number(known & 0xffffn);
       else if (free(1)) {
         const r = rng.int(100);
         count = r < 60 ? rng.int(33) : r < 85 ? rng.int(600) : r < 95 ? rng.int(5000) : 0x10000;
-        if (io && !this.opts.intel && count === 0) count = 1;
         if (count === 0x10000) this.setReg(1, rng.u32(), rng.u32());
         else this.setReg(1, count, asz === 4 ? rng.u32() : 0);
       }
