@@ -24,6 +24,7 @@ import { stringOp } from './ops/string.js';
 import * as L from './ops/legacy.js';
 import * as P from './ops/descriptor-checks.js';
 import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
+import * as SC from './syscall.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
  *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
@@ -338,7 +339,7 @@ function build(): OpcodeDef[] {
   // SMAP's STAC/CLAC are #UD at CPL 3 whether or not the host implements SMAP.
   def('NP 0F 01 CA', 'CLAC', '', S.stac, fault('#UD at CPL 3 (SIGILL)'), { op: 0, feature: 'smap' });
   def('NP 0F 01 CB', 'STAC', '', S.stac, fault('#UD at CPL 3 (SIGILL)'), { op: 1, feature: 'smap' });
-  def('0F 01 F8', 'SWAPGS', '', 'unmodelled', PRIV, { attrs: 'o64' });
+  def('0F 01 F8', 'SWAPGS', '', SC.swapgs, PRIV, { attrs: 'o64' });
   def('0F 01 F9', 'RDTSCP', '', S.rdtscp, hostState('the host TSC and TSC_AUX'), { feature: 'rdtscp' });
   // The oracle's CPU model (native/idt) does not enumerate FRED: #UD in the model, and on a
   // host without FRED too (F3/F2 0F 01 CA are CLAC-like encodings with a prefix).
@@ -346,9 +347,9 @@ function build(): OpcodeDef[] {
   def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
   def('0F 02 /r', 'LAR', 'Gv,Ew', P.lar, hostState(`LAR ${TABLES}`), { undefined: 'lar' });
   def('0F 03 /r', 'LSL', 'Gv,Ew', P.lsl, hostState(`LSL ${TABLES} (the CPUNODE segment's limit is the CPU number)`));
-  def('0F 05', 'SYSCALL', '', 'unmodelled', { compare: 'hostOs', why: 'SYSCALL enters the host kernel' }, { feature: 'syscall' });
+  def('0F 05', 'SYSCALL', '', SC.syscall, { compare: 'hostOs', why: 'SYSCALL enters the host kernel' }, { feature: 'syscall' });
   def('0F 06', 'CLTS', '', S.clts, PRIV);
-  def('0F 07', 'SYSRET', '', 'unmodelled', PRIV, { feature: 'syscall' });
+  def('0F 07', 'SYSRET', '', SC.sysret, PRIV, { feature: 'syscall' });
   def('0F 08', 'INVD', '', S.wbinvd, PRIV);
   def('0F 09', 'WBINVD', '', S.wbinvd, PRIV);
   def('0F 0B', 'UD2', '', 'UD', fault('#UD (SIGILL)'));

@@ -17,9 +17,13 @@ export const enum TransitionKind {
   Delivery = 0,
   /** IRET/IRETD/IRETQ. */
   Iret = 1,
+  /** SYSCALL (syscall.ts). */
+  Syscall = 2,
+  /** SYSRET (syscall.ts). */
+  Sysret = 3,
 }
 
-export const TRANSITION_KIND_NAMES = ['delivery', 'iret'] as const;
+export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret'] as const;
 
 /** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. */
 export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3 }
@@ -30,8 +34,10 @@ export const enum SsLoad {
   Keep = 0,
   /** A null selector (64-bit delivery to an inner ring, IRET to a 64-bit inner ring). */
   Null = 1,
-  /** A descriptor read and checked by the caller. */
+  /** A descriptor read and checked by the caller (or the fixed parts SYSCALL loads). */
   Descriptor = 2,
+  /** The selector alone; the hidden part stays as it was (AMD's SYSRET). */
+  SelectorOnly = 3,
 }
 
 /** What a transition enters: filled by the operation after all its checks, then committed. */
@@ -55,6 +61,12 @@ export class Transition {
   rip = 0;
   /** Returning outward: data segments the new CPL may not use become null (SDM IRET). */
   nullOuterDataSegments = false;
+  /** SYSCALL's RCX and R11 (the return RIP and RFLAGS), written as part of the commit so
+   *  that a trace's `before` side still shows the values they replace. */
+  writesRcxR11 = false;
+  rcxLo = 0;
+  rcxHi = 0;
+  r11Lo = 0;
   /** The frame written (delivery) or read (return): linear address and length. */
   frameLin = 0;
   frameLength = 0;
@@ -104,6 +116,7 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
   t.error = -1;
   t.ss = SsLoad.Keep;
   t.nullOuterDataSegments = false;
+  t.writesRcxR11 = false;
   t.frameLin = 0;
   t.frameLength = 0;
   return t;
@@ -118,8 +131,13 @@ export function commitTransition(cpu: Cpu): void {
   const before = cpu.traceSink !== null ? side(cpu) : null;
   const oldCpl = cpu.cpl;
 
+  if (t.writesRcxR11) {
+    cpu.regLo[1] = t.rcxLo; cpu.regHi[1] = t.rcxHi;
+    cpu.regLo[11] = t.r11Lo; cpu.regHi[11] = 0;
+  }
   if (t.ss === SsLoad.Null) setNullSegment(cpu, SS, t.ssSel);
   else if (t.ss === SsLoad.Descriptor) setSegment(cpu, SS, t.ssSel, t.ssLo, t.ssHi);
+  else if (t.ss === SsLoad.SelectorOnly) cpu.segSel[SS] = t.ssSel & 0xffff;
   setCodeSegment(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
   cpu.regLo[4] = t.rspLo;
   cpu.regHi[4] = t.rspHi;
