@@ -209,6 +209,20 @@ const PDPTE_QEMU =
   'there (a #PF with RSVD; bits 2:1 and 8:5 not at all); TCG keeps no PDPTE registers';
 const PDPTE_WHY = 'QEMU TCG does not model the PDPTE registers of PAE paging.';
 
+const SYSEXIT_SDM =
+  'Intel SDM Vol. 2B SYSEXIT, "64-Bit Mode Exceptions": #GP(0) if RCX or RDX contains a non-canonical address ' +
+  '(a REX.W SYSEXIT to 64-bit mode; raised at CPL 0 before anything changes)';
+const SYSEXIT_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_sysexit(): for dflag == 2 it loads CS/SS and sets ' +
+  'ESP = ECX (RCX), EIP = EDX (RDX) with no canonical check; only sysenter_cs == 0 and CPL != 0 raise #GP';
+const SYSEXIT_WHY = 'QEMU completes the return to CPL 3 with a non-canonical RSP; hardware raises #GP(0) at CPL 0.';
+const RDPID_SDM =
+  'Intel SDM Vol. 2B RDPID and CPUID.(EAX=07H,ECX=0):ECX[22] (Ringside enumerates RDPID): RDPID reads IA32_TSC_AUX ' +
+  'into r64 in 64-bit mode at any CPL';
+const RDPID_QEMU =
+  'QEMU 7.2 target/i386/cpu.c TCG_7_0_ECX_FEATURES: CPUID_7_0_ECX_RDPID is not in the TCG feature set, so ' +
+  '-cpu max does not enumerate RDPID (the guest runs RDPID only where CPUID enumerates it)';
+
 /** The fault-frame RF line of a paging guest (all its faults are fault-class). */
 const rfEntry = (guest: string, what: string): QemuDeviation => ({
   guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
@@ -991,4 +1005,40 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: WRFSBASE_QEMU,
     why: 'QEMU accepts a non-canonical FS base from WRFSBASE; hardware faults and keeps the old base.',
   },
+  {
+    guest: 'sysenter',
+    line: /^sysexit64\.noncanonical_rcx$/,
+    sdmSection: SYSEXIT_SDM,
+    sdmValue: '#GP(0)',
+    qemuValue: 'none',
+    qemuSource: SYSEXIT_QEMU,
+    why: SYSEXIT_WHY,
+  },
+  {
+    guest: 'sysenter',
+    line: /^sysexit64\.noncanonical_rcx\.fault_cs$/,
+    sdmSection: SYSEXIT_SDM,
+    sdmValue: '0x50',
+    qemuValue: null,
+    qemuSource: SYSEXIT_QEMU,
+    why: SYSEXIT_WHY + ' The #GP is taken at CPL 0 (CS = IA32_SYSENTER_CS); QEMU takes none, so prints no such line.',
+  },
+  {
+    guest: 'sysenter',
+    line: /^rdpid\.enumerated$/,
+    sdmSection: RDPID_SDM,
+    sdmValue: '1',
+    qemuValue: '0',
+    qemuSource: RDPID_QEMU,
+    why: 'A missing feature: QEMU 7.2 TCG does not enumerate RDPID.',
+  },
+  ...(['cpl0', 'cpl3'] as const).map((cpl): QemuDeviation => ({
+    guest: 'sysenter',
+    line: new RegExp(`^rdpid\\.${cpl}$`),
+    sdmSection: RDPID_SDM,
+    sdmValue: '0x8000002a',
+    qemuValue: null,
+    qemuSource: RDPID_QEMU,
+    why: 'A missing feature: QEMU 7.2 TCG does not enumerate RDPID, so the guest does not run it.',
+  })),
 ];
