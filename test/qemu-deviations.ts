@@ -228,6 +228,20 @@ const rfEntry = (guest: string, what: string): QemuDeviation => ({
   guest, line: /\.rf$/, sdmSection: RF_SDM, sdmValue: '1', qemuValue: '0', qemuSource: RF_QEMU, why: RF_WHY + ` Here: ${what}.`,
 });
 
+const GATE_QEMU = 'QEMU 7.2 target/i386/tcg/seg_helper.c';
+const GATE_CONF_SDM =
+  'Intel SDM Vol. 2 CALL "Operation", SAME-PRIVILEGE (a call gate to a conforming segment, or one with DPL = CPL): ' +
+  '"CS(RPL) <- CPL"; Vol. 3A §5.8.1.2: a conforming segment runs at the caller\'s CPL';
+const RETF_SS_NP_SDM =
+  'Intel SDM Vol. 2 RET "Operation", IA-32E-MODE-RETURN-TO-OUTER-PRIVILEGE-LEVEL: "IF stack segment not present ' +
+  'THEN #SS(StackSegmentSelector)"';
+const RETF_RIP_SDM =
+  'Intel SDM Vol. 2 RET "Operation", IA-32E-MODE-RETURN-TO-OUTER-PRIVILEGE-LEVEL: "IF tempRIP is non-canonical ' +
+  'THEN #GP(0)" -- checked before CPL changes, so the #GP is the RET\'s, at CPL 0';
+const RETF_RIP_QEMU =
+  GATE_QEMU + ' helper_ret_protected() (helper_lret_protected): no canonical check of the popped RIP; the LRETQ ' +
+  'completes and the instruction fetch at CPL 3 faults (#GP(0) with CS 0x33)';
+
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   ...([[/^rsvd\..*\.(read|exec_nxe0)\.error_code$/, '0x9', '0x8', 'a read (or a fetch with NXE = 0 and SMEP = 0): P|RSVD'],
     [/^rsvd\..*\.write\.error_code$/, '0xb', '0xa', 'a write: P|W|RSVD'],
@@ -1041,4 +1055,51 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuSource: RDPID_QEMU,
     why: 'A missing feature: QEMU 7.2 TCG does not enumerate RDPID, so the guest does not run it.',
   })),
+  {
+    guest: 'call-gates',
+    line: /^conforming\.target_cs$/,
+    sdmSection: GATE_CONF_SDM,
+    sdmValue: '0x123',
+    qemuValue: '0x120',
+    qemuSource: GATE_QEMU + ' helper_lcall_protected(): "selector = (selector & ~3) | dpl" for every call through a gate, ' +
+      'so CS.RPL becomes the target\'s DPL (0) though CPL, taken from SS.DPL, stays 3',
+    why: 'QEMU loads CS with RPL = DPL of a conforming target; the SDM keeps RPL = CPL.',
+  },
+  {
+    guest: 'call-gates',
+    line: /^jmp_target_not_present\.fault$/,
+    sdmSection: 'Intel SDM Vol. 2 JMP "Operation", CALL-GATE: "IF code segment is not present THEN #NP(code-segment selector)"',
+    sdmValue: '#NP',
+    qemuValue: '#GP',
+    qemuSource: GATE_QEMU + ' helper_ljmp_protected(), call-gate case: a not-present code segment raises EXCP0D_GPF ' +
+      'with the code-segment selector (helper_lcall_protected raises EXCP0B_NOSEG)',
+    why: 'QEMU raises #GP where the SDM raises #NP for a JMP through a gate to a not-present segment.',
+  },
+  {
+    guest: 'call-gates',
+    line: /^retf_ss_not_present\.fault$/,
+    sdmSection: RETF_SS_NP_SDM,
+    sdmValue: '#SS',
+    qemuValue: '#NP',
+    qemuSource: IRET_SS_NP_QEMU + ' (RETF shares it through helper_lret_protected())',
+    why: 'QEMU raises #NP where the SDM raises #SS for a not-present stack segment popped by RETF.',
+  },
+  {
+    guest: 'call-gates',
+    line: /^retf_noncanonical\.cs$/,
+    sdmSection: RETF_RIP_SDM,
+    sdmValue: '0x8',
+    qemuValue: '0x33',
+    qemuSource: RETF_RIP_QEMU,
+    why: 'QEMU returns to CPL 3 with a non-canonical RIP and faults on the fetch there.',
+  },
+  {
+    guest: 'call-gates',
+    line: /^retf_noncanonical\.rip_is_lretq$/,
+    sdmSection: RETF_RIP_SDM,
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource: RETF_RIP_QEMU,
+    why: 'QEMU returns to CPL 3 with a non-canonical RIP and faults on the fetch there (RIP 0x800000000000).',
+  },
 ];

@@ -7,12 +7,9 @@
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
-import * as V from '../arch/vectors.js';
-import { SS, DESC_P, DESC_L } from '../arch/descriptors.js';
-import { readDescriptor, descDpl, descLimit, isConforming, isWritableData, checkCodeSegment } from './segments.js';
+import { SS, DESC_L } from '../arch/descriptors.js';
 import { beginTransition, commitTransition, TransitionKind, SsLoad } from './transition.js';
-
-const TWO32 = 4294967296;
+import { checkReturnCode, checkReturnStack, returnRip, setReturnRsp } from './return-checks.js';
 
 export function iret(cpu: Cpu, osz: number): void {
   const ia32e = cpu.longMode;
@@ -37,39 +34,15 @@ export function iret(cpu: Cpu, osz: number): void {
   }
   if (!ia32e && (flags & R.VM) !== 0 && cpu.cpl === 0) cpu.modelError('IRET to virtual-8086 mode is not modelled');
 
-  // The return code segment.
-  if ((csSel & ~3) === 0) cpu.gp(0);
-  if (!readDescriptor(cpu, csSel)) cpu.gp(0);
-  if (rpl < cpu.cpl) cpu.gp(csSel & 0xfffc);
-  checkCodeSegment(cpu, csSel, rpl, cpu.scratch.descHi);
-  if (isConforming(cpu.scratch.descHi) && descDpl(cpu.scratch.descHi) > rpl) cpu.gp(csSel & 0xfffc);
+  // The return code segment, RIP and stack segment (return-checks.ts).
+  checkReturnCode(cpu, csSel);
   const csLo = cpu.scratch.descLo, csHi = cpu.scratch.descHi;
   const to64 = ia32e && (csHi & DESC_L) !== 0;
-  let target: number;
-  if (to64) {
-    if (!cpu.isCanonicalHi(ripHi)) cpu.gp(0);
-    target = ripHi * TWO32 + (ripLo >>> 0);
-  } else {
-    // A return to compatibility or protected mode: EIP must lie within the CS limit
-    // (IRET "Operation": "IF tempEIP is not within code segment limits THEN #GP(0)").
-    target = osz === 2 ? ripLo & 0xffff : ripLo >>> 0;
-    if (target > descLimit(csLo, csHi) >>> 0) cpu.gp(0);
-  }
-
-  // The return stack segment.
+  const target = returnRip(cpu, ripLo, ripHi, osz, to64, csLo, csHi);
   let ssLo = 0, ssHi = 0, ssNull = false;
   if (popsStack) {
-    if ((ssSel & ~3) === 0 && (ssSel & 4) === 0) {
-      // Null SS: only for a 64-bit return below ring 3 (SDM IRET, IA-32e mode).
-      if (!to64 || rpl === 3 || (ssSel & 3) !== rpl) cpu.gp(0);
-      ssNull = true;
-    } else {
-      readDescriptor(cpu, ssSel);
-      const h = cpu.scratch.descHi;
-      if ((ssSel & 3) !== rpl || !isWritableData(h) || descDpl(h) !== rpl) cpu.gp(ssSel & 0xfffc);
-      if ((h & DESC_P) === 0) cpu.raise(V.SS, ssSel & 0xfffc);
-      ssLo = cpu.scratch.descLo; ssHi = h;
-    }
+    ssNull = checkReturnStack(cpu, ssSel, rpl, to64);
+    if (!ssNull) { ssLo = cpu.scratch.descLo; ssHi = cpu.scratch.descHi; }
   }
 
   // Commit: RFLAGS by privilege (CPL before the return), then CS:RIP, then SS:RSP.
@@ -92,9 +65,7 @@ export function iret(cpu: Cpu, osz: number): void {
   if (popsStack) {
     if (ssNull) { t.ss = SsLoad.Null; t.ssSel = ssSel; }
     else { t.ss = SsLoad.Descriptor; t.ssSel = ssSel; t.ssLo = ssLo; t.ssHi = ssHi; }
-    // A 64-bit return takes all of RSP; others take ESP (SP for IRET with a 16-bit operand).
-    t.rspLo = to64 && osz === 8 ? spLo : osz === 2 ? spLo & 0xffff : spLo;
-    t.rspHi = to64 && osz === 8 ? spHi : 0;
+    setReturnRsp(t, spLo, spHi, osz, to64);
   } else {
     // Protected mode, same privilege: the three slots are popped off SS:ESP (or SP).
     const lo = cpu.regLo[4];

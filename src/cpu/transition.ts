@@ -25,9 +25,13 @@ export const enum TransitionKind {
   Sysenter = 4,
   /** SYSEXIT (sysenter.ts). */
   Sysexit = 5,
+  /** A far CALL or JMP through a call gate (callgate.ts). */
+  CallGate = 6,
+  /** A far RET to an outer privilege level (far-return.ts). */
+  FarReturn = 7,
 }
 
-export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit'] as const;
+export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit', 'call-gate', 'far-return'] as const;
 
 /** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. */
 export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3 }

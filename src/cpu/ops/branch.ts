@@ -1,6 +1,7 @@
 // Near and far control transfers within one privilege level (SDM Vol. 2: Jcc, JMP,
 // CALL, RET, LOOP/LOOPcc, JCXZ/JECXZ/JRCXZ; far JMP/CALL/RET to a code segment of
-// the same privilege). Far RET to an outer level comes with ring transitions.
+// the same privilege). Far JMP/CALL through a call gate is in callgate.ts, far RET to an
+// outer level in far-return.ts.
 
 import type { Cpu } from '../cpu.js';
 import { Mode } from '../mode.js';
@@ -10,6 +11,8 @@ import { readE } from './arith.js';
 import { rollbackStack } from '../stack.js';
 import { CS, DESC_S, DESC_L, TYPE_CALL_GATE } from '../../arch/descriptors.js';
 import { readDescriptor, checkCodeSegment, setCodeSegment, descType, isCode, isConforming } from '../segments.js';
+import { transferThroughCallGate } from '../callgate.js';
+import { retFarOuter } from '../far-return.js';
 
 const TWO32 = 4294967296;
 /** System types a protected-mode far JMP/CALL may name (SDM Vol. 3A §3.5, Table 3-2):
@@ -93,25 +96,34 @@ export function jrcxz(cpu: Cpu, i: Insn): void {
 // ---------------------------------------------------------------- far transfers
 
 /** Load CS:RIP for a far JMP/CALL/RET at the same privilege (SDM JMP "Operation",
- *  protected mode, code-segment destination). Gates and TSS targets are model errors. */
+ *  protected mode, code-segment destination). */
 function farTransfer(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
   const target = checkFarTarget(cpu, sel, offLo, offHi, osz);
   setCodeSegment(cpu, sel, cpu.cpl, cpu.scratch.descLo, cpu.scratch.descHi);
   cpu.nextRip = target;
 }
 
-/** Every check of a far JMP/CALL/RET target that comes before anything is written or
- *  loaded; returns the new RIP. Leaves the code descriptor in cpu.scratch.descLo/descHi. In IA-32e mode only
- *  code segments and 64-bit call gates are valid targets: a TSS, task gate or any other
- *  system type is #GP(selector) (SDM JMP/CALL "Operation", protected mode). */
-function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
+/** Read the descriptor a far JMP/CALL names into cpu.scratch.descLo/descHi; returns true
+ *  for a call gate in IA-32e mode. There only code segments and 64-bit call gates are
+ *  valid: a TSS, task gate or any other system type is #GP(selector) (SDM JMP/CALL
+ *  "Operation", protected mode). Outside IA-32e mode, gates and TSS targets are model
+ *  errors. */
+function readFarTarget(cpu: Cpu, sel: number): boolean {
   if (!readDescriptor(cpu, sel)) cpu.gp(0);
-  if ((cpu.scratch.descHi & DESC_S) === 0) {
-    const type = descType(cpu.scratch.descHi);
-    const modelled = cpu.longMode ? type !== TYPE_CALL_GATE : (FAR_SYSTEM_TARGETS & (1 << type)) === 0;
-    if (!modelled) cpu.modelError('far transfer through a gate or TSS is not modelled');
-    cpu.gp(sel & 0xfffc);
+  if ((cpu.scratch.descHi & DESC_S) !== 0) return false;
+  const type = descType(cpu.scratch.descHi);
+  if (cpu.longMode) {
+    if (type === TYPE_CALL_GATE) return true;
+  } else if ((FAR_SYSTEM_TARGETS & (1 << type)) !== 0) {
+    cpu.modelError('far transfer through a gate or TSS outside IA-32e mode is not modelled');
   }
+  return cpu.gp(sel & 0xfffc);
+}
+
+/** Every check of a far JMP/CALL/RET to a code segment that comes before anything is
+ *  written or loaded; returns the new RIP. The descriptor is in
+ *  cpu.scratch.descLo/descHi and stays there. */
+function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): number {
   // A non-conforming target also needs RPL <= CPL; a conforming one ignores RPL and runs
   // at the caller's CPL (SDM JMP/CALL "Operation", NONCONFORMING-CODE-SEGMENT).
   if (isCode(cpu.scratch.descHi) && !isConforming(cpu.scratch.descHi) && (sel & 3) > cpu.cpl) cpu.gp(sel & 0xfffc);
@@ -128,7 +140,7 @@ function checkFarTarget(cpu: Cpu, sel: number, offLo: number, offHi: number, osz
 
 /** JMP ptr16:16/32 (EA, not in 64-bit mode). */
 export function jmpFarImm(cpu: Cpu, i: Insn): void {
-  farTransfer(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
+  jmpFar(cpu, i.imm2 & 0xffff, i.immLo, 0, i.osz);
 }
 
 /** Read a far pointer m16:16/32/64 (offset then selector): returns the offset's low half,
@@ -144,7 +156,12 @@ function readFarPointer(cpu: Cpu, i: Insn): number {
 
 export function jmpFarE(cpu: Cpu, i: Insn): void {
   const off = readFarPointer(cpu, i);
-  farTransfer(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
+  jmpFar(cpu, cpu.scratch.farSel, off, cpu.hi, i.osz);
+}
+
+function jmpFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
+  if (readFarTarget(cpu, sel)) return transferThroughCallGate(cpu, sel, false);
+  farTransfer(cpu, sel, offLo, offHi, osz);
 }
 
 export function callFarImm(cpu: Cpu, i: Insn): void {
@@ -157,6 +174,7 @@ export function callFarE(cpu: Cpu, i: Insn): void {
 }
 
 function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: number): void {
+  if (readFarTarget(cpu, sel)) return transferThroughCallGate(cpu, sel, true);
   const oldCs = cpu.segSel[CS];
   const ret = cpu.nextRip;
   // The target is checked before the return address is pushed: a bad selector or offset
@@ -174,15 +192,15 @@ function callFar(cpu: Cpu, sel: number, offLo: number, offHi: number, osz: numbe
   cpu.nextRip = target;
 }
 
-/** RETF [imm16] to the same privilege (RPL of the popped CS = CPL). */
+/** RETF [imm16] to the same privilege (RPL of the popped CS = CPL); to an outer one
+ *  (RPL > CPL) in far-return.ts. */
 export function retFar(cpu: Cpu, i: Insn): void {
   const osz = i.osz;
   const off = cpu.peek(osz, 0), offHi = osz === 8 ? cpu.hi : 0;
   const sel = cpu.peek(osz, osz) & 0xffff;
-  if ((sel & 3) !== cpu.cpl) {
-    if ((sel & 3) < cpu.cpl) cpu.gp(sel & 0xfffc);
-    cpu.modelError('far return to an outer privilege level is not modelled yet');
-  }
+  if ((sel & 3) > cpu.cpl) return retFarOuter(cpu, i);
+  if ((sel & 3) < cpu.cpl) cpu.gp(sel & 0xfffc);
+  if (!readDescriptor(cpu, sel)) cpu.gp(0);
   farTransfer(cpu, sel, off, offHi, osz);
   cpu.adjustSp(2 * osz + (i.immLo & 0xffff));
   if (cpu.mode !== Mode.Long64 && cpu.stackSize === 4) cpu.regHi[4] = 0;
