@@ -6,13 +6,13 @@
  */
 #include "ringside.h"
 
-/* Record what a gate's target sees: RSP, CS, SS and the first four stack slots. */
+/* Record what a gate's target sees: RSP, CS, SS and the first four stack slots. Segment
+ * registers are stored as 16 bits (MOV to a 32-bit register leaves bits 31:16
+ * implementation dependent: SDM Vol. 2 MOV); the rest of each slot stays 0. */
 .macro RECORD
         mov     %rsp, gate_rec(%rip)
-        mov     %cs, %eax
-        mov     %rax, gate_rec+8(%rip)
-        mov     %ss, %eax
-        mov     %rax, gate_rec+16(%rip)
+        mov     %cs, gate_rec+8(%rip)
+        mov     %ss, gate_rec+16(%rip)
         mov     (%rsp), %rax
         mov     %rax, gate_rec+24(%rip)
         mov     8(%rsp), %rax
@@ -76,18 +76,12 @@ user_gate_target:
 /* Record the segment registers and RSP after a transfer, into seg_rec. */
 .macro RECORD_SEGS
         mov     %rsp, seg_rec(%rip)
-        mov     %cs, %eax
-        mov     %rax, seg_rec+8(%rip)
-        mov     %ss, %eax
-        mov     %rax, seg_rec+16(%rip)
-        mov     %ds, %eax
-        mov     %rax, seg_rec+24(%rip)
-        mov     %es, %eax
-        mov     %rax, seg_rec+32(%rip)
-        mov     %fs, %eax
-        mov     %rax, seg_rec+40(%rip)
-        mov     %gs, %eax
-        mov     %rax, seg_rec+48(%rip)
+        mov     %cs, seg_rec+8(%rip)
+        mov     %ss, seg_rec+16(%rip)
+        mov     %ds, seg_rec+24(%rip)
+        mov     %es, seg_rec+32(%rip)
+        mov     %fs, seg_rec+40(%rip)
+        mov     %gs, seg_rec+48(%rip)
 .endm
 
 /* u64 far_call(u64 sel): LCALL through sel (any CPL). Returns 0, or 1 if the LCALL
