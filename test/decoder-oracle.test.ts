@@ -73,7 +73,7 @@ const ICED_OPTIONS = DecoderOptions.NoMPFX_0FBC | DecoderOptions.NoWbnoinvd | De
  *  [] for features that gate no instruction of their own. */
 const ICED_FEATURES: Record<string, number[]> = {
   cx8: [CpuidFeature.CX8], cmov: [CpuidFeature.CMOV], cx16: [CpuidFeature.CMPXCHG16B],
-  popcnt: [CpuidFeature.POPCNT], lzcnt: [CpuidFeature.LZCNT], rdtscp: [CpuidFeature.RDTSCP],
+  popcnt: [CpuidFeature.POPCNT], lzcnt: [CpuidFeature.LZCNT], rdtscp: [CpuidFeature.RDTSCP], rdpid: [CpuidFeature.RDPID],
   lm: [CpuidFeature.X64], syscall: [CpuidFeature.SYSCALL], sep: [CpuidFeature.SEP], tsc: [CpuidFeature.TSC],
   msr: [CpuidFeature.MSR], fred: [CpuidFeature.FRED], lkgs: [CpuidFeature.LKGS],
   fsgsbase: [CpuidFeature.FSGSBASE],

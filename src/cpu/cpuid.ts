@@ -10,6 +10,7 @@ export function featureSet(model: CpuModelOptions): Set<string> {
     // Paging (SDM Vol. 3A §4.1.4): 4-MByte pages (PSE), global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
     'pse', 'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
   f.add('fsgsbase');
+  f.add('rdpid');
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
   return f;
 }
@@ -45,9 +46,9 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
     case 7:
       if (subleaf === 0) {
         out[0] = 1; // the highest subleaf
-        // EBX: FSGSBASE (0), SMEP (7), INVPCID (10), SMAP (20). ECX: UMIP (2), LA57 (16).
+        // EBX: FSGSBASE (0), SMEP (7), INVPCID (10), SMAP (20). ECX: UMIP (2), LA57 (16), RDPID (22).
         out[1] = (1 << 0) | (1 << 7) | (1 << 10) | (1 << 20);
-        out[2] = (1 << 2) | (1 << 16);
+        out[2] = (1 << 2) | (1 << 16) | (1 << 22);
       }
       if (subleaf === 1 && model.fred) out[0] = (1 << 17) | (1 << 18); // FRED, LKGS
       return;

@@ -25,6 +25,7 @@ import * as L from './ops/legacy.js';
 import * as P from './ops/descriptor-checks.js';
 import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
 import * as SC from './syscall.js';
+import * as SE from './sysenter.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
  *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
@@ -366,8 +367,11 @@ function build(): OpcodeDef[] {
   def('0F 30', 'WRMSR', '', S.wrmsr, PRIV, { feature: 'msr' });
   def('0F 31', 'RDTSC', '', S.rdtsc, hostState('the host TSC (the model\'s is virtual)'), { feature: 'tsc' });
   def('0F 32', 'RDMSR', '', S.rdmsr, PRIV, { feature: 'msr' });
-  def('0F 34', 'SYSENTER', '', 'unmodelled', { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
-  def('0F 35', 'SYSEXIT', '', 'unmodelled', no('vendor difference at CPL 3 in long mode: #GP on Intel, #UD on AMD'), { feature: 'sep' });
+  // At CPL 3 in 64-bit mode: SYSENTER enters the kernel on an Intel host; on an AMD host both
+  // are #UD (SIGILL), as in the AMD flavour, where SYSEXIT becomes comparable as a fault once the
+  // oracle runs the flavour of its host; the oracle's model is Intel (SYSEXIT #GP(0)) for now.
+  def('0F 34', 'SYSENTER', '', SE.sysenter, { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
+  def('0F 35', 'SYSEXIT', '', SE.sysexit, no('vendor difference at CPL 3 in long mode: #GP(0) on Intel, #UD on AMD (the oracle\'s model is Intel, the hosts AMD)'), { feature: 'sep' });
   def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT });
   def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
   def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT });
@@ -424,6 +428,8 @@ function build(): OpcodeDef[] {
   def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
   def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, gen('cmpxchg8b'), { feature: 'cx8', attrs: 'lock W0', block: STRAIGHT });
   def('0F C7 /1', 'CMPXCHG16B', 'Mdq', D.cmpxchg8b16b, gen('cmpxchg16b'), { feature: 'cx16', attrs: 'lock W1', block: STRAIGHT });
+  // RDPID: F3 0F C7 /7 with mod = 11 (register forms; r64 in 64-bit mode whatever REX.W).
+  for (let r = 0; r < 8; r++) def(`F3 0F C7 ${hex(0xf8 + r)}`, 'RDPID', 'Ry', S.rdpid, hostState('RDPID reads the host\'s IA32_TSC_AUX (Linux: the CPU number)'), { feature: 'rdpid', attrs: 'f64' });
   def('0F C8+r', 'BSWAP', 'Zv', bswap, RESULT, { block: STRAIGHT, undefined: 'bswap16' });
   def('0F FF /r', 'UD0', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
 

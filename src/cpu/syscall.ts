@@ -41,13 +41,13 @@ import { beginTransition, commitTransition, SsLoad, TransitionKind } from './tra
 const TWO32 = 4294967296;
 
 /** The descriptor dwords equivalent to a fixed flat 4 GiB segment with these attributes:
- *  base 0, limit 0xFFFFF with G = 1. */
-const FLAT_LO = 0x0000ffff;
+ *  base 0, limit 0xFFFFF with G = 1 (SYSENTER and SYSEXIT load the same ones: sysenter.ts). */
+export const FLAT_LO = 0x0000ffff;
 const LIMIT_HI = 0xf << 16;
 /** CS: type 11 (execute/read, accessed), S, P, G; DPL, L and D per instruction. */
-const CS_FIXED = (0xb << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_G | LIMIT_HI;
+export const CS_FIXED = (0xb << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_G | LIMIT_HI;
 /** SS: type 3 (read/write, accessed), S, P, B, G; DPL per instruction. */
-const SS_FIXED = (0x3 << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_DB | DESC_G | LIMIT_HI;
+export const SS_FIXED = (0x3 << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_DB | DESC_G | LIMIT_HI;
 /** SYSRET's RFLAGS mask (SDM SYSRET: R11 & 3C7FD7H, then bit 1 set): RF, VM and the reserved
  *  bits are cleared. */
 const SYSRET_FLAGS = 0x3c7fd7;

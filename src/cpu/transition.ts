@@ -1,5 +1,5 @@
 // The one place a transition commits (docs/architecture.md, "Transitions"): every
-// event delivery and every return (IRET; later SYSCALL, SYSRET, SYSENTER, SYSEXIT, ERETU,
+// event delivery and every return (IRET, SYSCALL, SYSRET, SYSENTER, SYSEXIT; later ERETU,
 // ERETS, and the hosts' hypercalls and bounces) first checks everything and writes its
 // frame, then describes the state it enters in the vCPU's Transition scratch and calls
 // commitTransition(). That commits the new CS, SS, RSP, RFLAGS and RIP in one order,
@@ -21,9 +21,13 @@ export const enum TransitionKind {
   Syscall = 2,
   /** SYSRET (syscall.ts). */
   Sysret = 3,
+  /** SYSENTER (sysenter.ts). */
+  Sysenter = 4,
+  /** SYSEXIT (sysenter.ts). */
+  Sysexit = 5,
 }
 
-export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret'] as const;
+export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit'] as const;
 
 /** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. */
 export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3 }

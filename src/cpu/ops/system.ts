@@ -1,4 +1,4 @@
-// System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDMSR, WRMSR,
+// System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDPID, RDMSR, WRMSR,
 // MOV to/from CR and DR, LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR, SMSW, LMSW,
 // INVLPG, INVPCID, STAC, CLAC, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
 // rules for the x87 and SSE encodings the model does not implement.
@@ -66,9 +66,16 @@ export function rdtsc(cpu: Cpu): void {
   cpu.setReg(2, 4, Math.floor(t / TWO32) | 0, 0);
 }
 
+/** RDTSCP: EDX:EAX := TSC, ECX := IA32_TSC_AUX[31:0] (SDM RDTSCP; CR4.TSD as RDTSC). */
 export function rdtscp(cpu: Cpu): void {
   rdtsc(cpu);
   cpu.setReg(1, 4, cpu.msrLo[Msr.TscAux], 0);
+}
+
+/** RDPID (SDM RDPID "Operation"): IA32_TSC_AUX into r64 in 64-bit mode (the row is f64), its
+ *  bits 31:0 into r32 elsewhere. Unlike RDTSCP, CR4.TSD does not apply. */
+export function rdpid(cpu: Cpu, i: Insn): void {
+  cpu.setReg(i.rm, i.osz === 8 ? 8 : 4, cpu.msrLo[Msr.TscAux], cpu.msrHi[Msr.TscAux]);
 }
 
 // ---------------------------------------------------------------- MSRs
