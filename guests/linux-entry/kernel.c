@@ -274,7 +274,6 @@ static int deliver_fault(const struct pt_regs *at, unsigned int vector, u64 erro
     r->ss = __USER_DS;
     r->di = vector;
     r->si = (u64)(uintptr_t)&vvar.sig;
-    exit_to_user(r, false);
     return 1;
 }
 
@@ -309,7 +308,6 @@ int do_exception(struct pt_regs *regs, unsigned int vector)
             log_trap(vvar.user_log, &vvar.user_traps, regs, dr6);
             if (vvar.user_traps >= TRAP_LOG_MAX)
                 regs->flags &= ~(u64)X86_EFLAGS_TF;     /* a runaway step ends here */
-            exit_to_user(regs, false);
             return 1;
         }
         return deliver_fault(regs, vector, vector == 1 || vector == 3 || vector == 6 || vector == 0 ? 0 : error, 0);

@@ -127,7 +127,7 @@ struct usig {
 
 /* Data the kernel publishes to user programs. */
 struct vvar {
-    u64 last_exit;              /* EXIT_* of the latest return to user mode */
+    u64 last_exit;              /* EXIT_* of the latest return from a system call */
     u64 sysret_exits, iret_exits, sysretl_exits;
     u64 user_traps;             /* #DB traps from user mode logged in user_log */
     struct trap_entry user_log[TRAP_LOG_MAX];

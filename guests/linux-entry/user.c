@@ -104,18 +104,6 @@ static const char *exit_name(u64 e)
     return e == EXIT_SYSRET ? "sysret" : e == EXIT_IRET ? "iret" : e == EXIT_SYSRETL ? "sysretl" : "?";
 }
 
-static void on_fault(u64 vector, volatile struct usig *s)
-{
-    (void)vector;
-    (void)s;
-    ulongjmp(&fault_jmp);
-}
-
-static void install_handler(void)
-{
-    usys(NR_rt_sigaction, (u64)(uintptr_t)on_fault, 0, 0);
-}
-
 static const char *vec_name(u64 v)
 {
     switch (v) {
@@ -127,6 +115,36 @@ static const char *vec_name(u64 v)
     case 14: return "#PF";
     default: return "#?";
     }
+}
+
+static bool fault_armed;
+
+/* The handler: back to the usetjmp of the TRY that expected a fault; any other fault ends the
+ * program with 128 + vector. */
+static void on_fault(u64 vector, volatile struct usig *s)
+{
+    if (fault_armed) {
+        fault_armed = false;
+        ulongjmp(&fault_jmp);
+    }
+    uprintf("unexpected fault: %s(0x%lx) at 0x%lx cs 0x%lx\n", vec_name(vector), s->error, s->regs.ip, s->regs.cs);
+    usys(NR_exit, 128 + vector, 0, 0);
+    __builtin_unreachable();
+}
+
+/* Run `stmt`, which may fault; true if it did (the fault is in vvar.sig). */
+#define TRY(stmt) ({                                        \
+        u64 before_ = vvar.sig.count;                       \
+        fault_armed = true;                                 \
+        if (usetjmp(&fault_jmp) == 0) { stmt; }             \
+        fault_armed = false;                                \
+        vvar.sig.count != before_;                          \
+    })
+
+static void install_handler(void)
+{
+    ufails = 0;
+    usys(NR_rt_sigaction, (u64)(uintptr_t)on_fault, 0, 0);
 }
 
 /* ------------------------------------------------------------------ RCX / R11 -- */
@@ -141,6 +159,7 @@ u64 prog_syscall_regs(void)
 {
     static struct probe p;
     const char *cite = "SDM Vol. 2B SYSCALL/SYSRET Operation";
+    install_handler();
 
     for (unsigned int i = 0; i < 15; i++)
         p.in[i] = 0x0101010101010101UL * (i + 1);
@@ -199,10 +218,7 @@ u64 prog_sysret_rip(void)
     const char *cite = "SDM IRET: #GP(0) for a non-canonical return RIP; Linux's SYSRET checks";
     install_handler();
     for (unsigned int i = 47; i < 64; i++) {
-        u64 before = vvar.sig.count;
-        if (usetjmp(&fault_jmp) == 0)
-            sigreturn_to(1UL << i, (u64)(uintptr_t)(scratch_stack + sizeof(scratch_stack)));
-        bool faulted = vvar.sig.count != before;
+        bool faulted = TRY(sigreturn_to(1UL << i, (u64)(uintptr_t)(scratch_stack + sizeof(scratch_stack))));
         u64 v = vvar.sig.vector, e = vvar.sig.error, ip = vvar.sig.regs.ip, kip = vvar.sig.kernel_ip;
         uprintf("sysret_rip.sigreturn.%u: %s %s(0x%lx) ip 0x%016lx at %s\n", i, faulted ? "fault" : "no fault",
                 vec_name(v), e, ip, kip == (u64)(uintptr_t)native_irq_return_iret ? "iretq" : kip ? "kernel?" : "user");
@@ -210,12 +226,10 @@ u64 prog_sysret_rip(void)
             ufail("sysret_rip.sigreturn.%u: expected #GP(0) on the kernel's IRETQ to 0x%lx (%s)", i, 1UL << i, cite);
     }
 
-    u64 before = vvar.sig.count;
-    if (usetjmp(&fault_jmp) == 0) {
+    bool faulted = TRY({
         asm volatile("jmp *%0" :: "r"(HIGH_PAGE + PAGE_SIZE - 2), "a"(NR_getpid) : "memory");
         __builtin_unreachable();
-    }
-    bool faulted = vvar.sig.count != before;
+    });
     uprintf("sysret_rip.fallthrough: %s %s(0x%lx) ip 0x%016lx rcx 0x%016lx rax 0x%lx at %s\n",
             faulted ? "fault" : "no fault", vec_name(vvar.sig.vector), vvar.sig.error, vvar.sig.regs.ip,
             vvar.sig.regs.cx, vvar.sig.regs.ax,
@@ -238,10 +252,7 @@ u64 prog_sysret_rip_unsafe(void)
 {
     install_handler();
     u64 sp = (u64)(uintptr_t)(scratch_stack + sizeof(scratch_stack)) - 64;
-    u64 before = vvar.sig.count;
-    if (usetjmp(&fault_jmp) == 0)
-        sigreturn_to(1UL << 47, sp);
-    bool faulted = vvar.sig.count != before;
+    bool faulted = TRY(sigreturn_to(1UL << 47, sp));
     u64 kip = vvar.sig.kernel_ip;
     expect_str("sysret_rip.unsafe.fault", faulted ? vec_name(vvar.sig.vector) : "none", "#GP",
                amd() ? "APM Vol. 2 §5.3.1" : "SDM SYSRET");
@@ -278,16 +289,10 @@ static u64 ss_attrs(const char *prefix, bool fixed)
     u64 exit = vvar.last_exit;
     asm volatile("mov %%ss, %0" : "=r"(ss));
     asm volatile("lar %2, %0; setz %1" : "=r"(ar), "=q"(zf) : "r"((u32)ss) : "cc");
-    u64 before = vvar.sig.count;
-    if (usetjmp(&fault_jmp) == 0)
-        call32((u32)(uintptr_t)test_ss32);
-    bool faulted = vvar.sig.count != before;
+    bool faulted = TRY(call32((u32)(uintptr_t)test_ss32));
     u64 v = vvar.sig.vector, e = vvar.sig.error;
     u64 iret_ss = user_iret_self();
-    before = vvar.sig.count;
-    if (usetjmp(&fault_jmp) == 0)
-        call32((u32)(uintptr_t)test_ss32);
-    bool faulted_after = vvar.sig.count != before;
+    bool faulted_after = TRY(call32((u32)(uintptr_t)test_ss32));
 
     char name[64], got[32];
     snprintk(name, sizeof(name), "%s.exit", prefix);
@@ -429,10 +434,7 @@ u64 prog_single_step(void)
 
     vvar.user_traps = 0;
     vvar.kernel_traps = 0;
-    u64 before = vvar.sig.count;
-    if (usetjmp(&fault_jmp) == 0)
-        call32((u32)(uintptr_t)step32_sysenter);
-    bool faulted = vvar.sig.count != before;
+    bool faulted = TRY(call32((u32)(uintptr_t)step32_sysenter));
     if (amd()) {
         static const char *const want_amd[] = { "step32_sysenter_2", "vsyscall_sysenter", "vsyscall_sysenter+0x1",
                                                 "vsyscall_sysenter+0x2", "vsyscall_sysenter+0x3",
@@ -467,6 +469,7 @@ u64 prog_single_step(void)
 
 u64 prog_single_step_sysret(void)
 {
+    install_handler();
     vvar.user_traps = 0;
     step_syscall_run();
     u64 exit = vvar.last_exit;
@@ -486,6 +489,7 @@ u64 prog_single_step_sysret(void)
  */
 u64 prog_syscall_nt(void)
 {
+    install_handler();
     static const struct { const char *name; u64 flags; } cases[] = {
         { "NT", X86_EFLAGS_NT }, { "AC", X86_EFLAGS_AC }, { "NT_AC", X86_EFLAGS_NT | X86_EFLAGS_AC },
         { "TF", X86_EFLAGS_TF }, { "NT_TF", X86_EFLAGS_NT | X86_EFLAGS_TF },
@@ -537,11 +541,8 @@ u64 prog_compat32(void)
     for (unsigned int i = 0; i < ARRAY_SIZE(fast); i++) {
         bool ok = fast[i].intel_ok != amd();
         char name[64];
-        u64 before = vvar.sig.count;
         compat_out[0] = 0;
-        if (usetjmp(&fault_jmp) == 0)
-            kept = call32((u32)(uintptr_t)fast[i].fn);
-        bool faulted = vvar.sig.count != before;
+        bool faulted = TRY(kept = call32((u32)(uintptr_t)fast[i].fn));
         exit = vvar.last_exit;
         const char *cite = i == 0 ? (amd() ? "APM Vol. 3 SYSENTER: #UD in long mode" : "SDM SYSENTER")
                                   : (amd() ? "APM Vol. 3 SYSCALL: compatibility mode enters at IA32_CSTAR"

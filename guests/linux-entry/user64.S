@@ -236,7 +236,8 @@ bench_getpid:
 2:      ret
 
 /* u64 call32(u32 fn): far CALL to fn in compatibility mode (CS = __USER32_CS); fn ends with a
- * far RET.  Returns EAX. */
+ * far RET.  Returns EAX.  DS and ES get __USER_DS first: a 64-bit program runs with null data
+ * segments (IRET to CPL 3 nulls the kernel's: SDM IRET), which fault in compatibility mode. */
         .globl call32
 call32:
         pushq   %rbx
@@ -245,6 +246,9 @@ call32:
         pushq   %r13
         pushq   %r14
         pushq   %r15
+        movl    $__USER_DS, %eax
+        movl    %eax, %ds
+        movl    %eax, %es
         movl    %edi, call32_ptr(%rip)
         lcall   *call32_ptr(%rip)
         movl    %eax, %eax
