@@ -68,6 +68,10 @@ void linux_kernel_init(void)
     printk("kernel.fred: %s\n", fred ? "enumerated, not used yet" : "not enumerated");
     canonical_shift = (read_cr4() & CR4_LA57) ? 56 : 47;
 
+    /* User programs run with IF = 1, as Linux's do: mask both 8259 PICs so that no interrupt
+     * arrives (QEMU has them; Ringside models no interrupt controller yet). */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
     ring3_init();
     percpu.top = (u64)(uintptr_t)kstack + KSTACK_SIZE;
     user_tss.rsp0 = percpu.top;
