@@ -161,6 +161,8 @@ entry_SYSENTER_compat:
 .Lsysenter_fix_flags:
         pushq   $X86_EFLAGS_FIXED
         popfq
+        .globl sysenter_after_popfq
+sysenter_after_popfq:                           /* the last single-step trap lands here */
         jmp     .Lsysenter_flags_fixed
         .globl __end_SYSENTER_singlestep_region
 __end_SYSENTER_singlestep_region:

@@ -100,7 +100,7 @@
 #define EXIT_IRET     2
 #define EXIT_SYSRETL  3
 
-#define TRAP_LOG_MAX 24
+#define TRAP_LOG_MAX 40
 
 #ifndef __ASSEMBLER__
 

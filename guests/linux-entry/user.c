@@ -376,7 +376,7 @@ static void print_label(char *buf, size_t n, u64 ip, const struct label *labels,
     for (unsigned int i = 0; i < count; i++)
         if ((u64)(uintptr_t)labels[i].at <= ip && (!best || labels[i].at > best->at))
             best = &labels[i];
-    if (best && ip - (u64)(uintptr_t)best->at < 64) {
+    if (best && ip - (u64)(uintptr_t)best->at < 256) {
         if (ip == (u64)(uintptr_t)best->at)
             snprintk(buf, n, "%s", best->name);
         else
@@ -432,8 +432,9 @@ static const struct label step32_labels[] = {
     L(step32_sysenter_3), L(step32_sysenter_4), L(step32_sysenter_5), L(vsyscall_sysenter),
     L(vdso32_int80), L(vdso32_landing_pad),
 };
+extern char sysenter_after_popfq[];
 static const struct label kernel_labels[] = {
-    L(entry_SYSENTER_compat), L(__end_SYSENTER_singlestep_region),
+    L(entry_SYSENTER_compat), L(sysenter_after_popfq), L(__end_SYSENTER_singlestep_region),
 };
 
 u64 prog_single_step(void)
@@ -483,14 +484,18 @@ u64 prog_single_step(void)
         char at[64];
         u64 k = vvar.kernel_traps;
         uprintf("single_step.sysenter32.kernel_traps: %lu\n", k);
-        if (k < 2)
+        if (k < 2 || k > TRAP_LOG_MAX)
             ufail("SYSENTER with TF: %lu traps at CPL 0, expected one per entry instruction up to the POPFQ (SDM SYSENTER leaves TF)", k);
-        for (u64 i = 0; i < k && i < TRAP_LOG_MAX; i += (k - 1 > 0 ? k - 1 : 1)) {
-            print_label(at, sizeof(at), vvar.kernel_log[i].ip, kernel_labels, ARRAY_SIZE(kernel_labels));
-            uprintf("single_step.sysenter32.kernel_trap%lu: %s cs 0x%lx\n", i, at, vvar.kernel_log[i].cs);
+        if (k >= 1 && k <= TRAP_LOG_MAX) {
+            print_label(at, sizeof(at), vvar.kernel_log[0].ip, kernel_labels, ARRAY_SIZE(kernel_labels));
+            uprintf("single_step.sysenter32.kernel_trap_first: %s cs 0x%lx\n", at, vvar.kernel_log[0].cs);
+            print_label(at, sizeof(at), vvar.kernel_log[k - 1].ip, kernel_labels, ARRAY_SIZE(kernel_labels));
+            uprintf("single_step.sysenter32.kernel_trap_last: %s cs 0x%lx\n", at, vvar.kernel_log[k - 1].cs);
         }
         if (k && vvar.kernel_log[0].ip != (u64)(uintptr_t)entry_SYSENTER_compat)
             ufail("the first CPL-0 trap is not at entry_SYSENTER_compat (SDM SYSENTER: TF not cleared)");
+        if (k && k <= TRAP_LOG_MAX && vvar.kernel_log[k - 1].ip != (u64)(uintptr_t)sysenter_after_popfq)
+            ufail("the last CPL-0 trap is not after the POPFQ that clears TF (SDM Vol. 3B §18.3.1.4)");
     }
     return ufails;
 }
