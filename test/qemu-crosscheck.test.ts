@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runImage } from '../src/lab/run.js';
 import { qemuAvailable, runUnderQemu } from '../src/lab/qemu.js';
-import { QEMU_DEVIATIONS } from './qemu-deviations.js';
+import { deviationsFor, QEMU_DEVIATIONS } from './qemu-deviations.js';
 import { buildTestGuest, compareTranscripts, QEMU_MISSING, testGuests } from './helpers/guest-console.js';
 
 const PROFILE = 'native/idt';
@@ -37,7 +37,7 @@ for (const guest of testGuests()) {
     const r = runImage(image, { profile: PROFILE, maxInsns: RINGSIDE_MAX_INSNS, timeoutMs: RINGSIDE_TIMEOUT_MS });
     t.diagnostic(`${guest}: Ringside ${r.verdict} after ${r.instructions} instructions, ${Date.now() - started} ms`);
 
-    const problems = compareTranscripts(guest, q.console, r.console, QEMU_DEVIATIONS);
+    const problems = compareTranscripts(guest, q.console, r.console, deviationsFor('intel'));
     assert.deepEqual(
       problems,
       [],

@@ -24,6 +24,17 @@ export interface QemuDeviation {
   qemuSource: string;
   /** Why the values differ, in a sentence or two. */
   why: string;
+  /** The QEMU vendor models it applies to: 'intel' (-cpu max,vendor=GenuineIntel, compared with
+   *  native/idt), 'amd' (-cpu max,vendor=AuthenticAMD, compared with native/idt-amd). Default:
+   *  Intel only. */
+  vendors?: readonly Vendor[];
+}
+
+export type Vendor = 'intel' | 'amd';
+
+/** The entries that apply when QEMU runs with this vendor's model. */
+export function deviationsFor(vendor: Vendor): QemuDeviation[] {
+  return QEMU_DEVIATIONS.filter((d) => (d.vendors ?? ['intel']).includes(vendor));
 }
 
 const RF_SDM =
@@ -241,6 +252,11 @@ const RETF_RIP_SDM =
 const RETF_RIP_QEMU =
   GATE_QEMU + ' helper_ret_protected() (helper_lret_protected): no canonical check of the popped RIP; the LRETQ ' +
   'completes and the instruction fetch at CPL 3 faults (#GP(0) with CS 0x33)';
+const SYSENTER_AMD_APM = 'AMD APM Vol. 3 SYSENTER: #UD in long mode (64-bit and compatibility mode)';
+const SYSENTER_AMD_QEMU =
+  'QEMU 7.2 target/i386/tcg/translate.c disas_insn() case 0x134 (sysenter): non-Intel vendors get #UD only ' +
+  'under CODE64(s), so SYSENTER from compatibility mode runs helper_sysenter() (later QEMU tests LMA(s))';
+const SYSENTER_AMD_WHY = 'QEMU runs SYSENTER from compatibility mode on AMD models; AMD raises #UD in long mode.';
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
   ...([[/^rsvd\..*\.(read|exec_nxe0)\.error_code$/, '0x9', '0x8', 'a read (or a fetch with NXE = 0 and SMEP = 0): P|RSVD'],
@@ -1101,5 +1117,84 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: '0x0',
     qemuSource: RETF_RIP_QEMU,
     why: 'QEMU returns to CPL 3 with a non-canonical RIP and faults on the fetch there (RIP 0x800000000000).',
+  },
+  // linux-entry (guests/linux-entry, test/linux-entry.test.ts): both vendor models.
+  {
+    guest: 'linux-entry',
+    line: /^sysret_rip\.(sigreturn\.\d+|fallthrough)\.fault$/,
+    sdmSection:
+      'Intel SDM Vol. 2A IRET "Operation" (IA-32e mode: #GP(0) if the return RIP is not canonical, raised at the ' +
+      "IRET's CPL); AMD APM Vol. 3 IRET the same",
+    sdmValue: '#GP(0x0) at iretq',
+    qemuValue: '#GP(0x0) at user',
+    qemuSource: IRET_RIP_QEMU,
+    why: "The kernel's IRETQ to a non-canonical RIP completes under QEMU and the fetch faults at CPL 3; hardware faults on the IRETQ at CPL 0.",
+    vendors: ['intel', 'amd'],
+  },
+  {
+    guest: 'linux-entry',
+    line: /^sysret_rip\.unsafe\.where$/,
+    sdmSection: 'Intel SDM Vol. 2B SYSRET "Operation": IF RCX is not canonical THEN #GP(0), before CPL changes (CVE-2012-0217)',
+    sdmValue: 'kernel',
+    qemuValue: 'user',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c helper_sysret(): loads RIP from RCX with no canonical check for any vendor ' +
+      '(later QEMU adds the Intel check); the fetch at CPL 3 then faults',
+    why: "QEMU's SYSRET returns to a non-canonical RCX on Intel models as AMD's does; Intel raises #GP(0) at CPL 0.",
+  },
+  {
+    guest: 'linux-entry',
+    line: /^compat32\.syscall$/,
+    sdmSection: 'Intel SDM Vol. 2B SYSCALL "Operation": #UD unless IA32_EFER.LMA = 1 and CS.L = 1 (64-bit mode)',
+    sdmValue: '#UD cs 0x23',
+    qemuValue: 'eax 0x1 kept 6 exit sysretl',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/translate.c disas_insn() case 0x105 (syscall): the Intel check is "!LMA(s)", so ' +
+      'compatibility mode is accepted and helper_syscall() enters at IA32_CSTAR',
+    why: 'QEMU runs SYSCALL from compatibility mode on Intel models (through CSTAR, as AMD does); Intel raises #UD.',
+  },
+  {
+    guest: 'linux-entry',
+    line: /^sysret_ss_attrs\.unfixed\.compat_stack$/,
+    sdmSection:
+      'AMD APM Vol. 3 SYSRET "Operation" (SS.sel := STAR.SYSRET_CS + 8, attributes not reloaded) and Linux ' +
+      'X86_BUG_SYSRET_SS_ATTRS, commit 61f01dd941ba: "SS is apparently equal to __USER_DS but causes #SS if used"',
+    sdmValue: '#SS(0x0)',
+    qemuValue: 'ok',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c helper_sysret(): cpu_x86_load_seg_cache(R_SS, ...) with fixed flat DPL-3 ' +
+      'attributes for every vendor; and TCG checks no segment on data accesses (gen_lea_v_seg)',
+    why: "QEMU reloads SS's attributes on SYSRET for AMD models too, so a null kernel SS does not leak into user mode.",
+    vendors: ['amd'],
+  },
+  {
+    guest: 'linux-entry',
+    line: /^compat32\.sysenter$/,
+    sdmSection: SYSENTER_AMD_APM,
+    sdmValue: '#UD cs 0x23',
+    qemuValue: 'eax 0x1 kept 6 exit sysretl',
+    qemuSource: SYSENTER_AMD_QEMU,
+    why: SYSENTER_AMD_WHY,
+    vendors: ['amd'],
+  },
+  {
+    guest: 'linux-entry',
+    line: /^single_step\.sysenter32\.fault$/,
+    sdmSection: SYSENTER_AMD_APM,
+    sdmValue: '#UD',
+    qemuValue: 'none',
+    qemuSource: SYSENTER_AMD_QEMU,
+    why: SYSENTER_AMD_WHY,
+    vendors: ['amd'],
+  },
+  {
+    guest: 'linux-entry',
+    line: /^single_step\.sysenter32\.traps$/,
+    sdmSection: SYSENTER_AMD_APM,
+    sdmValue: 'step32_sysenter_2 vsyscall_sysenter vsyscall_sysenter+0x1 vsyscall_sysenter+0x2 vsyscall_sysenter+0x3 vsyscall_sysenter+0x5',
+    qemuValue: 'step32_sysenter_2 vsyscall_sysenter vsyscall_sysenter+0x1 vsyscall_sysenter+0x2 vsyscall_sysenter+0x3 vsyscall_sysenter+0x5 vdso32_landing_pad+0x1 vdso32_landing_pad+0x2 vdso32_landing_pad+0x3 step32_sysenter_3 step32_sysenter_4 step32_sysenter_5',
+    qemuSource: SYSENTER_AMD_QEMU,
+    why: SYSENTER_AMD_WHY,
+    vendors: ['amd'],
   },
 ];

@@ -18,6 +18,14 @@
 // - AMD clears RFLAGS.RF on SYSCALL (APM SYSCALL, long mode); Intel's pseudocode masks with
 //   IA32_FMASK only.
 //
+// Single step (both flavours): SYSCALL and SYSRET take the single-step trap on the TF they
+// leave in RFLAGS, not on the TF they began with (SDM Vol. 3B §18.3.1.4 does not say; the
+// oracle is kvm-unit-tests x86/syscall.c, run on hardware: "#DB is raised if TF is 1 at the
+// *end* of syscall/sysret"; XTF's xsa-204 test says the same of SYSCALL, and Linux's
+// do_syscall_64 avoids SYSRET with TF because "restoring TF results in a trap from
+// userspace immediately after SYSRET"). So a SYSCALL whose IA32_FMASK clears TF is not
+// trapped in ring 0, and a SYSRET that loads TF = 1 traps before the first user instruction.
+//
 // Deliberate deviations: legacy-mode SYSCALL/SYSRET (AMD, outside long mode) is a model
 // error; CET shadow stacks are not modelled (not enumerated).
 
@@ -77,6 +85,7 @@ export function syscall(cpu: Cpu): void {
   t.rcxHi = compat ? 0 : Math.floor(next / TWO32) | 0;
   t.r11Lo = flags;
   commitTransition(cpu);
+  stepOnResultingTf(cpu);
 }
 
 export function sysret(cpu: Cpu, i: Insn): void {
@@ -109,6 +118,18 @@ export function sysret(cpu: Cpu, i: Insn): void {
   t.rflags = (cpu.regLo[11] & SYSRET_FLAGS) | R.RESERVED1;
   t.rip = target;
   commitTransition(cpu);
+  stepOnResultingTf(cpu);
+}
+
+/** The single-step trap after SYSCALL or SYSRET follows the TF the instruction leaves (header):
+ *  armed at this instruction's count, it is taken at the next boundary (events.ts). */
+function stepOnResultingTf(cpu: Cpu): void {
+  if ((cpu.flagsRest & R.TF) !== 0) {
+    cpu.stepArmedAt = cpu.icount;
+    cpu.eventPending();
+  } else {
+    cpu.stepArmedAt = -1;
+  }
 }
 
 /** SWAPGS: exchange GS.base with IA32_KERNEL_GS_BASE. #UD outside 64-bit mode, #GP(0) at

@@ -1,0 +1,163 @@
+/*
+ * linux-entry: what the kernel (entry.S, kernel.c) and its user programs (user*.c, user*.S)
+ * share: struct pt_regs in Linux's order, the selectors and flags of the entry code, the
+ * per-CPU area reached through %gs, system-call numbers, and the "vvar" data the kernel
+ * publishes to user programs (every page of the identity map is user-readable: ring3_init()).
+ *
+ * Usable from C and from assembler.
+ */
+#ifndef LINUX_ENTRY_H
+#define LINUX_ENTRY_H
+
+#include "ringside.h"
+
+/* Linux's segment selectors (arch/x86/include/asm/segment.h): __KERNEL_CS 0x10 there; here the
+ * library's 0x08/0x10 kernel pair, and the user ones at Linux's values so STAR works alike. */
+#define __KERNEL_CS   SEL_CODE64
+#define __KERNEL_DS   SEL_DATA
+#define __USER32_CS   SEL_USER_CODE32     /* 0x23 */
+#define __USER_DS     SEL_USER_DATA       /* 0x2b */
+#define __USER_CS     SEL_USER_CODE64     /* 0x33 */
+
+/* RFLAGS bits (SDM Vol. 1 §3.4.3). */
+#define X86_EFLAGS_CF    0x00000001
+#define X86_EFLAGS_FIXED 0x00000002
+#define X86_EFLAGS_PF    0x00000004
+#define X86_EFLAGS_AF    0x00000010
+#define X86_EFLAGS_ZF    0x00000040
+#define X86_EFLAGS_SF    0x00000080
+#define X86_EFLAGS_TF    0x00000100
+#define X86_EFLAGS_IF    0x00000200
+#define X86_EFLAGS_DF    0x00000400
+#define X86_EFLAGS_OF    0x00000800
+#define X86_EFLAGS_IOPL  0x00003000
+#define X86_EFLAGS_NT    0x00004000
+#define X86_EFLAGS_RF    0x00010000
+#define X86_EFLAGS_VM    0x00020000
+#define X86_EFLAGS_AC    0x00040000
+#define X86_EFLAGS_ID    0x00200000
+
+/* MSRs (SDM Vol. 4). */
+#define MSR_STAR           0xc0000081
+#define MSR_LSTAR          0xc0000082
+#define MSR_CSTAR          0xc0000083
+#define MSR_SYSCALL_MASK   0xc0000084
+#define MSR_GS_BASE        0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_SYSENTER_CS    0x174
+#define MSR_SYSENTER_ESP   0x175
+#define MSR_SYSENTER_EIP   0x176
+#define EFER_SCE           (1 << 0)
+
+/* struct pt_regs, Linux's order (arch/x86/include/asm/ptrace.h), as byte offsets. */
+#define R15 0
+#define R14 8
+#define R13 16
+#define R12 24
+#define RBP 32
+#define RBX 40
+#define R11 48
+#define R10 56
+#define R9  64
+#define R8  72
+#define RAX 80
+#define RCX 88
+#define RDX 96
+#define RSI 104
+#define RDI 112
+#define ORIG_RAX 120
+#define RIP 128
+#define CS  136
+#define EFLAGS 144
+#define RSP 152
+#define SS  160
+#define PTREGS_SIZE 168
+
+/* The per-CPU area, at GS.base while in the kernel (IA32_KERNEL_GS_BASE while in user mode). */
+#define PERCPU_USER_RSP 0       /* scratch: the user RSP during SYSCALL entry */
+#define PERCPU_TOP      8       /* top of the kernel stack (= TSS.RSP0 = SYSENTER_ESP) */
+
+#define KSTACK_SIZE 16384
+#define ENOSYS 38
+
+/* 64-bit system calls (Linux's numbers), and three of the kernel's own for the tests. */
+#define NR_write        1
+#define NR_rt_sigaction 13      /* here: rdi = handler for every fault, rsi = its stack */
+#define NR_rt_sigreturn 15      /* here: rdi = struct uregs *, loaded as the user state */
+#define NR_sched_yield  24      /* here: also leaves SS null in the kernel (see kernel.c) */
+#define NR_getpid       39
+#define NR_exit         60
+#define NR_getppid      110
+/* 32-bit (compat) numbers. */
+#define NR32_exit   1
+#define NR32_write  4
+#define NR32_getpid 20
+
+#define TEST_PID 1
+
+/* Exit paths the kernel took back to user mode (vvar.last_exit). */
+#define EXIT_SYSRET   1
+#define EXIT_IRET     2
+#define EXIT_SYSRETL  3
+
+#define TRAP_LOG_MAX 40
+
+#ifndef __ASSEMBLER__
+
+struct pt_regs {
+    u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+    u64 orig_ax, ip, cs, flags, sp, ss;
+};
+_Static_assert(sizeof(struct pt_regs) == PTREGS_SIZE, "pt_regs");
+_Static_assert(__builtin_offsetof(struct pt_regs, orig_ax) == ORIG_RAX, "orig_ax");
+_Static_assert(__builtin_offsetof(struct pt_regs, ss) == SS, "ss");
+
+/* One single-step or debug trap as the kernel's #DB handler saw it. */
+struct trap_entry {
+    u64 ip, cs, flags, dr6;
+};
+
+/* What a fault delivered to the user's handler looked like (the siginfo/ucontext stand-in). */
+struct usig {
+    u64 count;
+    u64 vector, error, cr2;
+    struct pt_regs regs;        /* the user state at the fault (for a failed IRET: its frame) */
+    u64 kernel_ip;              /* where the kernel was, for a fault the kernel turned into a signal */
+};
+
+/* Data the kernel publishes to user programs. */
+struct vvar {
+    u64 last_exit;              /* EXIT_* of the latest return from a system call */
+    u64 sysret_exits, iret_exits, sysretl_exits;
+    u64 user_traps;             /* #DB traps from user mode logged in user_log */
+    struct trap_entry user_log[TRAP_LOG_MAX];
+    u64 kernel_traps;           /* single-step traps in the SYSENTER entry (kernel mode) */
+    struct trap_entry kernel_log[TRAP_LOG_MAX];
+    struct usig sig;
+    u64 vendor_amd;
+};
+extern volatile struct vvar vvar;
+
+/* Kernel knobs the tests set between user programs (kernel.c). */
+extern bool k_unsafe_sysret;    /* skip do_syscall_64's SYSRET checks: always SYSRET */
+extern bool k_no_ss_fix;        /* do not apply Linux's X86_BUG_SYSRET_SS_ATTRS fix */
+
+/* The state rt_sigreturn loads (the ucontext stand-in). */
+struct uregs {
+    struct pt_regs regs;
+};
+
+/* kernel.c */
+void linux_kernel_init(void);
+u64 run_user(u64 (*fn)(void));
+
+/* entry.S */
+extern char entry_SYSCALL_64[], entry_SYSCALL_compat[], entry_SYSENTER_compat[],
+    entry_INT80_compat[], __end_SYSENTER_singlestep_region[], entry_SYSRETQ[], entry_SYSRETL[],
+    native_irq_return_iret[];
+u64 run_user_regs(struct pt_regs *top);
+NORETURN void kernel_exit_to_runner(u64 code);
+
+
+#endif /* !__ASSEMBLER__ */
+#endif /* LINUX_ENTRY_H */

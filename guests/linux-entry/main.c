@@ -1,0 +1,92 @@
+/*
+ * linux-entry: a Linux-style kernel and user programs in the spirit of Linux's x86 selftests,
+ * for the legacy fast system calls (SDM Vol. 2B SYSCALL, SYSRET, SYSENTER, SWAPGS; Vol. 3A
+ * §6.14 for INT $0x80 and exceptions; AMD APM Vol. 3 for the AMD flavour).
+ *
+ * The kernel (entry.S, kernel.c) enters from user mode the way Linux's entry_64.S and
+ * entry_64_compat.S do -- SWAPGS, the per-CPU area through %gs, a pt_regs frame in Linux's
+ * order -- and returns with SYSRET when Linux's checks allow it (RCX == RIP, R11 == RFLAGS,
+ * CS/SS the STAR values, a canonical RIP, neither RF nor TF), else with IRET.  It takes
+ * INT $0x80 (a DPL-3 gate), SYSENTER and, on AMD, compat SYSCALL through IA32_CSTAR, for 32-bit
+ * user code.  Faults of user programs go to the program's handler (kernel.c, deliver_fault).
+ *
+ * The user programs (user.c, user64.S) print what they observe, `name: value`, and check it
+ * against the manual of the vendor CPUID reports:
+ *   syscall_regs     RCX/R11 after SYSCALL, RFLAGS/CS/SS after SYSRET, registers kept;
+ *   sysret_rip       returns to non-canonical addresses take the IRET path and fault there;
+ *                    with the kernel's checks off, Intel's SYSRET #GP at CPL 0 vs AMD's fault
+ *                    at CPL 3;
+ *   sysret_ss_attrs  SS after SYSRET when the kernel's SS was null (AMD keeps the stale hidden
+ *                    part; Linux's fix reloads SS);
+ *   single_step      where TF traps land across SYSCALL, SYSRET, INT $0x80 and SYSENTER;
+ *   syscall_nt       NT, AC, DF, TF across SYSCALL;
+ *   compat32         INT $0x80, SYSENTER and compat SYSCALL from 32-bit code.
+ * Built with LINUX_BENCH_ITERS=N, it only runs N getpid round trips (the benchmark).
+ *
+ * The kernel reads CPUID.(EAX=7,ECX=1):EAX[17] (FRED) and says whether it is enumerated; it
+ * does not use FRED yet (entry.S keeps the entry code shaped for a FRED entry beside it).
+ */
+#include "linux.h"
+
+u64 prog_syscall_regs(void);
+u64 prog_sysret_rip(void);
+u64 prog_sysret_rip_unsafe(void);
+u64 prog_ss_attrs_fixed(void);
+u64 prog_ss_attrs_unfixed(void);
+u64 prog_single_step(void);
+u64 prog_single_step_sysret(void);
+u64 prog_syscall_nt(void);
+u64 prog_compat32(void);
+u64 prog_bench(void);
+
+extern char high_page[];
+
+/* Page tables mapping linear 0x7ffffffff000 (the last page below 2^47) to high_page, user
+ * executable (SDM Vol. 3A §4.5: PML4[255] -> PDPT[511] -> PD[511] -> PT[511]). */
+static u64 hi_pdpt[512] __attribute__((aligned(4096)));
+static u64 hi_pd[512] __attribute__((aligned(4096)));
+static u64 hi_pt[512] __attribute__((aligned(4096)));
+
+static void map_high_page(void)
+{
+    const u64 flags = PTE_P | PTE_W | PTE_U;
+    boot_pml4[255] = (u64)(uintptr_t)hi_pdpt | flags;
+    hi_pdpt[511] = (u64)(uintptr_t)hi_pd | flags;
+    hi_pd[511] = (u64)(uintptr_t)hi_pt | flags;
+    hi_pt[511] = (u64)(uintptr_t)high_page | flags;
+    write_cr3(read_cr3());
+}
+
+static void run(const char *name, u64 (*prog)(void))
+{
+    u64 failed = run_user(prog);
+    if (failed >= 128)
+        test_fail("%s: ended by an unhandled fault, vector %lu at 0x%lx", name, failed - 128, vvar.sig.regs.ip);
+    else if (failed)
+        test_fail("%s: %lu check(s) failed", name, failed);
+}
+
+void test_main(void)
+{
+    linux_kernel_init();
+    map_high_page();
+#ifdef LINUX_BENCH_ITERS
+    run("bench", prog_bench);
+#else
+    run("syscall_regs", prog_syscall_regs);
+    run("sysret_rip", prog_sysret_rip);
+    k_unsafe_sysret = true;
+    run("sysret_rip_unsafe", prog_sysret_rip_unsafe);
+    k_unsafe_sysret = false;
+    run("sysret_ss_attrs_fixed", prog_ss_attrs_fixed);
+    k_no_ss_fix = true;
+    run("sysret_ss_attrs_unfixed", prog_ss_attrs_unfixed);
+    k_no_ss_fix = false;
+    run("single_step", prog_single_step);
+    k_unsafe_sysret = true;
+    run("single_step_sysret", prog_single_step_sysret);
+    k_unsafe_sysret = false;
+    run("syscall_nt", prog_syscall_nt);
+    run("compat32", prog_compat32);
+#endif
+}
