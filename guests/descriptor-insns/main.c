@@ -13,7 +13,10 @@
  *   - In IA-32e mode (64-bit and compatibility mode) LAR accepts, of the system types,
  *     only the 64-bit TSS (available 9, busy B) and the 64-bit call gate (C); the LDT (2)
  *     is marked invalid in the LAR table.  LSL accepts the LDT and the 64-bit TSS.  All
- *     code and data segments are accepted by both; P is not checked.
+ *     code and data segments are accepted by both; P is not checked.  AMD differs: its
+ *     LAR accepts the LDT in long mode too (AMD APM Vol. 3, LAR: the valid system types in
+ *     long mode are LDT, 64-bit TSS available and busy, 64-bit call gate), so on a CPU
+ *     whose CPUID vendor is AuthenticAMD the guest expects the APM's table.
  *   - LAR stores the descriptor's second doubleword masked by FF00H (16-bit operand) or
  *     00FxFF00H (32/64-bit, zero-extended; bits 19:16 undefined, never printed).  LSL
  *     stores the byte-granular limit (scaled by G: limit << 12 | FFFH), truncated to 16
@@ -58,6 +61,9 @@
 #define CR4_UMIP (1UL << 11)
 
 extern volatile u32 res[6];
+
+/* CPUID.0 says AuthenticAMD: the APM's LAR table applies (see the top of the file). */
+static int amd;
 extern volatile u8 sg6[10], si6[10], sg16[10], lg16[10];
 extern struct __attribute__((packed)) { u16 limit; u32 base; } high_ptr, orig_ptr;
 void checks64(u32 sel);
@@ -124,7 +130,7 @@ static struct verdict sdm_verdict(int s, int type, int dpl, int rpl)
         v.verr = code ? rw && (conforming || visible) : visible;
         v.verw = !code && rw && visible;
     } else {
-        v.lar = (type == 0x9 || type == 0xb || type == 0xc) && visible;
+        v.lar = (type == 0x9 || type == 0xb || type == 0xc || (amd && type == 0x2)) && visible;
         v.lsl = (type == 0x2 || type == 0x9 || type == 0xb) && visible;
     }
     return v;
@@ -621,6 +627,8 @@ static void umip_checks(void)
 
 void test_main(void)
 {
+    amd = cpuid(0, 0).ebx == 0x68747541;   /* "Auth" */
+    printk("cpuid.vendor_amd: %d\n", amd);
     asm volatile("sgdt %0" : "=m"(boot_gdtr));
     install_gdt();
 

@@ -43,6 +43,7 @@ import type { VcpuState, SegmentState } from './state.js';
 import { eventWindow, nextEventDue } from './events.js';
 import { Transition, type TraceSink } from './transition.js';
 import { Scratch } from './scratch.js';
+import { UNDEFINED, type UndefinedValues } from './undefined.js';
 import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
 import { Mode } from './mode.js';
 import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
@@ -68,6 +69,8 @@ export class Cpu implements CodeCache {
   readonly mem: PhysicalBus;
   readonly io: IoPorts;
   readonly model: CpuModelOptions;
+  /** The flavour's values for what the manuals leave undefined (undefined.ts). */
+  readonly undef: UndefinedValues;
   readonly view: DataView;
 
   // General-purpose registers, RAX..R15, as 32-bit halves.
@@ -205,6 +208,7 @@ export class Cpu implements CodeCache {
     this.mem = mem;
     this.io = io;
     this.model = model;
+    this.undef = UNDEFINED[model.vendor].values;
     this.view = mem.view;
     this.codeMark = mem.codeMark;
     mem.attachCodeCache(this);

@@ -5,7 +5,6 @@
 
 import type { Cpu } from './cpu.js';
 import { CF, PF, AF, ZF, SF, OF } from '../arch/rflags.js';
-import { undefinedFlags } from './undefined.js';
 
 export const enum Lazy {
   /** Flags were computed eagerly; they are in cpu.lfEager. */
@@ -83,7 +82,7 @@ export function getPF(cpu: Cpu): boolean {
 export function getAF(cpu: Cpu): boolean {
   switch (cpu.lfOp) {
     case Lazy.Eager: return (cpu.lfEager & AF) !== 0;
-    case Lazy.Logic: return undefinedFlags.logicAF;
+    case Lazy.Logic: return cpu.undef.logicAF;
     default: return ((cpu.lfA ^ cpu.lfB ^ cpu.lfRes) & 0x10) !== 0;
   }
 }

@@ -8,7 +8,6 @@ import type { Insn } from '../insn.js';
 import { Lazy, getCF, resultFlags, statusFlags } from '../flags.js';
 import { CF, OF } from '../../arch/rflags.js';
 import { DE } from '../../arch/vectors.js';
-import { undefinedFlags } from '../undefined.js';
 
 /** ALU operations in ModRM.reg order of group 1 (and the one-byte opcode rows). */
 export const enum AluOp { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7, Test = 8 }
@@ -248,8 +247,10 @@ function multiply(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi
 
 /** Flags after MUL/IMUL: CF = OF = "the upper half is significant" (SDM MUL, IMUL). */
 function mulFlags(cpu: Cpu, size: number, lo: number, loHi: number, upperSignificant: boolean): void {
-  const cfof = upperSignificant ? CF | OF : 0;
-  cpu.setStatus(cfof | (resultFlags(lo, loHi, size) & undefinedFlags.mulKeep));
+  const u = cpu.undef;
+  let f = (upperSignificant ? CF | OF : 0) | (resultFlags(lo, loHi, size) & u.mulFromResult);
+  if (u.mulKept !== 0) f |= statusFlags(cpu) & u.mulKept;
+  cpu.setStatus(f);
 }
 
 /** MUL/IMUL r/m (one operand): rDX:rAX = rAX × r/m (AX = AL × r/m8). */
@@ -345,6 +346,7 @@ export function divE(cpu: Cpu, i: Insn): void {
   const rLo = Number(r & 0xffffffffn) | 0, rHi = Number(r >> 32n) | 0;
   if (size === 1) cpu.setReg(0, 2, (qLo & 0xff) | ((rLo & 0xff) << 8), 0);
   else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
-  // Flags are undefined after DIV/IDIV (SDM); the table says what Intel leaves.
-  cpu.setStatus(undefinedFlags.afterDiv(statusFlags(cpu)));
+  // Flags are undefined after DIV/IDIV (SDM, APM); the flavour says what they become.
+  const u = cpu.undef;
+  cpu.setStatus((statusFlags(cpu) & u.divKept) | u.divSet);
 }

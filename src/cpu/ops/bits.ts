@@ -4,11 +4,11 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { getCF, condition, resultFlags, statusFlags } from '../flags.js';
-import { CF, OF, ZF } from '../../arch/rflags.js';
+import { getOF, condition, resultFlags, statusFlags } from '../flags.js';
+import { CF, OF, ZF, PF } from '../../arch/rflags.js';
 import * as V from '../../arch/vectors.js';
 import { readE, sizeMask } from './arith.js';
-import { undefinedFlags } from '../undefined.js';
+import { ShiftOF, DoubleShiftPast } from '../undefined.js';
 
 const enum Shift { Rol = 0, Ror = 1, Rcl = 2, Rcr = 3, Shl = 4, Shr = 5, Sal = 6, Sar = 7 }
 
@@ -38,9 +38,15 @@ function msb(lo: number, hi: number, size: number): number {
   return size === 8 ? hi >>> 31 : (lo >>> (size * 8 - 1)) & 1;
 }
 
-/** Apply a group-2 shift or rotate; returns the low half (high in cpu.hi). Flags per
- *  the SDM; OF for counts other than 1 is undefined and follows the 1-bit formula. */
-function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, rawCount: number): number {
+/** Bit `bits - 2` (the one below the sign bit) of (lo, hi). */
+function below(lo: number, hi: number, size: number): number {
+  return size === 8 ? (hi >>> 30) & 1 : (lo >>> (size * 8 - 2)) & 1;
+}
+
+/** Apply a group-2 shift or rotate; returns the low half (high in cpu.hi). Flags per the
+ *  SDM; OF for a count other than 1 and a shift's AF are undefined: the flavour's
+ *  (undefined.ts). `fromImm`: the count is an immediate. */
+function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, rawCount: number, fromImm: boolean): number {
   const bits = size * 8;
   const count = rawCount & (size === 8 ? 63 : 31);
   const m = sizeMask(size);
@@ -48,13 +54,17 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
   if (size !== 8) aHi = 0;
   if (count === 0) { cpu.hi = aHi; return a; }
   const s = cpu.scratch;
+  const u = cpu.undef;
+  const lastStep = u.shiftOF === ShiftOF.LastStep;
+  // An immediate count other than 1 leaves OF alone on some flavours (SAR still clears it).
+  const keepOF = count !== 1 && fromImm && u.shiftImmKeepsOF;
   let r = 0, rHi = 0, cf = 0, of = 0;
   switch (kind) {
     case Shift.Shl: case Shift.Sal: {
       if (size === 8) { r = shl64(cpu, a, aHi, count); rHi = s.shHi; cf = bit64(a, aHi, 64 - count); }
       else { r = (a << count) & m; cf = count <= bits ? (a >>> (bits - count)) & 1 : 0; }
-      of = msb(r, rHi, size) ^ cf;
-      cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(r, rHi, size));
+      of = keepOF ? (getOF(cpu) ? OF : 0) : (lastStep ? msb(r, rHi, size) ^ cf : msb(a, aHi, size) ^ below(a, aHi, size)) ? OF : 0;
+      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size));
       break;
     }
     case Shift.Shr: case Shift.Sar: {
@@ -66,11 +76,13 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
         r = (sar ? x >> count : x >>> count) & m;
         cf = (sar ? x >> (count - 1) : x >>> (count - 1)) & 1;
       }
-      of = sar ? 0 : msb(a, aHi, size);
-      cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(r, rHi, size));
+      if (sar) of = 0;
+      else of = keepOF ? (getOF(cpu) ? OF : 0) : (lastStep ? msb(r, rHi, size) ^ below(r, rHi, size) : msb(a, aHi, size)) ? OF : 0;
+      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size));
       break;
     }
     case Shift.Rol: case Shift.Ror: {
+      const before = statusFlags(cpu);
       const n = count % bits;
       if (size === 8) {
         if (kind === Shift.Rol) { const l = shl64(cpu, a, aHi, n), lh = s.shHi; const rr = shr64(cpu, a, aHi, n === 0 ? 0 : 64 - n, false); r = n === 0 ? a : l | rr; rHi = n === 0 ? aHi : lh | s.shHi; }
@@ -78,15 +90,23 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
       } else {
         r = n === 0 ? a : kind === Shift.Rol ? ((a << n) | (a >>> (bits - n))) & m : ((a >>> n) | (a << (bits - n))) & m;
       }
-      if (kind === Shift.Rol) { cf = r & 1; of = msb(r, rHi, size) ^ cf; }
-      else { cf = msb(r, rHi, size); of = cf ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1); }
-      cpu.setStatus((statusFlags(cpu) & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      if (kind === Shift.Rol) {
+        cf = r & 1;
+        of = lastStep ? msb(r, rHi, size) ^ cf : msb(a, aHi, size) ^ below(a, aHi, size);
+      } else {
+        cf = msb(r, rHi, size);
+        of = lastStep ? cf ^ below(r, rHi, size) : msb(a, aHi, size) ^ (a & 1);
+      }
+      if (keepOF) of = (before & OF) !== 0 ? 1 : 0;
+      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
       break;
     }
     default: { // RCL, RCR: rotate through CF, one bit at a time (counts are small)
+      const before = statusFlags(cpu);
       const period = size === 1 ? 9 : size === 2 ? 17 : bits + 1;
       const n = size === 8 ? count : count % period;
-      let lo = a, hi = aHi, c = getCF(cpu);
+      const cin = before & CF;
+      let lo = a, hi = aHi, c = cin;
       for (let k = 0; k < n; k++) {
         if (kind === Shift.Rcl) {
           const out = msb(lo, hi, size);
@@ -101,8 +121,12 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
         }
       }
       r = lo; rHi = hi; cf = c;
-      of = kind === Shift.Rcl ? msb(r, rHi, size) ^ cf : msb(r, rHi, size) ^ (size === 8 ? (rHi >>> 30) & 1 : (r >>> (bits - 2)) & 1);
-      cpu.setStatus((statusFlags(cpu) & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      if (lastStep) of = kind === Shift.Rcl ? msb(r, rHi, size) ^ cf : msb(r, rHi, size) ^ below(r, rHi, size);
+      // The first step's OF; a count that is a multiple of width + 1 takes no step.
+      else if (n === 0) of = (before & OF) !== 0 ? 1 : 0;
+      else of = msb(a, aHi, size) ^ (kind === Shift.Rcl ? below(a, aHi, size) : cin);
+      if (keepOF) of = (before & OF) !== 0 ? 1 : 0;
+      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
       break;
     }
   }
@@ -119,11 +143,11 @@ export function shiftE(cpu: Cpu, i: Insn): void {
     const lin = cpu.ea(i);
     cpu.probeWrite(lin, size);
     const a = cpu.read(lin, size);
-    const r = shift(cpu, kind, size, a, cpu.hi, count);
+    const r = shift(cpu, kind, size, a, cpu.hi, count, i.op === CountFrom.Imm);
     cpu.write(lin, size, r, cpu.hi);
   } else {
     const a = cpu.getReg(i.rm, size);
-    cpu.setReg(i.rm, size, shift(cpu, kind, size, a, cpu.hi, count), cpu.hi);
+    cpu.setReg(i.rm, size, shift(cpu, kind, size, a, cpu.hi, count, i.op === CountFrom.Imm), cpu.hi);
   }
 }
 
@@ -144,23 +168,38 @@ export function shiftDouble(cpu: Cpu, i: Insn): void {
     return;
   }
   const bits = size * 8;
-  // Work on a 128-bit (dest:src or src:dest) value as four words, bit by bit; counts are < 64.
+  const u = cpu.undef;
+  // Past the operand size (16-bit operands only) the result is undefined: after the source's
+  // bits come the destination's (dest:src:dest) or the source's again, by flavour.
+  const throughDest = u.doubleShiftPast === DoubleShiftPast.ThroughDestination;
   let rLo = d, rHi = dHi, cf = 0;
   const m = sizeMask(size);
   for (let k = 0; k < count; k++) {
-    const srcBit = right ? bit64(s, sHi, (k < bits ? k : k % bits)) : bit64(s, sHi, (bits - 1 - (k % bits)));
+    const fromDest = k >= bits && throughDest;
+    const v = fromDest ? d : s, vHi = fromDest ? dHi : sHi;
+    const j = k % bits;
     if (right) {
+      const inBit = bit64(v, vHi, j);
       cf = rLo & 1;
-      if (size === 8) { rLo = (rLo >>> 1) | (rHi << 31); rHi = (rHi >>> 1) | (srcBit << 31); }
-      else rLo = ((rLo >>> 1) | (srcBit << (bits - 1))) & m;
+      if (size === 8) { rLo = (rLo >>> 1) | (rHi << 31); rHi = (rHi >>> 1) | (inBit << 31); }
+      else rLo = ((rLo >>> 1) | (inBit << (bits - 1))) & m;
     } else {
+      const inBit = bit64(v, vHi, bits - 1 - j);
       cf = msb(rLo, rHi, size);
-      if (size === 8) { rHi = (rHi << 1) | (rLo >>> 31); rLo = (rLo << 1) | srcBit; }
-      else rLo = ((rLo << 1) | srcBit) & m;
+      if (size === 8) { rHi = (rHi << 1) | (rLo >>> 31); rLo = (rLo << 1) | inBit; }
+      else rLo = ((rLo << 1) | inBit) & m;
     }
   }
-  const of = msb(rLo, rHi, size) ^ msb(d, dHi, size);
-  cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | resultFlags(rLo, rHi, size));
+  // OF is defined for a count of 1 only; the flavour's formula gives that value there too.
+  let of = u.shiftOF === ShiftOF.FirstStep
+    ? msb(d, dHi, size) ^ (right ? s & 1 : below(d, dHi, size))
+    : msb(rLo, rHi, size) ^ (right ? below(rLo, rHi, size) : cf);
+  if (!throughDest && count >= bits) {
+    // That flavour's CF (and SHLD's OF) past the size: those of the destination shifted alone.
+    if (count > bits) cf = 0;
+    if (!right) of = cf;
+  }
+  cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | u.shiftAF | resultFlags(rLo, rHi, size));
   if (i.mem) cpu.write(lin, size, rLo, rHi);
   else cpu.setReg(i.rm, size, rLo, rHi);
 }
@@ -232,9 +271,10 @@ function applyBit(cpu: Cpu, lo: number, hi: number, bit: number, op: number, cur
   return lo;
 }
 
-/** BT*: CF = the bit; ZF unchanged; OF, SF, AF, PF undefined (left unchanged here). */
+/** BT*: CF = the bit; ZF unchanged; OF, SF, AF, PF undefined: kept or cleared, by flavour. */
 function setCF(cpu: Cpu, cf: number): void {
-  cpu.setStatus((statusFlags(cpu) & ~CF) | (cf ? CF : 0));
+  const keep = cpu.undef.bitTestOthersUnchanged ? ~CF : ZF;
+  cpu.setStatus((statusFlags(cpu) & keep) | (cf ? CF : 0));
 }
 
 export function btEG(cpu: Cpu, i: Insn): void {
@@ -246,17 +286,19 @@ export function btEI(cpu: Cpu, i: Insn): void {
   bitTest(cpu, i, i.immLo & 0xff, 0, true);
 }
 
-/** BSF (op 0) / BSR (op 1): ZF = source is zero, destination then unchanged. */
+/** BSF (op 0) / BSR (op 1): ZF = source is zero, destination then unchanged; CF, OF, SF,
+ *  AF, PF undefined: the flavour's (undefined.ts). */
 export function bitScan(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
-  const old = statusFlags(cpu) & ~ZF;
-  if ((v | vHi) === 0) { cpu.setStatus(old | ZF); return; }
+  const fromIndex = cpu.undef.bitScanFlagsFromIndex;
+  if ((v | vHi) === 0) { cpu.setStatus(fromIndex ? ZF | PF : statusFlags(cpu) | ZF); return; }
   let index: number;
   if (i.op === 0) index = v !== 0 ? 31 - Math.clz32(v & -v) : 32 + 31 - Math.clz32(vHi & -vHi);
   else index = vHi !== 0 ? 63 - Math.clz32(vHi) : 31 - Math.clz32(v);
+  const flags = fromIndex ? resultFlags(index, 0, 1) & PF : statusFlags(cpu) & ~ZF;
   cpu.setReg(i.reg, size, index, 0);
-  cpu.setStatus(old);
+  cpu.setStatus(flags);
 }
 
 /** POPCNT: ZF = source is zero; CF, OF, SF, AF, PF cleared. */
@@ -275,16 +317,17 @@ function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
-/** LZCNT: CF = source is zero, ZF = result is zero; others undefined (left unchanged). */
+/** LZCNT: CF = source is zero, ZF = result is zero; OF, SF, AF, PF undefined: the flavour's. */
 export function lzcnt(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
   let n: number;
   if (size === 8) n = vHi !== 0 ? Math.clz32(vHi) : 32 + Math.clz32(v);
   else n = Math.clz32(v) - (32 - size * 8);
+  const kept = cpu.undef.lzcntKept;
+  const flags = (kept !== 0 ? statusFlags(cpu) & kept : 0) | (n === size * 8 ? CF : 0) | (n === 0 ? ZF : 0);
   cpu.setReg(i.reg, size, n, 0);
-  const old = statusFlags(cpu) & ~(CF | ZF);
-  cpu.setStatus(old | (n === size * 8 ? CF : 0) | (n === 0 ? ZF : 0));
+  cpu.setStatus(flags);
 }
 
 export function setcc(cpu: Cpu, i: Insn): void {
@@ -311,7 +354,7 @@ export function bswap(cpu: Cpu, i: Insn): void {
   } else if (i.osz === 4) {
     cpu.setReg(r, 4, swap(cpu.regLo[r]), 0);
   } else {
-    cpu.setReg(r, 2, undefinedFlags.bswap16Result, 0); // 16-bit operand: undefined (SDM)
+    cpu.setReg(r, 2, cpu.undef.bswap16Result, 0); // 16-bit operand: undefined (SDM)
   }
 }
 

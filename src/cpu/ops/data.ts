@@ -12,7 +12,6 @@ import { DS, SS, FS, GS } from '../../arch/descriptors.js';
 import * as C from '../../arch/control.js';
 import { loadSegment } from '../segments.js';
 import { rollbackStack } from '../stack.js';
-import { undefinedFlags } from '../undefined.js';
 
 export function movEG(cpu: Cpu, i: Insn): void {
   const v = cpu.getReg(i.reg, i.osz);
@@ -222,7 +221,7 @@ export function popE(cpu: Cpu, i: Insn): void {
  *  32-bit one the SDM allows a 16-bit store into the 4-byte slot (undefined.ts). */
 export function pushSeg(cpu: Cpu, i: Insn): void {
   const sel = cpu.segSel[i.op];
-  if (i.osz !== 4 || !undefinedFlags.pushSegment32StoresWord) { cpu.push(i.osz, sel, 0); return; }
+  if (i.osz !== 4 || !cpu.undef.pushSegment32StoresWord) { cpu.push(i.osz, sel, 0); return; }
   const markLo = cpu.regLo[4], markHi = cpu.regHi[4];
   cpu.adjustSp(-4);
   try {

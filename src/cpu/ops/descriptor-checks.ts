@@ -20,7 +20,6 @@ import {
   DESC_TYPE_WRITABLE, TYPE_TASK_GATE,
 } from '../../arch/descriptors.js';
 import { descDpl, descLimit, descType, isCode, isConforming } from '../segments.js';
-import { undefinedFlags } from '../undefined.js';
 
 /** System types each instruction accepts, as bit masks over the 4-bit type
  *  (SDM LAR Table "Segment and Gate Types", LSL likewise). */
@@ -89,7 +88,7 @@ export function lar(cpu: Cpu, i: Insn): void {
   if (ok) {
     const hi = cpu.scratch.descHi;
     if (i.osz === 2) cpu.setReg(i.reg, 2, hi & 0xff00, 0);
-    else cpu.setReg(i.reg, i.osz, (hi & DESC_ATTR_MASK) | (hi & 0x000f0000 & undefinedFlags.larLimitBits), 0);
+    else cpu.setReg(i.reg, i.osz, (hi & DESC_ATTR_MASK) | (hi & 0x000f0000 & cpu.undef.larLimitBits), 0);
   }
   setZF(cpu, ok);
 }

@@ -2,7 +2,7 @@
 // For every instruction with undefined outputs (undefined-spec.ts), single-instruction
 // cases with random operands run on the hardware and on the model; for each undefined
 // flag (and undefined destination) the observed values are tested against simple rules
-// — unchanged, 0, 1, the model's value (src/cpu/undefined.ts) — and the rules that held
+// — unchanged, 0, 1, the model's value (src/cpu/undefined.ts, the host vendor's flavour) — and the rules that held
 // for every sample are written, with the CPU signature, to
 // test/oracle/undefined-observed-<signature>.json. The file describes the CPU it came
 // from; src/cpu/undefined.ts is changed by a person, and only from the CPU it names.
@@ -13,7 +13,7 @@ import { ENTRIES } from '../../cpu/opcodes.js';
 import { buildHarness, Hardware } from './harness.js';
 import { hostState, OracleModel } from './model.js';
 import { Generator, Rng, makeImages, IMAGE_SEED } from './generator.js';
-import { selectPool } from './run.js';
+import { selectPool, hostFlavour } from './run.js';
 import { effects, ruleOf, ALL_STATUS } from './undefined-spec.js';
 import { EndKind, GPR_NAMES, type Case } from './layout.js';
 import { flagNames } from './compare.js';
@@ -43,7 +43,7 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
   const hw = await Hardware.start(buildHarness(), images);
   try {
     const hello = hw.hello;
-    const model = new OracleModel(hostState(hello), images);
+    const model = new OracleModel(hostState(hello), images, hostFlavour(hello));
     const { pool } = selectPool(hello);
     const producers = pool.filter((e) => ruleOf(ENTRIES[e])?.calibrate === true);
     const rng = new Rng(0xca1);
@@ -128,8 +128,8 @@ export async function calibrate(o: CalibrateOptions): Promise<string> {
     const file = join(o.dir, `undefined-observed-${hello.signature}.json`);
     writeFileSync(file, JSON.stringify({
       about: 'Values this CPU gives to what the SDM leaves undefined, observed by `npm run oracle -- --calibrate` (src/lab/oracle/calibrate.ts). ' +
-        '"holds": the rules that matched every sample (unchanged = the input value, zero, one, model = src/cpu/undefined.ts\'s value). ' +
-        'Not the model\'s table: src/cpu/undefined.ts follows Intel and is only compared on the CPU it names.',
+        '"holds": the rules that matched every sample (unchanged = the input value, zero, one, model = the value of src/cpu/undefined.ts\'s flavour for this vendor). ' +
+        'Not the model\'s table: src/cpu/undefined.ts has one flavour per vendor, each compared only on the CPU it names.',
       signature: hello.signature, brand: hello.brand, date: new Date().toISOString().slice(0, 10), samplesPerInstruction: o.samples,
       outputs: rows,
     }, null, 1) + '\n');

@@ -130,10 +130,11 @@ export class OracleModel {
    *  tables; load() fills in the case's registers and restores it. */
   private caseState!: VcpuState;
 
-  constructor(host: HostState, images: Uint8Array[]) {
+  /** `vendor`: the flavour the model runs, whose undefined values (undefined.ts) it gives. */
+  constructor(host: HostState, images: Uint8Array[], vendor: 'intel' | 'amd' = 'intel') {
     this.host = host;
     this.images = images;
-    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor: 'intel', fred: false } });
+    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor, fred: false } });
     this.cpu = this.machine.cpu;
     this.build();
   }

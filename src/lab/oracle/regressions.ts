@@ -16,10 +16,10 @@ import { EndKind, GPR_NAMES, hex64, caseRegs, type Case, type HostOutcome } from
 import { hostState, OracleModel, type HostState, type ModelOutcome } from './model.js';
 import { compareOutcomes, modelRanges, describeHost, describeModel } from './compare.js';
 import { makeImages, IMAGE_SEED } from './generator.js';
-import { CALIBRATED_ON } from '../../cpu/undefined.js';
+import { flavourCalibratedOn } from '../../cpu/undefined.js';
 import { inHarness, type Hardware, type Hello } from './harness.js';
 import type { Minimised } from './minimise.js';
-import { entryName } from './run.js';
+import { entryName, hostFlavour, isCalibrated } from './run.js';
 
 export interface RegressionCase {
   id: string;
@@ -205,7 +205,7 @@ export async function replayRegressions(path: string, hw: Hardware | null): Prom
   let liveModel: OracleModel | null = null;
   if (hw !== null) {
     const h = hw.hello;
-    liveModel = new OracleModel(hostState(h), images);
+    liveModel = new OracleModel(hostState(h), images, hostFlavour(h));
   }
   for (const r of file.cases) {
     if (r.imageSeed !== IMAGE_SEED) throw new Error(`regression ${r.id}: image seed ${r.imageSeed} is not this version's ${IMAGE_SEED}`);
@@ -214,10 +214,13 @@ export async function replayRegressions(path: string, hw: Hardware | null): Prom
       fsBase: BigInt(r.hostState.fsBase), gsBase: BigInt(r.hostState.gsBase), sel: r.hostState.sel,
       stub: unhex(r.hostState.stub), gdt: r.hostState.gdt,
     };
-    const model = new OracleModel(state, images);
+    // The recorded host's flavour, when its signature names one; undefined values are
+    // compared only when the recorded host is the CPU that flavour was calibrated on.
+    const flavour = flavourCalibratedOn(r.host);
+    const model = new OracleModel(state, images, flavour ?? (r.host.startsWith('AuthenticAMD') ? 'amd' : 'intel'));
     model.load(c);
     const m: ModelOutcome = model.run(c);
-    const calibrated = CALIBRATED_ON !== null && CALIBRATED_ON === r.host;
+    const calibrated = flavour !== null;
     const recorded = compareOutcomes(images[c.image], hostOutcomeOf(r), m, modelRanges(images[c.image], model.scratch()), { calibrated });
     let live: string[] | null = null;
     if (hw !== null && liveModel !== null) {
@@ -230,7 +233,7 @@ export async function replayRegressions(path: string, hw: Hardware | null): Prom
       const [h] = await hw.run([c]);
       liveModel.load(c);
       const lm = liveModel.run(c);
-      const liveCalibrated = CALIBRATED_ON !== null && CALIBRATED_ON === hw.hello.signature;
+      const liveCalibrated = isCalibrated(hw.hello);
       live = (lm.tainted && !liveCalibrated) || lm.trapFlags ? [] :
         compareOutcomes(images[c.image], h, lm, modelRanges(images[c.image], liveModel.scratch()), { calibrated: liveCalibrated });
       if (live.length > 0) live.push(`(host: ${describeHost(h)})`);

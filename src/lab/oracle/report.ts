@@ -2,7 +2,7 @@
 // grouped by the instruction it was minimised to.
 
 import type { OracleResult } from './run.js';
-import { entryName, entryLabel } from './run.js';
+import { entryName, entryLabel, undefinedValuesLine } from './run.js';
 import { describeHost, describeModel } from './compare.js';
 import { GPR_NAMES, hex64 } from './layout.js';
 
@@ -16,7 +16,7 @@ export interface ReportOptions {
 export function report(r: OracleResult, o: ReportOptions): string {
   const L: string[] = [];
   const h = r.hello;
-  L.push(`host CPU: ${h.signature} (${h.brand}); undefined values ${r.calibrated ? 'compared (calibrated CPU)' : 'masked (undefined.ts not calibrated on this CPU)'}`);
+  L.push(`host CPU: ${h.signature} (${h.brand}); ${undefinedValuesLine(h)}`);
   L.push(`seed ${r.seed}: ${r.sequences} sequences, ${r.instructions} instructions in ${(r.elapsedMs / 1000).toFixed(1)} s ` +
     `(${Math.round(r.sequences / (r.elapsedMs / 1000))} sequences/s; model ${(r.modelMs / 1000).toFixed(1)} s)`);
   const pct = (a: number, b: number): string => (b === 0 ? '0' : ((100 * a) / b).toFixed(1));
@@ -47,7 +47,8 @@ export function report(r: OracleResult, o: ReportOptions): string {
   if (r.unbuildable.length > 0) L.push(`could not generate: ${r.unbuildable.join('; ')}`);
   L.push(`INT n not generated for vectors ${r.badIntVectors.map((v) => '0x' + v.toString(16)).join(', ')} (the host's IDT differs from the model's Linux-like one there)`);
   L.push(`not compared (an instruction read an SDM-undefined value): ${r.skippedUndefined}`);
-  L.push(`not compared (the sequence set TF or AC: single-step and alignment checks are not modelled yet): ${r.skippedTrapFlags}`);
+  L.push(`not compared (the sequence set TF or AC: the model single-steps (src/cpu/events.ts) and checks alignment, ` +
+    `but the oracle does not compare the traps those raise yet): ${r.skippedTrapFlags}`);
   if (r.harnessCrashes.length > 0) {
     L.push(`HARNESS CRASHES: ${r.harnessCrashes.length} case(s) killed the harness:`);
     for (const c of r.harnessCrashes.slice(0, 10)) {

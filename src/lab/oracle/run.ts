@@ -8,7 +8,7 @@
 // batch, so the two cores of a small machine both work.
 
 import { ENTRIES, DEFS, mnemonicOf, type DecodedEntry } from '../../cpu/opcodes.js';
-import { CALIBRATED_ON } from '../../cpu/undefined.js';
+import { UNDEFINED, flavourCalibratedOn } from '../../cpu/undefined.js';
 import { featureSet } from '../../cpu/cpuid.js';
 import { classify } from './comparable.js';
 import { buildHarness, Hardware, hostFeatures, inHarness, type Hello } from './harness.js';
@@ -43,6 +43,9 @@ export interface Disagreement {
 
 export interface OracleResult {
   hello: Hello;
+  /** The flavour the model ran: the host's vendor. */
+  flavour: 'intel' | 'amd';
+  /** The host is the CPU that flavour's undefined values were taken from: they are compared. */
   calibrated: boolean;
   seed: number;
   sequences: number;
@@ -124,8 +127,23 @@ export function selectPool(hello: Hello): { pool: number[]; notComparable: Oracl
   return { pool, notComparable, notModelled: [...notModelled], hostLacks: [...hostLacks] };
 }
 
+/** The model's flavour for a host: its vendor's (undefined.ts). */
+export function hostFlavour(hello: Hello): 'intel' | 'amd' {
+  return hello.vendor === 'AuthenticAMD' ? 'amd' : 'intel';
+}
+
+/** Are the undefined values of the host's flavour taken from this very CPU? */
 export function isCalibrated(hello: Hello): boolean {
-  return CALIBRATED_ON !== null && CALIBRATED_ON === hello.signature;
+  return flavourCalibratedOn(hello.signature) === hostFlavour(hello);
+}
+
+/** The report's line on undefined values. */
+export function undefinedValuesLine(hello: Hello): string {
+  const flavour = hostFlavour(hello);
+  const cpu = UNDEFINED[flavour].calibratedOn;
+  return isCalibrated(hello)
+    ? `undefined values compared under the ${flavour} flavour (calibrated on ${cpu.signature}, ${cpu.brand})`
+    : `undefined values not compared: the ${flavour} flavour was calibrated on ${cpu.signature} (${cpu.brand}), not this CPU`;
 }
 
 export async function runOracle(opts: OracleOptions): Promise<OracleResult> {
@@ -160,7 +178,7 @@ export async function runOracle(opts: OracleOptions): Promise<OracleResult> {
   try {
     const hello = hw.hello;
     const calibrated = isCalibrated(hello);
-    const model = new OracleModel(hostState(hello), images);
+    const model = new OracleModel(hostState(hello), images, hostFlavour(hello));
     const { pool, notComparable, notModelled, hostLacks } = selectPool(hello);
     const badIntVectors = await probeIntVectors(hw, model, images);
     const rng = new Rng(opts.seed);
@@ -301,7 +319,7 @@ export async function runOracle(opts: OracleOptions): Promise<OracleResult> {
       minimised.push(await minimise(d, { hw, model, images, calibrated, hello: hw.hello }));
     }
     return {
-      hello, calibrated, seed: opts.seed, sequences: done, instructions, memoryInstructions, memorySequences,
+      hello, flavour: hostFlavour(hello), calibrated, seed: opts.seed, sequences: done, instructions, memoryInstructions, memorySequences,
       skippedUndefined, skippedTrapFlags, hostFlaky, harnessCrashes: crashes, harnessTouch, perEntry: [...perEntry.values()], pool, notComparable, notModelled, hostLacks,
       unbuildable: [...unbuildable], disagreements, minimised, elapsedMs: Date.now() - started, modelMs,
       badIntVectors: [...badIntVectors].sort((a, b) => a - b),
