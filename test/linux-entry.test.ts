@@ -5,23 +5,18 @@
 // QEMU must succeed on each model, and the two transcripts must agree line for line except on
 // those lines, where Ringside must print the manual's value (compareTranscripts).
 //
-// The AMD flavour is the native host on the AMD CPU model (CpuModelOptions.vendor = 'amd'),
-// which is what the native/idt-amd profile runs; the machine is built here because that
-// profile is not marked runnable yet. QEMU missing is a failure, not a skip.
+// Each flavour runs through its profile, as a user would (native/idt, native/idt-amd). QEMU
+// missing is a failure, not a skip.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
-import { findHost } from '../src/hosts/registry.js';
-import { readImageFile } from '../src/lab/image-file.js';
 import { qemuAvailable, runUnderQemu } from '../src/lab/qemu.js';
-import { judge } from '../src/lab/verdict.js';
-import { Machine } from '../src/machine/machine.js';
+import { runImage } from '../src/lab/run.js';
 import { deviationsFor, type Vendor } from './qemu-deviations.js';
 import { compareTranscripts, QEMU_MISSING, resultLines } from './helpers/guest-console.js';
 
 const GUEST = 'linux-entry';
-const MEMORY = 128 * 1024 * 1024;
 const MAX_INSNS = 50_000_000;
 const QEMU_CPU: Record<Vendor, string> = { intel: 'max,vendor=GenuineIntel', amd: 'max,vendor=AuthenticAMD' };
 const PROFILE: Record<Vendor, string> = { intel: 'native/idt', amd: 'native/idt-amd' };
@@ -32,16 +27,10 @@ interface Run {
   console: string;
 }
 
-/** Boot the image on the native host with this vendor's CPU model (no FRED). */
+/** Run the image on this vendor's profile. */
 function runFlavour(image: string, vendor: Vendor): Run {
-  const host = findHost('native');
-  const plan = host.plan(readImageFile(image), image, MEMORY);
-  const machine = new Machine({ memoryBytes: MEMORY, cpu: { vendor, fred: false } });
-  const booted = host.attach(machine, {});
-  booted.boot(plan);
-  const end = machine.run({ maxInsns: MAX_INSNS, timeoutMs: 300_000 });
-  const { verdict, reason } = judge(end, booted.console);
-  return { verdict, reason, console: booted.console };
+  const r = runImage(image, { profile: PROFILE[vendor], maxInsns: MAX_INSNS, timeoutMs: 300_000 });
+  return { verdict: r.verdict, reason: r.reason, console: r.console };
 }
 
 const image = (): string => buildGuest(GUEST);
