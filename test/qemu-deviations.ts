@@ -1007,6 +1007,19 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
       `the SDM faults with #GP(0x98) (the ${what} line).`,
   })),
   {
+    guest: 'ring3',
+    line: /^iret\.ss_fresh\.accessed$/,
+    sdmSection:
+      'Intel SDM Vol. 3A §3.4.5.1 "Code- and Data-Segment Descriptor Types": the processor sets the accessed bit ' +
+      'when it loads the segment selector into a segment register (SS loaded by IRET included)',
+    sdmValue: '0x1',
+    qemuValue: '0x0',
+    qemuSource:
+      'QEMU 7.2 target/i386/tcg/seg_helper.c helper_ret_protected() (IRETQ to an outer level): SS is loaded with ' +
+      'cpu_x86_load_seg_cache() from the descriptor read, and the descriptor in memory is not written back',
+    why: 'QEMU does not set the accessed bit of the SS descriptor an IRET loads.',
+  },
+  {
     guest: 'segment-loads',
     line: /^accessed\.code_conforming_after_far$/,
     sdmSection:

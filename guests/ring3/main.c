@@ -9,7 +9,8 @@
  *   DPL differs from its RPL -> #GP(CS selector); CS not present -> #NP(CS selector);
  *   SS RPL != CS RPL, SS DPL != CS RPL, or SS not a writable data segment -> #GP(SS
  *   selector); SS not present -> #SS(SS selector); a null SS when returning to CPL 3 ->
- *   #GP(0); a non-canonical RIP for a 64-bit CS -> #GP(0).
+ *   #GP(0); a non-canonical RIP for a 64-bit CS -> #GP(0).  Loading SS sets the accessed
+ *   bit of its descriptor in memory (Vol. 3A §3.4.5.1), as every segment load does.
  * - On that return, ES/DS/FS/GS holding a data (or non-conforming code) segment with
  *   DPL < the new CPL are loaded with a null selector (IRET "Operation"); a conforming
  *   code segment is kept.  IRET with RFLAGS.NT = 1 in IA-32e mode is #GP(0).  At CPL 3,
@@ -246,6 +247,14 @@ static void iret_checks(void)
     iret_outcome("iret.cs_l_and_d", target, (SEL_SPARE + 16) | 3, 13, SEL_SPARE + 16);
     compat_eip_limit();
     iret_case("iret.cs_null", target, 3, SEL_USER_DATA, 13, 0);
+
+    /* Loading SS by IRETQ sets the accessed bit of its descriptor in memory, as any segment
+     * load does (§3.4.5.1); a spare entry never loaded before, so nothing else set it. */
+    user_gdt[SEL_SPARE / 8 + 1] = seg_descriptor(0, 0xfffff, 0xf2, 0xc);      /* data, DPL 3, A = 0 */
+    iret_case("iret.ss_fresh", target, SEL_USER_CODE64, (SEL_SPARE + 8) | 3, ~0UL, 0);
+    /* QEMU 7.2 leaves it clear (test/qemu-deviations.ts): the value is printed, and the
+     * cross-check holds Ringside to the SDM's 1. */
+    printk("iret.ss_fresh.accessed: 0x%lx\n", (user_gdt[SEL_SPARE / 8 + 1] >> 40) & 1);
 }
 
 /* ---- at CPL 3 ---- */

@@ -131,11 +131,14 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
 }
 
 /** Commit the transition described in cpu.transition. The caller made every check and
- *  wrote its frame. The one memory write left, the new code segment's accessed bit in its
- *  descriptor, comes first: if it faults (a read-only GDT page), nothing has changed. */
+ *  wrote its frame. The memory writes left, the accessed bits of the new code and stack
+ *  segments' descriptors (SDM Vol. 3A §3.4.5.1: every segment load sets it), come first:
+ *  if one faults (a read-only GDT page), no register has changed. The fixed descriptors
+ *  of SYSCALL, SYSRET, SYSENTER and SYSEXIT have it set already and are not in memory. */
 export function commitTransition(cpu: Cpu): void {
   const t = cpu.transition;
   t.csHi = markAccessed(cpu, t.csSel, t.csHi);
+  if (t.ss === SsLoad.Descriptor) t.ssHi = markAccessed(cpu, t.ssSel, t.ssHi);
   const before = cpu.traceSink !== null ? side(cpu) : null;
   const oldCpl = cpu.cpl;
 
