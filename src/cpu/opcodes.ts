@@ -371,7 +371,7 @@ function build(): OpcodeDef[] {
   // are #UD (SIGILL), as in the AMD flavour, where SYSEXIT becomes comparable as a fault once the
   // oracle runs the flavour of its host; the oracle's model is Intel (SYSEXIT #GP(0)) for now.
   def('0F 34', 'SYSENTER', '', SE.sysenter, { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
-  def('0F 35', 'SYSEXIT', '', SE.sysexit, no('vendor difference at CPL 3 in long mode: #GP(0) on Intel, #UD on AMD (the oracle\'s model is Intel, the hosts AMD)'), { feature: 'sep' });
+  def('0F 35', 'SYSEXIT', '', SE.sysexit, no('at CPL 3 in long mode AMD silicon raises #UD (APM), but the oracle\'s AMD hosts are KVM guests: KVM intercepts the #UD and its instruction emulator raises #GP(0) (Linux arch/x86/kvm/emulate.c em_sysexit; observed: SIGSEGV trapno 13), so the host shows neither vendor\'s hardware'), { feature: 'sep' });
   def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT });
   def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
   def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT });
