@@ -1,10 +1,14 @@
-// Where QEMU (the oracle, QEMU 7.2 TCG with -cpu max,vendor=GenuineIntel) and
-// the Intel SDM disagree on a value a guest prints.  The cross-check
-// (test/qemu-crosscheck.test.ts) compares Ringside's console output with
-// QEMU's line by line; on a line matched by an entry here it requires instead
-// that QEMU prints `qemuValue` and Ringside prints `sdmValue`.  An entry whose
-// line now agrees between the two (QEMU fixed, or Ringside copying QEMU) fails
-// the test, so the list cannot silently go stale.
+// Where QEMU (the oracle, QEMU 7.2 TCG) and the manual disagree on a value a guest
+// prints: with -cpu max,vendor=GenuineIntel the Intel SDM (compared with native/idt),
+// with -cpu max,vendor=AuthenticAMD the AMD APM (compared with native/idt-amd).  An
+// entry applies to the vendor models in its `vendors` (default: Intel only); one for
+// both cites both manuals.  A `kind: 'platform'` entry records where QEMU's machine,
+// not its CPU, differs from the platform of Ringside's boot contract.  The
+// cross-check (test/qemu-crosscheck.test.ts) compares Ringside's console output with
+// QEMU's line by line; on a line matched by an entry here it requires instead that
+// QEMU prints `qemuValue` and Ringside prints `sdmValue`.  An entry whose line now
+// agrees between the two (QEMU fixed, or Ringside copying QEMU) fails the test, so
+// the list cannot silently go stale.
 //
 // A guest line is `name: value`; `line` is matched against the name.
 
@@ -330,7 +334,7 @@ const SYSEXIT_AMD_QEMU =
   'CODE64(s) (later QEMU tests LMA(s)); from compatibility mode seg_helper.c helper_sysexit() runs and raises #GP(0) ' +
   'because CPL != 0';
 const MB_MAP_CONTRACT =
-  'Ringside\'s multiboot boot contract (../shared/DESIGN.md "Boot contracts", guests/README.md): SeaBIOS\'s six-entry ' +
+  'Ringside\'s multiboot boot contract (guests/README.md, "The boot contract"; src/hosts/native/multiboot.ts): SeaBIOS\'s six-entry ' +
   'memory map as QEMU 7.2\'s pc machine gives it, the same for both vendor flavours';
 const MB_MAP_QEMU =
   'QEMU 7.2 hw/i386/pc.c pc_memory_init(): for an AMD vCPU (IS_AMD_CPU) with phys_bits >= 40 it adds ' +
