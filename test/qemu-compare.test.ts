@@ -70,3 +70,18 @@ test('a line said to be impossible on QEMU but printed by it is reported', () =>
   const p = compareTranscripts('g', both, both, [absent]);
   assert.match(p.join('\n'), /QEMU cannot produce this line; update the entry/);
 });
+
+const platformExtra: QemuDeviation = {
+  guest: 'g', kind: 'platform', line: /^map\[6\]$/, sdmSection: 'boot contract', sdmValue: null, qemuValue: 'hole',
+  qemuSource: 'qemu', why: 'test',
+};
+
+test('a line only QEMU\'s machine prints (sdmValue null) is checked on QEMU alone and skipped when aligning', () => {
+  const r = 'a: 1\nmap[5]: ram\nb: 2\nTest result: SUCCESS\n';
+  assert.deepEqual(compareTranscripts('g', 'a: 1\nmap[5]: ram\nmap[6]: hole\nb: 2\nTest result: SUCCESS\n', r, [platformExtra]), []);
+  const other = compareTranscripts('g', 'a: 1\nmap[5]: ram\nmap[6]: other\nb: 2\nTest result: SUCCESS\n', r, [platformExtra]);
+  assert.match(other.join('\n'), /QEMU prints other, the deviation entry says hole/);
+  const both = 'a: 1\nmap[5]: ram\nmap[6]: hole\nb: 2\nTest result: SUCCESS\n';
+  assert.match(compareTranscripts('g', both, both, [platformExtra]).join('\n'), /Ringside has no such line/);
+  assert.match(compareTranscripts('g', r, r, [platformExtra]).join('\n'), /stale deviation/);
+});

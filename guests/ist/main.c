@@ -43,28 +43,37 @@ static void expect_pos(const char *name, u64 frame, u64 base, u64 want_below)
         test_fail("%s: frame at base-0x%lx, expected base-0x%lx", name, base - frame, want_below);
 }
 
+/*
+ * The probes print the RFLAGS image the CPU pushed.  At CPL 0 its status flags are
+ * whatever the kernel's code left, and some of that code (shifts, multiplies, logic
+ * instructions) leaves AF or other flags undefined (SDM Vol. 1 Appendix A), so each
+ * probe first defines all six with CMP (SUB semantics: ZF = PF = 1, CF = AF = SF =
+ * OF = 0); the MOV and LEA between it and the event change no flag.
+ */
+#define DEFINE_STATUS_FLAGS "cmp %%rax, %%rax\n\t"
+
 static u64 u_int3(u64 arg)
 {
     (void)arg;
-    asm volatile("lea 2f(%%rip), %%rax\n\tmov %%rax, probe_next(%%rip)\n\t"
-                 "1: int3\n2:\n\t" EXTABLE(2b, 2b) EXTABLE(1b, 2b) ::: "rax", "memory");
+    asm volatile(DEFINE_STATUS_FLAGS "lea 2f(%%rip), %%rax\n\tmov %%rax, probe_next(%%rip)\n\t"
+                 "1: int3\n2:\n\t" EXTABLE(2b, 2b) EXTABLE(1b, 2b) ::: "rax", "cc", "memory");
     return 0;
 }
 
 static u64 u_gp(u64 arg)
 {
     (void)arg;
-    asm volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
+    asm volatile(DEFINE_STATUS_FLAGS "lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
                  "movabs $0x8000000000000000, %%rax\n\t"
-                 "1: mov (%%rax), %%rax\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "memory");
+                 "1: mov (%%rax), %%rax\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "cc", "memory");
     return 0;
 }
 
 static u64 u_ud2(u64 arg)
 {
     (void)arg;
-    asm volatile("lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
-                 "1: ud2\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "memory");
+    asm volatile(DEFINE_STATUS_FLAGS "lea 1f(%%rip), %%rax\n\tmov %%rax, probe_label(%%rip)\n\t"
+                 "1: ud2\n2:\n\t" EXTABLE(1b, 2b) ::: "rax", "cc", "memory");
     return 0;
 }
 

@@ -53,6 +53,23 @@ se_noncanonical_insn:
 5:      mov     %r8, %rcx
         jmp     4b
 
+/* The SYSENTER entry point while the CPUID vendor is AuthenticAMD, where SYSENTER is #UD in
+ * long mode (APM Vol. 3 SYSENTER) and this is never reached.  QEMU 7.2 with an AMD model runs
+ * SYSENTER from compatibility mode (test/qemu-deviations.ts); then this records that it got
+ * here and returns, by IRETQ, to where the #UD fixup would have resumed: compatibility mode at
+ * CPL 3 with ESP = ECX and EIP = EDX as user32_sysenter_ud set them. */
+        .globl sysenter_amd_entry
+sysenter_amd_entry:
+        movb    $1, se_amd_entered(%rip)
+        mov     %ecx, %ecx                      /* zero-extend: bits 63:32 come from compatibility mode */
+        mov     %edx, %edx
+        pushq   $SEL_USER_DATA
+        push    %rcx
+        pushq   $2                              /* RFLAGS: only the fixed bit */
+        pushq   $SEL_USER_CODE32
+        push    %rdx
+        iretq
+
 /* u32 user32_sysenter(u32 unused), compatibility mode, cdecl: SYSENTER to the kernel, which
  * comes back with SYSEXIT (32-bit) to user32_sysenter_ret on se_stack32_top; records what it finds there. */
         .code32
@@ -134,6 +151,8 @@ user32_sysexit_insn:
 1:      ret
         .globl user32_sysenter_ud, user32_sysenter_ud_insn
 user32_sysenter_ud:
+        mov     %esp, %ecx                      /* for sysenter_amd_entry (QEMU only) */
+        mov     $1f, %edx
 user32_sysenter_ud_insn:
         sysenter
         EXTABLE user32_sysenter_ud_insn, 1f
@@ -154,7 +173,7 @@ user64_sysenter_ud_insn:
 
         .data
         .balign 8
-        .globl se_seen, se_saved_sp, se_exit64, se_noncanonical_rcx
+        .globl se_seen, se_saved_sp, se_exit64, se_noncanonical_rcx, se_amd_entered
 se_seen:
         .fill   17, 8, 0
 se_saved_sp:
@@ -162,6 +181,8 @@ se_saved_sp:
 se_exit64:
         .byte   0
 se_noncanonical_rcx:
+        .byte   0
+se_amd_entered:
         .byte   0
 
         .section .note.GNU-stack, "", @progbits

@@ -59,11 +59,22 @@ export function compareTranscripts(
   };
 
   // Walk both transcripts together; a Ringside line that QEMU cannot produce (an entry
-  // with qemuValue null) is checked on its own and does not advance QEMU's side.
+  // with qemuValue null) is checked on its own and does not advance QEMU's side, and a
+  // QEMU line that Ringside does not print (sdmValue null: a platform entry) likewise.
   let qi = 0;
   for (let ri = 0; qi < q.length || ri < r.length; ri++, qi++) {
     const ql = q[qi];
     const rl = r[ri];
+    if (ql !== undefined) {
+      const qs = splitLine(ql);
+      const extra = devs.find((d) => d.sdmValue === null && d.line.test(qs.name));
+      if (extra && (rl === undefined || splitLine(rl).name !== qs.name)) {
+        used.add(extra);
+        if (qs.value !== extra.qemuValue) add(`QEMU line ${qi + 1} (${qs.name}): QEMU prints ${qs.value}, the deviation entry says ${extra.qemuValue}; update the entry`);
+        ri--;
+        continue;
+      }
+    }
     if (rl !== undefined) {
       const rs = splitLine(rl);
       const absent = devs.find((d) => d.qemuValue === null && d.line.test(rs.name));
@@ -88,6 +99,8 @@ export function compareTranscripts(
     const rs = splitLine(rl);
     if (dev.qemuValue === null) {
       add(`line ${ri + 1} (${qs.name}): QEMU prints ${qs.value}, but the deviation entry says QEMU cannot produce this line; update the entry`);
+    } else if (dev.sdmValue === null) {
+      add(`line ${ri + 1} (${qs.name}): Ringside prints ${JSON.stringify(rl)}, but the deviation entry says Ringside has no such line (${dev.sdmSection})`);
     } else if (rs.name !== qs.name) {
       add(`line ${ri + 1}: QEMU ${JSON.stringify(ql)} / Ringside ${JSON.stringify(rl)}`);
     } else if (rs.value === qs.value) {
