@@ -703,8 +703,20 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     why: 'QEMU clears EFER.LME while long mode is active (LMA stays 1).',
   },
   {
-    // Intel only: on AMD the guest does not make this write (the APM leaves bits 63:32 unclear and
-    // AMD processors drop them; guests/control-regs).
+    guest: 'control-regs',
+    line: /^msr\.tsc_aux\.bit32_amd\.read$/,
+    vendors: ['amd'],
+    sdmSection:
+      'AMD APM: TSC_AUX bits 63:32 are not defined (RDTSCP and RDPID return bits 31:0); AMD processors ignore a 1 ' +
+      'there and read it back as 0, which Linux\'s KVM follows for AMD guests (arch/x86/kvm/x86.c kvm_set_msr_common(), ' +
+      'MSR_TSC_AUX: "Current AMD CPUs completely ignore bits 63:32")',
+    sdmValue: '0x55',
+    qemuValue: '0x100000055',
+    qemuSource: MSR_QEMU + '; helper_wrmsr() MSR_TSC_AUX stores all 64 bits (env->tsc_aux) and helper_rdmsr() returns them',
+    why: 'QEMU keeps bits 63:32 of TSC_AUX; AMD hardware drops them.',
+  },
+  {
+    // Intel only: on AMD the write succeeds and bits 63:32 are dropped (the entry above).
     guest: 'control-regs',
     line: /^msr\.tsc_aux\.bit32$/,
     sdmSection: 'Intel SDM Vol. 2B WRMSR and Vol. 4 IA32_TSC_AUX: bits 63:32 are reserved, #GP(0) for a 1 there',

@@ -269,6 +269,13 @@ test('IA32_TSC_AUX: WRMSR with bits 63:32 set is #GP(0); bits 31:0 are kept and 
   assert.deepEqual([u64(cpu, 0), u64(cpu, 2)], [0xdeadbeefn, 0n]);
 });
 
+test('IA32_TSC_AUX, AMD flavour: a 1 in bits 63:32 is ignored (no #GP) and reads back as 0 (KVM\'s model of AMD hardware)', () => {
+  const cpu = cpuAt('amd', 'long64', 0);
+  assert.equal(msrOp(cpu, wrmsr, M.MSR_TSC_AUX, 0x55, 1), 'ok');
+  assert.equal(msrOp(cpu, rdmsr, M.MSR_TSC_AUX), 'ok');
+  assert.deepEqual([u64(cpu, 0), u64(cpu, 2)], [0x55n, 0n]);
+});
+
 test('RDTSCP: ECX := IA32_TSC_AUX[31:0] (upper RCX cleared); #GP(0) at CPL 3 with CR4.TSD', () => {
   const cpu = cpuAt('intel', 'long64', 0);
   msrOp(cpu, wrmsr, M.MSR_TSC_AUX, 0x8000002a | 0, 0);

@@ -305,12 +305,14 @@ static void model_specific_registers(void)
     wrmsr(MSR_PAT, pat);
 
     /* Bits 63:32 of IA32_TSC_AUX are reserved on Intel (#GP(0)); the APM leaves them unclear
-     * and AMD processors drop them (Linux arch/x86/kvm/svm/svm.c svm_set_msr(), MSR_TSC_AUX:
-     * "AMD's APM has incomplete and conflicting info"), so the write is made on Intel only. */
-    if (cpu_is_amd())
-        printk("msr.tsc_aux.bit32: not tried (AMD: not defined by the APM)\n");
-    else
+     * and AMD processors ignore them and read them as 0 (what Linux's KVM follows for AMD
+     * guests: arch/x86/kvm/x86.c kvm_set_msr_common(), MSR_TSC_AUX). */
+    if (cpu_is_amd()) {
+        expect("msr.tsc_aux.bit32_amd", try_wrmsr(MSR_TSC_AUX, (1UL << 32) | 0x55), "ok");
+        expect_val("msr.tsc_aux.bit32_amd.read", rdmsr(MSR_TSC_AUX), 0x55, (1UL << 32) | 0x55);
+    } else {
         expect_or("msr.tsc_aux.bit32", try_wrmsr(MSR_TSC_AUX, 1UL << 32), "#GP(0x0)", "ok");
+    }
     expect("msr.tsc_aux.write", try_wrmsr(MSR_TSC_AUX, 0x1234), "ok");
     u32 aux;
     asm volatile("rdtscp" : "=c"(aux) :: "rax", "rdx");

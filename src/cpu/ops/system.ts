@@ -114,7 +114,8 @@ export function rdmsr(cpu: Cpu): void {
 export function wrmsr(cpu: Cpu): void {
   requireCpl0(cpu);
   const index = cpu.regLo[1] >>> 0;
-  const lo = cpu.regLo[0], hi = cpu.regLo[2];
+  const lo = cpu.regLo[0];
+  let hi = cpu.regLo[2];
   if (CANONICAL_MSRS.has(index) && !isCanonical64(hi)) cpu.gp(0);
   switch (index) {
     case M.MSR_EFER: {
@@ -136,8 +137,12 @@ export function wrmsr(cpu: Cpu): void {
       if ((lo & 0x2ff) !== 0 || (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
       break;
     case M.MSR_TSC_AUX:
-      // Bits 63:32 are reserved (SDM Vol. 4, IA32_TSC_AUX).
-      if (hi !== 0) cpu.gp(0);
+      // Bits 63:32: reserved on Intel (SDM Vol. 4, IA32_TSC_AUX: #GP(0)). The APM does not say;
+      // AMD processors ignore them and read them as 0, which Linux's KVM follows for AMD guests
+      // (arch/x86/kvm/x86.c kvm_set_msr_common(), MSR_TSC_AUX: "Current AMD CPUs completely
+      // ignore bits 63:32").
+      if (hi !== 0 && cpu.model.vendor !== 'amd') cpu.gp(0);
+      hi = 0;
       break;
     case M.MSR_PAT:
       // Each byte must be a valid memory type (0, 1, 4, 5, 6, 7).
