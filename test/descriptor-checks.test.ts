@@ -2,8 +2,9 @@
 // protected-mode type tables (the guests run in IA-32e mode), the AMD flavour, and CPL 3.
 // SDM Vol. 2 LAR/LSL Table "Segment and Gate Types": in protected mode LAR accepts system
 // types 1, 2, 3, 4, 5, 9, B, C and LSL 1, 2, 3, 9, B; in IA-32e mode LAR 9, B, C and LSL
-// 2, 9, B. AMD APM Vol. 3 LAR/LSL: in long mode LAR also accepts an LDT, and a system
-// descriptor is valid only if the type field of its upper 8 bytes is zero.
+// 2, 9, B. AMD: in long mode LAR also accepts an LDT (the long-mode system types of APM Vol. 2
+// §4.8.3 Table 4-6; the Vol. 3 LAR/LSL pages were not available here), and a system descriptor
+// is valid only if the S and type fields of its upper 8 bytes are zero (§4.8.3, Figure 4-22).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -148,9 +148,11 @@ const LARLSL_QEMU =
   'QEMU 7.2 target/i386/tcg/seg_helper.c helper_lar() / helper_lsl(): one switch over the system type (LAR: 1, 2, 3, ' +
   '4, 5, 9, 11, 12; LSL: 1, 2, 3, 9, 11) whatever the mode; HF_LMA is not consulted';
 const LAR_APM =
-  'AMD APM Vol. 3 LAR, long-mode column of its descriptor-type table: of the system types only the LDT (2), the ' +
-  '64-bit TSS (9, B) and the 64-bit call gate (C) are valid; types 1, 3 (16-bit TSS), 4 (16-bit call gate) and ' +
-  '5 (task gate) clear ZF and leave the destination unchanged';
+  'AMD APM Vol. 3 LAR, long-mode column of its descriptor-type table (the Vol. 3 text was not available here); ' +
+  'Vol. 2 §4.8.3 "System Descriptors", Table 4-6, and §4.13.2 "Long Mode Type Check Differences": in long mode the ' +
+  'LDT (2), the 64-bit TSS (9, B) and the 64-bit call gate (C) are the valid system types, while types 1, 3 (16-bit ' +
+  'TSS), 4 (16-bit call gate) and 5 (task gate) are illegal -- so LAR clears ZF for them and leaves the destination ' +
+  'unchanged (that LAR, unlike Intel\'s, accepts the LDT rests on Table 4-6, not on the Vol. 3 table)';
 const LARLSL_WHY = 'QEMU applies the protected-mode type table in IA-32e mode as well.';
 const TABLE_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c disas_insn(), 0F 01 /2 (lgdt) and /3 (lidt): the base is loaded with ' +
@@ -268,7 +270,9 @@ const RETF_RIP_SDM =
 const RETF_RIP_QEMU =
   GATE_QEMU + ' helper_ret_protected() (helper_lret_protected): no canonical check of the popped RIP; the LRETQ ' +
   'completes and the instruction fetch at CPL 3 faults (#GP(0) with CS 0x33)';
-const SYSENTER_AMD_APM = 'AMD APM Vol. 3 SYSENTER: #UD in long mode (64-bit and compatibility mode)';
+const SYSENTER_AMD_APM = 'AMD APM Vol. 3 SYSENTER (page not available here) and Vol. 2 §8.2, #UD (as quoted by ' +
+  'rust-osdev/x86_64 src/structures/idt.rs: "Execution of the SYSENTER or SYSEXIT instructions in long mode"; Bochs ' +
+  'marks both "not recognized in long mode"): #UD in long mode, 64-bit and compatibility mode alike';
 const SYSENTER_AMD_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c disas_insn() case 0x134 (sysenter): non-Intel vendors get #UD only ' +
   'under CODE64(s), so SYSENTER from compatibility mode runs helper_sysenter() (later QEMU tests LMA(s))';
@@ -276,59 +280,89 @@ const SYSENTER_AMD_WHY = 'QEMU runs SYSENTER from compatibility mode on AMD mode
 
 // Where AMD's APM states the rule an entry's SDM text states, for the entries that apply to the AMD
 // model too (QEMU's code path is the same for both vendors, and Ringside's amd flavour prints the
-// same value). "(wording not re-read)" marks an APM place named from the APM's structure whose text
-// this list has not quoted; the value is the SDM's and the flavour shares it (docs/architecture.md,
-// "The QEMU oracle under both vendor models").
+// same value). Vol. 2 section numbers and titles were checked against a recent revision of the APM
+// Vol. 2 text (one with NullSelectorClearsBase and 5-level paging); chapter 8 was read only through
+// quotations in other projects (named where used). The Vol. 3 instruction pages were not available
+// here: a "Vol. 3 <instruction>" citation names the page where AMD states the rule, and where no
+// Vol. 2 text confirms the rule the entry says so and names the evidence the AMD value rests on
+// (docs/architecture.md, "The QEMU oracle under both vendor models").
 const BOTH: readonly Vendor[] = ['intel', 'amd'];
+/** For rules only the SDM and the (unread) Vol. 3 page state. */
+const APM_NOT_READ = 'the APM text was not available here; AMD behaviour taken from the SDM rule cited, no AMD source found';
 const APM_RF =
   'AMD APM Vol. 2 §3.1.6 "RFLAGS Register", Resume Flag: when an exception occurs the processor normally sets RF = 1 ' +
   'in the rFLAGS image saved on the interrupt stack (cleared only for an instruction-breakpoint #DB)';
 const APM_PF_ERR =
-  'AMD APM Vol. 2 §8.4.2 "Page-Fault Error Code": RSV = 1 for a reserved bit set in a (present) paging-structure ' +
-  'entry, P = 1 for any fault other than a not-present page';
-const APM_PCID = 'AMD APM Vol. 2 §5.5.1 "Process Context Identifier" and Vol. 3 MOV CRn (CR4.PCIDE, CR3[11:0])';
-const APM_INVPCID = 'AMD APM Vol. 3 INVPCID: the same types and #GP(0) conditions';
-const APM_SMAP = 'AMD APM Vol. 2 §5.6 "Supervisor-Mode Access Prevention" (wording not re-read): implicit supervisor ' +
-  'accesses are checked whatever rFLAGS.AC';
-const APM_AC = 'AMD APM Vol. 2 §8.2.18 "#AC—Alignment-Check Exception": CR0.AM = 1, rFLAGS.AC = 1, CPL 3, error code 0';
-const APM_SS = 'AMD APM Vol. 2 §8.2.12 "#SS—Stack Exception": a non-canonical address in a stack reference (long mode), ' +
-  'error code 0';
-const APM_SEG = 'AMD APM Vol. 2 §4.13 "Limit Checks" and §4.14 "Type Checks" (not made in 64-bit mode), #GP(0) or #SS(0); ' +
-  'a data access through a null selector outside 64-bit mode is #GP(0)';
-const APM_SELECTOR_ERR = 'AMD APM Vol. 2 §8.4.1 "Selector-Error Code": IDT = 1 and the index field (bits 15:3) holds ' +
-  'the vector; EXT = 1 when the exception occurred while delivering another event';
-const APM_MOV_CR = 'AMD APM Vol. 3 MOV CRn, exceptions: #GP(0) for a 1 in a reserved bit of CR0/CR8, PG = 1 with PE = 0, ' +
-  'NW = 1 with CD = 0, clearing PG in long mode; Vol. 2 §3.1.1 "CR0 Register" (reserved bits; wording not re-read)';
-const APM_DR = 'AMD APM Vol. 2 §13.1.1 "Debug Registers": DR6 (bit 12 reserved, reads 0), DR7.GD (general detect: #DB ' +
-  'with DR6.BD = 1 before a debug-register access, GD cleared)';
-const APM_MSR = 'AMD APM Vol. 3 RDMSR/WRMSR: #GP(0) for an unimplemented MSR or a 1 in a reserved bit; Vol. 2 §3.1.7 ' +
-  '"Extended Feature Enable Register (EFER)" (LME not changeable while paging is on), §7.8 "Page-Attribute Table ' +
-  'Mechanism" (types 2, 3, 8+ reserved), §4.5.3 (FS.base, GS.base canonical), §16.3.1 APIC base (wording not re-read)';
-const APM_IRET = 'AMD APM Vol. 3 IRET, exceptions: #SS(selector) for a not-present return stack segment, #GP(0) for a ' +
-  'non-canonical return RIP or an EIP beyond the CS limit, #GP(selector) for a bad return CS, all at the IRET\'s CPL';
-const APM_INT = 'AMD APM Vol. 3 INT n and Vol. 2 §8.9 "Long-Mode Interrupt Control Transfers": #GP/#NP(vector*8+2) ' +
-  'for the gate checks, #TS(TSS selector) for the TSS limit, #SS for a non-canonical new stack; EXT per §8.4.1';
-const APM_INT1 = 'AMD APM Vol. 3 one-byte opcode map (F1: INT1, "ICEBP"; wording not re-read): a #DB trap';
-const APM_PAE = 'AMD APM Vol. 2 §5.3 legacy-mode PAE paging (PDPE loading and reserved-bit checks; wording not re-read: ' +
-  'Ringside\'s amd flavour keeps the SDM\'s PDPTE registers, see docs/architecture.md)';
-const APM_LSL = 'AMD APM Vol. 3 LSL, long-mode column of its descriptor-type table: LDT (2), 64-bit TSS (9, B) valid; ' +
-  'types 1 and 3 invalid (ZF = 0, destination unchanged)';
-const APM_TABLES = 'AMD APM Vol. 3 LTR (#GP(0) for a null selector), LGDT/LIDT (#GP(0) for a non-canonical base), ' +
-  'SGDT (a 32-bit base outside 64-bit mode; wording not re-read)';
-const APM_NULL_SS = 'AMD APM Vol. 3 MOV / LSS exceptions (wording not re-read): a null SS in 64-bit mode only at CPL < 3 ' +
-  'with RPL = CPL';
-const APM_FSBASE = 'AMD APM Vol. 2 §4.5.3 "FS and GS Registers in 64-Bit Mode": a WRMSR of a non-canonical FS.base/GS.base ' +
-  'raises #GP; Vol. 3 WRFSBASE: #GP(0) for a non-canonical source';
-const APM_CODE_LD = 'AMD APM Vol. 2 §4.8.1 "Code-Segment Descriptors" (long mode: L = 1 with D = 1 reserved; wording not ' +
-  're-read) and Vol. 3 JMP/CALL (far) exceptions, #GP(selector)';
-const APM_ACCESSED = 'AMD APM Vol. 2 §4.7.2 "Code-Segment Descriptors", Accessed bit: set when the descriptor is loaded ' +
-  'into a segment register';
-const APM_RDPID = 'AMD APM Vol. 3 RDPID (CPUID Fn0000_0007_ECX[22]): TSC_AUX into r64 at any CPL';
-const APM_GATES = 'AMD APM Vol. 3 CALL/JMP (far) and RET (far), exceptions, and Vol. 2 §4.11 "Control-Transfer Privilege ' +
-  'Checks": #NP(selector) for a not-present target code segment, #SS(selector) for a not-present return stack segment, ' +
-  '#GP(0) for a non-canonical return RIP (before CPL changes), CS.RPL = CPL through a conforming target (wording not re-read)';
+  'AMD APM Vol. 2 §5.4.1 "Field Definitions", Reserved Bits: a 1 in a reserved bit of a page-translation-table entry ' +
+  'raises #PF in long mode and with PAE paging; §8.4.2 "Page-Fault Error Code" (number and bit meanings as quoted by ' +
+  'rust-osdev/x86_64 src/structures/idt.rs): RSV = 1 when the processor read a 1 from a reserved field, P = 1 for ' +
+  'any fault other than a not-present page';
+const APM_PCID =
+  'AMD APM Vol. 2 §5.5.1 "Process Context Identifier": the current PCID is CR3[11:0]; setting CR4.PCIDE with ' +
+  'EFER.LMA = 0 or CR3[11:0] != 0 raises #GP';
+const APM_INVPCID = 'AMD APM Vol. 2 §5.5.3 "TLB Management" names INVPCID and refers to its Vol. 3 page for the ' +
+  'invalidation types and #GP(0) conditions: ' + APM_NOT_READ;
+const APM_SMAP = 'AMD APM Vol. 2 §5.6.6 "Supervisor-Mode Access Prevention (CR4.SMAP) Bit": implicit supervisor-mode ' +
+  'accesses are subject to the SMAP check regardless of RFLAGS.AC';
+const APM_AC = 'AMD APM Vol. 2 §3.1.1 "CR0 Register" (AM) and §3.1.6 "RFLAGS Register" (AC): with CR0.AM = 1 and ' +
+  'rFLAGS.AC = 1 an unaligned reference at CPL 3 raises #AC; §8.2 "#AC—Alignment-Check Exception (Vector 17)": ' +
+  'error code 0 (as quoted by rust-osdev/x86_64 src/structures/idt.rs)';
+const APM_SS = 'AMD APM Vol. 2 §5.3.1 "Canonical Address Form": a non-canonical reference raises #GP or #SS as ' +
+  'appropriate; §8.2 "#SS—Stack Exception (Vector 12)": an implied stack reference with a non-canonical address, ' +
+  'error code 0 (as quoted by rust-osdev/x86_64 src/structures/idt.rs)';
+const APM_SEG = 'AMD APM Vol. 2 §4.12 "Limit Checks" (#GP, #SS for the stack segment; not made in 64-bit mode) and ' +
+  '§4.13 "Type Checks"; §4.5.1 "Segment Selectors", Null Selector: a reference through a segment register holding a ' +
+  'null selector outside 64-bit mode raises #GP';
+const APM_SELECTOR_ERR = 'AMD APM Vol. 2 §8.4.1 "Selector-Error Code" (number and bits as quoted by other projects: ' +
+  'a kernel citing "AMD Vol. 2, Section 8.4.1", and a Rust crate quoting 24593): IDT = 1 when the selector index ' +
+  '(bits 15:3) names a gate in the IDT; EXT = 1 when the exception source is external to the processor';
+const APM_MOV_CR = 'AMD APM Vol. 2 §3.1.1 "CR0 Register": bits 63:32 must be written with zero in long mode (#GP), ' +
+  'setting PG with PE = 0 raises #GP, reserved bits are to be written as read; for NW = 1 with CD = 0 (which §3.1.1 ' +
+  'calls ignored), clearing PG in long mode and CR8[63:4] the Vol. 3 MOV CRn page was not available here: AMD ' +
+  'behaviour taken from the SDM and from Linux KVM\'s vendor-independent CR0 checks (arch/x86/kvm/x86.c ' +
+  'kvm_is_valid_cr0: NW without CD, PG without PE)';
+const APM_DR = 'AMD APM Vol. 2 §13.1.1 "Debug Registers": DR6 bit 12 is reserved and must be 0; DR7.GD makes a ' +
+  'MOV DRn raise #DB before the instruction executes, with DR6.BD = 1, and GD is cleared when the #DB handler is entered';
+const APM_MSR = 'AMD APM Vol. 3 RDMSR/WRMSR (#GP(0) for an unimplemented MSR or a reserved bit: ' + APM_NOT_READ + '); ' +
+  'Vol. 2 §3.1.7 "Extended Feature Enable Register (EFER)" (#GP(0) for enabling an unsupported feature), §4.5.3 ' +
+  '"Segment Registers in 64-Bit Mode" (FS.base, GS.base must be canonical, #GP); for LME while paging is on, the PAT ' +
+  'types (§7.8 "Page-Attribute Table Mechanism") and the APIC base (§16.3.1 "Local APIC Enable") ' + APM_NOT_READ;
+const APM_IRET = 'AMD APM Vol. 3 IRET: ' + APM_NOT_READ + '; Vol. 2 §8.2 (#SS, as quoted by rust-osdev/x86_64) has ' +
+  'the #SS with the selector for a not-present stack segment';
+const APM_INT = 'AMD APM Vol. 3 INT n and Vol. 2 §8.9 "Long-Mode Interrupt Control Transfers"; §4.8.4 "Gate ' +
+  'Descriptors": 16-bit gates and task gates are illegal in long mode (#GP), a gate whose target is not 64-bit code ' +
+  'reports the vector as error code; the error-code format is §8.4.1; for the DPL check, the #TS for the TSS limit ' +
+  'and the #SS for a non-canonical new stack ' + APM_NOT_READ;
+const APM_INT1 = 'AMD APM Vol. 2 §8.2, #DB (as quoted by rust-osdev/x86_64 src/structures/idt.rs): executing INT1 ' +
+  '(opcode F1) raises #DB, and the instruction completes first (a trap)';
+const APM_PAE =
+  'AMD APM Vol. 2 §5.5.3 "TLB Management", Handling of PDPT Entries in PAE Mode: on older AMD64 processors the four ' +
+  'PDPT entries are loaded when CR3 is written and stay locked in, checked for reserved bits then (#GP) -- what ' +
+  'Ringside\'s amd flavour models; "Modern AMD processors" (and SVM guests) instead load and check them on demand ' +
+  'during translation (#PF for a reserved bit) and may re-read them at any time, as QEMU does';
+const APM_LSL = 'AMD APM Vol. 3 LSL, long-mode column of its descriptor-type table (not available here); Vol. 2 ' +
+  '§4.8.3 "System Descriptors", Table 4-6, and §4.13.2 "Long Mode Type Check Differences": in long mode the 16-bit ' +
+  'TSS types 1 and 3 are illegal, the LDT (2) and the 64-bit TSS (9, B) valid';
+const APM_TABLES = 'AMD APM Vol. 2 §8.2, #GP (as quoted by rust-osdev/x86_64): loading a non-canonical base into ' +
+  'GDTR or IDTR; for LTR of a null selector (Vol. 3 LTR) and SGDT\'s 32-bit base outside 64-bit mode ' + APM_NOT_READ;
+const APM_NULL_SS = 'AMD APM Vol. 2 §4.5.1 "Segment Selectors", Null Selector: loading SS with a null selector ' +
+  'outside 64-bit mode or at CPL 3 raises #GP; for the RPL = CPL condition (Vol. 3 MOV, LSS) ' + APM_NOT_READ;
+const APM_FSBASE = 'AMD APM Vol. 2 §4.5.3 "Segment Registers in 64-Bit Mode", FS and GS Registers: FS.base and ' +
+  'GS.base must be canonical, and any instruction writing a non-canonical address there (WRMSR, WRFSBASE, WRGSBASE) ' +
+  'raises #GP';
+const APM_CODE_LD = 'AMD APM Vol. 2 §4.8.1 "Code-Segment Descriptors" (long mode): L = 1 with D = 1 is reserved; ' +
+  'for the #GP(selector) of a far JMP/CALL to such a segment (Vol. 3 JMP, CALL) ' + APM_NOT_READ;
+const APM_ACCESSED = 'AMD APM Vol. 2 §4.7.2 "Code-Segment Descriptors" and §4.7.3 "Data-Segment Descriptors", ' +
+  'Accessed bit: set when the descriptor is copied from the GDT or LDT into a segment register';
+const APM_RDPID = 'AMD APM Vol. 3 RDPID (TSC_AUX into r64 at any CPL): ' + APM_NOT_READ;
+const APM_GATES = 'AMD APM Vol. 3 CALL/JMP (far) and RET (far) and Vol. 2 §4.11 "Control-Transfer Privilege Checks"; ' +
+  'Vol. 2 §8.2 (as quoted by rust-osdev/x86_64): #NP with the selector for a not-present segment, #SS with the ' +
+  'selector for a not-present stack segment; for the canonical check of the return RIP before CPL changes and ' +
+  'CS.RPL = CPL through a conforming target ' + APM_NOT_READ;
 
-const SYSEXIT_AMD_APM = 'AMD APM Vol. 3 SYSEXIT: #UD in long mode (64-bit and compatibility mode)';
+const SYSEXIT_AMD_APM = 'AMD APM Vol. 3 SYSEXIT (page not available here) and Vol. 2 §8.2, #UD (as quoted by ' +
+  'rust-osdev/x86_64 src/structures/idt.rs: "Execution of the SYSENTER or SYSEXIT instructions in long mode"): #UD in ' +
+  'long mode, 64-bit and compatibility mode alike';
 const SYSEXIT_AMD_QEMU =
   'QEMU 7.2 target/i386/tcg/translate.c disas_insn() case 0x135 (sysexit): non-Intel vendors get #UD only under ' +
   'CODE64(s) (later QEMU tests LMA(s)); from compatibility mode seg_helper.c helper_sysexit() runs and raises #GP(0) ' +
@@ -707,9 +741,9 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     line: /^msr\.tsc_aux\.bit32_amd\.read$/,
     vendors: ['amd'],
     sdmSection:
-      'AMD APM: TSC_AUX bits 63:32 are not defined (RDTSCP and RDPID return bits 31:0); AMD processors ignore a 1 ' +
-      'there and read it back as 0, which Linux\'s KVM follows for AMD guests (arch/x86/kvm/x86.c kvm_set_msr_common(), ' +
-      'MSR_TSC_AUX: "Current AMD CPUs completely ignore bits 63:32")',
+      'AMD APM: the text on TSC_AUX (Vol. 2 MSRs, Vol. 3 RDTSCP, RDPID) was not available here; AMD behaviour taken ' +
+      'from Linux\'s KVM, which ignores bits 63:32 for AMD guests (arch/x86/kvm/x86.c kvm_set_msr_common(), ' +
+      'MSR_TSC_AUX: "Current AMD CPUs completely ignore bits 63:32") and from the AMD hosts of this project',
     sdmValue: '0x55',
     qemuValue: '0x100000055',
     qemuSource: MSR_QEMU + '; helper_wrmsr() MSR_TSC_AUX stores all 64 bits (env->tsc_aux) and helper_rdmsr() returns them',
@@ -979,6 +1013,9 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
       guest: 'paging32', vendors: BOTH, line, sdmSection: RSVD_SDM + '; ' + APM_PF_ERR, sdmValue, qemuValue, qemuSource: RSVD_QEMU, why: RSVD_WHY + ` Here: ${what}.`,
     })),
+  // PDPTE registers under the AMD model: the amd flavour keeps the SDM's (the APM's "older AMD64
+  // processors"); the APM says modern AMD processors read and check the PDPT entries on demand, as
+  // QEMU does, so on those QEMU's values below are AMD's (APM_PAE; reported, src/cpu unchanged).
   ...([[/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3$/, '#GP', 'completed', 'the MOV to CR3 itself'],
     [/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3\.error_code$/, '0x0', null, 'the #GP error code, printed only when it is raised'],
     [/^pae\.pdpte_rsvd_bit(1|40)\.cr3$/, 'unchanged', 'loaded', 'CR3 after the MOV']] as const)
@@ -1343,7 +1380,7 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     line: /^sysret_rip\.(sigreturn\.\d+|fallthrough)\.fault$/,
     sdmSection:
       'Intel SDM Vol. 2A IRET "Operation" (IA-32e mode: #GP(0) if the return RIP is not canonical, raised at the ' +
-      "IRET's CPL); AMD APM Vol. 3 IRET the same",
+      "IRET's CPL); AMD APM Vol. 3 IRET: the APM text was not available here, AMD behaviour taken from the SDM rule",
     sdmValue: '#GP(0x0) at iretq',
     qemuValue: '#GP(0x0) at user',
     qemuSource: IRET_RIP_QEMU,
@@ -1376,8 +1413,9 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     guest: 'linux-entry',
     line: /^sysret_ss_attrs\.unfixed\.compat_stack$/,
     sdmSection:
-      'AMD APM Vol. 3 SYSRET "Operation" (SS.sel := STAR.SYSRET_CS + 8, attributes not reloaded) and Linux ' +
-      'X86_BUG_SYSRET_SS_ATTRS, commit 61f01dd941ba: "SS is apparently equal to __USER_DS but causes #SS if used"',
+      'AMD APM Vol. 3 SYSRET (SS.sel := STAR.SYSRET_CS + 8, its hidden attributes not reloaded; the Vol. 3 text was ' +
+      'not available here) and Linux X86_BUG_SYSRET_SS_ATTRS, commit 61f01dd941ba: "SS is apparently equal to ' +
+      '__USER_DS but causes #SS if used", which the AMD value rests on',
     sdmValue: '#SS(0x0)',
     qemuValue: 'ok',
     qemuSource:

@@ -304,9 +304,10 @@ static void model_specific_registers(void)
     expect_val("msr.pat.read", rdmsr(MSR_PAT), 0x0001050406070400UL, 0x0001050406070400UL);
     wrmsr(MSR_PAT, pat);
 
-    /* Bits 63:32 of IA32_TSC_AUX are reserved on Intel (#GP(0)); the APM leaves them unclear
-     * and AMD processors ignore them and read them as 0 (what Linux's KVM follows for AMD
-     * guests: arch/x86/kvm/x86.c kvm_set_msr_common(), MSR_TSC_AUX). */
+    /* Bits 63:32 of IA32_TSC_AUX are reserved on Intel (#GP(0)).  The APM's text on them was
+     * not available to this project; AMD processors ignore them and read them as 0 (what
+     * Linux's KVM follows for AMD guests: arch/x86/kvm/x86.c kvm_set_msr_common(),
+     * MSR_TSC_AUX), which is what the AMD expectation below rests on. */
     if (cpu_is_amd()) {
         expect("msr.tsc_aux.bit32_amd", try_wrmsr(MSR_TSC_AUX, (1UL << 32) | 0x55), "ok");
         expect_val("msr.tsc_aux.bit32_amd.read", rdmsr(MSR_TSC_AUX), 0x55, (1UL << 32) | 0x55);

@@ -14,9 +14,10 @@
  *     only the 64-bit TSS (available 9, busy B) and the 64-bit call gate (C); the LDT (2)
  *     is marked invalid in the LAR table.  LSL accepts the LDT and the 64-bit TSS.  All
  *     code and data segments are accepted by both; P is not checked.  AMD differs: its
- *     LAR accepts the LDT in long mode too (AMD APM Vol. 3, LAR: the valid system types in
- *     long mode are LDT, 64-bit TSS available and busy, 64-bit call gate), so on a CPU
- *     whose CPUID vendor is AuthenticAMD the guest expects the APM's table.
+ *     LAR accepts the LDT in long mode too (the long-mode system types of AMD APM Vol. 2
+ *     §4.8.3 Table 4-6 and §4.13.2: LDT, 64-bit TSS available and busy, 64-bit call gate;
+ *     the LAR table of Vol. 3 itself was not available to this project), so on a CPU
+ *     whose CPUID vendor is AuthenticAMD the guest expects those types.
  *   - LAR stores the descriptor's second doubleword masked by FF00H (16-bit operand) or
  *     00FxFF00H (32/64-bit, zero-extended; bits 19:16 undefined, never printed).  LSL
  *     stores the byte-granular limit (scaled by G: limit << 12 | FFFH), truncated to 16

@@ -20,8 +20,9 @@
  *   instruction, and RCX, RSI, RDI and memory are unchanged; on a permitted port they do
  *   nothing at all (no fault, nothing changes).  Vol. 2 INS/OUTS "Operation" opens with the
  *   IOPL/bitmap test and "Protected Mode Exceptions" lists #GP(0) for a denied port without
- *   regard to the count; AMD APM Vol. 3 INSx/OUTSx: "INSx checks the I/O permission bitmap in
- *   the TSS before allowing access to the I/O port".  Neither manual spells out the zero count
+ *   regard to the count; AMD APM Vol. 3 INSx/OUTSx makes the same I/O permission check (its
+ *   text was not available to this project; the AMD EPYC below is the evidence for AMD).
+ *   The SDM does not spell out the zero count
  *   in one sentence; an AMD EPYC faults there (SIGSEGV for a CPL-3 REP INSB/OUTSB with RCX = 0
  *   and a denied port under Linux), and QEMU and Bochs check before the REP loop.
  * The library's TSS (guests/lib/user.c) has a bitmap for all 65536 ports plus the

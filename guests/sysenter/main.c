@@ -18,7 +18,9 @@
  * The hidden parts are not read from the GDT; the guest puts descriptors equal to them at
  * SYSENTER_CS = 0x50 .. 0x78 (as the SDM asks of the OS), so LAR of each selector shows them.
  * On AMD (CPUID vendor AuthenticAMD) SYSENTER and SYSEXIT are #UD in long mode, 64-bit and
- * compatibility mode alike (APM Vol. 3 SYSENTER/SYSEXIT, "not recognized in long mode"): the
+ * compatibility mode alike (APM Vol. 3 SYSENTER/SYSEXIT; Vol. 2 §8.2 lists "Execution of the
+ * SYSENTER or SYSEXIT instructions in long mode" among the #UD causes, as quoted by
+ * rust-osdev/x86_64, and Bochs marks both "not recognized in long mode"): the
  * guest expects #UD for each form instead of the round trips.
  * RDPID (when CPUID.(EAX=7,ECX=0):ECX[22] enumerates it) reads IA32_TSC_AUX at any CPL.
  * QEMU 7.2 completes the SYSEXIT with a non-canonical RCX (test/qemu-deviations.ts); the guest

@@ -41,7 +41,8 @@ export function decode(cpu: Cpu, rip: number): Insn {
     else if (byte === 0xf0) lock = true;
     else if (byte in SEG_PREFIX) {
       // In 64-bit mode CS/DS/ES/SS prefixes are null prefixes: they neither override the
-      // segment nor cancel an FS/GS prefix (AMD APM Vol. 3 §1.2.4; SDM Vol. 1 §3.3.7.1).
+      // segment nor cancel an FS/GS prefix (SDM Vol. 1 §3.3.7.1; AMD APM Vol. 2 §4.5.3: only
+      // FS and GS bases apply in 64-bit mode -- the Vol. 3 prefix text was not available here).
       const s = SEG_PREFIX[byte];
       if (!mode64 || s === FS || s === GS) seg = s;
     }

@@ -3,8 +3,12 @@
 //
 // Deliberate deviations:
 // - A null selector loaded into DS/ES/FS/GS clears the hidden base on both vendor
-//   flavours (Intel's behaviour); AMD parts without CPUID 8000_0021H:EAX[6]
-//   (NullSelectClearsBase) keep the old base, which the AMD flavour does not model.
+//   flavours (Intel's behaviour). AMD APM Vol. 2 §4.5.1 "Null Selector": with CPUID
+//   Fn8000_0021_EAX[NullSelectorClearsBase] (bit 6) = 1 such a load clears base and limit
+//   (except a DS/ES/FS/GS load by an IRET or RETF that changes CPL), with 0 it leaves them
+//   undefined; §4.5.3 says a null load into FS or GS leaves the hidden part unaltered, and
+//   Linux (X86_BUG_NULL_SEG) finds AMD parts without the bit keep the old base. The AMD
+//   flavour does not enumerate the bit, so its clearing is one of the undefined outcomes.
 
 import type { Cpu } from './cpu.js';
 import { Mode } from './mode.js';

@@ -17,6 +17,10 @@
 //   SS attributes.
 // - AMD clears RFLAGS.RF on SYSCALL (APM SYSCALL, long mode); Intel's pseudocode masks with
 //   IA32_FMASK only.
+// The APM Vol. 3 SYSCALL/SYSRET pages were not available to this project; the AMD points
+// rest on Linux (the compat SYSCALL entry through IA32_CSTAR, X86_BUG_SYSRET_SS_ATTRS), on
+// AMD not being affected by CVE-2012-0217, and, for RF, on Bochs's long-mode SYSCALL, which
+// clears RF with the IA32_FMASK bits.
 //
 // Single step (both flavours): SYSCALL and SYSRET take the single-step trap on the TF they
 // leave in RFLAGS, not on the TF they began with (SDM Vol. 3B §18.3.1.4 does not say; the

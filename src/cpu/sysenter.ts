@@ -12,8 +12,10 @@
 //   enters 64-bit mode (CS.L = 1) at the full IA32_SYSENTER_EIP with RSP = IA32_SYSENTER_ESP;
 //   SYSEXIT with REX.W returns to 64-bit mode, without it to compatibility mode.
 // - AMD: both are #UD in long mode, 64-bit and compatibility mode alike (APM Vol. 3 SYSENTER,
-//   SYSEXIT: "not recognized in long mode"; Vol. 1 §3.3.18); this is why Linux's 32-bit
-//   compat entry on AMD is SYSCALL. In legacy protected mode they behave as Intel's.
+//   SYSEXIT, whose text was not available here; APM Vol. 2 §8.2 lists "Execution of the
+//   SYSENTER or SYSEXIT instructions in long mode" among the #UD causes, as quoted by
+//   rust-osdev/x86_64); this is why Linux's 32-bit compat entry on AMD is SYSCALL. In legacy
+//   protected mode they behave as Intel's.
 //
 // Deliberate deviations: CR0.PE = 0 (#GP(0)) and virtual-8086 mode cannot arise (real mode and
 // vm86 are not modelled); CR4.FRED cannot be set yet, so the FRED forms (SYSENTER as an event

@@ -7,8 +7,10 @@
 // descriptor-table read itself (an implicit supervisor access: #PF) can fault.
 //
 // Deliberate deviations: none. Vendor differences (the AMD flavour): in long mode AMD
-// also accepts an LDT for LAR, and requires the type field of a 16-byte system
-// descriptor's upper half to be zero (AMD APM Vol. 3 LAR, LSL).
+// also accepts an LDT for LAR (the valid long-mode system types of AMD APM Vol. 2 §4.8.3
+// Table 4-6: LDT, 64-bit TSS, 64-bit call gate), and requires the S and type fields of a
+// 16-byte system descriptor's upper half to be zero (§4.8.3, Figure 4-22). The LAR/LSL
+// pages of APM Vol. 3 were not available to this project.
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';

@@ -176,7 +176,7 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const delta = (cpu.flagsRest & DF) !== 0 ? -size : size;
   // INS/OUTS: the I/O permission check (SDM Vol. 2 INS and OUTS "Operation"; AMD APM Vol. 3
-  // INSx/OUTSx: "checks the I/O permission bitmap in the TSS before allowing access") is part
+  // INSx/OUTSx, whose text was not available here: the AMD EPYC below is the AMD evidence) is part
   // of executing the instruction and comes before REP looks at the count, so a denied port
   // raises #GP(0) even with rCX = 0, changing nothing (as an AMD EPYC does at CPL 3, and QEMU
   // (gen_check_io before gen_repz_ins) and Bochs (allow_io before repeat())). DX cannot change

@@ -137,8 +137,8 @@ export function wrmsr(cpu: Cpu): void {
       if ((lo & 0x2ff) !== 0 || (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
       break;
     case M.MSR_TSC_AUX:
-      // Bits 63:32: reserved on Intel (SDM Vol. 4, IA32_TSC_AUX: #GP(0)). The APM does not say;
-      // AMD processors ignore them and read them as 0, which Linux's KVM follows for AMD guests
+      // Bits 63:32: reserved on Intel (SDM Vol. 4, IA32_TSC_AUX: #GP(0)). The APM's text on them
+      // was not available here; AMD processors ignore them and read them as 0, which Linux's KVM follows for AMD guests
       // (arch/x86/kvm/x86.c kvm_set_msr_common(), MSR_TSC_AUX: "Current AMD CPUs completely
       // ignore bits 63:32").
       if (hi !== 0 && cpu.model.vendor !== 'amd') cpu.gp(0);
