@@ -335,11 +335,6 @@ const APM_INT = 'AMD APM Vol. 3 INT n and Vol. 2 §8.9 "Long-Mode Interrupt Cont
   'and the #SS for a non-canonical new stack ' + APM_NOT_READ;
 const APM_INT1 = 'AMD APM Vol. 2 §8.2, #DB (as quoted by rust-osdev/x86_64 src/structures/idt.rs): executing INT1 ' +
   '(opcode F1) raises #DB, and the instruction completes first (a trap)';
-const APM_PAE =
-  'AMD APM Vol. 2 §5.5.3 "TLB Management", Handling of PDPT Entries in PAE Mode: on older AMD64 processors the four ' +
-  'PDPT entries are loaded when CR3 is written and stay locked in, checked for reserved bits then (#GP) -- what ' +
-  'Ringside\'s amd flavour models; "Modern AMD processors" (and SVM guests) instead load and check them on demand ' +
-  'during translation (#PF for a reserved bit) and may re-read them at any time, as QEMU does';
 const APM_LSL = 'AMD APM Vol. 3 LSL, long-mode column of its descriptor-type table (not available here); Vol. 2 ' +
   '§4.8.3 "System Descriptors", Table 4-6, and §4.13.2 "Long Mode Type Check Differences": in long mode the 16-bit ' +
   'TSS types 1 and 3 are illegal, the LDT (2) and the 64-bit TSS (9, B) valid';
@@ -1013,30 +1008,52 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
       guest: 'paging32', vendors: BOTH, line, sdmSection: RSVD_SDM + '; ' + APM_PF_ERR, sdmValue, qemuValue, qemuSource: RSVD_QEMU, why: RSVD_WHY + ` Here: ${what}.`,
     })),
-  // PDPTE registers under the AMD model: the amd flavour keeps the SDM's (the APM's "older AMD64
-  // processors"); the APM says modern AMD processors read and check the PDPT entries on demand, as
-  // QEMU does, so on those QEMU's values below are AMD's (APM_PAE; reported, src/cpu unchanged).
+  // PDPTE registers: Intel only. The amd flavour reads and checks the PDPT entries on demand, as
+  // modern AMD processors do (AMD APM Vol. 2 §5.5.3, "Handling of PDPT Entries in PAE Mode"), and
+  // as QEMU does, so the AMD model agrees with it there (src/cpu/paging.ts).
   ...([[/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3$/, '#GP', 'completed', 'the MOV to CR3 itself'],
     [/^pae\.pdpte_rsvd_bit(1|40)\.mov_cr3\.error_code$/, '0x0', null, 'the #GP error code, printed only when it is raised'],
     [/^pae\.pdpte_rsvd_bit(1|40)\.cr3$/, 'unchanged', 'loaded', 'CR3 after the MOV']] as const)
     .map(([line, sdmValue, qemuValue, what]): QemuDeviation => ({
       guest: 'paging32',
       line,
-      vendors: BOTH,
       sdmSection: PDPTE_SDM + '; "If any of the PDPTEs sets both the P flag (bit 0) and any reserved bit, the MOV to CR ' +
-        'instruction causes a general-protection exception (#GP(0)) and the PDPTEs are not loaded" (reserved: 2:1, 8:5, 63:MAXPHYADDR)' + '; ' + APM_PAE,
+        'instruction causes a general-protection exception (#GP(0)) and the PDPTEs are not loaded" (reserved: 2:1, 8:5, 63:MAXPHYADDR)',
       sdmValue,
       qemuValue,
       qemuSource: PDPTE_QEMU + '; helper_write_crN() case 3 calls cpu_x86_update_cr3() without looking at the PDPTEs',
       why: PDPTE_WHY + ` Here: ${what} with a reserved bit (1 or 40) in a present PDPTE.`,
     })),
+  // The walk through the bad PDPTE 3 after that MOV: Intel never loads such a CR3; AMD walks and faults.
+  ...([['1', 'completed', 'QEMU\'s walk does not check PDPTE bit 1'], ['40', '#PF(0x8) cr2=0xc0000010', 'QEMU reports RSVD without P']] as const)
+    .flatMap(([bit, qemuValue, what]): QemuDeviation[] => [
+      {
+        guest: 'paging32',
+        line: new RegExp(`^pae\\.pdpte_rsvd_bit${bit}\\.walk$`),
+        sdmSection: PDPTE_SDM + ': MOV to CR3 with a reserved bit in a present PDPTE raises #GP(0) and loads nothing, so no walk uses it',
+        sdmValue: 'not walked (CR3 unchanged)',
+        qemuValue,
+        qemuSource: PDPTE_QEMU + '; helper_write_crN() case 3 calls cpu_x86_update_cr3() without looking at the PDPTEs',
+        why: PDPTE_WHY + ` Here: the read through PDPTE 3 (bit ${bit} set) after QEMU loaded CR3; ${what}.`,
+      },
+      {
+        guest: 'paging32',
+        line: new RegExp(`^pae\\.pdpte_rsvd_bit${bit}\\.walk$`),
+        vendors: ['amd'],
+        sdmSection: 'AMD APM Vol. 2 §5.5.3, "Handling of PDPT Entries in PAE Mode": modern AMD processors check the PDPT ' +
+          'entries during translation, a reserved bit (2:1, 8:5, 63:MAXPHYADDR) raising #PF; ' + APM_PF_ERR,
+        sdmValue: '#PF(0x9) cr2=0xc0000010',
+        qemuValue,
+        qemuSource: RSVD_QEMU,
+        why: `QEMU's AMD model walks the PDPT as AMD does, but ${what}.`,
+      },
+    ]),
   {
     guest: 'paging32',
     line: /^pae\.pdpte_cache\.after_invlpg$/,
-    vendors: BOTH,
     sdmSection: PDPTE_SDM + ': the PDPTE registers are loaded only by MOV to CR3 under PAE paging, by MOV to CR0/CR4 ' +
       'entering PAE paging or changing CR0.CD/NW/PG or CR4.PAE/PGE/PSE/SMEP, and by task switches; INVLPG (§4.10.4.1) ' +
-      'invalidates TLB and paging-structure-cache entries, not the PDPTE registers' + '; ' + APM_PAE,
+      'invalidates TLB and paging-structure-cache entries, not the PDPTE registers',
     sdmValue: 'old',
     qemuValue: 'new',
     qemuSource: PDPTE_QEMU,

@@ -138,8 +138,8 @@ export class Cpu implements CodeCache {
   cr3Hi = 0;
   cr4 = 0;
   /** The PDPTE registers of PAE paging (SDM Vol. 3A §4.4.1): the four PDPTEs as loaded by the
-   *  last MOV to CR0/CR3/CR4 that loaded them (paging.ts loadPdptes); PAE walks use these,
-   *  never the PDPT in memory. */
+   *  last MOV to CR0/CR3/CR4 that loaded them (paging.ts loadPdptes); Intel-flavour PAE walks
+   *  use these, never the PDPT in memory. The AMD flavour has none (paging.ts). */
   readonly pdpteLo = new Int32Array(4);
   readonly pdpteHi = new Int32Array(4);
   cr8 = 0;

@@ -17,6 +17,12 @@
 // - A 5-level linear address must stay below 2^53 in magnitude (cpu.ts deviations).
 // - Protection keys (CR4.PKE) are not supported: the PK error-code bit is never set.
 // - Memory types (PAT, PCD, PWT) have no effect: the model has no caches.
+//
+// Vendor difference: PAE paging's PDPTEs. Intel loads them into PDPTE registers at MOV to
+// CR0/CR3/CR4 and checks their reserved bits there (#GP(0), §4.4.1). Modern AMD processors
+// read them on demand during translation and report a reserved bit as #PF (AMD APM Vol. 2
+// §5.5.3, "Handling of PDPT Entries in PAE Mode": older AMD64 processors behaved as Intel);
+// the AMD flavour reads them at every walk, the loosest behaviour that text allows.
 
 import type { Cpu } from './cpu.js';
 import type { PageWalk } from './scratch.js';
@@ -188,19 +194,29 @@ function readLong(cpu: Cpu, lin: number): number {
   return 0; // not reached: the shift-12 level always ends the loop
 }
 
-/** PAE paging (§4.4): linear bits 31:30 select one of the four PDPTE registers loaded by
- *  loadPdptes (never re-read from memory during a walk, §4.4.1), then an 8-byte PDE (bits
- *  29:21; PS = 1 maps a 2-MByte page) and an 8-byte PTE (bits 20:12). PDPTEs carry no
+/** PAE paging (§4.4): linear bits 31:30 select one of the four PDPTEs -- on Intel the PDPTE
+ *  registers loaded by loadPdptes (never re-read from memory during a walk, §4.4.1), on AMD
+ *  the entry in memory at CR3[31:5] (this file's vendor difference) -- then an 8-byte PDE
+ *  (bits 29:21; PS = 1 maps a 2-MByte page) and an 8-byte PTE (bits 20:12). PDPTEs carry no
  *  access rights and no A flag. */
 function readPae(cpu: Cpu, lin: number): number {
   const nxe = (cpu.efer & C.EFER_NXE) !== 0;
   const pdpte = (lin >>> 30) & 3;
-  const pdpteLo = cpu.pdpteLo[pdpte];
   const w = cpu.scratch.walk;
   beginWalk(w);
+  let pdpteLo: number, pdpteHi: number;
+  if (cpu.model.vendor === 'amd') {
+    const addr = ((cpu.cr3Lo & ~0x1f) >>> 0) + pdpte * 8;
+    pdpteLo = entryDword(cpu, addr);
+    pdpteHi = entryDword(cpu, addr + 4);
+    if ((pdpteLo & P) !== 0 && ((pdpteLo & PDPTE_RSVD_LO) !== 0 || (pdpteHi & PDPTE_RSVD_HI) !== 0)) return PFEC_P | PFEC_RSVD;
+  } else {
+    pdpteLo = cpu.pdpteLo[pdpte];
+    pdpteHi = cpu.pdpteHi[pdpte];
+  }
   if ((pdpteLo & P) === 0) return 0;
   let tableLo = pdpteLo & ~0xfff;
-  let tableHi = cpu.pdpteHi[pdpte] & HI_ADDR;
+  let tableHi = pdpteHi & HI_ADDR;
   for (let shift = 21; shift >= 12; shift -= 9) {
     const index = (lin >>> shift) & 511;
     const addr = tableHi * TWO32 + (tableLo >>> 0) + index * 8;
@@ -254,6 +270,7 @@ function read32(cpu: Cpu, lin: number): number {
  *  false, loading nothing, if a PDPTE has P = 1 and a reserved bit set (2:1, 8:5,
  *  63:MAXPHYADDR): the MOV to CR0/CR3/CR4 that asked then raises #GP(0) and changes nothing. */
 export function loadPdptes(cpu: Cpu, cr3Lo: number): boolean {
+  if (cpu.model.vendor === 'amd') return true; // read at each walk instead (readPae)
   const base = (cr3Lo & ~0x1f) >>> 0;
   for (let k = 0; k < 4; k++) {
     const lo = entryDword(cpu, base + 8 * k), hi = entryDword(cpu, base + 8 * k + 4);
