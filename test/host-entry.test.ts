@@ -12,6 +12,11 @@
 // - One tick of virtual time per call (DESIGN.md "Determinism").
 // - Lookup by linear address: another linear page mapping the same physical page runs
 //   the bytes; a write to the entry's page drops its decodes like any other.
+// And the issue's proof: a test host (test/helpers/syscall-host.ts) services the
+// host-syscalls guest's SYSCALLs in TypeScript; the user program prints the same console
+// and resumes ring 3 with the same registers at every return as under the guest's own
+// kernel (SDM SYSCALL/SYSRET "Operation": RCX, R11, CS, SS, RFLAGS at the return), and the
+// run survives capture and restore with the host re-registering its entry point.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +27,9 @@ import { instructionName } from '../src/cpu/host-entry.js';
 import type { TransitionRecord } from '../src/cpu/transition.js';
 import * as V from '../src/arch/vectors.js';
 import { CS, SS } from '../src/arch/descriptors.js';
+import { bootImage, restoreMachine, runBooted, type RunResult } from '../src/lab/run.js';
+import { buildTestGuest } from './helpers/guest-console.js';
+import { serviceSyscalls } from './helpers/syscall-host.js';
 
 const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, PT = 0x4000;
 const GDT = 0x5000, TSS = 0x6000, IDT = 0x7000, KSTACK = 0x9000;
@@ -258,3 +266,64 @@ for (const [exit, bytes] of [['sysretq', [0x48, 0x0f, 0x07]], ['sysretl', [0x0f,
     assert.deepEqual(outcome(true), outcome(false));
   });
 }
+
+// ---------------------------------------------------------------- the guest, two ways
+
+const PROFILE = 'native/idt';
+
+interface Traced { result: RunResult; records: TransitionRecord[] }
+
+/** Run host-syscalls under its own kernel or with the TypeScript host, tracing. */
+function runGuest(withHost: boolean): Traced {
+  const image = buildTestGuest('host-syscalls');
+  const records: TransitionRecord[] = [];
+  const booted = bootImage(image, { profile: PROFILE, trace: (r) => records.push(r) });
+  if (withHost) serviceSyscalls(booted.machine, image);
+  return { result: runBooted(booted, image, { profile: PROFILE }), records };
+}
+
+/** Every return to ring 3: what the transition committed and the registers user code resumes with. */
+const ring3 = (records: TransitionRecord[]): unknown[] =>
+  records.filter((r) => r.after.cpl === 3 && r.before.cpl !== 3).map((r) => ({ kind: r.kind, registers: r.after.registers }));
+
+test('host-syscalls: a TypeScript host servicing the SYSCALLs gives the same console and the same registers at every return to ring 3', () => {
+  const kernel = runGuest(false);
+  const host = runGuest(true);
+  assert.equal(kernel.result.verdict, 'success', kernel.result.reason);
+  assert.equal(host.result.verdict, 'success', host.result.reason);
+  assert.equal(host.result.console, kernel.result.console);
+
+  const calls = ['write', 'write', 'getpid', 'write', 'write', 'write', 'unknown(999)', 'write', 'getpid', 'write', 'write', 'write', 'write', 'exit'];
+  assert.equal(kernel.records.filter((r) => r.kind === 'sysret').length, calls.length);
+  assert.deepEqual(ring3(host.records), ring3(kernel.records));
+
+  // Under the host the kernel's SYSCALL path runs no instruction: each call is one tick,
+  // and its SYSRET says which host entry performed it, and what for.
+  const hostCalls = host.records.filter((r) => r.annotation !== null);
+  assert.deepEqual(hostCalls.map((r) => [r.kind, r.annotation]), calls.map((n) => ['sysret', `host:syscall ${n}`]));
+  assert.ok(kernel.records.every((r) => r.annotation === null));
+  const perCall = (kernel.result.instructions - host.result.instructions) / hostCalls.length;
+  assert.ok(perCall > 1, `the kernel's entry path should cost more than one tick a call (${perCall})`);
+});
+
+test('host-syscalls with the TypeScript host: capture and restore, the host re-registering, continue exactly', () => {
+  const image = buildTestGuest('host-syscalls');
+  const whole = runGuest(true);
+  // Stop at every boundary where RIP is the entry point (the SYSCALL retired, the host not
+  // yet called), and at the boundaries after each host call.
+  const points = whole.records.filter((r) => r.kind === 'syscall').flatMap((r) => [r.icount + 1, r.icount + 2]);
+  assert.ok(points.length >= 20);
+  let booted = bootImage(image, { profile: PROFILE });
+  serviceSyscalls(booted.machine, image);
+  for (const at of points) {
+    assert.equal(booted.machine.run({ maxInsns: at, timeoutMs: 0 }).kind, 'insn-budget');
+    const state = structuredClone(booted.machine.capture());
+    booted = restoreMachine(state, { profile: PROFILE });
+    serviceSyscalls(booted.machine, image);
+  }
+  const relayed = runBooted(booted, image, { profile: PROFILE });
+  assert.equal(relayed.console, whole.result.console);
+  assert.deepEqual(relayed.registers, whole.result.registers);
+  assert.equal(relayed.instructions, whole.result.instructions);
+  assert.equal(relayed.transitions, whole.result.transitions);
+});
