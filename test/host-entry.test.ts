@@ -1,7 +1,7 @@
-// Host entry points (DESIGN.md "Hosts", docs/architecture.md "Host entry points") on a bare
-// long-mode machine: a host function registered at a linear address runs when delivery, a
-// SYSCALL or a jump lands there, reads the frame the CPU pushed through paging, and leaves
-// through the CPU's own IRETQ or SYSRET, whose checks and faults are the instruction's:
+// Host entry points (docs/architecture.md "Host entry points") on a bare long-mode machine:
+// a host function registered at a linear address runs when delivery, a SYSCALL or a jump
+// lands there, reads the frame the CPU pushed through paging, and leaves through the CPU's
+// own IRETQ or SYSRET, whose checks and faults are the instruction's:
 // - IDT delivery (SDM Vol. 3A §6.14.2, §6.14.4) pushes SS, RSP, RFLAGS, CS, RIP on the
 //   TSS.RSP0 stack; IRETQ (SDM IRET "Operation", IA-32e mode) pops them back to CPL 3.
 // - SYSRET with a non-canonical RCX: Intel raises #GP(0) at CPL 0 before any state changes
@@ -9,7 +9,7 @@
 //   entry point; AMD returns to CPL 3 and the fetch there faults (APM SYSRET).
 // - The fetch at an entry point goes through paging (SDM Vol. 3A §4.7): a non-present page
 //   is #PF with I/D = 1 (error 0x10 at CPL 0 with EFER.NXE), an XD page #PF error 0x11.
-// - One tick of virtual time per call (DESIGN.md "Determinism").
+// - One tick of virtual time per call, as a retired instruction counts one.
 // - Lookup by linear address: another linear page mapping the same physical page runs
 //   the bytes; a write to the entry's page drops its decodes like any other.
 // And the proof: a test host (test/helpers/syscall-host.ts) services the
@@ -233,10 +233,14 @@ test('a write to an entry point\'s page drops its decodes; unregistering runs th
   assert.equal(cpu.regLo[0], 4);
 });
 
-test('a host function that neither leaves nor stops the run is a host bug, not a guest behaviour', () => {
+test('a host function that neither leaves nor stops the run, or leaves twice, is a host bug, not a guest behaviour', () => {
   const m = machine('intel', 0, ENTRY);
   m.cpu.hostEntries.register(ENTRY, 'stays', () => {});
   assert.throws(() => m.cpu.run(10), /host entry stays returned without leaving/);
+  const twice = machine('intel', 3, USER);
+  twice.memory.write(USER, Uint8Array.of(0x0f, 0x05));
+  twice.cpu.hostEntries.register(ENTRY, 'twice', (c) => { c.hostEntries.leave('sysretq'); c.hostEntries.leave('sysretq'); });
+  assert.throws(() => twice.cpu.run(10), /host entry twice left twice/);
   assert.throws(() => m.cpu.hostEntries.leave('iretq'), /outside a host entry point/);
   assert.throws(() => m.cpu.hostEntries.register(ENTRY, 'again', () => {}), /stays is already registered/);
 });

@@ -1,6 +1,6 @@
 /*
  * host-syscalls: a user program's system calls, serviced by this kernel's own SYSCALL
- * entry in machine code -- and, in test/host-entry-syscalls.test.ts, by a TypeScript host
+ * entry in machine code -- and, in test/host-entry.test.ts, by a TypeScript host
  * that claims the same entry point, so that the two can be compared register for register
  * at every return to ring 3 (issue 14, point 3; docs/architecture.md "Host entry points").
  *

@@ -1,5 +1,5 @@
-// Host entry points (DESIGN.md "Hosts"; docs/architecture.md "Host entry points"): linear
-// addresses at which, instead of fetching instructions, the vCPU calls a host's TypeScript.
+// Host entry points (docs/architecture.md "Host entry points"): linear addresses at which,
+// instead of fetching instructions, the vCPU calls a host's TypeScript.
 //
 // The call is an instruction in every way the rest of the CPU can see. It is found where
 // instructions are decoded (cpu.ts enterCodePage/decodeAt), so reaching it costs the hot
@@ -10,9 +10,9 @@
 // the architectural returns below, which run the opcode table's own semantics for that
 // instruction (the same function the interpreter runs for its bytes). A fault the function
 // or its return raises is delivered with RIP = the entry point, as if the instruction there
-// had faulted. Each call counts one tick of virtual time (DESIGN.md "Determinism"), whether
-// it returns or faults, and a transition its return commits carries the annotation
-// `host:<name>` (and the host's note) in the trace.
+// had faulted. Each call counts one tick of virtual time, whether it returns or faults, and
+// a transition its return commits carries the annotation `host:<name>` (and the host's
+// note) in the trace.
 //
 // Aliases: entry points are looked up by linear address, but the decode cache is keyed by
 // physical page. A linear page that holds an entry point therefore gets decode pages of its
@@ -170,6 +170,7 @@ export class HostEntries {
   leave(exit: HostExit, note?: string): void {
     const entry = this.current;
     if (entry === null) throw new Error(`host exit ${exit} outside a host entry point`);
+    if (this.left) throw new Error(`host entry ${entry.name} left twice`);
     const insn = exitInsn(exit);
     const feature = ENTRIES[insn.entry].feature;
     // An instruction whose CPUID feature the model lacks is #UD (the decoder's gate).
@@ -186,7 +187,6 @@ export class HostEntries {
   /** Run `entry`'s function (the pseudo-instruction's semantics). */
   call(entry: HostEntry): void {
     const cpu = this.cpu;
-    if (this.current !== null) throw new Error(`host entry ${entry.name} reached from inside ${this.current.name}`);
     this.current = entry;
     this.left = false;
     try {
