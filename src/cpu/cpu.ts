@@ -47,7 +47,7 @@ import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TY
 import { Mode } from './mode.js';
 import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
 import { formatLinear } from './format.js';
-import { HostEntries, type HostPage } from './host-entry.js';
+import { HostEntries } from './host-entry.js';
 // For users outside src/cpu; modules inside it import these from their own modules.
 export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
@@ -201,10 +201,8 @@ export class Cpu implements CodeCache {
   private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
   private codePpn = -1;
-  /** The host entry points (host-entry.ts), and the page of them the decode cache is
-   *  serving (null: the current code page holds none). */
+  /** The host entry points (host-entry.ts). */
   readonly hostEntries = new HostEntries(this);
-  private codeHost: HostPage | null = null;
 
   constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions) {
     this.mem = mem;
@@ -917,8 +915,8 @@ export class Cpu implements CodeCache {
   /** Decode at `lin` on the current code page: a host entry point's pseudo-instruction
    *  (host-entry.ts) where one is registered, else the bytes. */
   private decodeAt(lin: number): Insn {
-    if (this.codeHost !== null) {
-      const entry = this.codeHost.entries.get(lin - this.codeBase);
+    if (this.hostEntries.pages.size !== 0) {
+      const entry = this.hostEntries.at(lin);
       if (entry !== undefined) return entry.insn;
     }
     return decode(this, lin);
@@ -930,17 +928,10 @@ export class Cpu implements CodeCache {
     }
     const phys = this.translate(rip, this.tlbFetch, Access.Fetch);
     const ppn = Math.floor(phys / PAGE_SIZE);
-    const vpn = Math.floor(rip / PAGE_SIZE);
-    const mode64 = this.mode === Mode.Long64;
     // A linear page with host entry points decodes into pages of its own (host-entry.ts).
-    const host = this.hostEntries.pages.size === 0 ? undefined : this.hostEntries.pages.get(vpn);
-    let page: (Insn | undefined)[] | undefined;
-    if (host !== undefined) {
-      if (ppn >= this.mem.pages) host.drop(-1); // not RAM: writes are not seen, keep nothing
-      else this.codeMark[ppn] = 1;
-      page = host.decodePage(ppn, mode64);
-    } else {
-      const key = ppn * 2 + (mode64 ? 1 : 0);
+    let page = this.hostEntries.pages.size === 0 ? undefined : this.hostEntries.codePage(rip, ppn);
+    if (page === undefined) {
+      const key = ppn * 2 + (this.mode === Mode.Long64 ? 1 : 0);
       page = this.icache[key];
       if (page === undefined) {
         page = new Array<Insn | undefined>(PAGE_SIZE);
@@ -952,8 +943,7 @@ export class Cpu implements CodeCache {
     }
     this.codePage = page;
     this.codePpn = ppn;
-    this.codeHost = host ?? null;
-    this.codeBase = vpn * PAGE_SIZE;
+    this.codeBase = Math.floor(rip / PAGE_SIZE) * PAGE_SIZE;
   }
 
   /** Host entry points were added or removed: find the code page afresh, and stop a

@@ -31,6 +31,7 @@
 import type { Cpu } from './cpu.js';
 import { Insn } from './insn.js';
 import { FAULT } from './fault.js';
+import { Mode } from './mode.js';
 import { ENTRIES, mnemonicOf } from './opcodes.js';
 
 const PAGE_SIZE = 4096;
@@ -90,7 +91,7 @@ function exitInsn(exit: HostExit): Insn {
 }
 
 /** A linear page holding entry points, with decode pages of its own (see the header). */
-export class HostPage {
+class HostPage {
   /** Entry points by offset in the page. */
   readonly entries = new Map<number, HostEntry>();
   /** The physical page these decodes came from (-1: none yet). */
@@ -157,6 +158,17 @@ export class HostEntries {
   at(address: number): HostEntry | undefined {
     const vpn = Math.floor(address / PAGE_SIZE);
     return this.pages.get(vpn)?.entries.get(address - vpn * PAGE_SIZE);
+  }
+
+  /** The decode page for a fetch at `rip` that found physical page `ppn`, if rip's linear
+   *  page holds entry points (cpu.ts enterCodePage); undefined otherwise. */
+  codePage(rip: number, ppn: number): (Insn | undefined)[] | undefined {
+    const page = this.pages.get(Math.floor(rip / PAGE_SIZE));
+    if (page === undefined) return undefined;
+    const cpu = this.cpu;
+    if (ppn >= cpu.mem.pages) page.drop(-1); // not RAM: writes are not seen, keep nothing
+    else cpu.mem.codeMark[ppn] = 1;
+    return page.decodePage(ppn, cpu.mode === Mode.Long64);
   }
 
   /** Physical page `ppn` was written: drop host pages' decodes of it. */
