@@ -48,6 +48,7 @@ import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TY
 import { Mode } from './mode.js';
 import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
 import { formatLinear } from './format.js';
+import { HostEntries } from './host-entry.js';
 // For users outside src/cpu; modules inside it import these from their own modules.
 export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
@@ -203,6 +204,8 @@ export class Cpu implements CodeCache {
   private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
   private codePpn = -1;
+  /** The host entry points (host-entry.ts). */
+  readonly hostEntries = new HostEntries(this);
 
   constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions) {
     this.mem = mem;
@@ -908,9 +911,19 @@ export class Cpu implements CodeCache {
     }
     const cached = this.codePage[off];
     if (cached !== undefined) return cached;
-    const insn = decode(this, rip);
+    const insn = this.decodeAt(rip);
     if (off + insn.len <= PAGE_SIZE) this.codePage[off] = insn;
     return insn;
+  }
+
+  /** Decode at `lin` on the current code page: a host entry point's pseudo-instruction
+   *  (host-entry.ts) where one is registered, else the bytes. */
+  private decodeAt(lin: number): Insn {
+    if (this.hostEntries.pages.size !== 0) {
+      const entry = this.hostEntries.at(lin);
+      if (entry !== undefined) return entry.insn;
+    }
+    return decode(this, lin);
   }
 
   private enterCodePage(rip: number): void {
@@ -919,18 +932,47 @@ export class Cpu implements CodeCache {
     }
     const phys = this.translate(rip, this.tlbFetch, Access.Fetch);
     const ppn = Math.floor(phys / PAGE_SIZE);
-    const key = ppn * 2 + (this.mode === Mode.Long64 ? 1 : 0);
-    let page = this.icache[key];
+    // A linear page with host entry points decodes into pages of its own (host-entry.ts).
+    let page = this.hostEntries.pages.size === 0 ? undefined : this.hostEntries.codePage(rip, ppn);
     if (page === undefined) {
-      page = new Array<Insn | undefined>(PAGE_SIZE);
-      if (ppn < this.mem.pages) {
-        this.icache[key] = page;
-        this.codeMark[ppn] = 1;
+      const key = ppn * 2 + (this.mode === Mode.Long64 ? 1 : 0);
+      page = this.icache[key];
+      if (page === undefined) {
+        page = new Array<Insn | undefined>(PAGE_SIZE);
+        if (ppn < this.mem.pages) {
+          this.icache[key] = page;
+          this.codeMark[ppn] = 1;
+        }
       }
     }
     this.codePage = page;
     this.codePpn = ppn;
     this.codeBase = Math.floor(rip / PAGE_SIZE) * PAGE_SIZE;
+  }
+
+  /** Host entry points were added or removed: find the code page afresh, and stop a
+   *  running block (it may run over a new entry point). */
+  codeMappingChanged(): void {
+    this.codeBase = NaN;
+    this.blockExit = true;
+  }
+
+  /** The instruction the CPU would run at linear address `lin` in the current mode, for
+   *  traces and disassembly (host-entry.ts instructionName): a host entry point's
+   *  pseudo-instruction, or the bytes decoded (not cached); null if fetching them faults.
+   *  Nothing is raised or recorded. */
+  instructionAt(lin: number): Insn | null {
+    const entry = this.hostEntries.at(lin);
+    if (entry !== undefined) return entry.insn;
+    const cr2Lo = this.cr2Lo, cr2Hi = this.cr2Hi;
+    try {
+      return decode(this, lin);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.cr2Lo = cr2Lo;
+      this.cr2Hi = cr2Hi;
+      return null;
+    }
   }
 
   /** A write (by this vCPU, another, or the host) hit a page with cached decodes: drop
@@ -939,6 +981,7 @@ export class Cpu implements CodeCache {
     this.blockExit = true;
     this.icache[ppn * 2] = undefined;
     this.icache[ppn * 2 + 1] = undefined;
+    if (this.hostEntries.pages.size !== 0) this.hostEntries.dropPhysical(ppn);
     if (ppn === this.codePpn) this.codeBase = NaN;
   }
 
@@ -1028,7 +1071,7 @@ export class Cpu implements CodeCache {
     let insn: Insn;
     const cr2Lo = this.cr2Lo, cr2Hi = this.cr2Hi;
     try {
-      insn = decode(this, this.codeBase + off);
+      insn = this.decodeAt(this.codeBase + off);
     } catch (e) {
       if (e !== FAULT) throw e;
       // A look-ahead decode is not an access: nothing is raised or recorded.

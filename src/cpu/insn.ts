@@ -2,6 +2,7 @@
 // (physical page, offset, mode); execution reads these fields and never allocates.
 
 import type { Cpu } from './cpu.js';
+import type { HostEntry } from './host-entry.js';
 
 export type Exec = (cpu: Cpu, insn: Insn) => void;
 
@@ -55,6 +56,8 @@ export class Insn {
   /** The compiled block that starts here (blocks.ts), and how many instructions it runs. */
   block: ((cpu: Cpu) => void) | null = null;
   blockLength = 0;
+  /** The host entry point this pseudo-instruction calls (host-entry.ts); null for decoded bytes. */
+  host: HostEntry | null = null;
 
   constructor(exec: Exec) {
     this.exec = exec;

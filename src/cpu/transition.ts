@@ -98,6 +98,9 @@ export interface TransitionRecord {
   vector: number | null;
   source: (typeof EVENT_SOURCE_NAMES)[number] | null;
   errorCode: number | null;
+  /** What a host did with the transition, when a host entry point's return committed it
+   *  (host-entry.ts): `host:<entry name>`, then the host's note if it gave one. */
+  annotation: string | null;
   before: TransitionSide;
   after: TransitionSide;
   /** The frame's bytes as the guest's memory holds them after the transition. */
@@ -178,6 +181,7 @@ export function commitTransition(cpu: Cpu): void {
       vector: t.vector >= 0 ? t.vector : null,
       source: t.kind === TransitionKind.Delivery ? EVENT_SOURCE_NAMES[t.source] : null,
       errorCode: t.error >= 0 ? t.error : null,
+      annotation: cpu.hostEntries.annotation,
       before,
       after: side(cpu),
       frame: t.frameLength > 0 ? frameBytes(cpu, t.frameLin, t.frameLength) : null,
