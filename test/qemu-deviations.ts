@@ -1259,9 +1259,10 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   {
     guest: 'ring3',
     line: /^iret\.ss_fresh\.accessed$/,
+    vendors: BOTH,
     sdmSection:
       'Intel SDM Vol. 3A §3.4.5.1 "Code- and Data-Segment Descriptor Types": the processor sets the accessed bit ' +
-      'when it loads the segment selector into a segment register (SS loaded by IRET included)',
+      'when it loads the segment selector into a segment register (SS loaded by IRET included)' + '; ' + APM_ACCESSED,
     sdmValue: '0x1',
     qemuValue: '0x0',
     qemuSource:
