@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cpu } from '../src/cpu/cpu.js';
-import { Insn } from '../src/cpu/insn.js';
-import { FAULT } from '../src/cpu/fault.js';
+import type { Insn } from '../src/cpu/insn.js';
+import { runExec, u64 } from './helpers/cpu-step.js';
 import { Msr } from '../src/cpu/msrs.js';
 import { PhysicalMemory } from '../src/machine/memory.js';
 import { IoBus } from '../src/machine/io.js';
@@ -41,19 +41,8 @@ function cpuAt(vendor: 'intel' | 'amd', cpl: number, compat = false): Cpu {
   return cpu;
 }
 
-function run(cpu: Cpu, exec: (c: Cpu, i: Insn) => void, osz = 8): string {
-  const i = new Insn(exec);
-  i.osz = osz;
-  try {
-    exec(cpu, i);
-  } catch (e) {
-    if (e !== FAULT) throw e;
-    return `${cpu.faultVector}(${cpu.faultError})`;
-  }
-  return 'ok';
-}
+const run = (cpu: Cpu, exec: (c: Cpu, i: Insn) => void, osz = 8): string => runExec(cpu, exec, osz);
 
-const u64 = (cpu: Cpu, r: number): bigint => (BigInt(cpu.regHi[r] >>> 0) << 32n) | BigInt(cpu.regLo[r] >>> 0);
 
 for (const vendor of ['intel', 'amd'] as const) {
   test(`${vendor}: SYSCALL from 64-bit CPL 3: RCX, R11, LSTAR, FMASK, the STAR selectors with fixed attributes`, () => {

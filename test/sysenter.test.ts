@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cpu } from '../src/cpu/cpu.js';
 import { Mode } from '../src/cpu/mode.js';
-import { Insn } from '../src/cpu/insn.js';
-import { FAULT } from '../src/cpu/fault.js';
+import type { Insn } from '../src/cpu/insn.js';
+import { runExec, runInsn, u64 } from './helpers/cpu-step.js';
 import { Msr } from '../src/cpu/msrs.js';
 import { decode } from '../src/cpu/decoder.js';
 import { mnemonicOf } from '../src/cpu/opcodes.js';
@@ -55,19 +55,8 @@ function cpuAt(vendor: Vendor, where: Where, cpl: number, sysenterCs = 0x10): Cp
   return cpu;
 }
 
-function run(cpu: Cpu, exec: (c: Cpu, i: Insn) => void, osz = 4): string {
-  const i = new Insn(exec);
-  i.osz = osz;
-  try {
-    exec(cpu, i);
-  } catch (e) {
-    if (e !== FAULT) throw e;
-    return `${cpu.faultVector}(${cpu.faultError})`;
-  }
-  return 'ok';
-}
+const run = (cpu: Cpu, exec: (c: Cpu, i: Insn) => void, osz = 4): string => runExec(cpu, exec, osz);
 
-const u64 = (cpu: Cpu, r: number): bigint => (BigInt(cpu.regHi[r] >>> 0) << 32n) | BigInt(cpu.regLo[r] >>> 0);
 const seg = (cpu: Cpu, s: number): [number, number, number, number, number] =>
   [cpu.segSel[s], cpu.segAttr[s], cpu.segLimit[s], cpu.segBaseLo[s], cpu.segBaseHi[s]];
 /** The state a faulting instruction must leave untouched. */
@@ -295,13 +284,7 @@ function execBytes(cpu: Cpu, bytes: number[], bits: 32 | 64): string {
   const insn = decode(cpu, 0x8000);
   cpu.mode = saved;
   assert.equal(mnemonicOf(insn.entry), 'RDPID', bytes.map((b) => b.toString(16)).join(' '));
-  try {
-    insn.exec(cpu, insn);
-  } catch (e) {
-    if (e !== FAULT) throw e;
-    return `${cpu.faultVector}(${cpu.faultError})`;
-  }
-  return 'ok';
+  return runInsn(cpu, insn);
 }
 
 test('RDPID (F3 0F C7 /7): IA32_TSC_AUX into r64 in 64-bit mode whatever REX.W or 66, into r32 in 32-bit code; no CR4.TSD check', () => {
