@@ -1,5 +1,5 @@
 // The Intel flavour against a real Intel core (issue 14, point 2): every line of
-// ../shared/reference/intel-observations/cases.txt — 2,838 integer instruction cases from an
+// test/oracle/intel-observations/cases.txt — 2,838 integer instruction cases from an
 // Emerald Rapids core in 64-bit user mode — runs on the model under the intel flavour, and every
 // output register and flag must match, the ones the SDM leaves undefined included (their rules
 // are src/cpu/undefined.ts's intel flavour). Each form of forms.txt is assembled with GNU as
@@ -20,7 +20,7 @@ import { OracleModel } from '../src/lab/oracle/model.js';
 import { EndKind, GPR_NAMES, SCRATCH_SIZE, caseRegs, type Case } from '../src/lab/oracle/layout.js';
 import { USER_CS, USER_DS } from '../src/lab/oracle/model.js';
 
-const DIR = resolve(repoRoot(), '..', 'shared', 'reference', 'intel-observations');
+const DIR = resolve(repoRoot(), 'test', 'oracle', 'intel-observations');
 const STATUS = 0x8d5;
 const FLAG_NAMES: [number, string][] = [[0x1, 'CF'], [0x4, 'PF'], [0x10, 'AF'], [0x40, 'ZF'], [0x80, 'SF'], [0x800, 'OF']];
 
@@ -87,8 +87,7 @@ function flagNames(f: number): string {
 }
 
 test('the intel flavour computes what an Emerald Rapids core computed, undefined flags and results included', () => {
-  assert.ok(existsSync(DIR), `the Intel observations are missing: ${DIR} (the shared reference directory beside the checkout, ` +
-    'reference/intel-observations/ in the project\'s shared files) — this test needs them and cannot run without them');
+  assert.ok(existsSync(join(DIR, 'cases.txt')), `the Intel observations are missing: ${DIR} — this test needs them`);
   const forms = readForms();
   const code = assemble(forms);
   const byName = new Map(forms.map((f) => [f.name, f]));

@@ -7,7 +7,7 @@
 // is a rule — a function of the operands, the count or the flags before — never a list of
 // cases. The hardware oracle compares undefined values only on the CPU a flavour names.
 //
-// - intel: ../shared/reference/intel-observations/ (2,838 cases from an Emerald Rapids core);
+// - intel: test/oracle/intel-observations/ (2,838 cases from an Emerald Rapids core);
 //   test/intel-observations.test.ts runs every case on the intel flavour.
 // - amd: this project's machines, through the oracle's harness (`npm run oracle -- --calibrate`,
 //   test/oracle/undefined-observed-<signature>.json) and the Intel observations' forms run
@@ -119,7 +119,7 @@ export const UNDEFINED: { intel: Flavour; amd: Flavour } = {
     calibratedOn: {
       signature: 'GenuineIntel-06-cf-2',
       brand: 'Intel Xeon (Emerald Rapids, CPUID.1:EAX 0x000c06f2)',
-      source: '../shared/reference/intel-observations/cases.txt',
+      source: 'test/oracle/intel-observations/cases.txt',
     },
     values: {
       logicAF: false,
