@@ -10,8 +10,9 @@
 //     still a timeout (the guest reported but never ended) and a model error is
 //     still a model error (the model could not follow the guest to its end).
 //     A halt or an exit-port write simply ends the run and the line decides.
-//  3. Without a result line the ending decides: exit-port V is success for 0,
-//     skip for 77, failure otherwise; a halt is a crash ("halted without a
+//  3. Without a result line the ending decides: exit-port V is judged as QEMU's
+//     exit status (V << 1) | 1 is by kvm-unit-tests' runner: success for V = 0,
+//     skip for V = 38 (status 77), failure otherwise; a halt is a crash ("halted without a
 //     result"); a triple fault is a crash; a spent instruction budget or
 //     wall-clock timeout is a timeout; a model error is a model error.
 //  4. A run stopped by SIGINT or SIGTERM is interrupted, with or without a result line:
@@ -103,6 +104,10 @@ function describeEnd(kind: 'triple-fault' | 'insn-budget' | 'wall-timeout', mess
   return message.startsWith(stem) ? message : `${words}: ${message}`;
 }
 
+/** The exit-port value that means skip: kvm-unit-tests writes 77 >> 1 so that QEMU's
+ *  isa-debug-exit status (V << 1) | 1 is 77, its runner's skip status. */
+export const SKIP_EXIT_VALUE = 38;
+
 /** Judge a finished run from how it ended and what it printed. */
 export function judge(end: RunEnd, console: string): Judgement {
   const result = lastResultLine(console);
@@ -130,7 +135,7 @@ export function judge(end: RunEnd, console: string): Judgement {
     case 'exit-port': {
       const v = end.exitValue;
       if (v === 0) return { verdict: 'success', reason: 'exit value 0 without a result line' };
-      if (v === 77) return { verdict: 'skip', reason: 'exit value 77 (skip) without a result line' };
+      if (v === SKIP_EXIT_VALUE) return { verdict: 'skip', reason: `exit value ${v} (skip: QEMU exit status 77) without a result line` };
       return { verdict: 'failure', reason: `exit value ${v} without a result line` };
     }
     case 'halted':
