@@ -5,6 +5,7 @@
  * in 64-bit mode; the offset is not used for a gate (SDM Vol. 3A §5.8.4).
  */
 #include "ringside.h"
+#include "gates.h"
 
 /* Record what a gate's target sees: RSP, CS, SS and the first four stack slots. Segment
  * registers are stored as 16 bits (MOV to a 32-bit register leaves bits 31:16
@@ -28,7 +29,8 @@
         .code64
 
 /* The ring-0 target of the gates to SEL_CODE64. gate_mode picks how it returns:
- * 0: loads DS, ES, GS with the DPL-0 data segment and FS with the DPL-3 one, then LRETQ;
+ * 0: loads DS, ES, GS with the DPL-0 data segment (GS base GS_BASE_MARK) and FS with the
+ *    DPL-3 one, then LRETQ;
  * 1: LRETQ with a non-canonical RIP in the frame (expected to fault), then a good LRETQ;
  * 2: moves the return CS:RIP 16 bytes down and returns with LRETQ $16;
  * 3: plain LRETQ. */
@@ -46,6 +48,10 @@ gate_target:
         mov     %eax, %ds
         mov     %eax, %es
         mov     %eax, %gs
+        mov     $0xc0000101, %ecx               /* MSR_GS_BASE: a base the LRETQ must keep */
+        mov     $GS_BASE_MARK, %eax
+        xor     %edx, %edx
+        wrmsr
         mov     $SEL_USER_DATA, %eax
         mov     %eax, %fs
 3:      lretq

@@ -14,7 +14,8 @@
  *     change and only CS and RIP are pushed, on the current stack.
  *   - LRETQ from there pops RIP and CS (RPL 3 > CPL: a return to an outer level), then
  *     RSP and SS; LRETQ imm16 releases imm16 bytes on both stacks. DS, ES, FS and GS
- *     holding a data segment with DPL < the new CPL become null; a DPL-3 one stays.
+ *     holding a data segment with DPL < the new CPL become null (the selector only: GS
+ *     keeps its base); a DPL-3 one stays.
  *   - JMP through a gate never changes CPL: to a non-conforming segment its DPL must
  *     equal CPL. It pushes nothing.
  *   - Faults (Vol. 2 CALL/JMP/RET exceptions): gate DPL < CPL or < RPL: #GP(gate);
@@ -34,6 +35,7 @@
  * Ringside to the SDM's.
  */
 #include "ringside.h"
+#include "gates.h"
 
 #define G_RING0      0x50   /* gate, DPL 3 -> SEL_CODE64:gate_target */
 #define G_DPL0       0x60   /* gate, DPL 0 -> SEL_CODE64:gate_target */
@@ -161,6 +163,8 @@ static void inner_call(const char *name, u64 sel)
     E("after_es", seg_rec.es, 0);
     E("after_fs", seg_rec.fs, SEL_USER_DATA);
     E("after_gs", seg_rec.gs, 0);
+    E("after_gs_base", rdmsr(0xc0000101 /* MSR_GS_BASE */), GS_BASE_MARK);
+    wrmsr(0xc0000101, 0);
 #undef E
 }
 

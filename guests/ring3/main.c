@@ -13,7 +13,8 @@
  *   bit of its descriptor in memory (Vol. 3A §3.4.5.1), as every segment load does.
  * - On that return, ES/DS/FS/GS holding a data (or non-conforming code) segment with
  *   DPL < the new CPL are loaded with a null selector (IRET "Operation"); a conforming
- *   code segment is kept.  IRET with RFLAGS.NT = 1 in IA-32e mode is #GP(0).  At CPL 3,
+ *   code segment is kept; only the selector is loaded, the hidden base stays (FS and
+ *   GS keep their bases in 64-bit mode).  IRET with RFLAGS.NT = 1 in IA-32e mode is #GP(0).  At CPL 3,
  *   IRETQ loads neither IOPL nor (with IOPL 0) IF from the image, but does load AC.
  * - INT n at CPL 3 through a gate with DPL < 3 -> #GP(vector*8 + 2): error code with
  *   IDT = 1, EXT = 0 (§6.12.1.1, §6.13); through a DPL-3 gate it is delivered, to CPL 0
@@ -34,6 +35,8 @@
 #define VEC_DPL3 0x82
 #define VEC_USER 0x8a
 #define NONCANON 0x8000000000000000UL
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
 
 extern u64 iret_probe(const u64 frame[5]);
 extern u64 iret_probe_nt(const u64 frame[5]);
@@ -209,6 +212,20 @@ static void iret_checks(void)
     expect("iret.ok.gs", seen_segs[5], SEL_USER_DATA);
     asm volatile("mov %0, %%ds; mov %0, %%es; mov %1, %%fs; mov %1, %%gs"
                  :: "r"(SEL_DATA), "r"(0) : "memory");
+
+    /* That nulling loads the selector only (IRET "Operation": SegmentSelector <- 0); the
+     * hidden base is not cleared, so in 64-bit mode FS and GS keep their bases. */
+    asm volatile("mov %0, %%fs; mov %0, %%gs" :: "r"(SEL_DATA) : "memory");
+    wrmsr(MSR_FS_BASE, 0x0000123456789000UL);
+    wrmsr(MSR_GS_BASE, 0xffff800012345000UL);
+    iret_case("iret.null_keeps_base", target, SEL_USER_CODE64, SEL_USER_DATA, ~0UL, 0);
+    expect("iret.null_keeps_base.fs", seen_segs[4], 0);
+    expect("iret.null_keeps_base.gs", seen_segs[5], 0);
+    expect("iret.null_keeps_base.fs_base", rdmsr(MSR_FS_BASE), 0x0000123456789000UL);
+    expect("iret.null_keeps_base.gs_base", rdmsr(MSR_GS_BASE), 0xffff800012345000UL);
+    asm volatile("mov %0, %%fs; mov %0, %%gs" :: "r"(0) : "memory");
+    wrmsr(MSR_FS_BASE, 0);
+    wrmsr(MSR_GS_BASE, 0);
 
     /* A readable conforming code segment with DPL 0 in DS is kept (only data and
      * non-conforming code segments are nulled). */

@@ -131,6 +131,18 @@ export function setNullSegment(cpu: Cpu, seg: number, sel: number): void {
   cpu.segmentBaseChanged(seg);
 }
 
+/** A data segment register an IRET or far RET to an outer level invalidates (Vol. 2 IRET
+ *  and RET "Operation", RETURN-TO-OUTER-PRIVILEGE-LEVEL: "SegmentSelector <- 0"): only
+ *  the selector is loaded, and the register becomes unusable. The hidden base and limit
+ *  are not part of that step and are kept: in 64-bit mode FS and GS go on using their
+ *  bases, as QEMU and hardware do (AMD APM Vol. 2 §4.5.1 names this load as the case
+ *  that does not clear the base even where a null load otherwise does). */
+export function invalidateOuterSegment(cpu: Cpu, seg: number): void {
+  cpu.segSel[seg] = 0;
+  cpu.segAttr[seg] = 0;
+  cpu.segmentBaseChanged(seg);
+}
+
 /** MOV/POP to DS, ES, FS, GS or SS (Vol. 2 MOV "Operation", protected and 64-bit modes). */
 export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
   sel &= 0xffff;

@@ -9,7 +9,7 @@
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import { SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
-import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed } from './segments.js';
+import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment } from './segments.js';
 import { formatLinear, formatRegisters } from './format.js';
 
 export const enum TransitionKind {
@@ -163,7 +163,7 @@ export function commitTransition(cpu: Cpu): void {
       const attr = cpu.segAttr[s];
       const dpl = descDpl(attr);
       const code = (attr & DESC_TYPE_CODE) !== 0, conforming = (attr & DESC_TYPE_CONFORMING) !== 0;
-      if ((attr & DESC_P) !== 0 && dpl < t.cpl && !(code && conforming)) setNullSegment(cpu, s, 0);
+      if ((attr & DESC_P) !== 0 && dpl < t.cpl && !(code && conforming)) invalidateOuterSegment(cpu, s);
     }
   }
   // RF = 1 loaded by a return stays set for one instruction (SDM Vol. 3B §18.3.1.1); a
