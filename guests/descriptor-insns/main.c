@@ -29,7 +29,9 @@
  *     four, except conforming code to LAR, LSL and VERR.
  *   - SGDT/SIDT store 10 bytes in 64-bit mode, 6 bytes (limit, 32-bit base) otherwise,
  *     whatever the operand size; LGDT with a 16-bit operand size outside 64-bit mode
- *     loads only base[23:0].  LGDT/LIDT of a non-canonical base in 64-bit mode: #GP(0).
+ *     loads only base[23:0].  LGDT/LIDT in 64-bit mode: #GP(0) for a base that is not
+ *     canonical for the maximum linear-address width (57 bits: CPUID enumerates LA57),
+ *     whatever CR4.LA57, so a 57-bit canonical base loads under 4-level paging.
  *   - LLDT: a null selector makes LDTR unusable; otherwise the selector must name an LDT
  *     descriptor in the GDT (TI = 1 or another type: #GP(selector); P = 0: #NP(selector)).
  *     SLDT/STR store the selector, zero-extended into a 32/64-bit register.
@@ -459,14 +461,31 @@ static void table_checks(void)
     asm volatile("lidt %0" :: "m"(i) : "memory");
     expect("lidt64.sidt_limit", back.limit, 0xff);
 
-    /* A non-canonical base: #GP(0), GDTR unchanged. */
+    /* The base is checked against the processor's maximum linear-address width, 57 bits
+     * when CPUID enumerates 5-level paging, whatever CR4.LA57 (Intel's 5-level paging white
+     * paper, canonicality checking): under 4-level paging here, a base that is 57-bit but
+     * not 48-bit canonical loads, and SGDT/SIDT return it. */
     t = g;
     t.base = 0x0000800000000000UL;
+    fault_reset();
+    asm volatile("1: lgdt %1\n2:\n" EXTABLE(1b, 2b) "sgdt %0\n lgdt %2" : "=m"(back) : "m"(t), "m"(g) : "memory");
+    expect_no_fault("lgdt64.canonical57");
+    expect("lgdt64.canonical57.sgdt_base", back.base, 0x0000800000000000UL);
+    t = i;
+    t.base = 0xffff700000000000UL;
+    fault_reset();
+    asm volatile("1: lidt %1\n2:\n" EXTABLE(1b, 2b) "sidt %0\n lidt %2" : "=m"(back) : "m"(t), "m"(i) : "memory");
+    expect_no_fault("lidt64.canonical57");
+    expect("lidt64.canonical57.sidt_base", back.base, 0xffff700000000000UL);
+
+    /* A base that is not 57-bit canonical: #GP(0), GDTR unchanged. */
+    t = g;
+    t.base = 0x0100000000000000UL;
     fault_reset();
     asm volatile("1: lgdt %0\n2:\n" EXTABLE(1b, 2b) "lgdt %1" :: "m"(t), "m"(g) : "memory");
     expect_fault_or_qemu_none("lgdt64.noncanonical", 13, 0);
     t = i;
-    t.base = 0xffff700000000000UL;
+    t.base = 0xfeff700000000000UL;
     fault_reset();
     asm volatile("1: lidt %0\n2:\n" EXTABLE(1b, 2b) "lidt %1" :: "m"(t), "m"(i) : "memory");
     expect_fault_or_qemu_none("lidt64.noncanonical", 13, 0);

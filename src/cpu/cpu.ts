@@ -31,7 +31,7 @@ import { CS, SS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
 import { FAULT, STOP } from './fault.js';
 import { Lazy, statusFlags } from './flags.js';
 import type { CpuModelOptions } from './model.js';
-import { LINEAR_BITS_4LEVEL } from './model.js';
+import { LINEAR_BITS_4LEVEL, LINEAR_BITS } from './model.js';
 import { Insn } from './insn.js';
 import { decode } from './decoder.js';
 import { walk, Access } from './paging.js';
@@ -522,6 +522,15 @@ export class Cpu implements CodeCache {
     if ((this.cr4 & C.CR4_LA57) === 0 || ((hi << CANON57_SHIFT) >> CANON57_SHIFT) !== hi) return false;
     if (((hi << 11) >> 11) !== hi) this.modelError('LA57 linear address beyond ±2^53 is not modelled');
     return true;
+  }
+
+  /** Whether a high half makes an address canonical for the processor's maximum linear-address
+   *  width (LINEAR_BITS, 57: CPUID enumerates 5-level paging), whatever CR4.LA57. Addresses
+   *  that are stored for later use are checked so: MSR writes (FS/GS base, LSTAR, ...), the
+   *  descriptor-table bases LGDT, LIDT, LLDT and LTR load, INVPCID's address (Intel, "5-Level
+   *  Paging and 5-Level EPT" white paper §2.5 canonicality checking; SDM Vol. 3A §4.5). */
+  isCanonicalMaxHi(hi: number): boolean {
+    return ((hi << (64 - LINEAR_BITS)) >> (64 - LINEAR_BITS)) === hi;
   }
 
   /** noncanonical() for an address already held as a number (RIP-relative operands,

@@ -83,15 +83,6 @@ export function rdpid(cpu: Cpu, i: Insn): void {
 const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_GS_BASE, M.MSR_KERNEL_GS_BASE,
   M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP]);
 
-/** Addresses written to MSRs must be canonical for the processor's widest linear address,
- *  57 bits since 5-level paging is supported, whatever CR4.LA57 (SDM Vol. 3A §4.5: a 57-bit
- *  canonical value that is not 48-bit canonical faults when used under 4-level paging):
- *  bits 63:56 all equal. */
-function isCanonical64(hi: number): boolean {
-  const top = hi >> 24;
-  return top === 0 || top === -1;
-}
-
 export function rdmsr(cpu: Cpu): void {
   requireCpl0(cpu);
   const index = cpu.regLo[1] >>> 0;
@@ -116,7 +107,9 @@ export function wrmsr(cpu: Cpu): void {
   const index = cpu.regLo[1] >>> 0;
   const lo = cpu.regLo[0];
   let hi = cpu.regLo[2];
-  if (CANONICAL_MSRS.has(index) && !isCanonical64(hi)) cpu.gp(0);
+  // Addresses written to MSRs are canonical for the widest linear address (a 57-bit canonical
+  // value that is not 48-bit canonical faults when used under 4-level paging: SDM Vol. 3A §4.5).
+  if (CANONICAL_MSRS.has(index) && !cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
   switch (index) {
     case M.MSR_EFER: {
       // Writable: SCE, LME, NXE; LMA is read-only (writes of it are ignored).
@@ -320,11 +313,19 @@ export function movToDr(cpu: Cpu, i: Insn): void {
 
 // ---------------------------------------------------------------- descriptor tables
 
+/** A descriptor-table base loaded in IA-32e mode (LGDT, LIDT, LLDT, LTR): #GP(0) unless
+ *  canonical for the processor's maximum linear-address width, whatever CR4.LA57 (the
+ *  instructions' "64-Bit Mode Exceptions"; cpu.isCanonicalMaxHi). */
+function tableBase(cpu: Cpu, lo: number, hi: number): number {
+  if (!cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
+  const base = hi * TWO32 + (lo >>> 0);
+  // Bases are held as numbers, exact below 2^53 in magnitude.
+  if (base < -(2 ** 53) || base >= 2 ** 53) cpu.modelError('a descriptor-table base beyond ±2^53 is not modelled');
+  return base;
+}
+
 function tableOperandBase(cpu: Cpu, lin: number): number {
-  if (cpu.mode === Mode.Long64) {
-    const lo = cpu.read32(lin + 2), hi = cpu.read32(lin + 6);
-    return cpu.canonical(lo, hi, 0 /* #GP(0) */);
-  }
+  if (cpu.mode === Mode.Long64) return tableBase(cpu, cpu.read32(lin + 2), cpu.read32(lin + 6));
   return cpu.read32(lin + 2) >>> 0;
 }
 
@@ -372,7 +373,7 @@ function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
   let baseHi = 0;
   if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
-  if (cpu.longMode) return cpu.canonical(descBase(lo, hi), baseHi, 0);
+  if (cpu.longMode) return tableBase(cpu, descBase(lo, hi), baseHi);
   return descBase(lo, hi) >>> 0;
 }
 
@@ -532,10 +533,12 @@ export function invpcid(cpu: Cpu, i: Insn): void {
   if (typeLo <= 1 && (cpu.cr4 & C.CR4_PCIDE) === 0 && pcid !== 0) cpu.gp(0);
   switch (typeLo) {
     case 0: {
-      // Individual address: the address must be canonical (#GP(0), never #SS); global
-      // translations are kept.
-      if (((addrHi << 16) >> 16) !== addrHi) cpu.flushTlbPage(cpu.noncanonical(0 /* #GP */, addrLo, addrHi), true);
-      else cpu.flushTlbPage(addrHi * TWO32 + (addrLo >>> 0), true);
+      // Individual address: canonical for the maximum linear-address width, whatever
+      // CR4.LA57 (#GP(0), never #SS: cpu.isCanonicalMaxHi); global translations are kept.
+      // Under 4-level paging an address that is only 57-bit canonical has no translation.
+      if (!cpu.isCanonicalMaxHi(addrHi)) cpu.gp(0);
+      if (((addrHi << 16) >> 16) === addrHi) cpu.flushTlbPage(addrHi * TWO32 + (addrLo >>> 0), true);
+      else if ((cpu.cr4 & C.CR4_LA57) !== 0) cpu.flushTlbPage(cpu.noncanonical(0 /* #GP */, addrLo, addrHi), true);
       return;
     }
     case 1: case 3: cpu.flushTlbNonGlobal(); return; // single context / all contexts, except global
