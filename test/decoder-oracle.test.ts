@@ -85,10 +85,11 @@ const ICED_FEATURES: Record<string, number[]> = {
 const PROFILE_FEATURES = featureSet({ vendor: 'intel', fred: false });
 
 /** iced-x86 CPUID features of instructions the native/idt model advertises: the baseline
- *  every x86-64 CPU has (8086..486, CPUID, multi-byte NOP, PAUSE as a hint), and cpuid.ts. */
+ *  every x86-64 CPU has (8086..486, CPUID, multi-byte NOP, PAUSE as a hint, RDPMC: no CPUID
+ *  bit, present since the Pentium Pro), and cpuid.ts. */
 const ADVERTISED = new Set<number>([
   CpuidFeature.INTEL8086, CpuidFeature.INTEL186, CpuidFeature.INTEL286, CpuidFeature.INTEL386,
-  CpuidFeature.INTEL486, CpuidFeature.CPUID, CpuidFeature.MULTIBYTENOP, CpuidFeature.PAUSE,
+  CpuidFeature.INTEL486, CpuidFeature.CPUID, CpuidFeature.MULTIBYTENOP, CpuidFeature.PAUSE, CpuidFeature.RDPMC,
   ...[...PROFILE_FEATURES].flatMap((f) => ICED_FEATURES[f] ?? []),
 ]);
 

@@ -711,6 +711,18 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'control-regs',
+    line: /^rdpmc\.(index8|fixed0)$/,
+    vendors: BOTH,
+    sdmSection: 'Intel SDM Vol. 2B RDPMC: #GP(0) "if the value in ECX ... specifies an unsupported PMC encoding" ' +
+      '(no architectural PMU: CPUID leaf 0AH not enumerated)' + '; AMD APM Vol. 3 RDPMC: #GP for an ECX beyond the implemented counters',
+    sdmValue: '#GP(0x0)',
+    qemuValue: '#UD',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/misc_helper.c helper_rdpmc(): after the CR4.PCE/CPL check, "currently unimplemented": ' +
+      'raise_exception_err(env, EXCP06_ILLOP, 0) for every counter index',
+    why: 'QEMU TCG does not implement RDPMC and raises #UD; hardware faults #GP(0) on a counter it does not have.',
+  },
+  {
+    guest: 'control-regs',
     line: /^msr\.(efer\.reserved_bit1|efer\.clear_lme_paging|fs_base\.noncanonical|kernel_gs_base\.noncanonical|lstar\.noncanonical|pat\.type2|pat\.type8|apic_base\.reserved_bit0)$/,
     vendors: BOTH,
     sdmSection: 'Intel SDM Vol. 2B WRMSR: #GP(0) for a 1 in a reserved bit or a non-canonical address in an address MSR; ' +

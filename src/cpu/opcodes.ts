@@ -367,6 +367,7 @@ function build(): OpcodeDef[] {
   def('0F 30', 'WRMSR', '', S.wrmsr, PRIV, { feature: 'msr' });
   def('0F 31', 'RDTSC', '', S.rdtsc, hostState('the host TSC (the model\'s is virtual)'), { feature: 'tsc' });
   def('0F 32', 'RDMSR', '', S.rdmsr, PRIV, { feature: 'msr' });
+  def('0F 33', 'RDPMC', '', S.rdpmc, hostState('whether CPL 3 may read counters is the host kernel\'s CR4.PCE (Linux sets it for a task with a mapped perf event), and the counters are the host\'s'));
   // At CPL 3 in 64-bit mode: SYSENTER enters the kernel on an Intel host; on an AMD host both
   // are #UD (SIGILL), as in the AMD flavour, where SYSEXIT becomes comparable as a fault once the
   // oracle runs the flavour of its host; the oracle's model is Intel (SYSEXIT #GP(0)) for now.

@@ -1,4 +1,4 @@
-// System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDTSCP, RDPID, RDMSR, WRMSR,
+// System instructions (SDM Vol. 2: HLT, CLI, STI, CPUID, RDTSC, RDPMC, RDTSCP, RDPID, RDMSR, WRMSR,
 // MOV to/from CR and DR, LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR, SMSW, LMSW,
 // INVLPG, INVPCID, STAC, CLAC, CLTS, WBINVD, IN, OUT, INT n, INT3, INTO, INT1, IRET) and the #NM/#UD
 // rules for the x87 and SSE encodings the model does not implement.
@@ -64,6 +64,18 @@ export function rdtsc(cpu: Cpu): void {
   const t = tsc(cpu);
   cpu.setReg(0, 4, t | 0, 0);
   cpu.setReg(2, 4, Math.floor(t / TWO32) | 0, 0);
+}
+
+/** RDPMC (SDM Vol. 2 RDPMC; AMD APM Vol. 3 RDPMC): #GP(0) in protected mode at CPL > 0 with
+ *  CR4.PCE = 0 (always 0 here: the model reserves PCE), and #GP(0) for a counter index the
+ *  processor does not have. The Intel flavour enumerates no architectural performance
+ *  monitoring (CPUID leaf 0AH is past the maximum basic leaf), so no index is valid. AMD64
+ *  always has the legacy counters PerfCtr0-3 (ECX 0-3), which the model does not have yet. */
+export function rdpmc(cpu: Cpu): void {
+  if (cpu.cpl !== 0 && (cpu.cr4 & C.CR4_PCE) === 0) cpu.gp(0);
+  const index = cpu.regLo[1] >>> 0;
+  if (cpu.model.vendor === 'amd' && index <= 3) cpu.modelError(`RDPMC of the AMD legacy performance counter ${index} is not modelled`);
+  cpu.gp(0);
 }
 
 /** RDTSCP: EDX:EAX := TSC, ECX := IA32_TSC_AUX[31:0] (SDM RDTSCP; CR4.TSD as RDTSC). */
