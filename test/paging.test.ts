@@ -134,15 +134,17 @@ test('INVPCID: types 1 and 3 keep global translations, 2 drops them, 0 drops the
   }
 });
 
-test('INVPCID #GP(0): CPL > 0, type > 3, reserved descriptor bits, PCID != 0 without PCIDE (types 0/1), non-canonical type-0 address', () => {
+test('INVPCID #GP(0): CPL > 0, type > 3, reserved descriptor bits, PCID != 0 without PCIDE (types 0/1), type-0 address not 57-bit canonical', () => {
   const { m, cpu } = setup();
   assert.equal(invpcid(m, cpu, 4, 0, 0), GP0);
   assert.equal(invpcid(m, cpu, 2, 0, 0, 0x1000), GP0);
   assert.equal(invpcid(m, cpu, 0, 1, VA), GP0);
   assert.equal(invpcid(m, cpu, 1, 1, 0), GP0);
   assert.equal(invpcid(m, cpu, 2, 1, 0), 'none');
-  assert.equal(invpcid(m, cpu, 0, 0, 2 ** 47), GP0);
-  assert.equal(invpcid(m, cpu, 1, 0, 2 ** 47), 'none'); // the address matters for type 0 only
+  // The type-0 address is checked against the maximum linear width, 57 bits, whatever CR4.LA57.
+  assert.equal(invpcid(m, cpu, 0, 0, 2 ** 47), 'none');
+  assert.equal(invpcid(m, cpu, 0, 0, 2 ** 56), GP0);
+  assert.equal(invpcid(m, cpu, 1, 0, 2 ** 56), 'none'); // the address matters for type 0 only
   cpu.setCpl(3);
   assert.equal(invpcid(m, cpu, 2, 0, 0), GP0);
 });
