@@ -52,6 +52,7 @@ export function qemuArgs(imagePath: string, cpu: string = QEMU_DEFAULT_CPU, memo
     '-nodefaults',
     '-display', 'none',
     '-no-reboot',
+    '-device', 'pc-testdev',
     '-chardev', 'stdio,id=con,mux=on',
     '-device', 'isa-debugcon,iobase=0xe9,chardev=con',
     '-serial', 'chardev:con',

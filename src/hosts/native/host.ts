@@ -16,6 +16,13 @@
 //                     guest wrote them (QEMU: -debugcon and -serial share one
 //                     chardev, src/lab/qemu.ts), so a guest printing on both
 //                     sees its text twice.
+//   ports 0x510-0x511 (0x514-0x51B) -> fw_cfg (src/machine/fw-cfg.ts), as on QEMU's pc
+//                     machine: the signature, the CPU count, the RAM size and, after a
+//                     multiboot boot, the loader's items; its DMA interface is a model error.
+//   ports 0xE0-0xEB, 0x2000-0x2017 and 0xFF000000-0xFF00FFFF -> pc-testdev
+//                     (src/machine/pc-testdev.ts), the QEMU test device kvm-unit-tests'
+//                     runner adds (`-device pc-testdev`; src/lab/qemu.ts adds it too); its
+//                     byte-wise alias at 0xE8-0xEB leaves 0xE9 to the console, as on QEMU.
 //   the local APIC (0xFEE00000), the I/O APIC (0xFEC00000) and the HPET (0xFED00000):
 //                     every PC has them; the model does not yet, so touching one is
 //                     a model error rather than an all-ones read a guest would spin on.
@@ -24,16 +31,22 @@ import type { HostDefinition, Host, HostOptions } from '../host.js';
 import type { Machine } from '../../machine/machine.js';
 import { Uart16550 } from '../../machine/uart16550.js';
 import { UnmodelledDevice } from '../../machine/unmodelled.js';
+import { FwCfg, FW_CFG_INITRD_ADDR, FW_CFG_INITRD_DATA, FW_CFG_INITRD_SIZE, FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_DATA, FW_CFG_KERNEL_ENTRY, FW_CFG_KERNEL_SIZE, le } from '../../machine/fw-cfg.js';
+import { PcTestdev } from '../../machine/pc-testdev.js';
 import { flatProtectedModeState } from '../../cpu/state.js';
 import { parseElf } from '../../guest/elf.js';
 import type { LoadableImage } from '../../machine/image.js';
 import { planPvhBoot, writePvhBoot, type PvhPlan } from './pvh.js';
-import { findMultibootHeader, planMultibootBoot, writeMultibootBoot, type MultibootPlan } from './multiboot.js';
+import { BOOT_LOADER_NAME, findMultibootHeader, INFO_PADDR, INFO_SIZE, planMultibootBoot, writeMultibootBoot, type MultibootPlan } from './multiboot.js';
 
 export const CONSOLE_PORT = 0xe9;
 export const EXIT_PORT = 0xf4;
 /** QEMU's isa-debug-exit,iobase=0xf4,iosize=4 decodes 0xF4..0xF7. */
 export const EXIT_PORT_SPAN = 4;
+
+/** The machine has one vCPU (machine.ts); fw_cfg reports it. */
+const VCPUS = 1;
+const PAGE = 4096;
 
 /** Device regions at their PC reset addresses (SDM Vol. 3A §11.4.1 for the local APIC;
  *  the I/O APIC and HPET where QEMU's pc machine and every PC firmware put them). */
@@ -60,6 +73,7 @@ function hex(v: number): string {
 /** The native host attached to a machine. */
 export class NativeHost implements Host<NativePlan> {
   private readonly out = new ConsoleBuffer();
+  private readonly fwCfg: FwCfg;
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const io = machine.io;
@@ -74,6 +88,12 @@ export class NativeHost implements Host<NativePlan> {
     const uart = new Uart16550((byte) => this.consoleOut(byte));
     uart.attach(io);
     machine.attach('com1', uart);
+    this.fwCfg = new FwCfg({ memoryBytes: machine.memory.size, vcpus: VCPUS });
+    this.fwCfg.attach(io);
+    machine.attach('fw_cfg', this.fwCfg);
+    const testdev = new PcTestdev();
+    testdev.attach(io, machine.memory, [CONSOLE_PORT]);
+    machine.attach('pc-testdev', testdev);
     for (const [name, base, length] of UNMODELLED_REGIONS) machine.memory.mapMmio(base, length, new UnmodelledDevice(name, base));
     machine.attach('host', this);
   }
@@ -85,10 +105,31 @@ export class NativeHost implements Host<NativePlan> {
       cpu.restore(flatProtectedModeState(cpu.capture(), entry.eip, { ebx: entry.ebx }));
     } else {
       const entry = writeMultibootBoot(this.machine.memory, plan.multiboot);
+      this.addMultibootItems(plan.multiboot);
       const state = flatProtectedModeState(cpu.capture(), entry.eip, { eax: entry.eax, ebx: entry.ebx });
       state.segments.forEach((s, seg) => { s.sel = seg === 1 ? entry.cs : entry.data; });
       cpu.restore(state);
     }
+  }
+
+  /** What QEMU's load_multiboot() (hw/i386/multiboot.c) leaves in fw_cfg for its option ROM:
+   *  the kernel image padded to a page, then the command line and boot loader name, the
+   *  whole padded to a page, loaded at the kernel's lowest address; and the information. */
+  private addMultibootItems(plan: MultibootPlan): void {
+    const mem = this.machine.memory;
+    const kernelPages = Math.ceil((plan.kernelEnd - plan.kernelStart) / PAGE) * PAGE;
+    const strings = new TextEncoder().encode(plan.cmdline).length + 1 + BOOT_LOADER_NAME.length + 1;
+    const size = Math.ceil((kernelPages + strings) / PAGE) * PAGE;
+    const fits = Math.max(0, Math.min(size, mem.size - plan.kernelStart));
+    const data = new Uint8Array(size);
+    data.set(mem.bytes.subarray(plan.kernelStart, plan.kernelStart + fits));
+    this.fwCfg.add(FW_CFG_KERNEL_ENTRY, le(plan.entry, 4));
+    this.fwCfg.add(FW_CFG_KERNEL_ADDR, le(plan.kernelStart, 4));
+    this.fwCfg.add(FW_CFG_KERNEL_SIZE, le(size, 4));
+    this.fwCfg.add(FW_CFG_KERNEL_DATA, data);
+    this.fwCfg.add(FW_CFG_INITRD_ADDR, le(INFO_PADDR, 4));
+    this.fwCfg.add(FW_CFG_INITRD_SIZE, le(INFO_SIZE, 4));
+    this.fwCfg.add(FW_CFG_INITRD_DATA, mem.bytes.slice(INFO_PADDR, INFO_PADDR + INFO_SIZE));
   }
 
   /** Console output so far, as text. */
