@@ -24,7 +24,8 @@
  * - INVPCID type 0 invalidates one address for one PCID, type 1 one PCID,
  *   both except global translations; type 2 everything including global;
  *   type 3 everything except global.  #GP(0): type > 3; descriptor bits 63:12
- *   not zero; type 0 with a non-canonical address; type 0 or 1 with a PCID
+ *   not zero; type 0 with an address not canonical in the widest
+ *   linear width the CPU supports (57 bits: LA57 is enumerated); type 0 or 1 with a PCID
  *   other than 0 while PCIDE = 0.  A non-canonical memory operand is #GP(0).
  * - Not checked here: setting a reserved CR4 bit, or a CR3 bit past
  *   MAXPHYADDR (bit 63 without PCIDE), is #GP(0); QEMU 7.2 TCG hangs on both
@@ -214,8 +215,12 @@ void test_main(void)
     line("invpcid", "gp", "type1_pcid1_pcide0", invpcid(1, 1, 0));
     line("invpcid", "ok", "type2_pcid1_pcide0", invpcid(2, 1, 0));
     line("invpcid", "ok", "type3_pcid1_pcide0", invpcid(3, 1, 0));
-    line("invpcid", "gp", "type0_noncanonical_addr", invpcid(0, 0, 0x0000800000000000UL));
-    line("invpcid", "ok", "type1_noncanonical_addr", invpcid(1, 0, 0x0000800000000000UL));
+    /* Type 0's address is checked against the widest linear address the CPU supports (57 bits
+     * with LA57 enumerated), whatever CR4.LA57 (Intel's 5-level paging white paper, canonicality
+     * checking); a memory operand, like any data access, against the paging mode in use. */
+    line("invpcid", "ok", "type0_canonical57_addr", invpcid(0, 0, 0x0000800000000000UL));
+    line("invpcid", "gp", "type0_noncanonical_addr", invpcid(0, 0, 0x0100000000000000UL));
+    line("invpcid", "ok", "type1_noncanonical_addr", invpcid(1, 0, 0x0100000000000000UL));
     line("invpcid", "gp", "noncanonical_operand", invpcid_at(2, 0x0000800000000000UL));
 
     /* PCIDs (run only where CPUID enumerates PCID). */
