@@ -19,6 +19,7 @@ const bit = (v: number, n: number): boolean => ((v >>> n) & 1) === 1;
 const WHERE: Record<string, [number, number, number, number]> = {
   tsc: [1, 0, 3, 4], msr: [1, 0, 3, 5], cx8: [1, 0, 3, 8], sep: [1, 0, 3, 11], cmov: [1, 0, 3, 15],
   cx16: [1, 0, 2, 13], popcnt: [1, 0, 2, 23], pcid: [1, 0, 2, 17], pse: [1, 0, 3, 3], pge: [1, 0, 3, 13],
+  mce: [1, 0, 3, 7], mca: [1, 0, 3, 14],
   smep: [7, 0, 1, 7], invpcid: [7, 0, 1, 10], smap: [7, 0, 1, 20], la57: [7, 0, 2, 16], rdpid: [7, 0, 2, 22],
   lahf64: [0x80000001, 0, 2, 0], lzcnt: [0x80000001, 0, 2, 5],
   syscall: [0x80000001, 0, 3, 11], page1gb: [0x80000001, 0, 3, 26], nx: [0x80000001, 0, 3, 20], rdtscp: [0x80000001, 0, 3, 27], lm: [0x80000001, 0, 3, 29],

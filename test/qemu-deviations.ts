@@ -735,6 +735,33 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
   },
   {
     guest: 'control-regs',
+    line: /^(mca\.mcg_cap\.wrmsr|mc\d+\.(status\.write1|addr\.write1s|misc\.write1s|ctl\.rdmsr|misc\.wrmsr))$/,
+    vendors: BOTH,
+    sdmSection: 'Intel SDM Vol. 3B §16.3.1.1 (IA32_MCG_CAP is read-only), §16.3.2.2-16.3.2.4 (IA32_MCi_STATUS, _ADDR, ' +
+      '_MISC: "writing 1s to them causes a general-protection exception"), Vol. 2B RDMSR/WRMSR (#GP(0) for an ' +
+      'unimplemented MSR: a bank at or beyond IA32_MCG_CAP.Count); AMD APM Vol. 2 ch. 9 "Machine Check Mechanism": ' +
+      APM_NOT_READ,
+    sdmValue: '#GP(0x0)',
+    qemuValue: 'ok',
+    qemuSource: MSR_QEMU + '; the bank MSRs below 0x400 + 4 * Count store any value but MCi_CTL\'s (below), MCG_CAP ' +
+      'has no WRMSR case',
+    why: MSR_WHY,
+  },
+  {
+    guest: 'control-regs',
+    line: /^mc\d+\.ctl\.read$/,
+    vendors: BOTH,
+    sdmSection: 'Intel SDM Vol. 3B §16.3.2.1: each of the 64 EEj flags of IA32_MCi_CTL enables one error; the ' +
+      'processor drops writes only to bits it does not implement (Ringside implements all 64; the all-0s/all-1s rule ' +
+      'is the P6 family\'s); AMD APM Vol. 2 ch. 9: ' + APM_NOT_READ,
+    sdmValue: '0xaaaaaaaaaaaaaaaa',
+    qemuValue: '0xffffffffffffffff',
+    qemuSource: 'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c helper_wrmsr(), default case: a write to MCi_CTL is ' +
+      'stored only when the value is 0 or all 1s, otherwise silently dropped',
+    why: 'QEMU keeps the P6 family\'s all-0s-or-all-1s rule for MCi_CTL and drops other values without a fault.',
+  },
+  {
+    guest: 'control-regs',
     line: /^msr\.efer\.after$/,
     vendors: BOTH,
     sdmSection: 'Intel SDM Vol. 3A §10.8.5: EFER.LME cannot be cleared while CR0.PG = 1 (#GP(0), EFER unchanged)' + '; ' + APM_MSR,

@@ -28,6 +28,14 @@
  *   8+) in IA32_PAT (Vol. 3A §12.12.2), bits 63:32 of IA32_TSC_AUX (on Intel
  *   only: AMD processors ignore them), the reserved bits of IA32_APIC_BASE
  *   (§11.4.4).  Values written read back.
+ * - Machine-check architecture (SDM Vol. 3B ch. 16; AMD APM Vol. 2 ch. 9): with
+ *   CPUID.1:EDX.MCE and .MCA set, CR4.MCE is writable and IA32_MCG_CAP (0x179)
+ *   gives the bank count in bits 7:0; it is read-only (WRMSR #GP(0)).  Each bank i
+ *   has IA32_MCi_CTL/STATUS/ADDR/MISC at 0x400 + 4i: MCi_CTL holds its error-enable
+ *   flags (§16.3.2.1), while STATUS, ADDR and MISC "can be cleared by explicitly
+ *   writing 0s" and writing 1s to them is #GP(0) (§16.3.2.2-4).  The MSRs of a bank
+ *   at or beyond the count are unimplemented (#GP(0)).  IA32_MCG_CTL (present with
+ *   MCG_CTL_P) takes all 1s.  With no error ever detected, STATUS and MCG_STATUS read 0.
  *
  * Every outcome is printed as `name: ok` or `name: #XX(error code)`; register
  * values read back are printed in hex.  QEMU TCG deviates on several of these
@@ -340,9 +348,82 @@ static void model_specific_registers(void)
     wrmsr(MSR_APIC_BASE, apic);
 }
 
+#define MSR_MCG_CAP     0x179
+#define MSR_MCG_STATUS  0x17a
+#define MSR_MCG_CTL     0x17b
+#define MSR_MC_CTL(i)   (0x400 + 4 * (i))
+#define ALL_ONES        0xffffffffffffffffUL
+#define PATTERN         0xaaaaaaaaaaaaaaaaUL
+
+static void machine_check_registers(void)
+{
+    u64 v = 0;
+    u32 edx = cpuid(1, 0).edx;
+    printk("mca.cpuid.mce: %u\n", (edx >> 7) & 1);
+    printk("mca.cpuid.mca: %u\n", (edx >> 14) & 1);
+    if (!((edx >> 7) & 1) || !((edx >> 14) & 1))
+        test_fail("CPUID.1:EDX enumerates no MCE/MCA");
+
+    u64 cr4 = read_cr4();
+    write_cr4(cr4 | (1UL << 6));
+    expect_val("mca.cr4_mce", (read_cr4() >> 6) & 1, 1, 1);
+    write_cr4(cr4);
+
+    expect("mca.mcg_cap.rdmsr", try_rdmsr(MSR_MCG_CAP, &v), "ok");
+    u64 cap = v;
+    unsigned int banks = cap & 0xff;
+    printk("mca.mcg_cap.count: %u\n", banks);
+    printk("mca.mcg_cap.ctl_p: %lu\n", (cap >> 8) & 1);
+    if (banks == 0 || banks > 32)
+        test_fail("IA32_MCG_CAP.Count %u", banks);
+    expect_or("mca.mcg_cap.wrmsr", try_wrmsr(MSR_MCG_CAP, 0), "#GP(0x0)", "ok");
+    expect_val("mca.mcg_cap.unchanged", rdmsr(MSR_MCG_CAP) == cap, 1, 1);
+    expect_val("mca.mcg_status", rdmsr(MSR_MCG_STATUS), 0, 0);
+    expect("mca.mcg_status.write0", try_wrmsr(MSR_MCG_STATUS, 0), "ok");
+    if ((cap >> 8) & 1) {
+        expect("mca.mcg_ctl.write1s", try_wrmsr(MSR_MCG_CTL, ALL_ONES), "ok");
+        expect_val("mca.mcg_ctl.read", rdmsr(MSR_MCG_CTL), ALL_ONES, ALL_ONES);
+    }
+
+    char name[48];
+    for (unsigned int i = 0; i < banks; i++) {
+        /* IA32_MCi_CTL: all 64 error-enable flags hold what is written. */
+        snprintk(name, sizeof(name), "mc%u.ctl.write1s", i);
+        expect(name, try_wrmsr(MSR_MC_CTL(i), ALL_ONES), "ok");
+        snprintk(name, sizeof(name), "mc%u.ctl.write_pattern", i);
+        expect(name, try_wrmsr(MSR_MC_CTL(i), PATTERN), "ok");
+        snprintk(name, sizeof(name), "mc%u.ctl.read", i);
+        expect_val(name, rdmsr(MSR_MC_CTL(i)), PATTERN, ALL_ONES);
+        wrmsr(MSR_MC_CTL(i), 0);
+        /* STATUS, ADDR, MISC: nothing logged; writing 0 clears, writing 1s is #GP(0). */
+        snprintk(name, sizeof(name), "mc%u.status", i);
+        expect_val(name, rdmsr(MSR_MC_CTL(i) + 1), 0, 0);
+        snprintk(name, sizeof(name), "mc%u.status.write0", i);
+        expect(name, try_wrmsr(MSR_MC_CTL(i) + 1, 0), "ok");
+        snprintk(name, sizeof(name), "mc%u.status.write1", i);
+        expect_or(name, try_wrmsr(MSR_MC_CTL(i) + 1, 1), "#GP(0x0)", "ok");
+        snprintk(name, sizeof(name), "mc%u.addr.write1s", i);
+        expect_or(name, try_wrmsr(MSR_MC_CTL(i) + 2, ALL_ONES), "#GP(0x0)", "ok");
+        snprintk(name, sizeof(name), "mc%u.misc.write1s", i);
+        expect_or(name, try_wrmsr(MSR_MC_CTL(i) + 3, ALL_ONES), "#GP(0x0)", "ok");
+    }
+
+    /* The first bank beyond Count, and bank 31 (MSR 0x47F, the last before the VMX MSRs at
+     * 0x480), are unimplemented MSRs: #GP(0) on RDMSR and WRMSR. */
+    unsigned int beyond[2] = { banks, 31 };
+    for (unsigned int k = 0; k < 2 && beyond[k] < 32; k++) {
+        unsigned int i = beyond[k];
+        snprintk(name, sizeof(name), "mc%u.ctl.rdmsr", i);
+        expect_or(name, try_rdmsr(MSR_MC_CTL(i), &v), "#GP(0x0)", "ok");
+        snprintk(name, sizeof(name), "mc%u.misc.wrmsr", i);
+        expect_or(name, try_wrmsr(MSR_MC_CTL(i) + 3, 0), "#GP(0x0)", "ok");
+    }
+}
+
 void test_main(void)
 {
     control_registers();
     debug_registers();
     model_specific_registers();
+    machine_check_registers();
 }

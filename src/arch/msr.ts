@@ -4,6 +4,11 @@ export const MSR_APIC_BASE = 0x1b;
 export const MSR_MISC_ENABLE = 0x1a0;
 export const MSR_PAT = 0x277;
 export const MSR_SYSENTER_CS = 0x174;
+export const MSR_MCG_CAP = 0x179;
+export const MSR_MCG_STATUS = 0x17a;
+export const MSR_MCG_CTL = 0x17b;
+/** IA32_MCi_CTL, _STATUS, _ADDR, _MISC of bank i are MSR_MC0_CTL + 4i + 0..3 (SDM Vol. 3B §16.3.2). */
+export const MSR_MC0_CTL = 0x400;
 export const MSR_SYSENTER_ESP = 0x175;
 export const MSR_SYSENTER_EIP = 0x176;
 export const MSR_EFER = 0xc0000080;
@@ -15,6 +20,9 @@ export const MSR_FS_BASE = 0xc0000100;
 export const MSR_GS_BASE = 0xc0000101;
 export const MSR_KERNEL_GS_BASE = 0xc0000102;
 export const MSR_TSC_AUX = 0xc0000103;
+
+/** IA32_MCG_CAP.MCG_CTL_P (bit 8): IA32_MCG_CTL is present (SDM Vol. 3B §16.3.1.1). */
+export const MCG_CTL_P = 1 << 8;
 
 /** Power-on values (SDM Vol. 3A §11.4.4 IA32_APIC_BASE: enabled, BSP, base 0xFEE00000;
  *  §12.12.4 IA32_PAT: 0x0007040600070406). */

@@ -8,7 +8,9 @@ import { MAXPHYADDR, LINEAR_BITS } from './model.js';
 export function featureSet(model: CpuModelOptions): Set<string> {
   const f = new Set<string>(['cx8', 'cmov', 'cx16', 'popcnt', 'lahf64', 'lzcnt', 'rdtscp', 'nx', 'lm', 'syscall', 'sep', 'tsc', 'msr',
     // Paging (SDM Vol. 3A §4.1.4): 4-MByte pages (PSE), global pages, PCIDs and INVPCID, SMEP, SMAP, 5-level paging.
-    'pse', 'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb']);
+    'pse', 'pge', 'pcid', 'invpcid', 'smep', 'smap', 'la57', 'page1gb',
+    // The machine-check MSRs and CR4.MCE (SDM Vol. 3B §16.2); no machine check is ever signalled.
+    'mce', 'mca']);
   f.add('fsgsbase');
   f.add('rdpid');
   if (model.fred) { f.add('fred'); f.add('lkgs'); }
@@ -38,10 +40,11 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
       out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
       out[1] = 0;
-      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11),
-      // PGE (13), CMOV (15), PSE-36 (17).
+      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), PSE (3), TSC (4), MSR (5), PAE (6), MCE (7), CX8 (8),
+      // SEP (11), PGE (13), MCA (14), CMOV (15), PSE-36 (17).
       out[2] = (1 << 13) | (1 << 17) | (1 << 23);
-      out[3] = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 17);
+      out[3] = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 13) |
+        (1 << 14) | (1 << 15) | (1 << 17);
       return;
     case 7:
       if (subleaf === 0) {

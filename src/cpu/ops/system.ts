@@ -20,6 +20,7 @@ import { cpuid as cpuidLeaf } from '../cpuid.js';
 import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
 import { Msr, msrSlot } from '../msrs.js';
+import { isMcaMsr, rdmsrMca, wrmsrMca } from '../machine-check.js';
 
 const TWO32 = 4294967296;
 
@@ -105,6 +106,7 @@ export function rdmsr(cpu: Cpu): void {
     case M.MSR_FS_BASE: lo = cpu.segBaseLo[FS]; hi = cpu.segBaseHi[FS]; break;
     case M.MSR_GS_BASE: lo = cpu.segBaseLo[GS]; hi = cpu.segBaseHi[GS]; break;
     default: {
+      if (isMcaMsr(index)) return rdmsrMca(cpu, index);
       const slot = msrSlot(index);
       if (slot < 0) cpu.gp(0);
       lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
@@ -122,6 +124,7 @@ export function wrmsr(cpu: Cpu): void {
   // Addresses written to MSRs are canonical for the widest linear address (a 57-bit canonical
   // value that is not 48-bit canonical faults when used under 4-level paging: SDM Vol. 3A §4.5).
   if (CANONICAL_MSRS.has(index) && !cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
+  if (isMcaMsr(index)) return wrmsrMca(cpu, index, lo, hi);
   switch (index) {
     case M.MSR_EFER: {
       // Writable: SCE, LME, NXE; LMA is read-only (writes of it are ignored).
@@ -185,6 +188,7 @@ function cr4Writable(cpu: Cpu): number {
   const f = cpu.features;
   // Always: DE, TSD (CPUID.1:EDX), UMIP and FSGSBASE (advertised in leaf 7).
   let bits = C.CR4_PAE | C.CR4_DE | C.CR4_TSD | C.CR4_UMIP | C.CR4_FSGSBASE;
+  if (f.has('mce')) bits |= C.CR4_MCE;
   if (f.has('pse')) bits |= C.CR4_PSE;
   if (f.has('pge')) bits |= C.CR4_PGE;
   if (f.has('pcid')) bits |= C.CR4_PCIDE;

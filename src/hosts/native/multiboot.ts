@@ -42,6 +42,11 @@
 //           puts them): mods_addr, then the command line "IMAGE " (QEMU
 //           passes the kernel file name, a space and its empty -append), then
 //           the boot loader name.
+// QEMU writes the map and the information first and the kernel last, as one
+// blob from load_addr to a 4 KiB boundary past the strings (hw/i386/multiboot.c
+// FW_CFG_KERNEL_DATA, copied by the option ROM in protected mode): a kernel
+// whose blob covers 0x9000-0x9557 is loaded over the information (kvm-unit-tests'
+// realmode test loads at 0x8000), and EBX still says 0x9500.
 //
 // Deliberate deviations from QEMU (a guest can tell):
 // - The boot loader name is "ringside", not "qemu".
@@ -49,6 +54,9 @@
 //   without QEMU's warning on stderr; bits 0 (module alignment: there are no
 //   modules) and 1 (memory information: always given) need nothing.
 // - Modules (QEMU's -initrd) and a command line of their own are not offered.
+// - Where the blob covers the information but no segment has bytes (a gap between
+//   ELF segments), Ringside has zeros; QEMU copies its loader buffer there, which
+//   rom_copy() leaves unwritten.
 
 import { BadInput } from '../../machine/errors.js';
 import type { ImageSegment } from '../../machine/image.js';
@@ -108,6 +116,9 @@ export interface MultibootPlan {
   kernelEnd: number;
   /** mods_addr; the command line and boot loader name follow it. */
   modsPaddr: number;
+  /** End of the loader's blob: [kernelStart, blobEnd) is the kernel, the strings after it and
+   *  zeros up to a 4 KiB boundary (within RAM), written after the information. */
+  blobEnd: number;
   cmdline: string;
   memoryMap: MemoryMapEntry[];
   memUpperKiB: number;
@@ -220,13 +231,7 @@ export function planMultibootBoot(bytes: Uint8Array, label: string, header: Mult
   checkSegments(label, segments, memoryBytes);
   const kernelStart = Math.min(...segments.map((s) => s.paddr));
   const kernelEnd = Math.max(...segments.map((s) => s.paddr + s.memsz));
-  const infoEnd = INFO_PADDR + INFO_SIZE;
-  if (kernelStart < infoEnd && MMAP_PADDR < kernelEnd) {
-    throw new BadInput(
-      `${label}: the kernel (${hex(kernelStart)}-${hex(kernelEnd)}) overlaps the multiboot information at ${hex(MMAP_PADDR)}-${hex(infoEnd)}`,
-    );
-  }
-  const modsPaddr = kernelStart + Math.ceil((kernelEnd - kernelStart) / PAGE) * PAGE;
+  const modsPaddr = kernelStart + pageAlign(kernelEnd - kernelStart);
   const cmdline = `${label} `;
   const stringsEnd = modsPaddr + utf8(cmdline).length + 1 + BOOT_LOADER_NAME.length + 1;
   if (stringsEnd > memoryBytes) {
@@ -240,6 +245,7 @@ export function planMultibootBoot(bytes: Uint8Array, label: string, header: Mult
     kernelStart,
     kernelEnd,
     modsPaddr,
+    blobEnd: Math.min(kernelStart + pageAlign(stringsEnd - kernelStart), memoryBytes),
     cmdline,
     memoryMap,
     memUpperKiB: upperMemoryKiB(memoryMap),
@@ -262,6 +268,10 @@ function upperMemoryKiB(map: readonly MemoryMapEntry[]): number {
   return (end - 0x100000) / 1024;
 }
 
+function pageAlign(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE;
+}
+
 function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
@@ -272,8 +282,10 @@ function utf8(s: string): Uint8Array {
  * information's address) and the selectors of QEMU's option ROM GDT (CS 0x08, data 0x10).
  */
 export function writeMultibootBoot(mem: PhysicalMemory, plan: MultibootPlan): { eip: number; eax: number; ebx: number; cs: number; data: number } {
-  loadSegments(mem, plan.segments);
-
+  // QEMU's option ROM writes the information first and copies the loader's blob last, so
+  // where the blob covers 0x9000-0x9557 its bytes (kernel, zeros, strings) win; EBX still
+  // points at 0x9500 (pc-bios/optionrom/multiboot.S: the information and the E820 map in
+  // real mode, then the FW_CFG_KERNEL blob in protected mode).
   plan.memoryMap.forEach((e, i) => {
     const at = MMAP_PADDR + i * MMAP_ENTRY_SIZE;
     mem.writeU32(at, MMAP_ENTRY_SIZE - 4); // size, not counting itself
@@ -285,10 +297,6 @@ export function writeMultibootBoot(mem: PhysicalMemory, plan: MultibootPlan): { 
   const cmdline = utf8(plan.cmdline);
   const cmdlinePaddr = plan.modsPaddr;
   const namePaddr = cmdlinePaddr + cmdline.length + 1;
-  mem.write(cmdlinePaddr, cmdline);
-  mem.fill(cmdlinePaddr + cmdline.length, 1, 0);
-  mem.write(namePaddr, utf8(BOOT_LOADER_NAME));
-  mem.fill(namePaddr + BOOT_LOADER_NAME.length, 1, 0);
 
   const mbi = INFO_PADDR;
   mem.fill(mbi, INFO_SIZE, 0);
@@ -303,5 +311,16 @@ export function writeMultibootBoot(mem: PhysicalMemory, plan: MultibootPlan): { 
   mem.writeU32(mbi + 48, MMAP_PADDR);
   mem.writeU32(mbi + 64, namePaddr);
 
+  // The blob's zeros: RAM outside the information is zero already; inside it, clear first.
+  const infoEnd = INFO_PADDR + INFO_SIZE;
+  const from = Math.max(plan.kernelStart, MMAP_PADDR);
+  const to = Math.min(plan.blobEnd, infoEnd);
+  if (from < to) mem.fill(from, to - from, 0);
+  loadSegments(mem, plan.segments);
+
+  mem.write(cmdlinePaddr, cmdline);
+  mem.fill(cmdlinePaddr + cmdline.length, 1, 0);
+  mem.write(namePaddr, utf8(BOOT_LOADER_NAME));
+  mem.fill(namePaddr + BOOT_LOADER_NAME.length, 1, 0);
   return { eip: plan.entry, eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: mbi, cs: 0x08, data: 0x10 };
 }
