@@ -16,14 +16,16 @@
 //                     guest wrote them (QEMU: -debugcon and -serial share one
 //                     chardev, src/lab/qemu.ts), so a guest printing on both
 //                     sees its text twice.
-//   the local APIC (0xFEE00000), the I/O APIC (0xFEC00000) and the HPET (0xFED00000):
-//                     every PC has them; the model does not yet, so touching one is
-//                     a model error rather than an all-ones read a guest would spin on.
+//   0xFEE00000     -> the vCPU's local APIC, its xAPIC page (src/cpu/lapic.ts).
+//   the I/O APIC (0xFEC00000) and the HPET (0xFED00000): every PC has them; the
+//                     model does not yet, so touching one is a model error rather
+//                     than an all-ones read a guest would spin on.
 
 import type { HostDefinition, Host, HostOptions } from '../host.js';
 import type { Machine } from '../../machine/machine.js';
 import { Uart16550 } from '../../machine/uart16550.js';
 import { UnmodelledDevice } from '../../machine/unmodelled.js';
+import { APIC_DEFAULT_BASE, LapicMmio } from '../../cpu/lapic.js';
 import { flatProtectedModeState } from '../../cpu/state.js';
 import { parseElf } from '../../guest/elf.js';
 import type { LoadableImage } from '../../machine/image.js';
@@ -35,12 +37,11 @@ export const EXIT_PORT = 0xf4;
 /** QEMU's isa-debug-exit,iobase=0xf4,iosize=4 decodes 0xF4..0xF7. */
 export const EXIT_PORT_SPAN = 4;
 
-/** Device regions at their PC reset addresses (SDM Vol. 3A §11.4.1 for the local APIC;
- *  the I/O APIC and HPET where QEMU's pc machine and every PC firmware put them). */
+/** Device regions at their PC reset addresses: the I/O APIC and HPET where QEMU's pc
+ *  machine and every PC firmware put them. */
 const UNMODELLED_REGIONS: ReadonlyArray<[string, number, number]> = [
   ['the I/O APIC', 0xfec00000, 0x1000],
   ['the HPET', 0xfed00000, 0x1000],
-  ['the local APIC', 0xfee00000, 0x1000],
 ];
 
 export type NativePlan =
@@ -75,6 +76,8 @@ export class NativeHost implements Host<NativePlan> {
     uart.attach(io);
     machine.attach('com1', uart);
     for (const [name, base, length] of UNMODELLED_REGIONS) machine.memory.mapMmio(base, length, new UnmodelledDevice(name, base));
+    // The local APIC's reset base (SDM Vol. 3A §11.4.1); lapic.ts refuses relocating it.
+    machine.memory.mapMmio(APIC_DEFAULT_BASE, 0x1000, new LapicMmio(machine.cpu.lapic, machine.cpu));
     machine.attach('host', this);
   }
 
