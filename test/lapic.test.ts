@@ -190,7 +190,7 @@ test('IA32_APIC_BASE mode transitions (§11.12.5): x2APIC only from xAPIC, left 
 // 32-bit protected mode, paging off: GDT at 0x2900, IDT at 0x2000 with an interrupt gate for 0x30 to a
 // handler that counts in EBX, EOIs and IRETs; the program arms a one-shot timer for
 // 1000 counts, STI; HLT, then HLT again with nothing armed.
-test('HLT with IF = 1 waits for the timer; a halt nothing can wake ends the run (SDM HLT, DESIGN.md Determinism)', () => {
+test('HLT with IF = 1 waits for the timer; a halt nothing can wake ends the run (SDM HLT; virtual time skips to the next expiry)', () => {
   const m = machine();
   const CODE = 0x1000, IDT = 0x2000, HANDLER = 0x3000;
   const gate = Buffer.alloc(8);

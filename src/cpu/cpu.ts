@@ -1016,7 +1016,7 @@ export class Cpu implements CodeCache {
       const due = nextEventDue(this);
       if (this.halted) {
         // Halted: virtual time passes to the next event due; if none can ever come, the
-        // halt is final (DESIGN.md, Determinism).
+        // halt is final (README.md, the native platform).
         if (due === Infinity) { this.endReason = 'halted'; break; }
         this.icount = due < limit ? due : limit;
         continue;
