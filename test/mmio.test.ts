@@ -1,5 +1,6 @@
-// Device regions in physical memory. The PC devices the model does not implement yet
-// (local APIC, I/O APIC, HPET) are a named model error when touched, never a silent
+// Device regions in physical memory. The local APIC's xAPIC page decodes at its reset base
+// (SDM Vol. 3A §11.4.1); the PC devices the model does not implement yet
+// (I/O APIC, HPET) are a named model error when touched, never a silent
 // all-ones read (a kernel polling the APIC's ICR delivery-status bit would spin forever);
 // addresses past RAM where nothing decodes still read all-ones and drop writes.
 
@@ -23,10 +24,18 @@ function run(code: number[]) {
 const movEaxFrom = (addr: number) => [0xa1, addr & 0xff, (addr >>> 8) & 0xff, (addr >>> 16) & 0xff, addr >>> 24];
 const movToFromEax = (addr: number) => [0xa3, addr & 0xff, (addr >>> 8) & 0xff, (addr >>> 16) & 0xff, addr >>> 24];
 
-test('reading the local APIC (0xFEE00000) is a model error naming it', () => {
-  const { end } = run(movEaxFrom(0xfee00300));
+test('the local APIC page decodes at 0xFEE00000: its version register (SDM Vol. 3A §11.4.8)', () => {
+  const { end, m } = run(movEaxFrom(0xfee00030));
+  assert.equal(end.kind, 'halted');
+  // Version 0x1X: an integrated APIC (Figure 11-7); max LVT entry + 1 = the six LVTs of Figure 11-8.
+  assert.equal(m.cpu.regLo[0] & 0xf0, 0x10);
+  assert.equal(((m.cpu.regLo[0] >> 16) & 0xff) + 1, 6);
+});
+
+test('an unaligned access to the local APIC page is a model error naming it', () => {
+  const { end } = run(movEaxFrom(0xfee00302));
   assert.equal(end.kind, 'model-error');
-  assert.match(end.message, /the local APIC is not modelled \(a 4-byte read of physical 0xfee00300\) \(at rip 0x0+1000\)/);
+  assert.match(end.message, /local APIC at physical 0xfee00302 \(only aligned 4-byte accesses are modelled\) \(at rip 0x0+1000\)/);
 });
 
 test('writing the I/O APIC and the HPET is a model error naming each', () => {

@@ -373,6 +373,26 @@ const MB_MAP_WHY =
   'QEMU\'s machine depends on the CPU vendor; Ringside\'s platform does not (it models no HyperTransport hole).';
 
 export const QEMU_DEVIATIONS: QemuDeviation[] = [
+  {
+    guest: 'apic-timer',
+    line: /^tscdeadline\.count$/,
+    sdmSection: 'Intel SDM Vol. 3A §11.5.4.1 "TSC-Deadline Mode" (enumerated by CPUID.1:ECX[24]); AMD APM: the same CPUID bit, which Ringside sets for both flavours',
+    sdmValue: '1',
+    qemuValue: null,
+    qemuSource: 'QEMU 7.2 target/i386/cpu.c: TCG_EXT_FEATURES lacks CPUID_EXT_TSC_DEADLINE_TIMER, so -cpu max under TCG does not enumerate it',
+    why: 'Ringside models and enumerates the TSC-deadline timer; QEMU 7.2 TCG does not, so the guest runs (and prints) this case only on Ringside.',
+    vendors: ['intel', 'amd'],
+  },
+  {
+    guest: 'apic-timer',
+    line: /^tscdeadline\.msr_after$/,
+    sdmSection: 'Intel SDM Vol. 3A §11.5.4.1 "TSC-Deadline Mode" (enumerated by CPUID.1:ECX[24]); AMD APM: the same CPUID bit, which Ringside sets for both flavours',
+    sdmValue: '0x0',
+    qemuValue: null,
+    qemuSource: 'QEMU 7.2 target/i386/cpu.c: TCG_EXT_FEATURES lacks CPUID_EXT_TSC_DEADLINE_TIMER, so -cpu max under TCG does not enumerate it',
+    why: 'Ringside models and enumerates the TSC-deadline timer; QEMU 7.2 TCG does not, so the guest runs (and prints) this case only on Ringside.',
+    vendors: ['intel', 'amd'],
+  },
   ...([[/^rsvd\..*\.(read|exec_nxe0)\.error_code$/, '0x9', '0x8', 'a read (or a fetch with NXE = 0 and SMEP = 0): P|RSVD'],
     [/^rsvd\..*\.write\.error_code$/, '0xb', '0xa', 'a write: P|W|RSVD'],
     [/^rsvd\..*\.exec_nxe1\.error_code$/, '0x19', '0x18', 'a fetch with NXE = 1: P|RSVD|I']] as const)

@@ -2,6 +2,7 @@
 export const MSR_TSC = 0x10;
 export const MSR_APIC_BASE = 0x1b;
 export const MSR_MISC_ENABLE = 0x1a0;
+export const MSR_TSC_DEADLINE = 0x6e0;
 export const MSR_PAT = 0x277;
 export const MSR_SYSENTER_CS = 0x174;
 export const MSR_MCG_CAP = 0x179;

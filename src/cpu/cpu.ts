@@ -41,6 +41,7 @@ import { compileBlock, HOT } from './blocks.js';
 import { Msr, MSR_NAMES, resetMsrs } from './msrs.js';
 import type { VcpuState, SegmentState } from './state.js';
 import { eventWindow, nextEventDue } from './events.js';
+import { Lapic } from './lapic.js';
 import { Transition, type TraceSink } from './transition.js';
 import { Scratch } from './scratch.js';
 import { UNDEFINED, type UndefinedValues } from './undefined.js';
@@ -143,7 +144,6 @@ export class Cpu implements CodeCache {
    *  use these, never the PDPT in memory. The AMD flavour has none (paging.ts). */
   readonly pdpteLo = new Int32Array(4);
   readonly pdpteHi = new Int32Array(4);
-  cr8 = 0;
   efer = 0;
   /** The MSRs kept as plain registers, by slot (msrs.ts): halves, never BigInt. */
   readonly msrLo = new Int32Array(Msr.Count);
@@ -170,6 +170,13 @@ export class Cpu implements CodeCache {
   pendingDebug = 0;
   movSsShadowAt = -1;
   stiShadowAt = -1;
+  /** HLT retired with IF = 1: no instruction runs until an event is delivered; virtual time
+   *  skips to the next event due (run). */
+  halted = false;
+  /** The local APIC (lapic.ts): per-vCPU, consulted at instruction boundaries and for CR8. */
+  readonly lapic: Lapic;
+  /** The local APIC presents a vector above its PPR (kept by lapic.ts refresh). */
+  intrPending = false;
   /** Set when a compiled block must stop after the current instruction: decoded code was
    *  written, or an event became pending. */
   blockExit = false;
@@ -219,6 +226,7 @@ export class Cpu implements CodeCache {
     this.drLo[6] = 0xffff0ff0 | 0;
     this.drLo[7] = 0x400;
     resetMsrs(this.msrLo, this.msrHi);
+    this.lapic = new Lapic(this);
   }
 
   /** CR2 as a linear address (page faults write canonical addresses). */
@@ -251,7 +259,7 @@ export class Cpu implements CodeCache {
       idtr: { base: this.idtrBase, limit: this.idtrLimit },
       ldtr: { sel: this.ldtrSel, base: this.ldtrBase, limit: this.ldtrLimit },
       tr: { sel: this.trSel, base: this.trBase, limit: this.trLimit, attr: this.trAttr },
-      cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4, cr8: this.cr8,
+      cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4,
       pdpteLo: Array.from(this.pdpteLo),
       pdpteHi: Array.from(this.pdpteHi),
       drLo: Array.from(this.drLo),
@@ -260,8 +268,9 @@ export class Cpu implements CodeCache {
       msrs,
       events: {
         stepArmedAt: this.stepArmedAt, rfClearAt: this.rfClearAt, pendingDebug: this.pendingDebug,
-        movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt,
+        movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt, halted: this.halted,
       },
+      lapic: this.lapic.capture(),
       icount: this.icount,
       tscOffset: this.tscOffset,
       transitions: this.transitions,
@@ -285,7 +294,7 @@ export class Cpu implements CodeCache {
     this.ldtrSel = s.ldtr.sel; this.ldtrBase = s.ldtr.base; this.ldtrLimit = s.ldtr.limit;
     this.trSel = s.tr.sel; this.trBase = s.tr.base; this.trLimit = s.tr.limit; this.trAttr = s.tr.attr;
     this.cr0 = s.cr0; this.cr2Lo = s.cr2Lo; this.cr2Hi = s.cr2Hi; this.cr3Lo = s.cr3Lo; this.cr3Hi = s.cr3Hi;
-    this.cr4 = s.cr4; this.cr8 = s.cr8;
+    this.cr4 = s.cr4;
     this.pdpteLo.set(s.pdpteLo);
     this.pdpteHi.set(s.pdpteHi);
     this.drLo.set(s.drLo);
@@ -294,10 +303,11 @@ export class Cpu implements CodeCache {
     MSR_NAMES.forEach((name, k) => { [this.msrLo[k], this.msrHi[k]] = s.msrs[name]; });
     const e = s.events;
     this.stepArmedAt = e.stepArmedAt; this.rfClearAt = e.rfClearAt; this.pendingDebug = e.pendingDebug;
-    this.movSsShadowAt = e.movSsShadowAt; this.stiShadowAt = e.stiShadowAt;
+    this.movSsShadowAt = e.movSsShadowAt; this.stiShadowAt = e.stiShadowAt; this.halted = e.halted;
     this.icount = s.icount;
     this.tscOffset = s.tscOffset;
     this.transitions = s.transitions;
+    this.lapic.restore(s.lapic);
     this.endReason = null;
     this.setCpl(s.cpl);
     this.modeChanged();
@@ -346,8 +356,8 @@ export class Cpu implements CodeCache {
     this.lfOp = Lazy.Eager;
     this.lfEager = v & R.STATUS;
     this.flagsRest = (v & ~R.STATUS) | R.RESERVED1;
-    // TF arms a single-step trap at the next boundary (events.ts).
-    if ((v & R.TF) !== 0) this.eventPending();
+    // TF arms a single-step trap at the next boundary; IF = 1 lets a pending interrupt in (events.ts).
+    if ((v & R.TF) !== 0 || ((v & R.IF) !== 0 && this.intrPending)) this.eventPending();
   }
 
   /** Set status flags computed eagerly (shifts, multiplies, bit tests). */
@@ -1013,6 +1023,13 @@ export class Cpu implements CodeCache {
       eventWindow(this);
       if (this.endReason !== null || this.icount >= limit) break;
       const due = nextEventDue(this);
+      if (this.halted) {
+        // Halted: virtual time passes to the next event due; if none can ever come, the
+        // halt is final (README.md, the native platform).
+        if (due === Infinity) { this.endReason = 'halted'; break; }
+        this.icount = due < limit ? due : limit;
+        continue;
+      }
       this.icountLimit = due < limit ? due : limit;
       this.runToLimit();
       if (this.endReason !== null) break;

@@ -40,11 +40,13 @@ export function cpuid(model: CpuModelOptions, leaf: number, subleaf: number, out
       // Family 6, model 0x8f (a Sapphire Rapids-like signature), stepping 0.
       out[0] = (6 << 8) | (0xf << 4) | (0x8 << 16);
       out[1] = 0;
-      // ECX: CX16 (13), PCID (17), POPCNT (23). EDX: DE (2), PSE (3), TSC (4), MSR (5), PAE (6), MCE (7), CX8 (8),
-      // SEP (11), PGE (13), MCA (14), CMOV (15), PSE-36 (17).
-      out[2] = (1 << 13) | (1 << 17) | (1 << 23);
-      out[3] = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 13) |
-        (1 << 14) | (1 << 15) | (1 << 17);
+      // EBX[31:24]: the initial APIC ID, 0.
+      // ECX: CX16 (13), PCID (17), x2APIC (21), POPCNT (23), TSC-deadline (24). EDX: DE (2), PSE (3), TSC (4),
+      // MSR (5), PAE (6), MCE (7), CX8 (8), APIC (9; cleared while the APIC is disabled, ops/system.ts), SEP (11),
+      // PGE (13), MCA (14), CMOV (15), PSE-36 (17). The local APIC is lapic.ts, machine checks machine-check.ts.
+      out[2] = (1 << 13) | (1 << 17) | (1 << 21) | (1 << 23) | (1 << 24);
+      out[3] = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 11) |
+        (1 << 13) | (1 << 14) | (1 << 15) | (1 << 17);
       return;
     case 7:
       if (subleaf === 0) {

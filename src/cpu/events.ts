@@ -8,12 +8,17 @@
 //
 //   1-3. reset, machine check, task-switch traps, external interventions — not modelled;
 //   4.   traps on the previous instruction: single-step (RFLAGS.TF) debug traps;
-//   5.   nonmaskable interrupts          — the interrupts issue adds them here;
-//   6.   maskable hardware interrupts    — likewise, with the STI shadow (stiShadowAt);
+//   5.   nonmaskable interrupts          — not yet modelled; they go here;
+//   6.   maskable hardware interrupts    — from the local APIC (lapic.ts), when RFLAGS.IF = 1
+//        and the boundary is in neither the STI nor the MOV SS shadow (SDM Vol. 3A §6.8.3);
 //   7-.  faults of the next instruction — raised by the instruction itself.
 //
 // Before those, the end of the previous instruction completes: RF is cleared after the
-// instruction that follows an IRET which loaded RF = 1 (SDM Vol. 3B §18.3.1.1).
+// instruction that follows an IRET which loaded RF = 1 (SDM Vol. 3B §18.3.1.1), and the
+// APIC timer expires if its tick has come (apic-timer.ts).
+//
+// A delivery ends a halt (cpu.halted): HLT resumes at the handler, and the frame holds the
+// address after HLT (SDM HLT: "an enabled interrupt ... resumes execution").
 //
 // Every item is due at an instruction count, so the window is idempotent: running it twice
 // at the same boundary (a run stopped there by its budget, or captured and restored there)
@@ -31,7 +36,7 @@
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
-import { deliverException } from './idt.js';
+import { deliverException, deliverInterrupt } from './idt.js';
 
 /** DR6.BS: the debug exception was a single-step trap (SDM Vol. 3B §18.2.3). */
 export const DR6_BS = 1 << 14;
@@ -57,6 +62,7 @@ export function eventWindow(cpu: Cpu): void {
   }
   if (cpu.movSsShadowAt >= 0 && now > cpu.movSsShadowAt) cpu.movSsShadowAt = -1;
   if (cpu.stiShadowAt >= 0 && now > cpu.stiShadowAt) cpu.stiShadowAt = -1;
+  if (now >= cpu.lapic.timerDue) cpu.lapic.expireTimer(now);
 
   for (let n = 0; n < MAX_DELIVERIES && cpu.endReason === null; n++) {
     // Vol. 3A §6.8.3: after MOV SS / POP SS, debug exceptions are held until the boundary
@@ -67,6 +73,12 @@ export function eventWindow(cpu: Cpu): void {
       cpu.drLo[6] |= cpu.pendingDebug;
       cpu.pendingDebug = 0;
       deliverException(cpu, V.DB, 0, true);
+      cpu.halted = false;
+      continue;
+    }
+    if (cpu.intrPending && (cpu.flagsRest & R.IF) !== 0 && !movSsShadow && cpu.stiShadowAt !== now) {
+      deliverInterrupt(cpu, cpu.lapic.accept());
+      cpu.halted = false;
       continue;
     }
     break;
@@ -84,5 +96,10 @@ export function nextEventDue(cpu: Cpu): number {
   if (cpu.rfClearAt >= 0 && cpu.rfClearAt < due) due = cpu.rfClearAt;
   if (cpu.stepArmedAt >= 0 && cpu.stepArmedAt + 1 < due) due = cpu.stepArmedAt + 1;
   if (cpu.pendingDebug !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  // An interrupt the window could not take (a shadow) is taken at the next boundary; with
+  // IF = 0, whatever sets IF calls cpu.eventPending.
+  if (cpu.intrPending && (cpu.flagsRest & R.IF) !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  const timer = cpu.lapic.timerDue;
+  if (timer < due) due = timer;
   return due;
 }

@@ -22,7 +22,7 @@ import {
 import {
   readDescriptor, descBase, descDpl, descLimit, descType, descSystemType, isCode, isConforming, isWritableData,
 } from './segments.js';
-import { beginTransition, commitTransition, describeEvent, TransitionKind, SsLoad } from './transition.js';
+import { beginTransition, commitTransition, describeEvent, EventSource, TransitionKind, SsLoad } from './transition.js';
 
 /** Describe the stack a frame is pushed on (cpu.scratch.stack) from its descriptor. */
 function describeStack(cpu: Cpu, lo: number, hi: number): void {
@@ -38,11 +38,11 @@ function describeStack(cpu: Cpu, lo: number, hi: number): void {
 /**
  * Deliver `vector` through the protected-mode IDT, committing the handler's CS:EIP and
  * stack through transition.ts. `ext` is
- * the EXT bit (1 for exceptions and external events), `software` selects the gate-DPL
- * check of INT n/INT3/INTO. Nothing is committed until the whole frame is written.
+ * the EXT bit (1 for exceptions and external events); `source` is how the event arose
+ * (transition.ts): a software one (INT n/INT3/INTO) has its gate DPL checked. Nothing is committed until the whole frame is written.
  */
 export function deliverProtected(cpu: Cpu, vector: number, error: number, hasError: boolean, ext: number,
-  software: boolean, returnEip: number, pushRf: number): void {
+  source: EventSource, returnEip: number, pushRf: number): void {
   const gateError = vector * 8 + 2 + ext;
 
   // The gate (§6.11): interrupt (6/0xE) or trap (7/0xF) gate, 16- or 32-bit.
@@ -53,7 +53,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
   const gateKnown = type === TYPE_TASK_GATE || type === TYPE_INT_GATE16 || type === TYPE_TRAP_GATE16 ||
     type === TYPE_INT_GATE || type === TYPE_TRAP_GATE;
   if (!gateKnown) cpu.gp(gateError);
-  if (software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
+  if (source === EventSource.Software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   if (type === TYPE_TASK_GATE) cpu.modelError(`vector ${vector}: task gates are not modelled`);
   if ((cpu.flagsRest & R.VM) !== 0) cpu.modelError('delivery from virtual-8086 mode is not modelled');
@@ -131,7 +131,7 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
 
   // Commit (§6.12.1.2): SS:ESP, CS:EIP, then the flags.
   const t = beginTransition(cpu, TransitionKind.Delivery);
-  describeEvent(t, vector, hasError ? error : -1, software, pushRf !== 0);
+  describeEvent(t, vector, hasError ? error : -1, source);
   if (inner) { t.ss = SsLoad.Descriptor; t.ssSel = ssSel; t.ssLo = ssLo; t.ssHi = ssHi; }
   t.rspLo = stack.wide ? frame | 0 : (cpu.regLo[4] & ~0xffff) | frame;
   t.rspHi = 0;

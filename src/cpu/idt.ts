@@ -14,7 +14,7 @@ import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
 import { CS, SS, DESC_P, DESC_L, DESC_DB, TSS64_RSP0, TSS64_IST1, TYPE_INT_GATE, TYPE_TRAP_GATE, GATE_TRAP } from '../arch/descriptors.js';
 import { readDescriptor, descDpl, descSystemType, isCode, isConforming } from './segments.js';
-import { beginTransition, commitTransition, describeEvent, TransitionKind, SsLoad } from './transition.js';
+import { beginTransition, commitTransition, describeEvent, EventSource, TransitionKind, SsLoad } from './transition.js';
 import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
 
@@ -23,6 +23,29 @@ export const enum Source {
   Exception = 0,
   /** INT n, INT3, INTO: the gate DPL is checked against CPL, EXT = 0. */
   Software = 1,
+  /** A maskable interrupt from the local APIC: EXT = 1, no DPL check, no error code. */
+  External = 2,
+}
+
+/** How a delivery is recorded (transition.ts): software, external, or an exception as a
+ *  fault (RF pushed) or a trap. */
+export function eventSource(source: Source, pushRf: number): EventSource {
+  if (source === Source.Software) return EventSource.Software;
+  if (source === Source.External) return EventSource.External;
+  return pushRf !== 0 ? EventSource.Fault : EventSource.Trap;
+}
+
+/** Deliver maskable interrupt `vector` at the current boundary (SDM Vol. 3A §6.8.1): the
+ *  frame saves the RIP of the next instruction to execute. A fault during the delivery is
+ *  delivered in its place: interrupts are benign for the double-fault rules (§6.15,
+ *  Table 6-4), so only a fault on that second delivery can escalate. */
+export function deliverInterrupt(cpu: Cpu, vector: number): void {
+  try {
+    deliver(cpu, vector, 0, false, Source.External, cpu.rip, 0);
+  } catch (e) {
+    if (e !== FAULT) throw e;
+    deliverException(cpu, cpu.faultVector, cpu.faultError, false);
+  }
 }
 
 const TWO32 = 4294967296;
@@ -69,10 +92,10 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
  */
 export function deliver(cpu: Cpu, vector: number, error: number, hasError: boolean, source: Source,
   returnRip: number, pushRf: number): void {
-  const ext = source === Source.Exception ? 1 : 0;
+  const ext = source === Source.Software ? 0 : 1;
   const gateError = vector * 8 + 2 + ext;
 
-  if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, source === Source.Software, returnRip, pushRf);
+  if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, eventSource(source, pushRf), returnRip, pushRf);
 
   // The gate (§6.14.1): 16 bytes, must be a 64-bit interrupt or trap gate.
   if (vector * 16 + 15 > cpu.idtrLimit) cpu.gp(gateError);
@@ -130,7 +153,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
 
   // Commit (§6.14.2): SS (null on a privilege change), CS, RSP, RFLAGS, RIP.
   const t = beginTransition(cpu, TransitionKind.Delivery);
-  describeEvent(t, vector, hasError ? error : -1, source === Source.Software, pushRf !== 0);
+  describeEvent(t, vector, hasError ? error : -1, eventSource(source, pushRf));
   t.csSel = sel; t.csLo = csLo; t.csHi = csHi; t.cpl = newCpl;
   if (newCpl !== cpu.cpl) { t.ss = SsLoad.Null; t.ssSel = newCpl; }
   t.rspLo = frame | 0;

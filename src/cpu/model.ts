@@ -19,3 +19,7 @@ export const LINEAR_BITS = 57;
 
 /** Virtual TSC rate: RDTSC reads the retired-instruction count times this (deterministic runs). */
 export const TSC_PER_INSTRUCTION = 1;
+
+/** The local APIC timer's input clock (apic-timer.ts): one count per tick before its divide
+ *  configuration, so it runs at the TSC rate; a count of N with divide 1 spans N ticks. */
+export const APIC_TIMER_TICKS_PER_COUNT = 1;

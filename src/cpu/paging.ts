@@ -108,7 +108,7 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
 
   // Physical address: frame bits of the leaf plus the offset bits below the page size.
   const frameLo = (leafLo & ~((2 ** pageShift - 1) | 0)) >>> 0;
-  const frame = (leafHi & HI_ADDR) * TWO32 + (pageShift === 30 ? frameLo & 0xc0000000 : frameLo);
+  const frame = (leafHi & HI_ADDR) * TWO32 + (pageShift === 30 ? (frameLo & 0xc0000000) >>> 0 : frameLo);
   const offsetInPage = lin - Math.floor(lin / 2 ** pageShift) * 2 ** pageShift;
   const phys = frame + offsetInPage;
   const physPage = phys - (lin & 0xfff);

@@ -8,6 +8,7 @@
 // them); RIP and the descriptor-table bases are linear addresses held as numbers.
 
 import type { MsrName } from './msrs.js';
+import type { LapicState } from './lapic.js';
 
 /** A segment register: the selector and its hidden part (base, limit, attributes as
  *  bits 8..23 of the descriptor's high dword). */
@@ -30,6 +31,8 @@ export interface EventState {
   /** The boundary (icount) inhibited by MOV SS / POP SS, and by STI (-1: none). */
   movSsShadowAt: number;
   stiShadowAt: number;
+  /** HLT retired with interrupts enabled and no event has been delivered since. */
+  halted: boolean;
 }
 
 export interface VcpuState {
@@ -50,7 +53,6 @@ export interface VcpuState {
   cr3Lo: number;
   cr3Hi: number;
   cr4: number;
-  cr8: number;
   /** The PAE PDPTE registers (SDM Vol. 3A §4.4.1). */
   pdpteLo: number[];
   pdpteHi: number[];
@@ -59,6 +61,8 @@ export interface VcpuState {
   efer: number;
   msrs: Record<MsrName, [number, number]>;
   events: EventState;
+  /** The local APIC (lapic.ts); CR8 is its TPR[7:4]. */
+  lapic: LapicState;
   /** Retired instructions: the vCPU's virtual time. The TSC is icount plus tscOffset. */
   icount: number;
   tscOffset: number;

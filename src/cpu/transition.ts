@@ -112,10 +112,10 @@ export type TraceSink = (record: TransitionRecord) => void;
 const DATA_SEGMENTS = [ES, DS, FS, GS] as const;
 
 /** The event's part of a delivery: its vector, error code (-1: none) and how it arose. */
-export function describeEvent(t: Transition, vector: number, error: number, software: boolean, fault: boolean): void {
+export function describeEvent(t: Transition, vector: number, error: number, source: EventSource): void {
   t.vector = vector;
   t.error = error;
-  t.source = software ? EventSource.Software : fault ? EventSource.Fault : EventSource.Trap;
+  t.source = source;
 }
 
 /** Begin describing a transition: the vCPU's scratch, reset. */

@@ -21,6 +21,7 @@ import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
 import { Msr, msrSlot } from '../msrs.js';
 import { isMcaMsr, rdmsrMca, wrmsrMca } from '../machine-check.js';
+import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from '../lapic.js';
 
 const TWO32 = 4294967296;
 
@@ -28,10 +29,13 @@ function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) cpu.gp(0);
 }
 
+/** HLT (SDM HLT): the vCPU halts until an enabled interrupt (or NMI, not yet modelled)
+ *  resumes it after the HLT. With IF = 0 nothing modelled can wake it: the run ends. */
 export function hlt(cpu: Cpu): void {
   requireCpl0(cpu);
-  // Nothing in the model can wake a halted CPU yet: no timer, no injected events.
-  cpu.end('halted', true);
+  if ((cpu.flagsRest & R.IF) === 0) cpu.end('halted', true);
+  cpu.halted = true;
+  cpu.eventPending(); // the run loop skips time from the next boundary (cpu.ts run)
 }
 
 export function cli(cpu: Cpu): void {
@@ -44,11 +48,14 @@ export function sti(cpu: Cpu): void {
   // STI that sets IF blocks maskable interrupts until after the next instruction (SDM STI).
   if ((cpu.flagsRest & R.IF) === 0) cpu.stiShadow();
   cpu.flagsRest |= R.IF;
+  if (cpu.intrPending) cpu.eventPending();
 }
 
 export function cpuid(cpu: Cpu): void {
   const cpuidOut = cpu.scratch.cpuidOut;
   cpuidLeaf(cpu.model, cpu.regLo[0], cpu.regLo[1], cpuidOut);
+  // CPUID.1:EDX.APIC[bit 9] reads 0 while IA32_APIC_BASE.EN = 0 (SDM Vol. 3A §11.4.3).
+  if ((cpu.regLo[0] >>> 0) === 1 && cpu.lapic.mode === 'disabled') cpuidOut[3] &= ~(1 << 9);
   cpu.setReg(0, 4, cpuidOut[0], 0);
   cpu.setReg(3, 4, cpuidOut[1], 0);
   cpu.setReg(1, 4, cpuidOut[2], 0);
@@ -105,8 +112,13 @@ export function rdmsr(cpu: Cpu): void {
     case M.MSR_TSC: { const t = tsc(cpu); lo = t | 0; hi = Math.floor(t / TWO32) | 0; break; }
     case M.MSR_FS_BASE: lo = cpu.segBaseLo[FS]; hi = cpu.segBaseHi[FS]; break;
     case M.MSR_GS_BASE: lo = cpu.segBaseLo[GS]; hi = cpu.segBaseHi[GS]; break;
+    case M.MSR_TSC_DEADLINE: [lo, hi] = cpu.lapic.readDeadline(); break;
     default: {
       if (isMcaMsr(index)) return rdmsrMca(cpu, index);
+      if (index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST) {
+        lo = cpu.lapic.readMsr(index); hi = cpu.lapic.hi;
+        break;
+      }
       const slot = msrSlot(index);
       if (slot < 0) cpu.gp(0);
       lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
@@ -125,6 +137,7 @@ export function wrmsr(cpu: Cpu): void {
   // value that is not 48-bit canonical faults when used under 4-level paging: SDM Vol. 3A §4.5).
   if (CANONICAL_MSRS.has(index) && !cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
   if (isMcaMsr(index)) return wrmsrMca(cpu, index, lo, hi);
+  if (index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST) { cpu.lapic.writeMsr(index, lo, hi); return; }
   switch (index) {
     case M.MSR_EFER: {
       // Writable: SCE, LME, NXE; LMA is read-only (writes of it are ignored).
@@ -136,14 +149,14 @@ export function wrmsr(cpu: Cpu): void {
       cpu.flushTlb();
       return;
     }
-    case M.MSR_TSC: cpu.tscOffset = (hi >>> 0) * TWO32 + (lo >>> 0) - cpu.icount * TSC_PER_INSTRUCTION; return;
+    case M.MSR_TSC:
+      cpu.tscOffset = (hi >>> 0) * TWO32 + (lo >>> 0) - cpu.icount * TSC_PER_INSTRUCTION;
+      cpu.lapic.tscWritten();
+      return;
     case M.MSR_FS_BASE: cpu.segBaseLo[FS] = lo; cpu.segBaseHi[FS] = hi; cpu.segmentBaseChanged(FS); return;
     case M.MSR_GS_BASE: cpu.segBaseLo[GS] = lo; cpu.segBaseHi[GS] = hi; cpu.segmentBaseChanged(GS); return;
-    case M.MSR_APIC_BASE:
-      // Bits 7:0, 9 and MAXPHYADDR..63 are reserved (SDM Vol. 3A §11.4.4, Figure 11-5). No
-      // local APIC is modelled yet: the value is only kept.
-      if ((lo & 0x2ff) !== 0 || (hi >>> (MAXPHYADDR - 32)) !== 0) cpu.gp(0);
-      break;
+    case M.MSR_APIC_BASE: cpu.lapic.writeBase(lo, hi); return;
+    case M.MSR_TSC_DEADLINE: cpu.lapic.writeDeadline(lo, hi); return;
     case M.MSR_TSC_AUX:
       // Bits 63:32: reserved on Intel (SDM Vol. 4, IA32_TSC_AUX: #GP(0)). The APM's text on them
       // was not available here; AMD processors ignore them and read them as 0, which Linux's KVM follows for AMD guests
@@ -176,7 +189,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
     case 2: lo = cpu.cr2Lo; hi = cpu.cr2Hi; break;
     case 3: lo = cpu.cr3Lo; hi = cpu.cr3Hi; break;
     case 4: lo = cpu.cr4; break;
-    case 8: lo = cpu.cr8; break;
+    case 8: lo = cpu.lapic.tpr >> 4; break; // CR8 is TPR[7:4] (SDM Vol. 3A §11.8.6.1)
     default: return cpu.ud();
   }
   cpu.setReg(i.rm, cpu.mode === Mode.Long64 ? 8 : 4, lo, hi);
@@ -273,7 +286,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
     }
     case 8:
       if (hi !== 0 || (lo & ~15) !== 0) cpu.gp(0);
-      cpu.cr8 = lo;
+      cpu.lapic.setTpr(lo << 4); // TPR[7:4] := CR8[3:0], TPR[3:0] := 0 (§11.8.6.1)
       return;
     default:
       cpu.ud();

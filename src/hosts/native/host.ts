@@ -23,9 +23,10 @@
 //                     (src/machine/pc-testdev.ts), the QEMU test device kvm-unit-tests'
 //                     runner adds (`-device pc-testdev`; src/lab/qemu.ts adds it too); its
 //                     byte-wise alias at 0xE8-0xEB leaves 0xE9 to the console, as on QEMU.
-//   the local APIC (0xFEE00000), the I/O APIC (0xFEC00000) and the HPET (0xFED00000):
-//                     every PC has them; the model does not yet, so touching one is
-//                     a model error rather than an all-ones read a guest would spin on.
+//   0xFEE00000     -> the vCPU's local APIC, its xAPIC page (src/cpu/lapic.ts).
+//   the I/O APIC (0xFEC00000) and the HPET (0xFED00000): every PC has them; the
+//                     model does not yet, so touching one is a model error rather
+//                     than an all-ones read a guest would spin on.
 
 import type { HostDefinition, Host, HostOptions } from '../host.js';
 import type { Machine } from '../../machine/machine.js';
@@ -33,6 +34,7 @@ import { Uart16550 } from '../../machine/uart16550.js';
 import { UnmodelledDevice } from '../../machine/unmodelled.js';
 import { FwCfg, FW_CFG_INITRD_ADDR, FW_CFG_INITRD_DATA, FW_CFG_INITRD_SIZE, FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_DATA, FW_CFG_KERNEL_ENTRY, FW_CFG_KERNEL_SIZE, le } from '../../machine/fw-cfg.js';
 import { PcTestdev } from '../../machine/pc-testdev.js';
+import { APIC_DEFAULT_BASE, LapicMmio } from '../../cpu/lapic.js';
 import { flatProtectedModeState } from '../../cpu/state.js';
 import { parseElf } from '../../guest/elf.js';
 import type { LoadableImage } from '../../machine/image.js';
@@ -48,12 +50,11 @@ export const EXIT_PORT_SPAN = 4;
 const VCPUS = 1;
 const PAGE = 4096;
 
-/** Device regions at their PC reset addresses (SDM Vol. 3A §11.4.1 for the local APIC;
- *  the I/O APIC and HPET where QEMU's pc machine and every PC firmware put them). */
+/** Device regions at their PC reset addresses: the I/O APIC and HPET where QEMU's pc
+ *  machine and every PC firmware put them. */
 const UNMODELLED_REGIONS: ReadonlyArray<[string, number, number]> = [
   ['the I/O APIC', 0xfec00000, 0x1000],
   ['the HPET', 0xfed00000, 0x1000],
-  ['the local APIC', 0xfee00000, 0x1000],
 ];
 
 export type NativePlan =
@@ -95,6 +96,8 @@ export class NativeHost implements Host<NativePlan> {
     testdev.attach(io, machine.memory, [CONSOLE_PORT]);
     machine.attach('pc-testdev', testdev);
     for (const [name, base, length] of UNMODELLED_REGIONS) machine.memory.mapMmio(base, length, new UnmodelledDevice(name, base));
+    // The local APIC's reset base (SDM Vol. 3A §11.4.1); lapic.ts refuses relocating it.
+    machine.memory.mapMmio(APIC_DEFAULT_BASE, 0x1000, new LapicMmio(machine.cpu.lapic, machine.cpu));
     machine.attach('host', this);
   }
 
