@@ -37,7 +37,7 @@ function cpl3(long: boolean): Cpu {
     cpu.view.setInt32(GDT + Number(sel), 0x0000ffff, true);
     cpu.view.setInt32(GDT + Number(sel) + 4, (access << 8) | 0x000f0000 | (flags << 20), true);
   }
-  cpu.gdtrBase = GDT;
+  cpu.gdtrBaseLo = GDT;
   cpu.gdtrLimit = 0x37;
   cpu.efer |= C.EFER_LME | C.EFER_LMA;
   cpu.segSel[CS] = 0x1b;
