@@ -67,9 +67,9 @@ function cpuAt(cpl: number, compat = false, ia32e = true): Cpu {
   gate(cpu, GATE_JMP3, UCODE64, TARGET_LO, TARGET_HI, 3);
   gate(cpu, GATE_SAME, KCODE, TARGET_LO, TARGET_HI, 0);
   cpu.view.setInt32(TSS + 4, RSP0, true);
-  cpu.gdtrBase = GDT;
+  cpu.gdtrBaseLo = GDT;
   cpu.gdtrLimit = 0x97;
-  cpu.trSel = SEL_TSS; cpu.trBase = TSS; cpu.trLimit = 0x67;
+  cpu.trSel = SEL_TSS; cpu.trBaseLo = TSS; cpu.trLimit = 0x67;
   if (ia32e) cpu.efer |= C.EFER_LME | C.EFER_LMA;
   const code = cpl === 3 ? (compat || !ia32e ? UCODE32 : UCODE64) : KCODE;
   const codeAttr = SEGMENTS.find(([s]) => s === (code & ~3))!;

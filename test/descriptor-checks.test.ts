@@ -24,7 +24,7 @@ const SCRATCH = 0x20;
 function makeCpu(vendor: 'intel' | 'amd', longMode: boolean, cpl = 0): Cpu {
   const cpu = new Cpu(new PhysicalMemory(1 << 20), new IoBus(), { vendor, fred: false });
   cpu.restore(flatProtectedModeState(cpu.capture(), 0));
-  cpu.gdtrBase = GDT;
+  cpu.gdtrBaseLo = GDT;
   cpu.gdtrLimit = 0x3f;
   if (longMode) {
     cpu.efer |= C.EFER_LME | C.EFER_LMA;

@@ -72,9 +72,9 @@ function machine(vendor: 'intel' | 'amd', cpl: 0 | 3, rip: number): Machine {
   s.segments[CS] = { sel: cpl === 3 ? 0x33 : 0x10, baseLo: 0, baseHi: 0, limit: -1, attr: CODE64 | dpl };
   s.segments[SS] = { sel: cpl === 3 ? 0x2b : 0x18, baseLo: 0, baseHi: 0, limit: -1, attr: DATA | dpl };
   s.cpl = cpl;
-  s.gdtr = { base: GDT, limit: 7 * 8 - 1 };
-  s.idtr = { base: IDT, limit: 256 * 16 - 1 };
-  s.tr = { sel: 0x40, base: TSS, limit: 0x67, attr: 0x8b00 };
+  s.gdtr = { baseLo: GDT, baseHi: 0, limit: 7 * 8 - 1 };
+  s.idtr = { baseLo: IDT, baseHi: 0, limit: 256 * 16 - 1 };
+  s.tr = { sel: 0x40, baseLo: TSS, baseHi: 0, limit: 0x67, attr: 0x8b00 };
   s.msrs.star = [0, (0x23 << 16) | 0x10];
   s.msrs.lstar = [ENTRY, 0];
   s.msrs.fmask = [0x47700, 0];

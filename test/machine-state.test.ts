@@ -15,6 +15,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
 import { buildTestGuest, testGuests } from './helpers/guest-console.js';
+import { Cpu } from '../src/cpu/cpu.js';
+import { PhysicalMemory } from '../src/machine/memory.js';
+import { IoBus } from '../src/machine/io.js';
+import { flatProtectedModeState } from '../src/cpu/state.js';
 
 const PROFILE = 'native/idt';
 const POINTS = 20;
@@ -81,4 +85,24 @@ test('single-step: stops at every boundary, and capture/restore around the first
   }
   const relayed = runBooted(booted, image, { profile: PROFILE });
   assert.deepStrictEqual(relayed, whole);
+});
+
+// Descriptor-table bases: LGDT, LIDT, LLDT and LTR load any 57-bit canonical base (SDM Vol. 3A
+// §4.5; Intel 5-level paging white paper §2.5), such as 0xffaaaaaaaaaaaaaa, which a JS number
+// cannot hold exactly. The state carries each base's two halves, and a restore gives them back.
+test('descriptor-table bases beyond ±2^53 survive capture and restore exactly', () => {
+  const fresh = (): Cpu => new Cpu(new PhysicalMemory(1 << 16), new IoBus(), { vendor: 'intel', fred: false });
+  const cpu = fresh();
+  cpu.restore(flatProtectedModeState(cpu.capture(), 0)); // power-on real mode is not modelled
+  cpu.gdtrBaseLo = 0xaaaaaaaa | 0; cpu.gdtrBaseHi = 0xffaaaaaa | 0;
+  cpu.idtrBaseLo = 0xaaaaaaab | 0; cpu.idtrBaseHi = 0xffaaaaaa | 0;
+  cpu.ldtrBaseLo = 0x12345679; cpu.ldtrBaseHi = 0x00f54321;
+  cpu.trBaseLo = 0x2345678b; cpu.trBaseHi = 0xff0fedcb | 0;
+  const state = structuredClone(cpu.capture());
+  const copy = fresh();
+  copy.restore(state);
+  assert.deepStrictEqual(
+    [copy.gdtrBaseLo, copy.gdtrBaseHi, copy.idtrBaseLo, copy.idtrBaseHi, copy.ldtrBaseLo, copy.ldtrBaseHi, copy.trBaseLo, copy.trBaseHi],
+    [0xaaaaaaaa | 0, 0xffaaaaaa | 0, 0xaaaaaaab | 0, 0xffaaaaaa | 0, 0x12345679, 0x00f54321, 0x2345678b, 0xff0fedcb | 0]);
+  assert.deepStrictEqual(copy.capture(), state);
 });

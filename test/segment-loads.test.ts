@@ -37,7 +37,7 @@ function cpl3(long: boolean): Cpu {
     cpu.view.setInt32(GDT + Number(sel), 0x0000ffff, true);
     cpu.view.setInt32(GDT + Number(sel) + 4, (access << 8) | 0x000f0000 | (flags << 20), true);
   }
-  cpu.gdtrBase = GDT;
+  cpu.gdtrBaseLo = GDT;
   cpu.gdtrLimit = 0x37;
   cpu.efer |= C.EFER_LME | C.EFER_LMA;
   cpu.segSel[CS] = 0x1b;
@@ -97,4 +97,22 @@ test('compatibility mode, CPL 3: far JMP to conforming code keeps CPL 3', () => 
   assert.equal(jmp(0x33), '13(0x30)', 'non-conforming DPL 0 from CPL 3');
   assert.equal(jmp(0x1b), 'ok', 'non-conforming DPL 3');
   assert.equal(jmp(0x13), '13(0x10)', 'a data segment');
+});
+
+// A GDT base that is 57-bit canonical but not 48-bit canonical loads (LGDT checks against the
+// processor's 57-bit maximum), but a descriptor fetch through it under 4-level paging is an
+// implicit supervisor access to a non-canonical address: #GP(0) (SDM Vol. 1 §3.3.7.1). With
+// CR4.LA57 the same address is canonical, and beyond ±2^53 the model says it is not modelled.
+test('a selector load through a GDT base that is not 48-bit canonical', () => {
+  for (const long of [true, false]) {
+    const cpu = cpl3(long);
+    cpu.gdtrBaseLo = 0xaaaaaaaa | 0;
+    cpu.gdtrBaseHi = 0xffaaaaaa | 0;
+    assert.equal(outcome(() => loadSegment(cpu, DS, 0x23), cpu), '13(0x0)', 'non-canonical under 4-level paging');
+    cpu.gdtrBaseHi = 0x00008000;
+    assert.equal(outcome(() => loadSegment(cpu, DS, 0x23), cpu), '13(0x0)', 'just past the 48-bit range');
+    cpu.cr4 |= C.CR4_LA57;
+    cpu.gdtrBaseHi = 0xffaaaaaa | 0;
+    assert.throws(() => loadSegment(cpu, DS, 0x23), /beyond ±2\^53 is not modelled/, 'LA57, beyond ±2^53');
+  }
 });

@@ -31,7 +31,9 @@
  *     whatever the operand size; LGDT with a 16-bit operand size outside 64-bit mode
  *     loads only base[23:0].  LGDT/LIDT in 64-bit mode: #GP(0) for a base that is not
  *     canonical for the maximum linear-address width (57 bits: CPUID enumerates LA57),
- *     whatever CR4.LA57, so a 57-bit canonical base loads under 4-level paging.
+ *     whatever CR4.LA57, so a 57-bit canonical base loads under 4-level paging (all 64
+ *     bits of it, as SGDT/SIDT show; LLDT the same); a descriptor fetch through such a base
+ *     that is not canonical for the paging mode is #GP(0) (Vol. 1 §3.3.7.1).
  *   - LLDT: a null selector makes LDTR unusable; otherwise the selector must name an LDT
  *     descriptor in the GDT (TI = 1 or another type: #GP(selector); P = 0: #NP(selector)).
  *     SLDT/STR store the selector, zero-extended into a 32/64-bit register.
@@ -477,6 +479,41 @@ static void table_checks(void)
     asm volatile("1: lidt %1\n2:\n" EXTABLE(1b, 2b) "sidt %0\n lidt %2" : "=m"(back) : "m"(t), "m"(i) : "memory");
     expect_no_fault("lidt64.canonical57");
     expect("lidt64.canonical57.sidt_base", back.base, 0xffff700000000000UL);
+
+    /* The same with a base far from both canonical ranges' edges, 0xffaaaaaaaaaaaaaa
+     * (kvm-unit-tests' x86/la57.c): 57-bit canonical, so it loads and SGDT/SIDT return all
+     * 64 bits.  Nothing is fetched through it: the real tables come back at once. */
+    t = g;
+    t.base = 0xffaaaaaaaaaaaaaaUL;
+    fault_reset();
+    asm volatile("1: lgdt %1\n2:\n" EXTABLE(1b, 2b) "sgdt %0\n lgdt %2" : "=m"(back) : "m"(t), "m"(g) : "memory");
+    expect_no_fault("lgdt64.base_ffaa");
+    expect("lgdt64.base_ffaa.sgdt_base", back.base, 0xffaaaaaaaaaaaaaaUL);
+    t = i;
+    t.base = 0xffaaaaaaaaaaaaaaUL;
+    fault_reset();
+    asm volatile("1: lidt %1\n2:\n" EXTABLE(1b, 2b) "sidt %0\n lidt %2" : "=m"(back) : "m"(t), "m"(i) : "memory");
+    expect_no_fault("lidt64.base_ffaa");
+    expect("lidt64.base_ffaa.sidt_base", back.base, 0xffaaaaaaaaaaaaaaUL);
+
+    /* LLDT of a 16-byte LDT descriptor whose base is 0xffaaaaaaaaaaaaaa loads too (the base
+     * is 57-bit canonical).  SLDT does not show the base; a descriptor fetch through it
+     * does: under 4-level paging the address is not canonical, and the implicit access is
+     * #GP(0) (SDM Vol. 1 §3.3.7.1), even for LAR, which never faults on the descriptor. */
+    gdt[SEL_SCRATCH / 8] = system_descriptor_lo(0xaaaaaaaaUL, sizeof(ldt) - 1, 0x82);
+    gdt[SEL_SCRATCH / 8 + 1] = 0xffaaaaaaUL;
+    barrier();
+    try_lldt(SEL_SCRATCH);
+    expect_no_fault("lldt.base_ffaa");
+    expect("lldt.base_ffaa.sldt", sldt64(), SEL_SCRATCH);
+    u16 through_ldt = 0x0c;
+    u64 v = 0;
+    fault_reset();
+    asm volatile("1: lar %w1, %k0\n2:\n" EXTABLE(1b, 2b) : "+r"(v) : "r"(through_ldt) : "cc", "memory");
+    expect_fault("lldt.base_ffaa.lar_through_ldt", 13, 0);
+    try_lldt(0);
+    gdt[SEL_SCRATCH / 8 + 1] = 0;
+    barrier();
 
     /* A base that is not 57-bit canonical: #GP(0), GDTR unchanged. */
     t = g;

@@ -85,7 +85,8 @@ export function transferThroughCallGate(cpu: Cpu, gateSel: number, call: boolean
     // selector as the error code, 0).
     const off = TSS64_RSP0 + newCpl * 8;
     if (off + 7 > cpu.trLimit) cpu.raise(V.TS, cpu.trSel & 0xfffc);
-    const spLo = cpu.readSys32(cpu.trBase + off), spHi = cpu.readSys32(cpu.trBase + off + 4);
+    const spLin = cpu.tableLinear(cpu.trBaseLo, cpu.trBaseHi, off);
+    const spLo = cpu.readSys32(spLin), spHi = cpu.readSys32(spLin + 4);
     const rsp = spHi * TWO32 + (spLo >>> 0);
     const frame = rsp - 32;
     if (!cpu.isCanonicalHi(spHi) || !cpu.isCanonicalHi(Math.floor(frame / TWO32) | 0)) cpu.raise(V.SS, 0);
@@ -137,5 +138,5 @@ function gateUpper(cpu: Cpu, gateSel: number): number {
   const ldt = (gateSel & SEL_TI) !== 0;
   const index = gateSel & ~7;
   if (index + 15 > (ldt ? cpu.ldtrLimit : cpu.gdtrLimit)) cpu.gp(gateSel & 0xfffc);
-  return (ldt ? cpu.ldtrBase : cpu.gdtrBase) + index + 8;
+  return ldt ? cpu.tableLinear(cpu.ldtrBaseLo, cpu.ldtrBaseHi, index + 8) : cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index + 8);
 }

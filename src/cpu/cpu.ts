@@ -27,7 +27,7 @@ import { ModelError } from './errors.js';
 import * as R from '../arch/rflags.js';
 import * as C from '../arch/control.js';
 import * as V from '../arch/vectors.js';
-import { CS, SS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
+import { CS, SS, DS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
 import { FAULT, STOP } from './fault.js';
 import { Lazy, statusFlags } from './flags.js';
 import type { CpuModelOptions } from './model.js';
@@ -120,15 +120,21 @@ export class Cpu implements CodeCache {
   /** Set by the last segment check: the access's segment refuses stores (#GP(0)). */
   denyWrite = false;
 
-  gdtrBase = 0;
+  // Descriptor-table bases as 32-bit halves, like the segment bases: LGDT, LIDT, LLDT and
+  // LTR load any 57-bit canonical base, beyond what a number holds exactly (tableLinear).
+  gdtrBaseLo = 0;
+  gdtrBaseHi = 0;
   gdtrLimit = 0;
-  idtrBase = 0;
+  idtrBaseLo = 0;
+  idtrBaseHi = 0;
   idtrLimit = 0;
   ldtrSel = 0;
-  ldtrBase = 0;
+  ldtrBaseLo = 0;
+  ldtrBaseHi = 0;
   ldtrLimit = 0;
   trSel = 0;
-  trBase = 0;
+  trBaseLo = 0;
+  trBaseHi = 0;
   trLimit = 0;
   trAttr = 0;
 
@@ -255,10 +261,10 @@ export class Cpu implements CodeCache {
       rflags: this.getFlags(),
       cpl: this.cpl,
       segments: [0, 1, 2, 3, 4, 5].map(seg),
-      gdtr: { base: this.gdtrBase, limit: this.gdtrLimit },
-      idtr: { base: this.idtrBase, limit: this.idtrLimit },
-      ldtr: { sel: this.ldtrSel, base: this.ldtrBase, limit: this.ldtrLimit },
-      tr: { sel: this.trSel, base: this.trBase, limit: this.trLimit, attr: this.trAttr },
+      gdtr: { baseLo: this.gdtrBaseLo, baseHi: this.gdtrBaseHi, limit: this.gdtrLimit },
+      idtr: { baseLo: this.idtrBaseLo, baseHi: this.idtrBaseHi, limit: this.idtrLimit },
+      ldtr: { sel: this.ldtrSel, baseLo: this.ldtrBaseLo, baseHi: this.ldtrBaseHi, limit: this.ldtrLimit },
+      tr: { sel: this.trSel, baseLo: this.trBaseLo, baseHi: this.trBaseHi, limit: this.trLimit, attr: this.trAttr },
       cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4,
       pdpteLo: Array.from(this.pdpteLo),
       pdpteHi: Array.from(this.pdpteHi),
@@ -289,10 +295,10 @@ export class Cpu implements CodeCache {
       this.segSel[k] = g.sel; this.segBaseLo[k] = g.baseLo; this.segBaseHi[k] = g.baseHi;
       this.segLimit[k] = g.limit; this.segAttr[k] = g.attr;
     });
-    this.gdtrBase = s.gdtr.base; this.gdtrLimit = s.gdtr.limit;
-    this.idtrBase = s.idtr.base; this.idtrLimit = s.idtr.limit;
-    this.ldtrSel = s.ldtr.sel; this.ldtrBase = s.ldtr.base; this.ldtrLimit = s.ldtr.limit;
-    this.trSel = s.tr.sel; this.trBase = s.tr.base; this.trLimit = s.tr.limit; this.trAttr = s.tr.attr;
+    this.gdtrBaseLo = s.gdtr.baseLo; this.gdtrBaseHi = s.gdtr.baseHi; this.gdtrLimit = s.gdtr.limit;
+    this.idtrBaseLo = s.idtr.baseLo; this.idtrBaseHi = s.idtr.baseHi; this.idtrLimit = s.idtr.limit;
+    this.ldtrSel = s.ldtr.sel; this.ldtrBaseLo = s.ldtr.baseLo; this.ldtrBaseHi = s.ldtr.baseHi; this.ldtrLimit = s.ldtr.limit;
+    this.trSel = s.tr.sel; this.trBaseLo = s.tr.baseLo; this.trBaseHi = s.tr.baseHi; this.trLimit = s.tr.limit; this.trAttr = s.tr.attr;
     this.cr0 = s.cr0; this.cr2Lo = s.cr2Lo; this.cr2Hi = s.cr2Hi; this.cr3Lo = s.cr3Lo; this.cr3Hi = s.cr3Hi;
     this.cr4 = s.cr4;
     this.pdpteLo.set(s.pdpteLo);
@@ -543,6 +549,23 @@ export class Cpu implements CodeCache {
     return ((hi << (64 - LINEAR_BITS)) >> (64 - LINEAR_BITS)) === hi;
   }
 
+  /** The linear address `offset` bytes (0 to 2^32 - 1) into a system table whose base is
+   *  held as halves (GDTR, IDTR, LDTR, TR). In IA-32e mode the base is 64 bits and the
+   *  implicit supervisor access must be canonical for the current paging mode, else #GP(0)
+   *  (SDM Vol. 1 §3.3.7.1; a 57-bit base loads whatever CR4.LA57, isCanonicalMaxHi); under
+   *  LA57 beyond ±2^53 it is noncanonical()'s model error. Outside IA-32e mode the registers'
+   *  upper halves are not used. */
+  tableLinear(lo: number, hi: number, offset: number): number {
+    const sum = (lo >>> 0) + offset;
+    if (!this.longMode) {
+      if (hi !== 0) this.modelError('a descriptor-table base above 4 GiB outside IA-32e mode is not modelled');
+      return sum;
+    }
+    const h = (hi + (sum >= TWO32 ? 1 : 0)) | 0;
+    if (((h << CANON_SHIFT) >> CANON_SHIFT) !== h) return this.noncanonical(DS, sum, h);
+    return h * TWO32 + (sum >>> 0);
+  }
+
   /** noncanonical() for an address already held as a number (RIP-relative operands,
    *  RIP itself): exact here because RIP is below 2^53 and a displacement is 32 bits. */
   noncanonicalAt(seg: number, lin: number): number {
@@ -762,10 +785,10 @@ export class Cpu implements CodeCache {
   checkIoPermission(port: number, size: number): void {
     if (this.cpl <= ((this.flagsRest >> 12) & 3)) return;
     if (this.trLimit < 0x67) this.gp(0);
-    const mapBase = this.readSys32(this.trBase + 0x66) & 0xffff;
+    const mapBase = this.readSys32(this.tableLinear(this.trBaseLo, this.trBaseHi, 0x66)) & 0xffff;
     const at = mapBase + (port >> 3);
     if (at + 1 > this.trLimit) this.gp(0);
-    const bits = this.readSys32(this.trBase + at) & 0xffff;
+    const bits = this.readSys32(this.tableLinear(this.trBaseLo, this.trBaseHi, at)) & 0xffff;
     if ((bits & (((1 << size) - 1) << (port & 7))) !== 0) this.gp(0);
   }
 

@@ -47,8 +47,9 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
 
   // The gate (§6.11): interrupt (6/0xE) or trap (7/0xF) gate, 16- or 32-bit.
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.gp(gateError);
-  const g0 = cpu.readSys32(cpu.idtrBase + vector * 8);
-  const g1 = cpu.readSys32(cpu.idtrBase + vector * 8 + 4);
+  const gateLin = cpu.tableLinear(cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 8);
+  const g0 = cpu.readSys32(gateLin);
+  const g1 = cpu.readSys32(gateLin + 4);
   const type = descSystemType(g1);
   const gateKnown = type === TYPE_TASK_GATE || type === TYPE_INT_GATE16 || type === TYPE_TRAP_GATE16 ||
     type === TYPE_INT_GATE || type === TYPE_TRAP_GATE;
@@ -80,8 +81,9 @@ export function deliverProtected(cpu: Cpu, vector: number, error: number, hasErr
     const tss32 = descType(cpu.trAttr) === TYPE_TSS_BUSY; // a 16-bit busy TSS is type 3
     const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
     if (at + (tss32 ? 5 : 3) > cpu.trLimit) cpu.raise(V.TS, tssErr);
-    esp = tss32 ? cpu.readSys32(cpu.trBase + at) >>> 0 : cpu.readSys32(cpu.trBase + at) & 0xffff;
-    ssSel = cpu.readSys32(cpu.trBase + at + (tss32 ? 4 : 2)) & 0xffff;
+    const spLin = cpu.tableLinear(cpu.trBaseLo, cpu.trBaseHi, at);
+    esp = tss32 ? cpu.readSys32(spLin) >>> 0 : cpu.readSys32(spLin) & 0xffff;
+    ssSel = cpu.readSys32(spLin + (tss32 ? 4 : 2)) & 0xffff;
     if ((ssSel & ~3) === 0 && (ssSel & 4) === 0) cpu.raise(V.TS, ext);
     readDescriptor(cpu, ssSel, V.TS, ext);
     ssLo = cpu.scratch.descLo; ssHi = cpu.scratch.descHi;

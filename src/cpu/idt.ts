@@ -99,7 +99,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
 
   // The gate (§6.14.1): 16 bytes, must be a 64-bit interrupt or trap gate.
   if (vector * 16 + 15 > cpu.idtrLimit) cpu.gp(gateError);
-  const gateLin = cpu.idtrBase + vector * 16;
+  const gateLin = cpu.tableLinear(cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 16);
   const g0 = cpu.readSys32(gateLin);
   const g1 = cpu.readSys32(gateLin + 4);
   const g2 = cpu.readSys32(gateLin + 8);
@@ -127,8 +127,9 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   if (ist !== 0 || newCpl < cpu.cpl) {
     const off = ist !== 0 ? TSS64_IST1 + (ist - 1) * 8 : TSS64_RSP0 + newCpl * 8;
     if (off + 7 > cpu.trLimit) cpu.raise(V.TS, (cpu.trSel & 0xfffc) | ext);
-    spLo = cpu.readSys32(cpu.trBase + off);
-    spHi = cpu.readSys32(cpu.trBase + off + 4);
+    const spLin = cpu.tableLinear(cpu.trBaseLo, cpu.trBaseHi, off);
+    spLo = cpu.readSys32(spLin);
+    spHi = cpu.readSys32(spLin + 4);
   }
   if (!cpu.isCanonicalHi(spHi)) cpu.raise(V.SS, ext);
   const rsp = spHi * TWO32 + ((spLo & ~15) >>> 0);

@@ -26,18 +26,17 @@ import {
 export function readDescriptor(cpu: Cpu, sel: number, vector = V.GP, ext = 0): boolean {
   const index = sel & ~7;
   if ((sel & SEL_TI) === 0 && index === 0) return false;
-  let base: number, limit: number;
+  let lin: number;
   if ((sel & SEL_TI) !== 0) {
-    base = cpu.ldtrBase;
-    limit = cpu.ldtrLimit;
     if ((cpu.ldtrSel & ~3) === 0) cpu.raise(vector, (sel & 0xfffc) | ext);
+    if (index + 7 > cpu.ldtrLimit) cpu.raise(vector, (sel & 0xfffc) | ext);
+    lin = cpu.tableLinear(cpu.ldtrBaseLo, cpu.ldtrBaseHi, index);
   } else {
-    base = cpu.gdtrBase;
-    limit = cpu.gdtrLimit;
+    if (index + 7 > cpu.gdtrLimit) cpu.raise(vector, (sel & 0xfffc) | ext);
+    lin = cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index);
   }
-  if (index + 7 > limit) cpu.raise(vector, (sel & 0xfffc) | ext);
-  cpu.scratch.descLo = cpu.readSys32(base + index);
-  cpu.scratch.descHi = cpu.readSys32(base + index + 4);
+  cpu.scratch.descLo = cpu.readSys32(lin);
+  cpu.scratch.descHi = cpu.readSys32(lin + 4);
   return true;
 }
 
@@ -103,8 +102,8 @@ export function isConforming(hi: number): boolean {
 export function markAccessed(cpu: Cpu, sel: number, hi: number): number {
   if ((hi & DESC_TYPE_ACCESSED) !== 0) return hi;
   hi |= DESC_TYPE_ACCESSED;
-  const base = (sel & SEL_TI) !== 0 ? cpu.ldtrBase : cpu.gdtrBase;
-  const lin = base + (sel & ~7) + 4;
+  const lin = (sel & SEL_TI) !== 0 ? cpu.tableLinear(cpu.ldtrBaseLo, cpu.ldtrBaseHi, (sel & ~7) + 4)
+    : cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, (sel & ~7) + 4);
   const phys = cpu.translate(lin, TLB_SIZE * TlbKind.WriteS, Access.Write | Access.Implicit);
   cpu.writePhys32(phys, hi);
   return hi;

@@ -43,10 +43,11 @@ export interface VcpuState {
   cpl: number;
   /** ES, CS, SS, DS, FS, GS. */
   segments: SegmentState[];
-  gdtr: { base: number; limit: number };
-  idtr: { base: number; limit: number };
-  ldtr: { sel: number; base: number; limit: number };
-  tr: { sel: number; base: number; limit: number; attr: number };
+  /** Descriptor-table bases as 32-bit halves (exact 64-bit values, like segment bases). */
+  gdtr: { baseLo: number; baseHi: number; limit: number };
+  idtr: { baseLo: number; baseHi: number; limit: number };
+  ldtr: { sel: number; baseLo: number; baseHi: number; limit: number };
+  tr: { sel: number; baseLo: number; baseHi: number; limit: number; attr: number };
   cr0: number;
   cr2Lo: number;
   cr2Hi: number;
@@ -94,8 +95,8 @@ export function flatProtectedModeState(base: VcpuState, eip: number,
     sel: seg === 1 ? 0x10 : 0x18, baseLo: 0, baseHi: 0, limit: -1, attr: seg === 1 ? FLAT_CODE32 : FLAT_DATA32,
   }));
   s.rflags = 0x2;
-  s.idtr = { base: 0, limit: 0 };
-  s.gdtr = { base: 0, limit: 0 };
+  s.idtr = { baseLo: 0, baseHi: 0, limit: 0 };
+  s.gdtr = { baseLo: 0, baseHi: 0, limit: 0 };
   s.cpl = 0;
   s.rip = eip >>> 0;
   return s;

@@ -41,22 +41,16 @@ const UPPER_TYPE_AND_S = DESC_TYPE_MASK | DESC_S;
  *  or an LDT reference while LDTR is null (its limit check cannot pass). */
 function lookUp(cpu: Cpu, sel: number): boolean {
   const index = sel & 0xfff8;
-  let base: number, limit: number;
-  if ((sel & SEL_TI) !== 0) {
-    if ((cpu.ldtrSel & 0xfffc) === 0) return false;
-    base = cpu.ldtrBase;
-    limit = cpu.ldtrLimit;
-  } else {
-    if (index === 0) return false;
-    base = cpu.gdtrBase;
-    limit = cpu.gdtrLimit;
-  }
+  const ldt = (sel & SEL_TI) !== 0;
+  if (ldt ? (cpu.ldtrSel & 0xfffc) === 0 : index === 0) return false;
+  const limit = ldt ? cpu.ldtrLimit : cpu.gdtrLimit;
   if (index + 7 > limit) return false;
-  cpu.scratch.descLo = cpu.readSys32(base + index);
-  cpu.scratch.descHi = cpu.readSys32(base + index + 4);
+  const lin = ldt ? cpu.tableLinear(cpu.ldtrBaseLo, cpu.ldtrBaseHi, index) : cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index);
+  cpu.scratch.descLo = cpu.readSys32(lin);
+  cpu.scratch.descHi = cpu.readSys32(lin + 4);
   if (cpu.model.vendor === 'amd' && cpu.longMode && (cpu.scratch.descHi & DESC_S) === 0) {
     // AMD: a long-mode system descriptor is 16 bytes; its upper type field must be 0.
-    if (index + 15 > limit || (cpu.readSys32(base + index + 12) & UPPER_TYPE_AND_S) !== 0) return false;
+    if (index + 15 > limit || (cpu.readSys32(lin + 12) & UPPER_TYPE_AND_S) !== 0) return false;
   }
   return true;
 }

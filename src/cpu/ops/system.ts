@@ -344,29 +344,26 @@ export function movToDr(cpu: Cpu, i: Insn): void {
 
 /** A descriptor-table base loaded in IA-32e mode (LGDT, LIDT, LLDT, LTR): #GP(0) unless
  *  canonical for the processor's maximum linear-address width, whatever CR4.LA57 (the
- *  instructions' "64-Bit Mode Exceptions"; cpu.isCanonicalMaxHi). */
-function tableBase(cpu: Cpu, lo: number, hi: number): number {
+ *  instructions' "64-Bit Mode Exceptions"; cpu.isCanonicalMaxHi). The base is kept as
+ *  halves, so any such value loads exactly; it is checked again where it is used
+ *  (cpu.tableLinear). */
+function checkTableBase(cpu: Cpu, hi: number): void {
   if (!cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
-  const base = hi * TWO32 + (lo >>> 0);
-  // Bases are held as numbers, exact below 2^53 in magnitude.
-  if (base < -(2 ** 53) || base >= 2 ** 53) cpu.modelError('a descriptor-table base beyond ±2^53 is not modelled');
-  return base;
 }
 
-function tableOperandBase(cpu: Cpu, lin: number): number {
-  if (cpu.mode === Mode.Long64) return tableBase(cpu, cpu.read32(lin + 2), cpu.read32(lin + 6));
-  return cpu.read32(lin + 2) >>> 0;
-}
-
-/** LGDT (op 0) / LIDT (op 1): limit and base from m16&32 or m16&64. */
+/** LGDT (op 0) / LIDT (op 1): limit and base from m16&32 or m16&64 (24 bits of it with a
+ *  16-bit operand outside 64-bit mode). */
 export function loadTable(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const lin = cpu.ea(i);
   const limit = cpu.read16(lin);
-  let base = tableOperandBase(cpu, lin);
-  if (cpu.mode !== Mode.Long64 && i.osz === 2) base &= 0xffffff;
-  if (i.op === 0) { cpu.gdtrBase = base; cpu.gdtrLimit = limit; }
-  else { cpu.idtrBase = base; cpu.idtrLimit = limit; }
+  let lo = cpu.read32(lin + 2), hi = 0;
+  if (cpu.mode === Mode.Long64) {
+    hi = cpu.read32(lin + 6);
+    checkTableBase(cpu, hi);
+  } else if (i.osz === 2) lo &= 0xffffff;
+  if (i.op === 0) { cpu.gdtrBaseLo = lo; cpu.gdtrBaseHi = hi; cpu.gdtrLimit = limit; }
+  else { cpu.idtrBaseLo = lo; cpu.idtrBaseHi = hi; cpu.idtrLimit = limit; }
 }
 
 /** CR4.UMIP = 1 makes SGDT, SIDT, SLDT, SMSW and STR #GP(0) outside CPL 0 (SDM Vol. 3A
@@ -380,39 +377,42 @@ function checkUmip(cpu: Cpu): void {
 export function storeTable(cpu: Cpu, i: Insn): void {
   checkUmip(cpu);
   const lin = cpu.ea(i);
-  const base = i.op === 0 ? cpu.gdtrBase : cpu.idtrBase;
+  const lo = i.op === 0 ? cpu.gdtrBaseLo : cpu.idtrBaseLo;
+  const hi = i.op === 0 ? cpu.gdtrBaseHi : cpu.idtrBaseHi;
   const limit = i.op === 0 ? cpu.gdtrLimit : cpu.idtrLimit;
   const bytes = cpu.mode === Mode.Long64 ? 10 : 6;
   cpu.checkWritable(lin, bytes);
   cpu.write16(lin, limit);
-  cpu.write32(lin + 2, base >>> 0);
-  if (bytes === 10) cpu.write32(lin + 6, Math.floor(base / TWO32) | 0);
+  cpu.write32(lin + 2, lo);
+  if (bytes === 10) cpu.write32(lin + 6, hi);
 }
 
-/** Read a system descriptor (LDT/TSS) from the GDT: 16 bytes in IA-32e mode. Returns its
- *  base as a linear address; cpu.scratch.descLo/descHi hold the low 8 bytes. */
+/** Read a system descriptor (LDT/TSS) from the GDT: 16 bytes in IA-32e mode. Returns the
+ *  high half of its base (0 outside IA-32e mode); cpu.scratch.descLo/descHi hold the low 8
+ *  bytes, whose descBase is the low half. */
 function systemDescriptor(cpu: Cpu, sel: number, type: number): number {
   if ((sel & SEL_TI) !== 0) cpu.gp(sel & 0xfffc);
   const index = sel & ~7;
   const size = cpu.longMode ? 16 : 8;
   if (index + size - 1 > cpu.gdtrLimit) cpu.gp(sel & 0xfffc);
   readDescriptor(cpu, sel);
-  const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
+  const hi = cpu.scratch.descHi;
   if ((hi & DESC_S) !== 0 || descType(hi) !== type) cpu.gp(sel & 0xfffc);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, sel & 0xfffc);
-  let baseHi = 0;
-  if (cpu.longMode) baseHi = cpu.readSys32(cpu.gdtrBase + index + 8);
-  if (cpu.longMode) return tableBase(cpu, descBase(lo, hi), baseHi);
-  return descBase(lo, hi) >>> 0;
+  if (!cpu.longMode) return 0;
+  const baseHi = cpu.readSys32(cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index + 8));
+  checkTableBase(cpu, baseHi);
+  return baseHi;
 }
 
 export function lldt(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
-  if ((sel & ~3) === 0) { cpu.ldtrSel = sel; cpu.ldtrBase = 0; cpu.ldtrLimit = 0; return; }
-  const base = systemDescriptor(cpu, sel, TYPE_LDT);
+  if ((sel & ~3) === 0) { cpu.ldtrSel = sel; cpu.ldtrBaseLo = 0; cpu.ldtrBaseHi = 0; cpu.ldtrLimit = 0; return; }
+  const baseHi = systemDescriptor(cpu, sel, TYPE_LDT);
   cpu.ldtrSel = sel;
-  cpu.ldtrBase = base;
+  cpu.ldtrBaseLo = descBase(cpu.scratch.descLo, cpu.scratch.descHi);
+  cpu.ldtrBaseHi = baseHi;
   cpu.ldtrLimit = descLimit(cpu.scratch.descLo, cpu.scratch.descHi);
 }
 
@@ -420,16 +420,17 @@ export function ltr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   const sel = readE(cpu, i, 2) & 0xffff;
   if ((sel & ~3) === 0) cpu.gp(0);
-  const base = systemDescriptor(cpu, sel, TYPE_TSS_AVAIL); // a busy one is #GP(selector)
+  const baseHi = systemDescriptor(cpu, sel, TYPE_TSS_AVAIL); // a busy one is #GP(selector)
   const lo = cpu.scratch.descLo, hi = cpu.scratch.descHi;
   // IA-32e mode: the type field of the 16-byte descriptor's upper half must be zero (SDM LTR
   // "64-Bit Mode Exceptions"; bits 12:8 of its last dword, Vol. 3A §8.2.3 figure).
-  if (cpu.longMode && (cpu.readSys32(cpu.gdtrBase + (sel & ~7) + 12) & (DESC_TYPE_MASK | DESC_S)) !== 0) cpu.gp(sel & 0xfffc);
+  const descLin = cpu.tableLinear(cpu.gdtrBaseLo, cpu.gdtrBaseHi, sel & ~7);
+  if (cpu.longMode && (cpu.readSys32(descLin + 12) & (DESC_TYPE_MASK | DESC_S)) !== 0) cpu.gp(sel & 0xfffc);
   // Mark it busy in the GDT (type 9 -> 0xB).
-  const lin = cpu.gdtrBase + (sel & ~7) + 4;
-  cpu.write32AsSupervisor(lin, hi | DESC_TYPE_TSS_BUSY);
+  cpu.write32AsSupervisor(descLin + 4, hi | DESC_TYPE_TSS_BUSY);
   cpu.trSel = sel;
-  cpu.trBase = base;
+  cpu.trBaseLo = descBase(lo, hi);
+  cpu.trBaseHi = baseHi;
   cpu.trLimit = descLimit(lo, hi);
   cpu.trAttr = descAttr(hi | DESC_TYPE_TSS_BUSY);
 }

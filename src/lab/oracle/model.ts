@@ -187,10 +187,11 @@ export class OracleModel {
     c.cr3Lo = PML4;
     c.cr3Hi = 0;
     c.efer = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
-    c.gdtr = { base: GDT_LIN, limit: GDT_LIMIT };
-    c.idtr = { base: IDT_LIN, limit: 0xfff };
-    c.tr = { sel: 0x40, base: TSS_LIN, limit: 0x67, attr: 0x8b00 };
-    c.ldtr = { sel: 0, base: 0, limit: 0 };
+    const hiOf = (lin: number): number => Math.floor(lin / TWO32) | 0;
+    c.gdtr = { baseLo: GDT_LIN | 0, baseHi: hiOf(GDT_LIN), limit: GDT_LIMIT };
+    c.idtr = { baseLo: IDT_LIN | 0, baseHi: hiOf(IDT_LIN), limit: 0xfff };
+    c.tr = { sel: 0x40, baseLo: TSS_LIN | 0, baseHi: hiOf(TSS_LIN), limit: 0x67, attr: 0x8b00 };
+    c.ldtr = { sel: 0, baseLo: 0, baseHi: 0, limit: 0 };
     c.cpl = 3;
     const sel = this.host.sel;
     c.segments = c.segments.map((_, s) => {
