@@ -81,6 +81,7 @@ const ICED_FEATURES: Record<string, number[]> = {
   nx: [],
   invpcid: [CpuidFeature.INVPCID], smap: [CpuidFeature.SMAP], // STAC, CLAC
   pge: [], pcid: [], smep: [], la57: [], page1gb: [], pse: [], // paging features: no instruction of their own
+  mce: [], mca: [], // machine-check architecture: MSRs and CR4.MCE, no instruction of their own
 };
 const PROFILE_FEATURES = featureSet({ vendor: 'intel', fred: false });
 
