@@ -19,7 +19,7 @@ import type { Cpu } from './cpu.js';
 import { Msr } from './msrs.js';
 import * as M from '../arch/msr.js';
 
-export const MCA_BANKS = Msr.Count - Msr.Mc0Ctl;
+export const MCA_BANKS = Msr.PerfEvtSel0 - Msr.Mc0Ctl;
 
 /** Whether RDMSR/WRMSR of this index belongs here. */
 export function isMcaMsr(index: number): boolean {

@@ -21,13 +21,17 @@ export const enum Msr {
   /** IA32_MCG_CTL, then IA32_MCi_CTL of each bank (machine-check.ts); the other bank MSRs are always 0. */
   McgCtl,
   Mc0Ctl,
-  Count = Mc0Ctl + 10,
+  /** AMD's legacy PerfEvtSel0-3 then PerfCtr0-3 (perf-counters.ts). */
+  PerfEvtSel0 = Mc0Ctl + 10,
+  PerfCtr0 = PerfEvtSel0 + 4,
+  Count = PerfCtr0 + 4,
 }
 
 /** Slot names, in Msr order: the keys of a captured state's `msrs`. */
 export const MSR_NAMES = ['star', 'lstar', 'cstar', 'fmask', 'kernelGsBase', 'sysenterCs', 'sysenterEsp',
   'sysenterEip', 'tscAux', 'pat', 'miscEnable', 'apicBase', 'mcgCtl', 'mc0Ctl', 'mc1Ctl', 'mc2Ctl', 'mc3Ctl', 'mc4Ctl',
-  'mc5Ctl', 'mc6Ctl', 'mc7Ctl', 'mc8Ctl', 'mc9Ctl'] as const;
+  'mc5Ctl', 'mc6Ctl', 'mc7Ctl', 'mc8Ctl', 'mc9Ctl', 'perfEvtSel0', 'perfEvtSel1', 'perfEvtSel2', 'perfEvtSel3',
+  'perfCtr0', 'perfCtr1', 'perfCtr2', 'perfCtr3'] as const;
 export type MsrName = (typeof MSR_NAMES)[number];
 
 /** The slot of an MSR index, or -1 if the model keeps it elsewhere or not at all. */

@@ -21,6 +21,7 @@ import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
 import { Msr, msrSlot } from '../msrs.js';
 import { isMcaMsr, rdmsrMca, wrmsrMca } from '../machine-check.js';
+import { isAmdPerfMsr, rdmsrPerf, wrmsrPerf } from '../perf-counters.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from '../lapic.js';
 
 const TWO32 = 4294967296;
@@ -115,6 +116,7 @@ export function rdmsr(cpu: Cpu): void {
     case M.MSR_TSC_DEADLINE: [lo, hi] = cpu.lapic.readDeadline(); break;
     default: {
       if (isMcaMsr(index)) return rdmsrMca(cpu, index);
+      if (isAmdPerfMsr(cpu, index)) return rdmsrPerf(cpu, index);
       if (index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST) {
         lo = cpu.lapic.readMsr(index); hi = cpu.lapic.hi;
         break;
@@ -137,6 +139,7 @@ export function wrmsr(cpu: Cpu): void {
   // value that is not 48-bit canonical faults when used under 4-level paging: SDM Vol. 3A §4.5).
   if (CANONICAL_MSRS.has(index) && !cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
   if (isMcaMsr(index)) return wrmsrMca(cpu, index, lo, hi);
+  if (isAmdPerfMsr(cpu, index)) return wrmsrPerf(cpu, index, lo, hi);
   if (index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST) { cpu.lapic.writeMsr(index, lo, hi); return; }
   switch (index) {
     case M.MSR_EFER: {
