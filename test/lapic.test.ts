@@ -187,6 +187,24 @@ test('IA32_APIC_BASE mode transitions (§11.12.5): x2APIC only from xAPIC, left 
   assert.equal(a.mode, 'xapic');
 });
 
+test('globally disabled or in x2APIC mode, nothing answers at the xAPIC page: reads all ones, writes dropped (§11.4.3, §11.12.2)', () => {
+  const m = machine();
+  const a = m.cpu.lapic;
+  const base = m.cpu.msrLo[Msr.ApicBase];
+  const page = 0xfee00000;
+  assert.equal(m.memory.readBeyondRam(page + 0x30, 4) >>> 0, a.read(Reg.Version, false) >>> 0, 'xAPIC: the version register');
+  a.writeBase(base | 0x400, 0);
+  m.memory.writeBeyondRam(page + 0x80, 4, 0x30);
+  assert.equal(a.readMsr(0x808), 0, 'x2APIC: an xAPIC-page write of TPR reaches nothing');
+  assert.equal(m.memory.readBeyondRam(page + 0x30, 4), -1);
+  a.writeBase(base & ~0xc00, 0);
+  assert.equal(m.memory.readBeyondRam(page + 0x80, 1), 0xff);
+  assert.equal(m.memory.readBeyondRam(page + 0x30, 4), -1);
+  m.memory.writeBeyondRam(page + 0x80, 4, 0x30);
+  a.writeBase(base, 0);
+  assert.equal(a.tpr, 0, 'the write while disabled changed nothing');
+});
+
 // 32-bit protected mode, paging off: GDT at 0x2900, IDT at 0x2000 with an interrupt gate for 0x30 to a
 // handler that counts in EBX, EOIs and IRETs; the program arms a one-shot timer for
 // 1000 counts, STI; HLT, then HLT again with nothing armed.
