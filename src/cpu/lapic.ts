@@ -17,7 +17,10 @@
 // - Acceptance is immediate (the CPU takes an accepted vector at the same boundary), so
 //   no spurious interrupt (§11.9) ever arises and ICR delivery status always reads idle.
 // - LINT0/LINT1, thermal and performance-counter LVTs are kept but nothing drives them.
-// - No level-triggered sources exist: the TMR stays 0 and EOI broadcasts nothing.
+// - Level-triggered fixed interrupts come only from an I/O APIC (receiveLevel): they set the
+//   TMR bit, and the EOI of a vector whose TMR bit is set is broadcast to the I/O APICs
+//   (eoiBroadcast, §11.8.5). Directed EOI is not enumerated (version bit 24 = 0), so the
+//   broadcast is never suppressed (SVR bit 12 stays reserved).
 // - xAPIC reads of a write-only register (EOI) return 0 and writes to read-only ones are
 //   ignored, as QEMU does; APR and RRD, reserved offsets, accesses other than aligned
 //   4-byte ones, the page while not in xAPIC mode, and relocating it are model errors.
@@ -192,6 +195,7 @@ export class Lapic {
     if (v < 0) return;
     this.isr[v >> 5] &= ~(1 << (v & 31));
     this.refresh();
+    if ((this.tmr[v >> 5] & (1 << (v & 31))) !== 0) this.eoiBroadcast?.(v);
   }
 
   setTpr(v: number): void {
@@ -253,6 +257,45 @@ export class Lapic {
 
   private x2Ldr(): number {
     return (((this.id >>> 4) << 16) | (1 << (this.id & 15))) | 0;
+  }
+
+  // ---------------------------------------------------------------- the platform's interrupt controllers
+
+  /** Where the EOI of a level-triggered vector is broadcast (§11.8.5: "an EOI message is
+   *  sent to all I/O APICs"); set by the machine that wires an I/O APIC (machine/ioapic.ts). */
+  eoiBroadcast: ((vector: number) => void) | null = null;
+  /** Told when what LINT0 passes may have changed (its LVT, or the APIC's global enable):
+   *  the 8259 pair (machine/pic8259.ts) checks whether its output now reaches the CPU. */
+  lint0Changed: (() => void) | null = null;
+
+  /** A fixed, level-triggered interrupt arrives from an I/O APIC (§11.8.4): as receive, and
+   *  the TMR bit is set, so that its EOI is broadcast. */
+  receiveLevel(vector: number): void {
+    this.receive(vector);
+    if (vector >= 16) this.tmr[vector >> 5] |= 1 << (vector & 31);
+  }
+
+  /** Whether an I/O APIC message with 8-bit destination `dest` in physical or logical mode
+   *  addresses this APIC (§11.6.2.1, §11.6.2.2; 82093AA datasheet §3.2.4, "Destination
+   *  Field"). Globally disabled, the APIC takes no message (§11.4.3). In x2APIC mode an
+   *  I/O APIC without interrupt remapping reaches physical IDs below 255 and the broadcast
+   *  0xFF (§11.12.6 "Routing of Device Interrupts in x2APIC Mode"); its logical
+   *  destinations are a model error. */
+  isIoApicDestination(dest: number, logical: boolean): boolean {
+    const mode = this.mode;
+    if (mode === 'disabled') return false;
+    if (mode === 'xapic') return this.isDestination(logical ? ICR_LOGICAL : 0, dest << 24, false);
+    if (logical) this.cpu.modelError(`an I/O APIC message in logical destination mode (destination 0x${dest.toString(16)}) to an x2APIC`);
+    return dest === 0xff || dest === this.id;
+  }
+
+  /** Whether LINT0 passes the 8259's INTR to the CPU: an unmasked LINT0 in ExtINT delivery
+   *  mode (§11.5.1, "Virtual Wire Mode"), or a globally disabled APIC, whose LINT0 is the
+   *  processor's INTR pin (§11.4.3). */
+  passesExtInt(): boolean {
+    if (this.mode === 'disabled') return true;
+    const lint0 = this.lvt[3];
+    return (lint0 & LVT_MASK) === 0 && ((lint0 >> 8) & 7) === 7;
   }
 
   // ---------------------------------------------------------------- register access
@@ -361,6 +404,7 @@ export class Lapic {
     }
     this.lvt[k] = v;
     this.cpu.eventPending();
+    if (k === 3) this.lint0Changed?.();
   }
 
   private badAccess(what: string, reg: number, x2: boolean): never {
@@ -415,6 +459,7 @@ export class Lapic {
     cpu.msrHi[Msr.ApicBase] = hi;
     if (!en && from !== 'disabled') this.reset();
     this.refresh();
+    if (en !== (from !== 'disabled')) this.lint0Changed?.();
   }
 
   // ---------------------------------------------------------------- state

@@ -11,7 +11,11 @@
 //                     console port is 0xE9, and QEMU's command line (src/lab/qemu.ts) realizes
 //                     isa-debugcon after pc-testdev, so the console wins that port there too.
 //   ports 0x2000-0x2017  one byte each: a write sets ISA IRQ line (port - 0x2000) to
-//                     (value != 0); a read returns 0.
+//                     (value != 0); a read returns 0. On the PC an ISA line drives both the
+//                     8259 input and the I/O APIC pin of its number, IRQ0 going to pin 2
+//                     (QEMU's gsi_handler and ioapic_set_irq; src/hosts/native/host.ts wires
+//                     it). QEMU 7.2's isa_get_irq asserts the line is below 16 (the ISA bus
+//                     has 16 IRQs), so a write to 0x2010-0x2017 aborts QEMU.
 //   0xFF000000-0xFF00FFFF  64 KiB of device memory ("iomem"), read and written like RAM
 //                     (QEMU copies the bytes), which kvm-unit-tests maps to test
 //                     instructions on emulated MMIO. (The HPET at 0xFED00000 is unrelated.)
@@ -25,8 +29,8 @@
 // Deliberate deviations from QEMU (a guest can tell):
 // - The flush does nothing: Ringside keeps no host mapping of guest memory to drop, and the
 //   page reads the same before and after, as on QEMU.
-// - Setting an IRQ line goes to the interrupt controller given to the constructor; without
-//   one (today: the machine has no PIC or I/O APIC yet) it is a model error naming the line.
+// - Setting an IRQ line goes to the interrupt controllers given to the constructor; without
+//   them it is a model error naming the line, and so is a line of 16-23 (QEMU aborts).
 // - An iomem access that runs past the region's last byte is a model error (QEMU would
 //   send its tail to whatever lies above 0xFF010000).
 
@@ -38,8 +42,9 @@ export const TESTDEV_DATA_PORT = 0xe0;
 export const TESTDEV_FLUSH_PORT = 0xe4;
 export const TESTDEV_BYTE_PORT = 0xe8;
 export const TESTDEV_IRQ_PORT = 0x2000;
-/** ISA IRQ lines 0-23 (QEMU's pc machine routes all 24 to the I/O APIC). */
+/** The device's IRQ-line ports: 24, of which lines 0-15 exist on the ISA bus. */
 export const TESTDEV_IRQ_LINES = 24;
+const ISA_IRQS = 16;
 export const TESTDEV_IOMEM_BASE = 0xff000000;
 export const TESTDEV_IOMEM_SIZE = 0x10000;
 
@@ -104,8 +109,12 @@ export class PcTestdev implements MmioDevice {
   }
 
   private setIrqLine(line: number, value: number): void {
+    const port = `port 0x${(TESTDEV_IRQ_PORT + line).toString(16)}`;
+    if (line >= ISA_IRQS) {
+      throw new ModelError(`pc-testdev: ISA IRQ line ${line} (${port}) does not exist: the ISA bus has 16 IRQs, and QEMU 7.2 aborts on this write`);
+    }
     if (this.irqLine === null) {
-      throw new ModelError(`pc-testdev: setting ISA IRQ line ${line} to ${value !== 0 ? 1 : 0} (port 0x${(TESTDEV_IRQ_PORT + line).toString(16)}) needs an interrupt controller, which is not modelled`);
+      throw new ModelError(`pc-testdev: setting ISA IRQ line ${line} to ${value !== 0 ? 1 : 0} (${port}) needs an interrupt controller, which this machine does not have`);
     }
     this.irqLine(line, value !== 0);
   }

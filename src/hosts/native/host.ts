@@ -24,9 +24,13 @@
 //                     runner adds (`-device pc-testdev`; src/lab/qemu.ts adds it too); its
 //                     byte-wise alias at 0xE8-0xEB leaves 0xE9 to the console, as on QEMU.
 //   0xFEE00000     -> the vCPU's local APIC, its xAPIC page (src/cpu/lapic.ts).
-//   the I/O APIC (0xFEC00000) and the HPET (0xFED00000): every PC has them; the
-//                     model does not yet, so touching one is a model error rather
-//                     than an all-ones read a guest would spin on.
+//   ports 0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1 -> the 8259 pair and its ELCRs
+//                     (src/machine/pic8259.ts), output to LINT0.
+//   0xFEC00000     -> the I/O APIC (src/machine/ioapic.ts), 24 pins. pc-testdev's ISA
+//                     lines drive the 8259 input and the I/O APIC pin of their number
+//                     (IRQ0: pin 2), as QEMU's pc machine wires them.
+//   the HPET (0xFED00000): every PC has it; the model does not yet, so touching it is a
+//                     model error rather than an all-ones read a guest would spin on.
 
 import type { HostDefinition, Host, HostOptions } from '../host.js';
 import type { Machine } from '../../machine/machine.js';
@@ -34,6 +38,8 @@ import { Uart16550 } from '../../machine/uart16550.js';
 import { UnmodelledDevice } from '../../machine/unmodelled.js';
 import { FwCfg, FW_CFG_INITRD_ADDR, FW_CFG_INITRD_DATA, FW_CFG_INITRD_SIZE, FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_DATA, FW_CFG_KERNEL_ENTRY, FW_CFG_KERNEL_SIZE, le } from '../../machine/fw-cfg.js';
 import { PcTestdev } from '../../machine/pc-testdev.js';
+import { Pic8259Pair } from '../../machine/pic8259.js';
+import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from '../../machine/ioapic.js';
 import { APIC_DEFAULT_BASE, LapicMmio } from '../../cpu/lapic.js';
 import { flatProtectedModeState } from '../../cpu/state.js';
 import { parseElf } from '../../guest/elf.js';
@@ -50,10 +56,9 @@ export const EXIT_PORT_SPAN = 4;
 const VCPUS = 1;
 const PAGE = 4096;
 
-/** Device regions at their PC reset addresses: the I/O APIC and HPET where QEMU's pc
- *  machine and every PC firmware put them. */
+/** Device regions at their PC reset addresses: the HPET where QEMU's pc machine and every
+ *  PC firmware put it. */
 const UNMODELLED_REGIONS: ReadonlyArray<[string, number, number]> = [
-  ['the I/O APIC', 0xfec00000, 0x1000],
   ['the HPET', 0xfed00000, 0x1000],
 ];
 
@@ -92,7 +97,17 @@ export class NativeHost implements Host<NativePlan> {
     this.fwCfg = new FwCfg({ memoryBytes: machine.memory.size, vcpus: VCPUS });
     this.fwCfg.attach(io);
     machine.attach('fw_cfg', this.fwCfg);
-    const testdev = new PcTestdev();
+    const pic = new Pic8259Pair(machine.cpu.lapic);
+    pic.attach(io);
+    machine.attach('pic', pic);
+    const ioapic = new IoApic(machine.cpu.lapic);
+    machine.memory.mapMmio(IOAPIC_BASE, IOAPIC_SIZE, ioapic);
+    machine.attach('ioapic', ioapic);
+    // An ISA line drives its 8259 input and I/O APIC pin; IRQ0 is pin 2 (QEMU's ioapic_set_irq).
+    const testdev = new PcTestdev((line, level) => {
+      pic.setIrq(line, level);
+      ioapic.setPin(line === 0 ? 2 : line, level);
+    });
     testdev.attach(io, machine.memory, [CONSOLE_PORT]);
     machine.attach('pc-testdev', testdev);
     for (const [name, base, length] of UNMODELLED_REGIONS) machine.memory.mapMmio(base, length, new UnmodelledDevice(name, base));
