@@ -1,6 +1,6 @@
 // Device regions in physical memory. The local APIC's xAPIC page decodes at its reset base
-// (SDM Vol. 3A §11.4.1); the PC devices the model does not implement yet
-// (I/O APIC, HPET) are a named model error when touched, never a silent
+// (SDM Vol. 3A §11.4.1), the I/O APIC at 0xFEC00000; the PC devices the model does not
+// implement yet (the HPET) are a named model error when touched, never a silent
 // all-ones read (a kernel polling the APIC's ICR delivery-status bit would spin forever);
 // addresses past RAM where nothing decodes still read all-ones and drop writes.
 
@@ -38,8 +38,16 @@ test('an unaligned access to the local APIC page is a model error naming it', ()
   assert.match(end.message, /local APIC at physical 0xfee00302 \(only aligned 4-byte accesses are modelled\) \(at rip 0x0+1000\)/);
 });
 
-test('writing the I/O APIC and the HPET is a model error naming each', () => {
-  assert.match(run(movToFromEax(0xfec00000)).end.message, /the I\/O APIC is not modelled \(a 4-byte write/);
+test('the I/O APIC decodes at 0xFEC00000: IOREGSEL selects the version register, IOWIN reads it (82093AA datasheet §3.2)', () => {
+  // mov eax, 1; mov [0xfec00000], eax; mov eax, [0xfec00010]
+  const { end, m } = run([0xb8, 1, 0, 0, 0, ...movToFromEax(0xfec00000), ...movEaxFrom(0xfec00010)]);
+  assert.equal(end.kind, 'halted');
+  assert.equal((m.cpu.regLo[0] >> 16) & 0xff, 23, 'maximum redirection entry: 24 pins');
+  assert.equal(run(movEaxFrom(0xfec00000)).m.cpu.regLo[0], 0, 'IOREGSEL reads back its reset value');
+});
+
+test('an I/O APIC offset other than IOREGSEL, IOWIN and EOI, and the HPET, are model errors naming each', () => {
+  assert.match(run(movToFromEax(0xfec00020)).end.message, /I\/O APIC: a 4-byte write at physical 0xfec00020 .* is not modelled/);
   assert.match(run(movToFromEax(0xfed000f0)).end.message, /the HPET is not modelled \(a 4-byte write/);
 });
 
