@@ -38,10 +38,11 @@
 // - An IRR bit set by an edge stays set when the line falls before an acknowledge (as QEMU;
 //   the datasheet then presents IR7 as a default on the INTA that never comes here).
 // - Accesses wider than a byte are model errors (QEMU splits them into byte accesses).
-// - The power-on state is QEMU's reset state (every register 0, IMR included); QEMU's
-//   firmware (SeaBIOS) initialises the pair before a `-kernel` guest runs (vector bases
-//   0x08 and 0x70, most lines masked), which Ringside's boot does not do: a guest that
-//   reads the 8259s before initialising them sees different values.
+// - The power-on state is QEMU's reset state (every register 0, IMR and ELCR included), as
+//   the local APIC starts in its power-on state (LINT0 masked). QEMU's firmware (SeaBIOS)
+//   initialises both before a `-kernel` guest runs, which Ringside's boot does not do: a
+//   guest there reads IMRs 0xB8/0x8E, ELCRs 0x00/0x0C and LINT0 0x8700 (ExtINT, unmasked)
+//   before it initialises anything (measured on QEMU 7.2), and 0 on Ringside.
 
 import { ModelError } from '../cpu/errors.js';
 import type { Lapic } from '../cpu/lapic.js';
