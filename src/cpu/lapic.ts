@@ -16,7 +16,8 @@
 //   APIC accepts; INIT, SIPI, SMI and NMI to self are model errors (NMI: not yet modelled).
 // - Acceptance is immediate (the CPU takes an accepted vector at the same boundary), so
 //   no spurious interrupt (§11.9) ever arises and ICR delivery status always reads idle.
-// - LINT0/LINT1, thermal and performance-counter LVTs are kept but nothing drives them.
+// - LINT0/LINT1, thermal and performance-counter LVTs are kept but nothing drives them
+//   (an 8259 request LINT0 would pass in ExtINT mode is machine/pic8259.ts's model error).
 // - Level-triggered fixed interrupts come only from an I/O APIC (receiveLevel): they set the
 //   TMR bit, and the EOI of a vector whose TMR bit is set is broadcast to the I/O APICs
 //   (eoiBroadcast, §11.8.5). Directed EOI is not enumerated (version bit 24 = 0), so the
