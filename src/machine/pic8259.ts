@@ -109,7 +109,7 @@ class Chip {
     return this.rank(want) < this.rank(this.highest(inService)) ? want : -1;
   }
 
-  /** IR input `level` is driven to `high`. */
+  /** IR input `line` is driven to `high`. */
   setLine(line: number, high: boolean): void {
     const s = this.s, bit = 1 << line;
     const was = (s.lines & bit) !== 0;
