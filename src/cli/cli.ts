@@ -173,7 +173,7 @@ function parseNumber(text: string): bigint | null {
 
 const TWO64 = 1n << 64n;
 
-/** `--inject EVENT@WHEN` (DESIGN.md, "The command line"): EVENT is `nmi` or `irq:VEC`,
+/** `--inject EVENT@WHEN` (README, "Command line"): EVENT is `nmi` or `irq:VEC`,
  *  WHEN a tick or `rip=ADDR` (a 64-bit address, held as the CPU holds RIP: canonical
  *  upper-half addresses are negative). */
 export function parseInjection(text: string): Injection {

@@ -1,4 +1,4 @@
-// Injections from outside the guest (DESIGN.md, "Determinism" and "The command line":
+// Injections from outside the guest (README, "Command line", and docs/architecture.md, "Injection":
 // `--inject nmi@N`, `--inject irq:VEC@N`, `--inject nmi@rip=ADDR`): an NMI, or a fixed
 // interrupt set in the local APIC's IRR, raised at virtual time N (vCPU 0's tick count) or
 // the first time RIP reaches ADDR. Raising is all an injection does; the event window
