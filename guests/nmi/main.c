@@ -1,8 +1,8 @@
 /*
  * nmi: nonmaskable interrupts sent by the local APIC to itself (Intel SDM Vol. 3A §6.7
  * "Nonmaskable Interrupt (NMI)", §6.7.1 "Handling Multiple NMIs", §6.8.1 (IF), §11.6.1
- * "Interrupt Command Register (ICR)"; AMD APM Vol. 2 §8.2.3 "NMI" and §16.5 (local APIC
- * IPIs)).
+ * "Interrupt Command Register (ICR)"; AMD APM Vol. 2 §8.2.3 (NMI, vector 2) and Chapter 16
+ * (local APIC IPIs)).
  *
  * What the architecture requires, and what is printed:
  * - §11.6.1: an ICR write with delivery mode NMI (100b) and this APIC's own ID as the

@@ -1,8 +1,7 @@
 /*
  * shadows: the instruction boundaries at which a pending interrupt is held back (Intel SDM
  * Vol. 2 STI, POPF; Vol. 3A §6.8.1 "Masking Maskable Hardware Interrupts", §6.8.3 "Masking
- * Exceptions and Interrupts When Switching Stacks"; AMD APM Vol. 3 STI, Vol. 2 §8.3
- * interrupt shadows).
+ * Exceptions and Interrupts When Switching Stacks"; AMD APM Vol. 3 STI, POPF and MOV).
  *
  * Each check starts with IF = 0 and a fixed interrupt (vector 0x40, a self IPI) waiting in
  * the local APIC's IRR; the handler records the RIP its frame holds, i.e. the boundary at
