@@ -13,7 +13,9 @@
 // handler's first instruction). A fired watch is removed: the instruction then runs.
 //
 // Injections are run configuration, not machine state (like host entry points): capture()
-// holds the events they raised (a pending NMI, IRR bits), not the schedule.
+// holds the events they raised (a pending NMI, IRR bits), not the schedule. A machine
+// restored at tick T is given the tick injections after T (the window at T already ran)
+// and every address injection again (lab/run.ts restoreMachine).
 //
 // Deliberate deviations:
 // - ADDR is compared with the linear address of the next instruction (CS.base + RIP, the
