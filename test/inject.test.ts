@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
-import { bootImage, runBooted, runImage, type RunOptions } from '../src/lab/run.js';
+import { bootImage, restoreMachine, runBooted, runImage, type RunOptions } from '../src/lab/run.js';
 import type { Injection } from '../src/cpu/injections.js';
 import type { TransitionRecord } from '../src/cpu/transition.js';
 import { symbols } from './helpers/syscall-host.js';
@@ -118,6 +118,33 @@ describe('nmi@N', () => {
     const iret = ticks.find((k) => k > first.icount)!;
     const extra = t.deliveries.find((d) => d.icount === iret)!;
     assert.equal(extra.before.registers.rip, first.before.registers.rip, 'taken right after the IRET, at the same boundary');
+  });
+});
+
+describe('capture and restore', () => {
+  it('a run that hops machines around tick injections (given again to each restore) continues exactly', () => {
+    const first = baseline.deliveries.find((d) => d.vector === NMI)!;
+    const injections = [nmiTick(first.icount + 1), nmiTick(first.icount + 40), nmiTick(baseline.instructions + 20_000)];
+    const opts: RunOptions = { profile: 'native/idt', injections };
+    // (The guest fails its ifclear check: two NMIs more arrive there. Only exactness matters.)
+    const whole = runImage(nmiImage, opts);
+    assert.match(whole.console, /^ifclear\.count: 3$/m);
+    assert.match(whole.console, /^inject\.halt\.resumed_after_hlt: 1$/m);
+    // Stops at, just before and just after each injection's tick, inside the NMI handlers.
+    const points = injections.flatMap((i) => ('tick' in i.at ? [i.at.tick - 1, i.at.tick, i.at.tick + 1, i.at.tick + 7] : []));
+    let booted = bootImage(nmiImage, opts);
+    for (const at of points) {
+      assert.equal(booted.machine.run({ maxInsns: at, timeoutMs: 0 }).kind, 'insn-budget');
+      const state = structuredClone(booted.machine.capture());
+      booted = restoreMachine(state, opts);
+      assert.deepStrictEqual(booted.machine.capture(), state);
+    }
+    const relayed = runBooted(booted, nmiImage, opts);
+    assert.equal(relayed.verdict, whole.verdict);
+    assert.equal(relayed.console, whole.console);
+    assert.equal(relayed.instructions, whole.instructions);
+    assert.equal(relayed.transitions, whole.transitions);
+    assert.deepStrictEqual(relayed.registers, whole.registers);
   });
 });
 

@@ -1014,7 +1014,8 @@ export class Cpu implements CodeCache {
    *  Nothing is raised or recorded. */
   instructionAt(lin: number): Insn | null {
     const entry = this.hostEntries.at(lin);
-    if (entry !== undefined) return entry.insn;
+    // A watch (injections.ts) is not an instruction: the bytes there are.
+    if (entry !== undefined && !entry.isWatch) return entry.insn;
     const cr2Lo = this.cr2Lo, cr2Hi = this.cr2Hi;
     try {
       return decode(this, lin);
