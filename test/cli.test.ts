@@ -83,7 +83,6 @@ describe('not implemented yet', () => {
   const runArgs = ['run', good, '--profile', 'native/idt'];
   const options: string[][] = [
     ['--trace', 'out.trace'],
-    ['--inject', 'nmi@100'],
     ['--save-on-suspend', 'x.sav'],
     ['--save-at', '100', 'x.sav'],
     ['--migrate-on-suspend', 'native/fred'],

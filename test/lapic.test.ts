@@ -243,3 +243,17 @@ test('HLT with IF = 1 waits for the timer; a halt nothing can wake ends the run 
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 }
+
+test('an NMI IPI reaches the CPU, not the IRR: to this APIC it is held for the CPU, elsewhere dropped (§11.6.1)', () => {
+  const m = machine();
+  const a = m.cpu.lapic;
+  a.write(Reg.Svr, SW_ENABLE, 0, false);
+  a.write(Reg.Icr2, 0x05000000, 0, false);
+  a.write(Reg.Icr, 0x4400, 0, false); // NMI, physical destination 5: nobody
+  assert.equal(m.cpu.nmiPending, false);
+  a.write(Reg.Icr2, 0, 0, false);
+  a.write(Reg.Icr, 0x4455, 0, false); // NMI to this APIC; the vector field is ignored
+  assert.equal(m.cpu.nmiPending, true);
+  assert.deepEqual(Array.from(a.irr), [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(m.cpu.capture().events.nmiPending, true, 'the held NMI is vCPU state');
+});

@@ -78,6 +78,12 @@ const SEG_QEMU =
 const SEG_WHY = 'QEMU TCG does not model segment limit or type checks on data accesses; the access completes.';
 
 const QEMU_MISC = 'QEMU 7.2 target/i386/tcg/sysemu/misc_helper.c';
+const NMI_IRET_SDM =
+  'Intel SDM Vol. 3A §6.7.1 "Handling Multiple NMIs": "An execution of the IRET instruction unblocks NMIs even if ' +
+  'the instruction causes a fault ... In such a case, NMIs are unmasked before the exception handler is invoked."';
+const NMI_IRET_QEMU =
+  'QEMU 7.2 target/i386/tcg/seg_helper.c helper_iret_protected(): env->hflags2 &= ~HF2_NMI_MASK comes after ' +
+  'helper_ret_protected() returns; a fault in it (here #GP(0) for a null CS) leaves through raise_exception first';
 const MSR_QEMU =
   QEMU_MISC + ' helper_wrmsr()/helper_rdmsr(): an index without a case falls to "default: ... /* XXX: exception? */" ' +
   '(RDMSR returns 0); the implemented cases store the value without reserved-bit or canonical checks';
@@ -1574,5 +1580,15 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: 'size 20 base 0x000000fd00000000 length 0x0000000300000000 type 2',
     qemuSource: MB_MAP_QEMU,
     why: MB_MAP_WHY + ' Here: the seventh entry, which Ringside\'s map does not have.',
+  },
+  {
+    guest: 'nmi',
+    line: /^iretfault\.second_nmi_at$/,
+    sdmSection: NMI_IRET_SDM,
+    sdmValue: 'gp-handler',
+    qemuValue: 'fixup',
+    qemuSource: NMI_IRET_QEMU,
+    why: 'QEMU unblocks NMIs only when IRET completes: the NMI held in the handler waits through the #GP and comes ' +
+      'after the #GP handler\'s own IRET, at the fixup, where the SDM takes it before the #GP handler\'s first instruction.',
   },
 ];

@@ -2,7 +2,8 @@
 //
 // Nothing in the model raises these, so no guest can observe them: #MF (16) and #XM (19)
 // (no x87 or SSE is modelled: cpu/cpuid.ts), #MC (18) (CPUID advertises neither MCE nor MCA), #VE (20)
-// (no EPT), #CP (21) (no CET), and NMI (2) (no interrupt sources yet). #DB (1) arises
+// (no EPT), #CP (21) (no CET). NMI (2) comes from the local APIC and injection
+// (cpu/events.ts). #DB (1) arises
 // from INT1, DR7.GD general detect and TF single-step traps (cpu/events.ts); the other
 // debug exceptions cannot pass silently: arming a breakpoint in DR7 is a model error
 // (ops/system.ts), and task switches (the TSS T flag) are not modelled.

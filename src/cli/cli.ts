@@ -14,6 +14,7 @@ import { formatProfiles, getProfile, runnableProfiles } from '../lab/profiles.js
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, DEFAULT_PROFILE, MAX_MEMORY_MIB } from '../lab/defaults.js';
 import { checkImageFile } from '../lab/image-file.js';
 import type { RunResult } from '../lab/run.js';
+import type { InjectedEvent, Injection } from '../cpu/injections.js';
 import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
 import { noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
 import { formatMatrix, type MatrixRow } from '../report/table.js';
@@ -23,6 +24,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
+                     [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...]
   ringside profiles
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
@@ -47,6 +49,11 @@ options:
   --timeout S       wall-clock limit, a positive number of seconds, e.g. 0.5 (default: none);
                     reaching it is a timeout
   --memory MiB      guest RAM, 1 to ${MAX_MEMORY_MIB} (default ${DEFAULT_MEMORY_MIB})
+  --inject E@W      run: raise event E -- \`nmi\`, or \`irq:VEC\` (VEC 16..255 set in the local
+                    APIC's IRR as a fixed interrupt) -- at tick W (virtual time: vCPU 0's
+                    instruction count), or with W = \`rip=ADDR\` the first time RIP reaches
+                    ADDR, before that instruction; held pending until it can be taken.
+                    Numbers in decimal or 0x hex; repeat the option for several
 
 Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
 (the verdict line, and the --json object); a matrix stops there and reports the runs so far.
@@ -55,7 +62,7 @@ exit status of run: 0 success, 2 bad input, 3 skip, 4 error, 5 failure, 6 crash,
 7 timeout, 8 model error, 1 internal error (a bug in Ringside), 130 / 143 interrupted
 by SIGINT / SIGTERM (matrix too)
 
-not implemented yet (each says so, exit 2): run --trace, --inject, --save-on-suspend, --save-at,
+not implemented yet (each says so, exit 2): run --trace, --save-on-suspend, --save-at,
 --migrate-on-suspend, --migrate-at, --to; matrix --html; the restore, trace and diff commands
 `;
 
@@ -63,7 +70,7 @@ class UsageError extends BadInput {}
 
 /** Options the design names that this version does not implement yet. They are refused
  *  before parsing, so that `--trace` with or without a value says the same thing. */
-const NOT_IMPLEMENTED_RUN = ['trace', 'inject', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
+const NOT_IMPLEMENTED_RUN = ['trace', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
 const NOT_IMPLEMENTED_MATRIX = ['html'];
 const NOT_IMPLEMENTED_COMMANDS = new Set(['restore', 'trace', 'diff']);
 
@@ -75,6 +82,7 @@ const LIMIT_OPTIONS = {
 
 const RUN_OPTIONS = {
   profile: { type: 'string' },
+  inject: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -155,6 +163,47 @@ function parseMemory(text: string): number {
   const n = Number(text);
   if (n < 1 || n > MAX_MEMORY_MIB) throw new UsageError(`--memory must be from 1 to ${MAX_MEMORY_MIB} MiB (got ${text})`);
   return n;
+}
+
+/** A tick, vector or address: decimal or 0x hex (underscores allowed), as a BigInt. */
+function parseNumber(text: string): bigint | null {
+  const t = text.replace(/_/g, '');
+  return /^(0x[0-9a-f]+|[0-9]+)$/i.test(t) ? BigInt(t) : null;
+}
+
+const TWO64 = 1n << 64n;
+
+/** `--inject EVENT@WHEN` (README, "Command line"): EVENT is `nmi` or `irq:VEC`,
+ *  WHEN a tick or `rip=ADDR` (a 64-bit address, held as the CPU holds RIP: canonical
+ *  upper-half addresses are negative). */
+export function parseInjection(text: string): Injection {
+  const bad = (why: string): never => {
+    throw new UsageError(`--inject ${text}: ${why} (forms: nmi@N, irq:VEC@N, nmi@rip=ADDR)`);
+  };
+  const at = text.lastIndexOf('@');
+  if (at < 0) bad("no '@'");
+  const what = text.slice(0, at), when = text.slice(at + 1);
+  let event: InjectedEvent;
+  if (what === 'nmi') {
+    event = { kind: 'nmi' };
+  } else if (what.startsWith('irq:')) {
+    const v = parseNumber(what.slice(4));
+    if (v === null || v < 16n || v > 255n) bad(`the vector must be a number from 16 to 255 (got '${what.slice(4)}')`);
+    event = { kind: 'irq', vector: Number(v) };
+  } else {
+    event = bad(`unknown event '${what}'`);
+  }
+  if (when.startsWith('rip=')) {
+    const a = parseNumber(when.slice(4));
+    if (a === null || a >= TWO64) bad(`the address must be a 64-bit number (got '${when.slice(4)}')`);
+    const signed = a! >= TWO64 / 2n ? a! - TWO64 : a!;
+    // Every address the CPU can fetch from is canonical to 57 bits at most.
+    if (signed < -(1n << 56n) || signed >= 1n << 56n) bad(`0x${a!.toString(16)} is not a canonical address`);
+    return { event, at: { rip: Number(signed) } };
+  }
+  const n = parseNumber(when);
+  if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) bad(`the tick must be a whole number, at most 2^53 (got '${when}')`);
+  return { event, at: { tick: Number(n) } };
 }
 
 interface Limits {
@@ -284,6 +333,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const profile = values.profile ?? DEFAULT_PROFILE;
   getProfile(profile);
   const limits = limitsFrom(values);
+  const injections = (values.inject ?? []).map(parseInjection);
   const image = await imageFor(positionals[0]);
   const json = values.json === true;
   const stream = new ConsoleStream();
@@ -292,7 +342,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const interrupts = new Interrupts();
   let result: RunResult;
   try {
-    result = await runImageAsync(image, { profile, ...limits, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
+    result = await runImageAsync(image, { profile, ...limits, injections, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
   } catch (e) {
     stream.flush();
     if (e instanceof BadInput) throw e;

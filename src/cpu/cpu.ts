@@ -40,7 +40,8 @@ import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
 import { Msr, MSR_NAMES, resetMsrs } from './msrs.js';
 import type { VcpuState, SegmentState } from './state.js';
-import { eventWindow, nextEventDue } from './events.js';
+import { canEndHalt, eventWindow, nextEventDue } from './events.js';
+import { Injections } from './injections.js';
 import { Lapic } from './lapic.js';
 import { Transition, type TraceSink } from './transition.js';
 import { Scratch } from './scratch.js';
@@ -183,6 +184,12 @@ export class Cpu implements CodeCache {
   readonly lapic: Lapic;
   /** The local APIC presents a vector above its PPR (kept by lapic.ts refresh). */
   intrPending = false;
+  /** An NMI was raised and not yet delivered (one is held; SDM Vol. 3A §6.7.1). */
+  nmiPending = false;
+  /** An NMI was delivered and no IRET has executed since: NMIs are not delivered. */
+  nmiBlocked = false;
+  /** Events injected from outside at a tick or an address (injections.ts). */
+  readonly injections = new Injections(this);
   /** Set when a compiled block must stop after the current instruction: decoded code was
    *  written, or an event became pending. */
   blockExit = false;
@@ -275,6 +282,7 @@ export class Cpu implements CodeCache {
       events: {
         stepArmedAt: this.stepArmedAt, rfClearAt: this.rfClearAt, pendingDebug: this.pendingDebug,
         movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt, halted: this.halted,
+        nmiPending: this.nmiPending, nmiBlocked: this.nmiBlocked,
       },
       lapic: this.lapic.capture(),
       icount: this.icount,
@@ -310,6 +318,7 @@ export class Cpu implements CodeCache {
     const e = s.events;
     this.stepArmedAt = e.stepArmedAt; this.rfClearAt = e.rfClearAt; this.pendingDebug = e.pendingDebug;
     this.movSsShadowAt = e.movSsShadowAt; this.stiShadowAt = e.stiShadowAt; this.halted = e.halted;
+    this.nmiPending = e.nmiPending; this.nmiBlocked = e.nmiBlocked;
     this.icount = s.icount;
     this.tscOffset = s.tscOffset;
     this.transitions = s.transitions;
@@ -1005,7 +1014,8 @@ export class Cpu implements CodeCache {
    *  Nothing is raised or recorded. */
   instructionAt(lin: number): Insn | null {
     const entry = this.hostEntries.at(lin);
-    if (entry !== undefined) return entry.insn;
+    // A watch (injections.ts) is not an instruction: the bytes there are.
+    if (entry !== undefined && !entry.isWatch) return entry.insn;
     const cr2Lo = this.cr2Lo, cr2Hi = this.cr2Hi;
     try {
       return decode(this, lin);
@@ -1049,7 +1059,7 @@ export class Cpu implements CodeCache {
       if (this.halted) {
         // Halted: virtual time passes to the next event due; if none can ever come, the
         // halt is final (README.md, the native platform).
-        if (due === Infinity) { this.endReason = 'halted'; break; }
+        if (due === Infinity || !canEndHalt(this)) { this.endReason = 'halted'; break; }
         this.icount = due < limit ? due : limit;
         continue;
       }
@@ -1065,6 +1075,19 @@ export class Cpu implements CodeCache {
   eventPending(): void {
     if (this.icountLimit > this.icount + 1) this.icountLimit = this.icount + 1;
     this.blockExit = true;
+  }
+
+  /** An NMI arrives (SDM Vol. 3A §6.7): held until the event window can deliver it; a
+   *  second one while one is held is the same one. */
+  raiseNmi(): void {
+    this.nmiPending = true;
+    this.eventPending();
+  }
+
+  /** IRET unblocks NMIs when it begins to execute, even if it then faults (§6.7.1). */
+  unblockNmi(): void {
+    this.nmiBlocked = false;
+    if (this.nmiPending) this.eventPending();
   }
 
   /** RF is cleared when an instruction completes (SDM Vol. 3B §18.3.1.1); only IRET

@@ -8,17 +8,22 @@
 //
 //   1-3. reset, machine check, task-switch traps, external interventions — not modelled;
 //   4.   traps on the previous instruction: single-step (RFLAGS.TF) debug traps;
-//   5.   nonmaskable interrupts          — not yet modelled; they go here;
+//   5.   nonmaskable interrupts          — from the local APIC (an NMI IPI, lapic.ts) or
+//        injected (injections.ts), whatever RFLAGS.IF is, unless NMIs are blocked (an NMI
+//        was delivered and no IRET has executed since, §6.7.1) or the boundary is in the
+//        MOV SS shadow; one NMI is held while it cannot be delivered;
 //   6.   maskable hardware interrupts    — from the local APIC (lapic.ts), when RFLAGS.IF = 1
 //        and the boundary is in neither the STI nor the MOV SS shadow (SDM Vol. 3A §6.8.3);
 //   7-.  faults of the next instruction — raised by the instruction itself.
 //
 // Before those, the end of the previous instruction completes: RF is cleared after the
 // instruction that follows an IRET which loaded RF = 1 (SDM Vol. 3B §18.3.1.1), and the
-// APIC timer expires if its tick has come (apic-timer.ts).
+// APIC timer expires if its tick has come (apic-timer.ts), and injections whose tick has
+// come are raised (injections.ts; those at an address are raised by their watch).
 //
 // A delivery ends a halt (cpu.halted): HLT resumes at the handler, and the frame holds the
-// address after HLT (SDM HLT: "an enabled interrupt ... resumes execution").
+// address after HLT (SDM HLT: "an enabled interrupt (including NMI) ... resumes execution").
+// An NMI ends a halt with IF = 0 too; a halt that nothing can end ends the run (canEndHalt).
 //
 // Every item is due at an instruction count, so the window is idempotent: running it twice
 // at the same boundary (a run stopped there by its budget, or captured and restored there)
@@ -32,6 +37,13 @@
 // - Only single-step traps are debug traps here: instruction and data breakpoints
 //   (DR0-DR3 with DR7) are not modelled (DR7 is kept, DR6.B0-B3 never set).
 // - Task-switch traps (TSS T flag) do not exist: task switches are not modelled.
+// - The MOV SS / POP SS shadow holds NMIs too: §6.8.3 inhibits "interrupts", and Vol. 3C
+//   "Guest Non-Register State" (the interruptibility state's "Blocking by MOV-SS") names
+//   them: "interrupts (maskable and nonmaskable)". The STI shadow does not: SDM STI says
+//   NMIs "may be inhibited" after an STI that sets IF -- a choice the SDM leaves open; the
+//   model takes "not inhibited" on both vendor flavours (AMD APM Vol. 3 STI speaks of INTR).
+// - NMI delivery is blocked from the moment the NMI is delivered; if its delivery faults,
+//   the fault's handler also runs with NMIs blocked (until an IRET).
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
@@ -63,6 +75,7 @@ export function eventWindow(cpu: Cpu): void {
   if (cpu.movSsShadowAt >= 0 && now > cpu.movSsShadowAt) cpu.movSsShadowAt = -1;
   if (cpu.stiShadowAt >= 0 && now > cpu.stiShadowAt) cpu.stiShadowAt = -1;
   if (now >= cpu.lapic.timerDue) cpu.lapic.expireTimer(now);
+  if (now >= cpu.injections.due) cpu.injections.fire(now);
 
   for (let n = 0; n < MAX_DELIVERIES && cpu.endReason === null; n++) {
     // Vol. 3A §6.8.3: after MOV SS / POP SS, debug exceptions are held until the boundary
@@ -73,6 +86,14 @@ export function eventWindow(cpu: Cpu): void {
       cpu.drLo[6] |= cpu.pendingDebug;
       cpu.pendingDebug = 0;
       deliverException(cpu, V.DB, 0, true);
+      cpu.halted = false;
+      continue;
+    }
+    // §6.7: NMIs ignore IF; §6.7.1: delivering one blocks the next until an IRET.
+    if (cpu.nmiPending && !cpu.nmiBlocked && !movSsShadow) {
+      cpu.nmiPending = false;
+      cpu.nmiBlocked = true;
+      deliverInterrupt(cpu, V.NMI);
       cpu.halted = false;
       continue;
     }
@@ -99,7 +120,19 @@ export function nextEventDue(cpu: Cpu): number {
   // An interrupt the window could not take (a shadow) is taken at the next boundary; with
   // IF = 0, whatever sets IF calls cpu.eventPending.
   if (cpu.intrPending && (cpu.flagsRest & R.IF) !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  // Likewise an NMI held by the MOV SS shadow; a blocked one waits for IRET (cpu.unblockNmi).
+  if (cpu.nmiPending && !cpu.nmiBlocked && cpu.icount + 1 < due) due = cpu.icount + 1;
   const timer = cpu.lapic.timerDue;
   if (timer < due) due = timer;
+  const injection = cpu.injections.due;
+  if (injection < due) due = injection;
   return due;
+}
+
+/** Whether anything can ever end a halt (SDM HLT): an interrupt with IF = 1, or an NMI --
+ *  one held and not blocked, or one still to be injected at a tick. Blocked NMIs wait for
+ *  an IRET, which a halted vCPU cannot execute. */
+export function canEndHalt(cpu: Cpu): boolean {
+  if ((cpu.flagsRest & R.IF) !== 0) return true;
+  return !cpu.nmiBlocked && (cpu.nmiPending || cpu.injections.nmiAhead);
 }

@@ -25,12 +25,17 @@
 // Entry points are host configuration, not machine state: capture() does not hold them and
 // a host registers them again when it attaches to a restored machine.
 //
+// Watches (injections.ts) share this machinery: a watch is a pseudo-instruction at a linear
+// address that retires nothing and takes no tick. When RIP reaches it, it removes itself,
+// runs its functions (which raise events), and returns to the run loop, whose event window
+// takes the boundary before the instruction at that address; the instruction then runs.
+//
 // Deliberate deviations: none; a function that neither leaves nor ends the run is a bug in
 // the host and throws an Error (not a ModelError: the guest did nothing unmodelled).
 
 import type { Cpu } from './cpu.js';
-import { Insn } from './insn.js';
-import { FAULT } from './fault.js';
+import { Insn, type Exec } from './insn.js';
+import { FAULT, STOP } from './fault.js';
 import { Mode } from './mode.js';
 import { ENTRIES, mnemonicOf } from './opcodes.js';
 
@@ -47,12 +52,29 @@ export class HostEntry {
   /** The pseudo-instruction the decode cache holds at the entry point. */
   readonly insn: Insn;
 
-  constructor(readonly address: number, readonly name: string, readonly fn: HostEntryFunction) {
-    this.insn = new Insn(callHostEntry);
+  /** A watch's functions, run in order (empty for a host's entry point). */
+  readonly fires: (() => void)[] = [];
+
+  constructor(readonly address: number, readonly name: string, readonly fn: HostEntryFunction, exec: Exec = callHostEntry) {
+    this.insn = new Insn(exec);
     this.insn.entry = -1;
     this.insn.len = 0;
     this.insn.host = this;
   }
+
+  /** Whether this is a watch (injections.ts) rather than a host's entry point. */
+  get isWatch(): boolean {
+    return this.insn.exec === stopAtWatch;
+  }
+}
+
+/** A watch's semantics: it removes itself, runs its functions, and ends the run loop's
+ *  stretch without retiring anything, so that the event window runs at this boundary. */
+function stopAtWatch(cpu: Cpu, insn: Insn): void {
+  const entry = insn.host!;
+  cpu.hostEntries.unregister(entry.address);
+  for (const fire of entry.fires) fire();
+  throw STOP;
 }
 
 /** The architectural returns a host leaves through, each named by the instruction (and
@@ -130,7 +152,7 @@ export class HostEntries {
   constructor(private readonly cpu: Cpu) {}
 
   /** Call `fn` instead of fetching whenever RIP reaches linear address `address`. */
-  register(address: number, name: string, fn: HostEntryFunction): void {
+  register(address: number, name: string, fn: HostEntryFunction, exec: Exec = callHostEntry): void {
     if (!Number.isSafeInteger(address)) throw new Error(`host entry ${name}: address ${address} is not a linear address`);
     if (name === '' || /\s/.test(name)) throw new Error(`host entry name '${name}' must be one word`);
     const vpn = Math.floor(address / PAGE_SIZE);
@@ -139,9 +161,23 @@ export class HostEntries {
     const off = address - vpn * PAGE_SIZE;
     const other = page.entries.get(off);
     if (other !== undefined) throw new Error(`host entry ${name}: ${other.name} is already registered there`);
-    page.entries.set(off, new HostEntry(address, name, fn));
+    page.entries.set(off, new HostEntry(address, name, fn, exec));
     page.drop(-1);
     this.cpu.codeMappingChanged();
+  }
+
+  /** Watch `address` (injections.ts): the first time RIP reaches it, `fire` runs at the
+   *  boundary before the instruction there executes. Several watches at one address fire
+   *  in the order they were set. */
+  watch(address: number, fire: () => void): void {
+    const existing = this.at(address);
+    if (existing !== undefined) {
+      if (!existing.isWatch) throw new Error(`watch at ${address}: host entry ${existing.name} is registered there`);
+      existing.fires.push(fire);
+      return;
+    }
+    this.register(address, 'watch', () => {}, stopAtWatch);
+    this.at(address)!.fires.push(fire);
   }
 
   /** Remove the entry point at `address`; the bytes there run again. */

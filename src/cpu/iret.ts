@@ -2,8 +2,7 @@
 // returns to the same or an outer privilege level).
 //
 // Deliberate deviations: task returns (NT = 1 in protected mode) and returns to
-// virtual-8086 mode are not modelled (model error); NMI blocking comes with NMI
-// injection.
+// virtual-8086 mode are not modelled (model error).
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
@@ -12,6 +11,9 @@ import { beginTransition, commitTransition, TransitionKind, SsLoad } from './tra
 import { checkReturnCode, checkReturnStack, returnRip, setReturnRsp } from './return-checks.js';
 
 export function iret(cpu: Cpu, osz: number): void {
+  // SDM Vol. 3A §6.7.1: "An execution of the IRET instruction unblocks NMIs even if the
+  // instruction causes a fault" -- so before any check.
+  cpu.unblockNmi();
   const ia32e = cpu.longMode;
   if ((cpu.flagsRest & R.NT) !== 0) {
     if (ia32e) cpu.gp(0);

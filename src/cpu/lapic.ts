@@ -13,7 +13,8 @@
 //
 // Deliberate deviations:
 // - One vCPU: IPIs to any other destination are dropped, as hardware drops messages no
-//   APIC accepts; INIT, SIPI, SMI and NMI to self are model errors (NMI: not yet modelled).
+//   APIC accepts; INIT, SIPI and SMI to self are model errors. An NMI to self raises an
+//   NMI (cpu.raiseNmi; the vector field is ignored, §11.6.1).
 // - Acceptance is immediate (the CPU takes an accepted vector at the same boundary), so
 //   no spurious interrupt (§11.9) ever arises and ICR delivery status always reads idle.
 // - LINT0/LINT1, thermal and performance-counter LVTs are kept but nothing drives them
@@ -251,7 +252,8 @@ export class Lapic {
       return;
     }
     if (!toSelf) return; // nobody else is there
-    const name = mode === ICR_MODE_NMI ? 'an NMI' : mode === ICR_MODE_INIT ? 'an INIT' : mode === ICR_MODE_SIPI ? 'a start-up'
+    if (mode === ICR_MODE_NMI) { this.cpu.raiseNmi(); return; }
+    const name = mode === ICR_MODE_INIT ? 'an INIT' : mode === ICR_MODE_SIPI ? 'a start-up'
       : mode === ICR_MODE_SMI ? 'an SMI' : `a delivery-mode ${mode}`;
     this.cpu.modelError(`${name} IPI to this vCPU through the ICR is not modelled`);
   }

@@ -31,8 +31,13 @@ export interface EventState {
   /** The boundary (icount) inhibited by MOV SS / POP SS, and by STI (-1: none). */
   movSsShadowAt: number;
   stiShadowAt: number;
-  /** HLT retired with interrupts enabled and no event has been delivered since. */
+  /** HLT retired (with IF = 1, or with an NMI still to come) and no event has been
+   *  delivered since. */
   halted: boolean;
+  /** An NMI is held, not yet delivered; NMI delivery is blocked until the next IRET
+   *  (SDM Vol. 3A §6.7.1). */
+  nmiPending: boolean;
+  nmiBlocked: boolean;
 }
 
 export interface VcpuState {

@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { BadInput } from '../machine/errors.js';
 import { Machine, type MachineState, type RunEnd } from '../machine/machine.js';
 import type { TraceSink } from '../cpu/transition.js';
+import type { Injection } from '../cpu/injections.js';
 import type { Host } from '../hosts/host.js';
 import { findHost } from '../hosts/registry.js';
 import { getProfile, type Profile } from './profiles.js';
@@ -24,6 +25,8 @@ export interface RunOptions {
   memoryMiB?: number;
   /** Called with console bytes as the guest writes them. */
   onConsole?: (bytes: Uint8Array) => void;
+  /** Events to inject at a tick or an address (cpu/injections.ts), in the command line's order. */
+  injections?: readonly Injection[];
   /** Called with every transition's record (cpu/transition.ts); none are built without it. */
   trace?: TraceSink;
   /** runImageAsync/runBootedAsync only: aborting it ends the run as 'interrupted' at the next
@@ -88,6 +91,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);
   if (options.trace) machine.trace(options.trace);
+  for (const injection of options.injections ?? []) machine.cpu.injections.add(injection);
   return { machine, host, profile };
 }
 
@@ -100,6 +104,10 @@ export function restoreMachine(state: MachineState, options: RunOptions): Booted
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   machine.restore(state);
   if (options.trace) machine.trace(options.trace);
+  // The schedule is not machine state: what is still to come after the restored tick.
+  for (const injection of options.injections ?? []) {
+    if (!('tick' in injection.at) || injection.at.tick > machine.cpu.icount) machine.cpu.injections.add(injection);
+  }
   return { machine, host, profile };
 }
 

@@ -16,6 +16,7 @@ import { DESC_P, DESC_S, DESC_TYPE_MASK, DESC_TYPE_TSS_BUSY, SEL_TI, TYPE_LDT, T
 import { readDescriptor, descBase, descLimit, descAttr, descType } from '../segments.js';
 import { deliver, Source } from '../idt.js';
 import { iret as iretOperation } from '../iret.js';
+import { canEndHalt } from '../events.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
 import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
@@ -30,11 +31,11 @@ function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) cpu.gp(0);
 }
 
-/** HLT (SDM HLT): the vCPU halts until an enabled interrupt (or NMI, not yet modelled)
- *  resumes it after the HLT. With IF = 0 nothing modelled can wake it: the run ends. */
+/** HLT (SDM HLT): the vCPU halts until an enabled interrupt or an NMI resumes it after
+ *  the HLT. When nothing can ever do that (IF = 0 and no NMI to come) the run ends. */
 export function hlt(cpu: Cpu): void {
   requireCpl0(cpu);
-  if ((cpu.flagsRest & R.IF) === 0) cpu.end('halted', true);
+  if (!canEndHalt(cpu)) cpu.end('halted', true);
   cpu.halted = true;
   cpu.eventPending(); // the run loop skips time from the next boundary (cpu.ts run)
 }
