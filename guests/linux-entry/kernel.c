@@ -183,6 +183,12 @@ bool do_syscall_64(struct pt_regs *regs, long nr)
         yield_to_interrupted_task();
         regs->ax = 0;
         break;
+#ifdef LINUX_IRQ_BENCH
+    case NR_setitimer:
+        apic_timer_periodic(regs->di, regs->si);
+        regs->ax = 0;
+        break;
+#endif
     case NR_getpid:
         regs->ax = TEST_PID;
         break;
