@@ -10,7 +10,9 @@
  *   gate: IF = 0 in the handler (SDM Vol. 3A §6.12.1.3).  Its entry, asm_sysvec_apic_timer_
  *   interrupt in entry.S, is Linux's idtentry_sysvec shape: the error-code slot, SWAPGS when it
  *   came from CPL 3, pt_regs, the C handler below, and back by the IRET path it came from.
- * - The handler counts the tick, by the CPL it interrupted, and writes EOI (§11.8.5).  At the
+ * - The handler counts the tick in the per-CPU area through %gs, as Linux's this_cpu_inc()
+ *   (so a missing SWAPGS miscounts), publishes the count in vvar, counts it by the CPL it
+ *   interrupted, and writes EOI (§11.8.5).  At the
  *   LINUX_IRQ_BENCH-th periodic tick it stops the timer (initial count 0: §11.5.4) and reads
  *   the TSC, the end of the measured window.
  * - Calibration, as Linux's calibrate_APIC_clock measures the timer against a reference clock:
@@ -62,13 +64,23 @@ static inline u64 rdtsc(void)
     return ((u64)hi << 32) | lo;
 }
 
+/* this_cpu_inc_return(apic_timer_irqs) */
+static u64 count_tick(void)
+{
+    u64 n;
+    asm volatile("movq %%gs:%c1, %0; incq %0; movq %0, %%gs:%c1"
+                 : "=&r"(n) : "i"(PERCPU_APIC_TIMER_IRQS) : "memory");
+    return n;
+}
+
 void sysvec_apic_timer_interrupt(struct pt_regs *regs)
 {
     if (regs->cs & 3)
         irq_stats.from_user++;
     else
         irq_stats.from_kernel++;
-    if (++vvar.timer_ticks == irq_stats.target) {
+    vvar.timer_ticks = count_tick();
+    if (vvar.timer_ticks == irq_stats.target) {
         apic_write(APIC_TMICT, 0);
         irq_stats.end_tsc = rdtsc();
     }
@@ -79,6 +91,7 @@ void sysvec_apic_timer_interrupt(struct pt_regs *regs)
 static void apic_timer_start(u32 mode, u64 count, u64 target)
 {
     vvar.timer_ticks = 0;
+    asm volatile("movq $0, %%gs:%c0" :: "i"(PERCPU_APIC_TIMER_IRQS) : "memory");
     irq_stats.from_user = irq_stats.from_kernel = 0;
     irq_stats.target = target;
     apic_write(APIC_LVTT, mode | LOCAL_TIMER_VECTOR);

@@ -36,9 +36,11 @@ bool k_unsafe_sysret, k_no_ss_fix;
 struct percpu {
     u64 user_rsp;
     u64 top;
+    u64 apic_timer_irqs;
 };
 _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PERCPU_USER_RSP, "percpu");
 _Static_assert(__builtin_offsetof(struct percpu, top) == PERCPU_TOP, "percpu");
+_Static_assert(__builtin_offsetof(struct percpu, apic_timer_irqs) == PERCPU_APIC_TIMER_IRQS, "percpu");
 
 static struct percpu percpu;
 static u8 kstack[KSTACK_SIZE] __attribute__((aligned(16)));

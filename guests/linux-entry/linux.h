@@ -76,6 +76,7 @@
 /* The per-CPU area, at GS.base while in the kernel (IA32_KERNEL_GS_BASE while in user mode). */
 #define PERCPU_USER_RSP 0       /* scratch: the user RSP during SYSCALL entry */
 #define PERCPU_TOP      8       /* top of the kernel stack (= TSS.RSP0 = SYSENTER_ESP) */
+#define PERCPU_APIC_TIMER_IRQS 16  /* local APIC timer interrupts (apic.c; Linux's irq_stat) */
 
 #define KSTACK_SIZE 16384
 #define ENOSYS 38
