@@ -15,12 +15,14 @@
 // Environment: BENCH_ITERS (default 2000000), BENCH_QEMU_ITERS (default 10 × N),
 // BENCH_REPEAT (runs of each, best kept; default 3). Counts should be
 // multiples of 8: the loop does extra work every 8th iteration.
-// BENCH_SYSCALLS: the system-call round trips of the last section (bench/syscall-bench.ts).
+// BENCH_SYSCALLS: the system-call round trips of the system-call section (bench/syscall-bench.ts);
+// BENCH_IRQS: the timer interrupts of the last section (bench/irq-bench.ts).
 
 import { performance } from 'node:perf_hooks';
 import { buildGuest } from '../src/guest/build.js';
 import { qemuAvailable, runUnderQemu, type QemuResult } from '../src/lab/qemu.js';
 import { runImage, type RunResult } from '../src/lab/run.js';
+import { irqBench } from './irq-bench.js';
 import { syscallBench } from './syscall-bench.js';
 
 const FLOOR = 30e6;
@@ -127,6 +129,7 @@ function main(): void {
   console.log(`floor ${FLOOR / 1e6} M insn/s: ${rs >= FLOOR ? 'PASS' : 'BELOW'}`);
   transitions();
   syscallBench(envInt('BENCH_SYSCALLS', 200_000), REPEAT);
+  irqBench(envInt('BENCH_IRQS', 100_000), REPEAT);
 }
 
 /**

@@ -36,9 +36,11 @@ bool k_unsafe_sysret, k_no_ss_fix;
 struct percpu {
     u64 user_rsp;
     u64 top;
+    u64 apic_timer_irqs;
 };
 _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PERCPU_USER_RSP, "percpu");
 _Static_assert(__builtin_offsetof(struct percpu, top) == PERCPU_TOP, "percpu");
+_Static_assert(__builtin_offsetof(struct percpu, apic_timer_irqs) == PERCPU_APIC_TIMER_IRQS, "percpu");
 
 static struct percpu percpu;
 static u8 kstack[KSTACK_SIZE] __attribute__((aligned(16)));
@@ -183,6 +185,12 @@ bool do_syscall_64(struct pt_regs *regs, long nr)
         yield_to_interrupted_task();
         regs->ax = 0;
         break;
+#ifdef LINUX_IRQ_BENCH
+    case NR_setitimer:
+        apic_timer_periodic(regs->di, regs->si);
+        regs->ax = 0;
+        break;
+#endif
     case NR_getpid:
         regs->ax = TEST_PID;
         break;

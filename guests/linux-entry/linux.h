@@ -76,6 +76,7 @@
 /* The per-CPU area, at GS.base while in the kernel (IA32_KERNEL_GS_BASE while in user mode). */
 #define PERCPU_USER_RSP 0       /* scratch: the user RSP during SYSCALL entry */
 #define PERCPU_TOP      8       /* top of the kernel stack (= TSS.RSP0 = SYSENTER_ESP) */
+#define PERCPU_APIC_TIMER_IRQS 16  /* local APIC timer interrupts (apic.c; Linux's irq_stat) */
 
 #define KSTACK_SIZE 16384
 #define ENOSYS 38
@@ -85,6 +86,7 @@
 #define NR_rt_sigaction 13      /* here: rdi = handler for every fault, rsi = its stack */
 #define NR_rt_sigreturn 15      /* here: rdi = struct uregs *, loaded as the user state */
 #define NR_sched_yield  24      /* here: also leaves SS null in the kernel (see kernel.c) */
+#define NR_setitimer    38      /* here: rdi = period in APIC timer counts, rsi = ticks (apic.c) */
 #define NR_getpid       39
 #define NR_exit         60
 #define NR_getppid      110
@@ -135,6 +137,7 @@ struct vvar {
     struct trap_entry kernel_log[TRAP_LOG_MAX];
     struct usig sig;
     u64 vendor_amd;
+    u64 timer_ticks;            /* local APIC timer interrupts handled (apic.c) */
 };
 extern volatile struct vvar vvar;
 
@@ -146,6 +149,46 @@ extern bool k_no_ss_fix;        /* do not apply Linux's X86_BUG_SYSRET_SS_ATTRS 
 struct uregs {
     struct pt_regs regs;
 };
+
+/* apic.c (LINUX_IRQ_BENCH): the timer's interrupts by the CPL they interrupted, the TSC at
+ * the periodic timer's start and at its last tick, and the calibration (TSC per count). */
+struct irq_stats {
+    u64 from_user, from_kernel, target;
+    u64 start_tsc, end_tsc;
+    u64 calibrate_tsc, calibrate_count;
+};
+extern struct irq_stats irq_stats;
+void apic_timer_init(void);
+void apic_timer_periodic(u64 period, u64 target);
+
+#endif /* !__ASSEMBLER__ */
+
+/* The user program's spin loop under timer interrupts (user64.S irq_spin): RDI points at the
+ * tick count, RSI holds the target, RCX counts iterations, and every other general register
+ * but RSP holds IRQ_PATTERN(k) while it spins; struct irq_spin is what it leaves. */
+#ifndef LINUX_IRQ_PERIOD
+#define LINUX_IRQ_PERIOD 100    /* the interrupt benchmark's timer period, in counts (main.c) */
+#endif
+
+#define IRQ_SPIN_TICKS  0
+#define IRQ_SPIN_TARGET 8
+#define IRQ_SPIN_ITERS  16
+#define IRQ_SPIN_OUT    24      /* rax rbx rdx rbp r8-r15, then rsi rdi */
+#define IRQ_SPIN_REGS   14
+#ifdef __ASSEMBLER__
+#define IRQ_PATTERN(k)  (0x1111111111111111 * ((k) + 1))
+#else
+#define IRQ_PATTERN(k)  (0x1111111111111111UL * ((k) + 1))
+#endif
+
+#ifndef __ASSEMBLER__
+struct irq_spin {
+    volatile u64 *ticks;
+    u64 target;
+    u64 iterations;
+    u64 out[IRQ_SPIN_REGS];
+};
+_Static_assert(__builtin_offsetof(struct irq_spin, out) == IRQ_SPIN_OUT, "irq_spin");
 
 /* kernel.c */
 void linux_kernel_init(void);

@@ -22,6 +22,12 @@
  *   syscall_nt       NT, AC, DF, TF across SYSCALL;
  *   compat32         INT $0x80, SYSENTER and compat SYSCALL from 32-bit code.
  * Built with LINUX_BENCH_ITERS=N, it only runs N getpid round trips (the benchmark).
+ * Built with LINUX_IRQ_BENCH=N (and LINUX_IRQ_PERIOD=P, default 100), it only runs the
+ * interrupt benchmark (apic.c): the local APIC timer calibrated against the TSC with a
+ * one-shot tick taken at CPL 0 in STI; HLT, then periodic every P counts, armed by the user
+ * program irq (setitimer) before it spins, until N ticks have interrupted it; the registers it holds must survive
+ * (SDM Vol. 3A §6.14.2-§6.14.3: the frame, IRET), and N ticks must span N periods of the
+ * TSC: none lost, none extra (§11.5.4: periodic mode reloads at each expiry).
  *
  * The kernel reads CPUID.(EAX=7,ECX=1):EAX[17] (FRED) and says whether it is enumerated; it
  * does not use FRED yet (entry.S keeps the entry code shaped for a FRED entry beside it).
@@ -38,6 +44,7 @@ u64 prog_single_step_sysret(void);
 u64 prog_syscall_nt(void);
 u64 prog_compat32(void);
 u64 prog_bench(void);
+u64 prog_irq(void);
 
 extern char high_page[];
 
@@ -66,12 +73,41 @@ static void run(const char *name, u64 (*prog)(void))
         test_fail("%s: %lu check(s) failed", name, failed);
 }
 
+#ifdef LINUX_IRQ_BENCH
+static void irq_bench(void)
+{
+    const u64 period = LINUX_IRQ_PERIOD, n = LINUX_IRQ_BENCH;
+
+    apic_timer_init();
+    printk("irq.calibration.from_kernel: %lu\n", irq_stats.from_kernel);
+    if (irq_stats.from_kernel != 1)
+        test_fail("the one-shot tick in STI; HLT: %lu interrupts at CPL 0, expected 1", irq_stats.from_kernel);
+    run("irq", prog_irq);
+    printk("irq.period: %lu\n", period);
+    printk("irq.ticks: %lu\n", vvar.timer_ticks);
+    printk("irq.from_user: %lu\n", irq_stats.from_user);
+    printk("irq.from_kernel: %lu\n", irq_stats.from_kernel);
+    if (vvar.timer_ticks != n || irq_stats.from_user != n)
+        test_fail("%lu ticks, %lu from user mode; expected %lu, all from user mode", vvar.timer_ticks, irq_stats.from_user, n);
+    if (!n)
+        return;
+    /* The ticks the TSC says the window spanned, in periods (TSC per count from calibration). */
+    u64 elapsed = irq_stats.end_tsc - irq_stats.start_tsc;
+    u64 by_time = elapsed * irq_stats.calibrate_count / (irq_stats.calibrate_tsc * period);
+    printk("irq.ticks_by_time: %lu\n", by_time);
+    if (by_time + 1 < n || by_time > n + 1)
+        test_fail("%lu ticks in a window of %lu periods", n, by_time);
+}
+#endif
+
 void test_main(void)
 {
     linux_kernel_init();
     map_high_page();
 #ifdef LINUX_BENCH_ITERS
     run("bench", prog_bench);
+#elif defined(LINUX_IRQ_BENCH)
+    irq_bench();
 #else
     run("syscall_regs", prog_syscall_regs);
     run("sysret_rip", prog_sysret_rip);

@@ -603,3 +603,29 @@ u64 prog_bench(void)
     return 0;
 }
 #endif
+
+/* -------------------------------------------------------------------------- irq -- */
+#ifdef LINUX_IRQ_BENCH
+void irq_spin(struct irq_spin *s);
+
+u64 prog_irq(void)
+{
+    static const char *const names[IRQ_SPIN_REGS] = {
+        "rax", "rbx", "rdx", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rsi", "rdi",
+    };
+    static struct irq_spin s;
+    char name[32];
+
+    s.ticks = &vvar.timer_ticks;
+    s.target = LINUX_IRQ_BENCH;
+    usys(NR_setitimer, LINUX_IRQ_PERIOD, s.target, 0);
+    irq_spin(&s);
+    uprintf("irq.user.iterations: %lu\n", s.iterations);
+    for (unsigned int k = 0; k < IRQ_SPIN_REGS; k++) {
+        u64 want = k < 12 ? IRQ_PATTERN(k) : k == 12 ? s.target : (u64)(uintptr_t)s.ticks;
+        snprintk(name, sizeof(name), "irq.user.%s", names[k]);
+        expect(name, s.out[k], want, "SDM Vol. 3A 6.14: an interrupt returns to the state it interrupted");
+    }
+    return ufails;
+}
+#endif

@@ -235,6 +235,63 @@ bench_getpid:
         jnz     1b
 2:      ret
 
+/* void irq_spin(struct irq_spin *s): spin until *s->ticks reaches s->target, three
+ * instructions an iteration (counted in RCX), with every other general register but RSP
+ * holding IRQ_PATTERN(k) -- or, for RSI and RDI, the loop's operands -- so that any register
+ * an interrupt's entry or exit failed to restore shows in s->out. */
+        .globl irq_spin
+irq_spin:
+        pushq   %rbx
+        pushq   %rbp
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        pushq   %rdi
+        movq    IRQ_SPIN_TARGET(%rdi), %rsi
+        movq    IRQ_SPIN_TICKS(%rdi), %rdi
+        xorl    %ecx, %ecx
+        movabsq $IRQ_PATTERN(0), %rax
+        movabsq $IRQ_PATTERN(1), %rbx
+        movabsq $IRQ_PATTERN(2), %rdx
+        movabsq $IRQ_PATTERN(3), %rbp
+        movabsq $IRQ_PATTERN(4), %r8
+        movabsq $IRQ_PATTERN(5), %r9
+        movabsq $IRQ_PATTERN(6), %r10
+        movabsq $IRQ_PATTERN(7), %r11
+        movabsq $IRQ_PATTERN(8), %r12
+        movabsq $IRQ_PATTERN(9), %r13
+        movabsq $IRQ_PATTERN(10), %r14
+        movabsq $IRQ_PATTERN(11), %r15
+1:      incq    %rcx
+        cmpq    %rsi, (%rdi)
+        jb      1b
+        pushq   %rax
+        movq    8(%rsp), %rax                   /* s */
+        popq    IRQ_SPIN_OUT+0*8(%rax)
+        movq    %rbx, IRQ_SPIN_OUT+1*8(%rax)
+        movq    %rdx, IRQ_SPIN_OUT+2*8(%rax)
+        movq    %rbp, IRQ_SPIN_OUT+3*8(%rax)
+        movq    %r8, IRQ_SPIN_OUT+4*8(%rax)
+        movq    %r9, IRQ_SPIN_OUT+5*8(%rax)
+        movq    %r10, IRQ_SPIN_OUT+6*8(%rax)
+        movq    %r11, IRQ_SPIN_OUT+7*8(%rax)
+        movq    %r12, IRQ_SPIN_OUT+8*8(%rax)
+        movq    %r13, IRQ_SPIN_OUT+9*8(%rax)
+        movq    %r14, IRQ_SPIN_OUT+10*8(%rax)
+        movq    %r15, IRQ_SPIN_OUT+11*8(%rax)
+        movq    %rsi, IRQ_SPIN_OUT+12*8(%rax)
+        movq    %rdi, IRQ_SPIN_OUT+13*8(%rax)
+        movq    %rcx, IRQ_SPIN_ITERS(%rax)
+        popq    %rdi
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbp
+        popq    %rbx
+        ret
+
 /* u64 call32(u32 fn): far CALL to fn in compatibility mode (CS = __USER32_CS); fn ends with a
  * far RET.  Returns EAX.  DS and ES get __USER_DS first: a 64-bit program runs with null data
  * segments (IRET to CPL 3 nulls the kernel's: SDM IRET), which fault in compatibility mode. */
