@@ -28,91 +28,141 @@
  * - Exceptions (IDTENTRY): the error code (or -1) is orig_ax; from CPL 3 SWAPGS; from CPL 0 at
  *   the two instructions that run with the user's GS (the IRETQ and the SYSRETQ of the exits)
  *   SWAPGS too, so that a failed return can become a fault of the user program.
+ * - NMI and #DB: paranoid entries on IST stacks that read IA32_GS_BASE to decide on SWAPGS
+ *   (Linux's paranoid_entry), since either can arrive anywhere in the syscall gap.
+ * - Every instruction of the SYSCALL entry (SWAPGS to the call into C) and of the SYSRET exit
+ *   (the test of do_syscall_64's answer to SYSRETQ) is recorded in the syscall gap table (GAP)
+ *   for the NMI and #DB runs of gap.c and test/syscall-gap.test.ts.
  *
  * FRED: an IDT-and-SYSCALL kernel only for now; a FRED entry (one entry point per ring,
  * ERETU/ERETS) would sit beside these, calling the same C dispatchers with the same pt_regs.
  */
 #include "linux.h"
 
-.macro PUSH_REGS rax=%rax, zero_r8_r15=0
-        pushq   %rdi
-        pushq   %rsi
-        pushq   %rdx
-        pushq   %rcx
-        pushq   \rax
-        .if \zero_r8_r15
-        pushq   $0
-        pushq   $0
-        pushq   $0
-        pushq   $0
+/*
+ * The syscall gap table: GAP assembles one instruction and records its address in
+ * .rodata.syscall_gap, so that the kernel's #DB sweep (gap.c) and the test harness
+ * (test/syscall-gap.test.ts, reading the ELF) know every instruction of the SYSCALL entry and
+ * the SYSRET exit without a second build pass or a disassembler.  The table runs
+ * syscall_gap_entry .. syscall_gap_exit (entry) .. syscall_gap_end (exit).
+ */
+.macro GAP insn:vararg
+.Lgap\@:
+        \insn
+        .pushsection .rodata.syscall_gap, "a"
+        .quad   .Lgap\@
+        .popsection
+.endm
+
+/* MAYBE_GAP mark, insn: GAP insn when mark (PUSH_REGS and POP_REGS serve every entry). */
+.macro MAYBE_GAP mark, insn:vararg
+        .if \mark
+        GAP \insn
         .else
-        pushq   %r8
-        pushq   %r9
-        pushq   %r10
-        pushq   %r11
-        .endif
-        pushq   %rbx
-        pushq   %rbp
-        .if \zero_r8_r15
-        pushq   $0
-        pushq   $0
-        pushq   $0
-        pushq   $0
-        .else
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
+        \insn
         .endif
 .endm
 
-.macro POP_REGS
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbp
-        popq    %rbx
-        popq    %r11
-        popq    %r10
-        popq    %r9
-        popq    %r8
-        popq    %rax
-        popq    %rcx
-        popq    %rdx
-        popq    %rsi
-        popq    %rdi
+.macro PUSH_REGS rax=%rax, zero_r8_r15=0, gap=0
+        MAYBE_GAP \gap, pushq %rdi
+        MAYBE_GAP \gap, pushq %rsi
+        MAYBE_GAP \gap, pushq %rdx
+        MAYBE_GAP \gap, pushq %rcx
+        MAYBE_GAP \gap, pushq \rax
+        .if \zero_r8_r15
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        .else
+        MAYBE_GAP \gap, pushq %r8
+        MAYBE_GAP \gap, pushq %r9
+        MAYBE_GAP \gap, pushq %r10
+        MAYBE_GAP \gap, pushq %r11
+        .endif
+        MAYBE_GAP \gap, pushq %rbx
+        MAYBE_GAP \gap, pushq %rbp
+        .if \zero_r8_r15
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        pushq   $0
+        .else
+        MAYBE_GAP \gap, pushq %r12
+        MAYBE_GAP \gap, pushq %r13
+        MAYBE_GAP \gap, pushq %r14
+        MAYBE_GAP \gap, pushq %r15
+        .endif
+.endm
+
+.macro POP_REGS gap=0
+        MAYBE_GAP \gap, popq %r15
+        MAYBE_GAP \gap, popq %r14
+        MAYBE_GAP \gap, popq %r13
+        MAYBE_GAP \gap, popq %r12
+        MAYBE_GAP \gap, popq %rbp
+        MAYBE_GAP \gap, popq %rbx
+        MAYBE_GAP \gap, popq %r11
+        MAYBE_GAP \gap, popq %r10
+        MAYBE_GAP \gap, popq %r9
+        MAYBE_GAP \gap, popq %r8
+        MAYBE_GAP \gap, popq %rax
+        MAYBE_GAP \gap, popq %rcx
+        MAYBE_GAP \gap, popq %rdx
+        MAYBE_GAP \gap, popq %rsi
+        MAYBE_GAP \gap, popq %rdi
 .endm
 
         .text
         .code64
 
 /* ------------------------------------------------------------ SYSCALL (64-bit) -- */
+        .pushsection .rodata.syscall_gap, "a"
+        .balign 8
+        .globl syscall_gap_entry
+syscall_gap_entry:
+        .popsection
+
         .balign 16
         .globl entry_SYSCALL_64
 entry_SYSCALL_64:
-        swapgs
-        movq    %rsp, %gs:PERCPU_USER_RSP
-        movq    %gs:PERCPU_TOP, %rsp
-        pushq   $__USER_DS                      /* ss */
-        pushq   %gs:PERCPU_USER_RSP             /* sp */
-        pushq   %r11                            /* flags */
-        pushq   $__USER_CS                      /* cs */
-        pushq   %rcx                            /* ip */
-        pushq   %rax                            /* orig_ax */
-        PUSH_REGS rax=$-ENOSYS
-        movq    %rsp, %rdi
-        movslq  %eax, %rsi
-        call    do_syscall_64
-        testb   %al, %al
-        jz      swapgs_restore_regs_and_return_to_usermode
+        GAP swapgs
+        GAP movq %rsp, %gs:PERCPU_USER_RSP
+        GAP movq %gs:PERCPU_TOP, %rsp
+        .globl entry_SYSCALL_64_safe_stack
+entry_SYSCALL_64_safe_stack:                    /* from here on: the kernel's stack and GS */
+        GAP pushq $__USER_DS                    /* ss */
+        GAP pushq %gs:PERCPU_USER_RSP           /* sp */
+        GAP pushq %r11                          /* flags */
+        GAP pushq $__USER_CS                    /* cs */
+        GAP pushq %rcx                          /* ip */
+        GAP pushq %rax                          /* orig_ax */
+        PUSH_REGS rax=$-ENOSYS, gap=1
+        GAP movq %rsp, %rdi
+        GAP movslq %eax, %rsi
+        GAP call do_syscall_64
+
+        .pushsection .rodata.syscall_gap, "a"
+        .globl syscall_gap_exit
+syscall_gap_exit:
+        .popsection
+
+        GAP testb %al, %al
+        GAP jz swapgs_restore_regs_and_return_to_usermode
         /* syscall_return_via_sysret */
-        POP_REGS
-        movq    RSP-ORIG_RAX(%rsp), %rsp
-        swapgs
+        POP_REGS gap=1
+        GAP movq RSP-ORIG_RAX(%rsp), %rsp
+        .globl entry_SYSRETQ_unsafe_stack
+entry_SYSRETQ_unsafe_stack:                     /* from here on: the user's stack */
+        GAP swapgs
         .globl entry_SYSRETQ
-entry_SYSRETQ:
-        sysretq
+entry_SYSRETQ:                                  /* and the user's GS */
+        GAP sysretq
+
+        .pushsection .rodata.syscall_gap, "a"
+        .globl syscall_gap_end
+syscall_gap_end:
+        .popsection
 
 /* ------------------------------------------------------- the IRET exit to user -- */
         .globl swapgs_restore_regs_and_return_to_usermode
@@ -242,7 +292,6 @@ asm_exc_\vec:
 .endm
 
         IDTENTRY 0
-        IDTENTRY 1
         IDTENTRY 3
         IDTENTRY 6
         IDTENTRY 11, 1
@@ -250,6 +299,50 @@ asm_exc_\vec:
         IDTENTRY 13, 1
         IDTENTRY 14, 1
         IDTENTRY 17, 1
+
+/*
+ * NMI and #DB: Linux's paranoid entry, on IST stacks (IST_NMI, IST_DB: TSS.IST2/3).  Either can
+ * arrive at CPL 0 anywhere in the syscall gap: before the entry's SWAPGS or after the exit's,
+ * so with the user's GS.base, and before the entry's stack switch or after the exit's, so on
+ * the user's stack -- where a frame pushed without a stack switch would land in the user's red
+ * zone.  The IST gives a known stack whatever RSP held (SDM Vol. 3A §6.14.5); CS's RPL cannot
+ * tell which GS is live, so the entry reads IA32_GS_BASE and SWAPGSes unless it already holds
+ * the per-CPU area (Linux tests the sign of a kernel address; here the one per-CPU base),
+ * remembering in EBX (kept across the C call) to swap back before the IRETQ.  The NMI's IRETQ
+ * also ends NMI blocking (§6.7.1).  Linux's nested-NMI handling (an exception inside the NMI
+ * handler whose IRET unblocks NMIs while the IST frame is live) is not needed: this handler
+ * takes no exception.
+ */
+.macro PARANOID_ENTRY name, handler
+        .balign 16
+        .globl \name
+\name:
+        pushq   $-1                             /* orig_ax */
+        PUSH_REGS
+        movl    $MSR_GS_BASE, %ecx
+        rdmsr
+        shlq    $32, %rdx
+        movl    %eax, %eax
+        orq     %rax, %rdx
+        xorl    %ebx, %ebx
+        cmpq    k_percpu_base(%rip), %rdx
+        je      1f
+        swapgs
+        movl    $1, %ebx                        /* GS was the user's: swap back on the way out */
+1:      movq    %rsp, %rdi
+        movl    %ebx, %esi
+        cld
+        call    \handler
+        testl   %ebx, %ebx
+        jz      2f
+        swapgs
+2:      POP_REGS
+        addq    $8, %rsp
+        iretq
+.endm
+
+        PARANOID_ENTRY asm_exc_nmi, do_nmi
+        PARANOID_ENTRY asm_exc_debug, do_debug
 
 /* do_exception returns 0: back where the exception came from (CPL 0); 1: to user mode with
  * the pt_regs at the top of the kernel stack (the same frame for an exception from CPL 3). */

@@ -37,12 +37,15 @@ struct percpu {
     u64 user_rsp;
     u64 top;
     u64 apic_timer_irqs;
+    u64 self;
 };
 _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PERCPU_USER_RSP, "percpu");
 _Static_assert(__builtin_offsetof(struct percpu, top) == PERCPU_TOP, "percpu");
 _Static_assert(__builtin_offsetof(struct percpu, apic_timer_irqs) == PERCPU_APIC_TIMER_IRQS, "percpu");
+_Static_assert(__builtin_offsetof(struct percpu, self) == PERCPU_SELF, "percpu");
 
 static struct percpu percpu;
+u64 k_percpu_base;                      /* &percpu: the paranoid entries compare IA32_GS_BASE with it */
 static u8 kstack[KSTACK_SIZE] __attribute__((aligned(16)));
 static u8 ustack[16384] __attribute__((aligned(16)));
 static u8 sigstack[8192] __attribute__((aligned(16)));
@@ -51,8 +54,8 @@ static u64 canonical_shift;             /* 47, or 56 with LA57 */
 static bool ss_attrs_bug;
 extern char vdso32_landing_pad[];
 
-#define EXC_GATES 9
-extern char asm_exc_0[], asm_exc_1[], asm_exc_3[], asm_exc_6[], asm_exc_11[], asm_exc_12[],
+#define EXC_GATES 8
+extern char asm_exc_nmi[], asm_exc_debug[], asm_exc_0[], asm_exc_3[], asm_exc_6[], asm_exc_11[], asm_exc_12[],
     asm_exc_13[], asm_exc_14[], asm_exc_17[];
 
 static struct pt_regs *top_regs(void)
@@ -79,11 +82,13 @@ void linux_kernel_init(void)
     user_tss.rsp0 = percpu.top;
 
     static const struct { unsigned int vec; char *entry; } gates[EXC_GATES] = {
-        {0, asm_exc_0}, {1, asm_exc_1}, {3, asm_exc_3}, {6, asm_exc_6}, {11, asm_exc_11},
+        {0, asm_exc_0}, {3, asm_exc_3}, {6, asm_exc_6}, {11, asm_exc_11},
         {12, asm_exc_12}, {13, asm_exc_13}, {14, asm_exc_14}, {17, asm_exc_17},
     };
     for (unsigned int i = 0; i < EXC_GATES; i++)
         idt_set_gate(gates[i].vec, (u64)(uintptr_t)gates[i].entry, GATE_INT, gates[i].vec == 3 ? 3 : 0, 0);
+    idt_set_gate(1, (u64)(uintptr_t)asm_exc_debug, GATE_INT, 0, IST_DB);
+    idt_set_gate(2, (u64)(uintptr_t)asm_exc_nmi, GATE_INT, 0, IST_NMI);
     idt_set_gate(0x80, (u64)(uintptr_t)entry_INT80_compat, GATE_INT, 3, 0);
 
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
@@ -97,7 +102,8 @@ void linux_kernel_init(void)
     wrmsr(MSR_SYSENTER_CS, __KERNEL_CS);
     wrmsr(MSR_SYSENTER_ESP, percpu.top);
     wrmsr(MSR_SYSENTER_EIP, (u64)(uintptr_t)entry_SYSENTER_compat);
-    wrmsr(MSR_GS_BASE, (u64)(uintptr_t)&percpu);
+    percpu.self = k_percpu_base = (u64)(uintptr_t)&percpu;
+    wrmsr(MSR_GS_BASE, k_percpu_base);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
 }
 
@@ -120,6 +126,19 @@ u64 run_user(u64 (*fn)(void))
     vvar.last_exit = EXIT_IRET;
     vvar.iret_exits++;
     return run_user_regs(r);
+}
+
+/* The per-CPU area as %gs reaches it (Linux's this_cpu_read(this_cpu_off)). */
+u64 percpu_self(void)
+{
+    u64 v;
+    asm volatile("movq %%gs:%c1, %0" : "=r"(v) : "i"(PERCPU_SELF));
+    return v;
+}
+
+bool on_kernel_stack(u64 sp)
+{
+    return sp > (u64)(uintptr_t)kstack && sp <= percpu.top;
 }
 
 static bool canonical(u64 a)
@@ -309,32 +328,40 @@ static void log_trap(volatile struct trap_entry *log, volatile u64 *count, const
     (*count)++;
 }
 
+/* #DB, through the paranoid entry on IST_DB (entry.S): from user mode a single-step trap,
+ * logged for the program; at CPL 0 a useless trap in the SYSENTER entry (Linux's
+ * is_sysenter_singlestep; stepping stops at the entry's POPFQ) or a breakpoint of the syscall
+ * gap sweep (gap.c). */
+void do_debug(struct pt_regs *regs, bool gs_was_user)
+{
+    u64 dr6 = read_dr6();
+    asm volatile("mov %0, %%dr6" :: "r"(0UL));
+
+    if (regs->cs & 3) {
+        log_trap(vvar.user_log, &vvar.user_traps, regs, dr6);
+        if (vvar.user_traps >= TRAP_LOG_MAX)
+            regs->flags &= ~(u64)X86_EFLAGS_TF;     /* a runaway step ends here */
+        return;
+    }
+    u64 ip = regs->ip;
+    if (ip >= (u64)(uintptr_t)entry_SYSENTER_compat && ip < (u64)(uintptr_t)__end_SYSENTER_singlestep_region) {
+        log_trap(vvar.kernel_log, &vvar.kernel_traps, regs, dr6);
+        return;
+    }
+    if (gap_debug(regs, gs_was_user, dr6))
+        return;
+    printk("kernel: unexpected #DB at rip 0x%lx, dr6 0x%lx, rsp 0x%lx\n", ip, dr6, regs->sp);
+    test_abort("unexpected kernel-mode #DB at 0x%lx", ip);
+}
+
 int do_exception(struct pt_regs *regs, unsigned int vector)
 {
     u64 error = regs->orig_ax;
 
-    if (regs->cs & 3) {
-        if (vector == 1) {
-            u64 dr6 = read_dr6();
-            asm volatile("mov %0, %%dr6" :: "r"(0UL));
-            log_trap(vvar.user_log, &vvar.user_traps, regs, dr6);
-            if (vvar.user_traps >= TRAP_LOG_MAX)
-                regs->flags &= ~(u64)X86_EFLAGS_TF;     /* a runaway step ends here */
-            return 1;
-        }
-        return deliver_fault(regs, vector, vector == 1 || vector == 3 || vector == 6 || vector == 0 ? 0 : error, 0);
-    }
+    if (regs->cs & 3)
+        return deliver_fault(regs, vector, vector == 3 || vector == 6 || vector == 0 ? 0 : error, 0);
 
     u64 ip = regs->ip;
-    if (vector == 1 && ip >= (u64)(uintptr_t)entry_SYSENTER_compat &&
-        ip < (u64)(uintptr_t)__end_SYSENTER_singlestep_region) {
-        /* SYSENTER with TF: a useless single-step trap in the entry (Linux's
-         * is_sysenter_singlestep); stepping stops at the entry's POPFQ. */
-        u64 dr6 = read_dr6();
-        asm volatile("mov %0, %%dr6" :: "r"(0UL));
-        log_trap(vvar.kernel_log, &vvar.kernel_traps, regs, dr6);
-        return 0;
-    }
     if (vector == 13 && ip == (u64)(uintptr_t)native_irq_return_iret) {
         /* IRET to user mode failed (e.g. a non-canonical RIP: SDM IRET #GP(0)): the user
          * program faulted at the state the frame held (Linux's fixup_bad_iret). */

@@ -77,6 +77,11 @@
 #define PERCPU_USER_RSP 0       /* scratch: the user RSP during SYSCALL entry */
 #define PERCPU_TOP      8       /* top of the kernel stack (= TSS.RSP0 = SYSENTER_ESP) */
 #define PERCPU_APIC_TIMER_IRQS 16  /* local APIC timer interrupts (apic.c; Linux's irq_stat) */
+#define PERCPU_SELF     24      /* the area's own address (Linux's this_cpu_off) */
+
+/* The IST stacks (TSS.IST1-7, guests/lib/user.c) of the paranoid entries, Linux's numbering. */
+#define IST_NMI 2
+#define IST_DB  3
 
 #define KSTACK_SIZE 16384
 #define ENOSYS 38
@@ -103,6 +108,17 @@
 #define EXIT_SYSRETL  3
 
 #define TRAP_LOG_MAX 40
+
+/* gap_probe (user64.S) stores what it saw in gap_out[], quadwords: the fifteen registers after
+ * SYSCALL in probe order (rax rbx rcx rdx rsi rdi rbp r8-r15), RSP before and after, the red-zone
+ * quadwords that kept their pattern, and %gs:0 (the user's GS.base points at gap_tls). */
+#define GAP_OUT_RSP_IN  15
+#define GAP_OUT_RSP     16
+#define GAP_OUT_REDZONE 17
+#define GAP_OUT_GS      18
+#define GAP_OUT_N       19
+#define GAP_REDZONE_QWORDS 16   /* the 128-byte red zone of the x86-64 ABI */
+#define GAP_REDZONE_PATTERN 0x5eda7e5eda7e5edaUL
 
 #ifndef __ASSEMBLER__
 
@@ -193,11 +209,34 @@ _Static_assert(__builtin_offsetof(struct irq_spin, out) == IRQ_SPIN_OUT, "irq_sp
 /* kernel.c */
 void linux_kernel_init(void);
 u64 run_user(u64 (*fn)(void));
+extern u64 k_percpu_base;
+u64 percpu_self(void);
+bool on_kernel_stack(u64 sp);
+
+/* gap.c: the syscall gap (main.c's header). */
+struct gap_seen {
+    u64 count;                  /* NMIs (or #DBs) taken */
+    u64 ip, cs, sp, flags, dr6; /* the first one's interrupted context */
+    bool gs_was_user;           /* GS.base on arrival was the user's: the handler did SWAPGS */
+    bool percpu_ok;             /* %gs:PERCPU_SELF in the handler was the per-CPU area */
+    u64 frame_ist;              /* the IST stack the frame was on (0: none) */
+};
+extern volatile struct gap_seen gap_seen;
+extern u64 gap_out[GAP_OUT_N];
+extern u64 gap_tls[1];
+extern volatile u64 gap_hits_at_return;
+void gap_probe(void);
+extern char gap_probe_ret[];
+void run_gap_nmi(void);
+void run_gap_debug_sweep(void);
+bool gap_debug(struct pt_regs *regs, bool gs_was_user, u64 dr6);
 
 /* entry.S */
-extern char entry_SYSCALL_64[], entry_SYSCALL_compat[], entry_SYSENTER_compat[],
+extern char entry_SYSCALL_64[], entry_SYSCALL_64_safe_stack[], entry_SYSRETQ_unsafe_stack[],
+    entry_SYSCALL_compat[], entry_SYSENTER_compat[],
     entry_INT80_compat[], __end_SYSENTER_singlestep_region[], entry_SYSRETQ[], entry_SYSRETL[],
     native_irq_return_iret[];
+extern const u64 syscall_gap_entry[], syscall_gap_exit[], syscall_gap_end[];
 u64 run_user_regs(struct pt_regs *top);
 NORETURN void kernel_exit_to_runner(u64 code);
 

@@ -108,6 +108,8 @@ void test_main(void)
     run("bench", prog_bench);
 #elif defined(LINUX_IRQ_BENCH)
     irq_bench();
+#elif defined(LINUX_SYSCALL_GAP_NMI)
+    run_gap_nmi();
 #else
     run("syscall_regs", prog_syscall_regs);
     run("sysret_rip", prog_sysret_rip);

@@ -629,3 +629,68 @@ u64 prog_irq(void)
     return ufails;
 }
 #endif
+
+/* ------------------------------------------------------------------ syscall_gap -- */
+/*
+ * The syscall gap (gap.c): gap_probe's one SYSCALL is the program's first, so that an NMI
+ * injected at a gap instruction's first execution lands in it.  Everything but RAX (the
+ * result), RCX and R11 (SYSCALL's) must come back (Linux's ABI); RCX is the return address
+ * (SDM SYSCALL); RSP, the red zone below it and the user's GS.base (%gs:0 reads gap_tls's own
+ * address) must survive whatever the kernel took in between.
+ */
+u64 gap_out[GAP_OUT_N];
+u64 gap_tls[1];
+volatile u64 gap_hits_at_return;
+
+static void gap_check(bool print)
+{
+    static const char *const names[15] = {
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+    };
+    unsigned int kept = 0, preserved = 0;
+    for (unsigned int k = 1; k < 15; k++) {
+        if (k == 2 || k == 10)
+            continue;
+        preserved++;
+        if (gap_out[k] == IRQ_PATTERN(k))
+            kept++;
+        else if (print)
+            ufail("%s is 0x%lx, not 0x%lx", names[k], gap_out[k], IRQ_PATTERN(k));
+        else
+            ufails++;
+    }
+    bool ret_ok = gap_out[2] == (u64)(uintptr_t)gap_probe_ret;
+    bool rsp_ok = gap_out[GAP_OUT_RSP] == gap_out[GAP_OUT_RSP_IN];
+    bool gs_ok = gap_out[GAP_OUT_GS] == (u64)(uintptr_t)gap_tls;
+    if (!print) {
+        ufails += (gap_out[0] != TEST_PID) + !ret_ok + !rsp_ok + !gs_ok;
+        ufails += (gap_out[GAP_OUT_REDZONE] != GAP_REDZONE_QWORDS) + (vvar.last_exit != EXIT_SYSRET);
+        return;
+    }
+    expect("syscall_gap.rax", gap_out[0], TEST_PID, "getpid");
+    expect_str("syscall_gap.rcx", ret_ok ? "gap_probe_ret" : "other", "gap_probe_ret", "SDM Vol. 2B SYSCALL: RCX := RIP");
+    expect("syscall_gap.preserved", kept, preserved, "rbx rdx rsi rdi rbp r8-r10 r12-r15");
+    expect_str("syscall_gap.rsp", rsp_ok ? "kept" : "changed", "kept", "SYSRET returns to the stack SYSCALL left");
+    expect("syscall_gap.red_zone", gap_out[GAP_OUT_REDZONE], GAP_REDZONE_QWORDS, "no frame below the user's RSP");
+    expect_str("syscall_gap.gs", gs_ok ? "user" : "other", "user", "the kernel's SWAPGS pairs left the user's GS.base");
+    expect_str("syscall_gap.exit", exit_name(vvar.last_exit), "sysret", "Linux: every SYSRET check holds");
+}
+
+/* The NMI run: report every observation. */
+u64 prog_syscall_gap(void)
+{
+    ufails = 0;
+    gap_probe();
+    gap_check(true);
+    return ufails;
+}
+
+/* The #DB sweep, once per address: silent (a write would take the breakpoint again). */
+u64 prog_syscall_gap_db(void)
+{
+    ufails = 0;
+    gap_probe();
+    gap_hits_at_return = gap_seen.count;
+    gap_check(false);
+    return ufails;
+}

@@ -112,6 +112,65 @@ probe_syscall_ret:
         popq    %rbx
         ret
 
+/*
+ * void gap_probe(void): one getpid SYSCALL for the syscall-gap runs (gap.c), with every other
+ * register holding IRQ_PATTERN(k) (k in probe order: rax rbx rcx rdx rsi rdi rbp r8-r15) and the
+ * 128 bytes below RSP -- the x86-64 ABI's red zone, which a leaf may use without moving RSP,
+ * and where a frame pushed at CPL 0 without a stack switch would land -- filled with
+ * GAP_REDZONE_PATTERN.  Results go to gap_out[] (linux.h) through RIP-relative stores, so
+ * nothing touches the stack between the fill and the count.
+ */
+        .set gap_k, 0                           /* gap_k_REG: REG's index in probe order */
+        .irp r, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+        .set gap_k_\r, gap_k
+        .set gap_k, gap_k + 1
+        .endr
+
+        .globl gap_probe, gap_probe_ret
+gap_probe:
+        pushq   %rbx
+        pushq   %rbp
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        movq    %rsp, gap_out+8*GAP_OUT_RSP_IN(%rip)
+        movabsq $GAP_REDZONE_PATTERN, %rax
+        xorl    %ecx, %ecx
+1:      movq    %rax, -8*GAP_REDZONE_QWORDS(%rsp,%rcx,8)
+        incl    %ecx
+        cmpl    $GAP_REDZONE_QWORDS, %ecx
+        jb      1b
+        .irp r, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+        movabsq $IRQ_PATTERN(gap_k_\r), %\r
+        .endr
+        movl    $NR_getpid, %eax
+        syscall
+gap_probe_ret:
+        .irp r, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+        movq    %\r, gap_out+8*gap_k_\r(%rip)
+        .endr
+        movq    %rsp, gap_out+8*GAP_OUT_RSP(%rip)
+        movabsq $GAP_REDZONE_PATTERN, %rax
+        xorl    %ecx, %ecx
+        xorl    %edx, %edx
+1:      cmpq    %rax, -8*GAP_REDZONE_QWORDS(%rsp,%rcx,8)
+        jne     2f
+        incl    %edx
+2:      incl    %ecx
+        cmpl    $GAP_REDZONE_QWORDS, %ecx
+        jb      1b
+        movq    %rdx, gap_out+8*GAP_OUT_REDZONE(%rip)
+        movq    %gs:0, %rax
+        movq    %rax, gap_out+8*GAP_OUT_GS(%rip)
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbp
+        popq    %rbx
+        ret
+
 /* u64 probe_int80_64(u64 poison): INT $0x80 (compat getpid) from 64-bit code with r8-r15 =
  * poison + k; returns the number of those registers that came back unchanged (0..8) << 32 |
  * eax. */
