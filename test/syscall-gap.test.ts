@@ -16,8 +16,9 @@
 //     not touched; SWAPGS) -- positions found here from objdump's disassembly, not the guest's
 //     labels;
 //   - the user program's registers, RSP, red zone and GS.base survive, and the exit is SYSRET.
-// Not comparable with QEMU: QEMU cannot raise an NMI at a chosen instruction (docs/architecture.md,
-// "The syscall gap"). The #DB half runs in the default linux-entry run and under QEMU.
+// Not comparable with QEMU: its NMI sources (the monitor's `nmi`, the APIC) cannot place an NMI
+// before a chosen instruction (docs/architecture.md, "The syscall gap"). The #DB half runs in
+// the default linux-entry run, under QEMU too.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

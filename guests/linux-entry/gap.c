@@ -20,8 +20,9 @@
  *
  * NMI (main.c, built with LINUX_SYSCALL_GAP_NMI): injected from outside, `--inject
  * nmi@rip=ADDR`, for each address by test/syscall-gap.test.ts; the kernel runs gap_probe once
- * and reports.  Not comparable with QEMU: QEMU has no way to raise an NMI at a chosen
- * instruction (its monitor's `nmi` command fires at whatever point the vCPU thread is at).
+ * and reports.  Not comparable with QEMU: its NMI sources (the monitor's `nmi` command, taken
+ * wherever the vCPU is when it arrives; the APIC) cannot place an NMI before a chosen
+ * instruction (docs/architecture.md, "The syscall gap").
  *
  * #DB (the default run, after the other programs): for each address the kernel arms DR0 with
  * DR7.L0/G0 (R/W0 = 00: instruction execution, LEN0 = 00), runs gap_probe, and disarms; the

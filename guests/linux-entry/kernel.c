@@ -26,6 +26,9 @@
  * here sched_yield() stands for the switch to a task that entered through an interrupt gate,
  * loading the null SS it would leave, and applies the same fix on AMD unless k_no_ss_fix.
  *
+ * NMI and #DB arrive on IST stacks through the paranoid entry (entry.S), which may find the
+ * user's GS.base at CPL 0 (the syscall gap: gap.c); do_debug handles #DB.
+ *
  * FRED: CPUID.(EAX=7,ECX=1):EAX[17] is read and reported; the kernel does not enable FRED yet.
  */
 #include "linux.h"

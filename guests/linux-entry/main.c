@@ -20,7 +20,17 @@
  *                    part; Linux's fix reloads SS);
  *   single_step      where TF traps land across SYSCALL, SYSRET, INT $0x80 and SYSENTER;
  *   syscall_nt       NT, AC, DF, TF across SYSCALL;
- *   compat32         INT $0x80, SYSENTER and compat SYSCALL from 32-bit code.
+ *   compat32         INT $0x80, SYSENTER and compat SYSCALL from 32-bit code;
+ *   syscall_gap      (gap.c) a #DB from DR0 at each instruction of the SYSCALL entry and the
+ *                    SYSRET exit, one line per address: where the kernel took it, CS, the
+ *                    interrupted stack (user's or kernel's), GS.base on arrival (so whether
+ *                    the paranoid entry did SWAPGS), %gs reaching the per-CPU area, the IST
+ *                    stack, DR6.B0, hits, and whether the program's registers, RSP, red zone
+ *                    and GS survived (QEMU TCG runs these too).
+ * Built with LINUX_SYSCALL_GAP_NMI, it only runs gap_probe once and reports the NMI its handler
+ * took, for test/syscall-gap.test.ts, which injects one at each gap instruction with
+ * `--inject nmi@rip=ADDR` (not comparable with QEMU: nothing there places an NMI before a
+ * chosen instruction).
  * Built with LINUX_BENCH_ITERS=N, it only runs N getpid round trips (the benchmark).
  * Built with LINUX_IRQ_BENCH=N (and LINUX_IRQ_PERIOD=P, default 100), it only runs the
  * interrupt benchmark (apic.c): the local APIC timer calibrated against the TSC with a
