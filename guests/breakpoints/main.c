@@ -7,9 +7,11 @@
  * What the architecture requires:
  * - §18.2.4, §18.2.5: DR7's Ln/Gn enable breakpoint n; R/Wn 00 breaks on instruction
  *   execution, 01 on data writes, 11 on data reads or writes, 10 on I/O reads or writes when
- *   CR4.DE = 1; LENn 00/01/11/10 is 1/2/4/8 bytes.  The range is aligned: the low address
- *   bits below LEN are ignored (a 4-byte breakpoint at A+3 watches A..A+3).  A data access
- *   matches when any byte it touches lies in the range.
+ *   CR4.DE = 1; LENn 00/01/11/10 is 1/2/4/8 bytes ("supported in all modes", §18.2.6).  A
+ *   data access matches when any byte it touches lies in the range (§18.2.5, Table 18-1's
+ *   examples).  DRn is aligned to LEN here: §18.2.5 says the processor masks the low bits but
+ *   that "unaligned data or I/O breakpoint addresses do not yield valid results", so no
+ *   unaligned DRn is tested (test/debug-registers.test.ts pins the model's masking).
  * - §18.3.1.1: an instruction breakpoint is a fault-class #DB before the instruction runs:
  *   the saved RIP is that instruction's.  RF = 1 suppresses it; the RF pushed is RFLAGS.RF
  *   at the time (0: the breakpoint only fires with RF = 0), so a handler that returns without
@@ -41,6 +43,10 @@
  *   comes before SYSCALL's target runs, with FMASK clearing TF there is none.
  * - Not here: ICEBP (QEMU 7.2 TCG stops for an external debugger on it, so the image could not
  *   run there; it is pinned in test/debug-registers.test.ts), task switches (DR6.BT).
+ *
+ * QEMU 7.2 TCG departs from this on the lines test/qemu-deviations.ts lists (RF and RIP of
+ * REP traps, general detect, the MOV SS deferral, TF with a data breakpoint); the guest
+ * accepts QEMU's behaviour there, and the cross-check holds Ringside to the SDM's.
  *
  * The #DB handler (bp.S) records each #DB and disables every breakpoint after the number a
  * case allows, so nothing here can loop; a missing or extra #DB is a FAIL line.
@@ -156,7 +162,7 @@ static void begin(u64 limit, bool set_rf)
     barrier();
 }
 
-/* What a case expects of its #DBs, in order. */
+/* What a case expects of its #DBs, in order (rip NULL: any). */
 struct expect {
     unsigned int count;
     const char *rip[3];
@@ -164,22 +170,44 @@ struct expect {
     u64 rf[3];
 };
 
-/* Print the #DBs of a case and check them against the expectation. */
-static void observe(const char *name, const struct expect *e)
+static bool matches(const struct expect *e)
+{
+    if (db_count != e->count)
+        return false;
+    for (unsigned int k = 0; k < e->count && k < 3; k++) {
+        const volatile struct db_entry *d = &db_log[k];
+        if ((e->rip[k] && d->rip != (u64)(uintptr_t)e->rip[k]) || ((d->rflags >> 16) & 1) != e->rf[k] ||
+            (d->dr6 & DR6_DEFINED) != e->dr6[k])
+            return false;
+    }
+    return true;
+}
+
+/* Print the #DBs of a case: their number, then RIP, RF and DR6 of each #DB the SDM expects
+ * ("none" where it did not come), and check them against the SDM's expectation `e`, or
+ * against `qemu`, what QEMU TCG does instead where test/qemu-deviations.ts lists it. */
+static void observe2(const char *name, const struct expect *e, const struct expect *qemu)
 {
     barrier();
     u64 n = db_count;
     printk("%s.db: %lu\n", name, n);
+    for (unsigned int k = 0; k < e->count && k < 3; k++) {
+        const volatile struct db_entry *d = &db_log[k];
+        if (k >= n) {
+            printk("%s.db%u.rip: none\n%s.db%u.rf: none\n%s.db%u.dr6: none\n", name, k, name, k, name, k);
+            continue;
+        }
+        printk("%s.db%u.rip: %s\n", name, k, label_of(d->rip));
+        printk("%s.db%u.rf: %lu\n", name, k, (d->rflags >> 16) & 1);
+        printk("%s.db%u.dr6: 0x%lx\n", name, k, d->dr6 & DR6_DEFINED);
+    }
+    if (matches(e) || (qemu && matches(qemu)))
+        return;
     if (n != e->count)
         test_fail("%s: %lu #DB, expected %u", name, n, e->count);
-    for (unsigned int k = 0; k < n && k < DB_LOG_MAX; k++) {
+    for (unsigned int k = 0; k < n && k < e->count && k < 3; k++) {
         const volatile struct db_entry *d = &db_log[k];
         u64 rf = (d->rflags >> 16) & 1, dr6 = d->dr6 & DR6_DEFINED;
-        printk("%s.db%u.rip: %s\n", name, k, label_of(d->rip));
-        printk("%s.db%u.rf: %lu\n", name, k, rf);
-        printk("%s.db%u.dr6: 0x%lx\n", name, k, dr6);
-        if (k >= e->count || k >= 3)
-            continue;
         if (d->rip != (u64)(uintptr_t)e->rip[k])
             test_fail("%s: #DB %u at %s, expected %s", name, k, label_of(d->rip), label_of((u64)(uintptr_t)e->rip[k]));
         if (rf != e->rf[k])
@@ -187,6 +215,11 @@ static void observe(const char *name, const struct expect *e)
         if (dr6 != e->dr6[k])
             test_fail("%s: #DB %u DR6 & 0x%lx = 0x%lx, expected 0x%lx", name, k, DR6_DEFINED, dr6, e->dr6[k]);
     }
+}
+
+static void observe(const char *name, const struct expect *e)
+{
+    observe2(name, e, NULL);
 }
 
 /* ---------------------------------------------------------------- instruction */
@@ -257,10 +290,10 @@ static unsigned int access_size(enum access a)
     return 1u << (a & 3);
 }
 
-/* DR1 = base + misalign, R/W rw, LEN len; one access a at base + off.  Expected by §18.2.5:
- * a trap (B1) when the access's bytes overlap the aligned range [base, base + len) and the
- * kind matches (a read never matches R/W = 01). */
-static void data_case(enum rw rw, unsigned int len, u64 misalign, enum access a, long off)
+/* DR1 = base (aligned to LEN), R/W rw, LEN len; one access a at base + off.  Expected by
+ * §18.2.5: a trap (B1) when the access's bytes overlap [base, base + len) and the kind
+ * matches (a read never matches R/W = 01). */
+static void data_case(enum rw rw, unsigned int len, enum access a, long off)
 {
     char name[64];
     volatile u8 *base = buf + 16;
@@ -269,10 +302,10 @@ static void data_case(enum rw rw, unsigned int len, u64 misalign, enum access a,
     bool overlap = off < (long)len && off + (long)size > 0;
     bool hit = overlap && !(read && rw == RW_WRITE);
 
-    snprintk(name, sizeof(name), "data.%s.len%u%s.%s@%ld", rw == RW_WRITE ? "w" : "rw", len,
-             misalign ? ".unaligned" : "", access_names[a], off);
+    snprintk(name, sizeof(name), "data.%s.len%u.%s@%ld", rw == RW_WRITE ? "w" : "rw", len,
+             access_names[a], off);
     begin(DB_LOG_MAX, false);
-    write_dr(1, (u64)(uintptr_t)(base + misalign));
+    write_dr(1, (u64)(uintptr_t)base);
     write_dr(7, dr7_for(1, rw, len));
     do_access(a, base + off);
     disarm();
@@ -289,33 +322,27 @@ static void data_breakpoints(void)
         unsigned int len = lens[k];
         /* Writes: the bytes just outside and at both ends of the range, and wider
          * accesses that overlap it from below and from above. */
-        data_case(RW_WRITE, len, 0, W1, -1);
-        data_case(RW_WRITE, len, 0, W1, 0);
+        data_case(RW_WRITE, len, W1, -1);
+        data_case(RW_WRITE, len, W1, 0);
         if (len > 1)
-            data_case(RW_WRITE, len, 0, W1, len - 1);
-        data_case(RW_WRITE, len, 0, W1, len);
-        data_case(RW_WRITE, len, 0, W2, -1);
-        data_case(RW_WRITE, len, 0, W8, -8);
-        data_case(RW_WRITE, len, 0, W4, len - 1);
-        data_case(RW_WRITE, len, 0, R1, 0);             /* a read: R/W = 01 ignores it */
+            data_case(RW_WRITE, len, W1, len - 1);
+        data_case(RW_WRITE, len, W1, len);
+        data_case(RW_WRITE, len, W2, -1);
+        data_case(RW_WRITE, len, W8, -8);
+        data_case(RW_WRITE, len, W4, len - 1);
+        data_case(RW_WRITE, len, R1, 0);             /* a read: R/W = 01 ignores it */
         /* R/W = 11: reads and writes. */
-        data_case(RW_RW, len, 0, R1, 0);
-        data_case(RW_RW, len, 0, R2, len - 1);
-        data_case(RW_RW, len, 0, R8, len);
-        data_case(RW_RW, len, 0, W8, 0);
-        /* The address in DR1 not aligned to LEN: the range is the aligned one around it. */
-        if (len > 1) {
-            data_case(RW_WRITE, len, len - 1, W1, 0);
-            data_case(RW_WRITE, len, len - 1, W1, len - 1);
-            data_case(RW_WRITE, len, len - 1, W1, len);
-        }
+        data_case(RW_RW, len, R1, 0);
+        data_case(RW_RW, len, R2, len - 1);
+        data_case(RW_RW, len, R1, len);
+        data_case(RW_RW, len, W8, 0);
     }
 }
 
 /* A data breakpoint on one byte a REP STOSB of 4 bytes writes: the trap follows the
  * iteration that wrote it (§18.3.1.2).  At byte 2, iterations remain: RIP of the REP, RCX
  * 1, RF 1, and the string then completes; at byte 3 (the last) the REP has completed. */
-static void rep_case(const char *name, long at, const char *rip, u64 rcx, u64 rf)
+static void rep_case(const char *name, long at, const char *rip, u64 rcx, u64 rf, const struct expect *qemu)
 {
     volatile u8 *base = buf + 32;
     char line[64];
@@ -327,7 +354,7 @@ static void rep_case(const char *name, long at, const char *rip, u64 rcx, u64 rf
     write_dr(7, dr7_for(1, RW_WRITE, 1));
     bp_rep(base, 4);
     disarm();
-    observe(name, &(struct expect){ 1, { rip }, { 0x2 }, { rf } });
+    observe2(name, &(struct expect){ 1, { rip }, { 0x2 }, { rf } }, qemu);
     snprintk(line, sizeof(line), "%s.db0.rcx", name);
     printk("%s: %lu\n", line, db_count ? db_log[0].rcx : ~0UL);
     printk("%s.rcx_after: %lu\n", name, rep_rcx);
@@ -358,9 +385,9 @@ static void io_in(u64 port, u64 v)
 
 static void io_breakpoints(void)
 {
-    /* CR4.DE = 1, DR0 = 0x81 with LEN 2: ports 0x80-0x81 (the range is aligned). */
+    /* CR4.DE = 1, DR0 = 0x80 with LEN 2: ports 0x80-0x81. */
     write_cr4(read_cr4() | CR4_DE);
-    write_dr(0, 0x81);
+    write_dr(0, 0x80);
     write_dr(7, dr7_for(0, RW_IO, 2));
     io_case("io.outb@0x80", bp_outb, 0x80, true, bp_outb_end);
     io_case("io.inb@0x81", io_in, 0x81, true, bp_inb_end);
@@ -410,11 +437,19 @@ static void general_detect(void)
     begin(DB_LOG_MAX, false);
     write_dr(7, 0x400 | DR7_GD);
     bp_gd_run();
-    observe("gd", &(struct expect){ 1, { bp_gd }, { DR6_BD }, { 1 } });
-    printk("gd.db0.dr7_gd: %lu\n", db_count ? (db_log[0].dr7 >> 13) & 1 : ~0UL);
-    printk("gd.dr7_gd_after: %lu\n", (read_dr(7) >> 13) & 1);
+    u64 gd_after = (read_dr(7) >> 13) & 1;
+    write_dr(7, 0x400);
+    /* QEMU does not implement general detect: no #DB, and GD stays set. */
+    observe2("gd", &(struct expect){ 1, { bp_gd }, { DR6_BD }, { 1 } }, &(struct expect){ 0 });
+    if (db_count)
+        printk("gd.db0.dr7_gd: %lu\n", (db_log[0].dr7 >> 13) & 1);
+    else
+        printk("gd.db0.dr7_gd: none\n");
+    printk("gd.dr7_gd_after: %lu\n", gd_after);
     if (db_count && (db_log[0].dr7 & DR7_GD))
         test_fail("gd: DR7.GD still set in the #DB handler");
+    if (db_count && gd_after)
+        test_fail("gd: DR7.GD set after the #DB");
 }
 
 /* ---------------------------------------------------------------- MOV SS, TF */
@@ -438,7 +473,9 @@ static void mov_ss_cases(void)
     write_dr(7, dr7_for(0, RW_RW, 2));
     bp_movss();
     disarm();
-    observe("movss.nop", &(struct expect){ 1, { bp_movss_2 }, { 0x1 }, { 0 } });
+    /* QEMU delivers the #DB right after the MOV SS. */
+    observe2("movss.nop", &(struct expect){ 1, { bp_movss_2 }, { 0x1 }, { 0 } },
+             &(struct expect){ 1, { bp_movss_1 }, { 0x1 }, { 0 } });
 
     syscall_setup(0);
     begin(DB_LOG_MAX, false);
@@ -446,7 +483,8 @@ static void mov_ss_cases(void)
     write_dr(7, dr7_for(0, RW_RW, 2));
     bp_movss_syscall();
     disarm();
-    observe("movss.syscall", &(struct expect){ 1, { bp_syscall_target }, { 0x1 }, { 0 } });
+    observe2("movss.syscall", &(struct expect){ 1, { bp_syscall_target }, { 0x1 }, { 0 } },
+             &(struct expect){ 1, { bp_movss_syscall_1 }, { 0x1 }, { 0 } });
     printk("movss.syscall.db0.rsp_is_callers: %d\n", db_count && db_log[0].rsp == syscall_rsp);
     if (db_count && db_log[0].rsp != syscall_rsp)
         test_fail("movss.syscall: the #DB frame's RSP is not the stack the SYSCALL was made on");
@@ -460,7 +498,9 @@ static void tf_cases(void)
     write_dr(7, dr7_for(1, RW_WRITE, 8));
     bp_tf_data(buf + 8, 1);
     disarm();
-    observe("tf.data", &(struct expect){ 1, { bp_tf_data_2 }, { DR6_BS | 0x2 }, { 0 } });
+    /* QEMU raises two #DBs here, the first (BS and B1) at an address outside this code. */
+    observe2("tf.data", &(struct expect){ 1, { bp_tf_data_2 }, { DR6_BS | 0x2 }, { 0 } },
+             &(struct expect){ 2, { NULL, bp_tf_data_2 }, { DR6_BS | 0x2, 0 }, { 0, 0 } });
 
     /* SYSCALL with TF = 1 and FMASK = 0: TF stays 1, the trap comes before the target. */
     syscall_setup(0);
@@ -483,8 +523,9 @@ void test_main(void)
 
     instruction_breakpoints();
     data_breakpoints();
-    rep_case("rep.mid", 2, bp_rep_insn, 1, 1);
-    rep_case("rep.last", 3, bp_rep_end, 0, 0);
+    /* QEMU pushes RF = 0 mid-string, and gives the REP's RIP after the last iteration. */
+    rep_case("rep.mid", 2, bp_rep_insn, 1, 1, &(struct expect){ 1, { bp_rep_insn }, { 0x2 }, { 0 } });
+    rep_case("rep.last", 3, bp_rep_end, 0, 0, &(struct expect){ 1, { bp_rep_insn }, { 0x2 }, { 0 } });
     io_breakpoints();
     aliases();
     general_detect();
