@@ -29,8 +29,10 @@
 //   general detect, ICEBP) leaves them: "certain debug exceptions may clear bits 0-3" (§18.2.3).
 // - Implicit supervisor accesses (descriptor tables, the TSS, the IDT, event-delivery frames)
 //   never match a data breakpoint; the SDM does not say whether they do.
-// - LEN = 10 is 8 bytes in every mode (SDM: 8 bytes in IA-32e mode and on the processors the
-//   model stands for; AMD: 8 bytes in long mode).
+// - LEN = 10 is 8 bytes in every mode: "break point conditions for 8-byte memory read/writes
+//   are supported in all modes" (§18.2.6); AMD defines it for long mode.
+// - An unaligned DRn is masked to LEN, as §18.2.5 says the processor does ("unaligned data or
+//   I/O breakpoint addresses do not yield valid results": guests must not rely on it).
 // - ICEBP discards debug traps pending from a MOV SS before it and does not report them,
 //   as kvm-unit-tests' debug test requires of hardware ("Single-Step + ICEBP #DB w/ MOVSS
 //   blocking", "MOV SS + watchpoint + ICEBP": one #DB, DR6 unchanged); a fault in the
@@ -38,6 +40,10 @@
 // - Model errors for what the manuals leave undefined and the model does not pick: an
 //   enabled instruction breakpoint with LEN != 00 (§18.2.5) and an enabled R/W = 10 with
 //   CR4.DE = 0 (§18.2.4).
+// - A page holding a watched range is walked on every data access, so a change to its
+//   paging entries is seen without INVLPG there (allowed: a TLB entry may be dropped any time).
+// - An instruction breakpoint is compared with RIP, the address the model fetches from (it
+//   applies no CS base to fetches, cpu.ts).
 // - Task switches do not exist, so DR6.BT is never set and DR7's local enables are never
 //   cleared by the processor.
 

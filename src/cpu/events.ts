@@ -67,6 +67,7 @@ export function eventWindow(cpu: Cpu): void {
     cpu.dataHits = 0;
   }
   if (cpu.movSsShadowAt >= 0 && now > cpu.movSsShadowAt) cpu.movSsShadowAt = -1;
+  if (cpu.repYieldAt >= 0 && now > cpu.repYieldAt) cpu.repYieldAt = -1;
   if (cpu.stiShadowAt >= 0 && now > cpu.stiShadowAt) cpu.stiShadowAt = -1;
   if (now >= cpu.lapic.timerDue) cpu.lapic.expireTimer(now);
 

@@ -209,4 +209,5 @@ export function stringOp(cpu: Cpu, i: Insn): void {
     if (conditional && getZF(cpu) !== (i.rep === 1)) break;
   }
   if (n > 0) cpu.icount += n - 1;
+  cpu.repYieldAt = -1; // the string completed: no iteration remains
 }
