@@ -17,7 +17,7 @@ const CODE = 0x1000;
 const GDT = 0x500;
 const IDT = 0x800;
 const HANDLER = 0x3000;
-const OTHER = 0x3800;
+const OTHER = 0x3800; // NOP; HLT
 const DATA = 0x6000;
 const LOG = 0x7000; // +0 count, +4 DR6, +8 saved EIP, +12 saved EFLAGS
 const RF = 1 << 16;
@@ -45,8 +45,8 @@ function handler(setRf: boolean): number[] {
 
 interface Rig { cpu: Cpu; mem: PhysicalMemory; dword(a: number): number }
 
-/** A vCPU at CODE running `code`; vector 1 goes to the #DB handler, every other vector to a HLT
- *  at OTHER (with IF = 0 the run ends there, 'halted'). */
+/** A vCPU at CODE running `code`; vector 1 goes to the #DB handler, every other vector to a NOP
+ *  and a HLT at OTHER (with IF = 0 the run ends there, 'halted'). */
 function rig(code: number[], setRf = true): Rig {
   const mem = new PhysicalMemory(1 << 20);
   const cpu = new Cpu(mem, new IoBus(), { vendor: 'intel', fred: false });
@@ -65,7 +65,7 @@ function rig(code: number[], setRf = true): Rig {
   s.gprLo[4] = 0x9000;
   cpu.restore(s);
   mem.write(HANDLER, Uint8Array.from(handler(setRf)));
-  mem.write(OTHER, Uint8Array.of(HLT));
+  mem.write(OTHER, Uint8Array.of(NOP, HLT));
   mem.write(CODE, Uint8Array.from(code));
   const dword = (a: number): number => mem.view.getUint32(a, true);
   return { cpu, mem, dword };
@@ -105,6 +105,13 @@ test('data breakpoint: an unaligned DRn is masked to LEN, here 0x6003 with LEN 4
   }
 });
 
+test('DR6: a breakpoint #DB replaces B0-B3 and keeps BS (SDM Vol. 3B §18.2.3; kvm-unit-tests debug.c)', () => {
+  const r = rig([...movDr(6, 0x4008), ...movDr(1, DATA), ...movDr(7, 0x400 | 0x4 | (0x1 << 20)), ...storeByte(DATA), HLT]);
+  assert.equal(r.cpu.run(1000), 'halted');
+  assert.equal(r.dword(LOG), 1);
+  assert.equal(r.dword(LOG + 4) & 0xe00f, 0x4002, 'B3 cleared, B1 set, BS kept');
+});
+
 test('data breakpoint: the watched page stays out of the TLB for data accesses, and arming flushes it', () => {
   // Write the page before arming (its translation is cached), then a byte outside the range
   // (a walk), then one inside: only the last traps.
@@ -140,6 +147,15 @@ test('MOV SS: the data-breakpoint trap it raises comes after the next instructio
   assert.equal(r.dword(LOG), 1);
   assert.equal(r.dword(LOG + 8), CODE + 23, 'after the NOP that follows the MOV SS');
   assert.equal(r.dword(LOG + 4) & 0xe00f, 0x1);
+});
+
+test('MOV SS: a fault in the next instruction drops the debug trap the MOV SS held (kvm-unit-tests debug.c, DR7.GD case)', () => {
+  // mov ss, [DATA] (watched), then UD2: the #UD handler halts; no #DB ever comes.
+  const r = rig([...movDr(0, DATA), ...movDr(7, 0x401 | (0x7 << 16)), 0x8e, 0x15, ...le32(DATA), 0x0f, 0x0b, HLT]);
+  r.mem.write(DATA, Uint8Array.of(0x18, 0));
+  assert.equal(r.cpu.run(1000), 'halted');
+  assert.equal(r.cpu.rip, OTHER + 2, 'halted in the #UD handler, after its NOP');
+  assert.equal(r.dword(LOG), 0, 'no #DB');
 });
 
 test('what the SDM leaves undefined is a model error: R/W = 10 with CR4.DE = 0, an instruction breakpoint with LEN != 00', () => {
