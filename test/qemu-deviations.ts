@@ -391,6 +391,16 @@ const MOVSS_DB_SDM =
 const MOVSS_DB_QEMU =
   BPT_QEMU + ': a watchpoint hit raises EXCP01_DB as soon as the instruction that hit it is re-executed, ' +
   'whatever the MOV SS shadow (which QEMU applies to interrupts only)';
+const EXEC_MOVSS_SDM =
+  'Intel SDM Vol. 3B §18.3.1.1 "Instruction-Breakpoint Exception Condition": "if a code instruction breakpoint is ' +
+  'placed on an instruction located immediately after a POP SS/MOV SS instruction, the breakpoint may not be ' +
+  'triggered. In most situations, POP SS/MOV SS will inhibit such interrupts"; Vol. 2 MOV: loading SS "suppresses ' +
+  'or inhibits some debug exceptions" (kvm-unit-tests x86/emulator.c test_mov_pop_ss_code_db expects none on Intel ' +
+  'hardware)';
+const EXEC_MOVSS_QEMU =
+  'QEMU 7.2 accel/tcg/cpu-exec.c check_for_breakpoints(): an instruction breakpoint (cpu_breakpoint_insert in ' +
+  'bpt_helper.c) matches at its PC unless RF = 1 (the target\'s debug_check_breakpoint hook); the MOV SS inhibit ' +
+  'flag is not consulted, and ' + BPT_QEMU + ' raises the #DB';
 const TF_DATA_SDM =
   'Intel SDM Vol. 3B §18.3.1 and §18.2.3: the single-step and data-breakpoint conditions of one instruction are ' +
   'reported by one #DB, DR6 showing BS and Bn';
@@ -1600,6 +1610,15 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
     qemuValue: 'size 20 base 0x000000fd00000000 length 0x0000000300000000 type 2',
     qemuSource: MB_MAP_QEMU,
     why: MB_MAP_WHY + ' Here: the seventh entry, which Ringside\'s map does not have.',
+  },
+  {
+    guest: 'breakpoints',
+    line: /^exec\.after_movss\.db$/,
+    sdmSection: EXEC_MOVSS_SDM,
+    sdmValue: '0',
+    qemuValue: '1',
+    qemuSource: EXEC_MOVSS_QEMU,
+    why: 'QEMU takes an instruction breakpoint on the instruction right after MOV SS; Intel processors do not.',
   },
   {
     guest: 'breakpoints',

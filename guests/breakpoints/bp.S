@@ -67,6 +67,15 @@ bp_exec_target:
 bp_exec_after:
         ret
 
+/* An instruction breakpoint on the instruction right after MOV SS. */
+        .globl bp_exec_movss, bp_exec_movss_1
+bp_exec_movss:
+        mov     %ss, %eax
+        mov     %eax, %ss
+bp_exec_movss_1:
+        incq    exec_runs(%rip)
+        ret
+
 /* ------------------------------------------------------------- data accesses --
  * One access of each size at (%rdi); the label after it is where a data-breakpoint trap
  * returns to (§18.3.1.2: trap-class, after the instruction). */
