@@ -9,7 +9,8 @@
 // - instruction breakpoints (R/W = 00): the event window (events.ts) checks the next
 //   instruction's address at every boundary, and is called at every boundary only while one
 //   is armed (nextEventDue): fault-class #DB before the instruction runs, not taken when
-//   RFLAGS.RF = 1 or at the boundary after MOV SS / POP SS (§18.3.1.1);
+//   RFLAGS.RF = 1 or, on Intel, at the boundary after MOV SS / POP SS (§18.3.1.1; AMD takes
+//   it there: events.ts);
 // - data breakpoints (R/W = 01 write, 11 read or write): the page holding a watched range is
 //   never cached in the TLB for data accesses (watchedKinds), so every access to it takes the
 //   page walk, which calls dataAccess with the access's address and size; a match is a
