@@ -167,6 +167,19 @@ test('what the SDM leaves undefined is a model error: R/W = 10 with CR4.DE = 0, 
   assert.throws(() => len.cpu.run(1000), (e: unknown) => e instanceof ModelError && /LEN != 00/.test(e.message));
 });
 
+test('I/O breakpoint on REP OUTSB: a trap after every iteration that hits, RF = 1 before the last (SDM Vol. 3B §18.3.1.2)', () => {
+  // CR4.DE := 1; DR0 = port 0x80, R/W0 = 10, LEN 1; esi := DATA; ecx := 3; edx := 0x80; rep outsb.
+  const code = [...movCr4(0x8), ...movDr(0, 0x80), ...movDr(7, 0x401 | (0x2 << 16)),
+    0xbe, ...le32(DATA), 0xb9, ...le32(3), 0xba, ...le32(0x80), 0xf3, 0x6e, HLT];
+  const r = rig(code);
+  r.mem.write(DATA, Uint8Array.of(1, 2, 3));
+  assert.equal(r.cpu.run(1000), 'halted');
+  assert.equal(r.dword(LOG), 3, 'one #DB per iteration');
+  assert.equal(r.dword(LOG + 8), CODE + 41, 'the last after the REP OUTSB');
+  assert.equal(r.dword(LOG + 12) & RF, 0, 'the last iteration: RF = 0');
+  assert.equal(r.dword(LOG + 4) & 0xe00f, 0x1, 'DR6.B0');
+});
+
 test('REP STOSB with a data breakpoint mid-string: capture/restore at every boundary changes nothing', () => {
   // edi := DATA; ecx := 8; al := 0x5a; DR1 watches DATA + 3 (write, 1 byte); rep stosb; hlt.
   const code = [0xbf, ...le32(DATA), 0xb9, ...le32(8), ...movDr(1, DATA + 3), ...movDr(7, 0x404 | (0x1 << 20)),

@@ -115,7 +115,9 @@ export function nextEventDue(cpu: Cpu): number {
   let due = Infinity;
   if (cpu.rfClearAt >= 0 && cpu.rfClearAt < due) due = cpu.rfClearAt;
   if (cpu.stepArmedAt >= 0 && cpu.stepArmedAt + 1 < due) due = cpu.stepArmedAt + 1;
-  if ((cpu.pendingDebug !== 0 || cpu.bpExec !== 0) && cpu.icount + 1 < due) due = cpu.icount + 1;
+  if (cpu.pendingDebug !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  // An armed instruction breakpoint is checked at every boundary where an instruction starts.
+  if (cpu.bpExec !== 0 && !cpu.halted && cpu.icount + 1 < due) due = cpu.icount + 1;
   // An interrupt the window could not take (a shadow) is taken at the next boundary; with
   // IF = 0, whatever sets IF calls cpu.eventPending.
   if (cpu.intrPending && (cpu.flagsRest & R.IF) !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
