@@ -362,6 +362,8 @@ static void data_breakpoints(void)
         data_case(RW_RW, len, R1, 0);
         data_case(RW_RW, len, R2, len - 1);
         data_case(RW_RW, len, R1, len);
+        data_case(RW_RW, len, R4, -2);
+        data_case(RW_RW, len, R8, -8);
         data_case(RW_RW, len, W8, 0);
     }
 }
@@ -372,7 +374,6 @@ static void data_breakpoints(void)
 static void rep_case(const char *name, long at, const char *rip, u64 rcx, u64 rf, const struct expect *qemu)
 {
     volatile u8 *base = buf + 32;
-    char line[64];
 
     for (int k = 0; k < 4; k++)
         base[k] = 0;
@@ -382,8 +383,10 @@ static void rep_case(const char *name, long at, const char *rip, u64 rcx, u64 rf
     bp_rep(base, 4);
     disarm();
     observe2(name, &(struct expect){ 1, { rip }, { 0x2 }, { rf } }, qemu);
-    snprintk(line, sizeof(line), "%s.db0.rcx", name);
-    printk("%s: %lu\n", line, db_count ? db_log[0].rcx : ~0UL);
+    if (db_count)
+        printk("%s.db0.rcx: %lu\n", name, db_log[0].rcx);
+    else
+        printk("%s.db0.rcx: none\n", name);
     printk("%s.rcx_after: %lu\n", name, rep_rcx);
     printk("%s.bytes: %x %x %x %x\n", name, base[0], base[1], base[2], base[3]);
     if (db_count && db_log[0].rcx != rcx)
