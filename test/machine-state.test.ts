@@ -87,6 +87,40 @@ test('single-step: stops at every boundary, and capture/restore around the first
   assert.deepStrictEqual(relayed, whole);
 });
 
+// The same with hardware breakpoints (src/cpu/debug.ts): a stop at every boundary, and
+// capture/restore around the breakpoint guest's first #DB (an instruction breakpoint) and its
+// last ten (REP STOSB mid-string and last iteration, I/O, general detect, the MOV SS deferral
+// past a NOP and past a SYSCALL, TF with a data breakpoint, TF across SYSCALL), where a data
+// hit, a held trap or a REP stop is pending at the boundary.
+test('breakpoints: stops at every boundary, and capture/restore around its #DBs, change nothing', () => {
+  const image = buildTestGuest('breakpoints');
+  const dbs: number[] = [];
+  const whole = runImage(image, {
+    profile: PROFILE,
+    trace: (r) => { if (r.kind === 'delivery' && r.vector === 1) dbs.push(r.icount); },
+  });
+  assert.equal(whole.verdict, 'success');
+  assert.ok(dbs.length >= 20, `the guest takes #DBs (${dbs.length})`);
+
+  const stepped = bootImage(image, { profile: PROFILE });
+  for (let at = 1; at < whole.instructions; at++) {
+    const end = stepped.machine.run({ maxInsns: at, timeoutMs: 0 });
+    if (end.kind !== 'insn-budget') break;
+  }
+  assert.deepStrictEqual(runBooted(stepped, image, { profile: PROFILE }), whole);
+
+  let booted = bootImage(image, { profile: PROFILE });
+  for (const db of [dbs[0], ...dbs.slice(-10)]) {
+    for (let at = db - 4; at <= db + 4; at++) {
+      if (at <= booted.machine.capture().vcpus[0].icount) continue;
+      const end = booted.machine.run({ maxInsns: at, timeoutMs: 0 });
+      assert.equal(end.kind, 'insn-budget');
+      booted = restoreMachine(booted.machine.capture(), { profile: PROFILE });
+    }
+  }
+  assert.deepStrictEqual(runBooted(booted, image, { profile: PROFILE }), whole);
+});
+
 // Descriptor-table bases: LGDT, LIDT, LLDT and LTR load any 57-bit canonical base (SDM Vol. 3A
 // §4.5; Intel 5-level paging white paper §2.5), such as 0xffaaaaaaaaaaaaaa, which a JS number
 // cannot hold exactly. The state carries each base's two halves, and a restore gives them back.

@@ -244,7 +244,7 @@ static void debug_registers(void)
 
     /* DR4/DR5 alias DR6/DR7 with CR4.DE = 0 ... */
     /* LE (bit 8) is stored but arms no breakpoint (SDM Vol. 3B §18.2.4); an L0-L3/G0-G3
-     * bit would arm one, which the model does not implement (a model error). */
+     * bit would arm one (guests/breakpoints tests those). */
     try_write_dr7(0x400 | (1UL << 8));
     expect("dr5.alias", try_read_dr5(&v), "ok");
     expect_val("dr5.alias.read", v, 0x500, 0x500);

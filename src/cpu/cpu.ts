@@ -51,6 +51,7 @@ import { Mode } from './mode.js';
 import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
 import { formatLinear } from './format.js';
 import { HostEntries } from './host-entry.js';
+import { armBreakpoints, discardDebugTraps, watchedKinds, DR6_FIXED_1, DR7_FIXED_1 } from './debug.js';
 // For users outside src/cpu; modules inside it import these from their own modules.
 export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
@@ -160,6 +161,16 @@ export class Cpu implements CodeCache {
   /** Debug registers DR0..DR7 (DR4/DR5 are never stored: they alias DR6/DR7). */
   readonly drLo = new Int32Array(8);
   readonly drHi = new Int32Array(8);
+  /** The breakpoints DR7 arms, decoded from DR0-DR3, DR7 and CR4.DE by debug.ts
+   *  armBreakpoints: masks of armed instruction, data and I/O breakpoints, and per breakpoint
+   *  its aligned address (linear, or port), length, write-only kind and watched page (NaN). */
+  bpExec = 0;
+  bpData = 0;
+  bpIo = 0;
+  readonly bpAddr = new Float64Array(4);
+  readonly bpLen = new Int32Array(4);
+  readonly bpWriteOnly = new Uint8Array(4);
+  readonly bpPage = new Float64Array(4).fill(NaN);
   /** CPUID-advertised features the decoder gates on. */
   readonly features: ReadonlySet<string>;
   readonly scratch = new Scratch();
@@ -177,6 +188,8 @@ export class Cpu implements CodeCache {
   pendingDebug = 0;
   movSsShadowAt = -1;
   stiShadowAt = -1;
+  dataHits = 0;
+  repYieldAt = -1;
   /** HLT retired with IF = 1: no instruction runs until an event is delivered; virtual time
    *  skips to the next event due (run). */
   halted = false;
@@ -236,8 +249,8 @@ export class Cpu implements CodeCache {
     this.codeMark = mem.codeMark;
     mem.attachCodeCache(this);
     this.features = featureSet(model);
-    this.drLo[6] = 0xffff0ff0 | 0;
-    this.drLo[7] = 0x400;
+    this.drLo[6] = DR6_FIXED_1;
+    this.drLo[7] = DR7_FIXED_1;
     resetMsrs(this.msrLo, this.msrHi);
     this.lapic = new Lapic(this);
   }
@@ -283,6 +296,7 @@ export class Cpu implements CodeCache {
         stepArmedAt: this.stepArmedAt, rfClearAt: this.rfClearAt, pendingDebug: this.pendingDebug,
         movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt, halted: this.halted,
         nmiPending: this.nmiPending, nmiBlocked: this.nmiBlocked,
+        dataHits: this.dataHits, repYieldAt: this.repYieldAt,
       },
       lapic: this.lapic.capture(),
       icount: this.icount,
@@ -319,6 +333,7 @@ export class Cpu implements CodeCache {
     this.stepArmedAt = e.stepArmedAt; this.rfClearAt = e.rfClearAt; this.pendingDebug = e.pendingDebug;
     this.movSsShadowAt = e.movSsShadowAt; this.stiShadowAt = e.stiShadowAt; this.halted = e.halted;
     this.nmiPending = e.nmiPending; this.nmiBlocked = e.nmiBlocked;
+    this.dataHits = e.dataHits; this.repYieldAt = e.repYieldAt;
     this.icount = s.icount;
     this.tscOffset = s.tscOffset;
     this.transitions = s.transitions;
@@ -327,6 +342,7 @@ export class Cpu implements CodeCache {
     this.setCpl(s.cpl);
     this.modeChanged();
     this.flushTlb();
+    armBreakpoints(this);
   }
 
   // ---------------------------------------------------------------- registers
@@ -655,20 +671,21 @@ export class Cpu implements CodeCache {
 
   /** Install a translation in one slot: invalidates other pages' tags in that slot. */
   tlbFill(slot: number, vpn: number, physPage: number, kinds: number, global: boolean): void {
+    if (this.bpData !== 0) kinds = watchedKinds(this, vpn, kinds);
     this.tlbPhys[slot] = physPage;
     this.tlbGlobal[slot] = global ? 1 : 0;
     for (let k = 0; k < TLB_KINDS; k++) this.tlbTag[k * TLB_SIZE + slot] = (kinds & (1 << k)) !== 0 ? vpn : NaN;
   }
 
   read8(lin: number): number {
-    const p = this.translate(lin, this.tlbRead, Access.Read);
+    const p = this.translate(lin, this.tlbRead, Access.Read | Access.Size1);
     return p < this.mem.size ? this.mem.bytes[p] : this.mem.readBeyondRam(p, 1);
   }
 
   read16(lin: number): number {
     if ((lin & 1) !== 0) this.checkAlignment();
     if ((lin & 0xfff) > 0xffe) return this.read8(lin) | (this.read8(lin + 1) << 8);
-    const p = this.translate(lin, this.tlbRead, Access.Read);
+    const p = this.translate(lin, this.tlbRead, Access.Read | Access.Size2);
     return p < this.mem.size ? this.view.getUint16(p, true) : this.mem.readBeyondRam(p, 2);
   }
 
@@ -677,7 +694,7 @@ export class Cpu implements CodeCache {
     if ((lin & 0xfff) > 0xffc) {
       return this.read8(lin) | (this.read8(lin + 1) << 8) | (this.read8(lin + 2) << 16) | (this.read8(lin + 3) << 24);
     }
-    const p = this.translate(lin, this.tlbRead, Access.Read);
+    const p = this.translate(lin, this.tlbRead, Access.Read | Access.Size4);
     return p < this.mem.size ? this.view.getInt32(p, true) : this.mem.readBeyondRam(p, 4);
   }
 
@@ -689,7 +706,7 @@ export class Cpu implements CodeCache {
       this.hi = this.read32(lin + 4);
       return lo;
     }
-    const p = this.translate(lin, this.tlbRead, Access.Read);
+    const p = this.translate(lin, this.tlbRead, Access.Read | Access.Size8);
     if (p >= this.mem.size) {
       const lo = this.mem.readBeyondRam(p, 4);
       this.hi = this.mem.readBeyondRam(p + 4, 4);
@@ -710,7 +727,7 @@ export class Cpu implements CodeCache {
 
   write8(lin: number, v: number): void {
     if (this.denyWrite) this.gp(0);
-    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    const p = this.translate(lin, this.tlbWrite, Access.Write | Access.Size1);
     this.storePhys8(p, v);
   }
 
@@ -722,7 +739,7 @@ export class Cpu implements CodeCache {
       this.write8(lin, v); this.write8(lin + 1, v >> 8);
       return;
     }
-    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    const p = this.translate(lin, this.tlbWrite, Access.Write | Access.Size2);
     if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 2, v & 0xffff); return; }
     if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setUint16(p, v, true);
@@ -736,7 +753,7 @@ export class Cpu implements CodeCache {
       for (let k = 0; k < 4; k++) this.write8(lin + k, v >> (8 * k));
       return;
     }
-    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    const p = this.translate(lin, this.tlbWrite, Access.Write | Access.Size4);
     if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 4, v); return; }
     if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setInt32(p, v, true);
@@ -750,7 +767,7 @@ export class Cpu implements CodeCache {
       this.write32(lin, lo); this.write32(lin + 4, hi);
       return;
     }
-    const p = this.translate(lin, this.tlbWrite, Access.Write);
+    const p = this.translate(lin, this.tlbWrite, Access.Write | Access.Size8);
     if (p >= this.mem.size) { this.mem.writeBeyondRam(p, 4, lo); this.mem.writeBeyondRam(p + 4, 4, hi); return; }
     if (this.codeMark[p >>> 12] !== 0) this.mem.invalidateCode(p >>> 12);
     this.view.setInt32(p, lo, true);
@@ -1129,8 +1146,10 @@ export class Cpu implements CodeCache {
         }
       }
     } catch (e) {
-      if (e === FAULT) deliverException(this, this.faultVector, this.faultError, false);
-      else if (e !== STOP) throw e;
+      if (e === FAULT) {
+        discardDebugTraps(this); // the instruction did not complete (debug.ts)
+        deliverException(this, this.faultVector, this.faultError, false);
+      } else if (e !== STOP) throw e;
     }
   }
 

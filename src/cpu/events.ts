@@ -7,14 +7,16 @@
 // Concurrent Exceptions and Interrupts":
 //
 //   1-3. reset, machine check, task-switch traps, external interventions — not modelled;
-//   4.   traps on the previous instruction: single-step (RFLAGS.TF) debug traps;
+//   4.   traps on the previous instruction: debug traps (single step, data and I/O
+//        breakpoints: debug.ts);
 //   5.   nonmaskable interrupts          — from the local APIC (an NMI IPI, lapic.ts) or
 //        injected (injections.ts), whatever RFLAGS.IF is, unless NMIs are blocked (an NMI
 //        was delivered and no IRET has executed since, §6.7.1) or the boundary is in the
 //        MOV SS shadow; one NMI is held while it cannot be delivered;
 //   6.   maskable hardware interrupts    — from the local APIC (lapic.ts), when RFLAGS.IF = 1
 //        and the boundary is in neither the STI nor the MOV SS shadow (SDM Vol. 3A §6.8.3);
-//   7-.  faults of the next instruction — raised by the instruction itself.
+//   7.   instruction breakpoints on the next instruction (debug.ts), while one is armed;
+//   8-.  faults of the next instruction — raised by the instruction itself.
 //
 // Before those, the end of the previous instruction completes: RF is cleared after the
 // instruction that follows an IRET which loaded RF = 1 (SDM Vol. 3B §18.3.1.1), and the
@@ -34,8 +36,9 @@
 // in the priority order (respecting the shadows), and say in nextEventDue when it is due.
 //
 // Deliberate deviations:
-// - Only single-step traps are debug traps here: instruction and data breakpoints
-//   (DR0-DR3 with DR7) are not modelled (DR7 is kept, DR6.B0-B3 never set).
+// - A code-breakpoint #DB, and a debug trap after an iteration of a REP string instruction
+//   that is not its last, are recorded in traces as source "trap" and "fault" respectively
+//   (traces infer the source from the RF pushed).
 // - Task-switch traps (TSS T flag) do not exist: task switches are not modelled.
 // - The MOV SS / POP SS shadow holds NMIs too: §6.8.3 inhibits "interrupts", and Vol. 3C
 //   "Guest Non-Register State" (the interruptibility state's "Blocking by MOV-SS") names
@@ -49,9 +52,7 @@ import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
 import { deliverException, deliverInterrupt } from './idt.js';
-
-/** DR6.BS: the debug exception was a single-step trap (SDM Vol. 3B §18.2.3). */
-export const DR6_BS = 1 << 14;
+import { DR6_BS, instructionBreakpoints, reportDebug } from './debug.js';
 
 /** Deliveries one window may make before the guest runs again: each delivery leaves a
  *  boundary (the handler's first instruction) that may itself have events due. */
@@ -72,7 +73,13 @@ export function eventWindow(cpu: Cpu): void {
     cpu.pendingDebug |= DR6_BS;
     cpu.stepArmedAt = -1;
   }
+  // §18.3.1.2: data and I/O breakpoints the instruction matched are traps after it.
+  if (cpu.dataHits !== 0) {
+    cpu.pendingDebug |= cpu.dataHits;
+    cpu.dataHits = 0;
+  }
   if (cpu.movSsShadowAt >= 0 && now > cpu.movSsShadowAt) cpu.movSsShadowAt = -1;
+  if (cpu.repYieldAt >= 0 && now > cpu.repYieldAt) cpu.repYieldAt = -1;
   if (cpu.stiShadowAt >= 0 && now > cpu.stiShadowAt) cpu.stiShadowAt = -1;
   if (now >= cpu.lapic.timerDue) cpu.lapic.expireTimer(now);
   if (now >= cpu.injections.due) cpu.injections.fire(now);
@@ -82,10 +89,10 @@ export function eventWindow(cpu: Cpu): void {
     // after the next instruction (and then reported together with that one's).
     const movSsShadow = cpu.movSsShadowAt === now;
     if (cpu.pendingDebug !== 0 && !movSsShadow) {
-      // DR6 reports the conditions; its other bits are never cleared by the processor (§18.2.3).
-      cpu.drLo[6] |= cpu.pendingDebug;
+      reportDebug(cpu, cpu.pendingDebug);
       cpu.pendingDebug = 0;
-      deliverException(cpu, V.DB, 0, true);
+      // §18.3.1.1: a trap after an iteration of a REP string instruction but the last pushes RF = 1.
+      deliverException(cpu, V.DB, 0, true, cpu.repYieldAt === now ? R.RF : 0);
       cpu.halted = false;
       continue;
     }
@@ -102,6 +109,19 @@ export function eventWindow(cpu: Cpu): void {
       cpu.halted = false;
       continue;
     }
+    // §18.3.1.1: an instruction breakpoint is a fault before the instruction, unless RF = 1 or
+    // (Intel) the instruction follows MOV SS / POP SS; AMD takes it there (kvm-unit-tests
+    // x86/emulator.c test_mov_pop_ss_code_db, run on hardware: "On Intel, code #DBs are
+    // inhibited when MOV/POP SS blocking is active", one #DB expected otherwise). The frame's
+    // RF is the current one (0): the handler sets RF in the frame to resume past it.
+    if (cpu.bpExec !== 0 && !cpu.halted && (cpu.flagsRest & R.RF) === 0 && !(movSsShadow && cpu.model.vendor === 'intel')) {
+      const hits = instructionBreakpoints(cpu);
+      if (hits !== 0) {
+        reportDebug(cpu, hits);
+        deliverException(cpu, V.DB, 0, true);
+        continue;
+      }
+    }
     break;
   }
 
@@ -117,6 +137,8 @@ export function nextEventDue(cpu: Cpu): number {
   if (cpu.rfClearAt >= 0 && cpu.rfClearAt < due) due = cpu.rfClearAt;
   if (cpu.stepArmedAt >= 0 && cpu.stepArmedAt + 1 < due) due = cpu.stepArmedAt + 1;
   if (cpu.pendingDebug !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;
+  // An armed instruction breakpoint is checked at every boundary where an instruction starts.
+  if (cpu.bpExec !== 0 && !cpu.halted && cpu.icount + 1 < due) due = cpu.icount + 1;
   // An interrupt the window could not take (a shadow) is taken at the next boundary; with
   // IF = 0, whatever sets IF calls cpu.eventPending.
   if (cpu.intrPending && (cpu.flagsRest & R.IF) !== 0 && cpu.icount + 1 < due) due = cpu.icount + 1;

@@ -41,7 +41,8 @@ export function eventSource(source: Source, pushRf: number): EventSource {
  *  Table 6-4), so only a fault on that second delivery can escalate. */
 export function deliverInterrupt(cpu: Cpu, vector: number): void {
   try {
-    deliver(cpu, vector, 0, false, Source.External, cpu.rip, 0);
+    // SDM Vol. 3B §18.3.1.1: after an iteration of a REP string instruction but the last, RF = 1.
+    deliver(cpu, vector, 0, false, Source.External, cpu.rip, cpu.repYieldAt === cpu.icount ? R.RF : 0);
   } catch (e) {
     if (e !== FAULT) throw e;
     deliverException(cpu, cpu.faultVector, cpu.faultError, false);
@@ -51,9 +52,9 @@ export function deliverInterrupt(cpu: Cpu, vector: number): void {
 const TWO32 = 4294967296;
 
 /** Deliver an exception the CPU detected (`trap`: after its instruction completed, as
- *  debug traps are; otherwise a fault, restarting the instruction at cpu.rip), escalating
- *  to #DF and to a triple fault (SDM Vol. 3A §6.15, Table 6-5). */
-export function deliverException(cpu: Cpu, firstVector: number, firstError: number, trap: boolean): void {
+ *  debug traps are, pushing `trapRf` as RF; otherwise a fault, restarting the instruction
+ *  at cpu.rip), escalating to #DF and to a triple fault (SDM Vol. 3A §6.15, Table 6-5). */
+export function deliverException(cpu: Cpu, firstVector: number, firstError: number, trap: boolean, trapRf = 0): void {
   let vector = firstVector;
   let error = firstError;
   let hasError = V.pushesErrorCode(vector);
@@ -61,7 +62,7 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
   // Faults push the address of the faulting instruction, with RF = 1 in the saved
   // RFLAGS (SDM Vol. 3B §18.3.1.1): the return restarts the instruction without
   // re-triggering an instruction breakpoint. Traps push the next instruction's address.
-  let pushRf = trap ? 0 : R.RF;
+  let pushRf = trap ? trapRf : R.RF;
   for (;;) {
     try {
       deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, pushRf);

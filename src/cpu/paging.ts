@@ -31,6 +31,7 @@ import * as C from '../arch/control.js';
 import { AC as RFLAGS_AC } from '../arch/rflags.js';
 import { PF, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_I } from '../arch/vectors.js';
 import { MAXPHYADDR } from './model.js';
+import { dataAccess } from './debug.js';
 
 export const enum Access {
   Read = 0,
@@ -39,6 +40,10 @@ export const enum Access {
   /** A supervisor access the instruction did not name (descriptor tables, delivery frames):
    *  an implicit supervisor-mode access whatever the CPL (SDM Vol. 3A §4.6). */
   Implicit = 4,
+  /** An explicit data access's size in bytes (1, 2, 4, 8) times Size: what a data
+   *  breakpoint compares (debug.ts); 0 for accesses no data breakpoint can match. */
+  Size = 8,
+  Size1 = 8, Size2 = 16, Size4 = 32, Size8 = 64,
 }
 
 const TWO32 = 4294967296;
@@ -60,6 +65,8 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
   // §4.6: a user-mode access is one at CPL 3 that is not implicit.
   const user = tagBase >= TLB_SIZE * 3 && (access & Access.Implicit) === 0;
   const kind = access & 3;
+  // A watched page is never cached for data accesses (debug.ts): each access comes here.
+  if (cpu.bpData !== 0 && access >= Access.Size) dataAccess(cpu, lin, access >>> 3, kind === Access.Write);
 
   if ((cpu.cr0 & C.CR0_PG) === 0) {
     // Paging off: linear is physical (SDM Vol. 3A §4.1.1).

@@ -38,6 +38,11 @@ export interface EventState {
    *  (SDM Vol. 3A §6.7.1). */
   nmiPending: boolean;
   nmiBlocked: boolean;
+  /** DR6 B0-B3 of data and I/O breakpoints the current instruction matched (debug.ts). */
+  dataHits: number;
+  /** The boundary (icount) at which a REP string instruction stopped before its last
+   *  iteration (-1: none): an event delivered there pushes RF = 1 (SDM Vol. 3B §18.3.1.1). */
+  repYieldAt: number;
 }
 
 export interface VcpuState {

@@ -15,6 +15,7 @@ import { alu, AluOp } from './arith.js';
 import { getZF } from '../flags.js';
 import { DF } from '../../arch/rflags.js';
 import { ES, DS } from '../../arch/descriptors.js';
+import { ioAccess } from '../debug.js';
 
 const CHUNK = 4096;
 const TWO32 = 4294967296;
@@ -99,6 +100,7 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
       const lin = dst(cpu, i);
       cpu.probeWrite(lin, size);
       const v = cpu.io.in(cpu.regLo[2] & 0xffff, size as 1 | 2 | 4);
+      if (cpu.bpIo !== 0) ioAccess(cpu, cpu.regLo[2] & 0xffff, size);
       cpu.write(lin, size, v, 0);
       step(cpu, 7, i.asz, delta);
       return;
@@ -106,6 +108,7 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
     default: { // OUTS (I/O permission: checked once per execution, in stringOp)
       const v = cpu.read(src(cpu, i), size);
       cpu.io.out(cpu.regLo[2] & 0xffff, v, size as 1 | 2 | 4);
+      if (cpu.bpIo !== 0) ioAccess(cpu, cpu.regLo[2] & 0xffff, size);
       step(cpu, 6, i.asz, delta);
       return;
     }
@@ -187,11 +190,16 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   const conditional = kind === Str.Cmps || kind === Str.Scas;
   let n = 0;
   // In 64-bit mode only: there are no segment limits or types to check element by element.
-  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && cpu.mode === Mode.Long64) n = bulk(cpu, i, kind, size);
+  // Not while a data breakpoint is armed: each element's access must reach its check (debug.ts).
+  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && cpu.mode === Mode.Long64 && cpu.bpData === 0) n = bulk(cpu, i, kind, size);
   while (!countIsZero(cpu, i.asz)) {
     if (n > 0 && (n >= CHUNK || cpu.icount + n >= cpu.icountLimit)) {
-      // Yield with RIP on this instruction; the next step continues the string.
+      // Yield with RIP on this instruction; the next step continues the string. An event
+      // delivered at that boundary pushes RF = 1 (SDM Vol. 3B §18.3.1.1; events.ts, idt.ts).
+      // A data breakpoint an iteration matched stops the string there (debug.ts), so its trap
+      // comes after that iteration (§18.3.1.2).
       cpu.icount += n - 1;
+      cpu.repYieldAt = cpu.icount + 1;
       cpu.nextRip = cpu.rip;
       return;
     }
@@ -201,4 +209,5 @@ export function stringOp(cpu: Cpu, i: Insn): void {
     if (conditional && getZF(cpu) !== (i.rep === 1)) break;
   }
   if (n > 0) cpu.icount += n - 1;
+  cpu.repYieldAt = -1; // the string completed: no iteration remains
 }

@@ -24,6 +24,7 @@ import { Msr, msrSlot } from '../msrs.js';
 import { isMcaMsr, rdmsrMca, wrmsrMca } from '../machine-check.js';
 import { isAmdPerfMsr, rdmsrPerf, wrmsrPerf } from '../perf-counters.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from '../lapic.js';
+import { armBreakpoints, discardDebugTraps, dr6Value, dr7Value, ioAccess, DR6_BD, DR7_GD } from '../debug.js';
 
 const TWO32 = 4294967296;
 
@@ -286,6 +287,7 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       if ((changed & CR4_PDPTE) !== 0 && paePaging(cpu.cr0, lo, cpu.longMode) && !loadPdptes(cpu, cpu.cr3Lo)) cpu.gp(0);
       cpu.cr4 = lo;
       if ((changed & CR4_FLUSH) !== 0) cpu.flushTlb();
+      if ((changed & C.CR4_DE) !== 0) armBreakpoints(cpu); // R/W = 10 means I/O only with DE (§18.2.4)
       return;
     }
     case 8:
@@ -297,15 +299,9 @@ export function movToCr(cpu: Cpu, i: Insn): void {
   }
 }
 
-const DR6_BD = 1 << 13;
-const DR7_GD = 1 << 13;
-
-/** General detect (SDM Vol. 3B §18.2.4, DR7.GD): any MOV to or from a debug register
- *  while GD = 1 is a fault-class #DB with DR6.BD set; the processor clears GD on entry
- *  to the handler (here: when the #DB is raised), so the handler can use the registers. */
-/** DR7's local and global enable bits of breakpoints 0-3 (SDM Vol. 3B §18.2.4). */
-const DR7_ENABLES = 0xff;
-
+/** General detect (SDM Vol. 3B §18.2.4, §18.3.1.3, DR7.GD): any MOV to or from a debug
+ *  register while GD = 1 is a fault-class #DB with DR6.BD set; the processor clears GD on
+ *  entry to the handler (here: when the #DB is raised), so the handler can use the registers. */
 function generalDetect(cpu: Cpu): void {
   if ((cpu.drLo[7] & DR7_GD) === 0) return;
   cpu.drLo[6] |= DR6_BD;
@@ -314,8 +310,8 @@ function generalDetect(cpu: Cpu): void {
 }
 
 /** MOV from/to DR0–DR7 (SDM MOV (Debug Registers)): #GP(0) at CPL > 0, then #DB for
- *  general detect, then #UD for DR4/DR5 when CR4.DE = 1 (else they alias DR6/DR7).
- *  Breakpoints (DR0-DR3 armed by DR7) are not modelled. */
+ *  general detect, then #UD for DR4/DR5 when CR4.DE = 1 (else they alias DR6/DR7, §18.2.2).
+ *  A write to DR0-DR3 or DR7 re-decodes the breakpoints (debug.ts). */
 export function movFromDr(cpu: Cpu, i: Insn): void {
   requireCpl0(cpu);
   generalDetect(cpu);
@@ -334,14 +330,10 @@ export function movToDr(cpu: Cpu, i: Insn): void {
   const long = cpu.mode === Mode.Long64;
   const lo = cpu.regLo[i.rm], hi = long ? cpu.regHi[i.rm] : 0;
   if ((n === 6 || n === 7) && hi !== 0) cpu.gp(0);
-  if (n === 6) { cpu.drLo[6] = (lo & 0x0001e00f) | 0xffff0ff0; cpu.drHi[6] = 0; return; }
-  if (n === 7) {
-    // Instruction, data and I/O breakpoints are not modelled: enabling one would be silently
-    // ignored, so it is a model error. DR7 with every L/G bit clear is kept.
-    if ((lo & DR7_ENABLES) !== 0) cpu.modelError('hardware breakpoints (DR7 L0-L3/G0-G3 enabled) are not modelled');
-    cpu.drLo[7] = (lo & ~0x0000d800 & ~0x400) | 0x400; cpu.drHi[7] = 0; return;
-  }
-  cpu.drLo[n] = lo; cpu.drHi[n] = hi;
+  if (n === 6) { cpu.drLo[6] = dr6Value(lo); cpu.drHi[6] = 0; return; }
+  if (n === 7) { cpu.drLo[7] = dr7Value(lo); cpu.drHi[7] = 0; }
+  else { cpu.drLo[n] = lo; cpu.drHi[n] = hi; }
+  armBreakpoints(cpu);
 }
 
 // ---------------------------------------------------------------- descriptor tables
@@ -490,6 +482,7 @@ export function inPort(cpu: Cpu, i: Insn): void {
   const size = i.osz === 1 ? 1 : i.osz === 2 ? 2 : 4;
   cpu.checkIoPermission(port, size);
   cpu.setReg(0, size, cpu.io.in(port, size), 0);
+  if (cpu.bpIo !== 0) ioAccess(cpu, port, size);
 }
 
 export function outPort(cpu: Cpu, i: Insn): void {
@@ -498,6 +491,7 @@ export function outPort(cpu: Cpu, i: Insn): void {
   cpu.checkIoPermission(port, size);
   const v = size === 1 ? cpu.regLo[0] & 0xff : size === 2 ? cpu.regLo[0] & 0xffff : cpu.regLo[0] >>> 0;
   cpu.io.out(port, v, size);
+  if (cpu.bpIo !== 0) ioAccess(cpu, port, size);
 }
 
 
@@ -515,8 +509,10 @@ export function into(cpu: Cpu): void {
   if (getOF(cpu)) deliver(cpu, V.OF, 0, false, Source.Software, cpu.nextRip, 0);
 }
 
-/** INT1 (ICEBP): a #DB trap without the gate-DPL check (SDM INT n, "INT1"). */
+/** INT1 (ICEBP): a #DB trap without the gate-DPL check (SDM INT n, "INT1"); DR6 is not
+ *  changed, and debug traps held by a MOV SS shadow are dropped (debug.ts deviations). */
 export function int1(cpu: Cpu): void {
+  discardDebugTraps(cpu);
   deliver(cpu, V.DB, 0, false, Source.Exception, cpu.nextRip, 0);
 }
 
