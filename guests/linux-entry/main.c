@@ -136,5 +136,6 @@ void test_main(void)
     k_unsafe_sysret = false;
     run("syscall_nt", prog_syscall_nt);
     run("compat32", prog_compat32);
+    run_gap_debug_sweep();
 #endif
 }
