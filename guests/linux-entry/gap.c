@@ -112,7 +112,6 @@ static void observe(const struct pt_regs *regs, bool gs_was_user, u64 dr6)
     gap_seen.ip = regs->ip;
     gap_seen.cs = regs->cs;
     gap_seen.sp = regs->sp;
-    gap_seen.flags = regs->flags;
     gap_seen.dr6 = dr6;
     gap_seen.gs_was_user = gs_was_user;
     gap_seen.percpu_ok = percpu_self() == k_percpu_base;

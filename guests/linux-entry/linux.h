@@ -216,7 +216,7 @@ bool on_kernel_stack(u64 sp);
 /* gap.c: the syscall gap (main.c's header). */
 struct gap_seen {
     u64 count;                  /* NMIs (or #DBs) taken */
-    u64 ip, cs, sp, flags, dr6; /* the first one's interrupted context */
+    u64 ip, cs, sp, dr6;        /* the first one's interrupted context, and DR6 for a #DB */
     bool gs_was_user;           /* GS.base on arrival was the user's: the handler did SWAPGS */
     bool percpu_ok;             /* %gs:PERCPU_SELF in the handler was the per-CPU area */
     u64 frame_ist;              /* the IST stack the frame was on (0: none) */
