@@ -216,9 +216,8 @@ for (const profile of PROFILES) {
       const here = dbs.filter((r) => reg(r.before, 'rip') === addr);
       assert.equal(here.length, i < g.entryCount ? 2 : 1, `${want.at}: #DB deliveries`);
       for (const d of here) {
-        // Fault-class: the frame's RIP is the breakpoint's instruction, not yet run. (The
-        // trace's `source` says 'trap': debug.ts delivers it through the trap path so that the
-        // frame keeps RF = 0, so it is not what is asserted here.)
+        // Fault-class: the frame's RIP is the breakpoint's instruction, not yet run.
+        assert.equal(d.source, 'fault', `${want.at}: an instruction breakpoint is a fault`);
         const frameRip = Number(new DataView(Uint8Array.from(d.frame!.bytes).buffer).getBigUint64(0, true));
         assert.equal(frameRip, addr, `${want.at}: the frame's RIP is the breakpoint's instruction`);
         assert.equal(reg(d.after, 'rsp') + 40, g.istTop(IST_DB), `${want.at}: the frame at the top of IST3`);

@@ -1148,7 +1148,7 @@ export class Cpu implements CodeCache {
     } catch (e) {
       if (e === FAULT) {
         discardDebugTraps(this); // the instruction did not complete (debug.ts)
-        deliverException(this, this.faultVector, this.faultError, false);
+        deliverException(this, this.faultVector, this.faultError);
       } else if (e !== STOP) throw e;
     }
   }

@@ -36,9 +36,6 @@
 // in the priority order (respecting the shadows), and say in nextEventDue when it is due.
 //
 // Deliberate deviations:
-// - A code-breakpoint #DB, and a debug trap after an iteration of a REP string instruction
-//   that is not its last, are recorded in traces as source "trap" and "fault" respectively
-//   (traces infer the source from the RF pushed).
 // - Task-switch traps (TSS T flag) do not exist: task switches are not modelled.
 // - The MOV SS / POP SS shadow holds NMIs too: §6.8.3 inhibits "interrupts", and Vol. 3C
 //   "Guest Non-Register State" (the interruptibility state's "Blocking by MOV-SS") names
@@ -51,7 +48,7 @@
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
-import { deliverException, deliverInterrupt } from './idt.js';
+import { deliverException, deliverInterrupt, Source } from './idt.js';
 import { DR6_BS, instructionBreakpoints, reportDebug } from './debug.js';
 
 /** Deliveries one window may make before the guest runs again: each delivery leaves a
@@ -92,7 +89,7 @@ export function eventWindow(cpu: Cpu): void {
       reportDebug(cpu, cpu.pendingDebug);
       cpu.pendingDebug = 0;
       // §18.3.1.1: a trap after an iteration of a REP string instruction but the last pushes RF = 1.
-      deliverException(cpu, V.DB, 0, true, cpu.repYieldAt === now ? R.RF : 0);
+      deliverException(cpu, V.DB, 0, Source.Trap, cpu.repYieldAt === now ? R.RF : 0);
       cpu.halted = false;
       continue;
     }
@@ -118,7 +115,7 @@ export function eventWindow(cpu: Cpu): void {
       const hits = instructionBreakpoints(cpu);
       if (hits !== 0) {
         reportDebug(cpu, hits);
-        deliverException(cpu, V.DB, 0, true);
+        deliverException(cpu, V.DB, 0, Source.Fault, 0);
         continue;
       }
     }

@@ -19,20 +19,24 @@ import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
 
 export const enum Source {
-  /** An exception the CPU detected, or an external event: EXT = 1, no DPL check. */
-  Exception = 0,
+  /** A fault or abort the CPU detected: EXT = 1, no DPL check. */
+  Fault = 0,
+  /** A trap the CPU detected (debug traps, INT1): EXT = 1, no DPL check. */
+  Trap = 3,
   /** INT n, INT3, INTO: the gate DPL is checked against CPL, EXT = 0. */
   Software = 1,
   /** A maskable interrupt from the local APIC: EXT = 1, no DPL check, no error code. */
   External = 2,
 }
 
-/** How a delivery is recorded (transition.ts): software, external, or an exception as a
- *  fault (RF pushed) or a trap. */
-export function eventSource(source: Source, pushRf: number): EventSource {
-  if (source === Source.Software) return EventSource.Software;
-  if (source === Source.External) return EventSource.External;
-  return pushRf !== 0 ? EventSource.Fault : EventSource.Trap;
+/** How a delivery is recorded (transition.ts). */
+export function eventSource(source: Source): EventSource {
+  switch (source) {
+    case Source.Software: return EventSource.Software;
+    case Source.External: return EventSource.External;
+    case Source.Trap: return EventSource.Trap;
+    default: return EventSource.Fault;
+  }
 }
 
 /** Deliver maskable interrupt `vector` at the current boundary (SDM Vol. 3A §6.8.1): the
@@ -45,27 +49,29 @@ export function deliverInterrupt(cpu: Cpu, vector: number): void {
     deliver(cpu, vector, 0, false, Source.External, cpu.rip, cpu.repYieldAt === cpu.icount ? R.RF : 0);
   } catch (e) {
     if (e !== FAULT) throw e;
-    deliverException(cpu, cpu.faultVector, cpu.faultError, false);
+    deliverException(cpu, cpu.faultVector, cpu.faultError);
   }
 }
 
 const TWO32 = 4294967296;
 
-/** Deliver an exception the CPU detected (`trap`: after its instruction completed, as
- *  debug traps are, pushing `trapRf` as RF; otherwise a fault, restarting the instruction
- *  at cpu.rip), escalating to #DF and to a triple fault (SDM Vol. 3A §6.15, Table 6-5). */
-export function deliverException(cpu: Cpu, firstVector: number, firstError: number, trap: boolean, trapRf = 0): void {
+/** Deliver an exception the CPU detected, with cpu.rip as the saved RIP (a fault restarts
+ *  its instruction; a trap, taken after its instruction completed, resumes at the next),
+ *  pushing `pushRf` as RF, and escalating to #DF and to a triple fault (SDM Vol. 3A §6.15,
+ *  Table 6-5). SDM Vol. 3B §18.3.1.1: faults push RF = 1, so the return restarts the
+ *  instruction without re-triggering an instruction breakpoint -- except the #DB of an
+ *  instruction breakpoint itself, which pushes the current RF (callers pass it). */
+export function deliverException(cpu: Cpu, firstVector: number, firstError: number,
+  firstSource: Source.Fault | Source.Trap = Source.Fault, firstRf = firstSource === Source.Fault ? R.RF : 0): void {
   let vector = firstVector;
   let error = firstError;
   let hasError = V.pushesErrorCode(vector);
   let cls = faultClass(vector);
-  // Faults push the address of the faulting instruction, with RF = 1 in the saved
-  // RFLAGS (SDM Vol. 3B §18.3.1.1): the return restarts the instruction without
-  // re-triggering an instruction breakpoint. Traps push the next instruction's address.
-  let pushRf = trap ? trapRf : R.RF;
+  let source = firstSource;
+  let pushRf = firstRf;
   for (;;) {
     try {
-      deliver(cpu, vector, error, hasError, Source.Exception, cpu.rip, pushRf);
+      deliver(cpu, vector, error, hasError, source, cpu.rip, pushRf);
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
@@ -75,6 +81,7 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
         cpu.endReason = 'triple-fault';
         return;
       }
+      source = Source.Fault;
       pushRf = R.RF;
       if (makesDoubleFault(cls, second)) {
         vector = V.DF; error = 0; hasError = true; cls = FaultClass.DoubleFault;
@@ -96,7 +103,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const ext = source === Source.Software ? 0 : 1;
   const gateError = vector * 8 + 2 + ext;
 
-  if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, eventSource(source, pushRf), returnRip, pushRf);
+  if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, eventSource(source), returnRip, pushRf);
 
   // The gate (§6.14.1): 16 bytes, must be a 64-bit interrupt or trap gate.
   if (vector * 16 + 15 > cpu.idtrLimit) cpu.gp(gateError);
@@ -155,7 +162,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
 
   // Commit (§6.14.2): SS (null on a privilege change), CS, RSP, RFLAGS, RIP.
   const t = beginTransition(cpu, TransitionKind.Delivery);
-  describeEvent(t, vector, hasError ? error : -1, eventSource(source, pushRf));
+  describeEvent(t, vector, hasError ? error : -1, eventSource(source));
   t.csSel = sel; t.csLo = csLo; t.csHi = csHi; t.cpl = newCpl;
   if (newCpl !== cpu.cpl) { t.ss = SsLoad.Null; t.ssSel = newCpl; }
   t.rspLo = frame | 0;
