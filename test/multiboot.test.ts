@@ -251,6 +251,16 @@ describe('multiboot images through runImage and the CLI', () => {
     assert.equal(r.registers.rbx, '0x0000000000009500');
   });
 
+  it('--append: the information\'s cmdline is the image\'s name, a space and the text, as QEMU\'s -append (the guest prints it)', () => {
+    // mov esi, [ebx+16]; 1: mov al, [esi]; test al, al; jz 2f; out 0xe9, al; inc esi; jmp 1b; 2: exit 0
+    const code = [0x8b, 0x73, 0x10, 0x8a, 0x06, 0x84, 0xc0, 0x74, 0x05, 0xe6, 0xe9, 0x46, 0xeb, 0xf5, ...EXIT0];
+    const image = write('cmdline.bin', kludgeImage(code));
+    assert.equal(runImage(image, { profile: 'native/idt', maxInsns: 10_000, append: 'cpuid -x' }).console, `${image} cpuid -x`);
+    assert.equal(runImage(image, { profile: 'native/idt', maxInsns: 10_000 }).console, `${image} `);
+    const cli = ringside(['run', image, '--append', '-x y']);
+    assert.equal(cli.stdout, `${image} -x y`);
+  });
+
   it('COM1 and port 0xE9 feed one console transcript, in the order written', () => {
     const code = [...outBytes(0x3f8, 'A'), ...outBytes(0xe9, 'b'), ...outBytes(0x3f8, 'C\n'), ...EXIT0];
     const r = runImage(write('consoles.bin', kludgeImage(code)), { profile: 'native/idt', maxInsns: 1000 });

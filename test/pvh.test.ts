@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseElf } from '../src/guest/elf.js';
-import { HVM_START_MAGIC, planPvhBoot, pvhEntry, START_INFO_PREFERRED } from '../src/hosts/native/pvh.js';
+import { HVM_START_MAGIC, planPvhBoot, PVH_CMDLINE_MAX, pvhEntry, START_INFO_PREFERRED, writePvhBoot } from '../src/hosts/native/pvh.js';
 import { ConsoleBuffer, nativeHost, type NativeHost } from '../src/hosts/native/host.js';
 import type { HostOptions } from '../src/hosts/host.js';
 import { BadInput } from '../src/machine/errors.js';
@@ -72,6 +72,19 @@ describe('PVH boot plan', () => {
     const plan = planPvhBoot(image(), 128 * MiB);
     assert.equal(plan.startInfoPaddr, START_INFO_PREFERRED);
     assert.equal(plan.memmapPaddr, START_INFO_PREFERRED + 56);
+  });
+  it('--append: start_info.cmdline_paddr points at the text, NUL-terminated, after the memory map; 0 without one', () => {
+    const m = new Machine({ memoryBytes: 16 * MiB, cpu: { vendor: 'intel', fred: false } });
+    const img = image();
+    const plan = planPvhBoot(img, m.memory.size, 'a b=c');
+    const { ebx } = writePvhBoot(m.memory, img, plan);
+    const at = m.memory.readU32(ebx + 24);
+    assert.equal(at, START_INFO_PREFERRED + 56 + 24);
+    assert.equal(m.memory.readU32(ebx + 28), 0);
+    assert.equal(Buffer.from(m.memory.bytes.subarray(at, at + 6)).toString('latin1'), 'a b=c\0');
+    writePvhBoot(m.memory, img, planPvhBoot(img, m.memory.size));
+    assert.equal(m.memory.readU32(ebx + 24), 0);
+    badInput(() => planPvhBoot(img, m.memory.size, 'x'.repeat(PVH_CMDLINE_MAX)), /limited to/);
   });
   it('moves the start info when the image covers 0x6000', () => {
     const img = image();

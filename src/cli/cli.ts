@@ -24,7 +24,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
-                     [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...]
+                     [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
   ringside profiles
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
@@ -54,6 +54,8 @@ options:
                     instruction count), or with W = \`rip=ADDR\` the first time RIP reaches
                     ADDR, before that instruction; held pending until it can be taken.
                     Numbers in decimal or 0x hex; repeat the option for several
+  --append ARGS     run: the kernel command line after the image's name, as QEMU's -append
+                    (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
 
 Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
 (the verdict line, and the --json object); a matrix stops there and reports the runs so far.
@@ -83,6 +85,7 @@ const LIMIT_OPTIONS = {
 const RUN_OPTIONS = {
   profile: { type: 'string' },
   inject: { type: 'string', multiple: true },
+  append: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -342,7 +345,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const interrupts = new Interrupts();
   let result: RunResult;
   try {
-    result = await runImageAsync(image, { profile, ...limits, injections, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
+    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
   } catch (e) {
     stream.flush();
     if (e instanceof BadInput) throw e;

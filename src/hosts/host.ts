@@ -26,9 +26,10 @@ export interface Host<Plan = unknown> extends Stateful {
 export interface HostDefinition<Plan = unknown> {
   /** The name profiles use (HOST in HOST/CPU). */
   readonly name: string;
-  /** Decide everything about booting `image` on `memoryBytes` of RAM; BadInput (one clear
-   *  line) for an image this host cannot boot. */
-  plan(image: Uint8Array, label: string, memoryBytes: number): Plan;
+  /** Decide everything about booting `image` on `memoryBytes` of RAM, with `append` as the
+   *  kernel command line (QEMU's -append; undefined: none given); BadInput (one clear line)
+   *  for an image this host cannot boot. */
+  plan(image: Uint8Array, label: string, memoryBytes: number, append?: string): Plan;
   /** Give `machine` this host's platform and return the attached host. */
   attach(machine: Machine, options: HostOptions): Host<Plan>;
 }

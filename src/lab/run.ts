@@ -25,6 +25,9 @@ export interface RunOptions {
   memoryMiB?: number;
   /** Called with console bytes as the guest writes them. */
   onConsole?: (bytes: Uint8Array) => void;
+  /** The kernel command line after the image's name (QEMU's -append), for multiboot and PVH
+   *  images; undefined: none. */
+  append?: string;
   /** Events to inject at a tick or an address (cpu/injections.ts), in the command line's order. */
   injections?: readonly Injection[];
   /** Called with every transition's record (cpu/transition.ts); none are built without it. */
@@ -86,7 +89,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const hostDef = findHost(profile.host);
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
-  const plan = hostDef.plan(bytes, imagePath, memoryBytes);
+  const plan = hostDef.plan(bytes, imagePath, memoryBytes, options.append);
   const machine = newMachine(profile, memoryBytes, memoryMiB);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);

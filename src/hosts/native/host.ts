@@ -179,12 +179,12 @@ export class NativeHost implements Host<NativePlan> {
 
 export const nativeHost: HostDefinition<NativePlan> = {
   name: 'native',
-  plan(bytes, label, memoryBytes) {
+  plan(bytes, label, memoryBytes, append) {
     // QEMU's order: a multiboot header wins over a PVH note (multiboot.ts).
     const header = findMultibootHeader(bytes);
-    if (header) return { kind: 'multiboot', multiboot: planMultibootBoot(bytes, label, header, memoryBytes) };
+    if (header) return { kind: 'multiboot', multiboot: planMultibootBoot(bytes, label, header, memoryBytes, append) };
     const image = parseElf(bytes, label);
-    return { kind: 'pvh', image, pvh: planPvhBoot(image, memoryBytes) };
+    return { kind: 'pvh', image, pvh: planPvhBoot(image, memoryBytes, append) };
   },
   attach(machine, options) {
     return new NativeHost(machine, options);

@@ -203,7 +203,7 @@ function kludgeSegments(bytes: Uint8Array, label: string, h: MultibootHeader): I
  * the contract for a machine with memoryBytes of RAM and decide where
  * everything goes. Throws BadInput for any image that cannot boot.
  */
-export function planMultibootBoot(bytes: Uint8Array, label: string, header: MultibootHeader, memoryBytes: number): MultibootPlan {
+export function planMultibootBoot(bytes: Uint8Array, label: string, header: MultibootHeader, memoryBytes: number, append = ''): MultibootPlan {
   let segments: ImageSegment[];
   let entry: number;
   if ((header.flags & HEADER_FLAG_AOUT_KLUDGE) !== 0) {
@@ -232,7 +232,9 @@ export function planMultibootBoot(bytes: Uint8Array, label: string, header: Mult
   const kernelStart = Math.min(...segments.map((s) => s.paddr));
   const kernelEnd = Math.max(...segments.map((s) => s.paddr + s.memsz));
   const modsPaddr = kernelStart + pageAlign(kernelEnd - kernelStart);
-  const cmdline = `${label} `;
+  // QEMU's: the kernel's file name, a space, then -append's text (kvm-unit-tests reads its
+  // arguments from here).
+  const cmdline = `${label} ${append}`;
   const stringsEnd = modsPaddr + utf8(cmdline).length + 1 + BOOT_LOADER_NAME.length + 1;
   if (stringsEnd > memoryBytes) {
     throw new BadInput(`${label}: no room after the kernel for the multiboot command line in ${formatMemory(memoryBytes)} of RAM`);

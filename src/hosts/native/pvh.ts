@@ -18,8 +18,10 @@ export const START_INFO_SIZE = 56;
 /** hvm_memmap_table_entry. */
 export const MEMMAP_ENTRY_SIZE = 24;
 export const HVM_MEMMAP_TYPE_RAM = 1;
-/** Start info + its one-entry memory map, 8-byte aligned. */
+/** Start info + its one-entry memory map, 8-byte aligned; a command line follows them. */
 const START_INFO_AREA = START_INFO_SIZE + MEMMAP_ENTRY_SIZE;
+/** The longest command line (with its NUL) that fits in the start info's page. */
+export const PVH_CMDLINE_MAX = 4096 - START_INFO_AREA;
 /** Where the start info goes if the image leaves it free (as in the low pages QEMU uses). */
 export const START_INFO_PREFERRED = 0x6000;
 /** Conventional memory ends here; start info candidates stay below it. */
@@ -31,6 +33,9 @@ export interface PvhPlan {
   startInfoPaddr: number;
   memmapPaddr: number;
   memoryBytes: number;
+  /** The command line's bytes (no NUL), written after the memory map; null: none given,
+   *  cmdline_paddr 0. */
+  cmdline: Uint8Array | null;
 }
 
 function hex(v: number): string {
@@ -62,15 +67,20 @@ export function pvhEntry(image: LoadableImage): number {
  * of RAM and decide where everything goes. Throws BadInput for any image that
  * cannot boot.
  */
-export function planPvhBoot(image: LoadableImage, memoryBytes: number): PvhPlan {
+export function planPvhBoot(image: LoadableImage, memoryBytes: number, append?: string): PvhPlan {
   const entry = pvhEntry(image);
   const ranges = checkSegments(image.label, image.segments, memoryBytes);
-  const free = (at: number): boolean => at + START_INFO_AREA <= memoryBytes && ranges.every(([s, e]) => at + START_INFO_AREA <= s || e <= at);
+  const cmdline = append === undefined ? null : new TextEncoder().encode(append);
+  if (cmdline !== null && cmdline.length + 1 > PVH_CMDLINE_MAX) {
+    throw new BadInput(`${image.label}: --append: a PVH command line is limited to ${PVH_CMDLINE_MAX - 1} bytes (got ${cmdline.length})`);
+  }
+  const area = START_INFO_AREA + (cmdline === null ? 0 : cmdline.length + 1);
+  const free = (at: number): boolean => at + area <= memoryBytes && ranges.every(([s, e]) => at + area <= s || e <= at);
   let at = -1;
   if (free(START_INFO_PREFERRED)) at = START_INFO_PREFERRED;
   else {
     // Deterministic fallback: the first free 4 KiB page of conventional memory above page 0.
-    for (let p = 0x1000; p + START_INFO_AREA <= LOW_MEMORY_END; p += 0x1000) {
+    for (let p = 0x1000; p + area <= LOW_MEMORY_END; p += 0x1000) {
       if (free(p)) {
         at = p;
         break;
@@ -80,7 +90,7 @@ export function planPvhBoot(image: LoadableImage, memoryBytes: number): PvhPlan 
   if (at < 0) {
     throw new BadInput(`${image.label}: the image leaves no free page below 640 KiB for the PVH start info`);
   }
-  return { entry, startInfoPaddr: at, memmapPaddr: at + START_INFO_SIZE, memoryBytes };
+  return { entry, startInfoPaddr: at, memmapPaddr: at + START_INFO_SIZE, memoryBytes, cmdline };
 }
 
 /**
@@ -131,7 +141,8 @@ export function writePvhBoot(memory: PhysicalMemory, image: LoadableImage, plan:
   mem.writeU32(si + 8, 0); // flags
   mem.writeU32(si + 12, 0); // nr_modules
   mem.writeU64(si + 16, 0, 0); // modlist_paddr
-  mem.writeU64(si + 24, 0, 0); // cmdline_paddr
+  const cmdlinePaddr = plan.cmdline === null ? 0 : si + START_INFO_AREA;
+  mem.writeU64(si + 24, cmdlinePaddr, 0); // cmdline_paddr
   mem.writeU64(si + 32, 0, 0); // rsdp_paddr
   mem.writeU64(si + 40, plan.memmapPaddr, 0); // memmap_paddr
   mem.writeU32(si + 48, 1); // memmap_entries
@@ -142,5 +153,9 @@ export function writePvhBoot(memory: PhysicalMemory, image: LoadableImage, plan:
   mem.writeU64(mm + 8, size % 0x1_0000_0000, Math.floor(size / 0x1_0000_0000)); // size
   mem.writeU32(mm + 16, HVM_MEMMAP_TYPE_RAM);
   mem.writeU32(mm + 20, 0);
+  if (plan.cmdline !== null) {
+    mem.write(cmdlinePaddr, plan.cmdline);
+    mem.fill(cmdlinePaddr + plan.cmdline.length, 1, 0);
+  }
   return { eip: plan.entry, ebx: si };
 }
