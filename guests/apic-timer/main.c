@@ -36,30 +36,10 @@
  * timer interrupts (vector 8) once IF = 1.
  */
 #include "ringside.h"
+#include "apic.h"
 
-#define APIC_BASE   0xfee00000UL
-#define APIC_TPR    0x80
-#define APIC_PPR    0xa0
-#define APIC_EOI    0xb0
-#define APIC_SVR    0xf0
-#define APIC_ISR    0x100
-#define APIC_IRR    0x200
-#define APIC_ICR    0x300
-#define APIC_LVTT   0x320
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
-#define APIC_TMICT  0x380
-#define APIC_TMCCT  0x390
-#define APIC_TDCR   0x3e0
 #define MSR_TSC_DEADLINE 0x6e0
 
-#define LVT_MASKED   (1u << 16)
-#define LVT_PERIODIC (1u << 17)
-#define LVT_TSC_DEADLINE (2u << 17)
-#define ICR_SELF     (1u << 18)
-
-static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_BASE + reg); }
-static inline void apic_write(u32 reg, u32 v) { *(volatile u32 *)(APIC_BASE + reg) = v; }
 static inline void sti(void) { asm volatile("sti" ::: "memory"); }
 static inline void cli(void) { asm volatile("cli" ::: "memory"); }
 static inline void sti_nop(void) { asm volatile("sti; nop" ::: "memory"); }
@@ -139,8 +119,7 @@ static void expect_order(const char *name, u32 from, const u32 *want, u32 n)
 
 void test_main(void)
 {
-    boot_pdpt[3] = 0xc0000000UL | 0x83; /* present, writable, 1-GiB page */
-    write_cr3(read_cr3());
+    apic_map_mmio();
     idt_set_limit(256);
     idt_set_gate(0x40, (u64)h40, GATE_INT, 0, 0);
     idt_set_gate(0x45, (u64)h45, GATE_INT, 0, 0);

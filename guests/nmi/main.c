@@ -33,24 +33,9 @@
  * `ringside run --inject` exercises (QEMU never runs it): see inject_part().
  */
 #include "ringside.h"
+#include "apic.h"
 
-#define APIC_BASE   0xfee00000UL
-#define APIC_ID     0x20
-#define APIC_TPR    0x80
-#define APIC_EOI    0xb0
-#define APIC_SVR    0xf0
-#define APIC_IRR    0x200
-#define APIC_ICR    0x300
-#define APIC_ICR2   0x310
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
-#define LVT_MASKED  (1u << 16)
-#define ICR_NMI     (4u << 8)
-#define ICR_ASSERT  (1u << 14)
 #define RFLAGS_IF   (1UL << 9)
-
-static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_BASE + reg); }
-static inline void apic_write(u32 reg, u32 v) { *(volatile u32 *)(APIC_BASE + reg) = v; }
 
 struct nmi_frame { u64 rip, cs, rflags, rsp, ss; };
 
@@ -130,8 +115,7 @@ static void inject_part(void);
 
 void test_main(void)
 {
-    boot_pdpt[3] = 0xc0000000UL | 0x83; /* present, writable, 1-GiB page */
-    write_cr3(read_cr3());
+    apic_map_mmio();
     idt_set_limit(256);
     idt_set_gate(2, (u64)hnmi, GATE_INT, 0, 0);
 

@@ -42,16 +42,7 @@
  * requires the line to stay high until the acknowledge), and reserved redirection bits.
  */
 #include "ringside.h"
-
-#define APIC_BASE   0xfee00000UL
-#define APIC_ID     0x20
-#define APIC_EOI    0xb0
-#define APIC_SVR    0xf0
-#define APIC_TMR    0x180
-#define APIC_IRR    0x200
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
-#define LVT_MASKED  (1u << 16)
+#include "apic.h"
 
 #define IOAPIC_BASE 0xfec00000UL
 #define IOAPIC_EOI  0x40
@@ -67,8 +58,6 @@
 #define RTE_LEVEL           (1u << 15)
 #define RTE_MASKED          (1u << 16)
 
-static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_BASE + reg); }
-static inline void apic_write(u32 reg, u32 v) { *(volatile u32 *)(APIC_BASE + reg) = v; }
 static inline u8 inb(u16 port) { u8 v; asm volatile("inb %w1, %b0" : "=a"(v) : "Nd"(port)); return v; }
 static inline void cli(void) { asm volatile("cli" ::: "memory"); }
 static inline void sti_nop(void) { asm volatile("sti; nop" ::: "memory"); }
@@ -299,8 +288,7 @@ static void test_ioapic_delivery(void)
 
 void test_main(void)
 {
-    boot_pdpt[3] = 0xc0000000UL | 0x83; /* present, writable, 1-GiB page: I/O APIC and APIC */
-    write_cr3(read_cr3());
+    apic_map_mmio();
     idt_set_limit(256);
     idt_set_gate(0x71, (u64)h71, GATE_INT, 0, 0);
     idt_set_gate(0x72, (u64)h72, GATE_INT, 0, 0);

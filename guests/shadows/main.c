@@ -24,19 +24,7 @@
  * and LINT1 are masked, as in apic-timer.
  */
 #include "ringside.h"
-
-#define APIC_BASE   0xfee00000UL
-#define APIC_EOI    0xb0
-#define APIC_SVR    0xf0
-#define APIC_IRR    0x200
-#define APIC_ICR    0x300
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
-#define LVT_MASKED  (1u << 16)
-#define ICR_SELF    (1u << 18)
-
-static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_BASE + reg); }
-static inline void apic_write(u32 reg, u32 v) { *(volatile u32 *)(APIC_BASE + reg) = v; }
+#include "apic.h"
 
 struct int_frame { u64 rip, cs, rflags, rsp, ss; };
 
@@ -77,8 +65,7 @@ static void report(const char *name, u64 before, u64 after, const char *want)
 
 void test_main(void)
 {
-    boot_pdpt[3] = 0xc0000000UL | 0x83; /* present, writable, 1-GiB page */
-    write_cr3(read_cr3());
+    apic_map_mmio();
     idt_set_limit(256);
     idt_set_gate(0x40, (u64)h40, GATE_INT, 0, 0);
     apic_write(APIC_SVR, 0x1ff);
