@@ -129,6 +129,35 @@ export function align(a: readonly string[], b: readonly string[]): Array<[number
   return out;
 }
 
+/** Within each stretch the alignment left unmatched, pair a point of one run with one of
+ *  the other that left ring 3 at the same instruction: the same user step, handled
+ *  differently (SYSENTER completed on one CPU, #UD on the other). */
+export function pairSameInstruction(pairs: Array<[number | null, number | null]>, leftA: readonly string[], leftB: readonly string[]): Array<[number | null, number | null]> {
+  const out: Array<[number | null, number | null]> = [];
+  let k = 0;
+  while (k < pairs.length) {
+    if (pairs[k][0] !== null && pairs[k][1] !== null) {
+      out.push(pairs[k++]);
+      continue;
+    }
+    const gap: Array<[number | null, number | null]> = [];
+    while (k < pairs.length && (pairs[k][0] === null || pairs[k][1] === null)) gap.push(pairs[k++]);
+    const bs = gap.filter((g) => g[1] !== null).map((g) => g[1]!);
+    const used = new Set<number>();
+    for (const [i] of gap) {
+      if (i === null) continue;
+      const j = bs.find((x) => !used.has(x) && leftB[x] === leftA[i] && leftA[i] !== 'start');
+      if (j === undefined) out.push([i, null]);
+      else {
+        used.add(j);
+        out.push([i, j]);
+      }
+    }
+    for (const j of bs) if (!used.has(j)) out.push([null, j]);
+  }
+  return out;
+}
+
 /** The RIP range a run's code at one privilege level was seen at. */
 interface Range { lo: bigint; hi: bigint }
 
@@ -213,7 +242,8 @@ function firstConsoleDifference(a: string, b: string): AbiDiff['consoleFirstLine
 export function diffRuns(a: RunObservations, b: RunObservations): AbiDiff {
   const pa = observationPoints(a.records), pb = observationPoints(b.records);
   const ranges = [a, b].map((r) => ({ kernel: ripRange(r.records, 0), user: ripRange(r.records, 3) }));
-  const pairs = align(pa.map((p) => p.key), pb.map((p) => p.key));
+  const leftAt = (p: ObservationPoint): string => p.leave?.before.registers.rip ?? 'start';
+  const pairs = pairSameInstruction(align(pa.map((p) => p.key), pb.map((p) => p.key)), pa.map(leftAt), pb.map(leftAt));
   const differences: Difference[] = [];
   const onlyIn: AbiDiff['onlyIn'] = { a: [], b: [] };
   let first: AbiDiff['first'] = null;
