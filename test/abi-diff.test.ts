@@ -9,6 +9,7 @@ import { buildGuest } from '../src/guest/build.js';
 import { diffImage } from '../src/lab/diff.js';
 import { align, diffRuns, type AbiDiff } from '../src/report/abi-diff.js';
 import type { TransitionRecord, TransitionSide } from '../src/cpu/transition.js';
+import { lines, ringside } from './helpers/pvh-image.js';
 
 const MAX_INSNS = 50_000_000;
 
@@ -116,4 +117,30 @@ test('linux-entry, native/idt vs native/idt-amd: SYSRET with a non-canonical RCX
   // What SYSRET after a compat SYSCALL gives back on AMD: RCX = the return address.
   const compat = d.differences.find((x) => x.field === 'rcx' && x.kind === 'delivery #6 -> iret | syscall -> sysret');
   assert.equal(compat?.b.means, 'the RIP ring 3 resumes at');
+});
+
+test('ringside diff: bad input is one line and exit 2; --json is one object whose exit is the status', () => {
+  const bad: Array<[string[], RegExp]> = [
+    [['diff', 'ring3', '--profiles', 'native/idt'], /exactly two profiles/],
+    [['diff', 'ring3', '--profiles', 'native/idt,native/idt,native/idt'], /exactly two profiles/],
+    [['diff', 'ring3', '--profiles', 'native/idt,native/bogus'], /unknown profile/],
+    [['diff', 'ring3'], /--profiles/],
+    [['diff', 'ring3', '--profiles', 'native/idt,native/idt', '--points', 'all'], /--points/],
+    [['diff', process.execPath, '--profiles', 'native/idt,native/idt-amd'], /^ringside: /],
+  ];
+  for (const [args, pattern] of bad) {
+    const r = ringside(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stdout, '');
+  }
+  const r = ringside(['diff', 'sysenter', '--profiles', 'native/idt,native/idt-amd', '--json']);
+  const d = JSON.parse(r.stdout) as AbiDiff;
+  assert.deepEqual(d.profiles, ['native/idt', 'native/idt-amd']);
+  assert.equal(r.status, d.exit);
+  assert.equal(r.status, 1);
+  const same = ringside(['diff', 'ring3', '--profiles', 'native/idt,native/idt', '--points', 'user']);
+  assert.equal(same.status, 0, same.stderr);
+  assert.match(same.stdout, /nothing the guest could observe differs/);
 });
