@@ -58,6 +58,13 @@ test('diffRuns: a SYSRET returning a different R11 is an ABI difference, each va
   assert.equal(x.b.means, 'unchanged since the user left');
 });
 
+test('diffRuns: RCX after SYSRET is explained as the return address SYSCALL saved, or as the user\'s own', () => {
+  const b = syscallRun(0x202n, 0x202n);
+  b[1].after.registers.rcx = b[0].before.registers.rcx;
+  const d = diffRuns({ profile: 'A', records: syscallRun(0x202n, 0x202n), console: '' }, { profile: 'B', records: b, console: '' });
+  assert.deepEqual(d.differences.map((x) => [x.field, x.a.means, x.b.means]), [['rcx', 'RIP after the SYSCALL (the return address)', 'unchanged since the user left']]);
+});
+
 test('diffRuns: an RFLAGS difference within the arithmetic flags is its own class and still counts', () => {
   const d = diffRuns({ profile: 'A', records: syscallRun(0x202n, 0x202n), console: '' }, { profile: 'B', records: syscallRun(0x202n, 0x203n), console: '' });
   assert.deepEqual(d.differences.map((x) => [x.field, x.class]), [['rflags', 'flags (check undefined)']]);
