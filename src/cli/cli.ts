@@ -27,6 +27,7 @@ const USAGE = `usage:
                      [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
   ringside profiles
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
+  ringside diff IMAGE --profiles A,B [--points user] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
 
 run       boot IMAGE under profile P and run it to its end; the guest console goes to stdout,
@@ -40,6 +41,10 @@ matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: ev
           Images cannot state what they expect yet, so each is expected to succeed or skip.
           Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
+diff      run IMAGE (as for run) on profiles A and B and compare what the guest could observe
+          where ring-3 code resumes (registers, frames) and its console: the first difference,
+          then every difference by kind and field, each value explained. Exit 0 when nothing
+          differs, 1 when something does, 2 on bad input
 
 options:
   --profile P       the profile to run under (default ${DEFAULT_PROFILE}; see \`ringside profiles\`)
@@ -65,7 +70,7 @@ exit status of run: 0 success, 2 bad input, 3 skip, 4 error, 5 failure, 6 crash,
 by SIGINT / SIGTERM (matrix too)
 
 not implemented yet (each says so, exit 2): run --trace, --save-on-suspend, --save-at,
---migrate-on-suspend, --migrate-at, --to; matrix --html; the restore, trace and diff commands
+--migrate-on-suspend, --migrate-at, --to; matrix --html; the restore and trace commands
 `;
 
 class UsageError extends BadInput {}
@@ -74,7 +79,7 @@ class UsageError extends BadInput {}
  *  before parsing, so that `--trace` with or without a value says the same thing. */
 const NOT_IMPLEMENTED_RUN = ['trace', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
 const NOT_IMPLEMENTED_MATRIX = ['html'];
-const NOT_IMPLEMENTED_COMMANDS = new Set(['restore', 'trace', 'diff']);
+const NOT_IMPLEMENTED_COMMANDS = new Set(['restore', 'trace']);
 
 const LIMIT_OPTIONS = {
   'max-insns': { type: 'string' },
@@ -93,6 +98,14 @@ const RUN_OPTIONS = {
 
 const MATRIX_OPTIONS = {
   profiles: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...LIMIT_OPTIONS,
+} as const;
+
+const DIFF_OPTIONS = {
+  profiles: { type: 'string' },
+  points: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -530,6 +543,29 @@ async function cmdMatrix(args: string[]): Promise<number> {
   return matrixExitCode(verdicts);
 }
 
+/** `diff`: both runs, then the comparison on stdout (text or one JSON object). */
+async function cmdDiff(args: string[]): Promise<number> {
+  const { values, positionals } = parse('diff', args, DIFF_OPTIONS);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`diff takes one IMAGE, got ${positionals.length} arguments (usage: ringside diff IMAGE --profiles A,B)`);
+  if (values.profiles === undefined) throw new UsageError('diff needs --profiles A,B');
+  const profiles = values.profiles.split(',');
+  if (profiles.length !== 2) throw new UsageError(`diff compares exactly two profiles (got ${profiles.length}: ${values.profiles})`);
+  for (const p of profiles) getProfile(p);
+  if (values.points !== undefined && values.points !== 'user') throw new UsageError(`--points takes only 'user' (got '${values.points}')`);
+  const limits = limitsFrom(values);
+  const image = await imageFor(positionals[0]);
+  const { diffImage } = await import('../lab/diff.js');
+  const { formatAbiDiff } = await import('../report/abi-diff.js');
+  const { diff, runs } = diffImage(image, { profiles, ...limits });
+  for (const r of runs) err(`${r.profile}: ${r.verdict}: ${r.reason} (${plural(r.instructions, 'instruction')})`);
+  process.stdout.write(values.json === true ? toJsonText(diff) : formatAbiDiff(diff));
+  return diff.exit;
+}
+
 function version(): string {
   try {
     return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -563,9 +599,11 @@ export async function main(argv: string[]): Promise<number> {
         return cmdProfiles(rest);
       case 'matrix':
         return await cmdMatrix(rest);
+      case 'diff':
+        return await cmdDiff(rest);
       default:
         if (NOT_IMPLEMENTED_COMMANDS.has(command)) throw new UsageError(`'${command}' is not implemented yet`);
-        throw new UsageError(`unknown command '${command}' (commands: run, profiles, matrix; see 'ringside --help')`);
+        throw new UsageError(`unknown command '${command}' (commands: run, profiles, matrix, diff; see 'ringside --help')`);
     }
   } catch (e) {
     if (e instanceof BadInput) {
