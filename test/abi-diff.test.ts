@@ -1,4 +1,4 @@
-// The ABI diff (issue 16, points 3 and 4; DESIGN.md "Transitions and observations"): a profile
+// The ABI diff (issue 16, points 3 and 4; README, "ringside diff"): a profile
 // against itself observes nothing different, and native/idt against native/idt-amd finds the
 // vendor differences the SDM and the APM document, by itself, each explained. The alignment
 // and the explanations are also checked on hand-made records.

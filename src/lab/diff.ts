@@ -1,4 +1,4 @@
-// The ABI diff's runs (DESIGN.md, "Transitions and observations"): one image on two profiles,
+// The ABI diff's runs (README, "ringside diff"; docs/architecture.md, "The ABI diff"): one image on two profiles,
 // each with an in-memory trace sink, then compared by report/abi-diff.ts.
 
 import type { TransitionRecord } from '../cpu/transition.js';

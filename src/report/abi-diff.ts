@@ -1,4 +1,4 @@
-// The ABI diff (DESIGN.md, "Transitions and observations"): two runs' transition records
+// The ABI diff (README, "ringside diff"; docs/architecture.md, "The ABI diff"): two runs' transition records
 // and consoles -> what the guest could observe differently. Pure: no machine, no I/O.
 //
 // Observation points on a native host: every transition after which ring-3 code resumes
