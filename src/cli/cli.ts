@@ -378,7 +378,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (json) process.stdout.write(toJsonText(runToJson(result)));
   else if (process.stdout.isTTY && process.stderr.isTTY && stream.lastByte !== 0x0a) process.stdout.write('\n');
   err(`${result.verdict}: ${result.reason} (${plural(result.instructions, 'instruction')})`);
-  if (trace !== undefined) err(`trace: ${plural(trace.count, 'transition')} written to ${trace.path}`);
+  if (trace !== undefined) err(`trace: ${plural(trace.count, 'transition')} written to ${trace.path} (tracing took ${(trace.milliseconds / 1000).toFixed(2)} s)`);
   return exitCodeFor(result.verdict, interrupts.received);
 }
 

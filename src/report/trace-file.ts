@@ -141,6 +141,8 @@ export class TraceWriter {
   private closed = false;
   /** Transitions written. */
   count = 0;
+  /** Wall-clock time spent building and writing lines: what tracing cost the run. */
+  milliseconds = 0;
 
   constructor(readonly path: string, header: Omit<TraceHeader, 'format' | 'version'>, symbols: SymbolTable) {
     this.tmp = `${path}.tmp`;
@@ -154,8 +156,10 @@ export class TraceWriter {
   }
 
   readonly sink = (record: TransitionRecord): void => {
+    const started = performance.now();
     this.line(traceEntry(record, this.disassembler));
     this.count++;
+    this.milliseconds += performance.now() - started;
   };
 
   private line(value: object): void {
@@ -175,10 +179,12 @@ export class TraceWriter {
   /** Write what is left and move the file into place. */
   finish(): void {
     if (this.closed) return;
+    const started = performance.now();
     this.flush();
     this.closed = true;
     closeSync(this.fd);
     renameSync(this.tmp, this.path);
+    this.milliseconds += performance.now() - started;
   }
 
   /** Leave no file behind (the run never started: bad input). */
