@@ -25,7 +25,9 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
                      [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
+                     [--trace FILE]
   ringside profiles
+  ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside diff IMAGE --profiles A,B [--points user] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
@@ -35,6 +37,11 @@ run       boot IMAGE under profile P and run it to its end; the guest console go
           a folder of guests/ (\`exceptions\` or \`guests/exceptions\`), built first if needed.
           An existing file of that name wins over a guest
 profiles  list the profiles, one a line: name, then what it is
+trace     render a trace file written by run --trace: a block per transition (what, CPL and
+          mode change, the instruction and its symbol, the registers changed, the frame as
+          stack slots). Filters: --kind (delivery, iret, syscall, sysret, sysenter, sysexit,
+          call-gate, far-return; comma-separated), --vector V, --from N --to M (sequence
+          numbers, inclusive). A file that is not a whole trace of this version: one line, exit 2
 matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
           guest) under every profile (default: all runnable ones) and print a verdict table,
           a row per guest or image file, by name.
@@ -61,6 +68,8 @@ options:
                     Numbers in decimal or 0x hex; repeat the option for several
   --append ARGS     run: the kernel command line after the image's name, as QEMU's -append
                     (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
+  --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
+                    "Trace files"); FILE appears when the run ends, however it ends
 
 Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
 (the verdict line, and the --json object); a matrix stops there and reports the runs so far.
@@ -69,17 +78,17 @@ exit status of run: 0 success, 2 bad input, 3 skip, 4 error, 5 failure, 6 crash,
 7 timeout, 8 model error, 1 internal error (a bug in Ringside), 130 / 143 interrupted
 by SIGINT / SIGTERM (matrix too)
 
-not implemented yet (each says so, exit 2): run --trace, --save-on-suspend, --save-at,
---migrate-on-suspend, --migrate-at, --to; matrix --html; the restore and trace commands
+not implemented yet (each says so, exit 2): run --save-on-suspend, --save-at,
+--migrate-on-suspend, --migrate-at, --to; matrix --html; the restore command
 `;
 
 class UsageError extends BadInput {}
 
 /** Options the design names that this version does not implement yet. They are refused
  *  before parsing, so that `--trace` with or without a value says the same thing. */
-const NOT_IMPLEMENTED_RUN = ['trace', 'save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
+const NOT_IMPLEMENTED_RUN = ['save-on-suspend', 'save-at', 'migrate-on-suspend', 'migrate-at', 'to'];
 const NOT_IMPLEMENTED_MATRIX = ['html'];
-const NOT_IMPLEMENTED_COMMANDS = new Set(['restore', 'trace']);
+const NOT_IMPLEMENTED_COMMANDS = new Set(['restore']);
 
 const LIMIT_OPTIONS = {
   'max-insns': { type: 'string' },
@@ -91,6 +100,7 @@ const RUN_OPTIONS = {
   profile: { type: 'string' },
   inject: { type: 'string', multiple: true },
   append: { type: 'string' },
+  trace: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -354,14 +364,18 @@ async function cmdRun(args: string[]): Promise<number> {
   const json = values.json === true;
   const stream = new ConsoleStream();
   const { runImageAsync } = await lab();
+  const trace = values.trace !== undefined ? await openTrace(values.trace, profile, image) : undefined;
 
   const interrupts = new Interrupts();
   let result: RunResult;
   try {
-    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, onConsole: json ? undefined : stream.push, stop: interrupts.signal });
+    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });
   } catch (e) {
     stream.flush();
-    if (e instanceof BadInput) throw e;
+    if (e instanceof BadInput) {
+      trace?.discard();
+      throw e;
+    }
     const modelError = e instanceof ModelError;
     const verdict = modelError ? 'model-error' : 'internal';
     const reason = modelError ? e.message : internalMessage(e);
@@ -371,12 +385,62 @@ async function cmdRun(args: string[]): Promise<number> {
     return exitCodeFor(verdict);
   } finally {
     interrupts.dispose();
+    trace?.finish();
   }
   stream.flush();
   if (json) process.stdout.write(toJsonText(runToJson(result)));
   else if (process.stdout.isTTY && process.stderr.isTTY && stream.lastByte !== 0x0a) process.stdout.write('\n');
   err(`${result.verdict}: ${result.reason} (${plural(result.instructions, 'instruction')})`);
+  if (trace !== undefined) err(`trace: ${plural(trace.count, 'transition')} written to ${trace.path} (tracing took ${(trace.milliseconds / 1000).toFixed(2)} s)`);
   return exitCodeFor(result.verdict, interrupts.received);
+}
+
+/** `run --trace FILE`: the writer, with the image's symbols to name instructions by. */
+async function openTrace(path: string, profile: string, image: string): Promise<import('../report/trace-file.js').TraceWriter> {
+  const { TraceWriter } = await import('../report/trace-file.js');
+  const { readSymbols } = await import('../guest/elf-symbols.js');
+  return new TraceWriter(path, { profile, image }, readSymbols(readFileSync(image)));
+}
+
+const TRACE_OPTIONS = {
+  kind: { type: 'string' },
+  vector: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]`. */
+async function cmdTrace(args: string[]): Promise<number> {
+  const { values, positionals } = parse('trace', args, TRACE_OPTIONS);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`trace takes one trace FILE (written by run --trace), got ${positionals.length} arguments`);
+  const { readTrace } = await import('../report/trace-file.js');
+  const { renderTrace, selectEntries } = await import('../report/trace-render.js');
+  const { TRANSITION_KIND_NAMES } = await import('../cpu/transition.js');
+  const whole = (option: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = parseNumber(text);
+    if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`--${option} needs a whole number (got '${text}')`);
+    return Number(n);
+  };
+  let kinds: Set<string> | undefined;
+  if (values.kind !== undefined) {
+    kinds = new Set(values.kind.split(',').map((k) => k.trim()));
+    for (const k of kinds) {
+      if (!(TRANSITION_KIND_NAMES as readonly string[]).includes(k)) throw new UsageError(`--kind: unknown kind '${k}' (kinds: ${TRANSITION_KIND_NAMES.join(', ')})`);
+    }
+  }
+  const vector = whole('vector', values.vector);
+  if (vector !== undefined && vector > 255) throw new UsageError(`--vector must be from 0 to 255 (got ${values.vector})`);
+  const from = whole('from', values.from), to = whole('to', values.to);
+  if (from !== undefined && to !== undefined && from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
+  const { header, entries } = readTrace(positionals[0]);
+  process.stdout.write(renderTrace(header, selectEntries(entries, { kinds, vector, from, to }), entries.length));
+  return 0;
 }
 
 function cmdProfiles(args: string[]): number {
@@ -583,7 +647,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case undefined:
-        throw new UsageError("missing command: run, profiles or matrix (see 'ringside --help')");
+        throw new UsageError("missing command: run, profiles, matrix or trace (see 'ringside --help')");
       case '--help':
       case '-h':
       case 'help':
@@ -601,9 +665,11 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdMatrix(rest);
       case 'diff':
         return await cmdDiff(rest);
+      case 'trace':
+        return await cmdTrace(rest);
       default:
         if (NOT_IMPLEMENTED_COMMANDS.has(command)) throw new UsageError(`'${command}' is not implemented yet`);
-        throw new UsageError(`unknown command '${command}' (commands: run, profiles, matrix, diff; see 'ringside --help')`);
+        throw new UsageError(`unknown command '${command}' (commands: run, profiles, matrix, trace, diff; see 'ringside --help')`);
     }
   } catch (e) {
     if (e instanceof BadInput) {

@@ -8,9 +8,10 @@
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
-import { SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
+import { CS, SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
 import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment } from './segments.js';
 import { formatLinear, formatRegisters } from './format.js';
+import { Mode } from './mode.js';
 
 export const enum TransitionKind {
   /** An exception, interrupt or software interrupt delivered through the IDT. */
@@ -105,6 +106,10 @@ export interface TransitionRecord {
   after: TransitionSide;
   /** The frame's bytes as the guest's memory holds them after the transition. */
   frame: { address: string; bytes: number[] } | null;
+  /** Up to 15 bytes at the leaving side's CS:RIP (the instruction that caused the
+   *  transition, or for a trap or an external event the next one), read as far as the
+   *  fetch's translation is cached; null if none is. */
+  code: { address: string; bytes: number[] } | null;
 }
 
 export type TraceSink = (record: TransitionRecord) => void;
@@ -143,6 +148,7 @@ export function commitTransition(cpu: Cpu): void {
   t.csHi = markAccessed(cpu, t.csSel, t.csHi);
   if (t.ss === SsLoad.Descriptor) t.ssHi = markAccessed(cpu, t.ssSel, t.ssHi);
   const before = cpu.traceSink !== null ? side(cpu) : null;
+  const code = before !== null ? codeBytes(cpu) : null;
   const oldCpl = cpu.cpl;
 
   if (t.writesRcxR11) {
@@ -185,6 +191,7 @@ export function commitTransition(cpu: Cpu): void {
       before,
       after: side(cpu),
       frame: t.frameLength > 0 ? frameBytes(cpu, t.frameLin, t.frameLength) : null,
+      code,
     });
   }
 }
@@ -206,4 +213,17 @@ function frameBytes(cpu: Cpu, lin: number, length: number): TransitionRecord['fr
     bytes.push(cpu.mem.bytes[p]);
   }
   return { address: formatLinear(lin), bytes };
+}
+
+/** The bytes at CS:RIP before the transition, as far as cached translations reach (an
+ *  instruction is at most 15 bytes, SDM Vol. 2A §2.3.11); null if its first byte is not. */
+function codeBytes(cpu: Cpu): TransitionRecord['code'] {
+  const lin = cpu.mode === Mode.Long64 ? cpu.rip : (cpu.segBaseLo[CS] + cpu.rip) >>> 0;
+  const bytes: number[] = [];
+  for (let k = 0; k < 15; k++) {
+    const p = cpu.cachedPhysical(lin + k);
+    if (p < 0 || p >= cpu.mem.size) break;
+    bytes.push(cpu.mem.bytes[p]);
+  }
+  return bytes.length > 0 ? { address: formatLinear(lin), bytes } : null;
 }
