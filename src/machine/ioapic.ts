@@ -11,7 +11,7 @@
 //   register 0x00  ID: bits 27:24 the I/O APIC ID (read/write); the rest reads 0.
 //   register 0x01  version: 0x20, maximum redirection entry 23 in bits 23:16 (read-only).
 //   register 0x02  arbitration ID: bits 27:24, loaded from the ID (read-only).
-//   registers 0x10 + 2n, 0x11 + 2n  redirection entry n (n < 24), low and high dwords:
+//   registers 0x10 + 2*i, 0x11 + 2*i  redirection entry i (i < 24), low and high dwords:
 //                vector 7:0, delivery mode 10:8, destination mode 11, delivery status 12
 //                (read-only), polarity 13, remote IRR 14 (read-only), trigger mode 15 (1 =
 //                level), mask 16, destination 63:56. Reset: masked, all else 0.
