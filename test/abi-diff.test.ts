@@ -30,7 +30,7 @@ function side(cpl: number, regs: Record<string, bigint>): TransitionSide {
   for (const n of ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags']) {
     registers[n] = hex(regs[n] ?? 0n);
   }
-  return { cpl, mode: '64-bit', registers };
+  return { cpl, mode: '64-bit', registers, undefinedFlags: [], statusLoaded: false };
 }
 
 function record(seq: number, kind: TransitionRecord['kind'], before: TransitionSide, after: TransitionSide): TransitionRecord {
@@ -65,10 +65,38 @@ test('diffRuns: RCX after SYSRET is explained as the return address SYSCALL save
   assert.deepEqual(d.differences.map((x) => [x.field, x.a.means, x.b.means]), [['rcx', 'RIP after the SYSCALL (the return address)', 'unchanged since the user left']]);
 });
 
-test('diffRuns: an RFLAGS difference within the arithmetic flags is its own class and still counts', () => {
-  const d = diffRuns({ profile: 'A', records: syscallRun(0x202n, 0x202n), console: '' }, { profile: 'B', records: syscallRun(0x202n, 0x203n), console: '' });
-  assert.deepEqual(d.differences.map((x) => [x.field, x.class]), [['rflags', 'flags (check undefined)']]);
-  assert.equal(d.exit, 1);
+/** A user that left ring 3 by SYSCALL with RFLAGS `userFlags`, of which `undefinedFlags` its last
+ *  flag-writing instruction left undefined; SYSRET gives them back in R11 and RFLAGS. */
+function flagsRun(userFlags: bigint, undefinedFlags: string[]): TransitionRecord[] {
+  const user = { rip: 0x401000n, rflags: userFlags };
+  const before = { ...side(3, user), undefinedFlags };
+  return [
+    record(1, 'syscall', before, side(0, { rip: 0xffffffff81000000n, rcx: 0x401002n, r11: userFlags })),
+    record(2, 'sysret', side(0, { rip: 0xffffffff81000040n, rcx: 0x401002n, r11: userFlags }), side(3, { ...user, rip: 0x401002n, rcx: 0x401002n, r11: userFlags })),
+  ];
+}
+
+test('diffRuns: flags the last flag-writing instruction left undefined in both runs are the vendor class, not counted (SDM Vol. 1 §3.4.3.1)', () => {
+  // CF differs (0x203 vs 0x202); MUL, say, left CF..OF but CF, OF defined, so mark CF as undefined for this case.
+  const d = diffRuns({ profile: 'A', records: flagsRun(0x202n, ['CF', 'AF']), console: '' }, { profile: 'B', records: flagsRun(0x203n, ['CF']), console: '' });
+  assert.deepEqual(d.differences.map((x) => [x.field, x.class]), [['r11', 'undefined, vendor table'], ['rflags', 'undefined, vendor table']]);
+  assert.equal(d.exit, 0);
+  assert.equal(d.first, null);
+});
+
+test('diffRuns: a flag difference that is defined in either run counts', () => {
+  // CF undefined only in A: B's CF was defined, so the runs did not execute the same thing.
+  const oneSide = diffRuns({ profile: 'A', records: flagsRun(0x202n, ['CF']), console: '' }, { profile: 'B', records: flagsRun(0x203n, []), console: '' });
+  assert.deepEqual(oneSide.differences.map((x) => [x.field, x.class]), [['r11', 'diverged earlier'], ['rflags', 'diverged earlier']]);
+  assert.equal(oneSide.exit, 1);
+  // ZF differs, only CF is undefined.
+  const otherBit = diffRuns({ profile: 'A', records: flagsRun(0x202n, ['CF']), console: '' }, { profile: 'B', records: flagsRun(0x242n, ['CF']), console: '' });
+  assert.equal(otherBit.exit, 1);
+  // The kernel returned different flags than the user left with: an ABI difference even within CF.
+  const b = flagsRun(0x202n, ['CF']);
+  b[1].after.registers.rflags = '0x0000000000000203';
+  const kernel = diffRuns({ profile: 'A', records: flagsRun(0x202n, ['CF']), console: '' }, { profile: 'B', records: b, console: '' });
+  assert.deepEqual(kernel.differences.map((x) => [x.field, x.class]), [['rflags', 'abi']]);
 });
 
 test('diffRuns: identical runs differ in nothing; a console difference alone counts', () => {

@@ -29,7 +29,7 @@ import * as C from '../arch/control.js';
 import * as V from '../arch/vectors.js';
 import { CS, SS, DS, FS, GS, DESC_L, DESC_DB } from '../arch/descriptors.js';
 import { FAULT, STOP } from './fault.js';
-import { Lazy, statusFlags } from './flags.js';
+import { Lazy, STATUS_LOADED, statusFlags } from './flags.js';
 import type { CpuModelOptions } from './model.js';
 import { LINEAR_BITS_4LEVEL, LINEAR_BITS } from './model.js';
 import { Insn } from './insn.js';
@@ -92,6 +92,10 @@ export class Cpu implements CodeCache {
   // RFLAGS: status flags are lazy (flags.ts), the others live here.
   flagsRest = R.RESERVED1;
   lfOp = Lazy.Eager;
+  /** While lfOp is Eager: the status flags the last writer took from the vendor table
+   *  because the SDM leaves them undefined (flags.ts undefinedStatus; the ABI diff's
+   *  "undefined, vendor table" class). */
+  lfUndefined = 0;
   lfSize = 4;
   lfRes = 0;
   lfResHi = 0;
@@ -386,15 +390,19 @@ export class Cpu implements CodeCache {
   setFlags(v: number): void {
     this.lfOp = Lazy.Eager;
     this.lfEager = v & R.STATUS;
+    this.lfUndefined = STATUS_LOADED;
     this.flagsRest = (v & ~R.STATUS) | R.RESERVED1;
     // TF arms a single-step trap at the next boundary; IF = 1 lets a pending interrupt in (events.ts).
     if ((v & R.TF) !== 0 || ((v & R.IF) !== 0 && this.intrPending)) this.eventPending();
   }
 
-  /** Set status flags computed eagerly (shifts, multiplies, bit tests). */
-  setStatus(status: number): void {
+  /** Set status flags computed eagerly (shifts, multiplies, bit tests). `undefinedBits`:
+   *  which of them the SDM leaves undefined after this write (a partial update passes on
+   *  the undefined flags it does not write: undefinedStatus(cpu) & ~written). */
+  setStatus(status: number, undefinedBits: number): void {
     this.lfOp = Lazy.Eager;
     this.lfEager = status;
+    this.lfUndefined = undefinedBits;
   }
 
   // ---------------------------------------------------------------- faults

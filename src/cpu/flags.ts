@@ -100,6 +100,27 @@ export function getOF(cpu: Cpu): boolean {
   return ((a ^ b) & (a ^ r)) < 0;
 }
 
+/** Which status flags now hold a value the SDM leaves undefined (the vendor table's,
+ *  undefined.ts): AND/OR/XOR/TEST leave AF; eager writers say theirs. Deviation: INC and
+ *  DEC carry CF from the instruction before; if that one left CF undefined, it is counted
+ *  as defined here (the mark would cost a store on INC/DEC's path). */
+export function undefinedStatus(cpu: Cpu): number {
+  if (cpu.lfOp === Lazy.Eager) return cpu.lfUndefined & STATUS_BITS;
+  return cpu.lfOp === Lazy.Logic ? AF : 0;
+}
+
+const STATUS_BITS = CF | PF | AF | ZF | SF | OF;
+
+/** In cpu.lfUndefined: the status flags were last written whole by a load (POPF, IRET,
+ *  SYSRET, any transition), not computed; whether they hold undefined values depends on
+ *  where they were loaded from, which the ABI diff follows across its points. */
+export const STATUS_LOADED = 1 << 16;
+
+/** Whether the status flags were last written whole by a load (see STATUS_LOADED). */
+export function statusLoaded(cpu: Cpu): boolean {
+  return cpu.lfOp === Lazy.Eager && (cpu.lfUndefined & STATUS_LOADED) !== 0;
+}
+
 /** The six status flags as RFLAGS bits. */
 export function statusFlags(cpu: Cpu): number {
   if (cpu.lfOp === Lazy.Eager) return cpu.lfEager;

@@ -12,6 +12,7 @@ import { CS, SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } 
 import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment } from './segments.js';
 import { formatLinear, formatRegisters } from './format.js';
 import { Mode } from './mode.js';
+import { statusLoaded, undefinedStatus } from './flags.js';
 
 export const enum TransitionKind {
   /** An exception, interrupt or software interrupt delivered through the IDT. */
@@ -87,6 +88,12 @@ export interface TransitionSide {
   mode: 'protected' | '64-bit' | 'compatibility';
   /** GPRs rax..r15, rip, rflags, selectors es..gs, as 0x-prefixed 64-bit hex. */
   registers: Record<string, string>;
+  /** The status flags in rflags whose value the SDM leaves undefined: the last
+   *  instruction to write them took them from the vendor table (flags.ts). */
+  undefinedFlags: string[];
+  /** The status flags were last written whole by a load (POPF, IRET, SYSRET, a transition),
+   *  not computed: whether they are undefined depends on where they came from. */
+  statusLoaded: boolean;
 }
 
 /** A structured record of one transition, handed to the trace sink. */
@@ -198,8 +205,17 @@ export function commitTransition(cpu: Cpu): void {
 
 const MODE_NAMES = ['protected', '64-bit', 'compatibility'] as const;
 
+const STATUS_FLAG_NAMES: ReadonlyArray<[number, string]> = [[R.CF, 'CF'], [R.PF, 'PF'], [R.AF, 'AF'], [R.ZF, 'ZF'], [R.SF, 'SF'], [R.OF, 'OF']];
+
 function side(cpu: Cpu): TransitionSide {
-  return { cpl: cpu.cpl, mode: MODE_NAMES[cpu.mode], registers: formatRegisters(cpu, false) };
+  const undefinedBits = undefinedStatus(cpu);
+  return {
+    cpl: cpu.cpl,
+    mode: MODE_NAMES[cpu.mode],
+    registers: formatRegisters(cpu, false),
+    undefinedFlags: STATUS_FLAG_NAMES.filter(([bit]) => (undefinedBits & bit) !== 0).map(([, name]) => name),
+    statusLoaded: statusLoaded(cpu),
+  };
 }
 
 /** The frame's bytes through the translations its own writes or reads just cached: a

@@ -29,6 +29,14 @@ export class SymbolTable {
   /** `name` or `name+0xoff`: the nearest symbol at or below the address, within its
    *  section; null when there is none. */
   name(address: bigint): string | null {
+    const best = this.containing(address);
+    if (best === null) return null;
+    const off = address - best.address;
+    return off === 0n ? best.name : `${best.name}+0x${off.toString(16)}`;
+  }
+
+  /** The nearest symbol at or below the address, within its section, or null. */
+  containing(address: bigint): ElfSymbol | null {
     let lo = 0, hi = this.entries.length - 1, found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
@@ -39,8 +47,7 @@ export class SymbolTable {
     let best = this.entries[found];
     for (let k = found - 1; k >= 0 && this.entries[k].address === best.address; k--) if (best.size === 0n && this.entries[k].size > 0n) best = this.entries[k];
     if (address >= best.sectionEnd) return null;
-    const off = address - best.address;
-    return off === 0n ? best.name : `${best.name}+0x${off.toString(16)}`;
+    return { name: best.name, address: best.address, size: best.size };
   }
 }
 

@@ -7,25 +7,37 @@
 // ring 3 resumes at. The two runs' points are aligned by a longest common subsequence of
 // their keys, so a step one profile takes and the other does not shows as "only in".
 //
-// Deliberate deviations (first version):
-// - Undefined flags are not traced to the last flag-writing instruction (the records do not
-//   name it): an RFLAGS difference confined to the six arithmetic flags goes to its own class,
-//   "flags (check undefined)", which still counts as a difference (exit 1), never dropped.
+// Classes: 'abi' (the transitions gave the guest different values), 'diverged earlier' (both
+// values follow from what ring 3 left with by the same rule, e.g. both unchanged: the
+// inputs differed, so an earlier difference or user code made it), 'undefined, vendor
+// table' (RFLAGS or a copy of it that differs only in flags the last flag-writing user
+// instruction left undefined in both runs: by design, never an ABI difference, not counted).
+//
+// Deliberate deviations:
 // - Hypervisor profiles' points (any guest code resuming after the host) are not built: only
 //   native profiles exist yet, for which --points user is the same set.
 // - The frame compared is one the resuming transition wrote (a delivery that stays in ring
 //   3); a native kernel's own stack frames are the kernel's business, not the user's.
+// - User code that computes with undefined flags (PUSHF, SETcc after MUL) and passes the
+//   result on shows as 'diverged earlier', not as 'undefined, vendor table'.
 
 import type { TransitionRecord } from '../cpu/transition.js';
+import type { SymbolTable } from '../guest/elf-symbols.js';
+import type { CodeLine } from './code-window.js';
 
-/** CF, PF, AF, ZF, SF, OF: the flags instructions leave undefined (SDM Vol. 1 §3.4.3.1). */
-const ARITHMETIC_FLAGS = 0x8d5n;
+/** The status flags by name, as TransitionSide.undefinedFlags names them (SDM Vol. 1 §3.4.3.1). */
+const STATUS_BITS: Record<string, bigint> = { CF: 0x1n, PF: 0x4n, AF: 0x10n, ZF: 0x40n, SF: 0x80n, OF: 0x800n };
 
 export interface RunObservations {
   profile: string;
   records: readonly TransitionRecord[];
   console: string;
+  /** The image's symbols, to name addresses in explanations. */
+  symbols?: SymbolTable | null;
 }
+
+/** The guest instructions around an address of a run's image (code-window.ts), or null. */
+export type CodeAround = (address: bigint, mode: TransitionRecord['before']['mode']) => CodeLine[] | null;
 
 export interface ObservationPoint {
   /** The user-side transition that left ring 3 before this point, or null (first entry). */
@@ -33,17 +45,25 @@ export interface ObservationPoint {
   /** The transition after which ring 3 resumes. */
   resume: TransitionRecord;
   key: string;
+  /** The status flags ring 3 left with that hold values the SDM leaves undefined: those
+   *  its last flag-writing instruction left undefined, or, when ring 3 wrote no flag since
+   *  it last resumed with the same RFLAGS, those it resumed with. */
+  undefinedAtLeave: bigint;
 }
 
-/** 'abi': the transition gave the two runs different values; 'diverged earlier': both runs
- *  resume with the value ring 3 left with, so the difference was made in user code before
- *  (a consequence of an earlier difference); 'flags (check undefined)': see the top. */
-export type DifferenceClass = 'abi' | 'diverged earlier' | 'flags (check undefined)';
+/** See the top of the file. */
+export type DifferenceClass = 'abi' | 'diverged earlier' | 'undefined, vendor table';
 
 export interface ObservedValue {
   value: string;
   /** What the value equals in its own run, when a simple rule finds it. */
   means: string | null;
+}
+
+interface Explanation {
+  means: string;
+  /** The value follows from what ring 3 left with (a register before the transition). */
+  derived: boolean;
 }
 
 export interface Difference {
@@ -64,19 +84,39 @@ export interface PointSummary {
   kind: string;
   leftAt: string | null;
   resumesAt: string;
+  /** The instruction that left ring 3, from the image (null: none, or not in the image). */
+  instruction: CodeLine | null;
+}
+
+/** An aligned pair whose user step left ring 3 differently (its 'left by' differs): one
+ *  instruction, two outcomes. Its field differences are in `differences` too. */
+export interface HandledDifferently {
+  seq: [number, number];
+  instruction: CodeLine | null;
+  a: { leftBy: string; mode: string; resumesAt: ObservedValue };
+  b: { leftBy: string; mode: string; resumesAt: ObservedValue };
+  /** The other fields that differ at this pair. */
+  alsoDiffer: string[];
 }
 
 export interface AbiDiff {
   profiles: [string, string];
   pointsCompared: { a: number; b: number; aligned: number };
-  /** The first difference, in run order: a field, or a point only one run has. */
-  first: { difference: Difference | null; onlyIn: { side: 'a' | 'b'; point: PointSummary } | null; before: [PointSummary, PointSummary] | null } | null;
+  /** The first counted difference, in run order: a field, or a point only one run has; with
+   *  the guest instructions around where each run left ring 3 for it (null: not in the image). */
+  first: {
+    difference: Difference | null;
+    onlyIn: { side: 'a' | 'b'; point: PointSummary } | null;
+    before: [PointSummary, PointSummary] | null;
+    code: { a: CodeLine[] | null; b: CodeLine[] | null };
+  } | null;
   differences: Difference[];
+  handledDifferently: HandledDifferently[];
   onlyIn: { a: PointSummary[]; b: PointSummary[] };
   consoleDiffers: boolean;
   /** The first console line that differs (1-based), with each side's text. */
   consoleFirstLine: { line: number; a: string | null; b: string | null } | null;
-  /** 0: nothing differs; 1: something does. */
+  /** 0: nothing differs but what the vendor tables leave undefined; 1: something does. */
   exit: 0 | 1;
 }
 
@@ -90,14 +130,30 @@ function pointKind(p: ObservationPoint): string {
 export function observationPoints(records: readonly TransitionRecord[]): ObservationPoint[] {
   const out: ObservationPoint[] = [];
   let leave: TransitionRecord | null = null;
+  // What ring 3 last resumed with: its RFLAGS and which of them are undefined values.
+  let resumed: { rflags: string; undefinedBits: bigint } | null = null;
   for (const r of records) {
     if (r.before.cpl === 3) leave = r;
     if (r.after.cpl !== 3) continue;
     const left = leave === null ? 'start' : leave.before.registers.rip;
-    out.push({ leave, resume: r, key: `${left} -> ${r.after.registers.rip}` });
+    let undefinedBits = 0n;
+    if (leave !== null) {
+      const b = leave.before;
+      const carried = b.statusLoaded && resumed !== null && resumed.rflags === b.registers.rflags;
+      undefinedBits = carried ? resumed!.undefinedBits : flagBits(b.undefinedFlags);
+    }
+    out.push({ leave, resume: r, key: `${left} -> ${r.after.registers.rip}`, undefinedAtLeave: undefinedBits });
+    const back = r.after.registers.rflags;
+    resumed = { rflags: back, undefinedBits: leave !== null && leave.before.registers.rflags === back ? undefinedBits : 0n };
     leave = null;
   }
   return out;
+}
+
+function flagBits(names: readonly string[]): bigint {
+  let bits = 0n;
+  for (const name of names) bits |= STATUS_BITS[name] ?? 0n;
+  return bits;
 }
 
 /** A longest-common-subsequence alignment of two key lists: pairs [i, j], [i, null] (only
@@ -131,7 +187,8 @@ export function align(a: readonly string[], b: readonly string[]): Array<[number
 
 /** Within each stretch the alignment left unmatched, pair a point of one run with one of
  *  the other that left ring 3 at the same instruction: the same user step, handled
- *  differently (SYSENTER completed on one CPU, #UD on the other). */
+ *  differently (SYSENTER completed on one CPU, #UD on the other); two first entries to
+ *  ring 3 ('start') pair too, whatever RIP each resumes at. */
 export function pairSameInstruction(pairs: Array<[number | null, number | null]>, leftA: readonly string[], leftB: readonly string[]): Array<[number | null, number | null]> {
   const out: Array<[number | null, number | null]> = [];
   let k = 0;
@@ -146,7 +203,7 @@ export function pairSameInstruction(pairs: Array<[number | null, number | null]>
     const used = new Set<number>();
     for (const [i] of gap) {
       if (i === null) continue;
-      const j = bs.find((x) => !used.has(x) && leftB[x] === leftA[i] && leftA[i] !== 'start');
+      const j = bs.find((x) => !used.has(x) && leftB[x] === leftA[i]);
       if (j === undefined) out.push([i, null]);
       else {
         used.add(j);
@@ -158,7 +215,8 @@ export function pairSameInstruction(pairs: Array<[number | null, number | null]>
   return out;
 }
 
-/** The RIP range a run's code at one privilege level was seen at. */
+/** The RIP range a run's code at one privilege level was seen executing at (canonical RIPs
+ *  only: a return may resume at a non-canonical RIP that never executes). */
 interface Range { lo: bigint; hi: bigint }
 
 function ripRange(records: readonly TransitionRecord[], cpl: number): Range | null {
@@ -167,6 +225,7 @@ function ripRange(records: readonly TransitionRecord[], cpl: number): Range | nu
     for (const s of [r.before, r.after]) {
       if (s.cpl !== cpl) continue;
       const v = BigInt(s.registers.rip);
+      if (!canonical(v)) continue;
       if (lo === null || v < lo) lo = v;
       if (hi === null || v > hi) hi = v;
     }
@@ -182,27 +241,44 @@ function canonical(v: bigint): boolean {
 const UNCHANGED = 'unchanged since the user left';
 const KIND_NAMES: Record<string, string> = { syscall: 'SYSCALL', sysenter: 'SYSENTER', delivery: 'event', iret: 'IRET', 'call-gate': 'call gate', 'far-return': 'far return' };
 
-/** What a register value at a point equals in its own run, by the first simple rule that fits. */
-export function explain(field: string, value: string, p: ObservationPoint, kernel: Range | null, user: Range | null): string | null {
+/** What a run knows to explain its values with. */
+interface RunContext {
+  kernel: Range | null;
+  user: Range | null;
+  symbols: SymbolTable | null;
+}
+
+/** What a register value at a point equals in its own run, by the first simple rule that
+ *  fits: first what ring 3 left with (derived), then what the value is. */
+function explainValue(field: string, value: string, p: ObservationPoint, run: RunContext): Explanation | null {
   const l = p.leave;
   const what = l === null ? '' : KIND_NAMES[l.kind] ?? l.kind.toUpperCase();
   if (l !== null) {
-    if (l.before.registers[field] === value) return UNCHANGED;
-    if (l.kind === 'syscall' && l.after.registers.rcx === value) return 'RIP after the SYSCALL (the return address)';
-    if (l.before.registers.rflags === value) return `RFLAGS before the ${what}`;
+    if (l.before.registers[field] === value) return { means: UNCHANGED, derived: true };
+    if (l.kind === 'syscall' && l.after.registers.rcx === value) return { means: 'RIP after the SYSCALL (the return address)', derived: true };
+    if (l.before.registers.rflags === value) return { means: `RFLAGS before the ${what}`, derived: true };
     for (const [name, v] of Object.entries(l.before.registers)) {
-      if (v === value && BigInt(v) !== 0n) return `${name} before the ${what}`;
+      if (v === value && BigInt(v) !== 0n) return { means: `${name} before the ${what}`, derived: true };
     }
   }
   if (!/^0x[0-9a-f]+$/i.test(value)) return null;
   const v = BigInt(value);
-  if (v === 0n) return 'zero';
-  if (field !== 'rip' && p.resume.after.registers.rip === value) return 'the RIP ring 3 resumes at';
-  if (!canonical(v)) return 'a non-canonical address';
-  if (kernel !== null && v >= kernel.lo && v <= kernel.hi) return "an address in the kernel's code (within the ring-0 RIPs seen)";
-  if (user !== null && v >= user.lo && v <= user.hi) return 'an address in user code (within the ring-3 RIPs seen)';
-  if (v >= 0xffff800000000000n) return 'an address in the upper (kernel) half';
+  const is = (means: string): Explanation => ({ means, derived: false });
+  if (v === 0n) return is('zero');
+  if (field !== 'rip' && p.resume.after.registers.rip === value) return is('the RIP ring 3 resumes at');
+  if (!canonical(v)) return is('a non-canonical address');
+  const symbol = run.symbols?.name(v) ?? null;
+  const inKernel = run.kernel !== null && v >= run.kernel.lo && v <= run.kernel.hi;
+  if (symbol !== null) return is(`${symbol}${inKernel ? ', among the kernel code seen' : ''}`);
+  if (inKernel) return is("an address in the kernel's code (within the ring-0 RIPs seen)");
+  if (run.user !== null && v >= run.user.lo && v <= run.user.hi) return is('an address between the lowest and highest ring-3 RIPs seen');
+  if (v >= 0xffff800000000000n) return is('an address in the upper (kernel) half');
   return null;
+}
+
+/** What a value at a point equals in its own run (the text of explainValue), for tests and tools. */
+export function explain(field: string, value: string, p: ObservationPoint, run: RunContext): string | null {
+  return explainValue(field, value, p, run)?.means ?? null;
 }
 
 /** The observed fields of a point, by name: how ring 3 was left, the mode and registers it
@@ -221,14 +297,25 @@ function fields(p: ObservationPoint): Map<string, string> {
   return f;
 }
 
-function summary(p: ObservationPoint): PointSummary {
-  return { seq: p.resume.seq, kind: pointKind(p), leftAt: p.leave?.before.registers.rip ?? null, resumesAt: p.resume.after.registers.rip };
+function summary(p: ObservationPoint, instruction: CodeLine | null): PointSummary {
+  return { seq: p.resume.seq, kind: pointKind(p), leftAt: p.leave?.before.registers.rip ?? null, resumesAt: p.resume.after.registers.rip, instruction };
 }
 
-function classify(field: string, a: ObservedValue, b: ObservedValue): DifferenceClass {
-  if (field === 'rflags' && ((BigInt(a.value) ^ BigInt(b.value)) & ~ARITHMETIC_FLAGS) === 0n) return 'flags (check undefined)';
-  return a.means === UNCHANGED && b.means === UNCHANGED ? 'diverged earlier' : 'abi';
+/** Whether both values are the RFLAGS ring 3 left with (in RFLAGS itself, or copied, as
+ *  SYSCALL copies it to R11) and differ only in flags undefined in both runs. */
+function onlyUndefinedFlags(va: string, vb: string, p: ObservationPoint, q: ObservationPoint): boolean {
+  if (p.leave === null || q.leave === null) return false;
+  if (va !== p.leave.before.registers.rflags || vb !== q.leave.before.registers.rflags) return false;
+  const differing = BigInt(va) ^ BigInt(vb);
+  return differing !== 0n && (differing & ~(p.undefinedAtLeave & q.undefinedAtLeave)) === 0n;
 }
+
+function classify(a: Explanation | null, b: Explanation | null, undefinedOnly: boolean): DifferenceClass {
+  if (undefinedOnly) return 'undefined, vendor table';
+  return a !== null && b !== null && a.derived && b.derived && a.means === b.means ? 'diverged earlier' : 'abi';
+}
+
+const counts = (x: Difference): boolean => x.class !== 'undefined, vendor table';
 
 function firstConsoleDifference(a: string, b: string): AbiDiff['consoleFirstLine'] {
   if (a === b) return null;
@@ -238,12 +325,29 @@ function firstConsoleDifference(a: string, b: string): AbiDiff['consoleFirstLine
   }
 }
 
-/** Compare two runs at their observation points. */
-export function diffRuns(a: RunObservations, b: RunObservations): AbiDiff {
+/** Where a point's run left ring 3, for the code window: the leaving instruction (or, for
+ *  the first entry, the RIP ring 3 starts at). */
+function leftFrom(p: ObservationPoint): { rip: bigint; mode: TransitionRecord['before']['mode'] } {
+  return p.leave !== null
+    ? { rip: BigInt(p.leave.before.registers.rip), mode: p.leave.before.mode }
+    : { rip: BigInt(p.resume.after.registers.rip), mode: p.resume.after.mode };
+}
+
+/** Compare two runs at their observation points. `codeAround` (optional) gives the guest
+ *  instructions shown with the first difference. */
+export function diffRuns(a: RunObservations, b: RunObservations, codeAround: CodeAround | null = null): AbiDiff {
   const pa = observationPoints(a.records), pb = observationPoints(b.records);
-  const ranges = [a, b].map((r) => ({ kernel: ripRange(r.records, 0), user: ripRange(r.records, 3) }));
+  const runs: RunContext[] = [a, b].map((r) => ({ kernel: ripRange(r.records, 0), user: ripRange(r.records, 3), symbols: r.symbols ?? null }));
   const leftAt = (p: ObservationPoint): string => p.leave?.before.registers.rip ?? 'start';
   const pairs = pairSameInstruction(align(pa.map((p) => p.key), pb.map((p) => p.key)), pa.map(leftAt), pb.map(leftAt));
+  const code = (p: ObservationPoint | null): CodeLine[] | null => {
+    if (p === null || codeAround === null) return null;
+    const at = leftFrom(p);
+    return codeAround(at.rip, at.mode);
+  };
+  const leavingInstruction = (p: ObservationPoint): CodeLine | null =>
+    p.leave === null ? null : code(p)?.find((l) => l.here) ?? null;
+  const handledDifferently: HandledDifferently[] = [];
   const differences: Difference[] = [];
   const onlyIn: AbiDiff['onlyIn'] = { a: [], b: [] };
   let first: AbiDiff['first'] = null;
@@ -252,41 +356,55 @@ export function diffRuns(a: RunObservations, b: RunObservations): AbiDiff {
   for (const [i, j] of pairs) {
     if (i === null || j === null) {
       const side = i !== null ? 'a' : 'b';
-      const point = summary(i !== null ? pa[i] : pb[j!]);
+      const p = i !== null ? pa[i] : pb[j!];
+      const point = summary(p, leavingInstruction(p));
       onlyIn[side].push(point);
-      first ??= { difference: null, onlyIn: { side, point }, before: last };
+      first ??= { difference: null, onlyIn: { side, point }, before: last, code: side === 'a' ? { a: code(p), b: null } : { a: null, b: code(p) } };
       continue;
     }
     aligned++;
     const p = pa[i], q = pb[j];
     const fa = fields(p), fb = fields(q);
+    const found = differences.length;
     for (const name of new Set([...fa.keys(), ...fb.keys()])) {
       const va = fa.get(name) ?? '(none)', vb = fb.get(name) ?? '(none)';
       if (va === vb) continue;
-      const oa = { value: va, means: explain(name, va, p, ranges[0].kernel, ranges[0].user) };
-      const ob = { value: vb, means: explain(name, vb, q, ranges[1].kernel, ranges[1].user) };
+      const ea = explainValue(name, va, p, runs[0]), eb = explainValue(name, vb, q, runs[1]);
       const d: Difference = {
-        class: classify(name, oa, ob),
+        class: classify(ea, eb, onlyUndefinedFlags(va, vb, p, q)),
         kind: pointKind(p) === pointKind(q) ? pointKind(p) : `${pointKind(p)} | ${pointKind(q)}`,
         field: name,
         seq: [p.resume.seq, q.resume.seq],
         rip: [p.resume.after.registers.rip, q.resume.after.registers.rip],
-        a: oa,
-        b: ob,
+        a: { value: va, means: ea?.means ?? null },
+        b: { value: vb, means: eb?.means ?? null },
       };
       differences.push(d);
-      first ??= { difference: d, onlyIn: null, before: last };
+      if (counts(d)) first ??= { difference: d, onlyIn: null, before: last, code: { a: code(p), b: code(q) } };
     }
-    last = [summary(p), summary(q)];
+    const here = differences.slice(found);
+    const leftBy = here.find((x) => x.field === 'left by');
+    if (leftBy !== undefined) {
+      const rip = (x: ObservationPoint, run: RunContext): ObservedValue => ({ value: x.resume.after.registers.rip, means: explain('rip', x.resume.after.registers.rip, x, run) });
+      handledDifferently.push({
+        seq: [p.resume.seq, q.resume.seq],
+        instruction: leavingInstruction(p),
+        a: { leftBy: leftBy.a.value, mode: fa.get('mode')!, resumesAt: rip(p, runs[0]) },
+        b: { leftBy: leftBy.b.value, mode: fb.get('mode')!, resumesAt: rip(q, runs[1]) },
+        alsoDiffer: here.filter((x) => x !== leftBy).map((x) => x.field),
+      });
+    }
+    last = [summary(p, null), summary(q, null)];
   }
   const consoleFirstLine = firstConsoleDifference(a.console, b.console);
   const consoleDiffers = consoleFirstLine !== null;
-  const differs = differences.length > 0 || onlyIn.a.length > 0 || onlyIn.b.length > 0 || consoleDiffers;
+  const differs = differences.some(counts) || onlyIn.a.length > 0 || onlyIn.b.length > 0 || consoleDiffers;
   return {
     profiles: [a.profile, b.profile],
     pointsCompared: { a: pa.length, b: pb.length, aligned },
     first,
     differences,
+    handledDifferently,
     onlyIn,
     consoleDiffers,
     consoleFirstLine,
@@ -302,15 +420,29 @@ function pointLine(p: PointSummary): string {
   return `seq ${p.seq}, ${p.kind}, left ring 3 at ${p.leftAt ?? '-'}, resumes at ${p.resumesAt}`;
 }
 
-/** The diff for a person: the first difference with the point before it, then every
- *  difference grouped by kind of point and field, with counts. */
+function instructionLine(l: CodeLine): string {
+  return `${l.address}${l.symbol !== null ? ` <${l.symbol}>` : ''}  ${l.text}`;
+}
+
+function codeLines(profile: string, lines: CodeLine[] | null): string[] {
+  if (lines === null) return [];
+  const out = [`  ${profile}, where ring 3 was left:`];
+  for (const l of lines) out.push(`  ${l.here ? '=>' : '  '} ${instructionLine(l)}`);
+  return out;
+}
+
+const CLASS_ORDER: readonly DifferenceClass[] = ['abi', 'diverged earlier', 'undefined, vendor table'];
+
+/** The diff for a person: the first difference with the guest code around it, then every
+ *  difference grouped by class, kind of point and field, with counts. */
 export function formatAbiDiff(d: AbiDiff): string {
   const [A, B] = d.profiles;
   const lines: string[] = [];
   lines.push(`points where ring 3 resumes: ${d.pointsCompared.a} on ${A}, ${d.pointsCompared.b} on ${B}, ${d.pointsCompared.aligned} aligned`);
   if (d.exit === 0) {
-    lines.push('nothing the guest could observe differs');
-    return lines.join('\n') + '\n';
+    const vendor = d.differences.length;
+    lines.push(vendor === 0 ? 'nothing the guest could observe differs' : `nothing the guest could observe differs but ${vendor} value${vendor === 1 ? '' : 's'} the SDM leaves undefined (vendor tables; not counted)`);
+    if (vendor === 0) return lines.join('\n') + '\n';
   }
   const f = d.first;
   if (f !== null) {
@@ -324,25 +456,45 @@ export function formatAbiDiff(d: AbiDiff): string {
     } else if (f.onlyIn !== null) {
       lines.push(`  only in ${f.onlyIn.side === 'a' ? A : B}: ${pointLine(f.onlyIn.point)}`);
     }
+    const sameCode = JSON.stringify(f.code.a) === JSON.stringify(f.code.b);
+    lines.push(...codeLines(sameCode ? `${A} and ${B}` : A, f.code.a), ...(sameCode ? [] : codeLines(B, f.code.b)));
   }
-  const groups = new Map<string, Difference[]>();
-  for (const x of d.differences) {
-    const k = `${x.class === 'abi' ? '' : `[${x.class}] `}${x.kind}: ${x.field}`;
-    groups.set(k, [...(groups.get(k) ?? []), x]);
+  const handledAt = new Set(d.handledDifferently.map((h) => h.seq.join('/')));
+  if (d.handledDifferently.length > 0) {
+    lines.push('', `the same user instruction, handled differently (${d.handledDifferently.length}):`);
+    for (const h of d.handledDifferently) {
+      lines.push(`  ${h.instruction !== null ? instructionLine(h.instruction) : '(instruction not in the image)'}   (seq ${h.seq[0]} / ${h.seq[1]})`);
+      lines.push(`    ${A}: ${h.a.leftBy}; resumes in ${h.a.mode} mode at ${shown(h.a.resumesAt)}`);
+      lines.push(`    ${B}: ${h.b.leftBy}; resumes in ${h.b.mode} mode at ${shown(h.b.resumesAt)}`);
+      const rest = h.alsoDiffer.filter((f) => f !== 'mode' && f !== 'rip');
+      if (rest.length > 0) lines.push(`    also differ: ${rest.join(', ')}`);
+    }
   }
-  if (groups.size > 0) lines.push('', 'differences by kind and field:');
-  for (const [k, xs] of groups) {
-    lines.push(`  ${k} (${xs.length}×)`);
-    const seen = new Set<string>();
-    for (const x of xs) {
-      const v = `${shown(x.a)}  vs  ${shown(x.b)}`;
-      if (seen.has(v)) continue;
-      seen.add(v);
-      if (seen.size > 3) {
-        lines.push('    ...');
-        break;
+  for (const cls of CLASS_ORDER) {
+    const groups = new Map<string, Difference[]>();
+    for (const x of d.differences) {
+      if (x.class !== cls || handledAt.has(x.seq.join('/'))) continue;
+      const k = `${x.kind}: ${x.field}`;
+      groups.set(k, [...(groups.get(k) ?? []), x]);
+    }
+    if (groups.size === 0) continue;
+    const heading = cls === 'abi' ? 'differences by kind and field' : cls === 'diverged earlier'
+      ? 'diverged earlier (both values follow from what ring 3 left with, by the same rule; the inputs differed)'
+      : 'undefined, vendor table (flags the last flag-writing instruction left undefined; not counted)';
+    lines.push('', `${heading}:`);
+    for (const [k, xs] of groups) {
+      lines.push(`  ${k} (${xs.length}×)`);
+      const seen = new Set<string>();
+      for (const x of xs) {
+        const v = `${shown(x.a)}  vs  ${shown(x.b)}`;
+        if (seen.has(v)) continue;
+        seen.add(v);
+        if (seen.size > (cls === 'abi' ? 3 : 1)) {
+          lines.push('    ...');
+          break;
+        }
+        lines.push(`    ${A}: ${shown(x.a)}`, `    ${B}: ${shown(x.b)}   (first at seq ${x.seq[0]} / ${x.seq[1]})`);
       }
-      lines.push(`    ${A}: ${shown(x.a)}`, `    ${B}: ${shown(x.b)}   (first at seq ${x.seq[0]} / ${x.seq[1]})`);
     }
   }
   for (const side of ['a', 'b'] as const) {
@@ -351,14 +503,14 @@ export function formatAbiDiff(d: AbiDiff): string {
     const byKind = new Map<string, PointSummary[]>();
     for (const p of ps) byKind.set(p.kind, [...(byKind.get(p.kind) ?? []), p]);
     lines.push('', `only in ${side === 'a' ? A : B} (${ps.length} points):`);
-    for (const [k, xs] of byKind) lines.push(`  ${k} (${xs.length}×), first: ${pointLine(xs[0])}`);
+    for (const [k, xs] of byKind) {
+      lines.push(`  ${k} (${xs.length}×), first: ${pointLine(xs[0])}`);
+      if (xs[0].instruction !== null) lines.push(`    ${instructionLine(xs[0].instruction)}`);
+    }
   }
   if (d.consoleFirstLine !== null) {
     const c = d.consoleFirstLine;
     lines.push('', `console differs from line ${c.line}:`, `  ${A}: ${c.a ?? '(ends)'}`, `  ${B}: ${c.b ?? '(ends)'}`);
-  }
-  if (d.differences.some((x) => x.class !== 'abi')) {
-    lines.push('', 'note: "flags (check undefined)" are RFLAGS differences within CF, PF, AF, ZF, SF, OF; this version does not yet check them against the vendor tables of what the last flag-writing instruction leaves undefined, so they count as differences');
   }
   return lines.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { Lazy, getCF, resultFlags, statusFlags } from '../flags.js';
-import { CF, OF } from '../../arch/rflags.js';
+import { CF, PF, AF, ZF, SF, OF, STATUS } from '../../arch/rflags.js';
 import { DE } from '../../arch/vectors.js';
 
 /** ALU operations in ModRM.reg order of group 1 (and the one-byte opcode rows). */
@@ -250,7 +250,7 @@ function mulFlags(cpu: Cpu, size: number, lo: number, loHi: number, upperSignifi
   const u = cpu.undef;
   let f = (upperSignificant ? CF | OF : 0) | (resultFlags(lo, loHi, size) & u.mulFromResult);
   if (u.mulKept !== 0) f |= statusFlags(cpu) & u.mulKept;
-  cpu.setStatus(f);
+  cpu.setStatus(f, SF | ZF | AF | PF);
 }
 
 /** MUL/IMUL r/m (one operand): rDX:rAX = rAX × r/m (AX = AL × r/m8). */
@@ -348,5 +348,5 @@ export function divE(cpu: Cpu, i: Insn): void {
   else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
   // Flags are undefined after DIV/IDIV (SDM, APM); the flavour says what they become.
   const u = cpu.undef;
-  cpu.setStatus((statusFlags(cpu) & u.divKept) | u.divSet);
+  cpu.setStatus((statusFlags(cpu) & u.divKept) | u.divSet, STATUS);
 }

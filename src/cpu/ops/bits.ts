@@ -4,8 +4,8 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { getOF, condition, resultFlags, statusFlags } from '../flags.js';
-import { CF, OF, ZF, PF } from '../../arch/rflags.js';
+import { getOF, condition, resultFlags, statusFlags, undefinedStatus } from '../flags.js';
+import { CF, OF, ZF, PF, AF, SF, STATUS } from '../../arch/rflags.js';
 import * as V from '../../arch/vectors.js';
 import { readE, sizeMask } from './arith.js';
 import { ShiftOF, DoubleShiftPast } from '../undefined.js';
@@ -59,12 +59,15 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
   // An immediate count other than 1 leaves OF alone on some flavours (SAR still clears it).
   const keepOF = count !== 1 && fromImm && u.shiftImmKeepsOF;
   let r = 0, rHi = 0, cf = 0, of = 0;
+  // Undefined (SDM SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR): OF for a count other than 1; a
+  // shift's AF; SHL/SHR's CF for a count of at least the width.
+  const ofUndefined = count !== 1 ? OF : 0;
   switch (kind) {
     case Shift.Shl: case Shift.Sal: {
       if (size === 8) { r = shl64(cpu, a, aHi, count); rHi = s.shHi; cf = bit64(a, aHi, 64 - count); }
       else { r = (a << count) & m; cf = count <= bits ? (a >>> (bits - count)) & 1 : 0; }
       of = keepOF ? (getOF(cpu) ? OF : 0) : (lastStep ? msb(r, rHi, size) ^ cf : msb(a, aHi, size) ^ below(a, aHi, size)) ? OF : 0;
-      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size));
+      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size), AF | ofUndefined | (count >= bits ? CF : 0));
       break;
     }
     case Shift.Shr: case Shift.Sar: {
@@ -78,7 +81,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
       }
       if (sar) of = 0;
       else of = keepOF ? (getOF(cpu) ? OF : 0) : (lastStep ? msb(r, rHi, size) ^ below(r, rHi, size) : msb(a, aHi, size)) ? OF : 0;
-      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size));
+      cpu.setStatus((cf ? CF : 0) | of | u.shiftAF | resultFlags(r, rHi, size), AF | ofUndefined | (count >= bits && !sar ? CF : 0));
       break;
     }
     case Shift.Rol: case Shift.Ror: {
@@ -98,7 +101,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
         of = lastStep ? cf ^ below(r, rHi, size) : msb(a, aHi, size) ^ (a & 1);
       }
       if (keepOF) of = (before & OF) !== 0 ? 1 : 0;
-      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0), (undefinedStatus(cpu) & ~(CF | OF)) | ofUndefined);
       break;
     }
     default: { // RCL, RCR: rotate through CF, one bit at a time (counts are small)
@@ -126,7 +129,7 @@ function shift(cpu: Cpu, kind: number, size: number, a: number, aHi: number, raw
       else if (n === 0) of = (before & OF) !== 0 ? 1 : 0;
       else of = msb(a, aHi, size) ^ (kind === Shift.Rcl ? below(a, aHi, size) : cin);
       if (keepOF) of = (before & OF) !== 0 ? 1 : 0;
-      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0));
+      cpu.setStatus((before & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0), (undefinedStatus(cpu) & ~(CF | OF)) | ofUndefined);
       break;
     }
   }
@@ -199,7 +202,8 @@ export function shiftDouble(cpu: Cpu, i: Insn): void {
     if (count > bits) cf = 0;
     if (!right) of = cf;
   }
-  cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | u.shiftAF | resultFlags(rLo, rHi, size));
+  // Undefined (SDM SHLD/SHRD): AF, OF for a count other than 1; past the size, all of them.
+  cpu.setStatus((cf ? CF : 0) | (of ? OF : 0) | u.shiftAF | resultFlags(rLo, rHi, size), count > bits ? STATUS : AF | (count !== 1 ? OF : 0));
   if (i.mem) cpu.write(lin, size, rLo, rHi);
   else cpu.setReg(i.rm, size, rLo, rHi);
 }
@@ -274,7 +278,7 @@ function applyBit(cpu: Cpu, lo: number, hi: number, bit: number, op: number, cur
 /** BT*: CF = the bit; ZF unchanged; OF, SF, AF, PF undefined: kept or cleared, by flavour. */
 function setCF(cpu: Cpu, cf: number): void {
   const keep = cpu.undef.bitTestOthersUnchanged ? ~CF : ZF;
-  cpu.setStatus((statusFlags(cpu) & keep) | (cf ? CF : 0));
+  cpu.setStatus((statusFlags(cpu) & keep) | (cf ? CF : 0), OF | SF | AF | PF | (undefinedStatus(cpu) & ZF));
 }
 
 export function btEG(cpu: Cpu, i: Insn): void {
@@ -292,13 +296,14 @@ export function bitScan(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
   const fromIndex = cpu.undef.bitScanFlagsFromIndex;
-  if ((v | vHi) === 0) { cpu.setStatus(fromIndex ? ZF | PF : statusFlags(cpu) | ZF); return; }
+  const undefinedBits = CF | OF | SF | AF | PF;
+  if ((v | vHi) === 0) { cpu.setStatus(fromIndex ? ZF | PF : statusFlags(cpu) | ZF, undefinedBits); return; }
   let index: number;
   if (i.op === 0) index = v !== 0 ? 31 - Math.clz32(v & -v) : 32 + 31 - Math.clz32(vHi & -vHi);
   else index = vHi !== 0 ? 63 - Math.clz32(vHi) : 31 - Math.clz32(v);
   const flags = fromIndex ? resultFlags(index, 0, 1) & PF : statusFlags(cpu) & ~ZF;
   cpu.setReg(i.reg, size, index, 0);
-  cpu.setStatus(flags);
+  cpu.setStatus(flags, undefinedBits);
 }
 
 /** POPCNT: ZF = source is zero; CF, OF, SF, AF, PF cleared. */
@@ -307,7 +312,7 @@ export function popcnt(cpu: Cpu, i: Insn): void {
   const v = readE(cpu, i, size) & sizeMask(size), vHi = size === 8 ? cpu.hi : 0;
   const n = popcount32(v) + popcount32(vHi);
   cpu.setReg(i.reg, size, n, 0);
-  cpu.setStatus(n === 0 ? ZF : 0);
+  cpu.setStatus(n === 0 ? ZF : 0, 0);
 }
 
 function popcount32(x: number): number {
@@ -327,7 +332,7 @@ export function lzcnt(cpu: Cpu, i: Insn): void {
   const kept = cpu.undef.lzcntKept;
   const flags = (kept !== 0 ? statusFlags(cpu) & kept : 0) | (n === size * 8 ? CF : 0) | (n === 0 ? ZF : 0);
   cpu.setReg(i.reg, size, n, 0);
-  cpu.setStatus(flags);
+  cpu.setStatus(flags, OF | SF | AF | PF);
 }
 
 export function setcc(cpu: Cpu, i: Insn): void {

@@ -6,7 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { alu, AluOp, readE, writeE, sizeMask } from './arith.js';
-import { getZF, statusFlags } from '../flags.js';
+import { getZF, statusFlags, undefinedStatus } from '../flags.js';
 import * as R from '../../arch/rflags.js';
 import { DS, SS, FS, GS } from '../../arch/descriptors.js';
 import * as C from '../../arch/control.js';
@@ -164,17 +164,17 @@ export function cmpxchg8b16b(cpu: Cpu, i: Insn): void {
   const eq = wide
     ? m0 === cpu.regLo[0] && m0h === cpu.regHi[0] && m1 === cpu.regLo[2] && m1h === cpu.regHi[2]
     : m0 === cpu.regLo[0] && m1 === cpu.regLo[2];
-  const status = statusFlags(cpu) & ~R.ZF;
+  const status = statusFlags(cpu) & ~R.ZF, undefinedBits = undefinedStatus(cpu) & ~R.ZF;
   if (eq) {
     cpu.write(lin, half, cpu.regLo[3], cpu.regHi[3]);
     cpu.write(lin + half, half, cpu.regLo[1], cpu.regHi[1]);
-    cpu.setStatus(status | R.ZF);
+    cpu.setStatus(status | R.ZF, undefinedBits);
   } else {
     cpu.write(lin, half, m0, m0h);
     cpu.write(lin + half, half, m1, m1h);
     cpu.setReg(0, half, m0, m0h);
     cpu.setReg(2, half, m1, m1h);
-    cpu.setStatus(status);
+    cpu.setStatus(status, undefinedBits);
   }
 }
 
@@ -305,7 +305,7 @@ export function lahf(cpu: Cpu): void {
 
 export function sahf(cpu: Cpu): void {
   const ah = (cpu.regLo[0] >> 8) & 0xd5;
-  cpu.setStatus((statusFlags(cpu) & R.OF) | ah);
+  cpu.setStatus((statusFlags(cpu) & R.OF) | ah, undefinedStatus(cpu) & R.OF);
 }
 
 export function enter(cpu: Cpu, i: Insn): void {
@@ -384,9 +384,10 @@ export function salc(cpu: Cpu): void {
 
 // ---------------------------------------------------------------- flags
 
-export function clc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) & ~R.CF); }
-export function stc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) | R.CF); }
-export function cmc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) ^ R.CF); }
+export function clc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) & ~R.CF, undefinedStatus(cpu) & ~R.CF); }
+export function stc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) | R.CF, undefinedStatus(cpu) & ~R.CF); }
+// CMC complements CF: an undefined CF stays undefined.
+export function cmc(cpu: Cpu): void { cpu.setStatus(statusFlags(cpu) ^ R.CF, undefinedStatus(cpu)); }
 export function cld(cpu: Cpu): void { cpu.flagsRest &= ~R.DF; }
 export function std(cpu: Cpu): void { cpu.flagsRest |= R.DF; }
 

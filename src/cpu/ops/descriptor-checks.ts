@@ -15,7 +15,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { readE } from './arith.js';
-import { statusFlags } from '../flags.js';
+import { statusFlags, undefinedStatus } from '../flags.js';
 import { ZF } from '../../arch/rflags.js';
 import {
   DESC_S, DESC_ATTR_MASK, SEL_TI, TYPE_LDT, TYPE_TSS_AVAIL, TYPE_TSS_BUSY, TYPE_CALL_GATE, DESC_TYPE_MASK, DESC_TYPE_READABLE,
@@ -72,7 +72,7 @@ function accepted(cpu: Cpu, sel: number, types: number): boolean {
 }
 
 function setZF(cpu: Cpu, on: boolean): void {
-  cpu.setStatus((statusFlags(cpu) & ~ZF) | (on ? ZF : 0));
+  cpu.setStatus((statusFlags(cpu) & ~ZF) | (on ? ZF : 0), undefinedStatus(cpu) & ~ZF);
 }
 
 /** LAR r, r/m16: the access-rights bytes of the descriptor's high dword, masked by FF00H

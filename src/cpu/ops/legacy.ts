@@ -4,8 +4,8 @@
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { getCF, getAF, resultFlags, statusFlags } from '../flags.js';
-import { CF, AF, ZF } from '../../arch/rflags.js';
+import { getCF, getAF, resultFlags, statusFlags, undefinedStatus } from '../flags.js';
+import { CF, PF, AF, ZF, SF, OF } from '../../arch/rflags.js';
 import { BR, DE } from '../../arch/vectors.js';
 import { rollbackStack } from '../stack.js';
 
@@ -19,7 +19,7 @@ export function aaa(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) ax = (ax + 0x106) & 0xffff;
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(cpu.undef.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(cpu.undef.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0), OF | SF | ZF | PF);
 }
 
 /** AAS: IF (AL & 0Fh) > 9 or AF THEN AX -= 6, AH -= 1, AF = CF = 1 ELSE AF = CF = 0; AL &= 0Fh. */
@@ -28,7 +28,7 @@ export function aas(cpu: Cpu): void {
   let ax = cpu.regLo[0] & 0xffff;
   if (adjust) { ax = (ax - 6) & 0xffff; ax = (ax - 0x100) & 0xffff; }
   setAX(cpu, (ax & 0xff00) | (ax & 0x0f));
-  cpu.setStatus(cpu.undef.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0));
+  cpu.setStatus(cpu.undef.asciiAdjust(resultFlags(al(cpu), 0, 1)) | (adjust ? AF | CF : 0), OF | SF | ZF | PF);
 }
 
 /** DAA / DAS (op 0 / 1): two decimal corrections of AL, per the SDM pseudocode. */
@@ -51,7 +51,7 @@ export function decimalAdjust(cpu: Cpu, i: Insn): void {
   }
   cpu.setReg8(0, a);
   // SF, ZF, PF from the result; OF is undefined (undefined.ts).
-  cpu.setStatus(resultFlags(a, 0, 1) | (cf ? CF : 0) | (af ? AF : 0) | cpu.undef.decimalAdjustOF(oldAl, a, sub));
+  cpu.setStatus(resultFlags(a, 0, 1) | (cf ? CF : 0) | (af ? AF : 0) | cpu.undef.decimalAdjustOF(oldAl, a, sub), OF);
 }
 
 /** AAM imm8: AH = AL / imm8, AL = AL mod imm8; #DE if imm8 = 0. */
@@ -61,14 +61,14 @@ export function aam(cpu: Cpu, i: Insn): void {
   const a = al(cpu);
   const r = a % base;
   setAX(cpu, (Math.floor(a / base) << 8) | r);
-  cpu.setStatus(resultFlags(r, 0, 1) | cpu.undef.aamAadRest);
+  cpu.setStatus(resultFlags(r, 0, 1) | cpu.undef.aamAadRest, OF | AF | CF);
 }
 
 /** AAD imm8: AL = (AL + AH * imm8) & FFh, AH = 0. */
 export function aad(cpu: Cpu, i: Insn): void {
   const r = (al(cpu) + ah(cpu) * (i.immLo & 0xff)) & 0xff;
   setAX(cpu, r);
-  cpu.setStatus(resultFlags(r, 0, 1) | cpu.undef.aamAadRest);
+  cpu.setStatus(resultFlags(r, 0, 1) | cpu.undef.aamAadRest, OF | AF | CF);
 }
 
 /** PUSHA/PUSHAD: EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI; all or nothing. */
@@ -97,14 +97,14 @@ export function arpl(cpu: Cpu, i: Insn): void {
   const lin = i.mem ? cpu.ea(i) : 0;
   if (i.mem) cpu.probeWrite(lin, 2);
   const dst = i.mem ? cpu.read16(lin) : cpu.getReg(i.rm, 2);
-  const flags = statusFlags(cpu) & ~ZF;
+  const flags = statusFlags(cpu) & ~ZF, undefinedBits = undefinedStatus(cpu) & ~ZF;
   if ((dst & 3) < (src & 3)) {
     const v = (dst & ~3) | (src & 3);
     if (i.mem) cpu.write16(lin, v);
     else cpu.setReg(i.rm, 2, v, 0);
-    cpu.setStatus(flags | ZF);
+    cpu.setStatus(flags | ZF, undefinedBits);
   } else {
-    cpu.setStatus(flags);
+    cpu.setStatus(flags, undefinedBits);
   }
 }
 
