@@ -45,7 +45,9 @@ trace     render a trace file written by run --trace: a block per transition (wh
           numbers, inclusive). A file that is not a whole trace of this version: one line, exit 2
 matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
           guest) under every profile (default: all runnable ones) and print a verdict table,
-          a row per guest or image file, by name.
+          a row per guest or image file, by name, and a last column saying whether what
+          the guest observed differs from the first profile's: same, differs or - (not
+          compared; see README), as \`diff\` would exit; it does not change the exit status.
           Images cannot state what they expect yet, so each is expected to succeed or skip.
           Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
