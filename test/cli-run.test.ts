@@ -61,9 +61,9 @@ describe('bundled guests by name', () => {
     assert.deepEqual(o.rows.map((row) => row.name), ['exceptions', 'ok.elf']);
     const t = ringside(['matrix', 'exceptions', ok]);
     assert.equal(t.status, 0);
-    // One column per runnable profile: native/idt and native/idt-amd.
-    assert.match(t.stdout, /^exceptions\s+success\s+success$/m);
-    assert.match(t.stdout, /^ok\.elf\s+success\s+success$/m);
+    // One column per runnable profile (native/idt and native/idt-amd), then the observations word.
+    assert.match(t.stdout, /^exceptions\s+success\s+success\s+same$/m);
+    assert.match(t.stdout, /^ok\.elf\s+success\s+success\s+same$/m);
     assert.doesNotMatch(t.stdout, /[0-9a-f]{64}/);
   });
 });

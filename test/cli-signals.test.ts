@@ -100,7 +100,8 @@ describe('ringside matrix interrupted', () => {
   it('SIGTERM: the current run is interrupted, the matrix stops and reports it, exit 143', async () => {
     const r = await interrupt(['matrix', mdir], 'SIGTERM');
     assert.equal(r.status, 143, r.stderr.join('\n'));
-    assert.match(r.stdout, /^a-spin\.elf\s+interrupted$/m);
+    // The row is short (one run of two) and its observations were not compared.
+    assert.match(r.stdout, /^a-spin\.elf\s+interrupted\s+-$/m);
     assert.doesNotMatch(r.stdout, /b-ok\.elf/);
     assert.match(r.stdout, /0 of 4 passed \(success or skip\); interrupted by SIGTERM after 1 of 4 runs/);
   });

@@ -18,6 +18,7 @@ import type { InjectedEvent, Injection } from '../cpu/injections.js';
 import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
 import { noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
 import { formatMatrix, type MatrixRow } from '../report/table.js';
+import type { ObservationsWord } from '../lab/diff.js';
 
 /** The checkout (or installed package) root: dist/src/cli/ -> ../../../ */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -44,7 +45,9 @@ trace     render a trace file written by run --trace: a block per transition (wh
           numbers, inclusive). A file that is not a whole trace of this version: one line, exit 2
 matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
           guest) under every profile (default: all runnable ones) and print a verdict table,
-          a row per guest or image file, by name.
+          a row per guest or image file, by name, and a last column saying whether what
+          the guest observed differs from the first profile's: same, differs or - (not
+          compared; see README), as \`diff\` would exit; it does not change the exit status.
           Images cannot state what they expect yet, so each is expected to succeed or skip.
           Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
@@ -521,6 +524,15 @@ function matrixExitCode(verdicts: string[]): number {
   return 0;
 }
 
+/** A matrix row in --json (README, "ringside matrix"). */
+interface MatrixJsonRow {
+  name: string;
+  image: string | null;
+  cells: RunJson[];
+  observations: ObservationsWord;
+  observationsDiffer: string[];
+}
+
 async function cmdMatrix(args: string[]): Promise<number> {
   const { values, positionals } = parse('matrix', args, MATRIX_OPTIONS, NOT_IMPLEMENTED_MATRIX);
   if (values.help) {
@@ -539,8 +551,9 @@ async function cmdMatrix(args: string[]): Promise<number> {
   if (entries.length === 0) throw new UsageError('nothing to run: no images or guests found');
 
   const { runImageAsync } = await lab();
+  const { RowObservations } = await import('../lab/diff.js');
   const rows: MatrixRow[] = [];
-  const jsonRows: Array<{ name: string; image: string | null; cells: RunJson[] }> = [];
+  const jsonRows: MatrixJsonRow[] = [];
   const total = entries.length * profiles.length;
   let n = 0;
   // Ctrl-C ends the current run as interrupted; the matrix then stops and reports what it has.
@@ -558,21 +571,27 @@ async function cmdMatrix(args: string[]): Promise<number> {
         }
         if (interrupts.signal.aborted) break; // the build was probably killed by the same Ctrl-C
       }
-      const row: MatrixRow = { name: entry.name, cells: [] };
-      const jsonRow = { name: entry.name, image, cells: [] as RunJson[] };
+      const row: MatrixRow = { name: entry.name, cells: [], observations: null, observationsDiffer: [] };
+      const jsonRow: MatrixJsonRow = { name: entry.name, image, cells: [], observations: null, observationsDiffer: [] };
       rows.push(row);
       jsonRows.push(jsonRow);
-      for (const profile of profiles) {
+      // Each run's records live only until the row's word is known (lab/diff.ts).
+      const observed = new RowObservations(profiles);
+      for (const [i, profile] of profiles.entries()) {
         if (interrupts.signal.aborted) break;
         n++;
         const started = Date.now();
         let cell: RunJson;
         if (buildError !== null || image === null) {
           cell = noRunJson('build-failed', buildError ?? 'no image', profile, entry.name);
+          observed.ended(i, null);
         } else {
           try {
-            cell = runToJson(await runImageAsync(image, { profile, ...limits, stop: interrupts.signal }));
+            const result = await runImageAsync(image, { profile, ...limits, stop: interrupts.signal, trace: observed.sink(i) });
+            observed.ended(i, result);
+            cell = runToJson(result);
           } catch (e) {
+            observed.ended(i, null);
             if (e instanceof BadInput) cell = noRunJson('bad-input', e.message, profile, image);
             else if (e instanceof ModelError) cell = noRunJson('model-error', e.message, profile, image);
             else {
@@ -585,6 +604,8 @@ async function cmdMatrix(args: string[]): Promise<number> {
         row.cells.push({ verdict: cell.verdict, reason: cell.reason });
         jsonRow.cells.push(cell);
       }
+      row.observations = jsonRow.observations = observed.word();
+      row.observationsDiffer = jsonRow.observationsDiffer = observed.differ;
     }
   } finally {
     interrupts.dispose();

@@ -1,5 +1,6 @@
 // Plain-text tables for the terminal.
 
+import type { ObservationsWord } from '../lab/diff.js';
 import { meetsExpectation } from '../lab/verdict.js';
 
 /** Left-aligned columns separated by two spaces, a dashed rule under the header. */
@@ -18,21 +19,33 @@ export interface MatrixRow {
   /** Guest name, or the image file's base name. */
   name: string;
   cells: MatrixCell[];
+  /** Whether the runs' observations differ from the first profile's (lab/diff.ts RowObservations);
+   *  null: not compared. */
+  observations: ObservationsWord;
+  /** The profiles whose observations differ from the first profile's. */
+  observationsDiffer: string[];
 }
 
 /**
- * The matrix verdict table: one row per guest or image, one column per profile,
- * then one line for every cell that did not pass, with its reason. `total` is the number
- * of runs planned; when the matrix was interrupted, the last row may be short and
- * `interrupted` says by what.
+ * The matrix verdict table: one row per guest or image, one column per profile, a last
+ * column saying whether the observations differ (`same`, `differs`, `-`), then one line for
+ * every cell that did not pass, with its reason, and for every row whose observations differ.
+ * `total` is the number of runs planned; when the matrix was interrupted, the last row may be
+ * short and `interrupted` says by what.
  */
 export function formatMatrix(profiles: string[], rows: MatrixRow[], opts: { total?: number; interrupted?: string } = {}): string {
-  let out = formatTable(['guest', ...profiles], rows.map((r) => [r.name, ...r.cells.map((c) => c.verdict)]));
+  let out = formatTable(
+    ['guest', ...profiles, 'observations'],
+    rows.map((r) => [r.name, ...profiles.map((_, i) => r.cells[i]?.verdict ?? ''), r.observations ?? '-']),
+  );
   const notes: string[] = [];
   for (const r of rows) {
     r.cells.forEach((c, i) => {
       if (!meetsExpectation(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
     });
+    if (r.observations === 'differs') {
+      notes.push(`${r.name}: observations on ${r.observationsDiffer.join(', ')} differ from ${profiles[0]} (ringside diff shows where)`);
+    }
   }
   const done = rows.reduce((n, r) => n + r.cells.length, 0);
   const total = opts.total ?? done;
