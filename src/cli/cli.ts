@@ -70,6 +70,7 @@ options:
                     (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
                     "Trace files"); FILE appears when the run ends, however it ends
+                    (a second Ctrl-C moves it into place and exits at once)
 
 Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
 (the verdict line, and the --json object); a matrix stops there and reports the runs so far.

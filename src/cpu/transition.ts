@@ -226,7 +226,9 @@ function side(cpu: Cpu): TransitionSide {
 
 /** Whether the instruction at the leaving side's CS:RIP caused the transition: every
  *  instruction-made transition and fault says so; a trap (single-step, data breakpoint,
- *  SDM Vol. 3B §18.3.1) or an external event is taken at the boundary before it. */
+ *  SDM Vol. 3B §18.3.1) or an external event is taken at the boundary before it.
+ *  Deviation: a fault raised while delivering a trap or an interrupt (a bad gate, a
+ *  stack fault) is recorded as `caused`, though that instruction has not run. */
 function codeRole(t: Transition): 'caused' | 'next' {
   return t.kind === TransitionKind.Delivery && (t.source === EventSource.Trap || t.source === EventSource.External) ? 'next' : 'caused';
 }
