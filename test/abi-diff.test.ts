@@ -30,7 +30,12 @@ function side(cpl: number, regs: Record<string, bigint>): TransitionSide {
   for (const n of ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags']) {
     registers[n] = hex(regs[n] ?? 0n);
   }
-  return { cpl, mode: '64-bit', registers, undefinedFlags: [], statusLoaded: false };
+  const zero = hex(0n);
+  return {
+    cpl, mode: '64-bit', codeSize: 64, registers, undefinedFlags: [], statusLoaded: false,
+    bases: { es: zero, cs: zero, ss: zero, ds: zero, fs: zero, gs: zero },
+    msrs: { efer: zero, star: zero, lstar: zero, cstar: zero, fmask: zero, kernelGsBase: zero, sysenterCs: zero, sysenterEsp: zero, sysenterEip: zero },
+  };
 }
 
 function record(seq: number, kind: TransitionRecord['kind'], before: TransitionSide, after: TransitionSide): TransitionRecord {

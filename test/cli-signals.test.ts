@@ -1,9 +1,11 @@
 // Ctrl-C and SIGTERM end a run with the verdict `interrupted`, still reported, exit 130 / 143
 // (README, exit status); the run loop gives the event loop a turn between slices so that the
-// handlers run at all. Also: the async run is the same run as the synchronous one.
+// handlers run at all. A second signal while `run --trace FILE` winds down exits at once, FILE
+// moved into place whole and no FILE.tmp left (docs/architecture.md, "Trace files"). Also:
+// the async run is the same run as the synchronous one.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -87,6 +89,58 @@ describe('ringside run interrupted', () => {
       assert.equal(o.console, 'spinning\n');
       assert.ok(o.instructions > 0);
       assert.equal(r.stderr.length, 1);
+    });
+  }
+});
+
+describe('ringside run --trace FILE interrupted twice', () => {
+  // The run is made slow to wind down once stopped (3 s), so that the second signal comes
+  // while the CLI still waits for it, as when a user presses Ctrl-C again at a hang.
+  const STOPPED = '#run-stopped';
+  const slowHook = join(dir, 'slow-stop.mjs');
+  writeFileSync(
+    slowHook,
+    `import { Machine } from ${JSON.stringify(machineUrl)};\n` +
+      `const runAsync = Machine.prototype.runAsync;\n` +
+      `Machine.prototype.runAsync = async function (limits, stop) {\n` +
+      `  process.stderr.write(${JSON.stringify(MARK + '\n')});\n` +
+      `  const end = await runAsync.call(this, limits, stop);\n` +
+      `  if (stop?.aborted) { process.stderr.write(${JSON.stringify(STOPPED + '\n')}); await new Promise((r) => setTimeout(r, 3000)); }\n` +
+      `  return end;\n` +
+      `};\n`,
+  );
+
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`a second ${sig}: exit ${code} at once, FILE whole, no FILE.tmp`, async () => {
+      const file = join(dir, `twice-${sig}.trace`);
+      const child = spawn(process.execPath, ['--import', slowHook, RINGSIDE, 'run', spin, '--trace', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      let stderr = '';
+      let firstSent = false;
+      let secondAt = 0;
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (!firstSent && stderr.includes(MARK)) {
+          firstSent = true;
+          setTimeout(() => child.kill(sig), 300);
+        }
+        if (secondAt === 0 && stderr.includes(STOPPED)) {
+          secondAt = Date.now();
+          process.kill(child.pid!, sig);
+        }
+      });
+      const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      clearTimeout(guard);
+      assert.ok(secondAt > 0, 'the run stopped after the first signal');
+      assert.equal(signal, null, 'the process exits; the second signal does not kill it');
+      assert.equal(status, code, stderr);
+      assert.ok(Date.now() - secondAt < 2500, 'it exits without waiting for the run to end');
+      assert.match(stderr, new RegExp(`interrupted again by ${sig}: trace: 0 transitions written to `));
+      assert.equal(existsSync(`${file}.tmp`), false, 'no FILE.tmp left');
+      const text = readFileSync(file, 'utf8');
+      assert.ok(text.endsWith('\n'));
+      const header = JSON.parse(lines(text)[0]) as { format: string; version: number };
+      assert.equal(header.format, 'ringside-trace');
     });
   }
 });

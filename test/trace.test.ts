@@ -3,7 +3,13 @@
 // frame holds the faulting RIP, CS, RSP and SS (SDM Vol. 3A §6.12.1, §6.14.2: 64-bit mode
 // pushes SS:RSP always), IRETQ's popped frame is what the CPU resumes with (Vol. 2A IRET),
 // SYSCALL's RCX is the next instruction's address (Vol. 2B SYSCALL), so its disassembled
-// length must match; symbols are checked against binutils' nm on the same image.
+// length must match; symbols are checked against binutils' nm on the same image. Each side
+// carries the MSRs a transition reads and the segment bases: SYSCALL enters at IA32_LSTAR,
+// SYSENTER at IA32_SYSENTER_EIP (Vol. 2B), the guest's own WRMSR values are what the trace
+// shows, and IRET keeps FS's and GS's hidden bases when it nulls their selectors (Vol. 2A IRET).
+// The instruction's role: a fault, INT n or SYSCALL is caused by the instruction at the saved
+// CS:RIP; a trap (single-step, Vol. 3B §18.3.1.4) is taken at the boundary before the next
+// one, whose address the frame saves (Vol. 3A §6.5).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,18 +17,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import { buildPvhImage, lines, RINGSIDE, ringside } from './helpers/pvh-image.js';
+import { readTrace, TraceWriter } from '../src/report/trace-file.js';
+import { SymbolTable } from '../src/guest/elf-symbols.js';
+import type { TransitionRecord, TransitionSide } from '../src/cpu/transition.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringside-trace-'));
 const hasNm = spawnSync('nm', ['--version']).status === 0;
 
 interface Slot { offset: number; address: string; name: string; value: string }
-interface Side { cpl: number; mode: string; registers: Record<string, string> }
+interface Side {
+  cpl: number; mode: string; codeSize: number;
+  registers: Record<string, string>; bases: Record<string, string>; msrs: Record<string, string>;
+}
 interface Entry {
   seq: number; icount: number; kind: string; vector: number | null; source: string | null; errorCode: number | null;
   before: Side; after: Side;
   frame: { address: string; bytes: string; slots: Slot[] } | null;
-  instruction: { address: string; symbol: string | null; bytes: string; text: string } | null;
+  instruction: { address: string; symbol: string | null; bytes: string; text: string; role: string } | null;
 }
+
+function nmSymbols(image: string): Map<string, bigint> {
+  const symbols = new Map<string, bigint>();
+  const nm = spawnSync('nm', [image], { encoding: 'utf8' }).stdout;
+  for (const m of nm.matchAll(/^([0-9a-f]+) [tTdDbBrR] (\S+)$/gm)) symbols.set(m[2], BigInt('0x' + m[1]));
+  return symbols;
+}
+const traceLines = (file: string): Entry[] => lines(readFileSync(file, 'utf8')).slice(1).map((x) => JSON.parse(x) as Entry);
 
 const big = (hex: string): bigint => BigInt(hex);
 const slot = (e: Entry, name: string): bigint => {
@@ -65,7 +85,7 @@ describe('run linux-entry --trace FILE', () => {
     assert.ok(text.endsWith('\n'));
     assert.equal(existsSync(`${file}.tmp`), false, 'no temporary file left');
     assert.equal(header.format, 'ringside-trace');
-    assert.equal(header.version, 1);
+    assert.equal(header.version, 2);
     assert.equal(header.profile, 'native/idt');
     assert.equal(typeof header.image, 'string');
     assert.ok(transitions > 100);
@@ -75,9 +95,7 @@ describe('run linux-entry --trace FILE', () => {
   });
 
   it('names each SYSCALL instruction by the ELF symbol nm gives for its address', { skip: !hasNm }, () => {
-    const nm = spawnSync('nm', [String(header.image)], { encoding: 'utf8' }).stdout;
-    const symbols = new Map<string, bigint>();
-    for (const m of nm.matchAll(/^([0-9a-f]+) [tTdDbBrR] (\S+)$/gm)) symbols.set(m[2], BigInt('0x' + m[1]));
+    const symbols = nmSymbols(String(header.image));
     const syscalls = entries.filter((e) => e.kind === 'syscall');
     let named = 0;
     for (const e of syscalls) {
@@ -99,6 +117,54 @@ describe('run linux-entry --trace FILE', () => {
       assert.equal(symbols.get(m[1])! + BigInt('0x' + (m[2] ?? '0')), big(i.address), `#${e.seq}: ${i.symbol} is ${i.address}`);
     }
     assert.ok(named > 0);
+  });
+
+  it('shows the MSRs the kernel wrote: SYSCALL enters at LSTAR, SYSENTER at SYSENTER_EIP, the user runs with the per-CPU area in KERNEL_GS_BASE', { skip: !hasNm }, () => {
+    // kernel.c: LSTAR = entry_SYSCALL_64, CSTAR = entry_SYSCALL_compat, SYSENTER_EIP =
+    // entry_SYSENTER_compat, GS.base = &percpu, swapped into IA32_KERNEL_GS_BASE for user mode.
+    const symbols = nmSymbols(String(header.image));
+    const syscalls = entries.filter((e) => e.kind === 'syscall' && e.before.mode === '64-bit');
+    const sysenters = entries.filter((e) => e.kind === 'sysenter');
+    assert.ok(syscalls.length > 0 && sysenters.length > 0);
+    for (const e of syscalls) {
+      assert.equal(big(e.before.msrs.lstar), symbols.get('entry_SYSCALL_64'), `#${e.seq}: LSTAR`);
+      assert.equal(big(e.before.msrs.cstar), symbols.get('entry_SYSCALL_compat'), `#${e.seq}: CSTAR`);
+      assert.equal(big(e.after.registers.rip), big(e.before.msrs.lstar), 'RIP <- IA32_LSTAR');
+      assert.equal(big(e.before.msrs.kernelGsBase), symbols.get('percpu'), `#${e.seq}: the kernel's GS.base, swapped out`);
+      assert.equal(big(e.after.bases.gs), big(e.before.bases.gs), 'SYSCALL leaves GS.base');
+      assert.equal(big(e.before.msrs.efer) & 1n, 1n, 'EFER.SCE');
+    }
+    for (const e of sysenters) {
+      assert.equal(big(e.before.msrs.sysenterEip), symbols.get('entry_SYSENTER_compat'));
+      assert.equal(big(e.after.registers.rip), big(e.before.msrs.sysenterEip), 'RIP <- IA32_SYSENTER_EIP');
+      assert.equal(big(e.after.registers.rsp), big(e.before.msrs.sysenterEsp), 'RSP <- IA32_SYSENTER_ESP');
+      assert.equal(big(e.after.registers.cs), big(e.before.msrs.sysenterCs) & 0xfffcn, 'CS <- IA32_SYSENTER_CS AND FFFCH');
+    }
+    // A kernel-mode delivery reaches the per-CPU area through GS (the kernel never runs with the user's).
+    const kernelFaults = entries.filter((e) => e.kind === 'delivery' && e.before.cpl === 0 && e.before.mode === '64-bit' && e.source === 'fault');
+    assert.ok(kernelFaults.length > 0);
+    for (const e of kernelFaults) {
+      assert.ok([big(e.before.bases.gs), big(e.before.msrs.kernelGsBase)].includes(symbols.get('percpu')!), `#${e.seq}: GS.base or KERNEL_GS_BASE is &percpu`);
+    }
+  });
+
+  it('says whether the instruction caused the transition or runs next: a trap saves the next one\'s address', () => {
+    const roles = (pred: (e: Entry) => boolean): Set<string> => new Set(entries.filter(pred).map((e) => e.instruction!.role));
+    assert.deepEqual(roles((e) => e.kind === 'syscall' || e.kind === 'sysret' || e.kind === 'iret' || e.kind === 'sysenter'), new Set(['caused']));
+    assert.deepEqual(roles((e) => e.kind === 'delivery' && e.vector === 13), new Set(['caused']));
+    const traps = entries.filter((e) => e.kind === 'delivery' && e.source === 'trap' && e.frame !== null);
+    assert.ok(traps.length > 10);
+    for (const e of traps) {
+      assert.equal(e.instruction!.role, 'next', `#${e.seq}`);
+      assert.equal(slot(e, e.after.mode === '64-bit' ? 'RIP' : 'EIP'), big(e.instruction!.address), `#${e.seq}: the frame saves the next instruction's address`);
+    }
+    // INT n: the frame saves the address after the instruction that caused it (Vol. 2A INT n).
+    const ints = entries.filter((e) => e.kind === 'delivery' && e.source === 'software' && e.after.mode === '64-bit' && e.frame !== null && e.before.mode === '64-bit');
+    assert.ok(ints.length > 0);
+    for (const e of ints) {
+      assert.equal(e.instruction!.role, 'caused');
+      assert.equal(slot(e, 'RIP'), big(e.instruction!.address) + BigInt(e.instruction!.bytes.split(' ').length));
+    }
   });
 
   it('decodes a fault\'s 64-bit frame: error code, RIP, CS, RFLAGS, RSP, SS of the interrupted code', () => {
@@ -146,6 +212,9 @@ describe('run linux-entry --trace FILE', () => {
       assert.deepEqual(all.map((b) => b.seq), entries.map((e) => e.seq));
       const e = entries.find((x) => x.kind === 'delivery' && x.frame !== null)!;
       const block = all[e.seq - 1].text;
+      assert.ok(block.includes(`caused by ${e.instruction!.address}`), block);
+      const trap = entries.find((x) => x.source === 'trap')!;
+      assert.ok(all[trap.seq - 1].text.includes(`next to run ${trap.instruction!.address}`), all[trap.seq - 1].text);
       for (const s of e.frame!.slots) assert.ok(block.includes(`${s.address}  +0x${s.offset.toString(16).padStart(2, '0')}  ${s.name.padEnd(10)} ${s.value}`), block);
       assert.ok(block.includes(`<${e.instruction!.symbol}>`), block);
     });
@@ -190,8 +259,15 @@ describe('run linux-entry --trace FILE', () => {
       });
       it('another version', () => {
         const l = lines(text);
-        l[0] = JSON.stringify({ ...header, version: 2 });
-        refused(['trace', variant('v2.trace', l.join('\n') + '\n')], /version 2, this Ringside reads version 1/);
+        l[0] = JSON.stringify({ ...header, version: 1 });
+        refused(['trace', variant('v1.trace', l.join('\n') + '\n')], /v1\.trace: trace version 1 is not readable by this ringside \(version 2\); run it again/);
+      });
+      it('a side without its MSRs', () => {
+        const l = lines(text);
+        const e = JSON.parse(l[2]) as Entry;
+        delete (e.after as Partial<Side>).msrs;
+        l[2] = JSON.stringify(e);
+        refused(['trace', variant('msrs.trace', l.join('\n') + '\n')], /line 3: .*"after"/);
       });
       it('no header', () => refused(['trace', variant('nohead.trace', lines(text).slice(1).join('\n') + '\n')], /not a Ringside trace/));
       it('empty, or missing', () => {
@@ -199,6 +275,74 @@ describe('run linux-entry --trace FILE', () => {
         refused(['trace', join(dir, 'absent.trace')], /cannot read/);
       });
     });
+  });
+});
+
+describe('segment bases and INT1 in traces of other guests', () => {
+  it('ring3: IRET to CPL 3 nulls FS and GS but keeps the bases the guest wrote (Vol. 2A IRET)', () => {
+    // guests/ring3 (iret.null_keeps_base) writes these to IA32_FS_BASE and IA32_GS_BASE.
+    const FS_BASE = 0x0000123456789000n, GS_BASE = 0xffff800012345000n;
+    const file = join(dir, 'ring3.trace');
+    const r = ringside(['run', 'ring3', '--trace', file]);
+    assert.equal(r.status, 0, r.stderr);
+    const irets = traceLines(file).filter((e) => e.kind === 'iret' && big(e.before.bases.fs) === FS_BASE);
+    assert.ok(irets.length > 0, 'an IRET with the guest\'s FS.base');
+    for (const e of irets) {
+      assert.equal(big(e.before.bases.gs), GS_BASE);
+      assert.equal(e.after.cpl, 3);
+      assert.equal(big(e.after.registers.fs), 0n, 'FS nulled');
+      assert.equal(big(e.after.registers.gs), 0n, 'GS nulled');
+      assert.equal(big(e.after.bases.fs), FS_BASE, 'FS.base kept');
+      assert.equal(big(e.after.bases.gs), GS_BASE, 'GS.base kept');
+    }
+  });
+
+  it('exception-frames: INT1 is a privileged software exception its instruction caused; the frame saves the next RIP', () => {
+    const file = join(dir, 'exception-frames.trace');
+    const r = ringside(['run', 'exception-frames', '--trace', file]);
+    assert.equal(r.status, 0, r.stderr);
+    const int1 = traceLines(file).filter((e) => e.kind === 'delivery' && e.vector === 1 && e.instruction?.bytes === 'f1');
+    assert.ok(int1.length > 0);
+    for (const e of int1) {
+      assert.equal(e.source, 'privileged-software');
+      assert.equal(e.instruction!.role, 'caused');
+      assert.equal(e.instruction!.text, 'int1');
+      assert.equal(slot(e, 'RIP'), big(e.instruction!.address) + 1n);
+    }
+  });
+});
+
+describe('disassembly follows the code segment\'s size (SDM Vol. 3A §3.4.5, CS.D)', () => {
+  // The model raises a model error on 16-bit code segments, so no run reaches one: the record
+  // is made by hand. B8 iw is MOV AX, imm16 in a 16-bit segment, MOV EAX, imm32 in a 32-bit one.
+  const hexes = (names: readonly string[]): Record<string, string> => Object.fromEntries(names.map((n) => [n, '0x' + '0'.repeat(16)]));
+  const side = (codeSize: 16 | 32 | 64): TransitionSide => ({
+    cpl: 0, mode: codeSize === 64 ? '64-bit' : 'protected', codeSize,
+    registers: hexes(['rax', 'rip', 'rflags']), undefinedFlags: [], statusLoaded: false,
+    bases: hexes(['es', 'cs', 'ss', 'ds', 'fs', 'gs']) as TransitionSide['bases'],
+    msrs: hexes(['efer', 'star', 'lstar', 'cstar', 'fmask', 'kernelGsBase', 'sysenterCs', 'sysenterEsp', 'sysenterEip']) as TransitionSide['msrs'],
+  });
+  const record = (codeSize: 16 | 32 | 64): TransitionRecord => ({
+    seq: 1, icount: 1, kind: 'delivery', vector: 13, source: 'fault', errorCode: 0, annotation: null,
+    before: side(codeSize), after: side(32), frame: null,
+    code: { address: '0x0000000000001000', bytes: [0xb8, 0x34, 0x12, 0x90, 0x90, 0x90], role: 'caused' },
+  });
+  const disassembled = (codeSize: 16 | 32 | 64): { text: string; bytes: string } => {
+    const file = join(dir, `code${codeSize}.trace`);
+    const w = new TraceWriter(file, { profile: 'test', image: 'test' }, new SymbolTable([]));
+    w.sink(record(codeSize));
+    w.finish();
+    return readTrace(file).entries[0].instruction!;
+  };
+  it('16-bit: 16-bit operands', () => {
+    const i = disassembled(16);
+    assert.equal(i.text, 'mov $0x1234,%ax');
+    assert.equal(i.bytes, 'b8 34 12');
+  });
+  it('32-bit: 32-bit operands', () => {
+    const i = disassembled(32);
+    assert.equal(i.text, 'mov $0x90901234,%eax');
+    assert.equal(i.bytes, 'b8 34 12 90 90');
   });
 });
 

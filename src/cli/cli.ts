@@ -73,6 +73,7 @@ options:
                     (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
                     "Trace files"); FILE appears when the run ends, however it ends
+                    (a second Ctrl-C moves it into place and exits at once)
 
 Ctrl-C (SIGINT) or SIGTERM ends the run with the verdict interrupted, reported as any other
 (the verdict line, and the --json object); a matrix stops there and reports the runs so far.
@@ -297,22 +298,31 @@ function plural(n: number, word: string): string {
  * SIGINT and SIGTERM while guests run: the handler aborts `signal`, and the run (which gives
  * the event loop a turn between slices) ends as interrupted, still reported. Each handler
  * is installed once: a second Ctrl-C takes the default action and kills the process, a way
- * out should something hang.
+ * out should something hang. With `lastWords` (a trace file to move into place), a second
+ * signal runs it and exits at once instead, since the default action would leave FILE.tmp.
  */
 class Interrupts {
   private readonly controller = new AbortController();
-  private readonly handlers = new Map<InterruptSignal, () => void>();
+  private readonly handlers: Array<[InterruptSignal, () => void]> = [];
   received: InterruptSignal | undefined;
 
-  constructor() {
+  constructor(lastWords?: (sig: InterruptSignal) => void) {
     for (const sig of Object.keys(INTERRUPT_SIGNALS) as InterruptSignal[]) {
       const handler = (): void => {
         this.received ??= sig;
         this.controller.abort(sig);
+        if (lastWords !== undefined) this.listen(sig, () => {
+          lastWords(sig);
+          process.exit(exitCodeFor('interrupted', sig));
+        });
       };
-      this.handlers.set(sig, handler);
-      process.once(sig, handler);
+      this.listen(sig, handler);
     }
+  }
+
+  private listen(sig: InterruptSignal, handler: () => void): void {
+    this.handlers.push([sig, handler]);
+    process.once(sig, handler);
   }
 
   get signal(): AbortSignal {
@@ -369,7 +379,10 @@ async function cmdRun(args: string[]): Promise<number> {
   const { runImageAsync } = await lab();
   const trace = values.trace !== undefined ? await openTrace(values.trace, profile, image) : undefined;
 
-  const interrupts = new Interrupts();
+  const interrupts = new Interrupts(trace === undefined ? undefined : (sig) => {
+    trace.finish();
+    err(`interrupted again by ${sig}: trace: ${plural(trace.count, 'transition')} written to ${trace.path}; exiting at once`);
+  });
   let result: RunResult;
   try {
     result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });

@@ -21,8 +21,11 @@ import { deliverProtected } from './idt-protected.js';
 export const enum Source {
   /** A fault or abort the CPU detected: EXT = 1, no DPL check. */
   Fault = 0,
-  /** A trap the CPU detected (debug traps, INT1): EXT = 1, no DPL check. */
+  /** A trap the CPU detected at a boundary (debug traps): EXT = 1, no DPL check. */
   Trap = 3,
+  /** INT1 (ICEBP), a privileged software exception: delivered as a debug trap, EXT = 1, no
+   *  DPL check (SDM Vol. 2A INT n, "INT1"), but made by its instruction. */
+  PrivilegedSoftware = 4,
   /** INT n, INT3, INTO: the gate DPL is checked against CPL, EXT = 0. */
   Software = 1,
   /** A maskable interrupt from the local APIC: EXT = 1, no DPL check, no error code. */
@@ -35,6 +38,7 @@ export function eventSource(source: Source): EventSource {
     case Source.Software: return EventSource.Software;
     case Source.External: return EventSource.External;
     case Source.Trap: return EventSource.Trap;
+    case Source.PrivilegedSoftware: return EventSource.PrivilegedSoftware;
     default: return EventSource.Fault;
   }
 }

@@ -8,9 +8,10 @@
 
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
-import { CS, SS, ES, DS, FS, GS, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING } from '../arch/descriptors.js';
+import { CS, SS, ES, DS, FS, GS, SEG_NAMES, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_DB } from '../arch/descriptors.js';
 import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment } from './segments.js';
-import { formatLinear, formatRegisters } from './format.js';
+import { formatLinear, formatRegisters, hex64 } from './format.js';
+import { Msr } from './msrs.js';
 import { Mode } from './mode.js';
 import { statusLoaded, undefinedStatus } from './flags.js';
 
@@ -35,9 +36,11 @@ export const enum TransitionKind {
 
 export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit', 'call-gate', 'far-return'] as const;
 
-/** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. */
-export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3 }
-export const EVENT_SOURCE_NAMES = ['fault', 'trap', 'software', 'external'] as const;
+/** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. INT1 is a
+ *  privileged software exception (SDM Vol. 2A INT n, "INT1"; the event type VMX and FRED give
+ *  it), apart from the debug traps the CPU detects at a boundary. */
+export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3, PrivilegedSoftware = 4 }
+export const EVENT_SOURCE_NAMES = ['fault', 'trap', 'software', 'external', 'privileged-software'] as const;
 
 export const enum SsLoad {
   /** SS is left as it is (same-privilege delivery, IRET without a stack switch). */
@@ -86,6 +89,9 @@ export class Transition {
 export interface TransitionSide {
   cpl: number;
   mode: 'protected' | '64-bit' | 'compatibility';
+  /** The code segment's default operand and address size (SDM Vol. 3A §3.4.5: CS.L in
+   *  IA-32e mode, else CS.D): how its instructions decode. */
+  codeSize: 16 | 32 | 64;
   /** GPRs rax..r15, rip, rflags, selectors es..gs, as 0x-prefixed 64-bit hex. */
   registers: Record<string, string>;
   /** The status flags in rflags whose value the SDM leaves undefined: the last
@@ -94,6 +100,13 @@ export interface TransitionSide {
   /** The status flags were last written whole by a load (POPF, IRET, SYSRET, a transition),
    *  not computed: whether they are undefined depends on where they came from. */
   statusLoaded: boolean;
+  /** The segment bases the descriptor caches hold (64-bit mode uses only FS's and GS's,
+   *  SDM Vol. 3A §3.4.4), as 0x-prefixed 64-bit hex. */
+  bases: Record<(typeof SEG_NAMES)[number], string>;
+  /** The MSRs transitions read (SYSCALL, SYSRET, SYSENTER, SYSEXIT, SWAPGS), as
+   *  0x-prefixed 64-bit hex: efer, star, lstar, cstar, fmask, kernelGsBase, sysenterCs,
+   *  sysenterEsp, sysenterEip. */
+  msrs: Record<'efer' | 'star' | 'lstar' | 'cstar' | 'fmask' | 'kernelGsBase' | 'sysenterCs' | 'sysenterEsp' | 'sysenterEip', string>;
 }
 
 /** A structured record of one transition, handed to the trace sink. */
@@ -113,10 +126,11 @@ export interface TransitionRecord {
   after: TransitionSide;
   /** The frame's bytes as the guest's memory holds them after the transition. */
   frame: { address: string; bytes: number[] } | null;
-  /** Up to 15 bytes at the leaving side's CS:RIP (the instruction that caused the
-   *  transition, or for a trap or an external event the next one), read as far as the
-   *  fetch's translation is cached; null if none is. */
-  code: { address: string; bytes: number[] } | null;
+  /** Up to 15 bytes at the leaving side's CS:RIP, read as far as the fetch's translation
+   *  is cached; null if none is. `role`: `caused` when that instruction caused the
+   *  transition, `next` when the event came at the boundary before it (a trap, an
+   *  external interrupt or NMI) and it is the one the interrupted code runs next. */
+  code: { address: string; bytes: number[]; role: 'caused' | 'next' } | null;
 }
 
 export type TraceSink = (record: TransitionRecord) => void;
@@ -155,7 +169,7 @@ export function commitTransition(cpu: Cpu): void {
   t.csHi = markAccessed(cpu, t.csSel, t.csHi);
   if (t.ss === SsLoad.Descriptor) t.ssHi = markAccessed(cpu, t.ssSel, t.ssHi);
   const before = cpu.traceSink !== null ? side(cpu) : null;
-  const code = before !== null ? codeBytes(cpu) : null;
+  const code = before !== null ? codeBytes(cpu, codeRole(t)) : null;
   const oldCpl = cpu.cpl;
 
   if (t.writesRcxR11) {
@@ -208,14 +222,34 @@ const MODE_NAMES = ['protected', '64-bit', 'compatibility'] as const;
 const STATUS_FLAG_NAMES: ReadonlyArray<[number, string]> = [[R.CF, 'CF'], [R.PF, 'PF'], [R.AF, 'AF'], [R.ZF, 'ZF'], [R.SF, 'SF'], [R.OF, 'OF']];
 
 function side(cpu: Cpu): TransitionSide {
+  const bases = {} as TransitionSide['bases'];
+  SEG_NAMES.forEach((n, s) => { bases[n] = hex64(cpu.segBaseLo[s], cpu.segBaseHi[s]); });
+  const msr = (slot: Msr): string => hex64(cpu.msrLo[slot], cpu.msrHi[slot]);
+  const msrs = {
+    efer: hex64(cpu.efer, 0), star: msr(Msr.Star), lstar: msr(Msr.Lstar), cstar: msr(Msr.Cstar), fmask: msr(Msr.Fmask),
+    kernelGsBase: msr(Msr.KernelGsBase), sysenterCs: msr(Msr.SysenterCs), sysenterEsp: msr(Msr.SysenterEsp), sysenterEip: msr(Msr.SysenterEip),
+  };
+  const codeSize = cpu.mode === Mode.Long64 ? 64 : (cpu.segAttr[CS] & DESC_DB) !== 0 ? 32 : 16;
   const undefinedBits = undefinedStatus(cpu);
   return {
     cpl: cpu.cpl,
     mode: MODE_NAMES[cpu.mode],
+    codeSize,
     registers: formatRegisters(cpu, false),
     undefinedFlags: STATUS_FLAG_NAMES.filter(([bit]) => (undefinedBits & bit) !== 0).map(([, name]) => name),
     statusLoaded: statusLoaded(cpu),
+    bases,
+    msrs,
   };
+}
+
+/** Whether the instruction at the leaving side's CS:RIP caused the transition: every
+ *  instruction-made transition and fault says so; a trap (single-step, data breakpoint,
+ *  SDM Vol. 3B §18.3.1) or an external event is taken at the boundary before it.
+ *  Deviation: a fault raised while delivering a trap or an interrupt (a bad gate, a
+ *  stack fault) is recorded as `caused`, though that instruction has not run. */
+function codeRole(t: Transition): 'caused' | 'next' {
+  return t.kind === TransitionKind.Delivery && (t.source === EventSource.Trap || t.source === EventSource.External) ? 'next' : 'caused';
 }
 
 /** The frame's bytes through the translations its own writes or reads just cached: a
@@ -233,7 +267,7 @@ function frameBytes(cpu: Cpu, lin: number, length: number): TransitionRecord['fr
 
 /** The bytes at CS:RIP before the transition, as far as cached translations reach (an
  *  instruction is at most 15 bytes, SDM Vol. 2A §2.3.11); null if its first byte is not. */
-function codeBytes(cpu: Cpu): TransitionRecord['code'] {
+function codeBytes(cpu: Cpu, role: 'caused' | 'next'): TransitionRecord['code'] {
   const lin = cpu.mode === Mode.Long64 ? cpu.rip : (cpu.segBaseLo[CS] + cpu.rip) >>> 0;
   const bytes: number[] = [];
   for (let k = 0; k < 15; k++) {
@@ -241,5 +275,5 @@ function codeBytes(cpu: Cpu): TransitionRecord['code'] {
     if (p < 0 || p >= cpu.mem.size) break;
     bytes.push(cpu.mem.bytes[p]);
   }
-  return bytes.length > 0 ? { address: formatLinear(lin), bytes } : null;
+  return bytes.length > 0 ? { address: formatLinear(lin), bytes, role } : null;
 }

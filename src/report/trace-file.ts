@@ -5,9 +5,7 @@
 // run ends, however it ends (verdict, model error, Ctrl-C). Reading checks every line, so
 // a truncated or corrupt file is refused with one line naming where, never half-rendered.
 //
-// Deviations: outside 64-bit mode the instruction is disassembled as 32-bit code (a
-// 16-bit code segment's instructions would be misread); frames of 16-bit gates are shown
-// as unnamed slots.
+// Deviations: frames of 16-bit gates are shown as unnamed slots.
 
 import { closeSync, openSync, readFileSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from 'iced-x86';
@@ -16,7 +14,7 @@ import type { TransitionRecord, TransitionSide } from '../cpu/transition.js';
 import type { SymbolTable } from '../guest/elf-symbols.js';
 
 export const TRACE_FORMAT = 'ringside-trace';
-export const TRACE_VERSION = 1;
+export const TRACE_VERSION = 2;
 
 export interface TraceHeader {
   format: typeof TRACE_FORMAT;
@@ -46,7 +44,7 @@ export interface TraceEntry {
   before: TransitionSide;
   after: TransitionSide;
   frame: { address: string; bytes: string; slots: FrameSlot[] } | null;
-  instruction: { address: string; symbol: string | null; bytes: string; text: string } | null;
+  instruction: { address: string; symbol: string | null; bytes: string; text: string; role: 'caused' | 'next' } | null;
 }
 
 const hexBytes = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -101,17 +99,18 @@ class Disassembler {
 
   constructor(private readonly symbols: SymbolTable) {}
 
+  /** The instruction at the leaving side's CS:RIP, decoded as its code segment's size. */
   instruction(r: TransitionRecord): TraceEntry['instruction'] {
     if (r.code === null) return null;
     const address = BigInt(r.code.address);
-    const decoder = new Decoder(r.before.mode === '64-bit' ? 64 : 32, Uint8Array.from(r.code.bytes), DecoderOptions.None);
+    const decoder = new Decoder(r.before.codeSize, Uint8Array.from(r.code.bytes), DecoderOptions.None);
     decoder.ip = address;
     const insn = decoder.decode();
     const text = insn.isInvalid ? '(not a whole instruction)' : this.formatter.format(insn);
     const length = insn.isInvalid ? r.code.bytes.length : insn.length;
     insn.free();
     decoder.free();
-    return { address: r.code.address, symbol: this.symbols.name(address), bytes: hexBytes(r.code.bytes.slice(0, length)), text };
+    return { address: r.code.address, symbol: this.symbols.name(address), bytes: hexBytes(r.code.bytes.slice(0, length)), text, role: r.code.role };
   }
 }
 
@@ -217,7 +216,9 @@ export function readTrace(path: string): { header: TraceHeader; entries: TraceEn
   };
   const h = parsed(0);
   if (h.format !== TRACE_FORMAT) throw new BadInput(`${path}: not a Ringside trace (the first line has no "format": "${TRACE_FORMAT}")`);
-  if (h.version !== TRACE_VERSION) throw new BadInput(`${path}: trace format version ${JSON.stringify(h.version)}, this Ringside reads version ${TRACE_VERSION}`);
+  if (h.version !== TRACE_VERSION) {
+    throw new BadInput(`${path}: trace version ${JSON.stringify(h.version)} is not readable by this ringside (version ${TRACE_VERSION}); run it again with --trace`);
+  }
   if (typeof h.profile !== 'string' || typeof h.image !== 'string') throw new BadInput(`${path}: line 1: the header lacks "profile" or "image"`);
   const entries: TraceEntry[] = [];
   for (let k = 1; k < lines.length; k++) {
@@ -229,10 +230,12 @@ export function readTrace(path: string): { header: TraceHeader; entries: TraceEn
   return { header: h as unknown as TraceHeader, entries };
 }
 
+const isHexRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string');
 const isSide = (v: unknown): boolean => {
   const s = v as TransitionSide | null;
-  return typeof s === 'object' && s !== null && typeof s.cpl === 'number' && typeof s.mode === 'string' && typeof s.registers === 'object' && s.registers !== null &&
-    Object.values(s.registers).every((x) => typeof x === 'string');
+  return typeof s === 'object' && s !== null && typeof s.cpl === 'number' && typeof s.mode === 'string' &&
+    (s.codeSize === 16 || s.codeSize === 32 || s.codeSize === 64) && isHexRecord(s.registers) && isHexRecord(s.bases) && isHexRecord(s.msrs) &&
+    Array.isArray(s.undefinedFlags) && s.undefinedFlags.every((f) => typeof f === 'string') && typeof s.statusLoaded === 'boolean';
 };
 const isNumOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
 const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
@@ -251,7 +254,8 @@ function missingField(e: Record<string, unknown>): string | null {
     return '"frame" missing or malformed';
   }
   const i = e.instruction as TraceEntry['instruction'];
-  if (i !== null && (typeof i !== 'object' || typeof i.address !== 'string' || typeof i.text !== 'string' || typeof i.bytes !== 'string' || !isStrOrNull(i.symbol))) {
+  if (i !== null && (typeof i !== 'object' || typeof i.address !== 'string' || typeof i.text !== 'string' || typeof i.bytes !== 'string' ||
+      !isStrOrNull(i.symbol) || (i.role !== 'caused' && i.role !== 'next'))) {
     return '"instruction" missing or malformed';
   }
   return null;

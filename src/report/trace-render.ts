@@ -1,6 +1,7 @@
 // `ringside trace FILE`: a trace file (trace-file.ts) rendered for a person, one block per
 // transition: what happened, the privilege and mode change, the instruction with its
-// symbol, the registers that changed, and the frame drawn as stack slots, highest
+// symbol (the one that caused the transition, or the next to run after a trap or an
+// external event), the registers, segment bases and MSRs that changed, and the frame drawn as stack slots, highest
 // address first as a stack is drawn.
 
 import type { TraceEntry, TraceHeader } from './trace-file.js';
@@ -40,16 +41,18 @@ function renderEntry(e: TraceEntry): string {
   out.push(`  CPL ${e.before.cpl} ${e.before.mode} -> CPL ${e.after.cpl} ${e.after.mode}`);
   if (e.instruction !== null) {
     const i = e.instruction;
-    out.push(`  at ${i.address}${i.symbol !== null ? ` <${i.symbol}>` : ''}: ${i.text}   (${i.bytes})`);
+    const role = i.role === 'caused' ? 'caused by' : 'next to run';
+    out.push(`  ${role} ${i.address}${i.symbol !== null ? ` <${i.symbol}>` : ''}: ${i.text}   (${i.bytes})`);
   } else {
     out.push('  at (instruction bytes not available)');
   }
-  const changed = Object.keys(e.after.registers).filter((r) => e.before.registers[r] !== e.after.registers[r]);
+  const changes = (group: 'registers' | 'bases' | 'msrs'): string[] => {
+    const before: Record<string, string> = e.before[group], after: Record<string, string> = e.after[group];
+    return Object.keys(after).filter((r) => before[r] !== after[r]).map((r) => `    ${(group === 'bases' ? `${r}.base` : r).padEnd(12)} ${before[r] ?? '(absent)'} -> ${after[r]}`);
+  };
+  const changed = [...changes('registers'), ...changes('bases'), ...changes('msrs')];
   if (changed.length === 0) out.push('  registers: none changed');
-  else {
-    out.push('  registers changed:');
-    for (const r of changed) out.push(`    ${r.padEnd(6)} ${e.before.registers[r] ?? '(absent)'} -> ${e.after.registers[r]}`);
-  }
+  else out.push('  registers changed:', ...changed);
   if (e.frame !== null) {
     const verb = e.kind === 'iret' || e.kind === 'far-return' ? 'popped' : 'pushed';
     out.push(`  frame ${verb} at ${e.frame.address} (${e.frame.slots.length} slots, highest address first):`);

@@ -513,7 +513,7 @@ export function into(cpu: Cpu): void {
  *  changed, and debug traps held by a MOV SS shadow are dropped (debug.ts deviations). */
 export function int1(cpu: Cpu): void {
   discardDebugTraps(cpu);
-  deliver(cpu, V.DB, 0, false, Source.Trap, cpu.nextRip, 0);
+  deliver(cpu, V.DB, 0, false, Source.PrivilegedSoftware, cpu.nextRip, 0);
 }
 
 export function iret(cpu: Cpu, i: Insn): void {
