@@ -128,6 +128,5 @@ function imageCode(imagePath: string): ImageCode {
   const bytes = readImageFile(imagePath);
   const symbols = readSymbols(bytes);
   const image = new CodeImage(parseElf(bytes, imagePath).segments, symbols);
-  const bitness = (mode: string): 16 | 32 | 64 => (mode === '64-bit' ? 64 : 32);
-  return { symbols, codeAround: (address, mode) => image.around(address, bitness(mode)) };
+  return { symbols, codeAround: (address, codeSize) => image.around(address, codeSize) };
 }

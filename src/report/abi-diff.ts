@@ -21,7 +21,7 @@
 // - User code that computes with undefined flags (PUSHF, SETcc after MUL) and passes the
 //   result on shows as 'diverged earlier', not as 'undefined, vendor table'.
 
-import type { TransitionRecord } from '../cpu/transition.js';
+import type { TransitionRecord, TransitionSide } from '../cpu/transition.js';
 import type { SymbolTable } from '../guest/elf-symbols.js';
 import type { CodeLine } from './code-window.js';
 
@@ -37,7 +37,7 @@ export interface RunObservations {
 }
 
 /** The guest instructions around an address of a run's image (code-window.ts), or null. */
-export type CodeAround = (address: bigint, mode: TransitionRecord['before']['mode']) => CodeLine[] | null;
+export type CodeAround = (address: bigint, codeSize: TransitionSide['codeSize']) => CodeLine[] | null;
 
 export interface ObservationPoint {
   /** The user-side transition that left ring 3 before this point, or null (first entry). */
@@ -289,8 +289,14 @@ function fields(p: ObservationPoint): Map<string, string> {
   if (l !== null) {
     f.set('left by', `${l.kind}${l.vector !== null ? ` vector ${l.vector}` : ''}${l.errorCode !== null ? ` error 0x${l.errorCode.toString(16)}` : ''}`);
   }
-  f.set('mode', p.resume.after.mode);
-  for (const [name, v] of Object.entries(p.resume.after.registers)) f.set(name, v);
+  const after = p.resume.after;
+  f.set('mode', after.mode);
+  for (const [name, v] of Object.entries(after.registers)) f.set(name, v);
+  // Segment bases the user's code uses: FS and GS in 64-bit mode (SDM Vol. 3A §3.4.4), all
+  // of them in compatibility and protected mode.
+  for (const [name, v] of Object.entries(after.bases)) {
+    if (after.mode !== '64-bit' || name === 'fs' || name === 'gs') f.set(`${name}.base`, v);
+  }
   if (p.resume.kind === 'delivery' && p.resume.frame !== null) {
     f.set('frame', `${p.resume.frame.address}: ${p.resume.frame.bytes.map((x) => x.toString(16).padStart(2, '0')).join(' ')}`);
   }
@@ -327,10 +333,10 @@ function firstConsoleDifference(a: string, b: string): AbiDiff['consoleFirstLine
 
 /** Where a point's run left ring 3, for the code window: the leaving instruction (or, for
  *  the first entry, the RIP ring 3 starts at). */
-function leftFrom(p: ObservationPoint): { rip: bigint; mode: TransitionRecord['before']['mode'] } {
+function leftFrom(p: ObservationPoint): { rip: bigint; codeSize: TransitionSide['codeSize'] } {
   return p.leave !== null
-    ? { rip: BigInt(p.leave.before.registers.rip), mode: p.leave.before.mode }
-    : { rip: BigInt(p.resume.after.registers.rip), mode: p.resume.after.mode };
+    ? { rip: BigInt(p.leave.before.registers.rip), codeSize: p.leave.before.codeSize }
+    : { rip: BigInt(p.resume.after.registers.rip), codeSize: p.resume.after.codeSize };
 }
 
 /** Compare two runs at their observation points. `codeAround` (optional) gives the guest
@@ -343,7 +349,7 @@ export function diffRuns(a: RunObservations, b: RunObservations, codeAround: Cod
   const code = (p: ObservationPoint | null): CodeLine[] | null => {
     if (p === null || codeAround === null) return null;
     const at = leftFrom(p);
-    return codeAround(at.rip, at.mode);
+    return codeAround(at.rip, at.codeSize);
   };
   const leavingInstruction = (p: ObservationPoint): CodeLine | null =>
     p.leave === null ? null : code(p)?.find((l) => l.here) ?? null;
@@ -424,9 +430,9 @@ function instructionLine(l: CodeLine): string {
   return `${l.address}${l.symbol !== null ? ` <${l.symbol}>` : ''}  ${l.text}`;
 }
 
-function codeLines(profile: string, lines: CodeLine[] | null): string[] {
+function codeLines(profile: string, lines: CodeLine[] | null, start: boolean): string[] {
   if (lines === null) return [];
-  const out = [`  ${profile}, where ring 3 was left:`];
+  const out = [`  ${profile}, where ring 3 ${start ? 'starts' : 'was left'}:`];
   for (const l of lines) out.push(`  ${l.here ? '=>' : '  '} ${instructionLine(l)}`);
   return out;
 }
@@ -457,7 +463,8 @@ export function formatAbiDiff(d: AbiDiff): string {
       lines.push(`  only in ${f.onlyIn.side === 'a' ? A : B}: ${pointLine(f.onlyIn.point)}`);
     }
     const sameCode = JSON.stringify(f.code.a) === JSON.stringify(f.code.b);
-    lines.push(...codeLines(sameCode ? `${A} and ${B}` : A, f.code.a), ...(sameCode ? [] : codeLines(B, f.code.b)));
+    const start = (f.difference?.kind ?? f.onlyIn?.point.kind ?? '').startsWith('start ->');
+    lines.push(...codeLines(sameCode ? `${A} and ${B}` : A, f.code.a, start), ...(sameCode ? [] : codeLines(B, f.code.b, start)));
   }
   const handledAt = new Set(d.handledDifferently.map((h) => h.seq.join('/')));
   if (d.handledDifferently.length > 0) {
