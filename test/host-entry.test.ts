@@ -297,7 +297,7 @@ test('host-syscalls: a TypeScript host servicing the SYSCALLs gives the same con
   assert.equal(host.result.verdict, 'success', host.result.reason);
   assert.equal(host.result.console, kernel.result.console);
 
-  const calls = ['write', 'write', 'getpid', 'write', 'write', 'write', 'unknown(999)', 'write', 'getpid', 'write', 'write', 'write', 'write', 'exit'];
+  const calls = ['write', 'write', 'getpid', 'write', 'getpid', 'write', 'write', 'unknown(999)', 'write', 'getpid', 'write', 'write', 'write', 'write', 'exit'];
   assert.equal(kernel.records.filter((r) => r.kind === 'sysret').length, calls.length);
   assert.deepEqual(ring3(host.records), ring3(kernel.records));
 

@@ -12,6 +12,12 @@ export const MSR_MCG_CTL = 0x17b;
 export const MSR_MC0_CTL = 0x400;
 export const MSR_SYSENTER_ESP = 0x175;
 export const MSR_SYSENTER_EIP = 0x176;
+/** FRED (FRED specification §4; SDM Vol. 4): IA32_FRED_RSP0..3 are 1CCH..1CFH, then
+ *  IA32_FRED_STKLVLS, IA32_FRED_SSP1..3, IA32_FRED_CONFIG. */
+export const MSR_FRED_RSP0 = 0x1cc;
+export const MSR_FRED_STKLVLS = 0x1d0;
+export const MSR_FRED_SSP1 = 0x1d1;
+export const MSR_FRED_CONFIG = 0x1d4;
 export const MSR_EFER = 0xc0000080;
 export const MSR_STAR = 0xc0000081;
 export const MSR_LSTAR = 0xc0000082;

@@ -151,6 +151,8 @@ export class Cpu implements CodeCache {
   cr3Lo = 0;
   cr3Hi = 0;
   cr4 = 0;
+  /** CR4 bits 63:32: only FRED (bit 32, CR4_HI_FRED) is defined. */
+  cr4Hi = 0;
   /** The PDPTE registers of PAE paging (SDM Vol. 3A §4.4.1): the four PDPTEs as loaded by the
    *  last MOV to CR0/CR3/CR4 that loaded them (paging.ts loadPdptes); Intel-flavour PAE walks
    *  use these, never the PDPT in memory. The AMD flavour has none (paging.ts). */
@@ -289,7 +291,7 @@ export class Cpu implements CodeCache {
       idtr: { baseLo: this.idtrBaseLo, baseHi: this.idtrBaseHi, limit: this.idtrLimit },
       ldtr: { sel: this.ldtrSel, baseLo: this.ldtrBaseLo, baseHi: this.ldtrBaseHi, limit: this.ldtrLimit },
       tr: { sel: this.trSel, baseLo: this.trBaseLo, baseHi: this.trBaseHi, limit: this.trLimit, attr: this.trAttr },
-      cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4,
+      cr0: this.cr0, cr2Lo: this.cr2Lo, cr2Hi: this.cr2Hi, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4, cr4Hi: this.cr4Hi,
       pdpteLo: Array.from(this.pdpteLo),
       pdpteHi: Array.from(this.pdpteHi),
       drLo: Array.from(this.drLo),
@@ -327,6 +329,7 @@ export class Cpu implements CodeCache {
     this.trSel = s.tr.sel; this.trBaseLo = s.tr.baseLo; this.trBaseHi = s.tr.baseHi; this.trLimit = s.tr.limit; this.trAttr = s.tr.attr;
     this.cr0 = s.cr0; this.cr2Lo = s.cr2Lo; this.cr2Hi = s.cr2Hi; this.cr3Lo = s.cr3Lo; this.cr3Hi = s.cr3Hi;
     this.cr4 = s.cr4;
+    this.cr4Hi = s.cr4Hi;
     this.pdpteLo.set(s.pdpteLo);
     this.pdpteHi.set(s.pdpteHi);
     this.drLo.set(s.drLo);

@@ -24,14 +24,21 @@ export const enum Msr {
   /** AMD's legacy PerfEvtSel0-3 then PerfCtr0-3 (perf-counters.ts). */
   PerfEvtSel0 = Mc0Ctl + 10,
   PerfCtr0 = PerfEvtSel0 + 4,
-  Count = PerfCtr0 + 4,
+  /** IA32_FRED_RSP0..3, IA32_FRED_STKLVLS, IA32_FRED_SSP1..3, IA32_FRED_CONFIG (fred.ts);
+   *  accessible only when FRED is enumerated. */
+  FredRsp0 = PerfCtr0 + 4,
+  FredStklvls = FredRsp0 + 4,
+  FredSsp1,
+  FredConfig = FredSsp1 + 3,
+  Count,
 }
 
 /** Slot names, in Msr order: the keys of a captured state's `msrs`. */
 export const MSR_NAMES = ['star', 'lstar', 'cstar', 'fmask', 'kernelGsBase', 'sysenterCs', 'sysenterEsp',
   'sysenterEip', 'tscAux', 'pat', 'miscEnable', 'apicBase', 'mcgCtl', 'mc0Ctl', 'mc1Ctl', 'mc2Ctl', 'mc3Ctl', 'mc4Ctl',
   'mc5Ctl', 'mc6Ctl', 'mc7Ctl', 'mc8Ctl', 'mc9Ctl', 'perfEvtSel0', 'perfEvtSel1', 'perfEvtSel2', 'perfEvtSel3',
-  'perfCtr0', 'perfCtr1', 'perfCtr2', 'perfCtr3'] as const;
+  'perfCtr0', 'perfCtr1', 'perfCtr2', 'perfCtr3', 'fredRsp0', 'fredRsp1', 'fredRsp2', 'fredRsp3', 'fredStklvls',
+  'fredSsp1', 'fredSsp2', 'fredSsp3', 'fredConfig'] as const;
 export type MsrName = (typeof MSR_NAMES)[number];
 
 /** The slot of an MSR index, or -1 if the model keeps it elsewhere or not at all. */
@@ -49,8 +56,15 @@ export function msrSlot(index: number): number {
     case M.MSR_PAT: return Msr.Pat;
     case M.MSR_MISC_ENABLE: return Msr.MiscEnable;
     case M.MSR_APIC_BASE: return Msr.ApicBase;
-    default: return -1;
+    default:
+      if (isFredMsr(index)) return Msr.FredRsp0 + (index - M.MSR_FRED_RSP0);
+      return -1;
   }
+}
+
+/** IA32_FRED_RSP0 (1CCH) to IA32_FRED_CONFIG (1D4H): the slots run in the same order. */
+export function isFredMsr(index: number): boolean {
+  return index >= M.MSR_FRED_RSP0 && index <= M.MSR_FRED_CONFIG;
 }
 
 /** Power-on values of the slots (low, high halves). */

@@ -64,6 +64,8 @@ export interface VcpuState {
   cr3Lo: number;
   cr3Hi: number;
   cr4: number;
+  /** CR4 bits 63:32 (FRED, bit 32). */
+  cr4Hi: number;
   /** The PAE PDPTE registers (SDM Vol. 3A §4.4.1). */
   pdpteLo: number[];
   pdpteHi: number[];
@@ -100,6 +102,7 @@ export function flatProtectedModeState(base: VcpuState, eip: number,
   if (regs.esi !== undefined) s.gprLo[6] = regs.esi | 0;
   s.cr0 = 0x11; // PE | ET
   s.cr4 = 0;
+  s.cr4Hi = 0;
   s.efer = 0;
   s.segments = s.segments.map((_, seg) => ({
     sel: seg === 1 ? 0x10 : 0x18, baseLo: 0, baseHi: 0, limit: -1, attr: seg === 1 ? FLAT_CODE32 : FLAT_DATA32,

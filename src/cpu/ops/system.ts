@@ -20,7 +20,7 @@ import { canEndHalt } from '../events.js';
 import { cpuid as cpuidLeaf } from '../cpuid.js';
 import { MAXPHYADDR, TSC_PER_INSTRUCTION } from '../model.js';
 import { loadPdptes } from '../paging.js';
-import { Msr, msrSlot } from '../msrs.js';
+import { Msr, msrSlot, isFredMsr } from '../msrs.js';
 import { isMcaMsr, rdmsrMca, wrmsrMca } from '../machine-check.js';
 import { isAmdPerfMsr, rdmsrPerf, wrmsrPerf } from '../perf-counters.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from '../lapic.js';
@@ -104,7 +104,18 @@ export function rdpid(cpu: Cpu, i: Insn): void {
 // ---------------------------------------------------------------- MSRs
 
 const CANONICAL_MSRS = new Set([M.MSR_LSTAR, M.MSR_CSTAR, M.MSR_FS_BASE, M.MSR_GS_BASE, M.MSR_KERNEL_GS_BASE,
-  M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP]);
+  M.MSR_SYSENTER_ESP, M.MSR_SYSENTER_EIP, M.MSR_FRED_RSP0, M.MSR_FRED_RSP0 + 1, M.MSR_FRED_RSP0 + 2, M.MSR_FRED_RSP0 + 3,
+  M.MSR_FRED_SSP1, M.MSR_FRED_SSP1 + 1, M.MSR_FRED_SSP1 + 2, M.MSR_FRED_CONFIG]);
+
+/** Reserved bits of the FRED MSRs' low halves (#GP(0) on WRMSR): the stack pointers are 64-byte
+ *  aligned (RSP0-3: bits 5:0), the shadow-stack pointers 8-byte aligned (SSP1-3: bits 2:0);
+ *  IA32_FRED_CONFIG bits 2, 5:4 and 11 are reserved (FRED specification §4.1; KVM checks the
+ *  same mask). IA32_FRED_STKLVLS has none (two bits for each of vectors 0-31). */
+function fredReserved(index: number): number {
+  if (index === M.MSR_FRED_CONFIG) return 0x834;
+  if (index === M.MSR_FRED_STKLVLS) return 0;
+  return index < M.MSR_FRED_STKLVLS ? 0x3f : 0x7;
+}
 
 export function rdmsr(cpu: Cpu): void {
   requireCpl0(cpu);
@@ -124,7 +135,7 @@ export function rdmsr(cpu: Cpu): void {
         break;
       }
       const slot = msrSlot(index);
-      if (slot < 0) cpu.gp(0);
+      if (slot < 0 || (isFredMsr(index) && !cpu.features.has('fred'))) cpu.gp(0);
       lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
     }
   }
@@ -139,6 +150,7 @@ export function wrmsr(cpu: Cpu): void {
   let hi = cpu.regLo[2];
   // Addresses written to MSRs are canonical for the widest linear address (a 57-bit canonical
   // value that is not 48-bit canonical faults when used under 4-level paging: SDM Vol. 3A §4.5).
+  if (isFredMsr(index) && (!cpu.features.has('fred') || (lo & fredReserved(index)) !== 0)) cpu.gp(0);
   if (CANONICAL_MSRS.has(index) && !cpu.isCanonicalMaxHi(hi)) cpu.gp(0);
   if (isMcaMsr(index)) return wrmsrMca(cpu, index, lo, hi);
   if (isAmdPerfMsr(cpu, index)) return wrmsrPerf(cpu, index, lo, hi);
@@ -193,7 +205,7 @@ export function movFromCr(cpu: Cpu, i: Insn): void {
     case 0: lo = cpu.cr0; break;
     case 2: lo = cpu.cr2Lo; hi = cpu.cr2Hi; break;
     case 3: lo = cpu.cr3Lo; hi = cpu.cr3Hi; break;
-    case 4: lo = cpu.cr4; break;
+    case 4: lo = cpu.cr4; hi = cpu.cr4Hi; break;
     case 8: lo = cpu.lapic.tpr >> 4; break; // CR8 is TPR[7:4] (SDM Vol. 3A §11.8.6.1)
     default: return cpu.ud();
   }
@@ -279,13 +291,18 @@ export function movToCr(cpu: Cpu, i: Insn): void {
       // SDM MOV (Control Registers), #GP(0) conditions: reserved bits; leaving IA-32e mode by
       // clearing PAE; changing LA57 in IA-32e mode (§4.5.1); setting PCIDE outside IA-32e mode
       // or while CR3[11:0] != 0 (§4.10.1).
-      if (hi !== 0 || (lo & ~cr4Writable(cpu)) !== 0) cpu.gp(0);
+      // CR4.FRED (bit 32) only where FRED is enumerated, and set only in IA-32e mode (FRED
+      // specification §4.1: "CR4.FRED can be set only if IA32_EFER.LMA = 1").
+      const hiWritable = cpu.features.has('fred') ? C.CR4_HI_FRED : 0;
+      if ((hi & ~hiWritable) !== 0 || (lo & ~cr4Writable(cpu)) !== 0) cpu.gp(0);
+      if ((hi & C.CR4_HI_FRED) !== 0 && (cpu.efer & C.EFER_LMA) === 0) cpu.gp(0);
       const changed = lo ^ cpu.cr4;
       if (cpu.longMode && (lo & C.CR4_PAE) === 0) cpu.gp(0);
       if (cpu.longMode && (changed & C.CR4_LA57) !== 0) cpu.gp(0);
       if ((changed & lo & C.CR4_PCIDE) !== 0 && (!cpu.longMode || (cpu.cr3Lo & 0xfff) !== 0)) cpu.gp(0);
       if ((changed & CR4_PDPTE) !== 0 && paePaging(cpu.cr0, lo, cpu.longMode) && !loadPdptes(cpu, cpu.cr3Lo)) cpu.gp(0);
       cpu.cr4 = lo;
+      cpu.cr4Hi = hi;
       if ((changed & CR4_FLUSH) !== 0) cpu.flushTlb();
       if ((changed & C.CR4_DE) !== 0) armBreakpoints(cpu); // R/W = 10 means I/O only with DE (§18.2.4)
       return;
