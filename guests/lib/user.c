@@ -21,7 +21,9 @@
 
 u64 user_gdt[USER_GDT_ENTRIES] __attribute__((aligned(16)));
 struct tss64 user_tss __attribute__((aligned(4096)));
-static u8 ist_stacks[7][IST_STACK_SIZE] __attribute__((aligned(16)));
+/* 64-byte aligned: a FRED kernel may use their tops as IA32_FRED_RSPn (FRED specification
+ * §4.1: bits 5:0 of those MSRs are reserved). */
+static u8 ist_stacks[7][IST_STACK_SIZE] __attribute__((aligned(64)));
 static u8 user_stack[USER_STACK_SIZE] __attribute__((aligned(16)));
 u64 user_stack_top = 0;
 

@@ -34,8 +34,14 @@
  *   (the test of do_syscall_64's answer to SYSRETQ) is recorded in the syscall gap table (GAP)
  *   for the NMI and #DB runs of gap.c and test/syscall-gap.test.ts.
  *
- * FRED: an IDT-and-SYSCALL kernel only for now; a FRED entry (one entry point per ring,
- * ERETU/ERETS) would sit beside these, calling the same C dispatchers with the same pt_regs.
+ * - FRED (when CPUID enumerates it; kernel.c fred_setup): asm_fred_entrypoint_user and
+ *   asm_fred_entrypoint_kernel, Linux's entry_64_fred.S shape.  Every event -- SYSCALL,
+ *   SYSENTER, INT n, exceptions, NMI, interrupts -- arrives at one of the two with the CPU's
+ *   64-byte frame on the stack (FRED specification §5.1: error code, RIP, CS, RFLAGS, RSP, SS,
+ *   event data, reserved), which is pt_regs from orig_ax on; the entry pushes the GPRs below
+ *   it and calls fred.c; the exit pops them and ERETU/ERETS pops the frame (both skip the error
+ *   code: SDM ERETU/ERETS "Operation").  No SWAPGS (delivery from ring 3 and ERETU swap GS),
+ *   no stack switch, no syscall gap.
  */
 #include "linux.h"
 
@@ -380,9 +386,44 @@ asm_sysvec_apic_timer_interrupt:
         iretq
 #endif
 
+/* ----------------------------------------------------------------------- FRED -- */
+/* IA32_FRED_CONFIG[63:12] is the ring-3 entry point, 4 KiB aligned; events from ring 0 enter
+ * 256 bytes further (FRED specification §5.1.1). */
+        .balign 4096
+        .globl asm_fred_entrypoint_user
+asm_fred_entrypoint_user:
+        PUSH_REGS
+        movq    %rsp, %rdi
+        call    fred_entry_from_user
+        .globl asm_fred_exit_user
+asm_fred_exit_user:
+        POP_REGS
+        .globl asm_fred_eretu
+asm_fred_eretu:
+        ERETU
+
+        .org    asm_fred_entrypoint_user + 256, 0xcc
+        .globl asm_fred_entrypoint_kernel
+asm_fred_entrypoint_kernel:
+        PUSH_REGS
+        movq    %rsp, %rdi
+        call    fred_entry_from_kernel
+        testl   %eax, %eax
+        jnz     1f
+        POP_REGS
+        .globl asm_fred_erets
+asm_fred_erets:
+        ERETS
+/* fred_entry_from_kernel returned 1: a failed ERETU became a fault of the user program, whose
+ * handler's frame deliver_fault left at the top of the kernel stack (kernel.c top_regs()). */
+1:      movq    %gs:PERCPU_TOP, %rsp
+        subq    $(PTREGS_SIZE + 16), %rsp
+        jmp     asm_fred_exit_user
+
 /* ------------------------------------------------- running a user program -- */
 /* u64 run_user_regs(struct pt_regs *top): leave for user mode through the IRET exit with the
- * frame at the top of the kernel stack; returns the code the program passes to exit(). */
+ * frame at the top of the kernel stack (ERETU under FRED); returns the code the program passes
+ * to exit(). */
         .globl run_user_regs
 run_user_regs:
         pushq   %rbx
@@ -393,6 +434,8 @@ run_user_regs:
         pushq   %r15
         movq    %rsp, k_runner_rsp(%rip)
         movq    %rdi, %rsp
+        cmpb    $0, k_fred(%rip)
+        jne     asm_fred_exit_user
         jmp     swapgs_restore_regs_and_return_to_usermode
 
 /* void kernel_exit_to_runner(u64 code): exit(): abandon the kernel stack, back to run_user_regs. */

@@ -29,12 +29,16 @@
  * NMI and #DB arrive on IST stacks through the paranoid entry (entry.S), which may find the
  * user's GS.base at CPL 0 (the syscall gap: gap.c); do_debug handles #DB.
  *
- * FRED: CPUID.(EAX=7,ECX=1):EAX[17] is read and reported; the kernel does not enable FRED yet.
+ * FRED: when CPUID.(EAX=7,ECX=1):EAX[17] enumerates it, the kernel enables it as Linux does
+ * (fred.c): every event then enters asm_fred_entrypoint_user/_kernel (entry.S) and returns with
+ * ERETU/ERETS; the IDT, TSS.RSP0/IST, LSTAR, CSTAR and the SYSENTER MSRs stay set but unused.
+ * The system-call and fault handlers below serve both; "exit" accounting says which return
+ * instruction left the kernel.
  */
 #include "linux.h"
 
 volatile struct vvar vvar;
-bool k_unsafe_sysret, k_no_ss_fix;
+bool k_unsafe_sysret, k_no_ss_fix, k_fred;
 
 struct percpu {
     u64 user_rsp;
@@ -49,7 +53,8 @@ _Static_assert(__builtin_offsetof(struct percpu, self) == PERCPU_SELF, "percpu")
 
 static struct percpu percpu;
 u64 k_percpu_base;                      /* &percpu: the paranoid entries compare IA32_GS_BASE with it */
-static u8 kstack[KSTACK_SIZE] __attribute__((aligned(16)));
+/* 64-byte aligned: its top is IA32_FRED_RSP0 under FRED (FRED specification §4.1). */
+static u8 kstack[KSTACK_SIZE] __attribute__((aligned(64)));
 static u8 ustack[16384] __attribute__((aligned(16)));
 static u8 sigstack[8192] __attribute__((aligned(16)));
 static u64 sig_handler;
@@ -61,9 +66,12 @@ extern char vdso32_landing_pad[];
 extern char asm_exc_nmi[], asm_exc_debug[], asm_exc_0[], asm_exc_3[], asm_exc_6[], asm_exc_11[], asm_exc_12[],
     asm_exc_13[], asm_exc_14[], asm_exc_17[];
 
+/* The pt_regs of an event from user mode: below the CPU's frame at the top of the kernel stack
+ * (IDT: TSS.RSP0, SS the last slot); under FRED the frame is 64 bytes, event data and a
+ * reserved quadword above pt_regs' SS (FRED specification §5.1.2). */
 static struct pt_regs *top_regs(void)
 {
-    return (struct pt_regs *)(percpu.top - PTREGS_SIZE);
+    return (struct pt_regs *)(percpu.top - PTREGS_SIZE - (k_fred ? 16 : 0));
 }
 
 void linux_kernel_init(void)
@@ -73,7 +81,6 @@ void linux_kernel_init(void)
     ss_attrs_bug = vvar.vendor_amd;
     printk("kernel.vendor: %s\n", vvar.vendor_amd ? "AuthenticAMD" : "GenuineIntel");
     bool fred = v.eax >= 7 && (cpuid(7, 1).eax & (1u << 17));
-    printk("kernel.fred: %s\n", fred ? "enumerated, not used yet" : "not enumerated");
     canonical_shift = (read_cr4() & CR4_LA57) ? 56 : 47;
 
     /* User programs run with IF = 1, as Linux's do: mask both 8259 PICs so that no interrupt
@@ -108,6 +115,8 @@ void linux_kernel_init(void)
     percpu.self = k_percpu_base = (u64)(uintptr_t)&percpu;
     wrmsr(MSR_GS_BASE, k_percpu_base);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
+    k_fred = vvar.fred = fred && fred_setup(percpu.top);
+    printk("kernel.fred: %s\n", k_fred ? "enabled" : fred ? "enumerated, not enabled" : "not enumerated");
 }
 
 /* Start fn at CPL 3 in 64-bit mode (CS 0x33, SS 0x2b, IF = 1) on the user stack; its return
@@ -126,8 +135,12 @@ u64 run_user(u64 (*fn)(void))
     r->sp = (u64)(uintptr_t)sp;
     r->ss = __USER_DS;
     sig_handler = 0;
-    vvar.last_exit = EXIT_IRET;
-    vvar.iret_exits++;
+    if (k_fred)
+        fred_exit_to_user();
+    else {
+        vvar.last_exit = EXIT_IRET;
+        vvar.iret_exits++;
+    }
     return run_user_regs(r);
 }
 
@@ -176,8 +189,19 @@ static u64 sys_rt_sigreturn(struct pt_regs *regs, const struct uregs *u)
     return regs->ax;
 }
 
+/* ERETU, the one way back under FRED (SYSRET and SYSEXIT are #UD there: SDM SYSRET, SYSEXIT). */
+void fred_exit_to_user(void)
+{
+    vvar.last_exit = EXIT_ERETU;
+    vvar.eretu_exits++;
+}
+
 static bool exit_to_user(struct pt_regs *regs, bool sysret)
 {
+    if (k_fred) {
+        fred_exit_to_user();
+        return false;
+    }
     if (sysret) {
         vvar.last_exit = EXIT_SYSRET;
         vvar.sysret_exits++;
@@ -270,6 +294,10 @@ bool do_fast_syscall_32(struct pt_regs *regs)
     regs->ip = (u64)(uintptr_t)vdso32_landing_pad;
     regs->bp = *(volatile u32 *)(uintptr_t)(u32)regs->sp;
     do_syscall_32(regs);
+    if (k_fred) {
+        fred_exit_to_user();
+        return false;
+    }
     if (regs->ip != (u64)(uintptr_t)vdso32_landing_pad || regs->cs != __USER32_CS ||
         regs->ss != __USER_DS || (regs->flags & (X86_EFLAGS_RF | X86_EFLAGS_TF | X86_EFLAGS_VM))) {
         exit_to_user(regs, false);
@@ -292,6 +320,10 @@ static int deliver_fault(const struct pt_regs *at, unsigned int vector, u64 erro
     struct pt_regs state = *at;
     struct pt_regs *r = top_regs();
 
+    /* What the program sees of CS and SS is the selector (Linux's sigcontext): a FRED frame's
+     * upper bits are the event's (FRED specification §5.1.2). */
+    state.cs &= 0xffff;
+    state.ss &= 0xffff;
     vvar.sig.count++;
     vvar.sig.vector = vector;
     vvar.sig.error = error;
@@ -324,7 +356,7 @@ static void log_trap(volatile struct trap_entry *log, volatile u64 *count, const
 {
     if (*count < TRAP_LOG_MAX) {
         log[*count].ip = regs->ip;
-        log[*count].cs = regs->cs;
+        log[*count].cs = regs->cs & 0xffff;
         log[*count].flags = regs->flags;
         log[*count].dr6 = dr6;
     }
@@ -339,7 +371,13 @@ void do_debug(struct pt_regs *regs, bool gs_was_user)
 {
     u64 dr6 = read_dr6();
     asm volatile("mov %0, %%dr6" :: "r"(0UL));
+    handle_debug(regs, gs_was_user, dr6);
+}
 
+/* A #DB with its DR6 bits (IDT: read from DR6; FRED: the event data, which holds them in the
+ * same positive form: FRED specification §5.2.2, Linux's exc_debug under FRED). */
+void handle_debug(struct pt_regs *regs, bool gs_was_user, u64 dr6)
+{
     if (regs->cs & 3) {
         log_trap(vvar.user_log, &vvar.user_traps, regs, dr6);
         if (vvar.user_traps >= TRAP_LOG_MAX)
@@ -375,6 +413,20 @@ int do_exception(struct pt_regs *regs, unsigned int vector)
         user.flags = frame[2];
         user.sp = frame[3];
         user.ss = frame[4];
+        return deliver_fault(&user, vector, error, ip);
+    }
+    if (vector == 13 && ip == (u64)(uintptr_t)asm_fred_eretu) {
+        /* FRED: ERETU to user mode failed (a non-canonical RIP: SDM ERETU #GP(0)) at CPL 0 with
+         * RSP at the frame's error code; the GPRs it had popped are in the new pt_regs (Linux's
+         * EX_TYPE_ERETU fixup). */
+        const u64 *frame = (const u64 *)(uintptr_t)regs->sp;
+        struct pt_regs user = *regs;
+        user.orig_ax = frame[0];
+        user.ip = frame[1];
+        user.cs = frame[2];
+        user.flags = frame[3];
+        user.sp = frame[4];
+        user.ss = frame[5];
         return deliver_fault(&user, vector, error, ip);
     }
     if (vector == 13 && ip == (u64)(uintptr_t)entry_SYSRETQ) {

@@ -49,6 +49,38 @@
 #define MSR_SYSENTER_EIP   0x176
 #define EFER_SCE           (1 << 0)
 
+/* FRED (Intel FRED specification; Linux's arch/x86/include/asm/fred.h read for the facts). */
+#define MSR_FRED_RSP0      0x1cc        /* IA32_FRED_RSP0..3: 1CCH..1CFH */
+#define MSR_FRED_STKLVLS   0x1d0
+#define MSR_FRED_CONFIG    0x1d4
+#define X86_CR4_FRED       (1UL << 32)
+#define FRED_CONFIG_REDZONE (1UL << 6)  /* CONFIG[8:6] = 1: one 64-byte line below a same-level frame */
+#define FRED_CONFIG_INT_STKLVL(l) ((u64)(l) << 9)
+#define FRED_STKLVL(vec, l) ((u64)(l) << (2 * (vec)))
+/* Stack levels of the events Linux gives their own stacks (IA32_FRED_RSP1..3 = the IST tops). */
+#define FRED_DB_STACK_LEVEL  1
+#define FRED_NMI_STACK_LEVEL 2
+#define FRED_MC_STACK_LEVEL  2
+#define FRED_DF_STACK_LEVEL  3
+/* The augmented SS of the frame (struct fred_ss): event type and vector, 64-bit mode, nested,
+ * instruction length; and the software-event bit ERETU reads back as "pending #DB". */
+#define FRED_SS_SWEVENT     (1UL << 17)
+#define FRED_SS_VECTOR(ss)  (((ss) >> 32) & 0xff)
+#define FRED_SS_TYPE(ss)    (((ss) >> 48) & 0xf)
+#define FRED_SS_L           (1UL << 57)
+#define FRED_SS_NESTED      (1UL << 58)
+#define FRED_SS_INSNLEN(ss) (((ss) >> 60) & 0xf)
+#define EVENT_TYPE_EXTINT     0
+#define EVENT_TYPE_NMI        2
+#define EVENT_TYPE_HWEXC      3
+#define EVENT_TYPE_SWINT      4
+#define EVENT_TYPE_PRIV_SWEXC 5
+#define EVENT_TYPE_SWEXC      6
+#define EVENT_TYPE_OTHER      7
+/* binutils 2.40 lacks the mnemonics (Linux's fred.h spells them the same way). */
+#define ERETU .byte 0xf3, 0x0f, 0x01, 0xca
+#define ERETS .byte 0xf2, 0x0f, 0x01, 0xca
+
 /* struct pt_regs, Linux's order (arch/x86/include/asm/ptrace.h), as byte offsets. */
 #define R15 0
 #define R14 8
@@ -106,6 +138,7 @@
 #define EXIT_SYSRET   1
 #define EXIT_IRET     2
 #define EXIT_SYSRETL  3
+#define EXIT_ERETU    4
 
 #define TRAP_LOG_MAX 40
 
@@ -153,6 +186,8 @@ struct vvar {
     struct trap_entry kernel_log[TRAP_LOG_MAX];
     struct usig sig;
     u64 vendor_amd;
+    u64 fred;                   /* the kernel enabled FRED (CR4.FRED = 1): events and returns are FRED's */
+    u64 eretu_exits;
     u64 timer_ticks;            /* local APIC timer interrupts handled (apic.c) */
 };
 extern volatile struct vvar vvar;
@@ -160,6 +195,7 @@ extern volatile struct vvar vvar;
 /* Kernel knobs the tests set between user programs (kernel.c). */
 extern bool k_unsafe_sysret;    /* skip do_syscall_64's SYSRET checks: always SYSRET */
 extern bool k_no_ss_fix;        /* do not apply Linux's X86_BUG_SYSRET_SS_ATTRS fix */
+extern bool k_fred;             /* FRED is enabled (entry.S reads it: the exit to user mode) */
 
 /* The state rt_sigreturn loads (the ucontext stand-in). */
 struct uregs {
@@ -239,6 +275,24 @@ extern char entry_SYSCALL_64[], entry_SYSCALL_64_safe_stack[], entry_SYSRETQ_uns
 extern const u64 syscall_gap_entry[], syscall_gap_exit[], syscall_gap_end[];
 u64 run_user_regs(struct pt_regs *top);
 NORETURN void kernel_exit_to_runner(u64 code);
+extern char asm_fred_entrypoint_user[], asm_fred_entrypoint_kernel[], asm_fred_eretu[], asm_fred_erets[];
+
+/* fred.c: the FRED entries' dispatchers, by event type (Linux's entry_fred.c). */
+void fred_entry_from_user(struct pt_regs *regs);
+int fred_entry_from_kernel(struct pt_regs *regs);
+bool fred_setup(u64 kernel_stack_top);
+
+/* kernel.c, for fred.c */
+bool do_syscall_64(struct pt_regs *regs, long nr);
+void do_int80_syscall_32(struct pt_regs *regs);
+bool do_fast_syscall_32(struct pt_regs *regs);
+int do_exception(struct pt_regs *regs, unsigned int vector);
+void handle_debug(struct pt_regs *regs, bool gs_was_user, u64 dr6);
+void do_nmi(struct pt_regs *regs, bool gs_was_user);
+void fred_exit_to_user(void);
+#ifdef LINUX_IRQ_BENCH
+void sysvec_apic_timer_interrupt(struct pt_regs *regs);
+#endif
 
 
 #endif /* !__ASSEMBLER__ */
