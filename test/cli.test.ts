@@ -75,6 +75,7 @@ describe('option values that start with -', () => {
   it('--memory -5', () => usageError(['run', good, '--memory', '-5'], /--memory.*'-5'/));
   it('--profile --json: no profile of that name, and the known ones', () =>
     usageError(['run', good, '--profile', '--json'], /unknown profile '--json' \(known: native\/idt, native\/idt-amd\)/));
+  it('a FRED profile has no AMD flavour', () => usageError(['run', good, '--profile', 'native/fred-amd'], /no AMD flavour of FRED .*use native\/fred/));
   it('matrix --profiles -x', () => usageError(['matrix', good, '--profiles', '-x'], /unknown profile '-x'/));
   it('a boolean option is still not given a value', () => usageError(['run', good, '--json=1'], /--json takes no value/));
 });

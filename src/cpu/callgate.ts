@@ -12,6 +12,9 @@
 // new CPL, and pushes the old SS, RSP, CS and RIP as 8-byte values (§5.8.5, §5.8.6); a JMP
 // never changes CPL. Either is committed through transition.ts (TransitionKind.CallGate).
 //
+// Under CR4.FRED every call gate is #GP(gate selector), the gate's first check (FRED-era
+// CALL and JMP "Operation", CALL-GATE).
+//
 // Order of checks: as the CALL and JMP pages list them. The pages do not place the
 // checks of the gate's upper 8 bytes (Vol. 2 CALL/JMP, 64-Bit Mode Exceptions: #GP(selector)
 // for a gate beyond the table limit or with an upper type field other than 0); they are
@@ -26,6 +29,7 @@ import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import * as R from '../arch/rflags.js';
+import * as C from '../arch/control.js';
 import { CS, SS, DESC_P, DESC_L, DESC_DB, DESC_TYPE_MASK, DESC_S, SEL_TI, TSS64_RSP0 } from '../arch/descriptors.js';
 import { readDescriptor, descDpl, isCode, isConforming } from './segments.js';
 import { beginTransition, commitTransition, SsLoad, TransitionKind } from './transition.js';
@@ -39,9 +43,11 @@ export function transferThroughCallGate(cpu: Cpu, gateSel: number, call: boolean
   const g0 = cpu.scratch.descLo, g1 = cpu.scratch.descHi;
   const cpl = cpu.cpl;
 
-  // The gate: DPL >= CPL and DPL >= RPL (§5.8.4, Table 5-1), present.
+  // The gate: DPL >= CPL and DPL >= RPL (§5.8.4, Table 5-1), present. Under FRED there are
+  // no call gates: FRED-era CALL, CALL-GATE: "IF call gate (DPL < CPL) or (RPL > DPL) or
+  // (CR4.FRED = 1) THEN #GP(call-gate selector)"; JMP, CALL-GATE, the same words.
   const gateDpl = descDpl(g1);
-  if (gateDpl < cpl || gateDpl < (gateSel & 3)) cpu.gp(gateErr);
+  if (gateDpl < cpl || gateDpl < (gateSel & 3) || (cpu.cr4Hi & C.CR4_HI_FRED) !== 0) cpu.gp(gateErr);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateErr);
   // Its upper 8 bytes: inside the table, type field 0 (§5.8.3.1).
   const upperLin = gateUpper(cpu, gateSel);

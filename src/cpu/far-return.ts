@@ -11,6 +11,10 @@
 // (transition.ts, nullOuterDataSegments), as for IRET. It is committed through
 // transition.ts (TransitionKind.FarReturn).
 //
+// Under CR4.FRED this path always faults: a far RET that would change CPL is #GP(selector)
+// (FRED-era RET, IA-32e mode: "(CR4.FRED = 1 and return code segment selector RPL > CPL)"),
+// raised by return-checks.ts checkReturnCode before anything is loaded.
+//
 // Deliberate deviations: CET shadow stacks are not modelled (not enumerated).
 
 import type { Cpu } from './cpu.js';

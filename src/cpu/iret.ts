@@ -1,6 +1,12 @@
 // IRET/IRETD/IRETQ (SDM Vol. 2 IRET "Operation": IA-32e mode and protected-mode
 // returns to the same or an outer privilege level).
 //
+// Under CR4.FRED an IRET that would change CPL, or enter compatibility mode at CPL 0, is a
+// #GP (FRED-era IRET, Description). Operation, IA-32e-MODE: "IF CS.RPL < CPL or (CR4.FRED = 1
+// and CS.RPL > CPL) THEN #GP(CS.selector)" and, returning at the same CPL, "IF CR4.FRED = 1
+// and CPL = 0 and CS.L = 0 THEN #GP(CS.selector)": raised by return-checks.ts
+// checkReturnCode; the NMI unblocking before them still happens.
+//
 // Deliberate deviations: task returns (NT = 1 in protected mode) and returns to
 // virtual-8086 mode are not modelled (model error).
 

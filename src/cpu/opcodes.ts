@@ -328,7 +328,9 @@ function build(): OpcodeDef[] {
   def('0F 00 /3', 'LTR', 'Ew', S.ltr, PRIV);
   def('0F 00 /4', 'VERR', 'Ew', P.verify, hostState(`VERR ${TABLES}`), { op: 0 });
   def('0F 00 /5', 'VERW', 'Ew', P.verify, hostState(`VERW ${TABLES}`), { op: 1 });
-  def('F2 0F 00 /6', 'LKGS', 'Ew', 'unmodelled', NOT_ENUMERATED, { feature: 'lkgs', attrs: 'o64' });
+  // LKGS (FRED-era SDM Vol. 2A): CPUID.(EAX=7,ECX=1):EAX.LKGS[18], 64-bit mode only (N.E. in
+  // compatibility and legacy modes); the oracle's CPU model does not enumerate it (#UD).
+  def('F2 0F 00 /6', 'LKGS', 'Ew', D.lkgs, NOT_ENUMERATED, { feature: 'lkgs', attrs: 'o64' });
   def('0F 01 /0', 'SGDT', 'M', S.storeTable, hostState('SGDT returns the host GDTR (UMIP is off on the host)'), { op: 0 });
   def('0F 01 /1', 'SIDT', 'M', S.storeTable, hostState('SIDT returns the host IDTR (UMIP is off on the host)'), { op: 1 });
   def('0F 01 /2', 'LGDT', 'M', S.loadTable, PRIV, { op: 0 });

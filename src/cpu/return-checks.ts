@@ -7,19 +7,26 @@
 import type { Cpu } from './cpu.js';
 import type { Transition } from './transition.js';
 import * as V from '../arch/vectors.js';
+import * as C from '../arch/control.js';
 import { DESC_P } from '../arch/descriptors.js';
 import { readDescriptor, descDpl, descLimit, isWritableData, checkCodeSegment } from './segments.js';
 
 const TWO32 = 4294967296;
 
 /** The return code segment: a null selector is #GP(0); beyond the table limit, RPL < CPL,
- *  not a code segment, L = D = 1 in IA-32e mode, a conforming segment with DPL > RPL or a
- *  non-conforming one with DPL != RPL are #GP(selector); not present is #NP(selector).
- *  Leaves the descriptor in cpu.scratch.descLo/descHi. */
+ *  under CR4.FRED RPL > CPL, not a code segment, L = D = 1 in IA-32e mode, a conforming
+ *  segment with DPL > RPL or a non-conforming one with DPL != RPL, under CR4.FRED a
+ *  compatibility-mode segment at CPL 0 (checkCodeSegment) are #GP(selector); not present is
+ *  #NP(selector). Leaves the descriptor in cpu.scratch.descLo/descHi. */
 export function checkReturnCode(cpu: Cpu, csSel: number): void {
   if ((csSel & ~3) === 0) cpu.gp(0);
   readDescriptor(cpu, csSel);
-  if ((csSel & 3) < cpu.cpl) cpu.gp(csSel & 0xfffc);
+  // FRED: no return changes CPL. FRED-era IRET, IA-32e-MODE: "IF CS.RPL < CPL or (CR4.FRED = 1
+  // and CS.RPL > CPL) THEN #GP(CS.selector)"; RET, IA-32e mode: "IF return code segment
+  // selector RPL < CPL or (CR4.FRED = 1 and return code segment selector RPL > CPL) THEN
+  // #GP(selector)". The error code is the selector, not 0.
+  const rpl = csSel & 3;
+  if (rpl < cpu.cpl || ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && rpl > cpu.cpl)) cpu.gp(csSel & 0xfffc);
   checkCodeSegment(cpu, csSel, csSel & 3, cpu.scratch.descHi);
 }
 

@@ -1,5 +1,6 @@
 // Segment selectors, descriptor-table reads and segment-register loads
-// (SDM Vol. 3 §3.4–3.5; Vol. 2 MOV, POP "Operation" for segment registers).
+// (SDM Vol. 3 §3.4–3.5; Vol. 2 MOV, POP "Operation" for segment registers; LKGS
+// "Operation", FRED-era SDM Vol. 2A, which loads GS but puts the base in IA32_KERNEL_GS_BASE).
 //
 // Deliberate deviations:
 // - A null selector loaded into DS/ES/FS/GS clears the hidden base on both vendor
@@ -12,11 +13,13 @@
 
 import type { Cpu } from './cpu.js';
 import { Mode } from './mode.js';
+import { Msr } from './msrs.js';
+import * as C from '../arch/control.js';
 import { TLB_SIZE, TlbKind } from './tlb.js';
 import { Access } from './paging.js';
 import * as V from '../arch/vectors.js';
 import {
-  CS, SS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI, DESC_ATTR_MASK, DESC_TYPE_SHIFT, DESC_TYPE_MASK, DESC_DPL_SHIFT,
+  CS, SS, GS, DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, SEL_TI, DESC_ATTR_MASK, DESC_TYPE_SHIFT, DESC_TYPE_MASK, DESC_DPL_SHIFT,
   DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_ACCESSED,
 } from '../arch/descriptors.js';
 
@@ -157,18 +160,58 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
     const hi = cpu.scratch.descHi;
     if (rpl !== cpu.cpl || !isWritableData(hi) || descDpl(hi) !== cpu.cpl) cpu.gp(err);
     if ((hi & DESC_P) === 0) cpu.raise(V.SS, err);
-  } else {
-    if (!readDescriptor(cpu, sel)) { setNullSegment(cpu, seg, sel); return; }
-    const hi = cpu.scratch.descHi;
-    const data = isData(hi);
-    if (!data && !isReadableCode(hi)) cpu.gp(err);
-    if (data || !isConforming(hi)) {
-      const dpl = descDpl(hi);
-      if (rpl > dpl || cpu.cpl > dpl) cpu.gp(err);
-    }
-    if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
+  } else if (!checkDataSegment(cpu, sel)) {
+    setNullSegment(cpu, seg, sel);
+    return;
   }
   setSegment(cpu, seg, sel, cpu.scratch.descLo, markAccessed(cpu, sel, cpu.scratch.descHi));
+}
+
+/** The checks MOV to DS, ES, FS or GS makes on its selector (Vol. 2 MOV "Operation"): false
+ *  for a null selector; beyond the table limit, not a data or readable code segment, or (data
+ *  and non-conforming code only) RPL > DPL or CPL > DPL is #GP(selector); not present is
+ *  #NP(selector). Leaves the descriptor in cpu.scratch.descLo/descHi. */
+function checkDataSegment(cpu: Cpu, sel: number): boolean {
+  if (!readDescriptor(cpu, sel)) return false;
+  const err = sel & 0xfffc;
+  const hi = cpu.scratch.descHi;
+  const data = isData(hi);
+  if (!data && !isReadableCode(hi)) cpu.gp(err);
+  if (data || !isConforming(hi)) {
+    const dpl = descDpl(hi);
+    if ((sel & 3) > dpl || cpu.cpl > dpl) cpu.gp(err);
+  }
+  if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
+  return true;
+}
+
+/** LKGS r/m16 (F2 0F 00 /6; FRED-era SDM Vol. 2A LKGS "Operation"), after its #UD checks (CPL
+ *  > 0 here, not 64-bit mode and LKGS not enumerated in the decoder): "LKGS operates in the
+ *  same way as MOV to GS except that the descriptor's base address is loaded into the
+ *  IA32_KERNEL_GS_BASE MSR instead of the GS segment's descriptor cache". So the same checks
+ *  and faults (#GP/#NP with the selector) as MOV GS (checkDataSegment), GS.selector and its
+ *  attributes from the descriptor, GS.base unchanged, IA32_KERNEL_GS_BASE := the descriptor's
+ *  32-bit base ("bits 63:32 cleared"). A null selector: "GS.selector := SRC; mark GS as null;
+ *  IA32_KERNEL_GS_BASE := 0", GS.base again unchanged. The page's pseudocode checks only
+ *  "SRC.RPL > descriptor.DPL", also for conforming code, where MOV GS skips it: the model
+ *  keeps MOV's rule (docs/fred-readings.md, L1). */
+export function loadKernelGs(cpu: Cpu, sel: number): void {
+  sel &= 0xffff;
+  let baseLo = 0;
+  if (checkDataSegment(cpu, sel)) {
+    const lo = cpu.scratch.descLo, hi = markAccessed(cpu, sel, cpu.scratch.descHi);
+    cpu.segLimit[GS] = descLimit(lo, hi);
+    cpu.segAttr[GS] = descAttr(hi);
+    baseLo = descBase(lo, hi);
+  } else {
+    // Marked null as a MOV of a null selector marks it (setNullSegment), the base aside.
+    cpu.segLimit[GS] = 0;
+    cpu.segAttr[GS] = 0;
+  }
+  cpu.segSel[GS] = sel;
+  cpu.msrLo[Msr.KernelGsBase] = baseLo;
+  cpu.msrHi[Msr.KernelGsBase] = 0;
+  cpu.segmentBaseChanged(GS); // the attributes changed; the base did not
 }
 
 /** Checks on a code-segment descriptor (high dword `hi`) for a far transfer to it
@@ -182,6 +225,15 @@ export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number, hi: n
   if (cpu.longMode && (hi & DESC_L) !== 0 && (hi & DESC_DB) !== 0) cpu.gp(err);
   const dpl = descDpl(hi);
   if (isConforming(hi) ? dpl > targetCpl : dpl !== targetCpl) cpu.gp(err);
+  // FRED: CPL 0 never runs in compatibility mode. The FRED-era JMP and CALL pages
+  // (CONFORMING- and NONCONFORMING-CODE-SEGMENT: "IF CR4.FRED = 1 and CPL = 0 and L bit = 0
+  // THEN #GP(new code segment selector)") and RET's IA-32e-mode return ("IF CR4.FRED = 1 and
+  // CPL = 0 and L-bit is 0 in return code segment descriptor THEN #GP(selector)") make the
+  // check here, after the privilege checks and before presence; IRET's ("IF CR4.FRED = 1 and
+  // CPL = 0 and CS.L = 0 THEN #GP(CS.selector)") is placed with them. The condition is on the
+  // current CPL, not on the descriptor's DPL (Bochs's check_cs tests DPL = 0:
+  // docs/fred-readings.md, B-list).
+  if ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && cpu.cpl === 0 && (hi & DESC_L) === 0) cpu.gp(err);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
 }
 

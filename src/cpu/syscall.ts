@@ -92,7 +92,11 @@ export function syscall(cpu: Cpu): void {
   stepOnResultingTf(cpu);
 }
 
+/** SYSRET. Under CR4.FRED it is #UD before every other check: FRED-era SYSRET "Operation",
+ *  "IF (CS.L ≠ 1) or (IA32_EFER.LMA ≠ 1) or (IA32_EFER.SCE ≠ 1) or (CR4.FRED = 1) THEN #UD"
+ *  ("An operating system that has enabled FRED transitions should use ERETU instead"). */
 export function sysret(cpu: Cpu, i: Insn): void {
+  if ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0) cpu.ud();
   checkEnabled(cpu);
   if (cpu.cpl !== 0) cpu.gp(0);
   const to64 = i.osz === 8;
@@ -136,10 +140,12 @@ function stepOnResultingTf(cpu: Cpu): void {
   }
 }
 
-/** SWAPGS: exchange GS.base with IA32_KERNEL_GS_BASE. #UD outside 64-bit mode, #GP(0) at
- *  CPL > 0 (SDM SWAPGS "Operation"; APM the same). */
+/** SWAPGS: exchange GS.base with IA32_KERNEL_GS_BASE. #UD outside 64-bit mode or under
+ *  CR4.FRED, #GP(0) at CPL > 0 (FRED-era SDM SWAPGS "Operation": "IF CS.L ≠ 1 (* Not in 64-Bit
+ *  Mode *) OR CR4.FRED = 1 THEN #UD"; "FRED transitions perform the same swap when changing
+ *  the CPL"; APM the same, without FRED). */
 export function swapgs(cpu: Cpu): void {
-  if (cpu.mode !== Mode.Long64) cpu.ud();
+  if (cpu.mode !== Mode.Long64 || (cpu.cr4Hi & C.CR4_HI_FRED) !== 0) cpu.ud();
   if (cpu.cpl !== 0) cpu.gp(0);
   const lo = cpu.segBaseLo[GS], hi = cpu.segBaseHi[GS];
   cpu.segBaseLo[GS] = cpu.msrLo[Msr.KernelGsBase];

@@ -18,13 +18,14 @@
 //   protected mode they behave as Intel's.
 //
 // Deliberate deviations: CR0.PE = 0 (#GP(0)) and virtual-8086 mode cannot arise (real mode and
-// vm86 are not modelled); CR4.FRED cannot be set yet, so the FRED forms (SYSENTER as an event
-// delivery, SYSEXIT #UD) come with FRED; CET shadow stacks are not modelled (not enumerated).
+// vm86 are not modelled); SYSENTER as a FRED event delivery comes with FRED delivery (SYSEXIT's
+// FRED #UD is below); CET shadow stacks are not modelled (not enumerated).
 
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import { Msr } from './msrs.js';
 import * as R from '../arch/rflags.js';
+import * as C from '../arch/control.js';
 import { DESC_L, DESC_DB, DESC_DPL_SHIFT } from '../arch/descriptors.js';
 import { beginTransition, commitTransition, SsLoad, TransitionKind } from './transition.js';
 import { FLAT_LO, CS_FIXED, SS_FIXED } from './syscall.js';
@@ -74,8 +75,11 @@ export function sysenter(cpu: Cpu): void {
   commitTransition(cpu);
 }
 
-/** SDM SYSEXIT "Operation": REX.W returns to 64-bit mode. */
+/** SDM SYSEXIT "Operation": REX.W returns to 64-bit mode. Under CR4.FRED it is #UD before
+ *  any other check (FRED-era SYSEXIT "Operation": "IF CR4.FRED = 1 THEN #UD; FI;" ahead of
+ *  the #GP(0) conditions, so also at CPL 3). */
 export function sysexit(cpu: Cpu, i: Insn): void {
+  if ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0) cpu.ud();
   checkVendor(cpu);
   const msr = sysenterCs(cpu);
   if (cpu.cpl !== 0) cpu.gp(0);

@@ -1,6 +1,6 @@
 // Data movement (SDM Vol. 2: MOV, MOVZX, MOVSX, MOVSXD, LEA, XCHG, XADD, CMPXCHG,
 // CMPXCHG8B/16B, PUSH, POP, PUSHF, POPF, LAHF, SAHF, CBW/CWDE/CDQE, CWD/CDQ/CQO,
-// XLAT, ENTER, LEAVE, segment-register moves and RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE)
+// XLAT, ENTER, LEAVE, segment-register moves, LKGS and RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE)
 // and the flag instructions (CLC, STC, CMC, CLD, STD).
 
 import type { Cpu } from '../cpu.js';
@@ -10,7 +10,7 @@ import { getZF, statusFlags, undefinedStatus } from '../flags.js';
 import * as R from '../../arch/rflags.js';
 import { DS, SS, FS, GS } from '../../arch/descriptors.js';
 import * as C from '../../arch/control.js';
-import { loadSegment } from '../segments.js';
+import { loadSegment, loadKernelGs } from '../segments.js';
 import { rollbackStack } from '../stack.js';
 
 export function movEG(cpu: Cpu, i: Insn): void {
@@ -248,6 +248,14 @@ export function movSegE(cpu: Cpu, i: Insn): void {
   const seg = i.reg & 7;
   loadSegment(cpu, seg, readE(cpu, i, 2));
   if (seg === SS) cpu.movSsShadow(); // SDM Vol. 3A §6.8.3: MOV SS inhibits events for one instruction
+}
+
+/** LKGS r/m16 (FRED-era SDM Vol. 2A LKGS "Operation": "IF CPL > 0 OR logical processor not in
+ *  64-bit mode THEN #UD"; the opcode table makes it 64-bit only and gates it on CPUID LKGS). It
+ *  does not depend on CR4.FRED. The load itself is segments.ts loadKernelGs. */
+export function lkgs(cpu: Cpu, i: Insn): void {
+  if (cpu.cpl > 0) cpu.ud();
+  loadKernelGs(cpu, readE(cpu, i, 2));
 }
 
 /** LSS/LFS/LGS Gv, m16:16/32/64: the offset, then the selector after it (SDM LDS/LES/LFS/LGS/LSS). */
