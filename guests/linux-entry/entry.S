@@ -60,10 +60,23 @@
         .popsection
 .endm
 
-/* MAYBE_GAP mark, insn: GAP insn when mark (PUSH_REGS and POP_REGS serve every entry). */
+/* The same for the FRED entry and exit (the table fred_gap_entry .. fred_gap_exit ..
+ * fred_gap_end): under FRED they are what SYSCALL enters and ERETU leaves by. */
+.macro FRED_GAP insn:vararg
+.Lfgap\@:
+        \insn
+        .pushsection .rodata.fred_gap, "a"
+        .quad   .Lfgap\@
+        .popsection
+.endm
+
+/* MAYBE_GAP mark, insn: GAP insn when mark is 1, FRED_GAP when 2 (PUSH_REGS and POP_REGS
+ * serve every entry). */
 .macro MAYBE_GAP mark, insn:vararg
-        .if \mark
+        .if \mark == 1
         GAP \insn
+        .elseif \mark == 2
+        FRED_GAP \insn
         .else
         \insn
         .endif
@@ -389,18 +402,35 @@ asm_sysvec_apic_timer_interrupt:
 /* ----------------------------------------------------------------------- FRED -- */
 /* IA32_FRED_CONFIG[63:12] is the ring-3 entry point, 4 KiB aligned; events from ring 0 enter
  * 256 bytes further (FRED specification §5.1.1). */
+        .pushsection .rodata.fred_gap, "a"
+        .balign 8
+        .globl fred_gap_entry
+fred_gap_entry:
+        .popsection
+
         .balign 4096
         .globl asm_fred_entrypoint_user
 asm_fred_entrypoint_user:
-        PUSH_REGS
-        movq    %rsp, %rdi
-        call    fred_entry_from_user
+        PUSH_REGS gap=2
+        FRED_GAP movq %rsp, %rdi
+        FRED_GAP call fred_entry_from_user
+
+        .pushsection .rodata.fred_gap, "a"
+        .globl fred_gap_exit
+fred_gap_exit:
+        .popsection
+
         .globl asm_fred_exit_user
 asm_fred_exit_user:
-        POP_REGS
+        POP_REGS gap=2
         .globl asm_fred_eretu
 asm_fred_eretu:
-        ERETU
+        FRED_GAP ERETU
+
+        .pushsection .rodata.fred_gap, "a"
+        .globl fred_gap_end
+fred_gap_end:
+        .popsection
 
         .org    asm_fred_entrypoint_user + 256, 0xcc
         .globl asm_fred_entrypoint_kernel

@@ -42,6 +42,13 @@ bool fred_setup(u64 kernel_stack_top)
     return true;
 }
 
+/* Whether GS.base is the user's (Linux's paranoid entries ask IA32_GS_BASE): never under FRED,
+ * whose delivery from ring 3 swaps GS (FRED specification §5.1.1) -- asked, not assumed. */
+static bool gs_is_user(void)
+{
+    return rdmsr(MSR_GS_BASE) != k_percpu_base;
+}
+
 /* The event data of the frame, above pt_regs' SS (FRED specification §5.1.2). */
 static u64 event_data(const struct pt_regs *regs)
 {
@@ -94,12 +101,12 @@ void fred_entry_from_user(struct pt_regs *regs)
     case EVENT_TYPE_PRIV_SWEXC:
     case EVENT_TYPE_SWEXC:
         if (vector == 1)
-            handle_debug(regs, false, event_data(regs));
+            handle_debug(regs, gs_is_user(), event_data(regs));
         else
             do_exception(regs, vector);
         break;
     case EVENT_TYPE_NMI:
-        do_nmi(regs, false);
+        do_nmi(regs, gs_is_user());
         break;
 #ifdef LINUX_IRQ_BENCH
     case EVENT_TYPE_EXTINT:
@@ -122,12 +129,12 @@ int fred_entry_from_kernel(struct pt_regs *regs)
     case EVENT_TYPE_PRIV_SWEXC:
     case EVENT_TYPE_SWEXC:
         if (vector == 1) {
-            handle_debug(regs, false, event_data(regs));
+            handle_debug(regs, gs_is_user(), event_data(regs));
             return 0;
         }
         return do_exception(regs, vector);
     case EVENT_TYPE_NMI:
-        do_nmi(regs, false);
+        do_nmi(regs, gs_is_user());
         return 0;
 #ifdef LINUX_IRQ_BENCH
     case EVENT_TYPE_EXTINT:

@@ -24,6 +24,12 @@
  * wherever the vCPU is when it arrives; the APIC) cannot place an NMI before a chosen
  * instruction (docs/architecture.md, "The syscall gap").
  *
+ * Under FRED the table is the FRED entry's and exit's (entry.S fred_gap_*): what SYSCALL enters
+ * and ERETU leaves by.  There is no gap there: the CPU switched stack and GS before the entry's
+ * first instruction and switches both back in ERETU itself (FRED specification §5.1, SDM
+ * ERETU), so every position expects the kernel's stack and GS; NMI and #DB arrive on their
+ * stack levels' stacks (IA32_FRED_RSP2 and RSP1: the IST stacks above, fred.c).
+ *
  * #DB (the default run, after the other programs): for each address the kernel arms DR0 with
  * DR7.L0/G0 (R/W0 = 00: instruction execution, LEN0 = 00), runs gap_probe, and disarms; the
  * handler returns with RF set in the frame so the instruction then runs (§18.3.1.1, §17.3.1.1
@@ -40,21 +46,27 @@ volatile struct gap_seen gap_seen;
 u64 prog_syscall_gap(void);
 u64 prog_syscall_gap_db(void);
 
+/* The table of the entry and exit in use: SYSCALL/SYSRET's, or FRED's. */
+static const u64 *gap_table(void)
+{
+    return vvar.fred ? fred_gap_entry : syscall_gap_entry;
+}
+
 static u64 gap_count(void)
 {
-    return (u64)(syscall_gap_end - syscall_gap_entry);
+    return vvar.fred ? (u64)(fred_gap_end - fred_gap_entry) : (u64)(syscall_gap_end - syscall_gap_entry);
 }
 
 static u64 gap_entry_count(void)
 {
-    return (u64)(syscall_gap_exit - syscall_gap_entry);
+    return vvar.fred ? (u64)(fred_gap_exit - fred_gap_entry) : (u64)(syscall_gap_exit - syscall_gap_entry);
 }
 
 /* The position of ip in the gap table, or -1. */
 static long gap_index(u64 ip)
 {
     for (u64 i = 0; i < gap_count(); i++)
-        if (syscall_gap_entry[i] == ip)
+        if (gap_table()[i] == ip)
             return (long)i;
     return -1;
 }
@@ -79,11 +91,15 @@ static const char *gap_name(u64 ip, char *buf)
 
 static bool expect_user_gs(u64 ip)
 {
+    if (vvar.fred)
+        return false;
     return ip == (u64)(uintptr_t)entry_SYSCALL_64 || ip == (u64)(uintptr_t)entry_SYSRETQ;
 }
 
 static bool expect_user_stack(u64 ip)
 {
+    if (vvar.fred)
+        return false;
     if (gap_index(ip) < (long)gap_entry_count())
         return ip < (u64)(uintptr_t)entry_SYSCALL_64_safe_stack;
     return ip >= (u64)(uintptr_t)entry_SYSRETQ_unsafe_stack;
@@ -96,11 +112,13 @@ static const char *stack_name(u64 sp)
     return on_kernel_stack(sp) ? "kernel" : "other";
 }
 
-/* The IST stack (1-7) whose top the frame sits at, else 0. */
+/* The IST stack (1-7) whose top the frame sits at, else 0 (a FRED frame has its event data
+ * and a reserved quadword above pt_regs). */
 static u64 frame_ist(const struct pt_regs *regs)
 {
+    u64 top = (u64)(uintptr_t)regs + sizeof(*regs) + (vvar.fred ? 16 : 0);
     for (unsigned int n = 1; n <= 7; n++)
-        if ((u64)(uintptr_t)regs + sizeof(*regs) == ist_top(n))
+        if (top == ist_top(n))
             return n;
     return 0;
 }
@@ -194,7 +212,7 @@ void run_gap_debug_sweep(void)
     char buf[16], at[16];
     printk("syscall_gap.db.addresses: %lu entry, %lu exit\n", gap_entry_count(), gap_count() - gap_entry_count());
     for (u64 i = 0; i < gap_count(); i++) {
-        u64 addr = syscall_gap_entry[i];
+        u64 addr = gap_table()[i];
         memset((void *)&gap_seen, 0, sizeof(gap_seen));
         gap_hits_at_return = 0;
         asm volatile("mov %0, %%dr0" :: "r"(addr));

@@ -142,6 +142,10 @@
 
 #define TRAP_LOG_MAX 40
 
+/* What the single-step sequences (user64.S) put in RCX and R11 before their system call. */
+#define STEP_RCX_SENTINEL 0x5ca1ab1e0b57ac1e
+#define STEP_R11_SENTINEL 0xfeedfacedeadbeef
+
 /* gap_probe (user64.S) stores what it saw in gap_out[], quadwords: the fifteen registers after
  * SYSCALL in probe order (rax rbx rcx rdx rsi rdi rbp r8-r15), RSP before and after, the red-zone
  * quadwords that kept their pattern, and %gs:0 (the user's GS.base points at gap_tls). */
@@ -273,6 +277,7 @@ extern char entry_SYSCALL_64[], entry_SYSCALL_64_safe_stack[], entry_SYSRETQ_uns
     entry_INT80_compat[], __end_SYSENTER_singlestep_region[], entry_SYSRETQ[], entry_SYSRETL[],
     native_irq_return_iret[];
 extern const u64 syscall_gap_entry[], syscall_gap_exit[], syscall_gap_end[];
+extern const u64 fred_gap_entry[], fred_gap_exit[], fred_gap_end[];
 u64 run_user_regs(struct pt_regs *top);
 NORETURN void kernel_exit_to_runner(u64 code);
 extern char asm_fred_entrypoint_user[], asm_fred_entrypoint_kernel[], asm_fred_eretu[], asm_fred_erets[];

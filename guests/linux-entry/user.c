@@ -8,6 +8,13 @@
  *
  * Faults of a program reach its handler (rt_sigaction here: one handler, the kernel's signal
  * stack) with the state in vvar.sig; the handler longjmps back into the program.
+ *
+ * Under FRED (vvar.fred: the kernel enabled it) the programs expect the FRED specification's
+ * and the FRED-era SDM pages' answers instead, each cited where it differs: SYSCALL, SYSENTER
+ * and INT n are events delivered like any other and change no register (SDM SYSCALL,
+ * SYSENTER: "Operation", the CR4.FRED = 1 branch), every return is ERETU, SYSRET and SYSEXIT
+ * are #UD, and ERETU pends a single-step trap for an event that was software-initiated when
+ * the flags it restores have TF (SDM ERETU: the SS bit 17 it pops).
  */
 #include "linux.h"
 
@@ -108,9 +115,21 @@ static bool amd(void)
     return cpuid(0, 0).ebx == 0x68747541;
 }
 
+static bool fred(void)
+{
+    return vvar.fred != 0;
+}
+
 static const char *exit_name(u64 e)
 {
-    return e == EXIT_SYSRET ? "sysret" : e == EXIT_IRET ? "iret" : e == EXIT_SYSRETL ? "sysretl" : "?";
+    return e == EXIT_SYSRET ? "sysret" : e == EXIT_IRET ? "iret" : e == EXIT_SYSRETL ? "sysretl" :
+           e == EXIT_ERETU ? "eretu" : "?";
+}
+
+/* The exit Linux takes where an IDT kernel would take `idt` (SYSRET, SYSRETL or IRET). */
+static const char *exit_want(const char *idt)
+{
+    return fred() ? "eretu" : idt;
 }
 
 static const char *vec_name(u64 v)
@@ -182,10 +201,18 @@ u64 prog_syscall_regs(void)
     asm volatile("mov %%cs, %0; mov %%ss, %1" : "=r"(cs), "=r"(ss));
 
     expect("syscall_regs.rax", p.out[0], TEST_PID, "getpid");
-    uprintf("syscall_regs.rcx: %s\n", p.out[2] == (u64)(uintptr_t)probe_syscall_ret ? "probe_syscall_ret" : "other");
-    if (p.out[2] != (u64)(uintptr_t)probe_syscall_ret)
-        ufail("RCX is 0x%lx, not the address after SYSCALL (%s)", p.out[2], cite);
-    expect("syscall_regs.r11", p.out[10], 0x200a93, cite);
+    if (fred()) {
+        /* SDM SYSCALL, CR4.FRED = 1: FRED event delivery, "SYSCALL does not modify RCX or R11";
+         * Linux's FRED pt_regs hold the user's own, which ERETU gives back (the selftest's
+         * REGS_SAVED). */
+        expect("syscall_regs.rcx", p.out[2], p.in[2], "SDM SYSCALL under FRED: RCX kept");
+        expect("syscall_regs.r11", p.out[10], p.in[10], "SDM SYSCALL under FRED: R11 kept");
+    } else {
+        uprintf("syscall_regs.rcx: %s\n", p.out[2] == (u64)(uintptr_t)probe_syscall_ret ? "probe_syscall_ret" : "other");
+        if (p.out[2] != (u64)(uintptr_t)probe_syscall_ret)
+            ufail("RCX is 0x%lx, not the address after SYSCALL (%s)", p.out[2], cite);
+        expect("syscall_regs.r11", p.out[10], 0x200a93, cite);
+    }
     expect("syscall_regs.rflags", p.flags_out, 0x200a93, cite);
     unsigned int kept = 0;
     static const unsigned int preserved[] = { 1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14 };
@@ -194,7 +221,7 @@ u64 prog_syscall_regs(void)
     expect("syscall_regs.preserved", kept, ARRAY_SIZE(preserved), "rbx rdx rsi rdi rbp r8-r10 r12-r15");
     expect("syscall_regs.cs", cs, __USER_CS, "SYSRET: CS = IA32_STAR[63:48] + 16 | 3");
     expect("syscall_regs.ss", ss, __USER_DS, "SYSRET: SS = IA32_STAR[63:48] + 8 | 3");
-    expect_str("syscall_regs.exit", exit_name(exit), "sysret", "Linux: every SYSRET check holds");
+    expect_str("syscall_regs.exit", exit_name(exit), exit_want("sysret"), "Linux: every SYSRET check holds; FRED: ERETU");
     return ufails;
 }
 
@@ -234,10 +261,14 @@ static void report_return_fault(const char *prefix, unsigned int i, bool faulted
         snprintk(name, sizeof(name), "%s.fault", prefix);
     if (faulted)
         snprintk(got, sizeof(got), "%s(0x%lx) at %s", vec_name(vvar.sig.vector), vvar.sig.error,
-                 kip == (u64)(uintptr_t)native_irq_return_iret ? "iretq" : kip ? "kernel?" : "user");
+                 kip == (u64)(uintptr_t)native_irq_return_iret ? "iretq" : kip == (u64)(uintptr_t)asm_fred_eretu ? "eretu" :
+                 kip ? "kernel?" : "user");
     else
         snprintk(got, sizeof(got), "none");
-    expect_either(name, got, "#GP(0x0) at iretq", "#GP(0x0) at user", cite);
+    if (fred())
+        expect_str(name, got, "#GP(0x0) at eretu", "SDM ERETU: #GP(0) for a non-canonical RIP with CS.L = 1");
+    else
+        expect_either(name, got, "#GP(0x0) at iretq", "#GP(0x0) at user", cite);
     memcpy(name + strlen(name) - 5, "ip", 3);
     expect(name, vvar.sig.regs.ip, rip, cite);
 }
@@ -252,11 +283,14 @@ u64 prog_sysret_rip(void)
     }
 
     bool faulted = TRY({
-        asm volatile("jmp *%0" :: "r"(HIGH_PAGE + PAGE_SIZE - 2), "a"(NR_getpid) : "memory");
+        asm volatile("jmp *%0" :: "r"(HIGH_PAGE + PAGE_SIZE - 2), "a"(NR_getpid), "c"(STEP_RCX_SENTINEL) : "memory");
         __builtin_unreachable();
     });
     report_return_fault("sysret_rip.fallthrough", 0, faulted, 0x800000000000UL, cite);
-    expect("sysret_rip.fallthrough.rcx", vvar.sig.regs.cx, 0x800000000000UL, "SDM SYSCALL: RCX = the next RIP");
+    if (fred())
+        expect("sysret_rip.fallthrough.rcx", vvar.sig.regs.cx, STEP_RCX_SENTINEL, "SDM SYSCALL under FRED: RCX kept");
+    else
+        expect("sysret_rip.fallthrough.rcx", vvar.sig.regs.cx, 0x800000000000UL, "SDM SYSCALL: RCX = the next RIP");
     expect("sysret_rip.fallthrough.rax", vvar.sig.regs.ax, TEST_PID, "getpid completed");
     return ufails;
 }
@@ -271,6 +305,10 @@ u64 prog_sysret_rip(void)
 u64 prog_sysret_rip_unsafe(void)
 {
     install_handler();
+    if (fred()) {
+        uprintf("sysret_rip.unsafe: no SYSRET under FRED (SDM SYSRET: #UD if CR4.FRED = 1)\n");
+        return 0;
+    }
     u64 sp = (u64)(uintptr_t)(scratch_stack + sizeof(scratch_stack)) - 64;
     bool faulted = TRY(sigreturn_to(1UL << 47, sp));
     u64 kip = vvar.sig.kernel_ip;
@@ -316,7 +354,7 @@ static u64 ss_attrs(const char *prefix, bool fixed)
 
     char name[64], got[32];
     snprintk(name, sizeof(name), "%s.exit", prefix);
-    expect_str(name, exit_name(exit), "sysret", "Linux: every SYSRET check holds");
+    expect_str(name, exit_name(exit), exit_want("sysret"), "Linux: every SYSRET check holds; FRED: ERETU");
     snprintk(name, sizeof(name), "%s.ss", prefix);
     expect(name, ss, __USER_DS, "SDM/APM SYSRET: SS.Selector = IA32_STAR[63:48] + 8 | 3");
     /* LAR's 32-bit result is the descriptor's second dword & 00F0FF00H (SDM LAR); the accessed
@@ -367,6 +405,11 @@ u64 prog_ss_attrs_unfixed(void)
  * - SYSENTER clears only IF and VM (SDM SYSENTER), so TF traps at CPL 0 at the entry and on
  *   every entry instruction until the POPFQ clears it (Linux's is_sysenter_singlestep).  AMD:
  *   SYSENTER is #UD in long mode (APM Vol. 3 SYSENTER).
+ * - FRED: SYSCALL, SYSENTER and INT n are delivered as events (RFLAGS cleared: no trap at CPL
+ *   0), their frame's SS bit 17 says software-initiated, and ERETU with that bit and TF = 1
+ *   pends a single-step #DB before the first instruction it returns to (SDM ERETU
+ *   "Operation"): one more trap, at the return address (for SYSENTER, the landing pad the
+ *   kernel returns to).  RCX and R11 keep the sequence's sentinels (SDM SYSCALL under FRED).
  */
 struct label { const char *name; const char *at; };
 
@@ -442,28 +485,39 @@ u64 prog_single_step(void)
     const char *cite = "SDM Vol. 3B §18.3.1.4; kvm-unit-tests x86/syscall.c";
     install_handler();
 
+    const char *fred_cite = "SDM ERETU: a software event's frame with TF pends #DB";
     vvar.user_traps = 0;
     step_syscall_run();
     u64 exit = vvar.last_exit;
-    check_traps("single_step.syscall", syscall_labels, ARRAY_SIZE(syscall_labels),
-                "step_syscall_2 step_syscall_4 step_syscall_5 step_syscall_6 step_syscall_7", NULL, cite);
-    expect_str("single_step.syscall.exit", exit_name(exit), "iret", "Linux: TF forces the IRET exit");
-    uprintf("single_step.syscall.rcx: %s\n", step_rcx == (u64)(uintptr_t)step_syscall_3 ? "step_syscall_3" : "other");
-    if (step_rcx != (u64)(uintptr_t)step_syscall_3)
-        ufail("RCX after SYSCALL with TF is 0x%lx (SDM SYSCALL; Linux keeps RCX = return RIP on the IRET exit)", step_rcx);
-    expect("single_step.syscall.r11_tf_if", step_r11 & (X86_EFLAGS_TF | X86_EFLAGS_IF),
-           X86_EFLAGS_TF | X86_EFLAGS_IF, "R11 = RFLAGS at SYSCALL");
+    if (fred()) {
+        check_traps("single_step.syscall", syscall_labels, ARRAY_SIZE(syscall_labels),
+                    "step_syscall_2 step_syscall_3 step_syscall_4 step_syscall_5 step_syscall_6 step_syscall_7", NULL, fred_cite);
+        expect_str("single_step.syscall.exit", exit_name(exit), "eretu", "FRED: ERETU");
+        expect("single_step.syscall.rcx", step_rcx, STEP_RCX_SENTINEL, "SDM SYSCALL under FRED: RCX kept");
+        expect("single_step.syscall.r11", step_r11, STEP_R11_SENTINEL, "SDM SYSCALL under FRED: R11 kept");
+    } else {
+        check_traps("single_step.syscall", syscall_labels, ARRAY_SIZE(syscall_labels),
+                    "step_syscall_2 step_syscall_4 step_syscall_5 step_syscall_6 step_syscall_7", NULL, cite);
+        expect_str("single_step.syscall.exit", exit_name(exit), "iret", "Linux: TF forces the IRET exit");
+        uprintf("single_step.syscall.rcx: %s\n", step_rcx == (u64)(uintptr_t)step_syscall_3 ? "step_syscall_3" : "other");
+        if (step_rcx != (u64)(uintptr_t)step_syscall_3)
+            ufail("RCX after SYSCALL with TF is 0x%lx (SDM SYSCALL; Linux keeps RCX = return RIP on the IRET exit)", step_rcx);
+        expect("single_step.syscall.r11_tf_if", step_r11 & (X86_EFLAGS_TF | X86_EFLAGS_IF),
+               X86_EFLAGS_TF | X86_EFLAGS_IF, "R11 = RFLAGS at SYSCALL");
+    }
 
     vvar.user_traps = 0;
     step_int80_run();
     check_traps("single_step.int80_64", int80_labels, ARRAY_SIZE(int80_labels),
-                "step_int80_2 step_int80_4 step_int80_5 step_int80_6 step_int80_7", NULL,
-                "SDM §6.12.1.3: INT n clears TF");
+                fred() ? "step_int80_2 step_int80_3 step_int80_4 step_int80_5 step_int80_6 step_int80_7"
+                       : "step_int80_2 step_int80_4 step_int80_5 step_int80_6 step_int80_7", NULL,
+                fred() ? fred_cite : "SDM §6.12.1.3: INT n clears TF");
 
     vvar.user_traps = 0;
     call32((u32)(uintptr_t)step32_int80);
     check_traps("single_step.int80_32", step32_labels, ARRAY_SIZE(step32_labels),
-                "step32_int80_2 step32_int80_4 step32_int80_5", NULL, "SDM §6.12.1.3: INT n clears TF");
+                fred() ? "step32_int80_2 step32_int80_3 step32_int80_4 step32_int80_5" : "step32_int80_2 step32_int80_4 step32_int80_5",
+                NULL, fred() ? fred_cite : "SDM §6.12.1.3: INT n clears TF");
 
     vvar.user_traps = 0;
     vvar.kernel_traps = 0;
@@ -472,7 +526,12 @@ u64 prog_single_step(void)
                             "vsyscall_sysenter+0x3 vsyscall_sysenter+0x5"
 #define SYSENTER_BACK_TRAPS " vdso32_landing_pad+0x1 vdso32_landing_pad+0x2 vdso32_landing_pad+0x3 " \
                             "step32_sysenter_3 step32_sysenter_4 step32_sysenter_5"
-    if (amd()) {
+    if (fred()) {
+        check_traps("single_step.sysenter32", step32_labels, ARRAY_SIZE(step32_labels),
+                    SYSENTER_STUB_TRAPS " vdso32_landing_pad" SYSENTER_BACK_TRAPS, NULL, fred_cite);
+        expect_str("single_step.sysenter32.fault", faulted ? vec_name(vvar.sig.vector) : "none", "none", "SDM SYSENTER under FRED");
+        expect("single_step.sysenter32.kernel_traps", vvar.kernel_traps, 0, "FRED delivery clears TF: no trap at CPL 0");
+    } else if (amd()) {
         check_traps("single_step.sysenter32", step32_labels, ARRAY_SIZE(step32_labels), SYSENTER_STUB_TRAPS,
                     SYSENTER_STUB_TRAPS SYSENTER_BACK_TRAPS, cite);
         expect_either("single_step.sysenter32.fault", faulted ? vec_name(vvar.sig.vector) : "none", "#UD", "none",
@@ -503,6 +562,10 @@ u64 prog_single_step(void)
 u64 prog_single_step_sysret(void)
 {
     install_handler();
+    if (fred()) {
+        uprintf("single_step.syscall_sysret: no SYSRET under FRED (SDM SYSRET: #UD if CR4.FRED = 1)\n");
+        return 0;
+    }
     vvar.user_traps = 0;
     step_syscall_run();
     u64 exit = vvar.last_exit;
@@ -536,9 +599,9 @@ u64 prog_syscall_nt(void)
         u64 exit = vvar.last_exit, traps = vvar.user_traps;
         char name[64];
         snprintk(name, sizeof(name), "syscall_nt.%s.flags", cases[i].name);
-        expect(name, after & mask, cases[i].flags, "SDM SYSRET: RFLAGS from R11; IRET from the frame");
+        expect(name, after & mask, cases[i].flags, fred() ? "SDM ERETU: RFLAGS from the frame" : "SDM SYSRET: RFLAGS from R11; IRET from the frame");
         snprintk(name, sizeof(name), "syscall_nt.%s.exit", cases[i].name);
-        expect_str(name, exit_name(exit), cases[i].flags & X86_EFLAGS_TF ? "iret" : "sysret", "Linux: TF forces IRET");
+        expect_str(name, exit_name(exit), exit_want(cases[i].flags & X86_EFLAGS_TF ? "iret" : "sysret"), "Linux: TF forces IRET; FRED: ERETU");
         snprintk(name, sizeof(name), "syscall_nt.%s.traps", cases[i].name);
         uprintf("%s: %lu\n", name, traps);
     }
@@ -564,7 +627,7 @@ u64 prog_compat32(void)
     u64 exit = vvar.last_exit;
     expect("compat32.int80.eax", compat_out[0], TEST_PID, "compat getpid");
     expect("compat32.int80.kept", kept, 6, "ebx ecx edx esi edi ebp");
-    expect_str("compat32.int80.exit", exit_name(exit), "iret", "INT $0x80 returns with IRET");
+    expect_str("compat32.int80.exit", exit_name(exit), exit_want("iret"), "INT $0x80 returns with IRET; FRED: ERETU");
 
     static const struct { const char *name; char *fn; bool intel_ok; } fast[] = {
         { "sysenter", compat32_sysenter, true },
@@ -584,7 +647,7 @@ u64 prog_compat32(void)
             snprintk(got, sizeof(got), "%s cs 0x%lx", vec_name(vvar.sig.vector), vvar.sig.regs.cs);
         else
             snprintk(got, sizeof(got), "eax 0x%x kept %lu exit %s", compat_out[0], kept, exit_name(exit));
-        const char *want = ok ? "eax 0x1 kept 6 exit sysretl" : "#UD cs 0x23";
+        const char *want = !ok ? "#UD cs 0x23" : fred() ? "eax 0x1 kept 6 exit eretu" : "eax 0x1 kept 6 exit sysretl";
         snprintk(name, sizeof(name), "compat32.%s", fast[i].name);
         if (ok)
             expect_str(name, got, want, cite);
@@ -649,7 +712,7 @@ static void gap_check(bool print)
     };
     unsigned int kept = 0, preserved = 0;
     for (unsigned int k = 1; k < 15; k++) {
-        if (k == 2 || k == 10)
+        if ((k == 2 || k == 10) && !fred())      /* SYSCALL's RCX and R11; FRED keeps them */
             continue;
         preserved++;
         if (gap_out[k] == IRQ_PATTERN(k))
@@ -659,21 +722,22 @@ static void gap_check(bool print)
         else
             ufails++;
     }
-    bool ret_ok = gap_out[2] == (u64)(uintptr_t)gap_probe_ret;
+    bool ret_ok = fred() || gap_out[2] == (u64)(uintptr_t)gap_probe_ret;
     bool rsp_ok = gap_out[GAP_OUT_RSP] == gap_out[GAP_OUT_RSP_IN];
     bool gs_ok = gap_out[GAP_OUT_GS] == (u64)(uintptr_t)gap_tls;
     if (!print) {
         ufails += (gap_out[0] != TEST_PID) + !ret_ok + !rsp_ok + !gs_ok;
-        ufails += (gap_out[GAP_OUT_REDZONE] != GAP_REDZONE_QWORDS) + (vvar.last_exit != EXIT_SYSRET);
+        ufails += (gap_out[GAP_OUT_REDZONE] != GAP_REDZONE_QWORDS) + (vvar.last_exit != (fred() ? EXIT_ERETU : EXIT_SYSRET));
         return;
     }
     expect("syscall_gap.rax", gap_out[0], TEST_PID, "getpid");
-    expect_str("syscall_gap.rcx", ret_ok ? "gap_probe_ret" : "other", "gap_probe_ret", "SDM Vol. 2B SYSCALL: RCX := RIP");
-    expect("syscall_gap.preserved", kept, preserved, "rbx rdx rsi rdi rbp r8-r10 r12-r15");
+    if (!fred())
+        expect_str("syscall_gap.rcx", ret_ok ? "gap_probe_ret" : "other", "gap_probe_ret", "SDM Vol. 2B SYSCALL: RCX := RIP");
+    expect("syscall_gap.preserved", kept, preserved, fred() ? "all but rax (FRED: SYSCALL keeps RCX, R11)" : "rbx rdx rsi rdi rbp r8-r10 r12-r15");
     expect_str("syscall_gap.rsp", rsp_ok ? "kept" : "changed", "kept", "SYSRET returns to the stack SYSCALL left");
     expect("syscall_gap.red_zone", gap_out[GAP_OUT_REDZONE], GAP_REDZONE_QWORDS, "no frame below the user's RSP");
     expect_str("syscall_gap.gs", gs_ok ? "user" : "other", "user", "the kernel's SWAPGS pairs left the user's GS.base");
-    expect_str("syscall_gap.exit", exit_name(vvar.last_exit), "sysret", "Linux: every SYSRET check holds");
+    expect_str("syscall_gap.exit", exit_name(vvar.last_exit), exit_want("sysret"), "Linux: every SYSRET check holds; FRED: ERETU");
 }
 
 /* The NMI run: report every observation. */

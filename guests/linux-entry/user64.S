@@ -225,6 +225,8 @@ step_\name:
         popq    %rbx
         pushfq
         orq     $X86_EFLAGS_TF, (%rsp)
+        movabsq $STEP_RCX_SENTINEL, %rcx        /* what FRED's SYSCALL leaves alone */
+        movabsq $STEP_R11_SENTINEL, %r11
         movl    $\nr, %eax
         popfq
 step_\name\()_1:
