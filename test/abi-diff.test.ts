@@ -39,7 +39,7 @@ function side(cpl: number, regs: Record<string, bigint>): TransitionSide {
 }
 
 function record(seq: number, kind: TransitionRecord['kind'], before: TransitionSide, after: TransitionSide): TransitionRecord {
-  return { seq, icount: seq, kind, vector: null, source: null, errorCode: null, annotation: null, before, after, frame: null, code: null };
+  return { seq, icount: seq, kind, vector: null, source: null, fredType: null, errorCode: null, annotation: null, before, after, frame: null, code: null };
 }
 
 /** A SYSCALL at 0x401000 (user RFLAGS 0x202, RCX 7) and the SYSRET that returns with `r11`, `rflags`. */

@@ -61,9 +61,9 @@ describe('bundled guests by name', () => {
     assert.deepEqual(o.rows.map((row) => row.name), ['exceptions', 'ok.elf']);
     const t = ringside(['matrix', 'exceptions', ok]);
     assert.equal(t.status, 0);
-    // One column per runnable profile (native/idt and native/idt-amd), then the observations word.
-    assert.match(t.stdout, /^exceptions\s+success\s+success\s+same$/m);
-    assert.match(t.stdout, /^ok\.elf\s+success\s+success\s+same$/m);
+    // One column per runnable profile (native/idt, native/idt-amd, native/fred), then the observations word.
+    assert.match(t.stdout, /^exceptions\s+success\s+success\s+success\s+same$/m);
+    assert.match(t.stdout, /^ok\.elf\s+success\s+success\s+success\s+same$/m);
     assert.doesNotMatch(t.stdout, /[0-9a-f]{64}/);
   });
 });
@@ -107,7 +107,7 @@ describe('matrix exit status', () => {
   it('0 when every run succeeds or skips', () => {
     const r = ringside(['matrix', mdir('m-pass', { 'a.elf': exitWith(0), 'b.elf': exitWith(38) })]);
     assert.equal(r.status, 0, r.stdout);
-    assert.match(r.stdout, /4 of 4 passed/); // 2 images on the 2 runnable profiles
+    assert.match(r.stdout, /6 of 6 passed/); // 2 images on the 3 runnable profiles
   });
   it('5 when a verdict is not what the image expects', () => {
     const r = ringside(['matrix', mdir('m-fail', { 'a.elf': exitWith(0), 'b.elf': exitWith(3) })]);

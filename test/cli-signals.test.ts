@@ -150,21 +150,21 @@ describe('ringside matrix interrupted', () => {
   writeFileSync(join(mdir, 'a-spin.elf'), buildPvhImage({ code: SPIN }));
   writeFileSync(join(mdir, 'b-ok.elf'), buildPvhImage({ code: exitWith(0) }));
 
-  // Every runnable profile (native/idt, native/idt-amd): 2 images make 4 runs.
+  // Every runnable profile (native/idt, native/idt-amd, native/fred): 2 images make 6 runs.
   it('SIGTERM: the current run is interrupted, the matrix stops and reports it, exit 143', async () => {
     const r = await interrupt(['matrix', mdir], 'SIGTERM');
     assert.equal(r.status, 143, r.stderr.join('\n'));
     // The row is short (one run of two) and its observations were not compared.
     assert.match(r.stdout, /^a-spin\.elf\s+interrupted\s+-$/m);
     assert.doesNotMatch(r.stdout, /b-ok\.elf/);
-    assert.match(r.stdout, /0 of 4 passed \(success or skip\); interrupted by SIGTERM after 1 of 4 runs/);
+    assert.match(r.stdout, /0 of 6 passed \(success or skip\); interrupted by SIGTERM after 1 of 6 runs/);
   });
   it('SIGINT with --json: the rows so far and `interrupted`, exit 130', async () => {
     const r = await interrupt(['matrix', mdir, '--json'], 'SIGINT');
     assert.equal(r.status, 130, r.stderr.join('\n'));
     const o = JSON.parse(r.stdout) as { rows: Array<{ name: string; cells: Array<{ verdict: string }> }>; interrupted: string; total: number };
     assert.equal(o.interrupted, 'SIGINT');
-    assert.equal(o.total, 4);
+    assert.equal(o.total, 6);
     assert.deepEqual(o.rows.map((row) => [row.name, row.cells.map((c) => c.verdict)]), [['a-spin.elf', ['interrupted']]]);
   });
 });

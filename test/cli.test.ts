@@ -109,7 +109,7 @@ describe('ringside profiles and help', () => {
     const r = ringside(['profiles']);
     assert.equal(r.status, 0);
     const l = lines(r.stdout);
-    assert.deepEqual(l.map((x) => x.split(/\s+/)[0]), ['native/idt', 'native/idt-amd']);
+    assert.deepEqual(l.map((x) => x.split(/\s+/)[0]), ['native/idt', 'native/idt-amd', 'native/fred']);
     assert.match(l[1], /AMD/);
     for (const line of l) assert.match(line, /^\S+\s{2,}\S/);
     assert.equal(r.stderr, '');

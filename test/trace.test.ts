@@ -323,7 +323,7 @@ describe('disassembly follows the code segment\'s size (SDM Vol. 3A §3.4.5, CS.
     msrs: hexes(['efer', 'star', 'lstar', 'cstar', 'fmask', 'kernelGsBase', 'sysenterCs', 'sysenterEsp', 'sysenterEip']) as TransitionSide['msrs'],
   });
   const record = (codeSize: 16 | 32 | 64): TransitionRecord => ({
-    seq: 1, icount: 1, kind: 'delivery', vector: 13, source: 'fault', errorCode: 0, annotation: null,
+    seq: 1, icount: 1, kind: 'delivery', vector: 13, source: 'fault', fredType: null, errorCode: 0, annotation: null,
     before: side(codeSize), after: side(32), frame: null,
     code: { address: '0x0000000000001000', bytes: [0xb8, 0x34, 0x12, 0x90, 0x90, 0x90], role: 'caused' },
   });

@@ -86,10 +86,11 @@ export function eventWindow(cpu: Cpu): void {
     // after the next instruction (and then reported together with that one's).
     const movSsShadow = cpu.movSsShadowAt === now;
     if (cpu.pendingDebug !== 0 && !movSsShadow) {
-      reportDebug(cpu, cpu.pendingDebug);
+      const conditions = cpu.pendingDebug;
+      reportDebug(cpu, conditions);
       cpu.pendingDebug = 0;
       // §18.3.1.1: a trap after an iteration of a REP string instruction but the last pushes RF = 1.
-      deliverException(cpu, V.DB, 0, Source.Trap, cpu.repYieldAt === now ? R.RF : 0);
+      deliverException(cpu, V.DB, 0, Source.Trap, cpu.repYieldAt === now ? R.RF : 0, conditions);
       cpu.halted = false;
       continue;
     }
@@ -97,7 +98,7 @@ export function eventWindow(cpu: Cpu): void {
     if (cpu.nmiPending && !cpu.nmiBlocked && !movSsShadow) {
       cpu.nmiPending = false;
       cpu.nmiBlocked = true;
-      deliverInterrupt(cpu, V.NMI);
+      deliverInterrupt(cpu, V.NMI, Source.Nmi);
       cpu.halted = false;
       continue;
     }
@@ -115,7 +116,7 @@ export function eventWindow(cpu: Cpu): void {
       const hits = instructionBreakpoints(cpu);
       if (hits !== 0) {
         reportDebug(cpu, hits);
-        deliverException(cpu, V.DB, 0, Source.Fault, 0);
+        deliverException(cpu, V.DB, 0, Source.Fault, 0, hits);
         continue;
       }
     }

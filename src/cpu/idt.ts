@@ -2,7 +2,10 @@
 // Interrupt Handling in 64-bit Mode", §6.12.1 gate checks, §6.15 Table 6-5 for #DF)
 // and the double-fault / triple-fault escalation.
 //
-// Delivery through a protected-mode IDT is in idt-protected.ts.
+// Delivery through a protected-mode IDT is in idt-protected.ts. With CR4.FRED = 1 every
+// event enters deliver() as here and goes to FRED event delivery instead (fred.ts, SDM Vol. 3
+// §8.3); the double-fault and triple-fault rules below hold for both, and under FRED an
+// exception raised while delivering another event is delivered as a nested one.
 //
 // Deliberate deviations:
 // - Task gates are not modelled (#GP as for any non-64-bit gate type in IA-32e mode).
@@ -17,6 +20,7 @@ import { readDescriptor, descDpl, descSystemType, isCode, isConforming } from '.
 import { beginTransition, commitTransition, describeEvent, EventSource, TransitionKind, SsLoad } from './transition.js';
 import { Access } from './paging.js';
 import { deliverProtected } from './idt-protected.js';
+import { deliverFred, fredEnabled, FredType } from './fred.js';
 
 export const enum Source {
   /** A fault or abort the CPU detected: EXT = 1, no DPL check. */
@@ -26,17 +30,33 @@ export const enum Source {
   /** INT1 (ICEBP), a privileged software exception: delivered as a debug trap, EXT = 1, no
    *  DPL check (SDM Vol. 2A INT n, "INT1"), but made by its instruction. */
   PrivilegedSoftware = 4,
-  /** INT n, INT3, INTO: the gate DPL is checked against CPL, EXT = 0. */
+  /** INT n: the gate DPL is checked against CPL, EXT = 0. */
   Software = 1,
   /** A maskable interrupt from the local APIC: EXT = 1, no DPL check, no error code. */
   External = 2,
+  /** INT3, INTO: through the IDT as INT n; FRED gives them their own event type (6). */
+  SoftwareException = 5,
+  /** An NMI: through the IDT as an external interrupt (vector 2); FRED event type 2. */
+  Nmi = 6,
+}
+
+/** The FRED event type of an event (SDM Vol. 3 §8.3). */
+function fredType(source: Source): FredType {
+  switch (source) {
+    case Source.Software: return FredType.SoftwareInterrupt;
+    case Source.SoftwareException: return FredType.SoftwareException;
+    case Source.PrivilegedSoftware: return FredType.PrivilegedSoftwareException;
+    case Source.External: return FredType.External;
+    case Source.Nmi: return FredType.Nmi;
+    default: return FredType.HardwareException;
+  }
 }
 
 /** How a delivery is recorded (transition.ts). */
 export function eventSource(source: Source): EventSource {
   switch (source) {
-    case Source.Software: return EventSource.Software;
-    case Source.External: return EventSource.External;
+    case Source.Software: case Source.SoftwareException: return EventSource.Software;
+    case Source.External: case Source.Nmi: return EventSource.External;
     case Source.Trap: return EventSource.Trap;
     case Source.PrivilegedSoftware: return EventSource.PrivilegedSoftware;
     default: return EventSource.Fault;
@@ -47,10 +67,10 @@ export function eventSource(source: Source): EventSource {
  *  frame saves the RIP of the next instruction to execute. A fault during the delivery is
  *  delivered in its place: interrupts are benign for the double-fault rules (§6.15,
  *  Table 6-4), so only a fault on that second delivery can escalate. */
-export function deliverInterrupt(cpu: Cpu, vector: number): void {
+export function deliverInterrupt(cpu: Cpu, vector: number, source: Source.External | Source.Nmi = Source.External): void {
   try {
     // SDM Vol. 3B §18.3.1.1: after an iteration of a REP string instruction but the last, RF = 1.
-    deliver(cpu, vector, 0, false, Source.External, cpu.rip, cpu.repYieldAt === cpu.icount ? R.RF : 0);
+    deliver(cpu, vector, 0, false, source, cpu.rip, cpu.repYieldAt === cpu.icount ? R.RF : 0);
   } catch (e) {
     if (e !== FAULT) throw e;
     deliverException(cpu, cpu.faultVector, cpu.faultError);
@@ -64,21 +84,30 @@ const TWO32 = 4294967296;
  *  pushing `pushRf` as RF, and escalating to #DF and to a triple fault (SDM Vol. 3A §6.15,
  *  Table 6-5). SDM Vol. 3B §18.3.1.1: faults push RF = 1, so the return restarts the
  *  instruction without re-triggering an instruction breakpoint -- except the #DB of an
- *  instruction breakpoint itself, which pushes the current RF (callers pass it). */
+ *  instruction breakpoint itself, which pushes the current RF (callers pass it).
+ *  `dbConditions`: a #DB's DR6 conditions (FRED's event data, fred.ts). Under FRED, an
+ *  exception raised by a delivery (this loop's, or an INT n's, SYSCALL's or an interrupt's
+ *  whose fault the caller passes on) is a nested exception (SDM Vol. 3 §8.3). */
 export function deliverException(cpu: Cpu, firstVector: number, firstError: number,
-  firstSource: Source.Fault | Source.Trap = Source.Fault, firstRf = firstSource === Source.Fault ? R.RF : 0): void {
+  firstSource: Source.Fault | Source.Trap = Source.Fault, firstRf = firstSource === Source.Fault ? R.RF : 0,
+  dbConditions = 0): void {
   let vector = firstVector;
   let error = firstError;
   let hasError = V.pushesErrorCode(vector);
   let cls = faultClass(vector);
   let source = firstSource;
   let pushRf = firstRf;
+  let nested = cpu.transition.fredDelivering;
+  cpu.transition.fredDelivering = false;
   for (;;) {
     try {
-      deliver(cpu, vector, error, hasError, source, cpu.rip, pushRf);
+      deliver(cpu, vector, error, hasError, source, cpu.rip, pushRf, nested, dbConditions);
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
+      nested = cpu.transition.fredDelivering;
+      cpu.transition.fredDelivering = false;
+      dbConditions = 0;
       const second = faultClass(cpu.faultVector);
       if (cls === FaultClass.DoubleFault) {
         // A fault while delivering #DF: shutdown (Table 6-5).
@@ -101,10 +130,20 @@ export function deliverException(cpu: Cpu, firstVector: number, firstError: numb
  * transition.ts, which sets both cpu.rip and cpu.nextRip. `returnRip` is the RIP saved in
  * the frame; `pushRf` is ORed into the saved RFLAGS (RF for faults). Raises (throws FAULT)
  * on any check that fails; nothing is committed until all frame writes succeeded.
+ * With CR4.FRED = 1 the event goes to FRED delivery (fred.ts): `nested` and `dbConditions`
+ * are its nested bit and a #DB's event data; instruction-made events (INT n, INT3, INTO,
+ * INT1) save their length, cpu.nextRip - cpu.rip.
  */
 export function deliver(cpu: Cpu, vector: number, error: number, hasError: boolean, source: Source,
-  returnRip: number, pushRf: number): void {
-  const ext = source === Source.Software ? 0 : 1;
+  returnRip: number, pushRf: number, nested = false, dbConditions = 0): void {
+  if (fredEnabled(cpu)) {
+    const type = fredType(source);
+    const byInsn = type === FredType.SoftwareInterrupt || type === FredType.SoftwareException || type === FredType.PrivilegedSoftwareException;
+    return deliverFred(cpu, type, vector, hasError ? error : -1, returnRip, pushRf, nested, dbConditions,
+      byInsn ? cpu.nextRip - cpu.rip : 0, source === Source.Trap);
+  }
+  const software = source === Source.Software || source === Source.SoftwareException;
+  const ext = software ? 0 : 1;
   const gateError = vector * 8 + 2 + ext;
 
   if (!cpu.longMode) return deliverProtected(cpu, vector, error, hasError, ext, eventSource(source), returnRip, pushRf);
@@ -117,7 +156,7 @@ export function deliver(cpu: Cpu, vector: number, error: number, hasError: boole
   const g2 = cpu.readSys32(gateLin + 8);
   const type = descSystemType(g1);
   if (type !== TYPE_INT_GATE && type !== TYPE_TRAP_GATE) cpu.gp(gateError);
-  if (source === Source.Software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
+  if (software && descDpl(g1) < cpu.cpl) cpu.gp(gateError);
   if ((g1 & DESC_P) === 0) cpu.raise(V.NP, gateError);
   const ist = g1 & 7;
   const targetLo = (g0 & 0xffff) | (g1 & 0xffff0000);

@@ -26,6 +26,7 @@ import * as P from './ops/descriptor-checks.js';
 import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
 import * as SC from './syscall.js';
 import * as SE from './sysenter.js';
+import * as ER from './eret.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
  *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
@@ -345,9 +346,10 @@ function build(): OpcodeDef[] {
   def('0F 01 F8', 'SWAPGS', '', SC.swapgs, PRIV, { attrs: 'o64' });
   def('0F 01 F9', 'RDTSCP', '', S.rdtscp, hostState('the host TSC and TSC_AUX'), { feature: 'rdtscp' });
   // The oracle's CPU model (native/idt) does not enumerate FRED: #UD in the model, and on a
-  // host without FRED too (F3/F2 0F 01 CA are CLAC-like encodings with a prefix).
-  def('F3 0F 01 CA', 'ERETU', '', 'unmodelled', NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
-  def('F2 0F 01 CA', 'ERETS', '', 'unmodelled', NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
+  // host without FRED too (F3/F2 0F 01 CA are CLAC-like encodings with a prefix). With FRED:
+  // eret.ts (SDM ERETU, ERETS).
+  def('F3 0F 01 CA', 'ERETU', '', ER.eretu, NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
+  def('F2 0F 01 CA', 'ERETS', '', ER.erets, NOT_ENUMERATED, { feature: 'fred', attrs: 'o64' });
   def('0F 02 /r', 'LAR', 'Gv,Ew', P.lar, hostState(`LAR ${TABLES}`), { undefined: 'lar' });
   def('0F 03 /r', 'LSL', 'Gv,Ew', P.lsl, hostState(`LSL ${TABLES} (the CPUNODE segment's limit is the CPU number)`));
   def('0F 05', 'SYSCALL', '', SC.syscall, { compare: 'hostOs', why: 'SYSCALL enters the host kernel' }, { feature: 'syscall' });

@@ -18,15 +18,17 @@ const TWO32 = 4294967296;
  *  segment with DPL > RPL or a non-conforming one with DPL != RPL, under CR4.FRED a
  *  compatibility-mode segment at CPL 0 (checkCodeSegment) are #GP(selector); not present is
  *  #NP(selector). Leaves the descriptor in cpu.scratch.descLo/descHi. */
-export function checkReturnCode(cpu: Cpu, csSel: number): void {
+export function checkReturnCode(cpu: Cpu, csSel: number, eretu = false): void {
   if ((csSel & ~3) === 0) cpu.gp(0);
   readDescriptor(cpu, csSel);
   // FRED: no return changes CPL. FRED-era IRET, IA-32e-MODE: "IF CS.RPL < CPL or (CR4.FRED = 1
   // and CS.RPL > CPL) THEN #GP(CS.selector)"; RET, IA-32e mode: "IF return code segment
   // selector RPL < CPL or (CR4.FRED = 1 and return code segment selector RPL > CPL) THEN
-  // #GP(selector)". The error code is the selector, not 0.
+  // #GP(selector)". The error code is the selector, not 0. ERETU, whose whole purpose is to
+  // leave ring 0 for ring 3, loads CS "as is done by IRET" without that rule (SDM ERETU: its
+  // own checks made RPL 3 already).
   const rpl = csSel & 3;
-  if (rpl < cpu.cpl || ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && rpl > cpu.cpl)) cpu.gp(csSel & 0xfffc);
+  if (rpl < cpu.cpl || (!eretu && (cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && rpl > cpu.cpl)) cpu.gp(csSel & 0xfffc);
   checkCodeSegment(cpu, csSel, csSel & 3, cpu.scratch.descHi);
 }
 

@@ -231,9 +231,11 @@ export function checkCodeSegment(cpu: Cpu, sel: number, targetCpl: number, hi: n
   // CPL = 0 and L-bit is 0 in return code segment descriptor THEN #GP(selector)") make the
   // check here, after the privilege checks and before presence; IRET's ("IF CR4.FRED = 1 and
   // CPL = 0 and CS.L = 0 THEN #GP(CS.selector)") is placed with them. The condition is on the
-  // current CPL, not on the descriptor's DPL (Bochs's check_cs tests DPL = 0:
-  // docs/fred-readings.md, B-list).
-  if ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && cpu.cpl === 0 && (hi & DESC_L) === 0) cpu.gp(err);
+  // CPL the transfer runs at, not on the descriptor's DPL (Bochs's check_cs tests DPL = 0:
+  // docs/fred-readings.md, B-list): under FRED that is the current CPL for JMP, CALL, RET and
+  // IRET (none changes CPL), and 3 for ERETU, which loads CS "as is done by IRET" to leave
+  // ring 0 (SDM ERETU) and may enter compatibility mode at CPL 3.
+  if ((cpu.cr4Hi & C.CR4_HI_FRED) !== 0 && targetCpl === 0 && (hi & DESC_L) === 0) cpu.gp(err);
   if ((hi & DESC_P) === 0) cpu.raise(V.NP, err);
 }
 

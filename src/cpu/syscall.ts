@@ -30,6 +30,12 @@
 // userspace immediately after SYSRET"). So a SYSCALL whose IA32_FMASK clears TF is not
 // trapped in ring 0, and a SYSRET that loads TF = 1 traps before the first user instruction.
 //
+// With CR4.FRED = 1 (SDM SYSCALL "Operation", FRED-era edition): "IF IA32_EFER.LMA = 0 OR
+// CS.L = 0 THEN #UD; ELSE IF CR4.FRED = 0 ... ELSE FRED event delivery of SYSCALL" -- only
+// the 64-bit-mode check applies; EFER.SCE, IA32_LSTAR, IA32_FMASK and IA32_STAR's role here
+// are those of the legacy branch and are not consulted (fred.ts delivers type 7, vector 1;
+// RCX and R11 keep their values). Bochs checks EFER.SCE first (#UD): a deviation.
+//
 // Deliberate deviations: legacy-mode SYSCALL/SYSRET (AMD, outside long mode) is a model
 // error; CET shadow stacks are not modelled (not enumerated).
 
@@ -39,19 +45,15 @@ import { Mode } from './mode.js';
 import { Msr } from './msrs.js';
 import * as R from '../arch/rflags.js';
 import * as C from '../arch/control.js';
-import { DESC_S, DESC_P, DESC_L, DESC_DB, DESC_G, DESC_DPL_SHIFT, DESC_TYPE_SHIFT, GS } from '../arch/descriptors.js';
+import { DESC_L, DESC_DB, DESC_DPL_SHIFT, GS } from '../arch/descriptors.js';
+import { FLAT_LO, CS_FIXED, SS_FIXED } from './flat-segments.js';
 import { beginTransition, commitTransition, SsLoad, TransitionKind } from './transition.js';
+import { deliverFredInstruction, fredEnabled, VECTOR_SYSCALL } from './fred.js';
 
 const TWO32 = 4294967296;
 
-/** The descriptor dwords equivalent to a fixed flat 4 GiB segment with these attributes:
- *  base 0, limit 0xFFFFF with G = 1 (SYSENTER and SYSEXIT load the same ones: sysenter.ts). */
-export const FLAT_LO = 0x0000ffff;
-const LIMIT_HI = 0xf << 16;
-/** CS: type 11 (execute/read, accessed), S, P, G; DPL, L and D per instruction. */
-export const CS_FIXED = (0xb << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_G | LIMIT_HI;
-/** SS: type 3 (read/write, accessed), S, P, B, G; DPL per instruction. */
-export const SS_FIXED = (0x3 << DESC_TYPE_SHIFT) | DESC_S | DESC_P | DESC_DB | DESC_G | LIMIT_HI;
+/** The fixed flat segments (flat-segments.ts; sysenter.ts takes them from here). */
+export { FLAT_LO, CS_FIXED, SS_FIXED };
 /** SYSRET's RFLAGS mask (SDM SYSRET: R11 & 3C7FD7H, then bit 1 set): RF, VM and the reserved
  *  bits are cleared. */
 const SYSRET_FLAGS = 0x3c7fd7;
@@ -67,6 +69,10 @@ function checkEnabled(cpu: Cpu): void {
 }
 
 export function syscall(cpu: Cpu): void {
+  if (fredEnabled(cpu)) {
+    if (cpu.mode !== Mode.Long64) cpu.ud();
+    return deliverFredInstruction(cpu, VECTOR_SYSCALL);
+  }
   checkEnabled(cpu);
   const compat = cpu.mode === Mode.Compat32;
   // RCX := RIP of the next instruction; R11 := RFLAGS.

@@ -17,9 +17,14 @@
 //   rust-osdev/x86_64); this is why Linux's 32-bit compat entry on AMD is SYSCALL. In legacy
 //   protected mode they behave as Intel's.
 //
+// With CR4.FRED = 1 (SDM SYSENTER "Operation", FRED-era edition): "IF CR0.PE = 0 OR (CR4.FRED =
+// 0 AND IA32_SYSENTER_CS[15:2] = 0) THEN #GP(0)" -- IA32_SYSENTER_CS is not checked, CR0.PE is 1
+// in IA-32e mode -- then "FRED event delivery of SYSENTER" (fred.ts: type 7, vector 2, from
+// 64-bit or compatibility mode; the SYSENTER MSRs are not used). FRED is enumerated only in
+// Intel models, so the AMD #UD never meets it.
+//
 // Deliberate deviations: CR0.PE = 0 (#GP(0)) and virtual-8086 mode cannot arise (real mode and
-// vm86 are not modelled); SYSENTER as a FRED event delivery comes with FRED delivery (SYSEXIT's
-// FRED #UD is below); CET shadow stacks are not modelled (not enumerated).
+// vm86 are not modelled); CET shadow stacks are not modelled (not enumerated).
 
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
@@ -29,6 +34,7 @@ import * as C from '../arch/control.js';
 import { DESC_L, DESC_DB, DESC_DPL_SHIFT } from '../arch/descriptors.js';
 import { beginTransition, commitTransition, SsLoad, TransitionKind } from './transition.js';
 import { FLAT_LO, CS_FIXED, SS_FIXED } from './syscall.js';
+import { deliverFredInstruction, fredEnabled, VECTOR_SYSENTER } from './fred.js';
 
 const TWO32 = 4294967296;
 /** The largest magnitude a number holds exactly: RIP is kept as a number. */
@@ -49,6 +55,7 @@ function sysenterCs(cpu: Cpu): number {
 /** SDM SYSENTER "Operation". */
 export function sysenter(cpu: Cpu): void {
   checkVendor(cpu);
+  if (fredEnabled(cpu)) return deliverFredInstruction(cpu, VECTOR_SYSENTER);
   const sel = sysenterCs(cpu) & 0xfffc; // CS.Selector := IA32_SYSENTER_CS[15:0] AND FFFCH
   // RFLAGS.VM := 0; RFLAGS.IF := 0; RF is cleared too (Flags Affected: VM, IF, RF; APM the same).
   const rflags = cpu.getFlags() & ~(R.VM | R.IF | R.RF);

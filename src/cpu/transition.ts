@@ -1,6 +1,6 @@
 // The one place a transition commits (docs/architecture.md, "Transitions"): every
-// event delivery and every return (IRET, SYSCALL, SYSRET, SYSENTER, SYSEXIT; later ERETU,
-// ERETS, and the hosts' hypercalls and bounces) first checks everything and writes its
+// event delivery (through the IDT or FRED) and every return (IRET, SYSCALL, SYSRET,
+// SYSENTER, SYSEXIT, ERETU, ERETS; the hosts' hypercalls and bounces) first checks everything and writes its
 // frame, then describes the state it enters in the vCPU's Transition scratch and calls
 // commitTransition(). That commits the new CS, SS, RSP, RFLAGS and RIP in one order,
 // counts the transition, and, when a trace sink is attached, hands the sink a record of
@@ -32,15 +32,20 @@ export const enum TransitionKind {
   CallGate = 6,
   /** A far RET to an outer privilege level (far-return.ts). */
   FarReturn = 7,
+  /** ERETU (eret.ts). */
+  Eretu = 8,
+  /** ERETS (eret.ts). */
+  Erets = 9,
 }
 
-export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit', 'call-gate', 'far-return'] as const;
+export const TRANSITION_KIND_NAMES = ['delivery', 'iret', 'syscall', 'sysret', 'sysenter', 'sysexit', 'call-gate', 'far-return', 'eretu', 'erets'] as const;
 
 /** How a delivery's event arose (SDM Vol. 3A §6.4, §6.5): the trace says which. INT1 is a
  *  privileged software exception (SDM Vol. 2A INT n, "INT1"; the event type VMX and FRED give
- *  it), apart from the debug traps the CPU detects at a boundary. */
-export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3, PrivilegedSoftware = 4 }
-export const EVENT_SOURCE_NAMES = ['fault', 'trap', 'software', 'external', 'privileged-software'] as const;
+ *  it), apart from the debug traps the CPU detects at a boundary. `other` is FRED's event
+ *  type 7: SYSCALL and SYSENTER delivered as events (SDM Vol. 3 §8.3, fred.ts). */
+export const enum EventSource { Fault = 0, Trap = 1, Software = 2, External = 3, PrivilegedSoftware = 4, Other = 5 }
+export const EVENT_SOURCE_NAMES = ['fault', 'trap', 'software', 'external', 'privileged-software', 'other'] as const;
 
 export const enum SsLoad {
   /** SS is left as it is (same-privilege delivery, IRET without a stack switch). */
@@ -83,6 +88,17 @@ export class Transition {
   /** The frame written (delivery) or read (return): linear address and length. */
   frameLin = 0;
   frameLength = 0;
+  /** CS stays as it is (FRED delivery from ring 0, ERETS): no descriptor is loaded. */
+  keepCs = false;
+  /** GS.base and IA32_KERNEL_GS_BASE are exchanged (FRED delivery from ring 3, ERETU). */
+  swapGs = false;
+  /** The new current stack level, IA32_FRED_CONFIG[1:0], or -1: unchanged. */
+  csl = -1;
+  /** The FRED event type of a FRED delivery (SDM Vol. 3 §8.3, fred.ts), or -1. */
+  fredType = -1;
+  /** Set by FRED delivery while it writes its frame (not reset by beginTransition): a fault
+   *  raised then is a nested exception (idt.ts deliverException). */
+  fredDelivering = false;
 }
 
 /** What one side of a transition sees: its privilege, mode and register file. */
@@ -118,6 +134,9 @@ export interface TransitionRecord {
   kind: (typeof TRANSITION_KIND_NAMES)[number];
   vector: number | null;
   source: (typeof EVENT_SOURCE_NAMES)[number] | null;
+  /** The FRED event type (0 external interrupt, 2 NMI, 3 hardware exception, 4 INT n, 5 INT1,
+   *  6 INT3/INTO, 7 SYSCALL/SYSENTER) of a FRED delivery; null for any other transition. */
+  fredType: number | null;
   errorCode: number | null;
   /** What a host did with the transition, when a host entry point's return committed it
    *  (host-entry.ts): `host:<entry name>`, then the host's note if it gave one. */
@@ -156,6 +175,10 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
   t.writesRcxR11 = false;
   t.frameLin = 0;
   t.frameLength = 0;
+  t.keepCs = false;
+  t.swapGs = false;
+  t.csl = -1;
+  t.fredType = -1;
   return t;
 }
 
@@ -166,7 +189,7 @@ export function beginTransition(cpu: Cpu, kind: TransitionKind): Transition {
  *  of SYSCALL, SYSRET, SYSENTER and SYSEXIT have it set already and are not in memory. */
 export function commitTransition(cpu: Cpu): void {
   const t = cpu.transition;
-  t.csHi = markAccessed(cpu, t.csSel, t.csHi);
+  if (!t.keepCs) t.csHi = markAccessed(cpu, t.csSel, t.csHi);
   if (t.ss === SsLoad.Descriptor) t.ssHi = markAccessed(cpu, t.ssSel, t.ssHi);
   const before = cpu.traceSink !== null ? side(cpu) : null;
   const code = before !== null ? codeBytes(cpu, codeRole(t)) : null;
@@ -179,7 +202,16 @@ export function commitTransition(cpu: Cpu): void {
   if (t.ss === SsLoad.Null) setNullSegment(cpu, SS, t.ssSel);
   else if (t.ss === SsLoad.Descriptor) setSegment(cpu, SS, t.ssSel, t.ssLo, t.ssHi);
   else if (t.ss === SsLoad.SelectorOnly) cpu.segSel[SS] = t.ssSel & 0xffff;
-  setCodeSegment(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
+  if (!t.keepCs) setCodeSegment(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
+  if (t.swapGs) {
+    const lo = cpu.segBaseLo[GS], hi = cpu.segBaseHi[GS];
+    cpu.segBaseLo[GS] = cpu.msrLo[Msr.KernelGsBase];
+    cpu.segBaseHi[GS] = cpu.msrHi[Msr.KernelGsBase];
+    cpu.msrLo[Msr.KernelGsBase] = lo;
+    cpu.msrHi[Msr.KernelGsBase] = hi;
+    cpu.segmentBaseChanged(GS);
+  }
+  if (t.csl >= 0) cpu.msrLo[Msr.FredConfig] = (cpu.msrLo[Msr.FredConfig] & ~3) | t.csl;
   cpu.regLo[4] = t.rspLo;
   cpu.regHi[4] = t.rspHi;
   cpu.setFlags(t.rflags);
@@ -207,6 +239,7 @@ export function commitTransition(cpu: Cpu): void {
       kind: TRANSITION_KIND_NAMES[t.kind],
       vector: t.vector >= 0 ? t.vector : null,
       source: t.kind === TransitionKind.Delivery ? EVENT_SOURCE_NAMES[t.source] : null,
+      fredType: t.fredType >= 0 ? t.fredType : null,
       errorCode: t.error >= 0 ? t.error : null,
       annotation: cpu.hostEntries.annotation,
       before,

@@ -30,7 +30,7 @@ const intelFred: ProfileCpu = { vendor: 'intel', fred: true };
 export const PROFILES: readonly Profile[] = [
   { name: 'native/idt', host: 'native', cpu: intelIdt, runnable: true, description: 'bare metal, PVH or multiboot boot, Intel CPU without FRED (IDT delivery)' },
   { name: 'native/idt-amd', host: 'native', cpu: amdIdt, runnable: true, description: 'bare metal, PVH or multiboot boot, AMD CPU (IDT delivery, AMD SYSRET/SYSENTER behaviour)' },
-  { name: 'native/fred', host: 'native', cpu: intelFred, runnable: false, description: 'bare metal, PVH or multiboot boot, Intel CPU with FRED enumerated (no AMD flavour: AMD documents no FRED difference yet)' },
+  { name: 'native/fred', host: 'native', cpu: intelFred, runnable: true, description: 'bare metal, PVH or multiboot boot, Intel CPU with FRED enumerated (no AMD flavour: AMD documents no FRED difference yet)' },
   { name: 'xen/idt', host: 'xen', cpu: intelIdt, runnable: false, description: 'Xen PV64 guest, Xen on an Intel CPU without FRED' },
   { name: 'xen/fred', host: 'xen', cpu: intelFred, runnable: false, description: 'Xen PV64 guest, Xen booted with fred=1 on a FRED CPU' },
   { name: 'xen-nocompat/fred', host: 'xen-nocompat', cpu: intelFred, runnable: false, description: 'Xen PV64 guest on FRED without the 2026 compatibility patch' },

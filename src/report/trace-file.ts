@@ -39,6 +39,8 @@ export interface TraceEntry {
   kind: TransitionRecord['kind'];
   vector: number | null;
   source: TransitionRecord['source'];
+  /** The FRED event type of a FRED delivery (absent in traces written before FRED). */
+  fredType?: number | null;
   errorCode: number | null;
   annotation: string | null;
   before: TransitionSide;
@@ -55,10 +57,27 @@ function hexValue(bytes: readonly number[], at: number, width: number): string {
   return '0x' + v.toString(16).padStart(width * 2, '0');
 }
 
+/** The FRED frame's slots (SDM Vol. 3 §8.3, "FRED stack frame"), lowest address first, the
+ *  augmented CS and SS named with their fields as delivery writes them (fred.ts); ERETU and
+ *  ERETS read the first six (eret.ts). */
+function fredSlotNames(bytes: readonly number[]): string[] {
+  const dword = (at: number): number => (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+  const names = ['error code', 'RIP'];
+  const cs = dword(16), ssLo = dword(40), ssHi = dword(44);
+  const bit = (v: number, n: number): number => (v >>> n) & 1;
+  names.push(`CS (selector 0x${(cs & 0xffff).toString(16)}, sl ${(cs >>> 16) & 3}, wfe ${bit(cs, 18)})`, 'RFLAGS', 'RSP');
+  names.push(`SS (selector 0x${(ssLo & 0xffff).toString(16)}, sti ${bit(ssLo, 16)}, swevent ${bit(ssLo, 17)}, nmi ${bit(ssLo, 18)}, ` +
+    `vector ${ssHi & 0xff}, type ${(ssHi >>> 16) & 0xf}, l ${bit(ssHi, 25)}, nested ${bit(ssHi, 26)}, insnlen ${ssHi >>> 28})`);
+  return [...names, 'event data', 'reserved'];
+}
+
 /** What each slot of a frame holds, lowest address first (SDM Vol. 3A §6.12.1, §6.14.2 for
  *  deliveries; the IRET, CALL and RET pseudocode of Vol. 2 for the frames they pop or push). */
 function slotNames(r: TransitionRecord, length: number): { width: number; names: string[] } | null {
   const long = (side: TransitionSide): boolean => side.mode === '64-bit';
+  if ((r.fredType !== null || r.kind === 'eretu' || r.kind === 'erets') && r.frame !== null && length >= 48) {
+    return { width: 8, names: fredSlotNames(r.frame.bytes).slice(0, length / 8) };
+  }
   let width: number;
   switch (r.kind) {
     case 'delivery': width = long(r.after) ? 8 : 4; break; // IA-32e mode: 8-byte slots (§6.14.2)
@@ -121,6 +140,7 @@ function traceEntry(r: TransitionRecord, disassembler: Disassembler): TraceEntry
     kind: r.kind,
     vector: r.vector,
     source: r.source,
+    fredType: r.fredType,
     errorCode: r.errorCode,
     annotation: r.annotation,
     before: r.before,
@@ -247,6 +267,7 @@ function missingField(e: Record<string, unknown>): string | null {
   if (typeof e.kind !== 'string') return 'no "kind"';
   if (!isNumOrNull(e.vector) || !isNumOrNull(e.errorCode)) return '"vector" or "errorCode" missing or not a number';
   if (!isStrOrNull(e.source) || !isStrOrNull(e.annotation)) return '"source" or "annotation" missing';
+  if (e.fredType !== undefined && !isNumOrNull(e.fredType)) return '"fredType" not a number';
   if (!isSide(e.before) || !isSide(e.after)) return '"before" or "after" missing or malformed';
   const f = e.frame as TraceEntry['frame'];
   if (f !== null && (typeof f !== 'object' || typeof f.address !== 'string' || !Array.isArray(f.slots) ||

@@ -29,8 +29,9 @@ export function selectEntries(entries: readonly TraceEntry[], f: TraceFilter): T
 
 function what(e: TraceEntry): string {
   if (e.vector === null) return e.kind;
-  const name = e.kind === 'delivery' && e.source !== 'software' && e.source !== 'external' ? EXCEPTIONS[e.vector] : undefined;
-  const parts = [`vector ${e.vector} (0x${e.vector.toString(16)})`, ...(e.source !== null ? [e.source] : [])];
+  const name = e.kind === 'delivery' && e.source !== 'software' && e.source !== 'external' && e.source !== 'other' ? EXCEPTIONS[e.vector] : undefined;
+  const parts = [`vector ${e.vector} (0x${e.vector.toString(16)})`, ...(e.source !== null ? [e.source] : []),
+    ...(e.fredType !== null && e.fredType !== undefined ? [`FRED type ${e.fredType}`] : [])];
   return `${e.kind} ${name !== undefined ? name + ' ' : ''}${parts.join(', ')}`;
 }
 
@@ -54,7 +55,7 @@ function renderEntry(e: TraceEntry): string {
   if (changed.length === 0) out.push('  registers: none changed');
   else out.push('  registers changed:', ...changed);
   if (e.frame !== null) {
-    const verb = e.kind === 'iret' || e.kind === 'far-return' ? 'popped' : 'pushed';
+    const verb = e.kind === 'iret' || e.kind === 'far-return' || e.kind === 'eretu' || e.kind === 'erets' ? 'popped' : 'pushed';
     out.push(`  frame ${verb} at ${e.frame.address} (${e.frame.slots.length} slots, highest address first):`);
     for (const s of [...e.frame.slots].reverse()) {
       out.push(`    ${s.address}  +0x${s.offset.toString(16).padStart(2, '0')}  ${s.name.padEnd(10)} ${s.value}`);

@@ -519,11 +519,11 @@ export function intN(cpu: Cpu, i: Insn): void {
 }
 
 export function int3(cpu: Cpu): void {
-  deliver(cpu, V.BP, 0, false, Source.Software, cpu.nextRip, 0);
+  deliver(cpu, V.BP, 0, false, Source.SoftwareException, cpu.nextRip, 0);
 }
 
 export function into(cpu: Cpu): void {
-  if (getOF(cpu)) deliver(cpu, V.OF, 0, false, Source.Software, cpu.nextRip, 0);
+  if (getOF(cpu)) deliver(cpu, V.OF, 0, false, Source.SoftwareException, cpu.nextRip, 0);
 }
 
 /** INT1 (ICEBP): a #DB trap without the gate-DPL check (SDM INT n, "INT1"); DR6 is not
