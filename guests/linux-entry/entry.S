@@ -465,8 +465,14 @@ run_user_regs:
         movq    %rsp, k_runner_rsp(%rip)
         movq    %rdi, %rsp
         cmpb    $0, k_fred(%rip)
-        jne     asm_fred_exit_user
+        jne     fred_start_user
         jmp     swapgs_restore_regs_and_return_to_usermode
+
+/* A program's first entry to user mode under FRED: the exit's two steps, outside the gap table
+ * (gap.c counts the exit's instructions executed for the system call alone). */
+fred_start_user:
+        POP_REGS
+        ERETU
 
 /* void kernel_exit_to_runner(u64 code): exit(): abandon the kernel stack, back to run_user_regs. */
         .globl kernel_exit_to_runner
