@@ -120,9 +120,21 @@ export interface AbiDiff {
   exit: 0 | 1;
 }
 
+/** FRED's event type "other" (FRED specification §5.1.2): vector 1 is SYSCALL, 2 SYSENTER. */
+const FRED_TYPE_OTHER = 7;
+
+/** The user's step a transition that left ring 3 was: the instruction SYSCALL or SYSENTER
+ *  whether the CPU ran it the legacy way or delivered it as a FRED event (how the kernel is
+ *  entered is not the user's to see), else the event by vector. */
+function userStep(l: TransitionRecord): 'syscall' | 'sysenter' | null {
+  if (l.kind === 'syscall' || l.kind === 'sysenter') return l.kind;
+  if (l.kind === 'delivery' && l.fredType === FRED_TYPE_OTHER) return l.vector === 1 ? 'syscall' : l.vector === 2 ? 'sysenter' : null;
+  return null;
+}
+
 function pointKind(p: ObservationPoint): string {
   const l = p.leave;
-  const left = l === null ? 'start' : l.kind === 'delivery' ? `delivery #${l.vector}` : l.kind;
+  const left = l === null ? 'start' : userStep(l) ?? (l.kind === 'delivery' ? `delivery #${l.vector}` : l.kind);
   return `${left} -> ${p.resume.kind}`;
 }
 
@@ -239,6 +251,7 @@ function canonical(v: bigint): boolean {
 }
 
 const UNCHANGED = 'unchanged since the user left';
+const DATA_SELECTORS = new Set(['es', 'ds', 'fs', 'gs']);
 const KIND_NAMES: Record<string, string> = { syscall: 'SYSCALL', sysenter: 'SYSENTER', delivery: 'event', iret: 'IRET', 'call-gate': 'call gate', 'far-return': 'far return' };
 
 /** What a run knows to explain its values with. */
@@ -252,7 +265,7 @@ interface RunContext {
  *  fits: first what ring 3 left with (derived), then what the value is. */
 function explainValue(field: string, value: string, p: ObservationPoint, run: RunContext): Explanation | null {
   const l = p.leave;
-  const what = l === null ? '' : KIND_NAMES[l.kind] ?? l.kind.toUpperCase();
+  const what = l === null ? '' : KIND_NAMES[userStep(l) ?? l.kind] ?? l.kind.toUpperCase();
   if (l !== null) {
     if (l.before.registers[field] === value) return { means: UNCHANGED, derived: true };
     if (l.kind === 'syscall' && l.after.registers.rcx === value) return { means: 'RIP after the SYSCALL (the return address)', derived: true };
@@ -264,6 +277,9 @@ function explainValue(field: string, value: string, p: ObservationPoint, run: Ru
   if (!/^0x[0-9a-f]+$/i.test(value)) return null;
   const v = BigInt(value);
   const is = (means: string): Explanation => ({ means, derived: false });
+  // A data-segment selector the return did not load: the kernel's (IRET nulls those the user
+  // may not use; ERETU and SYSRET load only CS and SS).
+  if (DATA_SELECTORS.has(field) && v !== 0n && p.resume.before.registers[field] === value) return is("the kernel's selector, which the return left loaded");
   if (v === 0n) return is('zero');
   if (field !== 'rip' && p.resume.after.registers.rip === value) return is('the RIP ring 3 resumes at');
   if (!canonical(v)) return is('a non-canonical address');
@@ -287,7 +303,8 @@ function fields(p: ObservationPoint): Map<string, string> {
   const f = new Map<string, string>();
   const l = p.leave;
   if (l !== null) {
-    f.set('left by', `${l.kind}${l.vector !== null ? ` vector ${l.vector}` : ''}${l.errorCode !== null ? ` error 0x${l.errorCode.toString(16)}` : ''}`);
+    const step = userStep(l);
+    f.set('left by', step ?? `${l.kind}${l.vector !== null ? ` vector ${l.vector}` : ''}${l.errorCode !== null ? ` error 0x${l.errorCode.toString(16)}` : ''}`);
   }
   const after = p.resume.after;
   f.set('mode', after.mode);
