@@ -201,6 +201,83 @@ for (const guest of listGuests()) {
   });
 }
 
+/**
+ * native/idt against native/fred, every bundled guest (issue 17, point 7): what a user program
+ * can see of FRED. Guests that never set CR4.FRED run the same on both (FRED is only
+ * enumerated); the Linux-style kernel enables it, and then:
+ * - SYSCALL changes no register (SDM SYSCALL, CR4.FRED = 1: FRED event delivery): RCX and R11
+ *   keep the user's values instead of the return RIP and RFLAGS;
+ * - ERETU loads CS and SS only, so the kernel's ES/DS/FS/GS selectors reach user mode, where
+ *   IRET nulls the ones the user may not use (SDM IRET "Operation", RETURN-TO-OUTER-PRIVILEGE);
+ * - the compat entries push the user's R8-R15 (IDT: zeroed by the SYSENTER entry);
+ * - ERETU pends a single-step #DB after SYSCALL, SYSENTER and INT n with TF (SDM ERETU), so more
+ *   single-step traps; the programs that need SYSRET do not run (SDM SYSRET: #UD under FRED).
+ */
+const EXPECTED_FRED: Record<string, string[]> = {
+  'linux-entry': [
+    'abi: start -> iret | start -> eretu: ds',
+    'abi: start -> iret | start -> eretu: es',
+    'abi: start -> iret | start -> eretu: fs',
+    'abi: start -> iret | start -> eretu: gs',
+    'abi: syscall -> iret | syscall -> eretu: r11',
+    'abi: syscall -> iret | syscall -> eretu: rcx',
+    'abi: syscall -> sysret | syscall -> eretu: r11',
+    'abi: syscall -> sysret | syscall -> eretu: rcx',
+    'abi: sysenter -> iret | sysenter -> eretu: r10',
+    'abi: sysenter -> iret | sysenter -> eretu: r11',
+    'abi: sysenter -> iret | sysenter -> eretu: r9',
+    'abi: sysenter -> sysret | sysenter -> eretu: r10',
+    'abi: sysenter -> sysret | sysenter -> eretu: r11',
+    'abi: sysenter -> sysret | sysenter -> eretu: r9',
+    'abi: sysenter -> sysret | sysenter -> eretu: rcx',
+    'console',
+    'only in native/fred: delivery #1 -> eretu',
+    'only in native/idt: delivery #1 -> iret',
+    'only in native/idt: syscall -> iret',
+    'only in native/idt: syscall -> sysret',
+  ],
+  // The FRED guest runs its checks only where FRED is enumerated (native/idt: "not enumerated").
+  fred: [
+    'console',
+    'only in native/fred: delivery #1 -> eretu',
+    'only in native/fred: delivery #128 -> eretu',
+    'only in native/fred: delivery #129 -> eretu',
+    'only in native/fred: delivery #13 -> eretu',
+    'only in native/fred: delivery #14 -> eretu',
+    'only in native/fred: delivery #3 -> eretu',
+    'only in native/fred: delivery #6 -> eretu',
+    'only in native/fred: delivery #65 -> eretu',
+    'only in native/fred: start -> eretu',
+    'only in native/fred: syscall -> eretu',
+    'only in native/fred: sysenter -> eretu',
+  ],
+};
+
+test('linux-entry, native/idt vs native/fred: RCX and R11 after SYSCALL, each explained (SDM SYSCALL under FRED)', () => {
+  const d = diff('linux-entry', 'native/idt', 'native/fred');
+  const rcx = d.differences.filter((x) => x.field === 'rcx' && x.kind === 'syscall -> sysret | syscall -> eretu' && x.class === 'abi');
+  assert.ok(rcx.length > 0);
+  for (const x of rcx) {
+    assert.equal(x.a.means, 'RIP after the SYSCALL (the return address)');
+    assert.equal(x.b.means, 'unchanged since the user left');
+  }
+  const r11 = d.differences.filter((x) => x.field === 'r11' && x.kind === 'syscall -> sysret | syscall -> eretu' && x.class === 'abi');
+  assert.ok(r11.every((x) => x.a.means === 'RFLAGS before the SYSCALL' && x.b.means === 'unchanged since the user left'), JSON.stringify(r11[0]));
+  // ERETU leaves the kernel's data selectors loaded; IRET nulls them (DPL 0 < CPL 3).
+  const es = d.differences.find((x) => x.field === 'es' && x.kind.startsWith('start'));
+  assert.equal(es?.a.means, 'zero');
+  assert.equal(es?.b.means, "the kernel's selector, which the return left loaded");
+});
+
+for (const guest of listGuests()) {
+  test(`${guest}: native/idt against native/fred finds exactly the expected differences`, () => {
+    const d = diff(guest, 'native/idt', 'native/fred');
+    assert.deepEqual(findings(d), [...(EXPECTED_FRED[guest] ?? [])].sort());
+    const first = d.first?.difference?.seq[0] ?? d.first?.onlyIn?.point.seq ?? Infinity;
+    for (const x of d.differences.filter((x) => x.class === 'diverged earlier')) assert.ok(x.seq[0] > first, JSON.stringify(x));
+  });
+}
+
 test('host-syscalls: the flags DIV left undefined come back from SYSRET as each vendor made them, in R11 and RFLAGS', () => {
   const d = diff('host-syscalls', 'native/idt', 'native/idt-amd');
   const r11 = d.differences.find((x) => x.field === 'r11');
