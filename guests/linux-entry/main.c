@@ -39,8 +39,12 @@
  * (SDM Vol. 3A §6.14.2-§6.14.3: the frame, IRET), and N ticks must span N periods of the
  * TSC: none lost, none extra (§11.5.4: periodic mode reloads at each expiry).
  *
- * The kernel reads CPUID.(EAX=7,ECX=1):EAX[17] (FRED) and says whether it is enumerated; it
- * does not use FRED yet (entry.S keeps the entry code shaped for a FRED entry beside it).
+ * The kernel reads CPUID.(EAX=7,ECX=1):EAX[17] (FRED) and, where it is enumerated
+ * (native/fred), enables FRED as Linux does (fred.c, entry.S): every event then enters
+ * asm_fred_entrypoint_user/_kernel and leaves by ERETU/ERETS, and the user programs expect
+ * FRED's answers (user.c): RCX and R11 kept across SYSCALL, no SYSRET, ERETU's pending
+ * single-step trap after a system call made with TF; the gap sweep covers the FRED entry and
+ * exit.  One image runs on native/idt, native/idt-amd and native/fred.
  */
 #include "linux.h"
 
