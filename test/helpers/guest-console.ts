@@ -18,6 +18,18 @@ export function buildTestGuest(name: string): string {
   return defines ? buildGuest(name, { defines }) : buildGuest(name);
 }
 
+/**
+ * Guests whose subject QEMU does not implement, with the SKIP line they print where the
+ * feature is not enumerated: under QEMU they must skip exactly so (which checks the guest's
+ * own enumeration path), and Ringside's IDT profiles, which do not enumerate it either, must
+ * print the same. The feature itself has the specification as its oracle (test/fred.test.ts).
+ * - fred: QEMU TCG implements no FRED (its TCG_7_1_EAX_FEATURES lack FRED and LKGS; FRED is
+ *   KVM-only there).
+ */
+export const QEMU_SKIPS: Record<string, string> = {
+  fred: 'Test result: SKIP (FRED not enumerated)',
+};
+
 export const QEMU_MISSING =
   'qemu-system-x86_64 is not installed: the QEMU oracle tests need it ' +
   '(Debian: apt-get install qemu-system-x86; CI installs it). Not skipping.';
