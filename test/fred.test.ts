@@ -273,3 +273,118 @@ test('eventStackLevel: the stack-level rules of §8.3', () => {
   assert.equal(eventStackLevel(FredType.HardwareException, 14, 0, false, 2, 0, pfLo, pfHi), 2);
   assert.equal(eventStackLevel(FredType.Nmi, 2, 0, false, 0, 0, stklvls(2, 3)[0], 0), 3);
 });
+
+test('#DF at its IA32_FRED_STKLVLS level, from ring 0 and from ring 3: a #PF while delivering a #PF (SDM Vol. 3A §6.15 Table 6-5; §8.3)', () => {
+  // Ring 0: the #PF (STKLVLS level 1) cannot be written onto IA32_FRED_RSP1's unmapped page.
+  assert.equal(v('df0.events'), 1n, 'one event: the #DF (the #PF is never delivered)');
+  frameBasics('df0');
+  assert.equal(v('df0.type'), 3n); assert.equal(v('df0.vector'), 8n);
+  assert.equal(v('df0.error'), 0n, '#DF error code 0');
+  assert.equal(v('df0.edata'), 0n, 'event data 0');
+  assert.equal(v('df0.ss_nested'), 0n, 'the nested bit is never set for #DF');
+  assert.equal(v('df0.csl'), 3n, 'STKLVLS gives vector 8 level 3');
+  assert.equal(v('df0.frame'), RSP(3) - 64n, 'a level increase: IA32_FRED_RSP3');
+  assert.equal(v('df0.kernel_entry'), 1n); assert.equal(v('df0.cs'), 0x8n); assert.equal(v('df0.cs_sl'), 0n);
+  assert.equal(v('df0.cr2_in_rsp1_page'), 1n, 'CR2: the second #PF, on the level-1 stack');
+  assert.equal(v('df0.csl_after'), 0n);
+  // Ring 3: a user #PF goes to level 0, whose stack page is unmapped; the #DF still takes level 3.
+  assert.equal(v('df3.events'), 1n);
+  frameBasics('df3');
+  assert.equal(v('df3.vector'), 8n); assert.equal(v('df3.error'), 0n); assert.equal(v('df3.edata'), 0n);
+  assert.equal(v('df3.ss_nested'), 0n);
+  assert.equal(v('df3.kernel_entry'), 0n, 'from ring 3: the ring-3 entry point');
+  assert.equal(v('df3.cs'), 0x33n); assert.equal(v('df3.ss'), 0x2bn, 'the interrupted ring-3 state');
+  assert.equal(v('df3.csl'), 3n, '#DF from ring 3 is not at level 0');
+  assert.equal(v('df3.frame'), RSP(3) - 64n);
+  assert.equal(v('df3.exit'), 0x600dn, 'ERETU back to ring 3 after the handler lowered the level');
+});
+
+test('ERETU with SS bit 17 (pend_DB) and TF = 1: single-step #DB before the first user instruction; without it, after (SDM ERETU)', () => {
+  for (const n of ['pend_db', 'step_db']) {
+    fromRing3(n);
+    event(n, FredType.HardwareException, 1, 0, 0);
+    assert.equal(v(`${n}.edata`), 0x4000n, `${n}: event data BS (bit 14)`);
+    assert.equal(v(`${n}.rflags`) & 0x100n, 0x100n, `${n}: TF in the saved RFLAGS`);
+  }
+  assert.equal(v('pend_db.at_first_insn'), 1n, 'pending #DB: RIP of the first instruction, not yet executed');
+  assert.equal(v('step_db.after_first_insn'), 1n, 'no pend_DB: the trap follows the first instruction');
+});
+
+test('general detect under FRED: #DB fault with BD in the event data (SDM Vol. 3B §18.2.4; §8.3)', () => {
+  frameBasics('gd');
+  assert.equal(v('gd.events'), 1n);
+  event('gd', FredType.HardwareException, 1, 0, 0);
+  assert.equal(v('gd.edata'), 0x2000n, 'event data: BD (bit 13) alone');
+  assert.equal(v('gd.at_mov'), 1n, 'a fault: RIP of the MOV');
+  assert.equal(v('gd.kernel_entry'), 1n);
+});
+
+test('ERETS with SS bit 16 re-establishes STI blocking; ERETS/ERETU with SS bit 18 unblock NMIs (SDM ERETS, ERETU)', () => {
+  assert.equal(v('sti_erets.taken_at'), 1n, 'STI_block with IF = 1: the pending interrupt waits one instruction');
+  assert.equal(v('no_sti_erets.taken_at'), 0n, 'without it: taken before the first instruction');
+  assert.equal(v('nmi_keep.taken'), 1n, 'an ERETS without SS bit 18 left NMIs blocked: the second NMI is held');
+  assert.equal(v('nmi_keep.after_erets_without_bit18'), 1n, 'another ERETS without bit 18: still held');
+  assert.equal(v('nmi_erets.taken'), 2n, 'ERETS with SS bit 18: the held NMI is delivered');
+  assert.equal(v('nmi_erets.events'), 1n);
+  assert.equal(v('nmi_erets.at_target'), 1n, 'at the boundary right after the ERETS');
+  assert.equal(v('nmi_keep3.taken'), 1n);
+  assert.equal(v('nmi_eretu.taken'), 2n, 'ERETU with SS bit 18 unblocks NMIs');
+  fromRing3('nmi_eretu');
+  event('nmi_eretu', FredType.Nmi, 2, 0, 0);
+  assert.equal(v('nmi_eretu.at_user_exit'), 1n, 'taken before the first ring-3 instruction');
+});
+
+test('ERETU to compatibility mode through the GDT (not STAR\'s selectors) and SYSENTER from compatibility mode (SDM ERETU, SYSENTER)', () => {
+  assert.equal(v('compat.exit'), 0xc0den, 'the 32-bit program ran and exited by INT $0x80');
+  assert.equal(v('compat.events'), 2n);
+  for (const n of ['sysenter32', 'exit32']) {
+    assert.equal(v(`${n}.kernel_entry`), 0n); assert.equal(v(`${n}.csl`), 0n);
+    assert.equal(v(`${n}.frame`), RSP(0) - 64n);
+    assert.equal(v(`${n}.cs`), 0x53n, `${n}: the GDT compatibility segment ERETU loaded`);
+    assert.equal(v(`${n}.ss`), 0x2bn);
+    assert.equal(v(`${n}.ss_l`), 0n, `${n}: SS bit 57 clear: not 64-bit mode`);
+    assert.equal(v(`${n}.ss_nested`), 0n);
+    assert.equal(v(`${n}.handler_rflags`), 2n);
+  }
+  event('sysenter32', FredType.Other, 2, 2, 1);
+  assert.equal(v('sysenter32.rip_next'), 1n, 'the frame saves the next (32-bit) RIP');
+  event('exit32', FredType.SoftwareInterrupt, 0x80, 2, 1);
+  // Compatibility: "newRIP > CS limit THEN #GP(0)" with the GDT descriptor's limit.
+  for (const [c, err] of [['eretu_compat_limit', 0n], ['eretu_cs_bit15', 0x8030n]] as const) {
+    assert.equal(v(`${c}.events`), 1n); assert.equal(v(`${c}.vector`), 13n);
+    assert.equal(v(`${c}.error`), err, `${c}: error code`); assert.equal(v(`${c}.at_eret`), 1n);
+  }
+  // "newRIP[63:32] := 0" for compatibility mode: a non-canonical RIP is no fault there.
+  assert.equal(v('compat_noncanon.exit'), 0xc0den);
+  assert.equal(v('compat_noncanon.events'), 1n);
+  assert.equal(v('compat_noncanon.cs'), 0x23n, "STAR[63:48]'s standard compatibility segment");
+  assert.equal(v('compat_noncanon.ss_l'), 0n);
+  // STAR's compatibility segment has limit FFFFFFFFH: RIP FFFFF000H passes, the fetch faults.
+  assert.equal(v('compat_top.exit'), 0x600dn);
+  assert.equal(v('compat_top.vector'), 14n);
+  assert.equal(v('compat_top.rip'), 0xfffff000n); assert.equal(v('compat_top.edata'), 0xfffff000n);
+  assert.equal(v('compat_top.cs'), 0x23n); assert.equal(v('compat_top.kernel_entry'), 0n);
+  assert.equal(v('compat_top.error') & 4n, 4n, 'a user-mode access');
+});
+
+test('WRMSR IA32_FRED_CONFIG with a non-canonical entry point: #GP(0) at the WRMSR; SYSCALL under FRED ignores EFER.SCE', () => {
+  assert.equal(v('config_noncanon.events'), 1n);
+  assert.equal(v('config_noncanon.vector'), 13n); assert.equal(v('config_noncanon.error'), 0n);
+  assert.equal(v('config_noncanon.at_wrmsr'), 1n);
+  assert.equal(v('config_noncanon.unchanged'), 1n);
+  // SDM SYSCALL: with CR4.FRED = 1 only the 64-bit-mode check applies; this guest never sets
+  // EFER.SCE, and its SYSCALLs (ring 3 and ring 0) were delivered as FRED events above.
+  assert.equal(v('efer.sce'), 0n);
+  event('syscall', FredType.Other, 1, 2, 1);
+  event('syscall0', FredType.Other, 1, 2, 1);
+});
+
+const TRIPLE_LAST = 'triple: expecting a triple fault now';
+
+test('FRED_TRIPLE=1: a fault while delivering #DF (its level-3 stack unmapped) shuts down: verdict crash (SDM Vol. 3A §6.15)', () => {
+  const r = runImage(buildGuest('fred', { defines: { FRED_TRIPLE: 1 } }), { profile: 'native/fred', maxInsns: 50_000_000 });
+  assert.equal(r.verdict, 'crash', `verdict ${r.verdict}: ${r.reason}`);
+  assert.match(r.reason, /triple fault/);
+  assert.ok(!r.console.includes('Test result:'), 'no result line');
+  assert.equal(r.console.split('\n').filter((l) => l !== '').pop(), TRIPLE_LAST);
+});

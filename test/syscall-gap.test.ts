@@ -16,6 +16,23 @@
 //     not touched; SWAPGS) -- positions found here from objdump's disassembly, not the guest's
 //     labels;
 //   - the user program's registers, RSP, red zone and GS.base survive, and the exit is SYSRET.
+// Under FRED (native/fred, the same image: the kernel enables FRED when CPUID enumerates it) the
+// table is the FRED entry's and exit's (fred_gap_entry .. fred_gap_exit .. fred_gap_end), from
+// the ring-3 entry point to the call into C and from the return to ERETU. There is no gap: the
+// delivery of SYSCALL switched to IA32_FRED_RSP0 and swapped GS before the entry's first
+// instruction, and ERETU switches both back as it returns (SDM Vol. 3 §8.3, ERETU "Operation"),
+// so an NMI injected at each of them must be:
+//   - delivered at the boundary before ADDR at CPL 0 (at the ERETU too: an NMI is taken before
+//     an instruction, and ERETU has not executed, so CPL is still 0), entering at the ring-0
+//     entry point IA32_FRED_CONFIG[63:12] + 256 (§8.3);
+//   - on stack level 2, IA32_FRED_STKLVLS' level for vector 2, which is above the current level
+//     0, so RSP := IA32_FRED_RSP2 (IST_NMI's top) and the 64-byte frame sits right below it;
+//   - a frame holding RIP = ADDR, the kernel's CS with stack level 0 in bits 17:16, RFLAGS as
+//     SYSCALL's delivery left them (2), the interrupted RSP (the kernel stack), the kernel's SS
+//     with bit 18 (NMI) set and bits 16, 17 clear, vector 2, type 2, 64-bit mode, not nested,
+//     no instruction length, event data 0 (no NMI-source reporting);
+//   - returned from by ERETS to ADDR at CPL 0, which unblocks NMIs (the frame's SS bit 18);
+//   - seen by the handler with the kernel's stack and GS at every position.
 // Not comparable with QEMU: its NMI sources (the monitor's `nmi`, the APIC) cannot place an NMI
 // before a chosen instruction (docs/architecture.md, "The syscall gap"). The #DB half runs in
 // the default linux-entry run, under QEMU too (test/linux-entry.test.ts); here each #DB's
@@ -38,11 +55,12 @@ const NMI = 2;
 const IST_DB = 3;
 const IST_NMI = 2;
 
-interface Insn { addr: number; text: string }
+interface Insn { addr: number; bytes: string; text: string }
 type Where = 'user' | 'kernel';
 
-/** One build of linux-entry: its gap table, the paths as objdump lists them, and what an event
- *  at each gap instruction must find. */
+/** One build of linux-entry: its gap table (SYSCALL/SYSRET's, or with `fred` the FRED entry's
+ *  and exit's), the paths as objdump lists them, and what an event at each gap instruction must
+ *  find. */
 class GapImage {
   readonly syms: Map<string, [number, number]>;
   readonly table: number[];
@@ -50,18 +68,25 @@ class GapImage {
   readonly entryInsns: Insn[];
   readonly exitInsns: Insn[];
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, readonly fred = false) {
     this.syms = new Map();
     for (const line of execFileSync('nm', ['-P', '-S', path], { encoding: 'utf8' }).split('\n')) {
       const [name, , value, size] = line.split(' ');
       if (value !== undefined) this.syms.set(name, [parseInt(value, 16), size ? parseInt(size, 16) : 0]);
     }
-    this.table = this.quadwords(this.sym('syscall_gap_entry'), this.sym('syscall_gap_end'));
-    this.entryCount = (this.sym('syscall_gap_exit') - this.sym('syscall_gap_entry')) / 8;
-    // The entry: from LSTAR's target to the call into C; the exit: from the instruction after
-    // that call (the test of its answer) to SYSRETQ.
-    this.entryInsns = this.disassemble(this.sym('entry_SYSCALL_64'), /call\s+[0-9a-f]+ <do_syscall_64>/);
-    this.exitInsns = this.disassemble(this.entryInsns.at(-1)!.addr + 5, /sysretq?$/);
+    const t = fred ? 'fred_gap' : 'syscall_gap';
+    this.table = this.quadwords(this.sym(`${t}_entry`), this.sym(`${t}_end`));
+    this.entryCount = (this.sym(`${t}_exit`) - this.sym(`${t}_entry`)) / 8;
+    // The entry: from LSTAR's target (FRED: the ring-3 entry point) to the call into C; the
+    // exit: from the instruction after that call to SYSRETQ (FRED: ERETU, F3 0F 01 CA, which
+    // binutils 2.40 shows as `repz clac`, so found by its bytes).
+    if (fred) {
+      this.entryInsns = this.disassemble(this.sym('asm_fred_entrypoint_user'), (x) => /call\s+[0-9a-f]+ <fred_entry_from_user>/.test(x.text));
+      this.exitInsns = this.disassemble(this.entryInsns.at(-1)!.addr + 5, (x) => x.bytes === 'f3 0f 01 ca');
+    } else {
+      this.entryInsns = this.disassemble(this.sym('entry_SYSCALL_64'), (x) => /call\s+[0-9a-f]+ <do_syscall_64>/.test(x.text));
+      this.exitInsns = this.disassemble(this.entryInsns.at(-1)!.addr + 5, (x) => /sysretq?$/.test(x.text));
+    }
   }
 
   sym(name: string): number {
@@ -83,17 +108,18 @@ class GapImage {
     throw new Error(`0x${start.toString(16)}..0x${end.toString(16)} is not in the image's file data`);
   }
 
-  /** objdump's instructions from `start` up to and including the first whose text matches `last`. */
-  private disassemble(start: number, last: RegExp): Insn[] {
-    const out = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + 512).toString(16)}`, this.path], { encoding: 'utf8' });
+  /** objdump's instructions from `start` up to and including the first `last` accepts. */
+  private disassemble(start: number, last: (x: Insn) => boolean): Insn[] {
+    const out = execFileSync('objdump', ['-d', '-w', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + 512).toString(16)}`, this.path], { encoding: 'utf8' });
     const insns: Insn[] = [];
     for (const line of out.split('\n')) {
-      const m = /^\s+([0-9a-f]+):\s+(.*)$/.exec(line);
+      const m = /^\s+([0-9a-f]+):\t([0-9a-f ]+)\t(.*)$/.exec(line);
       if (!m) continue;
-      insns.push({ addr: parseInt(m[1], 16), text: m[2].trim() });
-      if (last.test(m[2])) return insns;
+      const x = { addr: parseInt(m[1], 16), bytes: m[2].trim(), text: m[3].trim() };
+      insns.push(x);
+      if (last(x)) return insns;
     }
-    throw new Error(`no ${last} within 512 bytes of 0x${start.toString(16)}`);
+    throw new Error(`no end of the path within 512 bytes of 0x${start.toString(16)}`);
   }
 
   private static find(insns: Insn[], re: RegExp): number {
@@ -106,6 +132,10 @@ class GapImage {
    *  the entry's MOV to RSP and after the exit's; GS up to the entry's SWAPGS and after the
    *  exit's. */
   expected(i: number): { stack: Where; gs: Where; at: string } {
+    if (this.fred) {
+      const at = i < this.entryCount ? `entry.${i}` : `exit.${i - this.entryCount}`;
+      return { stack: 'kernel', gs: 'kernel', at };
+    }
     const swapgs = /^swapgs/, toRsp = /^mov\s+.*,%rsp$/;
     if (i < this.entryCount) {
       const stack = i <= GapImage.find(this.entryInsns, toRsp) ? 'user' : 'kernel';
@@ -142,6 +172,10 @@ const reg = (side: TransitionRecord['before'], r: string): number => Number(BigI
 
 const nmiImage = new GapImage(buildGuest('linux-entry', { defines: { LINUX_SYSCALL_GAP_NMI: 1 } }));
 const dbImage = new GapImage(buildGuest('linux-entry'));
+const fredNmiImage = new GapImage(nmiImage.path, true);
+const fredDbImage = new GapImage(dbImage.path, true);
+const FRED_NMI = 2;
+const FRED_OTHER = 7;
 
 describe('the syscall gap table', () => {
   for (const [what, g] of [['NMI build', nmiImage], ['default build', dbImage]] as const) {
@@ -152,6 +186,94 @@ describe('the syscall gap table', () => {
       assert.equal(g.table.at(-1), g.sym('entry_SYSRETQ'));
     });
   }
+  for (const [what, g] of [['NMI build', fredNmiImage], ['default build', fredDbImage]] as const) {
+    it(`lists every instruction of the FRED entry and the ERETU exit, in order (objdump; ${what})`, () => {
+      assert.deepEqual(g.table.slice(0, g.entryCount), g.entryInsns.map((x) => x.addr));
+      assert.deepEqual(g.table.slice(g.entryCount), g.exitInsns.map((x) => x.addr));
+      assert.equal(g.table[0], g.sym('asm_fred_entrypoint_user'));
+      assert.equal(g.table.at(-1), g.sym('asm_fred_eretu'));
+    });
+  }
+});
+
+/** The eight quadwords of a FRED frame (§8.3), lowest address first. */
+function fredFrame(r: TransitionRecord): bigint[] {
+  assert.ok(r.frame !== null && r.frame.bytes.length === 64, 'a 64-byte FRED frame');
+  const view = new DataView(Uint8Array.from(r.frame.bytes).buffer);
+  return Array.from({ length: 8 }, (_, i) => view.getBigUint64(i * 8, true));
+}
+
+describe('an NMI at every instruction of the FRED entry and exit (native/fred)', () => {
+  const g = fredNmiImage;
+  const profile = 'native/fred';
+  it('without an injection the run takes no NMI, the kernel runs under FRED and the user program checks pass', () => {
+    const t = run(g.path, profile, []);
+    assert.equal(t.verdict, 'success', t.console);
+    assert.equal(line(t, 'kernel.fred'), 'enabled');
+    assert.equal(line(t, 'syscall_gap.nmi.count'), '0');
+    assert.equal(t.records.filter((r) => r.kind === 'delivery' && r.vector === NMI).length, 0);
+  });
+
+  g.table.forEach((addr, i) => {
+    const want = g.expected(i);
+    it(`${want.at} (0x${addr.toString(16)}): taken there at CPL 0, on stack level 2, kernel stack and GS; returned by ERETS; the program's state survives`, () => {
+      const t = run(g.path, profile, [{ event: { kind: 'nmi' }, at: { rip: addr } }]);
+      assert.equal(t.verdict, 'success', `${t.reason}\n${t.console}`);
+
+      const syscall = t.records.find((r) => r.kind === 'delivery' && r.fredType === FRED_OTHER && r.vector === 1 && r.before.cpl === 3)!;
+      assert.ok(syscall, 'the program\'s SYSCALL is a FRED event (type 7, vector 1)');
+      const kernelCs = BigInt(syscall.after.registers.cs), kernelSs = BigInt(syscall.after.registers.ss);
+      const nmis = t.records.filter((r) => r.kind === 'delivery' && r.vector === NMI);
+      assert.equal(nmis.length, 1, 'one NMI');
+      const d = nmis[0];
+      assert.equal(d.fredType, FRED_NMI, 'a FRED delivery of type 2');
+      assert.equal(reg(d.before, 'rip'), addr, 'taken at the boundary before ADDR');
+      assert.equal(d.before.cpl, 0, 'at CPL 0 (at the ERETU too: it has not executed)');
+      assert.equal(BigInt(reg(d.after, 'rip')), BigInt(g.sym('asm_fred_entrypoint_user')) + 256n, 'the ring-0 entry point, CONFIG[63:12] + 256');
+      assert.equal(reg(d.after, 'rsp') + 64, g.istTop(IST_NMI), 'the frame right below IA32_FRED_RSP2 (level 2 > level 0)');
+      assert.equal(reg(d.after, 'rflags'), 2, 'RFLAGS = 2 after delivery');
+      const rsp = reg(d.before, 'rsp');
+      assert.ok(g.onKernelStack(rsp), 'the interrupted RSP is on the kernel stack');
+      const [error, rip, cs, rflags, frsp, ss, edata, resv] = fredFrame(d);
+      assert.equal(error, 0n);
+      assert.equal(rip, BigInt(addr), 'frame RIP: the instruction not yet executed');
+      assert.equal(cs, kernelCs, "frame CS: the kernel's, stack level 0 (bits 17:16), no WFE");
+      assert.equal(rflags, BigInt(reg(d.before, 'rflags')));
+      assert.equal(rflags & 0x200n, 0n, 'IF clear: SYSCALL\'s delivery cleared RFLAGS');
+      assert.equal(frsp, BigInt(rsp));
+      assert.equal(ss & 0xffffn, kernelSs, "frame SS: the kernel's");
+      assert.equal((ss >> 16n) & 7n, 4n, 'SS bits 18:16: NMI, not a software event, no STI blocking');
+      assert.equal((ss >> 32n) & 0xffn, 2n, 'vector 2');
+      assert.equal((ss >> 48n) & 0xfn, 2n, 'type 2');
+      assert.equal((ss >> 57n) & 1n, 1n, '64-bit mode');
+      assert.equal((ss >> 58n) & 1n, 0n, 'not nested');
+      assert.equal(ss >> 60n, 0n, 'no instruction length');
+      assert.equal(edata, 0n, 'event data 0 (no NMI-source reporting)');
+      assert.equal(resv, 0n);
+      const rest = t.records.slice(t.records.indexOf(d) + 1);
+      const back = rest.find((r) => r.kind === 'erets' || r.kind === 'eretu' || r.kind === 'iret')!;
+      assert.equal(back.kind, 'erets', 'the handler returns with ERETS');
+      assert.equal(reg(back.after, 'rip'), addr, 'to ADDR');
+      assert.equal(back.after.cpl, 0);
+      const exit = rest.find((r) => r.kind === 'eretu')!;
+      assert.equal(reg(exit.before, 'rip'), g.sym('asm_fred_eretu'), 'then the exit\'s ERETU runs');
+      assert.equal(exit.after.cpl, 3);
+
+      assert.equal(line(t, 'syscall_gap.nmi.count'), '1');
+      assert.equal(line(t, 'syscall_gap.nmi.at'), want.at);
+      assert.equal(line(t, 'syscall_gap.nmi.cs'), '0x8');
+      assert.equal(line(t, 'syscall_gap.nmi.stack'), 'kernel');
+      assert.equal(line(t, 'syscall_gap.nmi.gs'), 'kernel', 'GS.base on arrival is the kernel\'s');
+      assert.equal(line(t, 'syscall_gap.nmi.percpu'), 'ok');
+      assert.equal(line(t, 'syscall_gap.nmi.frame'), `ist${IST_NMI}`);
+      assert.equal(line(t, 'syscall_gap.rax'), '0x1');
+      assert.equal(line(t, 'syscall_gap.preserved'), '0xe', 'every register but RAX, RCX and R11 included');
+      assert.equal(line(t, 'syscall_gap.rsp'), 'kept');
+      assert.equal(line(t, 'syscall_gap.red_zone'), '0x10');
+      assert.equal(line(t, 'syscall_gap.gs'), 'user');
+      assert.equal(line(t, 'syscall_gap.exit'), 'eretu');
+    });
+  });
 });
 
 for (const profile of PROFILES) {

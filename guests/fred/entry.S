@@ -76,9 +76,15 @@ fred_entry_kernel:
  * u64 fred_exec_user(u64 rip, u64 rsp, u64 rflags): enter ring 3 at rip with ERETU on a frame
  * built here (CS 0x33, SS 0x2b); user code comes back with INT $0x80, whose handler calls
  * fred_user_exit(value), which resumes here with the kernel stack and callee-saved registers.
+ * u64 fred_exec_user_frame(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss): the same with the
+ * frame's augmented CS and SS given (other selectors, SS bits 17 and 18).
  */
         .globl fred_exec_user
 fred_exec_user:
+        mov $SEL_USER_CODE64, %ecx
+        mov $SEL_USER_DATA, %r8d
+        .globl fred_exec_user_frame
+fred_exec_user_frame:
         push %rbx
         push %rbp
         push %r12
@@ -87,10 +93,10 @@ fred_exec_user:
         push %r15
         mov %rsp, fred_kernel_rsp(%rip)
         and $~63, %rsp
-        push $SEL_USER_DATA             /* SS */
+        push %r8                        /* SS */
         push %rsi                       /* RSP */
         push %rdx                       /* RFLAGS */
-        push $SEL_USER_CODE64           /* CS */
+        push %rcx                       /* CS */
         push %rdi                       /* RIP */
         push $0                         /* error code */
         ERETU

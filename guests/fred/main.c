@@ -32,6 +32,23 @@
  *   18:16 ignored) equal the current selectors, RFLAGS has bit 1 set and VM and reserved
  *   bits clear; the stack level becomes min(CSL, CS[17:16]). ERETU: #GP(0) if CSL > 0, CS or
  *   SS RPL is not 3 or CS bits 63:16 are set, or RFLAGS.IOPL != 0. Both are #UD at CPL 3.
+ * - #DF (SDM Vol. 3A §6.15 Table 6-5, which FRED keeps: here a #PF while delivering a #PF) is
+ *   delivered at IA32_FRED_STKLVLS' level for vector 8, also for an event from ring 3, with
+ *   error code 0, event data 0 and the nested bit clear; its RIP is undefined (an abort) and not
+ *   printed. A fault while delivering #DF shuts the processor down: built with FRED_TRIPLE=1
+ *   the guest ends that way after everything else (test/fred.test.ts asserts the crash).
+ * - ERETU with SS bit 17 (pend_DB) and RFLAGS.TF = 1 pends a single-step #DB delivered before
+ *   the first user instruction; without it the trap follows that instruction. A #DB's event
+ *   data is its DR6 conditions in positive polarity: BS (bit 14), BD (bit 13, general detect).
+ * - ERETS with SS bit 16 and RFLAGS.IF = 1 establishes STI blocking (a pending interrupt waits
+ *   one instruction); ERETS or ERETU with SS bit 18 unblock NMIs, without it they stay blocked.
+ * - ERETU with selectors other than IA32_STAR[63:48] (+8, +16) loads them from the GDT as IRET
+ *   does: a compatibility-mode segment there, its limit checked ("newRIP > CS limit THEN
+ *   #GP(0)"), after "newRIP[63:32] := 0" (so a non-canonical RIP is no fault there); all 16
+ *   selector bits are compared with STAR's. SYSENTER in compatibility mode is type 7 vector 2
+ *   with SS bit 57 clear. WRMSR of a non-canonical IA32_FRED_CONFIG is #GP(0); SYSCALL under
+ *   FRED does not look at EFER.SCE (never set here). docs/fred-readings.md lists the
+ *   observations where Bochs behaves otherwise.
  * Every observation is printed; test/fred.test.ts checks each against the specification.
  */
 #include "ringside.h"
@@ -49,6 +66,12 @@
 #define INT_LEVEL           1
 #define GS_KERNEL           0xaaaa000UL
 #define GS_USER             0xbbbb000UL
+#define RFLAGS_TF           (1UL << 8)
+#define EFER_SCE            (1UL << 0)
+#define SS_STI              (1UL << 16)
+#define SS_PEND_DB          (1UL << 17)
+#define SS_NMI              (1UL << 18)
+#define SEL_USER_COMPAT     (SEL_SPARE | 3)     /* a GDT compatibility-mode code segment, not STAR's */
 #define STKLVL(v, l)        ((u64)(l) << (2 * (v)))
 #define STKLVLS (STKLVL(2, 1) | STKLVL(3, 2) | STKLVL(8, 3) | STKLVL(14, 1))
 
@@ -65,7 +88,7 @@ struct rec {
     u64 csl, rflags, rcx, r11, gs, kgs;
 };
 
-#define NREC 40
+#define NREC 96
 static volatile struct rec ev[NREC];
 static volatile unsigned int nev;
 volatile u64 fixup;                 /* resume a hardware exception here (written by user code too) */
@@ -73,6 +96,8 @@ static volatile u64 pf_fix_page;    /* a nested #PF's page, to map again */
 static volatile int levels_hook, nmi_resend;
 static volatile u64 ud_rsp, ud_csl_after;
 static volatile unsigned int nmis, nmis_in_handler;
+static volatile int nmi_keep_blocked;   /* NMIs whose handler returns without SS bit 18 */
+volatile u64 fixup_cs;                  /* with fixup: the CS to resume with (a compat-mode fault) */
 
 static u8 fred_stack[4][8192] __attribute__((aligned(4096)));
 static u8 bad_stack[2][4096] __attribute__((aligned(4096)));
@@ -82,7 +107,9 @@ extern char fred_entry_user[];
 extern u64 fred_exec_user(u64 rip, u64 rsp, u64 rflags);
 extern NORETURN void fred_user_exit(u64 value);
 extern char user_prog[], u_syscall_next[], u_sysenter_next[], u_int81_next[], u_int3_next[], u_intcd3_next[],
-    u_int1_next[], u_hlt[], u_pf[], u_erets[], u_eretu[], user_exit[], user_gp[], user_gp_hlt[];
+    u_int1_next[], u_hlt[], u_pf[], u_erets[], u_eretu[], user_exit[], user_gp[], user_gp_hlt[],
+    user_df[], u_step[], u_step_next[], u32_prog[], u32_sysenter_next[], u32_exit[];
+extern u64 fred_exec_user_frame(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss);
 volatile u64 u_rcx, u_r11, u_hole;
 
 static u64 stack_top(int level) { return (u64)(uintptr_t)fred_stack[level] + sizeof fred_stack[level]; }
@@ -108,6 +135,10 @@ void fred_handler(struct fred_regs *r, u64 from_kernel, u64 entry_rflags)
     nev++;
     if (type == 0)
         apic_write(APIC_EOI, 0);
+    if (type == 2 && nmi_keep_blocked) {
+        nmi_keep_blocked--;
+        r->ss &= ~SS_NMI;       /* this ERETS leaves NMIs blocked */
+    }
     if (type == 2 && ++nmis == 1 && nmi_resend) {
         apic_write(APIC_ICR, ICR_SELF | ICR_NMI | ICR_ASSERT);  /* blocked until this ERETS */
         nmis_in_handler = nmis;
@@ -125,13 +156,24 @@ void fred_handler(struct fred_regs *r, u64 from_kernel, u64 entry_rflags)
         ud_csl_after = rdmsr(MSR_FRED_CONFIG) & 3;
     }
     if (type == 3) {
-        if (vector == 14 && pf_fix_page) {
+        if (vector == 8) {
+            /* #DF: the stack a delivery was pointed at is broken; point FRED at good ones. */
+            wrmsr(MSR_FRED_RSP0, stack_top(0));
+            wrmsr(MSR_FRED_RSP0 + 1, stack_top(1));
+        }
+        if (vector == 1) {
+            r->rflags &= ~RFLAGS_TF;    /* single step or general detect: record, go on */
+        } else if (vector == 14 && pf_fix_page) {
             pte_set((void *)(uintptr_t)pf_fix_page, PTE_P);
             invlpg((void *)(uintptr_t)pf_fix_page);
             pf_fix_page = 0;
         } else if (fixup) {
             r->rip = fixup;
             fixup = 0;
+            if (fixup_cs) {
+                r->cs = fixup_cs;
+                fixup_cs = 0;
+            }
         } else {
             test_abort("unexpected exception vector %lu error 0x%lx at 0x%lx", vector, r->error_code, r->rip);
         }
@@ -143,13 +185,15 @@ void fred_handler(struct fred_regs *r, u64 from_kernel, u64 entry_rflags)
         wrmsr(MSR_FRED_CONFIG, rdmsr(MSR_FRED_CONFIG) & ~3UL);
 }
 
-/* One line per field of a recorded event. */
-static void print_event(const char *name, const volatile struct rec *e)
+/* One line per field of a recorded event; the RIP only where the SDM defines it (not for the
+ * abort #DF). */
+static void print_event_rip(const char *name, const volatile struct rec *e, int rip_defined)
 {
     printk("%s.type: %lu\n", name, type_of(e));
     printk("%s.vector: 0x%lx\n", name, vector_of(e));
     printk("%s.error: 0x%lx\n", name, e->f[0]);
-    printk("%s.rip: 0x%lx\n", name, e->f[1]);
+    if (rip_defined)
+        printk("%s.rip: 0x%lx\n", name, e->f[1]);
     printk("%s.cs: 0x%lx\n", name, e->f[2] & 0xffff);
     printk("%s.cs_sl: %lu\n", name, (e->f[2] >> 16) & 3);
     printk("%s.cs_high: 0x%lx\n", name, e->f[2] >> 18);
@@ -169,6 +213,11 @@ static void print_event(const char *name, const volatile struct rec *e)
     printk("%s.kernel_entry: %lu\n", name, e->kernel_entry);
     printk("%s.csl: %lu\n", name, e->csl);
     printk("%s.handler_rflags: 0x%lx\n", name, e->rflags);
+}
+
+static void print_event(const char *name, const volatile struct rec *e)
+{
+    print_event_rip(name, e, 1);
 }
 
 /* The event recorded `back` events ago. */
@@ -251,7 +300,29 @@ asm(".text\n"
     "user_gp: lea user_exit(%rip), %rax\n\t"
     "mov %rax, fixup(%rip)\n"
     ".globl user_gp_hlt\n"
-    "user_gp_hlt: hlt\n");
+    "user_gp_hlt: hlt\n"
+    /* #DF from ring 3: a #PF whose delivery faults (#PF) on an unmapped IA32_FRED_RSP0. */
+    ".globl user_df\n"
+    "user_df: lea user_exit(%rip), %rax\n\t"
+    "mov %rax, fixup(%rip)\n\t"
+    "mov u_hole(%rip), %rbx\n\t"
+    "mov (%rbx), %rax\n"
+    /* Entered by ERETU with RFLAGS.TF = 1. */
+    ".globl u_step\n"
+    "u_step: nop\n"
+    ".globl u_step_next\n"
+    "u_step_next: nop\n\t"
+    "jmp user_exit\n"
+    /* Compatibility mode: SYSENTER, then the exit by INT $0x80. */
+    ".code32\n"
+    ".globl u32_prog\n"
+    "u32_prog: sysenter\n"
+    ".globl u32_sysenter_next\n"
+    "u32_sysenter_next:\n"
+    ".globl u32_exit\n"
+    "u32_exit: mov $0xc0de, %eax\n\t"
+    "int $0x80\n"
+    ".code64\n");
 
 static void ring0_events(void)
 {
@@ -408,6 +479,232 @@ static void eret_checks(void)
     wrmsr(MSR_FRED_CONFIG, rdmsr(MSR_FRED_CONFIG) & ~3UL);
 }
 
+/* #DF (SDM Vol. 3A §6.15 Table 6-5, unchanged by FRED: a #PF while delivering a #PF) at the
+ * level IA32_FRED_STKLVLS gives vector 8 -- also for an event from ring 3 (§8.3) -- with error
+ * code 0, event data 0 and the nested bit clear (§8.3: never set for #DF). */
+static void double_faults(void)
+{
+    /* Ring 0: the #PF (STKLVLS level 1) cannot be pushed onto IA32_FRED_RSP1's unmapped page. */
+    u64 bad1 = (u64)(uintptr_t)bad_stack[1] + 4096;
+    pte_clear(bad_stack[1], PTE_P);
+    invlpg(bad_stack[1]);
+    wrmsr(MSR_FRED_RSP0 + 1, bad1);
+    unsigned int first = nev;
+    asm volatile("lea 2f(%%rip), %%rax\n\t"
+                 "mov %%rax, fixup(%%rip)\n\t"
+                 "mov (%0), %%rax\n\t"
+                 "2:" :: "r"(hole) : "rax", "memory");
+    u64 cr2 = read_cr2();
+    pte_set(bad_stack[1], PTE_P);
+    invlpg(bad_stack[1]);
+    printk("df0.events: %u\n", nev - first);
+    print_event_rip("df0", last(0), 0);
+    printk("df0.cr2_in_rsp1_page: %u\n", (cr2 & ~0xfffUL) == (u64)(uintptr_t)bad_stack[1]);
+    printk("df0.rsp1_restored: %u\n", rdmsr(MSR_FRED_RSP0 + 1) == stack_top(1));
+    printk("df0.csl_after: %lu\n", rdmsr(MSR_FRED_CONFIG) & 3);
+
+    /* Ring 3: a user #PF (level 0 from ring 3) onto IA32_FRED_RSP0's unmapped page. */
+    u64 bad0 = (u64)(uintptr_t)bad_stack[0] + 4096;
+    pte_clear(bad_stack[0], PTE_P);
+    invlpg(bad_stack[0]);
+    wrmsr(MSR_FRED_RSP0, bad0);
+    first = nev;
+    u64 v = fred_exec_user((u64)(uintptr_t)user_df, user_stack_top & ~63UL, RFLAGS_FIXED);
+    pte_set(bad_stack[0], PTE_P);
+    invlpg(bad_stack[0]);
+    printk("df3.exit: 0x%lx\n", v);
+    printk("df3.events: %u\n", nev - first - 1);
+    print_event_rip("df3", &ev[first], 0);
+}
+
+/* ERETU's pend_DB (SS bit 17) with RFLAGS.TF = 1: "pend a single-step #DB to be delivered after
+ * ERETU" (SDM ERETU "Operation"), before the first user instruction; without it, the usual
+ * single step after that instruction (SDM Vol. 3B §18.3.1.4). */
+static void eretu_pending_db(void)
+{
+    u64 sp = user_stack_top & ~63UL;
+    unsigned int first = nev;
+    fred_exec_user_frame((u64)(uintptr_t)u_step, sp, RFLAGS_FIXED | RFLAGS_TF, SEL_USER_CODE64, SEL_USER_DATA | SS_PEND_DB);
+    print_event("pend_db", &ev[first]);
+    printk("pend_db.at_first_insn: %u\n", ev[first].f[1] == (u64)(uintptr_t)u_step);
+    first = nev;
+    fred_exec_user_frame((u64)(uintptr_t)u_step, sp, RFLAGS_FIXED | RFLAGS_TF, SEL_USER_CODE64, SEL_USER_DATA);
+    print_event("step_db", &ev[first]);
+    printk("step_db.after_first_insn: %u\n", ev[first].f[1] == (u64)(uintptr_t)u_step_next);
+
+    /* General detect: a MOV from DR7 with DR7.GD = 1 is a #DB fault whose event data has BD
+     * (bit 13) set (SDM Vol. 3B §18.2.4; §8.3 event data: DR6's conditions, positive). */
+    u64 at;
+    first = nev;
+    asm volatile("mov %%dr7, %%rax\n\t"
+                 "or $0x2000, %%rax\n\t"
+                 "mov %%rax, %%dr7\n\t"
+                 "lea 1f(%%rip), %0\n\t"
+                 "1: mov %%dr7, %%rax" : "=&r"(at) :: "rax", "memory");
+    printk("gd.events: %u\n", nev - first);
+    print_event("gd", last(0));
+    printk("gd.at_mov: %u\n", last(0)->f[1] == at);
+}
+
+/* ERETS to the next two NOPs with RFLAGS.IF = 1 and SS given, a fixed interrupt pending:
+ * returns whether it was taken at the first NOP (0), the second (1), or elsewhere (2). */
+static u64 erets_with_pending_irq(u64 ss_bits)
+{
+    u64 first_nop, second_nop;
+    unsigned int before = nev;
+    apic_write(APIC_ICR, ICR_SELF | 0x42);          /* pending: IF = 0 here */
+    asm volatile("lea 1f(%%rip), %%rax\n\t"
+                 "mov %%rsp, %%r12\n\t"
+                 "and $~63, %%rsp\n\t"
+                 "push %2\n\t push %%r12\n\t push %3\n\t push %4\n\t push %%rax\n\t push $0\n\t"
+                 ASM_ERETS
+                 "1: nop\n"
+                 "2: nop\n\t"
+                 "cli\n\t"
+                 "lea 1b(%%rip), %0\n\t"
+                 "lea 2b(%%rip), %1"
+                 : "=&r"(first_nop), "=&r"(second_nop)
+                 : "r"(SEL_DATA | ss_bits), "r"(RFLAGS_FIXED | RFLAGS_IF), "r"((u64)SEL_CODE64)
+                 : "rax", "r12", "memory");
+    if (nev != before + 1 || type_of(last(0)) != 0)
+        return 2;
+    return last(0)->f[1] == first_nop ? 0 : last(0)->f[1] == second_nop ? 1 : 2;
+}
+
+/* ERETS to the next instruction with SS given; returns that instruction's address. */
+static u64 erets_next(u64 ss_bits)
+{
+    u64 next;
+    asm volatile("lea 1f(%%rip), %%rax\n\t"
+                 "mov %%rsp, %%r12\n\t"
+                 "and $~63, %%rsp\n\t"
+                 "push %1\n\t push %%r12\n\t push $2\n\t push %2\n\t push %%rax\n\t push $0\n\t"
+                 ASM_ERETS
+                 "1: lea 1b(%%rip), %0"
+                 : "=&r"(next) : "r"(SEL_DATA | ss_bits), "r"((u64)SEL_CODE64) : "rax", "r12", "memory");
+    return next;
+}
+
+/* Block NMIs: an NMI whose handler returns with SS bit 18 clear; a second one is then held. */
+static void nmi_block_and_hold(void)
+{
+    nmi_keep_blocked = 1;
+    apic_write(APIC_ICR, ICR_SELF | ICR_NMI | ICR_ASSERT);
+    asm volatile("nop; nop" ::: "memory");
+    apic_write(APIC_ICR, ICR_SELF | ICR_NMI | ICR_ASSERT);
+    asm volatile("nop; nop; nop; nop" ::: "memory");
+}
+
+/* ERETS' STI_block (SS bit 16) and ERETS'/ERETU's NMI_unblock (SS bit 18), SDM ERETS, ERETU
+ * "Operation": "IF STI_block = 1 AND RFLAGS.IF = 1 AND STI blocking was not in effect prior to
+ * ERETS THEN establish STI blocking"; "IF NMI_unblock = 1 THEN unblock NMIs". */
+static void eret_event_state(void)
+{
+    printk("sti_erets.taken_at: %lu\n", erets_with_pending_irq(SS_STI));
+    printk("no_sti_erets.taken_at: %lu\n", erets_with_pending_irq(0));
+
+    unsigned int n0 = nmis;
+    nmi_block_and_hold();
+    printk("nmi_keep.taken: %u\n", nmis - n0);
+    unsigned int first = nev;
+    u64 target = erets_next(0);
+    printk("nmi_keep.after_erets_without_bit18: %u\n", nmis - n0);
+    target = erets_next(SS_NMI);
+    printk("nmi_erets.taken: %u\n", nmis - n0);
+    printk("nmi_erets.events: %u\n", nev - first);
+    printk("nmi_erets.at_target: %u\n", type_of(last(0)) == 2 && last(0)->f[1] == target);
+
+    n0 = nmis;
+    nmi_block_and_hold();
+    printk("nmi_keep3.taken: %u\n", nmis - n0);
+    first = nev;
+    fred_exec_user_frame((u64)(uintptr_t)user_exit, user_stack_top & ~63UL, RFLAGS_FIXED, SEL_USER_CODE64, SEL_USER_DATA | SS_NMI);
+    printk("nmi_eretu.taken: %u\n", nmis - n0);
+    print_event("nmi_eretu", &ev[first]);
+    printk("nmi_eretu.at_user_exit: %u\n", ev[first].f[1] == (u64)(uintptr_t)user_exit);
+}
+
+/* ERETU to compatibility mode. A selector pair other than STAR's is loaded from the GDT "as is
+ * done by IRET, including checks that may lead to a fault" (SDM ERETU "Operation"): here a
+ * DPL-3 32-bit code segment whose limit ends past u32_exit's page. For compatibility mode,
+ * "newRIP[63:32] := 0" before "IF newRIP > CS limit THEN #GP(0)": a RIP beyond this limit
+ * faults, a non-canonical RIP returned to STAR's flat compatibility segment (limit 4 GiB) does
+ * not. SYSENTER in compatibility mode under FRED is event type 7, vector 2 (SDM SYSENTER). */
+static void compat_mode(void)
+{
+    u64 sp = user_stack_top & ~63UL;
+    u64 pages = ((u64)(uintptr_t)u32_exit >> 12) + 1;
+    u64 limit = ((pages + 1) << 12) - 1;
+    user_gdt[SEL_SPARE / 8] = seg_descriptor(0, (u32)pages, 0xfa, 0xc);
+    unsigned int first = nev;
+    u64 v = fred_exec_user_frame((u64)(uintptr_t)u32_prog, sp, RFLAGS_FIXED, SEL_USER_COMPAT, SEL_USER_DATA);
+    printk("compat.exit: 0x%lx\n", v);
+    printk("compat.events: %u\n", nev - first);
+    print_event("sysenter32", &ev[first]);
+    printk("sysenter32.rip_next: %u\n", ev[first].f[1] == (u64)(uintptr_t)u32_sysenter_next);
+    print_event("exit32", &ev[first + 1]);
+
+    eret_case("eretu_compat_limit", 1, limit + 1, SEL_USER_COMPAT, 2, sp, SEL_USER_DATA);
+
+    first = nev;
+    v = fred_exec_user_frame(0x8000000000000000UL | (u64)(uintptr_t)u32_exit, sp, RFLAGS_FIXED, SEL_USER_CODE32, SEL_USER_DATA);
+    printk("compat_noncanon.exit: 0x%lx\n", v);
+    printk("compat_noncanon.events: %u\n", nev - first);
+    printk("compat_noncanon.cs: 0x%lx\n", ev[first].f[2] & 0xffff);
+    printk("compat_noncanon.ss_l: %lu\n", (ev[first].f[5] >> 57) & 1);
+
+    /* STAR's compatibility segment reaches 4 GiB: RIP FFFFF000H passes ERETU's limit check and
+     * the fetch there is a user #PF (the page is not mapped). */
+    first = nev;
+    fixup_cs = SEL_USER_CODE64;
+    fixup = (u64)(uintptr_t)user_exit;
+    v = fred_exec_user_frame(0xfffff000UL, sp, RFLAGS_FIXED, SEL_USER_CODE32, SEL_USER_DATA);
+    printk("compat_top.exit: 0x%lx\n", v);
+    print_event("compat_top", &ev[first]);
+}
+
+/* What Bochs does otherwise (docs/fred-readings.md): ERETU compares all 16 bits of tempCS with
+ * STAR's selectors, so CS 8033H is loaded from the GDT (index 1006H: beyond its limit, #GP with
+ * that selector); IA32_FRED_CONFIG's WRMSR rejects a non-canonical entry point (#GP(0));
+ * SYSCALL under FRED does not look at EFER.SCE (SDM SYSCALL). */
+static void checks_elsewhere(void)
+{
+    u64 sp = user_stack_top & ~63UL;
+    eret_case("eretu_cs_bit15", 1, (u64)(uintptr_t)user_exit, 0x8000 | SEL_USER_CODE64, 2, sp, SEL_USER_DATA);
+
+    u64 cfg = rdmsr(MSR_FRED_CONFIG), at;
+    unsigned int before = nev;
+    asm volatile("lea 2f(%%rip), %%rbx\n\t"
+                 "mov %%rbx, fixup(%%rip)\n\t"
+                 "lea 1f(%%rip), %0\n\t"
+                 "1: wrmsr\n\t"
+                 "2:" : "=&r"(at) : "c"(MSR_FRED_CONFIG), "a"((u32)cfg), "d"((u32)(cfg >> 32) | 0x80000000u) : "rbx", "memory");
+    printk("config_noncanon.events: %u\n", nev - before);
+    printk("config_noncanon.vector: 0x%lx\n", vector_of(last(0)));
+    printk("config_noncanon.error: 0x%lx\n", last(0)->f[0]);
+    printk("config_noncanon.at_wrmsr: %u\n", last(0)->f[1] == at);
+    printk("config_noncanon.unchanged: %u\n", rdmsr(MSR_FRED_CONFIG) == cfg);
+
+    printk("efer.sce: %lu\n", rdmsr(MSR_EFER) & EFER_SCE);
+}
+
+#ifdef FRED_TRIPLE
+/* A fault while delivering #DF: shutdown (SDM Vol. 3A §6.15, Interrupt 8; FRED changes only
+ * the stack). The #PF's level-1 stack and #DF's level-3 stack are both unmapped. */
+static void triple_fault(void)
+{
+    pte_clear(bad_stack[0], PTE_P);
+    pte_clear(bad_stack[1], PTE_P);
+    invlpg(bad_stack[0]);
+    invlpg(bad_stack[1]);
+    wrmsr(MSR_FRED_RSP0 + 1, (u64)(uintptr_t)bad_stack[1] + 4096);
+    wrmsr(MSR_FRED_RSP0 + 3, (u64)(uintptr_t)bad_stack[0] + 4096);
+    printk("triple: expecting a triple fault now\n");
+    asm volatile("mov (%0), %%rax" :: "r"(hole) : "rax", "memory");
+    test_fail("triple: the run continued after a fault during #DF delivery");
+}
+#endif
+
 void test_main(void)
 {
     if (!(cpuid(7, 1).eax & (1u << 17))) {
@@ -416,7 +713,8 @@ void test_main(void)
         return;
     }
     ring3_init();
-    wrmsr(MSR_STAR, ((u64)(SEL_USER_CODE32 & ~3) << 48) | ((u64)SEL_CODE64 << 32));
+    /* STAR[63:48] as Linux writes it (__USER32_CS, RPL 3): ERETU's standard selectors. */
+    wrmsr(MSR_STAR, ((u64)SEL_USER_CODE32 << 48) | ((u64)SEL_CODE64 << 32));
     wrmsr(MSR_GS_BASE, GS_KERNEL);
     wrmsr(MSR_KERNEL_GS_BASE, GS_USER);
     for (int l = 0; l < 4; l++)
@@ -436,4 +734,12 @@ void test_main(void)
     interrupts();
     ring3();
     eret_checks();
+    double_faults();
+    eretu_pending_db();
+    eret_event_state();
+    compat_mode();
+    checks_elsewhere();
+#ifdef FRED_TRIPLE
+    triple_fault();
+#endif
 }

@@ -35,7 +35,7 @@ import { LINEAR_BITS_4LEVEL, LINEAR_BITS } from './model.js';
 import { Insn } from './insn.js';
 import { decode } from './decoder.js';
 import { walk, Access } from './paging.js';
-import { deliverException } from './idt.js';
+import { deliverException, Source } from './idt.js';
 import { featureSet } from './cpuid.js';
 import { compileBlock, HOT } from './blocks.js';
 import { Msr, MSR_NAMES, resetMsrs } from './msrs.js';
@@ -51,7 +51,7 @@ import { Mode } from './mode.js';
 import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
 import { formatLinear } from './format.js';
 import { HostEntries } from './host-entry.js';
-import { armBreakpoints, discardDebugTraps, watchedKinds, DR6_FIXED_1, DR7_FIXED_1 } from './debug.js';
+import { armBreakpoints, discardDebugTraps, watchedKinds, DR6_BD, DR6_FIXED_1, DR7_FIXED_1 } from './debug.js';
 // For users outside src/cpu; modules inside it import these from their own modules.
 export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
@@ -1159,7 +1159,9 @@ export class Cpu implements CodeCache {
     } catch (e) {
       if (e === FAULT) {
         discardDebugTraps(this); // the instruction did not complete (debug.ts)
-        deliverException(this, this.faultVector, this.faultError);
+        // The one #DB an instruction raises is general detect's (ops/system.ts): condition BD,
+        // which FRED reports as the event data (fred.ts).
+        deliverException(this, this.faultVector, this.faultError, Source.Fault, R.RF, this.faultVector === V.DB ? DR6_BD : 0);
       } else if (e !== STOP) throw e;
     }
   }

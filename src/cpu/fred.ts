@@ -21,29 +21,7 @@
 // Nothing is committed before every frame write succeeded; a fault on a write is a nested
 // exception (idt.ts deliverException), delivered with its own stack level.
 //
-// Open points (the spec is silent or this project could not read its words), the reading
-// chosen, each UNVERIFIED against hardware:
-// - Nested bit scope: set for an exception raised while delivering *any* event (interrupt,
-//   NMI, INT n, SYSCALL too), never for #DF. Linux's and KVM's descriptions say "a nested
-//   exception encountered during delivery of another event"; Bochs sets it only while
-//   delivering another exception.
-// - INT1's event data: 0. INT1 reports no debug condition (it leaves DR6 unchanged, debug.ts),
-//   so the DR6-format data has no bit set; Bochs returns its pending debug-trap bits.
-// - DR6 on FRED #DB delivery: written as with IDT delivery (SDM Vol. 3B §18.2.3 describes DR6
-//   independently of the delivery mechanism); the event data carries this #DB's conditions
-//   alone, in positive polarity (B0-B3, BD, BS; DR6 XOR FFFF0FF0H restricted to them), not
-//   DR6's sticky bits. Bochs also writes DR6.
-// - IA32_FRED_CONFIG bit 3: ignored. Its only described use is the shadow-stack space of a
-//   same-level delivery (Bochs: SSP -= CONFIG & 8); CET is not modelled.
-// - SS's RPL on ring-3 delivery: 0 -- SS := (IA32_STAR[47:32] AND FFFCH) + 8, as the model's
-//   SYSCALL and Bochs do; the SDM's SYSCALL text adds 8 to the unmasked value. Only an OS that
-//   writes a nonzero RPL into STAR[47:32] sees the difference.
-// - RFLAGS after delivery: 2. Linux and Xen write no IA32_FMASK under FRED (Linux's
-//   syscall_init skips idt_syscall_init), which only works if delivery clears IF itself; a
-//   2025 Xen design note says FMASK's behaviour is "extended to all event deliveries" -- that
-//   reading would leave IF set on Linux's entry, so it is not taken.
-// - An external interrupt whose vector is 8 is not #DF: the ring-3 #DF exception to level 0
-//   applies to the hardware exception only (Bochs compares the vector alone).
+// Open points (readings, unverified) and where Bochs departs from the text: docs/fred-readings.md.
 //
 // CET is not modelled (not enumerated in CPUID, so CR4.CET cannot be set): the augmented CS's
 // WFE bit (18) is always 0 (no indirect-branch tracker), the augmented SS's enclave bit (56)
