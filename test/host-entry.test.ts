@@ -17,6 +17,13 @@
 // and resumes ring 3 with the same registers at every return as under the guest's own
 // kernel (SDM SYSCALL/SYSRET "Operation": RCX, R11, CS, SS, RFLAGS at the return), and the
 // run survives capture and restore with the host re-registering its entry point.
+// Under FRED (issue 17, point 9; SDM Vol. 3 §8.3, §8.4): a host at the ring-0 entry point
+// (IA32_FRED_CONFIG + 256) reads the 64-byte frame INT n wrote and leaves by ERETS; one at the
+// ring-3 entry reads a SYSCALL's frame (type 7, vector 1, no register changed) and leaves by
+// ERETU; the exits ERETU and ERETS are the instructions' own semantics (#UD without CR4.FRED or
+// without FRED); a host that declines a call runs the bytes it supersedes in its place; and
+// test/helpers/fred-host.ts services linux-entry's write/getpid SYSCALLs on native/fred with
+// the same console and the same registers at every return to ring 3 as the kernel's own entry.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
