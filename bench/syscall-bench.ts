@@ -1,11 +1,15 @@
-// `npm run bench`, its system-call part (issue 14, point 6): SYSCALL -> SYSRET round trips per
-// second for a user loop of getpid() calls under the Linux-style kernel (guests/linux-entry
-// built with LINUX_BENCH_ITERS = N) on native/idt, the guest instructions per round trip, and,
-// in the same run, the same loop natively on this machine: a tiny C program built with gcc into
-// .cache/bench/ (syscall(SYS_getpid), so that no library caches the result), with the ratio.
+// `npm run bench`, its system-call part (issue 14, point 6; issue 17, point 10): getpid() round
+// trips per second for a user loop under the Linux-style kernel (guests/linux-entry built with
+// LINUX_BENCH_ITERS = N), the same image on native/idt (SYSCALL -> SYSRET) and on native/fred
+// (SYSCALL delivered as a FRED event -> ERETU: the kernel enables FRED when CPUID enumerates it),
+// the guest instructions per round trip on each and the ratio fred/idt; and, in the same run,
+// the same loop natively on this machine: a tiny C program built with gcc into .cache/bench/
+// (syscall(SYS_getpid), so that no library caches the result), with the ratio.
 //
 // As for the CPU figure, building with N and with 0 and subtracting removes boot and shutdown:
 // round trips/s = N / (t(N) - t(0)), instructions per round trip = (insns(N) - insns(0)) / N.
+// Each round trip must be two transitions (the entry and the return): checked, so that a
+// profile that took another path (an IRET exit, a fault) is not measured as this one.
 //
 // Environment: BENCH_SYSCALLS (default 200000), BENCH_REPEAT (best of; default 3).
 
@@ -16,7 +20,6 @@ import { performance } from 'node:perf_hooks';
 import { buildGuest, repoRoot } from '../src/guest/build.js';
 import { runImage } from '../src/lab/run.js';
 
-const PROFILE = 'native/idt';
 const TARGET = 1e6;
 
 const NATIVE_SOURCE = `#define _GNU_SOURCE
@@ -56,32 +59,44 @@ function nativeRate(iterations: number, repeat: number): number {
   return best;
 }
 
+interface Rate { rate: number; perTrip: number; seconds: number }
+
 export function syscallBench(iterations: number, repeat: number): void {
-  const run = (n: number): { insns: number; seconds: number } => {
-    const image = buildGuest('linux-entry', { defines: { LINUX_BENCH_ITERS: n } });
-    let best = Infinity, insns = -1;
+  const images = [0, iterations].map((n) => buildGuest('linux-entry', { defines: { LINUX_BENCH_ITERS: n } }));
+  const run = (profile: string, k: number): { insns: number; transitions: number; seconds: number } => {
+    const n = k === 0 ? 0 : iterations;
+    let best = Infinity, insns = -1, transitions = 0;
     for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
-      const r = runImage(image, { profile: PROFILE });
+      const r = runImage(images[k], { profile });
       const s = (performance.now() - t0) / 1000;
-      if (r.verdict !== 'success') throw new Error(`linux-entry (LINUX_BENCH_ITERS=${n}) on Ringside: ${r.verdict}: ${r.reason}`);
-      if (!r.console.includes(`bench.round_trips: ${n}\n`)) throw new Error(`linux-entry (LINUX_BENCH_ITERS=${n}) did not report its round trips`);
-      if (insns >= 0 && r.instructions !== insns) throw new Error('linux-entry is not deterministic');
+      const what = `linux-entry (LINUX_BENCH_ITERS=${n}) on ${profile}`;
+      if (r.verdict !== 'success') throw new Error(`${what}: ${r.verdict}: ${r.reason}`);
+      if (!r.console.includes(`bench.round_trips: ${n}\n`)) throw new Error(`${what} did not report its round trips`);
+      if (insns >= 0 && r.instructions !== insns) throw new Error(`${what} is not deterministic`);
       insns = r.instructions;
+      transitions = r.transitions;
       best = Math.min(best, s);
     }
-    return { insns, seconds: best };
+    return { insns, transitions, seconds: best };
   };
-  const r0 = run(0);
-  const rN = run(iterations);
-  const seconds = rN.seconds - r0.seconds;
-  const perTrip = (rN.insns - r0.insns) / iterations;
-  const rate = iterations / seconds;
-  console.log(`system calls: getpid() by SYSCALL/SYSRET under guests/linux-entry, ${PROFILE}, N = ${iterations}`);
-  console.log(
-    `  Ringside: ${(rate / 1e6).toFixed(3)} M round trips/s (${perTrip.toFixed(1)} guest instructions per round trip,` +
-      ` ${((perTrip * rate) / 1e6).toFixed(1)} M insn/s, ${seconds.toFixed(3)} s)`,
-  );
+  const measure = (profile: string): Rate => {
+    const r0 = run(profile, 0);
+    const rN = run(profile, 1);
+    const perTransitions = (rN.transitions - r0.transitions) / iterations;
+    if (perTransitions !== 2) throw new Error(`${profile}: ${perTransitions} transitions per round trip, not 2 (entry and return)`);
+    const seconds = rN.seconds - r0.seconds;
+    return { rate: iterations / seconds, perTrip: (rN.insns - r0.insns) / iterations, seconds };
+  };
+  const line = (label: string, m: Rate): string =>
+    `  ${label}: ${(m.rate / 1e6).toFixed(3)} M round trips/s (${m.perTrip.toFixed(1)} guest instructions per round trip,` +
+    ` ${((m.perTrip * m.rate) / 1e6).toFixed(1)} M insn/s, ${m.seconds.toFixed(3)} s)`;
+  console.log(`system calls: getpid() round trips under guests/linux-entry, N = ${iterations}`);
+  const idt = measure('native/idt');
+  console.log(line('native/idt, SYSCALL -> SYSRET ', idt));
+  const fred = measure('native/fred');
+  console.log(line('native/fred, SYSCALL -> ERETU', fred));
+  console.log(`  fred / idt: ${(fred.rate / idt.rate).toFixed(3)} of the round trips/s, ${(fred.perTrip / idt.perTrip).toFixed(3)} of the instructions per round trip`);
   let native: number | null = null;
   try {
     native = nativeRate(Math.max(iterations, 1_000_000), repeat);
@@ -89,6 +104,6 @@ export function syscallBench(iterations: number, repeat: number): void {
   } catch (e) {
     console.log(`  this machine, natively: not measured: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (native !== null) console.log(`  ratio: Ringside / native = ${(rate / native).toFixed(4)} (native ${(native / rate).toFixed(1)}× faster)`);
-  console.log(`  target ${TARGET / 1e6} M round trips/s: ${rate >= TARGET ? 'PASS' : 'BELOW'}`);
+  if (native !== null) console.log(`  ratio: Ringside (native/idt) / native = ${(idt.rate / native).toFixed(4)} (native ${(native / idt.rate).toFixed(1)}× faster)`);
+  console.log(`  target ${TARGET / 1e6} M round trips/s (native/idt): ${idt.rate >= TARGET ? 'PASS' : 'BELOW'}`);
 }

@@ -17,6 +17,13 @@
 // and resumes ring 3 with the same registers at every return as under the guest's own
 // kernel (SDM SYSCALL/SYSRET "Operation": RCX, R11, CS, SS, RFLAGS at the return), and the
 // run survives capture and restore with the host re-registering its entry point.
+// Under FRED (issue 17, point 9; SDM Vol. 3 §8.3, §8.4): a host at the ring-0 entry point
+// (IA32_FRED_CONFIG + 256) reads the 64-byte frame INT n wrote and leaves by ERETS; one at the
+// ring-3 entry reads a SYSCALL's frame (type 7, vector 1, no register changed) and leaves by
+// ERETU; the exits ERETU and ERETS are the instructions' own semantics (#UD without CR4.FRED or
+// without FRED); a host that declines a call runs the bytes it supersedes in its place; and
+// test/helpers/fred-host.ts services linux-entry's write/getpid SYSCALLs on native/fred with
+// the same console and the same registers at every return to ring 3 as the kernel's own entry.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,9 +34,14 @@ import { instructionName } from '../src/cpu/host-entry.js';
 import type { TransitionRecord } from '../src/cpu/transition.js';
 import * as V from '../src/arch/vectors.js';
 import { CS, SS } from '../src/arch/descriptors.js';
+import { CR4_HI_FRED } from '../src/arch/control.js';
+import { FredType } from '../src/cpu/fred.js';
+import { readFredFrame } from '../src/hosts/fred-frame.js';
+import type { FredFrame } from '../src/arch/fred-frame.js';
 import { bootImage, restoreMachine, runBooted, type RunResult } from '../src/lab/run.js';
 import { buildTestGuest } from './helpers/guest-console.js';
-import { serviceSyscalls } from './helpers/syscall-host.js';
+import { serviceSyscalls, symbols } from './helpers/syscall-host.js';
+import { serviceFredSyscalls } from './helpers/fred-host.js';
 
 const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, PT = 0x4000;
 const GDT = 0x5000, TSS = 0x6000, IDT = 0x7000, KSTACK = 0x9000;
@@ -44,9 +56,11 @@ const TWO32 = 2 ** 32;
 
 /** A machine in IA-32e mode at CPL 3 (or 0) on identity-mapped 4 KiB pages, with Linux's
  *  GDT layout and SYSCALL MSRs, a TSS whose RSP0 is KSTACK, and IDT gates: 0x80 (DPL 3) to
- *  ENTRY, #GP and #PF to HLTs at HANDLERS and HANDLERS + 1. */
-function machine(vendor: 'intel' | 'amd', cpl: 0 | 3, rip: number): Machine {
-  const m = new Machine({ memoryBytes: 4 << 20, cpu: { vendor, fred: false } });
+ *  ENTRY, #GP and #PF to HLTs at HANDLERS and HANDLERS + 1. With `fred`, FRED is enumerated and
+ *  enabled (CR4.FRED): events enter at HOSTPAGE from ring 3 and HOSTPAGE + 256 from ring 0
+ *  (IA32_FRED_CONFIG, no red zone), on IA32_FRED_RSP0 = KSTACK from ring 3. */
+function machine(vendor: 'intel' | 'amd', cpl: 0 | 3, rip: number, fred = false): Machine {
+  const m = new Machine({ memoryBytes: 4 << 20, cpu: { vendor, fred } });
   const mem = m.memory;
   mem.writeU64(PML4, PDPT | 7, 0);
   mem.writeU64(PDPT, PD | 7, 0);
@@ -78,6 +92,11 @@ function machine(vendor: 'intel' | 'amd', cpl: 0 | 3, rip: number): Machine {
   s.msrs.star = [0, (0x23 << 16) | 0x10];
   s.msrs.lstar = [ENTRY, 0];
   s.msrs.fmask = [0x47700, 0];
+  if (fred) {
+    s.cr4Hi = CR4_HI_FRED;
+    s.msrs.fredConfig = [HOSTPAGE, 0];
+    s.msrs.fredRsp0 = [KSTACK, 0];
+  }
   s.gprLo[4] = cpl === 3 ? USTACK : KSTACK;
   s.rip = rip;
   cpu.restore(s);
@@ -271,6 +290,150 @@ for (const [exit, bytes] of [['sysretq', [0x48, 0x0f, 0x07]], ['sysretl', [0x0f,
   });
 }
 
+// ---------------------------------------------------------------- FRED
+
+test('FRED: a host at the ring-0 entry (+256) reads the frame INT n wrote and leaves with ERETS', () => {
+  // SDM Vol. 3 §8.3: from ring 0 an event enters at IA32_FRED_CONFIG[63:12] + 256, on the
+  // current stack (same level; no red zone configured) aligned down to 64 bytes, the frame 64
+  // bytes below: error code 0, the RIP after INT n, CS (selector, stack level 0), RFLAGS, RSP,
+  // SS (selector, vector, type 4, software event, 64-bit, instruction length 2), event data 0.
+  // ERETS (§8.4.1) reloads RIP, RFLAGS and RSP from it and stays at CPL 0.
+  const m = machine('intel', 0, USER, true);
+  m.memory.write(USER, Uint8Array.of(0xcd, 0x81, 0xeb, 0xfe)); // int $0x81; jmp .
+  const cpu = m.cpu;
+  const rsp = KSTACK - 0x108; // not 64-byte aligned
+  cpu.regLo[4] = rsp;
+  cpu.setFlags(0x86);
+  const seen: { rsp: number; frame: FredFrame }[] = [];
+  cpu.hostEntries.register(HOSTPAGE + 256, 'ring0', (c) => {
+    seen.push({ rsp: c.regLo[4], frame: readFredFrame(c) });
+    c.regLo[0] = 0x600d; c.regHi[0] = 0;
+    c.hostEntries.leave('erets', 'test');
+  });
+  const records: TransitionRecord[] = [];
+  m.trace((r) => records.push(r));
+
+  assert.equal(cpu.run(2), null);
+  const frameAt = Math.floor(rsp / 64) * 64 - 64;
+  assert.deepEqual(seen, [{
+    rsp: frameAt,
+    frame: {
+      errorCode: 0n, rip: BigInt(USER + 2), cs: { selector: 0x10, stackLevel: 0, wfe: 0 }, rflags: 0x86n, rsp: BigInt(rsp),
+      ss: { selector: 0x18, stiBlock: 0, swEvent: 1, nmi: 0, vector: 0x81, type: FredType.SoftwareInterrupt, long: 1, nested: 0, insnLen: 2 },
+      eventData: 0n,
+    },
+  }]);
+  assert.deepEqual([cpu.cpl, cpu.rip, cpu.regLo[4], cpu.segSel[CS], cpu.segSel[SS], cpu.regLo[0], cpu.getFlags()], [0, USER + 2, rsp, 0x10, 0x18, 0x600d, 0x86]);
+  const hex = (v: number): string => '0x' + v.toString(16).padStart(16, '0');
+  assert.deepEqual(records.map((r) => [r.kind, r.fredType, r.annotation, r.after.cpl, r.after.registers.rip]), [
+    ['delivery', FredType.SoftwareInterrupt, null, 0, hex(HOSTPAGE + 256)],
+    ['erets', null, 'host:ring0 test', 0, hex(USER + 2)],
+  ]);
+});
+
+test('FRED: a host at the ring-3 entry reads a SYSCALL\'s frame and leaves with ERETU; RCX, R11 and GS are the user\'s', () => {
+  // SDM SYSCALL with CR4.FRED = 1: FRED event delivery, type 7 vector 1, instruction length 2,
+  // no general-purpose register changed; from ring 3 on IA32_FRED_RSP0, CS and SS from
+  // IA32_STAR[47:32], GS.base swapped with IA32_KERNEL_GS_BASE (§8.3). ERETU (§8.4.2) returns to
+  // ring 3 with the frame's RIP, RFLAGS, RSP, CS and SS and swaps GS.base back.
+  const m = machine('intel', 3, USER, true);
+  m.memory.write(USER, Uint8Array.of(0x0f, 0x05, 0xeb, 0xfe)); // syscall; jmp .
+  const cpu = m.cpu;
+  const st = cpu.capture();
+  st.segments[5].baseLo = 0x1000; // the user's GS.base
+  st.msrs.kernelGsBase = [0x2000, 0];
+  cpu.restore(st);
+  cpu.regLo[1] = 0x1111; cpu.regLo[11] = 0x2222; cpu.regLo[0] = 39;
+  cpu.setFlags(0x202);
+  const seen: unknown[] = [];
+  cpu.hostEntries.register(HOSTPAGE, 'user', (c) => {
+    const f = readFredFrame(c);
+    seen.push([c.cpl, c.regLo[4], c.regLo[1], c.regLo[11], c.segBaseLo[5], f.rip, f.cs.selector, f.rflags, f.rsp, f.ss.selector, f.ss.type, f.ss.vector, f.ss.insnLen, f.ss.swEvent, f.ss.long]);
+    c.regLo[0] = 1;
+    c.hostEntries.leave('eretu', 'getpid');
+  });
+  assert.equal(cpu.run(2), null);
+  assert.deepEqual(seen, [[0, KSTACK - 64, 0x1111, 0x2222, 0x2000, BigInt(USER + 2), 0x33, 0x202n, BigInt(USTACK), 0x2b, FredType.Other, 1, 2, 1, 1]]);
+  assert.deepEqual([cpu.cpl, cpu.rip, cpu.regLo[4], cpu.segSel[CS], cpu.segSel[SS], cpu.regLo[0], cpu.regLo[1], cpu.regLo[11], cpu.segBaseLo[5], cpu.getFlags()],
+    [3, USER + 2, USTACK, 0x33, 0x2b, 1, 0x1111, 0x2222, 0x1000, 0x202]);
+});
+
+// ERETU and ERETS as host exits are the instructions' own semantics too: on a FRED CPU with
+// CR4.FRED = 1, with it clear (#UD: SDM ERETU/ERETS "Operation"), and on a CPU without FRED
+// (#UD: the decoder's feature gate), the same as executing F3/F2 0F 01 CA at the entry point.
+for (const [exit, bytes, frame] of [
+  ['eretu', [0xf3, 0x0f, 0x01, 0xca], [0, USER + 0x30, 0x33, 0x202, USTACK, 0x2b]],
+  ['erets', [0xf2, 0x0f, 0x01, 0xca], [0, USER + 0x30, 0x10, 0x202, KSTACK - 0x200, 0x18]],
+] as const) {
+  for (const fred of ['enabled', 'enumerated', 'absent'] as const) {
+    test(`the host exit ${exit} does what the bytes ${bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')} do at the entry point (FRED ${fred})`, () => {
+      const outcome = (host: boolean): unknown => {
+        const m = machine('intel', 0, ENTRY, fred !== 'absent');
+        const cpu = m.cpu;
+        if (fred === 'enumerated') {
+          const st = cpu.capture();
+          st.cr4Hi = 0;
+          cpu.restore(st);
+        }
+        m.memory.write(USER + 0x30, Uint8Array.of(0xeb, 0xfe));
+        cpu.regLo[4] = KSTACK - 64;
+        frame.forEach((v, k) => m.memory.writeU64(KSTACK - 64 + 8 * k, v, 0));
+        if (host) cpu.hostEntries.register(ENTRY, exit, (c) => c.hostEntries.leave(exit));
+        else m.memory.write(ENTRY, Uint8Array.from(bytes));
+        cpu.run(5);
+        return { registers: m.registers(), cpl: cpu.cpl, transitions: cpu.transitions };
+      };
+      const viaHost = outcome(true) as { registers: Record<string, string> };
+      assert.deepEqual(viaHost, outcome(false));
+      // The case is what it says: the return reached the frame's RIP only with FRED enabled.
+      assert.equal(BigInt(viaHost.registers.rip) === BigInt(USER + 0x30), fred === 'enabled');
+    });
+  }
+}
+
+test('a host that declines a call runs the bytes at its entry point in its place: the same state, the same ticks', () => {
+  // INT 0x80 from ring 3 to ENTRY, whose bytes set EAX and IRETQ; then the bytes change.
+  const outcome = (declining: boolean, imm: number): unknown => {
+    const m = machine('intel', 3, USER);
+    m.memory.write(USER, Uint8Array.of(0xcd, 0x80, 0xeb, 0xfe));
+    m.memory.write(ENTRY, Uint8Array.of(0xb8, 0x34, 0x12, 0, 0, 0x48, 0xcf)); // mov $0x1234, %eax; iretq
+    const cpu = m.cpu;
+    let calls = 0;
+    if (declining) cpu.hostEntries.register(ENTRY, 'decliner', (c) => { calls++; c.hostEntries.decline(); });
+    cpu.run(4);
+    const first = { registers: m.registers(), icount: cpu.icount, transitions: cpu.transitions };
+    m.memory.write(ENTRY + 1, Uint8Array.of(imm)); // a write to the entry's page drops its decodes
+    cpu.rip = USER;
+    cpu.run(8);
+    return { first, second: { registers: m.registers(), icount: cpu.icount, transitions: cpu.transitions }, calls, eax: cpu.regLo[0] };
+  };
+  const declined = outcome(true, 0x78) as { calls: number; eax: number };
+  assert.deepEqual(declined, { ...(outcome(false, 0x78) as object), calls: 2 });
+  assert.equal(declined.eax, 0x1278, 'the bytes as written after the first call ran');
+
+  // A declined call whose bytes fault: the fault is the bytes' (#PF at the entry point, no
+  // tick of the call's own), as without a host.
+  const faulting = (declining: boolean): unknown => {
+    const m = machine('intel', 3, USER);
+    m.memory.write(USER, Uint8Array.of(0xcd, 0x80));
+    m.memory.write(ENTRY, Uint8Array.of(0x8b, 0x04, 0x25, 0, 0, 0, 0x40)); // mov 0x40000000, %eax: unmapped
+    if (declining) m.cpu.hostEntries.register(ENTRY, 'decliner', (c) => c.hostEntries.decline());
+    assert.equal(m.cpu.run(100), 'halted');
+    return { registers: m.registers(), icount: m.cpu.icount, cr2: m.cpu.cr2, stack: stack(m.cpu, 3) };
+  };
+  assert.deepEqual(faulting(true), faulting(false));
+  assert.equal((faulting(true) as { cr2: number }).cr2, 0x40000000);
+
+  const m = machine('intel', 3, USER);
+  m.memory.write(USER, Uint8Array.of(0xcd, 0x80));
+  m.cpu.hostEntries.register(ENTRY, 'both', (c) => { c.hostEntries.decline(); c.hostEntries.leave('iretq'); });
+  assert.throws(() => m.cpu.run(10), /host entry both left after declining/);
+  const n = machine('intel', 3, USER);
+  n.memory.write(USER, Uint8Array.of(0xcd, 0x80));
+  n.cpu.hostEntries.register(ENTRY, 'late', (c) => { c.hostEntries.leave('iretq'); c.hostEntries.decline(); });
+  assert.throws(() => n.cpu.run(10), /host entry late declined after leaving/);
+});
+
 // ---------------------------------------------------------------- the guest, two ways
 
 const PROFILE = 'native/idt';
@@ -330,4 +493,87 @@ test('host-syscalls with the TypeScript host: capture and restore, the host re-r
   assert.deepEqual(relayed.registers, whole.result.registers);
   assert.equal(relayed.instructions, whole.result.instructions);
   assert.equal(relayed.transitions, whole.result.transitions);
+});
+
+// ------------------------------------------------- linux-entry under FRED, two ways
+
+interface FredTraced extends Traced { log: string[]; vvar: Uint8Array }
+
+/** Run linux-entry on native/fred under its own kernel or with the TypeScript FRED host
+ *  (test/helpers/fred-host.ts), tracing; with the bytes of the kernel's vvar page at the end. */
+function runLinuxFred(withHost: boolean): FredTraced {
+  const image = buildTestGuest('linux-entry');
+  const records: TransitionRecord[] = [];
+  const booted = bootImage(image, { profile: 'native/fred', trace: (r) => records.push(r) });
+  const log = withHost ? serviceFredSyscalls(booted.machine, image) : [];
+  const result = runBooted(booted, image, { profile: 'native/fred' });
+  // vvar is identity-mapped (linux-entry's page tables). Its eretu_exits, which no program
+  // reads, counts the kernel's own exits (the host does not keep it), so it is left out.
+  const vvar = symbols(image).get('vvar')!;
+  const bytes = booted.machine.memory.bytes.slice(vvar, vvar + VVAR_SIZE);
+  bytes.fill(0, VVAR_ERETU_EXITS, VVAR_ERETU_EXITS + 8);
+  return { result, records, log, vvar: bytes };
+}
+/** sizeof(struct vvar) and the offset of its eretu_exits (guests/linux-entry/linux.h). */
+const VVAR_SIZE = 2848, VVAR_ERETU_EXITS = 2832;
+
+const hexOf = (v: number): string => '0x' + v.toString(16).padStart(16, '0');
+
+test('linux-entry on native/fred: a TypeScript FRED host servicing write and getpid gives the same console and registers at every return to ring 3', () => {
+  const kernel = runLinuxFred(false);
+  const host = runLinuxFred(true);
+  assert.equal(kernel.result.verdict, 'success', kernel.result.reason);
+  assert.equal(host.result.verdict, 'success', host.result.reason);
+  assert.ok(kernel.result.console.includes('kernel.fred: enabled\n'));
+  assert.equal(host.result.console, kernel.result.console);
+  // Every return to ring 3: the registers and segment bases user code resumes with (GS.base:
+  // FRED delivery from ring 3 and ERETU each swap it, SDM Vol. 3 §8.3, ERETU "Operation").
+  const ring3Full = (records: TransitionRecord[]): unknown[] => records.filter((r) => r.after.cpl === 3 && r.before.cpl !== 3)
+    .map((r) => ({ kind: r.kind, registers: r.after.registers, bases: r.after.bases }));
+  assert.deepEqual(ring3Full(host.records), ring3Full(kernel.records));
+  assert.deepEqual(host.vvar, kernel.vvar, 'the kernel\'s published vvar data ends the same');
+
+  // What the host must have serviced, from the kernel's own run: each SYSCALL from 64-bit mode
+  // (FRED type 7, vector 1) with RAX = write (1) or getpid (39) whose return RIP is canonical,
+  // unless an instruction breakpoint in the kernel's entry or exit path trapped during it (a #DB
+  // from ring 0 before the return to ring 3: the gap sweep's, with DR7 armed).
+  const rs = kernel.records;
+  const deliveries = rs.filter((r) => r.kind === 'delivery' && r.before.cpl === 3);
+  const watched = (call: TransitionRecord): boolean => {
+    for (let k = rs.indexOf(call) + 1; k < rs.length && rs[k].after.cpl !== 3; k++) {
+      if (rs[k].kind === 'delivery' && rs[k].fredType === FredType.HardwareException && rs[k].vector === 1 && rs[k].before.cpl === 0) return true;
+    }
+    return false;
+  };
+  const names: Record<string, string> = { '0x0000000000000001': 'write', '0x0000000000000027': 'getpid' };
+  const wanted = deliveries.filter((r) => r.fredType === FredType.Other && r.vector === 1 && r.before.mode === '64-bit' &&
+    names[r.before.registers.rax] !== undefined &&
+    BigInt(r.before.registers.rip) + 2n < 2n ** 47n && // the RIP after SYSCALL, in the lower canonical half
+    !watched(r)).map((r) => names[r.before.registers.rax]);
+  assert.ok(deliveries.some(watched), 'the run has calls under the kernel\'s instruction breakpoints');
+  const serviced = host.log.filter((l) => !l.startsWith('declined'));
+  assert.deepEqual(serviced, wanted);
+  assert.ok(serviced.filter((n) => n === 'getpid').length >= 3 && serviced.filter((n) => n === 'write').length >= 50,
+    `the run exercises both calls (${serviced.length} serviced)`);
+  // Every other event from ring 3 went to the kernel's own entry code: the host saw all of them.
+  assert.equal(host.log.length, deliveries.length);
+  const declinedTypes = new Set(host.log.filter((l) => l.startsWith('declined')).map((l) => l.split(' ')[2]));
+  for (const t of [FredType.HardwareException, FredType.SoftwareInterrupt, FredType.Other]) {
+    assert.ok(declinedTypes.has(String(t)), `events of type ${t} were handed back (${[...declinedTypes].join(', ')})`);
+  }
+
+  // Each serviced call is one ERETU the host performed: annotated, back at the instruction after
+  // the SYSCALL with RCX and R11 as the program had them (SDM SYSCALL under FRED: no register
+  // changed), and the kernel's entry path ran no instruction for it.
+  const hostExits = host.records.filter((r) => r.annotation !== null);
+  assert.deepEqual(hostExits.map((r) => [r.kind, r.annotation]), serviced.map((n) => ['eretu', `host:fred-user ${n}`]));
+  for (const exit of hostExits) {
+    const call = host.records[host.records.indexOf(exit) - 1];
+    assert.equal(call.kind, 'delivery');
+    assert.equal(exit.after.registers.rip, hexOf(Number(BigInt(call.before.registers.rip)) + 2));
+    assert.equal(exit.after.registers.rcx, call.before.registers.rcx);
+    assert.equal(exit.after.registers.r11, call.before.registers.r11);
+  }
+  const perCall = (kernel.result.instructions - host.result.instructions) / hostExits.length;
+  assert.ok(perCall > 10, `the kernel's FRED entry and exit cost more than the host's one tick a call (${perCall})`);
 });

@@ -14,6 +14,12 @@
 // a transition its return commits carries the annotation `host:<name>` (and the host's
 // note) in the trace.
 //
+// Declining: a function may instead hand the call back to the code it supersedes
+// (`decline`), as a FRED host does with the events it does not service, all of which arrive
+// at one entry point: the instruction the bytes at the entry point hold then runs, as it would
+// with no host registered, and the call is that instruction (its tick, its faults), not a tick
+// of its own. A host that declines must have changed nothing: what it read, it only read.
+//
 // Aliases: entry points are looked up by linear address, but the decode cache is keyed by
 // physical page. A linear page that holds an entry point therefore gets decode pages of its
 // own (HostPage, per mode), never shared with another linear page that maps the same
@@ -38,6 +44,7 @@ import { Insn, type Exec } from './insn.js';
 import { FAULT, STOP } from './fault.js';
 import { Mode } from './mode.js';
 import { ENTRIES, mnemonicOf } from './opcodes.js';
+import { decode } from './decoder.js';
 
 const PAGE_SIZE = 4096;
 
@@ -90,6 +97,10 @@ export const HOST_EXITS = {
   sysexitq: { code: '0F 35', osz: 8 },
   /** SYSEXIT without REX.W: to 32-bit code at EDX, ESP from ECX. */
   sysexitl: { code: '0F 35', osz: 4 },
+  /** ERETU (FRED): to ring 3, the FRED frame at RSP (error code first). */
+  eretu: { code: 'F3 0F 01 CA', osz: 8 },
+  /** ERETS (FRED): to ring 0, the FRED frame at RSP. */
+  erets: { code: 'F2 0F 01 CA', osz: 8 },
 } as const;
 
 export type HostExit = keyof typeof HOST_EXITS;
@@ -120,6 +131,8 @@ class HostPage {
   ppn = -1;
   /** Decoded instructions by offset, for 32-bit [0] and 64-bit [1] decoding. */
   readonly decoded: [(Insn | undefined)[] | undefined, (Insn | undefined)[] | undefined] = [undefined, undefined];
+  /** The bytes at entry points decoded, for a declined call, by offset and mode as above. */
+  readonly superseded: [Map<number, Insn> | undefined, Map<number, Insn> | undefined] = [undefined, undefined];
 
   /** The decode page for `mode64`, for a fetch that found this page at physical `ppn`. */
   decodePage(ppn: number, mode64: boolean): (Insn | undefined)[] {
@@ -133,6 +146,8 @@ class HostPage {
     this.ppn = ppn;
     this.decoded[0] = undefined;
     this.decoded[1] = undefined;
+    this.superseded[0] = undefined;
+    this.superseded[1] = undefined;
   }
 }
 
@@ -146,6 +161,8 @@ export class HostEntries {
   private current: HostEntry | null = null;
   /** Set when the running function has left through an architectural return. */
   private left = false;
+  /** Set when the running function has declined the call (the bytes run instead). */
+  private declined = false;
   /** The annotation of transitions committed by the running function's return (traces). */
   annotation: string | null = null;
 
@@ -207,6 +224,20 @@ export class HostEntries {
     return page.decodePage(ppn, cpu.mode === Mode.Long64);
   }
 
+  /** The instruction the bytes at `entry` hold, decoded (and kept with the page's decodes). */
+  private superseded(entry: HostEntry): Insn {
+    const vpn = Math.floor(entry.address / PAGE_SIZE);
+    const page = this.pages.get(vpn)!;
+    const off = entry.address - vpn * PAGE_SIZE;
+    const k = this.cpu.mode === Mode.Long64 ? 1 : 0;
+    let insn = page.superseded[k]?.get(off);
+    if (insn === undefined) {
+      insn = decode(this.cpu, entry.address);
+      if (off + insn.len <= PAGE_SIZE) (page.superseded[k] ??= new Map()).set(off, insn);
+    }
+    return insn;
+  }
+
   /** Physical page `ppn` was written: drop host pages' decodes of it. */
   dropPhysical(ppn: number): void {
     for (const page of this.pages.values()) if (page.ppn === ppn) page.drop(ppn);
@@ -219,6 +250,7 @@ export class HostEntries {
     const entry = this.current;
     if (entry === null) throw new Error(`host exit ${exit} outside a host entry point`);
     if (this.left) throw new Error(`host entry ${entry.name} left twice`);
+    if (this.declined) throw new Error(`host entry ${entry.name} left after declining`);
     const insn = exitInsn(exit);
     const feature = ENTRIES[insn.entry].feature;
     // An instruction whose CPUID feature the model lacks is #UD (the decoder's gate).
@@ -232,11 +264,22 @@ export class HostEntries {
     this.left = true;
   }
 
+  /** Hand the running call back to the code the entry point supersedes: when the function
+   *  returns, the instruction the bytes at the entry point hold runs in its place (see the
+   *  header). */
+  decline(): void {
+    const entry = this.current;
+    if (entry === null) throw new Error('host decline outside a host entry point');
+    if (this.left) throw new Error(`host entry ${entry.name} declined after leaving`);
+    this.declined = true;
+  }
+
   /** Run `entry`'s function (the pseudo-instruction's semantics). */
   call(entry: HostEntry): void {
     const cpu = this.cpu;
     this.current = entry;
     this.left = false;
+    this.declined = false;
     try {
       entry.fn(cpu);
     } catch (e) {
@@ -246,6 +289,13 @@ export class HostEntries {
       throw e;
     } finally {
       this.current = null;
+    }
+    if (this.declined) {
+      // Outside the try: a fault here is the bytes' instruction's, which takes no tick.
+      const insn = this.superseded(entry);
+      cpu.nextRip = cpu.rip + insn.len;
+      insn.exec(cpu, insn);
+      return;
     }
     if (!this.left && cpu.endReason === null) {
       throw new Error(`host entry ${entry.name} returned without leaving through an architectural return`);

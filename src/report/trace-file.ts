@@ -12,6 +12,7 @@ import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from 'iced-x86';
 import { BadInput } from '../machine/errors.js';
 import type { TransitionRecord, TransitionSide } from '../cpu/transition.js';
 import type { SymbolTable } from '../guest/elf-symbols.js';
+import { FRED_FRAME, decodeFredCs, decodeFredSs } from '../arch/fred-frame.js';
 
 export const TRACE_FORMAT = 'ringside-trace';
 export const TRACE_VERSION = 2;
@@ -62,13 +63,12 @@ function hexValue(bytes: readonly number[], at: number, width: number): string {
  *  ERETS read the first six (eret.ts). */
 function fredSlotNames(bytes: readonly number[]): string[] {
   const dword = (at: number): number => (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
-  const names = ['error code', 'RIP'];
-  const cs = dword(16), ssLo = dword(40), ssHi = dword(44);
-  const bit = (v: number, n: number): number => (v >>> n) & 1;
-  names.push(`CS (selector 0x${(cs & 0xffff).toString(16)}, sl ${(cs >>> 16) & 3}, wfe ${bit(cs, 18)})`, 'RFLAGS', 'RSP');
-  names.push(`SS (selector 0x${(ssLo & 0xffff).toString(16)}, sti ${bit(ssLo, 16)}, swevent ${bit(ssLo, 17)}, nmi ${bit(ssLo, 18)}, ` +
-    `vector ${ssHi & 0xff}, type ${(ssHi >>> 16) & 0xf}, l ${bit(ssHi, 25)}, nested ${bit(ssHi, 26)}, insnlen ${ssHi >>> 28})`);
-  return [...names, 'event data', 'reserved'];
+  const cs = decodeFredCs(dword(FRED_FRAME.cs));
+  const ss = decodeFredSs(dword(FRED_FRAME.ss), dword(FRED_FRAME.ss + 4));
+  return ['error code', 'RIP', `CS (selector 0x${cs.selector.toString(16)}, sl ${cs.stackLevel}, wfe ${cs.wfe})`, 'RFLAGS', 'RSP',
+    `SS (selector 0x${ss.selector.toString(16)}, sti ${ss.stiBlock}, swevent ${ss.swEvent}, nmi ${ss.nmi}, ` +
+      `vector ${ss.vector}, type ${ss.type}, l ${ss.long}, nested ${ss.nested}, insnlen ${ss.insnLen})`,
+    'event data', 'reserved'];
 }
 
 /** What each slot of a frame holds, lowest address first (SDM Vol. 3A §6.12.1, §6.14.2 for
