@@ -86,3 +86,27 @@ test(`${GUEST}: the flavours differ exactly where the manuals do`, () => {
     'sysret_ss_attrs.unfixed.compat_stack',
   ]);
 });
+
+// native/fred: the same image enables FRED (CPUID enumerates it) and its programs check FRED's
+// answers themselves (guests/linux-entry/user.c); here the run must succeed and show that it
+// took the FRED paths, line by line for the points that differ from IDT (SDM SYSCALL under
+// FRED: no register changed; SDM ERETU: a software event's frame with TF pends a single-step
+// #DB; SDM SYSRET: #UD under FRED, so the SYSRET programs do not run).
+test('linux-entry on native/fred: the kernel enables FRED and every program passes with FRED\'s answers', () => {
+  const r = runImage(buildGuest(GUEST), { profile: 'native/fred', maxInsns: MAX_INSNS });
+  assert.equal(r.verdict, 'success', r.reason);
+  const lines = r.console.split('\n');
+  for (const want of [
+    'kernel.fred: enabled',
+    'syscall_regs.rcx: 0x5ca1ab1e0b57ac1e',
+    'syscall_regs.r11: 0xfeedfacedeadbeef',
+    'syscall_regs.exit: eretu',
+    'sysret_rip.fallthrough.fault: #GP(0x0) at eretu',
+    'single_step.syscall.traps: step_syscall_2 step_syscall_3 step_syscall_4 step_syscall_5 step_syscall_6 step_syscall_7',
+    'single_step.sysenter32.kernel_traps: 0x0',
+    'compat32.sysenter: eax 0x1 kept 6 exit eretu',
+    'compat32.syscall: #UD cs 0x23',
+  ]) assert.ok(lines.includes(want), `missing line: ${want}`);
+  assert.ok(lines.some((l) => l.startsWith('sysret_rip.unsafe: no SYSRET under FRED')));
+  assert.ok(!lines.some((l) => l.startsWith('FAIL')));
+});

@@ -198,10 +198,8 @@ void fred_exit_to_user(void)
 
 static bool exit_to_user(struct pt_regs *regs, bool sysret)
 {
-    if (k_fred) {
-        fred_exit_to_user();
-        return false;
-    }
+    if (k_fred)
+        return false;           /* fred_entry_from_user counts the ERETU */
     if (sysret) {
         vvar.last_exit = EXIT_SYSRET;
         vvar.sysret_exits++;
@@ -294,10 +292,8 @@ bool do_fast_syscall_32(struct pt_regs *regs)
     regs->ip = (u64)(uintptr_t)vdso32_landing_pad;
     regs->bp = *(volatile u32 *)(uintptr_t)(u32)regs->sp;
     do_syscall_32(regs);
-    if (k_fred) {
-        fred_exit_to_user();
-        return false;
-    }
+    if (k_fred)
+        return false;           /* fred_entry_from_user counts the ERETU */
     if (regs->ip != (u64)(uintptr_t)vdso32_landing_pad || regs->cs != __USER32_CS ||
         regs->ss != __USER_DS || (regs->flags & (X86_EFLAGS_RF | X86_EFLAGS_TF | X86_EFLAGS_VM))) {
         exit_to_user(regs, false);
