@@ -246,3 +246,14 @@ export function setCodeSegment(cpu: Cpu, sel: number, cpl: number, lo: number, h
   if (cpl !== cpu.cpl) cpu.setCpl(cpl);
   cpu.modeChanged();
 }
+
+/** Exchange GS.base with IA32_KERNEL_GS_BASE: SWAPGS, and FRED delivery from ring 3 and ERETU
+ *  ("FRED transitions perform the same swap when changing the CPL", SDM SWAPGS). */
+export function swapGsBase(cpu: Cpu): void {
+  const lo = cpu.segBaseLo[GS], hi = cpu.segBaseHi[GS];
+  cpu.segBaseLo[GS] = cpu.msrLo[Msr.KernelGsBase];
+  cpu.segBaseHi[GS] = cpu.msrHi[Msr.KernelGsBase];
+  cpu.msrLo[Msr.KernelGsBase] = lo;
+  cpu.msrHi[Msr.KernelGsBase] = hi;
+  cpu.segmentBaseChanged(GS);
+}

@@ -45,8 +45,9 @@ import { Mode } from './mode.js';
 import { Msr } from './msrs.js';
 import * as R from '../arch/rflags.js';
 import * as C from '../arch/control.js';
-import { DESC_L, DESC_DB, DESC_DPL_SHIFT, GS } from '../arch/descriptors.js';
+import { DESC_L, DESC_DB, DESC_DPL_SHIFT } from '../arch/descriptors.js';
 import { FLAT_LO, CS_FIXED, SS_FIXED } from './flat-segments.js';
+import { swapGsBase } from './segments.js';
 import { beginTransition, commitTransition, SsLoad, TransitionKind } from './transition.js';
 import { deliverFredInstruction, fredEnabled, VECTOR_SYSCALL } from './fred.js';
 
@@ -153,11 +154,6 @@ function stepOnResultingTf(cpu: Cpu): void {
 export function swapgs(cpu: Cpu): void {
   if (cpu.mode !== Mode.Long64 || (cpu.cr4Hi & C.CR4_HI_FRED) !== 0) cpu.ud();
   if (cpu.cpl !== 0) cpu.gp(0);
-  const lo = cpu.segBaseLo[GS], hi = cpu.segBaseHi[GS];
-  cpu.segBaseLo[GS] = cpu.msrLo[Msr.KernelGsBase];
-  cpu.segBaseHi[GS] = cpu.msrHi[Msr.KernelGsBase];
-  cpu.msrLo[Msr.KernelGsBase] = lo;
-  cpu.msrHi[Msr.KernelGsBase] = hi;
-  cpu.segmentBaseChanged(GS);
+  swapGsBase(cpu);
 }
 

@@ -9,7 +9,7 @@
 import type { Cpu } from './cpu.js';
 import * as R from '../arch/rflags.js';
 import { CS, SS, ES, DS, FS, GS, SEG_NAMES, DESC_P, DESC_TYPE_CODE, DESC_TYPE_CONFORMING, DESC_DB } from '../arch/descriptors.js';
-import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment } from './segments.js';
+import { setSegment, setNullSegment, setCodeSegment, descDpl, markAccessed, invalidateOuterSegment, swapGsBase } from './segments.js';
 import { formatLinear, formatRegisters, hex64 } from './format.js';
 import { Msr } from './msrs.js';
 import { Mode } from './mode.js';
@@ -203,14 +203,7 @@ export function commitTransition(cpu: Cpu): void {
   else if (t.ss === SsLoad.Descriptor) setSegment(cpu, SS, t.ssSel, t.ssLo, t.ssHi);
   else if (t.ss === SsLoad.SelectorOnly) cpu.segSel[SS] = t.ssSel & 0xffff;
   if (!t.keepCs) setCodeSegment(cpu, t.csSel, t.cpl, t.csLo, t.csHi);
-  if (t.swapGs) {
-    const lo = cpu.segBaseLo[GS], hi = cpu.segBaseHi[GS];
-    cpu.segBaseLo[GS] = cpu.msrLo[Msr.KernelGsBase];
-    cpu.segBaseHi[GS] = cpu.msrHi[Msr.KernelGsBase];
-    cpu.msrLo[Msr.KernelGsBase] = lo;
-    cpu.msrHi[Msr.KernelGsBase] = hi;
-    cpu.segmentBaseChanged(GS);
-  }
+  if (t.swapGs) swapGsBase(cpu);
   if (t.csl >= 0) cpu.msrLo[Msr.FredConfig] = (cpu.msrLo[Msr.FredConfig] & ~3) | t.csl;
   cpu.regLo[4] = t.rspLo;
   cpu.regHi[4] = t.rspHi;
