@@ -10,6 +10,7 @@
 #define LINUX_ENTRY_H
 
 #include "ringside.h"
+#include "fred.h"               /* ERETU, ERETS as bytes: binutils 2.40 lacks the mnemonics */
 
 /* Linux's segment selectors (arch/x86/include/asm/segment.h): __KERNEL_CS 0x10 there; here the
  * library's 0x08/0x10 kernel pair, and the user ones at Linux's values so STAR works alike. */
@@ -77,9 +78,6 @@
 #define EVENT_TYPE_PRIV_SWEXC 5
 #define EVENT_TYPE_SWEXC      6
 #define EVENT_TYPE_OTHER      7
-/* binutils 2.40 lacks the mnemonics (Linux's fred.h spells them the same way). */
-#define ERETU .byte 0xf3, 0x0f, 0x01, 0xca
-#define ERETS .byte 0xf2, 0x0f, 0x01, 0xca
 
 /* struct pt_regs, Linux's order (arch/x86/include/asm/ptrace.h), as byte offsets. */
 #define R15 0

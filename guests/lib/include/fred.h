@@ -6,7 +6,7 @@
  *   ERETS            F2 0F 01 CA
  *   LKGS r/m16       F2 0F 00 /6   (register form: ModRM = 0xF0 | reg)
  * LKGS with r8w..r15w needs REX.B (0x41) between the F2 prefix and 0F.
- * Unused by the current guests; provided for the FRED tests to come.
+ * Used by guests/fred and guests/linux-entry.
  */
 #ifndef RINGSIDE_FRED_H
 #define RINGSIDE_FRED_H
