@@ -388,3 +388,15 @@ test('FRED_TRIPLE=1: a fault while delivering #DF (its level-3 stack unmapped) s
   assert.ok(!r.console.includes('Test result:'), 'no result line');
   assert.equal(r.console.split('\n').filter((l) => l !== '').pop(), TRIPLE_LAST);
 });
+
+test('an NMI whose frame write faults: a nested #PF, and NMIs are not blocked by the NMI that was never delivered (docs/fred-readings.md D8)', () => {
+  assert.equal(fredRun().verdict, 'success');
+  // §8.3: a fault while delivering an event is a nested exception, on its own stack level.
+  assert.equal(v('nmi_fault.first_type'), 3n, 'the first event is a hardware exception');
+  assert.equal(v('nmi_fault.first_vector'), 14n, '#PF');
+  assert.equal(v('nmi_fault.first_nested'), 1n, 'nested: raised while delivering the NMI');
+  assert.equal(v('nmi_fault.cr2_in_rsp2_page'), 1n, 'CR2: the NMI frame\'s first write, below IA32_FRED_RSP2');
+  assert.equal(v('nmi_fault.nmis'), 0n, 'the faulting NMI was not delivered');
+  // NMI blocking follows the NMI's delivery (D8): none was delivered, so the second NMI is taken.
+  assert.equal(v('nmi_fault.second_nmis'), 1n, 'the second NMI is delivered');
+});

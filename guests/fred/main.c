@@ -624,6 +624,33 @@ static void eret_event_state(void)
     printk("nmi_eretu.at_user_exit: %u\n", ev[first].f[1] == (u64)(uintptr_t)user_exit);
 }
 
+/* An NMI whose delivery faults (docs/fred-readings.md D8): the NMI's stack level is raised to 2
+ * and IA32_FRED_RSP2's top page unmapped, so the NMI frame's first write raises #PF, a nested
+ * exception delivered on its own level (1: IA32_FRED_RSP1) whose handler maps the page and
+ * returns with ERETS. NMIs are blocked when an NMI's delivery is done, after its frame (the
+ * delivery pseudocode's order); that NMI was never delivered, so a second NMI is taken at once. */
+static void nmi_delivery_fault(void)
+{
+    u8 *page = fred_stack[2] + sizeof fred_stack[2] - 4096;
+    wrmsr(MSR_FRED_STKLVLS, (STKLVLS & ~STKLVL(2, 3)) | STKLVL(2, 2));
+    pte_clear(page, PTE_P);
+    invlpg(page);
+    pf_fix_page = (u64)(uintptr_t)page;
+    unsigned int n0 = nmis, first = nev;
+    apic_write(APIC_ICR, ICR_SELF | ICR_NMI | ICR_ASSERT);
+    asm volatile("nop; nop; nop; nop" ::: "memory");
+    printk("nmi_fault.events: %u\n", nev - first);
+    printk("nmi_fault.first_type: %lu\n", type_of(&ev[first]));
+    printk("nmi_fault.first_vector: %lu\n", vector_of(&ev[first]));
+    printk("nmi_fault.first_nested: %lu\n", (ev[first].f[5] >> 58) & 1);
+    printk("nmi_fault.cr2_in_rsp2_page: %u\n", (read_cr2() & ~0xfffUL) == (u64)(uintptr_t)page);
+    printk("nmi_fault.nmis: %u\n", nmis - n0);
+    apic_write(APIC_ICR, ICR_SELF | ICR_NMI | ICR_ASSERT);
+    asm volatile("nop; nop; nop; nop" ::: "memory");
+    printk("nmi_fault.second_nmis: %u\n", nmis - n0);
+    wrmsr(MSR_FRED_STKLVLS, STKLVLS);
+}
+
 /* ERETU to compatibility mode. A selector pair other than STAR's is loaded from the GDT "as is
  * done by IRET, including checks that may lead to a fault" (SDM ERETU "Operation"): here a
  * DPL-3 32-bit code segment whose limit ends past u32_exit's page. For compatibility mode,
@@ -737,6 +764,7 @@ void test_main(void)
     double_faults();
     eretu_pending_db();
     eret_event_state();
+    nmi_delivery_fault();
     compat_mode();
     checks_elsewhere();
 #ifdef FRED_TRIPLE

@@ -50,6 +50,7 @@ import * as R from '../arch/rflags.js';
 import * as V from '../arch/vectors.js';
 import { deliverException, deliverInterrupt, Source } from './idt.js';
 import { DR6_BS, instructionBreakpoints, reportDebug } from './debug.js';
+import { fredEnabled } from './fred.js';
 
 /** Deliveries one window may make before the guest runs again: each delivery leaves a
  *  boundary (the handler's first instruction) that may itself have events due. */
@@ -97,7 +98,9 @@ export function eventWindow(cpu: Cpu): void {
     // §6.7: NMIs ignore IF; §6.7.1: delivering one blocks the next until an IRET.
     if (cpu.nmiPending && !cpu.nmiBlocked && !movSsShadow) {
       cpu.nmiPending = false;
-      cpu.nmiBlocked = true;
+      // IDT delivery blocks NMIs as it starts (head of this file); FRED delivery once it is
+      // done (fred.ts).
+      if (!fredEnabled(cpu)) cpu.nmiBlocked = true;
       deliverInterrupt(cpu, V.NMI, Source.Nmi);
       cpu.halted = false;
       continue;

@@ -17,7 +17,7 @@
 //   4. the new context: from ring 3 CS := IA32_STAR[47:32] (flat, 64-bit, DPL 0) and SS := the
 //      next selector, GS.base swapped with IA32_KERNEL_GS_BASE; RIP := the entry point;
 //      RSP := frame; RFLAGS := 2 (every flag clear; IA32_FMASK is not used); CSL := the
-//      event's level; CPL := 0; an NMI blocks NMIs (events.ts blocks them before delivering).
+//      event's level; CPL := 0; an NMI blocks NMIs once the delivery is done.
 // Nothing is committed before every frame write succeeded; a fault on a write is a nested
 // exception (idt.ts deliverException), delivered with its own stack level.
 //
@@ -208,6 +208,9 @@ export function deliverFred(cpu: Cpu, type: number, vector: number, error: numbe
   commitTransition(cpu);
   // The interrupt shadow the frame recorded ends with the delivery (ERETS may restore it).
   cpu.stiShadowAt = -1;
+  // An NMI blocks NMIs once its delivery is done (digest §3.6, after the frame and the new
+  // context): an NMI whose frame write faulted leaves them unblocked for the nested handler.
+  if (type === FredType.Nmi) cpu.nmiBlocked = true;
 }
 
 /** SYSCALL (vector 1) or SYSENTER (vector 2) with CR4.FRED = 1 (SDM SYSCALL, SYSENTER: "FRED
