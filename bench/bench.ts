@@ -106,7 +106,7 @@ function main(): void {
   if (run.has('irqs')) irqBench(envInt('BENCH_IRQS', 100_000), REPEAT);
   if (run.has('mix')) {
     const mix = envInt('BENCH_MIX', 20_000);
-    mixBench(mix, envInt('BENCH_MIX_QEMU', 10 * mix), REPEAT);
+    mixBench(mix, envInt('BENCH_MIX_QEMU', 2 * mix), REPEAT);
   }
 }
 

@@ -16,15 +16,18 @@
 // QEMU runs the image with -icount shift=0,sleep=off, as the interrupt figure does
 // (bench/irq-bench.ts): its APIC timer then counts instructions as Ringside's does, so the ticks
 // come at the same virtual times and the mix is the same one (in plain TCG the timer runs on the
-// host clock and the share of ticks would depend on QEMU's speed).  QEMU counts no instructions
+// host clock, where 1600 ns are less than an iteration takes: the ticks pile up, the run is
+// slower than with -icount, and the guest fails its tick-window check).  QEMU counts no instructions
 // for us: its figure is the window's virtual time in timer counts, which the guest measures
 // with the TSC (mix.window_counts: one count per instruction under -icount shift=0), and its
 // transitions are those the guest counted (round trips, faults, ticks).  QEMU 7.2's periodic
 // timer fires every period + 1 counts (test/linux-entry-irq.test.ts), so it takes a few ticks
-// fewer.  QEMU is much faster and its start-up time varies, so it runs a larger count.
+// fewer.  QEMU is faster and its start-up time varies by tens of milliseconds, so it runs a
+// larger count (with -icount, and TLB misses on every chase step, only about 3 times faster:
+// 2 x N keeps its run above a few seconds).
 //
 // Environment: BENCH_MIX (iterations on Ringside, default 20000), BENCH_MIX_QEMU (default
-// 10 x BENCH_MIX), BENCH_REPEAT (best of; default 3).
+// 2 x BENCH_MIX), BENCH_REPEAT (best of; default 3).
 
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
