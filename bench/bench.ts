@@ -16,13 +16,17 @@
 // BENCH_REPEAT (runs of each, best kept; default 3). Counts should be
 // multiples of 8: the loop does extra work every 8th iteration.
 // BENCH_SYSCALLS: the system-call round trips of the system-call section (bench/syscall-bench.ts);
-// BENCH_IRQS: the timer interrupts of the last section (bench/irq-bench.ts).
+// BENCH_IRQS: the timer interrupts of the interrupt section (bench/irq-bench.ts);
+// BENCH_MIX, BENCH_MIX_QEMU: the iterations of the kernel-heavy mix (bench/mix-bench.ts).
+// BENCH_SECTIONS: the sections to run, comma-separated, of cpu, transitions, syscalls, irqs, mix
+// (default all of them, in that order).
 
 import { performance } from 'node:perf_hooks';
 import { buildGuest } from '../src/guest/build.js';
 import { qemuAvailable, runUnderQemu, type QemuResult } from '../src/lab/qemu.js';
 import { runImage, type RunResult } from '../src/lab/run.js';
 import { irqBench } from './irq-bench.js';
+import { mixBench } from './mix-bench.js';
 import { syscallBench } from './syscall-bench.js';
 
 const FLOOR = 30e6;
@@ -41,6 +45,16 @@ const Q = envInt('BENCH_QEMU_ITERS', 10 * N);
 /** Small count for the per-iteration cost (a multiple of 8). */
 const K = 1000;
 const REPEAT = Math.max(1, envInt('BENCH_REPEAT', 3));
+const SECTIONS = ['cpu', 'transitions', 'syscalls', 'irqs', 'mix'] as const;
+
+function sections(): Set<string> {
+  const v = process.env.BENCH_SECTIONS;
+  if (v === undefined || v === '') return new Set(SECTIONS);
+  const chosen = v.split(',').map((s) => s.trim());
+  const unknown = chosen.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`BENCH_SECTIONS: unknown section(s) ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return new Set(chosen);
+}
 
 function build(iters: number): string {
   return buildGuest('bench', { defines: { BENCH_ITERS: iters } });
@@ -85,6 +99,19 @@ function checksum(console: string): string | null {
 const M = (rate: number): string => `${(rate / 1e6).toFixed(1)} M insn/s`;
 
 function main(): void {
+  const run = sections();
+  if (run.has('cpu')) cpu();
+  if (run.has('transitions')) transitions();
+  if (run.has('syscalls')) syscallBench(envInt('BENCH_SYSCALLS', 200_000), REPEAT);
+  if (run.has('irqs')) irqBench(envInt('BENCH_IRQS', 100_000), REPEAT);
+  if (run.has('mix')) {
+    const mix = envInt('BENCH_MIX', 20_000);
+    mixBench(mix, envInt('BENCH_MIX_QEMU', 2 * mix), REPEAT);
+  }
+}
+
+/** The CPU's speed on the bench guest, against QEMU TCG (the header). */
+function cpu(): void {
   if (N < 1) throw new Error('BENCH_ITERS must be at least 1');
   console.log(`bench guest, ${PROFILE}: N = ${N} iterations on Ringside, ${Q} on QEMU; best of ${REPEAT} runs each`);
 
@@ -127,9 +154,6 @@ function main(): void {
   }
   if (qs !== null) console.log(`ratio: Ringside / QEMU TCG = ${(rs / qs).toFixed(3)} (QEMU TCG ${(qs / rs).toFixed(1)}× faster)`);
   console.log(`floor ${FLOOR / 1e6} M insn/s: ${rs >= FLOOR ? 'PASS' : 'BELOW'}`);
-  transitions();
-  syscallBench(envInt('BENCH_SYSCALLS', 200_000), REPEAT);
-  irqBench(envInt('BENCH_IRQS', 100_000), REPEAT);
 }
 
 /**

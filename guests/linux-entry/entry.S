@@ -24,7 +24,7 @@
  * - entry_SYSCALL_compat (IA32_CSTAR): SYSCALL from compatibility mode, AMD only (Intel: #UD).
  * - The compat fast paths return with SYSRETL (to compatibility mode, EIP = ECX) when
  *   do_fast_syscall_32 allows it, else with IRET.
- * - The local APIC timer's interrupt (LINUX_IRQ_BENCH only): asm_sysvec_apic_timer_interrupt.
+ * - The local APIC timer's interrupt (LINUX_APIC_TIMER only: the two benchmarks that take it): asm_sysvec_apic_timer_interrupt.
  * - Exceptions (IDTENTRY): the error code (or -1) is orig_ax; from CPL 3 SWAPGS; from CPL 0 at
  *   the two instructions that run with the user's GS (the IRETQ and the SYSRETQ of the exits)
  *   SWAPGS too, so that a failed return can become a fault of the user program.
@@ -376,7 +376,7 @@ exception_return:
         jmp     swapgs_restore_regs_and_return_to_usermode
 
 /* ------------------------------------------------------------- interrupts -- */
-#ifdef LINUX_IRQ_BENCH
+#ifdef LINUX_APIC_TIMER
 /* The local APIC timer (apic.c), Linux's idtentry_sysvec: no error code, so orig_ax = -1;
  * SWAPGS when it interrupted CPL 3 (an interrupt finds IF = 1 only in user mode or at the
  * kernel's STI; HLT, never inside an exit that has loaded the user's GS); back by the exit to

@@ -108,7 +108,7 @@ void fred_entry_from_user(struct pt_regs *regs)
     case EVENT_TYPE_NMI:
         do_nmi(regs, gs_is_user());
         break;
-#ifdef LINUX_IRQ_BENCH
+#ifdef LINUX_APIC_TIMER
     case EVENT_TYPE_EXTINT:
         sysvec_apic_timer_interrupt(regs);
         break;
@@ -136,7 +136,7 @@ int fred_entry_from_kernel(struct pt_regs *regs)
     case EVENT_TYPE_NMI:
         do_nmi(regs, gs_is_user());
         return 0;
-#ifdef LINUX_IRQ_BENCH
+#ifdef LINUX_APIC_TIMER
     case EVENT_TYPE_EXTINT:
         sysvec_apic_timer_interrupt(regs);
         return 0;

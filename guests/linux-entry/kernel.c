@@ -36,6 +36,7 @@
  * instruction left the kernel.
  */
 #include "linux.h"
+#include "mix.h"
 
 volatile struct vvar vvar;
 bool k_unsafe_sysret, k_no_ss_fix, k_fred;
@@ -229,13 +230,19 @@ bool do_syscall_64(struct pt_regs *regs, long nr)
         yield_to_interrupted_task();
         regs->ax = 0;
         break;
-#ifdef LINUX_IRQ_BENCH
+#ifdef LINUX_APIC_TIMER
     case NR_setitimer:
-        apic_timer_periodic(regs->di, regs->si);
+        if (regs->di)
+            apic_timer_periodic(regs->di, regs->si);
+        else
+            apic_timer_stop();
         regs->ax = 0;
         break;
 #endif
     case NR_getpid:
+#ifdef LINUX_MIX_BENCH
+        mix_stats.getpid++;
+#endif
         regs->ax = TEST_PID;
         break;
     case NR_getppid:
@@ -395,6 +402,14 @@ int do_exception(struct pt_regs *regs, unsigned int vector)
 {
     u64 error = regs->orig_ax;
 
+#ifdef LINUX_MIX_BENCH
+    /* A page fault the kernel resolves: back to the faulting instruction with the same frame.
+     * The address: CR2, or under FRED the frame's event data, as Linux reads it (FRED
+     * specification §5.2.2). */
+    if (vector == 14 && (regs->cs & 3) &&
+        mix_handle_fault(k_fred ? ((const u64 *)(regs + 1))[0] : read_cr2(), error))
+        return 1;
+#endif
     if (regs->cs & 3)
         return deliver_fault(regs, vector, vector == 3 || vector == 6 || vector == 0 ? 0 : error, 0);
 

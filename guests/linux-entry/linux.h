@@ -12,6 +12,12 @@
 #include "ringside.h"
 #include "fred.h"               /* ERETU, ERETS as bytes: binutils 2.40 lacks the mnemonics */
 
+/* The local APIC timer and its interrupt (apic.c) are built for the two benchmarks that take
+ * timer interrupts: LINUX_IRQ_BENCH and LINUX_MIX_BENCH (main.c). */
+#if defined(LINUX_IRQ_BENCH) || defined(LINUX_MIX_BENCH)
+#define LINUX_APIC_TIMER 1
+#endif
+
 /* Linux's segment selectors (arch/x86/include/asm/segment.h): __KERNEL_CS 0x10 there; here the
  * library's 0x08/0x10 kernel pair, and the user ones at Linux's values so STAR works alike. */
 #define __KERNEL_CS   SEL_CODE64
@@ -121,7 +127,7 @@
 #define NR_rt_sigaction 13      /* here: rdi = handler for every fault, rsi = its stack */
 #define NR_rt_sigreturn 15      /* here: rdi = struct uregs *, loaded as the user state */
 #define NR_sched_yield  24      /* here: also leaves SS null in the kernel (see kernel.c) */
-#define NR_setitimer    38      /* here: rdi = period in APIC timer counts, rsi = ticks (apic.c) */
+#define NR_setitimer    38      /* here: rdi = period in APIC timer counts, rsi = ticks; rdi = 0 stops it (apic.c) */
 #define NR_getpid       39
 #define NR_exit         60
 #define NR_getppid      110
@@ -204,7 +210,7 @@ struct uregs {
     struct pt_regs regs;
 };
 
-/* apic.c (LINUX_IRQ_BENCH): the timer's interrupts by the CPL they interrupted, the TSC at
+/* apic.c (LINUX_APIC_TIMER): the timer's interrupts by the CPL they interrupted, the TSC at
  * the periodic timer's start and at its last tick, and the calibration (TSC per count). */
 struct irq_stats {
     u64 from_user, from_kernel, target;
@@ -214,6 +220,7 @@ struct irq_stats {
 extern struct irq_stats irq_stats;
 void apic_timer_init(void);
 void apic_timer_periodic(u64 period, u64 target);
+void apic_timer_stop(void);
 
 #endif /* !__ASSEMBLER__ */
 
@@ -293,7 +300,7 @@ int do_exception(struct pt_regs *regs, unsigned int vector);
 void handle_debug(struct pt_regs *regs, bool gs_was_user, u64 dr6);
 void do_nmi(struct pt_regs *regs, bool gs_was_user);
 void fred_exit_to_user(void);
-#ifdef LINUX_IRQ_BENCH
+#ifdef LINUX_APIC_TIMER
 void sysvec_apic_timer_interrupt(struct pt_regs *regs);
 #endif
 

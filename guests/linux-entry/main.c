@@ -39,6 +39,16 @@
  * (SDM Vol. 3A §6.14.2-§6.14.3: the frame, IRET), and N ticks must span N periods of the
  * TSC: none lost, none extra (§11.5.4: periodic mode reloads at each expiry).
  *
+ * Built with LINUX_MIX_BENCH=N, it only runs the kernel-heavy mix (mix.h, mm.c, user.c prog_mix):
+ * N iterations of getpid round trips, page faults the kernel resolves from its page cache, a
+ * REP MOVSQ copy and a pointer chase over more pages than Ringside's TLB holds, under the
+ * periodic APIC timer (calibrated as for LINUX_IRQ_BENCH).  The program checks what it computed
+ * (the copies, the chase's sum, the file's words); the kernel checks its counts against mix.h
+ * (N * MIX_GETPID getpid calls, N * MIX_FAULTS faults resolved, each but the first evicting the
+ * page before) and the ticks against the TSC: as many as periods in the window, within one
+ * (§11.5.4).  QEMU 7.2's periodic timer expires every period + 1 counts
+ * (test/linux-entry-irq.test.ts); the kernel accepts that span too and prints which one held.
+ *
  * The kernel reads CPUID.(EAX=7,ECX=1):EAX[17] (FRED) and, where it is enumerated
  * (native/fred), enables FRED as Linux does (fred.c, entry.S): every event then enters
  * asm_fred_entrypoint_user/_kernel and leaves by ERETU/ERETS, and the user programs expect
@@ -47,6 +57,7 @@
  * exit.  One image runs on native/idt, native/idt-amd and native/fred.
  */
 #include "linux.h"
+#include "mix.h"
 
 u64 prog_syscall_regs(void);
 u64 prog_sysret_rip(void);
@@ -59,6 +70,7 @@ u64 prog_syscall_nt(void);
 u64 prog_compat32(void);
 u64 prog_bench(void);
 u64 prog_irq(void);
+u64 prog_mix(void);
 
 extern char high_page[];
 
@@ -114,6 +126,52 @@ static void irq_bench(void)
 }
 #endif
 
+#ifdef LINUX_MIX_BENCH
+/* Timer counts in a window of `elapsed` TSC cycles, by the calibration's TSC per count in
+ * 16.16 fixed point (a window of up to 2^48 cycles without overflow). */
+static u64 counts_in(u64 elapsed)
+{
+    return (elapsed << 16) / ((irq_stats.calibrate_tsc << 16) / irq_stats.calibrate_count);
+}
+
+static void mix_bench(void)
+{
+    const u64 n = LINUX_MIX_BENCH;
+
+    apic_timer_init();
+    mix_mm_init();
+    run("mix", prog_mix);
+    u64 ticks = vvar.timer_ticks;
+    printk("mix.kernel.getpid: %lu\n", mix_stats.getpid);
+    printk("mix.kernel.faults: %lu\n", mix_stats.faults);
+    printk("mix.kernel.evictions: %lu\n", mix_stats.evictions);
+    printk("mix.ticks: %lu\n", ticks);
+    printk("mix.ticks_from_user: %lu\n", irq_stats.from_user);
+    if (mix_stats.getpid != n * MIX_GETPID)
+        test_fail("%lu getpid calls, expected %lu", mix_stats.getpid, n * MIX_GETPID);
+    if (mix_stats.faults != n * MIX_FAULTS)
+        test_fail("%lu faults resolved, expected %lu", mix_stats.faults, n * MIX_FAULTS);
+    if (mix_stats.evictions != (n ? n * MIX_FAULTS - 1 : 0))
+        test_fail("%lu pages evicted, expected one for each fault but the first", mix_stats.evictions);
+    if (irq_stats.from_user != ticks)
+        test_fail("%lu of %lu ticks interrupted user mode; the kernel runs with IF = 0", irq_stats.from_user, ticks);
+    /* The window runs from the setitimer that armed the timer to the one that stopped it. */
+    u64 elapsed = irq_stats.end_tsc - irq_stats.start_tsc;
+    u64 counts = counts_in(elapsed);
+    u64 sdm = counts / MIX_TIMER_PERIOD, qemu = counts / (MIX_TIMER_PERIOD + 1);
+    /* One count per instruction on Ringside and under QEMU's -icount shift=0: the loop's
+     * instructions, which the bench reads where it cannot count them itself (QEMU). */
+    printk("mix.window_counts: %lu\n", counts);
+    printk("mix.ticks_by_time: %lu\n", sdm);
+    if (ticks + 1 >= sdm && ticks <= sdm + 1)
+        printk("mix.timer.counts_per_tick: %lu\n", (u64)MIX_TIMER_PERIOD);
+    else if (ticks + 1 >= qemu && ticks <= qemu + 1)
+        printk("mix.timer.counts_per_tick: %lu\n", (u64)MIX_TIMER_PERIOD + 1);
+    else
+        test_fail("%lu ticks in a window of %lu periods", ticks, sdm);
+}
+#endif
+
 void test_main(void)
 {
     linux_kernel_init();
@@ -122,6 +180,8 @@ void test_main(void)
     run("bench", prog_bench);
 #elif defined(LINUX_IRQ_BENCH)
     irq_bench();
+#elif defined(LINUX_MIX_BENCH)
+    mix_bench();
 #elif defined(LINUX_SYSCALL_GAP_NMI)
     run_gap_nmi();
 #else

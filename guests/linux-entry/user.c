@@ -17,6 +17,7 @@
  * the flags it restores have TF (SDM ERETU: the SS bit 17 it pops).
  */
 #include "linux.h"
+#include "mix.h"
 
 struct ujmp { u64 rbx, rbp, r12, r13, r14, r15, rsp, rip; };
 int usetjmp(struct ujmp *j) __attribute__((returns_twice));
@@ -689,6 +690,96 @@ u64 prog_irq(void)
         snprintk(name, sizeof(name), "irq.user.%s", names[k]);
         expect(name, s.out[k], want, "SDM Vol. 3A 6.14: an interrupt returns to the state it interrupted");
     }
+    return ufails;
+}
+#endif
+
+/* -------------------------------------------------------------------------- mix -- */
+#ifdef LINUX_MIX_BENCH
+/*
+ * The benchmark's kernel-heavy mix (mix.h): LINUX_MIX_BENCH iterations, each MIX_GETPID
+ * getpid() calls, MIX_FAULTS reads of file pages that fault (mm.c), one REP MOVSQ of
+ * MIX_COPY_BYTES and MIX_CHASE_STEPS steps of the pointer chase, under the periodic timer.
+ * Checked: every getpid returned the pid; every faulting read returned the file's word (the
+ * kernel mapped the right page and the read was re-executed: SDM Vol. 3A §6.15 #PF, a fault,
+ * returns to the faulting instruction); every copy carried the word written into its source
+ * just before (and the two buffers agree at the end: SDM MOVS, REP); the chase's sum, from the
+ * nodes' values through the region's TLB misses, equals the sum the visiting order gives
+ * arithmetically.  N is read from memory, so that every N builds the same code, and the checks
+ * after the loop cost the same for every N: the bench's subtraction of the N = 0 run leaves the
+ * loop alone.
+ */
+static u64 mix_src[MIX_COPY_QWORDS], mix_dst[MIX_COPY_QWORDS];
+static volatile u64 mix_n = LINUX_MIX_BENCH;
+
+static struct mix_node *mix_node(u64 page)
+{
+    return (struct mix_node *)(uintptr_t)(MIX_CHASE_BASE + page * PAGE_SIZE + (page % 64) * 64);
+}
+
+/* The page the chase visits at step s (from page 0). */
+static u64 mix_chase_page(u64 s)
+{
+    return s * MIX_CHASE_STRIDE % MIX_CHASE_PAGES;
+}
+
+u64 prog_mix(void)
+{
+    const u64 n = mix_n;
+    u64 pid_bad = 0, file_bad = 0, copy_bad = 0, sum = 0;
+
+    install_handler();
+    for (u64 s = 0; s < MIX_CHASE_PAGES; s++) {
+        struct mix_node *node = mix_node(mix_chase_page(s));
+        node->next = mix_node(mix_chase_page(s + 1));
+        node->value = MIX_NODE_VALUE(mix_chase_page(s));
+    }
+    struct mix_node *p = mix_node(0);
+    const volatile u64 *file = (const volatile u64 *)MIX_FILE_BASE;
+
+    usys(NR_setitimer, MIX_TIMER_PERIOD, ~0UL, 0);
+    for (u64 i = 0; i < n; i++) {
+        for (unsigned int k = 0; k < MIX_GETPID; k++)
+            pid_bad += usys(NR_getpid, 0, 0, 0) != TEST_PID;
+        for (unsigned int k = 0; k < MIX_FAULTS; k++) {
+            u64 f = i * MIX_FAULTS + k, page = f % MIX_FILE_PAGES, j = f % (PAGE_SIZE / 8);
+            file_bad += file[page * (PAGE_SIZE / 8) + j] != MIX_FILE_WORD(page, j);
+        }
+        u64 at = i % MIX_COPY_QWORDS;
+        mix_src[at] = i;
+        u64 rdi = (u64)(uintptr_t)mix_dst, rsi = (u64)(uintptr_t)mix_src, rcx = MIX_COPY_QWORDS;
+        asm volatile("rep movsq" : "+D"(rdi), "+S"(rsi), "+c"(rcx) :: "memory");
+        copy_bad += ((volatile u64 *)mix_dst)[at] != i;
+        for (unsigned int k = 0; k < MIX_CHASE_STEPS; k++) {
+            sum += p->value;
+            p = p->next;
+        }
+    }
+    usys(NR_setitimer, 0, 0, 0);
+
+    /* The chase's expected sum: whole cycles visit every page once; the rest step by step,
+     * masked rather than branched, so that this loop costs the same for every N. */
+    u64 steps = n * MIX_CHASE_STEPS, rest = steps % MIX_CHASE_PAGES, want = 0;
+    for (u64 s = 0; s < MIX_CHASE_PAGES; s++)
+        want += MIX_NODE_VALUE(mix_chase_page(s)) & -(u64)(s < rest);
+    want += steps / MIX_CHASE_PAGES * (MIX_CHASE_PAGES * (MIX_CHASE_PAGES + 1) / 2);
+    for (u64 q = 0; q < MIX_COPY_QWORDS; q++)
+        copy_bad += mix_dst[q] != mix_src[q];
+
+    uprintf("mix.iterations: %lu\n", n);
+    uprintf("mix.getpid: %lu\n", n * MIX_GETPID - pid_bad);
+    uprintf("mix.file_reads: %lu\n", n * MIX_FAULTS - file_bad);
+    uprintf("mix.copies: %lu\n", n - (copy_bad > n ? n : copy_bad));
+    uprintf("mix.chase_steps: %lu\n", steps);
+    uprintf("mix.chase_sum: 0x%lx\n", sum);
+    if (pid_bad)
+        ufail("%lu getpid calls did not return %u", pid_bad, TEST_PID);
+    if (file_bad)
+        ufail("%lu reads of the file mapping did not return the file's word (the kernel's fault handler)", file_bad);
+    if (copy_bad)
+        ufail("%lu copies (or words at the end) differ from their source (SDM REP MOVS)", copy_bad);
+    if (sum != want)
+        ufail("the chase's sum is 0x%lx, expected 0x%lx", sum, want);
     return ufails;
 }
 #endif
