@@ -57,14 +57,9 @@ export class Scratch {
   mulHi = 0;
   /** A multiply's product as 32-bit words (multiply() documents the layout). */
   readonly prod = new Int32Array(4);
-  /** div2by1()'s remainder (unsigned, below its divisor). */
-  divRem = 0;
-  /** udiv128()'s quotient and remainder as 32-bit halves (div3by2() leaves its remainder
-   *  in remHi/remLo). */
-  quoLo = 0;
-  quoHi = 0;
-  remLo = 0;
-  remHi = 0;
+  /** DIV/IDIV's quotient and remainder as 32-bit halves, and its helpers' results (the
+   *  slots are named in divE()'s section). */
+  readonly div = new Int32Array(4);
 
   // ops/bits.ts
   /** The other half of shl64()/shr64()'s result. */

@@ -315,52 +315,57 @@ export function imulGE2(cpu: Cpu, i: Insn): void { imulGE(cpu, i, false); }
 
 const TWO32 = 4294967296;
 
-/** (u1·2^32 + u0) / v for u1 < v < 2^32, all unsigned 32-bit: the quotient (< 2^32),
- *  remainder in cpu.scratch.divRem. Two 16-bit steps keep every dividend below 2^48, where
- *  a double's quotient floors exactly (its error is far below the 1/v gap to the next
+// The division's results in cpu.scratch.div. The helpers below take and hand back 32-bit
+// words as int32 (reading them unsigned inside): a number beyond int32 passed to a call that
+// is not inlined is boxed on the heap.
+const Q_LO = 0, Q_HI = 1, R_LO = 2, R_HI = 3;
+
+/** (u1·2^32 + u0) / v for u1 < v, unsigned 32-bit words: quotient in div[Q_LO],
+ *  remainder in div[R_LO]. Two 16-bit steps keep every dividend below 2^48, where a
+ *  double's quotient floors exactly (its error is far below the 1/v gap to the next
  *  integer). */
-function div2by1(cpu: Cpu, u1: number, u0: number, v: number): number {
-  let t = u1 * 65536 + (u0 >>> 16);
+function div2by1(out: Int32Array, u1: number, u0: number, v: number): void {
+  v >>>= 0;
+  let t = (u1 >>> 0) * 65536 + (u0 >>> 16);
   const qh = Math.floor(t / v);
   t = (t - qh * v) * 65536 + (u0 & 0xffff);
   const ql = Math.floor(t / v);
-  cpu.scratch.divRem = t - ql * v;
-  return qh * 65536 + ql;
+  out[R_LO] = t - ql * v;
+  out[Q_LO] = qh * 65536 + ql;
 }
 
 /** (u2, u1, u0) / (v1, v0) in base 2^32 for (u2, u1) < (v1, v0) and v1 ≥ 2^31 (normalised):
- *  the quotient digit, remainder in cpu.scratch.remHi/remLo. Knuth's algorithm D
+ *  quotient digit in div[Q_LO], remainder in div[R_HI], div[R_LO]. Knuth's algorithm D
  *  (TAOCP 4.3.1) for a two-digit divisor, where the estimate's correction step compares the
  *  whole remainder and so leaves the digit exact (no add-back). */
-function div3by2(cpu: Cpu, u2: number, u1: number, u0: number, v1: number, v0: number): number {
-  const s = cpu.scratch;
+function div3by2(cpu: Cpu, out: Int32Array, u2: number, u1: number, u0: number, v1: number, v0: number): void {
   let q: number, rhat: number;
-  if (u2 === v1) { q = 0xffffffff; rhat = u1 + v1; } // the estimate capped at the base − 1
-  else { q = div2by1(cpu, u2, u1, v1); rhat = s.divRem; }
+  if (u2 === v1) { q = 0xffffffff; rhat = (u1 >>> 0) + (v1 >>> 0); } // the estimate capped at the base − 1
+  else { div2by1(out, u2, u1, v1); q = out[Q_LO] >>> 0; rhat = out[R_LO] >>> 0; }
   // While q·v0 > rhat·2^32 + u0 the digit is too large (at most twice).
-  let pLo = mulu32(cpu, q, v0) >>> 0, pHi = s.mulHi >>> 0;
-  while (rhat < TWO32 && (pHi > rhat || (pHi === rhat && pLo > u0))) {
-    q--; rhat += v1;
-    pLo = mulu32(cpu, q, v0) >>> 0; pHi = s.mulHi >>> 0;
+  const low = u0 >>> 0;
+  let pLo = mulu32(cpu, q | 0, v0) >>> 0, pHi = cpu.scratch.mulHi >>> 0;
+  while (rhat < TWO32 && (pHi > rhat || (pHi === rhat && pLo > low))) {
+    q--; rhat += v1 >>> 0;
+    pLo = mulu32(cpu, q | 0, v0) >>> 0; pHi = cpu.scratch.mulHi >>> 0;
   }
   // Remainder = rhat·2^32 + u0 − q·v0, in [0, divisor).
-  const lo = u0 - pLo;
-  s.remLo = lo | 0;
-  s.remHi = (rhat - pHi - (lo < 0 ? 1 : 0)) | 0;
-  return q;
+  const lo = low - pLo;
+  out[Q_LO] = q;
+  out[R_LO] = lo;
+  out[R_HI] = rhat - pHi - (lo < 0 ? 1 : 0);
 }
 
 /** Unsigned (n3, n2, n1, n0) / (d1, d0), 128 by 64 bits in 32-bit words, for a quotient
- *  below 2^64 ((n3, n2) < (d1, d0)): quotient in cpu.scratch.quoHi/quoLo, remainder in
- *  remHi/remLo. Every argument is an unsigned 32-bit value. */
+ *  below 2^64 ((n3, n2) < (d1, d0)): quotient and remainder into cpu.scratch.div. */
 function udiv128(cpu: Cpu, n3: number, n2: number, n1: number, n0: number, d1: number, d0: number): void {
-  const s = cpu.scratch;
+  const out = cpu.scratch.div;
   if (d1 === 0) {
     // A one-digit divisor (n3 = 0, n2 < d0): schoolbook division digit by digit.
-    s.quoHi = div2by1(cpu, n2, n1, d0) | 0;
-    s.quoLo = div2by1(cpu, s.divRem, n0, d0) | 0;
-    s.remLo = s.divRem | 0;
-    s.remHi = 0;
+    div2by1(out, n2, n1, d0);
+    out[Q_HI] = out[Q_LO];
+    div2by1(out, out[R_LO], n0, d0);
+    out[R_HI] = 0;
     return;
   }
   // Normalise: shift both so the divisor's top bit is set; the dividend stays within four
@@ -369,17 +374,16 @@ function udiv128(cpu: Cpu, n3: number, n2: number, n1: number, n0: number, d1: n
   let v1 = d1, v0 = d0, u3 = n3, u2 = n2, u1 = n1, u0 = n0;
   if (sh !== 0) {
     const back = 32 - sh;
-    v1 = ((d1 << sh) | (d0 >>> back)) >>> 0; v0 = (d0 << sh) >>> 0;
-    u3 = ((n3 << sh) | (n2 >>> back)) >>> 0; u2 = ((n2 << sh) | (n1 >>> back)) >>> 0;
-    u1 = ((n1 << sh) | (n0 >>> back)) >>> 0; u0 = (n0 << sh) >>> 0;
+    v1 = (d1 << sh) | (d0 >>> back); v0 = d0 << sh;
+    u3 = (n3 << sh) | (n2 >>> back); u2 = (n2 << sh) | (n1 >>> back);
+    u1 = (n1 << sh) | (n0 >>> back); u0 = n0 << sh;
   }
-  const q1 = div3by2(cpu, u3, u2, u1, v1, v0);
-  const q0 = div3by2(cpu, s.remHi >>> 0, s.remLo >>> 0, u0, v1, v0);
-  s.quoHi = q1 | 0;
-  s.quoLo = q0 | 0;
+  div3by2(cpu, out, u3, u2, u1, v1, v0);
+  out[Q_HI] = out[Q_LO];
+  div3by2(cpu, out, out[R_HI], out[R_LO], u0, v1, v0);
   if (sh !== 0) {
-    s.remLo = (s.remLo >>> sh) | (s.remHi << (32 - sh));
-    s.remHi = (s.remHi >>> sh) | 0;
+    out[R_LO] = (out[R_LO] >>> sh) | (out[R_HI] << (32 - sh));
+    out[R_HI] >>>= sh;
   }
 }
 
@@ -418,14 +422,13 @@ export function divE(cpu: Cpu, i: Insn): void {
     n3 = ~n3 + (n0 === 0 && n1 === 0 && n2 === 0 ? 1 : 0) | 0;
   }
   if (signed && d1 < 0) { d0 = -d0 | 0; d1 = ~d1 + (d0 === 0 ? 1 : 0) | 0; }
-  n0 >>>= 0; n1 >>>= 0; n2 >>>= 0; n3 >>>= 0; d0 >>>= 0; d1 >>>= 0;
   // temp ← dividend / SRC; IF temp does not fit the destination THEN #DE. A magnitude of
   // 2^64 or more never fits; below that the limit is 2^bits − 1 (DIV), 2^(bits−1) − 1
   // (IDIV, positive) or 2^(bits−1) (IDIV, negative: the most negative quotient fits).
-  if (n3 > d1 || (n3 === d1 && n2 >= d0)) cpu.raise(DE);
+  if ((n3 >>> 0) > (d1 >>> 0) || (n3 === d1 && (n2 >>> 0) >= (d0 >>> 0))) cpu.raise(DE);
   udiv128(cpu, n3, n2, n1, n0, d1, d0);
-  const s = cpu.scratch;
-  let qLo = s.quoLo, qHi = s.quoHi, rLo = s.remLo, rHi = s.remHi;
+  const out = cpu.scratch.div;
+  let qLo = out[Q_LO], qHi = out[Q_HI], rLo = out[R_LO], rHi = out[R_HI];
   let over: boolean;
   if (size === 8) {
     over = signed && ((qHi >>> 0) > 0x80000000 || ((qHi >>> 0) === 0x80000000 && (qLo !== 0 || !qNeg)));
