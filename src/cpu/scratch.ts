@@ -57,6 +57,9 @@ export class Scratch {
   mulHi = 0;
   /** A multiply's product as 32-bit words (multiply() documents the layout). */
   readonly prod = new Int32Array(4);
+  /** DIV/IDIV's quotient and remainder as 32-bit halves, and its helpers' results (the
+   *  slots are named in divE()'s section). */
+  readonly div = new Int32Array(4);
 
   // ops/bits.ts
   /** The other half of shl64()/shr64()'s result. */

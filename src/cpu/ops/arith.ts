@@ -313,37 +313,133 @@ export function imulGE(cpu: Cpu, i: Insn, withImm: boolean): void {
 export function imulGEI(cpu: Cpu, i: Insn): void { imulGE(cpu, i, true); }
 export function imulGE2(cpu: Cpu, i: Insn): void { imulGE(cpu, i, false); }
 
-/** DIV/IDIV r/m: rDX:rAX / r/m → quotient rAX, remainder rDX; #DE on zero divisor or
- *  quotient overflow. The 128-by-64 case uses BigInt: division is not on the hot path. */
+const TWO32 = 4294967296;
+
+// The division's results in cpu.scratch.div. The helpers below take and hand back 32-bit
+// words as int32 (reading them unsigned inside): a number beyond int32 passed to a call that
+// is not inlined is boxed on the heap.
+const Q_LO = 0, Q_HI = 1, R_LO = 2, R_HI = 3;
+
+/** (u1·2^32 + u0) / v for u1 < v, unsigned 32-bit words: quotient in div[Q_LO],
+ *  remainder in div[R_LO]. Two 16-bit steps keep every dividend below 2^48, where a
+ *  double's quotient floors exactly (its error is far below the 1/v gap to the next
+ *  integer). */
+function div2by1(out: Int32Array, u1: number, u0: number, v: number): void {
+  v >>>= 0;
+  let t = (u1 >>> 0) * 65536 + (u0 >>> 16);
+  const qh = Math.floor(t / v);
+  t = (t - qh * v) * 65536 + (u0 & 0xffff);
+  const ql = Math.floor(t / v);
+  out[R_LO] = t - ql * v;
+  out[Q_LO] = qh * 65536 + ql;
+}
+
+/** (u2, u1, u0) / (v1, v0) in base 2^32 for (u2, u1) < (v1, v0) and v1 ≥ 2^31 (normalised):
+ *  quotient digit in div[Q_LO], remainder in div[R_HI], div[R_LO]. Knuth's algorithm D
+ *  (TAOCP 4.3.1) for a two-digit divisor, where the estimate's correction step compares the
+ *  whole remainder and so leaves the digit exact (no add-back). */
+function div3by2(cpu: Cpu, out: Int32Array, u2: number, u1: number, u0: number, v1: number, v0: number): void {
+  let q: number, rhat: number;
+  if (u2 === v1) { q = 0xffffffff; rhat = (u1 >>> 0) + (v1 >>> 0); } // the estimate capped at the base − 1
+  else { div2by1(out, u2, u1, v1); q = out[Q_LO] >>> 0; rhat = out[R_LO] >>> 0; }
+  // While q·v0 > rhat·2^32 + u0 the digit is too large (at most twice).
+  const low = u0 >>> 0;
+  let pLo = mulu32(cpu, q | 0, v0) >>> 0, pHi = cpu.scratch.mulHi >>> 0;
+  while (rhat < TWO32 && (pHi > rhat || (pHi === rhat && pLo > low))) {
+    q--; rhat += v1 >>> 0;
+    pLo = mulu32(cpu, q | 0, v0) >>> 0; pHi = cpu.scratch.mulHi >>> 0;
+  }
+  // Remainder = rhat·2^32 + u0 − q·v0, in [0, divisor).
+  const lo = low - pLo;
+  out[Q_LO] = q;
+  out[R_LO] = lo;
+  out[R_HI] = rhat - pHi - (lo < 0 ? 1 : 0);
+}
+
+/** Unsigned (n3, n2, n1, n0) / (d1, d0), 128 by 64 bits in 32-bit words, for a quotient
+ *  below 2^64 ((n3, n2) < (d1, d0)): quotient and remainder into cpu.scratch.div. */
+function udiv128(cpu: Cpu, n3: number, n2: number, n1: number, n0: number, d1: number, d0: number): void {
+  const out = cpu.scratch.div;
+  if (d1 === 0) {
+    // A one-digit divisor (n3 = 0, n2 < d0): schoolbook division digit by digit.
+    div2by1(out, n2, n1, d0);
+    out[Q_HI] = out[Q_LO];
+    div2by1(out, out[R_LO], n0, d0);
+    out[R_HI] = 0;
+    return;
+  }
+  // Normalise: shift both so the divisor's top bit is set; the dividend stays within four
+  // digits since n3 ≤ d1 < 2^(32−sh).
+  const sh = Math.clz32(d1);
+  let v1 = d1, v0 = d0, u3 = n3, u2 = n2, u1 = n1, u0 = n0;
+  if (sh !== 0) {
+    const back = 32 - sh;
+    v1 = (d1 << sh) | (d0 >>> back); v0 = d0 << sh;
+    u3 = (n3 << sh) | (n2 >>> back); u2 = (n2 << sh) | (n1 >>> back);
+    u1 = (n1 << sh) | (n0 >>> back); u0 = n0 << sh;
+  }
+  div3by2(cpu, out, u3, u2, u1, v1, v0);
+  out[Q_HI] = out[Q_LO];
+  div3by2(cpu, out, out[R_HI], out[R_LO], u0, v1, v0);
+  if (sh !== 0) {
+    out[R_LO] = (out[R_LO] >>> sh) | (out[R_HI] << (32 - sh));
+    out[R_HI] >>>= sh;
+  }
+}
+
+/** DIV/IDIV r/m: rDX:rAX / r/m → quotient rAX, remainder rDX (AX / r/m8 → AL, AH); SDM
+ *  DIV and IDIV, "Operation". Every size runs as 128 by 64 bits in 32-bit words, the
+ *  operands zero- (DIV) or sign-extended (IDIV), so one path serves all four. */
 export function divE(cpu: Cpu, i: Insn): void {
   const size = i.osz;
   const signed = i.op === 1;
-  const d = readE(cpu, i, size), dHi = cpu.hi;
-  const bits = BigInt(size * 8);
-  const mask = (1n << bits) - 1n;
-  const divisorU = size === 8 ? (BigInt(dHi >>> 0) << 32n) | BigInt(d >>> 0) : BigInt((d & sizeMask(size)) >>> 0);
-  if (divisorU === 0n) cpu.raise(DE);
-  let dividendU: bigint;
-  if (size === 1) dividendU = BigInt(cpu.regLo[0] & 0xffff);
-  else {
-    const lo = size === 8 ? (BigInt(cpu.regHi[0] >>> 0) << 32n) | BigInt(cpu.regLo[0] >>> 0) : BigInt((cpu.regLo[0] & sizeMask(size)) >>> 0);
-    const hi = size === 8 ? (BigInt(cpu.regHi[2] >>> 0) << 32n) | BigInt(cpu.regLo[2] >>> 0) : BigInt((cpu.regLo[2] & sizeMask(size)) >>> 0);
-    dividendU = (hi << bits) | lo;
-  }
-  let q: bigint, r: bigint;
-  if (signed) {
-    const n = BigInt.asIntN(Number(bits) * 2, dividendU);
-    const v = BigInt.asIntN(Number(bits), divisorU);
-    q = n / v; r = n % v;
-    const min = -(1n << (bits - 1n)), max = (1n << (bits - 1n)) - 1n;
-    if (q < min || q > max) cpu.raise(DE);
+  const lo = cpu.regLo;
+  let d0 = readE(cpu, i, size), d1 = cpu.hi;
+  let n0: number, n1: number, n2: number, n3: number;
+  if (size === 8) {
+    n0 = lo[0]; n1 = cpu.regHi[0]; n2 = lo[2]; n3 = cpu.regHi[2];
   } else {
-    q = dividendU / divisorU; r = dividendU % divisorU;
-    if (q > mask) cpu.raise(DE);
+    const bits = size * 8;
+    if (size === 4) { n0 = lo[0]; n1 = lo[2]; }
+    else {
+      // AX (size 1) or DX:AX (size 2) fit 32 bits: one word, extended from its 2×bits.
+      n0 = size === 1 ? lo[0] & 0xffff : (lo[2] << 16) | (lo[0] & 0xffff);
+      n0 = signed ? (n0 << (32 - 2 * bits)) >> (32 - 2 * bits) : n0;
+      n1 = signed ? n0 >> 31 : 0;
+      d0 = signed ? (d0 << (32 - bits)) >> (32 - bits) : d0 & sizeMask(size);
+    }
+    n2 = n3 = signed ? n1 >> 31 : 0;
+    d1 = signed ? d0 >> 31 : 0;
   }
-  q &= mask; r &= mask;
-  const qLo = Number(q & 0xffffffffn) | 0, qHi = Number(q >> 32n) | 0;
-  const rLo = Number(r & 0xffffffffn) | 0, rHi = Number(r >> 32n) | 0;
+  // IF SRC = 0 THEN #DE.
+  if ((d0 | d1) === 0) cpu.raise(DE);
+  // IDIV divides magnitudes; the signs come back at the end.
+  const nNeg = signed && n3 < 0, qNeg = nNeg !== (signed && d1 < 0);
+  if (nNeg) {
+    n0 = -n0 | 0;
+    n1 = ~n1 + (n0 === 0 ? 1 : 0) | 0;
+    n2 = ~n2 + (n0 === 0 && n1 === 0 ? 1 : 0) | 0;
+    n3 = ~n3 + (n0 === 0 && n1 === 0 && n2 === 0 ? 1 : 0) | 0;
+  }
+  if (signed && d1 < 0) { d0 = -d0 | 0; d1 = ~d1 + (d0 === 0 ? 1 : 0) | 0; }
+  // temp ← dividend / SRC; IF temp does not fit the destination THEN #DE. A magnitude of
+  // 2^64 or more never fits; below that the limit is 2^bits − 1 (DIV), 2^(bits−1) − 1
+  // (IDIV, positive) or 2^(bits−1) (IDIV, negative: the most negative quotient fits).
+  if ((n3 >>> 0) > (d1 >>> 0) || (n3 === d1 && (n2 >>> 0) >= (d0 >>> 0))) cpu.raise(DE);
+  udiv128(cpu, n3, n2, n1, n0, d1, d0);
+  const out = cpu.scratch.div;
+  let qLo = out[Q_LO], qHi = out[Q_HI], rLo = out[R_LO], rHi = out[R_HI];
+  let over: boolean;
+  if (size === 8) {
+    over = signed && ((qHi >>> 0) > 0x80000000 || ((qHi >>> 0) === 0x80000000 && (qLo !== 0 || !qNeg)));
+  } else {
+    const top = signed ? size * 8 - 1 : size * 8;
+    over = qHi !== 0 || (qLo >>> 0) > 2 ** top - (qNeg ? 0 : 1);
+  }
+  if (over) cpu.raise(DE);
+  if (qNeg) { qLo = -qLo | 0; qHi = ~qHi + (qLo === 0 ? 1 : 0) | 0; }
+  // The remainder takes the dividend's sign.
+  if (nNeg) { rLo = -rLo | 0; rHi = ~rHi + (rLo === 0 ? 1 : 0) | 0; }
   if (size === 1) cpu.setReg(0, 2, (qLo & 0xff) | ((rLo & 0xff) << 8), 0);
   else { cpu.setReg(0, size, qLo, qHi); cpu.setReg(2, size, rLo, rHi); }
   // Flags are undefined after DIV/IDIV (SDM, APM); the flavour says what they become.
