@@ -21,7 +21,7 @@ import { test } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
 import { QEMU_BINARY, qemuArgs, qemuAvailable } from '../src/lab/qemu.js';
 import { runImage } from '../src/lab/run.js';
-import { QEMU_MISSING } from './helpers/guest-console.js';
+import { QEMU_MISSING, consoleValues } from './helpers/guest-console.js';
 
 const N = 300;
 const PERIOD = 100;
@@ -32,17 +32,8 @@ const PATTERNED = ['rax', 'rbx', 'rdx', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 
 
 const image = (): string => buildGuest('linux-entry', { defines: { LINUX_IRQ_BENCH: N, LINUX_IRQ_PERIOD: PERIOD } });
 
-function lines(console: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of console.split('\n')) {
-    const at = l.indexOf(': ');
-    if (at > 0) m.set(l.slice(0, at), l.slice(at + 2));
-  }
-  return m;
-}
-
 function checkTranscript(console: string, where: string, periodCounts = PERIOD): void {
-  const m = lines(console);
+  const m = consoleValues(console);
   assert.equal(m.get('irq.calibration.from_kernel'), '1', `${where}: the one-shot tick at CPL 0`);
   assert.equal(m.get('irq.period'), String(PERIOD));
   assert.equal(m.get('irq.ticks'), String(N), `${where}: ticks handled`);

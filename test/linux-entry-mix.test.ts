@@ -27,7 +27,7 @@ import { buildGuest, repoRoot } from '../src/guest/build.js';
 import { TLB_SIZE } from '../src/cpu/tlb.js';
 import { QEMU_BINARY, qemuArgs, qemuAvailable } from '../src/lab/qemu.js';
 import { runImage } from '../src/lab/run.js';
-import { QEMU_MISSING } from './helpers/guest-console.js';
+import { QEMU_MISSING, consoleValues } from './helpers/guest-console.js';
 
 const N = 40;
 
@@ -44,15 +44,6 @@ function constants(): Record<string, number> {
 
 const image = (n: number): string => buildGuest('linux-entry', { defines: { LINUX_MIX_BENCH: n } });
 
-function lines(console: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of console.split('\n')) {
-    const at = l.indexOf(': ');
-    if (at > 0) m.set(l.slice(0, at), l.slice(at + 2));
-  }
-  return m;
-}
-
 /** The chase's sum after `steps` steps from page 0, step by step. */
 function chaseSum(steps: number, pages: number, stride: number): bigint {
   let sum = 0n;
@@ -63,7 +54,7 @@ function chaseSum(steps: number, pages: number, stride: number): bigint {
 /** The transcript's counts against the constants; returns the ticks. */
 function checkCounts(console: string, where: string, periods: number[]): number {
   const c = constants();
-  const m = lines(console);
+  const m = consoleValues(console);
   const num = (k: string): number => Number(m.get(k));
   assert.equal(num('mix.iterations'), N, `${where}: iterations`);
   assert.equal(num('mix.kernel.getpid'), N * c.MIX_GETPID, `${where}: getpid calls the kernel took`);
@@ -97,9 +88,9 @@ for (const profile of ['native/idt', 'native/idt-amd', 'native/fred']) {
     const rN = runImage(image(N), { profile, timeoutMs: 120_000 });
     assert.equal(r0.verdict, 'success', `${r0.reason}\n${r0.console}`);
     assert.equal(rN.verdict, 'success', `${rN.reason}\n${rN.console}`);
-    assert.equal(lines(rN.console).get('kernel.fred'), profile === 'native/fred' ? 'enabled' : 'not enumerated');
+    assert.equal(consoleValues(rN.console).get('kernel.fred'), profile === 'native/fred' ? 'enabled' : 'not enumerated');
     const ticks = checkCounts(rN.console, profile, [0]);
-    const ticks0 = Number(lines(r0.console).get('mix.ticks'));
+    const ticks0 = Number(consoleValues(r0.console).get('mix.ticks'));
     const events = N * (c.MIX_GETPID + c.MIX_FAULTS) + ticks - ticks0;
     assert.equal(rN.transitions - r0.transitions, 2 * events, `${profile}: transitions for ${events} round trips, faults and ticks`);
   });

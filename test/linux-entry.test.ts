@@ -14,7 +14,7 @@ import { buildGuest } from '../src/guest/build.js';
 import { qemuAvailable, runUnderQemu } from '../src/lab/qemu.js';
 import { runImage } from '../src/lab/run.js';
 import { deviationsFor, type Vendor } from './qemu-deviations.js';
-import { compareTranscripts, QEMU_MISSING, resultLines } from './helpers/guest-console.js';
+import { compareTranscripts, QEMU_MISSING, resultLines, consoleValues } from './helpers/guest-console.js';
 
 const GUEST = 'linux-entry';
 const MAX_INSNS = 50_000_000;
@@ -53,19 +53,9 @@ for (const vendor of ['intel', 'amd'] as const) {
   });
 }
 
-/** The transcript as name -> value (the text after the first ': '). */
-function lines(console: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of console.split('\n')) {
-    const at = l.indexOf(': ');
-    if (at > 0) m.set(l.slice(0, at), l.slice(at + 2));
-  }
-  return m;
-}
-
 test(`${GUEST}: the flavours differ exactly where the manuals do`, () => {
-  const intel = lines(runFlavour(image(), 'intel').console);
-  const amd = lines(runFlavour(image(), 'amd').console);
+  const intel = consoleValues(runFlavour(image(), 'intel').console);
+  const amd = consoleValues(runFlavour(image(), 'amd').console);
   const names = [...new Set([...intel.keys(), ...amd.keys()])];
   const differing = names.filter((n) => intel.get(n) !== amd.get(n));
   // SDM vs APM: the vendor; SYSRET with a non-canonical RCX (#GP at CPL 0 on the user's stack

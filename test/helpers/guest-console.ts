@@ -34,6 +34,16 @@ export const QEMU_MISSING =
   'qemu-system-x86_64 is not installed: the QEMU oracle tests need it ' +
   '(Debian: apt-get install qemu-system-x86; CI installs it). Not skipping.';
 
+/** A transcript as name -> value: the text after the first ': ' of each `name: value` line. */
+export function consoleValues(console: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of console.split('\n')) {
+    const at = l.indexOf(': ');
+    if (at > 0) m.set(l.slice(0, at), l.slice(at + 2));
+  }
+  return m;
+}
+
 /** The result lines of a transcript (the last one decides: src/lab/verdict.ts). */
 export function resultLines(console: string): string[] {
   return console.split('\n').filter((l) => l.startsWith('Test result: '));
