@@ -398,6 +398,19 @@ void handle_debug(struct pt_regs *regs, bool gs_was_user, u64 dr6)
     test_abort("unexpected kernel-mode #DB at 0x%lx", ip);
 }
 
+/* The user state a failed return was loading, from its frame's RIP slot on (RIP, CS, RFLAGS,
+ * RSP, SS), delivered to the program as a #GP. */
+static int fault_at_return(const struct pt_regs *regs, const u64 *frame, u64 error)
+{
+    struct pt_regs user = *regs;
+    user.ip = frame[0];
+    user.cs = frame[1];
+    user.flags = frame[2];
+    user.sp = frame[3];
+    user.ss = frame[4];
+    return deliver_fault(&user, 13, error, regs->ip);
+}
+
 int do_exception(struct pt_regs *regs, unsigned int vector)
 {
     u64 error = regs->orig_ax;
@@ -414,32 +427,15 @@ int do_exception(struct pt_regs *regs, unsigned int vector)
         return deliver_fault(regs, vector, vector == 3 || vector == 6 || vector == 0 ? 0 : error, 0);
 
     u64 ip = regs->ip;
-    if (vector == 13 && ip == (u64)(uintptr_t)native_irq_return_iret) {
-        /* IRET to user mode failed (e.g. a non-canonical RIP: SDM IRET #GP(0)): the user
-         * program faulted at the state the frame held (Linux's fixup_bad_iret). */
-        const u64 *frame = (const u64 *)(uintptr_t)regs->sp;
-        struct pt_regs user = *regs;
-        user.ip = frame[0];
-        user.cs = frame[1];
-        user.flags = frame[2];
-        user.sp = frame[3];
-        user.ss = frame[4];
-        return deliver_fault(&user, vector, error, ip);
-    }
-    if (vector == 13 && ip == (u64)(uintptr_t)asm_fred_eretu) {
-        /* FRED: ERETU to user mode failed (a non-canonical RIP: SDM ERETU #GP(0)) at CPL 0 with
-         * RSP at the frame's error code; the GPRs it had popped are in the new pt_regs (Linux's
-         * EX_TYPE_ERETU fixup). */
-        const u64 *frame = (const u64 *)(uintptr_t)regs->sp;
-        struct pt_regs user = *regs;
-        user.orig_ax = frame[0];
-        user.ip = frame[1];
-        user.cs = frame[2];
-        user.flags = frame[3];
-        user.sp = frame[4];
-        user.ss = frame[5];
-        return deliver_fault(&user, vector, error, ip);
-    }
+    /* A return to user mode that failed at CPL 0 (a non-canonical RIP: SDM IRET, ERETU #GP(0)):
+     * the user program faulted at the state the frame held (Linux's fixup_bad_iret and its
+     * EX_TYPE_ERETU fixup). IRETQ faults with RSP at the frame's RIP; ERETU, which skips the
+     * error code itself, with RSP at the error code. The GPRs the exit had popped are in the
+     * new pt_regs. */
+    if (vector == 13 && ip == (u64)(uintptr_t)native_irq_return_iret)
+        return fault_at_return(regs, (const u64 *)(uintptr_t)regs->sp, error);
+    if (vector == 13 && ip == (u64)(uintptr_t)asm_fred_eretu)
+        return fault_at_return(regs, (const u64 *)(uintptr_t)regs->sp + 1, error);
     if (vector == 13 && ip == (u64)(uintptr_t)entry_SYSRETQ) {
         /* Intel: SYSRET with a non-canonical RCX faulted at CPL 0, on the user's stack
          * (regs->sp) -- only reachable with k_unsafe_sysret. */
