@@ -246,8 +246,13 @@ export class Cpu implements CodeCache {
   /** The host entry points (host-entry.ts). */
   readonly hostEntries = new HostEntries(this);
 
-  constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions) {
+  /** Every instruction runs through its table row's generic semantics, one at a time: no
+   *  compiled blocks, no decode-time specialisation (the reference for exactness tests). */
+  readonly stepped: boolean;
+
+  constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions, stepped = false) {
     this.mem = mem;
+    this.stepped = stepped;
     this.io = io;
     this.model = model;
     this.undef = UNDEFINED[model.vendor].values;
@@ -1142,7 +1147,7 @@ export class Cpu implements CodeCache {
     try {
       while (this.icount < this.icountLimit) {
         const insn = this.fetch();
-        if (insn.block === null && ++insn.heat === HOT) {
+        if (insn.block === null && ++insn.heat === HOT && !this.stepped) {
           compileBlock(insn, this.rip - this.codeBase, this.blockDecoder);
         }
         const block = insn.block;

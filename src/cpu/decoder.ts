@@ -189,7 +189,7 @@ export function decode(cpu: Cpu, rip: number): Insn {
   insn.exec = entry.exec;
   insn.len = pos;
   if (entry.feature !== null && !cpu.features.has(entry.feature)) insn.exec = undefinedOpcode;
-  else insn.exec = specialize(insn);
+  else if (!cpu.stepped) insn.exec = specialize(insn);
   return insn;
 }
 

@@ -35,6 +35,9 @@ export interface RunOptions {
   /** runImageAsync/runBootedAsync only: aborting it ends the run as 'interrupted' at the next
    *  slice (the abort reason, e.g. 'SIGINT', is named in the reason). */
   stop?: AbortSignal;
+  /** Step every instruction through its table row's semantics (no compiled blocks, no
+   *  decode-time specialisation): the reference compiled code is held to. */
+  stepped?: boolean;
 }
 
 export interface RunResult {
@@ -71,9 +74,9 @@ export interface Booted {
   profile: Profile;
 }
 
-function newMachine(profile: Profile, memoryBytes: number, memoryMiB: number): Machine {
+function newMachine(profile: Profile, memoryBytes: number, memoryMiB: number, stepped: boolean): Machine {
   try {
-    return new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred } });
+    return new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred }, stepped });
   } catch (e) {
     if (e instanceof RangeError) throw new BadInput(`cannot allocate ${memoryMiB} MiB of guest RAM on this machine`);
     throw e;
@@ -90,7 +93,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
   const plan = hostDef.plan(bytes, imagePath, memoryBytes, options.append);
-  const machine = newMachine(profile, memoryBytes, memoryMiB);
+  const machine = newMachine(profile, memoryBytes, memoryMiB, options.stepped ?? false);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);
   if (options.trace) machine.trace(options.trace);
@@ -103,7 +106,7 @@ export function restoreMachine(state: MachineState, options: RunOptions): Booted
   const profile = getProfile(options.profile);
   const hostDef = findHost(profile.host);
   const memoryBytes = state.memory.size;
-  const machine = newMachine(profile, memoryBytes, memoryBytes / (1024 * 1024));
+  const machine = newMachine(profile, memoryBytes, memoryBytes / (1024 * 1024), options.stepped ?? false);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   machine.restore(state);
   if (options.trace) machine.trace(options.trace);

@@ -29,6 +29,10 @@ export interface RunEnd {
 export interface MachineOptions {
   memoryBytes: number;
   cpu: CpuModelOptions;
+  /** Run every instruction through its opcode-table row's semantics, one by one: no
+   *  compiled blocks and no decode-time specialisation. The reference the exactness tests
+   *  hold compiled code to (cpu.ts Cpu.stepped). */
+  stepped?: boolean;
 }
 
 /** Anything with state of its own beside the CPU and memory: devices, and the host. */
@@ -68,7 +72,7 @@ export class Machine {
     this.cpuModel = { ...opts.cpu };
     this.memory = new PhysicalMemory(opts.memoryBytes);
     this.io = new IoBus();
-    this.cpu = new Cpu(this.memory, this.io, opts.cpu);
+    this.cpu = new Cpu(this.memory, this.io, opts.cpu, opts.stepped ?? false);
   }
 
   /** Retired instructions so far. */
