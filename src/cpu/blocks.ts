@@ -1,20 +1,29 @@
-// Basic blocks compiled to JavaScript (docs/architecture.md, "Compiled blocks"). A hot run of straight-line
-// instructions in one page becomes one function that calls each instruction's own
-// semantics (the same functions the interpreter calls) in order, from call sites that
-// each see one function -- so V8 can inline them, where the interpreter's
-// insn.exec(cpu, insn) is one megamorphic call for everything.
+// Basic blocks compiled to JavaScript (docs/architecture.md, "Compiled blocks"). A hot run of
+// straight-line instructions in one page becomes one function. In 64-bit mode the
+// commonest forms are spelled inline by their row's emitter (emit/*.ts), with registers,
+// immediates, displacements and operand sizes folded in and a TLB fast path for memory
+// operands; every other instruction, and every inline one whose fast path does not apply
+// (a TLB miss, an unaligned or MMIO access, a store to a page holding code, a target that
+// is not canonical), calls its row's semantics -- the same function the interpreter calls.
 //
-// A block behaves exactly like stepping its instructions one by one: RIP is set to
-// each instruction before it runs (a fault reports it, and the instructions before it
-// are retired and counted), and a write to a page holding decoded code ends the block
-// at once, so the next instruction is decoded afresh. Blocks hold only instructions
-// that neither change the mode, the privilege, paging or the run itself, nor repeat
-// (REP), and may end in one branch: the rows marked `block: 'straight'` and
-// `block: 'branch'` in the opcode table (opcodes.ts).
+// A block behaves exactly like stepping its instructions one by one:
+// - before an instruction that can fault or call out, RIP is set to it and the instruction
+//   count to those retired before it, so a fault reports it and device models see the
+//   right time; instructions that only move registers and flags update neither until the
+//   block ends;
+// - after a call out, a set cpu.blockExit (decoded code was written, an event became
+//   pending) ends the block there, so the next instruction is decoded afresh or the event
+//   window opens;
+// - blocks hold only instructions that neither change the mode, the privilege, paging or
+//   the run itself, nor repeat (REP), and may end in one branch: the rows marked
+//   `block: 'straight'` and `block: 'branch'` in the opcode table (opcodes.ts);
+// - the run loop (cpu.ts) enters a block only when all of it fits in the instruction budget.
 
 import type { Cpu } from './cpu.js';
 import type { Exec, Insn } from './insn.js';
+import { Mode } from './mode.js';
 import { ENTRIES, type BlockRole } from './opcodes.js';
+import type { Emitted, Gen } from './emit/gen.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
@@ -46,38 +55,69 @@ export function blockRole(exec: Exec): BlockRole | null {
   return straight.has(exec) ? 'straight' : branch.has(exec) ? 'branch' : null;
 }
 
+/** The block function's locals, which emitted code uses by name (emit/gen.ts). */
+const PROLOGUE =
+  'const lo = cpu.regLo, hi = cpu.regHi, b = cpu.rip, ic = cpu.icount;\n' +
+  'const tag = cpu.tlbTag, phys = cpu.tlbPhys, RD = cpu.tlbRead, WR = cpu.tlbWrite;\n' +
+  'const view = cpu.view, bytes = cpu.mem.bytes, mark = cpu.mem.codeMark, RAM = cpu.mem.size;\n' +
+  'let lin = 0, vpn = 0, slot = 0, pa = 0, eS = 0, eH = 0, x = 0, xh = 0, y = 0, yh = 0, r = 0, rh = 0, c = 0, ci = 0, nx = 0;\n';
+
+class Builder implements Gen {
+  readonly params: string[] = [];
+  readonly args: unknown[] = [];
+  next = '';
+  constructor(readonly cpu: Cpu) {}
+
+  ref(value: unknown): string {
+    let k = this.args.indexOf(value);
+    if (k < 0) { k = this.args.length; this.args.push(value); this.params.push(`k${k}`); }
+    return this.params[k];
+  }
+}
+
 /** Compile the block starting at `entry` (page offset `off`); `at(off)` returns the decoded
  *  instruction at an offset of the same page, or null if there is none to include. */
-export function compileBlock(entry: Insn, off: number, at: (off: number) => Insn | null): void {
+export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: number) => Insn | null): void {
   const insns: Insn[] = [];
   const starts: number[] = [];
   let pos = off;
   let insn: Insn | null = entry;
+  let endsInBranch = false;
   while (insn !== null && insns.length < MAX_LENGTH) {
     const role = blockRole(insn.exec);
     if (role === null) break;
     insns.push(insn);
     starts.push(pos - off);
     pos += insn.len;
-    if (role === 'branch') break;
+    if (role === 'branch') { endsInBranch = true; break; }
     insn = at(pos);
   }
   if (insns.length < 2) return;
 
-  const params: string[] = [];
-  const args: unknown[] = [];
-  let body = 'const b = cpu.rip;\n';
-  for (let k = 0; k < insns.length; k++) {
+  const g = new Builder(cpu);
+  const inline = cpu.mode === Mode.Long64;
+  let body = PROLOGUE;
+  const n = insns.length;
+  for (let k = 0; k < n; k++) {
     const i = insns[k];
-    params.push(`f${k}`, `i${k}`);
-    args.push(i.exec, i);
+    const last = k === n - 1;
     const s = starts[k], e = s + i.len;
-    body += `cpu.rip = b + ${s}; cpu.nextRip = b + ${e}; f${k}(cpu, i${k}); cpu.icount++;\n`;
-    if (k < insns.length - 1) body += 'if (cpu.blockExit) { cpu.rip = cpu.nextRip; return; }\n';
+    g.next = `(b + ${e})`;
+    const emit = inline ? ENTRIES[i.entry].emit : null;
+    const out: Emitted | null = emit === null ? null : emit(g, i);
+    const call = `cpu.nextRip = ${g.next}; ${g.ref(i.exec)}(cpu, ${g.ref(i)});`;
+    // After a call out: a branch's target is where it left nextRip; anywhere else a set
+    // blockExit ends the block after this instruction.
+    const after = last ? (endsInBranch ? ' nx = cpu.nextRip;' : '')
+      : ` if (cpu.blockExit) { cpu.icount = ic + ${k + 1}; cpu.rip = ${g.next}; return; }`;
+    const exact = `cpu.rip = b + ${s}; cpu.icount = ic + ${k};`;
+    if (out === null) body += `${exact} ${call}${after}\n`;
+    else if (out.when === undefined) body += `${out.faults ? exact : ''} ${out.fast}\n`;
+    else body += `${out.faults ? exact : ''} if (${out.when}) { ${out.fast} } else { ${call}${after} }\n`;
   }
-  body += 'cpu.rip = cpu.nextRip;\n';
+  body += `cpu.icount = ic + ${n}; cpu.rip = ${endsInBranch ? 'nx' : `b + ${pos - off}`};\n`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function(...params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
-  entry.block = make(...args);
-  entry.blockLength = insns.length;
+  const make = new Function(...g.params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
+  entry.block = make(...g.args);
+  entry.blockLength = n;
 }

@@ -1148,7 +1148,7 @@ export class Cpu implements CodeCache {
       while (this.icount < this.icountLimit) {
         const insn = this.fetch();
         if (insn.block === null && ++insn.heat === HOT && !this.stepped) {
-          compileBlock(insn, this.rip - this.codeBase, this.blockDecoder);
+          compileBlock(this, insn, this.rip - this.codeBase, this.blockDecoder);
         }
         const block = insn.block;
         if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {

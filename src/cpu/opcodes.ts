@@ -27,6 +27,11 @@ import { ES, CS, SS, DS, FS, GS } from '../arch/descriptors.js';
 import * as SC from './syscall.js';
 import * as SE from './sysenter.js';
 import * as ER from './eret.js';
+import type { Emitter } from './emit/gen.js';
+import { emitAluEG, emitAluEI, emitAluGE, emitAluAI, emitUnary } from './emit/alu.js';
+import * as EM from './emit/moves.js';
+import { emitShift } from './emit/shifts.js';
+import { emitJcc, emitJmpRel, emitCallRel, emitRet } from './emit/branches.js';
 
 /** Semantics: a function, 'UD' (the encoding is defined to raise #UD), or 'unmodelled'
  *  (a valid instruction Ringside does not implement yet: executing it is a model error). */
@@ -79,6 +84,9 @@ export interface OpcodeDef {
   attrs?: string;
   block?: BlockRole;
   specialise?: Specialise;
+  /** How a compiled block spells the row inline in 64-bit mode (emit/*.ts); without one,
+   *  or where it declines a form, the block calls the semantics. */
+  emit?: Emitter;
   /** The rule of src/cpu/undefined.ts for what the SDM leaves undefined in this row. */
   undefined?: UndefinedRule;
   oracle: OracleSpec;
@@ -123,16 +131,16 @@ function build(): OpcodeDef[] {
     const lock = op === AluOp.Cmp ? '' : 'lock';
     const u: { undefined?: UndefinedRule } = op === AluOp.And || op === AluOp.Or || op === AluOp.Xor ? { undefined: 'logic' } : {};
     const rr = { r32: aluRR32, r64: aluRR64 };
-    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
-    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, specialise: rr, ...u });
-    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, RESULT, { op, block: STRAIGHT, ...u });
-    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, RESULT, { op, block: STRAIGHT, ...u });
-    def(hex(base + 4), name, 'AL,Ib', aluAI, RESULT, { op, block: STRAIGHT, ...u });
-    def(hex(base + 5), name, 'rAX,Iz', aluAI, RESULT, { op, block: STRAIGHT, ...u });
-    def(`80 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
-    def(`81 /${op}`, name, 'Ev,Iz', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`${hex(base)} /r`, name, 'Eb,Gb', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, emit: emitAluEG, ...u });
+    def(`${hex(base + 1)} /r`, name, 'Ev,Gv', aluEG, RESULT, { op, attrs: lock, block: STRAIGHT, specialise: rr, emit: emitAluEG, ...u });
+    def(`${hex(base + 2)} /r`, name, 'Gb,Eb', aluGE, RESULT, { op, block: STRAIGHT, emit: emitAluGE, ...u });
+    def(`${hex(base + 3)} /r`, name, 'Gv,Ev', aluGE, RESULT, { op, block: STRAIGHT, emit: emitAluGE, ...u });
+    def(hex(base + 4), name, 'AL,Ib', aluAI, RESULT, { op, block: STRAIGHT, emit: emitAluAI, ...u });
+    def(hex(base + 5), name, 'rAX,Iz', aluAI, RESULT, { op, block: STRAIGHT, emit: emitAluAI, ...u });
+    def(`80 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, emit: emitAluEI, ...u });
+    def(`81 /${op}`, name, 'Ev,Iz', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, emit: emitAluEI, ...u });
     def(`82 /${op}`, name, 'Eb,Ib', aluEI, RESULT, { op, attrs: `i64 ${lock}`, block: STRAIGHT, ...u });
-    def(`83 /${op}`, name, 'Ev,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, ...u });
+    def(`83 /${op}`, name, 'Ev,Ib', aluEI, RESULT, { op, attrs: lock, block: STRAIGHT, emit: emitAluEI, ...u });
   }
   def('06', 'PUSH', 'ES', D.pushSeg, gen('push'), { op: ES, attrs: 'i64', undefined: 'pushSreg' });
   def('07', 'POP', 'ES', D.popSeg, gen('pop'), { op: ES, attrs: 'i64' });
@@ -150,12 +158,12 @@ function build(): OpcodeDef[] {
   const REX = no('40-4F are REX prefixes in 64-bit mode, where the oracle runs');
   def('40+r', 'INC', 'Zv', unaryZ, REX, { op: Unary.Inc, attrs: 'i64', block: STRAIGHT });
   def('48+r', 'DEC', 'Zv', unaryZ, REX, { op: Unary.Dec, attrs: 'i64', block: STRAIGHT });
-  def('50+r', 'PUSH', 'Zv', D.pushZ, gen('push'), { attrs: 'd64', block: STRAIGHT });
-  def('58+r', 'POP', 'Zv', D.popZ, gen('pop'), { attrs: 'd64', block: STRAIGHT });
+  def('50+r', 'PUSH', 'Zv', D.pushZ, gen('push'), { attrs: 'd64', block: STRAIGHT, emit: EM.emitPush });
+  def('58+r', 'POP', 'Zv', D.popZ, gen('pop'), { attrs: 'd64', block: STRAIGHT, emit: EM.emitPop });
   def('60', 'PUSHA', '', L.pusha, UD64, { attrs: 'i64' });
   def('61', 'POPA', '', L.popa, UD64, { attrs: 'i64' });
   def('62 /r', 'BOUND', 'Gv,Ma', L.bound, hostFeature('62 as the EVEX prefix (AVX-512)'), { attrs: 'i64' });
-  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, RESULT, { attrs: 'o64', block: STRAIGHT });
+  def('63 /r', 'MOVSXD', 'Gv,Ed', D.movsxd, RESULT, { attrs: 'o64', block: STRAIGHT, emit: EM.emitMovsxd });
   // The oracle's table once classified 63 /r by code before mnemonic, which made ARPL's row
   // 'result' too: kept, so that the generated sequences stay the same (it builds as a
   // LOCK-prefixed #UD, as 63 is MOVSXD in 64-bit mode).
@@ -169,19 +177,19 @@ function build(): OpcodeDef[] {
   def('6D', 'INS', 'Yz,DX', stringOp, ins, { op: 5, attrs: 'z' });
   def('6E', 'OUTSB', 'DX,Xb', stringOp, outs, { op: 6, attrs: 'b' });
   def('6F', 'OUTS', 'DX,Xz', stringOp, outs, { op: 6, attrs: 'z' });
-  def('70+cc', 'J', 'Jb', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
+  def('70+cc', 'J', 'Jb', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH, emit: emitJcc });
 
   // ---- 84-8F
-  def('84 /r', 'TEST', 'Eb,Gb', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
-  def('85 /r', 'TEST', 'Ev,Gv', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', specialise: { r32: aluRR32, r64: aluRR64 } });
+  def('84 /r', 'TEST', 'Eb,Gb', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', emit: emitAluEG });
+  def('85 /r', 'TEST', 'Ev,Gv', aluEG, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', specialise: { r32: aluRR32, r64: aluRR64 }, emit: emitAluEG });
   def('86 /r', 'XCHG', 'Eb,Gb', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
   def('87 /r', 'XCHG', 'Ev,Gv', D.xchgEG, gen('xchg'), { attrs: 'lock', block: STRAIGHT });
-  def('88 /r', 'MOV', 'Eb,Gb', D.movEG, gen('mov'), { block: STRAIGHT });
-  def('89 /r', 'MOV', 'Ev,Gv', D.movEG, gen('mov'), { block: STRAIGHT, specialise: { r64: D.movRR64, m64: D.store64 } });
-  def('8A /r', 'MOV', 'Gb,Eb', D.movGE, gen('mov'), { block: STRAIGHT });
-  def('8B /r', 'MOV', 'Gv,Ev', D.movGE, gen('mov'), { block: STRAIGHT, specialise: { m64: D.load64 } });
+  def('88 /r', 'MOV', 'Eb,Gb', D.movEG, gen('mov'), { block: STRAIGHT, emit: EM.emitMovEG });
+  def('89 /r', 'MOV', 'Ev,Gv', D.movEG, gen('mov'), { block: STRAIGHT, specialise: { r64: D.movRR64, m64: D.store64 }, emit: EM.emitMovEG });
+  def('8A /r', 'MOV', 'Gb,Eb', D.movGE, gen('mov'), { block: STRAIGHT, emit: EM.emitMovGE });
+  def('8B /r', 'MOV', 'Gv,Ev', D.movGE, gen('mov'), { block: STRAIGHT, specialise: { m64: D.load64 }, emit: EM.emitMovGE });
   for (let sreg = 0; sreg < 6; sreg++) def(`8C /${sreg}`, 'MOV', 'Ev,Sw', D.movESeg, gen('mov'));
-  def('8D /r', 'LEA', 'Gv,M', D.lea, RESULT, { block: STRAIGHT });
+  def('8D /r', 'LEA', 'Gv,M', D.lea, RESULT, { block: STRAIGHT, emit: EM.emitLea });
   // MOV to CS and to the nonexistent segment registers 6 and 7 are undefined encodings.
   for (const sreg of [ES, SS, DS, FS, GS]) {
     const fsgs = sreg === FS || sreg === GS;
@@ -190,8 +198,8 @@ function build(): OpcodeDef[] {
   def('8F /0', 'POP', 'Ev', D.popE, gen('pop'), { attrs: 'd64', block: STRAIGHT });
 
   // ---- 90-9F
-  def('F3 90', 'PAUSE', '', D.nop, gen('pause'), { block: STRAIGHT });
-  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ, gen('xchg'), { block: STRAIGHT });
+  def('F3 90', 'PAUSE', '', D.nop, gen('pause'), { block: STRAIGHT, emit: EM.emitNop });
+  def('90+r', 'XCHG', 'Zv,rAX', D.xchgZ, gen('xchg'), { block: STRAIGHT, emit: EM.emitXchgZ });
   def('98', 'CBW', '', D.cbw, gen('writesA'), { block: STRAIGHT });
   def('99', 'CWD', '', D.cwd, gen('writesD'), { block: STRAIGHT });
   def('9A', 'CALLF', 'Ap', B.callFarImm, fault(FAR, 'callFarImm'), { attrs: 'i64' });
@@ -210,8 +218,8 @@ function build(): OpcodeDef[] {
   def('A5', 'MOVS', 'Yv,Xv', stringOp, gen('movs'), { op: 0 });
   def('A6', 'CMPSB', 'Xb,Yb', stringOp, gen('cmps'), { op: 1 });
   def('A7', 'CMPS', 'Xv,Yv', stringOp, gen('cmps'), { op: 1 });
-  def('A8', 'TEST', 'AL,Ib', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
-  def('A9', 'TEST', 'rAX,Iz', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('A8', 'TEST', 'AL,Ib', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', emit: emitAluAI });
+  def('A9', 'TEST', 'rAX,Iz', aluAI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', emit: emitAluAI });
   def('AA', 'STOSB', 'Yb,AL', stringOp, gen('stos'), { op: 2 });
   def('AB', 'STOS', 'Yv,rAX', stringOp, gen('stos'), { op: 2 });
   def('AC', 'LODSB', 'AL,Xb', stringOp, gen('lods'), { op: 3 });
@@ -220,27 +228,27 @@ function build(): OpcodeDef[] {
   def('AF', 'SCAS', 'rAX,Yv', stringOp, gen('scas'), { op: 4 });
 
   // ---- B0-BF
-  def('B0+r', 'MOV', 'Zb,Ib', D.movZI, gen('mov'), { block: STRAIGHT });
-  def('B8+r', 'MOV', 'Zv,Iv', D.movZI, gen('mov'), { block: STRAIGHT });
+  def('B0+r', 'MOV', 'Zb,Ib', D.movZI, gen('mov'), { block: STRAIGHT, emit: EM.emitMovZI });
+  def('B8+r', 'MOV', 'Zv,Iv', D.movZI, gen('mov'), { block: STRAIGHT, emit: EM.emitMovZI });
 
   // ---- C0-CF
   for (let k = 0; k < 8; k++) {
     const n = SHIFT_NAMES[k];
     const x = { block: STRAIGHT, undefined: SHIFT_RULES[k] };
     def(`C0 /${k}`, n, 'Eb,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
-    def(`C1 /${k}`, n, 'Ev,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x });
+    def(`C1 /${k}`, n, 'Ev,Ib', shiftE, gen('shift'), { op: CountFrom.Imm, ...x, emit: emitShift });
     def(`D0 /${k}`, n, 'Eb,1', shiftE, gen('shift'), { op: CountFrom.One, ...x });
-    def(`D1 /${k}`, n, 'Ev,1', shiftE, gen('shift'), { op: CountFrom.One, ...x });
+    def(`D1 /${k}`, n, 'Ev,1', shiftE, gen('shift'), { op: CountFrom.One, ...x, emit: emitShift });
     def(`D2 /${k}`, n, 'Eb,CL', shiftE, gen('shift'), { op: CountFrom.CL, ...x });
     def(`D3 /${k}`, n, 'Ev,CL', shiftE, gen('shift'), { op: CountFrom.CL, ...x });
   }
   const RET = fault('the return address on the stack is a later instruction of the sequence', 'ret');
   def('C2', 'RET', 'Iw', B.retNear, RET, { attrs: 'f64', block: BRANCH });
-  def('C3', 'RET', '', B.retNear, RET, { attrs: 'f64', block: BRANCH });
+  def('C3', 'RET', '', B.retNear, RET, { attrs: 'f64', block: BRANCH, emit: emitRet });
   def('C4 /r', 'LES', 'Gz,Mp', D.loadFarPointer, hostFeature('C4 as the 3-byte VEX prefix (AVX)'), { op: ES, attrs: 'i64' });
   def('C5 /r', 'LDS', 'Gz,Mp', D.loadFarPointer, hostFeature('C5 as the 2-byte VEX prefix (AVX)'), { op: DS, attrs: 'i64' });
-  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI, gen('mov'), { block: STRAIGHT });
-  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI, gen('mov'), { block: STRAIGHT });
+  def('C6 /0', 'MOV', 'Eb,Ib', D.movEI, gen('mov'), { block: STRAIGHT, emit: EM.emitMovEI });
+  def('C7 /0', 'MOV', 'Ev,Iz', D.movEI, gen('mov'), { block: STRAIGHT, emit: EM.emitMovEI });
   def('C8', 'ENTER', 'Iw,Ib', D.enter, gen('enter'), { attrs: 'd64', block: STRAIGHT });
   def('C9', 'LEAVE', '', D.leave, gen('leave'), { attrs: 'd64', block: STRAIGHT });
   const RETF = fault('the far return pointer is a later instruction of the sequence and a selector', 'retf');
@@ -279,10 +287,10 @@ function build(): OpcodeDef[] {
   def('E5', 'IN', 'eAX,Ib', S.inPort, IN, { op: 0, attrs: 'z' });
   def('E6', 'OUT', 'Ib,AL', S.outPort, IO, { op: 0, attrs: 'b' });
   def('E7', 'OUT', 'Ib,eAX', S.outPort, IO, { op: 0, attrs: 'z' });
-  def('E8', 'CALL', 'Jz', B.callRel, gen('callRel'), { attrs: 'f64', block: BRANCH });
-  def('E9', 'JMP', 'Jz', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
+  def('E8', 'CALL', 'Jz', B.callRel, gen('callRel'), { attrs: 'f64', block: BRANCH, emit: emitCallRel });
+  def('E9', 'JMP', 'Jz', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH, emit: emitJmpRel });
   def('EA', 'JMPF', 'Ap', B.jmpFarImm, fault(FAR, 'jmpFarImm'), { attrs: 'i64' });
-  def('EB', 'JMP', 'Jb', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH });
+  def('EB', 'JMP', 'Jb', B.jmpRel, gen('jmpRel'), { attrs: 'f64', block: BRANCH, emit: emitJmpRel });
   def('EC', 'IN', 'AL,DX', S.inPort, IN, { op: 1 });
   def('ED', 'IN', 'eAX,DX', S.inPort, IN, { op: 1, attrs: 'z' });
   def('EE', 'OUT', 'DX,AL', S.outPort, IO, { op: 1, attrs: 'b' });
@@ -292,13 +300,13 @@ function build(): OpcodeDef[] {
   def('F1', 'INT1', '', S.int1, fault('#DB trap (ICEBP): SIGTRAP after the instruction'));
   def('F4', 'HLT', '', S.hlt, PRIV);
   def('F5', 'CMC', '', D.cmc, RESULT, { block: STRAIGHT });
-  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F6 /0', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', emit: emitAluEI });
   def('F6 /1', 'TEST', 'Eb,Ib', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
-  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
+  def('F7 /0', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic', emit: emitAluEI });
   def('F7 /1', 'TEST', 'Ev,Iz', aluEI, RESULT, { op: AluOp.Test, block: STRAIGHT, undefined: 'logic' });
   for (const [w, ops] of [['Eb', 'F6'], ['Ev', 'F7']] as const) {
-    def(`${ops} /2`, 'NOT', w, unaryE, RESULT, { op: Unary.Not, attrs: 'lock', block: STRAIGHT });
-    def(`${ops} /3`, 'NEG', w, unaryE, RESULT, { op: Unary.Neg, attrs: 'lock', block: STRAIGHT });
+    def(`${ops} /2`, 'NOT', w, unaryE, RESULT, { op: Unary.Not, attrs: 'lock', block: STRAIGHT, emit: emitUnary });
+    def(`${ops} /3`, 'NEG', w, unaryE, RESULT, { op: Unary.Neg, attrs: 'lock', block: STRAIGHT, emit: emitUnary });
     def(`${ops} /4`, 'MUL', w, mulE, gen('mul'), { op: 0, block: STRAIGHT, undefined: 'mul' });
     def(`${ops} /5`, 'IMUL', w, mulE, gen('mul'), { op: 1, block: STRAIGHT, undefined: 'mul' });
     def(`${ops} /6`, 'DIV', w, divE, gen('div'), { op: 0, block: STRAIGHT, undefined: 'div' });
@@ -313,8 +321,8 @@ function build(): OpcodeDef[] {
   def('FD', 'STD', '', D.std, gen('std'), { block: STRAIGHT });
   def('FE /0', 'INC', 'Eb', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
   def('FE /1', 'DEC', 'Eb', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
-  def('FF /0', 'INC', 'Ev', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT });
-  def('FF /1', 'DEC', 'Ev', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT });
+  def('FF /0', 'INC', 'Ev', unaryE, RESULT, { op: Unary.Inc, attrs: 'lock', block: STRAIGHT, emit: emitUnary });
+  def('FF /1', 'DEC', 'Ev', unaryE, RESULT, { op: Unary.Dec, attrs: 'lock', block: STRAIGHT, emit: emitUnary });
   def('FF /2', 'CALL', 'Ev', B.callE, gen('callIndirect'), { attrs: 'f64', block: BRANCH });
   def('FF /3', 'CALLF', 'Mp', B.callFarE, fault(FAR, 'callFar'));
   def('FF /4', 'JMP', 'Ev', B.jmpE, gen('jmpIndirect'), { attrs: 'f64', block: BRANCH });
@@ -359,7 +367,7 @@ function build(): OpcodeDef[] {
   def('0F 09', 'WBINVD', '', S.wbinvd, PRIV);
   def('0F 0B', 'UD2', '', 'UD', fault('#UD (SIGILL)'));
   def('0F 0D /r', 'NOP', 'Ev', D.nop, gen('prefetchNop'), { block: STRAIGHT });
-  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop, RESULT, { block: STRAIGHT });
+  for (let k = 0x18; k <= 0x1f; k++) def(`0F ${hex(k)} /r`, 'NOP', 'Ev', D.nop, RESULT, { block: STRAIGHT, emit: EM.emitNop });
   def('F3 0F 1E FA', 'ENDBR64', '', D.nop, RESULT, { block: STRAIGHT });
   def('F3 0F 1E FB', 'ENDBR32', '', D.nop, RESULT, { block: STRAIGHT });
   // REX.R extends the control register number: with /0 it names CR8; CR9-CR15 and
@@ -377,9 +385,9 @@ function build(): OpcodeDef[] {
   // oracle runs the flavour of its host; the oracle's model is Intel (SYSEXIT #GP(0)) for now.
   def('0F 34', 'SYSENTER', '', SE.sysenter, { compare: 'hostOs', why: 'SYSENTER enters the host kernel on Intel (and is #UD in long mode on AMD)' }, { feature: 'sep' });
   def('0F 35', 'SYSEXIT', '', SE.sysexit, no('at CPL 3 in long mode AMD silicon raises #UD (APM), but the oracle\'s AMD hosts are KVM guests: KVM intercepts the #UD and its instruction emulator raises #GP(0) (Linux arch/x86/kvm/emulate.c em_sysexit; observed: SIGSEGV trapno 13), so the host shows neither vendor\'s hardware'), { feature: 'sep' });
-  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT });
-  def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH });
-  def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT });
+  def('0F 40+cc', 'CMOV', 'Gv,Ev', cmovcc, RESULT, { feature: 'cmov', block: STRAIGHT, emit: EM.emitCmov });
+  def('0F 80+cc', 'J', 'Jz', B.jcc, gen('jcc'), { attrs: 'f64', block: BRANCH, emit: emitJcc });
+  def('0F 90+cc', 'SET', 'Eb', setcc, RESULT, { block: STRAIGHT, emit: EM.emitSetcc });
   const LOADS = (r: string): string => `loads ${r}: the generator puts no FS/GS-relative access after it`;
   def('0F A0', 'PUSH', 'FS', D.pushSeg, gen('pushFsGs'), { op: FS, attrs: 'd64', undefined: 'pushSreg' });
   def('0F A1', 'POP', 'FS', D.popSeg, fault(LOADS('FS'), 'popFsGs'), { op: FS, attrs: 'd64' });
@@ -414,8 +422,8 @@ function build(): OpcodeDef[] {
   def('0F B3 /r', 'BTR', 'Ev,Gv', btEG, gen('btReg'), { op: 2, attrs: 'lock', block: STRAIGHT, undefined: 'bitTest' });
   def('0F B4 /r', 'LFS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('FS'), 'lfsLgs'), { op: FS });
   def('0F B5 /r', 'LGS', 'Gv,Mp', D.loadFarPointer, fault(LOADS('GS'), 'lfsLgs'), { op: GS });
-  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, RESULT, { op: 1, block: STRAIGHT });
-  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, RESULT, { op: 2, block: STRAIGHT });
+  def('0F B6 /r', 'MOVZX', 'Gv,Eb', D.movExtend, RESULT, { op: 1, block: STRAIGHT, emit: EM.emitMovExtend });
+  def('0F B7 /r', 'MOVZX', 'Gv,Ew', D.movExtend, RESULT, { op: 2, block: STRAIGHT, emit: EM.emitMovExtend });
   def('F3 0F B8 /r', 'POPCNT', 'Gv,Ev', popcnt, gen('scan'), { feature: 'popcnt', block: STRAIGHT });
   def('0F B9 /r', 'UD1', 'Gv,Ev', 'UD', fault('#UD (SIGILL)'));
   def('0F BA /4', 'BT', 'Ev,Ib', btEI, RESULT, { op: 0, block: STRAIGHT, undefined: 'bitTest' });
@@ -427,8 +435,8 @@ function build(): OpcodeDef[] {
   def('0F BC /r', 'BSF', 'Gv,Ev', bitScan, gen('bsf'), { op: 0, block: STRAIGHT, undefined: 'bitScan' });
   def('F3 0F BD /r', 'LZCNT', 'Gv,Ev', lzcnt, gen('scan'), { feature: 'lzcnt', block: STRAIGHT, undefined: 'lzcnt' });
   def('0F BD /r', 'BSR', 'Gv,Ev', bitScan, gen('scan'), { op: 1, block: STRAIGHT, undefined: 'bitScan' });
-  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, RESULT, { op: -1, block: STRAIGHT });
-  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, RESULT, { op: -2, block: STRAIGHT });
+  def('0F BE /r', 'MOVSX', 'Gv,Eb', D.movExtend, RESULT, { op: -1, block: STRAIGHT, emit: EM.emitMovExtend });
+  def('0F BF /r', 'MOVSX', 'Gv,Ew', D.movExtend, RESULT, { op: -2, block: STRAIGHT, emit: EM.emitMovExtend });
   def('0F C0 /r', 'XADD', 'Eb,Gb', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
   def('0F C1 /r', 'XADD', 'Ev,Gv', D.xadd, gen('xadd'), { attrs: 'lock', block: STRAIGHT });
   def('0F C7 /1', 'CMPXCHG8B', 'Mq', D.cmpxchg8b16b, gen('cmpxchg8b'), { feature: 'cx8', attrs: 'lock W0', block: STRAIGHT });
@@ -548,6 +556,8 @@ export interface DecodedEntry {
   opReg: boolean;
   /** 1: ModRM.reg / opcode register is a byte register; 2: ModRM.rm is. */
   byteRegs: number;
+  /** The row's emitter for compiled blocks (OpcodeDef.emit), or null. */
+  emit: Emitter | null;
   /** Bytes the memory operand covers, for segment-limit checks: > 0 fixed, or a
    *  MemSize code resolved against the operand size at decode. */
   memSize: number;
@@ -649,6 +659,7 @@ for (const d of DEFS) {
       size64: attrs.includes('d64') ? 'd64' : attrs.includes('f64') ? 'f64' : '',
       byteOp: attrs.includes('b'), regForm: false, opReg: false, byteRegs: 0, memSize: MemSize.OperandSize, imms: [],
       lockable: attrs.includes('lock'), feature: d.feature ?? null,
+      emit: d.emit ?? null,
       specR32: d.specialise?.r32 ?? null, specR64: d.specialise?.r64 ?? null, specM64: d.specialise?.m64 ?? null,
     };
     parseOperands(d, e);
