@@ -24,6 +24,9 @@ import type { Exec, Insn } from './insn.js';
 import { Mode } from './mode.js';
 import { ENTRIES, type BlockRole } from './opcodes.js';
 import type { Emitted, Gen } from './emit/gen.js';
+import * as F from './emit/flags.js';
+import type { FlagState } from './emit/flags.js';
+import { condition, getCF, getOF } from './flags.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
@@ -55,23 +58,59 @@ export function blockRole(exec: Exec): BlockRole | null {
   return straight.has(exec) ? 'straight' : branch.has(exec) ? 'branch' : null;
 }
 
-/** The block function's locals, which emitted code uses by name (emit/gen.ts). */
+/** The block function's locals, which emitted code uses by name (emit/gen.ts, emit/flags.ts). */
 const PROLOGUE =
-  'const lo = cpu.regLo, hi = cpu.regHi, b = cpu.rip, ic = cpu.icount;\n' +
-  'const tag = cpu.tlbTag, phys = cpu.tlbPhys, RD = cpu.tlbRead, WR = cpu.tlbWrite;\n' +
-  'const view = cpu.view, bytes = cpu.mem.bytes, mark = cpu.mem.codeMark, RAM = cpu.mem.size;\n' +
-  'let lin = 0, vpn = 0, slot = 0, pa = 0, eS = 0, eH = 0, x = 0, xh = 0, y = 0, yh = 0, r = 0, rh = 0, c = 0, ci = 0, nx = 0;\n';
+  'const b = cpu.rip, ic = cpu.icount, RD = cpu.tlbRead, WR = cpu.tlbWrite;\n' +
+  'let eS = 0, eH = 0, vpn = 0, slot = 0, pa = 0, x = 0, xh = 0, y = 0, yh = 0, r = 0, rh = 0, c = 0, ci = 0, nx = 0;\n' +
+  'let fa = 0, fah = 0, fb = 0, fbh = 0, fr = 0, frh = 0, fc = 0, fe = 0, fu = 0;\n';
+
+/** The block function's constants: what never changes for a CPU (its registers and TLB
+ *  arrays, guest RAM), bound when the block is made. */
+const CONSTANTS = ['lo', 'hi', 'tag', 'phys', 'view', 'bytes', 'mark', 'RAM'];
+const constantsOf = (cpu: Cpu): unknown[] =>
+  [cpu.regLo, cpu.regHi, cpu.tlbTag, cpu.tlbPhys, cpu.view, cpu.mem.bytes, cpu.mem.codeMark, cpu.mem.size];
 
 class Builder implements Gen {
   readonly params: string[] = [];
   readonly args: unknown[] = [];
   next = '';
+  /** What the flag locals hold (null: the flags are in the CPU's fields only). */
+  flags: FlagState | null = null;
+  /** The flag locals are newer than the CPU's fields. */
+  dirty = false;
+  /** This instruction reads the flags through flags.ts: the fields must be current first. */
+  needsFields = false;
+
   constructor(readonly cpu: Cpu) {}
 
   ref(value: unknown): string {
     let k = this.args.indexOf(value);
     if (k < 0) { k = this.args.length; this.args.push(value); this.params.push(`k${k}`); }
     return this.params[k];
+  }
+
+  carry(): string {
+    if (this.flags !== null) return `(${F.carry(this.flags)} ? 1 : 0)`;
+    return `${this.ref(getCF)}(cpu)`;
+  }
+
+  overflow(): string {
+    if (this.flags !== null) return `(${F.overflow(this.flags)})`;
+    return `${this.ref(getOF)}(cpu)`;
+  }
+
+  condition(cc: number): string {
+    const t = this.flags === null ? null : F.conditionText(this.flags, cc);
+    if (t !== null) return t;
+    this.needsFields = true;
+    return `${this.ref(condition)}(cpu, ${cc})`;
+  }
+
+  /** Statements bringing the CPU's flag fields up to date, if they are not. */
+  materialise(): string {
+    if (!this.dirty || this.flags === null) return '';
+    this.dirty = false;
+    return F.materialise(this.flags);
   }
 }
 
@@ -103,21 +142,35 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
     const last = k === n - 1;
     const s = starts[k], e = s + i.len;
     g.next = `(b + ${e})`;
+    g.needsFields = false;
     const emit = inline ? ENTRIES[i.entry].emit : null;
     const out: Emitted | null = emit === null ? null : emit(g, i);
-    const call = `cpu.nextRip = ${g.next}; ${g.ref(i.exec)}(cpu, ${g.ref(i)});`;
-    // After a call out: a branch's target is where it left nextRip; anywhere else a set
-    // blockExit ends the block after this instruction.
-    const after = last ? (endsInBranch ? ' nx = cpu.nextRip;' : '')
-      : ` if (cpu.blockExit) { cpu.icount = ic + ${k + 1}; cpu.rip = ${g.next}; return; }`;
     const exact = `cpu.rip = b + ${s}; cpu.icount = ic + ${k};`;
-    if (out === null) body += `${exact} ${call}${after}\n`;
-    else if (out.when === undefined) body += `${out.faults ? exact : ''} ${out.fast}\n`;
-    else body += `${out.faults ? exact : ''} if (${out.when}) { ${out.fast} } else { ${call}${after} }\n`;
+    // The instruction's semantics, called: after it a branch's target is where it left
+    // nextRip; anywhere else a set blockExit ends the block after this instruction.
+    const call = (): string => `${g.materialise()} cpu.nextRip = ${g.next}; ${g.ref(i.exec)}(cpu, ${g.ref(i)});` +
+      (last ? (endsInBranch ? ' nx = cpu.nextRip;' : '') : ` if (cpu.blockExit) { cpu.icount = ic + ${k + 1}; cpu.rip = ${g.next}; return; }`);
+    if (out === null) {
+      body += `${exact} ${call()}\n`;
+      // Whatever the semantics did to the flags is in the CPU's fields.
+      g.flags = null;
+      continue;
+    }
+    const first = g.needsFields ? g.materialise() : '';
+    if (out.when === undefined) {
+      body += `${first} ${out.faults ? exact : ''} ${out.fast}\n`;
+    } else {
+      const wasDirty = g.dirty;
+      const slow = `${call()}${out.flags !== undefined ? ` ${F.reload(out.flags)}` : ''}`;
+      // The fast path left the CPU's fields as they were (stale if the locals were newer).
+      g.dirty = wasDirty;
+      body += `${first} ${out.faults ? exact : ''} if (${out.when}) { ${out.fast} } else { ${slow} }\n`;
+    }
+    if (out.flags !== undefined) { g.flags = out.flags; g.dirty = true; }
   }
-  body += `cpu.icount = ic + ${n}; cpu.rip = ${endsInBranch ? 'nx' : `b + ${pos - off}`};\n`;
+  body += `${g.materialise()} cpu.icount = ic + ${n}; cpu.rip = ${endsInBranch ? 'nx' : `b + ${pos - off}`};\n`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function(...g.params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
-  entry.block = make(...g.args);
+  const make = new Function(...CONSTANTS, ...g.params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
+  entry.block = make(...constantsOf(cpu), ...g.args);
   entry.blockLength = n;
 }

@@ -5,7 +5,8 @@
 
 import type { Insn } from '../insn.js';
 import { AluOp, Unary } from '../ops/arith.js';
-import { Lazy, getCF } from '../flags.js';
+import { Lazy } from '../flags.js';
+import type { FlagState } from './flags.js';
 import {
   type Emitter, type Emitted, type Gen,
   readReg, readRegHi, writeReg, effectiveAddress, canRead, canUpdate, load, store,
@@ -25,11 +26,11 @@ function lazyKind(op: number): Lazy {
 }
 
 /** r, rh := x ∘ y at `size` (x, xh, y, yh already masked to the size, high halves 0 below
- *  64 bits), and the lazy flags alu() records. */
+ *  64 bits), and the flag locals as alu() leaves the lazy flags. */
 export function aluText(g: Gen, op: number, size: number): string {
   const m = size === 1 ? 255 : size === 2 ? 65535 : -1;
   const carryIn = op === AluOp.Adc || op === AluOp.Sbb;
-  let t = carryIn ? `ci = ${g.ref(getCF)}(cpu); ` : 'ci = 0; ';
+  let t = carryIn ? `ci = ${g.carry()}; ` : 'ci = 0; ';
   const cin = carryIn ? ' + ci' : '';
   const bin = carryIn ? ' - ci' : '';
   switch (op) {
@@ -47,9 +48,14 @@ export function aluText(g: Gen, op: number, size: number): string {
     case AluOp.Or: t += 'r = x | y; rh = xh | yh;'; break;
     default: t += 'r = x ^ y; rh = xh ^ yh;'; break;
   }
-  return t + ` cpu.lfOp = ${lazyKind(op)}; cpu.lfSize = ${size}; cpu.lfA = x; cpu.lfAHi = xh; cpu.lfB = y; cpu.lfBHi = yh;` +
-    ' cpu.lfRes = r; cpu.lfResHi = rh; cpu.lfCin = ci;';
+  return `${t} ${FLAG_LOCALS}`;
 }
+
+/** The flag locals of a lazy writer from its operands, result and carry. */
+const FLAG_LOCALS = 'fa = x; fah = xh; fb = y; fbh = yh; fr = r; frh = rh; fc = ci;';
+
+/** What an ALU operation leaves in the flag locals. */
+const aluFlags = (op: number, size: number): FlagState => ({ kind: lazyKind(op), size });
 
 function writes(op: number): boolean {
   return op !== AluOp.Cmp && op !== AluOp.Test;
@@ -70,14 +76,16 @@ function toE(g: Gen, i: Insn, src: string): Emitted | null {
   const size = i.osz, op = i.op;
   if (!SIZES_INLINE.has(size)) return null;
   const alu = aluText(g, op, size);
+  const flags = aluFlags(op, size);
   if (!i.mem) {
     const back = writes(op) ? writeReg(i.rm, size, 'r', 'rh') : '';
-    return { fast: `${operandReg('x', 'xh', i.rm, size)} ${src} ${alu} ${back}`, faults: false };
+    return { fast: `${operandReg('x', 'xh', i.rm, size)} ${src} ${alu} ${back}`, faults: false, flags };
   }
   const ea = effectiveAddress(g, i);
   if (ea === null) return null;
-  if (!writes(op)) return { when: `${ea}, ${canRead(size)}`, fast: `${load(size, 'x', 'xh')} ${size === 8 ? '' : 'xh = 0;'} ${src} ${alu}`, faults: true };
-  return { when: `${ea}, ${canUpdate(size)}`, fast: `${load(size, 'x', 'xh')} ${size === 8 ? '' : 'xh = 0;'} ${src} ${alu} ${store(size, 'r', 'rh')}`, faults: true };
+  const read = `${load(size, 'x', 'xh')} ${size === 8 ? '' : 'xh = 0;'}`;
+  if (!writes(op)) return { when: `${ea} && ${canRead(size)}`, fast: `${read} ${src} ${alu}`, faults: true, flags };
+  return { when: `${ea} && ${canUpdate(size)}`, fast: `${read} ${src} ${alu} ${store(size, 'r', 'rh')}`, faults: true, flags };
 }
 
 /** op E, G */
@@ -93,10 +101,11 @@ export const emitAluGE: Emitter = (g, i) => {
   const a = operandReg('x', 'xh', i.reg, size);
   const alu = aluText(g, op, size);
   const back = writes(op) ? writeReg(i.reg, size, 'r', 'rh') : '';
-  if (!i.mem) return { fast: `${operandReg('y', 'yh', i.rm, size)} ${a} ${alu} ${back}`, faults: false };
+  const flags = aluFlags(op, size);
+  if (!i.mem) return { fast: `${operandReg('y', 'yh', i.rm, size)} ${a} ${alu} ${back}`, faults: false, flags };
   const ea = effectiveAddress(g, i);
   if (ea === null) return null;
-  return { when: `${ea}, ${canRead(size)}`, fast: `${load(size, 'y', 'yh')} ${size === 8 ? '' : 'yh = 0;'} ${a} ${alu} ${back}`, faults: true };
+  return { when: `${ea} && ${canRead(size)}`, fast: `${load(size, 'y', 'yh')} ${size === 8 ? '' : 'yh = 0;'} ${a} ${alu} ${back}`, faults: true, flags };
 };
 
 /** op AL/eAX/rAX, imm */
@@ -104,7 +113,7 @@ export const emitAluAI: Emitter = (g, i) => {
   const size = i.osz, op = i.op;
   if (!SIZES_INLINE.has(size)) return null;
   const back = writes(op) ? writeReg(0, size, 'r', 'rh') : '';
-  return { fast: `${operandReg('x', 'xh', 0, size)} ${operandImm('y', 'yh', i, size)} ${aluText(g, op, size)} ${back}`, faults: false };
+  return { fast: `${operandReg('x', 'xh', 0, size)} ${operandImm('y', 'yh', i, size)} ${aluText(g, op, size)} ${back}`, faults: false, flags: aluFlags(op, size) };
 };
 
 /** INC/DEC/NOT/NEG on a register (groups 3-5), as ops/arith.ts unary(). */
@@ -120,12 +129,12 @@ export const emitUnary: Emitter = (g, i) => {
         ? `c = (x >>> 0) + ${d}; r = c | 0; rh = (xh + (c > 4294967295 ? 1 : c < 0 ? -1 : 0)) | 0;`
         : `r = (x + ${d}) | 0; rh = 0;`;
       return {
-        fast: `${a} ci = ${g.ref(getCF)}(cpu); ${sum} cpu.lfOp = ${i.op === Unary.Dec ? Lazy.Dec : Lazy.Inc}; cpu.lfSize = ${size};` +
-          ` cpu.lfA = x; cpu.lfAHi = xh; cpu.lfB = 1; cpu.lfBHi = 0; cpu.lfRes = r; cpu.lfResHi = rh; cpu.lfCin = ci; ${back}`,
+        fast: `${a} ci = ${g.carry()}; ${sum} y = 1; yh = 0; ${FLAG_LOCALS} ${back}`,
         faults: false,
+        flags: { kind: i.op === Unary.Dec ? Lazy.Dec : Lazy.Inc, size },
       };
     }
     case Unary.Not: return { fast: `${a} r = ~x; rh = ~xh; ${back}`, faults: false };
-    default: return { fast: `${a} y = x; yh = xh; x = 0; xh = 0; ${aluText(g, AluOp.Sub, size)} ${back}`, faults: false };
+    default: return { fast: `${a} y = x; yh = xh; x = 0; xh = 0; ${aluText(g, AluOp.Sub, size)} ${back}`, faults: false, flags: aluFlags(AluOp.Sub, size) };
   }
 };

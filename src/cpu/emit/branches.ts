@@ -3,7 +3,6 @@
 // them. Each sets `nx`, the RIP the block continues at; a target that is not canonical
 // takes the slow path, whose semantics raise the #GP.
 
-import { condition } from '../flags.js';
 import {
   type Emitter,
   canRead, canWrite, store, pushAddress, topAddress, popStack, canonicalTarget, NX_CANONICAL,
@@ -14,7 +13,7 @@ const TWO32 = 4294967296;
 /** Jcc rel (70+cc, 0F 80+cc). */
 export const emitJcc: Emitter = (g, i) => {
   if (i.osz !== 8) return null;
-  return { when: `(nx = ${g.ref(condition)}(cpu, ${i.op}) ? ${g.next} + ${i.immLo} : ${g.next}, ${NX_CANONICAL})`, fast: '', faults: true };
+  return { when: `(nx = ${g.condition(i.op)} ? ${g.next} + ${i.immLo} : ${g.next}, ${NX_CANONICAL})`, fast: '', faults: true };
 };
 
 /** JMP rel (EB, E9). */

@@ -8,18 +8,22 @@
 // which raises whatever fault is due. So a fast path never faults: it only runs when
 // the instruction would complete, and then it must do exactly what the semantics do.
 //
-// The names emitted code may use are the block's locals (blocks.ts BLOCK_LOCALS):
+// The names emitted code may use are the block's locals (blocks.ts PROLOGUE):
 //   cpu, lo, hi             the CPU and its register halves (Int32Arrays)
 //   b                       the block's first RIP (a linear address)
 //   tag, phys, RD, WR       TLB tags and physical pages, and the tag offsets for this CPL
 //   view, bytes, mark, RAM  guest RAM as a DataView and bytes, code-page marks, RAM size
-//   lin, vpn, slot, pa, eS, eH   address scratch; x, xh, y, yh, r, rh, c, ci  value scratch
+//   eS, eH, vpn, slot, pa   an address: low part (its low 12 bits are the page offset),
+//                           high half, page number (NaN: not canonical), TLB slot, physical
+//   x, xh, y, yh, r, rh, c, ci   value scratch
+//   fa ... fu               the flags (emit/flags.ts)
 //   nx                      the RIP a branch continues at
 
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { FS, GS } from '../../arch/descriptors.js';
 import { TLB_MASK } from '../tlb.js';
+import type { FlagState } from './flags.js';
 
 export interface Gen {
   /** The CPU the block is compiled for: its vendor table, never its changing state. */
@@ -28,6 +32,12 @@ export interface Gen {
   readonly next: string;
   /** A name for a constant the emitted code needs (a function, a table). */
   ref(value: unknown): string;
+  /** CF before this instruction, as 0 or 1. */
+  carry(): string;
+  /** OF before this instruction, as a boolean. */
+  overflow(): string;
+  /** Condition code `cc` on the flags before this instruction, as a boolean. */
+  condition(cc: number): string;
 }
 
 export interface Emitted {
@@ -39,6 +49,8 @@ export interface Emitted {
   /** The instruction accesses memory or may otherwise fault: RIP and the instruction
    *  count are made exact before it. */
   faults: boolean;
+  /** The flags `fast` leaves in the flag locals (emit/flags.ts); absent: it writes none. */
+  flags?: FlagState;
 }
 
 /** Spell one instruction inline, or null to have the block call its semantics. */
@@ -75,16 +87,19 @@ export function writeReg(r: number, size: number, v: string, vh: string): string
 
 // ---------------------------------------------------------------- addresses
 
-/** An expression assigning `lin` the linear address of the memory operand (cpu.ea), or
- *  NaN where cpu.ea would not return plainly (a non-canonical address: #GP/#SS, or 57-bit
- *  canonical under LA57) -- NaN matches no TLB tag, so the slow path takes it. Null for
- *  forms only the semantics handle (address-size override, RIP-relative with FS/GS). */
+/** The page number of (eS, eH) if eH makes it 48-bit canonical, else NaN (matches no TLB
+ *  tag, so the slow path takes it: #GP/#SS, or a 57-bit canonical address under LA57). */
+const PAGE = `vpn = ((eH << 16) >> 16) === eH ? eH * 1048576 + (eS >>> 12) : NaN`;
+
+/** An expression (true) setting eS, eH and vpn to the linear address of the memory operand, as
+ *  cpu.ea computes it. Null for forms only the semantics handle (address-size override,
+ *  RIP-relative with FS/GS). */
 export function effectiveAddress(g: Gen, i: Insn): string | null {
   if (i.asz !== 8) return null;
   const segmented = i.seg === FS || i.seg === GS;
   if (i.base === 16) {
     if (segmented) return null;
-    return `(lin = ${g.next} + ${i.dispLo | 0}, lin >= ${-CANON48} && lin < ${CANON48} ? lin : NaN)`;
+    return `(eS = ${g.next} + ${i.dispLo | 0}, vpn = eS >= ${-CANON48} && eS < ${CANON48} ? Math.floor(eS / 4096) : NaN, true)`;
   }
   const sum: string[] = [`${i.dispLo >>> 0}`];
   const high: string[] = [`${i.dispHi}`];
@@ -94,31 +109,31 @@ export function effectiveAddress(g: Gen, i: Insn): string | null {
     high.push(i.scale === 0 ? `hi[${i.index}]` : `(hi[${i.index}] << ${i.scale})`);
   }
   if (segmented) { sum.push(`(cpu.segEffLo[${i.seg}] >>> 0)`); high.push(`cpu.segEffHi[${i.seg}]`); }
-  // The sum of the low halves stays below 2^36, exactly; its carry goes to the high half.
-  return `(eS = ${sum.join(' + ')}, eH = (${high.join(' + ')} + ((eS / ${TWO32}) | 0)) | 0, ` +
-    `lin = ((eH << 16) >> 16) === eH ? eH * ${TWO32} + (eS >>> 0) : NaN)`;
+  // The low halves add up to less than 2^36, exactly; their carry goes to the high half.
+  const carry = sum.length === 2 && i.index < 0 ? `(eS > ${TWO32 - 1} ? 1 : 0)` : `((eS * ${2 ** -32}) | 0)`;
+  return `(eS = ${sum.join(' + ')}, eH = (${high.join(' + ')} + ${carry}) | 0, ${PAGE}, true)`;
 }
 
-/** The TLB look-up of `lin` for the tag offset `kind` (RD or WR): a hit assigns `pa`.
- *  Accesses that are aligned to their size cannot cross a page or raise #AC; only those
- *  take the fast path. Addresses past RAM (MMIO) take the slow path. */
+/** The TLB look-up of the address for the tag offset `kind` (RD or WR): a hit assigns
+ *  `pa`. Accesses aligned to their size cannot cross a page or raise #AC; only those take
+ *  the fast path. Addresses past RAM (MMIO) take the slow path. */
 function translate(kind: string, size: number): string {
-  const aligned = size === 1 ? '' : ` && (lin & ${size - 1}) === 0`;
-  return `(vpn = Math.floor(lin / 4096), slot = vpn & ${TLB_MASK}, tag[${kind} + slot] === vpn)${aligned} && (pa = phys[slot] + (lin & 4095)) < RAM`;
+  const aligned = size === 1 ? '' : ` && (eS & ${size - 1}) === 0`;
+  return `tag[${kind} + (slot = vpn & ${TLB_MASK})] === vpn${aligned} && (pa = phys[slot] + (eS & 4095)) < RAM`;
 }
 
-/** Condition: `lin` (already assigned) can be read with `size` bytes by the fast path. */
+/** Condition: the address can be read with `size` bytes by the fast path. */
 export function canRead(size: number): string {
   return translate('RD', size);
 }
 
-/** Condition: `lin` can be written by the fast path: a write hit on a page holding no
- *  decoded code (a store there must drop the decodes and end the block: slow path). */
+/** Condition: the address can be written by the fast path: a write hit on a page holding
+ *  no decoded code (a store there must drop the decodes and end the block: slow path). */
 export function canWrite(size: number): string {
   return `${translate('WR', size)} && mark[pa >>> 12] === 0`;
 }
 
-/** Condition: `lin` can be read and then written (read-modify-write). */
+/** Condition: the address can be read and then written (read-modify-write). */
 export function canUpdate(size: number): string {
   return `${translate('WR', size)} && tag[RD + slot] === vpn && mark[pa >>> 12] === 0`;
 }
@@ -143,16 +158,15 @@ export function store(size: number, v: string, vh: string): string {
   }
 }
 
-/** Condition assigning `lin` the top of the 64-bit stack after pushing `size` bytes
- *  (cpu.push in 64-bit mode: SS's base is 0), with eS/eH the new RSP halves. */
+/** The address of the 64-bit stack top after pushing `size` bytes (cpu.push in 64-bit
+ *  mode: SS's base is 0); eS/eH are the new RSP. */
 export function pushAddress(size: number): string {
-  return `(eS = (lo[4] >>> 0) - ${size}, eH = eS < 0 ? (hi[4] - 1) | 0 : hi[4], ((eH << 16) >> 16) === eH) && ` +
-    `(lin = eH * ${TWO32} + (eS >>> 0), true)`;
+  return `(eS = (lo[4] >>> 0) - ${size}, eH = eS < 0 ? (hi[4] - 1) | 0 : hi[4], ${PAGE}, true)`;
 }
 
-/** Condition assigning `lin` the top of the 64-bit stack (cpu.peek(size, 0)). */
+/** The address of the 64-bit stack top (cpu.peek(size, 0)). */
 export function topAddress(): string {
-  return `(eH = hi[4], ((eH << 16) >> 16) === eH) && (lin = eH * ${TWO32} + (lo[4] >>> 0), true)`;
+  return `(eS = lo[4] >>> 0, eH = hi[4], ${PAGE}, true)`;
 }
 
 /** Pop: RSP += size, as cpu.adjustSp in 64-bit mode. */

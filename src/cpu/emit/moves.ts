@@ -3,7 +3,6 @@
 // as ops/data.ts and ops/bits.ts define them.
 
 import type { Insn } from '../insn.js';
-import { condition } from '../flags.js';
 import {
   type Emitter, type Emitted, type Gen,
   readReg, readRegHi, writeReg, effectiveAddress, canRead, canWrite, load, store, pushAddress, topAddress, popStack,
@@ -16,7 +15,7 @@ function fromE(g: Gen, i: Insn, size: number, then: string): Emitted | null {
   if (!i.mem) return { fast: `x = ${readReg(i.rm, size)}; xh = ${readRegHi(i.rm, size)}; ${then}`, faults: false };
   const ea = effectiveAddress(g, i);
   if (ea === null) return null;
-  return { when: `${ea}, ${canRead(size)}`, fast: `${load(size, 'x', 'xh')} ${size === 8 ? '' : 'xh = 0;'} ${then}`, faults: true };
+  return { when: `${ea} && ${canRead(size)}`, fast: `${load(size, 'x', 'xh')} ${size === 8 ? '' : 'xh = 0;'} ${then}`, faults: true };
 }
 
 /** Write (v, vh) to the r/m operand. */
@@ -24,7 +23,7 @@ function toE(g: Gen, i: Insn, size: number, v: string, vh: string): Emitted | nu
   if (!i.mem) return { fast: writeReg(i.rm, size, v, vh), faults: false };
   const ea = effectiveAddress(g, i);
   if (ea === null) return null;
-  return { when: `${ea}, ${canWrite(size)}`, fast: store(size, v, vh), faults: true };
+  return { when: `${ea} && ${canWrite(size)}`, fast: store(size, v, vh), faults: true };
 }
 
 const plain = (size: number): boolean => size === 1 || size === 4 || size === 8;
@@ -95,13 +94,13 @@ export const emitCmov: Emitter = (g, i) => {
   if (i.osz !== 4 && i.osz !== 8) return null;
   const move = writeReg(i.reg, i.osz, 'x', 'xh');
   const stay = i.osz === 4 ? ` else hi[${i.reg}] = 0;` : '';
-  return fromE(g, i, i.osz, `if (${g.ref(condition)}(cpu, ${i.op})) { ${move} }${stay}`);
+  return fromE(g, i, i.osz, `if (${g.condition(i.op)}) { ${move} }${stay}`);
 };
 
 /** SETcc on a byte register. */
 export const emitSetcc: Emitter = (g, i) => {
   if (i.mem) return null;
-  return { fast: writeReg(i.rm, 1, `(${g.ref(condition)}(cpu, ${i.op}) ? 1 : 0)`, '0'), faults: false };
+  return { fast: writeReg(i.rm, 1, `(${g.condition(i.op)} ? 1 : 0)`, '0'), faults: false };
 };
 
 /** NOP Ev and PAUSE: nothing (a NOP's memory operand is not accessed). */

@@ -5,7 +5,7 @@
 
 import type { Insn } from '../insn.js';
 import { CountFrom } from '../ops/bits.js';
-import { Lazy, getOF, resultFlags } from '../flags.js';
+import { Lazy, resultFlags } from '../flags.js';
 import { ShiftOF } from '../undefined.js';
 import { CF, OF, AF } from '../../arch/rflags.js';
 import { type Emitter, type Gen, writeReg } from './gen.js';
@@ -44,12 +44,11 @@ function shiftText(g: Gen, i: Insn, kind: number, size: number, n: number): stri
   const keepOF = n !== 1 && i.op === CountFrom.Imm && u.shiftImmKeepsOF;
   let of: string;
   if (sar) of = '0';
-  else if (keepOF) of = `(${g.ref(getOF)}(cpu) ? ${OF} : 0)`;
+  else if (keepOF) of = `(${g.overflow()} ? ${OF} : 0)`;
   else if (left) of = `((${lastStep ? `${msb('r', 'rh', size)} ^ c` : `${msb('x', 'xh', size)} ^ ${below('x', 'xh', size)}`}) !== 0 ? ${OF} : 0)`;
   else of = `(${lastStep ? `(${msb('r', 'rh', size)} ^ ${below('r', 'rh', size)})` : msb('x', 'xh', size)} !== 0 ? ${OF} : 0)`;
   const undefinedBits = AF | (n !== 1 ? OF : 0) | (n >= bits && !sar ? CF : 0);
-  return `${shifted(kind, size, n)} y = ${of}; cpu.lfOp = ${Lazy.Eager};` +
-    ` cpu.lfEager = c | y | ${u.shiftAF} | ${g.ref(resultFlags)}(r, rh, ${size}); cpu.lfUndefined = ${undefinedBits};`;
+  return `${shifted(kind, size, n)} fe = c | ${of} | ${u.shiftAF} | ${g.ref(resultFlags)}(r, rh, ${size}); fu = ${undefinedBits};`;
 }
 
 /** Group 2 with an immediate count or 1 (C1, D1), shift kinds only, on a register. */
@@ -60,5 +59,5 @@ export const emitShift: Emitter = (g, i) => {
   // A count of 0 changes nothing but still writes the register (a 32-bit one zero-extends).
   if (n === 0) return { fast: size === 4 ? `hi[${i.rm}] = 0;` : '', faults: false };
   const read = `x = lo[${i.rm}]; xh = ${size === 8 ? `hi[${i.rm}]` : '0'};`;
-  return { fast: `${read} ${shiftText(g, i, kind, size, n)} ${writeReg(i.rm, size, 'r', 'rh')}`, faults: false };
+  return { fast: `${read} ${shiftText(g, i, kind, size, n)} ${writeReg(i.rm, size, 'r', 'rh')}`, faults: false, flags: { kind: Lazy.Eager, size } };
 };
