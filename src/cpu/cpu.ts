@@ -1144,21 +1144,27 @@ export class Cpu implements CodeCache {
   /** Execute until icountLimit. A delivered fault returns to the run loop, so that the
    *  handler's first instruction starts at an event window like any other boundary. */
   private runToLimit(): void {
+    // Whether the instruction now at RIP was reached by falling through an interpreted one
+    // that a block could hold: then it is inside some other entry's block, not an entry of
+    // its own, and does not count towards compiling one.
+    let inside = false;
     try {
       while (this.icount < this.icountLimit) {
         const insn = this.fetch();
-        if (insn.block === null && ++insn.heat === HOT && !this.stepped) {
+        if (insn.block === null && !inside && ++insn.heat === HOT && !this.stepped) {
           compileBlock(this, insn, this.rip - this.codeBase, this.blockDecoder);
         }
         const block = insn.block;
         if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {
           this.blockExit = false;
           block(this);
+          inside = false;
         } else {
           this.nextRip = this.rip + insn.len;
           insn.exec(this, insn);
           this.rip = this.nextRip;
           this.icount++;
+          inside = insn.straight;
         }
       }
     } catch (e) {

@@ -12,6 +12,7 @@ import { Mode } from './mode.js';
 import { Insn, NONE, RIP_BASE } from './insn.js';
 import { lookup, type DecodedEntry, MemSize } from './opcodes.js';
 import { specialize } from './specialize.js';
+import { blockRole } from './blocks.js';
 import { DS, SS, ES, CS, FS, GS } from '../arch/descriptors.js';
 
 const SEG_PREFIX: Record<number, number> = { 0x26: ES, 0x2e: CS, 0x36: SS, 0x3e: DS, 0x64: FS, 0x65: GS };
@@ -190,6 +191,7 @@ export function decode(cpu: Cpu, rip: number): Insn {
   insn.len = pos;
   if (entry.feature !== null && !cpu.features.has(entry.feature)) insn.exec = undefinedOpcode;
   else if (!cpu.stepped) insn.exec = specialize(insn);
+  insn.straight = blockRole(insn.exec) === 'straight';
   return insn;
 }
 
