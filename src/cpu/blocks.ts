@@ -26,7 +26,7 @@ import { ENTRIES, type BlockRole } from './opcodes.js';
 import type { Emitted, Gen } from './emit/gen.js';
 import * as F from './emit/flags.js';
 import type { FlagState } from './emit/flags.js';
-import { condition, getCF, getOF } from './flags.js';
+import { condition, getCF, getOF, carryOf, overflowOf, conditionOf } from './flags.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
@@ -90,17 +90,17 @@ class Builder implements Gen {
   }
 
   carry(): string {
-    if (this.flags !== null) return `(${F.carry(this.flags)} ? 1 : 0)`;
+    if (this.flags !== null) return `(${carryOf(this.flags)} ? 1 : 0)`;
     return `${this.ref(getCF)}(cpu)`;
   }
 
   overflow(): string {
-    if (this.flags !== null) return `(${F.overflow(this.flags)})`;
+    if (this.flags !== null) return `(${overflowOf(this.flags)})`;
     return `${this.ref(getOF)}(cpu)`;
   }
 
   condition(cc: number): string {
-    const t = this.flags === null ? null : F.conditionText(this.flags, cc);
+    const t = this.flags === null ? null : conditionOf(this.flags, cc);
     if (t !== null) return t;
     this.needsFields = true;
     return `${this.ref(condition)}(cpu, ${cc})`;

@@ -2,6 +2,12 @@
 // their operation, operand size, operands and result; CF..OF are derived only when
 // something reads them. Values narrower than 64 bits are stored zero-extended in
 // the low half (a 32-bit value as its int32 bit pattern); 64-bit values use both halves.
+//
+// How CF, ZF, SF, OF and the conditions follow from a record is written once, as
+// JavaScript expressions over the record's parts for a given kind and size (carryOf,
+// zeroOf, signOf, overflowOf, conditionOf). The getters below are built from them, as a
+// switch over the kind and size the record holds; compiled blocks (blocks.ts) use the
+// same expressions with the kind and size they know, on the record kept in their locals.
 
 import type { Cpu } from './cpu.js';
 import { CF, PF, AF, ZF, SF, OF } from '../arch/rflags.js';
@@ -32,47 +38,110 @@ function signLo(v: number, size: number): number {
   return size === 1 ? (v >> 7) & 1 : size === 2 ? (v >> 15) & 1 : v >>> 31;
 }
 
-function ltu64(aHi: number, aLo: number, bHi: number, bLo: number): boolean {
-  return aHi !== bHi ? aHi >>> 0 < bHi >>> 0 : aLo >>> 0 < bLo >>> 0;
+/** A lazy-flags record whose kind and size are known: its parts are named
+ *  fa, fah (lfA, lfAHi), fb, fbh (lfB, lfBHi), fr, frh (lfRes, lfResHi), fc (lfCin),
+ *  fe (lfEager) in the expressions below. */
+export interface FlagRecord {
+  kind: Lazy;
+  size: number;
 }
 
-export function getCF(cpu: Cpu): number {
-  const a = cpu.lfA, b = cpu.lfB, r = cpu.lfRes;
-  switch (cpu.lfOp) {
-    case Lazy.Eager: return cpu.lfEager & CF;
-    case Lazy.Logic: return 0;
-    case Lazy.Inc: case Lazy.Dec: return cpu.lfCin;
-    case Lazy.Add:
-      if (cpu.lfSize === 8) return ltu64(cpu.lfResHi, r, cpu.lfAHi, a) ? 1 : 0;
-      return r >>> 0 < a >>> 0 ? 1 : 0;
-    case Lazy.Adc:
-      if (cpu.lfSize === 8) {
-        if (cpu.lfCin === 0) return ltu64(cpu.lfResHi, r, cpu.lfAHi, a) ? 1 : 0;
-        return ltu64(cpu.lfAHi, a, cpu.lfResHi, r) ? 0 : 1;
-      }
-      return (cpu.lfCin === 0 ? r >>> 0 < a >>> 0 : r >>> 0 <= a >>> 0) ? 1 : 0;
-    case Lazy.Sub:
-      if (cpu.lfSize === 8) return ltu64(cpu.lfAHi, a, cpu.lfBHi, b) ? 1 : 0;
-      return a >>> 0 < b >>> 0 ? 1 : 0;
-    case Lazy.Sbb:
-      if (cpu.lfSize === 8) {
-        if (cpu.lfCin === 0) return ltu64(cpu.lfAHi, a, cpu.lfBHi, b) ? 1 : 0;
-        return ltu64(cpu.lfBHi, b, cpu.lfAHi, a) ? 0 : 1;
-      }
-      return (cpu.lfCin === 0 ? a >>> 0 < b >>> 0 : a >>> 0 <= b >>> 0) ? 1 : 0;
+/** Unsigned (aHi:a) < (bHi:b). */
+const ltu64 = (aHi: string, a: string, bHi: string, b: string): string =>
+  `(${aHi} !== ${bHi} ? (${aHi} >>> 0) < (${bHi} >>> 0) : (${a} >>> 0) < (${b} >>> 0))`;
+
+/** CF (SDM Vol. 1 Appendix A): the unsigned carry or borrow out of the result. */
+export function carryOf(s: FlagRecord): string {
+  const wide = s.size === 8;
+  switch (s.kind) {
+    case Lazy.Eager: return `(fe & ${CF}) !== 0`;
+    case Lazy.Logic: return 'false';
+    case Lazy.Inc: case Lazy.Dec: return 'fc !== 0';
+    case Lazy.Add: return wide ? ltu64('frh', 'fr', 'fah', 'fa') : '(fr >>> 0) < (fa >>> 0)';
+    case Lazy.Adc: return wide
+      ? `(fc === 0 ? ${ltu64('frh', 'fr', 'fah', 'fa')} : !${ltu64('fah', 'fa', 'frh', 'fr')})`
+      : '(fc === 0 ? (fr >>> 0) < (fa >>> 0) : (fr >>> 0) <= (fa >>> 0))';
+    case Lazy.Sub: return wide ? ltu64('fah', 'fa', 'fbh', 'fb') : '(fa >>> 0) < (fb >>> 0)';
+    default: return wide // Sbb
+      ? `(fc === 0 ? ${ltu64('fah', 'fa', 'fbh', 'fb')} : !${ltu64('fbh', 'fb', 'fah', 'fa')})`
+      : '(fc === 0 ? (fa >>> 0) < (fb >>> 0) : (fa >>> 0) <= (fb >>> 0))';
   }
-  return 0;
 }
 
-export function getZF(cpu: Cpu): boolean {
-  if (cpu.lfOp === Lazy.Eager) return (cpu.lfEager & ZF) !== 0;
-  return cpu.lfSize === 8 ? (cpu.lfRes | cpu.lfResHi) === 0 : cpu.lfRes === 0;
+/** ZF: the result is zero. */
+export function zeroOf(s: FlagRecord): string {
+  if (s.kind === Lazy.Eager) return `(fe & ${ZF}) !== 0`;
+  return s.size === 8 ? '(fr | frh) === 0' : 'fr === 0';
 }
 
-export function getSF(cpu: Cpu): boolean {
-  if (cpu.lfOp === Lazy.Eager) return (cpu.lfEager & SF) !== 0;
-  return cpu.lfSize === 8 ? cpu.lfResHi < 0 : signLo(cpu.lfRes, cpu.lfSize) !== 0;
+/** SF: the result's most significant bit. */
+export function signOf(s: FlagRecord): string {
+  if (s.kind === Lazy.Eager) return `(fe & ${SF}) !== 0`;
+  switch (s.size) {
+    case 8: return 'frh < 0';
+    case 4: return 'fr < 0';
+    case 2: return '(fr & 32768) !== 0';
+    default: return '(fr & 128) !== 0';
+  }
 }
+
+/** OF: signed overflow -- operands of one sign (ADD) or of different signs (SUB) and a
+ *  result of the other; the values are moved to bit 31 of an int32 to compare signs. */
+export function overflowOf(s: FlagRecord): string {
+  if (s.kind === Lazy.Eager) return `(fe & ${OF}) !== 0`;
+  if (s.kind === Lazy.Logic) return 'false';
+  const shift = s.size === 1 ? 24 : s.size === 2 ? 16 : 0;
+  const v = (name: string): string => (s.size === 8 ? `${name}h` : shift === 0 ? name : `(${name} << ${shift})`);
+  const a = v('fa'), b = v('fb'), r = v('fr');
+  const adding = s.kind === Lazy.Add || s.kind === Lazy.Adc || s.kind === Lazy.Inc;
+  return adding ? `((${a} ^ ${r}) & (${b} ^ ${r})) < 0` : `((${a} ^ ${b}) & (${a} ^ ${r})) < 0`;
+}
+
+/** A condition code (SDM Vol. 1 Appendix B, the tttn encoding); null where it needs PF of
+ *  a lazy record (getPF's table). */
+export function conditionOf(s: FlagRecord, cc: number): string | null {
+  let t: string;
+  switch (cc >> 1) {
+    case 0: t = overflowOf(s); break;
+    case 1: t = carryOf(s); break;
+    case 2: t = zeroOf(s); break;
+    case 3: t = `(${carryOf(s)} || ${zeroOf(s)})`; break;
+    case 4: t = signOf(s); break;
+    case 5: if (s.kind !== Lazy.Eager) return null; t = `(fe & ${PF}) !== 0`; break;
+    case 6: t = `(${signOf(s)}) !== (${overflowOf(s)})`; break;
+    default: t = `(${zeroOf(s)} || (${signOf(s)}) !== (${overflowOf(s)}))`; break;
+  }
+  return (cc & 1) === 0 ? `(${t})` : `!(${t})`;
+}
+
+const KINDS = [Lazy.Eager, Lazy.Add, Lazy.Adc, Lazy.Sub, Lazy.Sbb, Lazy.Logic, Lazy.Inc, Lazy.Dec];
+const SIZES = [1, 2, 4, 8];
+
+/** A getter over the CPU's record, built from `statements` (which return the answer) for
+ *  every kind and size the record can hold. */
+function getter(name: string, statements: (s: FlagRecord) => string, params = ''): unknown {
+  let body = 'const fa = cpu.lfA, fah = cpu.lfAHi, fb = cpu.lfB, fbh = cpu.lfBHi, fr = cpu.lfRes, frh = cpu.lfResHi, fc = cpu.lfCin, fe = cpu.lfEager;\n';
+  body += 'switch (cpu.lfOp) {\n';
+  for (const kind of KINDS) {
+    body += `case ${kind}: switch (cpu.lfSize) {\n`;
+    for (const size of SIZES) body += `  ${size === 8 ? 'default' : `case ${size}`}: ${statements({ kind, size })}\n`;
+    body += '}\n';
+  }
+  body += '}\nthrow new Error("lazy flags: unknown kind " + cpu.lfOp);';
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('getPF', `return function ${name}(cpu${params}) {\n${body}\n};`)(getPF);
+}
+
+export const getCF = getter('getCF', (s) => `return (${carryOf(s)}) ? 1 : 0;`) as (cpu: Cpu) => number;
+export const getZF = getter('getZF', (s) => `return ${zeroOf(s)};`) as (cpu: Cpu) => boolean;
+export const getSF = getter('getSF', (s) => `return ${signOf(s)};`) as (cpu: Cpu) => boolean;
+export const getOF = getter('getOF', (s) => `return ${overflowOf(s)};`) as (cpu: Cpu) => boolean;
+
+/** Condition codes (SDM Vol. 1 Appendix B, the tttn encoding): cc in 0..15. */
+export const condition = getter('condition', (s) => {
+  const cases = Array.from({ length: 16 }, (_, cc) => `case ${cc}: return ${conditionOf(s, cc) ?? `${(cc & 1) === 0 ? '' : '!'}getPF(cpu)`};`);
+  return `switch (cc) { ${cases.join(' ')} } return false;`;
+}, ', cc') as (cpu: Cpu, cc: number) => boolean;
 
 export function getPF(cpu: Cpu): boolean {
   if (cpu.lfOp === Lazy.Eager) return (cpu.lfEager & PF) !== 0;
@@ -85,19 +154,6 @@ export function getAF(cpu: Cpu): boolean {
     case Lazy.Logic: return cpu.undef.logicAF;
     default: return ((cpu.lfA ^ cpu.lfB ^ cpu.lfRes) & 0x10) !== 0;
   }
-}
-
-export function getOF(cpu: Cpu): boolean {
-  const op = cpu.lfOp;
-  if (op === Lazy.Eager) return (cpu.lfEager & OF) !== 0;
-  if (op === Lazy.Logic) return false;
-  const size = cpu.lfSize;
-  let a = cpu.lfA, b = cpu.lfB, r = cpu.lfRes;
-  if (size === 8) { a = cpu.lfAHi; b = cpu.lfBHi; r = cpu.lfResHi; }
-  else if (size === 1) { a <<= 24; b <<= 24; r <<= 24; }
-  else if (size === 2) { a <<= 16; b <<= 16; r <<= 16; }
-  if (op === Lazy.Add || op === Lazy.Adc || op === Lazy.Inc) return ((a ^ r) & (b ^ r)) < 0;
-  return ((a ^ b) & (a ^ r)) < 0;
 }
 
 /** Which status flags now hold a value the SDM leaves undefined (the vendor table's,
@@ -133,20 +189,4 @@ export function resultFlags(lo: number, hi: number, size: number): number {
   const zero = size === 8 ? (lo | hi) === 0 : lo === 0;
   const sign = size === 8 ? hi < 0 : signLo(lo, size) !== 0;
   return (zero ? ZF : 0) | (sign ? SF : 0) | PARITY[lo & 0xff];
-}
-
-/** Condition codes (SDM Vol. 1 Appendix B, the tttn encoding). */
-export function condition(cpu: Cpu, cc: number): boolean {
-  let r: boolean;
-  switch (cc >> 1) {
-    case 0: r = getOF(cpu); break;
-    case 1: r = getCF(cpu) !== 0; break;
-    case 2: r = getZF(cpu); break;
-    case 3: r = getCF(cpu) !== 0 || getZF(cpu); break;
-    case 4: r = getSF(cpu); break;
-    case 5: r = getPF(cpu); break;
-    case 6: r = getSF(cpu) !== getOF(cpu); break;
-    default: r = getZF(cpu) || getSF(cpu) !== getOF(cpu); break;
-  }
-  return (cc & 1) === 0 ? r : !r;
 }

@@ -130,11 +130,12 @@ export class OracleModel {
    *  tables; load() fills in the case's registers and restores it. */
   private caseState!: VcpuState;
 
-  /** `vendor`: the flavour the model runs, whose undefined values (undefined.ts) it gives. */
-  constructor(host: HostState, images: Uint8Array[], vendor: 'intel' | 'amd' = 'intel') {
+  /** `vendor`: the flavour the model runs, whose undefined values (undefined.ts) it gives;
+   *  `stepped`: the machine's CPU runs the table rows' generic semantics only (Cpu.stepped). */
+  constructor(host: HostState, images: Uint8Array[], vendor: 'intel' | 'amd' = 'intel', stepped = false) {
     this.host = host;
     this.images = images;
-    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor, fred: false } });
+    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor, fred: false }, stepped });
     this.cpu = this.machine.cpu;
     this.build();
   }
