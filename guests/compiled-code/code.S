@@ -44,13 +44,24 @@ cc_fault_fixup:
         EXTABLE cc_fault_load, cc_fault_fixup
 
 /* ------------------------------------------------------- self-modifying code --
- * u32 cc_smc_in_block(u32 n): for i = n..1, stores i into the immediate of the ADD two
- * instructions later in the same straight-line run, which then adds it: n(n+1)/2. */
+ * A write into code drops what was decoded from its page, so a loop that wrote its own
+ * code on every iteration would never become hot.  These loops first store into a data
+ * word (cc_smc_scratch) and, from iteration `from` on, into the code (CMOVB picks the
+ * address), so that the first store into code comes from a hot loop.
+ *
+ * u32 cc_smc_in_block(u32 n, u32 from): for i = n..1, stores i (into the immediate of the
+ * ADD right after the store, in the same straight-line run, once i < from), and that ADD
+ * adds its immediate: (from - 1) * from / 2.  The immediate is 0 when it starts. */
         .globl cc_smc_in_block
 cc_smc_in_block:
+        movl    $0, cc_smc_in_block_imm(%rip)
+        lea     cc_smc_scratch(%rip), %rdx
+        lea     cc_smc_in_block_imm(%rip), %r8
         xor     %eax, %eax
         mov     %edi, %ecx
-1:      mov     %ecx, cc_smc_in_block_imm(%rip)
+1:      cmp     %esi, %ecx
+        cmovb   %r8, %rdx
+        mov     %ecx, (%rdx)
         .byte   0x05                            /* add $imm32, %eax */
 cc_smc_in_block_imm:
         .long   0
@@ -58,14 +69,20 @@ cc_smc_in_block_imm:
         jnz     1b
         ret
 
-/* u32 cc_smc_cross(u32 n): for i = n..1, stores i into the immediate of
- * cc_smc_target (another block, in another page) and calls it: it returns 1000 + i. */
+/* u32 cc_smc_cross(u32 n, u32 from): for i = n..1, stores i (into the immediate of
+ * cc_smc_target, another hot routine in another page, once i < from) and calls it; it
+ * returns 1000 + its immediate, which is 0 when this starts. */
         .globl cc_smc_cross
 cc_smc_cross:
         push    %rbx
+        movl    $0, cc_smc_target_imm(%rip)
+        lea     cc_smc_scratch(%rip), %rdx
+        lea     cc_smc_target_imm(%rip), %r8
         xor     %ebx, %ebx
         mov     %edi, %ecx
-1:      mov     %ecx, cc_smc_target_imm(%rip)
+1:      cmp     %esi, %ecx
+        cmovb   %r8, %rdx
+        mov     %ecx, (%rdx)
         call    cc_smc_target
         add     %eax, %ebx
         dec     %ecx
@@ -73,6 +90,11 @@ cc_smc_cross:
         mov     %ebx, %eax
         pop     %rbx
         ret
+
+        .data
+cc_smc_scratch:
+        .long   0
+        .section .text.cc, "awx", @progbits
 
         .balign 4096
 cc_smc_target:
