@@ -9,7 +9,7 @@
 //   pages, CR0/CR4/EFER changes, single-step and breakpoints, each in the middle of hot
 //   loops) and loop-heavy bundled guests (bench, linux-entry with its CS changes at every
 //   SYSCALL/SYSRET/IRET and its compatibility-mode entries, smc, string-rep, far-forms),
-//   under native/idt and native/fred;
+//   under native/idt and native/fred, and single-step and breakpoints under native/idt;
 // - the budget: a run given maxInsns = B ends with icount = B and the state stepping has
 //   there, for budgets that end inside hot blocks;
 // - capture/restore at any point: a machine captured at seeded points and restored into a
@@ -37,6 +37,8 @@ interface Guest {
   image: string;
   /** Compare only this many instructions (a long guest). */
   maxInsns?: number;
+  /** Lockstep on these profiles (default: PROFILES). */
+  profiles?: string[];
 }
 
 const compiledCode = buildGuest('compiled-code');
@@ -47,6 +49,8 @@ const GUESTS: Guest[] = [
   { name: 'smc', image: buildGuest('smc') },
   { name: 'string-rep', image: buildGuest('string-rep'), maxInsns: 400_000 },
   { name: 'far-forms', image: buildGuest('far-forms') },
+  { name: 'single-step', image: buildGuest('single-step'), profiles: ['native/idt'] },
+  { name: 'breakpoints', image: buildGuest('breakpoints'), profiles: ['native/idt'] },
 ];
 const guest = (name: string): Guest => GUESTS.find((g) => g.name === name)!;
 
@@ -61,7 +65,7 @@ function length(g: Guest, profile: string): number {
 
 describe('compiled and stepped agree slice by slice (lockstep)', () => {
   for (const g of GUESTS) {
-    for (const profile of PROFILES) {
+    for (const profile of g.profiles ?? PROFILES) {
       it(`${g.name} on ${profile}`, (t) => {
         const r = lockstep(g.image, { profile, seed: 0x5eed + g.name.length, maxInsns: g.maxInsns });
         if (g.maxInsns === undefined) assert.equal(r.end.kind, 'exit-port', `${g.name} ran to its end`);
