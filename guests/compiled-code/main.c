@@ -34,8 +34,8 @@
  *   not accessed since its INVLPG, so no TLB entry cached before the change applies):
  *   CR0.WP = 1 (§4.6.1 "Determination of Access Rights": supervisor writes to read-only
  *   pages fault; with WP = 0 they are allowed) makes the next store fault with error code
- *   P|W = 0x3; CR4.FSGSBASE = 0 makes the next RDFSBASE #UD (Vol. 2 RDFSBASE "Protected
- *   Mode Exceptions"); EFER.NXE = 0 makes bit 63 of a PTE reserved (§4.5.4, Table 4-19), so
+ *   P|W = 0x3; CR4.FSGSBASE = 0 makes the next RDFSBASE #UD (Vol. 2 RDFSBASE "64-Bit Mode
+ *   Exceptions"); EFER.NXE = 0 makes bit 63 of a PTE reserved (§4.5.4), so
  *   the next load through a PTE with XD = 1 faults with P|RSVD = 0x9 (§4.7: RSVD is set
  *   only with P).  QEMU 7.2 reports 0x8 there (test/qemu-deviations.ts); the guest accepts
  *   it and the cross-check holds Ringside to the SDM.
