@@ -448,6 +448,16 @@ export const QEMU_DEVIATIONS: QemuDeviation[] = [
       qemuSource: RSVD_QEMU,
       why: RSVD_WHY + ` Here: ${what}.`,
     })),
+  {
+    guest: 'compiled-code',
+    line: /^nxe\.error_code$/,
+    vendors: BOTH,
+    sdmSection: RSVD_SDM + '; bit 63 (XD) of a PTE is reserved while IA32_EFER.NXE = 0 (§4.5.4)' + '; ' + APM_PF_ERR,
+    sdmValue: '0x9',
+    qemuValue: '0x8',
+    qemuSource: RSVD_QEMU,
+    why: RSVD_WHY + ' Here: a read through a PTE with XD set, the first after a hot loop cleared EFER.NXE: P|RSVD.',
+  },
   ...([['enumerated', '1', '0'], ['gp\\.', '#GP(0)', 'not enumerated'], ['ok\\.', 'none', 'not enumerated'],
     ['flush\\.', 'page B', 'not enumerated'], ['check\\.', 'yes', 'not enumerated']] as const)
     .map(([what, sdmValue, qemuValue]): QemuDeviation => ({
