@@ -305,15 +305,23 @@ export class Cpu implements CodeCache {
       msrs,
       events: {
         stepArmedAt: this.stepArmedAt, rfClearAt: this.rfClearAt, pendingDebug: this.pendingDebug,
-        movSsShadowAt: this.movSsShadowAt, stiShadowAt: this.stiShadowAt, halted: this.halted,
+        // A shadow or yield mark whose boundary has passed means nothing any more; the event
+        // window forgets it only when it next opens, so a capture reports it forgotten too
+        // (the same state however the run was sliced).
+        movSsShadowAt: this.pending(this.movSsShadowAt), stiShadowAt: this.pending(this.stiShadowAt), halted: this.halted,
         nmiPending: this.nmiPending, nmiBlocked: this.nmiBlocked,
-        dataHits: this.dataHits, repYieldAt: this.repYieldAt,
+        dataHits: this.dataHits, repYieldAt: this.pending(this.repYieldAt),
       },
       lapic: this.lapic.capture(),
       icount: this.icount,
       tscOffset: this.tscOffset,
       transitions: this.transitions,
     };
+  }
+
+  /** An instruction-boundary mark (events.ts), or -1 once its boundary has passed. */
+  private pending(at: number): number {
+    return at >= 0 && this.icount > at ? -1 : at;
   }
 
   /** Load a captured state, and rebuild everything derived from it: the mode, effective

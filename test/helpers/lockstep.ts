@@ -13,7 +13,6 @@ import { bootImage, restoreMachine, type Booted, type RunOptions } from '../../s
 import type { MachineState, RunEnd } from '../../src/machine/machine.js';
 import type { TransitionRecord } from '../../src/cpu/transition.js';
 import type { Injection } from '../../src/cpu/injections.js';
-import type { VcpuState } from '../../src/cpu/state.js';
 
 /** RAM for the guests compared here (each fits in it), so that comparing RAM after every
  *  slice stays cheap. */
@@ -107,17 +106,6 @@ function leaves(v: unknown, path: string, out: Map<string, unknown>): void {
   } else out.set(path, v);
 }
 
-/** The captured state, with the boundaries of the MOV SS and STI shadows and of a REP
- *  yield that have passed (before icount) shown as none (-1): such a value names a boundary
- *  that can never come again and is only compared for equality with the current one
- *  (events.ts), and it stays until the next event window, which runs where a run slice
- *  ends; so a run restored mid-way, whose slices end elsewhere, may hold -1 there. */
-function vcpuState(s: VcpuState): VcpuState {
-  const e = s.events;
-  for (const k of ['movSsShadowAt', 'stiShadowAt', 'repYieldAt'] as const) if (e[k] >= 0 && e[k] < s.icount) e[k] = -1;
-  return s;
-}
-
 /** The first physical address where two RAMs differ, or -1. */
 function firstRamDifference(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
@@ -141,8 +129,8 @@ export function differences(a: Side, b: Side, traceFrom = 0): string[] {
     out.push(`run end: ${a.name} ${ea?.kind} (${ea?.message}), ${b.name} ${eb?.kind} (${eb?.message})`);
   }
   const la = new Map<string, unknown>(), lb = new Map<string, unknown>();
-  leaves(vcpuState(ma.cpu.capture()), 'cpu', la);
-  leaves(vcpuState(mb.cpu.capture()), 'cpu', lb);
+  leaves(ma.cpu.capture(), 'cpu', la);
+  leaves(mb.cpu.capture(), 'cpu', lb);
   for (const [path, va] of la) {
     const vb = lb.get(path);
     if (va !== vb) out.push(`${path}: ${a.name} ${hex(va)}, ${b.name} ${hex(vb)}`);
