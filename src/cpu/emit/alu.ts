@@ -1,10 +1,11 @@
 // Integer arithmetic and logic spelled inline for compiled blocks: the ALU rows (ADD, OR,
 // ADC, SBB, AND, SUB, XOR, CMP, TEST), INC/DEC, NOT/NEG, at operand sizes 1, 4 and 8.
-// Each computes what ops/arith.ts alu() and incDec() compute and leaves the lazy flags
-// (flags.ts) exactly as they do, so whatever reads the flags later cannot tell.
+// ADD..TEST are ops/arith.ts's own definition (aluBody), which alu() is built from; INC,
+// DEC, NOT and NEG compute what unary() computes. The lazy flags are left in the block's
+// flag locals (emit/flags.ts) exactly as the semantics leave them in the CPU.
 
 import type { Insn } from '../insn.js';
-import { AluOp, Unary } from '../ops/arith.js';
+import { AluOp, Unary, aluBody, aluKind, FLAG_LOCALS } from '../ops/arith.js';
 import { Lazy } from '../flags.js';
 import type { FlagState } from './flags.js';
 import {
@@ -14,48 +15,13 @@ import {
 
 const SIZES_INLINE = new Set([1, 4, 8]);
 
-/** The lazy-flags kind an ALU operation leaves (alu()). */
-function lazyKind(op: number): Lazy {
-  switch (op) {
-    case AluOp.Add: return Lazy.Add;
-    case AluOp.Adc: return Lazy.Adc;
-    case AluOp.Sub: case AluOp.Cmp: return Lazy.Sub;
-    case AluOp.Sbb: return Lazy.Sbb;
-    default: return Lazy.Logic;
-  }
-}
-
-/** r, rh := x ∘ y at `size` (x, xh, y, yh already masked to the size, high halves 0 below
- *  64 bits), and the flag locals as alu() leaves the lazy flags. */
-export function aluText(g: Gen, op: number, size: number): string {
-  const m = size === 1 ? 255 : size === 2 ? 65535 : -1;
-  const carryIn = op === AluOp.Adc || op === AluOp.Sbb;
-  let t = carryIn ? `ci = ${g.carry()}; ` : 'ci = 0; ';
-  const cin = carryIn ? ' + ci' : '';
-  const bin = carryIn ? ' - ci' : '';
-  switch (op) {
-    case AluOp.Add: case AluOp.Adc:
-      t += size === 8
-        ? `c = (x >>> 0) + (y >>> 0)${cin}; r = c | 0; rh = (xh + yh + (c > 4294967295 ? 1 : 0)) | 0;`
-        : `r = (x + y${cin}) & ${m}; rh = 0;`;
-      break;
-    case AluOp.Sub: case AluOp.Sbb: case AluOp.Cmp:
-      t += size === 8
-        ? `c = (x >>> 0) - (y >>> 0)${bin}; r = c | 0; rh = (xh - yh - (c < 0 ? 1 : 0)) | 0;`
-        : `r = (x - y${bin}) & ${m}; rh = 0;`;
-      break;
-    case AluOp.And: case AluOp.Test: t += 'r = x & y; rh = xh & yh;'; break;
-    case AluOp.Or: t += 'r = x | y; rh = xh | yh;'; break;
-    default: t += 'r = x ^ y; rh = xh ^ yh;'; break;
-  }
-  return `${t} ${FLAG_LOCALS}`;
-}
-
-/** The flag locals of a lazy writer from its operands, result and carry. */
-const FLAG_LOCALS = 'fa = x; fah = xh; fb = y; fbh = yh; fr = r; frh = rh; fc = ci;';
+/** The ALU operation on x, y into r and the flag locals (ops/arith.ts aluText), CF read
+ *  from the block's flags when ADC/SBB needs it. */
+const aluText = (g: Gen, op: number, size: number): string =>
+  aluBody(op, size, op === AluOp.Adc || op === AluOp.Sbb ? g.carry() : '0');
 
 /** What an ALU operation leaves in the flag locals. */
-const aluFlags = (op: number, size: number): FlagState => ({ kind: lazyKind(op), size });
+const aluFlags = (op: number, size: number): FlagState => ({ kind: aluKind(op), size });
 
 function writes(op: number): boolean {
   return op !== AluOp.Cmp && op !== AluOp.Test;

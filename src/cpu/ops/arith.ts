@@ -7,6 +7,7 @@ import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { Lazy, getCF, resultFlags, statusFlags } from '../flags.js';
 import { CF, PF, AF, ZF, SF, OF, STATUS } from '../../arch/rflags.js';
+import { materialise } from '../emit/flags.js';
 import { DE } from '../../arch/vectors.js';
 
 /** ALU operations in ModRM.reg order of group 1 (and the one-byte opcode rows). */
@@ -16,51 +17,68 @@ export function sizeMask(size: number): number {
   return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
 }
 
-/** Compute a ∘ b, set the lazy flags; returns the low half, high half in cpu.hi. */
-export function alu(cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number): number {
-  const m = sizeMask(size);
-  a &= m; b &= m;
-  if (size !== 8) { aHi = 0; bHi = 0; }
-  let r = 0, rHi = 0, cin = 0;
-  let kind: Lazy;
+/** The lazy-flags kind an ALU operation leaves. */
+export function aluKind(op: number): Lazy {
   switch (op) {
-    case AluOp.Add: case AluOp.Adc: {
-      if (op === AluOp.Adc) cin = getCF(cpu);
-      if (size === 8) {
-        const s = (a >>> 0) + (b >>> 0) + cin;
-        r = s | 0;
-        rHi = (aHi + bHi + (s > 0xffffffff ? 1 : 0)) | 0;
-      } else {
-        r = (a + b + cin) & m;
-      }
-      kind = op === AluOp.Add ? Lazy.Add : Lazy.Adc;
-      break;
-    }
-    case AluOp.Sub: case AluOp.Sbb: case AluOp.Cmp: {
-      if (op === AluOp.Sbb) cin = getCF(cpu);
-      if (size === 8) {
-        const d = (a >>> 0) - (b >>> 0) - cin;
-        r = d | 0;
-        rHi = (aHi - bHi - (d < 0 ? 1 : 0)) | 0;
-      } else {
-        r = (a - b - cin) & m;
-      }
-      kind = op === AluOp.Sbb ? Lazy.Sbb : Lazy.Sub;
-      break;
-    }
-    case AluOp.And: case AluOp.Test: r = a & b; rHi = aHi & bHi; kind = Lazy.Logic; break;
-    case AluOp.Or: r = a | b; rHi = aHi | bHi; kind = Lazy.Logic; break;
-    default: r = a ^ b; rHi = aHi ^ bHi; kind = Lazy.Logic; break;
+    case AluOp.Add: return Lazy.Add;
+    case AluOp.Adc: return Lazy.Adc;
+    case AluOp.Sub: case AluOp.Cmp: return Lazy.Sub;
+    case AluOp.Sbb: return Lazy.Sbb;
+    default: return Lazy.Logic;
   }
-  cpu.lfOp = kind;
-  cpu.lfSize = size;
-  cpu.lfA = a; cpu.lfAHi = aHi;
-  cpu.lfB = b; cpu.lfBHi = bHi;
-  cpu.lfRes = r; cpu.lfResHi = rHi;
-  cpu.lfCin = cin;
-  cpu.hi = rHi;
-  return r;
 }
+
+/** The lazy-flags record of an ALU result: operands, result, carry in (flags.ts FlagRecord). */
+export const FLAG_LOCALS = 'fa = x; fah = xh; fb = y; fbh = yh; fr = r; frh = rh; fc = ci;';
+
+/** The operation, written once: r, rh := x ∘ y at `size` bytes, with x, y (and xh, yh at
+ *  64 bits) already masked to the size and 0 above it, the carry in (ADC, SBB) from the
+ *  expression `carryIn`; and the lazy-flags record in fa..fc. alu() below and compiled
+ *  blocks (emit/alu.ts) are both built from it. */
+export function aluBody(op: number, size: number, carryIn: string): string {
+  const m = size === 1 ? 255 : size === 2 ? 65535 : -1;
+  const withCarry = op === AluOp.Adc || op === AluOp.Sbb;
+  let t = withCarry ? `ci = ${carryIn}; ` : 'ci = 0; ';
+  const cin = withCarry ? ' + ci' : '';
+  const bin = withCarry ? ' - ci' : '';
+  switch (op) {
+    case AluOp.Add: case AluOp.Adc:
+      t += size === 8
+        ? `c = (x >>> 0) + (y >>> 0)${cin}; r = c | 0; rh = (xh + yh + (c > 4294967295 ? 1 : 0)) | 0;`
+        : `r = (x + y${cin}) & ${m}; rh = 0;`;
+      break;
+    case AluOp.Sub: case AluOp.Sbb: case AluOp.Cmp:
+      t += size === 8
+        ? `c = (x >>> 0) - (y >>> 0)${bin}; r = c | 0; rh = (xh - yh - (c < 0 ? 1 : 0)) | 0;`
+        : `r = (x - y${bin}) & ${m}; rh = 0;`;
+      break;
+    case AluOp.And: case AluOp.Test: t += 'r = x & y; rh = xh & yh;'; break;
+    case AluOp.Or: t += 'r = x | y; rh = xh | yh;'; break;
+    default: t += 'r = x ^ y; rh = xh ^ yh;'; break;
+  }
+  return `${t} ${FLAG_LOCALS}`;
+}
+
+/** Compute a ∘ b, set the lazy flags; returns the low half, high half in cpu.hi. Built from
+ *  aluBody, one case per operation and size. */
+export const alu = ((): ((cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number) => number) => {
+  let body = 'let x = 0, xh = 0, y = 0, yh = 0, r = 0, rh = 0, c = 0, ci = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fr = 0, frh = 0, fc = 0;\n';
+  body += 'switch (op) {\n';
+  for (let op = AluOp.Add; op <= AluOp.Test; op++) {
+    body += `case ${op}: switch (size) {\n`;
+    for (const size of [1, 2, 4, 8]) {
+      const m = size === 1 ? 255 : size === 2 ? 65535 : -1;
+      const operands = size === 8 ? 'x = a & -1; xh = aHi; y = b & -1; yh = bHi;' : `x = a & ${m}; xh = 0; y = b & ${m}; yh = 0;`;
+      body += `  ${size === 8 ? 'default' : `case ${size}`}: ${operands} ${aluBody(op, size, 'getCF(cpu)')}` +
+        ` ${materialise({ kind: aluKind(op), size })} cpu.hi = rh; return r;\n`;
+    }
+    body += '}\n';
+  }
+  body += '}\nthrow new Error("alu: unknown operation " + op);';
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('getCF', `return function alu(cpu, op, size, a, aHi, b, bHi) {\n${body}\n};`)(getCF) as
+    (cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number) => number;
+})();
 
 /** INC/DEC: like ADD/SUB 1 but CF is preserved. */
 export function incDec(cpu: Cpu, dec: boolean, size: number, a: number, aHi: number): number {
