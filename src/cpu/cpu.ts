@@ -56,6 +56,8 @@ import { armBreakpoints, discardDebugTraps, watchedKinds, DR6_BD, DR6_FIXED_1, D
 export { Mode, TLB_SIZE, TlbKind, formatLinear };
 
 const PAGE_SIZE = 4096;
+/** Dropped decode pages kept for reuse (Cpu.sparePages). */
+const SPARE_PAGES = 16;
 
 const TWO32 = 4294967296;
 /** The fast canonical check, for 4-level paging: bits 63:47 equal (SDM Vol. 1 §3.3.7.1).
@@ -230,6 +232,11 @@ export class Cpu implements CodeCache {
   /** 1 where the slot's translation is global (leaf G = 1 with CR4.PGE = 1, SDM Vol. 3A
    *  §4.10.2.4): kept by MOV to CR3 and by INVPCID types 1 and 3. */
   readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+  /** The slots filled since they were last cleared, so that a flush clears those only (a
+   *  run that reloads CR3 often, or restores state per case, touches a few of 4096). */
+  private readonly tlbUsed = new Int32Array(TLB_SIZE);
+  private readonly tlbListed = new Uint8Array(TLB_SIZE);
+  private tlbUsedCount = 0;
   /** Offsets into tlbTag for the current privilege's data and fetch kinds. */
   tlbRead = 0;
   tlbWrite = TLB_SIZE;
@@ -243,6 +250,11 @@ export class Cpu implements CodeCache {
   private codeBase = NaN;
   private codePage: (Insn | undefined)[] = [];
   private codePpn = -1;
+  /** Decode pages dropped and emptied, kept for reuse: a guest that rewrites its code (or a
+   *  harness that reloads it per case) would otherwise allocate 4096 slots each time; which
+   *  offsets a page holds is kept beside it, so emptying it costs what filling it did. */
+  private readonly sparePages: (Insn | undefined)[][] = [];
+  private readonly pageOffsets = new WeakMap<(Insn | undefined)[], number[]>();
   /** The host entry points (host-entry.ts). */
   readonly hostEntries = new HostEntries(this);
 
@@ -667,17 +679,27 @@ export class Cpu implements CodeCache {
   /** Invalidate every translation, global ones included (SDM Vol. 3A §4.10.4.1: a change
    *  of CR4.PGE, CR4.PCIDE 1 -> 0, INVPCID type 2, and the model's other flushes). */
   flushTlb(): void {
-    this.tlbTag.fill(NaN);
+    const tags = this.tlbTag;
+    for (let k = 0; k < this.tlbUsedCount; k++) {
+      const slot = this.tlbUsed[k];
+      for (let kind = 0; kind < TLB_KINDS; kind++) tags[kind * TLB_SIZE + slot] = NaN;
+      this.tlbListed[slot] = 0;
+    }
+    this.tlbUsedCount = 0;
     this.codeBase = NaN;
   }
 
   /** Invalidate every non-global translation (MOV to CR3, INVPCID types 1 and 3: §4.10.4.1). */
   flushTlbNonGlobal(): void {
-    const tags = this.tlbTag, global = this.tlbGlobal;
-    for (let slot = 0; slot < TLB_SIZE; slot++) {
-      if (global[slot] !== 0) continue;
-      for (let k = 0; k < TLB_KINDS; k++) tags[k * TLB_SIZE + slot] = NaN;
+    const tags = this.tlbTag, global = this.tlbGlobal, used = this.tlbUsed;
+    let kept = 0;
+    for (let k = 0; k < this.tlbUsedCount; k++) {
+      const slot = used[k];
+      if (global[slot] !== 0) { used[kept++] = slot; continue; }
+      for (let kind = 0; kind < TLB_KINDS; kind++) tags[kind * TLB_SIZE + slot] = NaN;
+      this.tlbListed[slot] = 0;
     }
+    this.tlbUsedCount = kept;
     this.codeBase = NaN;
   }
 
@@ -698,6 +720,7 @@ export class Cpu implements CodeCache {
     if (this.bpData !== 0) kinds = watchedKinds(this, vpn, kinds);
     this.tlbPhys[slot] = physPage;
     this.tlbGlobal[slot] = global ? 1 : 0;
+    if (this.tlbListed[slot] === 0) { this.tlbListed[slot] = 1; this.tlbUsed[this.tlbUsedCount++] = slot; }
     for (let k = 0; k < TLB_KINDS; k++) this.tlbTag[k * TLB_SIZE + slot] = (kinds & (1 << k)) !== 0 ? vpn : NaN;
   }
 
@@ -1004,7 +1027,7 @@ export class Cpu implements CodeCache {
     const cached = this.codePage[off];
     if (cached !== undefined) return cached;
     const insn = this.decodeAt(rip);
-    if (off + insn.len <= PAGE_SIZE) this.codePage[off] = insn;
+    if (off + insn.len <= PAGE_SIZE) this.cacheDecoded(off, insn);
     return insn;
   }
 
@@ -1030,7 +1053,7 @@ export class Cpu implements CodeCache {
       const key = ppn * 2 + (this.mode === Mode.Long64 ? 1 : 0);
       page = this.icache[key];
       if (page === undefined) {
-        page = new Array<Insn | undefined>(PAGE_SIZE);
+        page = this.sparePages.pop() ?? new Array<Insn | undefined>(PAGE_SIZE);
         if (ppn < this.mem.pages) {
           this.icache[key] = page;
           this.codeMark[ppn] = 1;
@@ -1040,6 +1063,15 @@ export class Cpu implements CodeCache {
     this.codePage = page;
     this.codePpn = ppn;
     this.codeBase = Math.floor(rip / PAGE_SIZE) * PAGE_SIZE;
+  }
+
+  /** Hold a decoded instruction in the current code page (on a miss: not the hot path). */
+  private cacheDecoded(off: number, insn: Insn): void {
+    const page = this.codePage;
+    let filled = this.pageOffsets.get(page);
+    if (filled === undefined) { filled = []; this.pageOffsets.set(page, filled); }
+    filled.push(off);
+    page[off] = insn;
   }
 
   /** Host entry points were added or removed: find the code page afresh, and stop a
@@ -1072,8 +1104,17 @@ export class Cpu implements CodeCache {
    *  them (self-modifying and cross-modifying code); a running block stops there. */
   dropCodePage(ppn: number): void {
     this.blockExit = true;
-    this.icache[ppn * 2] = undefined;
-    this.icache[ppn * 2 + 1] = undefined;
+    for (const key of [ppn * 2, ppn * 2 + 1]) {
+      const page = this.icache[key];
+      if (page === undefined) continue;
+      this.icache[key] = undefined;
+      const filled = this.pageOffsets.get(page);
+      if (this.sparePages.length < SPARE_PAGES && filled !== undefined) {
+        for (const off of filled) page[off] = undefined;
+        filled.length = 0;
+        this.sparePages.push(page);
+      }
+    }
     if (this.hostEntries.pages.size !== 0) this.hostEntries.dropPhysical(ppn);
     if (ppn === this.codePpn) this.codeBase = NaN;
   }
@@ -1203,7 +1244,7 @@ export class Cpu implements CodeCache {
       return null;
     }
     if (off + insn.len > PAGE_SIZE) return null;
-    this.codePage[off] = insn;
+    this.cacheDecoded(off, insn);
     return insn;
   };
 

@@ -224,15 +224,15 @@ export class OracleModel {
     }
     s.rflags = (c.regs[32] & USER_FLAGS) | 0x202;
     this.cpu.restore(s);
-    mem.bytes.set(this.images[c.image], P_SCRATCH);
-    for (const p of c.patches) mem.bytes.set(p.bytes, P_SCRATCH + p.offset);
+    // Host-side writes: decodes of the pages written are dropped, the handler page's stay.
+    mem.write(P_SCRATCH, this.images[c.image]);
+    for (const p of c.patches) mem.write(P_SCRATCH + p.offset, p.bytes);
     const stub = this.host.stub;
-    mem.bytes.set(c.code, P_CODE);
-    mem.bytes.set(stub, P_CODE + c.code.length);
+    mem.write(P_CODE, c.code);
+    mem.write(P_CODE + c.code.length, stub);
     const used = c.code.length + stub.length;
-    if (this.codeDirty > used) mem.bytes.fill(0xcc, P_CODE + used, P_CODE + this.codeDirty);
+    if (this.codeDirty > used) mem.fill(P_CODE + used, this.codeDirty - used, 0xcc);
     this.codeDirty = used;
-    this.machine.memory.invalidateAllCode();
   }
 
   /** Decode bytes placed at the code page with the model's decoder (for the generator):
