@@ -15,6 +15,7 @@ import { alu, AluOp } from './arith.js';
 import { getZF } from '../flags.js';
 import { DF } from '../../arch/rflags.js';
 import { ES, DS } from '../../arch/descriptors.js';
+import { TLB_SIZE } from '../tlb.js';
 import { ioAccess } from '../debug.js';
 
 const CHUNK = 4096;
@@ -115,6 +116,62 @@ function once(cpu: Cpu, i: Insn, kind: number, size: number, delta: number): voi
   }
 }
 
+/** The physical address of `bytes` at (lo, hi) + the effective base of `seg` in 64-bit mode,
+ *  if that linear address is 48-bit canonical, the bytes stay in its page, the TLB holds the
+ *  page for this access kind (tag offset) and it is RAM; else -1 (the long way decides). */
+function heldInPage(cpu: Cpu, seg: number, lo: number, hi: number, bytes: number, tagBase: number): number {
+  const sum = (lo >>> 0) + (cpu.segEffLo[seg] >>> 0);
+  const h = (hi + cpu.segEffHi[seg] + (sum > 0xffffffff ? 1 : 0)) | 0;
+  const off = sum & 0xfff;
+  if (((h << 16) >> 16) !== h || off + bytes > 4096) return -1;
+  const vpn = h * 1048576 + (sum >>> 12);
+  const slot = vpn & (TLB_SIZE - 1);
+  if (cpu.tlbTag[tagBase + slot] !== vpn) return -1;
+  const p = cpu.tlbPhys[slot] + off;
+  return p + bytes <= cpu.mem.size ? p : -1;
+}
+
+/** A whole forward REP MOVS/STOS in 64-bit mode (64-bit addresses) whose source and
+ *  destination each stay in one page the TLB holds, that completes within the instruction
+ *  budget: done at once, with what the element loop would leave (rSI/rDI advanced, rCX 0,
+ *  one instruction per iteration). False when any of that does not hold. */
+function wholeString(cpu: Cpu, i: Insn, kind: number, size: number): boolean {
+  if (cpu.regHi[1] !== 0) return false;
+  const count = cpu.regLo[1] >>> 0;
+  if (count === 0 || count > CHUNK || cpu.icount + count > cpu.icountLimit) return false;
+  const bytes = count * size;
+  const mem = cpu.mem;
+  const pd = heldInPage(cpu, ES, cpu.regLo[7], cpu.regHi[7], bytes, cpu.tlbWrite);
+  if (pd < 0) return false;
+  if (kind === Str.Movs) {
+    const ps = heldInPage(cpu, i.segOverride ? i.seg : DS, cpu.regLo[6], cpu.regHi[6], bytes, cpu.tlbRead);
+    if (ps < 0 || (pd > ps && pd < ps + bytes)) return false; // a forward overlap repeats a pattern
+    cpu.noteWrite(pd);
+    // Short copies in words (no overlap here but a backward one, which a forward word copy
+    // handles as the element loop does): cheaper than copyWithin's call.
+    if (bytes <= 64 && (bytes & 3) === 0) {
+      const v = cpu.view;
+      for (let k = 0; k < bytes; k += 4) v.setInt32(pd + k, v.getInt32(ps + k, true), true);
+    } else mem.bytes.copyWithin(pd, ps, ps + bytes);
+    step(cpu, 6, 8, bytes);
+  } else {
+    cpu.noteWrite(pd);
+    const lo = cpu.regLo[0], hi = cpu.regHi[0];
+    if (size === 1) mem.bytes.fill(lo & 0xff, pd, pd + bytes);
+    else {
+      for (let at = pd; at < pd + bytes; at += size) {
+        if (size === 2) cpu.view.setUint16(at, lo & 0xffff, true);
+        else { cpu.view.setInt32(at, lo, true); if (size === 8) cpu.view.setInt32(at + 4, hi, true); }
+      }
+    }
+  }
+  step(cpu, 7, 8, bytes);
+  cpu.regLo[1] = 0;
+  cpu.icount += count - 1;
+  cpu.repYieldAt = -1;
+  return true;
+}
+
 /** Forward REP MOVS/STOS over runs that stay inside one page on each side: the same
  *  element-by-element result, copied in bulk. Returns the iterations done; stops where
  *  a run would cross a page, overlap forward, or leave RAM, and lets the loop go on. */
@@ -191,7 +248,10 @@ export function stringOp(cpu: Cpu, i: Insn): void {
   let n = 0;
   // In 64-bit mode only: there are no segment limits or types to check element by element.
   // Not while a data breakpoint is armed: each element's access must reach its check (debug.ts).
-  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && cpu.mode === Mode.Long64 && cpu.bpData === 0) n = bulk(cpu, i, kind, size);
+  if ((kind === Str.Movs || kind === Str.Stos) && delta > 0 && cpu.mode === Mode.Long64 && cpu.bpData === 0) {
+    if (i.asz === 8 && wholeString(cpu, i, kind, size)) return;
+    n = bulk(cpu, i, kind, size);
+  }
   while (!countIsZero(cpu, i.asz)) {
     if (n > 0 && (n >= CHUNK || cpu.icount + n >= cpu.icountLimit)) {
       // Yield with RIP on this instruction; the next step continues the string. An event
