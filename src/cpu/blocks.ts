@@ -25,12 +25,14 @@ import { Mode } from './mode.js';
 import { ENTRIES, type BlockRole } from './opcodes.js';
 import type { Emitted, Gen } from './emit/gen.js';
 import * as F from './emit/flags.js';
+import { emitJcc, emitJmpRel, emitCallRel } from './emit/branches.js';
 import type { FlagState } from './emit/flags.js';
 import { condition, getCF, getOF, carryOf, overflowOf, conditionOf } from './flags.js';
 
 /** Executions of a block entry in the interpreter before it is compiled. */
 export const HOT = 16;
 const MAX_LENGTH = 64;
+const PAGE_SIZE = 4096;
 
 /** The semantics of the rows marked `block` (opcodes.ts), with their decode-time
  *  specialisations (a specialised form keeps its row's role). A decoded instruction is
@@ -56,6 +58,19 @@ let branch: ReadonlySet<Exec> | null = null;
 export function blockRole(exec: Exec): BlockRole | null {
   if (straight === null || branch === null) { straight = semanticsOf('straight'); branch = semanticsOf('branch'); }
   return straight.has(exec) ? 'straight' : branch.has(exec) ? 'branch' : null;
+}
+
+/** Where a block goes on after a direct branch in 64-bit mode whose path stays in the page
+ *  (`after`: the page offset after it), or null: it ends the block. JMP and CALL go on at
+ *  their target; Jcc at its likelier side, the target of a backward one (a loop) and the
+ *  next instruction of a forward one, and leaves the block when the other side is taken. */
+function continuation(i: Insn, after: number): number | null {
+  const emit = ENTRIES[i.entry].emit;
+  if (i.osz !== 8 || (emit !== emitJcc && emit !== emitJmpRel && emit !== emitCallRel)) return null;
+  const target = after + i.immLo;
+  if (target < 0 || target >= PAGE_SIZE) return emit === emitJcc && target >= after ? (after < PAGE_SIZE ? after : null) : null;
+  if (emit !== emitJcc) return target;
+  return target < after ? target : after < PAGE_SIZE ? after : null;
 }
 
 /** The block function's locals, which emitted code uses by name (emit/gen.ts, emit/flags.ts). */
@@ -117,8 +132,11 @@ class Builder implements Gen {
 /** Compile the block starting at `entry` (page offset `off`); `at(off)` returns the decoded
  *  instruction at an offset of the same page, or null if there is none to include. */
 export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: number) => Insn | null): void {
+  const inline = cpu.mode === Mode.Long64;
   const insns: Insn[] = [];
+  /** Each instruction's offset from the entry (page offset - off). */
   const starts: number[] = [];
+  const visited = new Set<number>();
   let pos = off;
   let insn: Insn | null = entry;
   let endsInBranch = false;
@@ -127,14 +145,24 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
     if (role === null) break;
     insns.push(insn);
     starts.push(pos - off);
+    visited.add(pos);
     pos += insn.len;
-    if (role === 'branch') { endsInBranch = true; break; }
+    if (role === 'branch') {
+      // A direct branch whose path goes on in this page does not end the block (see
+      // continuation); the path may not come back to an instruction the block holds.
+      const next = inline ? continuation(insn, pos) : null;
+      if (next === null || visited.has(next)) { endsInBranch = true; break; }
+      pos = next;
+    }
     insn = at(pos);
   }
   if (insns.length < 2) return;
+  // A block cut at MAX_LENGTH (or at an instruction it cannot hold) right after a branch it
+  // went through ends in that branch.
+  if (blockRole(insns[insns.length - 1].exec) === 'branch') endsInBranch = true;
+  const end = pos - off;
 
   const g = new Builder(cpu);
-  const inline = cpu.mode === Mode.Long64;
   let body = PROLOGUE;
   const n = insns.length;
   for (let k = 0; k < n; k++) {
@@ -146,10 +174,14 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
     const emit = inline ? ENTRIES[i.entry].emit : null;
     const out: Emitted | null = emit === null ? null : emit(g, i);
     const exact = `cpu.rip = b + ${s}; cpu.icount = ic + ${k};`;
+    // A branch the block goes through: where the path goes on, and the way out elsewhere.
+    const through = !last && blockRole(i.exec) === 'branch';
+    const leave = (rip: string): string => `${g.dirty && g.flags !== null ? F.materialise(g.flags) : ''} cpu.icount = ic + ${k + 1}; cpu.rip = ${rip}; return;`;
     // The instruction's semantics, called: after it a branch's target is where it left
     // nextRip; anywhere else a set blockExit ends the block after this instruction.
     const call = (): string => `${g.materialise()} cpu.nextRip = ${g.next}; ${g.ref(i.exec)}(cpu, ${g.ref(i)});` +
-      (last ? (endsInBranch ? ' nx = cpu.nextRip;' : '') : ` if (cpu.blockExit) { cpu.icount = ic + ${k + 1}; cpu.rip = ${g.next}; return; }`);
+      (through ? ` ${leave('cpu.nextRip')}`
+        : last ? (endsInBranch ? ' nx = cpu.nextRip;' : '') : ` if (cpu.blockExit) { cpu.icount = ic + ${k + 1}; cpu.rip = ${g.next}; return; }`);
     if (out === null) {
       body += `${exact} ${call()}\n`;
       // Whatever the semantics did to the flags is in the CPU's fields.
@@ -157,18 +189,19 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
       continue;
     }
     const first = g.needsFields ? g.materialise() : '';
+    const fast = through ? `${out.fast} if (nx !== b + ${starts[k + 1]}) { ${leave('nx')} }` : out.fast;
     if (out.when === undefined) {
-      body += `${first} ${out.faults ? exact : ''} ${out.fast}\n`;
+      body += `${first} ${out.faults ? exact : ''} ${fast}\n`;
     } else {
       const wasDirty = g.dirty;
       const slow = `${call()}${out.flags !== undefined ? ` ${F.reload(out.flags)}` : ''}`;
       // The fast path left the CPU's fields as they were (stale if the locals were newer).
       g.dirty = wasDirty;
-      body += `${first} ${out.faults ? exact : ''} if (${out.when}) { ${out.fast} } else { ${slow} }\n`;
+      body += `${first} ${out.faults ? exact : ''} if (${out.when}) { ${fast} } else { ${slow} }\n`;
     }
     if (out.flags !== undefined) { g.flags = out.flags; g.dirty = true; }
   }
-  body += `${g.materialise()} cpu.icount = ic + ${n}; cpu.rip = ${endsInBranch ? 'nx' : `b + ${pos - off}`};\n`;
+  body += `${g.materialise()} cpu.icount = ic + ${n}; cpu.rip = ${endsInBranch ? 'nx' : `b + ${end}`};\n`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function(...CONSTANTS, ...g.params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
   entry.block = make(...constantsOf(cpu), ...g.args);
