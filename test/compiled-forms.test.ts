@@ -22,7 +22,7 @@ import { HOT } from '../src/cpu/blocks.js';
 import { featureSet } from '../src/cpu/cpuid.js';
 import type { Case } from '../src/lab/oracle/layout.js';
 
-const CASES = 6000;
+const CASES = 4000;
 const BUDGET = 10_000;
 
 const HOST = { fsBase: 0n, gsBase: 0n, sel: [USER_DS, USER_CS, USER_DS, USER_DS, 0, 0], stub: new Uint8Array(0) };
