@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { BadInput } from '../../src/machine/errors.js';
 import { nativeHost } from '../../src/hosts/native/host.js';
 import { QEMU_BINARY, qemuArgs } from '../../src/lab/qemu.js';
+import { seededRandom } from './random.js';
 
 export interface Mutant {
   /** File offset of the changed byte. */
@@ -24,23 +25,12 @@ export interface Mutant {
   bytes: Buffer;
 }
 
-/** mulberry32: a small deterministic PRNG, so a seed names the same mutants everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` mutants of `image`, each with one byte changed to a different value. Mutant i
  *  changes a byte of regions[i % regions.length] ([start, end) file offsets; default the
  *  whole file), so small regions that matter (headers) get their share. */
 export function mutants(image: Buffer, count: number, seed: number, regions: ReadonlyArray<readonly [number, number]> = [[0, image.length]]): Mutant[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed); // a seed names the same mutants everywhere
   const out: Mutant[] = [];
   for (let i = 0; i < count; i++) {
     const [start, end] = regions[i % regions.length]!;

@@ -13,22 +13,13 @@ import { bootImage, restoreMachine, type Booted, type RunOptions } from '../../s
 import type { MachineState, RunEnd } from '../../src/machine/machine.js';
 import type { TransitionRecord } from '../../src/cpu/transition.js';
 import type { Injection } from '../../src/cpu/injections.js';
+import { seededRandom } from './random.js';
 
 /** RAM for the guests compared here (each fits in it), so that comparing RAM after every
  *  slice stays cheap. */
 export const LOCKSTEP_MEMORY_MIB = 8;
 
-/** A seeded generator of numbers in [0, 1) (mulberry32): the same seed, the same slices. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** A whole number in [lo, hi]. */
 export function between(rand: () => number, lo: number, hi: number): number {
