@@ -68,9 +68,8 @@ function continuation(i: Insn, after: number): number | null {
   const emit = ENTRIES[i.entry].emit;
   if (i.osz !== 8 || (emit !== emitJcc && emit !== emitJmpRel && emit !== emitCallRel)) return null;
   const target = after + i.immLo;
-  if (target < 0 || target >= PAGE_SIZE) return emit === emitJcc && target >= after ? (after < PAGE_SIZE ? after : null) : null;
-  if (emit !== emitJcc) return target;
-  return target < after ? target : after < PAGE_SIZE ? after : null;
+  const next = emit !== emitJcc || target < after ? target : after;
+  return next >= 0 && next < PAGE_SIZE ? next : null;
 }
 
 /** The block function's locals, which emitted code uses by name (emit/gen.ts, emit/flags.ts). */
