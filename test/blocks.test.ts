@@ -10,7 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPvhImage } from './helpers/pvh-image.js';
-import { runImage } from '../src/lab/run.js';
+import { bootImage, runBooted, runImage } from '../src/lab/run.js';
+import { BadInput } from '../src/machine/errors.js';
 import { runUnderQemu } from '../src/lab/qemu.js';
 import { HOT } from '../src/cpu/blocks.js';
 
@@ -62,4 +63,27 @@ test('a fault inside a hot block reports the faulting instruction and counts tho
   assert.equal(BigInt(r.registers.rip), BigInt(divRip));
   // 1 (first mov) + n full iterations of 5 instructions + mov, xor before the faulting DIV.
   assert.equal(r.instructions, 1 + n * 5 + 2);
+});
+
+test('a block entry compiles at its hotThreshold-th interpreted run, not before; a bad threshold is refused', () => {
+  // mov $n,%ecx; xor %eax,%eax; loop: add %ecx,%eax; dec %ecx; jnz loop; out %eax,$0xf4
+  // The loop's head is an entry n - 1 times: each time the JNZ is taken. The first time it
+  // is reached by falling through the interpreted XOR, which is no entry (Insn.straight).
+  const n = 100;
+  const code = [0xb9, ...imm32(n), 0x31, 0xc0, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xfa, 0xe7, 0xf4];
+  const path = join(dir, 'threshold.elf');
+  writeFileSync(path, buildPvhImage({ code, loadAddr: LOAD }));
+  const blocks = (hotThreshold: number): number => {
+    const b = bootImage(path, { profile: 'native/idt', hotThreshold });
+    const r = runBooted(b, path, { profile: 'native/idt' });
+    assert.equal(r.exitValue, n * (n + 1) / 2);
+    return b.machine.cpu.blocksCompiled;
+  };
+  assert.equal(blocks(n), 0);
+  assert.equal(blocks(n - 1), 1);
+  assert.equal(blocks(2), 1);
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => bootImage(path, { profile: 'native/idt', hotThreshold: bad }),
+      (e: unknown) => e instanceof BadInput && /compile threshold must be a positive integer/.test(e.message));
+  }
 });

@@ -10,6 +10,7 @@
 //   loops) and loop-heavy bundled guests (bench, linux-entry with its CS changes at every
 //   SYSCALL/SYSRET/IRET and its compatibility-mode entries, smc, string-rep, far-forms),
 //   under native/idt and native/fred, and single-step and breakpoints under native/idt;
+// - every bundled guest: run to its end compiled and stepped, it ends in the same state;
 // - the budget: a run given maxInsns = B ends with icount = B and the state stepping has
 //   there, for budgets that end inside hot blocks;
 // - capture/restore at any point: a machine captured at seeded points and restored into a
@@ -20,14 +21,17 @@
 //   delivered where the SDM puts them (an NMI at the boundary of its tick, Vol. 3A §6.7;
 //   an unmasked interrupt likewise, §6.8.1).
 //
-// The guests run with 8 MiB of RAM (enough for each) so that comparing RAM after every
-// slice is cheap. Every schedule is seeded: the same slices on every run.
+// The compiled side compiles a block entry at its 16th interpreted run (lockstep.ts
+// COMPILE_AT), not after thousands as by default, so that short loops and the guests' code
+// at large run compiled. The guests run with 8 MiB of RAM (enough for each) so that
+// comparing RAM after every slice is cheap. Every schedule is seeded: the same slices on
+// every run.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildGuest } from '../src/guest/build.js';
+import { buildGuest, listGuests } from '../src/guest/build.js';
 import type { Injection } from '../src/cpu/injections.js';
-import { advance, assertSame, between, boot, finish, lockstep, restore, seededRandom, type Side } from './helpers/lockstep.js';
+import { COMPILE_AT, advance, assertSame, between, boot, finish, lockstep, restore, seededRandom, type Side } from './helpers/lockstep.js';
 import { symbols } from './helpers/syscall-host.js';
 
 const PROFILES = ['native/idt', 'native/fred'];
@@ -72,9 +76,25 @@ describe('compiled and stepped agree slice by slice (lockstep)', () => {
         const r = lockstep(g.image, { profile, seed: 0x5eed + g.name.length, maxInsns: g.maxInsns });
         if (g.maxInsns === undefined) assert.equal(r.end.kind, 'exit-port', `${g.name} ran to its end`);
         assert.ok(r.budgetEnds > 50, `${r.budgetEnds} slices ended by the budget`);
-        t.diagnostic(`${r.slices} slices, ${r.instructions} instructions`);
+        assert.ok(r.blocks > 0, 'the compiled side compiled blocks');
+        t.diagnostic(`${r.slices} slices, ${r.instructions} instructions, ${r.blocks} blocks compiled`);
       });
     }
+  }
+});
+
+describe('every bundled guest ends compiled as it ends stepped', () => {
+  for (const name of listGuests()) {
+    it(name, (t) => {
+      const image = GUESTS.find((g) => g.name === name)?.image ?? buildGuest(name);
+      const compiled = boot(image, { profile: 'native/idt', stepped: false });
+      const stepped = boot(image, { profile: 'native/idt', stepped: true });
+      const end = finish(compiled);
+      finish(stepped);
+      assert.equal(end.kind, 'exit-port', `${name}: ${end.message}`);
+      assertSame(compiled, stepped, name);
+      t.diagnostic(`${compiled.booted.machine.instructions} instructions, ${compiled.booted.machine.cpu.blocksCompiled} blocks compiled`);
+    });
   }
 });
 
@@ -145,8 +165,19 @@ describe('injected events at every instruction boundary of a hot loop', () => {
   }
   const { tick: inLoop, first } = intoLoop();
   const state = first.booted.machine.capture();
-  // 160 instructions (40 iterations) after the restore the loop's block is compiled.
-  const window = Array.from({ length: 120 }, (_, k) => inLoop + 160 + k);
+  // COMPILE_AT iterations of the 4-instruction loop after the restore compile its block; by
+  // 10 x COMPILE_AT instructions (40 iterations) it has long run compiled.
+  const start = inLoop + 10 * COMPILE_AT;
+  const window = Array.from({ length: 120 }, (_, k) => start + k);
+
+  it('the window is inside the loop, after its block was compiled', () => {
+    const s = restore(state, { profile, stepped: false }, 'compiled');
+    assert.equal(s.booted.machine.cpu.blocksCompiled, 0);
+    assert.equal(advance(s, start).kind, 'insn-budget');
+    const rip = s.booted.machine.cpu.rip;
+    assert.ok(rip >= loopStart && rip < loopEnd, `rip 0x${rip.toString(16)} in the events loop`);
+    assert.ok(s.booted.machine.cpu.blocksCompiled > 0, 'a block was compiled');
+  });
 
   const delivered = (s: Side, vector: number): number[] => s.trace.filter((r) => r.kind === 'delivery' && r.vector === vector).map((r) => r.icount);
   const line = (s: Side, name: string): string | undefined =>
@@ -181,15 +212,15 @@ describe('injected events at every instruction boundary of a hot loop', () => {
       assert.equal(at.length, 1);
       assert.equal(Number(BigInt(at[0].before.registers.rip)), mid, 'taken at the boundary before the instruction at the address');
 
-      // Added while the loop runs compiled (inLoop + 160), in both machines at the same tick.
+      // Added while the loop runs compiled (the window's start), in both machines at the same tick.
       const c2 = restore(state, { profile, stepped: false }, 'compiled');
       const s2 = restore(state, { profile, stepped: true }, 'stepped');
       for (const s of [c2, s2]) {
-        advance(s, inLoop + 162);
+        advance(s, start + 2);
         s.booted.machine.cpu.injections.add({ event, at: { rip: mid } });
         finish(s);
       }
-      assertSame(c2, s2, `vector ${vector} at rip 0x${mid.toString(16)} added at tick ${inLoop + 162}`);
+      assertSame(c2, s2, `vector ${vector} at rip 0x${mid.toString(16)} added at tick ${start + 2}`);
       const later = s2.trace.filter((r) => r.kind === 'delivery' && r.vector === vector);
       assert.equal(later.length, 1);
       assert.equal(Number(BigInt(later[0].before.registers.rip)), mid);

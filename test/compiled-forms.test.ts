@@ -4,8 +4,9 @@
 // scratch region, branches -- and each runs on two oracle models: one stepping every
 // instruction through its row's semantics (Cpu.stepped, the code the hardware oracle
 // checks against real CPUs), one running the sequence as compiled blocks (blocks.ts,
-// emit/*.ts: after HOT runs of the same start state the entry is compiled; the TLB starts
-// cold each run, so both the fast paths and the slow paths run). After the sequence the
+// emit/*.ts: the entry compiles on the second run of the same start state, and the third
+// runs the blocks already there; the TLB starts cold each run, so both the fast paths and
+// the slow paths run). After the sequence the
 // INT3 past its end is delivered and the handler halts; the two machines must then agree
 // on the whole architectural state (registers, RFLAGS -- undefined flags included, as the
 // flavour's table gives them --, control registers, the instruction count) and on every
@@ -18,12 +19,13 @@ import { OracleModel, USER_CS, USER_DS } from '../src/lab/oracle/model.js';
 import { Generator, Rng, makeImages, IMAGE_SEED } from '../src/lab/oracle/generator.js';
 import { classify } from '../src/lab/oracle/comparable.js';
 import { ENTRIES } from '../src/cpu/opcodes.js';
-import { HOT } from '../src/cpu/blocks.js';
 import { featureSet } from '../src/cpu/cpuid.js';
 import type { Case } from '../src/lab/oracle/layout.js';
 
 const CASES = 4000;
 const BUDGET = 10_000;
+/** The compiled model's compile threshold (RunOptions.hotThreshold). */
+const COMPILE_AT = 2;
 
 const HOST = { fsBase: 0n, gsBase: 0n, sel: [USER_DS, USER_CS, USER_DS, USER_DS, 0, 0], stub: new Uint8Array(0) };
 
@@ -62,8 +64,8 @@ function describe(c: Case): string {
 for (const vendor of ['intel', 'amd'] as const) {
   test(`compiled blocks agree with stepping on every block form (${vendor} flavour, ${CASES} random sequences)`, () => {
     const images = makeImages(IMAGE_SEED);
-    const compiled = new OracleModel(HOST, images, vendor);
-    const stepped = new OracleModel(HOST, images, vendor, true);
+    const compiled = new OracleModel(HOST, images, vendor, { hotThreshold: COMPILE_AT });
+    const stepped = new OracleModel(HOST, images, vendor, { stepped: true });
     const pool = blockPool(vendor);
     const rng = new Rng(vendor === 'intel' ? 18 : 1818);
     const gen = new Generator(rng, pool, {
@@ -80,8 +82,8 @@ for (const vendor of ['intel', 'amd'] as const) {
       const start = compiled.cpu.capture();
       const memory = compiled.machine.memory.bytes.slice();
       let got: string | null = null;
-      // The same start state HOT + 1 times: the last runs reach the compiled block.
-      for (let k = 0; k <= HOT; k++) {
+      // The same start state COMPILE_AT + 1 times: the last runs reach the compiled blocks.
+      for (let k = 0; k <= COMPILE_AT; k++) {
         compiled.machine.memory.bytes.set(memory);
         compiled.cpu.restore(start);
         got = runCase(compiled);

@@ -3,8 +3,9 @@
  * Each loop is in assembler so that the instruction that faults, traps or is modified
  * has a label main.c compares addresses with, and so that the registers the
  * instructions before it wrote can be read back at the fixup.  Every loop runs far
- * more than 16 iterations (LOOP_ITERS), so its body runs as a compiled block on
- * Ringside before the event under test happens inside it. */
+ * more than 16 iterations (LOOP_ITERS), so that at the compile threshold the exactness
+ * tests set (16) its body runs as a compiled block on Ringside before the event under
+ * test happens inside it. */
 #include "ringside.h"
 #include "compiled-code.h"
 

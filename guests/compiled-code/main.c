@@ -4,9 +4,10 @@
  * Ringside runs hot straight-line code as compiled blocks (docs/architecture.md,
  * "Compiled blocks"); the architecture knows nothing of blocks, so each event below
  * must happen exactly where it happens when every instruction is stepped.  Every loop
- * runs far more than 16 iterations (the compile threshold) before and while the event
- * happens.  test/compiled-exactness.test.ts runs this guest compiled and stepped in
- * lockstep; here it checks what the SDM requires (the loops are in code.S).
+ * runs far more than 16 iterations before and while the event happens:
+ * test/compiled-exactness.test.ts runs this guest with that compile threshold
+ * (lockstep.ts COMPILE_AT; by default Ringside waits for thousands of runs), compiled
+ * and stepped in lockstep; here it checks what the SDM requires (the loops are in code.S).
  *
  * What the architecture requires, and what is printed:
  * - A fault in a hot loop (Vol. 3A §6.5 "Exception Classifications": a fault is reported

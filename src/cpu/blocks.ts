@@ -29,8 +29,12 @@ import { emitJcc, emitJmpRel, emitCallRel } from './emit/branches.js';
 import type { FlagState } from './emit/flags.js';
 import { condition, getCF, getOF, carryOf, overflowOf, conditionOf } from './flags.js';
 
-/** Executions of a block entry in the interpreter before it is compiled. */
-export const HOT = 16;
+/** Executions of a block entry in the interpreter before it is compiled, unless the CPU is
+ *  given another threshold (ExecutionOptions.hotThreshold). A new block function runs in
+ *  V8's bytecode tiers until V8 optimises it, after some hundreds of calls, and until then is
+ *  slower than the interpreter's optimised row semantics: only code that will run thousands of
+ *  times more is worth compiling (docs/architecture.md, "Compiled blocks"). */
+export const HOT = 8192;
 const MAX_LENGTH = 64;
 const PAGE_SIZE = 4096;
 
@@ -129,8 +133,9 @@ class Builder implements Gen {
 }
 
 /** Compile the block starting at `entry` (page offset `off`); `at(off)` returns the decoded
- *  instruction at an offset of the same page, or null if there is none to include. */
-export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: number) => Insn | null): void {
+ *  instruction at an offset of the same page, or null if there is none to include. False if
+ *  no block starts there (fewer than two instructions a block can hold). */
+export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: number) => Insn | null): boolean {
   const inline = cpu.mode === Mode.Long64;
   const insns: Insn[] = [];
   /** Each instruction's offset from the entry (page offset - off). */
@@ -155,7 +160,7 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
     }
     insn = at(pos);
   }
-  if (insns.length < 2) return;
+  if (insns.length < 2) return false;
   // A block cut at MAX_LENGTH (or at an instruction it cannot hold) right after a branch it
   // went through ends in that branch.
   if (blockRole(insns[insns.length - 1].exec) === 'branch') endsInBranch = true;
@@ -205,4 +210,5 @@ export function compileBlock(cpu: Cpu, entry: Insn, off: number, at: (off: numbe
   const make = new Function(...CONSTANTS, ...g.params, `return function block(cpu) {\n${body}};`) as (...a: unknown[]) => (cpu: Cpu) => void;
   entry.block = make(...constantsOf(cpu), ...g.args);
   entry.blockLength = n;
+  return true;
 }

@@ -71,6 +71,17 @@ const EXACT = 2 ** 53;
 
 export type EndReason = 'halted' | 'triple-fault' | 'stopped';
 
+/** How the CPU runs guest code; what the guest observes is the same either way. */
+export interface ExecutionOptions {
+  /** Every instruction through its table row's generic semantics, one at a time: no compiled
+   *  blocks, no decode-time specialisation. The reference the exactness tests hold compiled
+   *  code to. */
+  stepped?: boolean;
+  /** Interpreted executions of a block entry that compile its block (default blocks.ts HOT).
+   *  The exactness tests lower it so that short loops run compiled. */
+  hotThreshold?: number;
+}
+
 export class Cpu implements CodeCache {
   readonly mem: PhysicalBus;
   readonly io: IoPorts;
@@ -261,10 +272,15 @@ export class Cpu implements CodeCache {
   /** Every instruction runs through its table row's generic semantics, one at a time: no
    *  compiled blocks, no decode-time specialisation (the reference for exactness tests). */
   readonly stepped: boolean;
+  /** Interpreted executions of a block entry that compile its block. */
+  readonly hotThreshold: number;
+  /** Blocks compiled so far (a statistic, not vCPU state: a restore keeps it). */
+  blocksCompiled = 0;
 
-  constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions, stepped = false) {
+  constructor(mem: PhysicalBus, io: IoPorts, model: CpuModelOptions, execution: ExecutionOptions = {}) {
     this.mem = mem;
-    this.stepped = stepped;
+    this.stepped = execution.stepped ?? false;
+    this.hotThreshold = execution.hotThreshold ?? HOT;
     this.io = io;
     this.model = model;
     this.undef = UNDEFINED[model.vendor].values;
@@ -1200,8 +1216,8 @@ export class Cpu implements CodeCache {
     try {
       while (this.icount < this.icountLimit) {
         const insn = this.fetch();
-        if (insn.block === null && !inside && ++insn.heat === HOT && !this.stepped) {
-          compileBlock(this, insn, this.rip - this.codeBase, this.blockDecoder);
+        if (insn.block === null && !inside && ++insn.heat === this.hotThreshold && !this.stepped) {
+          if (compileBlock(this, insn, this.rip - this.codeBase, this.blockDecoder)) this.blocksCompiled++;
         }
         const block = insn.block;
         if (block !== null && this.icount + insn.blockLength <= this.icountLimit) {

@@ -38,6 +38,9 @@ export interface RunOptions {
   /** Step every instruction through its table row's semantics (no compiled blocks, no
    *  decode-time specialisation): the reference compiled code is held to. */
   stepped?: boolean;
+  /** Interpreted executions of a block entry that compile its block (default: blocks.ts HOT);
+   *  a positive integer. */
+  hotThreshold?: number;
 }
 
 export interface RunResult {
@@ -74,9 +77,13 @@ export interface Booted {
   profile: Profile;
 }
 
-function newMachine(profile: Profile, memoryBytes: number, memoryMiB: number, stepped: boolean): Machine {
+function newMachine(profile: Profile, memoryBytes: number, memoryMiB: number, options: RunOptions): Machine {
+  const { stepped, hotThreshold } = options;
+  if (hotThreshold !== undefined && (!Number.isSafeInteger(hotThreshold) || hotThreshold < 1)) {
+    throw new BadInput(`the compile threshold must be a positive integer (got ${hotThreshold})`);
+  }
   try {
-    return new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred }, stepped });
+    return new Machine({ memoryBytes, cpu: { vendor: profile.cpu.vendor, fred: profile.cpu.fred }, execution: { stepped, hotThreshold } });
   } catch (e) {
     if (e instanceof RangeError) throw new BadInput(`cannot allocate ${memoryMiB} MiB of guest RAM on this machine`);
     throw e;
@@ -93,7 +100,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
   const plan = hostDef.plan(bytes, imagePath, memoryBytes, options.append);
-  const machine = newMachine(profile, memoryBytes, memoryMiB, options.stepped ?? false);
+  const machine = newMachine(profile, memoryBytes, memoryMiB, options);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);
   if (options.trace) machine.trace(options.trace);
@@ -106,7 +113,7 @@ export function restoreMachine(state: MachineState, options: RunOptions): Booted
   const profile = getProfile(options.profile);
   const hostDef = findHost(profile.host);
   const memoryBytes = state.memory.size;
-  const machine = newMachine(profile, memoryBytes, memoryBytes / (1024 * 1024), options.stepped ?? false);
+  const machine = newMachine(profile, memoryBytes, memoryBytes / (1024 * 1024), options);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   machine.restore(state);
   if (options.trace) machine.trace(options.trace);

@@ -5,7 +5,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PhysicalMemory, type MemoryState } from './memory.js';
 import { IoBus } from './io.js';
-import { Cpu } from '../cpu/cpu.js';
+import { Cpu, type ExecutionOptions } from '../cpu/cpu.js';
 import { formatRegisters } from '../cpu/format.js';
 import { ModelError } from '../cpu/errors.js';
 import type { CpuModelOptions } from '../cpu/model.js';
@@ -29,10 +29,8 @@ export interface RunEnd {
 export interface MachineOptions {
   memoryBytes: number;
   cpu: CpuModelOptions;
-  /** Run every instruction through its opcode-table row's semantics, one by one: no
-   *  compiled blocks and no decode-time specialisation. The reference the exactness tests
-   *  hold compiled code to (cpu.ts Cpu.stepped). */
-  stepped?: boolean;
+  /** Stepped, or compiling blocks at another threshold (cpu.ts ExecutionOptions). */
+  execution?: ExecutionOptions;
 }
 
 /** Anything with state of its own beside the CPU and memory: devices, and the host. */
@@ -72,7 +70,7 @@ export class Machine {
     this.cpuModel = { ...opts.cpu };
     this.memory = new PhysicalMemory(opts.memoryBytes);
     this.io = new IoBus();
-    this.cpu = new Cpu(this.memory, this.io, opts.cpu, opts.stepped ?? false);
+    this.cpu = new Cpu(this.memory, this.io, opts.cpu, opts.execution);
   }
 
   /** Retired instructions so far. */

@@ -1,5 +1,6 @@
 // Compiled code against stepping (issue 18, point 3): the same image booted twice, once
-// as it normally runs (hot code as compiled blocks) and once stepped (every instruction
+// compiling its hot code as blocks, at a threshold low enough that short loops compile
+// (COMPILE_AT), and once stepped (every instruction
 // through its opcode-table row's generic semantics: RunOptions.stepped), advanced by the
 // same instruction budgets and compared after each slice on everything a guest or a user
 // can observe: the vCPU's captured state (registers, RIP, RFLAGS with the status flags,
@@ -20,6 +21,11 @@ import { seededRandom } from './random.js';
 export const LOCKSTEP_MEMORY_MIB = 8;
 
 export { seededRandom };
+
+/** The compile threshold of the compiled side (RunOptions.hotThreshold): a block entry's 16th
+ *  interpreted run compiles it, so that loops of a few dozen iterations, as in
+ *  guests/compiled-code, run compiled (the default, blocks.ts HOT, waits for thousands). */
+export const COMPILE_AT = 16;
 
 /** A whole number in [lo, hi]. */
 export function between(rand: () => number, lo: number, hi: number): number {
@@ -54,6 +60,7 @@ function options(o: BootOptions, trace: TransitionRecord[]): RunOptions {
   return {
     profile: o.profile,
     stepped: o.stepped,
+    hotThreshold: o.stepped ? undefined : COMPILE_AT,
     injections: o.injections,
     memoryMiB: o.memoryMiB ?? LOCKSTEP_MEMORY_MIB,
     trace: (r) => trace.push(r),
@@ -174,6 +181,8 @@ export interface LockstepResult {
   end: RunEnd;
   /** Slices that ended with the budget (not the guest): where a block had to stop short. */
   budgetEnds: number;
+  /** Blocks the compiled side compiled. */
+  blocks: number;
 }
 
 /**
@@ -200,6 +209,8 @@ export function lockstep(image: string, o: LockstepOptions): LockstepResult {
       const n = compiled.booted.machine.instructions;
       if (n !== at) throw new Error(`${o.profile} seed ${o.seed}: slice ${slices} ended by the budget at ${n} instructions, not ${at}`);
     }
-    if (ended(compiled) || at >= limit) return { slices, instructions: compiled.booted.machine.instructions, end: ec, budgetEnds };
+    if (ended(compiled) || at >= limit) {
+      return { slices, instructions: compiled.booted.machine.instructions, end: ec, budgetEnds, blocks: compiled.booted.machine.cpu.blocksCompiled };
+    }
   }
 }

@@ -12,7 +12,7 @@
 
 import { Machine } from '../../machine/machine.js';
 import { ModelError } from '../../machine/errors.js';
-import type { Cpu } from '../../cpu/cpu.js';
+import type { Cpu, ExecutionOptions } from '../../cpu/cpu.js';
 import { decode, undefinedOpcode } from '../../cpu/decoder.js';
 import { ENTRIES } from '../../cpu/opcodes.js';
 import { FAULT } from '../../cpu/fault.js';
@@ -131,11 +131,11 @@ export class OracleModel {
   private caseState!: VcpuState;
 
   /** `vendor`: the flavour the model runs, whose undefined values (undefined.ts) it gives;
-   *  `stepped`: the machine's CPU runs the table rows' generic semantics only (Cpu.stepped). */
-  constructor(host: HostState, images: Uint8Array[], vendor: 'intel' | 'amd' = 'intel', stepped = false) {
+   *  `execution`: stepped, or compiling blocks at another threshold (cpu.ts ExecutionOptions). */
+  constructor(host: HostState, images: Uint8Array[], vendor: 'intel' | 'amd' = 'intel', execution: ExecutionOptions = {}) {
     this.host = host;
     this.images = images;
-    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor, fred: false }, stepped });
+    this.machine = new Machine({ memoryBytes: MEM, cpu: { vendor, fred: false }, execution });
     this.cpu = this.machine.cpu;
     this.build();
   }
