@@ -9,7 +9,8 @@
 // the same verdict, console, registers, instruction count and transition count as the
 // uninterrupted one. A state that forgot anything a guest observes (a register, an MSR, a
 // hidden segment part, a pending event, a device register, the console so far) makes the
-// continuation diverge.
+// continuation diverge. RAM capture reads only the pages marked written (memory.ts): at the
+// end, every non-zero page of the machine must be among those it captures.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,6 +20,14 @@ import { Cpu } from '../src/cpu/cpu.js';
 import { PhysicalMemory } from '../src/machine/memory.js';
 import { IoBus } from '../src/machine/io.js';
 import { flatProtectedModeState } from '../src/cpu/state.js';
+
+/** Every page of RAM that is not all zero, found by reading all of it. */
+function nonZeroPages(memory: PhysicalMemory): number[] {
+  const out: number[] = [];
+  const all = Buffer.from(memory.bytes.buffer, memory.bytes.byteOffset, memory.size), zero = Buffer.alloc(4096);
+  for (let ppn = 0; ppn < memory.pages; ppn++) if (!all.subarray(ppn * 4096, (ppn + 1) * 4096).equals(zero)) out.push(ppn);
+  return out;
+}
 
 const PROFILE = 'native/idt';
 const POINTS = 20;
@@ -46,6 +55,8 @@ for (const guest of testGuests()) {
     assert.deepStrictEqual(relayed.registers, whole.registers);
     assert.equal(relayed.instructions, whole.instructions);
     assert.equal(relayed.transitions, whole.transitions);
+    const captured = Object.keys(booted.machine.memory.capture().pages).map(Number);
+    assert.deepEqual(captured, nonZeroPages(booted.machine.memory), `${guest}: a capture holds every non-zero page`);
   });
 }
 

@@ -18,6 +18,9 @@ export interface PhysicalBus {
   /** Nonzero for RAM pages some vCPU holds decoded instructions for: a write to such a page
    *  must call invalidateCode, which tells every vCPU sharing this memory. */
   readonly codeMark: Uint8Array;
+  /** Pages that may hold a non-zero byte: a vCPU sets a page's entry before it stores
+   *  there directly (a capture reads only these). */
+  readonly written: Uint8Array;
   invalidateCode(ppn: number): void;
   /** Register a vCPU's decode cache for invalidation. */
   attachCodeCache(cache: CodeCache): void;

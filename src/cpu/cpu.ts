@@ -48,7 +48,7 @@ import { Scratch } from './scratch.js';
 import { UNDEFINED, type UndefinedValues } from './undefined.js';
 import { DESC_P, DESC_TYPE_CODE, DESC_TYPE_READABLE, DESC_TYPE_WRITABLE, DESC_TYPE_EXPAND_DOWN } from '../arch/descriptors.js';
 import { Mode } from './mode.js';
-import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind } from './tlb.js';
+import { TLB_SIZE, TLB_MASK, TLB_KINDS, TlbKind, WRITE_KINDS } from './tlb.js';
 import { formatLinear } from './format.js';
 import { HostEntries } from './host-entry.js';
 import { armBreakpoints, discardDebugTraps, watchedKinds, DR6_BD, DR6_FIXED_1, DR7_FIXED_1 } from './debug.js';
@@ -731,8 +731,11 @@ export class Cpu implements CodeCache {
     if (vpn * PAGE_SIZE === this.codeBase) this.codeBase = NaN;
   }
 
-  /** Install a translation in one slot: invalidates other pages' tags in that slot. */
+  /** Install a translation in one slot: invalidates other pages' tags in that slot. A
+   *  translation that lets stores through marks its page written (memory.ts): later stores
+   *  hit the TLB and go straight to RAM. */
   tlbFill(slot: number, vpn: number, physPage: number, kinds: number, global: boolean): void {
+    if ((kinds & WRITE_KINDS) !== 0 && physPage < this.mem.size) this.mem.written[physPage / PAGE_SIZE] = 1;
     if (this.bpData !== 0) kinds = watchedKinds(this, vpn, kinds);
     this.tlbPhys[slot] = physPage;
     this.tlbGlobal[slot] = global ? 1 : 0;

@@ -120,6 +120,8 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
   const phys = frame + offsetInPage;
   const physPage = phys - (lin & 0xfff);
 
+  // A store that no TLB entry will let through (below) still goes to RAM: its page is written.
+  if (kind === Access.Write && physPage + 4096 <= cpu.mem.size) cpu.mem.written[physPage / 4096] = 1;
   if (physPage + 4096 <= cpu.mem.size) {
     let kinds = 0;
     // With SMAP a user page is refused or allowed to supervisor data accesses by AC at

@@ -8,3 +8,5 @@ export const TLB_MASK = TLB_SIZE - 1;
 /** TLB tag arrays, one per access kind and privilege. */
 export const enum TlbKind { ReadS = 0, WriteS = 1, FetchS = 2, ReadU = 3, WriteU = 4, FetchU = 5 }
 export const TLB_KINDS = 6;
+/** The kinds that let a store through (a mask of 1 << TlbKind). */
+export const WRITE_KINDS = (1 << TlbKind.WriteS) | (1 << TlbKind.WriteU);

@@ -131,7 +131,6 @@ export class Machine {
    *  to go on. run and runAsync share it so that they cannot drift apart. */
   private startRun(limits: RunLimits): () => RunEnd | null {
     const cpu = this.cpu;
-    this.memory.markUsed();
     this.pendingEnd = null;
     const started = performance.now();
     let size = FIRST_SLICE;

@@ -12,6 +12,11 @@
 //
 // The decode caches of every vCPU on this memory register here: a write to a page some
 // vCPU has decoded code from (codeMark) invalidates that page in all of them.
+//
+// `written` marks the pages that may hold a non-zero byte, so that a capture reads those
+// alone: the host-side methods here mark what they store to, and a vCPU marks a page when a
+// translation lets it write there (cpu.ts tlbFill, paging.ts walk), since its stores go
+// straight to `bytes`. A page never marked is all zero, as a fresh memory is.
 
 import type { CodeCache, PhysicalBus } from '../cpu/bus.js';
 
@@ -39,10 +44,10 @@ export class PhysicalMemory implements PhysicalBus {
   /** Number of 4 KiB pages of RAM. */
   readonly pages: number;
   readonly codeMark: Uint8Array;
+  /** 1 for a page that may hold a non-zero byte (see the top of the file). */
+  readonly written: Uint8Array;
   private readonly codeCaches: CodeCache[] = [];
   private readonly regions: MmioRegion[] = [];
-  /** False until anything may have written RAM: restore() need not clear a fresh memory. */
-  private used = false;
 
   constructor(size: number) {
     if (size % PAGE_SIZE !== 0) throw new RangeError('memory size must be a multiple of 4 KiB');
@@ -52,6 +57,7 @@ export class PhysicalMemory implements PhysicalBus {
     this.view = new DataView(buffer);
     this.pages = size / PAGE_SIZE;
     this.codeMark = new Uint8Array(this.pages);
+    this.written = new Uint8Array(this.pages);
   }
 
   // ---------------------------------------------------------------- decode-cache coherence
@@ -129,26 +135,25 @@ export class PhysicalMemory implements PhysicalBus {
     this.view.setUint32(paddr + 4, hi >>> 0, true);
   }
 
-  /** A vCPU is about to run on this memory (its stores bypass the methods above). */
-  markUsed(): void {
-    this.used = true;
-  }
-
-  /** The host writes [paddr, paddr + length) behind the vCPUs: drop decoded code there. */
+  /** The host writes [paddr, paddr + length) behind the vCPUs: mark it written, drop
+   *  decoded code there. */
   private hostWrote(paddr: number, length: number): void {
-    this.used = true;
     const last = Math.min(this.pages - 1, (paddr + Math.max(length, 1) - 1) >>> PAGE_SHIFT);
-    for (let ppn = paddr >>> PAGE_SHIFT; ppn <= last; ppn++) if (this.codeMark[ppn] !== 0) this.invalidateCode(ppn);
+    for (let ppn = paddr >>> PAGE_SHIFT; ppn <= last; ppn++) {
+      this.written[ppn] = 1;
+      if (this.codeMark[ppn] !== 0) this.invalidateCode(ppn);
+    }
   }
 
   // ---------------------------------------------------------------- state
 
   /** RAM as plain data: the pages that are not all zero, by page number (a fresh machine's
-   *  RAM is zero, so the rest need not be kept). */
+   *  RAM is zero, so the rest need not be kept). Only written pages can be non-zero. */
   capture(): MemoryState {
     const pages: Record<number, Uint8Array> = {};
     const all = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.size);
     for (let ppn = 0; ppn < this.pages; ppn++) {
+      if (this.written[ppn] === 0) continue;
       const at = ppn * PAGE_SIZE;
       if (!all.subarray(at, at + PAGE_SIZE).equals(ZERO_PAGE)) pages[ppn] = this.bytes.slice(at, at + PAGE_SIZE);
     }
@@ -158,9 +163,15 @@ export class PhysicalMemory implements PhysicalBus {
   /** Load captured RAM (same size): every page not in the state becomes zero. */
   restore(state: MemoryState): void {
     if (state.size !== this.size) throw new RangeError(`memory state is ${state.size} bytes, this memory ${this.size}`);
-    if (this.used) this.bytes.fill(0);
-    this.used = true;
-    for (const [ppn, data] of Object.entries(state.pages)) this.bytes.set(data, Number(ppn) * PAGE_SIZE);
+    for (let ppn = 0; ppn < this.pages; ppn++) {
+      if (this.written[ppn] === 0) continue;
+      this.bytes.fill(0, ppn * PAGE_SIZE, (ppn + 1) * PAGE_SIZE);
+      this.written[ppn] = 0;
+    }
+    for (const [ppn, data] of Object.entries(state.pages)) {
+      this.bytes.set(data, Number(ppn) * PAGE_SIZE);
+      this.written[Number(ppn)] = 1;
+    }
     this.invalidateAllCode();
   }
 }
