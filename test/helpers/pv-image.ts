@@ -1,0 +1,85 @@
+// Tiny 64-bit PV kernels for the real-Xen tests, assembled with the system's gcc: the ELF
+// notes the Xen Test Framework's PV64 images carry (GUEST_OS, GUEST_VERSION, LOADER,
+// HYPERCALL_PAGE, XEN_VERSION, FEATURES, PAE_MODE; no ENTRY or VIRT_BASE, so Xen's libelf
+// takes e_entry and a virtual base of 0), one loadable segment at 1 MiB, and a page-aligned
+// `hypercall_page` that the domain builder fills. The body is GNU assembler; it starts at
+// `_start` with %rsi = start_info, and may call `hypercall_page + 32 * N`.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringside-pv-'));
+let count = 0;
+
+const HEAD = `
+        .section .note.Xen, "a", @note
+#define NOTE(type, desc) .balign 4; .long 2f - 1f; .long 4f - 3f; .long type; 1: .asciz "Xen"; 2: .balign 4; 3: desc; 4: .balign 4
+        NOTE(6, .asciz "ringside-test")     /* XEN_ELFNOTE_GUEST_OS */
+        NOTE(7, .asciz "0")                 /* GUEST_VERSION */
+        NOTE(8, .asciz "generic")           /* LOADER */
+        NOTE(2, .quad hypercall_page)       /* HYPERCALL_PAGE */
+        NOTE(5, .asciz "xen-3.0")           /* XEN_VERSION */
+        NOTE(10, .asciz "!writable_page_tables|pae_pgdir_above_4gb") /* FEATURES */
+        NOTE(9, .asciz "yes")               /* PAE_MODE */
+        .section .text.hypercall, "ax"
+        .balign 4096
+        .globl hypercall_page
+hypercall_page:
+        .fill 4096, 1, 0xc3
+        .text
+        .globl _start
+_start:
+`;
+
+const LINK = `ENTRY(_start)
+PHDRS { image PT_LOAD FLAGS(7); note PT_NOTE; }
+SECTIONS {
+  . = 0x100000;
+  .text : { *(.text) *(.text.*) } :image
+  .data : { *(.data) *(.rodata*) *(.bss) } :image
+  .note : { *(.note.Xen) } :image :note
+  /DISCARD/ : { *(.note.gnu.*) *(.comment) }
+}
+`;
+
+/** Assemble `body` after the notes and `_start:`; the image's path. */
+export function buildPvImage(body: string): string {
+  const base = join(dir, `pv${count++}`);
+  writeFileSync(`${base}.S`, HEAD + body + '\n');
+  writeFileSync(`${base}.ld`, LINK);
+  execFileSync('gcc', ['-c', '-o', `${base}.o`, `${base}.S`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('ld', ['-nostdlib', '-static', '-no-pie', '--no-warn-rwx-segments', '-T', `${base}.ld`, '-o', `${base}.elf`, `${base}.o`],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  return `${base}.elf`;
+}
+
+/** Assembler for HYPERVISOR_console_io(CONSOLEIO_write, count, buffer) of a string literal. */
+export function consoleWrite(text: string): string {
+  const label = `str${count++}`;
+  return `
+        xor     %edi, %edi
+        mov     $${Buffer.byteLength(text, 'latin1')}, %esi
+        lea     ${label}(%rip), %rdx
+        call    hypercall_page + 18 * 32
+        .pushsection .rodata
+${label}: .ascii ${JSON.stringify(text)}
+        .popsection
+`;
+}
+
+/** Assembler for HYPERVISOR_sched_op(SCHEDOP_shutdown, &{reason}), then a spin. */
+export function shutdown(reason: number): string {
+  const label = `reason${count++}`;
+  return `
+        mov     $2, %edi
+        lea     ${label}(%rip), %rsi
+        call    hypercall_page + 29 * 32
+1:      jmp     1b
+        .pushsection .data
+        .balign 4
+${label}: .long ${reason}
+        .popsection
+`;
+}
