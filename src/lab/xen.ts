@@ -87,13 +87,14 @@ export interface XenRunResult {
   command: string[];
 }
 
-/** Xen's report of a hardware domain's shutdown (common/shutdown.c), or a panic. */
+/** Xen's report of a hardware domain's shutdown (common/shutdown.c), or a panic with its
+ *  message line (the line after "Panic on CPU n:", before the closing row of stars). */
 const ENDS: [RegExp, XenEnd][] = [
-  [/Hardware Dom0 halted/, 'poweroff'],
-  [/Hardware Dom0 shutdown: rebooting/, 'reboot'],
-  [/Hardware Dom0 crashed/, 'crash'],
-  [/Hardware Dom0 suspended/, 'suspend'],
-  [/Panic on CPU/, 'panic'],
+  [/Hardware Dom0 halted[^\n]*\n/, 'poweroff'],
+  [/Hardware Dom0 shutdown: rebooting[^\n]*\n/, 'reboot'],
+  [/Hardware Dom0 crashed[^\n]*\n/, 'crash'],
+  [/Hardware Dom0 suspended[^\n]*\n/, 'suspend'],
+  [/Panic on CPU \d+:[^\n]*\n[^\n]*\n\(XEN\) \*+/, 'panic'],
 ];
 
 export function xenArgs(xen: string, imagePath: string, opts: XenRunOptions): string[] {

@@ -13,16 +13,24 @@ import { join } from 'node:path';
 const dir = mkdtempSync(join(tmpdir(), 'ringside-pv-'));
 let count = 0;
 
-const HEAD = `
+/** A "Xen" note: its type (XEN_ELFNOTE_*) and the assembler directive of its descriptor. */
+export type PvNote = [type: number, desc: string];
+
+/** The notes of the Xen Test Framework's PV64 images (arch/x86/pv/head.S): GUEST_OS,
+ *  GUEST_VERSION, LOADER, HYPERCALL_PAGE, XEN_VERSION, FEATURES, PAE_MODE. */
+export const XTF_NOTES: readonly PvNote[] = [
+  [6, '.asciz "ringside-test"'],
+  [7, '.asciz "0"'],
+  [8, '.asciz "generic"'],
+  [2, '.quad hypercall_page'],
+  [5, '.asciz "xen-3.0"'],
+  [10, '.asciz "!writable_page_tables|pae_pgdir_above_4gb"'],
+  [9, '.asciz "yes"'],
+];
+
+const HEAD = (notes: readonly PvNote[]): string => `
         .section .note.Xen, "a", @note
-#define NOTE(type, desc) .balign 4; .long 2f - 1f; .long 4f - 3f; .long type; 1: .asciz "Xen"; 2: .balign 4; 3: desc; 4: .balign 4
-        NOTE(6, .asciz "ringside-test")     /* XEN_ELFNOTE_GUEST_OS */
-        NOTE(7, .asciz "0")                 /* GUEST_VERSION */
-        NOTE(8, .asciz "generic")           /* LOADER */
-        NOTE(2, .quad hypercall_page)       /* HYPERCALL_PAGE */
-        NOTE(5, .asciz "xen-3.0")           /* XEN_VERSION */
-        NOTE(10, .asciz "!writable_page_tables|pae_pgdir_above_4gb") /* FEATURES */
-        NOTE(9, .asciz "yes")               /* PAE_MODE */
+${notes.map(([type, desc]) => `        .balign 4; .long 2f - 1f; .long 4f - 3f; .long ${type}; 1: .asciz "Xen"; 2: .balign 4; 3: ${desc}; 4: .balign 4`).join('\n')}
         .section .text.hypercall, "ax"
         .balign 4096
         .globl hypercall_page
@@ -45,9 +53,9 @@ SECTIONS {
 `;
 
 /** Assemble `body` after the notes and `_start:`; the image's path. */
-export function buildPvImage(body: string): string {
+export function buildPvImage(body: string, notes: readonly PvNote[] = XTF_NOTES): string {
   const base = join(dir, `pv${count++}`);
-  writeFileSync(`${base}.S`, HEAD + body + '\n');
+  writeFileSync(`${base}.S`, HEAD(notes) + body + '\n');
   writeFileSync(`${base}.ld`, LINK);
   execFileSync('gcc', ['-c', '-o', `${base}.o`, `${base}.S`], { stdio: ['ignore', 'pipe', 'pipe'] });
   execFileSync('ld', ['-nostdlib', '-static', '-no-pie', '--no-warn-rwx-segments', '-T', `${base}.ld`, '-o', `${base}.elf`, `${base}.o`],
