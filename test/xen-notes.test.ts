@@ -13,7 +13,7 @@ import { pvParams } from '../src/hosts/xen/elf-notes.js';
 import { BadInput } from '../src/machine/errors.js';
 import { qemuAvailable } from '../src/lab/qemu.js';
 import { realXen, runUnderXen, type RealXen } from '../src/lab/xen.js';
-import { buildPvImage, consoleWrite, shutdown, XTF_NOTES, type PvNote } from './helpers/pv-image.js';
+import { buildPvImage, consoleWrite, shutdown, XTF_NOTES, type PvImageOptions, type PvNote } from './helpers/pv-image.js';
 
 const found = qemuAvailable() ? realXen() : { unavailable: 'qemu-system-x86_64 is not installed' };
 const xen = 'unavailable' in found ? null : found as RealXen;
@@ -21,7 +21,7 @@ const xen = 'unavailable' in found ? null : found as RealXen;
 const without = (type: number): PvNote[] => XTF_NOTES.filter(([t]) => t !== type);
 const replacing = (type: number, desc: string): PvNote[] => [...without(type), [type, desc]];
 
-interface Case { what: string; notes: PvNote[]; accepted: boolean; reason?: RegExp }
+interface Case { what: string; notes: PvNote[]; options?: PvImageOptions; accepted: boolean; reason?: RegExp }
 const CASES: Case[] = [
   { what: "the Xen Test Framework's note set (no ENTRY, no VIRT_BASE: e_entry, base 0)", notes: [...XTF_NOTES], accepted: true },
   { what: 'no XEN_VERSION', notes: without(5), accepted: false, reason: /Xen v3\.0/ },
@@ -32,18 +32,23 @@ const CASES: Case[] = [
   { what: 'FEATURES supporting an unknown feature', notes: replacing(10, '.asciz "!writable_page_tables|no_such_feature"'), accepted: true },
   { what: 'PADDR_OFFSET without VIRT_BASE', notes: [...XTF_NOTES, [4, '.quad 0']], accepted: false, reason: /PADDR_OFFSET set, VIRT_BASE unset/ },
   { what: 'ENTRY outside the kernel', notes: [...XTF_NOTES, [1, '.quad 0x40000000']], accepted: false, reason: /out of bounds/ },
+  { what: 'the notes in an SHT_NOTE section only (no PT_NOTE)', notes: [...XTF_NOTES], options: { noteSegment: false }, accepted: true },
+  { what: "no notes, a legacy '__xen_guest' string (HYPERCALL_PAGE in pages)", notes: [],
+    options: { noteSegment: false, xenGuest: 'GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x101' }, accepted: true },
+  { what: "no notes and no '__xen_guest'", notes: [], options: { noteSegment: false }, accepted: false, reason: /not a Xen-ELF image/ },
 ];
 
 describe("Xen's ELF loader on PV64 note sets: the model, and real Xen as dom0", () => {
   for (const c of CASES) {
     it(`${c.what}: ${c.accepted ? 'accepted' : 'refused'}`, { skip: false }, async (t) => {
-      const image = buildPvImage(`${consoleWrite('Test result: SUCCESS\n')}${shutdown(0)}`, c.notes);
-      const elf = parseElf(readFileSync(image), image);
+      const image = buildPvImage(`${consoleWrite('Test result: SUCCESS\n')}${shutdown(0)}`, c.notes, c.options);
+      const bytes = readFileSync(image);
+      const elf = parseElf(bytes, image);
       if (c.accepted) {
-        const p = pvParams(elf);
+        const p = pvParams(elf, bytes);
         assert.equal(p.virtEntry, elf.entry);
       } else {
-        assert.throws(() => pvParams(elf), (e: unknown) => e instanceof BadInput && c.reason!.test(e.message));
+        assert.throws(() => pvParams(elf, bytes), (e: unknown) => e instanceof BadInput && c.reason!.test(e.message));
       }
       if (xen === null) { t.diagnostic(`real Xen not compared: ${(found as { unavailable: string }).unavailable}`); return; }
       const r = await runUnderXen(xen, image, { timeoutMs: 120_000 });

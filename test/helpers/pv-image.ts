@@ -41,22 +41,32 @@ hypercall_page:
 _start:
 `;
 
-const LINK = `ENTRY(_start)
-PHDRS { image PT_LOAD FLAGS(7); note PT_NOTE; }
+const LINK = (noteSegment: boolean): string => `ENTRY(_start)
+PHDRS { image PT_LOAD FLAGS(7); ${noteSegment ? 'note PT_NOTE;' : ''} }
 SECTIONS {
   . = 0x100000;
   .text : { *(.text) *(.text.*) } :image
   .data : { *(.data) *(.rodata*) *(.bss) } :image
-  .note : { *(.note.Xen) } :image :note
+  .note.Xen : { *(.note.Xen) } :image ${noteSegment ? ':note' : ''}
+  __xen_guest 0 : { *(__xen_guest) }
   /DISCARD/ : { *(.note.gnu.*) *(.comment) }
 }
 `;
 
+export interface PvImageOptions {
+  /** The notes also get a PT_NOTE segment (default); without one only their SHT_NOTE
+   *  section holds them. */
+  noteSegment?: boolean;
+  /** A legacy `__xen_guest` section (not loaded) holding this string. */
+  xenGuest?: string;
+}
+
 /** Assemble `body` after the notes and `_start:`; the image's path. */
-export function buildPvImage(body: string, notes: readonly PvNote[] = XTF_NOTES): string {
+export function buildPvImage(body: string, notes: readonly PvNote[] = XTF_NOTES, o: PvImageOptions = {}): string {
   const base = join(dir, `pv${count++}`);
-  writeFileSync(`${base}.S`, HEAD(notes) + body + '\n');
-  writeFileSync(`${base}.ld`, LINK);
+  const legacy = o.xenGuest === undefined ? '' : `        .pushsection __xen_guest, ""\n        .asciz ${JSON.stringify(o.xenGuest)}\n        .popsection\n`;
+  writeFileSync(`${base}.S`, HEAD(notes) + legacy + body + '\n');
+  writeFileSync(`${base}.ld`, LINK(o.noteSegment ?? true));
   execFileSync('gcc', ['-c', '-o', `${base}.o`, `${base}.S`], { stdio: ['ignore', 'pipe', 'pipe'] });
   execFileSync('ld', ['-nostdlib', '-static', '-no-pie', '--no-warn-rwx-segments', '-T', `${base}.ld`, '-o', `${base}.elf`, `${base}.o`],
     { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -16,9 +16,14 @@
 //   moved by VIRT_BASE - PADDR_OFFSET, and the entry must lie in it, VIRT_BASE at or below it,
 //   INIT_P2M outside it.
 //
-// Not modelled yet (a named refusal, not a guess): the SHT_NOTE fallback and the legacy
-// `__xen_guest` string (both read section headers, which src/guest/elf.ts does not),
-// BSD_SYMTAB's symbol table, SUPPORTED_FEATURES beyond recording it.
+// - with no Xen note in a PT_NOTE segment, the notes of SHT_NOTE sections count; with none
+//   there either, the legacy `__xen_guest` section's "NAME=VALUE,..." string (LOADER,
+//   GUEST_OS, GUEST_VER, XEN_VER, PAE, VIRT_BASE, VIRT_ENTRY, ELF_PADDR_OFFSET,
+//   HYPERCALL_PAGE in pages, FEATURES), numbers as C's strtoull reads them, and an unset
+//   PADDR_OFFSET then defaults to VIRT_BASE.
+//
+// Not modelled: BSD_SYMTAB's symbol table; SUPPORTED_FEATURES is not read; a PT_NOTE with
+// p_offset 0, which libelf skips, is read.
 
 import { BadInput } from '../../machine/errors.js';
 import type { ImageNote, LoadableImage } from '../../machine/image.js';
@@ -47,8 +52,9 @@ export interface PvParams {
   guestVersion: string;
   xenVersion: string;
   loader: string;
-  /** PAE_MODE: "yes" is extended-CR3 PAE, containing "bimodal" bimodal; else none. */
-  pae: 'none' | 'extcr3' | 'bimodal';
+  /** PAE_MODE: "yes" is extended-CR3 PAE, containing "bimodal" bimodal; the legacy
+   *  string's PAE=yes... plain PAE ('yes'), PAE=yes[extended-cr3] extended-CR3; else none. */
+  pae: 'none' | 'yes' | 'extcr3' | 'bimodal';
   /** XENFEAT bits the kernel supports, and those it requires ('!'). */
   featuresSupported: number;
   featuresRequired: number;
@@ -95,8 +101,70 @@ function parseFeatures(list: string, p: { featuresSupported: number; featuresReq
   return true;
 }
 
-/** The PV parameters of a 64-bit image, or BadInput with the reason Xen refuses it. */
-export function pvParams(image: LoadableImage): PvParams {
+/** The gABI notes in [off, off + len) of the file, appended to `out`; stops at a malformed one. */
+function readNotes(file: Uint8Array, off: number, len: number, out: ImageNote[]): void {
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const end = Math.min(off + len, file.byteLength);
+  const pad = (n: number): number => (n + 3) & ~3;
+  for (let p = off; p + 12 <= end;) {
+    const namesz = v.getUint32(p, true), descsz = v.getUint32(p + 4, true), type = v.getUint32(p + 8, true);
+    const name = p + 12, desc = name + pad(namesz), next = desc + pad(descsz);
+    if (next > end) return;
+    const raw = file.subarray(name, name + namesz);
+    const nul = raw.indexOf(0);
+    out.push({ name: Buffer.from(raw.subarray(0, nul < 0 ? raw.length : nul)).toString('latin1'), type, desc: file.subarray(desc, desc + descsz) });
+    p = next;
+  }
+}
+
+/** What libelf falls back to when no PT_NOTE segment holds a Xen note: the notes of SHT_NOTE
+ *  sections, then the `__xen_guest` section's string. Section headers that do not fit in the
+ *  file read as absent, as libelf's access checks make them. */
+function sectionFallbacks(file: Uint8Array): { notes: ImageNote[]; xenGuest: string | null } {
+  const out = { notes: [] as ImageNote[], xenGuest: null as string | null };
+  if (file.byteLength < 64) return out;
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const shoff = Number(v.getBigUint64(40, true)), shentsize = v.getUint16(58, true);
+  const shnum = v.getUint16(60, true), shstrndx = v.getUint16(62, true);
+  if (shoff === 0 || shentsize < 64 || shoff + shnum * shentsize > file.byteLength) return out;
+  const header = (i: number): { name: number; type: number; offset: number; size: number } => {
+    const o = shoff + i * shentsize;
+    return { name: v.getUint32(o, true), type: v.getUint32(o + 4, true), offset: Number(v.getBigUint64(o + 24, true)), size: Number(v.getBigUint64(o + 32, true)) };
+  };
+  const cstring = (at: number, limit: number): string => {
+    const bytes = file.subarray(at, Math.min(limit, file.byteLength));
+    const nul = bytes.indexOf(0);
+    return Buffer.from(bytes.subarray(0, nul < 0 ? bytes.length : nul)).toString('latin1');
+  };
+  for (let i = 1; i < shnum; i++) {
+    const h = header(i);
+    if (h.type === SHT_NOTE) readNotes(file, h.offset, h.size, out.notes);
+  }
+  if (shstrndx !== 0 && shstrndx < shnum) {
+    const names = header(shstrndx);
+    for (let i = 1; i < shnum; i++) {
+      const h = header(i);
+      if (cstring(names.offset + h.name, names.offset + names.size) === '__xen_guest') { out.xenGuest = cstring(h.offset, file.byteLength); break; }
+    }
+  }
+  return out;
+}
+const SHT_NOTE = 7;
+
+/** C's strtoull(s, NULL, 0): optional space and sign, then 0x hex, 0 octal or decimal, up to
+ *  the first character that is not a digit of that base; none read as 0. */
+function strtoull(s: string): bigint {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?/.exec(s)!;
+  if (m[2] === undefined) return 0n;
+  const digits = m[2];
+  const v = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits[0] === '0' ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  const MASK = (1n << 64n) - 1n;
+  return m[1] === '-' ? (-v) & MASK : v & MASK;
+}
+
+/** The PV parameters of a 64-bit image (`file`: its bytes, for the section fallbacks), or
+ *  BadInput with the reason Xen refuses it. */
+export function pvParams(image: LoadableImage, file: Uint8Array): PvParams {
   const fail = (why: string): never => { throw new BadInput(`${image.label}: Xen refuses this PV image: ${why}`); };
   if (image.elfClass !== 64) fail('a 32-bit (PV32) image: only 64-bit PV guests are modelled');
   const p: PvParams = {
@@ -104,39 +172,65 @@ export function pvParams(image: LoadableImage): PvParams {
     virtBase: 0n, paddrOffset: 0n, virtEntry: 0n, virtKstart: 0n, virtKend: 0n, hypercallPage: null, p2mBase: null,
   };
   let virtBase: bigint | null = null, paddrOffset: bigint | null = null, entry: bigint | null = null;
-  let xenNotes = 0;
-  for (const n of image.notes) {
-    if (n.name !== 'Xen' || !KNOWN_NOTES.has(n.type)) continue;
-    xenNotes++;
-    if (STRING_NOTES.has(n.type)) {
-      const s = text(n);
-      switch (n.type) {
-        case XenNote.XenVersion: p.xenVersion = s; break;
-        case XenNote.GuestOs: p.guestOs = s; break;
-        case XenNote.GuestVersion: p.guestVersion = s; break;
-        case XenNote.Loader: p.loader = s; break;
-        case XenNote.PaeMode:
-          if (s === 'yes') p.pae = 'extcr3';
-          if (s.includes('bimodal')) p.pae = 'bimodal';
-          break;
-        case XenNote.Features:
-          if (!parseFeatures(s, p)) fail(`FEATURES "${s}" requires a feature Xen does not know`);
-          break;
+  const takeNotes = (notes: readonly ImageNote[]): number => {
+    let xenNotes = 0;
+    for (const n of notes) {
+      if (n.name !== 'Xen' || !KNOWN_NOTES.has(n.type)) continue;
+      xenNotes++;
+      if (STRING_NOTES.has(n.type)) {
+        const s = text(n);
+        switch (n.type) {
+          case XenNote.XenVersion: p.xenVersion = s; break;
+          case XenNote.GuestOs: p.guestOs = s; break;
+          case XenNote.GuestVersion: p.guestVersion = s; break;
+          case XenNote.Loader: p.loader = s; break;
+          case XenNote.PaeMode:
+            if (s === 'yes') p.pae = 'extcr3';
+            if (s.includes('bimodal')) p.pae = 'bimodal';
+            break;
+          case XenNote.Features:
+            if (!parseFeatures(s, p)) fail(`FEATURES "${s}" requires a feature Xen does not know`);
+            break;
+        }
+        continue;
       }
-      continue;
+      const v = numeric(n);
+      switch (n.type) {
+        case XenNote.VirtBase: virtBase = v; break;
+        case XenNote.Entry: entry = v; break;
+        case XenNote.PaddrOffset: paddrOffset = v; break;
+        case XenNote.HypercallPage: p.hypercallPage = v; break;
+        case XenNote.InitP2m: p.p2mBase = v; break;
+      }
     }
-    const v = numeric(n);
-    switch (n.type) {
-      case XenNote.VirtBase: virtBase = v; break;
-      case XenNote.Entry: entry = v; break;
-      case XenNote.PaddrOffset: paddrOffset = v; break;
-      case XenNote.HypercallPage: p.hypercallPage = v; break;
-      case XenNote.InitP2m: p.p2mBase = v; break;
+    return xenNotes;
+  };
+  let legacy = false;
+  if (takeNotes(image.notes) === 0) {
+    const fallback = sectionFallbacks(file);
+    if (takeNotes(fallback.notes) === 0) {
+      if (fallback.xenGuest === null) fail("not a Xen-ELF image: no Xen notes and no '__xen_guest' section");
+      legacy = true;
+      // elf_xen_parse_guest_info: NAME=VALUE pairs separated by commas. A FEATURES entry
+      // requiring an unknown feature ends the parse, but the caller ignores that result.
+      for (const pair of fallback.xenGuest!.split(',')) {
+        const eq = pair.indexOf('=');
+        const name = (eq < 0 ? pair : pair.slice(0, eq)).slice(0, 31);
+        const value = eq < 0 ? '' : pair.slice(eq + 1, eq + 1 + 127);
+        if (name === 'LOADER') p.loader = value;
+        if (name === 'GUEST_OS') p.guestOs = value;
+        if (name === 'GUEST_VER') p.guestVersion = value;
+        if (name === 'XEN_VER') p.xenVersion = value;
+        if (name === 'PAE') p.pae = value === 'yes[extended-cr3]' ? 'extcr3' : value.startsWith('yes') ? 'yes' : p.pae;
+        if (name === 'VIRT_BASE') virtBase = strtoull(value);
+        if (name === 'VIRT_ENTRY') entry = strtoull(value);
+        if (name === 'ELF_PADDR_OFFSET') paddrOffset = strtoull(value);
+        if (name === 'HYPERCALL_PAGE') p.hypercallPage = (strtoull(value) << 12n) & ((1n << 64n) - 1n);
+        if (name === 'FEATURES' && !parseFeatures(value, p)) break;
+      }
+      if (virtBase !== null && p.hypercallPage !== null) p.hypercallPage = (p.hypercallPage + virtBase) & ((1n << 64n) - 1n);
     }
   }
-  // Xen would go on to SHT_NOTE sections and a `__xen_guest` section, or call the image "not
-  // a Xen-ELF image" if there are none.
-  if (xenNotes === 0) fail("no Xen notes in a PT_NOTE segment (Xen's SHT_NOTE and __xen_guest fallbacks are not modelled)");
   if (!p.loader.startsWith('generic') && !p.guestOs.startsWith('linux')) {
     fail(`only images for the generic loader or Linux load (LOADER "${p.loader}", GUEST_OS "${p.guestOs}")`);
   }
@@ -146,7 +240,9 @@ export function pvParams(image: LoadableImage): PvParams {
   // Addresses (elf_xen_addr_calc_check): 64-bit wrap-around as in C.
   const MASK = (1n << 64n) - 1n;
   p.virtBase = virtBase ?? 0n;
-  p.paddrOffset = paddrOffset ?? 0n;
+  // Unset, PADDR_OFFSET is 0 with notes and VIRT_BASE with the legacy string (older Xens
+  // put virt_base in the ELF header's paddr fields).
+  p.paddrOffset = paddrOffset ?? (legacy ? p.virtBase : 0n);
   const offset = (p.virtBase - p.paddrOffset) & MASK;
   const loads = image.segments.filter((s) => s.memsz > 0 || s.data.length > 0);
   const pstart = loads.length === 0 ? 0n : loads.reduce((m, s) => (BigInt(s.paddr) < m ? BigInt(s.paddr) : m), BigInt(loads[0].paddr));
