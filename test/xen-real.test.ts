@@ -2,8 +2,8 @@
 // QEMU TCG with a test kernel as dom0. These check the harness on what Xen itself defines,
 // from its source at the packaged version (4.17):
 // - the dom0 builder enters the kernel with %rsi = start_info, whose first field is the
-//   magic "xen-3.0-x86_64" for a 64-bit PV guest (public/xen.h, struct start_info;
-//   arch/x86/pv/dom0_build.c writes it);
+//   magic "xen-3.0-x86_64p" for a 64-bit PV guest with PAE_MODE set (public/xen.h, struct
+//   start_info; arch/x86/pv/dom0_build.c formats "xen-3.0-x86_%d%s", "p" for PAE);
 // - HYPERVISOR_console_io(CONSOLEIO_write) from dom0 goes to Xen's console unprefixed
 //   (drivers/char/console.c, the hardware domain's writes);
 // - SCHEDOP_shutdown from dom0 shuts the machine down as its reason says, and Xen logs it
@@ -23,11 +23,12 @@ const found = qemuAvailable() ? realXen() : { unavailable: 'qemu-system-x86_64 i
 const skip = 'unavailable' in found ? `no real Xen here: ${found.unavailable}` : false;
 const xen = found as RealXen;
 
-test('dom0 starts with %rsi = start_info ("xen-3.0-x86_64"), writes Xen\'s console, and SHUTDOWN_poweroff halts the machine', { skip }, async () => {
+test('dom0 starts with %rsi = start_info ("xen-3.0-x86_64p"), writes Xen\'s console, and SHUTDOWN_poweroff halts the machine', { skip }, async () => {
+  // The magic's 15 characters and its terminating NUL.
   const image = buildPvImage(`
         mov     %rsi, %rbx
         xor     %edi, %edi
-        mov     $14, %esi
+        mov     $16, %esi
         mov     %rbx, %rdx
         call    hypercall_page + 18 * 32
 ${consoleWrite('\nTest result: SUCCESS\n')}
@@ -35,7 +36,7 @@ ${shutdown(0)}`);
   const r = await runUnderXen(xen, image, { timeoutMs: TIMEOUT_MS });
   assert.equal(r.end, 'poweroff', r.xenLog.split('\n').slice(-8).join('\n'));
   const lines = r.console.split('\n').map((l) => l.trim());
-  assert.ok(lines.includes('xen-3.0-x86_64'), `the start_info magic: ${JSON.stringify(r.console.slice(-200))}`);
+  assert.ok(lines.includes('xen-3.0-x86_64p\0'), `the start_info magic: ${JSON.stringify(r.console.slice(-200))}`);
   assert.ok(lines.includes('Test result: SUCCESS'));
   assert.match(r.xenLog, /\*\*\* Building a PV Dom0 \*\*\*/);
 });
