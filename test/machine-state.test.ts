@@ -60,6 +60,31 @@ for (const guest of testGuests()) {
   });
 }
 
+// Restoring into the machine that ran on (not a fresh one): the pages it wrote after the
+// capture are zero again or hold the captured bytes (the capture taken right after the
+// restore is the state itself), and the run continues as if never interrupted.
+test('string-rep: restored into the machine that ran on, RAM is the captured RAM and the run continues exactly', () => {
+  const image = buildTestGuest('string-rep');
+  const whole = runImage(image, { profile: PROFILE });
+  const booted = bootImage(image, { profile: PROFILE });
+  const at = Math.floor(whole.instructions / 3);
+  assert.equal(booted.machine.run({ maxInsns: at, timeoutMs: 0 }).kind, 'insn-budget');
+  const state = booted.machine.capture();
+  assert.equal(booted.machine.run({ maxInsns: 2 * at, timeoutMs: 0 }).kind, 'insn-budget');
+  assert.notDeepEqual(booted.machine.capture().memory.pages, state.memory.pages, 'the run wrote RAM after the capture');
+  // And a page nothing had written before (the last of RAM) written now.
+  const memory = booted.machine.memory;
+  assert.equal(state.memory.pages[memory.pages - 1], undefined);
+  memory.fill(memory.size - 4096, 4096, 0xa5);
+  booted.machine.restore(state);
+  assert.deepStrictEqual(booted.machine.capture(), state);
+  const relayed = runBooted(booted, image, { profile: PROFILE });
+  assert.equal(relayed.console, whole.console);
+  assert.deepStrictEqual(relayed.registers, whole.registers);
+  assert.equal(relayed.instructions, whole.instructions);
+  assert.deepEqual(Object.keys(booted.machine.memory.capture().pages).map(Number), nonZeroPages(booted.machine.memory));
+});
+
 // The event window is idempotent: a run stopped by its budget at any boundary, and
 // continued, or captured there and restored, takes exactly the events the uninterrupted
 // run takes. Checked at every boundary around the single-step guest's first #DB trap

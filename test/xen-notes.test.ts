@@ -36,6 +36,10 @@ const CASES: Case[] = [
   { what: "no notes, a legacy '__xen_guest' string (HYPERCALL_PAGE in pages)", notes: [],
     options: { noteSegment: false, xenGuest: 'GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x101' }, accepted: true },
   { what: "no notes and no '__xen_guest'", notes: [], options: { noteSegment: false }, accepted: false, reason: /not a Xen-ELF image/ },
+  { what: 'FEATURES requiring "toString" (no feature of Xen\'s)', notes: replacing(10, '.asciz "!toString"'), accepted: false, reason: /does not know/ },
+  { what: 'ENTRY of all ones (libelf\'s "unset": e_entry)', notes: [...XTF_NOTES, [1, '.quad -1']], accepted: true },
+  { what: "only a Xen note of a type Xen does not know, and a '__xen_guest' string (no fallback)", notes: [[99, '.long 0']],
+    options: { xenGuest: 'GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x101' }, accepted: false, reason: /generic loader or Linux/ },
 ];
 
 describe("Xen's ELF loader on PV64 note sets: the model, and real Xen as dom0", () => {
@@ -47,6 +51,10 @@ describe("Xen's ELF loader on PV64 note sets: the model, and real Xen as dom0", 
       if (c.accepted) {
         const p = pvParams(elf, bytes);
         assert.equal(p.virtEntry, elf.entry);
+        // Every accepted image here has its hypercall page at 0x101000 (a note's address, or
+        // the legacy string's page number 0x101), and VIRT_BASE and PADDR_OFFSET 0.
+        assert.equal(p.hypercallPage, 0x101000n);
+        assert.deepEqual([p.virtBase, p.paddrOffset], [0n, 0n]);
       } else {
         assert.throws(() => pvParams(elf, bytes), (e: unknown) => e instanceof BadInput && c.reason!.test(e.message));
       }

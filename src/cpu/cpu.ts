@@ -281,6 +281,7 @@ export class Cpu implements CodeCache {
     this.mem = mem;
     this.stepped = execution.stepped ?? false;
     this.hotThreshold = execution.hotThreshold ?? HOT;
+    if (!Number.isSafeInteger(this.hotThreshold) || this.hotThreshold < 1) throw new RangeError(`compile threshold must be a positive integer (got ${this.hotThreshold})`);
     this.io = io;
     this.model = model;
     this.undef = UNDEFINED[model.vendor].values;

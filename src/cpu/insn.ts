@@ -51,8 +51,8 @@ export class Insn {
   op = 0;
   /** True if a REX prefix was present (byte registers SPL..DIL instead of AH..BH). */
   rex = false;
-  /** Times the interpreter executed this instruction on its own as a block entry; at HOT a
-   *  block is compiled. */
+  /** Times the interpreter executed this instruction on its own as a block entry; at the
+   *  CPU's hotThreshold a block is compiled. */
   heat = 0;
   /** A compiled block may hold it anywhere (blocks.ts blockRole 'straight'). */
   straight = false;

@@ -1,7 +1,7 @@
 // Real Xen, the oracle for the xen host (issue 19; docs/architecture.md, "Real Xen"):
 // Debian's hypervisor package, booted by QEMU TCG as a multiboot kernel with the image
 // under test as its dom0 -- the only way to run a test kernel on Xen without a toolstack,
-// which is why comparisons with real Xen boot the model with --dom0 too.
+// which is why the xen host, once it runs guests, will be compared with it as dom0 too.
 //
 //   qemu-system-x86_64 -machine accel=tcg -cpu max -m 512 -nodefaults -display none
 //     -no-reboot -serial stdio -kernel xen -initrd IMAGE
@@ -51,7 +51,11 @@ export function realXen(): RealXen | { unavailable: string } {
       }
       const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));
       if (deb === undefined) return { unavailable: `apt-get download ${XEN_PACKAGE} left no .deb` };
-      execFileSync('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'root')], { stdio: 'ignore' });
+      try {
+        execFileSync('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'root')], { stdio: 'ignore' });
+      } catch (e) {
+        return { unavailable: `dpkg-deb -x ${deb} failed: ${(e as Error).message}` };
+      }
       const boot = join(tmp, 'root', 'boot');
       const gz = readdirSync(boot).find((f) => /^xen-.*\.gz$/.test(f));
       if (gz === undefined) return { unavailable: `${deb} has no /boot/xen-*.gz` };
@@ -59,7 +63,12 @@ export function realXen(): RealXen | { unavailable: string } {
       writeFileSync(join(tmp, 'version'), deb.split('_')[1] ?? deb);
       rmSync(join(tmp, 'root'), { recursive: true, force: true });
       rmSync(join(tmp, deb), { force: true });
-      if (!existsSync(dir)) renameSync(tmp, dir);
+      // Test files run in parallel processes: another may have put its copy in place first.
+      try {
+        renameSync(tmp, dir);
+      } catch (e) {
+        if (!existsSync(join(dir, 'xen'))) throw e;
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -160,7 +160,9 @@ export class PhysicalMemory implements PhysicalBus {
     return { size: this.size, pages };
   }
 
-  /** Load captured RAM (same size): every page not in the state becomes zero. */
+  /** Load captured RAM (same size): every page not in the state becomes zero. The vCPUs'
+   *  TLBs must be flushed with it (Machine.restore restores the CPU right after), since a
+   *  write-enabled entry would let stores into a page whose mark this clears. */
   restore(state: MemoryState): void {
     if (state.size !== this.size) throw new RangeError(`memory state is ${state.size} bytes, this memory ${this.size}`);
     for (let ppn = 0; ppn < this.pages; ppn++) {

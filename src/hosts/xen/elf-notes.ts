@@ -42,10 +42,13 @@ const KNOWN_NOTES = new Set<number>([...STRING_NOTES, XenNote.Entry, XenNote.Hyp
   XenNote.ModStartPfn, XenNote.SupportedFeatures, XenNote.Phys32Entry]);
 
 /** XENFEAT_* names FEATURES may list (public/features.h), by bit. */
-const FEATURE_BITS: Record<string, number> = {
-  writable_page_tables: 0, writable_descriptor_tables: 1, auto_translated_physmap: 2,
-  supervisor_mode_kernel: 3, pae_pgdir_above_4gb: 4, hvm_callback_vector: 8, dom0: 11,
-};
+const FEATURE_BITS = new Map<string, number>([
+  ['writable_page_tables', 0], ['writable_descriptor_tables', 1], ['auto_translated_physmap', 2],
+  ['supervisor_mode_kernel', 3], ['pae_pgdir_above_4gb', 4], ['hvm_callback_vector', 8], ['dom0', 11],
+]);
+
+/** libelf's "unset" (UNSET_ADDR): a numeric note or legacy value of all ones sets nothing. */
+const UNSET = (1n << 64n) - 1n;
 
 export interface PvParams {
   guestOs: string;
@@ -90,7 +93,7 @@ function parseFeatures(list: string, p: { featuresSupported: number; featuresReq
     // libelf copies at most 63 characters of a name.
     const name = raw.slice(0, 63);
     const required = name.startsWith('!');
-    const bit = FEATURE_BITS[required ? name.slice(1) : name];
+    const bit = FEATURE_BITS.get(required ? name.slice(1) : name);
     if (bit === undefined) {
       if (required) return false;
       continue;
@@ -116,6 +119,27 @@ function readNotes(file: Uint8Array, off: number, len: number, out: ImageNote[])
     p = next;
   }
 }
+
+/** The notes of the PT_NOTE segments as libelf reads them: 4-byte padding whatever the
+ *  segment's alignment (src/guest/elf.ts pads to 8 in an 8-aligned segment, as QEMU's PVH
+ *  loader does), and a PT_NOTE with p_offset 0 skipped (old binutils left it so). */
+function segmentNotes(file: Uint8Array): ImageNote[] {
+  const out: ImageNote[] = [];
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const phoff = Number(v.getBigUint64(32, true)), phentsize = v.getUint16(54, true), phnum = v.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    const h = phoff + i * phentsize;
+    if (h + 56 > file.byteLength) break;
+    if (v.getUint32(h, true) !== PT_NOTE) continue;
+    const offset = Number(v.getBigUint64(h + 8, true)), filesz = Number(v.getBigUint64(h + 32, true));
+    if (offset !== 0) readNotes(file, offset, filesz, out);
+  }
+  return out;
+}
+const PT_NOTE = 4;
+
+/** A numeric value, or null for libelf's "unset" (all ones). */
+const unlessUnset = (v: bigint): bigint | null => (v === UNSET ? null : v);
 
 /** What libelf falls back to when no PT_NOTE segment holds a Xen note: the notes of SHT_NOTE
  *  sections, then the `__xen_guest` section's string. Section headers that do not fit in the
@@ -158,8 +182,9 @@ function strtoull(s: string): bigint {
   if (m[2] === undefined) return 0n;
   const digits = m[2];
   const v = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits[0] === '0' ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
-  const MASK = (1n << 64n) - 1n;
-  return m[1] === '-' ? (-v) & MASK : v & MASK;
+  // Out of range, strtoull returns ULLONG_MAX whatever the sign.
+  if (v > UNSET) return UNSET;
+  return m[1] === '-' ? (-v) & UNSET : v;
 }
 
 /** The PV parameters of a 64-bit image (`file`: its bytes, for the section fallbacks), or
@@ -175,8 +200,10 @@ export function pvParams(image: LoadableImage, file: Uint8Array): PvParams {
   const takeNotes = (notes: readonly ImageNote[]): number => {
     let xenNotes = 0;
     for (const n of notes) {
-      if (n.name !== 'Xen' || !KNOWN_NOTES.has(n.type)) continue;
+      if (n.name !== 'Xen') continue;
+      // Every "Xen" note counts against the fallbacks, a type Xen does not know too.
       xenNotes++;
+      if (!KNOWN_NOTES.has(n.type)) continue;
       if (STRING_NOTES.has(n.type)) {
         const s = text(n);
         switch (n.type) {
@@ -194,7 +221,7 @@ export function pvParams(image: LoadableImage, file: Uint8Array): PvParams {
         }
         continue;
       }
-      const v = numeric(n);
+      const v = unlessUnset(numeric(n));
       switch (n.type) {
         case XenNote.VirtBase: virtBase = v; break;
         case XenNote.Entry: entry = v; break;
@@ -205,8 +232,13 @@ export function pvParams(image: LoadableImage, file: Uint8Array): PvParams {
     }
     return xenNotes;
   };
+  // elf_init refuses an image whose section header table runs past the file.
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  if (file.byteLength >= 64 && Number(v.getBigUint64(40, true)) + v.getUint16(60, true) * v.getUint16(58, true) > file.byteLength) {
+    fail('its section header table runs past the end of the file');
+  }
   let legacy = false;
-  if (takeNotes(image.notes) === 0) {
+  if (takeNotes(segmentNotes(file)) === 0) {
     const fallback = sectionFallbacks(file);
     if (takeNotes(fallback.notes) === 0) {
       if (fallback.xenGuest === null) fail("not a Xen-ELF image: no Xen notes and no '__xen_guest' section");
@@ -222,10 +254,10 @@ export function pvParams(image: LoadableImage, file: Uint8Array): PvParams {
         if (name === 'GUEST_VER') p.guestVersion = value;
         if (name === 'XEN_VER') p.xenVersion = value;
         if (name === 'PAE') p.pae = value === 'yes[extended-cr3]' ? 'extcr3' : value.startsWith('yes') ? 'yes' : p.pae;
-        if (name === 'VIRT_BASE') virtBase = strtoull(value);
-        if (name === 'VIRT_ENTRY') entry = strtoull(value);
-        if (name === 'ELF_PADDR_OFFSET') paddrOffset = strtoull(value);
-        if (name === 'HYPERCALL_PAGE') p.hypercallPage = (strtoull(value) << 12n) & ((1n << 64n) - 1n);
+        if (name === 'VIRT_BASE') virtBase = unlessUnset(strtoull(value));
+        if (name === 'VIRT_ENTRY') entry = unlessUnset(strtoull(value));
+        if (name === 'ELF_PADDR_OFFSET') paddrOffset = unlessUnset(strtoull(value));
+        if (name === 'HYPERCALL_PAGE') p.hypercallPage = unlessUnset((strtoull(value) << 12n) & UNSET);
         if (name === 'FEATURES' && !parseFeatures(value, p)) break;
       }
       if (virtBase !== null && p.hypercallPage !== null) p.hypercallPage = (p.hypercallPage + virtBase) & ((1n << 64n) - 1n);
