@@ -13,7 +13,7 @@ import { pvParams } from '../src/hosts/xen/elf-notes.js';
 import { dom0Layout, type Dom0Layout } from '../src/hosts/xen/dom0-layout.js';
 import { qemuAvailable } from '../src/lab/qemu.js';
 import { realXen, runUnderXen, type RealXen } from '../src/lab/xen.js';
-import { buildPvImage, consoleWrite, shutdown } from './helpers/pv-image.js';
+import { buildPvImage, consoleWrite, shutdown, WRITE_START_INFO_MAGIC } from './helpers/pv-image.js';
 
 const found = qemuAvailable() ? realXen() : { unavailable: 'qemu-system-x86_64 is not installed' };
 const skip = 'unavailable' in found ? `no real Xen here: ${found.unavailable}` : false;
@@ -40,14 +40,7 @@ function expected(l: Dom0Layout): Map<string, string> {
 describe("the dom0 builder's layout, against real Xen 4.17", { skip }, () => {
   for (const [what, padding, dom0MiB] of [['a small kernel', 0, 64], ['a 300 KiB kernel', 300 << 10, 128], ['a 3.5 MiB kernel', 3584 << 10, 64]] as const) {
     it(`${what}, dom0_mem=${dom0MiB}M`, async () => {
-      // Print the 16 bytes of start_info's magic (15 characters and a NUL), then power off.
-      const image = buildPvImage(`
-        mov     %rsi, %rbx
-        xor     %edi, %edi
-        mov     $16, %esi
-        mov     %rbx, %rdx
-        call    hypercall_page + 18 * 32
-${consoleWrite('\n')}${shutdown(0)}
+      const image = buildPvImage(`${WRITE_START_INFO_MAGIC}${consoleWrite('\n')}${shutdown(0)}
         .pushsection .data
         .fill   ${padding}, 1, 0x5a
         .popsection`);

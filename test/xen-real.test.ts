@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { realXen, runUnderXen, type RealXen } from '../src/lab/xen.js';
 import { qemuAvailable } from '../src/lab/qemu.js';
-import { buildPvImage, consoleWrite, shutdown } from './helpers/pv-image.js';
+import { buildPvImage, consoleWrite, shutdown, WRITE_START_INFO_MAGIC } from './helpers/pv-image.js';
 
 const TIMEOUT_MS = 120_000;
 const found = qemuAvailable() ? realXen() : { unavailable: 'qemu-system-x86_64 is not installed' };
@@ -24,14 +24,7 @@ const skip = 'unavailable' in found ? `no real Xen here: ${found.unavailable}` :
 const xen = found as RealXen;
 
 test('dom0 starts with %rsi = start_info ("xen-3.0-x86_64p"), writes Xen\'s console, and SHUTDOWN_poweroff halts the machine', { skip }, async () => {
-  // The magic's 15 characters and its terminating NUL.
-  const image = buildPvImage(`
-        mov     %rsi, %rbx
-        xor     %edi, %edi
-        mov     $16, %esi
-        mov     %rbx, %rdx
-        call    hypercall_page + 18 * 32
-${consoleWrite('\nTest result: SUCCESS\n')}
+  const image = buildPvImage(`${WRITE_START_INFO_MAGIC}${consoleWrite('\nTest result: SUCCESS\n')}
 ${shutdown(0)}`);
   const r = await runUnderXen(xen, image, { timeoutMs: TIMEOUT_MS });
   assert.equal(r.end, 'poweroff', r.xenLog.split('\n').slice(-8).join('\n'));

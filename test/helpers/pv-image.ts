@@ -73,6 +73,16 @@ export function buildPvImage(body: string, notes: readonly PvNote[] = XTF_NOTES,
   return `${base}.elf`;
 }
 
+/** Assembler writing the first 16 bytes at %rsi on entry -- start_info's magic: 15
+ *  characters and a NUL for a 64-bit PAE kernel -- to the console (keeps %rsi in %rbx). */
+export const WRITE_START_INFO_MAGIC = `
+        mov     %rsi, %rbx
+        xor     %edi, %edi
+        mov     $16, %esi
+        mov     %rbx, %rdx
+        call    hypercall_page + 18 * 32
+`;
+
 /** Assembler for HYPERVISOR_console_io(CONSOLEIO_write, count, buffer) of a string literal. */
 export function consoleWrite(text: string): string {
   const label = `str${count++}`;
