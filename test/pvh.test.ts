@@ -170,7 +170,7 @@ describe('PVH boot', () => {
   });
 
   it('checks the image before a machine exists', () => {
-    badInput(() => nativeHost.plan(buildPvhImage(), 'g.elf', 1 * MiB), /does not fit in 1 MiB/);
+    badInput(() => nativeHost.plan(buildPvhImage(), 'g.elf', { memoryBytes: 1 * MiB }), /does not fit in 1 MiB/);
   });
 });
 

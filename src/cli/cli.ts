@@ -26,11 +26,11 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
                      [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
-                     [--trace FILE]
+                     [--trace FILE] [--dom0]
   ringside profiles
   ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
-  ringside diff IMAGE --profiles A,B [--points user] [--json] [--max-insns N] [--timeout S] [--memory MiB]
+  ringside diff IMAGE --profiles A,B [--points user] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
 
 run       boot IMAGE under profile P and run it to its end; the guest console goes to stdout,
@@ -71,6 +71,9 @@ options:
                     Numbers in decimal or 0x hex; repeat the option for several
   --append ARGS     run: the kernel command line after the image's name, as QEMU's -append
                     (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
+  --dom0            run, diff: on a xen profile, build the image as dom0, as Xen's own domain
+                    builder does (SIF_INITDOMAIN, console through HYPERVISOR_console_io)
+                    rather than as a toolstack-built domU; refused on other hosts
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
                     "Trace files"); FILE appears when the run ends, however it ends
                     (a second Ctrl-C moves it into place and exits at once)
@@ -105,6 +108,7 @@ const RUN_OPTIONS = {
   inject: { type: 'string', multiple: true },
   append: { type: 'string' },
   trace: { type: 'string' },
+  dom0: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -120,6 +124,7 @@ const MATRIX_OPTIONS = {
 const DIFF_OPTIONS = {
   profiles: { type: 'string' },
   points: { type: 'string' },
+  dom0: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -385,7 +390,7 @@ async function cmdRun(args: string[]): Promise<number> {
   });
   let result: RunResult;
   try {
-    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });
+    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, dom0: values.dom0 === true, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });
   } catch (e) {
     stream.flush();
     if (e instanceof BadInput) {

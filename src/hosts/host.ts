@@ -23,13 +23,25 @@ export interface Host<Plan = unknown> extends Stateful {
   readonly console: string;
 }
 
+/** What a run asks of the boot beyond the image. */
+export interface PlanOptions {
+  /** The guest's RAM. */
+  memoryBytes: number;
+  /** The kernel command line (QEMU's -append; undefined: none given). */
+  append?: string;
+  /** Build the guest as its hypervisor's first domain (`--dom0`; xen hosts). */
+  dom0?: boolean;
+}
+
 export interface HostDefinition<Plan = unknown> {
   /** The name profiles use (HOST in HOST/CPU). */
   readonly name: string;
-  /** Decide everything about booting `image` on `memoryBytes` of RAM, with `append` as the
-   *  kernel command line (QEMU's -append; undefined: none given); BadInput (one clear line)
-   *  for an image this host cannot boot. */
-  plan(image: Uint8Array, label: string, memoryBytes: number, append?: string): Plan;
+  /** Decide everything about booting `image`; BadInput (one clear line) for an image or an
+   *  option this host cannot boot. */
+  plan(image: Uint8Array, label: string, options: PlanOptions): Plan;
+  /** The machine's RAM for a plan when it is not the guest's (a hypervisor keeps its own
+   *  frames beside the guest's); default: options.memoryBytes. */
+  machineBytes?(plan: Plan): number;
   /** Give `machine` this host's platform and return the attached host. */
   attach(machine: Machine, options: HostOptions): Host<Plan>;
 }

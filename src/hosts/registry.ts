@@ -3,8 +3,9 @@
 import { BadInput } from '../machine/errors.js';
 import type { HostDefinition } from './host.js';
 import { nativeHost } from './native/host.js';
+import { xenHost } from './xen/host.js';
 
-const HOSTS: readonly HostDefinition[] = [nativeHost];
+const HOSTS: readonly HostDefinition[] = [nativeHost, xenHost as HostDefinition];
 
 /** The host a profile names; BadInput if no host of that name is implemented. */
 export function findHost(name: string): HostDefinition {

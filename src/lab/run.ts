@@ -26,8 +26,10 @@ export interface RunOptions {
   /** Called with console bytes as the guest writes them. */
   onConsole?: (bytes: Uint8Array) => void;
   /** The kernel command line after the image's name (QEMU's -append), for multiboot and PVH
-   *  images; undefined: none. */
+   *  images, start_info's cmd_line for PV ones; undefined: none. */
   append?: string;
+  /** Xen hosts: build the image as dom0 (Xen's own builder) instead of a domU. */
+  dom0?: boolean;
   /** Events to inject at a tick or an address (cpu/injections.ts), in the command line's order. */
   injections?: readonly Injection[];
   /** Called with every transition's record (cpu/transition.ts); none are built without it. */
@@ -99,8 +101,8 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const hostDef = findHost(profile.host);
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
-  const plan = hostDef.plan(bytes, imagePath, memoryBytes, options.append);
-  const machine = newMachine(profile, memoryBytes, memoryMiB, options);
+  const plan = hostDef.plan(bytes, imagePath, { memoryBytes, append: options.append, dom0: options.dom0 });
+  const machine = newMachine(profile, hostDef.machineBytes?.(plan) ?? memoryBytes, memoryMiB, options);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);
   if (options.trace) machine.trace(options.trace);

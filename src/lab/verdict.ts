@@ -15,6 +15,10 @@
 //     skip for V = 38 (status 77), failure otherwise; a halt is a crash ("halted without a
 //     result"); a triple fault is a crash; a spent instruction budget or
 //     wall-clock timeout is a timeout; a model error is a model error.
+//     A PV domain's end counts likewise (DESIGN.md, Verdict): a domain crash or
+//     SHUTDOWN_crash is a crash, SHUTDOWN_suspend an error ("suspended"), any other
+//     shutdown reason an error ("no result"); after a result line a domain crash is a
+//     crash and a shutdown simply ends the run.
 //  4. A run stopped by SIGINT or SIGTERM is interrupted, with or without a result line:
 //     the guest did not get to its end.
 
@@ -119,6 +123,8 @@ export function judge(end: RunEnd, console: string): Judgement {
     switch (end.kind) {
       case 'triple-fault':
         return { verdict: 'crash', reason: `${describeEnd(end.kind, end.message)} after '${result.line}'` };
+      case 'domain-crash':
+        return { verdict: 'crash', reason: `${end.message} after '${result.line}'` };
       case 'insn-budget':
       case 'wall-timeout':
         return { verdict: 'timeout', reason: `${describeEnd(end.kind, end.message)} after '${result.line}'` };
@@ -128,6 +134,7 @@ export function judge(end: RunEnd, console: string): Judgement {
         return { verdict: 'interrupted', reason: `${end.message || 'interrupted'} after '${result.line}'` };
       case 'exit-port':
       case 'halted':
+      case 'shutdown':
         return { verdict: result.verdict, reason: stated };
     }
   }
@@ -140,6 +147,12 @@ export function judge(end: RunEnd, console: string): Judgement {
     }
     case 'halted':
       return { verdict: 'crash', reason: 'halted without a result' };
+    case 'domain-crash':
+      return { verdict: 'crash', reason: end.message };
+    case 'shutdown':
+      if (end.shutdown === 'crash') return { verdict: 'crash', reason: `${end.message} without a result line` };
+      if (end.shutdown === 'suspend') return { verdict: 'error', reason: `suspended: ${end.message}, and nothing was asked to happen on suspend` };
+      return { verdict: 'error', reason: `no result: ${end.message} without a result line` };
     case 'triple-fault':
       return { verdict: 'crash', reason: describeEnd(end.kind, end.message) };
     case 'insn-budget':

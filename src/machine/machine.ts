@@ -18,12 +18,16 @@ export interface RunLimits {
   timeoutMs: number;
 }
 
-export type RunEndKind = 'exit-port' | 'halted' | 'triple-fault' | 'insn-budget' | 'wall-timeout' | 'model-error' | 'interrupted';
+export type RunEndKind = 'exit-port' | 'halted' | 'triple-fault' | 'insn-budget' | 'wall-timeout' | 'model-error' | 'interrupted'
+  | 'shutdown' | 'domain-crash';
 
 export interface RunEnd {
   kind: RunEndKind;
   exitValue: number | null;
   message: string;
+  /** A PV domain's SCHEDOP_shutdown reason (kind 'shutdown'): poweroff, reboot, suspend,
+   *  crash, watchdog, soft_reset, or unknown for a number Xen has no name for. */
+  shutdown?: string;
 }
 
 export interface MachineOptions {

@@ -55,7 +55,7 @@ const MEMORY_MIB = 128;
 /** Ringside's decision: the native host's plan (BadInput = refused). */
 export function ringsideDecision(bytes: Uint8Array, label: string): Decision {
   try {
-    nativeHost.plan(bytes, label, MEMORY_MIB * 1024 * 1024);
+    nativeHost.plan(bytes, label, { memoryBytes: MEMORY_MIB * 1024 * 1024 });
     return { accepted: true, why: '' };
   } catch (e) {
     if (e instanceof BadInput) return { accepted: false, why: e.message };

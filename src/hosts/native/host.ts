@@ -34,6 +34,7 @@
 
 import type { HostDefinition, Host, HostOptions } from '../host.js';
 import type { Machine } from '../../machine/machine.js';
+import { BadInput } from '../../machine/errors.js';
 import { Uart16550 } from '../../machine/uart16550.js';
 import { UnmodelledDevice } from '../../machine/unmodelled.js';
 import { FwCfg, FW_CFG_INITRD_ADDR, FW_CFG_INITRD_DATA, FW_CFG_INITRD_SIZE, FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_DATA, FW_CFG_KERNEL_ENTRY, FW_CFG_KERNEL_SIZE, le } from '../../machine/fw-cfg.js';
@@ -179,7 +180,8 @@ export class NativeHost implements Host<NativePlan> {
 
 export const nativeHost: HostDefinition<NativePlan> = {
   name: 'native',
-  plan(bytes, label, memoryBytes, append) {
+  plan(bytes, label, { memoryBytes, append, dom0 }) {
+    if (dom0) throw new BadInput('--dom0 applies to xen profiles: the native host boots no hypervisor domains');
     // QEMU's order: a multiboot header wins over a PVH note (multiboot.ts).
     const header = findMultibootHeader(bytes);
     if (header) return { kind: 'multiboot', multiboot: planMultibootBoot(bytes, label, header, memoryBytes, append) };

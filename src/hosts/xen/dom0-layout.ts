@@ -38,8 +38,11 @@ function spanned(lo: bigint, hi: bigint, shift: bigint): bigint {
 }
 
 /** The layout for a domain of `nrPages` pages and an initial ramdisk of `initrdLen` bytes
- *  mapped after the kernel (no MOD_START_PFN note), as the 4.17 builder computes it. */
-export function dom0Layout(p: PvParams, nrPages: number, initrdLen = 0): Dom0Layout {
+ *  mapped after the kernel (no MOD_START_PFN note), as the 4.17 builder computes it.
+ *  `ringPages` > 0 lays out a domU as the toolstack's builder does (xg_dom_core.c
+ *  xc_dom_build_image, alloc_magic_pages_pv): start_info takes a whole page, the xenstore and
+ *  console pages follow it, then the page tables — the same search for their number. */
+export function dom0Layout(p: PvParams, nrPages: number, initrdLen = 0, ringPages = 0): Dom0Layout {
   const vStart = p.virtBase;
   const initrdStart = roundUp(p.virtKend, PAGE);
   const initrdEnd = initrdStart + BigInt(initrdLen);
@@ -47,7 +50,7 @@ export function dom0Layout(p: PvParams, nrPages: number, initrdLen = 0): Dom0Lay
   const physEnd = p.p2mBase !== null ? physStart : physStart + BigInt(nrPages) * 8n;
   const siStart = roundUp(physEnd, PAGE);
   const siEnd = siStart + START_INFO_AREA;
-  const ptStart = roundUp(siEnd, PAGE);
+  const ptStart = ringPages > 0 ? siStart + PAGE * BigInt(1 + ringPages) : roundUp(siEnd, PAGE);
   for (let pt = 2n; ; pt++) {
     const ptEnd = ptStart + pt * PAGE;
     const stackEnd = ptEnd + PAGE;

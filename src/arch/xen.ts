@@ -1,0 +1,114 @@
+// Xen's public interface for 64-bit PV guests, as numbers: the selectors and address range
+// a PV guest is given, hypercall and sub-operation numbers, error numbers, and the layouts
+// of the structures guests and Xen exchange (xen/include/public/xen.h, arch-x86/xen.h,
+// arch-x86/xen-x86_64.h, callback.h, sched.h, vcpu.h, version.h, event_channel.h,
+// physdev.h; offsets computed for x86-64).
+
+/** The flat selectors in Xen's reserved GDT page (xen-x86_64.h). */
+export const FLAT_RING3_CS32 = 0xe023;
+export const FLAT_RING3_SS = 0xe02b;
+export const FLAT_RING3_CS64 = 0xe033;
+export const FLAT_KERNEL_CS = FLAT_RING3_CS64;
+export const FLAT_KERNEL_SS = FLAT_RING3_SS;
+export const FLAT_KERNEL_DS = FLAT_RING3_SS;
+export const FLAT_USER_CS32 = FLAT_RING3_CS32;
+export const FLAT_USER_SS = FLAT_RING3_SS;
+/** Xen's own ring-0 selectors (asm/config.h, the boot GDT). */
+export const HYPERVISOR_CS = 0xe008;
+export const HYPERVISOR_DS = 0xe010;
+export const HYPERVISOR_CS32 = 0xe038;
+export const TSS_SELECTOR = 0xe040;
+export const LDT_SELECTOR = 0xe050;
+export const PER_CPU_SELECTOR = 0xe060;
+/** The first GDT entry Xen reserves: guests own entries below it (14 pages). */
+export const FIRST_RESERVED_GDT_PAGE = 14;
+export const FIRST_RESERVED_GDT_ENTRY = FIRST_RESERVED_GDT_PAGE * 512;
+
+/** The linear range Xen keeps for itself in every PV guest (xen-x86_64.h), as signed
+ *  (canonical) numbers. */
+export const HYPERVISOR_VIRT_START = -(2 ** 47);
+export const HYPERVISOR_VIRT_END = -(2 ** 47) + 2 ** 43;
+/** The read-only machine-to-physical table guests may read (MACH2PHYS_VIRT_START). */
+export const MACH2PHYS_VIRT_START = HYPERVISOR_VIRT_START;
+
+/** MSR_STAR and MSR_SYSCALL_MASK as Xen writes them in IDT mode (asm/processor.h). */
+export const XEN_MSR_STAR_HI = (FLAT_RING3_CS32 << 16) | HYPERVISOR_CS;
+/** AC | VM | RF | NT | DF | IF | TF. */
+export const XEN_SYSCALL_MASK = 0x74700;
+
+/** regs->entry_vector bit 8: return by SYSRET (asm/processor.h); VGCF_in_syscall in the
+ *  iret hypercall's flags has the same value. */
+export const TRAP_syscall = 0x100;
+export const VGCF_in_syscall = 0x100;
+export const VGCF_i387_valid = 1 << 0;
+export const VGCF_in_kernel = 1 << 2;
+export const VGCF_failsafe_disables_events = 1 << 3;
+export const VGCF_syscall_disables_events = 1 << 4;
+export const VGCF_online = 1 << 5;
+
+/** Hypercall numbers (public/xen.h). */
+export const enum Hc {
+  set_trap_table = 0, mmu_update = 1, set_gdt = 2, stack_switch = 3, set_callbacks = 4, fpu_taskswitch = 5,
+  sched_op_compat = 6, platform_op = 7, set_debugreg = 8, get_debugreg = 9, update_descriptor = 10,
+  memory_op = 12, multicall = 13, update_va_mapping = 14, set_timer_op = 15, event_channel_op_compat = 16,
+  xen_version = 17, console_io = 18, physdev_op_compat = 19, grant_table_op = 20, vm_assist = 21,
+  update_va_mapping_otherdomain = 22, iret = 23, vcpu_op = 24, set_segment_base = 25, mmuext_op = 26,
+  xsm_op = 27, nmi_op = 28, sched_op = 29, callback_op = 30, xenoprof_op = 31, event_channel_op = 32,
+  physdev_op = 33, hvm_op = 34, sysctl = 35, domctl = 36,
+}
+
+/** Error numbers Xen returns, negated (public/errno.h: the Linux values). */
+export const enum Errno {
+  EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
+  EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSPC = 28,
+  ERANGE = 34, ENOSYS = 38, ENODATA = 61, EOPNOTSUPP = 95, EALREADY = 114, EISCONN = 106,
+}
+
+/** start_info (public/xen.h), x86-64 offsets. */
+export const START_INFO = {
+  magic: 0, magicLength: 32, nrPages: 32, sharedInfo: 40, flags: 48, storeMfn: 56, storeEvtchn: 64,
+  consoleMfn: 72, consoleEvtchn: 80, consoleInfoOff: 72, consoleInfoSize: 76,
+  ptBase: 88, nrPtFrames: 96, mfnList: 104, modStart: 112, modLen: 120, cmdLine: 128, cmdLineLength: 1024,
+  firstP2mPfn: 1152, nrP2mFrames: 1160, size: 1168,
+} as const;
+export const SIF_PRIVILEGED = 1 << 0;
+export const SIF_INITDOMAIN = 1 << 1;
+
+/** shared_info (public/xen.h): vcpu_info[32] first, 64 bytes each; then the event bitmaps. */
+export const SHARED_INFO = { vcpuInfo: 0, evtchnPending: 0x800, evtchnMask: 0xc00, wcVersion: 0x1000 } as const;
+/** vcpu_info (public/xen.h, arch-x86/xen.h). */
+export const VCPU_INFO = { upcallPending: 0, upcallMask: 1, pendingSel: 8, cr2: 16, time: 32, size: 64 } as const;
+
+/** struct trap_info: vector u8, flags u8 (DPL in 1:0, bit 2 masks events), cs u16, address at 8. */
+export const TRAP_INFO_SIZE = 16;
+export const TI_IF = 4;
+
+/** callback_op (public/callback.h). */
+export const enum CallbackType {
+  event = 0, failsafe = 1, syscall = 2, sysenterDeprecated = 3, nmi = 4, sysenter = 5, syscall32 = 7,
+}
+export const CALLBACKOP_register = 0;
+export const CALLBACKOP_unregister = 1;
+export const CALLBACKF_mask_events = 1;
+
+/** struct iret_context (xen-x86_64.h): what HYPERVISOR_iret reads at %rsp. */
+export const IRET_CONTEXT = { rax: 0, r11: 8, rcx: 16, flags: 24, rip: 32, cs: 40, rflags: 48, rsp: 56, ss: 64, size: 72 } as const;
+
+/** sched_op (public/sched.h). */
+export const enum SchedOp { yield = 0, block = 1, shutdown = 2, poll = 3, remoteShutdown = 4, shutdownCode = 5, watchdog = 6 }
+export const SHUTDOWN_REASONS = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'] as const;
+export type ShutdownReason = (typeof SHUTDOWN_REASONS)[number];
+
+/** console_io (public/xen.h). */
+export const CONSOLEIO_write = 0;
+export const CONSOLEIO_read = 1;
+
+/** set_segment_base (xen-x86_64.h). */
+export const enum Segbase { fs = 0, gsUser = 1, gsKernel = 2, gsUserSel = 3 }
+
+/** The hypercall page: one 32-byte stub per hypercall number. */
+export const HYPERCALL_STUB_SIZE = 32;
+export const HYPERCALL_STUBS = 128;
+
+/** struct xencons_interface (public/io/console.h): the domU console ring. */
+export const XENCONS = { in: 0, inSize: 1024, out: 1024, outSize: 2048, inCons: 3072, inProd: 3076, outCons: 3080, outProd: 3084 } as const;

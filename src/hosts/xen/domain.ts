@@ -1,0 +1,214 @@
+// What Xen keeps about the one PV domain it runs and its vCPU (struct domain, struct vcpu's
+// arch.pv part), as plain data so that it is captured with the machine; and the operations
+// every path shares: reading and writing guest memory as copy_{from,to}_guest do, the
+// guest's vcpu_info, and ending the domain (shutdown, crash).
+
+import type { Cpu } from '../../cpu/cpu.js';
+import type { Machine } from '../../machine/machine.js';
+import type { PhysicalMemory } from '../../machine/memory.js';
+import { HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, SHARED_INFO, VCPU_INFO, type ShutdownReason } from '../../arch/xen.js';
+import { PAGE, PTE } from './address-space.js';
+import type { VirtualRegs } from './priv-op.js';
+
+const TWO32 = 4294967296;
+
+/** One virtual trap-table entry (struct trap_info, as Xen keeps it in arch.pv.trap_ctxt). */
+export interface TrapInfo {
+  flags: number;
+  cs: number;
+  /** A canonical linear address (0: no handler). */
+  address: number;
+}
+
+/** The PV vCPU: arch.pv and the flags of struct vcpu that the entry paths read. */
+export interface PvVcpu {
+  /** TF_kernel_mode: the guest kernel, not its user space, runs. */
+  kernelMode: boolean;
+  trapCtxt: TrapInfo[];
+  eventCallback: number;
+  failsafeCallback: number;
+  syscallCallback: number;
+  syscall32Callback: number;
+  sysenterCallback: number;
+  /** vgc_flags: VGCF_failsafe_disables_events, VGCF_syscall_disables_events. */
+  vgcFlags: number;
+  syscall32DisablesEvents: boolean;
+  sysenterDisablesEvents: boolean;
+  kernelSs: number;
+  kernelSp: number;
+  /** Machine frames of the kernel's and the user's L4 (guest_table, guest_table_user; 0: none). */
+  guestTable: number;
+  guestTableUser: number;
+  /** arch.pv.iopl: the virtual IOPL, in RFLAGS bit position (0, 0x1000, 0x2000, 0x3000). */
+  iopl: number;
+  /** Machine address of the vCPU's vcpu_info. */
+  vcpuInfo: number;
+  /** arch.pv.ctrlreg[2]: the guest's last page-fault address. */
+  cr2: number;
+}
+
+export interface PvDomainState {
+  dom0: boolean;
+  /** d->vm_assist. */
+  vmAssist: number;
+  vcpu: PvVcpu;
+  /** The domU console ring's machine frame and event channel (-1 for dom0). */
+  consoleMfn: number;
+  consoleEvtchn: number;
+  /** Xen's log ((XEN) lines and a domU's console_io writes). */
+  log: string[];
+  /** The vCPU's virtual control and debug registers. */
+  virt: VirtualRegs;
+}
+
+export function newVcpu(vcpuInfo: number): PvVcpu {
+  return {
+    kernelMode: true,
+    trapCtxt: Array.from({ length: 256 }, () => ({ flags: 0, cs: 0, address: 0 })),
+    eventCallback: 0, failsafeCallback: 0, syscallCallback: 0, syscall32Callback: 0, sysenterCallback: 0,
+    vgcFlags: 0, syscall32DisablesEvents: false, sysenterDisablesEvents: false,
+    kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
+  };
+}
+
+/** How the domain ended, for the machine's run end. */
+export type DomainEnd = { kind: 'shutdown'; reason: ShutdownReason | number } | { kind: 'crash'; why: string };
+
+/** The running domain as the paths see it. */
+export class PvDomain {
+  constructor(readonly machine: Machine, public state: PvDomainState) {}
+
+  get cpu(): Cpu {
+    return this.machine.cpu;
+  }
+
+  /** Machine memory, as Xen reaches it through its direct map. */
+  get mem(): PhysicalMemory {
+    return this.machine.memory;
+  }
+
+  get vcpu(): PvVcpu {
+    return this.state.vcpu;
+  }
+
+  log(line: string): void {
+    this.state.log.push(line);
+  }
+
+  // ------------------------------------------------------------ guest memory
+
+  /** The machine address of guest linear `lin` through the current page tables, as Xen's
+   *  guest accessors reach it (stac/clac; CR0.WP = 1), or -1 where they would fault: a
+   *  non-present entry, a read-only one for a write, or Xen's own range (access_ok). The
+   *  walk sets accessed and dirty flags as the processor would. */
+  translate(lin: number, write: boolean): number {
+    if (lin >= HYPERVISOR_VIRT_START && lin < HYPERVISOR_VIRT_END) return -1;
+    const cpu = this.cpu;
+    const mem = this.mem;
+    let table = (cpu.cr3Hi >>> 0) * TWO32 + ((cpu.cr3Lo >>> 0) & ~0xfff);
+    const entries: number[] = [];
+    for (let level = 4; level >= 1; level--) {
+      const index = Math.floor(lin / 2 ** (12 + 9 * (level - 1))) & 511;
+      const at = table + index * 8;
+      if (at + 8 > mem.size) return -1;
+      const lo = mem.readU32(at), hi = mem.readU32(at + 4);
+      if ((lo & PTE.P) === 0 || (write && (lo & PTE.RW) === 0)) return -1;
+      entries.push(at);
+      const frame = (hi & 0xfffff) * TWO32 + (lo >>> 12) * PAGE;
+      if (level > 1 && (lo & PTE.PS) !== 0) {
+        const size = 2 ** (12 + 9 * (level - 1));
+        this.markAccessed(entries, write);
+        return frame - (frame % size) + (((lin % size) + size) % size);
+      }
+      table = frame;
+      if (level === 1) {
+        this.markAccessed(entries, write);
+        return frame + (((lin % PAGE) + PAGE) % PAGE);
+      }
+    }
+    return -1;
+  }
+
+  private markAccessed(entries: number[], write: boolean): void {
+    const mem = this.mem;
+    entries.forEach((at, k) => {
+      const lo = mem.readU32(at);
+      const set = lo | PTE.A | (write && k === entries.length - 1 ? PTE.D : 0);
+      if (set !== lo) mem.writeU32(at, set);
+    });
+  }
+
+  /** copy_from_guest: `length` bytes at guest linear `lin`, or null if any would fault. */
+  copyFromGuest(lin: number, length: number): Uint8Array | null {
+    const out = new Uint8Array(length);
+    for (let k = 0; k < length;) {
+      const p = this.translate(lin + k, false);
+      if (p < 0) return null;
+      const n = Math.min(length - k, PAGE - (p % PAGE));
+      out.set(this.mem.bytes.subarray(p, p + n), k);
+      k += n;
+    }
+    return out;
+  }
+
+  /** copy_to_guest: false (and nothing written) if any byte would fault. */
+  copyToGuest(lin: number, data: Uint8Array): boolean {
+    const parts: Array<[number, number, number]> = [];
+    for (let k = 0; k < data.length;) {
+      const p = this.translate(lin + k, true);
+      if (p < 0) return false;
+      const n = Math.min(data.length - k, PAGE - (p % PAGE));
+      parts.push([p, k, n]);
+      k += n;
+    }
+    for (const [p, k, n] of parts) this.mem.write(p, data.subarray(k, k + n));
+    return true;
+  }
+
+  // ------------------------------------------------------------ vcpu_info
+
+  get upcallMask(): number {
+    return this.mem.bytes[this.vcpu.vcpuInfo + VCPU_INFO.upcallMask];
+  }
+
+  set upcallMask(v: number) {
+    this.mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallMask, Uint8Array.of(v));
+  }
+
+  get upcallPending(): number {
+    return this.mem.bytes[this.vcpu.vcpuInfo + VCPU_INFO.upcallPending];
+  }
+
+  /** evtchn_set_pending for a port of this domain (common/event_2l.c): the port's pending
+   *  bit, and unless it is masked the selector bit and upcall_pending. */
+  setPending(sharedInfo: number, port: number): void {
+    const mem = this.mem;
+    const word = Math.floor(port / 64), bit = port % 64;
+    const pend = sharedInfo + SHARED_INFO.evtchnPending + word * 8 + Math.floor(bit / 8);
+    const was = mem.bytes[pend];
+    mem.write(pend, Uint8Array.of(was | (1 << (bit % 8))));
+    if ((was & (1 << (bit % 8))) !== 0) return;
+    const masked = (mem.bytes[sharedInfo + SHARED_INFO.evtchnMask + word * 8 + Math.floor(bit / 8)] & (1 << (bit % 8))) !== 0;
+    if (masked) return;
+    const sel = this.vcpu.vcpuInfo + VCPU_INFO.pendingSel + Math.floor(word / 8);
+    mem.write(sel, Uint8Array.of(mem.bytes[sel] | (1 << (word % 8))));
+    mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallPending, Uint8Array.of(1));
+  }
+
+  // ------------------------------------------------------------ the end
+
+  /** The domain ends: the run stops at this instruction. */
+  end(end: DomainEnd): void {
+    if (end.kind === 'crash') {
+      this.log(`(XEN) Domain ${this.state.dom0 ? 0 : 1} (vcpu#0) crashed on cpu#0: ${end.why}`);
+      this.machine.stop({ kind: 'domain-crash', exitValue: null, message: `domain crash: ${end.why}` });
+    } else {
+      const name = typeof end.reason === 'number' ? `reason ${end.reason}` : end.reason;
+      this.machine.stop({ kind: 'shutdown', exitValue: null, message: `SCHEDOP_shutdown: ${name}`, shutdown: typeof end.reason === 'number' ? 'unknown' : end.reason });
+    }
+  }
+
+  get ended(): boolean {
+    return this.cpu.endReason !== null;
+  }
+}

@@ -1,0 +1,230 @@
+// Xen's ring 0 in IDT mode: the entry points guest code reaches through the CPU's own
+// SYSCALL, SYSENTER, INT and exception delivery, what each does (x86_64/entry.S and traps.c
+// at c447b7308b; xen-pv-abi.md §1), and the common way out (exit.ts).
+//
+// - lstar_enter / cstar_enter: SYSCALL from 64-bit / compatibility mode. The per-CPU stub
+//   parks %rax and switches to Xen's stack; the frame gets RIP = %rcx, RFLAGS = %r11 and
+//   Xen's flat CS/SS; entry_vector = TRAP_syscall. From the guest kernel: a hypercall. From
+//   guest user: switch_to_kernel, a bounce to the syscall (CS 0xe023: syscall32) callback
+//   with DF cleared for the callback, or #UD at the SYSCALL when none is registered.
+// - sysenter_entry (Intel; on AMD the CPU raises #UD itself): the frame Xen builds has
+//   RIP 0, CS 3, RSP 0 and the flags with IF set again; the sysenter callback, or #GP(0).
+// - entry_int80 (gate DPL 3): straight to trap_ctxt[0x80] when it has a handler, else as
+//   the #GP(0x80 << 3 | IDT) that a DPL 0 gate would give, at the INT instruction.
+// - exceptions: from the guest, bounced through its trap table (do_general_protection,
+//   do_invalid_op, do_page_fault, ... -> pv_inject_event); INT n at a DPL 0 gate arrives as
+//   #GP((n << 3) | 2) and becomes the software interrupt when the trap table's DPL permits
+//   (permit_softint), RIP advanced past the 2-byte INT as IDT mode does.
+// - A fault on the exit's IRETQ (a non-canonical RIP from HYPERVISOR_iret, a bad selector)
+//   arrives from ring 0; as Xen's pre-exception table does, it is handled as that exception
+//   taken by the guest context being restored.
+//
+// Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
+// #NM (the model has no FPU state to switch lazily); a guest #DB (DR6 merging is not
+// modelled yet); any other fault in Xen's own context; interrupts at vectors 0x20-0xff
+// other than 0x80 (there are no devices).
+
+import type { Cpu } from '../../cpu/cpu.js';
+import * as V from '../../arch/vectors.js';
+import {
+  FLAT_KERNEL_CS, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS, TRAP_syscall, VGCF_syscall_disables_events,
+} from '../../arch/xen.js';
+import type { PvDomain } from './domain.js';
+import { createBounceFrame, guestKernelMode, vectorName, hasErrorCode, injectEvent, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
+import { restoreAllGuest, testAllEvents, type ExitStack } from './exit.js';
+import { emulateForcedInvalidOp, emulatePrivilegedOp } from './priv-op.js';
+import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
+import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
+import { vectorEntry } from './descriptor-tables.js';
+
+const IF = 0x200, NT = 0x4000, DF = 0x400;
+const TWO32 = 4294967296;
+const X86_XEC_IDT = 2;
+
+/** What the entry paths need from the host. */
+export interface Ring0 {
+  readonly d: PvDomain;
+  readonly stack: ExitStack;
+  /** pv_hypercall: a SYSCALL from the guest kernel. */
+  hypercall(regs: GuestRegs): void;
+  /** The regs an exit's IRETQ is restoring, while it runs (for the fault fixup). */
+  exiting: GuestRegs | null;
+}
+
+/** The per-vCPU pending bounce (v->arch.pv.trap_bounce). */
+const tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
+
+export const SYSENTER_ENTRY = XEN_VA.text + TEXT_OFFSET.sysenter;
+
+/** Register Xen's entry points on the vCPU. */
+export function registerEntryPoints(cpu: Cpu, x: Ring0): void {
+  cpu.hostEntries.register(LSTAR_STUB, 'lstar_enter', () => syscallEnter(x, false));
+  cpu.hostEntries.register(CSTAR_STUB, 'cstar_enter', () => syscallEnter(x, true));
+  cpu.hostEntries.register(SYSENTER_ENTRY, 'sysenter_entry', () => sysenterEntry(x));
+  for (let v = 0; v < 32; v++) cpu.hostEntries.register(vectorEntry(v), `exception_${v}`, () => exception(x, v));
+  cpu.hostEntries.register(vectorEntry(0x80), 'entry_int80', () => int80(x));
+  for (let v = 32; v < 256; v++) {
+    if (v !== 0x80) cpu.hostEntries.register(vectorEntry(v), `irq_${v}`, (c) => c.modelError(`Xen model: interrupt vector ${v} reached Xen (no device raises it)`));
+  }
+}
+
+/** Leave for the guest: test_all_events, then restore_all_guest. */
+function exitToGuest(x: Ring0, regs: GuestRegs): void {
+  const d = x.d;
+  if (d.ended) return;
+  if (!testAllEvents(d, regs, tb)) return;
+  restoreAllGuest(d, regs, x.stack, (r) => { x.exiting = r; });
+  x.exiting = null;
+}
+
+function syscallEnter(x: Ring0, compat: boolean): void {
+  const cpu = x.d.cpu;
+  const regs: GuestRegs = {
+    ripLo: cpu.regLo[RCX], ripHi: cpu.regHi[RCX],
+    cs: compat ? FLAT_USER_CS32 : FLAT_KERNEL_CS,
+    rflags: cpu.regLo[R11] >>> 0,
+    rspLo: cpu.regLo[RSP], rspHi: cpu.regHi[RSP],
+    ss: compat ? FLAT_USER_SS : FLAT_KERNEL_SS,
+    entryVector: TRAP_syscall, errorCode: 0,
+  };
+  if (x.d.vcpu.kernelMode && !compat) x.hypercall(regs);
+  else switchToKernel(x, regs);
+  exitToGuest(x, regs);
+}
+
+/** switch_to_kernel: the syscall (or syscall32) callback. */
+function switchToKernel(x: Ring0, regs: GuestRegs): void {
+  const v = x.d.vcpu;
+  tb.eip = regs.cs === FLAT_USER_CS32 ? v.syscall32Callback : v.syscallCallback;
+  // The asm tests VGCF_syscall_disables_events for the syscall32 callback too.
+  tb.flags = (v.vgcFlags & VGCF_syscall_disables_events) !== 0 ? TBF_INTERRUPT : 0;
+  if (tb.eip === 0) {
+    // No callback (Xen >= 4.15): #UD at the SYSCALL.
+    regs.entryVector = V.UD;
+    setRip(regs, ripOf(regs) - 2);
+    const ti = v.trapCtxt[V.UD];
+    tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
+    tb.eip = ti.address;
+    tb.errorCode = 0;
+    return;
+  }
+  if (!createBounceFrame(x.d, regs, tb)) return;
+  regs.rflags &= ~DF;
+}
+
+function sysenterEntry(x: Ring0): void {
+  const cpu = x.d.cpu;
+  const v = x.d.vcpu;
+  // pushfq after SYSENTER cleared IF; "the caller had it set": IF ORed back. Live NT cleared.
+  const flags = (cpu.getFlags() | IF) >>> 0;
+  cpu.setFlags(cpu.getFlags() & ~NT);
+  const regs: GuestRegs = { ripLo: 0, ripHi: 0, cs: 3, rflags: flags, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS, entryVector: TRAP_syscall, errorCode: 0 };
+  tb.eip = v.sysenterCallback;
+  tb.flags = v.sysenterDisablesEvents ? TBF_INTERRUPT : 0;
+  if (tb.eip === 0) {
+    const ti = v.trapCtxt[V.GP];
+    tb.flags = TBF_EXCEPTION | TBF_EXCEPTION_ERRCODE | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
+    tb.eip = ti.address;
+    tb.errorCode = 0;
+  } else if (!createBounceFrame(x.d, regs, tb)) return;
+  exitToGuest(x, regs);
+}
+
+/** The hardware frame at RSP (the error code first for vectors that have one). */
+function readFrame(cpu: Cpu, vector: number): { regs: GuestRegs; fromXen: boolean } {
+  let at = gpr(cpu, RSP);
+  let errorCode = 0;
+  if (hasErrorCode(vector)) { errorCode = cpu.read64(at) >>> 0; at += 8; }
+  const ripLo = cpu.read64(at), ripHi = cpu.hi;
+  const cs = cpu.read64(at + 8) & 0xffff;
+  const rflags = cpu.read64(at + 16) >>> 0;
+  const rspLo = cpu.read64(at + 24), rspHi = cpu.hi;
+  const ss = cpu.read64(at + 32) & 0xffff;
+  return { regs: { ripLo, ripHi, cs, rflags, rspLo, rspHi, ss, entryVector: vector, errorCode }, fromXen: (cs & 3) === 0 };
+}
+
+function exception(x: Ring0, vector: number): void {
+  const cpu = x.d.cpu;
+  const { regs: frame, fromXen } = readFrame(cpu, vector);
+  let regs = frame;
+  if (fromXen) {
+    // The exit's IRETQ faulted: the guest context it was restoring takes the exception.
+    if (x.exiting === null) cpu.modelError(`Xen model: ${vectorName(vector)} in Xen's own context at ${hex(ripOf(frame))}`);
+    regs = { ...x.exiting!, entryVector: vector, errorCode: frame.errorCode };
+    x.exiting = null;
+  }
+  handleException(x, regs, vector);
+  exitToGuest(x, regs);
+}
+
+/** The C handlers for an exception taken by guest code (traps.c). */
+function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
+  const d = x.d;
+  const cpu = d.cpu;
+  switch (vector) {
+    case V.GP: return doGeneralProtection(x, regs);
+    case V.UD:
+      // do_invalid_op: the forced-emulation prefix, else #UD.
+      if (emulateForcedInvalidOp(d, regs, tb)) return;
+      return injectEvent(d, regs, tb, V.UD, null);
+    case V.PF: {
+      const cr2 = cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
+      return injectEvent(d, regs, tb, V.PF, regs.errorCode, cr2);
+    }
+    case V.NMI: case V.DF: case V.MC:
+      return cpu.modelError(`Xen model: vector ${vector} (NMI, #DF or #MC) reaching Xen is not modelled`);
+    case V.NM:
+      return cpu.modelError('Xen model: #NM from a PV guest (lazy FPU switching) is not modelled');
+    case V.DB:
+      return cpu.modelError('Xen model: #DB from a PV guest (DR6 merging) is not modelled');
+    default:
+      return injectEvent(d, regs, tb, vector, hasErrorCode(vector) ? regs.errorCode : null);
+  }
+}
+
+/** do_general_protection (traps.c). */
+function doGeneralProtection(x: Ring0, regs: GuestRegs): void {
+  const d = x.d;
+  const ec = regs.errorCode;
+  if ((ec & 3) === X86_XEC_IDT) {
+    // "This fault must be due to <INT n> instruction."
+    const vector = (ec >>> 3) & 0xff;
+    const ti = d.vcpu.trapCtxt[vector];
+    if (permitSoftint(ti.flags & 3, d, regs)) {
+      setRip(regs, ripOf(regs) + 2);
+      injectEvent(d, regs, tb, vector, null);
+      return;
+    }
+  } else if (ec === 0 && emulatePrivilegedOp(d, regs, tb)) {
+    return;
+  }
+  if ((ec & 1) !== 0) d.cpu.modelError('Xen model: #GP with the EXT bit from a PV guest');
+  injectEvent(d, regs, tb, V.GP, ec);
+}
+
+/** permit_softint: the trap table's DPL against the guest's virtual CPL (1 for its kernel). */
+function permitSoftint(dpl: number, d: PvDomain, regs: GuestRegs): boolean {
+  return dpl >= (guestKernelMode(d, regs) ? 1 : 3);
+}
+
+function int80(x: Ring0): void {
+  const d = x.d;
+  const { regs } = readFrame(d.cpu, 0x80);
+  const ti = d.vcpu.trapCtxt[0x80];
+  if (ti.address !== 0) {
+    tb.flags = (ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0;
+    tb.eip = ti.address;
+    if (createBounceFrame(d, regs, tb)) exitToGuest(x, regs);
+    return;
+  }
+  // The slow path: as the #GP a DPL 0 gate would have raised, at the INT instruction.
+  regs.errorCode = (0x80 << 3) | X86_XEC_IDT;
+  regs.entryVector = V.GP;
+  setRip(regs, ripOf(regs) - 2);
+  doGeneralProtection(x, regs);
+  exitToGuest(x, regs);
+}
+
+function hex(v: number): string {
+  return '0x' + (v < 0 ? BigInt(v) + (1n << 64n) : BigInt(v)).toString(16);
+}

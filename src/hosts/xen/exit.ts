@@ -1,0 +1,67 @@
+// The way back to the guest (x86_64/entry.S at c447b7308b, IDT mode; xen-pv-abi.md §1.5,
+// §1.7): test_all_events, the loop that delivers what is pending — a queued exception bounce,
+// then an event upcall when vcpu_info says pending and not masked — and restore_all_guest,
+// which leaves by the CPU's SYSRET when regs ask for it (TRAP_syscall) and RIP is canonical,
+// else by its IRETQ. NMI and machine-check bounces come with the PV machine's events.
+
+import { FLAT_USER_CS32 } from '../../arch/xen.js';
+import type { PvDomain } from './domain.js';
+import { createBounceFrame, TBF_EXCEPTION, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
+import { RCX, R11, RSP, canonical, type GuestRegs } from './regs.js';
+
+const IF = 0x200, IOPL = 0x3000, VM = 0x20000;
+const TRAP_SYSCALL = 0x100;
+
+/** test_all_events: false when the domain ended instead. */
+export function testAllEvents(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
+  for (;;) {
+    if ((tb.flags & TBF_EXCEPTION) !== 0) {
+      if (!createBounceFrame(d, regs, tb)) return false;
+      continue;
+    }
+    // "movzwl VCPUINFO_upcall_pending; decl; cmpl $0xfe; ja": pending != 0 and mask == 0.
+    if (d.upcallPending !== 0 && d.upcallMask === 0) {
+      tb.flags = TBF_INTERRUPT;
+      tb.eip = d.vcpu.eventCallback;
+      if (!createBounceFrame(d, regs, tb)) return false;
+      continue;
+    }
+    return true;
+  }
+}
+
+/** Where IRETQ's frame is written: the top of Xen's stack. */
+export interface ExitStack {
+  top: number;
+}
+
+/** restore_all_guest: leave through SYSRET (RCX := RIP, R11 := the sanitised RFLAGS, the
+ *  guest's RSP; SYSRETL for a 32-bit user CS) or through IRETQ of the frame. The IRETQ may
+ *  fault (a non-canonical RIP, a bad selector): `exiting` keeps regs for the #GP or #NP
+ *  handler, which re-presents the fault in guest context as Xen's pre-exception table does. */
+export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, onIret: (regs: GuestRegs) => void): void {
+  const cpu = d.cpu;
+  if ((regs.entryVector & TRAP_SYSCALL) !== 0 && canonical(regs.ripHi)) {
+    const flags = (regs.rflags & ~(IOPL | VM)) | IF;
+    cpu.regLo[R11] = flags;
+    cpu.regHi[R11] = 0;
+    cpu.regLo[RCX] = regs.ripLo;
+    cpu.regHi[RCX] = regs.ripHi;
+    cpu.regLo[RSP] = regs.rspLo;
+    cpu.regHi[RSP] = regs.rspHi;
+    cpu.hostEntries.leave(regs.cs === FLAT_USER_CS32 ? 'sysretl' : 'sysretq');
+    return;
+  }
+  // iret_exit_to_guest.
+  regs.rflags = (regs.rflags & ~(IOPL | VM)) | IF;
+  const at = stack.top - 40;
+  cpu.regLo[RSP] = at | 0;
+  cpu.regHi[RSP] = Math.floor(at / 4294967296) | 0;
+  cpu.write64(at, regs.ripLo, regs.ripHi);
+  cpu.write64(at + 8, regs.cs, 0);
+  cpu.write64(at + 16, regs.rflags, 0);
+  cpu.write64(at + 24, regs.rspLo, regs.rspHi);
+  cpu.write64(at + 32, regs.ss, 0);
+  onIret(regs);
+  cpu.hostEntries.leave('iretq');
+}

@@ -1,0 +1,245 @@
+// The xen host: a model of Xen (c447b7308b, IDT mode) running one 64-bit PV domain.
+//
+// Boot (DESIGN.md boot contracts, xen): the image's PV ELF notes as libelf reads them
+// (elf-notes.ts), the domain built as Xen's dom0 builder or, by default, as the toolstack's
+// domU builder lays it out (builder.ts), Xen's own area mapped into the guest's L4
+// (address-space.ts) with its GDT, TSS and IDT (descriptor-tables.ts), and the vCPU entered
+// in guest kernel mode: ring 3, CS 0xe033, SS 0xe02b, RSI = start_info, RFLAGS 0x202, events
+// masked. Xen's ring 0 is TypeScript at host entry points (entry.ts) leaving through the
+// CPU's SYSRET and IRET (exit.ts).
+//
+// The run's console is what a user of the guest sees: dom0's HYPERVISOR_console_io writes
+// (Xen's serial console), a domU's PV console ring as xenconsoled reads it (on each event on
+// the console channel, and once more when the domain ends) and acknowledges it with an event
+// back. Xen's own messages ((XEN) lines) are its log.
+//
+// Deliberate deviations: Xen runs with CR4.SMEP and SMAP where the CPU has them; the model's
+// Xen leaves them off (a PV guest runs in ring 3, where neither applies, and the model's Xen
+// reads guest memory through its own walk). Hardware CR4.TSD follows the guest's virtual TSD
+// (pv_make_cr4) but never vtsc.
+
+import type { HostDefinition, Host, HostOptions, PlanOptions } from '../host.js';
+import type { Machine } from '../../machine/machine.js';
+import { BadInput } from '../../machine/errors.js';
+import { parseElf } from '../../guest/elf.js';
+import type { LoadableImage } from '../../machine/image.js';
+import { DESC_ATTR_MASK } from '../../arch/descriptors.js';
+import * as C from '../../arch/control.js';
+import {
+  FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_CS, SHARED_INFO, TSS_SELECTOR, XENCONS, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK,
+} from '../../arch/xen.js';
+import { pvParams, type PvParams } from './elf-notes.js';
+import { buildDomain, CONSOLE_EVTCHN, halves } from './builder.js';
+import { buildXenArea, CSTAR_STUB, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
+import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
+import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
+import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
+import { pvHypercall, type HypercallHost, type PageType } from './hypercalls.js';
+import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
+import type { GuestRegs } from './regs.js';
+import { ConsoleBuffer } from '../native/host.js';
+
+export interface XenPlan {
+  image: LoadableImage;
+  params: PvParams;
+  nrPages: number;
+  dom0: boolean;
+  cmdline: Uint8Array;
+}
+
+/** CR4 while the guest runs: PAE, MCE, PGE, OSFXSR, OSXMMEXCPT. */
+const XEN_CR4 = CR4_VISIBLE | C.CR4_PGE;
+const EFER = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
+
+/** What the host keeps beyond the machine: Xen's view of the domain, the console. */
+interface XenHostState {
+  domain: PvDomainState;
+  pageTypes: Array<[number, PageType]>;
+  exiting: GuestRegs | null;
+  console: Uint8Array;
+  dropped: number;
+}
+
+export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
+  private readonly out = new ConsoleBuffer();
+  readonly frames: XenFrames;
+  readonly d: PvDomain;
+  readonly stack: { top: number };
+  exiting: GuestRegs | null = null;
+  readonly pageTypes = new Map<number, PageType>();
+  readonly domainFrames: [number, number];
+
+  constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
+    const mem = machine.memory;
+    this.frames = buildXenArea(mem, mem.size / PAGE);
+    writeDescriptorTables(mem, this.frames);
+    this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
+    this.stack = { top: this.frames.stackTop };
+    const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
+    this.d = new PvDomain(machine, {
+      dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
+    });
+    registerEntryPoints(machine.cpu, this);
+    machine.attach('host', this);
+  }
+
+  boot(plan: XenPlan): void {
+    const mem = this.machine.memory;
+    const built = buildDomain(mem, this.frames, plan);
+    const s = this.d.state;
+    s.dom0 = plan.dom0;
+    s.consoleMfn = built.consoleMfn;
+    s.consoleEvtchn = plan.dom0 ? -1 : CONSOLE_EVTCHN;
+    const v = s.vcpu;
+    v.guestTable = built.l4;
+    if (!plan.dom0) {
+      // The toolstack's vcpu_guest_context: kernel_ss/sp set, VGCF_in_kernel | VGCF_online.
+      v.kernelSs = FLAT_KERNEL_SS;
+      v.kernelSp = built.stackTop;
+    }
+    for (const t of built.tables) this.pageTypes.set(t.mfn, { type: (['l1', 'l2', 'l3', 'l4'] as const)[t.level - 1], pinned: t.level === 4 });
+
+    const cpu = this.machine.cpu;
+    const st = cpu.capture();
+    st.gprLo.fill(0);
+    st.gprHi.fill(0);
+    [st.gprLo[6], st.gprHi[6]] = halves(built.startInfo);
+    [st.gprLo[4], st.gprHi[4]] = halves(built.stackTop);
+    st.rip = built.entry;
+    st.rflags = 0x202;
+    st.cpl = 3;
+    const seg = (sel: number, hi: number) => ({ sel, baseLo: 0, baseHi: 0, limit: -1, attr: hi & DESC_ATTR_MASK });
+    const nul = { sel: 0, baseLo: 0, baseHi: 0, limit: 0, attr: 0 };
+    st.segments = [nul, seg(FLAT_KERNEL_CS, 0x00affb00), seg(FLAT_KERNEL_SS, 0x00cff300), nul, nul, nul].map((x) => ({ ...x }));
+    const [gLo, gHi] = halves(XEN_VA.gdt);
+    st.gdtr = { baseLo: gLo, baseHi: gHi, limit: 0xefff };
+    const [iLo, iHi] = halves(IDT_VA);
+    st.idtr = { baseLo: iLo, baseHi: iHi, limit: 0xfff };
+    const [tLo, tHi] = halves(XEN_VA.text + 2 * PAGE);
+    st.tr = { sel: TSS_SELECTOR, baseLo: tLo, baseHi: tHi, limit: TSS_LIMIT, attr: 0x8b00 };
+    st.ldtr = { sel: 0, baseLo: 0, baseHi: 0, limit: 0 };
+    st.cr0 = XEN_CR0;
+    st.cr4 = XEN_CR4;
+    st.cr4Hi = 0;
+    st.efer = EFER;
+    st.cr3Lo = (built.l4 * PAGE) | 0;
+    st.cr3Hi = Math.floor((built.l4 * PAGE) / 4294967296);
+    // legacy_syscall_init (traps-setup.c).
+    st.msrs.star = [0, XEN_MSR_STAR_HI];
+    st.msrs.lstar = halves(LSTAR_STUB);
+    st.msrs.cstar = halves(CSTAR_STUB);
+    st.msrs.fmask = [XEN_SYSCALL_MASK, 0];
+    st.msrs.sysenterCs = [HYPERVISOR_CS, 0];
+    st.msrs.sysenterEsp = halves(this.frames.stackTop);
+    st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
+    st.msrs.kernelGsBase = [0, 0];
+    cpu.restore(st);
+  }
+
+  // ------------------------------------------------------------------ Ring0 / HypercallHost
+
+  hypercall(regs: GuestRegs): void {
+    pvHypercall(this, this, regs);
+  }
+
+  get sharedInfo(): number {
+    return this.frames.sharedInfo * PAGE;
+  }
+
+  consoleWrite(bytes: Uint8Array): void {
+    for (const b of bytes) this.out.push(b);
+    this.options.onConsole?.(bytes);
+  }
+
+  /** xenconsoled: take what the guest produced in the ring's output half, then notify the
+   *  guest on the console channel. */
+  consoleNotified(): void {
+    const s = this.d.state;
+    if (s.consoleMfn < 0) return;
+    const mem = this.machine.memory;
+    const ring = s.consoleMfn * PAGE;
+    let cons = mem.readU32(ring + XENCONS.outCons);
+    const prod = mem.readU32(ring + XENCONS.outProd);
+    if (((prod - cons) >>> 0) > XENCONS.outSize) return; // a corrupt ring: xenconsoled ignores it
+    const taken: number[] = [];
+    while (cons !== prod) {
+      taken.push(mem.bytes[ring + XENCONS.out + (cons % XENCONS.outSize)]);
+      cons = (cons + 1) >>> 0;
+    }
+    if (taken.length === 0) return;
+    this.consoleWrite(Uint8Array.from(taken));
+    mem.writeU32(ring + XENCONS.outCons, cons);
+    this.d.setPending(this.sharedInfo, s.consoleEvtchn);
+  }
+
+  setGdtFrames(mfns: number[]): void {
+    const mem = this.machine.memory;
+    for (let k = 0; k < 14; k++) {
+      const at = xenL1e(mem, this.frames, XEN_VA.gdt + k * PAGE);
+      const e = k < mfns.length
+        ? entry(mfns[k], PTE.P | PTE.RW | PTE.A | PTE.D | PTE.G, PTE_NX_HI)
+        : entry(this.frames.zero, PTE.P | PTE.A | PTE.D | PTE.G, PTE_NX_HI);
+      mem.writeU64(at, ...e);
+    }
+    this.machine.cpu.flushTlb();
+  }
+
+  // ------------------------------------------------------------------ Host
+
+  get console(): string {
+    return this.out.text;
+  }
+
+  /** Xen's log: its (XEN) messages about this domain. */
+  get log(): string {
+    return this.d.state.log.map((l) => l + '\n').join('');
+  }
+
+  capture(): XenHostState {
+    return {
+      domain: structuredClone(this.d.state),
+      pageTypes: [...this.pageTypes].map(([m, t]) => [m, { ...t }]),
+      exiting: this.exiting === null ? null : { ...this.exiting },
+      console: this.out.bytes.slice(),
+      dropped: this.out.dropped,
+    };
+  }
+
+  restore(state: unknown): void {
+    const s = state as XenHostState;
+    this.d.state = structuredClone(s.domain);
+    this.pageTypes.clear();
+    for (const [m, t] of s.pageTypes) this.pageTypes.set(m, { ...t });
+    this.exiting = s.exiting === null ? null : { ...s.exiting };
+    this.out.load(s.console, s.dropped);
+  }
+}
+
+export const xenHost: HostDefinition<XenPlan> = {
+  name: 'xen',
+  plan(bytes, label, o: PlanOptions) {
+    const image = parseElf(bytes, label);
+    const params = pvParams(image, bytes);
+    const nrPages = Math.floor(o.memoryBytes / PAGE);
+    const cmdline = new TextEncoder().encode(o.append ?? '');
+    if (cmdline.length > 1023) throw new BadInput(`${label}: the command line is ${cmdline.length} bytes; start_info holds 1023`);
+    return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline };
+  },
+  machineBytes(plan) {
+    return machineBytesFor(plan.nrPages);
+  },
+  attach(machine, options) {
+    return new XenHost(machine, options);
+  },
+};
+
+/** Machine memory for a domain of `nrPages`: Xen's area, then the domain. */
+function machineBytesFor(nrPages: number): number {
+  let xen = xenAreaFrames(nrPages + 1024);
+  for (;;) {
+    const next = xenAreaFrames(nrPages + xen);
+    if (next === xen) break;
+    xen = next;
+  }
+  return (xen + nrPages) * PAGE;
+}

@@ -1,0 +1,338 @@
+// Privileged-instruction emulation for a PV guest (xen/arch/x86/pv/emul-priv-op.c,
+// emul-inv-op.c and cpuid.c at c447b7308b; notes in docs/architecture.md "Xen PV host").
+//
+// The guest kernel runs in ring 3, so its privileged instructions #GP(0); Xen decodes the
+// instruction at RIP and emulates the whitelisted ones — IN/OUT, CLTS, WBINVD, MOV CR/DR,
+// RDMSR/WRMSR, RDTSC/RDTSCP, CPUID, CLI/STI, XSETBV — treating the guest kernel as CPL 0 and
+// guest user as CPL 3. Anything else (HLT, INVLPG, LMSW, SWAPGS, ...) gets its #GP(0) back.
+// On success RIP moves past the instruction and RF is cleared. The forced-emulation prefix
+// `ud2; .ascii "xen"; cpuid` arrives as #UD and always gives Xen's CPUID policy.
+//
+// Deliberate deviations (each a model error, never a guess): INS/OUTS, XSETBV, the I/O
+// bitmap (PHYSDEVOP_set_iobitmap), MOV to CR3, debug registers that would arm a breakpoint
+// (DR7 enables), a single-step trap after an emulated instruction (RFLAGS.TF), and prefixes
+// other than REX/operand size on an emulated instruction. Port I/O that Xen would perform on
+// real hardware for dom0 reads all ones and drops writes: no device sits behind the model's
+// Xen. CPUID's policy for leaves below 0x40000000 is the modelled CPU's CPUID with the PV
+// masks below (cpu-policy.c), not every host-dependent detail.
+
+import { cpuid } from '../../cpu/cpuid.js';
+import * as V from '../../arch/vectors.js';
+import type { PvDomain } from './domain.js';
+import { guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
+import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
+import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
+
+const RF = 0x10000, TF = 0x100;
+const TWO32 = 4294967296;
+/** Xen's CR0 while a PV guest runs: PG|AM|WP|NE|ET|MP|PE (trampoline.S). */
+export const XEN_CR0 = 0x80050033 | 0;
+const CR0_TS = 8;
+/** CR4 bits a PV guest controls (PV_CR4_GUEST_MASK) and the host bits it sees (…_VISIBLE_MASK). */
+const CR4_GUEST = 0x4 | 0x8 | 0x10000 | 0x40000; // TSD | DE | FSGSBASE | OSXSAVE
+export const CR4_VISIBLE = 0x20 | 0x40 | 0x200 | 0x400; // PAE | MCE | OSFXSR | OSXMMEXCPT
+
+/** Xen's release numbers at the pinned commit (4.23-unstable): XENVER_version and CPUID 0x40000001. */
+export const XEN_MAJOR = 4, XEN_MINOR = 23;
+
+/** The guest's virtual control and debug registers (arch.pv.ctrlreg, arch.dr*), kept with the vCPU. */
+export interface VirtualRegs {
+  cr0Ts: number;
+  cr4: number;
+  dr: number[];
+  dr6: number;
+  dr7: number;
+}
+
+export function newVirtualRegs(): VirtualRegs {
+  return { cr0Ts: 0, cr4: CR4_VISIBLE, dr: [0, 0, 0, 0], dr6: 0xffff0ff0 | 0, dr7: 0x400 };
+}
+
+type Outcome = 'done' | 'gp' | 'ud' | 'decline';
+
+/** pv_emulate_privileged_op: true if emulated (or an exception queued in `tb`), false to
+ *  pass the #GP(0) on. */
+export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
+  const rip = ripOf(regs);
+  const bytes = d.copyFromGuest(rip, 15);
+  let insn: Uint8Array;
+  if (bytes === null) {
+    // insn_fetch: a fault injects #PF with error code 0 at the first byte not readable.
+    let n = 0;
+    while (n < 15 && d.copyFromGuest(rip + n, 1) !== null) n++;
+    if (n === 0) { injectEvent(d, regs, tb, V.PF, 0, rip); return true; }
+    insn = d.copyFromGuest(rip, n)!;
+  } else insn = bytes;
+  let k = 0;
+  let opsize = false;
+  for (; k < insn.length && (insn[k] === 0x66 || LEGACY_PREFIXES.includes(insn[k])); k++) {
+    if (insn[k] !== 0x66) {
+      return whitelisted(insn, k + 1) ? d.cpu.modelError(`Xen model: prefix 0x${insn[k].toString(16)} on an emulated privileged instruction`) : false;
+    }
+    opsize = true;
+  }
+  let rex = 0;
+  if ((insn[k] & 0xf0) === 0x40) rex = insn[k++];
+  const kernel = guestKernelMode(d, regs);
+  const op = insn[k];
+  let len = k + 1;
+  let out: Outcome;
+  if (op === 0xfa || op === 0xfb) {
+    // CLI/STI: a no-op when the virtual IOPL allows it; the event mask is not changed.
+    out = ioplOk(d, kernel) ? 'done' : 'decline';
+  } else if (op === 0xe4 || op === 0xe5 || op === 0xe6 || op === 0xe7 || op === 0xec || op === 0xed || op === 0xee || op === 0xef) {
+    out = portIo(d, regs, kernel, op, opsize, insn[k + 1]);
+    if (op < 0xe8) len++;
+  } else if (op === 0x6c || op === 0x6d || op === 0x6e || op === 0x6f) {
+    return d.cpu.modelError('Xen model: INS/OUTS emulation for a PV guest is not modelled');
+  } else if (op === 0x0f) {
+    const op2 = insn[k + 1];
+    len = k + 2;
+    if (op2 === 0x20 || op2 === 0x22 || op2 === 0x21 || op2 === 0x23) {
+      len++;
+      if (!kernel) out = 'gp';
+      else out = movCrDr(d, op2, insn[k + 2], rex);
+    } else if (op2 === 0x06) {
+      // CLTS: CR0.TS cleared.
+      if (!kernel) out = 'gp';
+      else { d.state.virt.cr0Ts = 0; out = 'done'; }
+    } else if (op2 === 0x09) {
+      // WBINVD: a no-op without cache-flush rights (and nothing to flush in the model with them).
+      out = kernel ? 'done' : 'gp';
+    } else if (op2 === 0x30 || op2 === 0x32) {
+      out = kernel ? msr(d, regs, op2 === 0x30) : 'gp';
+    } else if (op2 === 0x31) {
+      out = rdtsc(d, kernel, false);
+    } else if (op2 === 0x01 && insn[k + 2] === 0xf9) {
+      len++;
+      out = rdtsc(d, kernel, true);
+    } else if (op2 === 0x01 && insn[k + 2] === 0xd1) {
+      return d.cpu.modelError('Xen model: XSETBV emulation for a PV guest is not modelled');
+    } else if (op2 === 0xa2) {
+      guestCpuid(d, false);
+      out = 'done';
+    } else out = 'decline';
+  } else out = 'decline';
+
+  if (out === 'decline') return false;
+  if (out === 'gp') { injectEvent(d, regs, tb, V.GP, 0); return true; }
+  if (out === 'ud') { injectEvent(d, regs, tb, V.UD, null); return true; }
+  if (d.ended) return true;
+  instructionDone(d, regs, rip + len);
+  return true;
+}
+
+/** Legacy prefixes other than the operand-size one. */
+const LEGACY_PREFIXES = [0x67, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0xf0];
+
+function whitelisted(insn: Uint8Array, k: number): boolean {
+  const op = insn[k];
+  return op === 0xfa || op === 0xfb || (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) || op === 0x0f;
+}
+
+/** pv_emul_instruction_done: RIP past the instruction, RF cleared (and #DB if TF). */
+function instructionDone(d: PvDomain, regs: GuestRegs, next: number): void {
+  setRip(regs, next);
+  regs.rflags &= ~RF;
+  if ((regs.rflags & TF) !== 0) d.cpu.modelError('Xen model: single-stepping an emulated instruction (#DB with DR6.BS) is not modelled');
+}
+
+/** iopl_ok: the guest kernel counts as CPL 1 (0 with VMASST_architectural_iopl), user as 3. */
+function ioplOk(d: PvDomain, kernel: boolean): boolean {
+  const cpl = kernel ? ((d.state.vmAssist & (1 << VMASST_architectural_iopl)) !== 0 ? 0 : 1) : 3;
+  return cpl <= d.vcpu.iopl >>> 12;
+}
+
+function portIo(d: PvDomain, regs: GuestRegs, kernel: boolean, op: number, opsize: boolean, imm: number): Outcome {
+  if (!ioplOk(d, kernel)) return 'decline';
+  const cpu = d.cpu;
+  const isIn = (op & 2) === 0;
+  const size = (op & 1) === 0 ? 1 : opsize ? 2 : 4;
+  void imm;
+  void regs;
+  if (isIn) {
+    // No device answers behind the model's Xen: every port reads all ones.
+    const ones = size === 4 ? -1 : (1 << (8 * size)) - 1;
+    if (size === 4) { cpu.regLo[RAX] = ones; cpu.regHi[RAX] = 0; } else cpu.regLo[RAX] = (cpu.regLo[RAX] & ~((1 << (8 * size)) - 1)) | ones;
+  }
+  return 'done';
+}
+
+function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome {
+  const cpu = d.cpu;
+  const v = d.state.virt;
+  // REX.R selects CR8-CR15 / DR8-DR15 (CR8: #GP for PV; DR8+: #UD), REX.B r8-r15.
+  const reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = (modrm & 7) | ((rex & 1) << 3);
+  if (reg > 7 && (op2 === 0x21 || op2 === 0x23)) return 'ud';
+  const toGuest = op2 === 0x20 || op2 === 0x21;
+  const set = (lo: number, hi: number): void => { cpu.regLo[rm] = lo; cpu.regHi[rm] = hi; };
+  if (op2 === 0x20) {
+    switch (reg) {
+      case 0: set((XEN_CR0 & ~CR0_TS) | v.cr0Ts, 0); return 'done';
+      case 2: { const hi = Math.floor(d.vcpu.cr2 / TWO32); set((d.vcpu.cr2 - hi * TWO32) | 0, hi | 0); return 'done'; }
+      case 3: { const a = d.vcpu.guestTable * 4096; set((a % TWO32) | 0, Math.floor(a / TWO32)); return 'done'; }
+      case 4: set(v.cr4, 0); return 'done';
+      default: return 'gp';
+    }
+  }
+  if (op2 === 0x22) {
+    const lo = cpu.regLo[rm], hi = cpu.regHi[rm];
+    switch (reg) {
+      case 0:
+        if (hi !== 0 || ((lo ^ XEN_CR0) & ~CR0_TS) !== 0) return 'gp';
+        v.cr0Ts = lo & CR0_TS;
+        return 'done';
+      case 2: d.vcpu.cr2 = hi * TWO32 + (lo >>> 0); return 'done';
+      case 3: return cpu.modelError('Xen model: MOV to CR3 (new_guest_cr3) from a PV guest is not modelled yet');
+      case 4: v.cr4 = (lo & CR4_GUEST & guestCr4Allowed(d)) | CR4_VISIBLE; return 'done';
+      default: return 'gp';
+    }
+  }
+  // Debug registers (set_debugreg).
+  if (toGuest) {
+    if ((reg === 4 || reg === 5) && (v.cr4 & 8) !== 0) return 'ud';
+    const n = reg === 4 ? 6 : reg === 5 ? 7 : reg;
+    const val = n < 4 ? v.dr[n] : n === 6 ? v.dr6 : v.dr7;
+    const hi = Math.floor(val / TWO32);
+    set((val - hi * TWO32) | 0, hi | 0);
+    return 'done';
+  }
+  const lo = cpu.regLo[rm], hi = cpu.regHi[rm];
+  const n = reg === 4 ? 6 : reg === 5 ? 7 : reg;
+  if (n < 4) {
+    const addr = hi * TWO32 + (lo >>> 0);
+    if (!(canonical(hi) && (addr >= 0 || addr >= HYPERVISOR_VIRT_END))) return 'gp';
+    v.dr[n] = addr;
+    return 'done';
+  }
+  if (hi !== 0) return 'gp';
+  if (n === 6) { v.dr6 = (lo | 0xffff0ff0) & ~0x1000; return 'done'; }
+  if ((lo & 0x2000) !== 0) return 'gp';
+  if ((lo & 0xff) !== 0) return cpu.modelError('Xen model: enabling a debug breakpoint from a PV guest is not modelled');
+  v.dr7 = ((lo & ~0xd000) | 0x400) >>> 0;
+  return 'done';
+}
+
+/** The CR4 bits the policy lets a guest set (pv_fixup_guest_cr4). */
+function guestCr4Allowed(d: PvDomain): number {
+  const f = d.cpu.features;
+  return 0x4 | 0x8 | (f.has('fsgsbase') ? 0x10000 : 0);
+}
+
+const MSR = { APIC_BASE: 0x1b, TSC: 0x10, PLATFORM_INFO: 0xce, MISC_FEATURES: 0x140, PAT: 0x277, EFER: 0xc0000080, FS_BASE: 0xc0000100, GS_BASE: 0xc0000101, SHADOW_GS: 0xc0000102, HYPERCALL: 0x40000000 } as const;
+
+function msr(d: PvDomain, regs: GuestRegs, write: boolean): Outcome {
+  const cpu = d.cpu;
+  const index = cpu.regLo[RCX] >>> 0;
+  const lo = cpu.regLo[RAX], hi = cpu.regLo[RDX];
+  const result = (l: number, h: number): Outcome => { cpu.regLo[RAX] = l; cpu.regHi[RAX] = 0; cpu.regLo[RDX] = h; cpu.regHi[RDX] = 0; return 'done'; };
+  if (!write) {
+    switch (index) {
+      case MSR.APIC_BASE: return result(0xfee00900 | 0, 0); // ENABLE | BSP (vCPU 0) | default base
+      case MSR.PAT: return result(0x00070406, 0x00000501);
+      case MSR.EFER: return result(cpu.efer & 0xd01, 0);
+      case MSR.FS_BASE: return result(cpu.segBaseLo[4], cpu.segBaseHi[4]);
+      case MSR.GS_BASE: return result(cpu.segBaseLo[5], cpu.segBaseHi[5]);
+      case MSR.SHADOW_GS: return result(cpu.msrLo[4], cpu.msrHi[4]);
+      case MSR.PLATFORM_INFO: return result(0, 0);
+      case MSR.MISC_FEATURES: return result(0, 0);
+      case MSR.HYPERCALL: return result(0, 0);
+      case MSR.TSC: { const t = cpu.icount + cpu.tscOffset; return result((t % TWO32) | 0, Math.floor(t / TWO32)); }
+      default:
+        // "faking RDMSR": without a #GP handler the guest reads 0 rather than dying.
+        if (d.vcpu.trapCtxt[V.GP].address === 0 && (index >>> 16) !== 0x4000) return result(0, 0);
+        return 'gp';
+    }
+  }
+  switch (index) {
+    case MSR.FS_BASE: case MSR.GS_BASE: case MSR.SHADOW_GS: {
+      if (!canonical(hi)) return 'gp';
+      if (index === MSR.FS_BASE) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
+      else if (index === MSR.GS_BASE) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
+      else { cpu.msrLo[4] = lo; cpu.msrHi[4] = hi; }
+      return 'done';
+    }
+    case MSR.EFER: return hi === 0 && lo === (cpu.efer & 0xd01) ? 'done' : 'gp';
+    default: return 'gp';
+  }
+  void regs;
+}
+
+function rdtsc(d: PvDomain, kernel: boolean, withAux: boolean): Outcome {
+  const cpu = d.cpu;
+  if (!kernel && (d.state.virt.cr4 & 4) !== 0) return 'gp';
+  const t = cpu.icount + cpu.tscOffset;
+  cpu.regLo[RAX] = (t % TWO32) | 0; cpu.regHi[RAX] = 0;
+  cpu.regLo[RDX] = Math.floor(t / TWO32) | 0; cpu.regHi[RDX] = 0;
+  if (withAux) { cpu.regLo[RCX] = cpu.msrLo[8]; cpu.regHi[RCX] = 0; }
+  return 'done';
+}
+
+/** emulate_forced_invalid_op: `ud2; .ascii "xen"; cpuid` emulates the CPUID with Xen's
+ *  policy. False when the bytes are anything else (the #UD stands). */
+export function emulateForcedInvalidOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
+  const rip = ripOf(regs);
+  const sig = d.copyFromGuest(rip, 5);
+  if (sig === null) { injectEvent(d, regs, tb, V.PF, 0, firstUnreadable(d, rip, 5)); return true; }
+  if (sig[0] !== 0x0f || sig[1] !== 0x0b || sig[2] !== 0x78 || sig[3] !== 0x65 || sig[4] !== 0x6e) return false;
+  const op = d.copyFromGuest(rip + 5, 2);
+  if (op === null) { injectEvent(d, regs, tb, V.PF, 0, firstUnreadable(d, rip + 5, 2)); return true; }
+  if (op[0] !== 0x0f || op[1] !== 0xa2) return false;
+  guestCpuid(d, true, guestKernelMode(d, regs));
+  instructionDone(d, regs, rip + 7);
+  return true;
+}
+
+function firstUnreadable(d: PvDomain, at: number, n: number): number {
+  for (let k = 0; k < n; k++) if (d.copyFromGuest(at + k, 1) === null) return at + k;
+  return at + n;
+}
+
+/** Leaf 1 ECX / EDX and leaf 7 EBX / ECX bits the PV policy hides (cpu-policy.c, C.3 of the notes). */
+const HIDE_1_ECX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 17) | (1 << 18) | (1 << 21) | (1 << 24) | (1 << 27);
+const HIDE_1_EDX = (1 << 1) | (1 << 3) | (1 << 12) | (1 << 13) | (1 << 17) | (1 << 21) | (1 << 29) | (1 << 31);
+const HIDE_7_EBX = (1 << 1) | (1 << 2) | (1 << 7) | (1 << 10) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 20) | (1 << 25) | (1 << 26) | (1 << 27);
+const HIDE_7_ECX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 13) | (1 << 16) | (1 << 22) | (1 << 29) | (1 << 30) | (1 << 31);
+const HIDE_81_ECX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 19) | (1 << 22) | (1 << 29);
+const HIDE_81_EDX = 1 << 26;
+const HYPERVISOR = 1 << 31;
+
+/** guest_cpuid for the current vCPU: leaf in EAX, subleaf in ECX; results zero-extended. */
+function guestCpuid(d: PvDomain, forced: boolean, kernel = false): void {
+  const cpu = d.cpu;
+  const leaf = cpu.regLo[RAX] >>> 0, sub = cpu.regLo[RCX] >>> 0;
+  const out = new Int32Array(4);
+  if (leaf >= 0x40000000 && leaf < 0x40000200) xenLeaf(leaf, sub, out);
+  else {
+    cpuid(cpu.model, leaf, sub, out);
+    if (leaf === 1) {
+      out[1] &= 0x00ffffff; // initial APIC ID 0
+      out[2] = (out[2] & ~HIDE_1_ECX) | HYPERVISOR;
+      out[3] &= ~HIDE_1_EDX;
+      // OSXSAVE follows the virtual CR4, and the kernel's forced CPUID sees it whenever Xen itself has XSAVE on.
+      if ((d.state.virt.cr4 & 0x40000) !== 0 || (forced && kernel && cpu.features.has('xsave'))) out[2] |= 1 << 27;
+    } else if (leaf === 7 && sub === 0) {
+      out[1] &= ~HIDE_7_EBX;
+      out[2] &= ~HIDE_7_ECX;
+    } else if (leaf === 7 || leaf === 5 || leaf === 6 || leaf === 0xb) {
+      out.fill(0);
+    } else if (leaf === 0x80000001) {
+      out[2] &= ~HIDE_81_ECX;
+      out[3] &= ~HIDE_81_EDX;
+    }
+  }
+  for (const [r, k] of [[RAX, 0], [RBX, 1], [RCX, 2], [RDX, 3]] as const) { cpu.regLo[r] = out[k]; cpu.regHi[r] = 0; }
+}
+
+/** cpuid_hypervisor_leaves (cpuid.c). */
+function xenLeaf(leaf: number, sub: number, out: Int32Array): void {
+  out.fill(0);
+  switch (leaf) {
+    case 0x40000000: out.set([0x40000005, 0x566e6558, 0x65584d4d, 0x4d4d566e]); break;
+    case 0x40000001: out[0] = (XEN_MAJOR << 16) | XEN_MINOR; break;
+    case 0x40000002: out.set([1, 0x40000000, 1, 0]); break;
+    case 0x40000003: if (sub === 0) out[1] = 0; break;
+    case 0x40000005: if (sub === 0) out[1] = 32 + 12 - 20; break;
+    default: break;
+  }
+}
