@@ -16,7 +16,8 @@
  * code slot, which after the GPRs and the vector are popped is the top of the
  * iret_context the hypercall page's slot 23 completes (public/arch-x86/xen-x86_64.h,
  * struct iret_context: the guest pushes ss, rsp, rflags, cs, rip, flags and jumps).
- * Vector VEC_USER_RETURN's stub is pv_exec_user's way back instead.
+ * The syscall callback's entry is also pv_exec_user's way back: a `syscall` at
+ * pv_user_exit (the user stub's, after fn returned) returns from pv_exec_user.
  */
 #include "ringside-pv.h"
 
@@ -33,11 +34,6 @@
 
 .macro STUB vec
         .balign 64
-        .if \vec == VEC_USER_RETURN
-        NOTE_LIVE
-        mov     pv_user_return_rsp(%rip), %rsp
-        ret
-        .else
         NOTE_LIVE
         pop     %rcx
         pop     %r11
@@ -46,7 +42,6 @@
         .endif
         pushq   $\vec
         jmp     pv_common
-        .endif
 .endm
 
         .text
@@ -97,16 +92,23 @@ pv_common:
         add     $8, %rsp                /* the vector; the error code slot holds the flags */
         jmp     HYPERCALL_iret
 
-        /* CALLBACKTYPE_syscall: a 64-bit user `syscall`; the frame has no error code. */
+        /* CALLBACKTYPE_syscall: a 64-bit user `syscall`; the frame has no error code.
+         * The frame's %rcx slot is the user's return address: pv_user_exit's is
+         * pv_exec_user's way back, with fn's result still in %rax. */
         .balign 64
         .globl pv_syscall_entry
 pv_syscall_entry:
         NOTE_LIVE
+        lea     pv_user_exit(%rip), %rcx
+        cmp     %rcx, (%rsp)
+        je      1f
         pop     %rcx
         pop     %r11
         push    $0
         pushq   $VEC_SYSCALL
         jmp     pv_common
+1:      mov     pv_user_return_rsp(%rip), %rsp
+        ret
 
         /* CALLBACKTYPE_event: the library runs with events masked; an upcall is a bug. */
         .balign 64
@@ -136,7 +138,7 @@ pv_exec_user:
         push    %r14
         push    %r15
         lea     1f(%rip), %rax
-        push    %rax                    /* where INT VEC_USER_RETURN's stub returns */
+        push    %rax                    /* where the syscall from pv_user_exit returns */
         mov     %rsp, pv_user_return_rsp(%rip)
         pushq   $FLAT_USER_SS
         lea     pv_user_stack + PV_STACK_SIZE(%rip), %rax
@@ -155,11 +157,16 @@ pv_exec_user:
         pop     %rbx
         ret
 
-/* User mode: fn(arg), then back to the kernel with the result in %rax. */
+/* User mode: fn(arg), then back to the kernel with the result in %rax.  (Not with
+ * INT n: QEMU 7.2 TCG's #GP error code for an INT n through a DPL-0 gate names vector
+ * 2n, test/qemu-deviations.ts, so Xen's software-interrupt emulation would look up the
+ * wrong trap-table entry under the oracle.) */
 pv_user_stub:
         xchg    %rdi, %rsi
         call    *%rsi
-        int     $VEC_USER_RETURN
+        syscall
+pv_user_exit:
+        ud2
 
         .data
         .balign 8

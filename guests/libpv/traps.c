@@ -7,8 +7,7 @@
  * do_general_protection permits a software interrupt when the DPL is at least 1 from
  * the guest kernel, 3 from guest user mode), whether events are masked on entry, and
  * the handler.  The library's table is the Xen Test Framework's (arch/x86/pv/traps.c
- * there): every exception DPL 0 with events masked, #BP and #OF DPL 3, and its
- * INT 0x20 way back from user mode DPL 3.
+ * there): every exception DPL 0 with events masked, #BP and #OF DPL 3.
  *
  * Every delivery (entry.S) is recorded in last_event.  One whose frame RIP is in the
  * exception table resumes at the fixup with HYPERVISOR_iret in the mode it came from;
@@ -67,12 +66,11 @@ static void add_entry(struct trap_info *t, unsigned int vector, unsigned int dpl
 
 static long install_defaults(void)
 {
-    struct trap_info table[34];
+    struct trap_info table[33];
     unsigned int n = 0;
 
     for (unsigned int v = 0; v < 32; v++)
         add_entry(&table[n++], v, v == 3 || v == 4 ? 3 : 0, true);
-    add_entry(&table[n++], VEC_USER_RETURN, 3, true);
     table[n] = (struct trap_info){ 0 };             /* the sentinel: address 0 */
     return hypercall_set_trap_table(table);
 }

@@ -37,8 +37,7 @@
 
 #define VGCF_in_syscall   0x100      /* HYPERVISOR_iret flags: return as SYSRET would */
 
-/* Vectors the library's trap table installs beyond the 32 exceptions. */
-#define VEC_USER_RETURN   0x20       /* pv_exec_user's way back: INT 0x20, DPL 3 */
+/* The pseudo-vector of a syscall callback frame. */
 #define VEC_SYSCALL       0x100      /* the pseudo-vector of a syscall callback frame */
 
 #define PV_STACK_SIZE     8192
@@ -241,7 +240,7 @@ static inline long hypercall_xen_version(u64 cmd, void *arg)
 
 /* ---- Traps ----
  * The library's trap table covers vectors 0-31 (DPL 0, #BP and #OF DPL 3, all with
- * events masked) and VEC_USER_RETURN (DPL 3).  Every vector 0-255 has an entry stub
+ * events masked).  Every vector 0-255 has an entry stub
  * (pv_entry_stub(v)); pv_trap_set() installs one more (or another DPL), and
  * pv_trap_reset() clears the whole table (set_trap_table(NULL)) and installs the
  * library's entries again. */
@@ -303,8 +302,9 @@ extern const char pv_syscall_entry[];
  * pv_exec_user(fn, arg) runs fn(arg) in guest user mode: HYPERVISOR_iret to CS 0xe033
  * (RPL 3: Xen toggles to the user page tables, which the library set to the kernel's,
  * and swaps GS), SS 0xe02b, on the library's user stack, with RFLAGS pv_user_rflags
- * (IF clear by default: events stay masked).  fn's return runs INT VEC_USER_RETURN,
- * which comes back to the kernel with fn's result.  Faults in user mode bounce to the
+ * (IF clear by default: events stay masked).  fn returns to a `syscall` the library's
+ * syscall callback recognises (by the frame's return address), which comes back to the
+ * kernel with fn's result.  Faults in user mode bounce to the
  * library's entry on the kernel stack (HYPERVISOR_stack_switch); EXTABLE fixups resume
  * in user mode.  User code must not call the console or make hypercalls. */
 u64 pv_exec_user(u64 (*fn)(u64), u64 arg);
