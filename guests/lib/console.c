@@ -1,12 +1,13 @@
 /*
  * Console: every byte goes to I/O port 0xE9 (QEMU -debugcon, Bochs port E9,
- * Ringside's native host).  A small printf-style formatter of our own:
+ * Ringside's native host), through putchar, which a library without that port
+ * replaces (guests/libpv: Xen's console), hence weak.  A small printf-style formatter of our own:
  *   %s %c %d %i %u %x %X %p %%, with flags '0' '-', a field width, and the
  *   length modifiers l, ll, z, h, hh.
  */
 #include "ringside.h"
 
-void putchar(int c)
+__attribute__((weak)) void putchar(int c)
 {
     outb(PORT_CONSOLE, (u8)c);
 }

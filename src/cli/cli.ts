@@ -508,7 +508,7 @@ async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
   for (const target of targets) {
     if (sameDir(target, build.guestsDir())) {
       // The project's guest source tree: build every guest, then run it.
-      for (const guest of build.listGuests()) entries.push({ name: guest, guest });
+      for (const guest of build.listGuests('native')) entries.push({ name: guest, guest });
       continue;
     }
     const what = resolveImageArgument(target);

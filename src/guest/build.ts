@@ -15,6 +15,13 @@
 // link.ld if it has one) and the 32-bit libgcc (its 64-bit divisions), as
 // guests/README.md describes.
 //
+// A folder whose guest.json says {"boot": "xen-pv64"} is a 64-bit Xen PV kernel
+// (an ELF64 image with the Xen Test Framework's notes, linked at 1 MiB virtual):
+// its own sources plus the PV library guests/libpv (entry, hypercalls, trap table,
+// console, reporting, user mode) and guests/lib's mode-independent files, linked
+// with guests/libpv/link.ld. It boots on a Xen host, not on bare metal: guests are
+// listed by the kind of host they boot on (listGuests('native') / listGuests('xen')).
+//
 // Run as a script: `node dist/src/guest/build.js --all` builds every guest and
 // prints `name path` lines; `node dist/src/guest/build.js NAME [KEY=VALUE...]`
 // builds one guest with defines.
@@ -66,10 +73,23 @@ export const GUEST_LDFLAGS: readonly string[] = [
   'noexecstack',
 ];
 
-/** The guests/lib files a 32-bit multiboot guest gets besides guests/lib32: console formatting and string functions. */
+/** The guests/lib files a 32-bit multiboot guest gets besides guests/lib32, and a Xen PV guest besides
+ *  guests/libpv: console formatting and string functions. */
 export const MULTIBOOT_LIB_SOURCES: readonly string[] = ['console.c', 'string.c'];
 
-export type GuestBoot = 'pvh' | 'multiboot32';
+export type GuestBoot = 'pvh' | 'multiboot32' | 'xen-pv64';
+const BOOTS: readonly GuestBoot[] = ['pvh', 'multiboot32', 'xen-pv64'];
+
+/** The kind of host a guest boots on: the native platform (PVH, multiboot; also QEMU's -kernel)
+ *  or a Xen hypervisor (a PV kernel, run as dom0 by real Xen or by the xen host). */
+export type GuestHost = 'native' | 'xen';
+
+export function hostOfBoot(boot: GuestBoot): GuestHost {
+  return boot === 'xen-pv64' ? 'xen' : 'native';
+}
+
+/** The guests/ folders that are libraries, not guests. */
+const LIBRARIES: readonly string[] = ['lib', 'lib32', 'libpv'];
 
 /** How a guest boots: from its guest.json, PVH without one. */
 export function guestBoot(name: string): GuestBoot {
@@ -81,13 +101,13 @@ export function guestBoot(name: string): GuestBoot {
   } catch (e) {
     throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
   }
-  if (boot !== 'pvh' && boot !== 'multiboot32') throw new Error(`${file}: "boot" must be "pvh" or "multiboot32" (got ${JSON.stringify(boot)})`);
-  return boot;
+  if (!BOOTS.includes(boot as GuestBoot)) throw new Error(`${file}: "boot" must be one of ${BOOTS.map((b) => JSON.stringify(b)).join(', ')} (got ${JSON.stringify(boot)})`);
+  return boot as GuestBoot;
 }
 
 /** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option). */
 function cflagsFor(boot: GuestBoot): readonly string[] {
-  if (boot === 'pvh') return GUEST_CFLAGS;
+  if (boot !== 'multiboot32') return GUEST_CFLAGS;
   return GUEST_CFLAGS.filter((f) => f !== '-mno-red-zone').map((f) => (f === '-m64' ? '-m32' : f));
 }
 
@@ -127,14 +147,17 @@ export function guestsDir(): string {
 /** Whether `name` is a guest: a folder under guests/, other than the libraries, with a main.c
  *  (what buildGuest builds). The command line resolves guest names with it. */
 export function isGuest(name: string): boolean {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib' || name === 'lib32') return false;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || LIBRARIES.includes(name)) return false;
   const dir = join(guestsDir(), name);
   return existsSync(join(dir, 'main.c')) && statSync(dir).isDirectory();
 }
 
-/** Guest names (see isGuest), sorted. */
-export function listGuests(): string[] {
-  return readdirSync(guestsDir()).filter(isGuest).sort();
+/** The names of the guests (see isGuest) that boot on `host`, sorted. */
+export function listGuests(host: GuestHost): string[] {
+  return readdirSync(guestsDir())
+    .filter(isGuest)
+    .filter((g) => hostOfBoot(guestBoot(g)) === host)
+    .sort();
 }
 
 function filesUnder(dir: string): string[] {
@@ -193,35 +216,36 @@ function run(cmd: string, args: string[], what: string): void {
 
 /**
  * Build guests/<name> with guests/lib (and guests/lib32 for a multiboot
- * guest); return the path of the ELF image in the cache. Throws an Error carrying the compiler's or linker's stderr on failure.
+ * guest, guests/libpv for a Xen PV guest); return the path of the ELF image in the cache. Throws an Error carrying the compiler's or linker's stderr on failure.
  */
 export function buildGuest(name: string, opts: BuildOptions = {}): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name === 'lib' || name === 'lib32') throw new Error(`bad guest name: ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || LIBRARIES.includes(name)) throw new Error(`bad guest name: ${JSON.stringify(name)}`);
   const root = repoRoot();
   const libDir = join(root, 'guests', 'lib');
   const guestDir = join(root, 'guests', name);
   if (!existsSync(join(guestDir, 'main.c'))) throw new Error(`no such guest: ${name} (expected ${join(guestDir, 'main.c')})`);
 
   const boot = guestBoot(name);
-  // A multiboot guest also gets guests/lib32: its sources, its include
-  // directory (searched first) and its link.ld unless the guest brings one.
-  const lib32Dir = join(root, 'guests', 'lib32');
-  const libFiles = boot === 'pvh' ? filesUnder(libDir) : [...filesUnder(libDir), ...filesUnder(lib32Dir)];
+  // A multiboot guest also gets guests/lib32, a Xen PV guest guests/libpv: its sources
+  // and its include directory (searched first); only guests/lib's mode-independent
+  // sources (MULTIBOOT_LIB_SOURCES) go with them.
+  const ownLib = boot === 'multiboot32' ? join(root, 'guests', 'lib32') : boot === 'xen-pv64' ? join(root, 'guests', 'libpv') : null;
+  const libFiles = ownLib === null ? filesUnder(libDir) : [...filesUnder(libDir), ...filesUnder(ownLib)];
   const guestFiles = filesUnder(guestDir);
   const ownLinkScript = join(guestDir, 'link.ld');
   const linkScript =
-    boot === 'pvh' ? join(libDir, 'link.ld') : existsSync(ownLinkScript) ? ownLinkScript : join(lib32Dir, 'link.ld');
+    ownLib === null ? join(libDir, 'link.ld') : boot === 'multiboot32' && existsSync(ownLinkScript) ? ownLinkScript : join(ownLib, 'link.ld');
   const defines = defineArgs(name, opts.defines ?? {});
   const guestCflags = cflagsFor(boot);
-  const includes = boot === 'pvh' ? ['-I', join(libDir, 'include')] : ['-I', join(lib32Dir, 'include'), '-I', join(libDir, 'include')];
+  const includes = ownLib === null ? ['-I', join(libDir, 'include')] : ['-I', join(ownLib, 'include'), '-I', join(libDir, 'include')];
   const cflags = [...guestCflags, ...includes, '-I', guestDir, ...defines];
-  const ldflags = boot === 'pvh' ? GUEST_LDFLAGS : ['-m', 'elf_i386', ...GUEST_LDFLAGS];
+  const ldflags = boot === 'multiboot32' ? ['-m', 'elf_i386', ...GUEST_LDFLAGS] : GUEST_LDFLAGS;
   const libSources = libFiles
     .filter(isSource)
     .filter((f) =>
-      boot === 'pvh'
+      ownLib === null
         ? dirname(f) === libDir
-        : (dirname(f) === libDir && MULTIBOOT_LIB_SOURCES.includes(basename(f))) || dirname(f) === lib32Dir,
+        : (dirname(f) === libDir && MULTIBOOT_LIB_SOURCES.includes(basename(f))) || dirname(f) === ownLib,
     );
 
   const hash = createHash('sha256');
@@ -252,7 +276,7 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
     for (const f of guestFiles.filter(isSource)) compile(f, 'guest');
 
     const image = join(tmp, `${name}.elf`);
-    const libs = boot === 'pvh' ? [] : [libgcc32Path()];
+    const libs = boot === 'multiboot32' ? [libgcc32Path()] : [];
     run('ld', [...ldflags, '-T', linkScript, '-o', image, ...objects, ...libs], `linking guest ${name}`);
     renameSync(image, out);
   } finally {
@@ -268,7 +292,7 @@ function main(argv: string[]): number {
   }
   try {
     if (argv[0] === '--all') {
-      for (const g of listGuests()) process.stdout.write(`${g} ${buildGuest(g)}\n`);
+      for (const g of [...listGuests('native'), ...listGuests('xen')]) process.stdout.write(`${g} ${buildGuest(g)}\n`);
       return 0;
     }
     const defines: Record<string, string> = {};

@@ -10,7 +10,7 @@ export const TEST_DEFINES: Record<string, Record<string, number>> = {
 };
 
 export function testGuests(): string[] {
-  return listGuests();
+  return listGuests('native');
 }
 
 export function buildTestGuest(name: string): string {
