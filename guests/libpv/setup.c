@@ -41,6 +41,23 @@ NORETURN void pv_main(void)
                                           pv_start_info->shared_info | PTE_P_RW_A_D, UVMF_INVLPG);
     if (rc)
         test_abort("update_va_mapping(shared_info): %ld", rc);
+    /*
+     * A domU's console channel: xenconsoled answers every notification with an event
+     * on it (tools/console/daemon/io.c: xenevtchn_notify after reading the ring). The
+     * library never waits for those, so it masks the port: an event on a masked port
+     * only sets its pending bit (xen/common/event_2l.c: evtchn_2l_set_pending), and
+     * no upcall reaches a guest that unmasks events. Anything already pending is
+     * acknowledged.
+     */
+    if (!(pv_start_info->flags & SIF_INITDOMAIN)) {
+        u32 port = pv_start_info->console.domU.evtchn;
+        volatile u64 *mask = (volatile u64 *)(pv_shared_info + 0xc00);
+        volatile u64 *pending = (volatile u64 *)(pv_shared_info + 0x800);
+        mask[port / 64] |= 1UL << (port % 64);
+        pending[port / 64] &= ~(1UL << (port % 64));
+        pv_vcpu0->evtchn_pending_sel = 0;
+        pv_vcpu0->evtchn_upcall_pending = 0;
+    }
     rc = hypercall_update_va_mapping(0, 0, UVMF_INVLPG);
     if (rc)
         test_abort("update_va_mapping(0, unmap): %ld", rc);

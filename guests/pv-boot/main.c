@@ -1,5 +1,7 @@
 /*
- * pv-boot: what a 64-bit PV kernel finds when Xen's dom0 builder starts it.
+ * pv-boot: what a 64-bit PV kernel finds when Xen's dom0 builder starts it (and,
+ * where it differs, what a domU finds when its toolstack built it: see the domU branch
+ * below; real Xen runs this guest as dom0 only, so the domU lines rest on the source).
  *
  * xen/arch/x86/pv/dom0_build.c (dom0_construct_pv, at Xen 4.17 and today):
  * - the bootstrap layout, virtual, from the image's base (0: no VIRT_BASE note): the
@@ -12,7 +14,10 @@
  *   entry, SS:RSP = FLAT_KERNEL_SS (0xe02b): vstack_end, RSI = start_info,
  *   "rAX,rBX,rCX,rDX,rDI,rBP,R8-R15 are zero", eflags = X86_EFLAGS_IF (the kernel reads
  *   RFLAGS with IF and the always-one bit 1, IOPL 0: it runs in ring 3);
- * - start_info: magic "xen-3.0-x86_64p" ("xen-3.0-x86_%d%s", "p" for PAE_MODE),
+ * - start_info: magic "xen-3.0-x86_%d%s" (xen/arch/x86/pv/dom0_build.c): "p" for
+ *   PAE_MODE until Xen 4.18 ignored the note for 64-bit kernels (d5e1795ab4, "x86/PV:
+ *   ignore PAE_MODE ELF note for 64-bit Dom0"), so "xen-3.0-x86_64p" on 4.17 and
+ *   "xen-3.0-x86_64" from 4.18 on (the image says PAE_MODE "yes");
  *   nr_pages, shared_info (a machine address), flags SIF_PRIVILEGED | SIF_INITDOMAIN
  *   | xen_processor_pmbits << 8 (xen/common/domain.c: XEN_PROCESSOR_PM_PX = 2 by
  *   default, xen/arch/x86/setup.c: | XEN_PROCESSOR_PM_CX = 1 with cpuidle, the
@@ -105,18 +110,40 @@ static void start_info_fields(void)
     const u64 *p2m = (const u64 *)(uintptr_t)si->mfn_list;
 
     printk("start_info.magic: \"%s\"\n", si->magic);
-    if (strcmp(si->magic, "xen-3.0-x86_64p") != 0)
-        test_fail("start_info magic");
+    long ver = hypercall_xen_version(0 /* XENVER_version */, NULL);
+    const char *magic = ver < 0x40012 ? "xen-3.0-x86_64p" : "xen-3.0-x86_64";
+    if (strcmp(si->magic, magic) != 0)
+        test_fail("start_info magic \"%s\", expected \"%s\" for Xen %ld.%ld", si->magic, magic, ver >> 16, ver & 0xffff);
     check_u64("start_info.page_offset", (u64)(uintptr_t)si & (PAGE_SIZE - 1), 0);
     printk("start_info.nr_pages: %lu\n", si->nr_pages);
     if (si->nr_pages < 1024)
         test_fail("nr_pages %lu is less than the 4 MiB initial mapping", si->nr_pages);
-    check_u64("start_info.flags", si->flags, SIF_PRIVILEGED | SIF_INITDOMAIN | 0x300);
-    check_u64("start_info.store_mfn", si->store_mfn, 0);
-    check_u64("start_info.store_evtchn", si->store_evtchn, 0);
-    check_u64("start_info.console.info_off", si->console.dom0.info_off, sizeof(struct start_info));
-    check_u64("start_info.console.info_size", si->console.dom0.info_size, 0x28);
-    check_u64("start_info.console.video_type", ((const u8 *)si)[si->console.dom0.info_off], 0);
+    const bool dom0 = si->flags & SIF_INITDOMAIN;
+    /* The pages a domU's toolstack puts between start_info and the page tables. */
+    const u64 rings = dom0 ? 0 : 2;
+    if (dom0) {
+        check_u64("start_info.flags", si->flags, SIF_PRIVILEGED | SIF_INITDOMAIN | 0x300);
+        check_u64("start_info.store_mfn", si->store_mfn, 0);
+        check_u64("start_info.store_evtchn", si->store_evtchn, 0);
+        check_u64("start_info.console.info_off", si->console.dom0.info_off, sizeof(struct start_info));
+        check_u64("start_info.console.info_size", si->console.dom0.info_size, 0x28);
+        check_u64("start_info.console.video_type", ((const u8 *)si)[si->console.dom0.info_off], 0);
+    } else {
+        /* domU (tools/libs/guest/xg_dom_x86.c: alloc_magic_pages_pv, start_info_x86_64;
+         * tools/libs/light/libxl_dom.c allocates the xenstore channel, then the
+         * console's, on a fresh domain whose port 0 is reserved): flags 0, the xenstore
+         * page and the console page right after start_info's page. */
+        check_u64("start_info.flags", si->flags, 0);
+        u64 store = M2P[si->store_mfn] << 12, cons = M2P[si->console.domU.mfn] << 12;
+        printk("start_info.store: start_info+0x%lx\n", store - (u64)(uintptr_t)si);
+        if (store != (u64)(uintptr_t)si + PAGE_SIZE)
+            test_fail("the xenstore page is not the page after start_info");
+        check_u64("start_info.store_evtchn", si->store_evtchn, 1);
+        printk("start_info.console: start_info+0x%lx\n", cons - (u64)(uintptr_t)si);
+        if (cons != (u64)(uintptr_t)si + 2 * PAGE_SIZE)
+            test_fail("the console page is not the second page after start_info");
+        check_u64("start_info.console.evtchn", si->console.domU.evtchn, 2);
+    }
 
     printk("start_info.mfn_list: kernel_end_page+0x%lx\n", si->mfn_list - round_up((u64)(uintptr_t)__image_end));
     if (si->mfn_list != round_up((u64)(uintptr_t)__image_end))
@@ -125,8 +152,8 @@ static void start_info_fields(void)
     if ((u64)(uintptr_t)si != round_up(si->mfn_list + si->nr_pages * 8))
         test_fail("start_info is not the page after the P2M list");
     printk("start_info.pt_base: start_info+0x%lx\n", si->pt_base - (u64)(uintptr_t)si);
-    if (si->pt_base != (u64)(uintptr_t)si + PAGE_SIZE)
-        test_fail("pt_base is not the page after start_info");
+    if (si->pt_base != (u64)(uintptr_t)si + (1 + rings) * PAGE_SIZE)
+        test_fail("pt_base is not where the builder puts the page tables");
     printk("start_info.nr_pt_frames: %lu\n", si->nr_pt_frames);
     if (si->nr_pt_frames < 4)
         test_fail("fewer than 4 bootstrap page-table frames (L4, L3, L2, L1)");

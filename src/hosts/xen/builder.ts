@@ -67,6 +67,11 @@ export interface BuildRequest {
   cmdline: Uint8Array;
 }
 
+/** start_info.flags bits 8..: XEN_PROCESSOR_PM_CX | XEN_PROCESSOR_PM_PX. */
+const SIF_PM_DEFAULT = 0x300;
+/** sizeof(struct dom0_vga_console_info). */
+const DOM0_VGA_CONSOLE_INFO_SIZE = 0x28;
+
 /** start_info.magic for a 64-bit PV guest. */
 export const START_INFO_MAGIC = 'xen-3.0-x86_64';
 /** A fresh domU's event channels as libxl allocates them: xenstore first, then the console
@@ -192,7 +197,14 @@ export function buildDomain(mem: PhysicalMemory, xen: XenFrames, req: BuildReque
   };
   put(START_INFO.nrPages, nrPages);
   put(START_INFO.sharedInfo, xen.sharedInfo * PAGE);
-  view.setUint32(START_INFO.flags, req.dom0 ? SIF_PRIVILEGED | SIF_INITDOMAIN : 0, true);
+  // dom0: its privileges and Xen's power-management bits (xen_processor_pmbits << 8: PX and
+  // CX, the defaults), and the VGA console information right after start_info: zero (no
+  // VGA here), but always described (info_off, info_size).
+  view.setUint32(START_INFO.flags, req.dom0 ? SIF_PRIVILEGED | SIF_INITDOMAIN | SIF_PM_DEFAULT : 0, true);
+  if (req.dom0) {
+    view.setUint32(START_INFO.consoleInfoOff, START_INFO.size, true);
+    view.setUint32(START_INFO.consoleInfoSize, DOM0_VGA_CONSOLE_INFO_SIZE, true);
+  }
   if (!req.dom0) {
     put(START_INFO.storeMfn, p2m[storePfn]);
     view.setUint32(START_INFO.storeEvtchn, STORE_EVTCHN, true);
@@ -202,6 +214,9 @@ export function buildDomain(mem: PhysicalMemory, xen: XenFrames, req: BuildReque
   put(START_INFO.ptBase, linear(layout.pageTables[0]));
   put(START_INFO.nrPtFrames, layout.ptPages);
   put(START_INFO.mfnList, linear(layout.physMach[0]));
+  // first_p2m_pfn: the pages of the builder's first allocation, a power of two covering the
+  // bootstrap region; nr_p2m_frames 0 (no INIT_P2M).
+  if (req.dom0) put(START_INFO.firstP2mPfn, 2 ** Math.ceil(Math.log2(mappedPages)));
   siBytes.set(req.cmdline.subarray(0, START_INFO.cmdLineLength - 1), START_INFO.cmdLine);
   copy(si, siBytes);
 

@@ -37,7 +37,7 @@ import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
 import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
 import { vectorEntry } from './descriptor-tables.js';
 
-const IF = 0x200, NT = 0x4000, DF = 0x400;
+const IF = 0x200;
 const TWO32 = 4294967296;
 const X86_XEC_IDT = 2;
 
@@ -92,42 +92,48 @@ function syscallEnter(x: Ring0, compat: boolean): void {
   exitToGuest(x, regs);
 }
 
-/** switch_to_kernel: the syscall (or syscall32) callback. */
+/** switch_to_kernel: a bounce to the syscall (or syscall32) callback, or #UD at the SYSCALL
+ *  when there is none (Xen >= 4.15). "The PV ABI ... hardcodes that DF is cleared": the asm
+ *  keeps ~DF in %esi across `call create_bounce_frame`, which leaves the frame's address in
+ *  %rsi, so what it really does is AND the low 32 bits of the frame's address into RFLAGS
+ *  (since d2fe9ab304; held to real Xen by guests/pv-syscall). Without a callback %esi was ~0,
+ *  but the frame's address is ANDed in all the same. */
 function switchToKernel(x: Ring0, regs: GuestRegs): void {
   const v = x.d.vcpu;
   tb.eip = regs.cs === FLAT_USER_CS32 ? v.syscall32Callback : v.syscallCallback;
   // The asm tests VGCF_syscall_disables_events for the syscall32 callback too.
   tb.flags = (v.vgcFlags & VGCF_syscall_disables_events) !== 0 ? TBF_INTERRUPT : 0;
+  tb.errorCode = 0;
   if (tb.eip === 0) {
-    // No callback (Xen >= 4.15): #UD at the SYSCALL.
     regs.entryVector = V.UD;
     setRip(regs, ripOf(regs) - 2);
     const ti = v.trapCtxt[V.UD];
-    tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
     tb.eip = ti.address;
-    tb.errorCode = 0;
-    return;
+    tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
   }
   if (!createBounceFrame(x.d, regs, tb)) return;
-  regs.rflags &= ~DF;
+  regs.rflags = (regs.rflags & regs.rspLo) >>> 0;
 }
 
 function sysenterEntry(x: Ring0): void {
   const cpu = x.d.cpu;
   const v = x.d.vcpu;
-  // pushfq after SYSENTER cleared IF; "the caller had it set": IF ORed back. Live NT cleared.
-  const flags = (cpu.getFlags() | IF) >>> 0;
-  cpu.setFlags(cpu.getFlags() & ~NT);
-  const regs: GuestRegs = { ripLo: 0, ripHi: 0, cs: 3, rflags: flags, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS, entryVector: TRAP_syscall, errorCode: 0 };
+  // pushfq after SYSENTER cleared IF; "the caller had it set": IF ORed back into the frame.
+  const regs: GuestRegs = {
+    ripLo: 0, ripHi: 0, cs: 3, rflags: (cpu.getFlags() | IF) >>> 0, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS,
+    entryVector: TRAP_syscall, errorCode: 0,
+  };
   tb.eip = v.sysenterCallback;
   tb.flags = v.sysenterDisablesEvents ? TBF_INTERRUPT : 0;
+  tb.errorCode = 0;
   if (tb.eip === 0) {
+    // No callback: #GP(0) through the trap table.
+    regs.entryVector = V.GP;
     const ti = v.trapCtxt[V.GP];
-    tb.flags = TBF_EXCEPTION | TBF_EXCEPTION_ERRCODE | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
     tb.eip = ti.address;
-    tb.errorCode = 0;
-  } else if (!createBounceFrame(x.d, regs, tb)) return;
-  exitToGuest(x, regs);
+    tb.flags = TBF_EXCEPTION | TBF_EXCEPTION_ERRCODE | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
+  }
+  if (createBounceFrame(x.d, regs, tb)) exitToGuest(x, regs);
 }
 
 /** The hardware frame at RSP (the error code first for vectors that have one). */
