@@ -15,7 +15,7 @@
 //     skip for V = 38 (status 77), failure otherwise; a halt is a crash ("halted without a
 //     result"); a triple fault is a crash; a spent instruction budget or
 //     wall-clock timeout is a timeout; a model error is a model error.
-//     A PV domain's end counts likewise (DESIGN.md, Verdict): a domain crash or
+//     A PV domain's end counts likewise: a domain crash or
 //     SHUTDOWN_crash is a crash, SHUTDOWN_suspend an error ("suspended"), any other
 //     shutdown reason an error ("no result"); after a result line a domain crash is a
 //     crash and a shutdown simply ends the run.

@@ -1,6 +1,6 @@
 // The xen host: a model of Xen (c447b7308b, IDT mode) running one 64-bit PV domain.
 //
-// Boot (DESIGN.md boot contracts, xen): the image's PV ELF notes as libelf reads them
+// Boot (README, "The xen platform"): the image's PV ELF notes as libelf reads them
 // (elf-notes.ts), the domain built as Xen's dom0 builder or, by default, as the toolstack's
 // domU builder lays it out (builder.ts), Xen's own area mapped into the guest's L4
 // (address-space.ts) with its GDT, TSS and IDT (descriptor-tables.ts), and the vCPU entered
@@ -37,7 +37,7 @@ import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
 import { pvHypercall, type HypercallHost, type PageType } from './hypercalls.js';
 import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
-import { ConsoleBuffer } from '../native/host.js';
+import { ConsoleBuffer } from '../console-buffer.js';
 
 export interface XenPlan {
   image: LoadableImage;
