@@ -49,10 +49,10 @@ export interface Ring0 {
   hypercall(regs: GuestRegs): void;
   /** The regs an exit's IRETQ is restoring, while it runs (for the fault fixup). */
   exiting: GuestRegs | null;
+  /** The vCPU's pending bounce (v->arch.pv.trap_bounce), consumed on the way out. */
+  readonly tb: TrapBounce;
 }
 
-/** The per-vCPU pending bounce (v->arch.pv.trap_bounce). */
-const tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
 
 export const SYSENTER_ENTRY = XEN_VA.text + TEXT_OFFSET.sysenter;
 
@@ -72,7 +72,7 @@ export function registerEntryPoints(cpu: Cpu, x: Ring0): void {
 function exitToGuest(x: Ring0, regs: GuestRegs): void {
   const d = x.d;
   if (d.ended) return;
-  if (!testAllEvents(d, regs, tb)) return;
+  if (!testAllEvents(d, regs, x.tb)) return;
   restoreAllGuest(d, regs, x.stack, (r) => { x.exiting = r; });
   x.exiting = null;
 }
@@ -100,18 +100,18 @@ function syscallEnter(x: Ring0, compat: boolean): void {
  *  but the frame's address is ANDed in all the same. */
 function switchToKernel(x: Ring0, regs: GuestRegs): void {
   const v = x.d.vcpu;
-  tb.eip = regs.cs === FLAT_USER_CS32 ? v.syscall32Callback : v.syscallCallback;
+  x.tb.eip = regs.cs === FLAT_USER_CS32 ? v.syscall32Callback : v.syscallCallback;
   // The asm tests VGCF_syscall_disables_events for the syscall32 callback too.
-  tb.flags = (v.vgcFlags & VGCF_syscall_disables_events) !== 0 ? TBF_INTERRUPT : 0;
-  tb.errorCode = 0;
-  if (tb.eip === 0) {
+  x.tb.flags = (v.vgcFlags & VGCF_syscall_disables_events) !== 0 ? TBF_INTERRUPT : 0;
+  x.tb.errorCode = 0;
+  if (x.tb.eip === 0) {
     regs.entryVector = V.UD;
     setRip(regs, ripOf(regs) - 2);
     const ti = v.trapCtxt[V.UD];
-    tb.eip = ti.address;
-    tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
+    x.tb.eip = ti.address;
+    x.tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
   }
-  if (!createBounceFrame(x.d, regs, tb)) return;
+  if (!createBounceFrame(x.d, regs, x.tb)) return;
   regs.rflags = (regs.rflags & regs.rspLo) >>> 0;
 }
 
@@ -123,17 +123,17 @@ function sysenterEntry(x: Ring0): void {
     ripLo: 0, ripHi: 0, cs: 3, rflags: (cpu.getFlags() | IF) >>> 0, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS,
     entryVector: TRAP_syscall, errorCode: 0,
   };
-  tb.eip = v.sysenterCallback;
-  tb.flags = v.sysenterDisablesEvents ? TBF_INTERRUPT : 0;
-  tb.errorCode = 0;
-  if (tb.eip === 0) {
+  x.tb.eip = v.sysenterCallback;
+  x.tb.flags = v.sysenterDisablesEvents ? TBF_INTERRUPT : 0;
+  x.tb.errorCode = 0;
+  if (x.tb.eip === 0) {
     // No callback: #GP(0) through the trap table.
     regs.entryVector = V.GP;
     const ti = v.trapCtxt[V.GP];
-    tb.eip = ti.address;
-    tb.flags = TBF_EXCEPTION | TBF_EXCEPTION_ERRCODE | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
+    x.tb.eip = ti.address;
+    x.tb.flags = TBF_EXCEPTION | TBF_EXCEPTION_ERRCODE | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
   }
-  if (createBounceFrame(x.d, regs, tb)) exitToGuest(x, regs);
+  if (createBounceFrame(x.d, regs, x.tb)) exitToGuest(x, regs);
 }
 
 /** The hardware frame at RSP (the error code first for vectors that have one). */
@@ -171,11 +171,11 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
     case V.GP: return doGeneralProtection(x, regs);
     case V.UD:
       // do_invalid_op: the forced-emulation prefix, else #UD.
-      if (emulateForcedInvalidOp(d, regs, tb)) return;
-      return injectEvent(d, regs, tb, V.UD, null);
+      if (emulateForcedInvalidOp(d, regs, x.tb)) return;
+      return injectEvent(d, regs, x.tb, V.UD, null);
     case V.PF: {
       const cr2 = cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
-      return injectEvent(d, regs, tb, V.PF, regs.errorCode, cr2);
+      return injectEvent(d, regs, x.tb, V.PF, regs.errorCode, cr2);
     }
     case V.NMI: case V.DF: case V.MC:
       return cpu.modelError(`Xen model: vector ${vector} (NMI, #DF or #MC) reaching Xen is not modelled`);
@@ -184,7 +184,7 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
     case V.DB:
       return cpu.modelError('Xen model: #DB from a PV guest (DR6 merging) is not modelled');
     default:
-      return injectEvent(d, regs, tb, vector, hasErrorCode(vector) ? regs.errorCode : null);
+      return injectEvent(d, regs, x.tb, vector, hasErrorCode(vector) ? regs.errorCode : null);
   }
 }
 
@@ -198,14 +198,14 @@ function doGeneralProtection(x: Ring0, regs: GuestRegs): void {
     const ti = d.vcpu.trapCtxt[vector];
     if (permitSoftint(ti.flags & 3, d, regs)) {
       setRip(regs, ripOf(regs) + 2);
-      injectEvent(d, regs, tb, vector, null);
+      injectEvent(d, regs, x.tb, vector, null);
       return;
     }
-  } else if (ec === 0 && emulatePrivilegedOp(d, regs, tb)) {
+  } else if (ec === 0 && emulatePrivilegedOp(d, regs, x.tb)) {
     return;
   }
   if ((ec & 1) !== 0) d.cpu.modelError('Xen model: #GP with the EXT bit from a PV guest');
-  injectEvent(d, regs, tb, V.GP, ec);
+  injectEvent(d, regs, x.tb, V.GP, ec);
 }
 
 /** permit_softint: the trap table's DPL against the guest's virtual CPL (1 for its kernel). */
@@ -218,9 +218,9 @@ function int80(x: Ring0): void {
   const { regs } = readFrame(d.cpu, 0x80);
   const ti = d.vcpu.trapCtxt[0x80];
   if (ti.address !== 0) {
-    tb.flags = (ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0;
-    tb.eip = ti.address;
-    if (createBounceFrame(d, regs, tb)) exitToGuest(x, regs);
+    x.tb.flags = (ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0;
+    x.tb.eip = ti.address;
+    if (createBounceFrame(d, regs, x.tb)) exitToGuest(x, regs);
     return;
   }
   // The slow path: as the #GP a DPL 0 gate would have raised, at the INT instruction.

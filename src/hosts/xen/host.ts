@@ -37,6 +37,7 @@ import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
 import { pvHypercall, type HypercallHost, type PageType } from './hypercalls.js';
 import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
+import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 
 export interface XenPlan {
@@ -66,6 +67,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   readonly d: PvDomain;
   readonly stack: { top: number };
   exiting: GuestRegs | null = null;
+  readonly tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
   readonly pageTypes = new Map<number, PageType>();
   readonly domainFrames: [number, number];
 
