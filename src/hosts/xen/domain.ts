@@ -45,6 +45,11 @@ export interface PvVcpu {
   vcpuInfo: number;
   /** arch.pv.ctrlreg[2]: the guest's last page-fault address. */
   cr2: number;
+  /** arch.nmi_pending, arch.async_exception_mask (bit VCPU_TRAP_NMI = 2: an NMI is being
+   *  handled, until HYPERVISOR_iret) and the mask it replaced (nmi_state.old_mask). */
+  nmiPending: boolean;
+  asyncExceptionMask: number;
+  nmiOldMask: number;
 }
 
 export interface PvDomainState {
@@ -68,6 +73,7 @@ export function newVcpu(vcpuInfo: number): PvVcpu {
     eventCallback: 0, failsafeCallback: 0, syscallCallback: 0, syscall32Callback: 0, sysenterCallback: 0,
     vgcFlags: 0, syscall32DisablesEvents: false, sysenterDisablesEvents: false,
     kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
+    nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0,
   };
 }
 

@@ -14,7 +14,7 @@
 // - exceptions: from the guest, bounced through its trap table (do_general_protection,
 //   do_invalid_op, do_page_fault, ... -> pv_inject_event); INT n at a DPL 0 gate arrives as
 //   #GP((n << 3) | 2) and becomes the software interrupt when the trap table's DPL permits
-//   (permit_softint), RIP advanced past the 2-byte INT as IDT mode does.
+//   (permit_softint), RIP advanced past the INT by its decoded length (priv-op.ts).
 // - A fault on the exit's IRETQ (a non-canonical RIP from HYPERVISOR_iret, a bad selector)
 //   arrives from ring 0; as Xen's pre-exception table does, it is handled as that exception
 //   taken by the guest context being restored.
@@ -32,7 +32,7 @@ import {
 import type { PvDomain } from './domain.js';
 import { createBounceFrame, guestKernelMode, vectorName, hasErrorCode, injectEvent, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
 import { restoreAllGuest, testAllEvents, type ExitStack } from './exit.js';
-import { emulateForcedInvalidOp, emulatePrivilegedOp } from './priv-op.js';
+import { emulateForcedInvalidOp, emulatePrivilegedOp, emulateSwInterrupt } from './priv-op.js';
 import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
 import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
 import { vectorEntry } from './descriptor-tables.js';
@@ -196,11 +196,7 @@ function doGeneralProtection(x: Ring0, regs: GuestRegs): void {
     // "This fault must be due to <INT n> instruction."
     const vector = (ec >>> 3) & 0xff;
     const ti = d.vcpu.trapCtxt[vector];
-    if (permitSoftint(ti.flags & 3, d, regs)) {
-      setRip(regs, ripOf(regs) + 2);
-      injectEvent(d, regs, x.tb, vector, null);
-      return;
-    }
+    if (permitSoftint(ti.flags & 3, d, regs)) return emulateSwInterrupt(d, regs, x.tb);
   } else if (ec === 0 && emulatePrivilegedOp(d, regs, x.tb)) {
     return;
   }

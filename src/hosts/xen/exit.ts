@@ -6,16 +6,32 @@
 
 import { FLAT_USER_CS32 } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
-import { createBounceFrame, TBF_EXCEPTION, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
+import { createBounceFrame, injectEvent, TBF_EXCEPTION, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
+import { NMI } from '../../arch/vectors.js';
 import { RCX, R11, RSP, canonical, type GuestRegs } from './regs.js';
 
 const IF = 0x200, IOPL = 0x3000, VM = 0x20000;
 const TRAP_SYSCALL = 0x100;
+/** 1 << VCPU_TRAP_NMI in arch.async_exception_mask. */
+export const VCPU_TRAP_NMI_BIT = 2;
 
 /** test_all_events: false when the domain ended instead. */
 export function testAllEvents(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
   for (;;) {
     if ((tb.flags & TBF_EXCEPTION) !== 0) {
+      if (!createBounceFrame(d, regs, tb)) return false;
+      continue;
+    }
+    const v = d.vcpu;
+    if (v.nmiPending && (v.asyncExceptionMask & VCPU_TRAP_NMI_BIT) === 0) {
+      // process_nmi: set_guest_nmi_trapbounce through trap_ctxt[2]; without a handler the
+      // NMI is dropped ("Unhandled") and the loop starts over.
+      v.nmiPending = false;
+      injectEvent(d, regs, tb, NMI, null);
+      tb.flags &= ~TBF_EXCEPTION;
+      if (tb.eip === 0) continue;
+      v.nmiOldMask = v.asyncExceptionMask;
+      v.asyncExceptionMask |= VCPU_TRAP_NMI_BIT;
       if (!createBounceFrame(d, regs, tb)) return false;
       continue;
     }

@@ -369,7 +369,10 @@ function vcpuOp(d: PvDomain, cmd: number, vcpuid: number, arg: number): number {
     case 3: return 1; // is_up
     case 7: return 0; // stop_periodic_timer
     case 9: return 0; // stop_singleshot_timer
-    case 11: return arg !== 0 ? -Errno.EINVAL : d.cpu.modelError('Xen model: VCPUOP_send_nmi is not modelled yet');
+    case 11: // send_nmi: pended for the exit loop
+      if (arg !== 0) return -Errno.EINVAL;
+      d.vcpu.nmiPending = true;
+      return 0;
     case 12: return -Errno.EINVAL; // get_physid
     default: return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
   }

@@ -53,5 +53,8 @@ export function doIret(d: PvDomain, regs: GuestRegs): { lo: number; hi: number }
   }
   // Virtual IF from the frame's RFLAGS.IF.
   d.upcallMask = (rflags & IF) === 0 ? 1 : 0;
+  // async_exception_cleanup: the NMI being handled is done (the only asynchronous
+  // exception the model raises).
+  if (d.vcpu.asyncExceptionMask !== 0) d.vcpu.asyncExceptionMask = d.vcpu.nmiOldMask;
   return { lo: lo(IRET_CONTEXT.rax), hi: hi(IRET_CONTEXT.rax) };
 }

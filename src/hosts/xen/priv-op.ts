@@ -125,6 +125,30 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
 /** Legacy prefixes other than the operand-size one. */
 const LEGACY_PREFIXES = [0x67, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0xf0];
 
+/** pv_emulate_sw_interrupt: an INT n the trap table permits, delivered as the software
+ *  interrupt with RIP past the instruction's real length, prefixes included (a934a600c4:
+ *  Xen 4.17 assumed 2 bytes); anything but INT imm8 at RIP, or bytes that cannot be read,
+ *  and the #GP is passed on with its error code. */
+export function emulateSwInterrupt(d: PvDomain, regs: GuestRegs, tb: TrapBounce): void {
+  const rip = ripOf(regs);
+  const vector = (regs.errorCode >>> 3) & 0xff;
+  let insn = d.copyFromGuest(rip, 15);
+  if (insn === null) {
+    let n = 0;
+    while (n < 15 && d.copyFromGuest(rip + n, 1) !== null) n++;
+    insn = d.copyFromGuest(rip, n) ?? new Uint8Array(0);
+  }
+  let k = 0;
+  while (k < insn.length && (insn[k] === 0x66 || LEGACY_PREFIXES.includes(insn[k]))) k++;
+  if (k < insn.length && (insn[k] & 0xf0) === 0x40) k++;
+  if (k + 1 < insn.length && insn[k] === 0xcd) {
+    setRip(regs, rip + k + 2);
+    injectEvent(d, regs, tb, vector, null);
+    return;
+  }
+  injectEvent(d, regs, tb, V.GP, regs.errorCode);
+}
+
 function whitelisted(insn: Uint8Array, k: number): boolean {
   const op = insn[k];
   return op === 0xfa || op === 0xfb || (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) || op === 0x0f;
