@@ -107,10 +107,9 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.console_io: return consoleIo(d, host, u32(0), u32(1), ptr(2));
     case Hc.sched_op: return schedOp(d, host, i32(0), ptr(1));
     case Hc.vm_assist: return vmAssist(d, u32(0), u32(1));
-    case Hc.iret: {
+    case Hc.iret: { // in a multicall: multicall() itself
       const rax = doIret(d, regs);
       if (rax === null) return 'ended';
-      if (inMulticall) return rax.lo | 0; // mc_exit: the multicall's int result
       d.cpu.regLo[RAX] = rax.lo;
       d.cpu.regHi[RAX] = rax.hi;
       return 'iret';
@@ -385,19 +384,29 @@ function multicall(x: Ring0, host: HypercallHost, regs: GuestRegs, list: number,
     const v = new DataView(e.buffer);
     const opHi = v.getInt32(4, true);
     const op = opHi !== 0 ? -1 : v.getUint32(0, true);
+    if (op === Hc.iret) {
+      // mc_exit (XSA-213): the batch stops; do_iret's whole 64-bit result goes to the
+      // entry, best effort, and the multicall returns it as an int.
+      const rax = doIret(d, regs);
+      if (rax === null) return 0;
+      d.copyToGuest(list + i * 64 + 8, resultBytes(rax.lo, rax.hi));
+      return rax.lo | 0;
+    }
     const args: Args = { lo: [], hi: [] };
     for (let k = 0; k < 5; k++) { args.lo.push(v.getInt32(16 + 8 * k, true)); args.hi.push(v.getInt32(20 + 8 * k, true)); }
     const r = call(x, host, regs, op, args, true);
-    if (r === 'ended') return 0;
-    const result = r === 'iret' ? 0 : r;
-    const out = new Uint8Array(8);
-    const hi = Math.floor(result / TWO32);
-    new DataView(out.buffer).setInt32(0, (result - hi * TWO32) | 0, true);
-    new DataView(out.buffer).setInt32(4, hi | 0, true);
-    if (!d.copyToGuest(list + i * 64 + 8, out)) return -Errno.EFAULT;
-    if (op === Hc.iret) return result; // mc_exit: the batch stops
+    if (typeof r !== 'number') return 0; // the domain ended
+    const hi = Math.floor(r / TWO32);
+    if (!d.copyToGuest(list + i * 64 + 8, resultBytes((r - hi * TWO32) | 0, hi | 0))) return -Errno.EFAULT;
   }
   return 0;
+}
+
+function resultBytes(lo: number, hi: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setInt32(0, lo, true);
+  new DataView(out.buffer).setInt32(4, hi, true);
+  return out;
 }
 
 // ------------------------------------------------------------------ memory and descriptors
