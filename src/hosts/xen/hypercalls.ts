@@ -263,7 +263,8 @@ function xenVersion(d: PvDomain, cmd: number, arg: number): number {
     case 8: return put(new Uint8Array(16)); // guest_handle: the domain's (zero) UUID
     case 9: return d.state.dom0 ? put(new Uint8Array(1024)) : put(str('<denied>', 9)); // commandline
     case 10: return d.state.dom0 ? -61 /* -ENODATA: no build id */ : -Errno.EPERM;
-    default: return d.cpu.modelError(cmd >= 11 && cmd <= 14 ? `Xen model: XENVER ${cmd} (varbuf) is not modelled` : `Xen model: XENVER ${cmd}`) ?? -Errno.ENOSYS;
+    case 11: case 12: case 13: case 14: return d.cpu.modelError(`Xen model: XENVER ${cmd} (varbuf) is not modelled`);
+    default: return -Errno.ENOSYS;
   }
 }
 
@@ -305,7 +306,8 @@ function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Re
       const b = d.copyFromGuest(arg, 8);
       if (b === null) return -Errno.EFAULT;
       const domid = b[0] | (b[1] << 8);
-      if (domid !== (d.state.dom0 ? 0 : 1)) return -Errno.ESRCH;
+      // rcu_lock_domain_by_id: dom0 and the domU exist (no DOMID_SELF); then XSM_DM_PRIV.
+      if (domid !== 0 && domid !== (d.state.dom0 ? 0 : 1)) return -Errno.ESRCH;
       if (!d.state.dom0) return -Errno.EPERM;
       d.end({ kind: 'shutdown', reason: SHUTDOWN_REASONS[b[4]] ?? b[4] });
       return 'ended';
@@ -369,8 +371,12 @@ function vcpuOp(d: PvDomain, cmd: number, vcpuid: number, arg: number): number {
     case 7: return 0; // stop_periodic_timer
     case 9: return 0; // stop_singleshot_timer
     case 11: return arg !== 0 ? -Errno.EINVAL : d.cpu.modelError('Xen model: VCPUOP_send_nmi is not modelled yet');
-    case 12: return -Errno.EINVAL; // get_physid
-    default: return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
+    case 12: // get_physid: the machine has one CPU, so dom0's vCPU is pinned to it (is_hwdom_pinned_vcpu)
+      if (!d.state.dom0) return -Errno.EINVAL;
+      return d.copyToGuest(arg, new Uint8Array(8)) ? 0 : -Errno.EFAULT; // APIC ID 0, ACPI processor ID 0
+    case 2: case 4: case 5: case 6: case 8: case 10: case 13: case 14: case 15:
+      return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
+    default: return -Errno.ENOSYS;
   }
 }
 
