@@ -107,10 +107,9 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.console_io: return consoleIo(d, host, u32(0), u32(1), ptr(2));
     case Hc.sched_op: return schedOp(d, host, i32(0), ptr(1));
     case Hc.vm_assist: return vmAssist(d, u32(0), u32(1));
-    case Hc.iret: {
+    case Hc.iret: { // in a multicall: multicall() itself
       const rax = doIret(d, regs);
       if (rax === null) return 'ended';
-      if (inMulticall) return rax.lo | 0; // mc_exit: the multicall's int result
       d.cpu.regLo[RAX] = rax.lo;
       d.cpu.regHi[RAX] = rax.hi;
       return 'iret';
@@ -264,7 +263,8 @@ function xenVersion(d: PvDomain, cmd: number, arg: number): number {
     case 8: return put(new Uint8Array(16)); // guest_handle: the domain's (zero) UUID
     case 9: return d.state.dom0 ? put(new Uint8Array(1024)) : put(str('<denied>', 9)); // commandline
     case 10: return d.state.dom0 ? -61 /* -ENODATA: no build id */ : -Errno.EPERM;
-    default: return d.cpu.modelError(cmd >= 11 && cmd <= 14 ? `Xen model: XENVER ${cmd} (varbuf) is not modelled` : `Xen model: XENVER ${cmd}`) ?? -Errno.ENOSYS;
+    case 11: case 12: case 13: case 14: return d.cpu.modelError(`Xen model: XENVER ${cmd} (varbuf) is not modelled`);
+    default: return -Errno.ENOSYS;
   }
 }
 
@@ -306,7 +306,8 @@ function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Re
       const b = d.copyFromGuest(arg, 8);
       if (b === null) return -Errno.EFAULT;
       const domid = b[0] | (b[1] << 8);
-      if (domid !== (d.state.dom0 ? 0 : 1)) return -Errno.ESRCH;
+      // rcu_lock_domain_by_id: dom0 and the domU exist (no DOMID_SELF); then XSM_DM_PRIV.
+      if (domid !== 0 && domid !== (d.state.dom0 ? 0 : 1)) return -Errno.ESRCH;
       if (!d.state.dom0) return -Errno.EPERM;
       d.end({ kind: 'shutdown', reason: SHUTDOWN_REASONS[b[4]] ?? b[4] });
       return 'ended';
@@ -373,8 +374,12 @@ function vcpuOp(d: PvDomain, cmd: number, vcpuid: number, arg: number): number {
       if (arg !== 0) return -Errno.EINVAL;
       d.vcpu.nmiPending = true;
       return 0;
-    case 12: return -Errno.EINVAL; // get_physid
-    default: return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
+    case 12: // get_physid: the machine has one CPU, so dom0's vCPU is pinned to it (is_hwdom_pinned_vcpu)
+      if (!d.state.dom0) return -Errno.EINVAL;
+      return d.copyToGuest(arg, new Uint8Array(8)) ? 0 : -Errno.EFAULT; // APIC ID 0, ACPI processor ID 0
+    case 2: case 4: case 5: case 6: case 8: case 10: case 13: case 14: case 15:
+      return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
+    default: return -Errno.ENOSYS;
   }
 }
 
@@ -388,19 +393,29 @@ function multicall(x: Ring0, host: HypercallHost, regs: GuestRegs, list: number,
     const v = new DataView(e.buffer);
     const opHi = v.getInt32(4, true);
     const op = opHi !== 0 ? -1 : v.getUint32(0, true);
+    if (op === Hc.iret) {
+      // mc_exit (XSA-213): the batch stops; do_iret's whole 64-bit result goes to the
+      // entry, best effort, and the multicall returns it as an int.
+      const rax = doIret(d, regs);
+      if (rax === null) return 0;
+      d.copyToGuest(list + i * 64 + 8, resultBytes(rax.lo, rax.hi));
+      return rax.lo | 0;
+    }
     const args: Args = { lo: [], hi: [] };
     for (let k = 0; k < 5; k++) { args.lo.push(v.getInt32(16 + 8 * k, true)); args.hi.push(v.getInt32(20 + 8 * k, true)); }
     const r = call(x, host, regs, op, args, true);
-    if (r === 'ended') return 0;
-    const result = r === 'iret' ? 0 : r;
-    const out = new Uint8Array(8);
-    const hi = Math.floor(result / TWO32);
-    new DataView(out.buffer).setInt32(0, (result - hi * TWO32) | 0, true);
-    new DataView(out.buffer).setInt32(4, hi | 0, true);
-    if (!d.copyToGuest(list + i * 64 + 8, out)) return -Errno.EFAULT;
-    if (op === Hc.iret) return result; // mc_exit: the batch stops
+    if (typeof r !== 'number') return 0; // the domain ended
+    const hi = Math.floor(r / TWO32);
+    if (!d.copyToGuest(list + i * 64 + 8, resultBytes((r - hi * TWO32) | 0, hi | 0))) return -Errno.EFAULT;
   }
   return 0;
+}
+
+function resultBytes(lo: number, hi: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setInt32(0, lo, true);
+  new DataView(out.buffer).setInt32(4, hi, true);
+  return out;
 }
 
 // ------------------------------------------------------------------ memory and descriptors
