@@ -29,16 +29,41 @@ const INT_N_WHY =
   'SDM\'s (n << 3) | 2 (IDT-vector error code, Intel SDM Vol. 3A §7.13 "Error Code"; test/qemu-deviations.ts ' +
   'lists it for the native guests); Xen passes the error code on (do_general_protection).';
 
+const VERSION_WHY = 'XENVER_version is major << 16 | minor: the oracle is 4.17, the model c447b7308b (4.23-unstable).';
+const FEATURES_WHY =
+  'XENVER_get_features submap 0 gained XENFEAT_runstate_phys_area and XENFEAT_vcpu_time_phys_area ' +
+  '(bits 18-19, 48a3fd1432, Xen 4.18) and XENFEAT_dm_msix_all_writes (bit 20, 64b21662b1, Xen 4.19).';
+
 export const XEN_DIFFERENCES: readonly XenDifference[] = [
+  ...['xen_version', 'raw_xen_version.rax', 'page_xen_version.rax', 'multicall.0_xen_version', 'multicall_iret.0_xen_version'].map((k) => ({
+    guest: 'pv-hypercall-abi', key: new RegExp(`^${k.replace(/\./g, '\\.')}$`), real: '0x40011', model: '0x40017', why: VERSION_WHY,
+  })),
+  ...['masked', 'unmasked'].map((m) => ({
+    guest: 'pv-hypercall-abi', key: new RegExp(`^iret_in_syscall_${m}\\.r11$`), real: '0xdead000000e00ed5', model: '0x200ed7',
+    why: 'dbd936248f "x86: Clamp bits in eflags more aggressively" (Xen 4.22): do_iret keeps only the RFLAGS bits ' +
+      'that exist (X86_EFLAGS_ALL) and sets bit 1; with VGCF_in_syscall the exit is SYSRET, whose %r11 is those flags.',
+  })),
+  { guest: 'pv-hypercall-errors', key: /^xen_version$/, real: '0x40011', model: '0x40017', why: VERSION_WHY },
+  ...['other_bits', 'without_pae_extended_cr3'].map((k) => ({
+    guest: 'pv-hypercall-errors', key: new RegExp(`^xen_version\\.get_features_${k}$`), real: '0x228e0', model: '0x1e28e0', why: FEATURES_WHY,
+  })),
+  { guest: 'pv-hypercall-errors', key: /^xen_version\.get_features_with_pae_extended_cr3$/, real: '0x228f0', model: '0x1e28f0', why: FEATURES_WHY },
+  {
+    guest: 'pv-hypercall-errors', key: /^xen_version\.get_features_initial_pae_pgdir_above_4gb$/, real: '0x1', model: '0x0',
+    why: 'a773adedbd (Xen 4.19): the dom0 builder turns VMASST_TYPE_pae_extended_cr3 on only for a 32-bit kernel; ' +
+      '4.17 did it for any kernel with PAE_MODE "yes", which XENFEAT_pae_pgdir_above_4gb reports.',
+  },
+  {
+    guest: 'pv-hypercall-errors', key: /^xen_version\.build_id_len_0$/, real: '-22', model: '-61',
+    why: 'e3bb1b6525 (Xen 4.20): XENVER_build_id went through the varbuf helper, which asks for the build id ' +
+      'first (-ENODATA: the model has none) where 4.17 refused a zero length (-EINVAL).',
+  },
   {
     guest: 'pv-boot', key: /^start_info\.magic$/, real: '"xen-3.0-x86_64p"', model: '"xen-3.0-x86_64"',
     why: 'd5e1795ab4 "x86/PV: ignore PAE_MODE ELF note for 64-bit Dom0" (Xen 4.18): the dom0 builder zaps ' +
       'parms.pae for a 64-bit kernel, so the magic loses its "p" (pv/dom0_build.c, "xen-3.0-x86_%d%s").',
   },
-  {
-    guest: 'pv-boot', key: /^xen_version$/, real: '4.17', model: '4.23',
-    why: 'XENVER_version is major << 16 | minor: the oracle is 4.17, the model c447b7308b (4.23-unstable).',
-  },
+  { guest: 'pv-boot', key: /^xen_version$/, real: '4.17', model: '4.23', why: VERSION_WHY },
   ...['kernel', 'user'].flatMap((mode) => ['ud', 'gp', 'pf_read', 'pf_write', 'de'].map((c) => ({
     guest: 'pv-exceptions', key: new RegExp(`^${mode}\\.${c}\\.rflags$`), real: '0x46', model: '0x10046', why: RF_WHY,
   }))),
