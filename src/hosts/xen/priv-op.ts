@@ -53,6 +53,9 @@ type Outcome = 'done' | 'gp' | 'ud' | 'decline';
 /** pv_emulate_privileged_op: true if emulated (or an exception queued in `tb`), false to
  *  pass the #GP(0) on. */
 export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
+  // insn_fetch -> pv_emul_virt_to_linear: an address the guest may not use (!__addr_ok:
+  // non-canonical, or Xen's range) is #GP(0), before any byte is read.
+  if (!addrOk(regs.ripHi)) { injectEvent(d, regs, tb, V.GP, 0); return true; }
   const rip = ripOf(regs);
   const bytes = d.copyFromGuest(rip, 15);
   let insn: Uint8Array;
@@ -120,6 +123,11 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   if (d.ended) return true;
   instructionDone(d, regs, rip + len);
   return true;
+}
+
+/** __addr_ok of an address's high half: below 2^47, or at or above HYPERVISOR_VIRT_END. */
+function addrOk(hi: number): boolean {
+  return (hi >>> 0) < 0x8000 || (hi >>> 0) >= Math.floor(HYPERVISOR_VIRT_END / TWO32) + TWO32;
 }
 
 /** Legacy prefixes other than the operand-size one. */
