@@ -19,7 +19,7 @@
 import { cpuid } from '../../cpu/cpuid.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
-import { guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
+import { archSetCr2, guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
 import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
 
@@ -190,7 +190,7 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
         if (hi !== 0 || ((lo ^ XEN_CR0) & ~CR0_TS) !== 0) return 'gp';
         v.cr0Ts = lo & CR0_TS;
         return 'done';
-      case 2: d.vcpu.cr2 = hi * TWO32 + (lo >>> 0); return 'done';
+      case 2: archSetCr2(d, hi * TWO32 + (lo >>> 0)); return 'done';
       case 3: return cpu.modelError('Xen model: MOV to CR3 (new_guest_cr3) from a PV guest is not modelled yet');
       case 4: v.cr4 = (lo & CR4_GUEST & guestCr4Allowed(d)) | CR4_VISIBLE; return 'done';
       default: return 'gp';
