@@ -23,10 +23,10 @@
         incq    se_count(%rip)
 .endm
 
-/* The frame [flags, rip, cs, rflags, rsp, ss] for a plain IRET to sysenter_resume,
+/* The frame [flags, rip, cs, rflags, rsp, ss] for a plain IRET to se_resume (64-bit),
  * over the top six words of Xen's frame; %rcx and %r11 as Xen's frame held them. */
 .macro RETURN_TO_USER
-        lea     sysenter_resume(%rip), %rcx
+        mov     se_resume(%rip), %rcx
         mov     %rcx, 8(%rsp)
         movq    $FLAT_USER_CS, 16(%rsp)
         mov     se_user_rsp(%rip), %rcx
@@ -55,7 +55,7 @@ se_gp:
 
         .data
         .balign 8
-        .globl se_live_rcx, se_live_r11, se_live_rsp, se_live_mask, se_frame, se_count, se_user_rsp
+        .globl se_live_rcx, se_live_r11, se_live_rsp, se_live_mask, se_frame, se_count, se_user_rsp, se_resume
 se_live_rcx:    .quad 0
 se_live_r11:    .quad 0
 se_live_rsp:    .quad 0
@@ -63,3 +63,4 @@ se_live_mask:   .quad 0
 se_frame:       .fill 8, 8, 0
 se_count:       .quad 0
 se_user_rsp:    .quad 0
+se_resume:      .quad 0

@@ -30,16 +30,26 @@
  * (`xor`), events masked in the first case and unmasked in the others, so the saved
  * upcall mask and IF are known. The handlers (entry.S) cannot return to RIP 0: they
  * record the frame and IRET to the instruction after the SYSENTER with the user's stack.
+ * SYSCALL from the 32-bit user segment (FLAT_USER_CS32, 0xe023; entered and left
+ * with far jumps): only AMD CPUs execute SYSCALL in compatibility mode
+ * (Intel SDM: "#UD If ... not in 64-bit mode"); Xen's cstar_enter frame has CS 0xe023,
+ * RIP = %rcx (the return address), RFLAGS = %r11, and switch_to_kernel bounces to the
+ * CALLBACKTYPE_syscall32 callback (7) or, without one, raises #UD at the SYSCALL (RIP
+ * moved back 2) with %rcx/%r11 as the SYSCALL left them; the callback's %r11 is its
+ * RFLAGS ANDed with the frame's address (see guests/pv-syscall). %r11 is not printed for
+ * the Intel #UD: the SDM leaves the upper registers undefined across compatibility mode.
  * RF is left out of the printed RFLAGS: a CPU pushes RF = 1 for a fault (Intel SDM Vol.
  * 3A 6.8.3 and the #UD here), QEMU TCG 0 (test/qemu-deviations.ts); both are accepted.
  */
 #include "ringside-pv.h"
 
 #define CALLBACKTYPE_sysenter 5
+#define CALLBACKTYPE_syscall32 7
 #define RF 0x10000UL
 
 extern const char se_callback[], se_gp[], sysenter_resume[];
-extern volatile u64 se_live_rcx, se_live_r11, se_live_rsp, se_live_mask, se_frame[8], se_count, se_user_rsp;
+extern const char compat_back[];
+extern volatile u64 se_live_rcx, se_live_r11, se_live_rsp, se_live_mask, se_frame[8], se_count, se_user_rsp, se_resume;
 
 static u64 site, user_rsp;
 static bool intel;
@@ -57,6 +67,34 @@ static NOINLINE u64 user_sysenter(u64 a)
                  ".globl sysenter_resume\n"
                  "sysenter_resume:\n\t"
                  EXTABLE(1b, sysenter_resume)
+                 : [site] "=m"(site), [rsp] "=m"(user_rsp)
+                 :: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+    return a;
+}
+
+/* User mode: a far jump to the 32-bit user code segment, SYSCALL there, and a far jump
+ * back to 64-bit code (also the #UD's fixup, in compatibility mode). */
+static NOINLINE u64 user_compat_syscall(u64 a)
+{
+    asm volatile("mov %%rsp, se_user_rsp(%%rip)\n\t"
+                 "mov %%rsp, %[rsp]\n\t"
+                 "lea 1f(%%rip), %%rax\n\t"
+                 "mov %%rax, %[site]\n\t"
+                 ".pushsection .data\n"
+                 "4: .long 2f\n\t"
+                 ".word " HYPERCALL_STR(FLAT_USER_CS32) "\n\t"
+                 ".popsection\n\t"
+                 "ljmpl *4b(%%rip)\n\t"
+                 ".code32\n"
+                 "2: mov $0x1111, %%ecx\n\t"
+                 "xor %%eax, %%eax\n"
+                 "1: syscall\n"
+                 "3: ljmpl $" HYPERCALL_STR(FLAT_USER_CS) ", $compat_back\n\t"
+                 ".code64\n"
+                 ".globl compat_back\n"
+                 "compat_back:\n\t"
+                 "mov se_user_rsp(%%rip), %%rsp\n\t"
+                 EXTABLE(1b, 3b)
                  : [site] "=m"(site), [rsp] "=m"(user_rsp)
                  :: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
     return a;
@@ -142,8 +180,52 @@ static void amd_case(const char *name, bool unmasked)
     show(name, "frame.ss", ev->ss, FLAT_USER_SS);
 }
 
+/* SYSCALL in compatibility mode: AMD with a syscall32 callback reaches it (cstar_enter,
+ * switch_to_kernel); AMD without one gets Xen's #UD at the SYSCALL; Intel's CPU raises #UD
+ * itself (SYSCALL is valid only in 64-bit mode there). */
+static void compat_run(const char *name, bool registered)
+{
+    const volatile struct pv_event *ev = &last_event;
+    const volatile u64 *f = se_frame;
+
+    se_count = 0;
+    se_resume = (u64)(uintptr_t)compat_back;
+    pv_event_reset();
+    pv_exec_user(user_compat_syscall, 0);
+    if (!intel && registered) {
+        printk("%s.event: syscall32 callback\n", name);
+        show(name, "count", se_count, 1);
+        show(name, "frame.rcx_is_return_rip", f[0] == site + 2, 1);
+        show(name, "frame.r11", f[1], 0x246);
+        printk("%s.frame.rip: label+0x%lx\n", name, f[2] - site);
+        check(name, "frame.rip", f[2], site + 2);
+        show(name, "frame.cs", f[3], (1UL << 32) | FLAT_USER_CS32);
+        show(name, "frame.rflags", f[4], 0x46);
+        show(name, "frame.rsp_is_user_rsp", f[5] == user_rsp, 1);
+        show(name, "frame.ss", f[6], FLAT_USER_SS);
+        show(name, "live_rcx_is_handler", se_live_rcx == (u64)(uintptr_t)se_callback, 1);
+        show(name, "live_r11", se_live_r11, (0x246 & (u32)se_live_rsp) | 0x200);
+        return;
+    }
+    printk("%s.event: %s\n", name, ev->count ? exc_name((unsigned int)ev->vector) : "none");
+    show(name, "count", ev->count, 1);
+    show(name, "vector", ev->vector, 6);
+    /* Xen's #UD comes after the SYSCALL wrote %rcx (the return RIP); the CPU's before. */
+    if (intel)
+        show(name, "frame.rcx", ev->rcx, 0x1111);
+    else
+        show(name, "frame.rcx_is_return_rip", ev->rcx == site + 2, 1);
+    printk("%s.frame.rip: label+0x%lx\n", name, ev->rip - site);
+    check(name, "frame.rip", ev->rip, site);
+    show(name, "frame.cs", ev->cs, (1UL << 32) | FLAT_USER_CS32);
+    show(name, "frame.rflags_without_rf", ev->rflags & ~RF, 0x46);
+    show(name, "frame.rsp_is_user_rsp", ev->rsp == user_rsp, 1);
+    show(name, "frame.ss", ev->ss, FLAT_USER_SS);
+}
+
 static void run(const char *name, bool unmasked, bool registered, bool mask_events)
 {
+    se_resume = (u64)(uintptr_t)sysenter_resume;
     bool gp = intel && !registered;
 
     if (gp) {
@@ -176,5 +258,11 @@ void test_main(void)
     rc = register_sysenter(false);
     show("register_no_mask", "rc", (u64)rc, 0);
     run("no_mask", true, true, false);
+
+    compat_run("compat_syscall_none", false);
+    struct callback_register cb = { .type = CALLBACKTYPE_syscall32, .flags = CALLBACKF_mask_events,
+                                    .address = (u64)(uintptr_t)se_callback };
+    show("register_syscall32", "rc", (u64)hypercall_callback_op(CALLBACKOP_register, &cb), 0);
+    compat_run("compat_syscall_callback", true);
     show("events", "mask_after", pv_vcpu0->evtchn_upcall_mask, 1);
 }
