@@ -52,6 +52,13 @@ export function toggleGuestMode(d: PvDomain): void {
   cpu.flushTlbNonGlobal();
 }
 
+/** The guest's CR2 (ctrlreg[2]) and arch_set_cr2: vcpu_info's arch.cr2 too. */
+export function archSetCr2(d: PvDomain, cr2: number): void {
+  d.vcpu.cr2 = cr2;
+  const [lo, hi] = [cr2 % 4294967296, Math.floor(cr2 / 4294967296)];
+  d.mem.writeU64(d.vcpu.vcpuInfo + VCPU_INFO.cr2, lo >>> 0, hi >>> 0);
+}
+
 /** pv_inject_event for a hardware exception or software interrupt (pv/traps.c): a bounce
  *  through the virtual trap table, queued in `tb` for the exit. */
 export function injectEvent(d: PvDomain, regs: GuestRegs, tb: TrapBounce, vector: number, errorCode: number | null, cr2 = 0): void {
@@ -62,11 +69,7 @@ export function injectEvent(d: PvDomain, regs: GuestRegs, tb: TrapBounce, vector
   if (errorCode !== null) {
     let ec = errorCode;
     if (vector === VEC_PF) {
-      d.vcpu.cr2 = cr2;
-      // arch_set_cr2: vcpu_info's arch.cr2.
-      const [lo, hi] = [cr2 % 4294967296, Math.floor(cr2 / 4294967296)];
-      const at = d.vcpu.vcpuInfo + VCPU_INFO.cr2;
-      d.mem.writeU64(at, lo >>> 0, hi >>> 0);
+      archSetCr2(d, cr2);
       // "Re-set error_code.user flag appropriately for the guest."
       ec &= ~PFEC_U;
       if (!guestKernelMode(d, regs)) ec |= PFEC_U;

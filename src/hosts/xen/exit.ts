@@ -2,7 +2,7 @@
 // §1.7): test_all_events, the loop that delivers what is pending — a queued exception bounce,
 // then an event upcall when vcpu_info says pending and not masked — and restore_all_guest,
 // which leaves by the CPU's SYSRET when regs ask for it (TRAP_syscall) and RIP is canonical,
-// else by its IRETQ. NMI and machine-check bounces come with the PV machine's events.
+// else by its IRETQ (a TRAP_syscall exit to a non-canonical RIP with SYSRET's %rcx and %r11). NMI and machine-check bounces come with the PV machine's events.
 
 import { FLAT_USER_CS32 } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
@@ -57,16 +57,20 @@ export interface ExitStack {
  *  handler, which re-presents the fault in guest context as Xen's pre-exception table does. */
 export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, onIret: (regs: GuestRegs) => void): void {
   const cpu = d.cpu;
-  if ((regs.entryVector & TRAP_SYSCALL) !== 0 && canonical(regs.ripHi)) {
+  if ((regs.entryVector & TRAP_SYSCALL) !== 0) {
     const flags = (regs.rflags & ~(IOPL | VM)) | IF;
     cpu.regLo[R11] = flags;
     cpu.regHi[R11] = 0;
     cpu.regLo[RCX] = regs.ripLo;
     cpu.regHi[RCX] = regs.ripHi;
-    cpu.regLo[RSP] = regs.rspLo;
-    cpu.regHi[RSP] = regs.rspHi;
-    cpu.hostEntries.leave(regs.cs === FLAT_USER_CS32 ? 'sysretl' : 'sysretq');
-    return;
+    // "Don't use SYSRET path if the return address is not canonical" (XSA-7): then
+    // .Lrestore_rcx_iret_exit_to_guest leaves by IRETQ with %rcx and %r11 as SYSRET's.
+    if (canonical(regs.ripHi)) {
+      cpu.regLo[RSP] = regs.rspLo;
+      cpu.regHi[RSP] = regs.rspHi;
+      cpu.hostEntries.leave(regs.cs === FLAT_USER_CS32 ? 'sysretl' : 'sysretq');
+      return;
+    }
   }
   // iret_exit_to_guest.
   regs.rflags = (regs.rflags & ~(IOPL | VM)) | IF;

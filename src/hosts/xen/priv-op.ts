@@ -19,7 +19,7 @@
 import { cpuid } from '../../cpu/cpuid.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
-import { guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
+import { archSetCr2, guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
 import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
 
@@ -53,6 +53,9 @@ type Outcome = 'done' | 'gp' | 'ud' | 'decline';
 /** pv_emulate_privileged_op: true if emulated (or an exception queued in `tb`), false to
  *  pass the #GP(0) on. */
 export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce): boolean {
+  // insn_fetch -> pv_emul_virt_to_linear: an address the guest may not use (!__addr_ok:
+  // non-canonical, or Xen's range) is #GP(0), before any byte is read.
+  if (!addrOk(regs.ripHi)) { injectEvent(d, regs, tb, V.GP, 0); return true; }
   const rip = ripOf(regs);
   const bytes = d.copyFromGuest(rip, 15);
   let insn: Uint8Array;
@@ -120,6 +123,11 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   if (d.ended) return true;
   instructionDone(d, regs, rip + len);
   return true;
+}
+
+/** __addr_ok of an address's high half: below 2^47, or at or above HYPERVISOR_VIRT_END. */
+function addrOk(hi: number): boolean {
+  return (hi >>> 0) < 0x8000 || (hi >>> 0) >= Math.floor(HYPERVISOR_VIRT_END / TWO32) + TWO32;
 }
 
 /** Legacy prefixes other than the operand-size one. */
@@ -206,7 +214,7 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
         if (hi !== 0 || ((lo ^ XEN_CR0) & ~CR0_TS) !== 0) return 'gp';
         v.cr0Ts = lo & CR0_TS;
         return 'done';
-      case 2: d.vcpu.cr2 = hi * TWO32 + (lo >>> 0); return 'done';
+      case 2: archSetCr2(d, hi * TWO32 + (lo >>> 0)); return 'done';
       case 3: return cpu.modelError('Xen model: MOV to CR3 (new_guest_cr3) from a PV guest is not modelled yet');
       case 4: v.cr4 = (lo & CR4_GUEST & guestCr4Allowed(d)) | CR4_VISIBLE; return 'done';
       default: return 'gp';

@@ -43,9 +43,9 @@ export function joined(lo: number, hi: number): number {
   return (hi | 0) * TWO32 + (lo >>> 0);
 }
 
-/** Whether halves make a canonical 48-bit address (bits 63:47 all equal). */
+/** Whether halves make a canonical 48-bit address (bits 63:47 all equal: bits 31:15 of hi). */
 export function canonical(hi: number): boolean {
-  return (hi << 15) >> 15 === (hi | 0);
+  return (hi << 16) >> 16 === (hi | 0);
 }
 
 export function ripOf(regs: GuestRegs): number {
