@@ -64,6 +64,7 @@ export const XEN_DIFFERENCES: readonly XenDifference[] = [
       'parms.pae for a 64-bit kernel, so the magic loses its "p" (pv/dom0_build.c, "xen-3.0-x86_%d%s").',
   },
   { guest: 'pv-boot', key: /^xen_version$/, real: '4.17', model: '4.23', why: VERSION_WHY },
+  { guest: 'pv-privop', key: /^xen_version$/, real: '4.17', model: '4.23', why: VERSION_WHY },
   ...['kernel', 'user'].flatMap((mode) => ['ud', 'gp', 'pf_read', 'pf_write', 'de'].map((c) => ({
     guest: 'pv-exceptions', key: new RegExp(`^${mode}\\.${c}\\.rflags$`), real: '0x46', model: '0x10046', why: RF_WHY,
   }))),
