@@ -64,7 +64,10 @@ pvb_hypercalls:
 2:      pop     %rbx
         ret
 
-        .data
+        /* In .bss, which starts on a page of its own: the kernel's store to pvb_count never
+         * lands in a page of code (a store there would drop the page's decoded
+         * instructions, as self-modifying code does, and the figure would measure that). */
+        .bss
         .balign 8
         .globl pvb_count, pvb_pid
 pvb_count:      .quad 0
