@@ -18,7 +18,8 @@
 // BENCH_SYSCALLS: the system-call round trips of the system-call section (bench/syscall-bench.ts);
 // BENCH_IRQS: the timer interrupts of the interrupt section (bench/irq-bench.ts);
 // BENCH_MIX, BENCH_MIX_QEMU: the iterations of the kernel-heavy mix (bench/mix-bench.ts).
-// BENCH_SECTIONS: the sections to run, comma-separated, of cpu, transitions, syscalls, irqs, mix
+// BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS: the PV round trips of the Xen section (bench/xen-bench.ts).
+// BENCH_SECTIONS: the sections to run, comma-separated, of cpu, transitions, syscalls, irqs, mix, xen
 // (default all of them, in that order).
 
 import { performance } from 'node:perf_hooks';
@@ -28,6 +29,7 @@ import { runImage, type RunResult } from '../src/lab/run.js';
 import { irqBench } from './irq-bench.js';
 import { mixBench } from './mix-bench.js';
 import { syscallBench } from './syscall-bench.js';
+import { xenBench } from './xen-bench.js';
 
 const FLOOR = 30e6;
 const PROFILE = 'native/idt';
@@ -45,7 +47,7 @@ const Q = envInt('BENCH_QEMU_ITERS', 10 * N);
 /** Small count for the per-iteration cost (a multiple of 8). */
 const K = 1000;
 const REPEAT = Math.max(1, envInt('BENCH_REPEAT', 3));
-const SECTIONS = ['cpu', 'transitions', 'syscalls', 'irqs', 'mix'] as const;
+const SECTIONS = ['cpu', 'transitions', 'syscalls', 'irqs', 'mix', 'xen'] as const;
 
 function sections(): Set<string> {
   const v = process.env.BENCH_SECTIONS;
@@ -108,6 +110,7 @@ function main(): void {
     const mix = envInt('BENCH_MIX', 20_000);
     mixBench(mix, envInt('BENCH_MIX_QEMU', 2 * mix), REPEAT);
   }
+  if (run.has('xen')) xenBench(envInt('BENCH_XEN_SYSCALLS', 100_000), envInt('BENCH_XEN_HYPERCALLS', 200_000), envInt('BENCH_SYSCALLS', 200_000), REPEAT);
 }
 
 /** The CPU's speed on the bench guest, against QEMU TCG (the header). */

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 `;
 
 /** Native getpid() round trips per second on this machine (best of `repeat`). */
-function nativeRate(iterations: number, repeat: number): number {
+export function nativeRate(iterations: number, repeat: number): number {
   const dir = join(repoRoot(), '.cache', 'bench');
   mkdirSync(dir, { recursive: true });
   const src = join(dir, 'getpid.c');
@@ -59,11 +59,13 @@ function nativeRate(iterations: number, repeat: number): number {
   return best;
 }
 
-interface Rate { rate: number; perTrip: number; seconds: number }
+export interface Rate { rate: number; perTrip: number; seconds: number }
 
-export function syscallBench(iterations: number, repeat: number): void {
+/** getpid() round trips of guests/linux-entry (LINUX_BENCH_ITERS) under `profile`: N - 0 over
+ *  the time difference, each run best of `repeat`; each round trip must be two transitions. */
+export function getpidRoundTrips(profile: string, iterations: number, repeat: number): Rate {
   const images = [0, iterations].map((n) => buildGuest('linux-entry', { defines: { LINUX_BENCH_ITERS: n } }));
-  const run = (profile: string, k: number): { insns: number; transitions: number; seconds: number } => {
+  const run = (k: number): { insns: number; transitions: number; seconds: number } => {
     const n = k === 0 ? 0 : iterations;
     let best = Infinity, insns = -1, transitions = 0;
     for (let i = 0; i < repeat; i++) {
@@ -80,21 +82,22 @@ export function syscallBench(iterations: number, repeat: number): void {
     }
     return { insns, transitions, seconds: best };
   };
-  const measure = (profile: string): Rate => {
-    const r0 = run(profile, 0);
-    const rN = run(profile, 1);
-    const perTransitions = (rN.transitions - r0.transitions) / iterations;
-    if (perTransitions !== 2) throw new Error(`${profile}: ${perTransitions} transitions per round trip, not 2 (entry and return)`);
-    const seconds = rN.seconds - r0.seconds;
-    return { rate: iterations / seconds, perTrip: (rN.insns - r0.insns) / iterations, seconds };
-  };
+  const r0 = run(0);
+  const rN = run(1);
+  const perTransitions = (rN.transitions - r0.transitions) / iterations;
+  if (perTransitions !== 2) throw new Error(`${profile}: ${perTransitions} transitions per round trip, not 2 (entry and return)`);
+  const seconds = rN.seconds - r0.seconds;
+  return { rate: iterations / seconds, perTrip: (rN.insns - r0.insns) / iterations, seconds };
+}
+
+export function syscallBench(iterations: number, repeat: number): void {
   const line = (label: string, m: Rate): string =>
     `  ${label}: ${(m.rate / 1e6).toFixed(3)} M round trips/s (${m.perTrip.toFixed(1)} guest instructions per round trip,` +
     ` ${((m.perTrip * m.rate) / 1e6).toFixed(1)} M insn/s, ${m.seconds.toFixed(3)} s)`;
   console.log(`system calls: getpid() round trips under guests/linux-entry, N = ${iterations}`);
-  const idt = measure('native/idt');
+  const idt = getpidRoundTrips('native/idt', iterations, repeat);
   console.log(line('native/idt, SYSCALL -> SYSRET ', idt));
-  const fred = measure('native/fred');
+  const fred = getpidRoundTrips('native/fred', iterations, repeat);
   console.log(line('native/fred, SYSCALL -> ERETU', fred));
   console.log(`  fred / idt: ${(fred.rate / idt.rate).toFixed(3)} of the round trips/s, ${(fred.perTrip / idt.perTrip).toFixed(3)} of the instructions per round trip`);
   let native: number | null = null;

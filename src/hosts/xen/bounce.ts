@@ -9,7 +9,7 @@ import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, TI_IF, TRAP_syscall, VCPU_INFO,
 } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
-import { RCX, R11, gpr, ripOf, rspOf, setRip, setRsp, type GuestRegs } from './regs.js';
+import { RCX, R11, rspOf, setRip, setRsp, type GuestRegs } from './regs.js';
 import { PAGE } from './address-space.js';
 
 /** struct trap_bounce flags (asm/processor.h). */
@@ -94,6 +94,10 @@ export function guestKernelMode(d: PvDomain, regs: GuestRegs): boolean {
   return (regs.cs & 3) === 3 && d.vcpu.kernelMode;
 }
 
+/** The bounce frame as it is assembled: at most eight quadwords. */
+const FRAME_BYTES = new Uint8Array(64);
+const FRAME_VIEW = new DataView(FRAME_BYTES.buffer);
+
 /** create_bounce_frame (x86_64/entry.S): the frame { RCX, R11, [ERRCODE,] RIP, CS, RFLAGS,
  *  RSP, SS } on the guest kernel's stack, and regs rewritten to enter `tb.eip` with it.
  *  Returns false when the domain crashed instead. */
@@ -118,11 +122,13 @@ export function createBounceFrame(d: PvDomain, regs: GuestRegs, tb: TrapBounce):
   }
   const mask = d.upcallMask;
   const withEc = (tb.flags & TBF_EXCEPTION_ERRCODE) !== 0;
-  const words: Array<[number, number]> = [];
-  const push = (lo: number, hi: number): void => { words.push([lo | 0, hi | 0]); };
-  const val = (n: number): [number, number] => {
-    const hi = Math.floor(n / 4294967296);
-    return [n - hi * 4294967296, hi];
+  // The frame is assembled in a scratch buffer (no allocation on this path) and copied as one
+  // copy_to_guest, so that a fault writes nothing.
+  let n = 0;
+  const push = (lo: number, hi: number): void => {
+    FRAME_VIEW.setInt32(n * 8, lo | 0, true);
+    FRAME_VIEW.setInt32(n * 8 + 4, hi | 0, true);
+    n++;
   };
   push(cpu.regLo[RCX], cpu.regHi[RCX]);
   push(cpu.regLo[R11], cpu.regHi[R11]);
@@ -134,10 +140,8 @@ export function createBounceFrame(d: PvDomain, regs: GuestRegs, tb: TrapBounce):
   push(flags, 0);
   push(regs.rspLo, regs.rspHi);
   push(regs.ss & 0xffff, 0);
-  const frame = base - words.length * 8;
-  const bytes = new Uint8Array(words.length * 8);
-  const view = new DataView(bytes.buffer);
-  words.forEach(([lo, hi], k) => { view.setInt32(k * 8, lo, true); view.setInt32(k * 8 + 4, hi, true); });
+  const frame = base - n * 8;
+  const bytes = FRAME_BYTES.subarray(0, n * 8);
   if (!d.copyToGuest(frame, bytes)) {
     d.log(`(XEN) Pagetable walk from ${hex(frame)}: bounce frame write fault`);
     d.end({ kind: 'crash', why: `create_bounce_frame: fault writing the frame at ${hex(frame)}` });
@@ -155,9 +159,6 @@ export function createBounceFrame(d: PvDomain, regs: GuestRegs, tb: TrapBounce):
   }
   setRip(regs, tb.eip);
   tb.flags = 0;
-  void val;
-  void gpr;
-  void ripOf;
   return true;
 }
 

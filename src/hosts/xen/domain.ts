@@ -11,6 +11,12 @@ import { PAGE, PTE } from './address-space.js';
 import type { VirtualRegs } from './priv-op.js';
 
 const TWO32 = 4294967296;
+/** Bytes a level-n paging entry maps (index n; n = 1 is a PTE). */
+const LEVEL_SIZE = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39];
+/** The entries one walk used, by level from the top (no allocation on this path). */
+const walked = [0, 0, 0, 0];
+/** One byte for vcpu_info's writes. */
+const BYTE = new Uint8Array(1);
 
 /** One virtual trap-table entry (struct trap_info, as Xen keeps it in arch.pv.trap_ctxt). */
 export interface TrapInfo {
@@ -112,41 +118,43 @@ export class PvDomain {
     const cpu = this.cpu;
     const mem = this.mem;
     let table = (cpu.cr3Hi >>> 0) * TWO32 + ((cpu.cr3Lo >>> 0) & ~0xfff);
-    const entries: number[] = [];
+    let used = 0;
     for (let level = 4; level >= 1; level--) {
-      const index = Math.floor(lin / 2 ** (12 + 9 * (level - 1))) & 511;
+      const index = Math.floor(lin / LEVEL_SIZE[level]) & 511;
       const at = table + index * 8;
       if (at + 8 > mem.size) return -1;
       const lo = mem.readU32(at), hi = mem.readU32(at + 4);
       if ((lo & PTE.P) === 0 || (write && (lo & PTE.RW) === 0)) return -1;
-      entries.push(at);
+      walked[used++] = at;
       const frame = (hi & 0xfffff) * TWO32 + (lo >>> 12) * PAGE;
       if (level > 1 && (lo & PTE.PS) !== 0) {
-        const size = 2 ** (12 + 9 * (level - 1));
-        this.markAccessed(entries, write);
+        const size = LEVEL_SIZE[level];
+        this.markAccessed(used, write);
         return frame - (frame % size) + (((lin % size) + size) % size);
       }
       table = frame;
       if (level === 1) {
-        this.markAccessed(entries, write);
+        this.markAccessed(used, write);
         return frame + (((lin % PAGE) + PAGE) % PAGE);
       }
     }
     return -1;
   }
 
-  private markAccessed(entries: number[], write: boolean): void {
+  /** A in the `used` entries of the last walk, D in its leaf for a write. */
+  private markAccessed(used: number, write: boolean): void {
     const mem = this.mem;
-    entries.forEach((at, k) => {
+    for (let k = 0; k < used; k++) {
+      const at = walked[k];
       const lo = mem.readU32(at);
-      const set = lo | PTE.A | (write && k === entries.length - 1 ? PTE.D : 0);
+      const set = lo | PTE.A | (write && k === used - 1 ? PTE.D : 0);
       if (set !== lo) mem.writeU32(at, set);
-    });
+    }
   }
 
-  /** copy_from_guest: `length` bytes at guest linear `lin`, or null if any would fault. */
-  copyFromGuest(lin: number, length: number): Uint8Array | null {
-    const out = new Uint8Array(length);
+  /** copy_from_guest: `length` bytes at guest linear `lin` (into `out` if given, which the
+   *  hot paths reuse), or null if any would fault. */
+  copyFromGuest(lin: number, length: number, out = new Uint8Array(length)): Uint8Array | null {
     for (let k = 0; k < length;) {
       const p = this.translate(lin + k, false);
       if (p < 0) return null;
@@ -178,7 +186,8 @@ export class PvDomain {
   }
 
   set upcallMask(v: number) {
-    this.mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallMask, Uint8Array.of(v));
+    BYTE[0] = v;
+    this.mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallMask, BYTE);
   }
 
   get upcallPending(): number {

@@ -13,15 +13,18 @@ import { RCX, R11, rspOf, type GuestRegs } from './regs.js';
 const IF = 0x200, IOPL = 0x3000, VM = 0x20000, MBS = 0x2;
 /** X86_EFLAGS_ALL: the RFLAGS bits that exist (CF..ID). */
 const EFLAGS_ALL = 0x3f7fd5;
+/** The iret_context as read from the guest (reused: no allocation on this path). */
+const CONTEXT = new Uint8Array(IRET_CONTEXT.size);
+const CONTEXT_VIEW = new DataView(CONTEXT.buffer);
 
 /** do_iret; returns the value for %rax, or null when the domain crashed. */
 export function doIret(d: PvDomain, regs: GuestRegs): { lo: number; hi: number } | null {
-  const ctx = d.copyFromGuest(rspOf(regs), IRET_CONTEXT.size);
+  const ctx = d.copyFromGuest(rspOf(regs), IRET_CONTEXT.size, CONTEXT);
   if (ctx === null) {
     d.end({ kind: 'crash', why: 'Fault while reading IRET context from guest stack' });
     return null;
   }
-  const view = new DataView(ctx.buffer);
+  const view = CONTEXT_VIEW;
   const lo = (off: number): number => view.getInt32(off, true);
   const hi = (off: number): number => view.getInt32(off + 4, true);
   const cs = lo(IRET_CONTEXT.cs) & 0xffff, ss = lo(IRET_CONTEXT.ss) & 0xffff;
