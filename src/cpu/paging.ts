@@ -58,6 +58,8 @@ const PDPTE_RSVD_LO = 0x1e6;
 const PDPTE_RSVD_HI = ~HI_ADDR;
 const P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
 const ALL_KINDS = (1 << 6) - 1;
+/** 2 ** k for k < 64: a table lookup where `2 ** k` with a variable k is a call to pow. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, k) => 2 ** k);
 /** Returned by the entry readers when the walk reached a leaf (otherwise: #PF error bits). */
 const LEAF = -1;
 
@@ -114,9 +116,10 @@ export function walk(cpu: Cpu, lin: number, vpn: number, slot: number, access: A
   const dirty = kind === Access.Write || (leafLo & D) !== 0;
 
   // Physical address: frame bits of the leaf plus the offset bits below the page size.
-  const frameLo = (leafLo & ~((2 ** pageShift - 1) | 0)) >>> 0;
+  const pageSize = POW2[pageShift];
+  const frameLo = (leafLo & ~((pageSize - 1) | 0)) >>> 0;
   const frame = (leafHi & HI_ADDR) * TWO32 + (pageShift === 30 ? (frameLo & 0xc0000000) >>> 0 : frameLo);
-  const offsetInPage = lin - Math.floor(lin / 2 ** pageShift) * 2 ** pageShift;
+  const offsetInPage = lin - Math.floor(lin / pageSize) * pageSize;
   const phys = frame + offsetInPage;
   const physPage = phys - (lin & 0xfff);
 
@@ -174,7 +177,7 @@ function readLong(cpu: Cpu, lin: number): number {
   // §4.5.1: 5-level paging translates bits 56:48 through a PML5 table first.
   const top = (cpu.cr4 & C.CR4_LA57) !== 0 ? 48 : 39;
   for (let shift = top; shift >= 12; shift -= 9) {
-    const index = Math.floor(lin / 2 ** shift) & 511;
+    const index = Math.floor(lin / POW2[shift]) & 511;
     const addr = tableHi * TWO32 + (tableLo >>> 0) + index * 8;
     let lo = -1, hi = -1;
     if (addr + 8 <= cpu.mem.size) {
