@@ -84,6 +84,27 @@ export function injectEvent(d: PvDomain, regs: GuestRegs, tb: TrapBounce, vector
   }
 }
 
+/** DR6's value with nothing pending (X86_DR6_DEFAULT), its breakpoint-hit bits, and the
+ *  bit that reads as zero (X86_DR6_ZEROS). */
+export const DR6_DEFAULT = 0xffff0ff0 | 0;
+const DR6_BP_MASK = 0xf;
+const DR6_ZEROS = 0x1000;
+
+/** x86_merge_dr6 (debug.c): `pending` (positive polarity) into a DR6 value; the breakpoint
+ *  bits replace, the others accumulate. The model's CPU has neither RTM nor bus-lock
+ *  detection, so every reserved bit reads as one (x86_adj_dr6_rsvd). */
+export function mergeDr6(dr6: number, pending: number): number {
+  let v = dr6 ^ DR6_DEFAULT;
+  v = (v & ~DR6_BP_MASK) | pending;
+  return ((v ^ DR6_DEFAULT) | DR6_DEFAULT) & ~DR6_ZEROS;
+}
+
+/** pv_inject_DB: the guest's virtual DR6 gets the pending bits, and #DB is bounced. */
+export function injectDebug(d: PvDomain, regs: GuestRegs, tb: TrapBounce, pending: number): void {
+  d.state.virt.dr6 = mergeDr6(d.state.virt.dr6, pending) >>> 0;
+  injectEvent(d, regs, tb, 1, null);
+}
+
 /** Whether `vector`'s hardware delivery pushes an error code. */
 export function hasErrorCode(vector: number): boolean {
   return vector < 32 && (HAVE_EC & (1 << vector)) !== 0;

@@ -20,9 +20,9 @@
 //   taken by the guest context being restored.
 //
 // Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
-// #NM (the model has no FPU state to switch lazily); a guest #DB (DR6 merging is not
-// modelled yet); any other fault in Xen's own context; interrupts at vectors 0x20-0xff
-// other than 0x80 (there are no devices).
+// #NM (the model has no FPU state to switch lazily); any other fault in Xen's own context,
+// a #DB there included; interrupts at vectors 0x20-0xff other than 0x80 (there are no
+// devices).
 
 import type { Cpu } from '../../cpu/cpu.js';
 import * as V from '../../arch/vectors.js';
@@ -30,7 +30,7 @@ import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS, TRAP_syscall, VGCF_syscall_disables_events,
 } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
-import { createBounceFrame, guestKernelMode, vectorName, hasErrorCode, injectEvent, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
+import { createBounceFrame, DR6_DEFAULT, guestKernelMode, injectDebug, vectorName, hasErrorCode, injectEvent, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT, type TrapBounce } from './bounce.js';
 import { restoreAllGuest, testAllEvents, type ExitStack } from './exit.js';
 import { emulateForcedInvalidOp, emulatePrivilegedOp, emulateSwInterrupt } from './priv-op.js';
 import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
@@ -181,8 +181,14 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
       return cpu.modelError(`Xen model: vector ${vector} (NMI, #DF or #MC) reaching Xen is not modelled`);
     case V.NM:
       return cpu.modelError('Xen model: #NM from a PV guest (lazy FPU switching) is not modelled');
-    case V.DB:
-      return cpu.modelError('Xen model: #DB from a PV guest (DR6 merging) is not modelled');
+    case V.DB: {
+      // handle_DB: the hardware DR6's news (positive polarity), DR6 reset, then merged into
+      // the guest's virtual DR6 and bounced.
+      const pending = (cpu.drLo[6] ^ DR6_DEFAULT) >>> 0;
+      cpu.drLo[6] = DR6_DEFAULT;
+      cpu.drHi[6] = 0;
+      return injectDebug(d, regs, x.tb, pending);
+    }
     default:
       return injectEvent(d, regs, x.tb, vector, hasErrorCode(vector) ? regs.errorCode : null);
   }

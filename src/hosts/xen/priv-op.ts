@@ -10,8 +10,7 @@
 //
 // Deliberate deviations (each a model error, never a guess): INS/OUTS, XSETBV, the I/O
 // bitmap (PHYSDEVOP_set_iobitmap), MOV to CR3, debug registers that would arm a breakpoint
-// (DR7 enables), a single-step trap after an emulated instruction (RFLAGS.TF), and prefixes
-// other than REX/operand size on an emulated instruction. Port I/O that Xen would perform on
+// (DR7 enables), and prefixes other than REX/operand size on an emulated instruction. Port I/O that Xen would perform on
 // real hardware for dom0 reads all ones and drops writes: no device sits behind the model's
 // Xen. CPUID's policy for leaves below 0x40000000 is the modelled CPU's CPUID with the PV
 // masks below (cpu-policy.c), not every host-dependent detail.
@@ -19,11 +18,13 @@
 import { cpuid } from '../../cpu/cpuid.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
-import { archSetCr2, guestKernelMode, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
+import { archSetCr2, DR6_DEFAULT, guestKernelMode, injectDebug, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
 import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
 
 const RF = 0x10000, TF = 0x100;
+/** DR6.BS: single step. */
+const DR6_BS = 0x4000;
 const TWO32 = 4294967296;
 /** Xen's CR0 while a PV guest runs: PG|AM|WP|NE|ET|MP|PE (trampoline.S). */
 export const XEN_CR0 = 0x80050033 | 0;
@@ -45,7 +46,7 @@ export interface VirtualRegs {
 }
 
 export function newVirtualRegs(): VirtualRegs {
-  return { cr0Ts: 0, cr4: CR4_VISIBLE, dr: [0, 0, 0, 0], dr6: 0xffff0ff0 | 0, dr7: 0x400 };
+  return { cr0Ts: 0, cr4: CR4_VISIBLE, dr: [0, 0, 0, 0], dr6: DR6_DEFAULT >>> 0, dr7: 0x400 };
 }
 
 type Outcome = 'done' | 'gp' | 'ud' | 'decline';
@@ -121,7 +122,8 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   if (out === 'gp') { injectEvent(d, regs, tb, V.GP, 0); return true; }
   if (out === 'ud') { injectEvent(d, regs, tb, V.UD, null); return true; }
   if (d.ended) return true;
-  instructionDone(d, regs, rip + len);
+  // CLI and STI finish in the emulator's validate hook: no single-step trap after them.
+  instructionDone(d, regs, tb, rip + len, op !== 0xfa && op !== 0xfb);
   return true;
 }
 
@@ -162,11 +164,12 @@ function whitelisted(insn: Uint8Array, k: number): boolean {
   return op === 0xfa || op === 0xfb || (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) || op === 0x0f;
 }
 
-/** pv_emul_instruction_done: RIP past the instruction, RF cleared (and #DB if TF). */
-function instructionDone(d: PvDomain, regs: GuestRegs, next: number): void {
+/** pv_emul_instruction_done: RIP past the instruction, RF cleared, and with TF set the
+ *  single-step #DB the instruction would have raised (DR6.BS). */
+function instructionDone(d: PvDomain, regs: GuestRegs, tb: TrapBounce, next: number, step = true): void {
   setRip(regs, next);
   regs.rflags &= ~RF;
-  if ((regs.rflags & TF) !== 0) d.cpu.modelError('Xen model: single-stepping an emulated instruction (#DB with DR6.BS) is not modelled');
+  if (step && (regs.rflags & TF) !== 0) injectDebug(d, regs, tb, DR6_BS);
 }
 
 /** iopl_ok: the guest kernel counts as CPL 1 (0 with VMASST_architectural_iopl), user as 3. */
@@ -238,7 +241,7 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
     return 'done';
   }
   if (hi !== 0) return 'gp';
-  if (n === 6) { v.dr6 = (lo | 0xffff0ff0) & ~0x1000; return 'done'; }
+  if (n === 6) { v.dr6 = ((lo | DR6_DEFAULT) & ~0x1000) >>> 0; return 'done'; }
   if ((lo & 0x2000) !== 0) return 'gp';
   if ((lo & 0xff) !== 0) return cpu.modelError('Xen model: enabling a debug breakpoint from a PV guest is not modelled');
   v.dr7 = ((lo & ~0xd000) | 0x400) >>> 0;
@@ -311,7 +314,7 @@ export function emulateForcedInvalidOp(d: PvDomain, regs: GuestRegs, tb: TrapBou
   if (op === null) { injectEvent(d, regs, tb, V.PF, 0, firstUnreadable(d, rip + 5, 2)); return true; }
   if (op[0] !== 0x0f || op[1] !== 0xa2) return false;
   guestCpuid(d, true, guestKernelMode(d, regs));
-  instructionDone(d, regs, rip + 7);
+  instructionDone(d, regs, tb, rip + 7);
   return true;
 }
 
