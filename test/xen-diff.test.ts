@@ -1,4 +1,4 @@
-// The ABI diff on hypervisor profiles (issue 19, point 7; DESIGN.md, "observation points";
+// The ABI diff on hypervisor profiles (issue 19, point 7; README, "ringside diff";
 // docs/architecture.md, "The diff on hypervisor hosts"): on xen profiles every return from
 // Xen's ring 0 to the PV guest, kernel or user, is a point; `--points user` keeps those where
 // guest user code resumes; the guest memory Xen writes on the way (bounce frames) is compared.
@@ -20,7 +20,8 @@ const MAX_INSNS = 20_000_000;
 const XEN = ['xen/idt', 'xen/idt-amd'];
 /** RFLAGS.AF (SDM Vol. 1 §3.4.3.1). */
 const AF = 0x10n;
-/** __HYPERVISOR_mmuext_op, and the size of a hypercall-page slot (xen-pv-abi.md §1.2). */
+/** __HYPERVISOR_mmuext_op (Xen's public/xen.h), and the size of a hypercall-page slot (one
+ *  32-byte stub per hypercall number, pv/hypercall.c). */
 const MMUEXT_OP = 26;
 const SLOT = 32;
 

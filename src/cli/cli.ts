@@ -45,17 +45,22 @@ trace     render a trace file written by run --trace: a block per transition (wh
           call-gate, far-return; comma-separated), --vector V, --from N --to M (sequence
           numbers, inclusive). A file that is not a whole trace of this version: one line, exit 2
 matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
-          guest) under every profile (default: all runnable ones) and print a verdict table,
-          a row per guest or image file, by name, and a last column saying whether what
-          the guest observed differs from the first profile's: same, differs or - (not
-          compared; see README), as \`diff\` would exit; it does not change the exit status.
+          guest) under every profile whose host boots it (default: the runnable ones that
+          boot one of the images; a Xen PV image on xen profiles, a native one on native
+          profiles, - elsewhere) and print a verdict table, a row per guest or image file,
+          by name, and a last column saying whether what the guest observed differs from
+          the first profile's that ran it: same, differs or - (not compared; see README), as
+          \`diff\` would exit; it does not change the exit status.
           Images cannot state what they expect yet, so each is expected to succeed or skip.
           Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
 diff      run IMAGE (as for run) on profiles A and B and compare what the guest could observe
           where ring-3 code resumes (registers, frames) and its console: the first difference,
-          then every difference by kind and field, each value explained. Exit 0 when nothing
-          differs, 1 when something does, 2 on bad input
+          then every difference by kind and field, each value explained. On xen profiles every
+          return from Xen to the guest, kernel or user, is compared, with the guest memory Xen
+          wrote (bounce frames); --points user keeps those where guest user code resumes (a
+          native and a xen profile need it). Exit 0 when nothing differs, 1 when something
+          does, 2 on bad input
 
 options:
   --profile P       the profile to run under (default ${DEFAULT_PROFILE}; see \`ringside profiles\`)
