@@ -16,7 +16,8 @@ import { checkImageFile } from '../lab/image-file.js';
 import type { RunResult } from '../lab/run.js';
 import type { InjectedEvent, Injection } from '../cpu/injections.js';
 import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
-import { noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
+import { NOT_APPLICABLE, noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
+import type { HostName } from '../lab/profiles.js';
 import { formatMatrix, type MatrixRow } from '../report/table.js';
 import type { ObservationsWord } from '../lab/diff.js';
 
@@ -44,17 +45,22 @@ trace     render a trace file written by run --trace: a block per transition (wh
           call-gate, far-return; comma-separated), --vector V, --from N --to M (sequence
           numbers, inclusive). A file that is not a whole trace of this version: one line, exit 2
 matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: every bundled
-          guest) under every profile (default: all runnable ones) and print a verdict table,
-          a row per guest or image file, by name, and a last column saying whether what
-          the guest observed differs from the first profile's: same, differs or - (not
-          compared; see README), as \`diff\` would exit; it does not change the exit status.
+          guest) under every profile whose host boots it (default: the runnable ones that
+          boot one of the images; a Xen PV image on xen profiles, a native one on native
+          profiles, - elsewhere) and print a verdict table, a row per guest or image file,
+          by name, and a last column saying whether what the guest observed differs from
+          the first profile's that ran it: same, differs or - (not compared; see README), as
+          \`diff\` would exit; it does not change the exit status.
           Images cannot state what they expect yet, so each is expected to succeed or skip.
           Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
 diff      run IMAGE (as for run) on profiles A and B and compare what the guest could observe
           where ring-3 code resumes (registers, frames) and its console: the first difference,
-          then every difference by kind and field, each value explained. Exit 0 when nothing
-          differs, 1 when something does, 2 on bad input
+          then every difference by kind and field, each value explained. On xen profiles every
+          return from Xen to the guest, kernel or user, is compared, with the guest memory Xen
+          wrote (bounce frames); --points user keeps those where guest user code resumes (a
+          native and a xen profile need it). Exit 0 when nothing differs, 1 when something
+          does, 2 on bad input
 
 options:
   --profile P       the profile to run under (default ${DEFAULT_PROFILE}; see \`ringside profiles\`)
@@ -481,6 +487,10 @@ interface MatrixEntry {
   name: string;
   path?: string;
   guest?: string;
+  /** The hosts that boot it: a bundled guest's by its guest.json, a file's by the hosts'
+   *  own checks (lab/run.ts hostsBooting); null when no host does, so that every profile runs
+   *  it and each cell says why it was refused. */
+  hosts: HostName[] | null;
 }
 
 function isElfFile(path: string): boolean {
@@ -501,22 +511,29 @@ function sameDir(a: string, b: string): boolean {
   }
 }
 
-async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
-  const { resolveImageArgument } = await lab();
+/** The matrix's rows for its IMAGE and DIR arguments; `hosts`: the hosts of the profiles it
+ *  runs under (of every runnable profile when none are named), to pair images with. */
+async function matrixEntries(targets: string[], hosts: readonly HostName[], memoryMiB: number): Promise<MatrixEntry[]> {
+  const { resolveImageArgument, hostsBooting } = await lab();
   const build = await import('../guest/build.js');
   const entries: MatrixEntry[] = [];
+  const fileEntry = (name: string, path: string): MatrixEntry => {
+    const booting = hostsBooting(path, hosts, memoryMiB);
+    return { name, path, hosts: booting.length > 0 ? booting : null };
+  };
   for (const target of targets) {
     if (sameDir(target, build.guestsDir())) {
-      // The project's guest source tree: build every guest, then run it.
-      for (const guest of build.listGuests('native')) entries.push({ name: guest, guest });
+      // The project's guest source tree: every guest for one of the hosts, built, then run.
+      const guests = hosts.flatMap((h) => (h === 'native' || h === 'xen' ? build.listGuests(h) : []));
+      for (const guest of guests.sort()) entries.push({ name: guest, guest, hosts: [build.hostOfBoot(build.guestBoot(guest))] });
       continue;
     }
     const what = resolveImageArgument(target);
     if (what.kind === 'file') {
       checkImageFile(what.path); // a device, FIFO or oversized file: one line, exit 2, before anything runs
-      entries.push({ name: what.name, path: what.path });
+      entries.push(fileEntry(what.name, what.path));
     } else if (what.kind === 'guest') {
-      entries.push({ name: what.name, guest: what.name });
+      entries.push({ name: what.name, guest: what.name, hosts: [build.hostOfBoot(build.guestBoot(what.name))] });
     } else {
       const files = readdirSync(target, { withFileTypes: true })
         .filter((d) => d.isFile())
@@ -524,7 +541,7 @@ async function matrixEntries(targets: string[]): Promise<MatrixEntry[]> {
         .filter(isElfFile)
         .sort();
       if (files.length === 0) throw new UsageError(`${target}: no ELF images in this directory (and it is not the project's guests/ tree)`);
-      for (const f of files) entries.push({ name: basename(f), path: f });
+      for (const f of files) entries.push(fileEntry(basename(f), f));
     }
   }
   return entries;
@@ -557,22 +574,27 @@ async function cmdMatrix(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const profiles =
+  const named =
     values.profiles !== undefined
       ? values.profiles.split(',').map((s) => s.trim()).filter((s) => s !== '')
-      : runnableProfiles().map((p) => p.name);
-  if (profiles.length === 0) throw new UsageError('--profiles needs at least one profile');
-  for (const p of profiles) getProfile(p);
+      : null;
+  if (named !== null && named.length === 0) throw new UsageError('--profiles needs at least one profile');
+  const candidates = named?.map(getProfile) ?? runnableProfiles();
   const limits = limitsFrom(values);
   const json = values.json === true;
-  const entries = await matrixEntries(positionals.length > 0 ? positionals : [join(PROJECT_ROOT, 'guests')]);
+  const entries = await matrixEntries(positionals.length > 0 ? positionals : [join(PROJECT_ROOT, 'guests')], [...new Set(candidates.map((p) => p.host))], limits.memoryMiB);
   if (entries.length === 0) throw new UsageError('nothing to run: no images or guests found');
+  // Each image runs on the profiles whose host boots it; by default, the runnable profiles
+  // whose host boots one of the images.
+  const hostOf = new Map(candidates.map((p) => [p.name, p.host]));
+  const applies = (entry: MatrixEntry, profile: string): boolean => entry.hosts === null || entry.hosts.includes(hostOf.get(profile)!);
+  const profiles = candidates.map((p) => p.name).filter((p) => named !== null || entries.some((e) => applies(e, p)));
 
   const { runImageAsync } = await lab();
   const { RowObservations } = await import('../lab/diff.js');
   const rows: MatrixRow[] = [];
   const jsonRows: MatrixJsonRow[] = [];
-  const total = entries.length * profiles.length;
+  const total = entries.reduce((n, e) => n + profiles.filter((p) => applies(e, p)).length, 0);
   let n = 0;
   // Ctrl-C ends the current run as interrupted; the matrix then stops and reports what it has.
   const interrupts = new Interrupts();
@@ -594,9 +616,18 @@ async function cmdMatrix(args: string[]): Promise<number> {
       rows.push(row);
       jsonRows.push(jsonRow);
       // Each run's records live only until the row's word is known (lab/diff.ts).
-      const observed = new RowObservations(profiles);
-      for (const [i, profile] of profiles.entries()) {
+      const rowProfiles = profiles.filter((p) => applies(entry, p));
+      const observed = new RowObservations(rowProfiles);
+      let i = -1; // the run's index among the row's profiles
+      for (const profile of profiles) {
         if (interrupts.signal.aborted) break;
+        if (!applies(entry, profile)) {
+          const reason = `${hostOf.get(profile)} does not boot this image (it is for ${entry.hosts!.join(', ')})`;
+          row.cells.push({ verdict: NOT_APPLICABLE, reason });
+          jsonRow.cells.push(noRunJson(NOT_APPLICABLE, reason, profile, image ?? entry.name));
+          continue;
+        }
+        i++;
         n++;
         const started = Date.now();
         let cell: RunJson;
@@ -632,7 +663,7 @@ async function cmdMatrix(args: string[]): Promise<number> {
   const shown = rows.filter((r) => r.cells.length > 0);
   const shownJson = jsonRows.filter((r) => r.cells.length > 0);
 
-  const verdicts = shown.flatMap((r) => r.cells.map((c) => c.verdict));
+  const verdicts = shown.flatMap((r) => r.cells.map((c) => c.verdict)).filter((v) => v !== NOT_APPLICABLE);
   const passed = verdicts.filter(meetsExpectation).length;
   const interrupted = interrupts.received;
   if (json) {
@@ -663,7 +694,7 @@ async function cmdDiff(args: string[]): Promise<number> {
   const image = await imageFor(positionals[0]);
   const { diffImage } = await import('../lab/diff.js');
   const { formatAbiDiff } = await import('../report/abi-diff.js');
-  const { diff, runs } = diffImage(image, { profiles, ...limits });
+  const { diff, runs } = diffImage(image, { profiles, ...limits, dom0: values.dom0 === true, points: values.points === 'user' ? 'user' : 'all' });
   for (const r of runs) err(`${r.profile}: ${r.verdict}: ${r.reason} (${plural(r.instructions, 'instruction')})`);
   process.stdout.write(values.json === true ? toJsonText(diff) : formatAbiDiff(diff));
   return diff.exit;

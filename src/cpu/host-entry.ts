@@ -12,7 +12,8 @@
 // or its return raises is delivered with RIP = the entry point, as if the instruction there
 // had faulted. Each call counts one tick of virtual time, whether it returns or faults, and
 // a transition its return commits carries the annotation `host:<name>` (and the host's
-// note) in the trace.
+// note) in the trace, with the guest memory the host reported writing (wroteGuest) and, for
+// a host that runs a guest's kernel and user code at one CPL, which of them runs (guestMode).
 //
 // Declining: a function may instead hand the call back to the code it supersedes
 // (`decline`), as a FRED host does with the events it does not service, all of which arrive
@@ -45,6 +46,7 @@ import { FAULT, STOP } from './fault.js';
 import { Mode } from './mode.js';
 import { ENTRIES, mnemonicOf } from './opcodes.js';
 import { decode } from './decoder.js';
+import { formatLinear } from './format.js';
 
 const PAGE_SIZE = 4096;
 
@@ -165,8 +167,31 @@ export class HostEntries {
   private declined = false;
   /** The annotation of transitions committed by the running function's return (traces). */
   annotation: string | null = null;
+  /** Set by a host that runs a guest's kernel and its user code at one CPL (Xen PV: both in
+   *  ring 3): which of them runs, by the host's own notion (TF_kernel_mode), for traces. */
+  guestMode: (() => 'kernel' | 'user') | null = null;
+  /** Guest memory the host's functions wrote since its last return (wroteGuest), while tracing. */
+  private writes: Array<{ address: string; bytes: number[] }> = [];
 
   constructor(private readonly cpu: Cpu) {}
+
+  /** A host's function wrote `bytes` into guest memory at guest linear address `lin` (a bounce
+   *  frame, a hypercall's output): the trace record of the return that leaves the host carries
+   *  it, as a delivery's record carries the frame the CPU wrote. Nothing is kept unless tracing. */
+  wroteGuest(lin: number, bytes: Uint8Array): void {
+    if (this.cpu.traceSink === null) return;
+    this.writes.push({ address: formatLinear(lin), bytes: Array.from(bytes) });
+  }
+
+  /** The writes reported since the host's last return, handed to that return's record
+   *  (transition.ts); null when none. A fault on the way out (an IRETQ that faults into the
+   *  host again) leaves them for the return that finally leaves. */
+  takeWrites(): Array<{ address: string; bytes: number[] }> | null {
+    if (this.writes.length === 0) return null;
+    const out = this.writes;
+    this.writes = [];
+    return out;
+  }
 
   /** Call `fn` instead of fetching whenever RIP reaches linear address `address`. */
   register(address: number, name: string, fn: HostEntryFunction, exec: Exec = callHostEntry): void {

@@ -145,6 +145,13 @@ export interface TransitionRecord {
   after: TransitionSide;
   /** The frame's bytes as the guest's memory holds them after the transition. */
   frame: { address: string; bytes: number[] } | null;
+  /** From a host that runs a guest's kernel and user code at one CPL (HostEntries.guestMode):
+   *  which runs once the transition is committed (for a transition into the host, the mode
+   *  that left; for one out of it, the mode that resumes). Absent for other hosts. */
+  guestMode?: 'kernel' | 'user';
+  /** On a return that leaves a host's entry point: the guest memory the host wrote since its
+   *  last return (HostEntries.wroteGuest), in order, each as the bytes written. Absent when none. */
+  hostWrites?: Array<{ address: string; bytes: number[] }>;
   /** Up to 15 bytes at the leaving side's CS:RIP, read as far as the fetch's translation
    *  is cached; null if none is. `role`: `caused` when that instruction caused the
    *  transition, `next` when the event came at the boundary before it (a trap, an
@@ -226,7 +233,8 @@ export function commitTransition(cpu: Cpu): void {
   cpu.transitions++;
 
   if (before !== null) {
-    cpu.traceSink!({
+    const host = cpu.hostEntries;
+    const record: TransitionRecord = {
       seq: cpu.transitions,
       icount: cpu.icount,
       kind: TRANSITION_KIND_NAMES[t.kind],
@@ -234,12 +242,16 @@ export function commitTransition(cpu: Cpu): void {
       source: t.kind === TransitionKind.Delivery ? EVENT_SOURCE_NAMES[t.source] : null,
       fredType: t.fredType >= 0 ? t.fredType : null,
       errorCode: t.error >= 0 ? t.error : null,
-      annotation: cpu.hostEntries.annotation,
+      annotation: host.annotation,
       before,
       after: side(cpu),
       frame: t.frameLength > 0 ? frameBytes(cpu, t.frameLin, t.frameLength) : null,
       code,
-    });
+    };
+    if (host.guestMode !== null) record.guestMode = host.guestMode();
+    const writes = host.annotation !== null ? host.takeWrites() : null;
+    if (writes !== null) record.hostWrites = writes;
+    cpu.traceSink!(record);
   }
 }
 

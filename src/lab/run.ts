@@ -8,7 +8,7 @@ import type { TraceSink } from '../cpu/transition.js';
 import type { Injection } from '../cpu/injections.js';
 import type { Host } from '../hosts/host.js';
 import { findHost } from '../hosts/registry.js';
-import { getProfile, type Profile } from './profiles.js';
+import { getProfile, type HostName, type Profile } from './profiles.js';
 import { judge, type Verdict } from './verdict.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB } from './defaults.js';
 import { guestsDir, isGuest } from '../guest/build.js';
@@ -167,6 +167,28 @@ export function runImage(imagePath: string, options: RunOptions): RunResult {
 /** As runImage, letting the event loop run between slices; options.stop interrupts it. */
 export async function runImageAsync(imagePath: string, options: RunOptions): Promise<RunResult> {
   return runBootedAsync(bootImage(imagePath, options), imagePath, options);
+}
+
+/** The hosts among `hosts` that boot an image file (the matrix's pairing, README "ringside
+ *  matrix"): those whose plan accepts it, as a run would (native: a multiboot header or a PVH
+ *  note; xen: a PV image Xen loads). Empty when none does, or the file cannot be read. */
+export function hostsBooting(imagePath: string, hosts: readonly HostName[], memoryMiB: number): HostName[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = readImageFile(imagePath);
+  } catch (e) {
+    if (e instanceof BadInput) return [];
+    throw e;
+  }
+  return hosts.filter((name) => {
+    try {
+      findHost(name).plan(bytes, imagePath, { memoryBytes: memoryMiB * 1024 * 1024 });
+      return true;
+    } catch (e) {
+      if (e instanceof BadInput) return false;
+      throw e;
+    }
+  });
 }
 
 /** What an IMAGE argument names: an image file, a bundled guest (built before it runs), or

@@ -7,6 +7,16 @@
 // ring 3 resumes at. The two runs' points are aligned by a longest common subsequence of
 // their keys, so a step one profile takes and the other does not shows as "only in".
 //
+// On a hypervisor host (xen) the whole guest, kernel and user, runs in ring 3 and the host
+// in ring 0, so the same rule makes every return from the host a point: a callback entered, a
+// hypercall returned, an iret performed, an exception bounced. The records say which guest
+// mode runs by the host's own notion (TransitionRecord.guestMode, Xen's TF_kernel_mode: CS
+// cannot tell, a 64-bit PV kernel and its user space share FLAT_RING3_CS64), which names the
+// points and is what `--points user` keeps: the points where guest user code resumes, each
+// with the transition that left guest user code. The guest memory the host wrote on the way
+// (a bounce frame, a hypercall's output: TransitionRecord.hostWrites) is compared as the frame
+// a delivery writes is on a native host.
+//
 // Classes: 'abi' (the transitions gave the guest different values), 'diverged earlier' (both
 // values follow from what ring 3 left with by the same rule, e.g. both unchanged: the
 // inputs differed, so an earlier difference or user code made it), 'undefined, vendor
@@ -14,8 +24,9 @@
 // instruction left undefined in both runs: by design, never an ABI difference, not counted).
 //
 // Deliberate deviations:
-// - Hypervisor profiles' points (any guest code resuming after the host) are not built: only
-//   native profiles exist yet, for which --points user is the same set.
+// - Guest memory a host writes by machine address rather than through the guest's page tables
+//   (Xen's vcpu_info and shared_info, the console ring) is not compared; what the guest makes
+//   of it shows in its later points and its console.
 // - The frame compared is one the resuming transition wrote (a delivery that stays in ring
 //   3); a native kernel's own stack frames are the kernel's business, not the user's.
 // - User code that computes with undefined flags (PUSHF, SETcc after MUL) and passes the
@@ -34,15 +45,22 @@ export interface RunObservations {
   console: string;
   /** The image's symbols, to name addresses in explanations. */
   symbols?: SymbolTable | null;
+  /** The kind of host the run had (default native): on a hypervisor the host is ring 0 and the
+   *  guest kernel's code runs in ring 3 with its user code (see the top of the file). */
+  host?: 'native' | 'hypervisor';
 }
+
+/** Which points are compared: `all` where guest code resumes (on a native host ring 3, its
+ *  user code), `user` only where guest user code does (`--points user`). */
+export type PointSet = 'all' | 'user';
 
 /** The guest instructions around an address of a run's image (code-window.ts), or null. */
 export type CodeAround = (address: bigint, codeSize: TransitionSide['codeSize']) => CodeLine[] | null;
 
 export interface ObservationPoint {
-  /** The user-side transition that left ring 3 before this point, or null (first entry). */
+  /** The transition that left the observed code before this point, or null (first entry). */
   leave: TransitionRecord | null;
-  /** The transition after which ring 3 resumes. */
+  /** The transition after which the observed code resumes. */
   resume: TransitionRecord;
   key: string;
   /** The status flags ring 3 left with that hold values the SDM leaves undefined: those
@@ -101,6 +119,9 @@ export interface HandledDifferently {
 
 export interface AbiDiff {
   profiles: [string, string];
+  /** Where the points are: `ring 3` (native hosts), `guest code` or, with --points user on a
+   *  hypervisor host, `guest user code`. */
+  observed: string;
   pointsCompared: { a: number; b: number; aligned: number };
   /** The first counted difference, in run order: a field, or a point only one run has; with
    *  the guest instructions around where each run left ring 3 for it (null: not in the image). */
@@ -132,21 +153,32 @@ function userStep(l: TransitionRecord): 'syscall' | 'sysenter' | null {
   return null;
 }
 
+/** The kind of a point: how the observed code was left and how it resumes, with the guest
+ *  mode on each side when the host names it (`user syscall -> sysret to kernel`). */
 function pointKind(p: ObservationPoint): string {
   const l = p.leave;
   const left = l === null ? 'start' : userStep(l) ?? (l.kind === 'delivery' ? `delivery #${l.vector}` : l.kind);
-  return `${left} -> ${p.resume.kind}`;
+  const mode = p.resume.guestMode;
+  if (mode === undefined) return `${left} -> ${p.resume.kind}`;
+  return `${l?.guestMode !== undefined ? `${l.guestMode} ` : ''}${left} -> ${p.resume.kind} to ${mode}`;
 }
 
-/** The points where ring-3 code resumes, each with the transition that left ring 3. */
-export function observationPoints(records: readonly TransitionRecord[]): ObservationPoint[] {
+/** Whether a side of a record is observed code: ring 3 (a native host's user code, a PV
+ *  guest's kernel and user code), and with `user` only where the host says guest user code
+ *  runs (records of hosts that do not say are all user code). */
+function observed(r: TransitionRecord, side: TransitionSide, points: PointSet): boolean {
+  return side.cpl === 3 && (points === 'all' || r.guestMode !== 'kernel');
+}
+
+/** The points where observed code resumes, each with the transition that left observed code. */
+export function observationPoints(records: readonly TransitionRecord[], points: PointSet = 'all'): ObservationPoint[] {
   const out: ObservationPoint[] = [];
   let leave: TransitionRecord | null = null;
-  // What ring 3 last resumed with: its RFLAGS and which of them are undefined values.
+  // What the observed code last resumed with: its RFLAGS and which of them are undefined values.
   let resumed: { rflags: string; undefinedBits: bigint } | null = null;
   for (const r of records) {
-    if (r.before.cpl === 3) leave = r;
-    if (r.after.cpl !== 3) continue;
+    if (observed(r, r.before, points)) leave = r;
+    if (!observed(r, r.after, points)) continue;
     const left = leave === null ? 'start' : leave.before.registers.rip;
     let undefinedBits = 0n;
     if (leave !== null) {
@@ -231,11 +263,11 @@ export function pairSameInstruction(pairs: Array<[number | null, number | null]>
  *  only: a return may resume at a non-canonical RIP that never executes). */
 interface Range { lo: bigint; hi: bigint }
 
-function ripRange(records: readonly TransitionRecord[], cpl: number): Range | null {
+function ripRange(records: readonly TransitionRecord[], cpl: number, guestMode?: 'kernel' | 'user'): Range | null {
   let lo: bigint | null = null, hi: bigint | null = null;
   for (const r of records) {
     for (const s of [r.before, r.after]) {
-      if (s.cpl !== cpl) continue;
+      if (s.cpl !== cpl || (guestMode !== undefined && r.guestMode !== guestMode)) continue;
       const v = BigInt(s.registers.rip);
       if (!canonical(v)) continue;
       if (lo === null || v < lo) lo = v;
@@ -254,11 +286,49 @@ const UNCHANGED = 'unchanged since the user left';
 const DATA_SELECTORS = new Set(['es', 'ds', 'fs', 'gs']);
 const KIND_NAMES: Record<string, string> = { syscall: 'SYSCALL', sysenter: 'SYSENTER', delivery: 'event', iret: 'IRET', 'call-gate': 'call gate', 'far-return': 'far return' };
 
-/** What a run knows to explain its values with. */
+/** What a run knows to explain its values with: where its guest kernel's, its user code's
+ *  and (on a hypervisor) the host's code were seen running, and the words for them. */
 interface RunContext {
   kernel: Range | null;
   user: Range | null;
+  host: Range | null;
   symbols: SymbolTable | null;
+  words: Words;
+}
+
+interface Words {
+  /** Where the points are (AbiDiff.observed). */
+  observed: string;
+  /** Whose data selectors a return leaves loaded. */
+  selectorOwner: string;
+  kernelSymbol: string;
+  kernelCode: string;
+  userCode: string;
+}
+
+const NATIVE_WORDS: Words = {
+  observed: 'ring 3',
+  selectorOwner: "the kernel's",
+  kernelSymbol: 'among the kernel code seen',
+  kernelCode: "an address in the kernel's code (within the ring-0 RIPs seen)",
+  userCode: 'an address between the lowest and highest ring-3 RIPs seen',
+};
+
+const HYPERVISOR_WORDS: Words = {
+  observed: 'guest code',
+  selectorOwner: "the hypervisor's",
+  kernelSymbol: "among the guest kernel's code seen",
+  kernelCode: "an address in the guest kernel's code (within the RIPs it was seen running at)",
+  userCode: 'an address between the lowest and highest guest user RIPs seen',
+};
+
+const HOST_CODE = "an address in the hypervisor's code (within the ring-0 RIPs seen)";
+
+function runContext(r: RunObservations, points: PointSet): RunContext {
+  const symbols = r.symbols ?? null;
+  if (r.host !== 'hypervisor') return { kernel: ripRange(r.records, 0), user: ripRange(r.records, 3), host: null, symbols, words: NATIVE_WORDS };
+  const words = points === 'user' ? { ...HYPERVISOR_WORDS, observed: 'guest user code' } : HYPERVISOR_WORDS;
+  return { kernel: ripRange(r.records, 3, 'kernel'), user: ripRange(r.records, 3, 'user'), host: ripRange(r.records, 0), symbols, words };
 }
 
 /** What a register value at a point equals in its own run, by the first simple rule that
@@ -279,15 +349,18 @@ function explainValue(field: string, value: string, p: ObservationPoint, run: Ru
   const is = (means: string): Explanation => ({ means, derived: false });
   // A data-segment selector the return did not load: the kernel's (IRET nulls those the user
   // may not use; ERETU and SYSRET load only CS and SS).
-  if (DATA_SELECTORS.has(field) && v !== 0n && p.resume.before.registers[field] === value) return is("the kernel's selector, which the return left loaded");
+  const w = run.words;
+  if (DATA_SELECTORS.has(field) && v !== 0n && p.resume.before.registers[field] === value) return is(`${w.selectorOwner} selector, which the return left loaded`);
   if (v === 0n) return is('zero');
-  if (field !== 'rip' && p.resume.after.registers.rip === value) return is('the RIP ring 3 resumes at');
+  if (field !== 'rip' && p.resume.after.registers.rip === value) return is(`the RIP ${w.observed} resumes at`);
   if (!canonical(v)) return is('a non-canonical address');
   const symbol = run.symbols?.name(v) ?? null;
-  const inKernel = run.kernel !== null && v >= run.kernel.lo && v <= run.kernel.hi;
-  if (symbol !== null) return is(`${symbol}${inKernel ? ', among the kernel code seen' : ''}`);
-  if (inKernel) return is("an address in the kernel's code (within the ring-0 RIPs seen)");
-  if (run.user !== null && v >= run.user.lo && v <= run.user.hi) return is('an address between the lowest and highest ring-3 RIPs seen');
+  const within = (r: Range | null): boolean => r !== null && v >= r.lo && v <= r.hi;
+  const inKernel = within(run.kernel);
+  if (symbol !== null) return is(`${symbol}${inKernel ? `, ${w.kernelSymbol}` : ''}`);
+  if (inKernel) return is(w.kernelCode);
+  if (within(run.host)) return is(HOST_CODE);
+  if (within(run.user)) return is(w.userCode);
   if (v >= 0xffff800000000000n) return is('an address in the upper (kernel) half');
   return null;
 }
@@ -297,8 +370,10 @@ export function explain(field: string, value: string, p: ObservationPoint, run: 
   return explainValue(field, value, p, run)?.means ?? null;
 }
 
-/** The observed fields of a point, by name: how ring 3 was left, the mode and registers it
- *  resumes with, and a frame the resuming transition wrote. */
+/** The observed fields of a point, by name: how the observed code was left, the mode (and
+ *  guest mode) and registers it resumes with, a frame the resuming transition wrote, and the
+ *  guest memory the host wrote before it, each write as its address and its 8-byte words
+ *  (`wrote[0] at`, `wrote[0]+0x10`; a shorter tail as its bytes). */
 function fields(p: ObservationPoint): Map<string, string> {
   const f = new Map<string, string>();
   const l = p.leave;
@@ -315,9 +390,24 @@ function fields(p: ObservationPoint): Map<string, string> {
     if (after.mode !== '64-bit' || name === 'fs' || name === 'gs') f.set(`${name}.base`, v);
   }
   if (p.resume.kind === 'delivery' && p.resume.frame !== null) {
-    f.set('frame', `${p.resume.frame.address}: ${p.resume.frame.bytes.map((x) => x.toString(16).padStart(2, '0')).join(' ')}`);
+    f.set('frame', `${p.resume.frame.address}: ${hexBytes(p.resume.frame.bytes)}`);
   }
+  if (p.resume.guestMode !== undefined) f.set('guest mode', p.resume.guestMode);
+  p.resume.hostWrites?.forEach((w, k) => {
+    f.set(`wrote[${k}] at`, w.address);
+    for (let at = 0; at < w.bytes.length; at += 8) {
+      const word = w.bytes.slice(at, at + 8);
+      const name = `wrote[${k}]+0x${at.toString(16).padStart(2, '0')}`;
+      f.set(name, word.length === 8 ? '0x' + word.reverse().map(hexByte).join('') : hexBytes(word));
+    }
+  });
   return f;
+}
+
+const hexByte = (x: number): string => x.toString(16).padStart(2, '0');
+
+function hexBytes(bytes: readonly number[]): string {
+  return bytes.map(hexByte).join(' ');
 }
 
 function summary(p: ObservationPoint, instruction: CodeLine | null): PointSummary {
@@ -358,9 +448,9 @@ function leftFrom(p: ObservationPoint): { rip: bigint; codeSize: TransitionSide[
 
 /** Compare two runs at their observation points. `codeAround` (optional) gives the guest
  *  instructions shown with the first difference. */
-export function diffRuns(a: RunObservations, b: RunObservations, codeAround: CodeAround | null = null): AbiDiff {
-  const pa = observationPoints(a.records), pb = observationPoints(b.records);
-  const runs: RunContext[] = [a, b].map((r) => ({ kernel: ripRange(r.records, 0), user: ripRange(r.records, 3), symbols: r.symbols ?? null }));
+export function diffRuns(a: RunObservations, b: RunObservations, codeAround: CodeAround | null = null, points: PointSet = 'all'): AbiDiff {
+  const pa = observationPoints(a.records, points), pb = observationPoints(b.records, points);
+  const runs = [runContext(a, points), runContext(b, points)];
   const leftAt = (p: ObservationPoint): string => p.leave?.before.registers.rip ?? 'start';
   const pairs = pairSameInstruction(align(pa.map((p) => p.key), pb.map((p) => p.key)), pa.map(leftAt), pb.map(leftAt));
   const code = (p: ObservationPoint | null): CodeLine[] | null => {
@@ -424,6 +514,7 @@ export function diffRuns(a: RunObservations, b: RunObservations, codeAround: Cod
   const differs = differences.some(counts) || onlyIn.a.length > 0 || onlyIn.b.length > 0 || consoleDiffers;
   return {
     profiles: [a.profile, b.profile],
+    observed: runs[0].words.observed === runs[1].words.observed ? runs[0].words.observed : `${runs[0].words.observed} / ${runs[1].words.observed}`,
     pointsCompared: { a: pa.length, b: pb.length, aligned },
     first,
     differences,
@@ -439,17 +530,17 @@ function shown(v: ObservedValue): string {
   return v.means === null ? v.value : `${v.value} (${v.means})`;
 }
 
-function pointLine(p: PointSummary): string {
-  return `seq ${p.seq}, ${p.kind}, left ring 3 at ${p.leftAt ?? '-'}, resumes at ${p.resumesAt}`;
+function pointAt(p: PointSummary, observed: string): string {
+  return `seq ${p.seq}, ${p.kind}, left ${observed} at ${p.leftAt ?? '-'}, resumes at ${p.resumesAt}`;
 }
 
 function instructionLine(l: CodeLine): string {
   return `${l.address}${l.symbol !== null ? ` <${l.symbol}>` : ''}  ${l.text}`;
 }
 
-function codeLines(profile: string, lines: CodeLine[] | null, start: boolean): string[] {
+function codeLines(profile: string, lines: CodeLine[] | null, start: boolean, observed: string): string[] {
   if (lines === null) return [];
-  const out = [`  ${profile}, where ring 3 ${start ? 'starts' : 'was left'}:`];
+  const out = [`  ${profile}, where ${observed} ${start ? 'starts' : 'was left'}:`];
   for (const l of lines) out.push(`  ${l.here ? '=>' : '  '} ${instructionLine(l)}`);
   return out;
 }
@@ -460,8 +551,10 @@ const CLASS_ORDER: readonly DifferenceClass[] = ['abi', 'diverged earlier', 'und
  *  difference grouped by class, kind of point and field, with counts. */
 export function formatAbiDiff(d: AbiDiff): string {
   const [A, B] = d.profiles;
+  const where = d.observed;
+  const pointLine = (p: PointSummary): string => pointAt(p, where);
   const lines: string[] = [];
-  lines.push(`points where ring 3 resumes: ${d.pointsCompared.a} on ${A}, ${d.pointsCompared.b} on ${B}, ${d.pointsCompared.aligned} aligned`);
+  lines.push(`points where ${where} resumes: ${d.pointsCompared.a} on ${A}, ${d.pointsCompared.b} on ${B}, ${d.pointsCompared.aligned} aligned`);
   if (d.exit === 0) {
     const vendor = d.differences.length;
     lines.push(vendor === 0 ? 'nothing the guest could observe differs' : `nothing the guest could observe differs but ${vendor} value${vendor === 1 ? '' : 's'} the SDM leaves undefined (vendor tables; not counted)`);
@@ -481,7 +574,7 @@ export function formatAbiDiff(d: AbiDiff): string {
     }
     const sameCode = JSON.stringify(f.code.a) === JSON.stringify(f.code.b);
     const start = (f.difference?.kind ?? f.onlyIn?.point.kind ?? '').startsWith('start ->');
-    lines.push(...codeLines(sameCode ? `${A} and ${B}` : A, f.code.a, start), ...(sameCode ? [] : codeLines(B, f.code.b, start)));
+    lines.push(...codeLines(sameCode ? `${A} and ${B}` : A, f.code.a, start, where), ...(sameCode ? [] : codeLines(B, f.code.b, start, where)));
   }
   const handledAt = new Set(d.handledDifferently.map((h) => h.seq.join('/')));
   if (d.handledDifferently.length > 0) {
@@ -503,7 +596,7 @@ export function formatAbiDiff(d: AbiDiff): string {
     }
     if (groups.size === 0) continue;
     const heading = cls === 'abi' ? 'differences by kind and field' : cls === 'diverged earlier'
-      ? 'diverged earlier (both values follow from what ring 3 left with, by the same rule; the inputs differed)'
+      ? `diverged earlier (both values follow from what ${where} left with, by the same rule; the inputs differed)`
       : 'undefined, vendor table (flags the last flag-writing instruction left undefined; not counted)';
     lines.push('', `${heading}:`);
     for (const [k, xs] of groups) {

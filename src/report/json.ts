@@ -16,8 +16,12 @@ export interface RunJson {
   image: string;
 }
 
-/** Cells of a matrix that never ran: the image was rejected or its guest did not build. */
-export type MatrixOnlyVerdict = 'bad-input' | 'build-failed';
+/** Cells of a matrix that never ran: the image was rejected or its guest did not build, or
+ *  the profile's host does not boot that kind of image (NOT_APPLICABLE, shown as `-`). */
+export type MatrixOnlyVerdict = 'bad-input' | 'build-failed' | typeof NOT_APPLICABLE;
+
+/** A matrix cell whose profile's host does not boot the image (a native image on a xen profile). */
+export const NOT_APPLICABLE = 'not-applicable';
 
 function hexString(v: unknown): string {
   if (typeof v === 'string') return v.startsWith('0x') ? v : `0x${v}`;

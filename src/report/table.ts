@@ -2,6 +2,7 @@
 
 import type { ObservationsWord } from '../lab/diff.js';
 import { meetsExpectation } from '../lab/verdict.js';
+import { NOT_APPLICABLE } from './json.js';
 
 /** Left-aligned columns separated by two spaces, a dashed rule under the header. */
 export function formatTable(header: string[], rows: string[][]): string {
@@ -27,27 +28,30 @@ export interface MatrixRow {
 }
 
 /**
- * The matrix verdict table: one row per guest or image, one column per profile, a last
- * column saying whether the observations differ (`same`, `differs`, `-`), then one line for
- * every cell that did not pass, with its reason, and for every row whose observations differ.
- * `total` is the number of runs planned; when the matrix was interrupted, the last row may be
- * short and `interrupted` says by what.
+ * The matrix verdict table: one row per guest or image, one column per profile (`-` where the
+ * profile's host does not boot the image), a last column saying whether the observations
+ * differ (`same`, `differs`, `-`), then one line for every run that did not pass, with its
+ * reason, and for every row whose observations differ. `total` is the number of runs planned;
+ * when the matrix was interrupted, the last row may be short and `interrupted` says by what.
  */
 export function formatMatrix(profiles: string[], rows: MatrixRow[], opts: { total?: number; interrupted?: string } = {}): string {
+  const shown = (v: string): string => (v === NOT_APPLICABLE ? '-' : v);
   let out = formatTable(
     ['guest', ...profiles, 'observations'],
-    rows.map((r) => [r.name, ...profiles.map((_, i) => r.cells[i]?.verdict ?? ''), r.observations ?? '-']),
+    rows.map((r) => [r.name, ...profiles.map((_, i) => shown(r.cells[i]?.verdict ?? '')), r.observations ?? '-']),
   );
   const notes: string[] = [];
   for (const r of rows) {
     r.cells.forEach((c, i) => {
-      if (!meetsExpectation(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
+      if (c.verdict !== NOT_APPLICABLE && !meetsExpectation(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
     });
     if (r.observations === 'differs') {
-      notes.push(`${r.name}: observations on ${r.observationsDiffer.join(', ')} differ from ${profiles[0]} (ringside diff shows where)`);
+      // The row's observations are compared with its first run's profile.
+      const first = profiles[r.cells.findIndex((c) => c.verdict !== NOT_APPLICABLE)];
+      notes.push(`${r.name}: observations on ${r.observationsDiffer.join(', ')} differ from ${first} (ringside diff shows where)`);
     }
   }
-  const done = rows.reduce((n, r) => n + r.cells.length, 0);
+  const done = rows.reduce((n, r) => n + r.cells.filter((c) => c.verdict !== NOT_APPLICABLE).length, 0);
   const total = opts.total ?? done;
   const passed = rows.reduce((n, r) => n + r.cells.filter((c) => meetsExpectation(c.verdict)).length, 0);
   if (notes.length > 0) out += '\n' + notes.map((n) => n + '\n').join('');

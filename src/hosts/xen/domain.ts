@@ -176,6 +176,7 @@ export class PvDomain {
       k += n;
     }
     for (const [p, k, n] of parts) this.mem.write(p, data.subarray(k, k + n));
+    this.cpu.hostEntries.wroteGuest(lin, data);
     return true;
   }
 

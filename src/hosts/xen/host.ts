@@ -82,6 +82,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
     });
     registerEntryPoints(machine.cpu, this);
+    // Traces say which guest mode runs (the diff's observation points, `--points user`).
+    machine.cpu.hostEntries.guestMode = () => (this.d.vcpu.kernelMode ? 'kernel' : 'user');
     machine.attach('host', this);
   }
 

@@ -1,0 +1,44 @@
+// The matrix pairs images with the profiles whose host boots them (README, "ringside matrix"):
+// a Xen PV guest runs on xen profiles, a native (PVH or multiboot) guest on native ones, and
+// the other cells are `-` (JSON verdict "not-applicable"), neither run nor counted. The Xen
+// host refuses an image without Xen's PV notes (elf-notes.ts pvParams) and the native host one
+// with neither a multiboot header nor a PVH note, so each guest has one kind of host.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ringside } from './helpers/pvh-image.js';
+
+interface Matrix {
+  profiles: string[];
+  rows: Array<{ name: string; cells: Array<{ verdict: string; profile: string }>; observations: string | null }>;
+  passed: number;
+  total: number;
+}
+
+describe('ringside matrix on native and xen profiles', () => {
+  it('by default every runnable profile whose host boots one of the images, each image run only where its host boots it', () => {
+    const r = ringside(['matrix', 'pv-segbase', 'exceptions', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as Matrix;
+    assert.deepEqual(m.profiles, ['native/idt', 'native/idt-amd', 'native/fred', 'xen/idt', 'xen/idt-amd']);
+    const verdicts = (name: string): string[] => m.rows.find((row) => row.name === name)!.cells.map((c) => c.verdict);
+    assert.deepEqual(verdicts('pv-segbase'), ['not-applicable', 'not-applicable', 'not-applicable', 'success', 'success']);
+    assert.deepEqual(verdicts('exceptions'), ['success', 'success', 'success', 'not-applicable', 'not-applicable']);
+    assert.equal(m.total, 5);
+    assert.equal(m.passed, 5);
+    // Compared among the profiles that ran it: pv-segbase's xen/idt-amd run with its xen/idt run.
+    assert.deepEqual(m.rows.map((row) => row.observations), ['same', 'same']);
+    const t = ringside(['matrix', 'pv-segbase', 'exceptions']);
+    assert.match(t.stdout, /^pv-segbase\s+-\s+-\s+-\s+success\s+success\s+same$/m);
+    assert.match(t.stdout, /^5 of 5 passed/m);
+    // A default profile whose host boots none of the images is no column at all.
+    assert.match(ringside(['matrix', 'pv-segbase']).stdout, /^guest\s+xen\/idt\s+xen\/idt-amd\s+observations$/m);
+  });
+
+  it('named profiles are all shown; a guest no named profile boots is all `-` and runs nothing', () => {
+    const m = JSON.parse(ringside(['matrix', 'pv-segbase', '--profiles', 'native/idt', '--json']).stdout) as Matrix;
+    assert.deepEqual(m.rows[0].cells.map((c) => [c.profile, c.verdict]), [['native/idt', 'not-applicable']]);
+    assert.equal(m.total, 0);
+    assert.equal(m.rows[0].observations, null);
+  });
+});

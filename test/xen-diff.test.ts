@@ -1,0 +1,133 @@
+// The ABI diff on hypervisor profiles (issue 19, point 7; README, "ringside diff";
+// docs/architecture.md, "The diff on hypervisor hosts"): on xen profiles every return from
+// Xen's ring 0 to the PV guest, kernel or user, is a point; `--points user` keeps those where
+// guest user code resumes; the guest memory Xen writes on the way (bounce frames) is compared.
+// xen/idt against xen/idt-amd, every PV guest as dom0 and as domU, must find exactly the
+// vendor differences listed and explained below.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildGuest, listGuests } from '../src/guest/build.js';
+import { readSymbols } from '../src/guest/elf-symbols.js';
+import { readImageFile } from '../src/lab/image-file.js';
+import { compareRuns, diffImage, type ObservedRun } from '../src/lab/diff.js';
+import { runImage } from '../src/lab/run.js';
+import { observationPoints, type AbiDiff } from '../src/report/abi-diff.js';
+import type { TransitionRecord } from '../src/cpu/transition.js';
+import { BadInput } from '../src/machine/errors.js';
+
+const MAX_INSNS = 20_000_000;
+const XEN = ['xen/idt', 'xen/idt-amd'];
+/** RFLAGS.AF (SDM Vol. 1 §3.4.3.1). */
+const AF = 0x10n;
+/** __HYPERVISOR_mmuext_op (Xen's public/xen.h), and the size of a hypercall-page slot (one
+ *  32-byte stub per hypercall number, pv/hypercall.c). */
+const MMUEXT_OP = 26;
+const SLOT = 32;
+
+/** Every difference as `class: kind: field`, the points only one run has, the console. */
+function findings(d: AbiDiff): string[] {
+  const out = new Set<string>();
+  for (const x of d.differences) out.add(`${x.class}: ${x.kind}: ${x.field}`);
+  for (const side of ['a', 'b'] as const) for (const p of d.onlyIn[side]) out.add(`only in ${d.profiles[side === 'a' ? 0 : 1]}: ${p.kind}`);
+  if (d.consoleDiffers) out.add('console');
+  return [...out].sort();
+}
+
+/**
+ * What xen/idt against xen/idt-amd must find on every PV guest, dom0 and domU alike, and why.
+ *
+ * - libpv's pv_setup computes pv_mfn(pt_base) with `shr $12` and then makes
+ *   HYPERVISOR_mmuext_op(MMUEXT_NEW_USER_BASEPTR); a non-zero shift count leaves AF undefined
+ *   (SDM Vol. 2B SAL/SAR/SHL/SHR, "Flags Affected"), and the model's vendor tables differ there
+ *   (docs/architecture.md, "Vendor flavours and undefined values"). The hypercall's SYSCALL copies
+ *   RFLAGS into R11 and Xen returns by SYSRET with R11 = the guest's flags (entry.S lstar_enter
+ *   -> restore_all_guest: `andl $~(X86_EFLAGS_IOPL|X86_EFLAGS_VM), %r11d; orl $X86_EFLAGS_IF`),
+ *   so the guest kernel resumes with the AF it left with: the vendor class, not counted.
+ *
+ * Nothing else differs, and that is explained too: Xen's own paths do not depend on the vendor
+ * where a 64-bit PV guest can see it. SYSRET to a non-canonical RIP, the one SYSRET difference
+ * a 64-bit guest could see (SDM SYSRET #GP(0) at CPL 0 vs APM), never happens: restore_all_guest
+ * checks RIP before choosing SYSRET and leaves by IRET otherwise (exit.ts; Xen's CVE-2012-0217
+ * fix). AMD's SYSRET keeps SS's hidden attributes (APM Vol. 3 SYSRET), which a 64-bit guest
+ * cannot observe (SDM Vol. 3A §3.4.4: SS's attributes are not checked in 64-bit mode). No PV
+ * guest uses SYSENTER (#UD in long mode on AMD, Xen's sysenter_entry on Intel), CPUID (the
+ * vendor string) or 32-bit user code, which is where the next differences would show.
+ */
+const EXPECTED = [
+  'undefined, vendor table: kernel syscall -> sysret to kernel: r11',
+  'undefined, vendor table: kernel syscall -> sysret to kernel: rflags',
+];
+
+function observed(image: string, profile: string, dom0: boolean): ObservedRun {
+  const records: TransitionRecord[] = [];
+  const result = runImage(image, { profile, dom0, maxInsns: MAX_INSNS, trace: (r) => records.push(r) });
+  assert.equal(result.verdict, 'success', `${profile}: ${result.reason}`);
+  return { result, records };
+}
+
+for (const guest of listGuests('xen')) {
+  for (const dom0 of [true, false]) {
+    test(`${guest} (${dom0 ? 'dom0' : 'domU'}): xen/idt against xen/idt-amd finds exactly the explained differences`, () => {
+      const image = buildGuest(guest);
+      const { diff: d, runs } = diffImage(image, { profiles: XEN, dom0, maxInsns: MAX_INSNS });
+      for (const r of runs) assert.equal(r.verdict, 'success', `${r.profile}: ${r.reason}`);
+      assert.equal(d.observed, 'guest code');
+      assert.ok(d.pointsCompared.aligned > 0 && d.pointsCompared.aligned === d.pointsCompared.a, JSON.stringify(d.pointsCompared));
+      assert.deepEqual(findings(d), EXPECTED);
+      assert.equal(d.exit, 0);
+      // The explanation holds: AF alone differs, at the return from mmuext_op, in flags the
+      // guest kernel left with.
+      const symbols = readSymbols(readImageFile(image));
+      for (const x of d.differences) {
+        assert.equal(BigInt(x.a.value) ^ BigInt(x.b.value), AF, x.field);
+        assert.match(x.a.means ?? '', /^(RFLAGS before the SYSCALL|unchanged since the user left)$/);
+        assert.equal(x.a.means, x.b.means);
+        const at = symbols.containing(BigInt(x.rip[0]));
+        assert.equal(at?.name, 'hypercall_page', `resumes at ${x.rip[0]}`);
+        assert.equal((BigInt(x.rip[0]) - at!.address) / BigInt(SLOT), BigInt(MMUEXT_OP), `resumes at ${x.rip[0]}`);
+      }
+    });
+  }
+}
+
+test('pv-syscall: a bounce frame Xen writes into the guest is observed, word by word', () => {
+  const image = buildGuest('pv-syscall');
+  const a = observed(image, 'xen/idt', false);
+  assert.equal(compareRuns(a, a).exit, 0);
+  // The syscall callback's frame: create_bounce_frame writes { RCX, R11, RIP, CS, RFLAGS, RSP,
+  // SS } (entry.S); change its RFLAGS word in a copy and the diff must name that word.
+  const records = structuredClone(a.records) as TransitionRecord[];
+  const bounce = records.find((r) => r.hostWrites !== undefined && r.guestMode === 'kernel' && r.annotation === 'host:lstar_enter');
+  assert.ok(bounce !== undefined, 'no bounce to the syscall callback with a frame written');
+  assert.equal(bounce.hostWrites![0].bytes.length, 7 * 8);
+  bounce.hostWrites![0].bytes[4 * 8] ^= 0x01; // RFLAGS.CF
+  const d = compareRuns(a, { result: a.result, records });
+  assert.deepEqual(d.differences.map((x) => [x.class, x.kind, x.field]), [['abi', 'user syscall -> sysret to kernel', 'wrote[0]+0x20']]);
+  assert.equal(d.exit, 1);
+});
+
+test('pv-syscall: --points user keeps the points where guest user code resumes, each left by user code', () => {
+  const { records } = observed(buildGuest('pv-syscall'), 'xen/idt', false);
+  const all = observationPoints(records, 'all');
+  const user = observationPoints(records, 'user');
+  assert.ok(user.length > 0 && user.length < all.length, `${user.length} of ${all.length}`);
+  assert.ok(all.some((p) => p.resume.guestMode === 'kernel'));
+  for (const p of user) {
+    assert.equal(p.resume.guestMode, 'user');
+    assert.equal(p.resume.after.cpl, 3);
+    // The first entry to user mode has no user step before it.
+    if (p.leave !== null) assert.equal(p.leave.guestMode, 'user');
+  }
+  // The user's SYSCALLs are answered in user mode after the kernel's callback and its
+  // HYPERVISOR_iret: the user point's leave is the user's SYSCALL, not the kernel's iret.
+  assert.ok(user.some((p) => p.leave?.kind === 'syscall' && p.resume.annotation === 'host:lstar_enter'));
+  const d = diffImage(buildGuest('pv-syscall'), { profiles: XEN, points: 'user', maxInsns: MAX_INSNS }).diff;
+  assert.equal(d.observed, 'guest user code');
+  assert.equal(d.pointsCompared.a, user.length);
+  assert.equal(d.exit, 0);
+});
+
+test('a native and a xen profile are compared only at --points user', () => {
+  assert.throws(() => diffImage(buildGuest('pv-segbase'), { profiles: ['native/idt', 'xen/idt'] }), (e: unknown) => e instanceof BadInput && /--points user/.test(e.message));
+});
