@@ -65,6 +65,15 @@ export const XEN_DIFFERENCES: readonly XenDifference[] = [
   },
   { guest: 'pv-boot', key: /^xen_version$/, real: '4.17', model: '4.23', why: VERSION_WHY },
   { guest: 'pv-privop', key: /^xen_version$/, real: '4.17', model: '4.23', why: VERSION_WHY },
+  {
+    guest: 'pv-vcpu', key: /^register_vcpu_info\.page_table$/, real: '-22', model: '-13',
+    why: '295514ff75 "common: convert vCPU info area registration" (Xen 4.18): map_guest_area refuses a frame it ' +
+      'cannot type writable with -EACCES; 4.17\'s map_vcpu_info said -EINVAL.',
+  },
+  {
+    guest: 'pv-vcpu', key: /^register_vcpu_info\.again$/, real: '-22', model: '-16',
+    why: '295514ff75 (Xen 4.18): a second registration is -EBUSY (vcpu_info_area already mapped); 4.17 said -EINVAL.',
+  },
   ...['kernel', 'user'].flatMap((mode) => ['ud', 'gp', 'pf_read', 'pf_write', 'de'].map((c) => ({
     guest: 'pv-exceptions', key: new RegExp(`^${mode}\\.${c}\\.rflags$`), real: '0x46', model: '0x10046', why: RF_WHY,
   }))),

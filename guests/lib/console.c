@@ -1,16 +1,20 @@
 /*
  * Console: every byte goes to I/O port 0xE9 (QEMU -debugcon, Bochs port E9,
- * Ringside's native host), through putchar, which a library without that port
- * replaces (guests/libpv: Xen's console), hence weak.  A small printf-style formatter of our own:
+ * Ringside's native host) through putchar; a library without that port brings its own
+ * putchar and builds this file with CONSOLE_PUTCHAR_EXTERNAL (guests/libpv: Xen's
+ * console).  Here putchar stays in this file, where the compiler may inline it, so native
+ * guests' code is what it was.  A small printf-style formatter of our own:
  *   %s %c %d %i %u %x %X %p %%, with flags '0' '-', a field width, and the
  *   length modifiers l, ll, z, h, hh.
  */
 #include "ringside.h"
 
-__attribute__((weak)) void putchar(int c)
+#ifndef CONSOLE_PUTCHAR_EXTERNAL
+void putchar(int c)
 {
     outb(PORT_CONSOLE, (u8)c);
 }
+#endif
 
 void puts(const char *s)
 {

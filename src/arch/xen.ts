@@ -60,7 +60,7 @@ export const enum Hc {
 /** Error numbers Xen returns, negated (public/errno.h: the Linux values). */
 export const enum Errno {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
-  EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSPC = 28,
+  ENXIO = 6, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSPC = 28,
   ERANGE = 34, ENOSYS = 38, ENODATA = 61, EOPNOTSUPP = 95, EALREADY = 114, EISCONN = 106,
 }
 

@@ -105,8 +105,10 @@ export function guestBoot(name: string): GuestBoot {
   return boot as GuestBoot;
 }
 
-/** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option). */
+/** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option); for
+ *  a Xen PV guest, CONSOLE_PUTCHAR_EXTERNAL: guests/lib/console.c leaves putchar to libpv. */
 function cflagsFor(boot: GuestBoot): readonly string[] {
+  if (boot === 'xen-pv64') return [...GUEST_CFLAGS, '-DCONSOLE_PUTCHAR_EXTERNAL'];
   if (boot !== 'multiboot32') return GUEST_CFLAGS;
   return GUEST_CFLAGS.filter((f) => f !== '-mno-red-zone').map((f) => (f === '-m64' ? '-m32' : f));
 }

@@ -14,7 +14,7 @@
 import {
   CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
   FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, SHUTDOWN_REASONS, SchedOp, Segbase, TI_IF,
-  VGCF_failsafe_disables_events, VGCF_syscall_disables_events, XENCONS,
+  VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events, XENCONS,
 } from '../../arch/xen.js';
 import { NMI } from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
@@ -118,7 +118,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.physdev_op: return physdevOp(d, i32(0), ptr(1));
     case Hc.sysctl: return sysctl(d, ptr(0));
     case Hc.event_channel_op: return eventChannelOp(d, host, i32(0), ptr(1));
-    case Hc.vcpu_op: return vcpuOp(d, i32(0), u32(1), ptr(2));
+    case Hc.vcpu_op: return vcpuOp(d, host, i32(0), u32(1), ptr(2));
     case Hc.mmuext_op: return mmuextOp(d, host, ptr(0), u32(1), ptr(2), u32(3));
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
@@ -362,7 +362,7 @@ function eventChannelOp(d: PvDomain, host: HypercallHost, cmd: number, arg: numb
   return -Errno.EINVAL;
 }
 
-function vcpuOp(d: PvDomain, cmd: number, vcpuid: number, arg: number): number {
+function vcpuOp(d: PvDomain, host: HypercallHost, cmd: number, vcpuid: number, arg: number): number {
   if (vcpuid !== 0) return -Errno.ENOENT;
   switch (cmd) {
     case 0: return d.copyFromGuest(arg, 1) === null ? -Errno.EFAULT : -Errno.EEXIST; // initialise
@@ -377,10 +377,34 @@ function vcpuOp(d: PvDomain, cmd: number, vcpuid: number, arg: number): number {
     case 12: // get_physid: the machine has one CPU, so dom0's vCPU is pinned to it (is_hwdom_pinned_vcpu)
       if (!d.state.dom0) return -Errno.EINVAL;
       return d.copyToGuest(arg, new Uint8Array(8)) ? 0 : -Errno.EFAULT; // APIC ID 0, ACPI processor ID 0
-    case 2: case 4: case 5: case 6: case 8: case 10: case 13: case 14: case 15:
+    case 10: return registerVcpuInfo(d, host, arg);
+    case 2: case 4: case 5: case 6: case 8: case 13: case 14: case 15:
       return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
     default: return -Errno.ENOSYS;
   }
+}
+
+/** VCPUOP_register_vcpu_info (common/domain.c map_guest_area at c447b7308b): the vcpu_info
+ *  moves to guest frame `mfn` at `offset`; the old contents come along, and a "spurious"
+ *  event is made pending (pending_sel all ones, upcall_pending) so nothing is lost. */
+function registerVcpuInfo(d: PvDomain, host: HypercallHost, arg: number): number {
+  const b = d.copyFromGuest(arg, 16);
+  if (b === null) return -Errno.EFAULT;
+  const v = new DataView(b.buffer);
+  const mfn = joined(v.getInt32(0, true), v.getInt32(4, true));
+  const offset = v.getUint32(8, true);
+  if (offset >= PAGE) return -Errno.EINVAL; // the offset would name another frame
+  if (d.vcpu.vcpuInfo !== host.sharedInfo) return -Errno.EBUSY;
+  if (offset + VCPU_INFO.size > PAGE || offset % 8 !== 0) return -Errno.ENXIO;
+  const [first, end] = host.domainFrames;
+  if (mfn < first || mfn >= end) return -Errno.EINVAL;
+  if (host.pageTypes.has(mfn)) return -Errno.EACCES;
+  const to = mfn * PAGE + offset;
+  d.mem.write(to, d.mem.bytes.slice(d.vcpu.vcpuInfo, d.vcpu.vcpuInfo + VCPU_INFO.size));
+  d.vcpu.vcpuInfo = to;
+  d.mem.writeU64(to + VCPU_INFO.pendingSel, -1, -1);
+  d.mem.write(to + VCPU_INFO.upcallPending, Uint8Array.of(1));
+  return 0;
 }
 
 // ------------------------------------------------------------------ multicall
