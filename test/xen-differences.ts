@@ -96,3 +96,22 @@ export function explained(guest: string, real: string, model: string): XenDiffer
   if (rk !== mk) return undefined;
   return XEN_DIFFERENCES.find((d) => d.guest === guest && d.key.test(rk) && d.real === rv && d.model === mv);
 }
+
+/** Where the oracle itself cannot run a guest, with the evidence. */
+export interface OracleGap {
+  guest: string;
+  /** QEMU's -cpu for the real-Xen run. */
+  cpu: string;
+  why: string;
+}
+
+export const ORACLE_GAPS: readonly OracleGap[] = [
+  {
+    guest: 'pv-sysenter', cpu: 'max,vendor=GenuineIntel',
+    why: 'Xen 4.17 under QEMU 7.2 TCG with an Intel vendor string double-faults on the guest\'s first SYSENTER: ' +
+      'its push of FLAT_USER_SS at sysenter_entry+0x8 faults (cr2 in cpu0_stack, "Current stack base ' +
+      'ffff82d040408000 differs from expected ffff83001ffd0000"): SYSENTER_ESP still names the boot stack Xen ' +
+      'left, not the per-CPU stack legacy_syscall_init writes (traps-setup.c). The Intel SYSENTER path is held ' +
+      'to Xen\'s source only (guests/pv-sysenter\'s prose); the AMD one (#UD) to real Xen.',
+  },
+];

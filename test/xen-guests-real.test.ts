@@ -5,9 +5,10 @@
 // test_finish does. Each guest states in its prose what Xen's source does and checks
 // every line it prints against it, so a library or guest that misreads Xen fails here;
 // their transcripts are the oracle the xen host is compared with: the same guest on the
-// model (`xen/idt-amd --dom0`: QEMU's TCG CPU says AuthenticAMD, and the oracle's dom0 has
-// 64 MiB) must print the same lines, but for the differences test/xen-differences.ts lists
-// and explains, each of which must still occur.
+// model (`xen/idt-amd --dom0` against QEMU's `-cpu max`, which says AuthenticAMD under TCG;
+// `xen/idt --dom0` against `-cpu max,vendor=GenuineIntel`; the oracle's dom0 has 64 MiB) must
+// print the same lines, but for the differences test/xen-differences.ts lists and explains,
+// each of which must still occur.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,7 +16,7 @@ import { buildGuest, guestBoot, listGuests } from '../src/guest/build.js';
 import { qemuAvailable } from '../src/lab/qemu.js';
 import { realXen, runUnderXen, type RealXen } from '../src/lab/xen.js';
 import { runImage } from '../src/lab/run.js';
-import { XEN_DIFFERENCES, explained, type XenDifference } from './xen-differences.js';
+import { ORACLE_GAPS, XEN_DIFFERENCES, explained, type XenDifference } from './xen-differences.js';
 
 const TIMEOUT_MS = 120_000;
 /** runUnderXen's dom0_mem. */
@@ -33,33 +34,51 @@ test('the Xen guests are listed for the xen host only, and include the four PV g
   for (const g of pv) assert.ok(!native.has(g), `${g} is listed for native hosts too`);
 });
 
-for (const guest of listGuests('xen')) {
-  test(`${guest} passes as dom0 of real Xen, powers off, and prints the same lines on xen/idt-amd --dom0`, { skip }, async (t) => {
-    const image = buildGuest(guest);
-    const started = Date.now();
-    const r = await runUnderXen(xen, image, { timeoutMs: TIMEOUT_MS, dom0MemMiB: DOM0_MIB });
-    t.diagnostic(`${guest}: ${Date.now() - started} ms under Xen ${xen.version}`);
-    const lines = r.console.split('\n').map((l) => l.replace(/\r$/, ''));
-    const tail = `${lines.slice(-12).join('\n')}\n${r.xenLog.split('\n').slice(-6).join('\n')}`;
-    assert.equal(r.end, 'poweroff', `${guest} ended with ${r.end}:\n${tail}`);
-    assert.ok(lines.includes(`Ringside guest: ${guest}`), `${guest}: banner missing:\n${tail}`);
-    const results = lines.filter((l) => l.startsWith('Test result: '));
-    assert.deepEqual(results, ['Test result: SUCCESS'], `${guest}:\n${tail}`);
+/** The oracle's CPU flavours and the profile each is compared with: QEMU's `-cpu max` says
+ *  AuthenticAMD under TCG; with vendor=GenuineIntel Xen takes its Intel paths. */
+const FLAVOURS = [
+  { cpu: 'max', profile: 'xen/idt-amd' },
+  { cpu: 'max,vendor=GenuineIntel', profile: 'xen/idt' },
+] as const;
 
-    // The model, line by line.
-    const model = runImage(image, { profile: 'xen/idt-amd', dom0: true, memoryMiB: DOM0_MIB });
-    const mine = model.console.split('\n');
-    assert.equal(mine.length, lines.length, `${guest}: ${mine.length} lines on the model, ${lines.length} on real Xen:\n${model.console}`);
-    const seen = new Set<XenDifference>();
-    const unexplained: string[] = [];
-    lines.forEach((real, k) => {
-      if (real === mine[k]) return;
-      const d = explained(guest, real, mine[k]);
-      if (d === undefined) unexplained.push(`line ${k + 1}: real Xen '${real}', Ringside '${mine[k]}'`);
-      else seen.add(d);
-    });
-    assert.deepEqual(unexplained, [], `${guest}: differences from real Xen not explained in test/xen-differences.ts`);
-    const gone = XEN_DIFFERENCES.filter((d) => d.guest === guest && !seen.has(d)).map((d) => `${d.key}: ${d.real} / ${d.model}`);
-    assert.deepEqual(gone, [], `${guest}: listed differences that no longer occur`);
-  });
+for (const guest of listGuests('xen')) {
+  for (const { cpu, profile } of FLAVOURS) {
+    const oracleGap = ORACLE_GAPS.find((g) => g.guest === guest && g.cpu === cpu);
+    test(`${guest} passes as dom0 of real Xen (-cpu ${cpu}), powers off, and prints the same lines on ${profile} --dom0`,
+      { skip: skip || (oracleGap ? `not comparable: ${oracleGap.why}` : false) }, async (t) => {
+        const image = buildGuest(guest);
+        const started = Date.now();
+        const r = await runUnderXen(xen, image, { timeoutMs: TIMEOUT_MS, dom0MemMiB: DOM0_MIB, cpu });
+        t.diagnostic(`${guest}: ${Date.now() - started} ms under Xen ${xen.version}`);
+        const lines = r.console.split('\n').map((l) => l.replace(/\r$/, ''));
+        const tail = `${lines.slice(-12).join('\n')}\n${r.xenLog.split('\n').slice(-6).join('\n')}`;
+        assert.equal(r.end, 'poweroff', `${guest} ended with ${r.end}:\n${tail}`);
+        assert.ok(lines.includes(`Ringside guest: ${guest}`), `${guest}: banner missing:\n${tail}`);
+        const results = lines.filter((l) => l.startsWith('Test result: '));
+        assert.deepEqual(results, ['Test result: SUCCESS'], `${guest}:\n${tail}`);
+
+        // The model, line by line.
+        const model = runImage(image, { profile, dom0: true, memoryMiB: DOM0_MIB });
+        const mine = model.console.split('\n');
+        assert.equal(mine.length, lines.length, `${guest}: ${mine.length} lines on the model, ${lines.length} on real Xen:\n${model.console}`);
+        const seen = new Set<XenDifference>();
+        const unexplained: string[] = [];
+        lines.forEach((real, k) => {
+          if (real === mine[k]) return;
+          const d = explained(guest, real, mine[k]);
+          if (d === undefined) unexplained.push(`line ${k + 1}: real Xen '${real}', Ringside '${mine[k]}'`);
+          else seen.add(d);
+        });
+        assert.deepEqual(unexplained, [], `${guest}: differences from real Xen not explained in test/xen-differences.ts`);
+        const gone = XEN_DIFFERENCES.filter((d) => d.guest === guest && !seen.has(d)).map((d) => `${d.key}: ${d.real} / ${d.model}`);
+        assert.deepEqual(gone, [], `${guest}: listed differences that no longer occur`);
+      });
+  }
 }
+
+test('an oracle gap still is one: pv-sysenter on real Xen with an Intel-flavoured QEMU CPU dies in Xen', { skip }, async () => {
+  // If this starts passing, the gap is gone and pv-sysenter can be compared on Intel too.
+  const r = await runUnderXen(xen, buildGuest('pv-sysenter'), { timeoutMs: TIMEOUT_MS, dom0MemMiB: DOM0_MIB, cpu: 'max,vendor=GenuineIntel' });
+  assert.equal(r.end, 'panic');
+  assert.match(r.xenLog, /sysenter_entry[\s\S]*DOUBLE FAULT/);
+});
