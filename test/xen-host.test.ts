@@ -46,6 +46,26 @@ describe('how a PV domain ends (sched_op shutdown, domain crash)', () => {
     });
   }
 
+  it('a bounce frame that cannot be written crashes the domain', () => {
+    // RSP on an unmapped page: create_bounce_frame's stores fault (Xen's exception table:
+    // domain_crash).
+    const body = `
+        lea     traps(%rip), %rdi
+        call    hypercall_page + 0 * 32
+        mov     $0x7ff00000, %rsp
+        ud2
+        .pushsection .data
+        .balign 16
+traps:  .byte 6, 0; .word 0xe033; .long 0; .quad handler
+        .quad 0, 0
+        .popsection
+handler: jmp handler
+`;
+    const r = runImage(buildPvImage(body), { profile: 'xen/idt', dom0: true, maxInsns: 1e6 });
+    assert.equal(r.verdict, 'crash');
+    assert.match(r.reason, /create_bounce_frame: fault writing the frame at 0x7fefffc8/);
+  });
+
   it('a guest stack inside Xen\'s range crashes the domain when an exception bounces', () => {
     // RSP in [HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END): create_bounce_frame refuses it.
     const body = `
