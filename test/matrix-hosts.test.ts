@@ -35,6 +35,16 @@ describe('ringside matrix on native and xen profiles', () => {
     assert.match(ringside(['matrix', 'pv-segbase']).stdout, /^guest\s+xen\/idt\s+xen\/idt-amd\s+observations$/m);
   });
 
+  it('--dom0 builds the PV images as dom0 on the xen profiles and leaves the native runs alone', () => {
+    const r = ringside(['matrix', 'pv-boot', 'exceptions', '--profiles', 'native/idt,xen/idt', '--dom0', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as Matrix;
+    const pv = m.rows.find((row) => row.name === 'pv-boot')!.cells[1] as { console?: string };
+    // pv-boot prints start_info.flags: SIF_PRIVILEGED | SIF_INITDOMAIN | PM bits for dom0, 0 for a domU.
+    assert.match(pv.console ?? '', /^start_info\.flags: 0x303$/m);
+    assert.equal(m.rows.find((row) => row.name === 'exceptions')!.cells[0].verdict, 'success');
+  });
+
   it('named profiles are all shown; a guest no named profile boots is all `-` and runs nothing', () => {
     const m = JSON.parse(ringside(['matrix', 'pv-segbase', '--profiles', 'native/idt', '--json']).stdout) as Matrix;
     assert.deepEqual(m.rows[0].cells.map((c) => [c.profile, c.verdict]), [['native/idt', 'not-applicable']]);

@@ -30,7 +30,7 @@ const USAGE = `usage:
                      [--trace FILE] [--dom0]
   ringside profiles
   ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
-  ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--json] [--max-insns N] [--timeout S] [--memory MiB]
+  ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside diff IMAGE --profiles A,B [--points user] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
 
@@ -77,7 +77,7 @@ options:
                     Numbers in decimal or 0x hex; repeat the option for several
   --append ARGS     run: the kernel command line after the image's name, as QEMU's -append
                     (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
-  --dom0            run, diff: on a xen profile, build the image as dom0, as Xen's own domain
+  --dom0            run, diff, matrix: on a xen profile, build the image as dom0, as Xen's own domain
                     builder does (SIF_INITDOMAIN, console through HYPERVISOR_console_io)
                     rather than as a toolstack-built domU; refused on other hosts
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
@@ -122,6 +122,7 @@ const RUN_OPTIONS = {
 
 const MATRIX_OPTIONS = {
   profiles: { type: 'string' },
+  dom0: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -636,7 +637,9 @@ async function cmdMatrix(args: string[]): Promise<number> {
           observed.ended(i, null);
         } else {
           try {
-            const result = await runImageAsync(image, { profile, ...limits, stop: interrupts.signal, trace: observed.sink(i) });
+            // --dom0 builds the images as dom0 on xen profiles; native ones have no domains.
+            const dom0 = values.dom0 === true && getProfile(profile).host === 'xen';
+            const result = await runImageAsync(image, { profile, ...limits, dom0, stop: interrupts.signal, trace: observed.sink(i) });
             observed.ended(i, result);
             cell = runToJson(result);
           } catch (e) {
