@@ -383,3 +383,23 @@ describe('the trace file appears whole, however the run ends', () => {
     assert.equal(existsSync(`${file}.tmp`), false);
   });
 });
+
+describe('traces of a PV guest on the xen host', () => {
+  it("carry the guest mode, name Xen's entry point that returned, and hold the bounce frame Xen wrote", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringside-pv-trace-'));
+    const file = join(dir, 'pv.trace');
+    const r = ringside(['run', 'pv-syscall', '--profile', 'xen/idt', '--dom0', '--trace', file]);
+    assert.equal(r.status, 0, r.stderr);
+    const { entries } = readTrace(file);
+    assert.ok(entries.every((e) => e.guestMode === 'kernel' || e.guestMode === 'user'));
+    // A user SYSCALL bounced to the syscall callback: Xen's create_bounce_frame wrote the
+    // 7-word frame { RCX, R11, RIP, CS, RFLAGS, RSP, SS } into the guest kernel's stack.
+    const bounce = entries.find((e) => e.annotation === 'host:lstar_enter' && e.hostWrites !== undefined);
+    assert.ok(bounce !== undefined, 'no return from lstar_enter with guest memory written');
+    assert.equal(bounce.instruction?.text, 'host:lstar_enter');
+    assert.equal(bounce.hostWrites![0].bytes.split(' ').length, 56);
+    const text = ringside(['trace', file, '--from', String(bounce.seq), '--to', String(bounce.seq)]).stdout;
+    assert.match(text, /caused by 0xffff82d0bffff000: host:lstar_enter\n/);
+    assert.match(text, /the host wrote 56 bytes of guest memory at 0x[0-9a-f]{16}: /);
+  });
+});

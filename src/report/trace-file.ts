@@ -48,6 +48,11 @@ export interface TraceEntry {
   after: TransitionSide;
   frame: { address: string; bytes: string; slots: FrameSlot[] } | null;
   instruction: { address: string; symbol: string | null; bytes: string; text: string; role: 'caused' | 'next' } | null;
+  /** A hypervisor host's guest mode (kernel or user) for the transition (absent otherwise). */
+  guestMode?: 'kernel' | 'user';
+  /** On a return out of a host entry point: the guest memory the host wrote (bounce frames,
+   *  hypercall results), each as its address and hex bytes. */
+  hostWrites?: Array<{ address: string; bytes: string }>;
 }
 
 const hexBytes = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -121,6 +126,11 @@ class Disassembler {
   /** The instruction at the leaving side's CS:RIP, decoded as its code segment's size. */
   instruction(r: TransitionRecord): TraceEntry['instruction'] {
     if (r.code === null) return null;
+    // A host entry point's return: what ran there is the host's function, not the bytes
+    // (host-entry.ts); the annotation names it.
+    if (r.code.role === 'caused' && r.annotation !== null && r.annotation.startsWith('host:')) {
+      return { address: r.code.address, symbol: this.symbols.name(BigInt(r.code.address)), bytes: '', text: r.annotation.split(' ')[0], role: 'caused' };
+    }
     const address = BigInt(r.code.address);
     const decoder = new Decoder(r.before.codeSize, Uint8Array.from(r.code.bytes), DecoderOptions.None);
     decoder.ip = address;
@@ -147,6 +157,8 @@ function traceEntry(r: TransitionRecord, disassembler: Disassembler): TraceEntry
     after: r.after,
     frame: decodeFrame(r),
     instruction: disassembler.instruction(r),
+    ...(r.guestMode !== undefined ? { guestMode: r.guestMode } : {}),
+    ...(r.hostWrites !== undefined ? { hostWrites: r.hostWrites.map((w) => ({ address: w.address, bytes: hexBytes(w.bytes) })) } : {}),
   };
 }
 

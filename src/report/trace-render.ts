@@ -39,11 +39,11 @@ function renderEntry(e: TraceEntry): string {
   const out: string[] = [];
   const error = e.errorCode !== null ? `, error code 0x${e.errorCode.toString(16)}` : '';
   out.push(`#${e.seq}  t=${e.icount}  ${what(e)}${error}${e.annotation !== null ? `  [${e.annotation}]` : ''}`);
-  out.push(`  CPL ${e.before.cpl} ${e.before.mode} -> CPL ${e.after.cpl} ${e.after.mode}`);
+  out.push(`  CPL ${e.before.cpl} ${e.before.mode} -> CPL ${e.after.cpl} ${e.after.mode}${e.guestMode !== undefined ? `, guest ${e.guestMode} mode` : ''}`);
   if (e.instruction !== null) {
     const i = e.instruction;
     const role = i.role === 'caused' ? 'caused by' : 'next to run';
-    out.push(`  ${role} ${i.address}${i.symbol !== null ? ` <${i.symbol}>` : ''}: ${i.text}   (${i.bytes})`);
+    out.push(`  ${role} ${i.address}${i.symbol !== null ? ` <${i.symbol}>` : ''}: ${i.text}${i.bytes !== '' ? `   (${i.bytes})` : ''}`);
   } else {
     out.push('  at (instruction bytes not available)');
   }
@@ -61,6 +61,7 @@ function renderEntry(e: TraceEntry): string {
       out.push(`    ${s.address}  +0x${s.offset.toString(16).padStart(2, '0')}  ${s.name.padEnd(10)} ${s.value}`);
     }
   }
+  for (const w of e.hostWrites ?? []) out.push(`  the host wrote ${w.bytes.split(' ').length} bytes of guest memory at ${w.address}: ${w.bytes}`);
   return out.join('\n');
 }
 
