@@ -116,6 +116,15 @@ describe('refused images and options: one line, exit 2', () => {
     assert.match(r.stderr, /^ringside: .*Xen refuses this PV image[^\n]*\n$/);
   });
 
+  it('a bundled guest on the other kind of host: which profiles boot it', () => {
+    const pv = ringside(['run', 'pv-boot']);
+    assert.equal(pv.status, 2);
+    assert.equal(pv.stderr, 'ringside: pv-boot is a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd); native/idt cannot boot it\n');
+    const native = ringside(['run', 'exceptions', '--profile', 'xen/idt-amd']);
+    assert.equal(native.status, 2);
+    assert.match(native.stderr, /^ringside: exceptions is a bare-metal guest: run it on a native profile/);
+  });
+
   it('--dom0 on a native profile', () => {
     const r = ringside(['run', buildPvImage(shutdown(0), XTF_NOTES), '--profile', 'native/idt', '--dom0']);
     assert.equal(r.status, 2);

@@ -360,14 +360,25 @@ async function buildNamedGuest(name: string): Promise<string> {
 }
 
 /** The image file an IMAGE argument of `run` stands for, building a bundled guest if needed. */
-async function imageFor(arg: string): Promise<string> {
+async function imageFor(arg: string, profile?: string): Promise<string> {
   const { resolveImageArgument, guestsHint } = await lab();
   const what = resolveImageArgument(arg);
   switch (what.kind) {
     case 'file':
       return what.path;
-    case 'guest':
+    case 'guest': {
+      // A bundled guest says which kind of host boots it: say so before its image is refused.
+      if (profile !== undefined) {
+        const build = await import('../guest/build.js');
+        const host = build.hostOfBoot(build.guestBoot(what.name));
+        const p = getProfile(profile);
+        if ((host === 'xen') !== (p.host === 'xen')) {
+          const which = host === 'xen' ? 'a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd)' : `a bare-metal guest: run it on a native profile (--profile ${DEFAULT_PROFILE})`;
+          throw new UsageError(`${what.name} is ${which}; ${profile} cannot boot it`);
+        }
+      }
       return buildNamedGuest(what.name);
+    }
     case 'directory':
       throw new UsageError(`${arg}: is a directory, not an image file or a bundled guest (${guestsHint()})`);
   }
@@ -385,7 +396,7 @@ async function cmdRun(args: string[]): Promise<number> {
   getProfile(profile);
   const limits = limitsFrom(values);
   const injections = (values.inject ?? []).map(parseInjection);
-  const image = await imageFor(positionals[0]);
+  const image = await imageFor(positionals[0], profile);
   const json = values.json === true;
   const stream = new ConsoleStream();
   const { runImageAsync } = await lab();
