@@ -46,13 +46,11 @@ describe('how a PV domain ends (sched_op shutdown, domain crash)', () => {
     });
   }
 
-  it('a bounce frame that cannot be written crashes the domain', () => {
-    // RSP on an unmapped page: create_bounce_frame's stores fault (Xen's exception table:
-    // domain_crash).
-    const body = `
+  /** A #UD with a trap-table handler, taken on a kernel stack at `rsp`. */
+  const udOnStack = (rsp: string): string => `
         lea     traps(%rip), %rdi
         call    hypercall_page + 0 * 32
-        mov     $0x7ff00000, %rsp
+        movabs  $${rsp}, %rsp
         ud2
         .pushsection .data
         .balign 16
@@ -61,26 +59,18 @@ traps:  .byte 6, 0; .word 0xe033; .long 0; .quad handler
         .popsection
 handler: jmp handler
 `;
-    const r = runImage(buildPvImage(body), { profile: 'xen/idt', dom0: true, maxInsns: 1e6 });
+
+  it('a bounce frame that cannot be written crashes the domain', () => {
+    // RSP on an unmapped page: create_bounce_frame's stores fault (Xen's exception table:
+    // domain_crash).
+    const r = runImage(buildPvImage(udOnStack('0x7ff00000')), { profile: 'xen/idt', dom0: true, maxInsns: 1e6 });
     assert.equal(r.verdict, 'crash');
     assert.match(r.reason, /create_bounce_frame: fault writing the frame at 0x7fefffc8/);
   });
 
   it('a guest stack inside Xen\'s range crashes the domain when an exception bounces', () => {
     // RSP in [HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END): create_bounce_frame refuses it.
-    const body = `
-        lea     traps(%rip), %rdi
-        call    hypercall_page + 0 * 32
-        movabs  $0xffff800000001000, %rsp
-        ud2
-        .pushsection .data
-        .balign 16
-traps:  .byte 6, 0; .word 0xe033; .long 0; .quad handler
-        .quad 0, 0
-        .popsection
-handler: jmp handler
-`;
-    const r = runImage(buildPvImage(body), { profile: 'xen/idt', dom0: true, maxInsns: 1e6 });
+    const r = runImage(buildPvImage(udOnStack('0xffff800000001000')), { profile: 'xen/idt', dom0: true, maxInsns: 1e6 });
     assert.equal(r.verdict, 'crash');
     assert.match(r.reason, /guest stack in the hypervisor range/);
   });

@@ -6,7 +6,7 @@
 
 import type { PhysicalMemory } from '../../machine/memory.js';
 import { HYPERVISOR_CS } from '../../arch/xen.js';
-import { IDT_VA, IST, PAGE, TSS_VA, XEN_VA, TEXT_OFFSET, type XenFrames } from './address-space.js';
+import { IST, PAGE, TSS_VA, XEN_VA, TEXT_OFFSET, type XenFrames } from './address-space.js';
 import { halves } from './builder.js';
 
 /** The reserved GDT page's descriptors by selector (desc.c boot_gdt). */
@@ -34,7 +34,7 @@ export function vectorEntry(vector: number): number {
 
 export function writeDescriptorTables(mem: PhysicalMemory, f: XenFrames): void {
   const gdt = f.gdtReserved * PAGE;
-  for (const [sel, lo, hi] of XEN_GDT) mem.writeU64(gdt + (sel & 0xff8) , lo, hi);
+  for (const [sel, lo, hi] of XEN_GDT) mem.writeU64(gdt + (sel & 0xff8), lo, hi);
   // The TSS descriptor (16 bytes at 0xe040).
   const [baseLo, baseHi] = halves(TSS_VA);
   mem.writeU64(gdt + 0x40,
@@ -55,5 +55,4 @@ export function writeDescriptorTables(mem: PhysicalMemory, f: XenFrames): void {
     mem.writeU64(idt + v * 16, (HYPERVISOR_CS << 16) | (lo & 0xffff), (lo & 0xffff0000) | 0x8e00 | (dpl << 13) | (IST_OF[v] ?? 0));
     mem.writeU64(idt + v * 16 + 8, hi, 0);
   }
-  void IDT_VA;
 }

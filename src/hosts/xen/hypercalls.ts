@@ -14,7 +14,7 @@
 import {
   CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
   FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, SHUTDOWN_REASONS, SchedOp, Segbase, TI_IF,
-  VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events, XENCONS,
+  VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events,
 } from '../../arch/xen.js';
 import { NMI } from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
@@ -25,6 +25,7 @@ import { RAX, RDI, RSI, RDX, R10, R8, canonical, joined, type GuestRegs } from '
 import { PAGE, PTE } from './address-space.js';
 import { loadSegment, swapGsBase } from '../../cpu/segments.js';
 import { FAULT } from '../../cpu/fault.js';
+import { Msr } from '../../cpu/msrs.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import { CONSOLE_EVTCHN, STORE_EVTCHN } from './builder.js';
 
@@ -49,7 +50,7 @@ type Result = number | 'ended' | 'iret';
 export interface HypercallHost {
   /** dom0's console_io writes: the run's console. */
   consoleWrite(bytes: Uint8Array): void;
-  /** Xen's serial console line of a domU's debug output (release builds drop it). */
+  /** The machine address of the domain's shared_info page. */
   readonly sharedInfo: number;
   /** The console ring's contents were produced: xenconsoled reads them. */
   consoleNotified(): void;
@@ -204,7 +205,7 @@ function setSegmentBase(d: PvDomain, which: number, lo: number, hi: number): num
       if (!canonical(hi)) return -Errno.EINVAL;
       if (which === Segbase.fs) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
       else if (which === Segbase.gsKernel) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
-      else { cpu.msrLo[4] = lo; cpu.msrHi[4] = hi; }
+      else { cpu.msrLo[Msr.KernelGsBase] = lo; cpu.msrHi[Msr.KernelGsBase] = hi; }
       return 0;
     case Segbase.gsUserSel: {
       // swapgs; load %gs with sel (RPL forced to 3 unless NUL; a faulting load leaves NUL);
@@ -658,4 +659,3 @@ function setGdt(d: PvDomain, host: HypercallHost, list: number, entries: number)
   return 0;
 }
 
-void XENCONS;

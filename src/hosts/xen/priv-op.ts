@@ -16,6 +16,7 @@
 // masks below (cpu-policy.c), not every host-dependent detail.
 
 import { cpuid } from '../../cpu/cpuid.js';
+import { Msr } from '../../cpu/msrs.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import { archSetCr2, DR6_DEFAULT, guestKernelMode, injectDebug, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
@@ -86,7 +87,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
     // CLI/STI: a no-op when the virtual IOPL allows it; the event mask is not changed.
     out = ioplOk(d, kernel) ? 'done' : 'decline';
   } else if (op === 0xe4 || op === 0xe5 || op === 0xe6 || op === 0xe7 || op === 0xec || op === 0xed || op === 0xee || op === 0xef) {
-    out = portIo(d, regs, kernel, op, opsize, insn[k + 1]);
+    out = portIo(d, kernel, op, opsize);
     if (op < 0xe8) len++;
   } else if (op === 0x6c || op === 0x6d || op === 0x6e || op === 0x6f) {
     return d.cpu.modelError('Xen model: INS/OUTS emulation for a PV guest is not modelled');
@@ -105,7 +106,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
       // WBINVD: a no-op without cache-flush rights (and nothing to flush in the model with them).
       out = kernel ? 'done' : 'gp';
     } else if (op2 === 0x30 || op2 === 0x32) {
-      out = kernel ? msr(d, regs, op2 === 0x30) : 'gp';
+      out = kernel ? msr(d, op2 === 0x30) : 'gp';
     } else if (op2 === 0x31) {
       out = rdtsc(d, kernel, false);
     } else if (op2 === 0x01 && insn[k + 2] === 0xf9) {
@@ -179,13 +180,12 @@ function ioplOk(d: PvDomain, kernel: boolean): boolean {
   return cpl <= d.vcpu.iopl >>> 12;
 }
 
-function portIo(d: PvDomain, regs: GuestRegs, kernel: boolean, op: number, opsize: boolean, imm: number): Outcome {
+/** IN/OUT (the port, immediate or DX, only selects which device would answer: none does). */
+function portIo(d: PvDomain, kernel: boolean, op: number, opsize: boolean): Outcome {
   if (!ioplOk(d, kernel)) return 'decline';
   const cpu = d.cpu;
   const isIn = (op & 2) === 0;
   const size = (op & 1) === 0 ? 1 : opsize ? 2 : 4;
-  void imm;
-  void regs;
   if (isIn) {
     // No device answers behind the model's Xen: every port reads all ones.
     const ones = size === 4 ? -1 : (1 << (8 * size)) - 1;
@@ -262,7 +262,7 @@ function guestCr4Allowed(d: PvDomain): number {
 
 const MSR = { APIC_BASE: 0x1b, TSC: 0x10, PLATFORM_INFO: 0xce, MISC_FEATURES: 0x140, PAT: 0x277, EFER: 0xc0000080, FS_BASE: 0xc0000100, GS_BASE: 0xc0000101, SHADOW_GS: 0xc0000102, HYPERCALL: 0x40000000 } as const;
 
-function msr(d: PvDomain, regs: GuestRegs, write: boolean): Outcome {
+function msr(d: PvDomain, write: boolean): Outcome {
   const cpu = d.cpu;
   const index = cpu.regLo[RCX] >>> 0;
   const lo = cpu.regLo[RAX], hi = cpu.regLo[RDX];
@@ -274,7 +274,7 @@ function msr(d: PvDomain, regs: GuestRegs, write: boolean): Outcome {
       case MSR.EFER: return result(cpu.efer & 0xd01, 0);
       case MSR.FS_BASE: return result(cpu.segBaseLo[4], cpu.segBaseHi[4]);
       case MSR.GS_BASE: return result(cpu.segBaseLo[5], cpu.segBaseHi[5]);
-      case MSR.SHADOW_GS: return result(cpu.msrLo[4], cpu.msrHi[4]);
+      case MSR.SHADOW_GS: return result(cpu.msrLo[Msr.KernelGsBase], cpu.msrHi[Msr.KernelGsBase]);
       case MSR.PLATFORM_INFO: return result(0, 0);
       case MSR.MISC_FEATURES: return result(0, 0);
       case MSR.HYPERCALL: return result(0, 0);
@@ -290,13 +290,12 @@ function msr(d: PvDomain, regs: GuestRegs, write: boolean): Outcome {
       if (!canonical(hi)) return 'gp';
       if (index === MSR.FS_BASE) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
       else if (index === MSR.GS_BASE) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
-      else { cpu.msrLo[4] = lo; cpu.msrHi[4] = hi; }
+      else { cpu.msrLo[Msr.KernelGsBase] = lo; cpu.msrHi[Msr.KernelGsBase] = hi; }
       return 'done';
     }
     case MSR.EFER: return hi === 0 && lo === (cpu.efer & 0xd01) ? 'done' : 'gp';
     default: return 'gp';
   }
-  void regs;
 }
 
 function rdtsc(d: PvDomain, kernel: boolean, withAux: boolean): Outcome {
@@ -305,7 +304,7 @@ function rdtsc(d: PvDomain, kernel: boolean, withAux: boolean): Outcome {
   const t = cpu.icount + cpu.tscOffset;
   cpu.regLo[RAX] = (t % TWO32) | 0; cpu.regHi[RAX] = 0;
   cpu.regLo[RDX] = Math.floor(t / TWO32) | 0; cpu.regHi[RDX] = 0;
-  if (withAux) { cpu.regLo[RCX] = cpu.msrLo[8]; cpu.regHi[RCX] = 0; }
+  if (withAux) { cpu.regLo[RCX] = cpu.msrLo[Msr.TscAux]; cpu.regHi[RCX] = 0; }
   return 'done';
 }
 
