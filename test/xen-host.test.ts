@@ -76,6 +76,18 @@ handler: jmp handler
   });
 });
 
+describe('--verbose: Xen\'s log on stderr', () => {
+  it('says what Xen said when it crashed the domain, as real Xen logs it (test/xen-real.test.ts)', () => {
+    const image = buildPvImage('ud2\n');
+    const quiet = ringside(['run', image, '--profile', 'xen/idt', '--dom0']);
+    assert.equal(quiet.status, 6);
+    assert.doesNotMatch(quiet.stderr, /\(XEN\)/);
+    const r = ringside(['run', image, '--profile', 'xen/idt', '--dom0', '--verbose']);
+    assert.equal(r.status, 6);
+    assert.match(r.stderr, /^\(XEN\) d0v0 Unhandled: vec 6, #UD\[0000\]\n\(XEN\) Domain 0 \(vcpu#0\) crashed on cpu#0: create_bounce_frame_bad_bounce_ip\nringside: crash: /);
+  });
+});
+
 describe('a domU in a release build', () => {
   it('gets -EPERM from console_io, and nothing reaches the console', () => {
     const body = `${consoleWrite('from console_io\n')}

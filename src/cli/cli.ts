@@ -27,7 +27,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
                      [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
-                     [--trace FILE] [--dom0]
+                     [--trace FILE] [--dom0] [--verbose]
   ringside profiles
   ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
@@ -80,6 +80,8 @@ options:
   --dom0            run, diff, matrix: on a xen profile, build the image as dom0, as Xen's own domain
                     builder does (SIF_INITDOMAIN, console through HYPERVISOR_console_io)
                     rather than as a toolstack-built domU; refused on other hosts
+  --verbose         run: before the verdict line, the host's own messages on stderr (on a xen
+                    profile, Xen's log: "(XEN) ..." lines, e.g. why it crashed the domain)
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
                     "Trace files"); FILE appears when the run ends, however it ends
                     (a second Ctrl-C moves it into place and exits at once)
@@ -115,6 +117,7 @@ const RUN_OPTIONS = {
   append: { type: 'string' },
   trace: { type: 'string' },
   dom0: { type: 'boolean' },
+  verbose: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...LIMIT_OPTIONS,
@@ -429,6 +432,7 @@ async function cmdRun(args: string[]): Promise<number> {
   stream.flush();
   if (json) process.stdout.write(toJsonText(runToJson(result)));
   else if (process.stdout.isTTY && process.stderr.isTTY && stream.lastByte !== 0x0a) process.stdout.write('\n');
+  if (values.verbose === true) process.stderr.write(result.hostLog);
   err(`${result.verdict}: ${result.reason} (${plural(result.instructions, 'instruction')})`);
   if (trace !== undefined) err(`trace: ${plural(trace.count, 'transition')} written to ${trace.path} (tracing took ${(trace.milliseconds / 1000).toFixed(2)} s)`);
   return exitCodeFor(result.verdict, interrupts.received);

@@ -21,6 +21,9 @@ export interface Host<Plan = unknown> extends Stateful {
   boot(plan: Plan): void;
   /** What a user of the guest sees as its console, so far. */
   readonly console: string;
+  /** The host's own messages about the guest (a hypervisor's log, `run --verbose`), if it
+   *  keeps any. */
+  readonly log?: string;
 }
 
 /** What a run asks of the boot beyond the image. */

@@ -58,6 +58,8 @@ export interface RunResult {
   registers: Record<string, string>;
   profile: string;
   image: string;
+  /** The host's own messages (Xen's log on a xen profile), empty if it keeps none. */
+  hostLog: string;
 }
 
 export { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB };
@@ -141,6 +143,7 @@ function resultOf(booted: Booted, end: RunEnd, imagePath: string): RunResult {
     registers: machine.registers(),
     profile: profile.name,
     image: imagePath,
+    hostLog: host.log ?? '',
   };
 }
 
