@@ -51,7 +51,8 @@ NORETURN void pv_main(void)
      */
     if (!(pv_start_info->flags & SIF_INITDOMAIN)) {
         u32 port = pv_start_info->console.domU.evtchn;
-        volatile u64 *mask = (volatile u64 *)(pv_shared_info + 0xc00);
+        volatile u64 *mask = (volatile u64 *)(pv_shared_info + 0xa00);
+        /* public/xen.h struct shared_info: evtchn_pending[64] at 0x800, evtchn_mask[64] at 0xa00. */
         volatile u64 *pending = (volatile u64 *)(pv_shared_info + 0x800);
         mask[port / 64] |= 1UL << (port % 64);
         pending[port / 64] &= ~(1UL << (port % 64));

@@ -74,8 +74,9 @@ export const START_INFO = {
 export const SIF_PRIVILEGED = 1 << 0;
 export const SIF_INITDOMAIN = 1 << 1;
 
-/** shared_info (public/xen.h): vcpu_info[32] first, 64 bytes each; then the event bitmaps. */
-export const SHARED_INFO = { vcpuInfo: 0, evtchnPending: 0x800, evtchnMask: 0xc00, wcVersion: 0x1000 } as const;
+/** shared_info (public/xen.h): vcpu_info[32] first, 64 bytes each; then evtchn_pending[64] and
+ *  evtchn_mask[64] (64-bit words: 4096 ports each), then the wall clock. */
+export const SHARED_INFO = { vcpuInfo: 0, evtchnPending: 0x800, evtchnMask: 0xa00, wcVersion: 0xc00 } as const;
 /** vcpu_info (public/xen.h, arch-x86/xen.h). */
 export const VCPU_INFO = { upcallPending: 0, upcallMask: 1, pendingSel: 8, cr2: 16, time: 32, size: 64 } as const;
 
