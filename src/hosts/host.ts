@@ -34,6 +34,8 @@ export interface PlanOptions {
   append?: string;
   /** Build the guest as its hypervisor's first domain (`--dom0`; xen hosts). */
   dom0?: boolean;
+  /** What the run types on the guest's console (`--console-input`; a xen domU's console ring). */
+  consoleInput?: string;
 }
 
 export interface HostDefinition<Plan = unknown> {

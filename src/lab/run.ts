@@ -30,6 +30,8 @@ export interface RunOptions {
   append?: string;
   /** Xen hosts: build the image as dom0 (Xen's own builder) instead of a domU. */
   dom0?: boolean;
+  /** Xen hosts, a domU: what is typed on its console (xenconsoled delivers it to the ring). */
+  consoleInput?: string;
   /** Events to inject at a tick or an address (cpu/injections.ts), in the command line's order. */
   injections?: readonly Injection[];
   /** Called with every transition's record (cpu/transition.ts); none are built without it. */
@@ -103,7 +105,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const hostDef = findHost(profile.host);
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
-  const plan = hostDef.plan(bytes, imagePath, { memoryBytes, append: options.append, dom0: options.dom0 });
+  const plan = hostDef.plan(bytes, imagePath, { memoryBytes, append: options.append, dom0: options.dom0, consoleInput: options.consoleInput });
   const machine = newMachine(profile, hostDef.machineBytes?.(plan) ?? memoryBytes, memoryMiB, options);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);

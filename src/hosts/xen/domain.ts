@@ -66,6 +66,8 @@ export interface PvDomainState {
   /** The domU console ring's machine frame and event channel (-1 for dom0). */
   consoleMfn: number;
   consoleEvtchn: number;
+  /** The domU xenstore ring's machine frame (-1 for dom0). */
+  storeMfn: number;
   /** Xen's log ((XEN) lines and a domU's console_io writes). */
   log: string[];
   /** The vCPU's virtual control and debug registers. */
@@ -88,6 +90,9 @@ export type DomainEnd = { kind: 'shutdown'; reason: ShutdownReason | number } | 
 
 /** The running domain as the paths see it. */
 export class PvDomain {
+  /** The toolstack's last look at the domain before it goes (xenconsoled's pending read). */
+  onEnd: (() => void) | null = null;
+
   constructor(readonly machine: Machine, public state: PvDomainState) {}
 
   get cpu(): Cpu {
@@ -215,6 +220,7 @@ export class PvDomain {
 
   /** The domain ends: the run stops at this instruction. */
   end(end: DomainEnd): void {
+    this.onEnd?.();
     if (end.kind === 'crash') {
       this.log(`(XEN) Domain ${this.state.dom0 ? 0 : 1} (vcpu#0) crashed on cpu#0: ${end.why}`);
       this.machine.stop({ kind: 'domain-crash', exitValue: null, message: `domain crash: ${end.why}` });

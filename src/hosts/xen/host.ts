@@ -9,9 +9,10 @@
 // CPU's SYSRET and IRET (exit.ts).
 //
 // The run's console is what a user of the guest sees: dom0's HYPERVISOR_console_io writes
-// (Xen's serial console), a domU's PV console ring as xenconsoled reads it (on each event on
-// the console channel, and once more when the domain ends) and acknowledges it with an event
-// back. Xen's own messages ((XEN) lines) are its log.
+// (Xen's serial console), a domU's PV console ring as xenconsoled reads it (console.ts).
+// A domU's toolstack peers, xenconsoled and xenstored (xenstore.ts), work while the vCPU does
+// not run: runPeers, from SCHEDOP_block, _poll and _yield. Xen's own messages ((XEN) lines)
+// are its log.
 //
 // Deliberate deviations: Xen runs with CR4.SMEP and SMAP where the CPU has them; the model's
 // Xen leaves them off (a PV guest runs in ring 3, where neither applies, and the model's Xen
@@ -26,10 +27,10 @@ import type { LoadableImage } from '../../machine/image.js';
 import { DESC_ATTR_MASK } from '../../arch/descriptors.js';
 import * as C from '../../arch/control.js';
 import {
-  FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_CS, SHARED_INFO, TSS_SELECTOR, XENCONS, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK,
+  FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_CS, SHARED_INFO, TSS_SELECTOR, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK,
 } from '../../arch/xen.js';
 import { pvParams, type PvParams } from './elf-notes.js';
-import { buildDomain, CONSOLE_EVTCHN, halves } from './builder.js';
+import { buildDomain, CONSOLE_EVTCHN, STORE_EVTCHN, halves } from './builder.js';
 import { buildXenArea, CSTAR_STUB, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
@@ -39,6 +40,8 @@ import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
+import { Xenconsoled, newConsoleState, type ConsoleState } from './console.js';
+import { Xenstored, newXenstoreState, type XenstoreState } from './xenstore.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -46,6 +49,10 @@ export interface XenPlan {
   nrPages: number;
   dom0: boolean;
   cmdline: Uint8Array;
+  /** The domain's name (xl's name=): the image's file name. */
+  name: string;
+  /** Console input for a domU, delivered by xenconsoled into the ring's in[]. */
+  consoleInput: Uint8Array;
 }
 
 /** CR4 while the guest runs: PAE, MCE, PGE, OSFXSR, OSXMMEXCPT. */
@@ -59,6 +66,9 @@ interface XenHostState {
   exiting: GuestRegs | null;
   console: Uint8Array;
   dropped: number;
+  // The domU's toolstack peers (console.ts, xenstore.ts); null for dom0.
+  consoled: ConsoleState | null;
+  xenstored: XenstoreState | null;
 }
 
 export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
@@ -70,6 +80,9 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   readonly tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
   readonly pageTypes = new Map<number, PageType>();
   readonly domainFrames: [number, number];
+  /** A domU's xenconsoled and xenstored; null for dom0. */
+  consoled: Xenconsoled | null = null;
+  xenstored: Xenstored | null = null;
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const mem = machine.memory;
@@ -79,7 +92,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.stack = { top: this.frames.stackTop };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
-      dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
+      dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
     });
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
@@ -94,6 +107,14 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     s.dom0 = plan.dom0;
     s.consoleMfn = built.consoleMfn;
     s.consoleEvtchn = plan.dom0 ? -1 : CONSOLE_EVTCHN;
+    s.storeMfn = built.storeMfn;
+    if (!plan.dom0) {
+      this.attachPeers(newConsoleState(plan.consoleInput), newXenstoreState({
+        domid: 1, name: plan.name, memKiB: plan.nrPages * 4, storeMfn: built.storeMfn, storePort: STORE_EVTCHN,
+        consoleMfn: built.consoleMfn, consolePort: CONSOLE_EVTCHN,
+      }));
+      this.xenstored!.introduce();
+    }
     const v = s.vcpu;
     v.guestTable = built.l4;
     if (!plan.dom0) {
@@ -155,25 +176,36 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.options.onConsole?.(bytes);
   }
 
-  /** xenconsoled: take what the guest produced in the ring's output half, then notify the
-   *  guest on the console channel. */
-  consoleNotified(): void {
-    const s = this.d.state;
-    if (s.consoleMfn < 0) return;
+  /** A domU's xenconsoled and xenstored over the builder's ring pages, and the domain's end
+   *  (a notification xenconsoled has not served yet is served then). */
+  private attachPeers(console: ConsoleState, store: XenstoreState): void {
     const mem = this.machine.memory;
-    const ring = s.consoleMfn * PAGE;
-    let cons = mem.readU32(ring + XENCONS.outCons);
-    const prod = mem.readU32(ring + XENCONS.outProd);
-    if (((prod - cons) >>> 0) > XENCONS.outSize) return; // a corrupt ring: xenconsoled ignores it
-    const taken: number[] = [];
-    while (cons !== prod) {
-      taken.push(mem.bytes[ring + XENCONS.out + (cons % XENCONS.outSize)]);
-      cons = (cons + 1) >>> 0;
-    }
-    if (taken.length === 0) return;
-    this.consoleWrite(Uint8Array.from(taken));
-    mem.writeU32(ring + XENCONS.outCons, cons);
-    this.d.setPending(this.sharedInfo, s.consoleEvtchn);
+    const si = () => this.sharedInfo;
+    this.consoled = new Xenconsoled({
+      mem, ringAddress: this.d.state.consoleMfn * PAGE,
+      consoleWrite: (b) => this.consoleWrite(b),
+      notifyGuest: () => this.d.setPending(si(), CONSOLE_EVTCHN),
+    }, console);
+    this.xenstored = new Xenstored({
+      mem, ringAddress: this.d.state.storeMfn * PAGE,
+      notifyGuest: () => this.d.setPending(si(), STORE_EVTCHN),
+      modelError: (what) => this.machine.cpu.modelError(what),
+    }, store, 1);
+    this.d.onEnd = () => this.consoled?.runDeferred();
+  }
+
+  consoleNotified(): void {
+    this.consoled?.notify();
+  }
+
+  storeNotified(): void {
+    this.xenstored?.notify();
+  }
+
+  runPeers(): boolean {
+    const console = this.consoled?.runDeferred() ?? false;
+    const store = this.xenstored?.runDeferred() ?? false;
+    return console || store;
   }
 
   setGdtFrames(mfns: number[]): void {
@@ -206,6 +238,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       exiting: this.exiting === null ? null : { ...this.exiting },
       console: this.out.bytes.slice(),
       dropped: this.out.dropped,
+      consoled: this.consoled === null ? null : structuredClone(this.consoled.state),
+      xenstored: this.xenstored === null ? null : structuredClone(this.xenstored.state),
     };
   }
 
@@ -216,6 +250,9 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     for (const [m, t] of s.pageTypes) this.pageTypes.set(m, { ...t });
     this.exiting = s.exiting === null ? null : { ...s.exiting };
     this.out.load(s.console, s.dropped);
+    if (s.consoled !== null && s.xenstored !== null) {
+      this.attachPeers(structuredClone(s.consoled), structuredClone(s.xenstored));
+    }
   }
 }
 
@@ -227,7 +264,8 @@ export const xenHost: HostDefinition<XenPlan> = {
     const nrPages = Math.floor(o.memoryBytes / PAGE);
     const cmdline = new TextEncoder().encode(o.append ?? '');
     if (cmdline.length > 1023) throw new BadInput(`${label}: the command line is ${cmdline.length} bytes; start_info holds 1023`);
-    return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline };
+    const name = label.slice(label.lastIndexOf('/') + 1);
+    return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline, name, consoleInput: new TextEncoder().encode(o.consoleInput ?? '') };
   },
   machineBytes(plan) {
     return machineBytesFor(plan.nrPages);

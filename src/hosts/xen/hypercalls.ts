@@ -52,8 +52,13 @@ export interface HypercallHost {
   consoleWrite(bytes: Uint8Array): void;
   /** The machine address of the domain's shared_info page. */
   readonly sharedInfo: number;
-  /** The console ring's contents were produced: xenconsoled reads them. */
+  /** The guest sent on its console channel: xenconsoled has an event to serve. */
   consoleNotified(): void;
+  /** The guest sent on its xenstore channel: xenstored has an event to serve. */
+  storeNotified(): void;
+  /** The toolstack's peers (xenconsoled, xenstored) do their deferred work while the vCPU does
+   *  not run; true if any did something. */
+  runPeers(): boolean;
   /** Pages Xen knows as the domain's page tables and descriptor pages, by mfn. */
   readonly pageTypes: Map<number, PageType>;
   /** Machine frames the domain owns: [first, end). */
@@ -288,10 +293,12 @@ function consoleIo(d: PvDomain, host: HypercallHost, cmd: number, count: number,
 
 function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Result {
   switch (cmd) {
-    case SchedOp.yield: return 0;
+    case SchedOp.yield: host.runPeers(); return 0;
     case SchedOp.block:
-      // vcpu_block_enable_events: events unmasked, then blocked unless one is pending.
+      // vcpu_block_enable_events: events unmasked, then blocked unless one is pending; a
+      // peer's work may make one pending.
       d.upcallMask = 0;
+      while (d.upcallPending === 0) if (!host.runPeers()) break;
       if (d.upcallPending !== 0) return 0;
       d.machine.stop({ kind: 'halted', exitValue: null, message: 'SCHEDOP_block with no event source to wake the vCPU' });
       return 'ended';
@@ -314,7 +321,7 @@ function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Re
       return 'ended';
     }
     case SchedOp.poll: return d.cpu.modelError('Xen model: SCHEDOP_poll is not modelled yet');
-    default: void host; return -Errno.ENOSYS;
+    default: return -Errno.ENOSYS;
   }
 }
 
@@ -359,7 +366,7 @@ function eventChannelOp(d: PvDomain, host: HypercallHost, cmd: number, arg: numb
   const port = new DataView(b.buffer).getUint32(0, true);
   if (d.state.dom0 || port >= 64) return -Errno.EINVAL;
   if (port === CONSOLE_EVTCHN) { host.consoleNotified(); return 0; }
-  if (port === STORE_EVTCHN) return d.cpu.modelError('Xen model: xenstore requests are not modelled yet');
+  if (port === STORE_EVTCHN) { host.storeNotified(); return 0; }
   return -Errno.EINVAL;
 }
 
