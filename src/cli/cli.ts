@@ -27,7 +27,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const USAGE = `usage:
   ringside run IMAGE [--profile P] [--json] [--max-insns N] [--timeout S] [--memory MiB]
                      [--inject nmi@N | --inject irq:VEC@N | --inject nmi@rip=ADDR ...] [--append ARGS]
-                     [--trace FILE] [--dom0] [--verbose]
+                     [--trace FILE] [--dom0] [--console-input TEXT] [--verbose]
   ringside profiles
   ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
@@ -80,6 +80,9 @@ options:
   --dom0            run, diff, matrix: on a xen profile, build the image as dom0, as Xen's own domain
                     builder does (SIF_INITDOMAIN, console through HYPERVISOR_console_io)
                     rather than as a toolstack-built domU; refused on other hosts
+                    and for a guest whose guest.json says it runs as a domU only
+  --console-input TEXT  run: on a xen profile, a domU's console input: xenconsoled delivers it
+                    into the console ring's in[] as the guest waits (escapes: \\n, \\\\)
   --verbose         run: before the verdict line, the host's own messages on stderr (on a xen
                     profile, Xen's log: "(XEN) ..." lines, e.g. why it crashed the domain)
   --trace FILE      run: write every transition to FILE as JSON lines (docs/architecture.md,
@@ -117,6 +120,7 @@ const RUN_OPTIONS = {
   append: { type: 'string' },
   trace: { type: 'string' },
   dom0: { type: 'boolean' },
+  'console-input': { type: 'string' },
   verbose: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -363,7 +367,7 @@ async function buildNamedGuest(name: string): Promise<string> {
 }
 
 /** The image file an IMAGE argument of `run` stands for, building a bundled guest if needed. */
-async function imageFor(arg: string, profile?: string): Promise<string> {
+async function imageFor(arg: string, profile?: string, dom0 = false): Promise<string> {
   const { resolveImageArgument, guestsHint } = await lab();
   const what = resolveImageArgument(arg);
   switch (what.kind) {
@@ -379,6 +383,9 @@ async function imageFor(arg: string, profile?: string): Promise<string> {
           const which = host === 'xen' ? 'a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd)' : `a bare-metal guest: run it on a native profile (--profile ${DEFAULT_PROFILE})`;
           throw new UsageError(`${what.name} is ${which}; ${profile} cannot boot it`);
         }
+      }
+      if (dom0 && !(await import('../guest/build.js')).guestDomains(what.name).includes('dom0')) {
+        throw new UsageError(`${what.name} runs as a domU only (its guest.json "domains"): it uses the toolstack's console ring and xenstore, which dom0 does not get`);
       }
       return buildNamedGuest(what.name);
     }
@@ -399,7 +406,7 @@ async function cmdRun(args: string[]): Promise<number> {
   getProfile(profile);
   const limits = limitsFrom(values);
   const injections = (values.inject ?? []).map(parseInjection);
-  const image = await imageFor(positionals[0], profile);
+  const image = await imageFor(positionals[0], profile, values.dom0 === true);
   const json = values.json === true;
   const stream = new ConsoleStream();
   const { runImageAsync } = await lab();
@@ -411,7 +418,8 @@ async function cmdRun(args: string[]): Promise<number> {
   });
   let result: RunResult;
   try {
-    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, dom0: values.dom0 === true, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });
+    const consoleInput = values['console-input']?.replace(/\\(n|\\)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
+    result = await runImageAsync(image, { profile, ...limits, injections, append: values.append, dom0: values.dom0 === true, consoleInput, onConsole: json ? undefined : stream.push, stop: interrupts.signal, trace: trace?.sink });
   } catch (e) {
     stream.flush();
     if (e instanceof BadInput) {
@@ -654,6 +662,13 @@ async function cmdMatrix(args: string[]): Promise<number> {
           try {
             // --dom0 builds the images as dom0 on xen profiles; native ones have no domains.
             const dom0 = values.dom0 === true && getProfile(profile).host === 'xen';
+            if (dom0 && entry.guest !== undefined && !(await import('../guest/build.js')).guestDomains(entry.guest).includes('dom0')) {
+              const reason = `${entry.guest} runs as a domU only (guest.json "domains")`;
+              row.cells.push({ verdict: NOT_APPLICABLE, reason });
+              jsonRow.cells.push(noRunJson(NOT_APPLICABLE, reason, profile, image));
+              observed.ended(i, null);
+              continue;
+            }
             const result = await runImageAsync(image, { profile, ...limits, dom0, stop: interrupts.signal, trace: observed.sink(i) });
             observed.ended(i, result);
             cell = runToJson(result);

@@ -91,18 +91,36 @@ export function hostOfBoot(boot: GuestBoot): GuestHost {
 /** The guests/ folders that are libraries, not guests. */
 const LIBRARIES: readonly string[] = ['lib', 'lib32', 'libpv'];
 
-/** How a guest boots: from its guest.json, PVH without one. */
-export function guestBoot(name: string): GuestBoot {
+/** A guest's guest.json, or null without one. */
+function guestJson(name: string): { file: string; json: { boot?: unknown; domains?: unknown } } | null {
   const file = join(guestsDir(), name, 'guest.json');
-  if (!existsSync(file)) return 'pvh';
-  let boot: unknown;
+  if (!existsSync(file)) return null;
   try {
-    boot = (JSON.parse(readFileSync(file, 'utf8')) as { boot?: unknown }).boot;
+    return { file, json: JSON.parse(readFileSync(file, 'utf8')) as { boot?: unknown; domains?: unknown } };
   } catch (e) {
     throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
   }
-  if (!BOOTS.includes(boot as GuestBoot)) throw new Error(`${file}: "boot" must be one of ${BOOTS.map((b) => JSON.stringify(b)).join(', ')} (got ${JSON.stringify(boot)})`);
+}
+
+/** How a guest boots: from its guest.json, PVH without one. */
+export function guestBoot(name: string): GuestBoot {
+  const g = guestJson(name);
+  if (g === null) return 'pvh';
+  const boot = g.json.boot;
+  if (!BOOTS.includes(boot as GuestBoot)) throw new Error(`${g.file}: "boot" must be one of ${BOOTS.map((b) => JSON.stringify(b)).join(', ')} (got ${JSON.stringify(boot)})`);
   return boot as GuestBoot;
+}
+
+/** The Xen domains a PV guest can be: guest.json's "domains" (e.g. ["domU"] for a guest of
+ *  the toolstack's console ring and xenstore, which dom0 does not get), both without it. */
+export type GuestDomain = 'dom0' | 'domU';
+export function guestDomains(name: string): GuestDomain[] {
+  const g = guestJson(name);
+  const domains = g?.json.domains;
+  if (domains === undefined) return ['dom0', 'domU'];
+  const ok = Array.isArray(domains) && domains.length > 0 && domains.every((d) => d === 'dom0' || d === 'domU');
+  if (!ok) throw new Error(`${g!.file}: "domains" must be a non-empty list of "dom0", "domU" (got ${JSON.stringify(domains)})`);
+  return domains as GuestDomain[];
 }
 
 /** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option); for
