@@ -5,8 +5,8 @@
  * buffer_append: on an event on its port xenconsoled snapshots out_cons and out_prod, takes
  * all out_prod - out_cons bytes (none if that is 0 or more than the ring's 2048), stores
  * out_cons = out_prod and notifies the guest's port (xenevtchn_notify). It runs in dom0, not
- * while the guest's vCPU does: a guest that writes more than 2048 bytes before it stops
- * finds the ring full and waits. Here it waits with SCHEDOP_block (xen/common/sched/core.c:
+ * while the guest's vCPU does: a guest that writes more than 2048 bytes before it stops,
+ * announcing each line, finds the ring full and waits. Here it waits with SCHEDOP_block (xen/common/sched/core.c:
  * vcpu_block_enable_events unmasks events and sleeps until one is pending) with its console
  * port unmasked, so xenconsoled's notification wakes it through the event callback.
  *
@@ -101,6 +101,10 @@ static void fill(void)
             }
             ring->out[prod++ & (sizeof(ring->out) - 1)] = line[k];
         }
+        /* Each line published and announced, as a console driver does. */
+        barrier();
+        ring->out_prod = prod;
+        notify();
     }
     barrier();
     ring->out_prod = prod;
