@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
 import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
+import { ringside } from './helpers/pvh-image.js';
 
 const PROFILE = 'xen/idt';
 
@@ -44,5 +45,25 @@ describe('xenconsoled', () => {
       assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
       assert.equal(r.console, straight.console, `restored at ${at}`);
     }
+  });
+});
+
+describe('the command line', () => {
+  it('run --console-input types on the domU\'s console (\\n a newline)', () => {
+    const r = ringside(['run', 'pv-console', '--profile', PROFILE, '--console-input', 'typed\\nnot read']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^input: typed$/m);
+    assert.match(r.stdout, /^input\.bytes: 5$/m);
+  });
+
+  it('run --dom0 refuses a domU-only guest in one line (exit 2); matrix --dom0 marks it not applicable', () => {
+    const r = ringside(['run', 'pv-console', '--profile', PROFILE, '--dom0']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^ringside: pv-console runs as a domU only \(its guest\.json "domains"\)[^\n]*\n$/);
+    const m = ringside(['matrix', 'pv-console', '--profiles', PROFILE, '--dom0', '--json']);
+    const cell = (JSON.parse(m.stdout) as { rows: Array<{ cells: Array<{ verdict: string; reason: string }> }> }).rows[0].cells[0];
+    assert.equal(cell.verdict, 'not-applicable');
+    assert.match(cell.reason, /domU only/);
   });
 });

@@ -611,7 +611,12 @@ async function cmdMatrix(args: string[]): Promise<number> {
   // Each image runs on the profiles whose host boots it; by default, the runnable profiles
   // whose host boots one of the images.
   const hostOf = new Map(candidates.map((p) => [p.name, p.host]));
-  const applies = (entry: MatrixEntry, profile: string): boolean => entry.hosts === null || entry.hosts.includes(hostOf.get(profile)!);
+  // With --dom0, a guest of a domU's toolstack rings (guest.json "domains") has no xen run.
+  const { guestDomains } = await import('../guest/build.js');
+  const domUOnly = (entry: MatrixEntry, profile: string): boolean =>
+    values.dom0 === true && hostOf.get(profile) === 'xen' && entry.guest !== undefined && !guestDomains(entry.guest).includes('dom0');
+  const applies = (entry: MatrixEntry, profile: string): boolean =>
+    (entry.hosts === null || entry.hosts.includes(hostOf.get(profile)!)) && !domUOnly(entry, profile);
   const profiles = candidates.map((p) => p.name).filter((p) => named !== null || entries.some((e) => applies(e, p)));
 
   const { runImageAsync } = await lab();
@@ -646,7 +651,9 @@ async function cmdMatrix(args: string[]): Promise<number> {
       for (const profile of profiles) {
         if (interrupts.signal.aborted) break;
         if (!applies(entry, profile)) {
-          const reason = `${hostOf.get(profile)} does not boot this image (it is for ${entry.hosts!.join(', ')})`;
+          const reason = domUOnly(entry, profile)
+            ? `${entry.guest} runs as a domU only (guest.json "domains"), not as dom0`
+            : `${hostOf.get(profile)} does not boot this image (it is for ${entry.hosts!.join(', ')})`;
           row.cells.push({ verdict: NOT_APPLICABLE, reason });
           jsonRow.cells.push(noRunJson(NOT_APPLICABLE, reason, profile, image ?? entry.name));
           continue;
@@ -662,13 +669,6 @@ async function cmdMatrix(args: string[]): Promise<number> {
           try {
             // --dom0 builds the images as dom0 on xen profiles; native ones have no domains.
             const dom0 = values.dom0 === true && getProfile(profile).host === 'xen';
-            if (dom0 && entry.guest !== undefined && !(await import('../guest/build.js')).guestDomains(entry.guest).includes('dom0')) {
-              const reason = `${entry.guest} runs as a domU only (guest.json "domains")`;
-              row.cells.push({ verdict: NOT_APPLICABLE, reason });
-              jsonRow.cells.push(noRunJson(NOT_APPLICABLE, reason, profile, image));
-              observed.ended(i, null);
-              continue;
-            }
             const result = await runImageAsync(image, { profile, ...limits, dom0, stop: interrupts.signal, trace: observed.sink(i) });
             observed.ended(i, result);
             cell = runToJson(result);
