@@ -14,7 +14,8 @@
  * owns (core.c construct_node). Writing a dom0-owned node, or reading /local/domain/0/name,
  * is EACCES (perm_for_conn); a missing node under a readable parent ENOENT; a path with a
  * character outside [A-Za-z0-9-/_@] EINVAL (canonicalize). XS_WATCH fires once at once, then
- * on a change at or below its path (watch.c); an event has req_id 0. A transaction's writes
+ * on a change at or below its path and on the removal of a node above it (watch.c); an
+ * event has req_id 0. A transaction's writes
  * are invisible outside it until TRANSACTION_END "T"; "F" drops them; a commit after another
  * write changed a node the transaction read gets EAGAIN (transaction.c).
  */
@@ -233,6 +234,12 @@ void test_main(void)
     printk("watch.events_after_unwatch: %u\n", events - before);
     if (events - before != 2)
         test_fail("watch events: %u, expected 2", events - before);
+    /* Removing a node fires the watches on the nodes it takes. */
+    req(XS_WATCH, 0, "data/dir/b", "t2", true);
+    expect("rm.parent", req(XS_RM, 0, "data/dir", NULL, false), XS_RM, "OK");
+    req(XS_READ, 0, "domid", NULL, false);
+    expect_event("watch.event_on_rm_below", "data/dir/b t2");
+    expect("read.removed_child", req(XS_READ, 0, "data/dir/b", NULL, false), XS_ERROR, "ENOENT");
 
     /* Transactions. */
     t = req(XS_TRANSACTION_START, 0, "", NULL, false);

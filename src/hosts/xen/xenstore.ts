@@ -32,10 +32,10 @@
 // libxl__domain_make, libxl_dom.c libxl__build_post, libxl_console.c) and what
 // xen-init-dom0 writes for dom0, cut to the keys listed in storeTree below.
 //
-// Deliberate deviations: no quotas; no XS_DIRECTORY_PART, GET/SET_FEATURE, GET/SET_QUOTA
-// (model errors); watch events are sent without xenstored's read-permission check on the
-// node; "@" special paths are accepted for watches and never fire; a transaction that
-// touches a node which did not exist records that and conflicts if it appears.
+// Deliberate deviations: one connection (the domU; dom0's tools never write while it runs);
+// no quotas; XS_DIRECTORY_PART, GET_FEATURE, watch depths and permissions of "@" paths are
+// model errors; "@" special paths are accepted for watches and never fire; a transaction
+// that looks at a node which does not exist conflicts if the node appears.
 
 import type { PhysicalMemory } from '../../machine/memory.js';
 
@@ -84,8 +84,13 @@ interface Transaction {
   nodes: Record<string, XsNode | null>;
   seen: Record<string, number>;
   written: string[];
-  fired: Array<[string, string[]]>;
+  fired: Firing[];
 }
+
+/** One fire_watches call: the changed node, the nodes a removal took, and the permissions
+ *  the watcher's read access is judged by (the removed node's, or the old ones of a node
+ *  whose permissions changed; null: the node's as it is when the watches fire). */
+interface Firing { path: string; gone: string[]; perms: XsNode['perms'] | null }
 
 /** Everything xenstored keeps for this domain, captured with the machine. */
 export interface XenstoreState {
@@ -191,6 +196,9 @@ export function newXenstoreState(keys: DomainKeys): XenstoreState {
 }
 
 export class Xenstored {
+  /** The watch events one message caused, sent after its reply (never kept between messages). */
+  private readonly pendingEvents: Array<{ w: Watch; path: string }> = [];
+
   constructor(private readonly host: StorePeerHost, public state: XenstoreState, private readonly domid: number) {}
 
   /** The domain's server_features, written when xenstored introduces the domain. */
@@ -324,7 +332,8 @@ export class Xenstored {
       case Xs.WATCH: return this.watch(p);
       case Xs.UNWATCH: {
         const [path, token] = strings(p, 2);
-        const at = this.state.watches.findIndex((w) => w.path === path && w.token === token);
+        const abs = this.path(path, true);
+        const at = this.state.watches.findIndex((w) => w.abs === abs && w.token === token);
         if (at < 0) throw new XsError('ENOENT');
         this.state.watches.splice(at, 1);
         return ok;
@@ -395,7 +404,7 @@ export class Xenstored {
   }
 
   /** perm_for_conn. */
-  private access(node: XsNode): number {
+  private access(node: Pick<XsNode, 'perms'>): number {
     if (node.perms[0].id === this.domid) return PERM_READ | PERM_WRITE | PERM_OWNER;
     const entry = node.perms.slice(1).find((e) => e.id === this.domid);
     return (entry ?? node.perms[0]).perm;
@@ -444,7 +453,7 @@ export class Xenstored {
         this.put(tx, at, { value: at === path ? value : '', children: [], perms, gen: 0 });
       }
     }
-    this.fire(tx, path, false);
+    this.fire(tx, { path, gone: [], perms: null });
   }
 
   /** do_rm: the node and everything below it; a missing node with an existing parent is OK. */
@@ -465,7 +474,7 @@ export class Xenstored {
     for (const at of gone) this.put(tx, at, null);
     const parent = this.peek(tx, parentPath)!;
     this.put(tx, parentPath, { ...parent, children: parent.children.filter((c) => c !== path.slice(path.lastIndexOf('/') + 1)) });
-    this.fire(tx, path, true, gone);
+    this.fire(tx, { path, gone, perms: node.perms });
   }
 
   /** do_set_perms: the owner may set them, not hand the node to another domain (EPERM). */
@@ -480,16 +489,19 @@ export class Xenstored {
       return { id: Number(s.slice(1)), perm };
     });
     const path = this.path(name, true);
+    if (path.startsWith('@')) this.host.modelError('Xen model: xenstore permissions of special paths are not modelled');
     const node = this.get(tx, path, PERM_WRITE | PERM_OWNER);
     if (perms[0].id !== node.perms[0].id) throw new XsError('EPERM');
     this.put(tx, path, { ...node, perms });
-    this.fire(tx, path, false);
+    this.fire(tx, { path, gone: [], perms: node.perms });
   }
 
+  /** do_watch: "path\0token\0"; a third string is a depth (XENSTORE_SERVER_FEATURE_WATCHDEPTH). */
   private watch(p: Uint8Array): Uint8Array {
+    if (countStrings(p) === 3) this.host.modelError('Xen model: xenstore watches with a depth are not modelled');
     const [path, token] = strings(p, 2);
     const abs = this.path(path, true);
-    if (this.state.watches.some((w) => w.path === path && w.token === token)) throw new XsError('EEXIST');
+    if (this.state.watches.some((w) => w.abs === abs && w.token === token)) throw new XsError('EEXIST');
     const w = { path, token, abs };
     this.state.watches.push(w);
     this.pendingEvents.push({ w, path: abs });
@@ -503,21 +515,24 @@ export class Xenstored {
       if ((now === undefined ? -1 : now.gen) !== gen) throw new XsError('EAGAIN');
     }
     for (const path of tx.written) this.put(null, path, tx.nodes[path]);
-    for (const [path, removed] of tx.fired) this.fire(null, path, removed.length > 0, removed);
+    for (const f of tx.fired) this.fire(null, f);
   }
 
   // ------------------------------------------------------------ watches (watch.c)
 
-  private pendingEvents: Array<{ w: Watch; path: string }> = [];
-
-  /** fire_watches for a change to `path` (and, for a removal, the nodes below it). */
-  private fire(tx: Transaction | null, path: string, removal: boolean, gone: string[] = []): void {
-    if (tx !== null) { tx.fired.push([path, removal ? gone : []]); return; }
+  /** fire_watches: the watches at or above the changed node, and for a removal those on the
+   *  nodes it took; held until its commit in a transaction. Only if the domain may read the
+   *  node or its parent (watch_permitted). */
+  private fire(tx: Transaction | null, f: Firing): void {
+    if (tx !== null) { tx.fired.push(f); return; }
+    const parent = this.state.nodes[f.path.slice(0, f.path.lastIndexOf('/')) || '/'];
+    const perms = f.perms ?? this.state.nodes[f.path]?.perms;
+    const readable = (perms !== undefined && (this.access({ perms }) & PERM_READ) !== 0) ||
+      (parent !== undefined && (this.access(parent) & PERM_READ) !== 0);
+    if (!readable) return;
     for (const w of this.state.watches) {
       if (w.abs.startsWith('@')) continue;
-      const hit = path === w.abs || path.startsWith(w.abs === '/' ? '/' : w.abs + '/')
-        ? path
-        : removal && gone.includes(w.abs) ? w.abs : null;
+      const hit = f.path === w.abs || f.path.startsWith(w.abs === '/' ? '/' : w.abs + '/') ? f.path : f.gone.includes(w.abs) ? w.abs : null;
       if (hit !== null) this.pendingEvents.push({ w, path: hit });
     }
   }
@@ -538,11 +553,17 @@ function oneArg(p: Uint8Array): string {
   return latin1(p.subarray(0, -1));
 }
 
-/** get_strings: `n` NUL-terminated strings. */
+/** get_strings's count: the NUL-terminated strings, and an unterminated last one. */
+function countStrings(p: Uint8Array): number {
+  let n = 0;
+  for (let k = 0; k < p.length; k++) if (p[k] === 0 || k === p.length - 1) n++;
+  return n;
+}
+
+/** Exactly `n` strings (do_watch, do_unwatch: n_pars != 2 is EINVAL). */
 function strings(p: Uint8Array, n: number): string[] {
-  const all = latin1(p).split('\0');
-  if (all.length < n + 1) throw new XsError('EINVAL');
-  return all.slice(0, n);
+  if (countStrings(p) !== n) throw new XsError('EINVAL');
+  return latin1(p).split('\0').slice(0, n);
 }
 
 function permString(e: { id: number; perm: number }): string {
