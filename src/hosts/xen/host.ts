@@ -29,7 +29,7 @@ import {
   FLAT_KERNEL_CS, FLAT_KERNEL_SS, HYPERVISOR_CS, SHARED_INFO, TSS_SELECTOR, XENCONS, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK,
 } from '../../arch/xen.js';
 import { pvParams, type PvParams } from './elf-notes.js';
-import { buildDomain, CONSOLE_EVTCHN, halves } from './builder.js';
+import { buildDomain, CONSOLE_EVTCHN, STORE_EVTCHN, halves } from './builder.js';
 import { buildXenArea, CSTAR_STUB, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
@@ -39,6 +39,10 @@ import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
+import { bindToPeer, newEventChannels, type EventPeer } from './event-channel.js';
+import { initTime, runTimers } from './time.js';
+import { afterTimers, sleepAgain } from './sched.js';
+import { Reg } from '../../cpu/lapic.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -80,6 +84,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
+      events: newEventChannels(true),
     });
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
@@ -94,6 +99,13 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     s.dom0 = plan.dom0;
     s.consoleMfn = built.consoleMfn;
     s.consoleEvtchn = plan.dom0 ? -1 : CONSOLE_EVTCHN;
+    // Events: a domU's store and console channels, which xenstored and xenconsoled in dom0
+    // bound before it runs.
+    s.events = newEventChannels(plan.dom0);
+    if (!plan.dom0) {
+      bindToPeer(this.d, STORE_EVTCHN, 0, TOOLSTACK_PORT.xenstored);
+      bindToPeer(this.d, CONSOLE_EVTCHN, 0, TOOLSTACK_PORT.xenconsoled);
+    }
     const v = s.vcpu;
     v.guestTable = built.l4;
     if (!plan.dom0) {
@@ -138,9 +150,43 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
     st.msrs.kernelGsBase = [0, 0];
     cpu.restore(st);
+    initTime(this.d, this.sharedInfo);
   }
 
   // ------------------------------------------------------------------ Ring0 / HypercallHost
+
+  /** LOCAL_TIMER_VECTOR (time.ts): EOI, the expired timers, and whether the vCPU, blocked
+   *  before the interrupt, stays asleep once the exit path has run. */
+  timerInterrupt(): boolean {
+    this.machine.cpu.lapic.write(Reg.Eoi, 0, 0, false);
+    const blocked = this.d.vcpu.blocked !== 0;
+    runTimers(this.d, this);
+    return blocked && afterTimers(this.d, this) === 'asleep';
+  }
+
+  backToSleep(): void {
+    sleepAgain(this.d);
+  }
+
+  /** The toolstack's daemons in dom0, a domU's peers (event-channel.ts EventPeer). */
+  private readonly toolstack: EventPeer = {
+    domid: 0,
+    bindFromGuest: () => false,
+    notify: (port) => {
+      if (port === TOOLSTACK_PORT.xenconsoled) this.consoleNotified();
+      else if (port === TOOLSTACK_PORT.xenstored) this.machine.cpu.modelError('Xen model: xenstore requests are not modelled yet');
+    },
+    closedByGuest: () => {},
+  };
+
+  eventPeer(domid: number) {
+    return domid === 0 && !this.d.state.dom0 ? this.toolstack : undefined;
+  }
+
+  /** The peers' deferred work: xenconsoled already works at the instant of the notify. */
+  runPeers(): boolean {
+    return false;
+  }
 
   hypercall(regs: GuestRegs): void {
     pvHypercall(this, this, regs);
@@ -218,6 +264,10 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.out.load(s.console, s.dropped);
   }
 }
+
+/** dom0's ports at the far end of a domU's store and console channels (the toolstack's own
+ *  numbering; a guest sees them only in EVTCHNOP_status). */
+const TOOLSTACK_PORT = { xenstored: 1, xenconsoled: 2 } as const;
 
 export const xenHost: HostDefinition<XenPlan> = {
   name: 'xen',
