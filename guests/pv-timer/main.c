@@ -82,9 +82,12 @@ void test_main(void)
 
     /* ---- set_timer_op + SCHEDOP_block ---- */
     u64 before = pv_upcall_count;
-    u64 deadline = pv_system_time() + 1 * MS;
-    show("set_timer_op", hypercall_set_timer_op(deadline), 0);
-    show("set_timer_op.pending_before_deadline", pv_port_bit(pv_evtchn_pending, tport), 0);
+    /* Values are taken before anything is printed: a console line takes real time on Xen. */
+    u64 deadline = pv_system_time() + 20 * MS;
+    long rc = hypercall_set_timer_op(deadline);
+    bool early = pv_port_bit(pv_evtchn_pending, tport);
+    show("set_timer_op", rc, 0);
+    show("set_timer_op.pending_before_deadline", early, 0);
     show("block", hypercall_sched_op(SCHEDOP_block, NULL), 0);
     yes("block.woke_at_deadline", pv_system_time() >= deadline);
     show("block.upcalls", pv_upcall_count - before, 1);
@@ -108,8 +111,10 @@ void test_main(void)
     ack();
 
     /* 0 cancels: the poll then ends at its timeout with nothing raised. */
-    show("set_timer_op.arm", hypercall_set_timer_op(pv_system_time() + 1 * MS), 0);
-    show("set_timer_op.cancel", hypercall_set_timer_op(0), 0);
+    rc = hypercall_set_timer_op(pv_system_time() + 1 * MS);
+    long rc2 = hypercall_set_timer_op(0);
+    show("set_timer_op.arm", rc, 0);
+    show("set_timer_op.cancel", rc2, 0);
     u64 timeout = pv_system_time() + 3 * MS;
     show("poll.timeout", poll(ports, 1, timeout), 0);
     yes("poll.timeout.woke_at_timeout", pv_system_time() >= timeout);
@@ -120,9 +125,11 @@ void test_main(void)
     pv_port_set(pv_evtchn_mask, tport, true);
     before = pv_upcall_count;
     u64 start = pv_system_time();
-    show("set_timer_op.masked", hypercall_set_timer_op(start + 1 * MS), 0);
-    show("poll.masked", poll(ports, 1, start + 200 * MS), 0);
+    rc = hypercall_set_timer_op(start + 1 * MS);
+    rc2 = poll(ports, 1, start + 200 * MS);
     u64 woke = pv_system_time();
+    show("set_timer_op.masked", rc, 0);
+    show("poll.masked", rc2, 0);
     yes("poll.masked.woke_by_timer", woke >= start + 1 * MS && woke < start + 200 * MS);
     show("poll.masked.pending", pv_port_bit(pv_evtchn_pending, tport), 1);
     show("poll.masked.upcall_pending", pv_vcpu0->evtchn_upcall_pending, 0);
@@ -137,15 +144,19 @@ void test_main(void)
     ack();
     before = pv_upcall_count;
     ss.timeout = pv_system_time() + 1 * MS;
-    show("set_singleshot", hypercall_vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss), 0);
-    show("set_singleshot.block", hypercall_sched_op(SCHEDOP_block, NULL), 0);
+    rc = hypercall_vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss);
+    rc2 = hypercall_sched_op(SCHEDOP_block, NULL);
+    show("set_singleshot", rc, 0);
+    show("set_singleshot.block", rc2, 0);
     yes("set_singleshot.woke_at_deadline", pv_system_time() >= ss.timeout);
     show("set_singleshot.upcalls", pv_upcall_count - before, 1);
     pv_vcpu0->evtchn_upcall_mask = 1;
     ack();
     ss.timeout = pv_system_time() + 1 * MS;
-    show("set_singleshot.rearm", hypercall_vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss), 0);
-    show("stop_singleshot", hypercall_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL), 0);
+    rc = hypercall_vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss);
+    rc2 = hypercall_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL);
+    show("set_singleshot.rearm", rc, 0);
+    show("stop_singleshot", rc2, 0);
     timeout = pv_system_time() + 3 * MS;
     show("stop_singleshot.poll", poll(ports, 1, timeout), 0);
     show("stop_singleshot.pending", pv_port_bit(pv_evtchn_pending, tport), 0);
