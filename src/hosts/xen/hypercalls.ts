@@ -13,7 +13,7 @@
 // hierarchy (pinning a fresh table, a new base pointer) is a model error.
 
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
+  CALLBACKF_mask_events, CALLBACKOP_register, EvtchnOp, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
   FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, Segbase, TI_IF,
   VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events,
 } from '../../arch/xen.js';
@@ -121,7 +121,13 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.multicall: return inMulticall ? -Errno.EINVAL : multicall(x, host, regs, ptr(0), joined(a.lo[1], a.hi[1]));
     case Hc.physdev_op: return physdevOp(d, i32(0), ptr(1));
     case Hc.sysctl: return sysctl(d, ptr(0));
-    case Hc.event_channel_op: { const rc = eventChannelOp(d, host, i32(0), ptr(1)); program(d); return rc; }
+    case Hc.event_channel_op: {
+      const cmd = i32(0);
+      const rc = eventChannelOp(d, host, cmd, ptr(1));
+      // A VIRQ_TIMER bound or unbound decides whether the periodic timer needs Xen's APIC timer.
+      if (cmd === EvtchnOp.bindVirq || cmd === EvtchnOp.close || cmd === EvtchnOp.reset || cmd === EvtchnOp.resetCont) program(d);
+      return rc;
+    }
     case Hc.vcpu_op: return vcpuOp(d, host, i32(0), u32(1), ptr(2));
     case Hc.mmuext_op: return mmuextOp(d, host, ptr(0), u32(1), ptr(2), u32(3));
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
