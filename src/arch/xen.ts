@@ -113,3 +113,27 @@ export const HYPERCALL_STUBS = 128;
 
 /** struct xencons_interface (public/io/console.h): the domU console ring. */
 export const XENCONS = { in: 0, inSize: 1024, out: 1024, outSize: 2048, inCons: 3072, inProd: 3076, outCons: 3080, outProd: 3084 } as const;
+
+// ---- Events and time (public/event_channel.h, xen.h VIRQ_*, vcpu.h, arch-x86/xen.h)
+
+/** event_channel_op sub-operations. */
+export const enum EvtchnOp {
+  bindInterdomain = 0, bindVirq = 1, bindPirq = 2, close = 3, send = 4, status = 5, allocUnbound = 6, bindIpi = 7,
+  bindVcpu = 8, unmask = 9, reset = 10, initControl = 11, expandArray = 12, setPriority = 13, resetCont = 14,
+}
+/** EVTCHNOP_status's answer. */
+export const enum EvtchnStat { closed = 0, unbound = 1, interdomain = 2, pirq = 3, virq = 4, ipi = 5 }
+/** VIRQs (public/xen.h). */
+export const VIRQ_TIMER = 0;
+export const VIRQ_DEBUG = 1;
+export const NR_VIRQS = 24;
+/** The per-vCPU VIRQs (get_virq_type VIRQ_VCPU): TIMER, DEBUG, XENOPROF, XENPMU. */
+export const PER_VCPU_VIRQS = [0, 1, 7, 13] as const;
+/** DOMID_SELF (public/xen.h). */
+export const DOMID_SELF = 0x7ff0;
+/** vcpu_op timer sub-operations (public/vcpu.h). */
+export const enum VcpuOpTimer { setPeriodic = 6, stopPeriodic = 7, setSingleshot = 8, stopSingleshot = 9 }
+/** struct vcpu_time_info inside vcpu_info (at VCPU_INFO.time). */
+export const VCPU_TIME_INFO = { version: 0, tscTimestamp: 8, systemTime: 16, tscToSystemMul: 24, tscShift: 28, flags: 29 } as const;
+/** shared_info's wall clock (after wc_version at 0xc00). */
+export const SHARED_INFO_WC = { version: 0xc00, sec: 0xc04, nsec: 0xc08, secHi: 0xc0c } as const;

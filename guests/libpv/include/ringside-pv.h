@@ -24,6 +24,8 @@
 
 /* Hypercall numbers (public/xen.h). */
 #define __HYPERVISOR_set_trap_table     0
+#define __HYPERVISOR_set_timer_op      15
+#define __HYPERVISOR_vcpu_op           24
 #define __HYPERVISOR_stack_switch       3
 #define __HYPERVISOR_update_va_mapping 14
 #define __HYPERVISOR_xen_version       17
@@ -237,6 +239,73 @@ static inline long hypercall_event_channel_op(u64 cmd, void *arg)
 { return _hypercall2(__HYPERVISOR_event_channel_op, cmd, arg); }
 static inline long hypercall_xen_version(u64 cmd, void *arg)
 { return _hypercall2(__HYPERVISOR_xen_version, cmd, arg); }
+static inline long hypercall_set_timer_op(u64 deadline_ns)
+{ return _hypercall2(__HYPERVISOR_set_timer_op, deadline_ns, 0); }
+static inline long hypercall_vcpu_op(u64 cmd, u64 vcpu, void *arg)
+{ return _hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg); }
+
+/* ---- Event channels (public/event_channel.h, xen.h, sched.h, vcpu.h) ---- */
+#define EVTCHNOP_bind_interdomain 0
+#define EVTCHNOP_bind_virq        1
+#define EVTCHNOP_close            3
+#define EVTCHNOP_send             4
+#define EVTCHNOP_status           5
+#define EVTCHNOP_alloc_unbound    6
+#define EVTCHNOP_bind_ipi         7
+#define EVTCHNOP_bind_vcpu        8
+#define EVTCHNOP_unmask           9
+#define EVTCHNOP_reset           10
+#define EVTCHNOP_init_control    11
+#define EVTCHNOP_expand_array    12
+#define EVTCHNOP_set_priority    13
+#define DOMID_SELF           0x7ff0
+#define VIRQ_TIMER    0
+#define VIRQ_DEBUG    1
+#define VIRQ_CONSOLE  2
+#define NR_VIRQS     24
+#define SCHEDOP_yield 0
+#define SCHEDOP_block 1
+#define SCHEDOP_poll  3
+#define VCPUOP_set_periodic_timer    6
+#define VCPUOP_stop_periodic_timer   7
+#define VCPUOP_set_singleshot_timer  8
+#define VCPUOP_stop_singleshot_timer 9
+
+struct evtchn_alloc_unbound { u16 dom, remote_dom; u32 port; };
+struct evtchn_bind_interdomain { u16 remote_dom; u16 pad; u32 remote_port, local_port; };
+struct evtchn_bind_virq { u32 virq, vcpu, port; };
+struct evtchn_bind_ipi { u32 vcpu, port; };
+struct evtchn_status {
+    u16 dom; u16 pad; u32 port;
+    u32 status, vcpu;                       /* EVTCHNSTAT_closed 0, unbound 1, interdomain 2, pirq 3, virq 4, ipi 5 */
+    union { u16 unbound_dom; struct { u16 dom; u16 pad; u32 port; } interdomain; u32 virq; } u;
+};
+struct sched_poll { u32 *ports; u32 nr_ports; u32 pad; u64 timeout; };
+struct vcpu_time_info {
+    u32 version, pad0;
+    u64 tsc_timestamp, system_time;
+    u32 tsc_to_system_mul;
+    s8  tsc_shift;
+    u8  flags, pad1[2];
+};
+/* shared_info's 2-level event bits: 4096 ports as 64 words each. */
+#define pv_evtchn_pending ((volatile u64 *)(pv_shared_info + 0x800))
+#define pv_evtchn_mask    ((volatile u64 *)(pv_shared_info + 0xa00))
+static inline bool pv_port_bit(volatile u64 *bits, u32 port) { return (bits[port / 64] >> (port % 64)) & 1; }
+static inline void pv_port_set(volatile u64 *bits, u32 port, bool on)
+{
+    if (on) asm volatile("lock btsq %1, %0" : "+m"(bits[port / 64]) : "r"((u64)(port % 64)) : "memory");
+    else asm volatile("lock btrq %1, %0" : "+m"(bits[port / 64]) : "r"((u64)(port % 64)) : "memory");
+}
+
+/* The library's event callback (events.S), installed by pv_upcall_install(): each upcall
+ * counts in pv_upcall_count, takes the vCPU's selector (xchg with 0) into pv_upcall_sel
+ * (ORed), clears evtchn_upcall_pending and returns with HYPERVISOR_iret. */
+extern volatile u64 pv_upcall_count, pv_upcall_sel;
+void pv_upcall_install(void);
+/* Xen system time now, from vcpu 0's vcpu_time_info and RDTSC (the version loop of
+ * public/xen.h). */
+u64 pv_system_time(void);
 
 /* ---- Traps ----
  * The library's trap table covers vectors 0-31 (DPL 0, #BP and #OF DPL 3, all with

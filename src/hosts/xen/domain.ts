@@ -9,6 +9,7 @@ import type { PhysicalMemory } from '../../machine/memory.js';
 import { HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, SHARED_INFO, VCPU_INFO, type ShutdownReason } from '../../arch/xen.js';
 import { PAGE, PTE } from './address-space.js';
 import type { VirtualRegs } from './priv-op.js';
+import type { EventChannelState } from './event-channel.js';
 
 const TWO32 = 4294967296;
 /** Bytes a level-n paging entry maps (index n; n = 1 is a PTE). */
@@ -56,6 +57,17 @@ export interface PvVcpu {
   nmiPending: boolean;
   asyncExceptionMask: number;
   nmiOldMask: number;
+  // Events and time (sched.ts, time.ts): times are Xen system time in ns (time.ts).
+  /** _VPF_blocked by SCHEDOP_block (1) or SCHEDOP_poll (2); 0: runnable. */
+  blocked: 0 | 1 | 2;
+  /** poll_evtchn: the one polled port, -1 for several, 0 when not polling. */
+  pollPort: number;
+  /** The deadlines of singleshot_timer and poll_timer (-1: stopped). */
+  singleshot: number;
+  pollTimer: number;
+  /** periodic_period (0: stopped) and periodic_last_event. */
+  periodicPeriod: number;
+  periodicLast: number;
 }
 
 export interface PvDomainState {
@@ -72,6 +84,8 @@ export interface PvDomainState {
   log: string[];
   /** The vCPU's virtual control and debug registers. */
   virt: VirtualRegs;
+  /** Event channels (event-channel.ts). */
+  events: EventChannelState;
 }
 
 export function newVcpu(vcpuInfo: number): PvVcpu {
@@ -82,6 +96,7 @@ export function newVcpu(vcpuInfo: number): PvVcpu {
     vgcFlags: 0, syscall32DisablesEvents: false, sysenterDisablesEvents: false,
     kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
     nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0,
+    blocked: 0, pollPort: 0, singleshot: -1, pollTimer: -1, periodicPeriod: 10_000_000, periodicLast: 0,
   };
 }
 
@@ -200,20 +215,45 @@ export class PvDomain {
     return this.mem.bytes[this.vcpu.vcpuInfo + VCPU_INFO.upcallPending];
   }
 
-  /** evtchn_set_pending for a port of this domain (common/event_2l.c): the port's pending
-   *  bit, and unless it is masked the selector bit and upcall_pending. */
+  /** evtchn_2l_set_pending for a port of this domain (common/event_2l.c): the port's pending
+   *  bit; if it was clear, unless the port is masked the selector bit (and with it the
+   *  upcall), and pollers of the port are woken even when it is masked. */
   setPending(sharedInfo: number, port: number): void {
     const mem = this.mem;
     const word = Math.floor(port / 64), bit = port % 64;
     const pend = sharedInfo + SHARED_INFO.evtchnPending + word * 8 + Math.floor(bit / 8);
     const was = mem.bytes[pend];
-    mem.write(pend, Uint8Array.of(was | (1 << (bit % 8))));
     if ((was & (1 << (bit % 8))) !== 0) return;
+    BYTE[0] = was | (1 << (bit % 8));
+    mem.write(pend, BYTE);
     const masked = (mem.bytes[sharedInfo + SHARED_INFO.evtchnMask + word * 8 + Math.floor(bit / 8)] & (1 << (bit % 8))) !== 0;
-    if (masked) return;
+    if (!masked) this.raiseSelector(word);
+    // evtchn_check_pollers: a vCPU polling this port, or several ports.
+    const v = this.vcpu;
+    if (v.blocked === 2 && (v.pollPort <= 0 || v.pollPort === port)) this.unblock();
+  }
+
+  /** test_and_set_bit(word, evtchn_pending_sel); if it was clear, vcpu_mark_events_pending:
+   *  upcall_pending set and, if it was clear, vcpu_kick (a blocked vCPU wakes). */
+  raiseSelector(word: number): void {
+    const mem = this.mem;
     const sel = this.vcpu.vcpuInfo + VCPU_INFO.pendingSel + Math.floor(word / 8);
-    mem.write(sel, Uint8Array.of(mem.bytes[sel] | (1 << (word % 8))));
-    mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallPending, Uint8Array.of(1));
+    const b = mem.bytes[sel];
+    if ((b & (1 << (word % 8))) !== 0) return;
+    BYTE[0] = b | (1 << (word % 8));
+    mem.write(sel, BYTE);
+    if (this.upcallPending !== 0) return;
+    BYTE[0] = 1;
+    mem.write(this.vcpu.vcpuInfo + VCPU_INFO.upcallPending, BYTE);
+    this.unblock();
+  }
+
+  /** vcpu_unblock: a blocked or polling vCPU is runnable again (sched.ts schedules it in). */
+  unblock(): void {
+    const v = this.vcpu;
+    v.blocked = 0;
+    v.pollPort = 0;
+    v.pollTimer = -1;
   }
 
   // ------------------------------------------------------------ the end

@@ -21,8 +21,8 @@
 //
 // Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
 // #NM (the model has no FPU state to switch lazily); any other fault in Xen's own context,
-// a #DB there included; interrupts at vectors 0x20-0xff other than 0x80 (there are no
-// devices).
+// a #DB there included; interrupts at vectors 0x20-0xff other than 0x80 and Xen's own timer
+// (LOCAL_TIMER_VECTOR, time.ts): there are no devices.
 
 import type { Cpu } from '../../cpu/cpu.js';
 import * as V from '../../arch/vectors.js';
@@ -36,6 +36,7 @@ import { emulateForcedInvalidOp, emulatePrivilegedOp, emulateSwInterrupt } from 
 import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
 import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
 import { vectorEntry } from './descriptor-tables.js';
+import { LOCAL_TIMER_VECTOR } from './time.js';
 
 const IF = 0x200;
 const TWO32 = 4294967296;
@@ -51,6 +52,10 @@ export interface Ring0 {
   exiting: GuestRegs | null;
   /** The vCPU's pending bounce (v->arch.pv.trap_bounce), consumed on the way out. */
   readonly tb: TrapBounce;
+  /** Xen's local APIC timer interrupt (time.ts): true when the vCPU, blocked, stays asleep
+   *  after the exit path; backToSleep then halts it again. */
+  timerInterrupt(): boolean;
+  backToSleep(): void;
 }
 
 
@@ -63,8 +68,9 @@ export function registerEntryPoints(cpu: Cpu, x: Ring0): void {
   cpu.hostEntries.register(SYSENTER_ENTRY, 'sysenter_entry', () => sysenterEntry(x));
   for (let v = 0; v < 32; v++) cpu.hostEntries.register(vectorEntry(v), `exception_${v}`, () => exception(x, v));
   cpu.hostEntries.register(vectorEntry(0x80), 'entry_int80', () => int80(x));
+  cpu.hostEntries.register(vectorEntry(LOCAL_TIMER_VECTOR), 'apic_timer_interrupt', () => timerInterrupt(x));
   for (let v = 32; v < 256; v++) {
-    if (v !== 0x80) cpu.hostEntries.register(vectorEntry(v), `irq_${v}`, (c) => c.modelError(`Xen model: interrupt vector ${v} reached Xen (no device raises it)`));
+    if (v !== 0x80 && v !== LOCAL_TIMER_VECTOR) cpu.hostEntries.register(vectorEntry(v), `irq_${v}`, (c) => c.modelError(`Xen model: interrupt vector ${v} reached Xen (no device raises it)`));
   }
 }
 
@@ -213,6 +219,16 @@ function doGeneralProtection(x: Ring0, regs: GuestRegs): void {
 /** permit_softint: the trap table's DPL against the guest's virtual CPL (1 for its kernel). */
 function permitSoftint(dpl: number, d: PvDomain, regs: GuestRegs): boolean {
   return dpl >= (guestKernelMode(d, regs) ? 1 : 3);
+}
+
+/** apic_timer_interrupt from guest context: the timers (time.ts), then the way out, which
+ *  delivers the upcall a timer raised; a vCPU still blocked halts again. */
+function timerInterrupt(x: Ring0): void {
+  const { regs, fromXen } = readFrame(x.d.cpu, LOCAL_TIMER_VECTOR);
+  if (fromXen) x.d.cpu.modelError('Xen model: the timer interrupt in Xen\'s own context');
+  const asleep = x.timerInterrupt();
+  exitToGuest(x, regs);
+  if (asleep) x.backToSleep();
 }
 
 function int80(x: Ring0): void {

@@ -42,6 +42,10 @@ import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
 import { Xenconsoled, newConsoleState, type ConsoleState } from './console.js';
 import { Xenstored, newXenstoreState, type XenstoreState } from './xenstore.js';
+import { bindToPeer, newEventChannels, type EventPeer } from './event-channel.js';
+import { initTime, runTimers } from './time.js';
+import { afterTimers, sleepAgain } from './sched.js';
+import { Reg } from '../../cpu/lapic.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -93,6 +97,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
+      events: newEventChannels(true),
     });
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
@@ -108,7 +113,12 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     s.consoleMfn = built.consoleMfn;
     s.consoleEvtchn = plan.dom0 ? -1 : CONSOLE_EVTCHN;
     s.storeMfn = built.storeMfn;
+    // Events: a domU's store and console channels, which xenstored and xenconsoled in dom0
+    // bound before it runs.
+    s.events = newEventChannels(plan.dom0);
     if (!plan.dom0) {
+      bindToPeer(this.d, STORE_EVTCHN, 0, TOOLSTACK_PORT.xenstored);
+      bindToPeer(this.d, CONSOLE_EVTCHN, 0, TOOLSTACK_PORT.xenconsoled);
       this.attachPeers(newConsoleState(plan.consoleInput), newXenstoreState({
         domid: 1, name: plan.name, memKiB: plan.nrPages * 4, storeMfn: built.storeMfn, storePort: STORE_EVTCHN,
         consoleMfn: built.consoleMfn, consolePort: CONSOLE_EVTCHN,
@@ -159,9 +169,38 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
     st.msrs.kernelGsBase = [0, 0];
     cpu.restore(st);
+    initTime(this.d, this.sharedInfo);
   }
 
   // ------------------------------------------------------------------ Ring0 / HypercallHost
+
+  /** LOCAL_TIMER_VECTOR (time.ts): EOI, the expired timers, and whether the vCPU, blocked
+   *  before the interrupt, stays asleep once the exit path has run. */
+  timerInterrupt(): boolean {
+    this.machine.cpu.lapic.write(Reg.Eoi, 0, 0, false);
+    const blocked = this.d.vcpu.blocked !== 0;
+    runTimers(this.d, this);
+    return blocked && afterTimers(this.d, this) === 'asleep';
+  }
+
+  backToSleep(): void {
+    sleepAgain(this.d);
+  }
+
+  /** The toolstack's daemons in dom0, a domU's peers (event-channel.ts EventPeer). */
+  private readonly toolstack: EventPeer = {
+    domid: 0,
+    bindFromGuest: () => false,
+    notify: (port) => {
+      if (port === TOOLSTACK_PORT.xenconsoled) this.consoled?.notify();
+      else if (port === TOOLSTACK_PORT.xenstored) this.xenstored?.notify();
+    },
+    closedByGuest: () => {},
+  };
+
+  eventPeer(domid: number) {
+    return domid === 0 && !this.d.state.dom0 ? this.toolstack : undefined;
+  }
 
   hypercall(regs: GuestRegs): void {
     pvHypercall(this, this, regs);
@@ -192,14 +231,6 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       modelError: (what) => this.machine.cpu.modelError(what),
     }, store, 1);
     this.d.onEnd = () => this.consoled?.runDeferred();
-  }
-
-  consoleNotified(): void {
-    this.consoled?.notify();
-  }
-
-  storeNotified(): void {
-    this.xenstored?.notify();
   }
 
   runPeers(): boolean {
@@ -255,6 +286,10 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     }
   }
 }
+
+/** dom0's ports at the far end of a domU's store and console channels (the toolstack's own
+ *  numbering; a guest sees them only in EVTCHNOP_status). */
+const TOOLSTACK_PORT = { xenstored: 1, xenconsoled: 2 } as const;
 
 export const xenHost: HostDefinition<XenPlan> = {
   name: 'xen',

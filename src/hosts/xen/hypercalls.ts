@@ -4,16 +4,17 @@
 // the arguments are %rdi, %rsi, %rdx, %r10, %r8, each truncated to its C type; the result
 // goes to %rax and, in a release build, no other register changes. Unimplemented numbers
 // return -ENOSYS as compiled-out ones do on Xen, and the PV machine's own calls that this
-// version does not model yet (memory_op, mmu_update, grant tables, the other event-channel
-// operations, timers) are model errors, not -ENOSYS, so no guest passes by accident.
+// version does not model yet (memory_op, mmu_update, grant tables) are model errors, not
+// -ENOSYS, so no guest passes by accident. Event channels are event-channel.ts, sched_op is
+// sched.ts, set_timer_op and the vCPU timers time.ts.
 //
 // Deliberate deviations: hypercalls are never preempted (no continuations); page types are
 // those of the builder's tables, pinning and GDT frames only: validating a new page-table
 // hierarchy (pinning a fresh table, a new base pointer) is a model error.
 
 import {
-  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
-  FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, SHUTDOWN_REASONS, SchedOp, Segbase, TI_IF,
+  CALLBACKF_mask_events, CALLBACKOP_register, EvtchnOp, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
+  FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, Segbase, TI_IF,
   VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events,
 } from '../../arch/xen.js';
 import { NMI } from '../../arch/vectors.js';
@@ -27,7 +28,9 @@ import { loadSegment, swapGsBase } from '../../cpu/segments.js';
 import { FAULT } from '../../cpu/fault.js';
 import { Msr } from '../../cpu/msrs.js';
 import type { Cpu } from '../../cpu/cpu.js';
-import { CONSOLE_EVTCHN, STORE_EVTCHN } from './builder.js';
+import { eventChannelOp } from './event-channel.js';
+import { schedOp, type SchedHost } from './sched.js';
+import { program, setTimerOp, vcpuTimerOp } from './time.js';
 
 const TWO32 = 4294967296;
 const DOMID_SELF = 0x7ff0;
@@ -46,19 +49,13 @@ export interface Args {
  *  handler replaced regs wholesale and set %rax itself. */
 type Result = number | 'ended' | 'iret';
 
-/** The host side the hypercalls reach beyond the domain: the consoles. */
-export interface HypercallHost {
+/** The host side the hypercalls reach beyond the domain: the consoles, the peers of event
+ *  channels (event-channel.ts) and their deferred work (sched.ts). */
+export interface HypercallHost extends SchedHost {
   /** dom0's console_io writes: the run's console. */
   consoleWrite(bytes: Uint8Array): void;
   /** The machine address of the domain's shared_info page. */
   readonly sharedInfo: number;
-  /** The guest sent on its console channel: xenconsoled has an event to serve. */
-  consoleNotified(): void;
-  /** The guest sent on its xenstore channel: xenstored has an event to serve. */
-  storeNotified(): void;
-  /** The toolstack's peers (xenconsoled, xenstored) do their deferred work while the vCPU does
-   *  not run; true if any did something. */
-  runPeers(): boolean;
   /** Pages Xen knows as the domain's page tables and descriptor pages, by mfn. */
   readonly pageTypes: Map<number, PageType>;
   /** Machine frames the domain owns: [first, end). */
@@ -112,6 +109,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.xen_version: return xenVersion(d, i32(0), ptr(1));
     case Hc.console_io: return consoleIo(d, host, u32(0), u32(1), ptr(2));
     case Hc.sched_op: return schedOp(d, host, i32(0), ptr(1));
+    case Hc.set_timer_op: return setTimerOp(d, host, a.lo[0], a.hi[0]);
     case Hc.vm_assist: return vmAssist(d, u32(0), u32(1));
     case Hc.iret: { // in a multicall: multicall() itself
       const rax = doIret(d, regs);
@@ -123,13 +121,19 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.multicall: return inMulticall ? -Errno.EINVAL : multicall(x, host, regs, ptr(0), joined(a.lo[1], a.hi[1]));
     case Hc.physdev_op: return physdevOp(d, i32(0), ptr(1));
     case Hc.sysctl: return sysctl(d, ptr(0));
-    case Hc.event_channel_op: return eventChannelOp(d, host, i32(0), ptr(1));
+    case Hc.event_channel_op: {
+      const cmd = i32(0);
+      const rc = eventChannelOp(d, host, cmd, ptr(1));
+      // A VIRQ_TIMER bound or unbound decides whether the periodic timer needs Xen's APIC timer.
+      if (cmd === EvtchnOp.bindVirq || cmd === EvtchnOp.close || cmd === EvtchnOp.reset || cmd === EvtchnOp.resetCont) program(d);
+      return rc;
+    }
     case Hc.vcpu_op: return vcpuOp(d, host, i32(0), u32(1), ptr(2));
     case Hc.mmuext_op: return mmuextOp(d, host, ptr(0), u32(1), ptr(2), u32(3));
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
-    case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.set_timer_op: case Hc.event_channel_op_compat:
+    case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.event_channel_op_compat:
     case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain: case Hc.set_debugreg: case Hc.get_debugreg:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
@@ -291,40 +295,6 @@ function consoleIo(d: PvDomain, host: HypercallHost, cmd: number, count: number,
   return -Errno.ENOSYS;
 }
 
-function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Result {
-  switch (cmd) {
-    case SchedOp.yield: host.runPeers(); return 0;
-    case SchedOp.block:
-      // vcpu_block_enable_events: events unmasked, then blocked unless one is pending; a
-      // peer's work may make one pending.
-      d.upcallMask = 0;
-      while (d.upcallPending === 0) if (!host.runPeers()) break;
-      if (d.upcallPending !== 0) return 0;
-      d.machine.stop({ kind: 'halted', exitValue: null, message: 'SCHEDOP_block with no event source to wake the vCPU' });
-      return 'ended';
-    case SchedOp.shutdown: {
-      const b = d.copyFromGuest(arg, 4);
-      if (b === null) return -Errno.EFAULT;
-      const reason = b[0];
-      d.end({ kind: 'shutdown', reason: SHUTDOWN_REASONS[reason] ?? reason });
-      return 'ended';
-    }
-    case SchedOp.shutdownCode: return d.copyFromGuest(arg, 4) === null ? -Errno.EFAULT : 0;
-    case SchedOp.remoteShutdown: {
-      const b = d.copyFromGuest(arg, 8);
-      if (b === null) return -Errno.EFAULT;
-      const domid = b[0] | (b[1] << 8);
-      // rcu_lock_domain_by_id: dom0 and the domU exist (no DOMID_SELF); then XSM_DM_PRIV.
-      if (domid !== 0 && domid !== (d.state.dom0 ? 0 : 1)) return -Errno.ESRCH;
-      if (!d.state.dom0) return -Errno.EPERM;
-      d.end({ kind: 'shutdown', reason: SHUTDOWN_REASONS[b[4]] ?? b[4] });
-      return 'ended';
-    }
-    case SchedOp.poll: return d.cpu.modelError('Xen model: SCHEDOP_poll is not modelled yet');
-    default: return -Errno.ENOSYS;
-  }
-}
-
 function vmAssist(d: PvDomain, cmd: number, type: number): number {
   if (type >= 64 || !VM_ASSIST_VALID.includes(type)) return -Errno.EINVAL;
   const bit = 2 ** type;
@@ -356,28 +326,13 @@ function sysctl(d: PvDomain, arg: number): number {
   return d.cpu.modelError('Xen model: sysctl operations for dom0 are not modelled');
 }
 
-/** EVTCHNOP_send (and the rest of event_channel_op as model errors until the PV machine's
- *  events). Port 0 is reserved; a domU's ports 1 and 2 are its xenstore and console
- *  channels; every other port is free. */
-function eventChannelOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): number {
-  if (cmd !== 4) return d.cpu.modelError(`Xen model: EVTCHNOP ${cmd} is not modelled yet`);
-  const b = d.copyFromGuest(arg, 4);
-  if (b === null) return -Errno.EFAULT;
-  const port = new DataView(b.buffer).getUint32(0, true);
-  if (d.state.dom0 || port >= 64) return -Errno.EINVAL;
-  if (port === CONSOLE_EVTCHN) { host.consoleNotified(); return 0; }
-  if (port === STORE_EVTCHN) { host.storeNotified(); return 0; }
-  return -Errno.EINVAL;
-}
-
 function vcpuOp(d: PvDomain, host: HypercallHost, cmd: number, vcpuid: number, arg: number): number {
   if (vcpuid !== 0) return -Errno.ENOENT;
   switch (cmd) {
     case 0: return d.copyFromGuest(arg, 1) === null ? -Errno.EFAULT : -Errno.EEXIST; // initialise
     case 1: return 0; // up
     case 3: return 1; // is_up
-    case 7: return 0; // stop_periodic_timer
-    case 9: return 0; // stop_singleshot_timer
+    case 6: case 7: case 8: case 9: return vcpuTimerOp(d, host, cmd, arg); // timers (time.ts)
     case 11: // send_nmi: pended for the exit loop
       if (arg !== 0) return -Errno.EINVAL;
       d.vcpu.nmiPending = true;
@@ -386,7 +341,7 @@ function vcpuOp(d: PvDomain, host: HypercallHost, cmd: number, vcpuid: number, a
       if (!d.state.dom0) return -Errno.EINVAL;
       return d.copyToGuest(arg, new Uint8Array(8)) ? 0 : -Errno.EFAULT; // APIC ID 0, ACPI processor ID 0
     case 10: return registerVcpuInfo(d, host, arg);
-    case 2: case 4: case 5: case 6: case 8: case 13: case 14: case 15:
+    case 2: case 4: case 5: case 13: case 14: case 15:
       return d.cpu.modelError(`Xen model: VCPUOP ${cmd} is not modelled yet`);
     default: return -Errno.ENOSYS;
   }
