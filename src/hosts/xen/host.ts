@@ -39,6 +39,9 @@ import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
+import { DOMU_ID, entryAddress, newGrantTable, type GrantsState } from './grant-table.js';
+import { createBackend, runBackend, BACKEND_DOMID, type BackendState } from './backend-domain.js';
+import { GRANT_ENTRY_V1, GTF } from '../../arch/xen.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -59,6 +62,9 @@ interface XenHostState {
   exiting: GuestRegs | null;
   console: Uint8Array;
   dropped: number;
+  /** Grant tables (grant-table.ts) and the backend domain (backend-domain.ts). */
+  grants: GrantsState;
+  backend: BackendState;
 }
 
 export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
@@ -70,6 +76,9 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   readonly tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
   readonly pageTypes = new Map<number, PageType>();
   readonly domainFrames: [number, number];
+  readonly backendPages: [number, number];
+  grants: GrantsState;
+  backend: BackendState = { served: 0 };
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const mem = machine.memory;
@@ -77,6 +86,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     writeDescriptorTables(mem, this.frames);
     this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
     this.stack = { top: this.frames.stackTop };
+    this.backendPages = [this.frames.backend + 1, this.frames.backend + 3];
+    this.grants = { guest: newGrantTable(0, this.frames.grant), backend: null, maptrack: {}, free: [], limit: 0 };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
@@ -101,6 +112,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       v.kernelSs = FLAT_KERNEL_SS;
       v.kernelSp = built.stackTop;
     }
+    if (!plan.dom0) this.createGrantPeers(built.consoleMfn, built.storeMfn);
     for (const t of built.tables) this.pageTypes.set(t.mfn, { type: (['l1', 'l2', 'l3', 'l4'] as const)[t.level - 1], pinned: t.level === 4 });
 
     const cpu = this.machine.cpu;
@@ -140,7 +152,24 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     cpu.restore(st);
   }
 
+  /** A domU's grant table as libxenguest seeds it (entries 0 and 1: the console and
+   *  xenstore pages for their backend, dom0), and the backend domain. */
+  private createGrantPeers(consoleMfn: number, storeMfn: number): void {
+    const mem = this.machine.memory;
+    this.grants.guest.domid = DOMU_ID;
+    for (const [ref, mfn] of [[0, consoleMfn], [1, storeMfn]]) {
+      const at = entryAddress(this.grants.guest, ref);
+      mem.writeU32(at + GRANT_ENTRY_V1.flags, GTF.permit_access | (BACKEND_DOMID << 16));
+      mem.writeU32(at + GRANT_ENTRY_V1.frame, mfn);
+    }
+    this.grants.backend = createBackend(this.d, this.frames.backend);
+  }
+
   // ------------------------------------------------------------------ Ring0 / HypercallHost
+
+  runPeers(): boolean {
+    return this.grants.backend !== null && runBackend(this.d, this, this.backend);
+  }
 
   hypercall(regs: GuestRegs): void {
     pvHypercall(this, this, regs);
@@ -206,6 +235,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       exiting: this.exiting === null ? null : { ...this.exiting },
       console: this.out.bytes.slice(),
       dropped: this.out.dropped,
+      grants: structuredClone(this.grants),
+      backend: { ...this.backend },
     };
   }
 
@@ -216,6 +247,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     for (const [m, t] of s.pageTypes) this.pageTypes.set(m, { ...t });
     this.exiting = s.exiting === null ? null : { ...s.exiting };
     this.out.load(s.console, s.dropped);
+    this.grants = structuredClone(s.grants);
+    this.backend = { ...s.backend };
   }
 }
 

@@ -4,8 +4,8 @@
 // the arguments are %rdi, %rsi, %rdx, %r10, %r8, each truncated to its C type; the result
 // goes to %rax and, in a release build, no other register changes. Unimplemented numbers
 // return -ENOSYS as compiled-out ones do on Xen, and the PV machine's own calls that this
-// version does not model yet (memory_op, mmu_update, grant tables, the other event-channel
-// operations, timers) are model errors, not -ENOSYS, so no guest passes by accident.
+// version does not model yet (memory_op, mmu_update, the other event-channel operations,
+// timers) are model errors, not -ENOSYS, so no guest passes by accident.
 //
 // Deliberate deviations: hypercalls are never preempted (no continuations); page types are
 // those of the builder's tables, pinning and GDT frames only: validating a new page-table
@@ -28,6 +28,7 @@ import { FAULT } from '../../cpu/fault.js';
 import { Msr } from '../../cpu/msrs.js';
 import type { Cpu } from '../../cpu/cpu.js';
 import { CONSOLE_EVTCHN, STORE_EVTCHN } from './builder.js';
+import { grantTableOp, isGrantFrame, type GrantHost } from './grant-table.js';
 
 const TWO32 = 4294967296;
 const DOMID_SELF = 0x7ff0;
@@ -47,7 +48,7 @@ export interface Args {
 type Result = number | 'ended' | 'iret';
 
 /** The host side the hypercalls reach beyond the domain: the consoles. */
-export interface HypercallHost {
+export interface HypercallHost extends GrantHost {
   /** dom0's console_io writes: the run's console. */
   consoleWrite(bytes: Uint8Array): void;
   /** The machine address of the domain's shared_info page. */
@@ -60,6 +61,9 @@ export interface HypercallHost {
   readonly domainFrames: [number, number];
   /** Make the guest GDT frames `mfns` (at most 14) vCPU 0's GDT (pv_set_gdt), or none. */
   setGdtFrames(mfns: number[]): void;
+  /** The other domains' deferred work (backend-domain.ts), run while the vCPU gives up the
+   *  CPU; true if any of them did something. */
+  runPeers(): boolean;
 }
 
 export interface PageType {
@@ -124,7 +128,8 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
-    case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.set_timer_op: case Hc.event_channel_op_compat:
+    case Hc.grant_table_op: return grantTableOp(d, host, u32(0), ptr(1), u32(2));
+    case Hc.mmu_update: case Hc.memory_op: case Hc.set_timer_op: case Hc.event_channel_op_compat:
     case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain: case Hc.set_debugreg: case Hc.get_debugreg:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
@@ -288,7 +293,7 @@ function consoleIo(d: PvDomain, host: HypercallHost, cmd: number, count: number,
 
 function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Result {
   switch (cmd) {
-    case SchedOp.yield: return 0;
+    case SchedOp.yield: host.runPeers(); return 0;
     case SchedOp.block:
       // vcpu_block_enable_events: events unmasked, then blocked unless one is pending.
       d.upcallMask = 0;
@@ -314,7 +319,7 @@ function schedOp(d: PvDomain, host: HypercallHost, cmd: number, arg: number): Re
       return 'ended';
     }
     case SchedOp.poll: return d.cpu.modelError('Xen model: SCHEDOP_poll is not modelled yet');
-    default: void host; return -Errno.ENOSYS;
+    default: return -Errno.ENOSYS;
   }
 }
 
@@ -578,7 +583,7 @@ function updateVaMapping(d: PvDomain, host: HypercallHost, a: Args): number {
     else if ((hi & (1 << 20)) === 0) lo |= PTE.G;
     const mfn = (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12);
     const [first, end] = host.domainFrames;
-    const own = (mfn >= first && mfn < end) || mfn === host.sharedInfo / PAGE;
+    const own = (mfn >= first && mfn < end) || mfn === host.sharedInfo / PAGE || isGrantFrame(host.grants, mfn);
     if (!own) return mfn * PAGE >= d.mem.size ? (d.state.dom0 ? 0 : -Errno.EPERM) : -Errno.EBUSY;
     if ((lo & PTE.RW) !== 0 && host.pageTypes.has(mfn)) return -Errno.EBUSY;
   }
