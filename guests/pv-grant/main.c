@@ -7,8 +7,10 @@
  * bad_handle -4, bad_virt_addr -5, permission_denied -8, bad_page -9, bad_copy_arg -10;
  * errno as Linux's):
  * - do_grant_table_op: a count negative as an int -EINVAL; opaque bits above the 12-bit
- *   command on anything but cache_flush -EINVAL; dump_table (3, no case) and cache_flush
- *   (12, Arm only) -ENOSYS.  Per-element errors are the element's status; the call gives 0.
+ *   command on anything but cache_flush -EINVAL; dump_table (3, no case) -ENOSYS;
+ *   cache_flush (12) -ENOSYS since Xen 4.21 on x86 (5642a6055c, "x86/gnttab: do not
+ *   implement GNTTABOP_cache_flush"; 4.17 does count 0 flushes: 0).  Per-element errors are
+ *   the element's status; the call gives 0.
  * - A domain starts with one table frame (grant_table_init: INITIAL_NR_GRANT_FRAMES 1) and
  *   may grow to gnttab_max_frames, 64 by default (opt_max_grant_frames; dom0's build and
  *   the toolstack's -1 both take it).  query_size / setup_table / get_status_frames need
@@ -31,9 +33,9 @@
  *   writable map) in the granter's entry and clears them with the last pin.  A writable
  *   map of a page-table page fails (get_page_type).  The host mapping
  *   (create_grant_pv_mapping) needs an L1 table of the caller for host_addr (none:
- *   GNTST_general_error) and writes P, A, D, US, NX, _PAGE_GNTTAB (bit 62), RW unless
- *   GNTMAP_readonly, and for a kernel mapping _PAGE_GUEST_KERNEL (bit 52); a write through
- *   a read-only one is a #PF the guest kernel sees with error code P|W (pv/traps.c clears
+ *   GNTST_general_error) and writes P, A, D, US, NX, RW unless GNTMAP_readonly, and for
+ *   a kernel mapping _PAGE_GUEST_KERNEL (bit 52) (_PAGE_GNTTAB, bit 62, only in debug
+ *   builds: asm/page.h); a write through a read-only one is a #PF the guest kernel sees with error code P|W (pv/traps.c clears
  *   the user bit for a fault in guest kernel mode).  The handle
  *   comes from the maptrack free list: a fresh list hands out 0 and then 1, 2, ...; a
  *   handle given back (unmap, or a map that failed after taking one) goes to the tail.
@@ -44,7 +46,9 @@
  *   GNTST_permission_denied), a frame the caller does not own GNTST_bad_page; a gref side
  *   is checked as a map is (a read-only grant as destination GNTST_general_error); an
  *   offset + length past the page GNTST_bad_copy_arg; a zero length GNTST_okay whatever
- *   else.  The pins a copy takes are gone when it returns.
+ *   else since Xen 4.19 (a4a790f432, "gnttab: fully ignore zero-size copy requests"; 4.17
+ *   looked the domains up first: GNTST_bad_domain for an unknown one).  The pins a copy
+ *   takes are gone when it returns.
  *
  * As a domU (start_info without SIF_INITDOMAIN) the guest is domid 1, the toolstack's
  * first domain, and has a peer: dom0, the backend (src/hosts/xen/backend-domain.ts).  Its
@@ -108,6 +112,7 @@ static u8 granted[4][4096] __attribute__((aligned(4096)));
 
 static bool dom0;
 static u16 self;
+static long version;
 static volatile struct grant_entry_v1 *gt = (volatile struct grant_entry_v1 *)table_va;
 
 static long gnttab(u64 cmd, void *uop, u64 count)
@@ -191,7 +196,7 @@ static void dispatcher(void)
     expect("op.negative_count", gnttab(GNTTABOP_query_size, &q, 0xffffffffUL), -EINVAL);
     expect("op.opaque_bits", gnttab(GNTTABOP_query_size | 0x1000, &q, 1), -EINVAL);
     expect("op.dump_table", gnttab(GNTTABOP_dump_table, &q, 1), -ENOSYS);
-    expect("op.cache_flush", gnttab(GNTTABOP_cache_flush, &q, 0), -ENOSYS);
+    expect("op.cache_flush", gnttab(GNTTABOP_cache_flush, &q, 0), version >= 0x40015 ? -ENOSYS : 0);
     expect("op.unknown_13", gnttab(13, &q, 1), -ENOSYS);
     expect("op.map_xen_range", gnttab(GNTTABOP_map_grant_ref, (void *)0xffff800000000000UL, 1), -EFAULT);
     expect("op.map_unreadable", gnttab(GNTTABOP_map_grant_ref, (void *)8, 1), -EFAULT);
@@ -289,7 +294,7 @@ static void mapping(void)
     expect_hex("map.rw_entry_flags", gt[8].flags, 0x19);
     u64 pte = *pte_of(map_rw);
     expect("map.rw_pte_frame_is_granted", (pte & 0x000ffffffffff000UL) >> 12 == pv_mfn(granted[0]), 1);
-    expect_hex("map.rw_pte_flags", pte & 0xfff0000000000fffUL, 0xc010000000000067UL);
+    expect_hex("map.rw_pte_flags", pte & 0xfff0000000000fffUL, 0x8010000000000067UL);
     expect_hex("map.rw_reads_granted_page", *(volatile u8 *)map_rw, 0x5a);
     *(volatile u8 *)(map_rw + 1) = 0xa5;
     expect_hex("map.rw_write_seen_in_granted_page", *(volatile u8 *)&granted[0][1], 0xa5);
@@ -303,7 +308,7 @@ static void mapping(void)
     expect("map.readonly_status", m.status, 0);
     expect("map.readonly_handle", m.handle, 2);
     expect_hex("map.readonly_entry_flags", gt[9].flags, 0xd);
-    expect_hex("map.readonly_pte_flags", *pte_of(map_ro) & 0xfff0000000000fffUL, 0xc010000000000065UL);
+    expect_hex("map.readonly_pte_flags", *pte_of(map_ro) & 0xfff0000000000fffUL, 0x8010000000000065UL);
     u32 ro_handle = m.handle;
 
     pv_event_reset();
@@ -389,7 +394,7 @@ static void copying(void)
                                         DOMID_SELF, 0, 4, 0), -1);
     expect("copy.past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 4000, pv_mfn(granted[0]), DOMID_SELF, 0, 200, 0), -10);
     expect("copy.dest_past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 4095, 2, 0), -10);
-    expect("copy.zero_length", copy(0, 5, 0, 0, 5, 0, 0, 0), 0);
+    expect("copy.zero_length", copy(0, 5, 0, 0, 5, 0, 0, 0), version >= 0x40013 ? 0 : -2);
     expect("copy.absent_domain_gref", copy(8, 5, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -2);
     expect("copy.gref_past_table", copy(1024, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -3);
     expect("copy.invalid_gref", copy(10, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -1);
@@ -453,6 +458,7 @@ void test_main(void)
 {
     dom0 = (pv_start_info->flags & SIF_INITDOMAIN) != 0;
     self = dom0 ? 0 : 1;
+    version = hypercall_xen_version(0 /* XENVER_version */, NULL);
     dispatcher();
     sizes();
     mapping();

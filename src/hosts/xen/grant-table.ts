@@ -37,9 +37,10 @@ const ENTRIES_PER_FRAME = PAGE / GRANT_ENTRY_V1.size;
 /** MAPTRACK_PER_PAGE (16-byte grant_mapping) and max_maptrack_frames' default. */
 const MAPTRACK_PER_PAGE = 256;
 const MAPTRACK_FRAMES_MAX = 1024;
-/** PTE bits Xen adds to a grant mapping: _PAGE_GNTTAB (bit 62), NX (bit 63), and
- *  _PAGE_GUEST_KERNEL (bit 52) for a kernel mapping; in the high dword. */
-const GNTTAB_HI = 0x40000000, NX_HI = 0x80000000 | 0, GUEST_KERNEL_HI = 1 << 20;
+/** PTE bits Xen adds to a grant mapping, in the high dword: NX (bit 63) and
+ *  _PAGE_GUEST_KERNEL (bit 52) for a kernel mapping. (_PAGE_GNTTAB, bit 62, is a debug
+ *  build's: 0 under NDEBUG, asm/page.h.) */
+const NX_HI = 0x80000000 | 0, GUEST_KERNEL_HI = 1 << 20;
 /** The guest's domid as a domU. */
 export const DOMU_ID = 1;
 
@@ -355,7 +356,7 @@ function l1Typed(h: GrantHost, mfn: number): boolean {
 /** The PTE a grant mapping gets (grant_to_pte_flags, then adjust_guest_l1e). */
 function grantPte(mfn: number, flags: number): [number, number] {
   let lo = PTE.P | PTE.A | PTE.D | (((flags >>> GNTMAP.guestAvailShift) << 9) & 0xe00);
-  let hi = GNTTAB_HI | NX_HI;
+  let hi = NX_HI;
   if ((flags & GNTMAP.application_map) !== 0) lo |= PTE.US | PTE.G;
   else { lo |= PTE.US; hi |= GUEST_KERNEL_HI; }
   if ((flags & GNTMAP.readonly) === 0) lo |= PTE.RW;
