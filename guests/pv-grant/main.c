@@ -35,10 +35,11 @@
  *   (create_grant_pv_mapping) needs an L1 table of the caller for host_addr (none:
  *   GNTST_general_error) and writes P, A, D, US, NX, RW unless GNTMAP_readonly, and for
  *   a kernel mapping _PAGE_GUEST_KERNEL (bit 52) (_PAGE_GNTTAB, bit 62, only in debug
- *   builds: asm/page.h); a write through a read-only one is a #PF the guest kernel sees with error code P|W (pv/traps.c clears
- *   the user bit for a fault in guest kernel mode).  The handle
- *   comes from the maptrack free list: a fresh list hands out 0 and then 1, 2, ...; a
- *   handle given back (unmap, or a map that failed after taking one) goes to the tail.
+ *   builds: asm/page.h); a write through a read-only one is a #PF the guest kernel sees
+ *   with error code P|W (pv/traps.c clears the user bit for a fault in guest kernel
+ *   mode).  The handle comes from the maptrack free list: a fresh list hands out 0 and
+ *   then 1, 2, ...; a handle given back (unmap, or a map that failed after taking one)
+ *   goes to the tail.
  * - unmap_grant_ref: an unknown handle GNTST_bad_handle; host_addr must still map the
  *   granted frame as the grant did (else GNTST_general_error); host_addr 0 unmaps nothing
  *   and keeps the handle.  unmap_and_replace moves new_addr's PTE to host_addr.
