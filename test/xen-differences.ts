@@ -35,6 +35,16 @@ const FEATURES_WHY =
   '(bits 18-19, 48a3fd1432, Xen 4.18) and XENFEAT_dm_msix_all_writes (bit 20, 64b21662b1, Xen 4.19).';
 
 export const XEN_DIFFERENCES: readonly XenDifference[] = [
+  {
+    guest: 'pv-grant', key: /^op\.cache_flush$/, real: '0', model: '-38',
+    why: '5642a6055c "x86/gnttab: do not implement GNTTABOP_cache_flush" (Xen 4.21): x86 no longer has the ' +
+      'operation (-ENOSYS); 4.17 did a zero-count flush (0).',
+  },
+  {
+    guest: 'pv-grant', key: /^copy\.zero_length$/, real: '-2', model: '0',
+    why: 'a4a790f432 "gnttab: fully ignore zero-size copy requests" (Xen 4.19): a zero-length copy is GNTST_okay ' +
+      'before anything is looked at; 4.17 looked the domains up first (GNTST_bad_domain for domid 5).',
+  },
   ...['xen_version', 'raw_xen_version.rax', 'page_xen_version.rax', 'multicall.0_xen_version', 'multicall_iret.0_xen_version'].map((k) => ({
     guest: 'pv-hypercall-abi', key: new RegExp(`^${k.replace(/\./g, '\\.')}$`), real: '0x40011', model: '0x40017', why: VERSION_WHY,
   })),

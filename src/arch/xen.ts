@@ -137,3 +137,41 @@ export const enum VcpuOpTimer { setPeriodic = 6, stopPeriodic = 7, setSingleshot
 export const VCPU_TIME_INFO = { version: 0, tscTimestamp: 8, systemTime: 16, tscToSystemMul: 24, tscShift: 28, flags: 29 } as const;
 /** shared_info's wall clock (after wc_version at 0xc00). */
 export const SHARED_INFO_WC = { version: 0xc00, sec: 0xc04, nsec: 0xc08, secHi: 0xc0c } as const;
+// ---- Grant tables (public/grant_table.h; struct offsets computed for x86-64)
+
+/** GNTTABOP_* (the low 12 bits of cmd; the upper bits are an opaque argument only
+ *  cache_flush may carry). */
+export const enum GnttabOp {
+  map_grant_ref = 0, unmap_grant_ref = 1, setup_table = 2, dump_table = 3, transfer = 4, copy = 5, query_size = 6,
+  unmap_and_replace = 7, set_version = 8, get_status_frames = 9, get_version = 10, swap_grant_ref = 11, cache_flush = 12,
+}
+export const GNTTABOP_CMD_MASK = 0xfff;
+/** GNTST_*: each element's status. */
+export const enum Gntst {
+  okay = 0, general_error = -1, bad_domain = -2, bad_gntref = -3, bad_handle = -4, bad_virt_addr = -5, bad_dev_addr = -6,
+  no_device_space = -7, permission_denied = -8, bad_page = -9, bad_copy_arg = -10, address_too_big = -11, eagain = -12,
+  no_space = -13,
+}
+/** GNTMAP_* flags of map_grant_ref; bits 16.. (guest_avail) go to the PTE's AVAIL bits. */
+export const GNTMAP = { device_map: 1, host_map: 2, readonly: 4, application_map: 8, contains_pte: 16, guestAvailShift: 16 } as const;
+/** grant_entry_v1.flags. */
+export const GTF = {
+  typeMask: 3, invalid: 0, permit_access: 1, accept_transfer: 2, transitive: 3, readonly: 4, reading: 8, writing: 0x10,
+  PWT: 0x20, PCD: 0x40, PAT: 0x80, sub_page: 0x100,
+} as const;
+/** grant_entry_v1: flags u16, domid u16, frame u32. */
+export const GRANT_ENTRY_V1 = { flags: 0, domid: 2, frame: 4, size: 8 } as const;
+/** GNTCOPY_* flags of gnttab_copy. */
+export const GNTCOPY_source_gref = 1;
+export const GNTCOPY_dest_gref = 2;
+/** The argument structs (sizes and field offsets). */
+export const GNTTAB_MAP = { hostAddr: 0, flags: 8, ref: 12, dom: 16, status: 18, handle: 20, devBusAddr: 24, size: 32 } as const;
+export const GNTTAB_UNMAP = { hostAddr: 0, devBusAddr: 8, handle: 16, status: 20, size: 24 } as const;
+export const GNTTAB_UNMAP_AND_REPLACE = { hostAddr: 0, newAddr: 8, handle: 16, status: 20, size: 24 } as const;
+export const GNTTAB_SETUP = { dom: 0, nrFrames: 4, status: 8, frameList: 16, size: 24 } as const;
+export const GNTTAB_QUERY_SIZE = { dom: 0, nrFrames: 4, maxNrFrames: 8, status: 12, size: 16 } as const;
+export const GNTTAB_COPY = { source: 0, dest: 16, len: 32, flags: 34, status: 36, size: 40 } as const;
+/** gnttab_copy_ptr inside GNTTAB_COPY: union { ref; gmfn } u64, domid u16, offset u16. */
+export const GNTTAB_COPY_PTR = { ref: 0, domid: 8, offset: 10 } as const;
+export const GNTTAB_GET_STATUS_FRAMES = { nrFrames: 0, dom: 4, status: 6, frameList: 8, size: 16 } as const;
+export const GNTTAB_GET_VERSION = { dom: 0, version: 4, size: 8 } as const;

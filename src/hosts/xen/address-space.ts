@@ -9,8 +9,10 @@
 // `l4Slots` into the initial L4.
 //
 // Machine memory, as this host lays it out: Xen's own frames first (its page tables, text,
-// IDT, TSS, stacks, the M2P table, the zero page and the domain's shared_info), then the
-// domain's frames from `domainBase` on.
+// IDT, TSS, stacks, the M2P table, the zero page and the domain's shared_info; the frames
+// of the domain's grant table, Xen-heap pages shared with it, as many as it may grow to;
+// the backend domain's frames, backend-domain.ts), then the domain's frames from
+// `domainBase` on.
 //
 // Deliberate deviations:
 // - Xen's text holds no instructions: its entry points are host entry points
@@ -68,6 +70,10 @@ export const CSTAR_STUB = XEN_VA.stubs + 32;
 /** Xen's per-CPU stack (STACK_SIZE = 8 pages): the IST stacks in pages 1..4 (IST_MCE, IST_NMI,
  *  IST_DB, IST_DF by number below), the primary stack at the top. */
 export const STACK_PAGES = 8;
+/** Grant tables: the most frames a domain's table may grow to (opt_max_grant_frames' default,
+ *  which the toolstack's -1 and dom0's build both select), and the backend domain's frames. */
+export const GRANT_FRAMES_MAX = 64;
+export const BACKEND_FRAMES = 3;
 export const IST = { mce: 1, nmi: 2, db: 3, df: 4 } as const;
 
 /** Machine frames Xen owns below the domain, and what they hold. */
@@ -80,6 +86,9 @@ export interface XenFrames {
   gdtReserved: number;
   zero: number;
   sharedInfo: number;
+  /** The first of GRANT_FRAMES_MAX grant-table frames, and of BACKEND_FRAMES backend frames. */
+  grant: number;
+  backend: number;
   stack: number;
   m2p: number;
   m2pPages: number;
@@ -97,7 +106,7 @@ export interface XenFrames {
 export function xenAreaFrames(machineFrames: number): number {
   const m2pPages = Math.ceil((machineFrames * 8) / PAGE);
   const tables = 64 + Math.ceil(m2pPages / 512);
-  return Math.ceil((0x100 + 16 + STACK_PAGES + m2pPages + tables) / 512) * 512;
+  return Math.ceil((0x100 + 16 + GRANT_FRAMES_MAX + BACKEND_FRAMES + STACK_PAGES + m2pPages + tables) / 512) * 512;
 }
 
 /** Lay out Xen's frames in `mem` (frames from 1 MiB up) and map them into Xen's L4 slots. */
@@ -112,7 +121,7 @@ export function buildXenArea(mem: PhysicalMemory, machineFrames: number): XenFra
   const m2pPages = Math.ceil((machineFrames * 8) / PAGE);
   const f = {
     text: alloc(), idt: alloc(), tss: alloc(), stubs: alloc(), gdtReserved: alloc(), zero: alloc(), sharedInfo: alloc(),
-    stack: alloc(STACK_PAGES), m2p: alloc(m2pPages),
+    stack: alloc(STACK_PAGES), m2p: alloc(m2pPages), grant: alloc(GRANT_FRAMES_MAX), backend: alloc(BACKEND_FRAMES),
   };
   mem.fill(f.text * PAGE, PAGE, 0xcc);
   mem.fill(f.stubs * PAGE, PAGE, 0xcc);

@@ -10,8 +10,8 @@
 //
 // The run's console is what a user of the guest sees: dom0's HYPERVISOR_console_io writes
 // (Xen's serial console), a domU's PV console ring as xenconsoled reads it (console.ts).
-// A domU's toolstack peers, xenconsoled and xenstored (xenstore.ts), work while the vCPU does
-// not run: runPeers, from SCHEDOP_block, _poll and _yield. Xen's own messages ((XEN) lines)
+// A domU's toolstack peers, xenconsoled and xenstored (xenstore.ts), and the grant backend
+// (backend-domain.ts) work while the vCPU does not run: runPeers, from SCHEDOP_block, _poll and _yield. Xen's own messages ((XEN) lines)
 // are its log.
 //
 // Deliberate deviations: Xen runs with CR4.SMEP and SMAP where the CPU has them; the model's
@@ -46,6 +46,9 @@ import { bindToPeer, newEventChannels, type EventPeer } from './event-channel.js
 import { initTime, runTimers } from './time.js';
 import { afterTimers, sleepAgain } from './sched.js';
 import { Reg } from '../../cpu/lapic.js';
+import { DOMU_ID, entryAddress, newGrantTable, type GrantsState } from './grant-table.js';
+import { createBackend, runBackend, BACKEND_DOMID, type BackendState } from './backend-domain.js';
+import { GRANT_ENTRY_V1, GTF } from '../../arch/xen.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -73,6 +76,9 @@ interface XenHostState {
   // The domU's toolstack peers (console.ts, xenstore.ts); null for dom0.
   consoled: ConsoleState | null;
   xenstored: XenstoreState | null;
+  /** Grant tables (grant-table.ts) and the backend domain (backend-domain.ts). */
+  grants: GrantsState;
+  backend: BackendState;
 }
 
 export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
@@ -87,6 +93,9 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   /** A domU's xenconsoled and xenstored; null for dom0. */
   consoled: Xenconsoled | null = null;
   xenstored: Xenstored | null = null;
+  readonly backendPages: [number, number];
+  grants: GrantsState;
+  backend: BackendState = { served: 0 };
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const mem = machine.memory;
@@ -94,6 +103,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     writeDescriptorTables(mem, this.frames);
     this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
     this.stack = { top: this.frames.stackTop };
+    this.backendPages = [this.frames.backend + 1, this.frames.backend + 3];
+    this.grants = { guest: newGrantTable(0, this.frames.grant), backend: null, maptrack: {}, free: [], limit: 0 };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
@@ -132,6 +143,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       v.kernelSs = FLAT_KERNEL_SS;
       v.kernelSp = built.stackTop;
     }
+    if (!plan.dom0) this.createGrantPeers(built.consoleMfn, built.storeMfn);
     for (const t of built.tables) this.pageTypes.set(t.mfn, { type: (['l1', 'l2', 'l3', 'l4'] as const)[t.level - 1], pinned: t.level === 4 });
 
     const cpu = this.machine.cpu;
@@ -170,6 +182,19 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     st.msrs.kernelGsBase = [0, 0];
     cpu.restore(st);
     initTime(this.d, this.sharedInfo);
+  }
+
+  /** A domU's grant table as libxenguest seeds it (entries 0 and 1: the console and
+   *  xenstore pages for their backend, dom0), and the backend domain. */
+  private createGrantPeers(consoleMfn: number, storeMfn: number): void {
+    const mem = this.machine.memory;
+    this.grants.guest.domid = DOMU_ID;
+    for (const [ref, mfn] of [[0, consoleMfn], [1, storeMfn]]) {
+      const at = entryAddress(this.grants.guest, ref);
+      mem.writeU32(at + GRANT_ENTRY_V1.flags, GTF.permit_access | (BACKEND_DOMID << 16));
+      mem.writeU32(at + GRANT_ENTRY_V1.frame, mfn);
+    }
+    this.grants.backend = createBackend(this.d, this.frames.backend);
   }
 
   // ------------------------------------------------------------------ Ring0 / HypercallHost
@@ -236,7 +261,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   runPeers(): boolean {
     const console = this.consoled?.runDeferred() ?? false;
     const store = this.xenstored?.runDeferred() ?? false;
-    return console || store;
+    const backend = this.grants.backend !== null && runBackend(this.d, this, this.backend);
+    return console || store || backend;
   }
 
   setGdtFrames(mfns: number[]): void {
@@ -271,6 +297,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       dropped: this.out.dropped,
       consoled: this.consoled === null ? null : structuredClone(this.consoled.state),
       xenstored: this.xenstored === null ? null : structuredClone(this.xenstored.state),
+      grants: structuredClone(this.grants),
+      backend: { ...this.backend },
     };
   }
 
@@ -284,6 +312,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     if (s.consoled !== null && s.xenstored !== null) {
       this.attachPeers(structuredClone(s.consoled), structuredClone(s.xenstored));
     }
+    this.grants = structuredClone(s.grants);
+    this.backend = { ...s.backend };
   }
 }
 

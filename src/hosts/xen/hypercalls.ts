@@ -4,9 +4,9 @@
 // the arguments are %rdi, %rsi, %rdx, %r10, %r8, each truncated to its C type; the result
 // goes to %rax and, in a release build, no other register changes. Unimplemented numbers
 // return -ENOSYS as compiled-out ones do on Xen, and the PV machine's own calls that this
-// version does not model yet (memory_op, mmu_update, grant tables) are model errors, not
-// -ENOSYS, so no guest passes by accident. Event channels are event-channel.ts, sched_op is
-// sched.ts, set_timer_op and the vCPU timers time.ts.
+// version does not model yet (memory_op, mmu_update) are model errors, not -ENOSYS, so no
+// guest passes by accident. Event channels are event-channel.ts, sched_op is sched.ts,
+// set_timer_op and the vCPU timers time.ts, grant_table_op grant-table.ts.
 //
 // Deliberate deviations: hypercalls are never preempted (no continuations); page types are
 // those of the builder's tables, pinning and GDT frames only: validating a new page-table
@@ -31,6 +31,7 @@ import type { Cpu } from '../../cpu/cpu.js';
 import { eventChannelOp } from './event-channel.js';
 import { schedOp, type SchedHost } from './sched.js';
 import { program, setTimerOp, vcpuTimerOp } from './time.js';
+import { grantTableOp, isGrantFrame, type GrantHost } from './grant-table.js';
 
 const TWO32 = 4294967296;
 const DOMID_SELF = 0x7ff0;
@@ -51,7 +52,7 @@ type Result = number | 'ended' | 'iret';
 
 /** The host side the hypercalls reach beyond the domain: the consoles, the peers of event
  *  channels (event-channel.ts) and their deferred work (sched.ts). */
-export interface HypercallHost extends SchedHost {
+export interface HypercallHost extends SchedHost, GrantHost {
   /** dom0's console_io writes: the run's console. */
   consoleWrite(bytes: Uint8Array): void;
   /** The machine address of the domain's shared_info page. */
@@ -62,6 +63,9 @@ export interface HypercallHost extends SchedHost {
   readonly domainFrames: [number, number];
   /** Make the guest GDT frames `mfns` (at most 14) vCPU 0's GDT (pv_set_gdt), or none. */
   setGdtFrames(mfns: number[]): void;
+  /** The other domains' deferred work (backend-domain.ts), run while the vCPU gives up the
+   *  CPU; true if any of them did something. */
+  runPeers(): boolean;
 }
 
 export interface PageType {
@@ -133,7 +137,8 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
-    case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.event_channel_op_compat:
+    case Hc.grant_table_op: return grantTableOp(d, host, u32(0), ptr(1), u32(2));
+    case Hc.mmu_update: case Hc.memory_op: case Hc.event_channel_op_compat:
     case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain: case Hc.set_debugreg: case Hc.get_debugreg:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
@@ -540,7 +545,7 @@ function updateVaMapping(d: PvDomain, host: HypercallHost, a: Args): number {
     else if ((hi & (1 << 20)) === 0) lo |= PTE.G;
     const mfn = (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12);
     const [first, end] = host.domainFrames;
-    const own = (mfn >= first && mfn < end) || mfn === host.sharedInfo / PAGE;
+    const own = (mfn >= first && mfn < end) || mfn === host.sharedInfo / PAGE || isGrantFrame(host.grants, mfn);
     if (!own) return mfn * PAGE >= d.mem.size ? (d.state.dom0 ? 0 : -Errno.EPERM) : -Errno.EBUSY;
     if ((lo & PTE.RW) !== 0 && host.pageTypes.has(mfn)) return -Errno.EBUSY;
   }
