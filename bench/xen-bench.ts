@@ -6,6 +6,10 @@
 //      the hypercall page's SYSCALL, SYSRET to user mode) and two host entry calls;
 //  (b) hypercall round trips: HYPERVISOR_xen_version(XENVER_version) from the guest kernel
 //      through the hypercall page; two transitions (SYSCALL, SYSRET);
+//  (e) event-channel round trips (issue 20, point 7): EVTCHNOP_send on an IPI channel of the
+//      sending vCPU with events unmasked -> Xen's exit path bounces to the event callback ->
+//      HYPERVISOR_iret -> back after the send; four transitions (SYSCALL, SYSRET to the
+//      callback, SYSCALL, IRETQ);
 // beside (c) getpid() round trips of the Linux-style kernel on native/idt (guests/linux-entry,
 // SYSCALL -> entry_SYSCALL_64 -> SYSRET: bench/syscall-bench.ts) and (d) the same loop natively
 // on this machine (syscall(SYS_getpid), gcc -O2); each as round trips per second and guest
@@ -13,14 +17,15 @@
 // ratios. The target (issue 19): a PV system call within 10× of a native getpid().
 //
 // Per round trip, as everywhere in `npm run bench`: images built with N and with 0 round trips
-// (pv-bench: PV_BENCH_SYSCALLS / PV_BENCH_HYPERCALLS; both loops always run, 0 times or more, so
-// the images differ only in the counts), each run timed whole, best of BENCH_REPEAT; then
+// (pv-bench: PV_BENCH_SYSCALLS / _HYPERCALLS / _EVENTS; every loop always runs, 0 times or more,
+// so the images differ only in the counts), each run timed whole, best of BENCH_REPEAT; then
 //   round trips/s = N / (t(N) - t(0)),  instructions per round trip = (insns(N) - insns(0)) / N,
 // which removes boot and shutdown. The guest checks that its kernel counted N calls and the
 // results, and the harness checks the transitions per round trip (4 and 2), so a run that took
 // another path (an IRET exit, a fault, a bounce of something else) is not measured as this one.
 //
 // Environment: BENCH_XEN_SYSCALLS (default 100000), BENCH_XEN_HYPERCALLS (default 200000),
+// BENCH_XEN_EVENTS (default 100000),
 // BENCH_SYSCALLS (the native/idt getpid loop, default 200000), BENCH_REPEAT (best of; default 3).
 
 import { performance } from 'node:perf_hooks';
@@ -33,18 +38,23 @@ const TARGET_FACTOR = 10;
 
 interface Run { insns: number; transitions: number; seconds: number }
 
-function pvRun(syscalls: number, hypercalls: number, repeat: number): Run {
-  const img = buildGuest('pv-bench', { defines: { PV_BENCH_SYSCALLS: syscalls, PV_BENCH_HYPERCALLS: hypercalls } });
-  const what = `pv-bench (PV_BENCH_SYSCALLS=${syscalls}, PV_BENCH_HYPERCALLS=${hypercalls}) on ${PROFILE} --dom0`;
+/** pv-bench's loop counts (its PV_BENCH_* defines); a loop not named runs 0 times. */
+interface Counts { SYSCALLS?: number; HYPERCALLS?: number; EVENTS?: number }
+const LOOPS = ['SYSCALLS', 'HYPERCALLS', 'EVENTS'] as const;
+
+function pvRun(counts: Counts, repeat: number): Run {
+  const defines = Object.fromEntries(LOOPS.map((k) => [`PV_BENCH_${k}`, counts[k] ?? 0]));
+  const img = buildGuest('pv-bench', { defines });
+  const what = `pv-bench (${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(', ')}) on ${PROFILE} --dom0`;
   let best = Infinity, insns = -1, transitions = 0;
   for (let i = 0; i < repeat; i++) {
     const t0 = performance.now();
     const r = runImage(img, { profile: PROFILE, dom0: true });
     const s = (performance.now() - t0) / 1000;
     if (r.verdict !== 'success') throw new Error(`${what}: ${r.verdict}: ${r.reason}`);
-    if (!r.console.includes(`pvbench.syscall.kernel_count: ${syscalls}\n`) || !r.console.includes(`pvbench.hypercall.round_trips: ${hypercalls}\n`)) {
-      throw new Error(`${what} did not report its round trips`);
-    }
+    const reported = [`pvbench.syscall.kernel_count: ${counts.SYSCALLS ?? 0}\n`, `pvbench.hypercall.round_trips: ${counts.HYPERCALLS ?? 0}\n`,
+      `pvbench.events.upcalls: ${counts.EVENTS ?? 0}\n`];
+    if (!reported.every((l) => r.console.includes(l))) throw new Error(`${what} did not report its round trips`);
     if (insns >= 0 && r.instructions !== insns) throw new Error(`${what} is not deterministic`);
     insns = r.instructions;
     transitions = r.transitions;
@@ -61,17 +71,19 @@ function rate(base: Run, run: Run, n: number, transitionsPerTrip: number, what: 
   return { rate: n / seconds, perTrip: (run.insns - base.insns) / n, seconds };
 }
 
-export function xenBench(syscalls: number, hypercalls: number, nativeSyscalls: number, repeat: number): void {
-  if (syscalls < 1 || hypercalls < 1) throw new Error('BENCH_XEN_SYSCALLS and BENCH_XEN_HYPERCALLS must be at least 1');
+export function xenBench(syscalls: number, hypercalls: number, events: number, nativeSyscalls: number, repeat: number): void {
+  if (syscalls < 1 || hypercalls < 1 || events < 1) throw new Error('BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS and BENCH_XEN_EVENTS must be at least 1');
   const line = (label: string, m: Rate): string =>
     `  ${label}: ${(m.rate / 1e6).toFixed(3)} M round trips/s (${m.perTrip.toFixed(1)} guest instructions per round trip,` +
     ` ${(1e6 / m.rate).toFixed(2)} µs each, ${m.seconds.toFixed(3)} s)`;
-  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE}, ${syscalls} system calls, ${hypercalls} hypercalls; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
-  const base = pvRun(0, 0, repeat);
-  const pv = rate(base, pvRun(syscalls, 0, repeat), syscalls, 4, 'PV system call');
+  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE}, ${syscalls} system calls, ${hypercalls} hypercalls, ${events} event sends; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
+  const base = pvRun({}, repeat);
+  const pv = rate(base, pvRun({ SYSCALLS: syscalls }, repeat), syscalls, 4, 'PV system call');
   console.log(line('(a) xen/idt, PV syscall: user -> callback -> HYPERVISOR_iret', pv));
-  const hc = rate(base, pvRun(0, hypercalls, repeat), hypercalls, 2, 'hypercall');
+  const hc = rate(base, pvRun({ HYPERCALLS: hypercalls }, repeat), hypercalls, 2, 'hypercall');
   console.log(line('(b) xen/idt, hypercall xen_version via the page        ', hc));
+  const ev = rate(base, pvRun({ EVENTS: events }, repeat), events, 4, 'event channel');
+  console.log(line('(e) xen/idt, EVTCHNOP_send -> upcall -> HYPERVISOR_iret', ev));
   const idt = getpidRoundTrips('native/idt', nativeSyscalls, repeat);
   console.log(line('(c) native/idt, getpid(): SYSCALL -> SYSRET           ', idt));
   let native: number | null = null;
@@ -83,6 +95,7 @@ export function xenBench(syscalls: number, hypercalls: number, nativeSyscalls: n
   }
   console.log(`  PV syscall / native/idt getpid: ${(pv.rate / idt.rate).toFixed(3)} of the round trips/s (${(idt.rate / pv.rate).toFixed(1)}× slower), ${(pv.perTrip / idt.perTrip).toFixed(3)} of the instructions per round trip`);
   console.log(`  hypercall / native/idt getpid: ${(hc.rate / idt.rate).toFixed(3)} of the round trips/s`);
+  console.log(`  event round trip / PV syscall: ${(ev.rate / pv.rate).toFixed(3)} of the round trips/s`);
   const verdict = (slower: number): string => `${slower.toFixed(1)}× slower: ${slower <= TARGET_FACTOR ? 'PASS' : 'BELOW'}`;
   console.log(`  target: a PV syscall within ${TARGET_FACTOR}× of native getpid(): vs Ringside's native/idt ${verdict(idt.rate / pv.rate)}` +
     (native === null ? '' : `; vs this machine natively ${verdict(native / pv.rate)}`));

@@ -64,11 +64,55 @@ pvb_hypercalls:
 2:      pop     %rbx
         ret
 
+/* u64 pvb_events(u64 n, u32 *port): n times EVTCHNOP_send on an IPI channel
+ * bound to this vCPU, events unmasked; each send comes back through pvb_upcall_entry before
+ * the next. Returns the upcalls counted. */
+        .globl pvb_events
+pvb_events:
+        push    %rbx
+        push    %r12
+        mov     %rdi, %rbx
+        mov     %rsi, %r12
+        test    %rbx, %rbx
+        jz      2f
+1:      mov     $4, %edi                /* EVTCHNOP_send */
+        mov     %r12, %rsi
+        call    HYPERCALL(__HYPERVISOR_event_channel_op)
+        dec     %rbx
+        jnz     1b
+2:      mov     pvb_upcalls(%rip), %rax
+        pop     %r12
+        pop     %rbx
+        ret
+
+/* The event callback for pvb_events (bounce frame [rcx, r11, rip, cs, rflags, rsp, ss],
+ * events masked): what a Linux-style handler does for one port — upcall_pending cleared,
+ * the selector taken, the port's pending bit cleared (evtchn_2l_set_pending raises the
+ * selector and the upcall only when the bit goes from 0 to 1) — then HYPERVISOR_iret with
+ * flags 0, whose IF restores the upcall mask to 0. */
+        .balign 64
+        .globl pvb_upcall_entry
+pvb_upcall_entry:
+        pop     %rcx
+        pop     %r11
+        push    %rax
+        movb    $0, pv_shared_info(%rip)                /* vcpu_info[0].evtchn_upcall_pending */
+        xor     %eax, %eax
+        xchg    %rax, pv_shared_info + 8(%rip)          /* evtchn_pending_sel */
+        mov     pvb_port(%rip), %eax
+        lock btr %rax, pv_shared_info + 0x800(%rip)     /* evtchn_pending[] */
+        incq    pvb_upcalls(%rip)
+        pop     %rax
+        pushq   $0
+        jmp     HYPERCALL(__HYPERVISOR_iret)
+
         /* In .bss, which starts on a page of its own: the kernel's store to pvb_count never
          * lands in a page of code (a store there would drop the page's decoded
          * instructions, as self-modifying code does, and the figure would measure that). */
         .bss
         .balign 8
-        .globl pvb_count, pvb_pid
+        .globl pvb_count, pvb_pid, pvb_upcalls, pvb_port
 pvb_count:      .quad 0
 pvb_pid:        .quad 0
+pvb_upcalls:    .quad 0
+pvb_port:       .quad 0

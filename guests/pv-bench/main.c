@@ -13,6 +13,12 @@
  * - PV_BENCH_HYPERCALLS (default 1000) HYPERVISOR_xen_version(XENVER_version) calls from
  *   the guest kernel through the hypercall page: SYSCALL, do_xen_version, SYSRET (two
  *   transitions); each returns major << 16 | minor (xen/common/kernel.c).
+ * - PV_BENCH_EVENTS (default 1000) event-channel round trips from the guest kernel with
+ *   events unmasked: EVTCHNOP_send on an IPI channel bound to vCPU 0 (bind_ipi; send ->
+ *   evtchn_port_set_pending on the sender's own vCPU: xen/common/event_channel.c), Xen's
+ *   exit path (test_all_events) bounces to the event callback, which clears the port and
+ *   returns with HYPERVISOR_iret (do_iret; Xen leaves by IRETQ) to the instruction after
+ *   the send's hypercall.
  *
  * The harness builds the image with N and with 0 of each and subtracts, so boot and
  * shutdown drop out; both loops always run (0 times or more) so the images differ only
@@ -26,11 +32,38 @@
 #ifndef PV_BENCH_HYPERCALLS
 #define PV_BENCH_HYPERCALLS 1000
 #endif
+#ifndef PV_BENCH_EVENTS
+#define PV_BENCH_EVENTS 1000
+#endif
 
-extern const char pvb_syscall_entry[];
-extern u64 pvb_count, pvb_pid;
+extern const char pvb_syscall_entry[], pvb_upcall_entry[];
+extern u64 pvb_count, pvb_pid, pvb_upcalls, pvb_port;
 u64 pvb_user_loop(u64 n);
 u64 pvb_hypercalls(u64 n);
+u64 pvb_events(u64 n, u32 *port);
+
+static void event_round_trips(u64 n)
+{
+    struct evtchn_bind_ipi ipi = { .vcpu = 0 };
+    long rc = hypercall_event_channel_op(EVTCHNOP_bind_ipi, &ipi);
+
+    if (rc)
+        test_abort("EVTCHNOP_bind_ipi: %ld", rc);
+    pvb_port = ipi.port;
+    struct callback_register cb = { .type = CALLBACKTYPE_event, .address = (u64)(uintptr_t)pvb_upcall_entry };
+    rc = hypercall_callback_op(CALLBACKOP_register, &cb);
+    if (rc)
+        test_abort("callback_op(register, event): %ld", rc);
+    pv_evtchn_mask[ipi.port / 64] &= ~(1ull << (ipi.port % 64));
+    u32 port = ipi.port;
+    pv_vcpu0->evtchn_upcall_mask = 0;
+    u64 upcalls = pvb_events(n, &port);
+    pv_vcpu0->evtchn_upcall_mask = 1;
+    printk("pvbench.events.round_trips: %lu\n", n);
+    printk("pvbench.events.upcalls: %lu\n", upcalls);
+    if (upcalls != n)
+        test_fail("%lu upcalls for %lu sends", upcalls, n);
+}
 
 static void set_syscall_callback(const char *entry)
 {
@@ -64,4 +97,6 @@ void test_main(void)
     printk("pvbench.hypercall.result_is_version: %d\n", last == (h ? (u64)version : 0));
     if (last != (h ? (u64)version : 0))
         test_fail("the last xen_version returned 0x%lx, not 0x%lx", last, (u64)version);
+
+    event_round_trips(PV_BENCH_EVENTS);
 }
