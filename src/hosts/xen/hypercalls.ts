@@ -20,7 +20,7 @@ import { NMI } from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import type { Ring0 } from './entry.js';
 import { doIret } from './iret.js';
-import { XEN_MAJOR, XEN_MINOR } from './priv-op.js';
+import { readDebugreg, setDebugreg, XEN_MAJOR, XEN_MINOR } from './priv-op.js';
 import { RAX, RDI, RSI, RDX, R10, R8, canonical, joined, type GuestRegs } from './regs.js';
 import { PAGE, PTE } from './address-space.js';
 import { loadSegment, swapGsBase } from '../../cpu/segments.js';
@@ -124,8 +124,10 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
+    case Hc.set_debugreg: return setDebugreg(d, u32(0), a.lo[1], a.hi[1]); // int reg, as set_debugreg's unsigned int
+    case Hc.get_debugreg: return readDebugreg(d, u32(0)) ?? -Errno.ENODEV;
     case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.set_timer_op: case Hc.event_channel_op_compat:
-    case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain: case Hc.set_debugreg: case Hc.get_debugreg:
+    case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
     default:
