@@ -20,6 +20,7 @@ import { NMI } from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import type { Ring0 } from './entry.js';
 import { doIret } from './iret.js';
+import { doSysctl } from './sysctl.js';
 import { readDebugreg, setDebugreg, XEN_MAJOR, XEN_MINOR } from './priv-op.js';
 import { RAX, RDI, RSI, RDX, R10, R8, canonical, joined, type GuestRegs } from './regs.js';
 import { PAGE, PTE } from './address-space.js';
@@ -117,7 +118,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     }
     case Hc.multicall: return inMulticall ? -Errno.EINVAL : multicall(x, host, regs, ptr(0), joined(a.lo[1], a.hi[1]));
     case Hc.physdev_op: return physdevOp(d, i32(0), ptr(1));
-    case Hc.sysctl: return sysctl(d, ptr(0));
+    case Hc.sysctl: return doSysctl(d, ptr(0));
     case Hc.event_channel_op: return eventChannelOp(d, host, i32(0), ptr(1));
     case Hc.vcpu_op: return vcpuOp(d, host, i32(0), u32(1), ptr(2));
     case Hc.mmuext_op: return mmuextOp(d, host, ptr(0), u32(1), ptr(2), u32(3));
@@ -340,15 +341,6 @@ function physdevOp(d: PvDomain, cmd: number, arg: number): number {
   }
   if (cmd === 7) return d.cpu.modelError('Xen model: PHYSDEVOP_set_iobitmap is not modelled yet');
   return d.cpu.modelError(`Xen model: PHYSDEVOP ${cmd} is not modelled`);
-}
-
-/** do_sysctl: the interface version is checked before privilege. */
-function sysctl(d: PvDomain, arg: number): number {
-  const b = d.copyFromGuest(arg, 136);
-  if (b === null) return -Errno.EFAULT;
-  if (new DataView(b.buffer).getUint32(4, true) !== 0x16) return -Errno.EACCES;
-  if (!d.state.dom0) return -Errno.EPERM;
-  return d.cpu.modelError('Xen model: sysctl operations for dom0 are not modelled');
 }
 
 /** EVTCHNOP_send (and the rest of event_channel_op as model errors until the PV machine's
