@@ -25,7 +25,7 @@ import { Msr } from '../../cpu/msrs.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import { archSetCr2, DR6_DEFAULT, guestKernelMode, injectDebug, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
-import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
+import { RAX, RCX, RDX, RBX, RSP, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
 
 const RF = 0x10000, TF = 0x100;
@@ -107,7 +107,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
     if (op2 === 0x20 || op2 === 0x22 || op2 === 0x21 || op2 === 0x23) {
       len++;
       if (!kernel) out = 'gp';
-      else out = movCrDr(d, op2, insn[k + 2], rex);
+      else out = movCrDr(d, regs, op2, insn[k + 2], rex);
     } else if (op2 === 0x06) {
       // CLTS: CR0.TS cleared.
       if (!kernel) out = 'gp';
@@ -210,14 +210,18 @@ function portIo(d: PvDomain, kernel: boolean, op: number, opsize: boolean): Outc
   return 'done';
 }
 
-function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome {
+function movCrDr(d: PvDomain, regs: GuestRegs, op2: number, modrm: number, rex: number): Outcome {
   const cpu = d.cpu;
   const v = d.state.virt;
   // REX.R selects CR8-CR15 / DR8-DR15 (CR8: #GP for PV; DR8+: #UD), REX.B r8-r15.
   const reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = (modrm & 7) | ((rex & 1) << 3);
   if (reg > 7 && (op2 === 0x21 || op2 === 0x23)) return 'ud';
   const toGuest = op2 === 0x20 || op2 === 0x21;
-  const set = (lo: number, hi: number): void => { cpu.regLo[rm] = lo; cpu.regHi[rm] = hi; };
+  // The guest's %rsp is the frame's (the CPU's is Xen's stack by now).
+  const set = (lo: number, hi: number): void => {
+    if (rm === RSP) { regs.rspLo = lo; regs.rspHi = hi; } else { cpu.regLo[rm] = lo; cpu.regHi[rm] = hi; }
+  };
+  const lo = rm === RSP ? regs.rspLo : cpu.regLo[rm], hi = rm === RSP ? regs.rspHi : cpu.regHi[rm];
   if (op2 === 0x20) {
     switch (reg) {
       case 0: set((XEN_CR0 & ~CR0_TS) | v.cr0Ts, 0); return 'done';
@@ -228,7 +232,6 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
     }
   }
   if (op2 === 0x22) {
-    const lo = cpu.regLo[rm], hi = cpu.regHi[rm];
     switch (reg) {
       case 0:
         if (hi !== 0 || ((lo ^ XEN_CR0) & ~CR0_TS) !== 0) return 'gp';
@@ -254,7 +257,7 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
     set((val - hi * TWO32) | 0, hi | 0);
     return 'done';
   }
-  const rc = setDebugreg(d, reg, cpu.regLo[rm], cpu.regHi[rm]);
+  const rc = setDebugreg(d, reg, lo, hi);
   return rc === 0 ? 'done' : rc === -ENODEV ? 'ud' : 'gp';
 }
 
