@@ -35,7 +35,7 @@ const TWO32 = 4294967296;
 /** Xen's CR0 while a PV guest runs: PG|AM|WP|NE|ET|MP|PE (trampoline.S). */
 export const XEN_CR0 = 0x80050033 | 0;
 const CR0_TS = 8;
-const CR4_TSD = 4, CR4_DE = 8;
+const CR4_TSD = 4, CR4_DE = 8, CR4_FSGSBASE = 0x10000;
 /** CR4 bits a PV guest controls (PV_CR4_GUEST_MASK) and the host bits it sees (…_VISIBLE_MASK). */
 const CR4_GUEST = 0x4 | 0x8 | 0x10000 | 0x40000; // TSD | DE | FSGSBASE | OSXSAVE
 export const CR4_VISIBLE = 0x20 | 0x40 | 0x200 | 0x400; // PAE | MCE | OSFXSR | OSXMMEXCPT
@@ -242,8 +242,9 @@ function movCrDr(d: PvDomain, regs: GuestRegs, op2: number, modrm: number, rex: 
       case 4:
         v.cr4 = (lo & CR4_GUEST & guestCr4Allowed(d)) | CR4_VISIBLE;
         // pv_make_cr4: the hardware's TSD is the guest's (no vtsc), so RDTSC traps to Xen
-        // once the guest asks for it.
-        cpu.cr4 = (cpu.cr4 & ~CR4_TSD) | (v.cr4 & CR4_TSD);
+        // once the guest asks for it; so is FSGSBASE (Xen's own CR4 has it where the CPU
+        // does, and "we must not have CR4.FSGSBASE set behind the back of a 64bit PV kernel").
+        cpu.cr4 = (cpu.cr4 & ~(CR4_TSD | CR4_FSGSBASE)) | (v.cr4 & (CR4_TSD | CR4_FSGSBASE));
         return 'done';
       default: return 'gp';
     }
