@@ -39,6 +39,33 @@ describe('guest breakpoints', () => {
   });
 });
 
+describe('FSGSBASE for a PV kernel', () => {
+  // pv_make_cr4: hardware CR4.FSGSBASE is the guest's virtual one (the CPU has FSGSBASE, so
+  // Xen's own CR4 does); SDM RDFSBASE/WRFSBASE: #UD unless CR4.FSGSBASE = 1.
+  const body = (enable: boolean): string => `
+        mov     %cr4, %rax
+        ${enable ? 'or      $0x10000, %eax' : ''}
+        mov     %rax, %cr4
+        mov     %cr4, %rbp
+        movabs  $0x123456789000, %rax
+        wrfsbase %rax
+        rdfsbase %rbx
+${shutdown(0)}`;
+
+  it('RDFSBASE / WRFSBASE work once the kernel sets CR4.FSGSBASE, and the virtual CR4 shows it', () => {
+    const r = runImage(buildPvImage(body(true)), { profile: 'xen/idt', maxInsns: 1e6 });
+    assert.match(r.reason, /SCHEDOP_shutdown: poweroff/);
+    assert.equal(r.registers.rbx, '0x0000123456789000');
+    assert.equal(BigInt(r.registers.rbp) & 0x10000n, 0x10000n);
+  });
+
+  it('and are #UD before (the bounce finds no handler: Xen crashes the domain)', () => {
+    const r = runImage(buildPvImage(body(false)), { profile: 'xen/idt', maxInsns: 1e6 });
+    assert.equal(r.verdict, 'crash');
+    assert.match(r.hostLog, /Unhandled: vec 6, #UD/);
+  });
+});
+
 /** A sysctl (hypercall 35) on a struct in .data: `words` are its first 32-bit words, the
  *  rest zero, with a name "foo" whose handle is at byte `nameAt` (size 4); the result in
  *  %rbx. */
