@@ -125,7 +125,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.update_va_mapping: return updateVaMapping(d, host, a);
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
-    case Hc.set_debugreg: return setDebugreg(d, u32(0), a.lo[1], a.hi[1]); // int reg, as set_debugreg's unsigned int
+    case Hc.set_debugreg: return setDebugreg(d, u32(0), a.lo[1], a.hi[1]); // do_set_debugreg's int reg, read as set_debugreg's unsigned int
     case Hc.get_debugreg: return readDebugreg(d, u32(0)) ?? -Errno.ENODEV;
     case Hc.mmu_update: case Hc.memory_op: case Hc.grant_table_op: case Hc.set_timer_op: case Hc.event_channel_op_compat:
     case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain:
