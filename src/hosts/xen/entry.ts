@@ -19,10 +19,17 @@
 //   arrives from ring 0; as Xen's pre-exception table does, it is handled as that exception
 //   taken by the guest context being restored.
 //
+// - #DB in Xen's own context (handle_DB, !guest_mode): a data breakpoint held by a MOV SS /
+//   POP SS shadow over the SYSCALL, INT n or exception that entered Xen arrives at Xen's
+//   entry point, on its IST stack (XSA-260). DR6 is reset, a warning logged, and Xen returns
+//   to where it was: the guest never sees that #DB. (An instruction breakpoint cannot match
+//   in Xen: set_debugreg keeps DR0-DR3 out of Xen's range.)
+//
 // Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
 // #NM (the model has no FPU state to switch lazily); any other fault in Xen's own context,
-// a #DB there included; interrupts at vectors 0x20-0xff other than 0x80 and Xen's own timer
-// (LOCAL_TIMER_VECTOR, time.ts): there are no devices.
+// a single-step #DB there included (the SYSENTER path's TF); interrupts at
+// vectors 0x20-0xff other than 0x80 and Xen's own timer (LOCAL_TIMER_VECTOR, time.ts): there
+// are no devices.
 
 import type { Cpu } from '../../cpu/cpu.js';
 import * as V from '../../arch/vectors.js';
@@ -38,7 +45,7 @@ import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js'
 import { vectorEntry } from './descriptor-tables.js';
 import { LOCAL_TIMER_VECTOR } from './time.js';
 
-const IF = 0x200;
+const IF = 0x200, TF = 0x100;
 const TWO32 = 4294967296;
 const X86_XEC_IDT = 2;
 
@@ -159,6 +166,7 @@ function exception(x: Ring0, vector: number): void {
   const cpu = x.d.cpu;
   const { regs: frame, fromXen } = readFrame(cpu, vector);
   let regs = frame;
+  if (fromXen && vector === V.DB) return debugInXen(x, frame);
   if (fromXen) {
     // The exit's IRETQ faulted: the guest context it was restoring takes the exception.
     if (x.exiting === null) cpu.modelError(`Xen model: ${vectorName(vector)} in Xen's own context at ${hex(ripOf(frame))}`);
@@ -167,6 +175,21 @@ function exception(x: Ring0, vector: number): void {
   }
   handleException(x, regs, vector);
   exitToGuest(x, regs);
+}
+
+/** handle_DB for a #DB taken in Xen's context: PENDING_DBG from DR6, DR6 reset, noted, and
+ *  back by IRETQ to the interrupted Xen code (the frame the CPU pushed on the IST stack). */
+function debugInXen(x: Ring0, frame: GuestRegs): void {
+  const d = x.d;
+  const cpu = d.cpu;
+  const dbg = (cpu.drLo[6] ^ DR6_DEFAULT) >>> 0;
+  cpu.drLo[6] = DR6_DEFAULT;
+  cpu.drHi[6] = 0;
+  if ((frame.rflags & TF) !== 0) return cpu.modelError(`Xen model: a single-step #DB in Xen's own context at ${hex(ripOf(frame))} is not modelled`);
+  const rip = ripOf(frame);
+  const name = cpu.hostEntries.at(rip)?.name ?? '?';
+  d.log(`(XEN) d${d.state.dom0 ? 0 : 1}v0 Hit #DB in Xen context: ${frame.cs.toString(16).padStart(4, '0')}:${hex16(frame.ripLo, frame.ripHi)} [${name}], stk ${frame.ss.toString(16).padStart(4, '0')}:${hex16(frame.rspLo, frame.rspHi)}, dbg ${dbg.toString(16)}`);
+  cpu.hostEntries.leave('iretq');
 }
 
 /** The C handlers for an exception taken by guest code (traps.c). */
@@ -251,4 +274,9 @@ function int80(x: Ring0): void {
 
 function hex(v: number): string {
   return '0x' + (v < 0 ? BigInt(v) + (1n << 64n) : BigInt(v)).toString(16);
+}
+
+/** printk's %p of a 64-bit value in halves: 16 hex digits. */
+function hex16(lo: number, hi: number): string {
+  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 }

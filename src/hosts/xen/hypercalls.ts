@@ -21,7 +21,8 @@ import { NMI } from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import type { Ring0 } from './entry.js';
 import { doIret } from './iret.js';
-import { XEN_MAJOR, XEN_MINOR } from './priv-op.js';
+import { doSysctl } from './sysctl.js';
+import { readDebugreg, setDebugreg, XEN_MAJOR, XEN_MINOR } from './priv-op.js';
 import { RAX, RDI, RSI, RDX, R10, R8, canonical, joined, type GuestRegs } from './regs.js';
 import { PAGE, PTE } from './address-space.js';
 import { loadSegment, swapGsBase } from '../../cpu/segments.js';
@@ -124,7 +125,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     }
     case Hc.multicall: return inMulticall ? -Errno.EINVAL : multicall(x, host, regs, ptr(0), joined(a.lo[1], a.hi[1]));
     case Hc.physdev_op: return physdevOp(d, i32(0), ptr(1));
-    case Hc.sysctl: return sysctl(d, ptr(0));
+    case Hc.sysctl: return doSysctl(d, ptr(0));
     case Hc.event_channel_op: {
       const cmd = i32(0);
       const rc = eventChannelOp(d, host, cmd, ptr(1));
@@ -138,8 +139,10 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
     case Hc.grant_table_op: return grantTableOp(d, host, u32(0), ptr(1), u32(2));
+    case Hc.set_debugreg: return setDebugreg(d, u32(0), a.lo[1], a.hi[1]); // do_set_debugreg's int reg, read as set_debugreg's unsigned int
+    case Hc.get_debugreg: return readDebugreg(d, u32(0)) ?? -Errno.ENODEV;
     case Hc.mmu_update: case Hc.memory_op: case Hc.event_channel_op_compat:
-    case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain: case Hc.set_debugreg: case Hc.get_debugreg:
+    case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
     default:
@@ -320,15 +323,6 @@ function physdevOp(d: PvDomain, cmd: number, arg: number): number {
   }
   if (cmd === 7) return d.cpu.modelError('Xen model: PHYSDEVOP_set_iobitmap is not modelled yet');
   return d.cpu.modelError(`Xen model: PHYSDEVOP ${cmd} is not modelled`);
-}
-
-/** do_sysctl: the interface version is checked before privilege. */
-function sysctl(d: PvDomain, arg: number): number {
-  const b = d.copyFromGuest(arg, 136);
-  if (b === null) return -Errno.EFAULT;
-  if (new DataView(b.buffer).getUint32(4, true) !== 0x16) return -Errno.EACCES;
-  if (!d.state.dom0) return -Errno.EPERM;
-  return d.cpu.modelError('Xen model: sysctl operations for dom0 are not modelled');
 }
 
 function vcpuOp(d: PvDomain, host: HypercallHost, cmd: number, vcpuid: number, arg: number): number {

@@ -8,19 +8,24 @@
 // On success RIP moves past the instruction and RF is cleared. The forced-emulation prefix
 // `ud2; .ascii "xen"; cpuid` arrives as #UD and always gives Xen's CPUID policy.
 //
+// Debug registers go through set_debugreg (shared with the hypercall): DR0-DR3, DR6 and DR7
+// reach the CPU's own registers, which then break as hardware does (cpu/debug.ts); I/O
+// breakpoints are Xen's to emulate, on the port I/O it emulates.
+//
 // Deliberate deviations (each a model error, never a guess): INS/OUTS, XSETBV, the I/O
-// bitmap (PHYSDEVOP_set_iobitmap), MOV to CR3, debug registers that would arm a breakpoint
-// (DR7 enables), and prefixes other than REX/operand size on an emulated instruction. Port I/O that Xen would perform on
+// bitmap (PHYSDEVOP_set_iobitmap), MOV to CR3, and prefixes other than REX/operand size on
+// an emulated instruction. Port I/O that Xen would perform on
 // real hardware for dom0 reads all ones and drops writes: no device sits behind the model's
 // Xen. CPUID's policy for leaves below 0x40000000 is the modelled CPU's CPUID with the PV
 // masks below (cpu-policy.c), not every host-dependent detail.
 
 import { cpuid } from '../../cpu/cpuid.js';
+import { armBreakpoints } from '../../cpu/debug.js';
 import { Msr } from '../../cpu/msrs.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import { archSetCr2, DR6_DEFAULT, guestKernelMode, injectDebug, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
-import { RAX, RCX, RDX, RBX, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
+import { RAX, RCX, RDX, RBX, RSP, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
 
 const RF = 0x10000, TF = 0x100;
@@ -30,7 +35,7 @@ const TWO32 = 4294967296;
 /** Xen's CR0 while a PV guest runs: PG|AM|WP|NE|ET|MP|PE (trampoline.S). */
 export const XEN_CR0 = 0x80050033 | 0;
 const CR0_TS = 8;
-const CR4_TSD = 4;
+const CR4_TSD = 4, CR4_DE = 8, CR4_FSGSBASE = 0x10000;
 /** CR4 bits a PV guest controls (PV_CR4_GUEST_MASK) and the host bits it sees (…_VISIBLE_MASK). */
 const CR4_GUEST = 0x4 | 0x8 | 0x10000 | 0x40000; // TSD | DE | FSGSBASE | OSXSAVE
 export const CR4_VISIBLE = 0x20 | 0x40 | 0x200 | 0x400; // PAE | MCE | OSFXSR | OSXMMEXCPT
@@ -45,10 +50,12 @@ export interface VirtualRegs {
   dr: number[];
   dr6: number;
   dr7: number;
+  /** arch.pv.dr7_emul: the enables of I/O breakpoints, which Xen emulates. */
+  dr7Emul: number;
 }
 
 export function newVirtualRegs(): VirtualRegs {
-  return { cr0Ts: 0, cr4: CR4_VISIBLE, dr: [0, 0, 0, 0], dr6: DR6_DEFAULT >>> 0, dr7: 0x400 };
+  return { cr0Ts: 0, cr4: CR4_VISIBLE, dr: [0, 0, 0, 0], dr6: DR6_DEFAULT >>> 0, dr7: 0x400, dr7Emul: 0 };
 }
 
 type Outcome = 'done' | 'gp' | 'ud' | 'decline';
@@ -83,11 +90,14 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   const op = insn[k];
   let len = k + 1;
   let out: Outcome;
+  let bpmatch = 0;
   if (op === 0xfa || op === 0xfb) {
     // CLI/STI: a no-op when the virtual IOPL allows it; the event mask is not changed.
     out = ioplOk(d, kernel) ? 'done' : 'decline';
   } else if (op === 0xe4 || op === 0xe5 || op === 0xe6 || op === 0xe7 || op === 0xec || op === 0xed || op === 0xee || op === 0xef) {
+    const port = op < 0xe8 ? insn[k + 1] : cpu16(d, RDX);
     out = portIo(d, kernel, op, opsize);
+    if (out === 'done') bpmatch = ioBreakpoints(d, port, (op & 1) === 0 ? 1 : opsize ? 2 : 4);
     if (op < 0xe8) len++;
   } else if (op === 0x6c || op === 0x6d || op === 0x6e || op === 0x6f) {
     return d.cpu.modelError('Xen model: INS/OUTS emulation for a PV guest is not modelled');
@@ -97,7 +107,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
     if (op2 === 0x20 || op2 === 0x22 || op2 === 0x21 || op2 === 0x23) {
       len++;
       if (!kernel) out = 'gp';
-      else out = movCrDr(d, op2, insn[k + 2], rex);
+      else out = movCrDr(d, regs, op2, insn[k + 2], rex);
     } else if (op2 === 0x06) {
       // CLTS: CR0.TS cleared.
       if (!kernel) out = 'gp';
@@ -125,7 +135,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   if (out === 'ud') { injectEvent(d, regs, tb, V.UD, null); return true; }
   if (d.ended) return true;
   // CLI and STI finish in the emulator's validate hook: no single-step trap after them.
-  instructionDone(d, regs, tb, rip + len, op !== 0xfa && op !== 0xfb);
+  instructionDone(d, regs, tb, rip + len, op !== 0xfa && op !== 0xfb, bpmatch);
   return true;
 }
 
@@ -166,12 +176,18 @@ function whitelisted(insn: Uint8Array, k: number): boolean {
   return op === 0xfa || op === 0xfb || (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) || op === 0x0f;
 }
 
-/** pv_emul_instruction_done: RIP past the instruction, RF cleared, and with TF set the
- *  single-step #DB the instruction would have raised (DR6.BS). */
-function instructionDone(d: PvDomain, regs: GuestRegs, tb: TrapBounce, next: number, step = true): void {
+/** pv_emul_instruction_done: RIP past the instruction, RF cleared, and the #DB the
+ *  instruction raised: the I/O breakpoints it matched, and with TF set the single step
+ *  (DR6.BS), reported together. */
+function instructionDone(d: PvDomain, regs: GuestRegs, tb: TrapBounce, next: number, step = true, bpmatch = 0): void {
   setRip(regs, next);
   regs.rflags &= ~RF;
-  if (step && (regs.rflags & TF) !== 0) injectDebug(d, regs, tb, DR6_BS);
+  const pending = bpmatch | (step && (regs.rflags & TF) !== 0 ? DR6_BS : 0);
+  if (pending !== 0) injectDebug(d, regs, tb, pending);
+}
+
+function cpu16(d: PvDomain, r: number): number {
+  return d.cpu.regLo[r] & 0xffff;
 }
 
 /** iopl_ok: the guest kernel counts as CPL 1 (0 with VMASST_architectural_iopl), user as 3. */
@@ -194,14 +210,18 @@ function portIo(d: PvDomain, kernel: boolean, op: number, opsize: boolean): Outc
   return 'done';
 }
 
-function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome {
+function movCrDr(d: PvDomain, regs: GuestRegs, op2: number, modrm: number, rex: number): Outcome {
   const cpu = d.cpu;
   const v = d.state.virt;
   // REX.R selects CR8-CR15 / DR8-DR15 (CR8: #GP for PV; DR8+: #UD), REX.B r8-r15.
   const reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = (modrm & 7) | ((rex & 1) << 3);
   if (reg > 7 && (op2 === 0x21 || op2 === 0x23)) return 'ud';
   const toGuest = op2 === 0x20 || op2 === 0x21;
-  const set = (lo: number, hi: number): void => { cpu.regLo[rm] = lo; cpu.regHi[rm] = hi; };
+  // The guest's %rsp is the frame's (the CPU's is Xen's stack by now).
+  const set = (lo: number, hi: number): void => {
+    if (rm === RSP) { regs.rspLo = lo; regs.rspHi = hi; } else { cpu.regLo[rm] = lo; cpu.regHi[rm] = hi; }
+  };
+  const lo = rm === RSP ? regs.rspLo : cpu.regLo[rm], hi = rm === RSP ? regs.rspHi : cpu.regHi[rm];
   if (op2 === 0x20) {
     switch (reg) {
       case 0: set((XEN_CR0 & ~CR0_TS) | v.cr0Ts, 0); return 'done';
@@ -212,7 +232,6 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
     }
   }
   if (op2 === 0x22) {
-    const lo = cpu.regLo[rm], hi = cpu.regHi[rm];
     switch (reg) {
       case 0:
         if (hi !== 0 || ((lo ^ XEN_CR0) & ~CR0_TS) !== 0) return 'gp';
@@ -223,35 +242,106 @@ function movCrDr(d: PvDomain, op2: number, modrm: number, rex: number): Outcome 
       case 4:
         v.cr4 = (lo & CR4_GUEST & guestCr4Allowed(d)) | CR4_VISIBLE;
         // pv_make_cr4: the hardware's TSD is the guest's (no vtsc), so RDTSC traps to Xen
-        // once the guest asks for it.
-        cpu.cr4 = (cpu.cr4 & ~CR4_TSD) | (v.cr4 & CR4_TSD);
+        // once the guest asks for it; so is FSGSBASE (Xen's own CR4 has it where the CPU
+        // does, and "we must not have CR4.FSGSBASE set behind the back of a 64bit PV kernel").
+        cpu.cr4 = (cpu.cr4 & ~(CR4_TSD | CR4_FSGSBASE)) | (v.cr4 & (CR4_TSD | CR4_FSGSBASE));
         return 'done';
       default: return 'gp';
     }
   }
-  // Debug registers (set_debugreg).
+  // Debug registers: x86emul_read_dr / x86emul_write_dr -> set_debugreg (-ENODEV is #UD,
+  // any other refusal #GP(0)).
   if (toGuest) {
-    if ((reg === 4 || reg === 5) && (v.cr4 & 8) !== 0) return 'ud';
-    const n = reg === 4 ? 6 : reg === 5 ? 7 : reg;
-    const val = n < 4 ? v.dr[n] : n === 6 ? v.dr6 : v.dr7;
+    const val = readDebugreg(d, reg);
+    if (val === null) return 'ud';
     const hi = Math.floor(val / TWO32);
     set((val - hi * TWO32) | 0, hi | 0);
     return 'done';
   }
-  const lo = cpu.regLo[rm], hi = cpu.regHi[rm];
-  const n = reg === 4 ? 6 : reg === 5 ? 7 : reg;
-  if (n < 4) {
-    const addr = hi * TWO32 + (lo >>> 0);
-    if (!(canonical(hi) && (addr >= 0 || addr >= HYPERVISOR_VIRT_END))) return 'gp';
-    v.dr[n] = addr;
-    return 'done';
+  const rc = setDebugreg(d, reg, lo, hi);
+  return rc === 0 ? 'done' : rc === -ENODEV ? 'ud' : 'gp';
+}
+
+const ENODEV = 19, EINVAL = 22, EPERM = 1;
+/** DR7: the enables (DR7_ACTIVE_MASK), GD, and the bits a CPU without RTM forces to zero
+ *  (X86_DR7_ZEROS | X86_DR7_RTM); DR6's bit forced to zero (X86_DR6_ZEROS). */
+const DR7_ACTIVE = 0xff, DR7_GD = 0x2000, DR7_ZEROS = 0xd800, DR7_DEFAULT = 0x400, DR6_ZEROS = 0x1000;
+const DR_IO = 2;
+
+/** x86emul_read_dr (also do_get_debugreg): the virtual register, DR7 with the emulated I/O
+ *  enables put back; null where Xen raises #UD (DR4/DR5 with CR4.DE, DR8 and up). */
+export function readDebugreg(d: PvDomain, reg: number): number | null {
+  const v = d.state.virt;
+  if ((reg === 4 || reg === 5) && (v.cr4 & CR4_DE) !== 0) return null;
+  if (reg < 4) return v.dr[reg];
+  if (reg === 4 || reg === 6) return v.dr6;
+  if (reg === 5 || reg === 7) return (v.dr7 | v.dr7Emul) >>> 0;
+  return null;
+}
+
+/** set_debugreg (pv/misc-hypercalls.c): 0 or -ENODEV (#UD) / -EINVAL / -EPERM (#GP). The
+ *  vCPU is always current, so each accepted value also goes to the hardware register; I/O
+ *  breakpoints (R/W = 10, CR4.DE) never reach hardware DR7: their enables are kept in
+ *  dr7Emul and matched by the port I/O emulation (check_guest_io_breakpoint). */
+export function setDebugreg(d: PvDomain, reg: number, lo: number, hi: number): number {
+  const cpu = d.cpu;
+  const v = d.state.virt;
+  if (reg < 4) {
+    if (!addrOk(hi)) return -EPERM; // breakpoint_addr_ok
+    v.dr[reg] = hi * TWO32 + (lo >>> 0);
+    cpu.drLo[reg] = lo; cpu.drHi[reg] = hi;
+    armBreakpoints(cpu);
+    return 0;
   }
-  if (hi !== 0) return 'gp';
-  if (n === 6) { v.dr6 = ((lo | DR6_DEFAULT) & ~0x1000) >>> 0; return 'done'; }
-  if ((lo & 0x2000) !== 0) return 'gp';
-  if ((lo & 0xff) !== 0) return cpu.modelError('Xen model: enabling a debug breakpoint from a PV guest is not modelled');
-  v.dr7 = ((lo & ~0xd000) | 0x400) >>> 0;
-  return 'done';
+  if ((reg === 4 || reg === 5) && (v.cr4 & CR4_DE) !== 0) return -ENODEV;
+  if (reg === 4 || reg === 6) {
+    if (hi !== 0) return -EINVAL; // the upper 32 bits are strictly reserved
+    // x86_adj_dr6_rsvd: the model's CPU has neither RTM nor bus-lock detection.
+    v.dr6 = ((lo | DR6_DEFAULT) & ~DR6_ZEROS) >>> 0;
+    cpu.drLo[6] = v.dr6 | 0; cpu.drHi[6] = 0;
+    return 0;
+  }
+  if (reg !== 5 && reg !== 7) return -ENODEV;
+  if (hi !== 0) return -EINVAL;
+  let value = ((lo & ~DR7_ZEROS) | DR7_DEFAULT) >>> 0; // x86_adj_dr7_rsvd
+  if ((value & DR7_GD) !== 0) return -EPERM;
+  if ((value & DR7_ACTIVE) !== 0) {
+    let ioEnable = 0;
+    for (let k = 0; k < 4; k++) {
+      if (((value >>> (16 + 4 * k)) & 3) !== DR_IO) continue;
+      if ((v.cr4 & CR4_DE) === 0) return -EPERM;
+      ioEnable |= value & (3 << (2 * k));
+    }
+    v.dr7Emul = ioEnable;
+    value = (value & ~ioEnable) >>> 0;
+    // activate_debugregs when DR7 was inactive: DR0-DR3 and DR6 are already in hardware here
+    // (every write above went there: the vCPU never leaves the CPU).
+  } else v.dr7Emul = 0;
+  v.dr7 = value;
+  cpu.drLo[7] = value | 0; cpu.drHi[7] = 0;
+  armBreakpoints(cpu);
+  return 0;
+}
+
+/** check_guest_io_breakpoint: the emulated I/O breakpoints an access of `len` bytes at `port`
+ *  matches (DR6 B0-B3). */
+function ioBreakpoints(d: PvDomain, port: number, len: number): number {
+  const v = d.state.virt;
+  if (v.dr7Emul === 0 || (v.cr4 & CR4_DE) === 0) return 0;
+  let match = 0;
+  for (let k = 0; k < 4; k++) {
+    if ((v.dr7Emul & (3 << (2 * k))) === 0) continue;
+    const width = bpWidth(v.dr7, k);
+    const start = v.dr[k] - (v.dr[k] % width);
+    if (start < port + len && start + width > port) match |= 1 << k;
+  }
+  return match;
+}
+
+/** x86_bp_width: LEN 00, 01, 11, 10 are 1, 2, 4, 8 bytes. */
+function bpWidth(dr7: number, k: number): number {
+  const raw = (dr7 >>> (16 + 4 * k + 2)) & 3;
+  return 1 << ((raw & 2) !== 0 ? raw ^ 1 : raw);
 }
 
 /** The CR4 bits the policy lets a guest set (pv_fixup_guest_cr4). */
