@@ -64,7 +64,8 @@
  *   freed and update_va_mapping of one fails (-EBUSY: no longer the guest's page).
  *   A sub-page grant (GTF_sub_page) cannot be mapped (GNTST_general_error); a copy must
  *   stay inside its page_off..page_off+length (else GNTST_general_error).  A transitive
- *   entry cannot be mapped.
+ *   entry cannot be mapped; a copy through one naming its granter itself or a domain
+ *   that does not exist is GNTST_general_error, its status word left clear.
  * - swap_grant_ref: two refs of the caller's table swap entries (and status words); a ref
  *   past the table GNTST_bad_gntref, the same ref twice a no-op, a pinned one GNTST_eagain.
  * - transfer: the frame must be the caller's and unreferenced (steal_page); a frame that
@@ -596,8 +597,12 @@ static void version2(void)
     expect("v2.sub_page_copy_before", copy(9, DOMID_SELF, 8, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
     expect("v2.sub_page_copy_after", copy(9, DOMID_SELF, 40, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
     expect_hex("v2.sub_page_status9", st[9], 0);
-    grant2(10, GTF_transitive, self, 0, 0, 0);
+    grant2(10, GTF_transitive, self, self, 0, 8);
     expect("v2.transitive_map_status", map(self, 10, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
+    expect("v2.transitive_self_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    grant2(10, GTF_transitive, self, 5, 0, 8);
+    expect("v2.transitive_absent_domain_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    expect_hex("v2.transitive_status10", st[10], 0);
 
     /* swap_grant_ref swaps entries and status words. */
     expect("v2.swap_8_9", swap(8, 9), 0);

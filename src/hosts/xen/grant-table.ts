@@ -25,8 +25,9 @@
 //
 // Deliberate deviations:
 // - Never preempted: every element of a batch is done in one go (no continuations).
-// - Transitive grants (v2: a grant of another domain's grant, usable by copy) are a model
-//   error when a copy meets one: a guest's only peer is the backend, which never makes one.
+// - Transitive grants (v2: a grant of another domain's grant, usable by copy): the checks
+//   of the entry and of the domain it names are modelled; a copy that would go on to that
+//   domain's grant is a model error (a domU's only peer, the backend, never grants one).
 // - GNTTABOP_transfer: the checks up to steal_page are modelled (a frame that is not the
 //   guest's, or still mapped or typed, is GNTST_bad_page); a page steal_page would accept
 //   leaves the guest's memory, which the model keeps as one fixed range: a model error.
@@ -219,7 +220,12 @@ export function acquireGrant(h: GrantHost, d: PvDomain, t: GrantTableState, ref:
   if (act !== undefined && act.mapper !== mapper) return fail(Gntst.general_error);
   const flags = readU16(mem, at + GRANT_ENTRY_V1.flags);
   if (act === undefined && t.version === 2 && (flags & GTF.typeMask) === GTF.transitive && !mapflag) {
-    return d.cpu.modelError('Xen model: a transitive grant (grant_entry_v2.transitive) is not modelled');
+    // acquire_grant_for_copy's transitive path: the entry's checks, then the domain it
+    // names (not the granter itself, one that exists); its status bits are undone.
+    if (readU16(mem, at + GRANT_ENTRY_V2.domid) !== mapper || (!readonly && (flags & GTF.readonly) !== 0)) return fail(Gntst.general_error);
+    const transDomid = readU16(mem, at + GRANT_ENTRY_V2.transDomid);
+    if (transDomid === t.domid || byId(h, transDomid) === null) return fail(Gntst.general_error);
+    return d.cpu.modelError('Xen model: a copy through a transitive grant (grant_entry_v2.transitive) is not modelled');
   }
   if (act === undefined || (!readonly && act.writePins === 0)) {
     const mask = GTF.typeMask | (mapflag ? GTF.sub_page : 0);
