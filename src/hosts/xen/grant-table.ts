@@ -33,7 +33,8 @@
 //   leaves the guest's memory, which the model keeps as one fixed range: a model error.
 // - Page reference counts are not kept: a frame "owned" by a domain is one of its frames;
 //   the writable-type check refuses a page Xen types as a page table or descriptor page, and
-//   a reference from a mapping is found by looking through the guest's L1 tables.
+//   a reference from a mapping or a pin is found by looking through the guest's L1 tables
+//   and the active entries.
 
 import {
   DOMID_SELF, Errno, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP, GNTTABOP_CMD_MASK, GNTTAB_COPY, GNTTAB_COPY_PTR,
@@ -276,9 +277,13 @@ function reduceStatus(d: PvDomain, t: GrantTableState, ref: number, readonly: bo
   writeU16(d.mem, at, flags);
 }
 
-/** Whether any of the guest's L1 tables maps `mfn` (each such entry holds a reference to
- *  the page, which the model finds here instead of counting). */
-function mappedByGuest(d: PvDomain, h: GrantHost, mfn: number): boolean {
+/** Whether `mfn` has a reference beyond its allocation: a grant pinned on it, or an entry
+ *  of one of the guest's L1 tables mapping it (the model finds them here instead of
+ *  counting). */
+function referenced(d: PvDomain, h: GrantHost, mfn: number): boolean {
+  for (const t of [h.grants.guest, h.grants.backend]) {
+    if (t !== null && Object.values(t.active).some((a) => a.mfn === mfn)) return true;
+  }
   const mem = d.mem;
   for (const [frame, type] of h.pageTypes) {
     if (type.type !== 'l1') continue;
@@ -613,7 +618,8 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
   else if (!targetAllowed(h, d, t)) status = Gntst.permission_denied;
   else if (nrFrames > t.maxFrames) status = Gntst.general_error;
   else {
-    if (nrFrames > t.nrFrames || (t.version === 2 && statusFramesFor(nrFrames) > t.nrStatusFrames)) growTable(d, t, nrFrames);
+    // (Xen also grows a v2 table whose status frames fall short; they never do here.)
+    if (nrFrames > t.nrFrames) growTable(d, t, nrFrames);
     for (let i = 0; i < nrFrames; i++) {
       const e = new Uint8Array(8);
       setU64(view(e), 0, t.frames[i]);
@@ -628,14 +634,14 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
 function growTable(d: PvDomain, t: GrantTableState, nrFrames: number): void {
   for (let i = t.nrFrames; i < nrFrames; i++) d.mem.fill(t.frames[i] * PAGE, PAGE, 0);
   if (t.version === 2) populateStatusFrames(d, t, nrFrames);
-  t.nrFrames = Math.max(t.nrFrames, nrFrames);
+  t.nrFrames = nrFrames;
 }
 
 /** gnttab_populate_status_frames: status frames for `nrFrames` grant frames, zeroed. */
 function populateStatusFrames(d: PvDomain, t: GrantTableState, nrFrames: number): void {
   const want = statusFramesFor(nrFrames);
   for (let i = t.nrStatusFrames; i < want; i++) d.mem.fill(t.statusFrames[i] * PAGE, PAGE, 0);
-  t.nrStatusFrames = Math.max(t.nrStatusFrames, want);
+  t.nrStatusFrames = want;
 }
 
 function querySize(d: PvDomain, h: GrantHost, uop: number, count: number): number {
@@ -683,7 +689,7 @@ function switchVersion(d: PvDomain, h: GrantHost, t: GrantTableState, version: n
   }
   if (version === 1) {
     // gnttab_unpopulate_status_frames: a status frame the guest still maps keeps a reference.
-    for (let i = 0; i < t.nrStatusFrames; i++) if (mappedByGuest(d, h, t.statusFrames[i])) return -Errno.EBUSY;
+    for (let i = 0; i < t.nrStatusFrames; i++) if (referenced(d, h, t.statusFrames[i])) return -Errno.EBUSY;
     t.nrStatusFrames = 0;
   } else populateStatusFrames(d, t, t.nrFrames);
   for (let i = 0; i < t.nrFrames; i++) mem.fill(t.frames[i] * PAGE, PAGE, 0);
@@ -771,14 +777,14 @@ function swapGrantRef(d: PvDomain, h: GrantHost, at: number): number {
 
 /** gnttab_transfer for one element, as far as steal_page: the frame (an MFN for PV) must
  *  be a valid frame (else GNTST_bad_page) that is the guest's own, not a Xen-heap page
- *  shared with it, with no reference but its allocation (not typed, not mapped): else
- *  steal_page's -EINVAL, GNTST_bad_page. */
+ *  shared with it, with no reference but its allocation (not typed, mapped or pinned):
+ *  else steal_page's -EINVAL, GNTST_bad_page. */
 function transfer(d: PvDomain, h: GrantHost, at: number): number {
   const b = d.copyFromGuest(at, GNTTAB_TRANSFER.size);
   if (b === null) return -Errno.EFAULT;
   const mfn = u64(view(b), GNTTAB_TRANSFER.mfn);
   const [first, end] = h.domainFrames;
-  const stealable = mfn >= first && mfn < end && !h.pageTypes.has(mfn) && !mappedByGuest(d, h, mfn);
+  const stealable = mfn >= first && mfn < end && !h.pageTypes.has(mfn) && !referenced(d, h, mfn);
   if (stealable) {
     return d.cpu.modelError('Xen model: GNTTABOP_transfer of a page steal_page accepts (the page leaving the guest) is not modelled');
   }
