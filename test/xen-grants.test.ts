@@ -4,15 +4,20 @@
 // uninterrupted run does (the table size, active entries, maptrack and backend state travel
 // with it); and a refused operation leaves machine memory and Xen's grant state as they were
 // (common/grant_table.c undoes the pin and the GTF_reading/GTF_writing bits it set on the
-// way: map_grant_ref's undo_out, gnttab_copy_release_buf), but for the element's status.
+// way: map_grant_ref's undo_out, gnttab_copy_release_buf), but for the element's status;
+// a refused gnttab_set_version (-EBUSY, -ERANGE: it checks before it changes anything)
+// leaves the table, its entries and its status frames as they were.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
 import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
 import type { XenHost } from '../src/hosts/xen/host.js';
-import { entryAddress, grantTableOp } from '../src/hosts/xen/grant-table.js';
-import { GNTMAP, GNTTAB_COPY, GNTTAB_MAP, GNTTAB_SETUP, GTF, GnttabOp, Gntst, DOMID_SELF, GNTCOPY_dest_gref, GNTCOPY_source_gref } from '../src/arch/xen.js';
+import { acquireGrant, entryAddress, grantTableOp } from '../src/hosts/xen/grant-table.js';
+import {
+  GNTMAP, GNTTAB_COPY, GNTTAB_MAP, GNTTAB_SETUP, GNTTAB_SWAP_GRANT_REF, GRANT_ENTRY_V2, GTF, GnttabOp, Gntst, DOMID_SELF,
+  GNTCOPY_dest_gref, GNTCOPY_source_gref, Errno,
+} from '../src/arch/xen.js';
 
 const PAGE = 4096;
 
@@ -34,6 +39,32 @@ describe('capture and restore carry grant state', () => {
         assert.equal(r.console, straight.console, `restored at ${at}`);
         assert.equal(r.instructions, straight.instructions, `restored at ${at}`);
       }
+    });
+  }
+});
+
+describe('capture and restore across a grant table version switch', () => {
+  const image = buildGuest('pv-grant');
+  for (const dom0 of [false, true]) {
+    it(`pv-grant ${dom0 ? 'as dom0' : 'as a domU'} restored while its table is version 2 ends as the uninterrupted run does`, () => {
+      const straight = runImage(image, { profile: 'xen/idt', dom0 });
+      assert.equal(straight.verdict, 'success', straight.reason);
+      // The first of 64 points where the table is v2 with its status frame (v2 maps it at once).
+      let restoredAt = -1;
+      for (let k = 1; k < 64 && restoredAt < 0; k++) {
+        const at = Math.floor((straight.instructions * k) / 64);
+        const first = bootImage(image, { profile: 'xen/idt', dom0 });
+        first.machine.run({ maxInsns: at, timeoutMs: 0 });
+        const g = (first.host as XenHost).grants.guest;
+        if (g.version !== 2 || g.nrStatusFrames === 0) continue;
+        restoredAt = at;
+        const second = restoreMachine(structuredClone(first.machine.capture()), { profile: 'xen/idt' });
+        assert.equal((second.host as XenHost).grants.guest.version, 2);
+        const r = runBooted(second, image, { profile: 'xen/idt' });
+        assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
+        assert.equal(r.console, straight.console, `restored at ${at}`);
+      }
+      assert.ok(restoredAt > 0, 'the run never had a version-2 table at the points looked at');
     });
   }
 });
@@ -119,6 +150,60 @@ describe('a refused operation changes nothing but its status', () => {
     const t = setup();
     assert.equal(op(t, GnttabOp.copy, copy(12, 8, GNTCOPY_source_gref | GNTCOPY_dest_gref, 0, 8), GNTTAB_COPY.status), Gntst.general_error);
     assert.equal(op(t, GnttabOp.copy, copy(8, 12, GNTCOPY_source_gref | GNTCOPY_dest_gref, 4090, 8), GNTTAB_COPY.status), Gntst.bad_copy_arg);
+  });
+
+  /** gnttab_set_version(version): its result; nothing but the version word written back
+   *  (the version in use) may change when it is refused. */
+  function setVersion(t: ReturnType<typeof setup>, version: number): number {
+    const { host, d, mem, uop } = t;
+    assert.ok(d.copyToGuest(uop, Uint8Array.of(version, 0, 0, 0)));
+    const lin = d.translate(uop, false);
+    const before = mem.bytes.slice();
+    const grants = structuredClone(host.grants);
+    const rc = grantTableOp(d, host, GnttabOp.set_version, uop, 1);
+    const written = new DataView(mem.bytes.buffer, lin, 4).getUint32(0, true);
+    assert.equal(written, host.grants.guest.version);
+    if (rc !== 0) {
+      const after = mem.bytes.slice();
+      after.set(before.subarray(lin, lin + 4), lin);
+      const changed = after.findIndex((b, k) => b !== before[k]);
+      assert.equal(changed, -1, `memory changed at ${changed}`);
+      assert.deepEqual(host.grants, grants);
+    }
+    return rc;
+  }
+
+  it('set_version refused: a pinned entry past the reserved ones (-EBUSY), a reserved entry v1 cannot say (-ERANGE)', () => {
+    const t = setup();
+    const g = t.host.grants.guest;
+    // Ref 12 pinned (as a map would): neither switch may happen; ref 2 pinned would not stop it.
+    assert.equal(acquireGrant(t.host, t.d, g, 12, g.domid, false, 1, true).status, Gntst.okay);
+    assert.equal(setVersion(t, 2), -Errno.EBUSY);
+    assert.equal(g.version, 1);
+    assert.equal(g.nrStatusFrames, 0);
+    delete g.active[12];
+    assert.equal(setVersion(t, 2), 0);
+    assert.equal(g.version, 2);
+    assert.equal(g.nrStatusFrames, 1);
+    // A reserved v2 entry granting a frame above 2^32 - 1 (frame is a u64 in v2).
+    const at = entryAddress(g, 3);
+    t.mem.writeU32(at + GRANT_ENTRY_V2.frame + 4, 1);
+    t.mem.writeU32(at, GTF.permit_access | (g.domid << 16));
+    assert.equal(setVersion(t, 1), -Errno.ERANGE);
+    t.mem.writeU32(at, GTF.transitive | (g.domid << 16));
+    assert.equal(setVersion(t, 1), -Errno.ERANGE);
+    assert.equal(g.version, 2);
+  });
+
+  it('swap_grant_ref of a pinned entry (GNTST_eagain) swaps nothing', () => {
+    const t = setup();
+    const g = t.host.grants.guest;
+    assert.equal(acquireGrant(t.host, t.d, g, 12, g.domid, true, 1, false).status, Gntst.okay);
+    const b = new Uint8Array(GNTTAB_SWAP_GRANT_REF.size);
+    const v = new DataView(b.buffer);
+    v.setUint32(GNTTAB_SWAP_GRANT_REF.refA, 8, true);
+    v.setUint32(GNTTAB_SWAP_GRANT_REF.refB, 12, true);
+    assert.equal(op(t, GnttabOp.swap_grant_ref, b, GNTTAB_SWAP_GRANT_REF.status), Gntst.eagain);
   });
 
   it('setup_table beyond the maximum leaves the table its size', () => {

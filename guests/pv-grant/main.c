@@ -1,5 +1,5 @@
 /*
- * pv-grant: grant tables, version 1, as a 64-bit PV guest uses them (hypercall 20,
+ * pv-grant: grant tables, versions 1 and 2, as a 64-bit PV guest uses them (hypercall 20,
  * grant_table_op), in dom0 and in a domU.
  *
  * Xen 4.17 and c447b7308b alike (xen/common/grant_table.c, xen/arch/x86/pv/grant_table.c,
@@ -50,6 +50,26 @@
  *   else since Xen 4.19 (a4a790f432, "gnttab: fully ignore zero-size copy requests"; 4.17
  *   looked the domains up first: GNTST_bad_domain for an unknown one).  The pins a copy
  *   takes are gone when it returns.
+ * - Version 2 (gnttab_set_version; opt_gnttab_max_version is 2 and dom0 and xl domUs get
+ *   it): a switch with any entry from ref 8 (GNTTAB_NR_RESERVED_ENTRIES) on pinned -EBUSY;
+ *   entries 0-7 may stay mapped and are kept across the switch (their GTF_reading /
+ *   GTF_writing move between the v1 flags and the v2 status word), every other entry is
+ *   cleared; the version in use is written back whatever the result.  v1 -> v2 allocates
+ *   the status frames (one u16 per entry, 2048 a frame: one for two table frames of 256
+ *   16-byte grant_entry_v2), which get_status_frames lists (more than there are:
+ *   GNTST_general_error) and the guest may map writable; a v2 entry's header keeps its
+ *   type and GTF_readonly and the status word says reading / writing.  v2 -> v1: a
+ *   reserved entry v1 cannot say (a frame of 32 bits or more, a transitive grant) -ERANGE;
+ *   a status frame the guest still maps -EBUSY (XSA-255); then the status frames are
+ *   freed and update_va_mapping of one fails (-EBUSY: no longer the guest's page).
+ *   A sub-page grant (GTF_sub_page) cannot be mapped (GNTST_general_error); a copy must
+ *   stay inside its page_off..page_off+length (else GNTST_general_error).  A transitive
+ *   entry cannot be mapped; a copy through one naming its granter itself or a domain
+ *   that does not exist is GNTST_general_error, its status word left clear.
+ * - swap_grant_ref: two refs of the caller's table swap entries (and status words); a ref
+ *   past the table GNTST_bad_gntref, the same ref twice a no-op, a pinned one GNTST_eagain.
+ * - transfer: the frame must be the caller's and unreferenced (steal_page); a frame that
+ *   is mapped, or not a valid frame, GNTST_bad_page.
  *
  * As a domU (start_info without SIF_INITDOMAIN) the guest is domid 1, the toolstack's
  * first domain, and has a peer: dom0, the backend (src/hosts/xen/backend-domain.ts).  Its
@@ -79,6 +99,10 @@
 #define GNTTABOP_set_version       8
 #define GNTTABOP_get_status_frames 9
 #define GNTTABOP_get_version       10
+#define GNTTABOP_swap_grant_ref    11
+#define GNTTABOP_transfer          4
+#define EBUSY 16
+#define ERANGE 34
 #define GNTTABOP_cache_flush       12
 
 #define GNTMAP_device_map      1
@@ -87,7 +111,9 @@
 #define GNTMAP_contains_pte    16
 
 #define GTF_permit_access 1
+#define GTF_transitive    3
 #define GTF_readonly      4
+#define GTF_sub_page      0x100
 
 #define GNTCOPY_source_gref 1
 #define GNTCOPY_dest_gref   2
@@ -102,6 +128,10 @@ struct gnttab_copy_ptr { u64 ref_or_gmfn; u16 domid; u16 offset; };
 struct gnttab_copy { struct gnttab_copy_ptr source, dest; u16 len; u16 flags; s16 status; };
 struct gnttab_get_status_frames { u32 nr_frames; u16 dom; s16 status; u64 frame_list; };
 struct gnttab_get_version { u16 dom; u16 pad; u32 version; };
+/* grant_entry_v2 as full_page (pad) and sub_page (page_off, length) overlay it. */
+struct grant_entry_v2 { u16 flags; u16 domid; u16 page_off; u16 length; u64 frame; };
+struct gnttab_swap_grant_ref { u32 ref_a; u32 ref_b; s16 status; };
+struct gnttab_transfer { u64 mfn; u16 domid; u32 ref; s16 status; };
 
 /* Pages: the table's first frame, where grants get mapped, what the guest grants. */
 static u8 table_va[4096] __attribute__((aligned(4096)));
@@ -110,11 +140,14 @@ static u8 map_ro[4096] __attribute__((aligned(4096)));
 static u8 map_pte[4096] __attribute__((aligned(4096)));
 static u8 spare[4096] __attribute__((aligned(4096)));
 static u8 granted[4][4096] __attribute__((aligned(4096)));
+static u8 status_va[4096] __attribute__((aligned(4096)));
 
 static bool dom0;
 static u16 self;
 static long version;
 static volatile struct grant_entry_v1 *gt = (volatile struct grant_entry_v1 *)table_va;
+static volatile struct grant_entry_v2 *gt2 = (volatile struct grant_entry_v2 *)table_va;
+static volatile u16 *st = (volatile u16 *)status_va;
 
 static long gnttab(u64 cmd, void *uop, u64 count)
 {
@@ -455,6 +488,177 @@ static void backend(void)
     expect_hex("backend.entry17_flags_after", gt[17].flags, 5);
 }
 
+static long set_version(u32 *ver, u32 want)
+{
+    *ver = want;
+    return gnttab(GNTTABOP_set_version, ver, 1);
+}
+
+static u32 get_version(void)
+{
+    struct gnttab_get_version gv = { .dom = DOMID_SELF, .version = 99 };
+    if (gnttab(GNTTABOP_get_version, &gv, 1))
+        test_fail("get_version failed");
+    return gv.version;
+}
+
+static s16 swap(u32 a, u32 b)
+{
+    struct gnttab_swap_grant_ref op = { .ref_a = a, .ref_b = b, .status = 99 };
+    long rc = gnttab(GNTTABOP_swap_grant_ref, &op, 1);
+    if (rc)
+        test_fail("swap_grant_ref: rc %ld", rc);
+    return op.status;
+}
+
+static void grant2(unsigned int ref, u16 flags, u16 domid, u16 off, u16 len, u64 frame)
+{
+    gt2[ref].domid = domid;
+    gt2[ref].page_off = off;
+    gt2[ref].length = len;
+    gt2[ref].frame = frame;
+    barrier();
+    gt2[ref].flags = flags;
+}
+
+static void version2(void)
+{
+    u32 ver;
+    granted[0][0] = 0x5a;
+    grant(8, GTF_permit_access, self, pv_mfn(granted[0]));
+    struct gnttab_map_grant_ref m = map(self, 8, GNTMAP_host_map, map_rw);
+    expect("v2.pinned_map_status", m.status, 0);
+    expect("v2.set_2_with_ref8_pinned", set_version(&ver, 2), -EBUSY);
+    expect("v2.set_2_with_ref8_pinned_version", ver, 1);
+    expect("v2.pinned_unmap_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
+
+    /* A reserved entry stays mapped across the switch. */
+    grant(2, GTF_permit_access, self, pv_mfn(granted[0]));
+    struct gnttab_map_grant_ref r = map(self, 2, GNTMAP_host_map, map_pte);
+    expect("v2.reserved_map_status", r.status, 0);
+    expect_hex("v2.reserved_v1_flags", gt[2].flags, 0x19);
+    expect("v2.set_2", set_version(&ver, 2), 0);
+    expect("v2.set_2_version", ver, 2);
+    expect("v2.get_version", get_version(), 2);
+    expect("v2.set_2_again", set_version(&ver, 2), 0);
+    struct gnttab_query_size q = { .dom = DOMID_SELF };
+    gnttab(GNTTABOP_query_size, &q, 1);
+    expect("v2.query_size_nr_frames", q.nr_frames, 2);
+    expect_hex("v2.entry2_flags", gt2[2].flags, GTF_permit_access);
+    expect("v2.entry2_domid", gt2[2].domid, self);
+    expect("v2.entry2_frame_kept", gt2[2].frame == pv_mfn(granted[0]), 1);
+    expect_hex("v2.entry4_flags_cleared", gt2[4].flags, 0);
+    if (!dom0) {
+        expect_hex("v2.entry0_flags", gt2[0].flags, GTF_permit_access);
+        expect("v2.entry0_is_console", gt2[0].frame == pv_start_info->console.domU.mfn, 1);
+        expect("v2.entry1_is_xenstore", gt2[1].frame == pv_start_info->store_mfn, 1);
+    }
+
+    u64 sframe[2] = { 0, 0 };
+    struct gnttab_get_status_frames sf = { .nr_frames = 2, .dom = DOMID_SELF, .status = 99, .frame_list = (u64)(uintptr_t)sframe };
+    gnttab(GNTTABOP_get_status_frames, &sf, 1);
+    expect("v2.get_status_frames_nr_2_status", sf.status, -1);
+    sf.nr_frames = 1;
+    sf.status = 99;
+    gnttab(GNTTABOP_get_status_frames, &sf, 1);
+    expect("v2.get_status_frames_status", sf.status, 0);
+    expect("v2.status_frame_is_new", sframe[0] != 0 && sframe[0] != pv_mfn(table_va) && sframe[0] != sframe[1], 1);
+    expect("v2.map_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), 0);
+    expect_hex("v2.status2_mapped_rw", st[2], 0x18);
+    expect("v2.reserved_unmap_status", unmap((u64)(uintptr_t)map_pte, r.handle), 0);
+    expect_hex("v2.status2_unmapped", st[2], 0);
+    expect_hex("v2.entry2_flags_unmapped", gt2[2].flags, GTF_permit_access);
+
+    /* A v2 grant: reading / writing in the status word, not the header. */
+    grant2(8, GTF_permit_access, self, 0, 0, pv_mfn(granted[0]));
+    struct gnttab_map_grant_ref ro = map(self, 8, GNTMAP_host_map | GNTMAP_readonly, map_ro);
+    expect("v2.map_ro_status", ro.status, 0);
+    expect_hex("v2.map_ro_reads", *(volatile u8 *)map_ro, 0x5a);
+    expect_hex("v2.map_ro_status8", st[8], 0x08);
+    expect_hex("v2.map_ro_entry8_flags", gt2[8].flags, GTF_permit_access);
+    m = map(self, 8, GNTMAP_host_map, map_rw);
+    expect("v2.map_rw_status", m.status, 0);
+    expect_hex("v2.map_rw_status8", st[8], 0x18);
+    expect("v2.unmap_rw_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
+    expect_hex("v2.unmap_rw_status8", st[8], 0x08);
+    expect("v2.unmap_ro_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
+    expect_hex("v2.unmap_ro_status8", st[8], 0);
+    gt2[8].flags = GTF_permit_access | GTF_readonly;
+    expect("v2.readonly_map_writable_status", map(self, 8, GNTMAP_host_map, map_rw).status, -1);
+    expect_hex("v2.readonly_map_writable_status8", st[8], 0);
+
+    /* Sub-page and transitive entries. */
+    memcpy(granted[1], "0123456789abcdefSUB-PAGE GRANT, 32 BYTES LONG!..tail", 53);
+    grant2(9, GTF_permit_access | GTF_sub_page, self, 16, 32, pv_mfn(granted[1]));
+    expect("v2.sub_page_map_status", map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
+    memset(granted[3], 0, 64);
+    expect("v2.sub_page_copy", copy(9, DOMID_SELF, 16, pv_mfn(granted[3]), DOMID_SELF, 0, 32, GNTCOPY_source_gref), 0);
+    printk("v2.sub_page_copied: %s\n", (const char *)granted[3]);
+    expect("v2.sub_page_copy_before", copy(9, DOMID_SELF, 8, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
+    expect("v2.sub_page_copy_after", copy(9, DOMID_SELF, 40, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
+    expect_hex("v2.sub_page_status9", st[9], 0);
+    grant2(10, GTF_transitive, self, self, 0, 8);
+    expect("v2.transitive_map_status", map(self, 10, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
+    expect("v2.transitive_self_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    grant2(10, GTF_transitive, self, 5, 0, 8);
+    expect("v2.transitive_absent_domain_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    expect_hex("v2.transitive_status10", st[10], 0);
+
+    /* swap_grant_ref swaps entries and status words. */
+    expect("v2.swap_8_9", swap(8, 9), 0);
+    expect_hex("v2.swap_entry8_flags", gt2[8].flags, GTF_permit_access | GTF_sub_page);
+    expect_hex("v2.swap_entry9_flags", gt2[9].flags, GTF_permit_access | GTF_readonly);
+    expect("v2.swap_entry9_frame", gt2[9].frame == pv_mfn(granted[0]), 1);
+    expect("v2.swap_same", swap(8, 8), 0);
+    expect("v2.swap_past_table", swap(8, 512), -3);
+    ro = map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro);
+    expect("v2.swapped_map_status", ro.status, 0);
+    expect_hex("v2.swapped_status9", st[9], 0x08);
+    expect("v2.swap_pinned", swap(10, 9), -12);
+    expect("v2.set_1_with_ref9_pinned", set_version(&ver, 1), -EBUSY);
+    expect("v2.set_1_with_ref9_pinned_version", ver, 2);
+    expect("v2.swapped_unmap_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
+
+    /* Back to v1: reserved entries v1 cannot say, then the mapped status frame. */
+    grant2(3, GTF_permit_access, self, 0, 0, 1UL << 32);
+    expect("v2.set_1_wide_frame", set_version(&ver, 1), -ERANGE);
+    grant2(3, GTF_transitive, self, 0, 0, 0);
+    expect("v2.set_1_transitive", set_version(&ver, 1), -ERANGE);
+    expect("v2.set_1_transitive_version", ver, 2);
+    gt2[3].flags = 0;
+    expect("v2.set_1_status_frame_mapped", set_version(&ver, 1), -EBUSY);
+    expect("v2.get_version_still", get_version(), 2);
+    expect("v2.unmap_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (pv_mfn(status_va) << 12) | 0x67, UVMF_INVLPG), 0);
+    expect("v2.set_1", set_version(&ver, 1), 0);
+    expect("v2.set_1_version", ver, 1);
+    expect("v1.get_version", get_version(), 1);
+    sf.status = 99;
+    gnttab(GNTTABOP_get_status_frames, &sf, 1);
+    expect("v1.get_status_frames_status", sf.status, -1);
+    expect("v1.map_freed_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), -EBUSY);
+    expect_hex("v1.entry2_flags", gt[2].flags, GTF_permit_access);
+    expect("v1.entry2_frame_kept", gt[2].frame == pv_mfn(granted[0]), 1);
+    expect_hex("v1.entry8_flags_cleared", gt[8].flags, 0);
+    if (!dom0) {
+        expect_hex("v1.entry0_flags", gt[0].flags, GTF_permit_access);
+        expect("v1.entry0_is_console", gt[0].frame == pv_start_info->console.domU.mfn, 1);
+    }
+
+    grant(8, GTF_permit_access, self, pv_mfn(granted[0]));
+    grant(9, GTF_permit_access | GTF_readonly, self, pv_mfn(granted[1]));
+    expect("v1.swap_8_9", swap(8, 9), 0);
+    expect_hex("v1.swap_entry8_flags", gt[8].flags, GTF_permit_access | GTF_readonly);
+    expect("v1.swap_entry8_frame", gt[8].frame == pv_mfn(granted[1]), 1);
+    expect("v1.swap_past_table", swap(8, 1024), -3);
+
+    struct gnttab_transfer tr = { .mfn = pv_mfn(granted[3]), .domid = self, .ref = 8, .status = 99 };
+    expect("transfer.mapped_rc", gnttab(GNTTABOP_transfer, &tr, 1), 0);
+    expect("transfer.mapped_status", tr.status, -9);
+    tr = (struct gnttab_transfer){ .mfn = 1UL << 40, .domid = self, .ref = 8, .status = 99 };
+    gnttab(GNTTABOP_transfer, &tr, 1);
+    expect("transfer.invalid_frame_status", tr.status, -9);
+}
+
 void test_main(void)
 {
     dom0 = (pv_start_info->flags & SIF_INITDOMAIN) != 0;
@@ -466,4 +670,5 @@ void test_main(void)
     copying();
     if (!dom0)
         backend();
+    version2();
 }

@@ -161,6 +161,13 @@ export const GTF = {
 } as const;
 /** grant_entry_v1: flags u16, domid u16, frame u32. */
 export const GRANT_ENTRY_V1 = { flags: 0, domid: 2, frame: 4, size: 8 } as const;
+/** grant_entry_v2 (16 bytes): the header (flags u16, domid u16), then full_page {pad u32,
+ *  frame u64}, sub_page {page_off u16, length u16, frame u64} or transitive {trans_domid u16,
+ *  pad u16, gref u32}. Its GTF_reading / GTF_writing are in a grant_status_t (u16) of the
+ *  status frames instead. */
+export const GRANT_ENTRY_V2 = { flags: 0, domid: 2, pageOff: 4, length: 6, transDomid: 4, gref: 8, frame: 8, size: 16 } as const;
+/** GNTTAB_NR_RESERVED_ENTRIES: the toolstack's entries kept across a version switch. */
+export const GNTTAB_NR_RESERVED_ENTRIES = 8;
 /** GNTCOPY_* flags of gnttab_copy. */
 export const GNTCOPY_source_gref = 1;
 export const GNTCOPY_dest_gref = 2;
@@ -175,3 +182,5 @@ export const GNTTAB_COPY = { source: 0, dest: 16, len: 32, flags: 34, status: 36
 export const GNTTAB_COPY_PTR = { ref: 0, domid: 8, offset: 10 } as const;
 export const GNTTAB_GET_STATUS_FRAMES = { nrFrames: 0, dom: 4, status: 6, frameList: 8, size: 16 } as const;
 export const GNTTAB_GET_VERSION = { dom: 0, version: 4, size: 8 } as const;
+export const GNTTAB_SWAP_GRANT_REF = { refA: 0, refB: 4, status: 8, size: 12 } as const;
+export const GNTTAB_TRANSFER = { mfn: 0, domid: 8, ref: 12, status: 16, size: 24 } as const;

@@ -74,6 +74,9 @@ export const STACK_PAGES = 8;
  *  which the toolstack's -1 and dom0's build both select), and the backend domain's frames. */
 export const GRANT_FRAMES_MAX = 64;
 export const BACKEND_FRAMES = 3;
+/** Grant tables v2: the status frames of a table of GRANT_FRAMES_MAX frames (256 16-byte
+ *  entries a frame, 2048 2-byte status words a status frame: grant_to_status_frames). */
+export const STATUS_FRAMES_MAX = GRANT_FRAMES_MAX / 8;
 export const IST = { mce: 1, nmi: 2, db: 3, df: 4 } as const;
 
 /** Machine frames Xen owns below the domain, and what they hold. */
@@ -89,6 +92,8 @@ export interface XenFrames {
   /** The first of GRANT_FRAMES_MAX grant-table frames, and of BACKEND_FRAMES backend frames. */
   grant: number;
   backend: number;
+  /** The first of STATUS_FRAMES_MAX frames for the guest's v2 status frames. */
+  status: number;
   stack: number;
   m2p: number;
   m2pPages: number;
@@ -106,7 +111,7 @@ export interface XenFrames {
 export function xenAreaFrames(machineFrames: number): number {
   const m2pPages = Math.ceil((machineFrames * 8) / PAGE);
   const tables = 64 + Math.ceil(m2pPages / 512);
-  return Math.ceil((0x100 + 16 + GRANT_FRAMES_MAX + BACKEND_FRAMES + STACK_PAGES + m2pPages + tables) / 512) * 512;
+  return Math.ceil((0x100 + 16 + GRANT_FRAMES_MAX + BACKEND_FRAMES + STATUS_FRAMES_MAX + STACK_PAGES + m2pPages + tables) / 512) * 512;
 }
 
 /** Lay out Xen's frames in `mem` (frames from 1 MiB up) and map them into Xen's L4 slots. */
@@ -122,6 +127,7 @@ export function buildXenArea(mem: PhysicalMemory, machineFrames: number): XenFra
   const f = {
     text: alloc(), idt: alloc(), tss: alloc(), stubs: alloc(), gdtReserved: alloc(), zero: alloc(), sharedInfo: alloc(),
     stack: alloc(STACK_PAGES), m2p: alloc(m2pPages), grant: alloc(GRANT_FRAMES_MAX), backend: alloc(BACKEND_FRAMES),
+    status: alloc(STATUS_FRAMES_MAX),
   };
   mem.fill(f.text * PAGE, PAGE, 0xcc);
   mem.fill(f.stubs * PAGE, PAGE, 0xcc);

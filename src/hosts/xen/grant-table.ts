@@ -1,4 +1,4 @@
-// Grant tables, version 1 (xen/common/grant_table.c and xen/arch/x86/pv/grant_table.c at
+// Grant tables, versions 1 and 2 (xen/common/grant_table.c and xen/arch/x86/pv/grant_table.c at
 // c447b7308b; the numbers and layouts are public/grant_table.h's, src/arch/xen.ts): hypercall
 // 20, GNTTABOP_*. A domain's table is an array of 8-byte grant_entry_v1 in frames Xen owns
 // and shares with the domain writable (Xen-heap pages: address-space.ts sets aside
@@ -14,18 +14,33 @@
 // here. Element errors are GNTST_* in each element's status; the hypercall returns 0, or
 // -EFAULT/-EINVAL/-ENOSYS as do_grant_table_op does.
 //
+// Version 2 (set_version; opt_gnttab_max_version defaults to 2 and both dom0 and an xl domU
+// get max_version 2, so neither sees -ENOSYS): 16-byte grant_entry_v2 (256 a frame), whose
+// GTF_reading / GTF_writing live in a separate u16 per entry in status frames that Xen
+// allocates (STATUS_FRAMES_MAX set aside after the backend's frames), shares with the guest
+// writable and lists with get_status_frames. A switch needs every entry from
+// GNTTAB_NR_RESERVED_ENTRIES on unpinned (-EBUSY), keeps the first 8 entries, clears the
+// rest; back to v1 frees the status frames, -EBUSY while the guest still maps one. Sub-page
+// grants (v2) bound a copy; mapping one is refused.
+//
 // Deliberate deviations:
 // - Never preempted: every element of a batch is done in one go (no continuations).
-// - Version 2 (set_version(2), which both dom0 and xl domUs may select since
-//   opt_gnttab_max_version defaults to 2), GNTTABOP_transfer (a page changing owner between
-//   domains) and swap_grant_ref are model errors.
+// - Transitive grants (v2: a grant of another domain's grant, usable by copy): the checks
+//   of the entry and of the domain it names are modelled; a copy that would go on to that
+//   domain's grant is a model error (a domU's only peer, the backend, never grants one).
+// - GNTTABOP_transfer: the checks up to steal_page are modelled (a frame that is not the
+//   guest's, or still mapped or typed, is GNTST_bad_page); a page steal_page would accept
+//   leaves the guest's memory, which the model keeps as one fixed range: a model error.
 // - Page reference counts are not kept: a frame "owned" by a domain is one of its frames;
-//   the writable-type check refuses a page Xen types as a page table or descriptor page.
+//   the writable-type check refuses a page Xen types as a page table or descriptor page, and
+//   a reference from a mapping or a pin is found by looking through the guest's L1 tables
+//   and the active entries.
 
 import {
   DOMID_SELF, Errno, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTMAP, GNTTABOP_CMD_MASK, GNTTAB_COPY, GNTTAB_COPY_PTR,
   GNTTAB_GET_STATUS_FRAMES, GNTTAB_GET_VERSION, GNTTAB_MAP, GNTTAB_QUERY_SIZE, GNTTAB_SETUP, GNTTAB_UNMAP,
-  GNTTAB_UNMAP_AND_REPLACE, GRANT_ENTRY_V1, GTF, Gntst, GnttabOp, HYPERVISOR_VIRT_END,
+  GNTTAB_NR_RESERVED_ENTRIES, GNTTAB_SWAP_GRANT_REF, GNTTAB_TRANSFER, GNTTAB_UNMAP_AND_REPLACE, GRANT_ENTRY_V1,
+  GRANT_ENTRY_V2, GTF, Gntst, GnttabOp, HYPERVISOR_VIRT_END,
 } from '../../arch/xen.js';
 import { GRANT_FRAMES_MAX, PAGE, PTE } from './address-space.js';
 import type { PvDomain } from './domain.js';
@@ -33,7 +48,8 @@ import type { PhysicalMemory } from '../../machine/memory.js';
 import type { PageType } from './hypercalls.js';
 
 const TWO32 = 4294967296;
-const ENTRIES_PER_FRAME = PAGE / GRANT_ENTRY_V1.size;
+/** grant_status_t entries per status frame (GRANT_STATUS_PER_PAGE). */
+const STATUS_PER_FRAME = PAGE / 2;
 /** MAPTRACK_PER_PAGE (16-byte grant_mapping) and max_maptrack_frames' default. */
 const MAPTRACK_PER_PAGE = 256;
 const MAPTRACK_FRAMES_MAX = 1024;
@@ -52,6 +68,9 @@ export interface ActiveGrant {
   mfn: number;
   /** The domain the grant is pinned for. */
   mapper: number;
+  /** The bytes of the frame a copy may touch (a v2 sub-page grant's; else 0, PAGE). */
+  start: number;
+  length: number;
 }
 
 /** One domain's grant table as Xen keeps it (its entries are in the shared frames). */
@@ -62,6 +81,12 @@ export interface GrantTableState {
   /** The machine frames of the table, in order (maxFrames of them, nrFrames in use). */
   frames: number[];
   active: Record<number, ActiveGrant>;
+  /** gt_version: 1 or 2. */
+  version: number;
+  /** Version 2's status frames (machine frames, nrStatusFrames in use; none for a table
+   *  that never changes version). */
+  statusFrames: number[];
+  nrStatusFrames: number;
 }
 
 /** A maptrack entry of the guest: what a handle maps. */
@@ -93,20 +118,55 @@ export interface GrantHost {
   readonly backendPages: [number, number];
 }
 
-/** A fresh table of `frames` possible frames from `first`, one in use. */
-export function newGrantTable(domid: number, first: number, maxFrames = GRANT_FRAMES_MAX): GrantTableState {
-  return { domid, nrFrames: 1, maxFrames, frames: Array.from({ length: maxFrames }, (_, k) => first + k), active: {} };
+/** A fresh version-1 table of `maxFrames` possible frames from `first`, one in use, and
+ *  the status frames it may need from `statusFirst` (-1: it never switches version). */
+export function newGrantTable(domid: number, first: number, maxFrames = GRANT_FRAMES_MAX, statusFirst = -1): GrantTableState {
+  const statusFrames = statusFirst < 0 ? [] : Array.from({ length: statusFramesFor(maxFrames) }, (_, k) => statusFirst + k);
+  return {
+    domid, nrFrames: 1, maxFrames, frames: Array.from({ length: maxFrames }, (_, k) => first + k), active: {},
+    version: 1, statusFrames, nrStatusFrames: 0,
+  };
 }
 
-/** The machine address of entry `ref` of table `t`. */
+/** grant_to_status_frames: status frames for `grantFrames` frames of v2 entries. */
+function statusFramesFor(grantFrames: number): number {
+  return Math.ceil((grantFrames * (PAGE / GRANT_ENTRY_V2.size)) / STATUS_PER_FRAME);
+}
+
+function entrySize(t: GrantTableState): number {
+  return t.version === 1 ? GRANT_ENTRY_V1.size : GRANT_ENTRY_V2.size;
+}
+
+/** nr_grant_entries: the entries the table's frames hold in its version. */
+function nrEntries(t: GrantTableState): number {
+  return t.nrFrames * (PAGE / entrySize(t));
+}
+
+/** The machine address of entry `ref` of table `t` (its header: flags, domid). */
 export function entryAddress(t: GrantTableState, ref: number): number {
-  return t.frames[Math.floor(ref / ENTRIES_PER_FRAME)] * PAGE + (ref % ENTRIES_PER_FRAME) * GRANT_ENTRY_V1.size;
+  const perFrame = PAGE / entrySize(t);
+  return t.frames[Math.floor(ref / perFrame)] * PAGE + (ref % perFrame) * entrySize(t);
 }
 
-/** Whether `mfn` is one of the guest's grant-table frames in use (they are the guest's to map). */
+/** Where entry `ref` keeps GTF_reading / GTF_writing: its flags (v1) or its status word (v2). */
+function statusAddress(t: GrantTableState, ref: number): number {
+  if (t.version === 1) return entryAddress(t, ref) + GRANT_ENTRY_V1.flags;
+  return t.statusFrames[Math.floor(ref / STATUS_PER_FRAME)] * PAGE + (ref % STATUS_PER_FRAME) * 2;
+}
+
+/** The frame entry `ref` grants (v1: u32; v2: full_page / sub_page frame, u64). */
+function grantedFrame(mem: PhysicalMemory, t: GrantTableState, ref: number): number {
+  const at = entryAddress(t, ref);
+  if (t.version === 1) return mem.readU32(at + GRANT_ENTRY_V1.frame);
+  return mem.readU32(at + GRANT_ENTRY_V2.frame + 4) * TWO32 + mem.readU32(at + GRANT_ENTRY_V2.frame);
+}
+
+/** Whether `mfn` is one of the frames Xen shares with the guest for its grant table: its
+ *  grant frames and (v2) status frames in use (they are the guest's to map). */
 export function isGrantFrame(g: GrantsState, mfn: number): boolean {
   const t = g.guest;
-  return mfn >= t.frames[0] && mfn < t.frames[0] + t.nrFrames;
+  return (mfn >= t.frames[0] && mfn < t.frames[0] + t.nrFrames)
+    || (t.nrStatusFrames > 0 && mfn >= t.statusFrames[0] && mfn < t.statusFrames[0] + t.nrStatusFrames);
 }
 
 // ------------------------------------------------------------------ domains
@@ -130,9 +190,10 @@ function targetAllowed(h: GrantHost, d: PvDomain, t: GrantTableState): boolean {
 }
 
 /** get_page(page, rd) for a PV domain: is `mfn` one of the domain's pages (its memory or
- *  its grant-table frames, Xen-heap pages it owns)? */
+ *  its grant-table and status frames, Xen-heap pages it owns)? */
 function owns(h: GrantHost, t: GrantTableState, mfn: number): boolean {
   if (mfn >= t.frames[0] && mfn < t.frames[0] + t.nrFrames) return true;
+  if (t.nrStatusFrames > 0 && mfn >= t.statusFrames[0] && mfn < t.statusFrames[0] + t.nrStatusFrames) return true;
   const [first, end] = t === h.grants.guest ? h.domainFrames : h.backendPages;
   return mfn >= first && mfn < end;
 }
@@ -146,36 +207,52 @@ function writableType(h: GrantHost, t: GrantTableState, mfn: number): boolean {
 // ------------------------------------------------------------------ active entries
 
 /** acquire: the entry checks and the pin of map_grant_ref (steps after the domain lookup)
- *  and acquire_grant_for_copy: bounds, a pin held for another domain, _set_status_v1 (the
- *  entry's type and domid on the first pin, GTF_readonly for a write; sets GTF_reading and
- *  GTF_writing), then get_paged_frame (the frame must be the granter's). */
-export function acquireGrant(h: GrantHost, d: PvDomain, t: GrantTableState, ref: number, mapper: number, readonly: boolean, pins: number, mapflag: boolean): { status: number; mfn: number } {
-  if (ref >= t.nrFrames * ENTRIES_PER_FRAME) return { status: Gntst.bad_gntref, mfn: 0 };
+ *  and acquire_grant_for_copy: bounds, a pin held for another domain, _set_status_v1 /
+ *  _set_status_v2 (the entry's type and domid on the first pin, GTF_readonly for a write;
+ *  sets GTF_reading and GTF_writing in the flags or the status word), then get_paged_frame
+ *  (the frame must be the granter's). A copy may use a v2 sub-page grant (the bytes it may
+ *  touch are the active entry's start and length); a map may not. */
+export function acquireGrant(h: GrantHost, d: PvDomain, t: GrantTableState, ref: number, mapper: number, readonly: boolean, pins: number, mapflag: boolean): { status: number; mfn: number; start: number; length: number } {
+  const fail = (status: number) => ({ status, mfn: 0, start: 0, length: 0 });
+  if (ref >= nrEntries(t)) return fail(Gntst.bad_gntref);
   const mem = d.mem;
   const at = entryAddress(t, ref);
   const act = t.active[ref];
-  if (act !== undefined && act.mapper !== mapper) return { status: Gntst.general_error, mfn: 0 };
+  if (act !== undefined && act.mapper !== mapper) return fail(Gntst.general_error);
+  const flags = readU16(mem, at + GRANT_ENTRY_V1.flags);
+  if (act === undefined && t.version === 2 && (flags & GTF.typeMask) === GTF.transitive && !mapflag) {
+    // acquire_grant_for_copy's transitive path: the entry's checks, then the domain it
+    // names (not the granter itself, one that exists); its status bits are undone.
+    if (readU16(mem, at + GRANT_ENTRY_V2.domid) !== mapper || (!readonly && (flags & GTF.readonly) !== 0)) return fail(Gntst.general_error);
+    const transDomid = readU16(mem, at + GRANT_ENTRY_V2.transDomid);
+    if (transDomid === t.domid || byId(h, transDomid) === null) return fail(Gntst.general_error);
+    return d.cpu.modelError('Xen model: a copy through a transitive grant (grant_entry_v2.transitive) is not modelled');
+  }
   if (act === undefined || (!readonly && act.writePins === 0)) {
-    const flags = readU16(mem, at + GRANT_ENTRY_V1.flags);
     const mask = GTF.typeMask | (mapflag ? GTF.sub_page : 0);
     if (act === undefined && ((flags & mask) !== GTF.permit_access || readU16(mem, at + GRANT_ENTRY_V1.domid) !== mapper)) {
-      return { status: Gntst.general_error, mfn: 0 };
+      return fail(Gntst.general_error);
     }
-    if (!readonly && (flags & GTF.readonly) !== 0) return { status: Gntst.general_error, mfn: 0 };
-    writeU16(mem, at + GRANT_ENTRY_V1.flags, flags | GTF.reading | (readonly ? 0 : GTF.writing));
+    if (!readonly && (flags & GTF.readonly) !== 0) return fail(Gntst.general_error);
+    const st = statusAddress(t, ref);
+    writeU16(mem, st, readU16(mem, st) | GTF.reading | (readonly ? 0 : GTF.writing));
   }
   if (act === undefined) {
-    const frame = mem.readU32(at + GRANT_ENTRY_V1.frame);
+    const frame = grantedFrame(mem, t, ref);
     if (!owns(h, t, frame)) {
       reduceStatus(d, t, ref, readonly);
-      return { status: Gntst.bad_page, mfn: 0 };
+      return fail(Gntst.bad_page);
     }
-    t.active[ref] = { readPins: 0, writePins: 0, mfn: frame, mapper };
+    const sub = t.version === 2 && (flags & GTF.sub_page) !== 0;
+    t.active[ref] = {
+      readPins: 0, writePins: 0, mfn: frame, mapper,
+      start: sub ? readU16(mem, at + GRANT_ENTRY_V2.pageOff) : 0, length: sub ? readU16(mem, at + GRANT_ENTRY_V2.length) : PAGE,
+    };
   }
   const a = t.active[ref];
   if (readonly) a.readPins += pins;
   else a.writePins += pins;
-  return { status: Gntst.okay, mfn: a.mfn };
+  return { status: Gntst.okay, mfn: a.mfn, start: a.start, length: a.length };
 }
 
 /** Drop `pins` pins (release_grant_for_copy, unmap_common_complete, map's undo). */
@@ -190,7 +267,7 @@ export function releaseGrant(d: PvDomain, t: GrantTableState, ref: number, reado
  *  the last pin (and the active entry with it). */
 function reduceStatus(d: PvDomain, t: GrantTableState, ref: number, readonly: boolean): void {
   const a = t.active[ref];
-  const at = entryAddress(t, ref) + GRANT_ENTRY_V1.flags;
+  const at = statusAddress(t, ref);
   let flags = readU16(d.mem, at);
   if (!readonly && (a === undefined || a.writePins === 0)) flags &= ~GTF.writing;
   if (a === undefined || a.readPins + a.writePins === 0) {
@@ -198,6 +275,24 @@ function reduceStatus(d: PvDomain, t: GrantTableState, ref: number, readonly: bo
     delete t.active[ref];
   }
   writeU16(d.mem, at, flags);
+}
+
+/** Whether `mfn` has a reference beyond its allocation: a grant pinned on it, or an entry
+ *  of one of the guest's L1 tables mapping it (the model finds them here instead of
+ *  counting). */
+function referenced(d: PvDomain, h: GrantHost, mfn: number): boolean {
+  for (const t of [h.grants.guest, h.grants.backend]) {
+    if (t !== null && Object.values(t.active).some((a) => a.mfn === mfn)) return true;
+  }
+  const mem = d.mem;
+  for (const [frame, type] of h.pageTypes) {
+    if (type.type !== 'l1') continue;
+    for (let k = 0; k < 512; k++) {
+      const lo = mem.readU32(frame * PAGE + k * 8), hi = mem.readU32(frame * PAGE + k * 8 + 4);
+      if ((lo & PTE.P) !== 0 && (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12) === mfn) return true;
+    }
+  }
+  return false;
 }
 
 // ------------------------------------------------------------------ the hypercall
@@ -222,12 +317,11 @@ export function grantTableOp(d: PvDomain, h: GrantHost, cmd: number, uop: number
     case GnttabOp.setup_table: return setupTable(d, h, uop, count);
     case GnttabOp.copy: return array(GNTTAB_COPY.size, (at) => copy(d, h, at));
     case GnttabOp.query_size: return querySize(d, h, uop, count);
-    case GnttabOp.set_version: return setVersion(d, uop);
+    case GnttabOp.set_version: return setVersion(d, h, uop);
     case GnttabOp.get_status_frames: return getStatusFrames(d, h, uop, count);
     case GnttabOp.get_version: return getVersion(d, h, uop);
-    case GnttabOp.transfer:
-      return d.cpu.modelError('Xen model: GNTTABOP_transfer (a page changing owner between domains) is not modelled');
-    case GnttabOp.swap_grant_ref: return d.cpu.modelError('Xen model: GNTTABOP_swap_grant_ref is not modelled');
+    case GnttabOp.transfer: return array(GNTTAB_TRANSFER.size, (at) => transfer(d, h, at));
+    case GnttabOp.swap_grant_ref: return array(GNTTAB_SWAP_GRANT_REF.size, (at) => swapGrantRef(d, h, at));
     default: return -Errno.ENOSYS; // dump_table has no case; cache_flush is Arm's alone
   }
 }
@@ -400,7 +494,7 @@ function unmapOne(d: PvDomain, h: GrantHost, hostAddr: number, devBusAddr: numbe
   const map = handle < g.limit ? g.maptrack[handle] : undefined;
   if (map === undefined) return Gntst.bad_handle;
   const t = byId(h, map.domid)!;
-  if (map.ref >= t.nrFrames * ENTRIES_PER_FRAME) return Gntst.bad_handle;
+  if (map.ref >= nrEntries(t)) return Gntst.bad_handle;
   const act = t.active[map.ref];
   const readonly = (map.flags & GNTMAP.readonly) !== 0;
   if (devBusAddr !== 0 && (map.flags & GNTMAP.device_map) !== 0 && devBusAddr !== act.mfn * PAGE) return Gntst.bad_dev_addr;
@@ -449,7 +543,7 @@ function replacePvMapping(d: PvDomain, h: GrantHost, addr: number, mfn: number, 
 // ------------------------------------------------------------------ copy
 
 /** One side of a copy, claimed (gnttab_copy_claim_buf). */
-interface Claimed { t: GrantTableState; mfn: number; gref: boolean; ref: number; readonly: boolean }
+interface Claimed { t: GrantTableState; mfn: number; gref: boolean; ref: number; readonly: boolean; start: number; length: number }
 
 /** gnttab_copy for one element. */
 function copy(d: PvDomain, h: GrantHost, at: number): number {
@@ -484,20 +578,24 @@ function copyOne(d: PvDomain, h: GrantHost, v: DataView): number {
   for (const [k, s] of [src, dst].entries()) {
     const readonly = k === 0;
     const t = tables[k];
-    let mfn: number;
+    let c: Claimed;
     if (s.gref) {
       const got = acquireGrant(h, d, t, s.ref, h.grants.guest.domid, readonly, 1, false);
       if (got.status !== Gntst.okay) { release(); return got.status; }
-      mfn = got.mfn;
+      c = { t, mfn: got.mfn, gref: true, ref: s.ref, readonly, start: got.start, length: got.length };
     } else {
       if (!owns(h, t, s.ref)) { release(); return Gntst.bad_page; } // get_paged_frame
-      mfn = s.ref;
+      c = { t, mfn: s.ref, gref: false, ref: s.ref, readonly, start: 0, length: PAGE };
     }
-    claimed.push({ t, mfn, gref: s.gref, ref: s.ref, readonly });
+    claimed.push(c);
+    const mfn = c.mfn;
     if (!readonly && !writableType(h, t, mfn)) { release(); return Gntst.general_error; }
   }
+  // gnttab_copy_buf: within the page, then within what each side grants.
+  const inside = (s: typeof src, c: Claimed) => s.offset >= c.start && s.offset + len <= c.start + c.length;
   let status: number = Gntst.okay;
   if (src.offset + len > PAGE || dst.offset + len > PAGE) status = Gntst.bad_copy_arg;
+  else if (!inside(src, claimed[0]) || !inside(dst, claimed[1])) status = Gntst.general_error;
   else d.mem.write(claimed[1].mfn * PAGE + dst.offset, d.mem.bytes.slice(claimed[0].mfn * PAGE + src.offset, claimed[0].mfn * PAGE + src.offset + len));
   release();
   return status;
@@ -520,6 +618,7 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
   else if (!targetAllowed(h, d, t)) status = Gntst.permission_denied;
   else if (nrFrames > t.maxFrames) status = Gntst.general_error;
   else {
+    // (Xen also grows a v2 table whose status frames fall short; they never do here.)
     if (nrFrames > t.nrFrames) growTable(d, t, nrFrames);
     for (let i = 0; i < nrFrames; i++) {
       const e = new Uint8Array(8);
@@ -530,10 +629,19 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
   return putStatus(d, uop + GNTTAB_SETUP.status, status);
 }
 
-/** gnttab_grow_table: the new frames are zeroed and shared with the domain. */
+/** gnttab_grow_table: the new frames (and in v2 the status frames they need) are zeroed
+ *  and shared with the domain. */
 function growTable(d: PvDomain, t: GrantTableState, nrFrames: number): void {
   for (let i = t.nrFrames; i < nrFrames; i++) d.mem.fill(t.frames[i] * PAGE, PAGE, 0);
+  if (t.version === 2) populateStatusFrames(d, t, nrFrames);
   t.nrFrames = nrFrames;
+}
+
+/** gnttab_populate_status_frames: status frames for `nrFrames` grant frames, zeroed. */
+function populateStatusFrames(d: PvDomain, t: GrantTableState, nrFrames: number): void {
+  const want = statusFramesFor(nrFrames);
+  for (let i = t.nrStatusFrames; i < want; i++) d.mem.fill(t.statusFrames[i] * PAGE, PAGE, 0);
+  t.nrStatusFrames = want;
 }
 
 function querySize(d: PvDomain, h: GrantHost, uop: number, count: number): number {
@@ -552,15 +660,53 @@ function querySize(d: PvDomain, h: GrantHost, uop: number, count: number): numbe
   return d.copyToGuest(uop, b) ? 0 : -Errno.EFAULT;
 }
 
-/** gnttab_set_version: the version is always 1 here; the current one is written back. */
-function setVersion(d: PvDomain, uop: number): number {
+/** gnttab_set_version (the caller's own table; max_version is 2 for every domain here). */
+function setVersion(d: PvDomain, h: GrantHost, uop: number): number {
   const b = d.copyFromGuest(uop, 4);
   if (b === null) return -Errno.EFAULT;
-  const version = view(b).getUint32(0, true);
-  let rc = 0;
-  if (version !== 1 && version !== 2) rc = -Errno.EINVAL;
-  else if (version === 2) return d.cpu.modelError('Xen model: grant table version 2 is not modelled');
-  return d.copyToGuest(uop, Uint8Array.of(1, 0, 0, 0)) ? rc : -Errno.EFAULT;
+  const t = h.grants.guest;
+  const rc = switchVersion(d, h, t, view(b).getUint32(0, true));
+  return d.copyToGuest(uop, Uint8Array.of(t.version, 0, 0, 0)) ? rc : -Errno.EFAULT;
+}
+
+function switchVersion(d: PvDomain, h: GrantHost, t: GrantTableState, version: number): number {
+  if (version !== 1 && version !== 2) return -Errno.EINVAL;
+  if (version === t.version) return 0;
+  // Entries the toolstack reserved may stay pinned (xenconsoled, xenstored); no other.
+  for (const ref of Object.keys(t.active)) if (+ref >= GNTTAB_NR_RESERVED_ENTRIES && +ref < nrEntries(t)) return -Errno.EBUSY;
+  const mem = d.mem;
+  // The reserved entries as v1 entries {flags with reading/writing, domid, frame}.
+  const kept: Array<[number, number, number]> = [];
+  for (let ref = 0; ref < GNTTAB_NR_RESERVED_ENTRIES; ref++) {
+    const at = entryAddress(t, ref);
+    const flags = readU16(mem, at + GRANT_ENTRY_V1.flags), domid = readU16(mem, at + GRANT_ENTRY_V1.domid);
+    if (t.version === 1) { kept.push([flags, domid, grantedFrame(mem, t, ref)]); continue; }
+    const type = flags & GTF.typeMask;
+    const frame = grantedFrame(mem, t, ref);
+    // A v1 entry cannot say a transitive grant or a frame of 32 bits or more.
+    if (type === GTF.transitive || (type === GTF.permit_access && frame >= TWO32)) return -Errno.ERANGE;
+    kept.push(type === GTF.permit_access ? [flags | readU16(mem, statusAddress(t, ref)), domid, frame] : [0, 0, 0]);
+  }
+  if (version === 1) {
+    // gnttab_unpopulate_status_frames: a status frame the guest still maps keeps a reference.
+    for (let i = 0; i < t.nrStatusFrames; i++) if (referenced(d, h, t.statusFrames[i])) return -Errno.EBUSY;
+    t.nrStatusFrames = 0;
+  } else populateStatusFrames(d, t, t.nrFrames);
+  for (let i = 0; i < t.nrFrames; i++) mem.fill(t.frames[i] * PAGE, PAGE, 0);
+  t.version = version;
+  const both = GTF.reading | GTF.writing;
+  for (const [ref, [flags, domid, frame]] of kept.entries()) {
+    const at = entryAddress(t, ref);
+    if (version === 1) {
+      mem.writeU32(at + GRANT_ENTRY_V1.flags, flags | (domid << 16));
+      mem.writeU32(at + GRANT_ENTRY_V1.frame, frame);
+    } else {
+      writeU16(mem, statusAddress(t, ref), flags & both);
+      mem.writeU32(at + GRANT_ENTRY_V2.flags, (flags & ~both) | (domid << 16));
+      mem.writeU64(at + GRANT_ENTRY_V2.frame, frame | 0, 0);
+    }
+  }
+  return 0;
 }
 
 function getVersion(d: PvDomain, h: GrantHost, uop: number): number {
@@ -570,11 +716,11 @@ function getVersion(d: PvDomain, h: GrantHost, uop: number): number {
   const t = byAnyId(h, v.getUint16(GNTTAB_GET_VERSION.dom, true));
   if (t === null) return -Errno.ESRCH;
   if (!targetAllowed(h, d, t)) return -Errno.EPERM;
-  v.setUint32(GNTTAB_GET_VERSION.version, 1, true);
+  v.setUint32(GNTTAB_GET_VERSION.version, t.version, true);
   return d.copyToGuest(uop, b) ? 0 : -Errno.EFAULT;
 }
 
-/** gnttab_get_status_frames: a v1 table has none, so any frame asked for is an error. */
+/** gnttab_get_status_frames: the status frames' MFNs (a v1 table has none). */
 function getStatusFrames(d: PvDomain, h: GrantHost, uop: number, count: number): number {
   if (count !== 1) return -Errno.EINVAL;
   const b = d.copyFromGuest(uop, GNTTAB_GET_STATUS_FRAMES.size);
@@ -585,6 +731,62 @@ function getStatusFrames(d: PvDomain, h: GrantHost, uop: number, count: number):
   let status: number = Gntst.okay;
   if (t === null) status = Gntst.bad_domain;
   else if (!targetAllowed(h, d, t)) status = Gntst.permission_denied;
-  else if (v.getUint32(GNTTAB_GET_STATUS_FRAMES.nrFrames, true) > 0) status = Gntst.general_error;
+  else {
+    const nr = v.getUint32(GNTTAB_GET_STATUS_FRAMES.nrFrames, true);
+    const list = u64(v, GNTTAB_GET_STATUS_FRAMES.frameList);
+    if (nr > t.nrStatusFrames) status = Gntst.general_error;
+    for (let i = 0; status === Gntst.okay && i < nr; i++) {
+      const e = new Uint8Array(8);
+      setU64(view(e), 0, t.statusFrames[i]);
+      if (!d.copyToGuest(list + i * 8, e)) status = Gntst.bad_virt_addr;
+    }
+  }
   return putStatus(d, uop + GNTTAB_GET_STATUS_FRAMES.status, status);
+}
+
+// ------------------------------------------------------------------ swap, transfer
+
+/** gnttab_swap_grant_ref for one element: swap two unpinned entries of the caller's own
+ *  table (with their status words in v2). */
+function swapGrantRef(d: PvDomain, h: GrantHost, at: number): number {
+  const b = d.copyFromGuest(at, GNTTAB_SWAP_GRANT_REF.size);
+  if (b === null) return -Errno.EFAULT;
+  const v = view(b);
+  const t = h.grants.guest;
+  const a = v.getUint32(GNTTAB_SWAP_GRANT_REF.refA, true), c = v.getUint32(GNTTAB_SWAP_GRANT_REF.refB, true);
+  let status: number = Gntst.okay;
+  if (a >= nrEntries(t) || c >= nrEntries(t)) status = Gntst.bad_gntref;
+  else if (a !== c) {
+    if (t.active[a] !== undefined || t.active[c] !== undefined) status = Gntst.eagain;
+    else {
+      const mem = d.mem, size = entrySize(t);
+      const ea = entryAddress(t, a), ec = entryAddress(t, c);
+      const saved = mem.bytes.slice(ea, ea + size);
+      mem.write(ea, mem.bytes.slice(ec, ec + size));
+      mem.write(ec, saved);
+      if (t.version === 2) {
+        const sa = statusAddress(t, a), sc = statusAddress(t, c);
+        const st = readU16(mem, sa);
+        writeU16(mem, sa, readU16(mem, sc));
+        writeU16(mem, sc, st);
+      }
+    }
+  }
+  return putStatus(d, at + GNTTAB_SWAP_GRANT_REF.status, status);
+}
+
+/** gnttab_transfer for one element, as far as steal_page: the frame (an MFN for PV) must
+ *  be a valid frame (else GNTST_bad_page) that is the guest's own, not a Xen-heap page
+ *  shared with it, with no reference but its allocation (not typed, mapped or pinned):
+ *  else steal_page's -EINVAL, GNTST_bad_page. */
+function transfer(d: PvDomain, h: GrantHost, at: number): number {
+  const b = d.copyFromGuest(at, GNTTAB_TRANSFER.size);
+  if (b === null) return -Errno.EFAULT;
+  const mfn = u64(view(b), GNTTAB_TRANSFER.mfn);
+  const [first, end] = h.domainFrames;
+  const stealable = mfn >= first && mfn < end && !h.pageTypes.has(mfn) && !referenced(d, h, mfn);
+  if (stealable) {
+    return d.cpu.modelError('Xen model: GNTTABOP_transfer of a page steal_page accepts (the page leaving the guest) is not modelled');
+  }
+  return putStatus(d, at + GNTTAB_TRANSFER.status, Gntst.bad_page);
 }

@@ -31,7 +31,7 @@ import {
 } from '../../arch/xen.js';
 import { pvParams, type PvParams } from './elf-notes.js';
 import { buildDomain, CONSOLE_EVTCHN, STORE_EVTCHN, halves } from './builder.js';
-import { buildXenArea, CSTAR_STUB, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
+import { buildXenArea, CSTAR_STUB, GRANT_FRAMES_MAX, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
 import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
@@ -104,7 +104,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
     this.stack = { top: this.frames.stackTop };
     this.backendPages = [this.frames.backend + 1, this.frames.backend + 3];
-    this.grants = { guest: newGrantTable(0, this.frames.grant), backend: null, maptrack: {}, free: [], limit: 0 };
+    this.grants = { guest: newGrantTable(0, this.frames.grant, GRANT_FRAMES_MAX, this.frames.status), backend: null, maptrack: {}, free: [], limit: 0 };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
