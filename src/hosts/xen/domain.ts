@@ -56,6 +56,8 @@ export interface PvVcpu {
   nmiPending: boolean;
   asyncExceptionMask: number;
   nmiOldMask: number;
+  // Memory (mm.ts): the frames of the GDT (each holding a seg_desc type reference).
+  gdtFrames: number[];
 }
 
 export interface PvDomainState {
@@ -79,7 +81,7 @@ export function newVcpu(vcpuInfo: number): PvVcpu {
     eventCallback: 0, failsafeCallback: 0, syscallCallback: 0, syscall32Callback: 0, sysenterCallback: 0,
     vgcFlags: 0, syscall32DisablesEvents: false, sysenterDisablesEvents: false,
     kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
-    nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0,
+    nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0, gdtFrames: [],
   };
 }
 

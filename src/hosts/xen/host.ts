@@ -34,7 +34,9 @@ import { buildXenArea, CSTAR_STUB, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
 import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
-import { pvHypercall, type HypercallHost, type PageType } from './hypercalls.js';
+import { pvHypercall, type HypercallHost } from './hypercalls.js';
+import { PvMemory, captureMemory, restoreMemory, type MemoryState } from './mm.js';
+import { MAXMEM_SLACK_PAGES } from './memory-op.js';
 import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
@@ -55,7 +57,8 @@ const EFER = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
 /** What the host keeps beyond the machine: Xen's view of the domain, the console. */
 interface XenHostState {
   domain: PvDomainState;
-  pageTypes: Array<[number, PageType]>;
+  // Memory (mm.ts): ownership, references and page types.
+  memory: MemoryState;
   exiting: GuestRegs | null;
   console: Uint8Array;
   dropped: number;
@@ -68,19 +71,18 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   readonly stack: { top: number };
   exiting: GuestRegs | null = null;
   readonly tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
-  readonly pageTypes = new Map<number, PageType>();
-  readonly domainFrames: [number, number];
+  readonly mm: PvMemory;
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const mem = machine.memory;
     this.frames = buildXenArea(mem, mem.size / PAGE);
     writeDescriptorTables(mem, this.frames);
-    this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
     this.stack = { top: this.frames.stackTop };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, log: [], virt: newVirtualRegs(),
     });
+    this.mm = new PvMemory(this.d, this.frames, mem.size / PAGE);
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
     machine.cpu.hostEntries.guestMode = () => (this.d.vcpu.kernelMode ? 'kernel' : 'user');
@@ -101,7 +103,13 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       v.kernelSs = FLAT_KERNEL_SS;
       v.kernelSp = built.stackTop;
     }
-    for (const t of built.tables) this.pageTypes.set(t.mfn, { type: (['l1', 'l2', 'l3', 'l4'] as const)[t.level - 1], pinned: t.level === 4 });
+    // The domain's frames, and its L4 validated as Xen's builders leave it: pinned (the
+    // toolstack's MMUEXT_PIN_L4_TABLE; dom0_construct_pv likewise) and the vCPU's
+    // guest_table, each holding a reference.
+    const mm = this.mm;
+    mm.assign(this.frames.domainBase, mem.size / PAGE, plan.dom0 ? plan.nrPages : plan.nrPages + MAXMEM_SLACK_PAGES);
+    if (mm.getPageAndType(built.l4, 'l4') !== 0 || mm.getPageAndType(built.l4, 'l4') !== 0) throw new Error('xen: the builder\'s page tables do not validate');
+    mm.types.get(built.l4)!.pinned = true;
 
     const cpu = this.machine.cpu;
     const st = cpu.capture();
@@ -202,7 +210,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   capture(): XenHostState {
     return {
       domain: structuredClone(this.d.state),
-      pageTypes: [...this.pageTypes].map(([m, t]) => [m, { ...t }]),
+      memory: captureMemory(this.mm),
       exiting: this.exiting === null ? null : { ...this.exiting },
       console: this.out.bytes.slice(),
       dropped: this.out.dropped,
@@ -212,8 +220,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   restore(state: unknown): void {
     const s = state as XenHostState;
     this.d.state = structuredClone(s.domain);
-    this.pageTypes.clear();
-    for (const [m, t] of s.pageTypes) this.pageTypes.set(m, { ...t });
+    restoreMemory(this.mm, s.memory);
     this.exiting = s.exiting === null ? null : { ...s.exiting };
     this.out.load(s.console, s.dropped);
   }
