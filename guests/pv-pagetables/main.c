@@ -12,15 +12,16 @@
  *   (test_and_set_bit(_PGT_pinned)); unpinning an unpinned one -EINVAL.
  * - Validation (promote_l[1-4]_table): each present entry must pass get_page_from_lNe.
  *   L1 entries may not carry PWT/PCD/PAT unless the domain may flush caches (dom0,
- *   which has I/O memory: l1_disallow_mask), nor bit 62 (_PAGE_GNTTAB); L2..L4 entries
+ *   which has I/O memory: l1_disallow_mask; bit 62, _PAGE_GNTTAB, only in debug builds); L2..L4 entries
  *   never PSE or G (base_disallow_mask) -EINVAL; an L2..L4 entry must reference a
  *   table of the next level (get_page_and_type_from_mfn), else a validated table of its
  *   own level read-only (get_lN_linear_pagetable), and an entry referencing its own
  *   table read-only is always allowed; a writable self-reference -EINVAL.  A validated
  *   L1 entry gets adjust_guest_l1e's flags: a kernel page (no US) US and
  *   _PAGE_GUEST_KERNEL (bit 52), a user page G.  A new L4 gets Xen's slots 256..271
- *   (init_xen_l4_slots: the read-only M2P in 256, the linear slot 258 mapping the L4
- *   itself); mod_l4_entry refuses those slots -EINVAL.
+ *   (init_xen_l4_slots: the linear slot 258 mapping the L4 itself; the read-only M2P's
+ *   slot 256 stays empty without VMASST m2p_strict until NEW_BASEPTR installs the L4,
+ *   fill_ro_mpt); mod_l4_entry refuses those slots -EINVAL.
  * - mmu_update (do_mmu_update): ptr & 7 is the command: MMU_NORMAL_PT_UPDATE (0) goes
  *   through mod_lN_entry for a validated table and is a plain write on a page of no
  *   type; MMU_PT_UPDATE_PRESERVE_AD (2) keeps the old entry's A and D; MMU_MACHPHYS_
@@ -57,7 +58,7 @@
 #define PS  0x80UL
 #define G   0x100UL
 #define GUEST_KERNEL (1UL << 52)
-#define GNTTAB (1UL << 62)
+#define BIT62 (1UL << 62)               /* _PAGE_GNTTAB only in debug builds */
 #define UNMAPPED 8UL                      /* page 0: the library unmapped it */
 
 struct mmuext_op { u32 cmd; u32 pad; u64 arg1; u64 arg2; };
@@ -146,7 +147,7 @@ static void l1_validation(void)
     expect_rc("l1.data_rw", validate_l1((mfn(2) << 12) | P | RW | A | D), 0);
     expect_rc("l1.l4_rw", validate_l1((l4_mfn << 12) | P | RW | A), -EBUSY);
     expect_rc("l1.l4_ro", validate_l1((l4_mfn << 12) | P | A), 0);
-    expect_rc("l1.gnttab_bit", validate_l1((mfn(2) << 12) | P | A | GNTTAB), -EINVAL);
+    expect_rc("l1.avail_high_bit62", validate_l1((mfn(2) << 12) | P | A | BIT62), 0);
     expect_rc("l1.global_nx_avail", validate_l1((mfn(2) << 12) | P | A | G | 0xe00 | (1UL << 63)), 0);
     /* Cache attributes need cache-flush rights: dom0 has them, a domU does not. */
     expect_rc(dom0 ? "l1.pcd.dom0" : "l1.pcd.domU", validate_l1((mfn(2) << 12) | P | A | PCD), dom0 ? 0 : -EINVAL);
@@ -211,13 +212,15 @@ static void new_l4(void)
     ent(5)[260] = (mfn(2) << 12) | P | A;   /* a Xen slot: not validated, overwritten */
     map_ro(5);
     expect_rc("l4.pin", mmuext(3, mfn(5)), 0);
-    expect("l4.xen_slot_256_present", ent(5)[256] & P, 1);
-    expect("l4.linear_slot_258_is_itself", (ent(5)[258] >> 12) & 0xffffffffffUL, mfn(5));
+    expect("l4.ro_m2p_slot_256_after_pin", ent(5)[256] & P, 0);
+    expect("l4.linear_slot_258_is_itself", ((ent(5)[258] >> 12) & 0xffffffffffUL) == mfn(5), 1);
     expect("l4.xen_slot_260_replaced", ((ent(5)[260] >> 12) & 0xffffffffffUL) != mfn(2), 1);
     expect_rc("l4.mmu_update_xen_slot", mmu1((mfn(5) << 12) + 256 * 8, 0), -EINVAL);
     expect_rc("new_baseptr.pinned_l4", mmuext(5, mfn(5)), 0);
     static volatile u64 probe = 0x5a;
     expect("new_baseptr.running", probe, 0x5a);
+    expect("new_baseptr.ro_m2p_slot_256_filled", ent(5)[256] & P, 1);
+    expect("new_baseptr.m2p_readable", M2P[mfn(7)], pv_pfn(page[7]));
     expect_rc("new_user_baseptr.new", mmuext(15, mfn(5)), 0);
     expect_rc("new_baseptr.back", mmuext(5, l4_mfn), 0);
     expect_rc("unpin.l4_in_use_as_user", mmuext(4, mfn(5)), 0);
@@ -237,7 +240,8 @@ static void mmu_updates(void)
     mmuext(0, mfn(0));
     u64 e0 = (mfn(0) << 12);
     expect_rc("mmu_update.l1", mmu1(e0 + 8, (mfn(2) << 12) | P | RW | A), 0);
-    expect("mmu_update.l1_entry", ent(0)[1], (mfn(2) << 12) | GUEST_KERNEL | US | A | RW | P);
+    expect("mmu_update.l1_entry_frame", (ent(0)[1] >> 12 & 0xffffffffffUL) == mfn(2), 1);
+    expect("mmu_update.l1_entry_flags", ent(0)[1] & ~0x000ffffffffff000UL, GUEST_KERNEL | US | A | RW | P);
     expect_rc("mmu_update.l1_pt_rw", mmu1(e0 + 16, (l4_mfn << 12) | P | RW | A), -EBUSY);
     expect("mmu_update.l1_refused_unchanged", ent(0)[2], 0);
     expect_rc("mmu_update.l1_ad", mmu1(e0 + 24, (mfn(3) << 12) | P | A | D), 0);
@@ -245,7 +249,9 @@ static void mmu_updates(void)
     expect("mmu_update.preserve_ad_entry", ent(0)[3] & 0xfff, P | US | A | D);
     expect_rc("mmu_update.normal_drops_ad", mmu1(e0 + 24, (mfn(3) << 12) | P), 0);
     expect("mmu_update.normal_entry", ent(0)[3] & 0xfff, P | US);
-    expect_rc("mmu_update.bad_cmd", mmu1(e0 + 3, 0), -ENOSYS);
+    expect_rc("mmu_update.no_translate", mmu1(e0 + 24 + 3, (mfn(3) << 12) | P | A), 0);
+    expect("mmu_update.no_translate_entry", ent(0)[3] & 0xfff, P | US | A);
+    expect_rc("mmu_update.bad_cmd", mmu1(e0 + 4, 0), -ENOSYS);
     expect_rc("mmu_update.foreign_mfn0", mmu1(8, 0), -EINVAL);
 
     struct mmu_update batch[3] = {

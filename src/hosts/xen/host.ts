@@ -110,6 +110,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     mm.assign(this.frames.domainBase, mem.size / PAGE, plan.dom0 ? plan.nrPages : plan.nrPages + MAXMEM_SLACK_PAGES);
     if (mm.getPageAndType(built.l4, 'l4') !== 0 || mm.getPageAndType(built.l4, 'l4') !== 0) throw new Error('xen: the builder\'s page tables do not validate');
     mm.types.get(built.l4)!.pinned = true;
+    mm.setRoMpt(built.l4, true); // arch_set_info_guest / the dom0 builder: fill_ro_mpt
 
     const cpu = this.machine.cpu;
     const st = cpu.capture();

@@ -54,12 +54,10 @@ const mfnOf = (lo: number, hi: number): number => (hi & 0xfffff) * 1048576 + (lo
 /** base_disallow_mask: everything but P, RW, US, A, D, AVAIL, AVAIL_HIGH and NX: PWT, PCD,
  *  PSE (PAT in an L1) and G. */
 const BASE_DISALLOW = 0x198;
-/** _PAGE_GNTTAB (bit 62), reserved for grant mappings in an L1. */
-const GNTTAB = 1 << 22;
 const CACHE_ATTRS = 0x98;
 /** _PAGE_GUEST_KERNEL: bit 52 (bit 20 of the high dword). */
 const GUEST_KERNEL_HI = 1 << 20;
-const FIRST_XEN_SLOT = 256, LAST_XEN_SLOT = 271;
+const FIRST_XEN_SLOT = 256, LAST_XEN_SLOT = 271, RO_MPT_SLOT = 256;
 /** XEN_MSR_PAT's memory types by PAT index (PAT, PCD, PWT): WB, WT, UC-, UC, WC, WP, UC, UC. */
 /** FASTPATH_FLAG_WHITELIST's low flags: US, A, D, G, AVAIL (NX and AVAIL_HIGH too). */
 const FASTPATH_WHITELIST = 0x4 | 0x20 | 0x40 | 0x100 | 0xe00;
@@ -71,7 +69,7 @@ export const MMUEXT = {
   tlbFlushAll: 10, invlpgAll: 11, flushCache: 12, setLdt: 13, newUserBaseptr: 15, clearPage: 16, copyPage: 17,
   flushCacheGlobal: 18, markSuper: 19, unmarkSuper: 20,
 } as const;
-const MMU_NORMAL_PT_UPDATE = 0, MMU_MACHPHYS_UPDATE = 1, MMU_PT_UPDATE_PRESERVE_AD = 2;
+const MMU_NORMAL_PT_UPDATE = 0, MMU_MACHPHYS_UPDATE = 1, MMU_PT_UPDATE_PRESERVE_AD = 2, MMU_PT_UPDATE_NO_TRANSLATE = 3;
 const MMU_UPDATE_PREEMPTED = 0x80000000;
 
 /** The part of the host the memory model reaches. */
@@ -255,11 +253,27 @@ export class PvMemory {
     }
   }
 
-  /** init_xen_l4_slots: Xen's slots as in every L4, the linear slot mapping this L4. */
+  /** init_xen_l4_slots: Xen's slots as in every L4, the linear slot mapping this L4; the
+   *  read-only M2P's slot only with VMASST_TYPE_m2p_strict (otherwise new_guest_cr3 fills
+   *  it in, fill_ro_mpt). */
   private initXenL4Slots(mfn: number): void {
     const mem = this.d.mem;
     for (let i = FIRST_XEN_SLOT; i <= LAST_XEN_SLOT; i++) mem.writeU64(mfn * PAGE + i * 8, ...(this.xen.l4Slots.get(i) ?? [0, 0]));
     mem.writeU64(mfn * PAGE + LINEAR_PT_SLOT * 8, ...entry(mfn, PTE.P | PTE.RW | PTE.A | PTE.D, PTE_NX_HI));
+    if (!this.m2pStrict) this.setRoMpt(mfn, false);
+  }
+
+  /** VM_ASSIST(d, m2p_strict): type 32. */
+  get m2pStrict(): boolean {
+    return Math.floor(this.d.state.vmAssist / 2 ** 32) % 2 === 1;
+  }
+
+  /** fill_ro_mpt (only an empty slot) / zap_ro_mpt: the read-only M2P's L4 slot. */
+  setRoMpt(mfn: number, present: boolean): void {
+    const at = mfn * PAGE + RO_MPT_SLOT * 8;
+    const mem = this.d.mem;
+    if (!present) { mem.writeU64(at, 0, 0); return; }
+    if (mem.readU32(at) === 0 && mem.readU32(at + 4) === 0) mem.writeU64(at, ...this.xen.l4Slots.get(RO_MPT_SLOT)!);
   }
 
   /** validate_segdesc_page: every descriptor checked and fixed up in place. */
@@ -290,9 +304,9 @@ export class PvMemory {
   }
 
   /** l1_disallow_mask: G is the guest's in an L1; the cache attributes need cache-flush
-   *  rights (dom0's I/O access). */
+   *  rights (dom0's I/O access). _PAGE_GNTTAB is 0 in a release build. */
   private l1Disallow(): number {
-    return (BASE_DISALLOW | GNTTAB) & ~PTE.G & ~(this.d.state.dom0 ? CACHE_ATTRS : 0);
+    return BASE_DISALLOW & ~PTE.G & ~(this.d.state.dom0 ? CACHE_ATTRS : 0);
   }
 
   /** get_page_from_l1e: 0, the flags to flip (> 0), or an error. */
@@ -458,7 +472,8 @@ export function mmuUpdate(d: PvDomain, host: MmCallHost, reqs: number, count: nu
     const cmd = ptrLo & 7;
     const mfn = (ptrHi * TWO32 + (ptrLo - cmd)) / PAGE;
     const at = Math.floor(mfn) * PAGE + ((ptrLo - cmd) & 0xfff);
-    if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD) {
+    // MMU_PT_UPDATE_NO_TRANSLATE is a normal update for a domain without translation.
+    if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD || cmd === MMU_PT_UPDATE_NO_TRANSLATE) {
       rc = -Errno.EINVAL;
       const frame = Math.floor(mfn);
       if (!mm.getPage(frame)) break;
@@ -546,6 +561,7 @@ function mmuextOne(d: PvDomain, mm: PvMemory, cmd: number, a1Lo: number, a1Hi: n
       if (mfn !== vcpu.guestTable) {
         const rc = mm.getPageAndType(mfn, 'l4');
         if (rc !== 0) return rc;
+        if (!mm.m2pStrict) mm.setRoMpt(mfn, true);
         const old = vcpu.guestTable;
         vcpu.guestTable = mfn;
         cpu.cr3Lo = (mfn * PAGE) | 0;
@@ -561,6 +577,7 @@ function mmuextOne(d: PvDomain, mm: PvMemory, cmd: number, a1Lo: number, a1Hi: n
       if (mfn !== 0) {
         const rc = mm.getPageAndType(mfn, 'l4');
         if (rc !== 0) return rc;
+        if (mm.m2pStrict) mm.setRoMpt(mfn, false);
       }
       vcpu.guestTableUser = mfn;
       if (old !== 0) mm.putPageAndType(old);
