@@ -107,7 +107,11 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     // toolstack's MMUEXT_PIN_L4_TABLE; dom0_construct_pv likewise) and the vCPU's
     // guest_table, each holding a reference.
     const mm = this.mm;
-    mm.assign(this.frames.domainBase, mem.size / PAGE, plan.dom0 ? plan.nrPages : plan.nrPages + MAXMEM_SLACK_PAGES);
+    // Xen's free heap is the frames after the domain's (XEN_HEAP_PAGES); dom0 may take
+    // them all, a domU up to libxl's maxmem slack.
+    const domainEnd = this.frames.domainBase + plan.nrPages;
+    mm.assign(this.frames.domainBase, domainEnd, plan.nrPages + (plan.dom0 ? XEN_HEAP_PAGES : MAXMEM_SLACK_PAGES));
+    for (let f = mem.size / PAGE - 1; f >= domainEnd; f--) mm.free.push(f);
     if (mm.getPageAndType(built.l4, 'l4') !== 0 || mm.getPageAndType(built.l4, 'l4') !== 0) throw new Error('xen: the builder\'s page tables do not validate');
     mm.types.get(built.l4)!.pinned = true;
     mm.setRoMpt(built.l4, true); // arch_set_info_guest / the dom0 builder: fill_ro_mpt
@@ -238,14 +242,18 @@ export const xenHost: HostDefinition<XenPlan> = {
     return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline };
   },
   machineBytes(plan) {
-    return machineBytesFor(plan.nrPages);
+    return machineBytesFor(plan.nrPages + XEN_HEAP_PAGES);
   },
   attach(machine, options) {
     return new XenHost(machine, options);
   },
 };
 
-/** Machine memory for a domain of `nrPages`: Xen's area, then the domain. */
+/** Frames of Xen's free heap the model keeps after the domain's (what memory_op can
+ *  allocate): 1 MiB, the same as a domU's maxmem slack. */
+const XEN_HEAP_PAGES = 256;
+
+/** Machine memory for a domain of `nrPages`: Xen's area, the domain, Xen's free heap. */
 function machineBytesFor(nrPages: number): number {
   let xen = xenAreaFrames(nrPages + 1024);
   for (;;) {
