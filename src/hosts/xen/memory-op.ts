@@ -16,27 +16,20 @@
 // - XENMEM_exchange: its argument checks only; an exchange that passes them is a model
 //   error. NUMA node requests are accepted and ignored (one node).
 
-import { Errno } from '../../arch/xen.js';
+import {
+  DOMID_SELF, Errno, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, SHARED_INFO_MAX_PFN, XENMEMF_exact_node_request,
+  XENMEMF_populate_on_demand, XENMEMF_vnode, Xenmem,
+} from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
 import { PAGE } from './address-space.js';
-import { DOMID_SELF, addrOk, type MmCallHost } from './mm.js';
-import { MACH2PHYS_VIRT_START } from '../../arch/xen.js';
+import { addrOk, type MmCallHost } from './mm.js';
 
-/** XENMEM_* (public/memory.h). */
-export const enum Xenmem {
-  increaseReservation = 0, decreaseReservation = 1, maximumRamPage = 2, currentReservation = 3, maximumReservation = 4,
-  machphysMfnList = 5, populatePhysmap = 6, addToPhysmap = 7, memoryMap = 9, machineMemoryMap = 10, exchange = 11,
-  machphysMapping = 12, setMemoryMap = 13, maximumGpfn = 14, removeFromPhysmap = 15, addToPhysmapBatch = 23,
-}
 /** libxl's LIBXL_MAXMEM_CONSTANT in pages. */
 export const MAXMEM_SLACK_PAGES = 256;
 /** max_order: CONFIG_DOMU_MAX_ORDER 9; dom0 is also the control domain (CTLDOM 18). */
 const maxOrder = (d: PvDomain): number => (d.state.dom0 ? 18 : 9);
-/** MACH2PHYS_VIRT_END and MACH2PHYS_NR_ENTRIES - 1 (256 GiB of 8-byte entries). */
-const M2P_END = 0xffff804000000000n;
+/** MACH2PHYS_NR_ENTRIES - 1 (256 GiB of 8-byte entries). */
 const M2P_MAX_MFN = (1n << 35n) - 1n;
-/** shared_info.arch.max_pfn (after the wall clock). */
-const SHARED_INFO_MAX_PFN = 0xc10;
 
 const U64 = (1n << 64n) - 1n;
 /** A linear address held as an unsigned 64-bit BigInt, as the signed number the rest uses. */
@@ -67,7 +60,7 @@ export function memoryOp(d: PvDomain, host: MmCallHost, cmd: bigint, arg: number
       return (max === 0 ? 1 : max) - 1;
     }
     case Xenmem.addToPhysmap: {
-      if (start > 0xffffn) return -33; // -EDOM
+      if (start > 0xffffn) return -Errno.EDOM;
       const b = d.copyFromGuest(arg, 24);
       if (b === null) return -Errno.EFAULT;
       const v = new DataView(b.buffer);
@@ -115,11 +108,11 @@ function reservation(d: PvDomain, host: MmCallHost, op: number, start: bigint, a
   const hostBits = Math.ceil(Math.log2(mm.owner.length)) + 12;
   const limit = bits !== 0 && bits < hostBits ? (bits <= 12 ? -1 : 2 ** (bits - 12)) : Infinity;
   if (limit < 0) return fail;
-  if ((memFlags & (1 << 18)) !== 0) return d.cpu.modelError('Xen model: XENMEMF_vnode is not modelled');
+  if ((memFlags & XENMEMF_vnode) !== 0) return d.cpu.modelError('Xen model: XENMEMF_vnode is not modelled');
   // propagate_node: a node past MAX_NUMNODES (64) from dom0, an exact node from a domU.
   const node = ((memFlags >>> 8) - 1) & 0xff;
-  if (node !== 0xff && (d.state.dom0 ? node >= 64 : (memFlags & (1 << 17)) !== 0)) return fail;
-  if ((memFlags & (1 << 16)) !== 0 && op === Xenmem.populatePhysmap) return fail; // PoD for itself: nothing done
+  if (node !== 0xff && (d.state.dom0 ? node >= 64 : (memFlags & XENMEMF_exact_node_request) !== 0)) return fail;
+  if ((memFlags & XENMEMF_populate_on_demand) !== 0 && op === Xenmem.populatePhysmap) return fail; // PoD for itself: nothing done
   const nul = list === 0n;
   if (!(op === Xenmem.increaseReservation && nul) && !subrangeOk(list, start)) return fail;
   if (order > maxOrder(d)) return fail;
@@ -186,7 +179,7 @@ function archMemoryOp(d: PvDomain, host: MmCallHost, cmd: bigint, arg: number): 
       const b = new Uint8Array(24);
       const v = new DataView(b.buffer);
       v.setBigUint64(0, BigInt.asUintN(64, BigInt(MACH2PHYS_VIRT_START)), true);
-      v.setBigUint64(8, M2P_END, true);
+      v.setBigUint64(8, BigInt.asUintN(64, BigInt(MACH2PHYS_VIRT_END)), true);
       // The hardware domain without memory hotplug sees max_page - 1.
       v.setBigUint64(16, d.state.dom0 ? BigInt(host.mm.owner.length - 1) : M2P_MAX_MFN, true);
       return d.copyToGuest(arg, b) ? 0 : -Errno.EFAULT;

@@ -25,13 +25,12 @@
 // - Xen's free heap is the frames the domain gave back: memory_op's allocations beyond
 //   them fail as on a host with no free memory.
 
-import { Errno, HYPERVISOR_VIRT_END } from '../../arch/xen.js';
+import { DOMID_SELF, Errno, HYPERVISOR_VIRT_END, MMUEXT, MMU_UPDATE_PREEMPTED, MmuCmd, Uvmf } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
 import { LINEAR_PT_SLOT, PAGE, PTE, PTE_NX_HI, entry, type XenFrames } from './address-space.js';
 import { canonical, joined } from './regs.js';
 
 const TWO32 = 4294967296;
-export const DOMID_SELF = 0x7ff0;
 
 export type PgType = 'l1' | 'l2' | 'l3' | 'l4' | 'seg_desc' | 'writable';
 const LEVELS = ['l1', 'l2', 'l3', 'l4'] as const;
@@ -63,14 +62,6 @@ const FIRST_XEN_SLOT = 256, LAST_XEN_SLOT = 271, RO_MPT_SLOT = 256;
 const FASTPATH_WHITELIST = 0x4 | 0x20 | 0x40 | 0x100 | 0xe00;
 const PAT_CACHEABLE = [true, true, false, false, false, true, false, false];
 
-/** MMUEXT_* (public/xen.h). */
-export const MMUEXT = {
-  pinL1: 0, pinL4: 3, unpin: 4, newBaseptr: 5, tlbFlushLocal: 6, invlpgLocal: 7, tlbFlushMulti: 8, invlpgMulti: 9,
-  tlbFlushAll: 10, invlpgAll: 11, flushCache: 12, setLdt: 13, newUserBaseptr: 15, clearPage: 16, copyPage: 17,
-  flushCacheGlobal: 18, markSuper: 19, unmarkSuper: 20,
-} as const;
-const MMU_NORMAL_PT_UPDATE = 0, MMU_MACHPHYS_UPDATE = 1, MMU_PT_UPDATE_PRESERVE_AD = 2, MMU_PT_UPDATE_NO_TRANSLATE = 3;
-const MMU_UPDATE_PREEMPTED = 0x80000000;
 
 /** The part of the host the memory model reaches. */
 export interface MmHost {
@@ -473,7 +464,7 @@ export function mmuUpdate(d: PvDomain, host: MmCallHost, reqs: number, count: nu
     const mfn = (ptrHi * TWO32 + (ptrLo - cmd)) / PAGE;
     const at = Math.floor(mfn) * PAGE + ((ptrLo - cmd) & 0xfff);
     // MMU_PT_UPDATE_NO_TRANSLATE is a normal update for a domain without translation.
-    if (cmd === MMU_NORMAL_PT_UPDATE || cmd === MMU_PT_UPDATE_PRESERVE_AD || cmd === MMU_PT_UPDATE_NO_TRANSLATE) {
+    if (cmd === MmuCmd.normalPtUpdate || cmd === MmuCmd.ptUpdatePreserveAd || cmd === MmuCmd.ptUpdateNoTranslate) {
       rc = -Errno.EINVAL;
       const frame = Math.floor(mfn);
       if (!mm.getPage(frame)) break;
@@ -481,7 +472,7 @@ export function mmuUpdate(d: PvDomain, host: MmCallHost, reqs: number, count: nu
       if (t !== undefined && t.validated) {
         const level = LEVELS.indexOf(t.type as never) + 1;
         if (level > 0) {
-          rc = mm.modEntry(level, at, valLo, valHi, cmd === MMU_PT_UPDATE_PRESERVE_AD);
+          rc = mm.modEntry(level, at, valLo, valHi, cmd === MmuCmd.ptUpdatePreserveAd);
           if (rc === 0 && level > 1) flushLinear = true;
         } else if (t.type === 'writable') {
           mem.writeU64(at, valLo, valHi);
@@ -493,7 +484,7 @@ export function mmuUpdate(d: PvDomain, host: MmCallHost, reqs: number, count: nu
         rc = 0;
       }
       mm.putPage(frame);
-    } else if (cmd === MMU_MACHPHYS_UPDATE) {
+    } else if (cmd === MmuCmd.machphysUpdate) {
       const frame = Math.floor(mfn);
       if (!mm.owns(frame)) { rc = -Errno.EINVAL; break; }
       mem.writeU64(host.frames.m2p * PAGE + frame * 8, valLo, valHi);
@@ -655,13 +646,13 @@ export function updateVaMapping(d: PvDomain, host: MmCallHost, vaLo: number, vaH
   if (!mm.owns(l1) || t === undefined || t.type !== 'l1') return -Errno.EINVAL;
   const rc = mm.modEntry(1, at, lo, hi, false);
   if (rc !== 0) return rc;
-  const type = flagsLo & 3;
-  if (type !== 1 && type !== 2) return 0;
-  const bmap = joined(flagsLo & ~3, flagsHi);
+  const type = flagsLo & Uvmf.flushTypeMask;
+  if (type !== Uvmf.tlbFlush && type !== Uvmf.invlpg) return 0;
+  const bmap = joined(flagsLo & ~Uvmf.flushTypeMask, flagsHi);
   let mine: boolean | null = true;
-  if (bmap !== 0 && bmap !== 4) mine = vcpuMask(d, bmap);
+  if (bmap !== Uvmf.local && bmap !== Uvmf.all) mine = vcpuMask(d, bmap);
   if (mine === true) {
-    if (type === 1) cpu.flushTlb();
+    if (type === Uvmf.tlbFlush) cpu.flushTlb();
     else cpu.flushTlbPage(va);
   }
   return mine === null ? -Errno.EFAULT : 0;
