@@ -33,8 +33,15 @@
  *   mmuext_op: NEW_BASEPTR / NEW_USER_BASEPTR take an L4 type reference (validating a
  *   new L4), the TLB/INVLPG flushes succeed, *_MULTI with an unreadable mask -EINVAL,
  *   SET_LDT with more than 8192 entries or an unaligned or Xen-range base -EINVAL,
+ *   otherwise LDTR is Xen's LDT selector 0xe050 (load_LDT) or null for 0 entries,
  *   CLEAR_PAGE / COPY_PAGE need a destination that can be writable (-EINVAL), FLUSH_CACHE
  *   needs cache-flush rights (a domU -EACCES).
+ * - The LDT (pv/descriptor-tables.c, pv/mm.c pv_map_ldt_shadow_page): Xen maps a page of
+ *   it on the first #PF in its LDT area, if the guest kernel's tables map the page and it
+ *   can become a descriptor page (PGT_seg_desc_page: not writable anywhere); otherwise
+ *   the guest gets the #PF at ldt_base + offset (handle_gdt_ldt_mapping_fault). A mapped
+ *   LDT page holds its type until SET_LDT changes the LDT (pv_destroy_ldt).  A selector
+ *   past the LDT's limit is the CPU's #GP(selector).
  * Values that differ between dom0 and domU are labelled with the domain.
  */
 #include "ringside-pv.h"
@@ -340,6 +347,44 @@ static void mmuext_misc(void)
     expect_rc("mmuext.copy_to_foreign_mfn0", mmuext2(17, 0, mfn(7)), -EINVAL);
 }
 
+/* Load %fs with `sel`: the vector taken (0: none) and %fs afterwards. */
+static u64 load_fs(u16 sel)
+{
+    pv_event_reset();
+    asm volatile("1: mov %0, %%fs\n2:\n\t" EXTABLE(1b, 2b) :: "r"(sel) : "memory");
+    return last_event.count ? last_event.vector : 0;
+}
+
+static void ldt(void)
+{
+    /* page 3: an LDT whose entry 1 is a flat DPL-3 data segment. */
+    map_rw(3);
+    clear(3);
+    ent(3)[1] = 0x00cff3000000ffffUL;
+    u16 sldt;
+    expect_rc("set_ldt.two_entries", mmuext2(13, va(3), 2), 0);
+    asm volatile("sldt %0" : "=r"(sldt));
+    expect("set_ldt.sldt", sldt, 0xe050);
+    /* Writable in the guest's tables: it cannot be a descriptor page; the guest gets
+     * #PF at the LDT's own address (pv_map_ldt_shadow_page fails). */
+    expect("ldt.load_writable_page.vector", load_fs(0xf), 14);
+    expect("ldt.load_writable_page.cr2_is_ldt_entry", pv_vcpu0->cr2 == va(3) + 8, 1);
+    expect("ldt.load_writable_page.error_code", last_event.error_code, 0);
+    expect_rc("ldt.map_ro", map_ro(3), 0);
+    expect("ldt.load.vector", load_fs(0xf), 0);
+    u16 fs;
+    asm volatile("mov %%fs, %0" : "=r"(fs));
+    expect("ldt.load.fs", fs, 0xf);
+    expect_rc("ldt.page_in_use_map_rw", map_rw(3), -EBUSY);
+    expect("ldt.past_limit.vector", load_fs(0x17), 13);
+    expect("ldt.past_limit.error_code", last_event.error_code, 0x14);
+    asm volatile("mov %0, %%fs" :: "r"(0));
+    expect_rc("set_ldt.none", mmuext2(13, 0, 0), 0);
+    asm volatile("sldt %0" : "=r"(sldt));
+    expect("set_ldt.none.sldt", sldt, 0);
+    expect_rc("ldt.released_map_rw", map_rw(3), 0);
+}
+
 void test_main(void)
 {
     dom0 = (pv_start_info->flags & SIF_INITDOMAIN) != 0;
@@ -351,4 +396,5 @@ void test_main(void)
     mmu_updates();
     uvm_flags();
     mmuext_misc();
+    ldt();
 }

@@ -56,8 +56,13 @@ export interface PvVcpu {
   nmiPending: boolean;
   asyncExceptionMask: number;
   nmiOldMask: number;
-  // Memory (mm.ts): the frames of the GDT (each holding a seg_desc type reference).
+  // Memory (mm.ts): the frames of the GDT (each holding a seg_desc type reference); the
+  // LDT (MMUEXT_SET_LDT: arch.pv.ldt_base, ldt_ents) and the frames mapped in its shadow
+  // area (0: not mapped yet), each holding a seg_desc type reference.
   gdtFrames: number[];
+  ldtBase: number;
+  ldtEnts: number;
+  ldtFrames: number[];
 }
 
 export interface PvDomainState {
@@ -81,7 +86,7 @@ export function newVcpu(vcpuInfo: number): PvVcpu {
     eventCallback: 0, failsafeCallback: 0, syscallCallback: 0, syscall32Callback: 0, sysenterCallback: 0,
     vgcFlags: 0, syscall32DisablesEvents: false, sysenterDisablesEvents: false,
     kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
-    nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0, gdtFrames: [],
+    nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0, gdtFrames: [], ldtBase: 0, ldtEnts: 0, ldtFrames: Array<number>(16).fill(0),
   };
 }
 

@@ -34,7 +34,8 @@ import { createBounceFrame, DR6_DEFAULT, guestKernelMode, injectDebug, vectorNam
 import { restoreAllGuest, testAllEvents, type ExitStack } from './exit.js';
 import { emulateForcedInvalidOp, emulatePrivilegedOp, emulateSwInterrupt } from './priv-op.js';
 import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
-import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
+import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA, type XenFrames } from './address-space.js';
+import { ldtFault, type PvMemory } from './mm.js';
 import { vectorEntry } from './descriptor-tables.js';
 
 const IF = 0x200;
@@ -51,6 +52,9 @@ export interface Ring0 {
   exiting: GuestRegs | null;
   /** The vCPU's pending bounce (v->arch.pv.trap_bounce), consumed on the way out. */
   readonly tb: TrapBounce;
+  /** Xen's memory bookkeeping and frames (the LDT's shadow mappings, mm.ts). */
+  readonly mm: PvMemory;
+  readonly frames: XenFrames;
 }
 
 
@@ -175,7 +179,11 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
       return injectEvent(d, regs, x.tb, V.UD, null);
     case V.PF: {
       const cr2 = cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
-      return injectEvent(d, regs, x.tb, V.PF, regs.errorCode, cr2);
+      // fixup_page_fault: a descriptor read in the LDT area maps the guest's LDT page.
+      const fix = ldtFault(d, x, cr2 >= 2 ** 63 ? cr2 - 2 ** 64 : cr2, regs.errorCode);
+      if (fix === 'fixed') return;
+      if (fix !== null && 'gp' in fix) return injectEvent(d, regs, x.tb, V.GP, fix.gp);
+      return injectEvent(d, regs, x.tb, V.PF, regs.errorCode, fix === null ? cr2 : fix.pf);
     }
     case V.NMI: case V.DF: case V.MC:
       return cpu.modelError(`Xen model: vector ${vector} (NMI, #DF or #MC) reaching Xen is not modelled`);

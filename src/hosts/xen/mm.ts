@@ -25,9 +25,10 @@
 // - Xen's free heap is the frames the domain gave back: memory_op's allocations beyond
 //   them fail as on a host with no free memory.
 
-import { DOMID_SELF, Errno, HYPERVISOR_VIRT_END, MMUEXT, MMU_UPDATE_PREEMPTED, MmuCmd, Uvmf } from '../../arch/xen.js';
+import { DOMID_SELF, Errno, HYPERVISOR_VIRT_END, LDT_SELECTOR, MMUEXT, MMU_UPDATE_PREEMPTED, MmuCmd, Uvmf } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
-import { LINEAR_PT_SLOT, PAGE, PTE, PTE_NX_HI, entry, type XenFrames } from './address-space.js';
+import { LINEAR_PT_SLOT, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenL1e, type XenFrames } from './address-space.js';
+import { checkDescriptor } from './hypercalls.js';
 import { canonical, joined } from './regs.js';
 
 const TWO32 = 4294967296;
@@ -280,16 +281,23 @@ export class PvMemory {
     return true;
   }
 
-  /** get_page_and_type for a descriptor page (set_gdt), validating it on first use. */
+  /** get_page_and_type for a descriptor page (set_gdt). */
   getSegdesc(mfn: number, check: (desc: [number, number]) => boolean): number {
     if (!this.getPage(mfn)) return -Errno.EINVAL;
+    const rc = this.getSegdescType(mfn, check);
+    if (rc !== 0) this.putPage(mfn);
+    return rc;
+  }
+
+  /** get_page_type(PGT_seg_desc_page), validating the page on first use. */
+  getSegdescType(mfn: number, check: (desc: [number, number]) => boolean): number {
     const t = this.types.get(mfn);
     if (t !== undefined) {
-      if (t.type === 'seg_desc') { t.count++; return 0; }
-      this.putPage(mfn);
-      return -Errno.EINVAL;
+      if (t.type !== 'seg_desc') return -Errno.EINVAL;
+      t.count++;
+      return 0;
     }
-    if (!this.validateSegdesc(mfn, check)) { this.putPage(mfn); return -Errno.EINVAL; }
+    if (!this.validateSegdesc(mfn, check)) return -Errno.EINVAL;
     this.types.set(mfn, { type: 'seg_desc', count: 1, validated: true, pinned: false });
     return 0;
   }
@@ -510,7 +518,7 @@ export function mmuextOp(d: PvDomain, host: MmCallHost, uops: number, count: num
     const b = d.copyFromGuest(uops + i * 24, 24);
     if (b === null) { rc = -Errno.EFAULT; break; }
     const v = new DataView(b.buffer);
-    rc = mmuextOne(d, host.mm, v.getUint32(0, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true), v.getInt32(20, true));
+    rc = mmuextOne(d, host, v.getUint32(0, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true), v.getInt32(20, true));
     if (rc !== 0) break;
   }
   writeDone(d, pdone, i);
@@ -524,8 +532,9 @@ function vcpuMask(d: PvDomain, ptr: number): boolean | null {
   return b === null ? null : (b[0] & 1) !== 0;
 }
 
-function mmuextOne(d: PvDomain, mm: PvMemory, cmd: number, a1Lo: number, a1Hi: number, a2Lo: number, a2Hi: number): number {
+function mmuextOne(d: PvDomain, host: MmCallHost, cmd: number, a1Lo: number, a1Hi: number, a2Lo: number, a2Hi: number): number {
   const cpu = d.cpu;
+  const mm = host.mm;
   const arg1 = joined(a1Lo, a1Hi);
   const mfn = arg1;
   const vcpu = d.vcpu;
@@ -592,7 +601,13 @@ function mmuextOne(d: PvDomain, mm: PvMemory, cmd: number, a1Lo: number, a1Hi: n
     case MMUEXT.setLdt: {
       const ents = a2Lo >>> 0;
       if (ents > 8192 || (ents !== 0 && (arg1 % PAGE !== 0 || !addrOk(arg1)))) return -Errno.EINVAL;
-      if (ents !== 0) return cpu.modelError('Xen model: an LDT (MMUEXT_SET_LDT with entries) is not modelled');
+      const base = ents === 0 ? 0 : arg1;
+      if (vcpu.ldtEnts !== ents || vcpu.ldtBase !== base) {
+        if (destroyLdt(d, host)) cpu.flushTlb();
+        vcpu.ldtBase = base;
+        vcpu.ldtEnts = ents;
+        loadLdt(d);
+      }
       return 0;
     }
     case MMUEXT.clearPage: {
@@ -615,6 +630,64 @@ function mmuextOne(d: PvDomain, mm: PvMemory, cmd: number, a1Lo: number, a1Hi: n
     case MMUEXT.markSuper: case MMUEXT.unmarkSuper: return -Errno.EOPNOTSUPP;
     default: return -Errno.ENOSYS;
   }
+}
+
+// ------------------------------------------------------------------ the LDT
+
+/** LDT_VIRT_START: the vCPU's LDT area, 64 KiB after its GDT's (16 pages, 8192 entries). */
+export const LDT_VA = XEN_VA.gdt + 16 * PAGE;
+const LDT_PAGES = 16;
+
+/** load_LDT: LDTR names Xen's LDT selector with the shadow area as its base, or is null. */
+function loadLdt(d: PvDomain): void {
+  const cpu = d.cpu;
+  const ents = d.vcpu.ldtEnts;
+  cpu.ldtrSel = ents === 0 ? 0 : LDT_SELECTOR;
+  cpu.ldtrBaseLo = ents === 0 ? 0 : LDT_VA % TWO32 | 0;
+  cpu.ldtrBaseHi = ents === 0 ? 0 : Math.floor(LDT_VA / TWO32) | 0;
+  cpu.ldtrLimit = ents === 0 ? 0 : ents * 8 - 1;
+}
+
+/** pv_destroy_ldt: the shadow mappings go, with their references; true if any was mapped. */
+function destroyLdt(d: PvDomain, host: MmCallHost): boolean {
+  const frames = d.vcpu.ldtFrames;
+  let any = false;
+  for (let k = 0; k < LDT_PAGES; k++) {
+    if (frames[k] === 0) continue;
+    d.mem.writeU64(xenL1e(d.mem, host.frames, LDT_VA + k * PAGE), 0, 0);
+    host.mm.putPageAndType(frames[k]);
+    frames[k] = 0;
+    any = true;
+  }
+  return any;
+}
+
+/** What fixup_page_fault makes of a fault at `addr` (handle_gdt_ldt_mapping_fault): null
+ *  if it is not a supervisor fault in the LDT area; 'fixed' when the guest's LDT page is
+ *  now mapped (pv_map_ldt_shadow_page: present in the guest kernel's tables, the domain's,
+ *  and able to be a descriptor page); else the guest gets #PF at the LDT's own address,
+ *  or #GP(selector | TI) where that address would not be canonical. */
+export function ldtFault(d: PvDomain, host: MmCallHost, addr: number, errorCode: number): 'fixed' | { gp: number } | { pf: number } | null {
+  const PFEC_USER = 4, PFEC_RSVD = 8;
+  if ((errorCode & (PFEC_USER | PFEC_RSVD)) !== 0 || addr < LDT_VA || addr >= LDT_VA + LDT_PAGES * PAGE) return null;
+  const offset = addr - LDT_VA;
+  const vcpu = d.vcpu;
+  const linear = vcpu.ldtBase + offset;
+  const at = l1eFor(d, linear);
+  const lo = at < 0 ? 0 : d.mem.readU32(at) | 0, hi = at < 0 ? 0 : d.mem.readU32(at + 4) | 0;
+  const mfn = mfnOf(lo, hi);
+  const mm = host.mm;
+  if ((lo & PTE.P) !== 0 && mm.getPage(mfn)) {
+    if (mm.getSegdescType(mfn, checkDescriptor) === 0) {
+      const k = Math.floor(offset / PAGE);
+      d.mem.writeU64(xenL1e(d.mem, host.frames, LDT_VA + k * PAGE), lo | PTE.RW, hi);
+      vcpu.ldtFrames[k] = mfn;
+      return 'fixed';
+    }
+    mm.putPage(mfn);
+  }
+  const canon = linear >= -(2 ** 47) && linear < 2 ** 47;
+  return canon ? { pf: linear } : { gp: (offset & ~3) | 4 };
 }
 
 /** map_guest_l1e: the machine address of the L1 entry for `va` through the guest kernel's
