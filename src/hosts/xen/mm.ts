@@ -12,7 +12,9 @@
 // general one, plus a writable type reference if it maps with RW; an L2..L4 entry the next
 // level's type, which validates that table in turn). When the count drops back to 0 the
 // table is devalidated and those references are released. Xen's L4 slots 256..271 are not
-// the guest's: they are skipped by validation and rewritten with Xen's entries.
+// the guest's: they are skipped by validation and rewritten with Xen's entries. The LDT a
+// guest sets (MMUEXT_SET_LDT) is mapped page by page into Xen's LDT area on the first #PF
+// there (pv/mm.c pv_map_ldt_shadow_page), each page then a descriptor page.
 //
 // Deliberate deviations:
 // - Nothing is preempted (no continuations, no PGT_partial): a hierarchy is validated or
