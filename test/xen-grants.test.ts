@@ -80,7 +80,7 @@ describe('a refused operation changes nothing but its status', () => {
     const d = host.d;
     const mem = d.mem;
     const self = host.grants.guest.domid;
-    const [first] = host.domainFrames;
+    const first = host.frames.domainBase;
     const put = (ref: number, flags: number, frame: number): void => {
       const at = entryAddress(host.grants.guest, ref);
       mem.writeU32(at, flags | (self << 16));

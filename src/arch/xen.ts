@@ -61,7 +61,7 @@ export const enum Hc {
 export const enum Errno {
   EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
   ENXIO = 6, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSPC = 28,
-  ERANGE = 34, ENOSYS = 38, ENODATA = 61, EOPNOTSUPP = 95, EALREADY = 114, EISCONN = 106,
+  EDOM = 33, ERANGE = 34, ENOSYS = 38, ENODATA = 61, EOPNOTSUPP = 95, EALREADY = 114, EISCONN = 106,
 }
 
 /** start_info (public/xen.h), x86-64 offsets. */
@@ -184,3 +184,32 @@ export const GNTTAB_GET_STATUS_FRAMES = { nrFrames: 0, dom: 4, status: 6, frameL
 export const GNTTAB_GET_VERSION = { dom: 0, version: 4, size: 8 } as const;
 export const GNTTAB_SWAP_GRANT_REF = { refA: 0, refB: 4, status: 8, size: 12 } as const;
 export const GNTTAB_TRANSFER = { mfn: 0, domid: 8, ref: 12, status: 16, size: 24 } as const;
+
+// Memory (public/xen.h, public/memory.h).
+/** mmu_update's commands, in the low 3 bits of each request's ptr. */
+export const enum MmuCmd { normalPtUpdate = 0, machphysUpdate = 1, ptUpdatePreserveAd = 2, ptUpdateNoTranslate = 3 }
+/** count's top bit: a continued batch. */
+export const MMU_UPDATE_PREEMPTED = 0x80000000;
+/** MMUEXT_* (mmuext_op's cmd). */
+export const MMUEXT = {
+  pinL1: 0, pinL4: 3, unpin: 4, newBaseptr: 5, tlbFlushLocal: 6, invlpgLocal: 7, tlbFlushMulti: 8, invlpgMulti: 9,
+  tlbFlushAll: 10, invlpgAll: 11, flushCache: 12, setLdt: 13, newUserBaseptr: 15, clearPage: 16, copyPage: 17,
+  flushCacheGlobal: 18, markSuper: 19, unmarkSuper: 20,
+} as const;
+/** update_va_mapping's flags: the flush type in bits 0-1, then LOCAL (0), ALL (4) or a vCPU
+ *  mask's address. */
+export const enum Uvmf { none = 0, tlbFlush = 1, invlpg = 2, flushTypeMask = 3, local = 0, all = 4 }
+/** XENMEM_* (memory_op's cmd, bits 0-5; bits 6.. a continuation's start extent). */
+export const enum Xenmem {
+  increaseReservation = 0, decreaseReservation = 1, maximumRamPage = 2, currentReservation = 3, maximumReservation = 4,
+  machphysMfnList = 5, populatePhysmap = 6, addToPhysmap = 7, memoryMap = 9, machineMemoryMap = 10, exchange = 11,
+  machphysMapping = 12, setMemoryMap = 13, maximumGpfn = 14, removeFromPhysmap = 15, addToPhysmapBatch = 23,
+}
+/** XENMEMF_* in a reservation's mem_flags. */
+export const XENMEMF_populate_on_demand = 1 << 16;
+export const XENMEMF_exact_node_request = 1 << 17;
+export const XENMEMF_vnode = 1 << 18;
+/** MACH2PHYS_VIRT_END (the RO M2P's 256 GiB window). */
+export const MACH2PHYS_VIRT_END = HYPERVISOR_VIRT_START + 2 ** 38;
+/** shared_info's arch.max_pfn (after the wall clock). */
+export const SHARED_INFO_MAX_PFN = 0xc10;

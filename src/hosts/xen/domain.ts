@@ -68,6 +68,13 @@ export interface PvVcpu {
   /** periodic_period (0: stopped) and periodic_last_event. */
   periodicPeriod: number;
   periodicLast: number;
+  // Memory (mm.ts): the frames of the GDT (each holding a seg_desc type reference); the
+  // LDT (MMUEXT_SET_LDT: arch.pv.ldt_base, ldt_ents) and the frames mapped in its shadow
+  // area (0: not mapped yet), each holding a seg_desc type reference.
+  gdtFrames: number[];
+  ldtBase: number;
+  ldtEnts: number;
+  ldtFrames: number[];
 }
 
 export interface PvDomainState {
@@ -97,6 +104,7 @@ export function newVcpu(vcpuInfo: number): PvVcpu {
     kernelSs: 0, kernelSp: 0, guestTable: 0, guestTableUser: 0, iopl: 0, vcpuInfo, cr2: 0,
     nmiPending: false, asyncExceptionMask: 0, nmiOldMask: 0,
     blocked: 0, pollPort: 0, singleshot: -1, pollTimer: -1, periodicPeriod: 10_000_000, periodicLast: 0,
+    gdtFrames: [], ldtBase: 0, ldtEnts: 0, ldtFrames: Array<number>(16).fill(0),
   };
 }
 

@@ -41,7 +41,8 @@ import { createBounceFrame, DR6_DEFAULT, guestKernelMode, injectDebug, vectorNam
 import { restoreAllGuest, testAllEvents, type ExitStack } from './exit.js';
 import { emulateForcedInvalidOp, emulatePrivilegedOp, emulateSwInterrupt } from './priv-op.js';
 import { RCX, R11, RSP, gpr, ripOf, setRip, type GuestRegs } from './regs.js';
-import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA } from './address-space.js';
+import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA, type XenFrames } from './address-space.js';
+import { ldtFault, type PvMemory } from './mm.js';
 import { vectorEntry } from './descriptor-tables.js';
 import { LOCAL_TIMER_VECTOR } from './time.js';
 
@@ -63,6 +64,9 @@ export interface Ring0 {
    *  after the exit path; backToSleep then halts it again. */
   timerInterrupt(): boolean;
   backToSleep(): void;
+  /** Xen's memory bookkeeping and frames (the LDT's shadow mappings, mm.ts). */
+  readonly mm: PvMemory;
+  readonly frames: XenFrames;
 }
 
 
@@ -204,7 +208,11 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
       return injectEvent(d, regs, x.tb, V.UD, null);
     case V.PF: {
       const cr2 = cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
-      return injectEvent(d, regs, x.tb, V.PF, regs.errorCode, cr2);
+      // fixup_page_fault: a descriptor read in the LDT area maps the guest's LDT page.
+      const fix = ldtFault(d, x, cr2 >= 2 ** 63 ? cr2 - 2 ** 64 : cr2, regs.errorCode);
+      if (fix === 'fixed') return;
+      if (fix !== null && 'gp' in fix) return injectEvent(d, regs, x.tb, V.GP, fix.gp);
+      return injectEvent(d, regs, x.tb, V.PF, regs.errorCode, fix === null ? cr2 : fix.pf);
     }
     case V.NMI: case V.DF: case V.MC:
       return cpu.modelError(`Xen model: vector ${vector} (NMI, #DF or #MC) reaching Xen is not modelled`);

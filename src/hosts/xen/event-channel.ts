@@ -19,6 +19,7 @@
 // error instead of the FIFO ABI; status of another domain's port answers as if that domain
 // had one bucket of ports (-EINVAL beyond 63, else -EPERM); a reset is never preempted.
 
+import type { PvMemory } from './mm.js';
 import { DOMID_SELF, Errno, EvtchnOp, EvtchnStat, NR_VIRQS, PER_VCPU_VIRQS, SHARED_INFO } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
 import { PAGE } from './address-space.js';
@@ -64,9 +65,8 @@ export interface EventHost {
   readonly sharedInfo: number;
   /** The peer domain `domid` (undefined: no such domain). */
   eventPeer(domid: number): EventPeer | undefined;
-  /** Machine frames the domain owns: [first, end), and the typed ones (for FIFO setup). */
-  readonly domainFrames: [number, number];
-  readonly pageTypes: Map<number, unknown>;
+  /** The domain's frames and their page types (FIFO setup's map_guest_page). */
+  readonly mm: PvMemory;
 }
 
 /** EVTCHNS_PER_BUCKET on x86-64. */
@@ -377,7 +377,7 @@ function initControl(d: PvDomain, host: EventHost, v: DataView): number {
   if ((offset & 7) !== 0) return -Errno.EINVAL;
   // map_guest_page: the frame (a PV gfn is an mfn) must be the domain's and become writable.
   const gfnHi = v.getUint32(4, true), gfn = v.getUint32(0, true);
-  const [first, end] = host.domainFrames;
-  if (gfnHi !== 0 || gfn < first || gfn >= end || host.pageTypes.has(gfn)) return -Errno.EINVAL;
+  const type = host.mm.typeOf(gfn);
+  if (gfnHi !== 0 || !host.mm.owns(gfn) || (type !== null && type !== 'writable')) return -Errno.EINVAL;
   return d.cpu.modelError('Xen model: the FIFO event channel ABI (EVTCHNOP_init_control on a valid frame) is not modelled');
 }

@@ -45,7 +45,7 @@ import {
 import { GRANT_FRAMES_MAX, PAGE, PTE } from './address-space.js';
 import type { PvDomain } from './domain.js';
 import type { PhysicalMemory } from '../../machine/memory.js';
-import type { PageType } from './hypercalls.js';
+import type { PvMemory } from './mm.js';
 
 const TWO32 = 4294967296;
 /** grant_status_t entries per status frame (GRANT_STATUS_PER_PAGE). */
@@ -110,10 +110,8 @@ export interface GrantsState {
 /** What grant tables need from the host. */
 export interface GrantHost {
   readonly grants: GrantsState;
-  /** Pages Xen knows as the guest's page tables and descriptor pages, by mfn. */
-  readonly pageTypes: Map<number, PageType>;
-  /** Machine frames of the guest's memory: [first, end). */
-  readonly domainFrames: [number, number];
+  /** The guest's frames: ownership, references and page types (mm.ts). */
+  readonly mm: PvMemory;
   /** Machine frames of the backend domain's pages (not its table). */
   readonly backendPages: [number, number];
 }
@@ -194,14 +192,16 @@ function targetAllowed(h: GrantHost, d: PvDomain, t: GrantTableState): boolean {
 function owns(h: GrantHost, t: GrantTableState, mfn: number): boolean {
   if (mfn >= t.frames[0] && mfn < t.frames[0] + t.nrFrames) return true;
   if (t.nrStatusFrames > 0 && mfn >= t.statusFrames[0] && mfn < t.statusFrames[0] + t.nrStatusFrames) return true;
-  const [first, end] = t === h.grants.guest ? h.domainFrames : h.backendPages;
+  if (t === h.grants.guest) return h.mm.owns(mfn);
+  const [first, end] = h.backendPages;
   return mfn >= first && mfn < end;
 }
 
 /** get_page_type(PGT_writable_page): refused for a page typed as a page table or a
  *  descriptor page. */
 function writableType(h: GrantHost, t: GrantTableState, mfn: number): boolean {
-  return t !== h.grants.guest || !h.pageTypes.has(mfn);
+  const type = t === h.grants.guest ? h.mm.typeOf(mfn) : null;
+  return type === null || type === 'writable';
 }
 
 // ------------------------------------------------------------------ active entries
@@ -277,22 +277,13 @@ function reduceStatus(d: PvDomain, t: GrantTableState, ref: number, readonly: bo
   writeU16(d.mem, at, flags);
 }
 
-/** Whether `mfn` has a reference beyond its allocation: a grant pinned on it, or an entry
- *  of one of the guest's L1 tables mapping it (the model finds them here instead of
- *  counting). */
-function referenced(d: PvDomain, h: GrantHost, mfn: number): boolean {
+/** Whether `mfn` has a reference beyond its allocation: a grant pinned on it, or a use
+ *  the memory model counted (a mapping in one of the guest's L1 tables). */
+function referenced(h: GrantHost, mfn: number): boolean {
   for (const t of [h.grants.guest, h.grants.backend]) {
     if (t !== null && Object.values(t.active).some((a) => a.mfn === mfn)) return true;
   }
-  const mem = d.mem;
-  for (const [frame, type] of h.pageTypes) {
-    if (type.type !== 'l1') continue;
-    for (let k = 0; k < 512; k++) {
-      const lo = mem.readU32(frame * PAGE + k * 8), hi = mem.readU32(frame * PAGE + k * 8 + 4);
-      if ((lo & PTE.P) !== 0 && (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12) === mfn) return true;
-    }
-  }
-  return false;
+  return h.mm.refs[mfn] > 1;
 }
 
 // ------------------------------------------------------------------ the hypercall
@@ -423,6 +414,9 @@ function mapOne(d: PvDomain, h: GrantHost, hostAddr: number, flags: number, ref:
     g.free.push(handle);
     return fail(status);
   }
+  // The mapping's references on a page of the guest's own (get_page and, writable, the
+  // writable type): what put_page_from_l1e drops if the guest overwrites the entry.
+  if ((flags & GNTMAP.host_map) !== 0 && t === g.guest && h.mm.getPage(got.mfn) && !readonly) h.mm.getType(got.mfn, 'writable');
   g.maptrack[handle] = { domid: dom, ref, flags };
   return { status, handle, mfn: got.mfn };
 }
@@ -444,7 +438,7 @@ function guestL1e(d: PvDomain, h: GrantHost, lin: number): number {
 }
 
 function l1Typed(h: GrantHost, mfn: number): boolean {
-  return mfn >= h.domainFrames[0] && mfn < h.domainFrames[1] && h.pageTypes.get(mfn)?.type === 'l1';
+  return h.mm.owns(mfn) && h.mm.typeOf(mfn) === 'l1';
 }
 
 /** The PTE a grant mapping gets (grant_to_pte_flags, then adjust_guest_l1e). */
@@ -501,6 +495,10 @@ function unmapOne(d: PvDomain, h: GrantHost, hostAddr: number, devBusAddr: numbe
   let done = 0;
   if (hostAddr !== 0 && (map.flags & GNTMAP.host_map) !== 0) {
     if (!replacePvMapping(d, h, hostAddr, act.mfn, newAddr, map.flags)) return Gntst.general_error;
+    if (t === g.guest && h.mm.owns(act.mfn)) {
+      if (!readonly) h.mm.putType(act.mfn);
+      h.mm.putPage(act.mfn);
+    }
     map.flags &= ~GNTMAP.host_map;
     done++;
   }
@@ -619,7 +617,7 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
   else if (nrFrames > t.maxFrames) status = Gntst.general_error;
   else {
     // (Xen also grows a v2 table whose status frames fall short; they never do here.)
-    if (nrFrames > t.nrFrames) growTable(d, t, nrFrames);
+    if (nrFrames > t.nrFrames) growTable(d, h, t, nrFrames);
     for (let i = 0; i < nrFrames; i++) {
       const e = new Uint8Array(8);
       setU64(view(e), 0, t.frames[i]);
@@ -631,16 +629,22 @@ function setupTable(d: PvDomain, h: GrantHost, uop: number, count: number): numb
 
 /** gnttab_grow_table: the new frames (and in v2 the status frames they need) are zeroed
  *  and shared with the domain. */
-function growTable(d: PvDomain, t: GrantTableState, nrFrames: number): void {
-  for (let i = t.nrFrames; i < nrFrames; i++) d.mem.fill(t.frames[i] * PAGE, PAGE, 0);
-  if (t.version === 2) populateStatusFrames(d, t, nrFrames);
+function growTable(d: PvDomain, h: GrantHost, t: GrantTableState, nrFrames: number): void {
+  for (let i = t.nrFrames; i < nrFrames; i++) {
+    d.mem.fill(t.frames[i] * PAGE, PAGE, 0);
+    if (t === h.grants.guest) h.mm.shareXenPage(t.frames[i]);
+  }
+  if (t.version === 2) populateStatusFrames(d, h, t, nrFrames);
   t.nrFrames = nrFrames;
 }
 
 /** gnttab_populate_status_frames: status frames for `nrFrames` grant frames, zeroed. */
-function populateStatusFrames(d: PvDomain, t: GrantTableState, nrFrames: number): void {
+function populateStatusFrames(d: PvDomain, h: GrantHost, t: GrantTableState, nrFrames: number): void {
   const want = statusFramesFor(nrFrames);
-  for (let i = t.nrStatusFrames; i < want; i++) d.mem.fill(t.statusFrames[i] * PAGE, PAGE, 0);
+  for (let i = t.nrStatusFrames; i < want; i++) {
+    d.mem.fill(t.statusFrames[i] * PAGE, PAGE, 0);
+    if (t === h.grants.guest) h.mm.shareXenPage(t.statusFrames[i]);
+  }
   t.nrStatusFrames = want;
 }
 
@@ -689,9 +693,10 @@ function switchVersion(d: PvDomain, h: GrantHost, t: GrantTableState, version: n
   }
   if (version === 1) {
     // gnttab_unpopulate_status_frames: a status frame the guest still maps keeps a reference.
-    for (let i = 0; i < t.nrStatusFrames; i++) if (referenced(d, h, t.statusFrames[i])) return -Errno.EBUSY;
+    for (let i = 0; i < t.nrStatusFrames; i++) if (referenced(h, t.statusFrames[i])) return -Errno.EBUSY;
+    for (let i = 0; i < t.nrStatusFrames; i++) h.mm.unshareXenPage(t.statusFrames[i]);
     t.nrStatusFrames = 0;
-  } else populateStatusFrames(d, t, t.nrFrames);
+  } else populateStatusFrames(d, h, t, t.nrFrames);
   for (let i = 0; i < t.nrFrames; i++) mem.fill(t.frames[i] * PAGE, PAGE, 0);
   t.version = version;
   const both = GTF.reading | GTF.writing;
@@ -783,8 +788,7 @@ function transfer(d: PvDomain, h: GrantHost, at: number): number {
   const b = d.copyFromGuest(at, GNTTAB_TRANSFER.size);
   if (b === null) return -Errno.EFAULT;
   const mfn = u64(view(b), GNTTAB_TRANSFER.mfn);
-  const [first, end] = h.domainFrames;
-  const stealable = mfn >= first && mfn < end && !h.pageTypes.has(mfn) && !referenced(d, h, mfn);
+  const stealable = h.mm.owns(mfn) && h.mm.typeOf(mfn) === null && !referenced(h, mfn);
   if (stealable) {
     return d.cpu.modelError('Xen model: GNTTABOP_transfer of a page steal_page accepts (the page leaving the guest) is not modelled');
   }

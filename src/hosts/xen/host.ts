@@ -35,7 +35,9 @@ import { buildXenArea, CSTAR_STUB, GRANT_FRAMES_MAX, IDT_VA, LSTAR_STUB, PAGE, P
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
 import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
-import { pvHypercall, type HypercallHost, type PageType } from './hypercalls.js';
+import { pvHypercall, type HypercallHost } from './hypercalls.js';
+import { PvMemory, captureMemory, restoreMemory, type MemoryState } from './mm.js';
+import { MAXMEM_SLACK_PAGES } from './memory-op.js';
 import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
@@ -69,7 +71,8 @@ const EFER = C.EFER_SCE | C.EFER_LME | C.EFER_LMA | C.EFER_NXE;
 /** What the host keeps beyond the machine: Xen's view of the domain, the console. */
 interface XenHostState {
   domain: PvDomainState;
-  pageTypes: Array<[number, PageType]>;
+  // Memory (mm.ts): ownership, references and page types.
+  memory: MemoryState;
   exiting: GuestRegs | null;
   console: Uint8Array;
   dropped: number;
@@ -88,20 +91,18 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   readonly stack: { top: number };
   exiting: GuestRegs | null = null;
   readonly tb: TrapBounce = { flags: 0, errorCode: 0, eip: 0 };
-  readonly pageTypes = new Map<number, PageType>();
-  readonly domainFrames: [number, number];
   /** A domU's xenconsoled and xenstored; null for dom0. */
   consoled: Xenconsoled | null = null;
   xenstored: Xenstored | null = null;
   readonly backendPages: [number, number];
   grants: GrantsState;
   backend: BackendState = { served: 0 };
+  readonly mm: PvMemory;
 
   constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
     const mem = machine.memory;
     this.frames = buildXenArea(mem, mem.size / PAGE);
     writeDescriptorTables(mem, this.frames);
-    this.domainFrames = [this.frames.domainBase, mem.size / PAGE];
     this.stack = { top: this.frames.stackTop };
     this.backendPages = [this.frames.backend + 1, this.frames.backend + 3];
     this.grants = { guest: newGrantTable(0, this.frames.grant, GRANT_FRAMES_MAX, this.frames.status), backend: null, maptrack: {}, free: [], limit: 0 };
@@ -110,6 +111,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
       events: newEventChannels(true),
     });
+    this.mm = new PvMemory(this.d, this.frames, mem.size / PAGE);
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
     machine.cpu.hostEntries.guestMode = () => (this.d.vcpu.kernelMode ? 'kernel' : 'user');
@@ -143,8 +145,21 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       v.kernelSs = FLAT_KERNEL_SS;
       v.kernelSp = built.stackTop;
     }
+    // The domain's frames, and its L4 validated as Xen's builders leave it: pinned (the
+    // toolstack's MMUEXT_PIN_L4_TABLE; dom0_construct_pv likewise) and the vCPU's
+    // guest_table, each holding a reference.
+    const mm = this.mm;
+    // Xen's free heap is the frames after the domain's (XEN_HEAP_PAGES); dom0 may take
+    // them all, a domU up to libxl's maxmem slack.
+    const domainEnd = this.frames.domainBase + plan.nrPages;
+    mm.assign(this.frames.domainBase, domainEnd, plan.nrPages + (plan.dom0 ? XEN_HEAP_PAGES : MAXMEM_SLACK_PAGES));
+    for (let f = mem.size / PAGE - 1; f >= domainEnd; f--) mm.free.push(f);
+    if (mm.getPageAndType(built.l4, 'l4') !== 0 || mm.getPageAndType(built.l4, 'l4') !== 0) throw new Error('xen: the builder\'s page tables do not validate');
+    mm.types.get(built.l4)!.pinned = true;
+    mm.setRoMpt(built.l4, true); // arch_set_info_guest / the dom0 builder: fill_ro_mpt
+    // The grant table's first frame, shared with the domain from its creation (grant_table_init).
+    for (let i = 0; i < this.grants.guest.nrFrames; i++) mm.shareXenPage(this.grants.guest.frames[i]);
     if (!plan.dom0) this.createGrantPeers(built.consoleMfn, built.storeMfn);
-    for (const t of built.tables) this.pageTypes.set(t.mfn, { type: (['l1', 'l2', 'l3', 'l4'] as const)[t.level - 1], pinned: t.level === 4 });
 
     const cpu = this.machine.cpu;
     const st = cpu.capture();
@@ -291,7 +306,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   capture(): XenHostState {
     return {
       domain: structuredClone(this.d.state),
-      pageTypes: [...this.pageTypes].map(([m, t]) => [m, { ...t }]),
+      memory: captureMemory(this.mm),
       exiting: this.exiting === null ? null : { ...this.exiting },
       console: this.out.bytes.slice(),
       dropped: this.out.dropped,
@@ -305,8 +320,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   restore(state: unknown): void {
     const s = state as XenHostState;
     this.d.state = structuredClone(s.domain);
-    this.pageTypes.clear();
-    for (const [m, t] of s.pageTypes) this.pageTypes.set(m, { ...t });
+    restoreMemory(this.mm, s.memory);
     this.exiting = s.exiting === null ? null : { ...s.exiting };
     this.out.load(s.console, s.dropped);
     if (s.consoled !== null && s.xenstored !== null) {
@@ -333,14 +347,18 @@ export const xenHost: HostDefinition<XenPlan> = {
     return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline, name, consoleInput: new TextEncoder().encode(o.consoleInput ?? '') };
   },
   machineBytes(plan) {
-    return machineBytesFor(plan.nrPages);
+    return machineBytesFor(plan.nrPages + XEN_HEAP_PAGES);
   },
   attach(machine, options) {
     return new XenHost(machine, options);
   },
 };
 
-/** Machine memory for a domain of `nrPages`: Xen's area, then the domain. */
+/** Frames of Xen's free heap the model keeps after the domain's (what memory_op can
+ *  allocate): 1 MiB, the same as a domU's maxmem slack. */
+const XEN_HEAP_PAGES = 256;
+
+/** Machine memory for a domain of `nrPages`: Xen's area, the domain, Xen's free heap. */
 function machineBytesFor(nrPages: number): number {
   let xen = xenAreaFrames(nrPages + 1024);
   for (;;) {

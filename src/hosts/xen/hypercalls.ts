@@ -4,17 +4,16 @@
 // the arguments are %rdi, %rsi, %rdx, %r10, %r8, each truncated to its C type; the result
 // goes to %rax and, in a release build, no other register changes. Unimplemented numbers
 // return -ENOSYS as compiled-out ones do on Xen, and the PV machine's own calls that this
-// version does not model yet (memory_op, mmu_update) are model errors, not -ENOSYS, so no
-// guest passes by accident. Event channels are event-channel.ts, sched_op is sched.ts,
-// set_timer_op and the vCPU timers time.ts, grant_table_op grant-table.ts.
+// version does not model yet are model errors, not -ENOSYS, so no guest passes by accident.
+// Event channels are event-channel.ts, sched_op is sched.ts, set_timer_op and the vCPU timers
+// time.ts, grant_table_op grant-table.ts, the memory hypercalls (mmu_update, mmuext_op,
+// update_va_mapping, memory_op) mm.ts and memory-op.ts.
 //
-// Deliberate deviations: hypercalls are never preempted (no continuations); page types are
-// those of the builder's tables, pinning and GDT frames only: validating a new page-table
-// hierarchy (pinning a fresh table, a new base pointer) is a model error.
+// Deliberate deviations: hypercalls are never preempted (no continuations).
 
 import {
   CALLBACKF_mask_events, CALLBACKOP_register, EvtchnOp, CALLBACKOP_unregister, CONSOLEIO_read, CONSOLEIO_write, CallbackType, Errno,
-  FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, HYPERVISOR_VIRT_END, Hc, Segbase, TI_IF,
+  FIRST_RESERVED_GDT_ENTRY, FLAT_KERNEL_CS, FLAT_USER_SS, Hc, Segbase, TI_IF,
   VCPU_INFO, VGCF_failsafe_disables_events, VGCF_syscall_disables_events,
 } from '../../arch/xen.js';
 import { NMI } from '../../arch/vectors.js';
@@ -24,7 +23,7 @@ import { doIret } from './iret.js';
 import { doSysctl } from './sysctl.js';
 import { readDebugreg, setDebugreg, XEN_MAJOR, XEN_MINOR } from './priv-op.js';
 import { RAX, RDI, RSI, RDX, R10, R8, canonical, joined, type GuestRegs } from './regs.js';
-import { PAGE, PTE } from './address-space.js';
+import { PAGE } from './address-space.js';
 import { loadSegment, swapGsBase } from '../../cpu/segments.js';
 import { FAULT } from '../../cpu/fault.js';
 import { Msr } from '../../cpu/msrs.js';
@@ -32,10 +31,11 @@ import type { Cpu } from '../../cpu/cpu.js';
 import { eventChannelOp } from './event-channel.js';
 import { schedOp, type SchedHost } from './sched.js';
 import { program, setTimerOp, vcpuTimerOp } from './time.js';
-import { grantTableOp, isGrantFrame, type GrantHost } from './grant-table.js';
+import { grantTableOp, type GrantHost } from './grant-table.js';
+import { mmuUpdate, mmuextOp, updateVaMapping, type MmCallHost } from './mm.js';
+import { memoryOp } from './memory-op.js';
 
 const TWO32 = 4294967296;
-const DOMID_SELF = 0x7ff0;
 /** The valid vm_assist types for a 64-bit PV domain (PV64_VM_ASSIST_MASK). */
 const VM_ASSIST_VALID = [0, 1, 2, 3, 4, 5, 32];
 /** get_features submap 0 for PV64 at c447b7308b; dom0 adds XENFEAT_dom0 (bit 11). */
@@ -53,25 +53,16 @@ type Result = number | 'ended' | 'iret';
 
 /** The host side the hypercalls reach beyond the domain: the consoles, the peers of event
  *  channels (event-channel.ts) and their deferred work (sched.ts). */
-export interface HypercallHost extends SchedHost, GrantHost {
+export interface HypercallHost extends SchedHost, GrantHost, MmCallHost {
   /** dom0's console_io writes: the run's console. */
   consoleWrite(bytes: Uint8Array): void;
   /** The machine address of the domain's shared_info page. */
   readonly sharedInfo: number;
-  /** Pages Xen knows as the domain's page tables and descriptor pages, by mfn. */
-  readonly pageTypes: Map<number, PageType>;
-  /** Machine frames the domain owns: [first, end). */
-  readonly domainFrames: [number, number];
   /** Make the guest GDT frames `mfns` (at most 14) vCPU 0's GDT (pv_set_gdt), or none. */
   setGdtFrames(mfns: number[]): void;
   /** The other domains' deferred work (backend-domain.ts), run while the vCPU gives up the
    *  CPU; true if any of them did something. */
   runPeers(): boolean;
-}
-
-export interface PageType {
-  type: 'l1' | 'l2' | 'l3' | 'l4' | 'seg_desc';
-  pinned: boolean;
 }
 
 /** pv_hypercall: dispatch the SYSCALL a guest kernel made. */
@@ -134,14 +125,16 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
       return rc;
     }
     case Hc.vcpu_op: return vcpuOp(d, host, i32(0), u32(1), ptr(2));
+    case Hc.mmu_update: return mmuUpdate(d, host, ptr(0), u32(1), ptr(2), u32(3));
     case Hc.mmuext_op: return mmuextOp(d, host, ptr(0), u32(1), ptr(2), u32(3));
-    case Hc.update_va_mapping: return updateVaMapping(d, host, a);
+    case Hc.update_va_mapping: return updateVaMapping(d, host, a.lo[0], a.hi[0], a.lo[1], a.hi[1], a.lo[2], a.hi[2]);
+    case Hc.memory_op: return memoryOp(d, host, BigInt.asUintN(64, (BigInt(a.hi[0]) << 32n) | BigInt(a.lo[0] >>> 0)), ptr(1));
     case Hc.update_descriptor: return updateDescriptor(d, host, a);
     case Hc.set_gdt: return setGdt(d, host, ptr(0), u32(1));
     case Hc.grant_table_op: return grantTableOp(d, host, u32(0), ptr(1), u32(2));
     case Hc.set_debugreg: return setDebugreg(d, u32(0), a.lo[1], a.hi[1]); // do_set_debugreg's int reg, read as set_debugreg's unsigned int
     case Hc.get_debugreg: return readDebugreg(d, u32(0)) ?? -Errno.ENODEV;
-    case Hc.mmu_update: case Hc.memory_op: case Hc.event_channel_op_compat:
+    case Hc.event_channel_op_compat:
     case Hc.physdev_op_compat: case Hc.update_va_mapping_otherdomain:
     case Hc.fpu_taskswitch: case Hc.sched_op_compat: case Hc.nmi_op: case Hc.platform_op: case Hc.domctl: case Hc.xsm_op:
       return d.cpu.modelError(`Xen model: hypercall ${nr} is not modelled yet`);
@@ -358,9 +351,9 @@ function registerVcpuInfo(d: PvDomain, host: HypercallHost, arg: number): number
   if (offset >= PAGE) return -Errno.EINVAL; // the offset would name another frame
   if (d.vcpu.vcpuInfo !== host.sharedInfo) return -Errno.EBUSY;
   if (offset + VCPU_INFO.size > PAGE || offset % 8 !== 0) return -Errno.ENXIO;
-  const [first, end] = host.domainFrames;
-  if (mfn < first || mfn >= end) return -Errno.EINVAL;
-  if (host.pageTypes.has(mfn)) return -Errno.EACCES;
+  // get_page_from_gfn, then get_page_and_type(PGT_writable_page), held while registered.
+  if (!host.mm.getPage(mfn)) return -Errno.EINVAL;
+  if (host.mm.getType(mfn, 'writable') !== 0) { host.mm.putPage(mfn); return -Errno.EACCES; }
   const to = mfn * PAGE + offset;
   d.mem.write(to, d.mem.bytes.slice(d.vcpu.vcpuInfo, d.vcpu.vcpuInfo + VCPU_INFO.size));
   d.vcpu.vcpuInfo = to;
@@ -406,154 +399,6 @@ function resultBytes(lo: number, hi: number): Uint8Array {
 
 // ------------------------------------------------------------------ memory and descriptors
 
-const MMUEXT = { pinL1: 0, pinL4: 3, unpin: 4, newBaseptr: 5, tlbFlushLocal: 6, invlpgLocal: 7, tlbFlushMulti: 8, invlpgMulti: 9, tlbFlushAll: 10, invlpgAll: 11, setLdt: 13, newUserBaseptr: 15, markSuper: 19, unmarkSuper: 20 } as const;
-const LEVEL_TYPES = ['l1', 'l2', 'l3', 'l4'] as const;
-
-function mmuextOp(d: PvDomain, host: HypercallHost, uops: number, count: number, pdone: number, foreigndom: number): number {
-  const own = d.state.dom0 ? 0 : 1;
-  if ((foreigndom & 0xffff) === own) return -Errno.ESRCH;
-  if ((foreigndom & 0xffff) !== DOMID_SELF) return d.cpu.modelError('Xen model: mmuext_op on a foreign domain is not modelled');
-  if ((count & 0x80000000) !== 0) return d.cpu.modelError('Xen model: a continued mmuext_op (MMU_UPDATE_PREEMPTED) is not modelled');
-  let rc = 0, i = 0;
-  for (; i < count; i++) {
-    const b = d.copyFromGuest(uops + i * 24, 24);
-    if (b === null) { rc = -Errno.EFAULT; break; }
-    const v = new DataView(b.buffer);
-    const cmd = v.getUint32(0, true);
-    const arg1 = joined(v.getInt32(8, true), v.getInt32(12, true));
-    rc = mmuextOne(d, host, cmd, arg1, v.getInt32(12, true));
-    if (rc !== 0) break;
-  }
-  if (pdone !== 0) {
-    const b = d.copyFromGuest(pdone, 4);
-    if (b !== null) {
-      const v = new DataView(b.buffer);
-      v.setUint32(0, (v.getUint32(0, true) + i) >>> 0, true);
-      d.copyToGuest(pdone, b);
-    }
-  }
-  return rc;
-}
-
-function mmuextOne(d: PvDomain, host: HypercallHost, cmd: number, arg1: number, arg1Hi: number): number {
-  const cpu = d.cpu;
-  const types = host.pageTypes;
-  const mfn = arg1;
-  switch (cmd) {
-    case 0: case 1: case 2: case 3: {
-      const t = types.get(mfn);
-      if (t === undefined) {
-        if (mfn < host.domainFrames[0] || mfn >= host.domainFrames[1]) return -Errno.EINVAL;
-        return cpu.modelError('Xen model: validating a new page table (MMUEXT_PIN) is not modelled yet');
-      }
-      if (t.type !== LEVEL_TYPES[cmd]) return -Errno.EINVAL;
-      if (t.pinned) return -Errno.EINVAL;
-      t.pinned = true;
-      return 0;
-    }
-    case MMUEXT.unpin: {
-      const t = types.get(mfn);
-      if (t === undefined || !t.pinned || t.type === 'seg_desc') return -Errno.EINVAL;
-      t.pinned = false;
-      return 0;
-    }
-    case MMUEXT.newBaseptr: case MMUEXT.newUserBaseptr: {
-      const user = cmd === MMUEXT.newUserBaseptr;
-      const current = user ? d.vcpu.guestTableUser : d.vcpu.guestTable;
-      if (mfn === current) {
-        if (!user) cpu.flushTlbNonGlobal();
-        return 0;
-      }
-      if (user && mfn === 0) { d.vcpu.guestTableUser = 0; return 0; }
-      const t = types.get(mfn);
-      if (t === undefined) {
-        if (mfn < host.domainFrames[0] || mfn >= host.domainFrames[1]) return -Errno.EINVAL;
-        return cpu.modelError('Xen model: validating a new L4 (a new base pointer) is not modelled yet');
-      }
-      if (t.type !== 'l4') return -Errno.EINVAL;
-      if (user) d.vcpu.guestTableUser = mfn;
-      else {
-        d.vcpu.guestTable = mfn;
-        cpu.cr3Lo = (mfn * PAGE) | 0;
-        cpu.cr3Hi = Math.floor((mfn * PAGE) / TWO32);
-        cpu.flushTlbNonGlobal();
-      }
-      return 0;
-    }
-    case MMUEXT.tlbFlushLocal: case MMUEXT.tlbFlushAll: cpu.flushTlbNonGlobal(); return 0;
-    case MMUEXT.invlpgLocal: case MMUEXT.invlpgAll:
-      if (canonical(arg1Hi)) cpu.flushTlbPage(arg1);
-      return 0;
-    case MMUEXT.tlbFlushMulti: case MMUEXT.invlpgMulti:
-      return cpu.modelError('Xen model: MMUEXT_*_MULTI (a vCPU mask) is not modelled');
-    case MMUEXT.setLdt: return cpu.modelError('Xen model: MMUEXT_SET_LDT is not modelled yet');
-    case MMUEXT.markSuper: case MMUEXT.unmarkSuper: return -Errno.EOPNOTSUPP;
-    case 12: case 16: case 17: case 18: return cpu.modelError(`Xen model: MMUEXT ${cmd} is not modelled yet`);
-    default: return -Errno.ENOSYS;
-  }
-}
-
-/** Machine address of the L1 entry mapping `va` in the current kernel tables, or -1 where
- *  map_guest_l1e fails (no L2 entry, a superpage, Xen's range). */
-function l1eFor(d: PvDomain, va: number): number {
-  const mem = d.mem;
-  let table = d.vcpu.guestTable * PAGE;
-  for (let level = 4; level >= 2; level--) {
-    const at = table + (Math.floor(va / 2 ** (12 + 9 * (level - 1))) & 511) * 8;
-    const lo = mem.readU32(at), hi = mem.readU32(at + 4);
-    if ((lo & PTE.P) === 0 || (level === 2 && (lo & PTE.PS) !== 0)) return -1;
-    table = (hi & 0xfffff) * TWO32 + (lo >>> 12) * PAGE;
-  }
-  return table + (Math.floor(va / PAGE) & 511) * 8;
-}
-
-/** Whether a writable mapping of `mfn` exists in the domain's page tables. */
-function writablyMapped(d: PvDomain, host: HypercallHost, mfn: number): boolean {
-  const mem = d.mem;
-  for (const [frame, t] of host.pageTypes) {
-    if (t.type !== 'l1') continue;
-    for (let k = 0; k < 512; k++) {
-      const lo = mem.readU32(frame * PAGE + k * 8), hi = mem.readU32(frame * PAGE + k * 8 + 4);
-      if ((lo & (PTE.P | PTE.RW)) === (PTE.P | PTE.RW) && (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12) === mfn) return true;
-    }
-  }
-  return false;
-}
-
-/** do_update_va_mapping. */
-function updateVaMapping(d: PvDomain, host: HypercallHost, a: Args): number {
-  const cpu = d.cpu;
-  const va = joined(a.lo[0], a.hi[0]);
-  const flags = joined(a.lo[2], a.hi[2]);
-  if (!canonical(a.hi[0]) || (va < 0 && va < HYPERVISOR_VIRT_END)) return -Errno.EINVAL;
-  const at = l1eFor(d, va);
-  if (at < 0) return -Errno.EINVAL;
-  const l1 = Math.floor(at / PAGE);
-  if (host.pageTypes.get(l1)?.type !== 'l1') return -Errno.EINVAL;
-  let lo = a.lo[1], hi = a.hi[1];
-  if ((lo & PTE.P) !== 0) {
-    // l1_disallow_mask: PWT, PCD and PAT need cache-flush rights (dom0's I/O).
-    if ((lo & 0x98) !== 0 && !d.state.dom0) return -Errno.EINVAL;
-    // adjust_guest_l1e: user pages get G, kernel pages _PAGE_GUEST_KERNEL (bit 52); all get US.
-    if ((lo & PTE.US) === 0) { lo |= PTE.US; hi |= 1 << 20; }
-    else if ((hi & (1 << 20)) === 0) lo |= PTE.G;
-    const mfn = (hi & 0xfffff) * TWO32 / PAGE + (lo >>> 12);
-    const [first, end] = host.domainFrames;
-    const own = (mfn >= first && mfn < end) || mfn === host.sharedInfo / PAGE || isGrantFrame(host.grants, mfn);
-    if (!own) return mfn * PAGE >= d.mem.size ? (d.state.dom0 ? 0 : -Errno.EPERM) : -Errno.EBUSY;
-    if ((lo & PTE.RW) !== 0 && host.pageTypes.has(mfn)) return -Errno.EBUSY;
-  }
-  d.mem.writeU64(at, lo, hi);
-  switch (flags % 4) {
-    case 1: cpu.flushTlbNonGlobal(); break;
-    case 2: cpu.flushTlbPage(va); break;
-    default: break;
-  }
-  const target = flags - (flags % 4);
-  if (target !== 0 && target !== 4) return cpu.modelError('Xen model: update_va_mapping with a vCPU mask (UVMF_MULTI) is not modelled');
-  return 0;
-}
-
 /** check_descriptor for a 64-bit PV guest: false to refuse; `desc` is fixed up in place. */
 export function checkDescriptor(desc: [number, number]): boolean {
   let [a, b] = desc;
@@ -574,19 +419,24 @@ export function checkDescriptor(desc: [number, number]): boolean {
   return true;
 }
 
+/** do_update_descriptor: the page must be the domain's and a descriptor page or able to
+ *  be written (PGT_writable_page for the write). */
 function updateDescriptor(d: PvDomain, host: HypercallHost, a: Args): number {
   const gaddr = joined(a.lo[0], a.hi[0]);
   const desc: [number, number] = [a.lo[1], a.hi[1]];
   if (gaddr % 8 !== 0 || !checkDescriptor(desc)) return -Errno.EINVAL;
   const mfn = Math.floor(gaddr / PAGE);
-  const [first, end] = host.domainFrames;
-  if (mfn < first || mfn >= end) return -Errno.EINVAL;
-  const t = host.pageTypes.get(mfn);
-  if (t !== undefined && t.type !== 'seg_desc') return -Errno.EINVAL;
+  const mm = host.mm;
+  if (!mm.getPage(mfn)) return -Errno.EINVAL;
+  const type = mm.typeOf(mfn) === 'seg_desc' ? 'seg_desc' : 'writable';
+  if (mm.getType(mfn, type) !== 0) { mm.putPage(mfn); return -Errno.EINVAL; }
   d.mem.writeU64(gaddr, desc[0], desc[1]);
+  mm.putPageAndType(mfn);
   return 0;
 }
 
+/** do_set_gdt (pv_set_gdt): each frame becomes a descriptor page (validated on its first
+ *  such use); the old frames' references are dropped. */
 function setGdt(d: PvDomain, host: HypercallHost, list: number, entries: number): number {
   if (entries > FIRST_RESERVED_GDT_ENTRY) return -Errno.EINVAL;
   const n = Math.ceil(entries / 512);
@@ -595,28 +445,16 @@ function setGdt(d: PvDomain, host: HypercallHost, list: number, entries: number)
   const v = new DataView(b.buffer);
   const mfns: number[] = [];
   for (let k = 0; k < n; k++) mfns.push(joined(v.getInt32(8 * k, true), v.getInt32(8 * k + 4, true)));
-  const mem = d.mem;
-  const [first, end] = host.domainFrames;
-  for (const mfn of mfns) {
-    if (mfn < first || mfn >= end) return -Errno.EINVAL;
-    const t = host.pageTypes.get(mfn);
-    if (t !== undefined && t.type !== 'seg_desc') return -Errno.EINVAL;
-    if (t === undefined) {
-      if (writablyMapped(d, host, mfn)) return -Errno.EINVAL;
-      // validate_segdesc_page: every descriptor checked, fixed up in place.
-      const fixed: Array<[number, number]> = [];
-      for (let k = 0; k < 512; k++) {
-        const desc: [number, number] = [mem.readU32(mfn * PAGE + 8 * k) | 0, mem.readU32(mfn * PAGE + 8 * k + 4) | 0];
-        if (!checkDescriptor(desc)) return -Errno.EINVAL;
-        fixed.push(desc);
-      }
-      fixed.forEach(([lo, hi], k) => mem.writeU64(mfn * PAGE + 8 * k, lo, hi));
+  const mm = host.mm;
+  for (let k = 0; k < n; k++) {
+    if (mm.getSegdesc(mfns[k], checkDescriptor) !== 0) {
+      for (let j = 0; j < k; j++) mm.putPageAndType(mfns[j]);
+      return -Errno.EINVAL;
     }
   }
-  for (const [mfn, t] of [...host.pageTypes]) if (t.type === 'seg_desc' && !mfns.includes(mfn)) host.pageTypes.delete(mfn);
-  for (const mfn of mfns) host.pageTypes.set(mfn, { type: 'seg_desc', pinned: false });
+  for (const mfn of d.vcpu.gdtFrames) mm.putPageAndType(mfn);
+  d.vcpu.gdtFrames = mfns;
   host.setGdtFrames(mfns);
   d.cpu.flushTlbNonGlobal();
   return 0;
 }
-

@@ -1,0 +1,226 @@
+// memory_op for a 64-bit PV domain (xen/common/memory.c do_memory_op, x86/mm.c
+// arch_memory_op, x86_64/mm.c subarch_memory_op at c447b7308b): the reservation queries,
+// the reservation changes (increase, decrease, populate_physmap), the M2P's location and
+// frames, the pseudo-physical memory map, and the refusals a PV guest meets.
+//
+// The domain's reservation is PvMemory's (mm.ts): tot_pages, max_pages and the frames it
+// owns. A PV domain has no Xen-side P2M; the M2P (read-only to the guest at
+// MACH2PHYS_VIRT_START) is written by populate_physmap and by MMU_MACHPHYS_UPDATE.
+//
+// Deliberate deviations:
+// - max_pages: a domU's is its memory plus libxl's LIBXL_MAXMEM_CONSTANT (1 MiB, 256
+//   pages); dom0's is its own allocation (Xen gives dom0 all free memory; the model has
+//   none beyond it). XENMEM_maximum_ram_page is the model machine's frame count.
+// - memory_map for a domU is libxl's single RAM entry of the domain's memory (maxmem =
+//   memory); machine_memory_map for dom0 is a model error (the host e820 is QEMU's).
+// - XENMEM_exchange: its argument checks only; an exchange that passes them is a model
+//   error. NUMA node requests are accepted and ignored (one node).
+
+import {
+  DOMID_SELF, Errno, MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, SHARED_INFO_MAX_PFN, XENMEMF_exact_node_request,
+  XENMEMF_populate_on_demand, XENMEMF_vnode, Xenmem,
+} from '../../arch/xen.js';
+import type { PvDomain } from './domain.js';
+import { PAGE } from './address-space.js';
+import { addrOk, type MmCallHost } from './mm.js';
+
+/** libxl's LIBXL_MAXMEM_CONSTANT in pages. */
+export const MAXMEM_SLACK_PAGES = 256;
+/** max_order: CONFIG_DOMU_MAX_ORDER 9; dom0 is also the control domain (CTLDOM 18). */
+const maxOrder = (d: PvDomain): number => (d.state.dom0 ? 18 : 9);
+/** MACH2PHYS_NR_ENTRIES - 1 (256 GiB of 8-byte entries). */
+const M2P_MAX_MFN = (1n << 35n) - 1n;
+
+const U64 = (1n << 64n) - 1n;
+/** A linear address held as an unsigned 64-bit BigInt, as the signed number the rest uses. */
+const lin = (v: bigint): number => Number(BigInt.asIntN(64, v));
+/** array_access_ok(hnd + first * 8): only the start is checked (__addr_ok). */
+const subrangeOk = (hnd: bigint, first: bigint): boolean => addrOk(lin((hnd + first * 8n) & U64));
+
+/** do_memory_op(cmd, arg); cmd's bits 6.. are a continuation's start extent. */
+export function memoryOp(d: PvDomain, host: MmCallHost, cmd: bigint, arg: number): number {
+  const op = Number(cmd & 63n);
+  const start = cmd >> 6n;
+  switch (op) {
+    case Xenmem.increaseReservation: case Xenmem.decreaseReservation: case Xenmem.populatePhysmap:
+      return reservation(d, host, op, start, arg);
+    case Xenmem.exchange: return start !== 0n ? -Errno.EINVAL : exchange(d, arg);
+    case Xenmem.maximumRamPage: return start !== 0n ? -Errno.EINVAL : host.mm.owner.length;
+    case Xenmem.currentReservation: case Xenmem.maximumReservation: case Xenmem.maximumGpfn: {
+      if (start !== 0n) return -Errno.EINVAL;
+      const b = d.copyFromGuest(arg, 2);
+      if (b === null) return -Errno.EFAULT;
+      const rc = domainLookup(d, b[0] | (b[1] << 8));
+      if (rc !== 0) return rc;
+      if (op === Xenmem.currentReservation) return host.mm.totPages;
+      if (op === Xenmem.maximumReservation) return host.mm.maxPages;
+      // domain_get_maximum_gpfn: (shared_info.arch.max_pfn ?: 1) - 1, as the guest left it.
+      const at = host.frames.sharedInfo * PAGE + SHARED_INFO_MAX_PFN;
+      const max = d.mem.readU32(at) + d.mem.readU32(at + 4) * 4294967296;
+      return (max === 0 ? 1 : max) - 1;
+    }
+    case Xenmem.addToPhysmap: {
+      if (start > 0xffffn) return -Errno.EDOM;
+      const b = d.copyFromGuest(arg, 24);
+      if (b === null) return -Errno.EFAULT;
+      const v = new DataView(b.buffer);
+      if (v.getUint32(4, true) === 4) return -Errno.ENOSYS; // XENMAPSPACE_gmfn_foreign
+      const rc = domainLookup(d, v.getUint16(0, true));
+      return rc !== 0 ? rc : -Errno.EACCES; // xatp_permission_check: not translated
+    }
+    case Xenmem.removeFromPhysmap: {
+      if (start !== 0n) return -Errno.EINVAL;
+      const b = d.copyFromGuest(arg, 16);
+      if (b === null) return -Errno.EFAULT;
+      const rc = domainLookup(d, b[0] | (b[1] << 8));
+      return rc !== 0 ? rc : -Errno.EACCES;
+    }
+    default: return archMemoryOp(d, host, cmd, arg);
+  }
+}
+
+/** rcu_lock_domain_by_any_id plus XSM_TARGET: the caller (DOMID_SELF or its id), dom0
+ *  for a domU -EPERM, anything else -ESRCH. */
+function domainLookup(d: PvDomain, domid: number): number {
+  const own = d.state.dom0 ? 0 : 1;
+  if (domid === DOMID_SELF || domid === own) return 0;
+  if (domid === 0) return -Errno.EPERM;
+  if (domid === 1 && d.state.dom0) return d.cpu.modelError('Xen model: dom0 naming another domain in memory_op is not modelled');
+  return -Errno.ESRCH;
+}
+
+/** The struct xen_memory_reservation ops: the number of extents done, never an errno. */
+function reservation(d: PvDomain, host: MmCallHost, op: number, start: bigint, arg: number): number {
+  const mm = host.mm;
+  const fail = Number(start);
+  const b = d.copyFromGuest(arg, 32);
+  if (b === null) return fail;
+  const v = new DataView(b.buffer);
+  const list = v.getBigUint64(0, true);
+  const nr = v.getBigUint64(8, true);
+  const order = v.getUint32(16, true);
+  const memFlags = v.getUint32(20, true);
+  const domid = v.getUint16(24, true);
+  if (nr > 0xffffffffn >> 6n || start >= nr) return fail;
+  if (domainLookup(d, domid) !== 0) return fail;
+  // construct_memop_from_reservation: address_bits below the host's need more than a page.
+  const bits = memFlags & 0xff;
+  const hostBits = Math.ceil(Math.log2(mm.owner.length)) + 12;
+  const limit = bits !== 0 && bits < hostBits ? (bits <= 12 ? -1 : 2 ** (bits - 12)) : Infinity;
+  if (limit < 0) return fail;
+  if ((memFlags & XENMEMF_vnode) !== 0) return d.cpu.modelError('Xen model: XENMEMF_vnode is not modelled');
+  // propagate_node: a node past MAX_NUMNODES (64) from dom0, an exact node from a domU.
+  const node = ((memFlags >>> 8) - 1) & 0xff;
+  if (node !== 0xff && (d.state.dom0 ? node >= 64 : (memFlags & XENMEMF_exact_node_request) !== 0)) return fail;
+  if ((memFlags & XENMEMF_populate_on_demand) !== 0 && op === Xenmem.populatePhysmap) return fail; // PoD for itself: nothing done
+  const nul = list === 0n;
+  if (!(op === Xenmem.increaseReservation && nul) && !subrangeOk(list, start)) return fail;
+  if (order > maxOrder(d)) return fail;
+  if (order !== 0) return d.cpu.modelError(`Xen model: memory_op extents of order ${order} are not modelled`);
+  let i = start;
+  const m2p = host.frames.m2p * PAGE;
+  for (; i < nr; i++) {
+    const at = lin((list + i * 8n) & U64);
+    if (op === Xenmem.increaseReservation) {
+      const mfn = mm.allocate(limit);
+      if (mfn === null) break;
+      if (!nul && !d.copyToGuest(at, u64(BigInt(mfn)))) break;
+    } else if (op === Xenmem.populatePhysmap) {
+      const g = d.copyFromGuest(at, 8);
+      if (g === null) break;
+      const mfn = mm.allocate(limit);
+      if (mfn === null) break;
+      d.mem.write(m2p + mfn * 8, g); // guest_physmap_add_page: M2P[mfn] = gpfn
+      if (!d.copyToGuest(at, u64(BigInt(mfn)))) break;
+    } else {
+      const g = d.copyFromGuest(at, 8);
+      if (g === null) break;
+      const gmfn = new DataView(g.buffer).getBigUint64(0, true);
+      // guest_remove_page: gmfn is an MFN for PV. Not RAM -EINVAL, not the domain's -ENXIO.
+      if (gmfn >= BigInt(mm.owner.length) || !mm.owns(Number(gmfn))) break;
+      if (Number(gmfn) === host.frames.sharedInfo) return d.cpu.modelError('Xen model: decrease_reservation of shared_info is not modelled');
+      mm.releaseAllocation(Number(gmfn));
+    }
+  }
+  return Number(i);
+}
+
+function u64(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v & U64, true);
+  return b;
+}
+
+/** memory_exchange's checks, in Xen's order; a refusal after the copy writes nr_exchanged
+ *  back (fail_early). */
+function exchange(d: PvDomain, arg: number): number {
+  const b = d.copyFromGuest(arg, 72);
+  if (b === null) return -Errno.EFAULT;
+  const v = new DataView(b.buffer);
+  const inStart = v.getBigUint64(0, true), inNr = v.getBigUint64(8, true), inOrder = v.getUint32(16, true), inDom = v.getUint16(24, true);
+  const outStart = v.getBigUint64(32, true), outNr = v.getBigUint64(40, true), outOrder = v.getUint32(48, true), outDom = v.getUint16(56, true);
+  const done = v.getBigUint64(64, true);
+  const failEarly = (rc: number): number => (d.copyToGuest(arg + 64, u64(done)) ? rc : -Errno.EFAULT);
+  if (Math.max(inOrder, outOrder) > maxOrder(d)) return failEarly(-Errno.EPERM);
+  if (done > inNr || inDom !== outDom || (U64 >> BigInt(inOrder)) < inNr || (U64 >> BigInt(outOrder)) < outNr
+    || ((inNr << BigInt(inOrder)) & U64) !== ((outNr << BigInt(outOrder)) & U64)) return failEarly(-Errno.EINVAL);
+  if (done === inNr) return 0;
+  if (!subrangeOk(inStart, done)) return failEarly(-Errno.EFAULT);
+  const outFirst = inOrder <= outOrder ? done >> BigInt(outOrder - inOrder) : (done << BigInt(inOrder - outOrder)) & U64;
+  if (!subrangeOk(outStart, outFirst)) return failEarly(-Errno.EFAULT);
+  return d.cpu.modelError('Xen model: XENMEM_exchange is not modelled');
+}
+
+/** arch_memory_op / subarch_memory_op: these switch on the whole cmd. */
+function archMemoryOp(d: PvDomain, host: MmCallHost, cmd: bigint, arg: number): number {
+  if (cmd > 63n) return -Errno.ENOSYS;
+  switch (Number(cmd)) {
+    case Xenmem.machphysMapping: {
+      const b = new Uint8Array(24);
+      const v = new DataView(b.buffer);
+      v.setBigUint64(0, BigInt.asUintN(64, BigInt(MACH2PHYS_VIRT_START)), true);
+      v.setBigUint64(8, BigInt.asUintN(64, BigInt(MACH2PHYS_VIRT_END)), true);
+      // The hardware domain without memory hotplug sees max_page - 1.
+      v.setBigUint64(16, d.state.dom0 ? BigInt(host.mm.owner.length - 1) : M2P_MAX_MFN, true);
+      return d.copyToGuest(arg, b) ? 0 : -Errno.EFAULT;
+    }
+    case Xenmem.machphysMfnList: {
+      const b = d.copyFromGuest(arg, 24);
+      if (b === null) return -Errno.EFAULT;
+      const v = new DataView(b.buffer);
+      const max = v.getUint32(0, true);
+      const list = v.getBigUint64(8, true);
+      // One MFN per 2 MiB of the M2P covering every machine frame.
+      const chunks = Math.ceil((host.mm.owner.length * 8) / (2 << 20));
+      let i = 0;
+      for (; i !== max && i < chunks; i++) {
+        if (!d.copyToGuest(lin((list + BigInt(i) * 8n) & U64), u64(BigInt(host.frames.m2p + i * 512)))) return -Errno.EFAULT;
+      }
+      v.setUint32(16, i, true);
+      return d.copyToGuest(arg, b) ? 0 : -Errno.EFAULT;
+    }
+    case Xenmem.memoryMap: {
+      const b = d.copyFromGuest(arg, 16);
+      if (b === null) return -Errno.EFAULT;
+      if (d.state.dom0) return -Errno.ENOSYS; // nothing set dom0's e820
+      const v = new DataView(b.buffer);
+      const n = Math.min(v.getUint32(0, true), 1);
+      if (n === 1) {
+        const e = new Uint8Array(20);
+        const ev = new DataView(e.buffer);
+        ev.setBigUint64(8, BigInt((host.mm.maxPages - MAXMEM_SLACK_PAGES) * PAGE), true);
+        ev.setUint32(16, 1, true); // E820_RAM
+        if (!d.copyToGuest(lin(v.getBigUint64(8, true)), e)) return -Errno.EFAULT;
+      }
+      v.setUint32(0, n, true);
+      return d.copyToGuest(arg, b) ? 0 : -Errno.EFAULT;
+    }
+    case Xenmem.machineMemoryMap:
+      if (!d.state.dom0) return -Errno.EPERM; // xsm_machine_memory_map(XSM_PRIV) first
+      return d.cpu.modelError('Xen model: XENMEM_machine_memory_map (the host e820) is not modelled');
+    case Xenmem.setMemoryMap: case Xenmem.addToPhysmapBatch: case 8: case 16: case 17: case 18: case 19: case 20:
+    case 21: case 22: case 24: case 25: case 26: case 27: case 28: case 29:
+      return d.cpu.modelError(`Xen model: XENMEM ${cmd} is not modelled`);
+    default: return -Errno.ENOSYS;
+  }
+}
