@@ -18,7 +18,7 @@
 // BENCH_SYSCALLS: the system-call round trips of the system-call section (bench/syscall-bench.ts);
 // BENCH_IRQS: the timer interrupts of the interrupt section (bench/irq-bench.ts);
 // BENCH_MIX, BENCH_MIX_QEMU: the iterations of the kernel-heavy mix (bench/mix-bench.ts).
-// BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS, BENCH_XEN_EVENTS: the PV round trips of the Xen section (bench/xen-bench.ts).
+// BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS, BENCH_XEN_EVENTS, BENCH_XEN_PTROUNDS: the PV round trips of the Xen section (bench/xen-bench.ts).
 // BENCH_SECTIONS: the sections to run, comma-separated, of cpu, transitions, syscalls, irqs, mix, xen
 // (default all of them, in that order).
 
@@ -110,7 +110,7 @@ function main(): void {
     const mix = envInt('BENCH_MIX', 20_000);
     mixBench(mix, envInt('BENCH_MIX_QEMU', 2 * mix), REPEAT);
   }
-  if (run.has('xen')) xenBench(envInt('BENCH_XEN_SYSCALLS', 100_000), envInt('BENCH_XEN_HYPERCALLS', 200_000), envInt('BENCH_XEN_EVENTS', 100_000), envInt('BENCH_SYSCALLS', 200_000), REPEAT);
+  if (run.has('xen')) xenBench(envInt('BENCH_XEN_SYSCALLS', 100_000), envInt('BENCH_XEN_HYPERCALLS', 200_000), envInt('BENCH_XEN_EVENTS', 100_000), envInt('BENCH_XEN_PTROUNDS', 5_000), envInt('BENCH_SYSCALLS', 200_000), REPEAT);
 }
 
 /** The CPU's speed on the bench guest, against QEMU TCG (the header). */

@@ -10,6 +10,10 @@
 //      sending vCPU with events unmasked -> Xen's exit path bounces to the event callback ->
 //      HYPERVISOR_iret -> back after the send; four transitions (SYSCALL, SYSRET to the
 //      callback, SYSCALL, IRETQ);
+//  (f) page-table rounds (issue 20, point 7): a four-level hierarchy remapped read-only (one
+//      multicall of update_va_mapping), pinned (Xen validates every level), 64 entries of
+//      its L1 rewritten by one mmu_update, unpinned and remapped writable; ten transitions a
+//      round; also given as mmu_update entries per second;
 // beside (c) getpid() round trips of the Linux-style kernel on native/idt (guests/linux-entry,
 // SYSCALL -> entry_SYSCALL_64 -> SYSRET: bench/syscall-bench.ts) and (d) the same loop natively
 // on this machine (syscall(SYS_getpid), gcc -O2); each as round trips per second and guest
@@ -25,7 +29,7 @@
 // another path (an IRET exit, a fault, a bounce of something else) is not measured as this one.
 //
 // Environment: BENCH_XEN_SYSCALLS (default 100000), BENCH_XEN_HYPERCALLS (default 200000),
-// BENCH_XEN_EVENTS (default 100000),
+// BENCH_XEN_EVENTS (default 100000), BENCH_XEN_PTROUNDS (default 5000),
 // BENCH_SYSCALLS (the native/idt getpid loop, default 200000), BENCH_REPEAT (best of; default 3).
 
 import { performance } from 'node:perf_hooks';
@@ -39,8 +43,10 @@ const TARGET_FACTOR = 10;
 interface Run { insns: number; transitions: number; seconds: number }
 
 /** pv-bench's loop counts (its PV_BENCH_* defines); a loop not named runs 0 times. */
-interface Counts { SYSCALLS?: number; HYPERCALLS?: number; EVENTS?: number }
-const LOOPS = ['SYSCALLS', 'HYPERCALLS', 'EVENTS'] as const;
+interface Counts { SYSCALLS?: number; HYPERCALLS?: number; EVENTS?: number; PTROUNDS?: number }
+const LOOPS = ['SYSCALLS', 'HYPERCALLS', 'EVENTS', 'PTROUNDS'] as const;
+/** mmu_update entries in one page-table round (pv-bench's PV_BENCH_PT_UPDATES). */
+const PT_UPDATES = 64;
 
 function pvRun(counts: Counts, repeat: number): Run {
   const defines = Object.fromEntries(LOOPS.map((k) => [`PV_BENCH_${k}`, counts[k] ?? 0]));
@@ -53,7 +59,7 @@ function pvRun(counts: Counts, repeat: number): Run {
     const s = (performance.now() - t0) / 1000;
     if (r.verdict !== 'success') throw new Error(`${what}: ${r.verdict}: ${r.reason}`);
     const reported = [`pvbench.syscall.kernel_count: ${counts.SYSCALLS ?? 0}\n`, `pvbench.hypercall.round_trips: ${counts.HYPERCALLS ?? 0}\n`,
-      `pvbench.events.upcalls: ${counts.EVENTS ?? 0}\n`];
+      `pvbench.events.upcalls: ${counts.EVENTS ?? 0}\n`, `pvbench.pagetables.updates: ${(counts.PTROUNDS ?? 0) * PT_UPDATES}\n`];
     if (!reported.every((l) => r.console.includes(l))) throw new Error(`${what} did not report its round trips`);
     if (insns >= 0 && r.instructions !== insns) throw new Error(`${what} is not deterministic`);
     insns = r.instructions;
@@ -71,12 +77,14 @@ function rate(base: Run, run: Run, n: number, transitionsPerTrip: number, what: 
   return { rate: n / seconds, perTrip: (run.insns - base.insns) / n, seconds };
 }
 
-export function xenBench(syscalls: number, hypercalls: number, events: number, nativeSyscalls: number, repeat: number): void {
-  if (syscalls < 1 || hypercalls < 1 || events < 1) throw new Error('BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS and BENCH_XEN_EVENTS must be at least 1');
+export function xenBench(syscalls: number, hypercalls: number, events: number, ptRounds: number, nativeSyscalls: number, repeat: number): void {
+  if (syscalls < 1 || hypercalls < 1 || events < 1 || ptRounds < 1) {
+    throw new Error('BENCH_XEN_SYSCALLS, BENCH_XEN_HYPERCALLS, BENCH_XEN_EVENTS and BENCH_XEN_PTROUNDS must be at least 1');
+  }
   const line = (label: string, m: Rate): string =>
     `  ${label}: ${(m.rate / 1e6).toFixed(3)} M round trips/s (${m.perTrip.toFixed(1)} guest instructions per round trip,` +
     ` ${(1e6 / m.rate).toFixed(2)} µs each, ${m.seconds.toFixed(3)} s)`;
-  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE}, ${syscalls} system calls, ${hypercalls} hypercalls, ${events} event sends; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
+  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE}, ${syscalls} system calls, ${hypercalls} hypercalls, ${events} event sends, ${ptRounds} page-table rounds; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
   const base = pvRun({}, repeat);
   const pv = rate(base, pvRun({ SYSCALLS: syscalls }, repeat), syscalls, 4, 'PV system call');
   console.log(line('(a) xen/idt, PV syscall: user -> callback -> HYPERVISOR_iret', pv));
@@ -84,6 +92,9 @@ export function xenBench(syscalls: number, hypercalls: number, events: number, n
   console.log(line('(b) xen/idt, hypercall xen_version via the page        ', hc));
   const ev = rate(base, pvRun({ EVENTS: events }, repeat), events, 4, 'event channel');
   console.log(line('(e) xen/idt, EVTCHNOP_send -> upcall -> HYPERVISOR_iret', ev));
+  const pt = rate(base, pvRun({ PTROUNDS: ptRounds }, repeat), ptRounds, 10, 'page-table round');
+  console.log(`  (f) xen/idt, page tables: remap RO, pin L4, ${PT_UPDATES} mmu_updates, unpin, remap RW: ${(pt.rate / 1e3).toFixed(2)} k rounds/s` +
+    ` = ${(pt.rate * PT_UPDATES / 1e6).toFixed(3)} M mmu_update entries/s (${pt.perTrip.toFixed(1)} guest instructions a round, ${(1e6 / pt.rate).toFixed(1)} µs each)`);
   const idt = getpidRoundTrips('native/idt', nativeSyscalls, repeat);
   console.log(line('(c) native/idt, getpid(): SYSCALL -> SYSRET           ', idt));
   let native: number | null = null;
@@ -96,6 +107,7 @@ export function xenBench(syscalls: number, hypercalls: number, events: number, n
   console.log(`  PV syscall / native/idt getpid: ${(pv.rate / idt.rate).toFixed(3)} of the round trips/s (${(idt.rate / pv.rate).toFixed(1)}× slower), ${(pv.perTrip / idt.perTrip).toFixed(3)} of the instructions per round trip`);
   console.log(`  hypercall / native/idt getpid: ${(hc.rate / idt.rate).toFixed(3)} of the round trips/s`);
   console.log(`  event round trip / PV syscall: ${(ev.rate / pv.rate).toFixed(3)} of the round trips/s`);
+  console.log(`  mmu_update entry / PV syscall: ${(pt.rate * PT_UPDATES / pv.rate).toFixed(3)} of the rate`);
   const verdict = (slower: number): string => `${slower.toFixed(1)}× slower: ${slower <= TARGET_FACTOR ? 'PASS' : 'BELOW'}`;
   console.log(`  target: a PV syscall within ${TARGET_FACTOR}× of native getpid(): vs Ringside's native/idt ${verdict(idt.rate / pv.rate)}` +
     (native === null ? '' : `; vs this machine natively ${verdict(native / pv.rate)}`));
