@@ -1,5 +1,6 @@
 /*
- * Event helpers: the library's event callback, and Xen system time as a guest computes it
+ * Event helpers: the library's event callback, a port's acknowledge and wait as a
+ * frontend of a backend's ring uses them, and Xen system time as a guest computes it
  * from vcpu_time_info (public/xen.h: system_time + ((tsc - tsc_timestamp) << tsc_shift) *
  * tsc_to_system_mul >> 32, read between two equal even versions).
  */
@@ -13,6 +14,24 @@ void pv_upcall_install(void)
     long rc = hypercall_callback_op(CALLBACKOP_register, &cb);
     if (rc != 0)
         test_abort("callback_op(register event): %ld", rc);
+}
+
+void pv_evtchn_ack(u32 port)
+{
+    pv_port_set(pv_evtchn_pending, port, false);
+    pv_vcpu0->evtchn_pending_sel = 0;
+    pv_vcpu0->evtchn_upcall_pending = 0;
+}
+
+bool pv_evtchn_wait(u32 port)
+{
+    u64 before = pv_upcall_count;
+
+    hypercall_sched_op(SCHEDOP_block, NULL);
+    pv_vcpu0->evtchn_upcall_mask = 1;
+    bool woken = pv_upcall_count != before;
+    pv_evtchn_ack(port);
+    return woken;
 }
 
 static inline u64 rdtsc(void)

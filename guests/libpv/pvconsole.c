@@ -13,16 +13,6 @@
  */
 #include "ringside-pv.h"
 
-struct xencons_interface {
-    char in[1024];
-    char out[2048];
-    volatile u32 in_cons, in_prod;
-    volatile u32 out_cons, out_prod;
-};
-
-#define EVTCHNOP_send 4
-#define SCHEDOP_yield 0
-
 static char line[256];
 static size_t len;
 static struct xencons_interface *ring;
@@ -36,13 +26,6 @@ void pv_console_init(void)
     ring_evtchn = pv_start_info->console.domU.evtchn;
 }
 
-static void notify(void)
-{
-    u32 port = ring_evtchn;
-
-    hypercall_event_channel_op(EVTCHNOP_send, &port);
-}
-
 static void ring_write(const char *s, size_t n)
 {
     u32 prod = ring->out_prod;
@@ -50,14 +33,14 @@ static void ring_write(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         while (prod - ring->out_cons >= sizeof(ring->out)) {
             ring->out_prod = prod;
-            notify();
+            pv_evtchn_notify(ring_evtchn);
             hypercall_sched_op(SCHEDOP_yield, NULL);
         }
         ring->out[prod++ % sizeof(ring->out)] = s[i];
     }
     barrier();                  /* the bytes before the index (x86 keeps store order) */
     ring->out_prod = prod;
-    notify();
+    pv_evtchn_notify(ring_evtchn);
 }
 
 void console_flush(void)

@@ -39,37 +39,23 @@ static void write_dr6(u64 v) { asm volatile("mov %0, %%dr6" :: "r"(v)); }
 static u64 read_dr7(void) { u64 v; asm volatile("mov %%dr7, %0" : "=r"(v)); return v; }
 static void write_dr7(u64 v) { asm volatile("mov %0, %%dr7" :: "r"(v)); }
 
-static void check(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
-static void check_hex(const char *name, u64 got, u64 want)
-{
-    printk("%s: 0x%lx\n", name, got);
-    if (got != want)
-        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
-}
-
 /* The #DB the last test took: how many, where (the label it should be at), DR6. */
 static void report(const char *name, u64 count, u64 want_rip, u64 want_cs, u64 want_dr6)
 {
     char key[64];
     snprintk(key, sizeof(key), "%s.db_count", name);
-    check(key, (long)last_event.count, (long)count);
+    pv_expect_rc(key, (long)last_event.count, (long)count);
     if (count == 0)
         return;
     snprintk(key, sizeof(key), "%s.vector", name);
-    check(key, (long)last_event.vector, 1);
+    pv_expect_rc(key, (long)last_event.vector, 1);
     printk("%s.rip: %s\n", name, last_event.rip == want_rip ? "expected" : "elsewhere");
     if (last_event.rip != want_rip)
         test_fail("%s.rip: 0x%lx, expected 0x%lx", name, last_event.rip, want_rip);
     snprintk(key, sizeof(key), "%s.cs", name);
-    check_hex(key, last_event.cs & 0xffff, want_cs);
+    pv_expect(key, last_event.cs & 0xffff, want_cs);
     snprintk(key, sizeof(key), "%s.dr6", name);
-    check_hex(key, read_dr6(), want_dr6);
+    pv_expect(key, read_dr6(), want_dr6);
 }
 
 extern const char pvbp_user_after[], pvbp_insn[];
@@ -88,29 +74,29 @@ void test_main(void)
     u64 at, after;
 
     /* set_debugreg's checks. */
-    check("set_debugreg.dr0_noncanonical", set_debugreg(0, 0x0000800000000000UL), -1);
-    check("set_debugreg.dr0_xen_range", set_debugreg(0, 0xffff800000000000UL), -1);
-    check("set_debugreg.dr0_above_xen", set_debugreg(0, 0xffff880000000000UL), 0);
-    check_hex("get_debugreg.dr0", (u64)get_debugreg(0), 0xffff880000000000UL);
-    check("set_debugreg.dr6_upper", set_debugreg(6, 1UL << 32), -22);
-    check("set_debugreg.dr7_upper", set_debugreg(7, 1UL << 32), -22);
-    check("set_debugreg.dr7_gd", set_debugreg(7, 0x2000), -1);
-    check("set_debugreg.dr7_io_without_de", set_debugreg(7, 0x20001), -1);
-    check("set_debugreg.reg8", set_debugreg(8, 0), -19);
-    check("get_debugreg.reg8", get_debugreg(8), -19);
-    check("set_debugreg.dr4_without_de", set_debugreg(4, 0), 0);
-    check_hex("get_debugreg.dr6", (u64)get_debugreg(6), 0xffff0ff0);
-    check("set_debugreg.dr7_reserved_bits", set_debugreg(7, 0xffffdb00), 0);
-    check_hex("get_debugreg.dr7", (u64)get_debugreg(7), 0xffff0700);
-    check_hex("mov_from_dr7", read_dr7(), 0xffff0700);
+    pv_expect_rc("set_debugreg.dr0_noncanonical", set_debugreg(0, 0x0000800000000000UL), -1);
+    pv_expect_rc("set_debugreg.dr0_xen_range", set_debugreg(0, 0xffff800000000000UL), -1);
+    pv_expect_rc("set_debugreg.dr0_above_xen", set_debugreg(0, 0xffff880000000000UL), 0);
+    pv_expect("get_debugreg.dr0", (u64)get_debugreg(0), 0xffff880000000000UL);
+    pv_expect_rc("set_debugreg.dr6_upper", set_debugreg(6, 1UL << 32), -22);
+    pv_expect_rc("set_debugreg.dr7_upper", set_debugreg(7, 1UL << 32), -22);
+    pv_expect_rc("set_debugreg.dr7_gd", set_debugreg(7, 0x2000), -1);
+    pv_expect_rc("set_debugreg.dr7_io_without_de", set_debugreg(7, 0x20001), -1);
+    pv_expect_rc("set_debugreg.reg8", set_debugreg(8, 0), -19);
+    pv_expect_rc("get_debugreg.reg8", get_debugreg(8), -19);
+    pv_expect_rc("set_debugreg.dr4_without_de", set_debugreg(4, 0), 0);
+    pv_expect("get_debugreg.dr6", (u64)get_debugreg(6), 0xffff0ff0);
+    pv_expect_rc("set_debugreg.dr7_reserved_bits", set_debugreg(7, 0xffffdb00), 0);
+    pv_expect("get_debugreg.dr7", (u64)get_debugreg(7), 0xffff0700);
+    pv_expect("mov_from_dr7", read_dr7(), 0xffff0700);
     write_dr7(0);
-    check_hex("mov_from_dr7_after_clear", read_dr7(), 0x400);
+    pv_expect("mov_from_dr7_after_clear", read_dr7(), 0x400);
 
     /* A data write breakpoint (DR0, R/W 01, LEN 11: 4 bytes) in kernel mode. */
     write_dr6(0);
     set_debugreg(0, (u64)(uintptr_t)&watched);
     write_dr7(0xd0001);
-    check_hex("data_write.dr7", read_dr7(), 0xd0401);
+    pv_expect("data_write.dr7", read_dr7(), 0xd0401);
     pv_event_reset();
     asm volatile("lea 2f(%%rip), %[after]\n\t"
                  "1: movl $1, %[w]\n"
@@ -154,21 +140,21 @@ void test_main(void)
     asm volatile("mov %%cr4, %0" : "=r"(cr4));
     asm volatile("mov %0, %%cr4" :: "r"(cr4 | 8));
     asm volatile("mov %%cr4, %0" : "=r"(cr4));
-    check_hex("cr4.de", cr4 & 8, 8);
-    check("get_debugreg.dr4_with_de", get_debugreg(4), -19);
+    pv_expect("cr4.de", cr4 & 8, 8);
+    pv_expect_rc("get_debugreg.dr4_with_de", get_debugreg(4), -19);
     pv_event_reset();
     asm volatile("1: mov %%dr4, %%rax\n"
                  "2:\n\t"
                  EXTABLE(1b, 2b) ::: "rax");
-    check("mov_from_dr4_with_de.vector", last_event.count ? (long)last_event.vector : -1, 6);
+    pv_expect_rc("mov_from_dr4_with_de.vector", last_event.count ? (long)last_event.vector : -1, 6);
 
     /* An I/O breakpoint on port 0x80 (DR2, R/W 10, LEN 00), hit by an OUT Xen emulates. */
     u32 iopl = 1;
-    check("physdev_set_iopl", _hypercall2(HC_physdev_op, PHYSDEVOP_set_iopl, &iopl), 0);
+    pv_expect_rc("physdev_set_iopl", _hypercall2(HC_physdev_op, PHYSDEVOP_set_iopl, &iopl), 0);
     write_dr6(0);
     set_debugreg(2, 0x80);
-    check("set_debugreg.dr7_io", set_debugreg(7, 0x2000010), 0);
-    check_hex("io.dr7", read_dr7(), 0x2000410);
+    pv_expect_rc("set_debugreg.dr7_io", set_debugreg(7, 0x2000010), 0);
+    pv_expect("io.dr7", read_dr7(), 0x2000410);
     pv_event_reset();
     asm volatile("lea 2f(%%rip), %[after]\n\t"
                  "xor %%eax, %%eax\n\t"
@@ -196,11 +182,11 @@ void test_main(void)
                  EXTABLE(2b, 2b)
                  : [after] "=&r"(after) : [ss] "m"(ss_value));
     /* QEMU TCG takes the #DB right after the MOV SS, at the NOP (test/xen-differences.ts). */
-    check("kernel.movss_nop.db_count", (long)last_event.count, 1);
+    pv_expect_rc("kernel.movss_nop.db_count", (long)last_event.count, 1);
     printk("kernel.movss_nop.rip: %s\n", last_event.rip == after ? "after_nop" : last_event.rip == after - 1 ? "at_nop" : "elsewhere");
     if (last_event.rip != after && last_event.rip != after - 1)
         test_fail("kernel.movss_nop.rip: 0x%lx, expected 0x%lx", last_event.rip, after);
-    check_hex("kernel.movss_nop.dr6", read_dr6(), 0xffff0ff1);
+    pv_expect("kernel.movss_nop.dr6", read_dr6(), 0xffff0ff1);
 
     /* MOV SS then SYSCALL (a hypercall): the #DB is taken in Xen, which drops it. */
     write_dr6(0);
@@ -216,8 +202,8 @@ void test_main(void)
     printk("kernel.movss_syscall.db_count: %lu\n", last_event.count);
     if (last_event.count > 1)
         test_fail("kernel.movss_syscall.db_count: %lu, expected 0", last_event.count);
-    check("kernel.movss_syscall.hypercall_ok", version > 0, 1);
-    check_hex("kernel.movss_syscall.dr6", read_dr6(), last_event.count ? 0xffff0ff1 : 0xffff0ff0);
+    pv_expect_rc("kernel.movss_syscall.hypercall_ok", version > 0, 1);
+    pv_expect("kernel.movss_syscall.dr6", read_dr6(), last_event.count ? 0xffff0ff1 : 0xffff0ff0);
     write_dr7(0);
-    check_hex("final.dr7", (u64)get_debugreg(7), 0x400);
+    pv_expect("final.dr7", (u64)get_debugreg(7), 0x400);
 }

@@ -17,54 +17,19 @@
  */
 #include "ringside-pv.h"
 
-struct xencons_interface {
-    char in[1024];
-    char out[2048];
-    volatile u32 in_cons, in_prod;
-    volatile u32 out_cons, out_prod;
-};
-
-#define EVTCHNOP_send 4
-#define SCHEDOP_yield 0
-#define SCHEDOP_block 1
 #define LINES 48
 #define LINE_BYTES 64
 
-extern void ev_entry(void);
-extern volatile u64 ev_count;
-
 static struct xencons_interface *ring;
 static u32 port;
-static volatile u64 *const ev_pending = (volatile u64 *)(pv_shared_info + 0x800);
-static volatile u64 *const ev_mask = (volatile u64 *)(pv_shared_info + 0xa00);
 static u64 waits, woken_by_event;
-
-static void notify(void)
-{
-    u32 p = port;
-
-    hypercall_event_channel_op(EVTCHNOP_send, &p);
-}
-
-/* The port's event acknowledged: its pending bit and the upcall's. */
-static void ack(void)
-{
-    ev_pending[port / 64] &= ~(1UL << (port % 64));
-    pv_vcpu0->evtchn_pending_sel = 0;
-    pv_vcpu0->evtchn_upcall_pending = 0;
-}
 
 /* Sleep until an event arrives (xenconsoled's notification); events masked again after. */
 static void wait_event(void)
 {
-    u64 before = ev_count;
-
-    hypercall_sched_op(SCHEDOP_block, NULL);
-    pv_vcpu0->evtchn_upcall_mask = 1;
     waits++;
-    if (ev_count != before)
+    if (pv_evtchn_wait(port))
         woken_by_event++;
-    ack();
 }
 
 static void yesno(const char *name, bool v)
@@ -92,7 +57,7 @@ static void fill(void)
                 full++;
                 barrier();
                 ring->out_prod = prod;
-                notify();
+                pv_evtchn_notify(port);
                 wait_event();
                 if (ring->out_cons == cons)
                     advanced = false;
@@ -104,11 +69,11 @@ static void fill(void)
         /* Each line published and announced, as a console driver does. */
         barrier();
         ring->out_prod = prod;
-        notify();
+        pv_evtchn_notify(port);
     }
     barrier();
     ring->out_prod = prod;
-    notify();
+    pv_evtchn_notify(port);
     while (ring->out_cons != prod)
         wait_event();
     yesno("out.ring_was_full", full > 0);
@@ -141,7 +106,7 @@ static void input(void)
             break;
         got[n++] = c;
     }
-    notify();
+    pv_evtchn_notify(port);
     got[n] = 0;
     printk("input: %s\n", got);
     printk("input.bytes: %u\n", n);
@@ -152,12 +117,9 @@ void test_main(void)
     ring = (struct xencons_interface *)(uintptr_t)(M2P[pv_start_info->console.domU.mfn] << 12);
     port = pv_start_info->console.domU.evtchn;
 
-    struct callback_register ev = { .type = CALLBACKTYPE_event, .flags = 0, .address = (u64)(uintptr_t)ev_entry };
-    long rc = hypercall_callback_op(CALLBACKOP_register, &ev);
-    if (rc)
-        return test_fail("callback_op(register event): %ld", rc);
-    ack();
-    ev_mask[port / 64] &= ~(1UL << (port % 64));
+    pv_upcall_install();
+    pv_evtchn_ack(port);
+    pv_port_set(pv_evtchn_mask, port, false);
 
     fill();
     input();

@@ -154,20 +154,6 @@ static long gnttab(u64 cmd, void *uop, u64 count)
     return _hypercall3(__HYPERVISOR_grant_table_op, cmd, uop, count);
 }
 
-static void expect(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
-static void expect_hex(const char *name, u64 got, u64 want)
-{
-    printk("%s: 0x%lx\n", name, got);
-    if (got != want)
-        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
-}
-
 /* The L1 entry mapping `va`, found through the guest's own read-only page tables (every
  * table frame is in the bootstrap region, pseudo-physical frame n at n * 4 KiB). */
 static volatile u64 *pte_of(const void *va)
@@ -227,91 +213,91 @@ static s16 copy(u64 src, u16 sdom, u16 soff, u64 dst, u16 ddom, u16 doff, u16 le
 static void dispatcher(void)
 {
     struct gnttab_query_size q = { .dom = DOMID_SELF };
-    expect("op.negative_count", gnttab(GNTTABOP_query_size, &q, 0xffffffffUL), -EINVAL);
-    expect("op.opaque_bits", gnttab(GNTTABOP_query_size | 0x1000, &q, 1), -EINVAL);
-    expect("op.dump_table", gnttab(GNTTABOP_dump_table, &q, 1), -ENOSYS);
-    expect("op.cache_flush", gnttab(GNTTABOP_cache_flush, &q, 0), version >= 0x40015 ? -ENOSYS : 0);
-    expect("op.unknown_13", gnttab(13, &q, 1), -ENOSYS);
-    expect("op.map_xen_range", gnttab(GNTTABOP_map_grant_ref, (void *)0xffff800000000000UL, 1), -EFAULT);
-    expect("op.map_unreadable", gnttab(GNTTABOP_map_grant_ref, (void *)8, 1), -EFAULT);
-    expect("op.map_count_0", gnttab(GNTTABOP_map_grant_ref, (void *)8, 0), 0);
+    pv_expect_rc("op.negative_count", gnttab(GNTTABOP_query_size, &q, 0xffffffffUL), -EINVAL);
+    pv_expect_rc("op.opaque_bits", gnttab(GNTTABOP_query_size | 0x1000, &q, 1), -EINVAL);
+    pv_expect_rc("op.dump_table", gnttab(GNTTABOP_dump_table, &q, 1), -ENOSYS);
+    pv_expect_rc("op.cache_flush", gnttab(GNTTABOP_cache_flush, &q, 0), version >= 0x40015 ? -ENOSYS : 0);
+    pv_expect_rc("op.unknown_13", gnttab(13, &q, 1), -ENOSYS);
+    pv_expect_rc("op.map_xen_range", gnttab(GNTTABOP_map_grant_ref, (void *)0xffff800000000000UL, 1), -EFAULT);
+    pv_expect_rc("op.map_unreadable", gnttab(GNTTABOP_map_grant_ref, (void *)8, 1), -EFAULT);
+    pv_expect_rc("op.map_count_0", gnttab(GNTTABOP_map_grant_ref, (void *)8, 0), 0);
 }
 
 static void sizes(void)
 {
     struct gnttab_query_size q = { .dom = DOMID_SELF, .status = 99 };
-    expect("query_size.count_2", gnttab(GNTTABOP_query_size, &q, 2), -EINVAL);
-    expect("query_size.rc", gnttab(GNTTABOP_query_size, &q, 1), 0);
-    expect("query_size.status", q.status, 0);
-    expect("query_size.nr_frames", q.nr_frames, 1);
-    expect("query_size.max_nr_frames", q.max_nr_frames, 64);
+    pv_expect_rc("query_size.count_2", gnttab(GNTTABOP_query_size, &q, 2), -EINVAL);
+    pv_expect_rc("query_size.rc", gnttab(GNTTABOP_query_size, &q, 1), 0);
+    pv_expect_rc("query_size.status", q.status, 0);
+    pv_expect_rc("query_size.nr_frames", q.nr_frames, 1);
+    pv_expect_rc("query_size.max_nr_frames", q.max_nr_frames, 64);
     q = (struct gnttab_query_size){ .dom = self, .status = 99 };
     gnttab(GNTTABOP_query_size, &q, 1);
-    expect("query_size.own_id_status", q.status, 0);
+    pv_expect_rc("query_size.own_id_status", q.status, 0);
     q = (struct gnttab_query_size){ .dom = 5, .status = 99 };
     gnttab(GNTTABOP_query_size, &q, 1);
-    expect("query_size.absent_domain_status", q.status, -2);
+    pv_expect_rc("query_size.absent_domain_status", q.status, -2);
 
     u64 frames[4] = { 0, 0, 0, 0 };
     struct gnttab_setup_table s = { .dom = DOMID_SELF, .nr_frames = 1, .status = 99, .frame_list = (u64)(uintptr_t)frames };
-    expect("setup_table.count_0", gnttab(GNTTABOP_setup_table, &s, 0), -EINVAL);
-    expect("setup_table.rc", gnttab(GNTTABOP_setup_table, &s, 1), 0);
-    expect("setup_table.status", s.status, 0);
+    pv_expect_rc("setup_table.count_0", gnttab(GNTTABOP_setup_table, &s, 0), -EINVAL);
+    pv_expect_rc("setup_table.rc", gnttab(GNTTABOP_setup_table, &s, 1), 0);
+    pv_expect_rc("setup_table.status", s.status, 0);
     u64 frame0 = frames[0];
-    expect("setup_table.frame0_not_a_pseudo_physical_frame", frame0 != pv_mfn(table_va) && frame0 != 0, 1);
+    pv_expect_rc("setup_table.frame0_not_a_pseudo_physical_frame", frame0 != pv_mfn(table_va) && frame0 != 0, 1);
     s.nr_frames = 65;
     s.status = 99;
     gnttab(GNTTABOP_setup_table, &s, 1);
-    expect("setup_table.nr_65_status", s.status, -1);
+    pv_expect_rc("setup_table.nr_65_status", s.status, -1);
     s = (struct gnttab_setup_table){ .dom = 5, .nr_frames = 1, .status = 99, .frame_list = (u64)(uintptr_t)frames };
     gnttab(GNTTABOP_setup_table, &s, 1);
-    expect("setup_table.absent_domain_status", s.status, -2);
+    pv_expect_rc("setup_table.absent_domain_status", s.status, -2);
     s = (struct gnttab_setup_table){ .dom = DOMID_SELF, .nr_frames = 1, .status = 99, .frame_list = 0xffff800000000000UL };
-    expect("setup_table.list_in_xen_range", gnttab(GNTTABOP_setup_table, &s, 1), -EFAULT);
+    pv_expect_rc("setup_table.list_in_xen_range", gnttab(GNTTABOP_setup_table, &s, 1), -EFAULT);
     s = (struct gnttab_setup_table){ .dom = DOMID_SELF, .nr_frames = 1, .status = 99, .frame_list = pv_start_info->pt_base };
-    expect("setup_table.list_read_only_rc", gnttab(GNTTABOP_setup_table, &s, 1), 0);
-    expect("setup_table.list_read_only_status", s.status, -5);
+    pv_expect_rc("setup_table.list_read_only_rc", gnttab(GNTTABOP_setup_table, &s, 1), 0);
+    pv_expect_rc("setup_table.list_read_only_status", s.status, -5);
     s = (struct gnttab_setup_table){ .dom = DOMID_SELF, .nr_frames = 2, .status = 99, .frame_list = (u64)(uintptr_t)frames };
     gnttab(GNTTABOP_setup_table, &s, 1);
-    expect("setup_table.nr_2_status", s.status, 0);
-    expect("setup_table.nr_2_frame0_same", frames[0] == frame0, 1);
-    expect("setup_table.nr_2_frame1_differs", frames[1] != frame0 && frames[1] != 0, 1);
+    pv_expect_rc("setup_table.nr_2_status", s.status, 0);
+    pv_expect_rc("setup_table.nr_2_frame0_same", frames[0] == frame0, 1);
+    pv_expect_rc("setup_table.nr_2_frame1_differs", frames[1] != frame0 && frames[1] != 0, 1);
     q = (struct gnttab_query_size){ .dom = DOMID_SELF };
     gnttab(GNTTABOP_query_size, &q, 1);
-    expect("query_size.after_setup_nr_frames", q.nr_frames, 2);
+    pv_expect_rc("query_size.after_setup_nr_frames", q.nr_frames, 2);
 
     struct gnttab_get_status_frames sf = { .nr_frames = 0, .dom = DOMID_SELF, .status = 99, .frame_list = (u64)(uintptr_t)frames };
-    expect("get_status_frames.count_2", gnttab(GNTTABOP_get_status_frames, &sf, 2), -EINVAL);
-    expect("get_status_frames.nr_0_rc", gnttab(GNTTABOP_get_status_frames, &sf, 1), 0);
-    expect("get_status_frames.nr_0_status", sf.status, 0);
+    pv_expect_rc("get_status_frames.count_2", gnttab(GNTTABOP_get_status_frames, &sf, 2), -EINVAL);
+    pv_expect_rc("get_status_frames.nr_0_rc", gnttab(GNTTABOP_get_status_frames, &sf, 1), 0);
+    pv_expect_rc("get_status_frames.nr_0_status", sf.status, 0);
     sf.nr_frames = 1;
     gnttab(GNTTABOP_get_status_frames, &sf, 1);
-    expect("get_status_frames.nr_1_status", sf.status, -1);
+    pv_expect_rc("get_status_frames.nr_1_status", sf.status, -1);
 
     u32 ver = 1;
-    expect("set_version.1", gnttab(GNTTABOP_set_version, &ver, 1), 0);
-    expect("set_version.1_version", ver, 1);
+    pv_expect_rc("set_version.1", gnttab(GNTTABOP_set_version, &ver, 1), 0);
+    pv_expect_rc("set_version.1_version", ver, 1);
     ver = 0;
-    expect("set_version.0", gnttab(GNTTABOP_set_version, &ver, 1), -EINVAL);
-    expect("set_version.0_version", ver, 1);
+    pv_expect_rc("set_version.0", gnttab(GNTTABOP_set_version, &ver, 1), -EINVAL);
+    pv_expect_rc("set_version.0_version", ver, 1);
     ver = 3;
-    expect("set_version.3", gnttab(GNTTABOP_set_version, &ver, 0), -EINVAL);
+    pv_expect_rc("set_version.3", gnttab(GNTTABOP_set_version, &ver, 0), -EINVAL);
     struct gnttab_get_version gv = { .dom = DOMID_SELF, .version = 99 };
-    expect("get_version.rc", gnttab(GNTTABOP_get_version, &gv, 1), 0);
-    expect("get_version.version", gv.version, 1);
+    pv_expect_rc("get_version.rc", gnttab(GNTTABOP_get_version, &gv, 1), 0);
+    pv_expect_rc("get_version.version", gv.version, 1);
     gv = (struct gnttab_get_version){ .dom = 5 };
-    expect("get_version.absent_domain", gnttab(GNTTABOP_get_version, &gv, 1), -ESRCH);
+    pv_expect_rc("get_version.absent_domain", gnttab(GNTTABOP_get_version, &gv, 1), -ESRCH);
 
     /* The first frame, mapped over table_va: the guest's grant entries. */
-    expect("table.map_frame0", hypercall_update_va_mapping((u64)(uintptr_t)table_va, (frame0 << 12) | 0x67, UVMF_INVLPG), 0);
+    pv_expect_rc("table.map_frame0", hypercall_update_va_mapping((u64)(uintptr_t)table_va, (frame0 << 12) | 0x67, UVMF_INVLPG), 0);
     if (!dom0) {
-        expect_hex("table.entry0_flags", gt[0].flags, GTF_permit_access);
-        expect("table.entry0_domid", gt[0].domid, 0);
-        expect("table.entry0_is_console", gt[0].frame == pv_start_info->console.domU.mfn, 1);
-        expect_hex("table.entry1_flags", gt[1].flags, GTF_permit_access);
-        expect("table.entry1_is_xenstore", gt[1].frame == pv_start_info->store_mfn, 1);
+        pv_expect("table.entry0_flags", gt[0].flags, GTF_permit_access);
+        pv_expect_rc("table.entry0_domid", gt[0].domid, 0);
+        pv_expect_rc("table.entry0_is_console", gt[0].frame == pv_start_info->console.domU.mfn, 1);
+        pv_expect("table.entry1_flags", gt[1].flags, GTF_permit_access);
+        pv_expect_rc("table.entry1_is_xenstore", gt[1].frame == pv_start_info->store_mfn, 1);
     }
-    expect_hex("table.entry8_flags_initially", gt[8].flags, 0);
+    pv_expect("table.entry8_flags_initially", gt[8].flags, 0);
 }
 
 static void mapping(void)
@@ -322,116 +308,116 @@ static void mapping(void)
     grant(11, GTF_permit_access, self, pv_mfn((void *)pv_start_info->pt_base));
 
     struct gnttab_map_grant_ref m = map(self, 8, GNTMAP_host_map, map_rw);
-    expect("map.rw_status", m.status, 0);
-    expect("map.rw_handle", m.handle, 0);
-    expect("map.rw_dev_bus_addr_is_frame", m.dev_bus_addr == pv_mfn(granted[0]) << 12, 1);
-    expect_hex("map.rw_entry_flags", gt[8].flags, 0x19);
+    pv_expect_rc("map.rw_status", m.status, 0);
+    pv_expect_rc("map.rw_handle", m.handle, 0);
+    pv_expect_rc("map.rw_dev_bus_addr_is_frame", m.dev_bus_addr == pv_mfn(granted[0]) << 12, 1);
+    pv_expect("map.rw_entry_flags", gt[8].flags, 0x19);
     u64 pte = *pte_of(map_rw);
-    expect("map.rw_pte_frame_is_granted", (pte & 0x000ffffffffff000UL) >> 12 == pv_mfn(granted[0]), 1);
-    expect_hex("map.rw_pte_flags", pte & 0xfff0000000000fffUL, 0x8010000000000067UL);
-    expect_hex("map.rw_reads_granted_page", *(volatile u8 *)map_rw, 0x5a);
+    pv_expect_rc("map.rw_pte_frame_is_granted", (pte & 0x000ffffffffff000UL) >> 12 == pv_mfn(granted[0]), 1);
+    pv_expect("map.rw_pte_flags", pte & 0xfff0000000000fffUL, 0x8010000000000067UL);
+    pv_expect("map.rw_reads_granted_page", *(volatile u8 *)map_rw, 0x5a);
     *(volatile u8 *)(map_rw + 1) = 0xa5;
-    expect_hex("map.rw_write_seen_in_granted_page", *(volatile u8 *)&granted[0][1], 0xa5);
+    pv_expect("map.rw_write_seen_in_granted_page", *(volatile u8 *)&granted[0][1], 0xa5);
     u32 rw_handle = m.handle;
 
     m = map(self, 9, GNTMAP_host_map, map_ro);
-    expect("map.readonly_grant_writable_status", m.status, -1);
-    expect_hex("map.readonly_grant_writable_entry_flags", gt[9].flags, 0x5);
-    expect_hex("map.readonly_grant_writable_handle_untouched", m.handle, 0xdead);
+    pv_expect_rc("map.readonly_grant_writable_status", m.status, -1);
+    pv_expect("map.readonly_grant_writable_entry_flags", gt[9].flags, 0x5);
+    pv_expect("map.readonly_grant_writable_handle_untouched", m.handle, 0xdead);
     m = map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro);
-    expect("map.readonly_status", m.status, 0);
-    expect("map.readonly_handle", m.handle, 2);
-    expect_hex("map.readonly_entry_flags", gt[9].flags, 0xd);
-    expect_hex("map.readonly_pte_flags", *pte_of(map_ro) & 0xfff0000000000fffUL, 0x8010000000000065UL);
+    pv_expect_rc("map.readonly_status", m.status, 0);
+    pv_expect_rc("map.readonly_handle", m.handle, 2);
+    pv_expect("map.readonly_entry_flags", gt[9].flags, 0xd);
+    pv_expect("map.readonly_pte_flags", *pte_of(map_ro) & 0xfff0000000000fffUL, 0x8010000000000065UL);
     u32 ro_handle = m.handle;
 
     pv_event_reset();
     asm volatile("1: movb $1, %0\n2:\n" EXTABLE(1b, 2b) : "=m"(map_ro[0]) :: "memory");
-    expect("map.readonly_write_vector", last_event.vector, 14);
-    expect_hex("map.readonly_write_error_code", last_event.error_code, 3);
+    pv_expect_rc("map.readonly_write_vector", last_event.vector, 14);
+    pv_expect("map.readonly_write_error_code", last_event.error_code, 3);
 
-    expect("map.domid_self_status", map(DOMID_SELF, 8, GNTMAP_host_map, map_pte).status, -2);
-    expect("map.absent_domain_status", map(5, 8, GNTMAP_host_map, map_pte).status, -2);
-    expect("map.no_map_flags_status", map(self, 8, 0, map_pte).status, -3);
-    expect("map.ref_past_table_status", map(self, 1024, GNTMAP_host_map, map_pte).status, -3);
-    expect("map.invalid_entry_status", map(self, 10, GNTMAP_host_map, map_pte).status, -1);
-    expect("map.page_table_writable_status", map(self, 11, GNTMAP_host_map, map_pte).status, -1);
-    expect_hex("map.page_table_writable_entry_flags", gt[11].flags, 1);
-    expect("map.xen_range_status", map(self, 8, GNTMAP_host_map, (void *)0xffff830000000000UL).status, -1);
-    expect("map.no_l1_status", map(self, 8, GNTMAP_host_map, (void *)0x7f0000000000UL).status, -1);
-    expect("map.contains_pte_misaligned_status", map(self, 8, GNTMAP_host_map | GNTMAP_contains_pte,
+    pv_expect_rc("map.domid_self_status", map(DOMID_SELF, 8, GNTMAP_host_map, map_pte).status, -2);
+    pv_expect_rc("map.absent_domain_status", map(5, 8, GNTMAP_host_map, map_pte).status, -2);
+    pv_expect_rc("map.no_map_flags_status", map(self, 8, 0, map_pte).status, -3);
+    pv_expect_rc("map.ref_past_table_status", map(self, 1024, GNTMAP_host_map, map_pte).status, -3);
+    pv_expect_rc("map.invalid_entry_status", map(self, 10, GNTMAP_host_map, map_pte).status, -1);
+    pv_expect_rc("map.page_table_writable_status", map(self, 11, GNTMAP_host_map, map_pte).status, -1);
+    pv_expect("map.page_table_writable_entry_flags", gt[11].flags, 1);
+    pv_expect_rc("map.xen_range_status", map(self, 8, GNTMAP_host_map, (void *)0xffff830000000000UL).status, -1);
+    pv_expect_rc("map.no_l1_status", map(self, 8, GNTMAP_host_map, (void *)0x7f0000000000UL).status, -1);
+    pv_expect_rc("map.contains_pte_misaligned_status", map(self, 8, GNTMAP_host_map | GNTMAP_contains_pte,
                                                      (void *)(uintptr_t)(pte_maddr(map_pte) + 4)).status, -1);
-    expect_hex("map.refused_entry8_flags", gt[8].flags, 0x19);
+    pv_expect("map.refused_entry8_flags", gt[8].flags, 0x19);
     m = map(self, 8, GNTMAP_host_map | GNTMAP_contains_pte, (void *)(uintptr_t)pte_maddr(map_pte));
-    expect("map.contains_pte_status", m.status, 0);
-    expect("map.contains_pte_handle", m.handle, 9);
-    expect_hex("map.contains_pte_reads_granted_page", *(volatile u8 *)map_pte, 0x5a);
-    expect("unmap.contains_pte_status", unmap(pte_maddr(map_pte), m.handle), 0);
-    expect_hex("unmap.contains_pte_pte", *pte_of(map_pte), 0);
+    pv_expect_rc("map.contains_pte_status", m.status, 0);
+    pv_expect_rc("map.contains_pte_handle", m.handle, 9);
+    pv_expect("map.contains_pte_reads_granted_page", *(volatile u8 *)map_pte, 0x5a);
+    pv_expect_rc("unmap.contains_pte_status", unmap(pte_maddr(map_pte), m.handle), 0);
+    pv_expect("unmap.contains_pte_pte", *pte_of(map_pte), 0);
 
-    expect("unmap.unknown_handle_status", unmap((u64)(uintptr_t)map_rw, 9999), -4);
-    expect("unmap.wrong_address_status", unmap((u64)(uintptr_t)map_ro, rw_handle), -1);
-    expect("unmap.host_addr_0_status", unmap(0, rw_handle), 0);
-    expect_hex("unmap.host_addr_0_entry_flags", gt[8].flags, 0x19);
-    expect("unmap.rw_status", unmap((u64)(uintptr_t)map_rw, rw_handle), 0);
-    expect_hex("unmap.rw_entry_flags", gt[8].flags, 1);
-    expect_hex("unmap.rw_pte", *pte_of(map_rw), 0);
-    expect("unmap.again_status", unmap((u64)(uintptr_t)map_rw, rw_handle), -4);
-    expect("unmap.readonly_status", unmap((u64)(uintptr_t)map_ro, ro_handle), 0);
-    expect_hex("unmap.readonly_entry_flags", gt[9].flags, 5);
+    pv_expect_rc("unmap.unknown_handle_status", unmap((u64)(uintptr_t)map_rw, 9999), -4);
+    pv_expect_rc("unmap.wrong_address_status", unmap((u64)(uintptr_t)map_ro, rw_handle), -1);
+    pv_expect_rc("unmap.host_addr_0_status", unmap(0, rw_handle), 0);
+    pv_expect("unmap.host_addr_0_entry_flags", gt[8].flags, 0x19);
+    pv_expect_rc("unmap.rw_status", unmap((u64)(uintptr_t)map_rw, rw_handle), 0);
+    pv_expect("unmap.rw_entry_flags", gt[8].flags, 1);
+    pv_expect("unmap.rw_pte", *pte_of(map_rw), 0);
+    pv_expect_rc("unmap.again_status", unmap((u64)(uintptr_t)map_rw, rw_handle), -4);
+    pv_expect_rc("unmap.readonly_status", unmap((u64)(uintptr_t)map_ro, ro_handle), 0);
+    pv_expect("unmap.readonly_entry_flags", gt[9].flags, 5);
 
     /* unmap_and_replace: map_rw gets map_pte's mapping (spare's frame); map_pte loses it. */
     spare[0] = 0x33;
-    expect("replace.map_spare", hypercall_update_va_mapping((u64)(uintptr_t)map_pte, (pv_mfn(spare) << 12) | 0x67, UVMF_INVLPG), 0);
+    pv_expect_rc("replace.map_spare", hypercall_update_va_mapping((u64)(uintptr_t)map_pte, (pv_mfn(spare) << 12) | 0x67, UVMF_INVLPG), 0);
     m = map(self, 8, GNTMAP_host_map, map_rw);
-    expect("replace.map_status", m.status, 0);
-    expect("replace.map_handle", m.handle, 10);
+    pv_expect_rc("replace.map_status", m.status, 0);
+    pv_expect_rc("replace.map_handle", m.handle, 10);
     struct gnttab_unmap_and_replace r = { .host_addr = (u64)(uintptr_t)map_rw, .new_addr = (u64)(uintptr_t)map_pte,
                                           .handle = m.handle, .status = 99 };
-    expect("replace.rc", gnttab(GNTTABOP_unmap_and_replace, &r, 1), 0);
-    expect("replace.status", r.status, 0);
-    expect_hex("replace.host_addr_reads_spare", *(volatile u8 *)map_rw, 0x33);
-    expect_hex("replace.new_addr_pte", *pte_of(map_pte), 0);
-    expect_hex("replace.entry_flags", gt[8].flags, 1);
+    pv_expect_rc("replace.rc", gnttab(GNTTABOP_unmap_and_replace, &r, 1), 0);
+    pv_expect_rc("replace.status", r.status, 0);
+    pv_expect("replace.host_addr_reads_spare", *(volatile u8 *)map_rw, 0x33);
+    pv_expect("replace.new_addr_pte", *pte_of(map_pte), 0);
+    pv_expect("replace.entry_flags", gt[8].flags, 1);
     if (hypercall_update_va_mapping((u64)(uintptr_t)map_rw, (pv_mfn(map_rw) << 12) | 0x67, UVMF_INVLPG) ||
         hypercall_update_va_mapping((u64)(uintptr_t)map_pte, (pv_mfn(map_pte) << 12) | 0x67, UVMF_INVLPG))
         test_abort("restoring the mapping pages");
 
     m = map(self, 8, GNTMAP_device_map, NULL);
-    expect("map.device_status", m.status, 0);
-    expect_hex("map.device_entry_flags", gt[8].flags, 0x19);
+    pv_expect_rc("map.device_status", m.status, 0);
+    pv_expect("map.device_entry_flags", gt[8].flags, 0x19);
     struct gnttab_unmap_grant_ref u = { .dev_bus_addr = 0x1000, .handle = m.handle, .status = 99 };
     gnttab(GNTTABOP_unmap_grant_ref, &u, 1);
-    expect("unmap.device_wrong_bus_addr_status", u.status, -6);
+    pv_expect_rc("unmap.device_wrong_bus_addr_status", u.status, -6);
     u = (struct gnttab_unmap_grant_ref){ .dev_bus_addr = pv_mfn(granted[0]) << 12, .handle = m.handle, .status = 99 };
     gnttab(GNTTABOP_unmap_grant_ref, &u, 1);
-    expect("unmap.device_status", u.status, 0);
-    expect_hex("unmap.device_entry_flags", gt[8].flags, 1);
+    pv_expect_rc("unmap.device_status", u.status, 0);
+    pv_expect("unmap.device_entry_flags", gt[8].flags, 1);
 }
 
 static void copying(void)
 {
     memcpy(granted[1], "read-only grant", 16);
     memset(granted[0], 0, 64);
-    expect("copy.frames", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 32, 16, 0), 0);
-    expect("copy.frames_copied", memcmp(granted[0] + 32, "read-only grant", 16), 0);
-    expect("copy.grefs", copy(9, DOMID_SELF, 5, 8, DOMID_SELF, 0, 10, GNTCOPY_source_gref | GNTCOPY_dest_gref), 0);
-    expect("copy.grefs_copied", memcmp(granted[0], "only grant", 10), 0);
-    expect_hex("copy.grefs_entry8_flags_after", gt[8].flags, 1);
-    expect_hex("copy.grefs_entry9_flags_after", gt[9].flags, 5);
-    expect("copy.gref_own_id", copy(9, self, 0, 8, self, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), 0);
-    expect("copy.dest_readonly_gref", copy(8, DOMID_SELF, 0, 9, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -1);
-    expect_hex("copy.dest_readonly_gref_entry8_flags", gt[8].flags, 1);
-    expect("copy.frame_own_numeric_id", copy(pv_mfn(granted[1]), self, 0, pv_mfn(granted[0]), DOMID_SELF, 0, 4, 0), -8);
-    expect("copy.frame_not_owned", copy(0, DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 0, 4, 0), -9);
-    expect("copy.dest_page_table", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn((void *)pv_start_info->pt_base),
+    pv_expect_rc("copy.frames", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 32, 16, 0), 0);
+    pv_expect_rc("copy.frames_copied", memcmp(granted[0] + 32, "read-only grant", 16), 0);
+    pv_expect_rc("copy.grefs", copy(9, DOMID_SELF, 5, 8, DOMID_SELF, 0, 10, GNTCOPY_source_gref | GNTCOPY_dest_gref), 0);
+    pv_expect_rc("copy.grefs_copied", memcmp(granted[0], "only grant", 10), 0);
+    pv_expect("copy.grefs_entry8_flags_after", gt[8].flags, 1);
+    pv_expect("copy.grefs_entry9_flags_after", gt[9].flags, 5);
+    pv_expect_rc("copy.gref_own_id", copy(9, self, 0, 8, self, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), 0);
+    pv_expect_rc("copy.dest_readonly_gref", copy(8, DOMID_SELF, 0, 9, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -1);
+    pv_expect("copy.dest_readonly_gref_entry8_flags", gt[8].flags, 1);
+    pv_expect_rc("copy.frame_own_numeric_id", copy(pv_mfn(granted[1]), self, 0, pv_mfn(granted[0]), DOMID_SELF, 0, 4, 0), -8);
+    pv_expect_rc("copy.frame_not_owned", copy(0, DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 0, 4, 0), -9);
+    pv_expect_rc("copy.dest_page_table", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn((void *)pv_start_info->pt_base),
                                         DOMID_SELF, 0, 4, 0), -1);
-    expect("copy.past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 4000, pv_mfn(granted[0]), DOMID_SELF, 0, 200, 0), -10);
-    expect("copy.dest_past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 4095, 2, 0), -10);
-    expect("copy.zero_length", copy(0, 5, 0, 0, 5, 0, 0, 0), version >= 0x40013 ? 0 : -2);
-    expect("copy.absent_domain_gref", copy(8, 5, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -2);
-    expect("copy.gref_past_table", copy(1024, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -3);
-    expect("copy.invalid_gref", copy(10, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -1);
+    pv_expect_rc("copy.past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 4000, pv_mfn(granted[0]), DOMID_SELF, 0, 200, 0), -10);
+    pv_expect_rc("copy.dest_past_page", copy(pv_mfn(granted[1]), DOMID_SELF, 0, pv_mfn(granted[0]), DOMID_SELF, 4095, 2, 0), -10);
+    pv_expect_rc("copy.zero_length", copy(0, 5, 0, 0, 5, 0, 0, 0), version >= 0x40013 ? 0 : -2);
+    pv_expect_rc("copy.absent_domain_gref", copy(8, 5, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -2);
+    pv_expect_rc("copy.gref_past_table", copy(1024, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -3);
+    pv_expect_rc("copy.invalid_gref", copy(10, DOMID_SELF, 0, 8, DOMID_SELF, 0, 4, GNTCOPY_source_gref | GNTCOPY_dest_gref), -1);
 
     struct gnttab_copy two[2] = {
         { .source = { pv_mfn(granted[1]), DOMID_SELF, 0 }, .dest = { pv_mfn(granted[2]), DOMID_SELF, 0 }, .len = 4, .status = 99 },
@@ -440,39 +426,39 @@ static void copying(void)
     };
     two[1].flags = GNTCOPY_dest_gref;
     two[1].dest.ref_or_gmfn = 9;
-    expect("copy.batch_rc", gnttab(GNTTABOP_copy, two, 2), 0);
-    expect("copy.batch_0_status", two[0].status, 0);
-    expect("copy.batch_1_status", two[1].status, -1);
+    pv_expect_rc("copy.batch_rc", gnttab(GNTTABOP_copy, two, 2), 0);
+    pv_expect_rc("copy.batch_0_status", two[0].status, 0);
+    pv_expect_rc("copy.batch_1_status", two[1].status, -1);
 }
 
 /* With the backend domain (a domU only: real Xen's dom0 has no other domain). */
 static void backend(void)
 {
     struct gnttab_map_grant_ref m = map(0, 8, GNTMAP_host_map, map_rw);
-    expect("backend.map_rw_status", m.status, 0);
+    pv_expect_rc("backend.map_rw_status", m.status, 0);
     printk("backend.map_rw_reads: %s\n", (const char *)map_rw);
     if (strcmp((const char *)map_rw, "backend page A"))
         test_fail("backend page A: %s", (const char *)map_rw);
-    expect("backend.unmap_rw_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
-    expect("backend.map_ro_writable_status", map(0, 9, GNTMAP_host_map, map_ro).status, -1);
+    pv_expect_rc("backend.unmap_rw_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
+    pv_expect_rc("backend.map_ro_writable_status", map(0, 9, GNTMAP_host_map, map_ro).status, -1);
     m = map(0, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro);
-    expect("backend.map_ro_status", m.status, 0);
+    pv_expect_rc("backend.map_ro_status", m.status, 0);
     printk("backend.map_ro_reads: %s\n", (const char *)map_ro);
-    expect("backend.unmap_ro_status", unmap((u64)(uintptr_t)map_ro, m.handle), 0);
-    expect("backend.map_invalid_ref_status", map(0, 10, GNTMAP_host_map, map_ro).status, -1);
+    pv_expect_rc("backend.unmap_ro_status", unmap((u64)(uintptr_t)map_ro, m.handle), 0);
+    pv_expect_rc("backend.map_invalid_ref_status", map(0, 10, GNTMAP_host_map, map_ro).status, -1);
     memset(granted[3], 0, 32);
-    expect("backend.copy_from_gref", copy(9, 0, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 14, GNTCOPY_source_gref), 0);
+    pv_expect_rc("backend.copy_from_gref", copy(9, 0, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 14, GNTCOPY_source_gref), 0);
     printk("backend.copy_from_gref_copied: %s\n", (const char *)granted[3]);
-    expect("backend.copy_to_readonly_gref", copy(pv_mfn(granted[3]), DOMID_SELF, 0, 9, 0, 0, 4, GNTCOPY_dest_gref), -1);
-    expect("backend.copy_to_gref", copy(pv_mfn(granted[1]), DOMID_SELF, 0, 8, 0, 20, 4, GNTCOPY_dest_gref), 0);
+    pv_expect_rc("backend.copy_to_readonly_gref", copy(pv_mfn(granted[3]), DOMID_SELF, 0, 9, 0, 0, 4, GNTCOPY_dest_gref), -1);
+    pv_expect_rc("backend.copy_to_gref", copy(pv_mfn(granted[1]), DOMID_SELF, 0, 8, 0, 20, 4, GNTCOPY_dest_gref), 0);
 
     struct gnttab_query_size q = { .dom = 0, .status = 99 };
     gnttab(GNTTABOP_query_size, &q, 1);
-    expect("backend.query_size_status", q.status, -8);
+    pv_expect_rc("backend.query_size_status", q.status, -8);
     u64 frame;
     struct gnttab_setup_table s = { .dom = 0, .nr_frames = 1, .status = 99, .frame_list = (u64)(uintptr_t)&frame };
     gnttab(GNTTABOP_setup_table, &s, 1);
-    expect("backend.setup_table_status", s.status, -8);
+    pv_expect_rc("backend.setup_table_status", s.status, -8);
 
     /* A request: granted[2] at ref 16 (writable), granted[1] at ref 17 (read-only). */
     memset(granted[2], 0, 4096);
@@ -480,12 +466,12 @@ static void backend(void)
     grant(16, GTF_permit_access, 0, pv_mfn(granted[2]));
     grant(17, GTF_permit_access | GTF_readonly, 0, pv_mfn(granted[1]));
     *(volatile u32 *)granted[2] = 1;
-    expect("backend.request_response_before_yield", *(volatile u32 *)(granted[2] + 2048), 0);
-    expect("backend.yield", hypercall_sched_op(0 /* SCHEDOP_yield */, NULL), 0);
-    expect("backend.response_seq", *(volatile u32 *)(granted[2] + 2048), 1);
+    pv_expect_rc("backend.request_response_before_yield", *(volatile u32 *)(granted[2] + 2048), 0);
+    pv_expect_rc("backend.yield", hypercall_sched_op(0 /* SCHEDOP_yield */, NULL), 0);
+    pv_expect_rc("backend.response_seq", *(volatile u32 *)(granted[2] + 2048), 1);
     printk("backend.response: %s\n", (const char *)(granted[2] + 2052));
-    expect_hex("backend.entry16_flags_after", gt[16].flags, 1);
-    expect_hex("backend.entry17_flags_after", gt[17].flags, 5);
+    pv_expect("backend.entry16_flags_after", gt[16].flags, 1);
+    pv_expect("backend.entry17_flags_after", gt[17].flags, 5);
 }
 
 static long set_version(u32 *ver, u32 want)
@@ -527,136 +513,136 @@ static void version2(void)
     granted[0][0] = 0x5a;
     grant(8, GTF_permit_access, self, pv_mfn(granted[0]));
     struct gnttab_map_grant_ref m = map(self, 8, GNTMAP_host_map, map_rw);
-    expect("v2.pinned_map_status", m.status, 0);
-    expect("v2.set_2_with_ref8_pinned", set_version(&ver, 2), -EBUSY);
-    expect("v2.set_2_with_ref8_pinned_version", ver, 1);
-    expect("v2.pinned_unmap_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
+    pv_expect_rc("v2.pinned_map_status", m.status, 0);
+    pv_expect_rc("v2.set_2_with_ref8_pinned", set_version(&ver, 2), -EBUSY);
+    pv_expect_rc("v2.set_2_with_ref8_pinned_version", ver, 1);
+    pv_expect_rc("v2.pinned_unmap_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
 
     /* A reserved entry stays mapped across the switch. */
     grant(2, GTF_permit_access, self, pv_mfn(granted[0]));
     struct gnttab_map_grant_ref r = map(self, 2, GNTMAP_host_map, map_pte);
-    expect("v2.reserved_map_status", r.status, 0);
-    expect_hex("v2.reserved_v1_flags", gt[2].flags, 0x19);
-    expect("v2.set_2", set_version(&ver, 2), 0);
-    expect("v2.set_2_version", ver, 2);
-    expect("v2.get_version", get_version(), 2);
-    expect("v2.set_2_again", set_version(&ver, 2), 0);
+    pv_expect_rc("v2.reserved_map_status", r.status, 0);
+    pv_expect("v2.reserved_v1_flags", gt[2].flags, 0x19);
+    pv_expect_rc("v2.set_2", set_version(&ver, 2), 0);
+    pv_expect_rc("v2.set_2_version", ver, 2);
+    pv_expect_rc("v2.get_version", get_version(), 2);
+    pv_expect_rc("v2.set_2_again", set_version(&ver, 2), 0);
     struct gnttab_query_size q = { .dom = DOMID_SELF };
     gnttab(GNTTABOP_query_size, &q, 1);
-    expect("v2.query_size_nr_frames", q.nr_frames, 2);
-    expect_hex("v2.entry2_flags", gt2[2].flags, GTF_permit_access);
-    expect("v2.entry2_domid", gt2[2].domid, self);
-    expect("v2.entry2_frame_kept", gt2[2].frame == pv_mfn(granted[0]), 1);
-    expect_hex("v2.entry4_flags_cleared", gt2[4].flags, 0);
+    pv_expect_rc("v2.query_size_nr_frames", q.nr_frames, 2);
+    pv_expect("v2.entry2_flags", gt2[2].flags, GTF_permit_access);
+    pv_expect_rc("v2.entry2_domid", gt2[2].domid, self);
+    pv_expect_rc("v2.entry2_frame_kept", gt2[2].frame == pv_mfn(granted[0]), 1);
+    pv_expect("v2.entry4_flags_cleared", gt2[4].flags, 0);
     if (!dom0) {
-        expect_hex("v2.entry0_flags", gt2[0].flags, GTF_permit_access);
-        expect("v2.entry0_is_console", gt2[0].frame == pv_start_info->console.domU.mfn, 1);
-        expect("v2.entry1_is_xenstore", gt2[1].frame == pv_start_info->store_mfn, 1);
+        pv_expect("v2.entry0_flags", gt2[0].flags, GTF_permit_access);
+        pv_expect_rc("v2.entry0_is_console", gt2[0].frame == pv_start_info->console.domU.mfn, 1);
+        pv_expect_rc("v2.entry1_is_xenstore", gt2[1].frame == pv_start_info->store_mfn, 1);
     }
 
     u64 sframe[2] = { 0, 0 };
     struct gnttab_get_status_frames sf = { .nr_frames = 2, .dom = DOMID_SELF, .status = 99, .frame_list = (u64)(uintptr_t)sframe };
     gnttab(GNTTABOP_get_status_frames, &sf, 1);
-    expect("v2.get_status_frames_nr_2_status", sf.status, -1);
+    pv_expect_rc("v2.get_status_frames_nr_2_status", sf.status, -1);
     sf.nr_frames = 1;
     sf.status = 99;
     gnttab(GNTTABOP_get_status_frames, &sf, 1);
-    expect("v2.get_status_frames_status", sf.status, 0);
-    expect("v2.status_frame_is_new", sframe[0] != 0 && sframe[0] != pv_mfn(table_va) && sframe[0] != sframe[1], 1);
-    expect("v2.map_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), 0);
-    expect_hex("v2.status2_mapped_rw", st[2], 0x18);
-    expect("v2.reserved_unmap_status", unmap((u64)(uintptr_t)map_pte, r.handle), 0);
-    expect_hex("v2.status2_unmapped", st[2], 0);
-    expect_hex("v2.entry2_flags_unmapped", gt2[2].flags, GTF_permit_access);
+    pv_expect_rc("v2.get_status_frames_status", sf.status, 0);
+    pv_expect_rc("v2.status_frame_is_new", sframe[0] != 0 && sframe[0] != pv_mfn(table_va) && sframe[0] != sframe[1], 1);
+    pv_expect_rc("v2.map_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), 0);
+    pv_expect("v2.status2_mapped_rw", st[2], 0x18);
+    pv_expect_rc("v2.reserved_unmap_status", unmap((u64)(uintptr_t)map_pte, r.handle), 0);
+    pv_expect("v2.status2_unmapped", st[2], 0);
+    pv_expect("v2.entry2_flags_unmapped", gt2[2].flags, GTF_permit_access);
 
     /* A v2 grant: reading / writing in the status word, not the header. */
     grant2(8, GTF_permit_access, self, 0, 0, pv_mfn(granted[0]));
     struct gnttab_map_grant_ref ro = map(self, 8, GNTMAP_host_map | GNTMAP_readonly, map_ro);
-    expect("v2.map_ro_status", ro.status, 0);
-    expect_hex("v2.map_ro_reads", *(volatile u8 *)map_ro, 0x5a);
-    expect_hex("v2.map_ro_status8", st[8], 0x08);
-    expect_hex("v2.map_ro_entry8_flags", gt2[8].flags, GTF_permit_access);
+    pv_expect_rc("v2.map_ro_status", ro.status, 0);
+    pv_expect("v2.map_ro_reads", *(volatile u8 *)map_ro, 0x5a);
+    pv_expect("v2.map_ro_status8", st[8], 0x08);
+    pv_expect("v2.map_ro_entry8_flags", gt2[8].flags, GTF_permit_access);
     m = map(self, 8, GNTMAP_host_map, map_rw);
-    expect("v2.map_rw_status", m.status, 0);
-    expect_hex("v2.map_rw_status8", st[8], 0x18);
-    expect("v2.unmap_rw_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
-    expect_hex("v2.unmap_rw_status8", st[8], 0x08);
-    expect("v2.unmap_ro_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
-    expect_hex("v2.unmap_ro_status8", st[8], 0);
+    pv_expect_rc("v2.map_rw_status", m.status, 0);
+    pv_expect("v2.map_rw_status8", st[8], 0x18);
+    pv_expect_rc("v2.unmap_rw_status", unmap((u64)(uintptr_t)map_rw, m.handle), 0);
+    pv_expect("v2.unmap_rw_status8", st[8], 0x08);
+    pv_expect_rc("v2.unmap_ro_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
+    pv_expect("v2.unmap_ro_status8", st[8], 0);
     gt2[8].flags = GTF_permit_access | GTF_readonly;
-    expect("v2.readonly_map_writable_status", map(self, 8, GNTMAP_host_map, map_rw).status, -1);
-    expect_hex("v2.readonly_map_writable_status8", st[8], 0);
+    pv_expect_rc("v2.readonly_map_writable_status", map(self, 8, GNTMAP_host_map, map_rw).status, -1);
+    pv_expect("v2.readonly_map_writable_status8", st[8], 0);
 
     /* Sub-page and transitive entries. */
     memcpy(granted[1], "0123456789abcdefSUB-PAGE GRANT, 32 BYTES LONG!..tail", 53);
     grant2(9, GTF_permit_access | GTF_sub_page, self, 16, 32, pv_mfn(granted[1]));
-    expect("v2.sub_page_map_status", map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
+    pv_expect_rc("v2.sub_page_map_status", map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
     memset(granted[3], 0, 64);
-    expect("v2.sub_page_copy", copy(9, DOMID_SELF, 16, pv_mfn(granted[3]), DOMID_SELF, 0, 32, GNTCOPY_source_gref), 0);
+    pv_expect_rc("v2.sub_page_copy", copy(9, DOMID_SELF, 16, pv_mfn(granted[3]), DOMID_SELF, 0, 32, GNTCOPY_source_gref), 0);
     printk("v2.sub_page_copied: %s\n", (const char *)granted[3]);
-    expect("v2.sub_page_copy_before", copy(9, DOMID_SELF, 8, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
-    expect("v2.sub_page_copy_after", copy(9, DOMID_SELF, 40, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
-    expect_hex("v2.sub_page_status9", st[9], 0);
+    pv_expect_rc("v2.sub_page_copy_before", copy(9, DOMID_SELF, 8, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
+    pv_expect_rc("v2.sub_page_copy_after", copy(9, DOMID_SELF, 40, pv_mfn(granted[3]), DOMID_SELF, 0, 16, GNTCOPY_source_gref), -1);
+    pv_expect("v2.sub_page_status9", st[9], 0);
     grant2(10, GTF_transitive, self, self, 0, 8);
-    expect("v2.transitive_map_status", map(self, 10, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
-    expect("v2.transitive_self_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    pv_expect_rc("v2.transitive_map_status", map(self, 10, GNTMAP_host_map | GNTMAP_readonly, map_ro).status, -1);
+    pv_expect_rc("v2.transitive_self_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
     grant2(10, GTF_transitive, self, 5, 0, 8);
-    expect("v2.transitive_absent_domain_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
-    expect_hex("v2.transitive_status10", st[10], 0);
+    pv_expect_rc("v2.transitive_absent_domain_copy", copy(10, DOMID_SELF, 0, pv_mfn(granted[3]), DOMID_SELF, 0, 4, GNTCOPY_source_gref), -1);
+    pv_expect("v2.transitive_status10", st[10], 0);
 
     /* swap_grant_ref swaps entries and status words. */
-    expect("v2.swap_8_9", swap(8, 9), 0);
-    expect_hex("v2.swap_entry8_flags", gt2[8].flags, GTF_permit_access | GTF_sub_page);
-    expect_hex("v2.swap_entry9_flags", gt2[9].flags, GTF_permit_access | GTF_readonly);
-    expect("v2.swap_entry9_frame", gt2[9].frame == pv_mfn(granted[0]), 1);
-    expect("v2.swap_same", swap(8, 8), 0);
-    expect("v2.swap_past_table", swap(8, 512), -3);
+    pv_expect_rc("v2.swap_8_9", swap(8, 9), 0);
+    pv_expect("v2.swap_entry8_flags", gt2[8].flags, GTF_permit_access | GTF_sub_page);
+    pv_expect("v2.swap_entry9_flags", gt2[9].flags, GTF_permit_access | GTF_readonly);
+    pv_expect_rc("v2.swap_entry9_frame", gt2[9].frame == pv_mfn(granted[0]), 1);
+    pv_expect_rc("v2.swap_same", swap(8, 8), 0);
+    pv_expect_rc("v2.swap_past_table", swap(8, 512), -3);
     ro = map(self, 9, GNTMAP_host_map | GNTMAP_readonly, map_ro);
-    expect("v2.swapped_map_status", ro.status, 0);
-    expect_hex("v2.swapped_status9", st[9], 0x08);
-    expect("v2.swap_pinned", swap(10, 9), -12);
-    expect("v2.set_1_with_ref9_pinned", set_version(&ver, 1), -EBUSY);
-    expect("v2.set_1_with_ref9_pinned_version", ver, 2);
-    expect("v2.swapped_unmap_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
+    pv_expect_rc("v2.swapped_map_status", ro.status, 0);
+    pv_expect("v2.swapped_status9", st[9], 0x08);
+    pv_expect_rc("v2.swap_pinned", swap(10, 9), -12);
+    pv_expect_rc("v2.set_1_with_ref9_pinned", set_version(&ver, 1), -EBUSY);
+    pv_expect_rc("v2.set_1_with_ref9_pinned_version", ver, 2);
+    pv_expect_rc("v2.swapped_unmap_status", unmap((u64)(uintptr_t)map_ro, ro.handle), 0);
 
     /* Back to v1: reserved entries v1 cannot say, then the mapped status frame. */
     grant2(3, GTF_permit_access, self, 0, 0, 1UL << 32);
-    expect("v2.set_1_wide_frame", set_version(&ver, 1), -ERANGE);
+    pv_expect_rc("v2.set_1_wide_frame", set_version(&ver, 1), -ERANGE);
     grant2(3, GTF_transitive, self, 0, 0, 0);
-    expect("v2.set_1_transitive", set_version(&ver, 1), -ERANGE);
-    expect("v2.set_1_transitive_version", ver, 2);
+    pv_expect_rc("v2.set_1_transitive", set_version(&ver, 1), -ERANGE);
+    pv_expect_rc("v2.set_1_transitive_version", ver, 2);
     gt2[3].flags = 0;
-    expect("v2.set_1_status_frame_mapped", set_version(&ver, 1), -EBUSY);
-    expect("v2.get_version_still", get_version(), 2);
-    expect("v2.unmap_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (pv_mfn(status_va) << 12) | 0x67, UVMF_INVLPG), 0);
-    expect("v2.set_1", set_version(&ver, 1), 0);
-    expect("v2.set_1_version", ver, 1);
-    expect("v1.get_version", get_version(), 1);
+    pv_expect_rc("v2.set_1_status_frame_mapped", set_version(&ver, 1), -EBUSY);
+    pv_expect_rc("v2.get_version_still", get_version(), 2);
+    pv_expect_rc("v2.unmap_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (pv_mfn(status_va) << 12) | 0x67, UVMF_INVLPG), 0);
+    pv_expect_rc("v2.set_1", set_version(&ver, 1), 0);
+    pv_expect_rc("v2.set_1_version", ver, 1);
+    pv_expect_rc("v1.get_version", get_version(), 1);
     sf.status = 99;
     gnttab(GNTTABOP_get_status_frames, &sf, 1);
-    expect("v1.get_status_frames_status", sf.status, -1);
-    expect("v1.map_freed_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), -EBUSY);
-    expect_hex("v1.entry2_flags", gt[2].flags, GTF_permit_access);
-    expect("v1.entry2_frame_kept", gt[2].frame == pv_mfn(granted[0]), 1);
-    expect_hex("v1.entry8_flags_cleared", gt[8].flags, 0);
+    pv_expect_rc("v1.get_status_frames_status", sf.status, -1);
+    pv_expect_rc("v1.map_freed_status_frame", hypercall_update_va_mapping((u64)(uintptr_t)status_va, (sframe[0] << 12) | 0x67, UVMF_INVLPG), -EBUSY);
+    pv_expect("v1.entry2_flags", gt[2].flags, GTF_permit_access);
+    pv_expect_rc("v1.entry2_frame_kept", gt[2].frame == pv_mfn(granted[0]), 1);
+    pv_expect("v1.entry8_flags_cleared", gt[8].flags, 0);
     if (!dom0) {
-        expect_hex("v1.entry0_flags", gt[0].flags, GTF_permit_access);
-        expect("v1.entry0_is_console", gt[0].frame == pv_start_info->console.domU.mfn, 1);
+        pv_expect("v1.entry0_flags", gt[0].flags, GTF_permit_access);
+        pv_expect_rc("v1.entry0_is_console", gt[0].frame == pv_start_info->console.domU.mfn, 1);
     }
 
     grant(8, GTF_permit_access, self, pv_mfn(granted[0]));
     grant(9, GTF_permit_access | GTF_readonly, self, pv_mfn(granted[1]));
-    expect("v1.swap_8_9", swap(8, 9), 0);
-    expect_hex("v1.swap_entry8_flags", gt[8].flags, GTF_permit_access | GTF_readonly);
-    expect("v1.swap_entry8_frame", gt[8].frame == pv_mfn(granted[1]), 1);
-    expect("v1.swap_past_table", swap(8, 1024), -3);
+    pv_expect_rc("v1.swap_8_9", swap(8, 9), 0);
+    pv_expect("v1.swap_entry8_flags", gt[8].flags, GTF_permit_access | GTF_readonly);
+    pv_expect_rc("v1.swap_entry8_frame", gt[8].frame == pv_mfn(granted[1]), 1);
+    pv_expect_rc("v1.swap_past_table", swap(8, 1024), -3);
 
     struct gnttab_transfer tr = { .mfn = pv_mfn(granted[3]), .domid = self, .ref = 8, .status = 99 };
-    expect("transfer.mapped_rc", gnttab(GNTTABOP_transfer, &tr, 1), 0);
-    expect("transfer.mapped_status", tr.status, -9);
+    pv_expect_rc("transfer.mapped_rc", gnttab(GNTTABOP_transfer, &tr, 1), 0);
+    pv_expect_rc("transfer.mapped_status", tr.status, -9);
     tr = (struct gnttab_transfer){ .mfn = 1UL << 40, .domid = self, .ref = 8, .status = 99 };
     gnttab(GNTTABOP_transfer, &tr, 1);
-    expect("transfer.invalid_frame_status", tr.status, -9);
+    pv_expect_rc("transfer.invalid_frame_status", tr.status, -9);
 }
 
 void test_main(void)

@@ -93,20 +93,6 @@ static u8 buf[2048];
 static u8 vcpu_context[8192];
 static bool dom0;
 
-static void expect_rc(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
-static void expect(const char *name, u64 got, u64 want)
-{
-    printk("%s: 0x%lx\n", name, got);
-    if (got != want)
-        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
-}
-
 static bool has_nul(const u8 *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -140,31 +126,31 @@ static void traps_and_callbacks(void)
         { .vector = 0x82, .flags = 3, .cs = FLAT_KERNEL_CS, .address = NONCANONICAL },
         { 0 },
     };
-    expect_rc("set_trap_table.noncanonical", hypercall_set_trap_table(bad), -EINVAL);
-    expect_rc("set_trap_table.unreadable", hypercall_set_trap_table(UNMAPPED), -EFAULT);
-    expect_rc("set_trap_table.null", hypercall_set_trap_table(NULL), 0);
+    pv_expect_rc("set_trap_table.noncanonical", hypercall_set_trap_table(bad), -EINVAL);
+    pv_expect_rc("set_trap_table.unreadable", hypercall_set_trap_table(UNMAPPED), -EFAULT);
+    pv_expect_rc("set_trap_table.null", hypercall_set_trap_table(NULL), 0);
     if (pv_trap_reset())
         test_abort("the library's trap table");
 
-    expect_rc("set_callbacks.noncanonical",
+    pv_expect_rc("set_callbacks.noncanonical",
               _hypercall3(__HYPERVISOR_set_callbacks, NONCANONICAL, NONCANONICAL, NONCANONICAL), 0);
-    expect_rc("stack_switch.anything", hypercall_stack_switch(0, NONCANONICAL), 0);
+    pv_expect_rc("stack_switch.anything", hypercall_stack_switch(0, NONCANONICAL), 0);
     if (hypercall_stack_switch(FLAT_KERNEL_SS, PV_KERNEL_STACK_TOP))
         test_abort("stack_switch back");
 
-    expect_rc("callback_op.bad_cmd", hypercall_callback_op(2, NULL), -ENOSYS);
-    expect_rc("callback_op.register_unreadable", hypercall_callback_op(CALLBACKOP_register, UNMAPPED), -EFAULT);
-    expect_rc("callback_op.register_type_3", callback_register(3, pv_entry_stub(0x81)), -ENOSYS);
-    expect_rc("callback_op.register_type_6", callback_register(6, pv_entry_stub(0x81)), -ENOSYS);
-    expect_rc("callback_op.register_event_noncanonical", callback_register(CALLBACKTYPE_event, NONCANONICAL), -EINVAL);
-    expect_rc("callback_op.register_type_6_noncanonical", callback_register(6, NONCANONICAL), -EINVAL);
-    expect_rc("callback_op.unregister_event", callback_unregister(CALLBACKTYPE_event), -EINVAL);
-    expect_rc("callback_op.unregister_syscall", callback_unregister(CALLBACKTYPE_syscall), -EINVAL);
-    expect_rc("callback_op.unregister_nmi", callback_unregister(4), 0);
-    expect_rc("callback_op.unregister_type_6", callback_unregister(6), -ENOSYS);
+    pv_expect_rc("callback_op.bad_cmd", hypercall_callback_op(2, NULL), -ENOSYS);
+    pv_expect_rc("callback_op.register_unreadable", hypercall_callback_op(CALLBACKOP_register, UNMAPPED), -EFAULT);
+    pv_expect_rc("callback_op.register_type_3", callback_register(3, pv_entry_stub(0x81)), -ENOSYS);
+    pv_expect_rc("callback_op.register_type_6", callback_register(6, pv_entry_stub(0x81)), -ENOSYS);
+    pv_expect_rc("callback_op.register_event_noncanonical", callback_register(CALLBACKTYPE_event, NONCANONICAL), -EINVAL);
+    pv_expect_rc("callback_op.register_type_6_noncanonical", callback_register(6, NONCANONICAL), -EINVAL);
+    pv_expect_rc("callback_op.unregister_event", callback_unregister(CALLBACKTYPE_event), -EINVAL);
+    pv_expect_rc("callback_op.unregister_syscall", callback_unregister(CALLBACKTYPE_syscall), -EINVAL);
+    pv_expect_rc("callback_op.unregister_nmi", callback_unregister(4), 0);
+    pv_expect_rc("callback_op.unregister_type_6", callback_unregister(6), -ENOSYS);
 
-    expect_rc("set_segment_base.which_4", hypercall_set_segment_base(4, 0), -EINVAL);
-    expect_rc("set_segment_base.which_ffffffff", hypercall_set_segment_base(0xffffffff, 0), -EINVAL);
+    pv_expect_rc("set_segment_base.which_4", hypercall_set_segment_base(4, 0), -EINVAL);
+    pv_expect_rc("set_segment_base.which_ffffffff", hypercall_set_segment_base(0xffffffff, 0), -EINVAL);
 }
 
 static u32 features(void)
@@ -186,41 +172,41 @@ static void version_and_assists(long version)
         want |= 1u << 20;
 
     u32 fi[2] = { 1, 0 };
-    expect_rc("xen_version.get_features_submap_1", hypercall_xen_version(6, fi), -EINVAL);
+    pv_expect_rc("xen_version.get_features_submap_1", hypercall_xen_version(6, fi), -EINVAL);
     u32 initial = features();
-    expect("xen_version.get_features_initial_pae_pgdir_above_4gb", !!(initial & pae_pgdir),
+    pv_expect("xen_version.get_features_initial_pae_pgdir_above_4gb", !!(initial & pae_pgdir),
            dom0 && version < 0x40013);
-    expect("xen_version.get_features_other_bits", initial & ~pae_pgdir, want);
+    pv_expect("xen_version.get_features_other_bits", initial & ~pae_pgdir, want);
 
-    expect_rc("vm_assist.disable_pae_extended_cr3", _hypercall2(__HYPERVISOR_vm_assist, 1, 3), 0);
-    expect("xen_version.get_features_without_pae_extended_cr3", features(), want);
-    expect_rc("vm_assist.enable_pae_extended_cr3", _hypercall2(__HYPERVISOR_vm_assist, 0, 3), 0);
-    expect("xen_version.get_features_with_pae_extended_cr3", features(), want | pae_pgdir);
+    pv_expect_rc("vm_assist.disable_pae_extended_cr3", _hypercall2(__HYPERVISOR_vm_assist, 1, 3), 0);
+    pv_expect("xen_version.get_features_without_pae_extended_cr3", features(), want);
+    pv_expect_rc("vm_assist.enable_pae_extended_cr3", _hypercall2(__HYPERVISOR_vm_assist, 0, 3), 0);
+    pv_expect("xen_version.get_features_with_pae_extended_cr3", features(), want | pae_pgdir);
     if (!(initial & pae_pgdir) && _hypercall2(__HYPERVISOR_vm_assist, 1, 3))
         test_fail("vm_assist: restoring pae_extended_cr3");
 
-    expect_rc("vm_assist.type_6", _hypercall2(__HYPERVISOR_vm_assist, 0, 6), -EINVAL);
-    expect_rc("vm_assist.type_31", _hypercall2(__HYPERVISOR_vm_assist, 0, 31), -EINVAL);
-    expect_rc("vm_assist.type_64", _hypercall2(__HYPERVISOR_vm_assist, 0, 64), -EINVAL);
-    expect_rc("vm_assist.enable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 0, 32), 0);
-    expect_rc("vm_assist.disable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 1, 32), 0);
-    expect_rc("vm_assist.bad_cmd_type_0", _hypercall2(__HYPERVISOR_vm_assist, 2, 0), -ENOSYS);
-    expect_rc("vm_assist.bad_cmd_type_6", _hypercall2(__HYPERVISOR_vm_assist, 2, 6), -EINVAL);
+    pv_expect_rc("vm_assist.type_6", _hypercall2(__HYPERVISOR_vm_assist, 0, 6), -EINVAL);
+    pv_expect_rc("vm_assist.type_31", _hypercall2(__HYPERVISOR_vm_assist, 0, 31), -EINVAL);
+    pv_expect_rc("vm_assist.type_64", _hypercall2(__HYPERVISOR_vm_assist, 0, 64), -EINVAL);
+    pv_expect_rc("vm_assist.enable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 0, 32), 0);
+    pv_expect_rc("vm_assist.disable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 1, 32), 0);
+    pv_expect_rc("vm_assist.bad_cmd_type_0", _hypercall2(__HYPERVISOR_vm_assist, 2, 0), -ENOSYS);
+    pv_expect_rc("vm_assist.bad_cmd_type_6", _hypercall2(__HYPERVISOR_vm_assist, 2, 6), -EINVAL);
 
-    expect_rc("xen_version.pagesize_null", hypercall_xen_version(7, NULL), 4096);
-    expect_rc("xen_version.pagesize_arg", hypercall_xen_version(7, buf), -EINVAL);
+    pv_expect_rc("xen_version.pagesize_null", hypercall_xen_version(7, NULL), 4096);
+    pv_expect_rc("xen_version.pagesize_arg", hypercall_xen_version(7, buf), -EINVAL);
     u64 virt_start = 0;
-    expect_rc("xen_version.platform_parameters", hypercall_xen_version(5, &virt_start), 0);
-    expect("xen_version.platform_parameters_virt_start", virt_start, 0xffff800000000000UL);
+    pv_expect_rc("xen_version.platform_parameters", hypercall_xen_version(5, &virt_start), 0);
+    pv_expect("xen_version.platform_parameters_virt_start", virt_start, 0xffff800000000000UL);
 
     memset(buf, 0x55, sizeof(buf));
-    expect_rc("xen_version.commandline", hypercall_xen_version(9, buf), 0);
+    pv_expect_rc("xen_version.commandline", hypercall_xen_version(9, buf), 0);
     if (dom0) {
-        expect("xen_version.commandline_byte_1024_untouched", buf[1024] == 0x55, 1);
-        expect("xen_version.commandline_terminated", has_nul(buf, 1024), 1);
+        pv_expect("xen_version.commandline_byte_1024_untouched", buf[1024] == 0x55, 1);
+        pv_expect("xen_version.commandline_terminated", has_nul(buf, 1024), 1);
     } else {
-        expect("xen_version.commandline_denied", memcmp(buf, "<denied>", 9) == 0, 1);
-        expect("xen_version.commandline_byte_9_untouched", buf[9] == 0x55, 1);
+        pv_expect("xen_version.commandline_denied", memcmp(buf, "<denied>", 9) == 0, 1);
+        pv_expect("xen_version.commandline_byte_9_untouched", buf[9] == 0x55, 1);
     }
 
     if (dom0) {
@@ -230,54 +216,54 @@ static void version_and_assists(long version)
         if (version < 0x40014 ? rc != -EINVAL : rc != -ENODATA && rc != -ENOBUFS)
             test_fail("build_id with len 0: %ld", rc);
     } else {
-        expect_rc("xen_version.build_id_null", hypercall_xen_version(10, NULL), -EPERM);
+        pv_expect_rc("xen_version.build_id_null", hypercall_xen_version(10, NULL), -EPERM);
     }
-    expect_rc("xen_version.unknown_100", hypercall_xen_version(100, buf), -ENOSYS);
+    pv_expect_rc("xen_version.unknown_100", hypercall_xen_version(100, buf), -ENOSYS);
 }
 
 static void console_sched_vcpu(long version)
 {
     if (dom0) {
-        expect_rc("console_io.write_0", hypercall_console_write((const char *)buf, 0), 0);
-        expect_rc("console_io.read_0", _hypercall3(__HYPERVISOR_console_io, 1, 0, buf), 0);
-        expect_rc("console_io.read_2g", _hypercall3(__HYPERVISOR_console_io, 1, 0x80000000UL, buf), -E2BIG);
-        expect_rc("console_io.cmd_2", _hypercall3(__HYPERVISOR_console_io, 2, 0, buf), -ENOSYS);
+        pv_expect_rc("console_io.write_0", hypercall_console_write((const char *)buf, 0), 0);
+        pv_expect_rc("console_io.read_0", _hypercall3(__HYPERVISOR_console_io, 1, 0, buf), 0);
+        pv_expect_rc("console_io.read_2g", _hypercall3(__HYPERVISOR_console_io, 1, 0x80000000UL, buf), -E2BIG);
+        pv_expect_rc("console_io.cmd_2", _hypercall3(__HYPERVISOR_console_io, 2, 0, buf), -ENOSYS);
     } else {
-        expect_rc("console_io.write_0", hypercall_console_write((const char *)buf, 0), -EPERM);
-        expect_rc("console_io.cmd_2", _hypercall3(__HYPERVISOR_console_io, 2, 0, buf), -EPERM);
+        pv_expect_rc("console_io.write_0", hypercall_console_write((const char *)buf, 0), -EPERM);
+        pv_expect_rc("console_io.cmd_2", _hypercall3(__HYPERVISOR_console_io, 2, 0, buf), -EPERM);
     }
 
-    expect_rc("sched_op.cmd_100", hypercall_sched_op(100, NULL), -ENOSYS);
+    pv_expect_rc("sched_op.cmd_100", hypercall_sched_op(100, NULL), -ENOSYS);
     struct { u16 domid; u16 pad; u32 reason; } rs = { DOMID_SELF, 0, SHUTDOWN_poweroff };
-    expect_rc("sched_op.remote_shutdown_domid_self", hypercall_sched_op(4, &rs), -ESRCH);
+    pv_expect_rc("sched_op.remote_shutdown_domid_self", hypercall_sched_op(4, &rs), -ESRCH);
     if (!dom0) {
         rs.domid = 0;
-        expect_rc("sched_op.remote_shutdown_dom0", hypercall_sched_op(4, &rs), -EPERM);
+        pv_expect_rc("sched_op.remote_shutdown_dom0", hypercall_sched_op(4, &rs), -EPERM);
     }
 
-    expect_rc("vcpu_op.is_up_vcpu_100", _hypercall3(__HYPERVISOR_vcpu_op, 3, 100, NULL), -ENOENT);
-    expect_rc("vcpu_op.initialise_vcpu_100", _hypercall3(__HYPERVISOR_vcpu_op, 0, 100, vcpu_context), -ENOENT);
-    expect_rc("vcpu_op.is_up_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 3, 0, NULL), 1);
-    expect_rc("vcpu_op.initialise_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 0, 0, vcpu_context), -EEXIST);
+    pv_expect_rc("vcpu_op.is_up_vcpu_100", _hypercall3(__HYPERVISOR_vcpu_op, 3, 100, NULL), -ENOENT);
+    pv_expect_rc("vcpu_op.initialise_vcpu_100", _hypercall3(__HYPERVISOR_vcpu_op, 0, 100, vcpu_context), -ENOENT);
+    pv_expect_rc("vcpu_op.is_up_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 3, 0, NULL), 1);
+    pv_expect_rc("vcpu_op.initialise_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 0, 0, vcpu_context), -EEXIST);
     u64 physid = 0x5555555555555555UL;
     if (dom0) {
-        expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), 0);
+        pv_expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), 0);
         printk("vcpu_op.get_physid_phys_id: 0x%lx\n", physid);
     } else {
-        expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), -EINVAL);
+        pv_expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), -EINVAL);
     }
-    expect_rc("vcpu_op.cmd_100", _hypercall3(__HYPERVISOR_vcpu_op, 100, 0, NULL), -ENOSYS);
+    pv_expect_rc("vcpu_op.cmd_100", _hypercall3(__HYPERVISOR_vcpu_op, 100, 0, NULL), -ENOSYS);
 
     u32 iopl = 4;
-    expect_rc("physdev_op.set_iopl_4", _hypercall2(__HYPERVISOR_physdev_op, 6, &iopl), -EINVAL);
+    pv_expect_rc("physdev_op.set_iopl_4", _hypercall2(__HYPERVISOR_physdev_op, 6, &iopl), -EINVAL);
 
     /* struct xen_sysctl: cmd, interface_version, a 128-byte union. */
     u32 sysctl[34] = { 0 };
     sysctl[1] = 0xdeadbeef;
-    expect_rc("sysctl.wrong_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EACCES);
+    pv_expect_rc("sysctl.wrong_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EACCES);
     if (!dom0) {
         sysctl[1] = version >= 0x40015 ? 0x16 : 0x15;
-        expect_rc("sysctl.right_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EPERM);
+        pv_expect_rc("sysctl.right_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EPERM);
     }
 }
 
@@ -287,18 +273,18 @@ static void memory(void)
     const u64 va = (u64)(uintptr_t)scratch;
 
     if (dom0)
-        expect_rc("mmuext_op.foreigndom_own_id", mmuext(6 /* TLB_FLUSH_LOCAL */, 0, 0), -ESRCH);
-    expect_rc("mmuext_op.pin_pinned_l4", mmuext(3 /* PIN_L4_TABLE */, l4, DOMID_SELF), -EINVAL);
-    expect_rc("mmuext_op.cmd_14", mmuext(14, 0, DOMID_SELF), -ENOSYS);
-    expect_rc("mmuext_op.cmd_21", mmuext(21, 0, DOMID_SELF), -ENOSYS);
-    expect_rc("mmuext_op.mark_super", mmuext(19, pv_mfn(scratch), DOMID_SELF), -EOPNOTSUPP);
+        pv_expect_rc("mmuext_op.foreigndom_own_id", mmuext(6 /* TLB_FLUSH_LOCAL */, 0, 0), -ESRCH);
+    pv_expect_rc("mmuext_op.pin_pinned_l4", mmuext(3 /* PIN_L4_TABLE */, l4, DOMID_SELF), -EINVAL);
+    pv_expect_rc("mmuext_op.cmd_14", mmuext(14, 0, DOMID_SELF), -ENOSYS);
+    pv_expect_rc("mmuext_op.cmd_21", mmuext(21, 0, DOMID_SELF), -ENOSYS);
+    pv_expect_rc("mmuext_op.mark_super", mmuext(19, pv_mfn(scratch), DOMID_SELF), -EOPNOTSUPP);
 
-    expect_rc("update_va_mapping.noncanonical", hypercall_update_va_mapping(0x0000800000000000UL, 0, UVMF_INVLPG), -EINVAL);
-    expect_rc("update_va_mapping.xen_range", hypercall_update_va_mapping(0xffff800000000000UL, 0, UVMF_INVLPG), -EINVAL);
-    expect_rc("update_va_mapping.l4_writable", hypercall_update_va_mapping(va, (l4 << 12) | 0x63, UVMF_INVLPG), -EBUSY);
-    expect_rc("update_va_mapping.l4_read_only", hypercall_update_va_mapping(va, (l4 << 12) | 0x21, UVMF_INVLPG), 0);
+    pv_expect_rc("update_va_mapping.noncanonical", hypercall_update_va_mapping(0x0000800000000000UL, 0, UVMF_INVLPG), -EINVAL);
+    pv_expect_rc("update_va_mapping.xen_range", hypercall_update_va_mapping(0xffff800000000000UL, 0, UVMF_INVLPG), -EINVAL);
+    pv_expect_rc("update_va_mapping.l4_writable", hypercall_update_va_mapping(va, (l4 << 12) | 0x63, UVMF_INVLPG), -EBUSY);
+    pv_expect_rc("update_va_mapping.l4_read_only", hypercall_update_va_mapping(va, (l4 << 12) | 0x21, UVMF_INVLPG), 0);
     u64 entry0 = *(volatile u64 *)scratch;
-    expect("update_va_mapping.l4_entry0_present", entry0 & 1, 1);
+    pv_expect("update_va_mapping.l4_entry0_present", entry0 & 1, 1);
     if (hypercall_update_va_mapping(va, (pv_mfn(scratch) << 12) | 0x63, UVMF_INVLPG))
         test_abort("remapping the scratch page");
 
@@ -307,7 +293,7 @@ static void memory(void)
         char name[48];
         u32 port = ports[i];
         snprintk(name, sizeof(name), "evtchn_send.port_%u", port);
-        expect_rc(name, hypercall_event_channel_op(4 /* EVTCHNOP_send */, &port), -EINVAL);
+        pv_expect_rc(name, hypercall_event_channel_op(4 /* EVTCHNOP_send */, &port), -EINVAL);
     }
 }
 

@@ -74,20 +74,6 @@ struct mmu_update { u64 ptr; u64 val; };
 static u8 page[2][4096] __attribute__((aligned(4096)));
 static bool dom0;
 
-static void expect_rc(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
-static void expect(const char *name, u64 got, u64 want)
-{
-    printk("%s: 0x%lx\n", name, got);
-    if (got != want)
-        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
-}
-
 static long memop(u64 cmd, const void *arg) { return _hypercall2(__HYPERVISOR_memory_op, cmd, arg); }
 
 static long query(u64 cmd, u16 domid)
@@ -114,81 +100,81 @@ static void queries(void)
     long cur = query(XENMEM_current_reservation, DOMID_SELF);
     long max = query(XENMEM_maximum_reservation, DOMID_SELF);
     long ram = memop(XENMEM_maximum_ram_page, NULL);
-    expect("current_reservation.is_nr_pages", cur == (long)nr, 1);
+    pv_expect("current_reservation.is_nr_pages", cur == (long)nr, 1);
     if (dom0)
-        expect("maximum_reservation.at_least_current.dom0", max >= cur, 1);
+        pv_expect("maximum_reservation.at_least_current.dom0", max >= cur, 1);
     else
-        expect_rc("maximum_reservation.minus_current.domU", max - cur, 256);
-    expect("maximum_ram_page.above_current", ram > cur, 1);
-    expect_rc("current_reservation.start_extent", query(XENMEM_current_reservation | (1 << 6), DOMID_SELF), -EINVAL);
-    expect_rc("current_reservation.unreadable", memop(XENMEM_current_reservation, (void *)UNMAPPED), -EFAULT);
-    expect_rc("current_reservation.domid_5", query(XENMEM_current_reservation, 5), -ESRCH);
+        pv_expect_rc("maximum_reservation.minus_current.domU", max - cur, 256);
+    pv_expect("maximum_ram_page.above_current", ram > cur, 1);
+    pv_expect_rc("current_reservation.start_extent", query(XENMEM_current_reservation | (1 << 6), DOMID_SELF), -EINVAL);
+    pv_expect_rc("current_reservation.unreadable", memop(XENMEM_current_reservation, (void *)UNMAPPED), -EFAULT);
+    pv_expect_rc("current_reservation.domid_5", query(XENMEM_current_reservation, 5), -ESRCH);
     if (dom0)
-        expect("current_reservation.domid_0.dom0", query(XENMEM_current_reservation, 0) == cur, 1);
+        pv_expect("current_reservation.domid_0.dom0", query(XENMEM_current_reservation, 0) == cur, 1);
     else
-        expect_rc("current_reservation.domid_0.domU", query(XENMEM_current_reservation, 0), -EPERM);
-    expect_rc("maximum_ram_page.start_extent", memop(XENMEM_maximum_ram_page | (1 << 6), NULL), -EINVAL);
+        pv_expect_rc("current_reservation.domid_0.domU", query(XENMEM_current_reservation, 0), -EPERM);
+    pv_expect_rc("maximum_ram_page.start_extent", memop(XENMEM_maximum_ram_page | (1 << 6), NULL), -EINVAL);
 
     volatile u64 *max_pfn = (volatile u64 *)(pv_shared_info + 0xc10);
     u64 saved = *max_pfn;
     *max_pfn = 0x1234;
-    expect_rc("maximum_gpfn.max_pfn_0x1234", query(XENMEM_maximum_gpfn, DOMID_SELF), 0x1233);
+    pv_expect_rc("maximum_gpfn.max_pfn_0x1234", query(XENMEM_maximum_gpfn, DOMID_SELF), 0x1233);
     *max_pfn = 0;
-    expect_rc("maximum_gpfn.max_pfn_0", query(XENMEM_maximum_gpfn, DOMID_SELF), 0);
+    pv_expect_rc("maximum_gpfn.max_pfn_0", query(XENMEM_maximum_gpfn, DOMID_SELF), 0);
     *max_pfn = saved;
 
     struct machphys_mapping m = { 0 };
-    expect_rc("machphys_mapping", memop(XENMEM_machphys_mapping, &m), 0);
-    expect("machphys_mapping.v_start", m.v_start, 0xffff800000000000UL);
-    expect("machphys_mapping.v_end", m.v_end, 0xffff804000000000UL);
+    pv_expect_rc("machphys_mapping", memop(XENMEM_machphys_mapping, &m), 0);
+    pv_expect("machphys_mapping.v_start", m.v_start, 0xffff800000000000UL);
+    pv_expect("machphys_mapping.v_end", m.v_end, 0xffff804000000000UL);
     if (dom0)
-        expect("machphys_mapping.max_mfn_is_max_page.dom0", m.max_mfn == (u64)ram - 1, 1);
+        pv_expect("machphys_mapping.max_mfn_is_max_page.dom0", m.max_mfn == (u64)ram - 1, 1);
     else
-        expect("machphys_mapping.max_mfn.domU", m.max_mfn, 0x7ffffffffUL);
-    expect_rc("machphys_mapping.unwritable", memop(XENMEM_machphys_mapping, (void *)UNMAPPED), -EFAULT);
+        pv_expect("machphys_mapping.max_mfn.domU", m.max_mfn, 0x7ffffffffUL);
+    pv_expect_rc("machphys_mapping.unwritable", memop(XENMEM_machphys_mapping, (void *)UNMAPPED), -EFAULT);
 
     u64 mfns[2] = { 0, 0 };
     struct mfn_list l = { 1, 0, (u64)(uintptr_t)mfns, 99, 0 };
-    expect_rc("machphys_mfn_list", memop(XENMEM_machphys_mfn_list, &l), 0);
-    expect("machphys_mfn_list.nr_extents", l.nr_extents, 1);
-    expect("machphys_mfn_list.mfn_nonzero", mfns[0] != 0, 1);
+    pv_expect_rc("machphys_mfn_list", memop(XENMEM_machphys_mfn_list, &l), 0);
+    pv_expect("machphys_mfn_list.nr_extents", l.nr_extents, 1);
+    pv_expect("machphys_mfn_list.mfn_nonzero", mfns[0] != 0, 1);
     l.max_extents = 0;
-    expect_rc("machphys_mfn_list.max_0", memop(XENMEM_machphys_mfn_list, &l), 0);
-    expect("machphys_mfn_list.max_0_nr_extents", l.nr_extents, 0);
+    pv_expect_rc("machphys_mfn_list.max_0", memop(XENMEM_machphys_mfn_list, &l), 0);
+    pv_expect("machphys_mfn_list.max_0_nr_extents", l.nr_extents, 0);
 
     struct e820entry e[2] = { { 7, 7, 7 }, { 7, 7, 7 } };
     struct memory_map mm = { 2, 0, (u64)(uintptr_t)e };
     if (dom0) {
-        expect_rc("memory_map.dom0", memop(XENMEM_memory_map, &mm), -ENOSYS);
+        pv_expect_rc("memory_map.dom0", memop(XENMEM_memory_map, &mm), -ENOSYS);
     } else {
-        expect_rc("memory_map.domU", memop(XENMEM_memory_map, &mm), 0);
-        expect("memory_map.domU.nr_entries", mm.nr_entries, 1);
-        expect("memory_map.domU.addr", e[0].addr, 0);
-        expect("memory_map.domU.size_is_nr_pages", e[0].size == nr * 4096, 1);
-        expect("memory_map.domU.type", e[0].type, 1);
-        expect_rc("machine_memory_map.domU", memop(XENMEM_machine_memory_map, &mm), -EPERM);
+        pv_expect_rc("memory_map.domU", memop(XENMEM_memory_map, &mm), 0);
+        pv_expect("memory_map.domU.nr_entries", mm.nr_entries, 1);
+        pv_expect("memory_map.domU.addr", e[0].addr, 0);
+        pv_expect("memory_map.domU.size_is_nr_pages", e[0].size == nr * 4096, 1);
+        pv_expect("memory_map.domU.type", e[0].type, 1);
+        pv_expect_rc("machine_memory_map.domU", memop(XENMEM_machine_memory_map, &mm), -EPERM);
     }
-    expect_rc("memory_map.with_start_extent", memop(XENMEM_memory_map | (1 << 6), &mm), -ENOSYS);
-    expect_rc("memory_op.cmd_63", memop(63, &mm), -ENOSYS);
+    pv_expect_rc("memory_map.with_start_extent", memop(XENMEM_memory_map | (1 << 6), &mm), -ENOSYS);
+    pv_expect_rc("memory_op.cmd_63", memop(63, &mm), -ENOSYS);
 
     struct add_to_physmap a = { DOMID_SELF, 0, 0 /* shared_info */, 0, 0x100 };
-    expect_rc("add_to_physmap.shared_info", memop(XENMEM_add_to_physmap, &a), -EACCES);
+    pv_expect_rc("add_to_physmap.shared_info", memop(XENMEM_add_to_physmap, &a), -EACCES);
     a.space = 4;
-    expect_rc("add_to_physmap.gmfn_foreign", memop(XENMEM_add_to_physmap, &a), -ENOSYS);
-    expect_rc("add_to_physmap.start_extent_17_bits", memop(XENMEM_add_to_physmap | (0x10000UL << 6), &a), -EDOM);
+    pv_expect_rc("add_to_physmap.gmfn_foreign", memop(XENMEM_add_to_physmap, &a), -ENOSYS);
+    pv_expect_rc("add_to_physmap.start_extent_17_bits", memop(XENMEM_add_to_physmap | (0x10000UL << 6), &a), -EDOM);
     struct remove_from_physmap rm = { DOMID_SELF, { 0 }, 0x100 };
-    expect_rc("remove_from_physmap", memop(XENMEM_remove_from_physmap, &rm), -EACCES);
+    pv_expect_rc("remove_from_physmap", memop(XENMEM_remove_from_physmap, &rm), -EACCES);
 
     u64 in = 0;
     struct exchange x = { { (u64)(uintptr_t)&in, 1, 0, 0, DOMID_SELF, { 0 } }, { 0, 1, 19, 0, DOMID_SELF, { 0 } }, 0 };
-    expect_rc("exchange.order_19", memop(XENMEM_exchange, &x), -EPERM);
+    pv_expect_rc("exchange.order_19", memop(XENMEM_exchange, &x), -EPERM);
     x.out.extent_order = 1;
-    expect_rc("exchange.sizes_differ", memop(XENMEM_exchange, &x), -EINVAL);
+    pv_expect_rc("exchange.sizes_differ", memop(XENMEM_exchange, &x), -EINVAL);
     x.out.extent_order = 0;
     x.out.extent_start = 0xffff82d040000000UL;   /* Xen's text */
-    expect_rc("exchange.out_in_xen_range", memop(XENMEM_exchange, &x), -EFAULT);
+    pv_expect_rc("exchange.out_in_xen_range", memop(XENMEM_exchange, &x), -EFAULT);
     x.nr_exchanged = 1;
-    expect_rc("exchange.all_done", memop(XENMEM_exchange, &x), 0);
+    pv_expect_rc("exchange.all_done", memop(XENMEM_exchange, &x), 0);
 }
 
 static void reservations(void)
@@ -199,53 +185,53 @@ static void reservations(void)
     long cur0 = query(XENMEM_current_reservation, DOMID_SELF);
     u64 list[2] = { mfn, 0 };
 
-    expect_rc("decrease.mapped_page", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
-    expect_rc("decrease.mapped_page_stays_allocated", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
-    expect_rc("decrease.unmap", hypercall_update_va_mapping(va, 0, UVMF_INVLPG), 0);
-    expect_rc("decrease.freed_on_unmap", query(XENMEM_current_reservation, DOMID_SELF) - cur0, -1);
-    expect_rc("decrease.freed_page_not_ours", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("decrease.mapped_page", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    pv_expect_rc("decrease.mapped_page_stays_allocated", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+    pv_expect_rc("decrease.unmap", hypercall_update_va_mapping(va, 0, UVMF_INVLPG), 0);
+    pv_expect_rc("decrease.freed_on_unmap", query(XENMEM_current_reservation, DOMID_SELF) - cur0, -1);
+    pv_expect_rc("decrease.freed_page_not_ours", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
 
     list[0] = 0;
-    expect_rc("increase.one", reserve(XENMEM_increase_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
-    expect_rc("increase.reservation_back", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+    pv_expect_rc("increase.one", reserve(XENMEM_increase_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    pv_expect_rc("increase.reservation_back", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
     u64 fresh = list[0];
-    expect("increase.mfn_nonzero", fresh != 0, 1);
-    expect_rc("increase.machphys_update", machphys(fresh, pfn), 0);
-    expect("increase.m2p_reads_pfn", M2P[fresh], pfn);
-    expect_rc("increase.map", hypercall_update_va_mapping(va, (fresh << 12) | 0x63, UVMF_INVLPG), 0);
+    pv_expect("increase.mfn_nonzero", fresh != 0, 1);
+    pv_expect_rc("increase.machphys_update", machphys(fresh, pfn), 0);
+    pv_expect("increase.m2p_reads_pfn", M2P[fresh], pfn);
+    pv_expect_rc("increase.map", hypercall_update_va_mapping(va, (fresh << 12) | 0x63, UVMF_INVLPG), 0);
     page[0][100] = 0xab;
-    expect("increase.page_usable", page[0][100], 0xab);
+    pv_expect("increase.page_usable", page[0][100], 0xab);
     ((u64 *)(uintptr_t)pv_start_info->mfn_list)[pfn] = fresh;
 
     list[0] = 0x7777;
-    expect_rc("populate.one", reserve(XENMEM_populate_physmap, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    pv_expect_rc("populate.one", reserve(XENMEM_populate_physmap, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
     u64 pop = list[0];
-    expect("populate.list_holds_mfn", pop != 0x7777 && pop != 0, 1);
-    expect("populate.m2p_is_gpfn", M2P[pop], 0x7777);
-    expect_rc("populate.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 1);
-    expect_rc("populate.give_back", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
-    expect_rc("populate.given_back", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+    pv_expect("populate.list_holds_mfn", pop != 0x7777 && pop != 0, 1);
+    pv_expect("populate.m2p_is_gpfn", M2P[pop], 0x7777);
+    pv_expect_rc("populate.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 1);
+    pv_expect_rc("populate.give_back", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    pv_expect_rc("populate.given_back", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
 
     list[0] = 0;
-    expect_rc("decrease.mfn_0", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("decrease.mfn_0", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
     list[0] = 1UL << 40;
-    expect_rc("decrease.mfn_past_ram", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
-    expect_rc("increase.unreadable", memop(XENMEM_increase_reservation, (void *)UNMAPPED), 0);
-    expect_rc("increase.too_many_extents", reserve(XENMEM_increase_reservation, 0, 1UL << 26, 0, 0, DOMID_SELF), 0);
-    expect_rc("increase.start_past_nr", reserve(XENMEM_increase_reservation | (2 << 6), 0, 1, 0, 0, DOMID_SELF), 2);
-    expect_rc("increase.domid_5", reserve(XENMEM_increase_reservation, 0, 1, 0, 0, 5), 0);
-    expect_rc("increase.address_bits_12", reserve(XENMEM_increase_reservation, 0, 1, 0, 12, DOMID_SELF), 0);
-    expect_rc("increase.order_19", reserve(XENMEM_increase_reservation, 0, 1, 19, 0, DOMID_SELF), 0);
+    pv_expect_rc("decrease.mfn_past_ram", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("increase.unreadable", memop(XENMEM_increase_reservation, (void *)UNMAPPED), 0);
+    pv_expect_rc("increase.too_many_extents", reserve(XENMEM_increase_reservation, 0, 1UL << 26, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("increase.start_past_nr", reserve(XENMEM_increase_reservation | (2 << 6), 0, 1, 0, 0, DOMID_SELF), 2);
+    pv_expect_rc("increase.domid_5", reserve(XENMEM_increase_reservation, 0, 1, 0, 0, 5), 0);
+    pv_expect_rc("increase.address_bits_12", reserve(XENMEM_increase_reservation, 0, 1, 0, 12, DOMID_SELF), 0);
+    pv_expect_rc("increase.order_19", reserve(XENMEM_increase_reservation, 0, 1, 19, 0, DOMID_SELF), 0);
     if (!dom0) {
-        expect_rc("increase.order_10.domU", reserve(XENMEM_increase_reservation, 0, 1, 10, 0, DOMID_SELF), 0);
-        expect_rc("increase.exact_node.domU", reserve(XENMEM_increase_reservation, 0, 1, 0, (1 << 8) | (1 << 17), DOMID_SELF), 0);
-        expect_rc("increase.domid_0.domU", reserve(XENMEM_increase_reservation, 0, 1, 0, 0, 0), 0);
+        pv_expect_rc("increase.order_10.domU", reserve(XENMEM_increase_reservation, 0, 1, 10, 0, DOMID_SELF), 0);
+        pv_expect_rc("increase.exact_node.domU", reserve(XENMEM_increase_reservation, 0, 1, 0, (1 << 8) | (1 << 17), DOMID_SELF), 0);
+        pv_expect_rc("increase.domid_0.domU", reserve(XENMEM_increase_reservation, 0, 1, 0, 0, 0), 0);
     } else {
-        expect_rc("increase.node_64.dom0", reserve(XENMEM_increase_reservation, 0, 1, 0, 65 << 8, DOMID_SELF), 0);
+        pv_expect_rc("increase.node_64.dom0", reserve(XENMEM_increase_reservation, 0, 1, 0, 65 << 8, DOMID_SELF), 0);
     }
-    expect_rc("populate.list_in_xen_range", reserve(XENMEM_populate_physmap, 0xffff82d040000000UL, 1, 0, 0, DOMID_SELF), 0);
-    expect_rc("populate.list_unreadable", reserve(XENMEM_populate_physmap, UNMAPPED, 1, 0, 0, DOMID_SELF), 0);
-    expect_rc("reservation.unchanged", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+    pv_expect_rc("populate.list_in_xen_range", reserve(XENMEM_populate_physmap, 0xffff82d040000000UL, 1, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("populate.list_unreadable", reserve(XENMEM_populate_physmap, UNMAPPED, 1, 0, 0, DOMID_SELF), 0);
+    pv_expect_rc("reservation.unchanged", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
 }
 
 void test_main(void)

@@ -75,20 +75,6 @@ static u8 page[8][4096] __attribute__((aligned(4096)));
 static bool dom0;
 static u64 l4_mfn;
 
-static void expect_rc(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
-static void expect(const char *name, u64 got, u64 want)
-{
-    printk("%s: 0x%lx\n", name, got);
-    if (got != want)
-        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
-}
-
 static long mmuext2(u32 cmd, u64 arg1, u64 arg2)
 {
     struct mmuext_op op = { .cmd = cmd, .arg1 = arg1, .arg2 = arg2 };
@@ -124,16 +110,16 @@ static void clear(int k)
 static void types_and_pins(void)
 {
     clear(0);
-    expect_rc("pin_l1.writably_mapped", mmuext(0, mfn(0)), -EINVAL);
-    expect_rc("map_ro.page0", map_ro(0), 0);
-    expect_rc("pin_l1.read_only", mmuext(0, mfn(0)), 0);
-    expect_rc("pin_l1.again", mmuext(0, mfn(0)), -EINVAL);
-    expect_rc("pin_l2.pinned_l1", mmuext(1, mfn(0)), -EINVAL);
-    expect_rc("map_rw.pinned_l1", map_rw(0), -EBUSY);
-    expect_rc("unpin.l1", mmuext(4, mfn(0)), 0);
-    expect_rc("unpin.again", mmuext(4, mfn(0)), -EINVAL);
-    expect_rc("map_rw.unpinned", map_rw(0), 0);
-    expect_rc("pin_l1.foreign_mfn0", mmuext(0, 0), -EINVAL);
+    pv_expect_rc("pin_l1.writably_mapped", mmuext(0, mfn(0)), -EINVAL);
+    pv_expect_rc("map_ro.page0", map_ro(0), 0);
+    pv_expect_rc("pin_l1.read_only", mmuext(0, mfn(0)), 0);
+    pv_expect_rc("pin_l1.again", mmuext(0, mfn(0)), -EINVAL);
+    pv_expect_rc("pin_l2.pinned_l1", mmuext(1, mfn(0)), -EINVAL);
+    pv_expect_rc("map_rw.pinned_l1", map_rw(0), -EBUSY);
+    pv_expect_rc("unpin.l1", mmuext(4, mfn(0)), 0);
+    pv_expect_rc("unpin.again", mmuext(4, mfn(0)), -EINVAL);
+    pv_expect_rc("map_rw.unpinned", map_rw(0), 0);
+    pv_expect_rc("pin_l1.foreign_mfn0", mmuext(0, 0), -EINVAL);
 }
 
 /* Page 0 as an L1 holding one entry `e`; validated by a pin. */
@@ -151,25 +137,25 @@ static long validate_l1(u64 e)
 
 static void l1_validation(void)
 {
-    expect_rc("l1.data_rw", validate_l1((mfn(2) << 12) | P | RW | A | D), 0);
-    expect_rc("l1.l4_rw", validate_l1((l4_mfn << 12) | P | RW | A), -EBUSY);
-    expect_rc("l1.l4_ro", validate_l1((l4_mfn << 12) | P | A), 0);
-    expect_rc("l1.avail_high_bit62", validate_l1((mfn(2) << 12) | P | A | BIT62), 0);
-    expect_rc("l1.global_nx_avail", validate_l1((mfn(2) << 12) | P | A | G | 0xe00 | (1UL << 63)), 0);
+    pv_expect_rc("l1.data_rw", validate_l1((mfn(2) << 12) | P | RW | A | D), 0);
+    pv_expect_rc("l1.l4_rw", validate_l1((l4_mfn << 12) | P | RW | A), -EBUSY);
+    pv_expect_rc("l1.l4_ro", validate_l1((l4_mfn << 12) | P | A), 0);
+    pv_expect_rc("l1.avail_high_bit62", validate_l1((mfn(2) << 12) | P | A | BIT62), 0);
+    pv_expect_rc("l1.global_nx_avail", validate_l1((mfn(2) << 12) | P | A | G | 0xe00 | (1UL << 63)), 0);
     /* Cache attributes need cache-flush rights: dom0 has them, a domU does not. */
-    expect_rc(dom0 ? "l1.pcd.dom0" : "l1.pcd.domU", validate_l1((mfn(2) << 12) | P | A | PCD), dom0 ? 0 : -EINVAL);
+    pv_expect_rc(dom0 ? "l1.pcd.dom0" : "l1.pcd.domU", validate_l1((mfn(2) << 12) | P | A | PCD), dom0 ? 0 : -EINVAL);
     /* pin_l1 rewrote the entries (adjust_guest_l1e): kernel page: US and bit 52. */
     map_rw(0);
     clear(0);
     ent(0)[1] = (mfn(2) << 12) | P | RW | A | D;
     ent(0)[2] = (mfn(3) << 12) | P | US | A;
     map_ro(0);
-    expect_rc("l1.pin_adjust", mmuext(0, mfn(0)), 0);
-    expect("l1.adjusted_kernel_flags", ent(0)[1] & ~0x000ffffffffff000UL, GUEST_KERNEL | US | D | A | RW | P);
-    expect("l1.adjusted_user_flags", ent(0)[2] & ~0x000ffffffffff000UL, G | US | A | P);
+    pv_expect_rc("l1.pin_adjust", mmuext(0, mfn(0)), 0);
+    pv_expect("l1.adjusted_kernel_flags", ent(0)[1] & ~0x000ffffffffff000UL, GUEST_KERNEL | US | D | A | RW | P);
+    pv_expect("l1.adjusted_user_flags", ent(0)[2] & ~0x000ffffffffff000UL, G | US | A | P);
     /* While page 2 is mapped writable by the pinned L1, it cannot be an L1 itself. */
-    expect_rc("pin_l1.mapped_rw_by_l1", mmuext(0, mfn(2)), -EINVAL);
-    expect_rc("unpin.adjusted", mmuext(4, mfn(0)), 0);
+    pv_expect_rc("pin_l1.mapped_rw_by_l1", mmuext(0, mfn(2)), -EINVAL);
+    pv_expect_rc("unpin.adjusted", mmuext(4, mfn(0)), 0);
 }
 
 static void upper_validation(void)
@@ -179,32 +165,32 @@ static void upper_validation(void)
     map_rw(1); clear(1);
     ent(1)[3] = (mfn(0) << 12) | P | RW | A;
     map_ro(1);
-    expect_rc("l2.pin", mmuext(1, mfn(1)), 0);
-    expect("l2.entry_gets_us", ent(1)[3] & 0xfff, P | RW | US | A);
-    expect_rc("l1.as_pinned_l2_child_rw", map_rw(0), -EBUSY);
-    expect_rc("unpin.l2", mmuext(4, mfn(1)), 0);
-    expect_rc("l1.free_after_l2_unpin", map_rw(0), 0);
+    pv_expect_rc("l2.pin", mmuext(1, mfn(1)), 0);
+    pv_expect("l2.entry_gets_us", ent(1)[3] & 0xfff, P | RW | US | A);
+    pv_expect_rc("l1.as_pinned_l2_child_rw", map_rw(0), -EBUSY);
+    pv_expect_rc("unpin.l2", mmuext(4, mfn(1)), 0);
+    pv_expect_rc("l1.free_after_l2_unpin", map_rw(0), 0);
 
     map_rw(1); clear(1); ent(1)[0] = (mfn(0) << 12) | P | RW | A | PS; map_ro(1);
-    expect_rc("l2.pse", mmuext(1, mfn(1)), -EINVAL);
+    pv_expect_rc("l2.pse", mmuext(1, mfn(1)), -EINVAL);
     map_rw(1); clear(1); ent(1)[0] = (mfn(2) << 12) | P | RW | A; map_ro(1);
-    expect_rc("l2.writable_child", mmuext(1, mfn(1)), -EINVAL);
+    pv_expect_rc("l2.writable_child", mmuext(1, mfn(1)), -EINVAL);
     map_rw(1); clear(1); ent(1)[0] = (mfn(1) << 12) | P | A; map_ro(1);
-    expect_rc("l2.self_read_only", mmuext(1, mfn(1)), 0);
-    expect_rc("unpin.l2_self", mmuext(4, mfn(1)), 0);
+    pv_expect_rc("l2.self_read_only", mmuext(1, mfn(1)), 0);
+    pv_expect_rc("unpin.l2_self", mmuext(4, mfn(1)), 0);
     map_rw(1); clear(1); ent(1)[0] = (mfn(1) << 12) | P | RW | A; map_ro(1);
-    expect_rc("l2.self_writable", mmuext(1, mfn(1)), -EINVAL);
+    pv_expect_rc("l2.self_writable", mmuext(1, mfn(1)), -EINVAL);
 
     map_rw(4); clear(4); ent(4)[0] = (mfn(1) << 12) | P | RW | A | G; map_ro(4);
-    expect_rc("l3.global", mmuext(2, mfn(4)), -EINVAL);
+    pv_expect_rc("l3.global", mmuext(2, mfn(4)), -EINVAL);
     map_rw(1); clear(1); map_ro(1);
     map_rw(4); clear(4); ent(4)[0] = (mfn(1) << 12) | P | RW | A; map_ro(4);
-    expect_rc("l3.pin", mmuext(2, mfn(4)), 0);
-    expect_rc("pin_l2.child_of_l3", mmuext(1, mfn(1)), 0);
-    expect_rc("unpin.l2_child", mmuext(4, mfn(1)), 0);
-    expect_rc("l2.child_still_typed", map_rw(1), -EBUSY);
-    expect_rc("unpin.l3", mmuext(4, mfn(4)), 0);
-    expect_rc("l2.free_after_l3_unpin", map_rw(1), 0);
+    pv_expect_rc("l3.pin", mmuext(2, mfn(4)), 0);
+    pv_expect_rc("pin_l2.child_of_l3", mmuext(1, mfn(1)), 0);
+    pv_expect_rc("unpin.l2_child", mmuext(4, mfn(1)), 0);
+    pv_expect_rc("l2.child_still_typed", map_rw(1), -EBUSY);
+    pv_expect_rc("unpin.l3", mmuext(4, mfn(4)), 0);
+    pv_expect_rc("l2.free_after_l3_unpin", map_rw(1), 0);
     map_rw(4);
 }
 
@@ -218,25 +204,25 @@ static void new_l4(void)
         ent(5)[i] = cur[i];
     ent(5)[260] = (mfn(2) << 12) | P | A;   /* a Xen slot: not validated, overwritten */
     map_ro(5);
-    expect_rc("l4.pin", mmuext(3, mfn(5)), 0);
-    expect("l4.ro_m2p_slot_256_after_pin", ent(5)[256] & P, 0);
-    expect("l4.linear_slot_258_is_itself", ((ent(5)[258] >> 12) & 0xffffffffffUL) == mfn(5), 1);
-    expect("l4.xen_slot_260_replaced", ((ent(5)[260] >> 12) & 0xffffffffffUL) != mfn(2), 1);
-    expect_rc("l4.mmu_update_xen_slot", mmu1((mfn(5) << 12) + 256 * 8, 0), -EINVAL);
-    expect_rc("new_baseptr.pinned_l4", mmuext(5, mfn(5)), 0);
+    pv_expect_rc("l4.pin", mmuext(3, mfn(5)), 0);
+    pv_expect("l4.ro_m2p_slot_256_after_pin", ent(5)[256] & P, 0);
+    pv_expect("l4.linear_slot_258_is_itself", ((ent(5)[258] >> 12) & 0xffffffffffUL) == mfn(5), 1);
+    pv_expect("l4.xen_slot_260_replaced", ((ent(5)[260] >> 12) & 0xffffffffffUL) != mfn(2), 1);
+    pv_expect_rc("l4.mmu_update_xen_slot", mmu1((mfn(5) << 12) + 256 * 8, 0), -EINVAL);
+    pv_expect_rc("new_baseptr.pinned_l4", mmuext(5, mfn(5)), 0);
     static volatile u64 probe = 0x5a;
-    expect("new_baseptr.running", probe, 0x5a);
-    expect("new_baseptr.ro_m2p_slot_256_filled", ent(5)[256] & P, 1);
-    expect("new_baseptr.m2p_readable", M2P[mfn(7)], pv_pfn(page[7]));
-    expect_rc("new_user_baseptr.new", mmuext(15, mfn(5)), 0);
-    expect_rc("new_baseptr.back", mmuext(5, l4_mfn), 0);
-    expect_rc("unpin.l4_in_use_as_user", mmuext(4, mfn(5)), 0);
-    expect_rc("l4.still_typed", map_rw(5), -EBUSY);
-    expect_rc("new_user_baseptr.back", mmuext(15, l4_mfn), 0);
-    expect_rc("l4.free", map_rw(5), 0);
-    expect_rc("new_baseptr.data_page", mmuext(5, mfn(5)), -EINVAL);
-    expect_rc("new_user_baseptr.foreign_mfn0", mmuext(15, 0), 0);   /* 0: none */
-    expect_rc("new_user_baseptr.restore", mmuext(15, l4_mfn), 0);
+    pv_expect("new_baseptr.running", probe, 0x5a);
+    pv_expect("new_baseptr.ro_m2p_slot_256_filled", ent(5)[256] & P, 1);
+    pv_expect("new_baseptr.m2p_readable", M2P[mfn(7)], pv_pfn(page[7]));
+    pv_expect_rc("new_user_baseptr.new", mmuext(15, mfn(5)), 0);
+    pv_expect_rc("new_baseptr.back", mmuext(5, l4_mfn), 0);
+    pv_expect_rc("unpin.l4_in_use_as_user", mmuext(4, mfn(5)), 0);
+    pv_expect_rc("l4.still_typed", map_rw(5), -EBUSY);
+    pv_expect_rc("new_user_baseptr.back", mmuext(15, l4_mfn), 0);
+    pv_expect_rc("l4.free", map_rw(5), 0);
+    pv_expect_rc("new_baseptr.data_page", mmuext(5, mfn(5)), -EINVAL);
+    pv_expect_rc("new_user_baseptr.foreign_mfn0", mmuext(15, 0), 0);   /* 0: none */
+    pv_expect_rc("new_user_baseptr.restore", mmuext(15, l4_mfn), 0);
 }
 
 static void mmu_updates(void)
@@ -246,53 +232,53 @@ static void mmu_updates(void)
     map_rw(0); clear(0); map_ro(0);
     mmuext(0, mfn(0));
     u64 e0 = (mfn(0) << 12);
-    expect_rc("mmu_update.l1", mmu1(e0 + 8, (mfn(2) << 12) | P | RW | A), 0);
-    expect("mmu_update.l1_entry_frame", (ent(0)[1] >> 12 & 0xffffffffffUL) == mfn(2), 1);
-    expect("mmu_update.l1_entry_flags", ent(0)[1] & ~0x000ffffffffff000UL, GUEST_KERNEL | US | A | RW | P);
-    expect_rc("mmu_update.l1_pt_rw", mmu1(e0 + 16, (l4_mfn << 12) | P | RW | A), -EBUSY);
-    expect("mmu_update.l1_refused_unchanged", ent(0)[2], 0);
-    expect_rc("mmu_update.l1_ad", mmu1(e0 + 24, (mfn(3) << 12) | P | A | D), 0);
-    expect_rc("mmu_update.preserve_ad", mmu1(e0 + 24 + 2, (mfn(3) << 12) | P), 0);
-    expect("mmu_update.preserve_ad_entry", ent(0)[3] & 0xfff, P | US | A | D);
-    expect_rc("mmu_update.normal_drops_ad", mmu1(e0 + 24, (mfn(3) << 12) | P), 0);
-    expect("mmu_update.normal_entry", ent(0)[3] & 0xfff, P | US);
-    expect_rc("mmu_update.no_translate", mmu1(e0 + 24 + 3, (mfn(3) << 12) | P | A), 0);
-    expect("mmu_update.no_translate_entry", ent(0)[3] & 0xfff, P | US | A);
-    expect_rc("mmu_update.bad_cmd", mmu1(e0 + 4, 0), -ENOSYS);
-    expect_rc("mmu_update.foreign_mfn0", mmu1(8, 0), -EINVAL);
+    pv_expect_rc("mmu_update.l1", mmu1(e0 + 8, (mfn(2) << 12) | P | RW | A), 0);
+    pv_expect("mmu_update.l1_entry_frame", (ent(0)[1] >> 12 & 0xffffffffffUL) == mfn(2), 1);
+    pv_expect("mmu_update.l1_entry_flags", ent(0)[1] & ~0x000ffffffffff000UL, GUEST_KERNEL | US | A | RW | P);
+    pv_expect_rc("mmu_update.l1_pt_rw", mmu1(e0 + 16, (l4_mfn << 12) | P | RW | A), -EBUSY);
+    pv_expect("mmu_update.l1_refused_unchanged", ent(0)[2], 0);
+    pv_expect_rc("mmu_update.l1_ad", mmu1(e0 + 24, (mfn(3) << 12) | P | A | D), 0);
+    pv_expect_rc("mmu_update.preserve_ad", mmu1(e0 + 24 + 2, (mfn(3) << 12) | P), 0);
+    pv_expect("mmu_update.preserve_ad_entry", ent(0)[3] & 0xfff, P | US | A | D);
+    pv_expect_rc("mmu_update.normal_drops_ad", mmu1(e0 + 24, (mfn(3) << 12) | P), 0);
+    pv_expect("mmu_update.normal_entry", ent(0)[3] & 0xfff, P | US);
+    pv_expect_rc("mmu_update.no_translate", mmu1(e0 + 24 + 3, (mfn(3) << 12) | P | A), 0);
+    pv_expect("mmu_update.no_translate_entry", ent(0)[3] & 0xfff, P | US | A);
+    pv_expect_rc("mmu_update.bad_cmd", mmu1(e0 + 4, 0), -ENOSYS);
+    pv_expect_rc("mmu_update.foreign_mfn0", mmu1(8, 0), -EINVAL);
 
     struct mmu_update batch[3] = {
         { e0 + 32, (mfn(3) << 12) | P | A },
         { e0 + 40, (l4_mfn << 12) | P | RW | A },
         { e0 + 48, (mfn(3) << 12) | P | A },
     };
-    expect_rc("mmu_update.batch", mmu_update(batch, 3, &done), -EBUSY);
-    expect("mmu_update.batch_done", done, 1);
-    expect("mmu_update.batch_first_applied", ent(0)[4] & P, 1);
-    expect("mmu_update.batch_third_not", ent(0)[6], 0);
+    pv_expect_rc("mmu_update.batch", mmu_update(batch, 3, &done), -EBUSY);
+    pv_expect("mmu_update.batch_done", done, 1);
+    pv_expect("mmu_update.batch_first_applied", ent(0)[4] & P, 1);
+    pv_expect("mmu_update.batch_third_not", ent(0)[6], 0);
 
     /* A page of no type: a plain write. */
     page[6][8] = 0;
-    expect_rc("mmu_update.untyped_page", mmu1((mfn(6) << 12) + 8, 0x1122334455667788UL), 0);
-    expect("mmu_update.untyped_written", *(volatile u64 *)&page[6][8], 0x1122334455667788UL);
+    pv_expect_rc("mmu_update.untyped_page", mmu1((mfn(6) << 12) + 8, 0x1122334455667788UL), 0);
+    pv_expect("mmu_update.untyped_written", *(volatile u64 *)&page[6][8], 0x1122334455667788UL);
 
     /* L2: page 1 pinned, its slot 5 to page 0 (the pinned L1), to a writable page. */
     map_rw(1); clear(1); map_ro(1);
-    expect_rc("mmu_update.l2_pin", mmuext(1, mfn(1)), 0);
-    expect_rc("mmu_update.l2", mmu1((mfn(1) << 12) + 40, (mfn(0) << 12) | P | RW | A), 0);
-    expect_rc("mmu_update.l2_writable_child", mmu1((mfn(1) << 12) + 48, (mfn(2) << 12) | P | RW | A), -EINVAL);
-    expect_rc("mmu_update.l2_clear", mmu1((mfn(1) << 12) + 40, 0), 0);
-    expect_rc("unpin.mmu_l2", mmuext(4, mfn(1)), 0);
-    expect_rc("unpin.mmu_l1", mmuext(4, mfn(0)), 0);
+    pv_expect_rc("mmu_update.l2_pin", mmuext(1, mfn(1)), 0);
+    pv_expect_rc("mmu_update.l2", mmu1((mfn(1) << 12) + 40, (mfn(0) << 12) | P | RW | A), 0);
+    pv_expect_rc("mmu_update.l2_writable_child", mmu1((mfn(1) << 12) + 48, (mfn(2) << 12) | P | RW | A), -EINVAL);
+    pv_expect_rc("mmu_update.l2_clear", mmu1((mfn(1) << 12) + 40, 0), 0);
+    pv_expect_rc("unpin.mmu_l2", mmuext(4, mfn(1)), 0);
+    pv_expect_rc("unpin.mmu_l1", mmuext(4, mfn(0)), 0);
 
     /* MMU_MACHPHYS_UPDATE, read back through Xen's read-only M2P. */
     u64 m = mfn(7), pfn = M2P[m];
-    expect("m2p.page7_is_its_pfn", pfn, pv_pfn(page[7]));
-    expect_rc("machphys.set", mmu1((m << 12) | 1, 0x12345), 0);
-    expect("machphys.read_back", M2P[m], 0x12345);
-    expect_rc("machphys.restore", mmu1((m << 12) | 1, pfn), 0);
-    expect("machphys.restored", M2P[m], pfn);
-    expect_rc("machphys.foreign_mfn0", mmu1(1, 0), -EINVAL);
+    pv_expect("m2p.page7_is_its_pfn", pfn, pv_pfn(page[7]));
+    pv_expect_rc("machphys.set", mmu1((m << 12) | 1, 0x12345), 0);
+    pv_expect("machphys.read_back", M2P[m], 0x12345);
+    pv_expect_rc("machphys.restore", mmu1((m << 12) | 1, pfn), 0);
+    pv_expect("machphys.restored", M2P[m], pfn);
+    pv_expect_rc("machphys.foreign_mfn0", mmu1(1, 0), -EINVAL);
 }
 
 static void uvm_flags(void)
@@ -301,50 +287,50 @@ static void uvm_flags(void)
     u64 v = va(6);
     page[6][0] = 0x66;
     page[7][0] = 0x77;
-    expect_rc("uvm.none", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 0), 0);
-    expect_rc("uvm.tlb_flush_local", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 1), 0);
-    expect("uvm.reads_page7", page[6][0], 0x77);
-    expect_rc("uvm.invlpg_all", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 2 | 4), 0);
-    expect("uvm.reads_page6", page[6][0], 0x66);
-    expect_rc("uvm.tlb_flush_multi", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 1 | (u64)(uintptr_t)&mask_self), 0);
-    expect("uvm.multi_reads_page7", page[6][0], 0x77);
-    expect_rc("uvm.invlpg_multi_bad_mask", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 2 | UNMAPPED), -EFAULT);
+    pv_expect_rc("uvm.none", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 0), 0);
+    pv_expect_rc("uvm.tlb_flush_local", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 1), 0);
+    pv_expect("uvm.reads_page7", page[6][0], 0x77);
+    pv_expect_rc("uvm.invlpg_all", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 2 | 4), 0);
+    pv_expect("uvm.reads_page6", page[6][0], 0x66);
+    pv_expect_rc("uvm.tlb_flush_multi", hypercall_update_va_mapping(v, (mfn(7) << 12) | P | RW | A | D, 1 | (u64)(uintptr_t)&mask_self), 0);
+    pv_expect("uvm.multi_reads_page7", page[6][0], 0x77);
+    pv_expect_rc("uvm.invlpg_multi_bad_mask", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 2 | UNMAPPED), -EFAULT);
     mmuext(7, v);
-    expect("uvm.bad_mask_still_updated", page[6][0], 0x66);
-    expect_rc("uvm.flush_type_3", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 3), 0);
-    expect_rc("uvm.none_bad_mask_unread", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, UNMAPPED), 0);
+    pv_expect("uvm.bad_mask_still_updated", page[6][0], 0x66);
+    pv_expect_rc("uvm.flush_type_3", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, 3), 0);
+    pv_expect_rc("uvm.none_bad_mask_unread", hypercall_update_va_mapping(v, (mfn(6) << 12) | P | RW | A | D, UNMAPPED), 0);
 }
 
 static void mmuext_misc(void)
 {
     static u64 mask_self = 1;
-    expect_rc("mmuext.tlb_flush_local", mmuext(6, 0), 0);
-    expect_rc("mmuext.invlpg_local", mmuext(7, va(6)), 0);
-    expect_rc("mmuext.tlb_flush_all", mmuext(10, 0), 0);
-    expect_rc("mmuext.invlpg_all", mmuext(11, va(6)), 0);
-    expect_rc("mmuext.tlb_flush_multi", mmuext2(8, 0, (u64)(uintptr_t)&mask_self), 0);
-    expect_rc("mmuext.invlpg_multi", mmuext2(9, va(6), (u64)(uintptr_t)&mask_self), 0);
-    expect_rc("mmuext.tlb_flush_multi_bad_mask", mmuext2(8, 0, UNMAPPED), -EINVAL);
-    expect_rc("mmuext.invlpg_multi_bad_mask", mmuext2(9, va(6), UNMAPPED), -EINVAL);
-    expect_rc("mmuext.set_ldt_none", mmuext2(13, 0, 0), 0);
-    expect_rc("mmuext.set_ldt_too_many", mmuext2(13, va(6), 8193), -EINVAL);
-    expect_rc("mmuext.set_ldt_unaligned", mmuext2(13, va(6) + 8, 1), -EINVAL);
-    expect_rc("mmuext.set_ldt_xen_range", mmuext2(13, 0xffff800000000000UL, 1), -EINVAL);
-    expect_rc(dom0 ? "mmuext.flush_cache.dom0" : "mmuext.flush_cache.domU", mmuext(12, 0), dom0 ? 0 : -EACCES);
+    pv_expect_rc("mmuext.tlb_flush_local", mmuext(6, 0), 0);
+    pv_expect_rc("mmuext.invlpg_local", mmuext(7, va(6)), 0);
+    pv_expect_rc("mmuext.tlb_flush_all", mmuext(10, 0), 0);
+    pv_expect_rc("mmuext.invlpg_all", mmuext(11, va(6)), 0);
+    pv_expect_rc("mmuext.tlb_flush_multi", mmuext2(8, 0, (u64)(uintptr_t)&mask_self), 0);
+    pv_expect_rc("mmuext.invlpg_multi", mmuext2(9, va(6), (u64)(uintptr_t)&mask_self), 0);
+    pv_expect_rc("mmuext.tlb_flush_multi_bad_mask", mmuext2(8, 0, UNMAPPED), -EINVAL);
+    pv_expect_rc("mmuext.invlpg_multi_bad_mask", mmuext2(9, va(6), UNMAPPED), -EINVAL);
+    pv_expect_rc("mmuext.set_ldt_none", mmuext2(13, 0, 0), 0);
+    pv_expect_rc("mmuext.set_ldt_too_many", mmuext2(13, va(6), 8193), -EINVAL);
+    pv_expect_rc("mmuext.set_ldt_unaligned", mmuext2(13, va(6) + 8, 1), -EINVAL);
+    pv_expect_rc("mmuext.set_ldt_xen_range", mmuext2(13, 0xffff800000000000UL, 1), -EINVAL);
+    pv_expect_rc(dom0 ? "mmuext.flush_cache.dom0" : "mmuext.flush_cache.domU", mmuext(12, 0), dom0 ? 0 : -EACCES);
 
     for (int i = 0; i < 4096; i++)
         page[7][i] = (u8)i;
     page[6][0] = 1;
-    expect_rc("mmuext.copy_page", mmuext2(17, mfn(6), mfn(7)), 0);
-    expect("mmuext.copied", page[6][4095] | (page[6][0] << 8), 0xff);
-    expect_rc("mmuext.clear_page", mmuext(16, mfn(6)), 0);
-    expect("mmuext.cleared", page[6][4095] | page[6][0], 0);
+    pv_expect_rc("mmuext.copy_page", mmuext2(17, mfn(6), mfn(7)), 0);
+    pv_expect("mmuext.copied", page[6][4095] | (page[6][0] << 8), 0xff);
+    pv_expect_rc("mmuext.clear_page", mmuext(16, mfn(6)), 0);
+    pv_expect("mmuext.cleared", page[6][4095] | page[6][0], 0);
     map_ro(0); mmuext(0, mfn(0));
-    expect_rc("mmuext.clear_page_table", mmuext(16, mfn(0)), -EINVAL);
-    expect_rc("mmuext.copy_to_page_table", mmuext2(17, mfn(0), mfn(7)), -EINVAL);
-    expect_rc("mmuext.copy_from_page_table", mmuext2(17, mfn(6), mfn(0)), 0);
+    pv_expect_rc("mmuext.clear_page_table", mmuext(16, mfn(0)), -EINVAL);
+    pv_expect_rc("mmuext.copy_to_page_table", mmuext2(17, mfn(0), mfn(7)), -EINVAL);
+    pv_expect_rc("mmuext.copy_from_page_table", mmuext2(17, mfn(6), mfn(0)), 0);
     mmuext(4, mfn(0)); map_rw(0);
-    expect_rc("mmuext.copy_to_foreign_mfn0", mmuext2(17, 0, mfn(7)), -EINVAL);
+    pv_expect_rc("mmuext.copy_to_foreign_mfn0", mmuext2(17, 0, mfn(7)), -EINVAL);
 }
 
 /* Load %fs with `sel`: the vector taken (0: none) and %fs afterwards. */
@@ -362,27 +348,27 @@ static void ldt(void)
     clear(3);
     ent(3)[1] = 0x00cff3000000ffffUL;
     u16 sldt;
-    expect_rc("set_ldt.two_entries", mmuext2(13, va(3), 2), 0);
+    pv_expect_rc("set_ldt.two_entries", mmuext2(13, va(3), 2), 0);
     asm volatile("sldt %0" : "=r"(sldt));
-    expect("set_ldt.sldt", sldt, 0xe050);
+    pv_expect("set_ldt.sldt", sldt, 0xe050);
     /* Writable in the guest's tables: it cannot be a descriptor page; the guest gets
      * #PF at the LDT's own address (pv_map_ldt_shadow_page fails). */
-    expect("ldt.load_writable_page.vector", load_fs(0xf), 14);
-    expect("ldt.load_writable_page.cr2_is_ldt_entry", pv_vcpu0->cr2 == va(3) + 8, 1);
-    expect("ldt.load_writable_page.error_code", last_event.error_code, 0);
-    expect_rc("ldt.map_ro", map_ro(3), 0);
-    expect("ldt.load.vector", load_fs(0xf), 0);
+    pv_expect("ldt.load_writable_page.vector", load_fs(0xf), 14);
+    pv_expect("ldt.load_writable_page.cr2_is_ldt_entry", pv_vcpu0->cr2 == va(3) + 8, 1);
+    pv_expect("ldt.load_writable_page.error_code", last_event.error_code, 0);
+    pv_expect_rc("ldt.map_ro", map_ro(3), 0);
+    pv_expect("ldt.load.vector", load_fs(0xf), 0);
     u16 fs;
     asm volatile("mov %%fs, %0" : "=r"(fs));
-    expect("ldt.load.fs", fs, 0xf);
-    expect_rc("ldt.page_in_use_map_rw", map_rw(3), -EBUSY);
-    expect("ldt.past_limit.vector", load_fs(0x17), 13);
-    expect("ldt.past_limit.error_code", last_event.error_code, 0x14);
+    pv_expect("ldt.load.fs", fs, 0xf);
+    pv_expect_rc("ldt.page_in_use_map_rw", map_rw(3), -EBUSY);
+    pv_expect("ldt.past_limit.vector", load_fs(0x17), 13);
+    pv_expect("ldt.past_limit.error_code", last_event.error_code, 0x14);
     asm volatile("mov %0, %%fs" :: "r"(0));
-    expect_rc("set_ldt.none", mmuext2(13, 0, 0), 0);
+    pv_expect_rc("set_ldt.none", mmuext2(13, 0, 0), 0);
     asm volatile("sldt %0" : "=r"(sldt));
-    expect("set_ldt.none.sldt", sldt, 0);
-    expect_rc("ldt.released_map_rw", map_rw(3), 0);
+    pv_expect("set_ldt.none.sldt", sldt, 0);
+    pv_expect_rc("ldt.released_map_rw", map_rw(3), 0);
 }
 
 void test_main(void)

@@ -51,13 +51,6 @@ static void expect_index(const char *name, u64 got, u64 want_index)
         test_fail("%s: read page[%lu], expected page[%lu]", name, got, want_index);
 }
 
-static void expect_rc(const char *name, long got, long want)
-{
-    printk("%s: %ld\n", name, got);
-    if (got != want)
-        test_fail("%s: %ld, expected %ld", name, got, want);
-}
-
 void test_main(void)
 {
     const u64 base = (u64)(uintptr_t)page;
@@ -66,17 +59,17 @@ void test_main(void)
     for (unsigned int i = 0; i < 512; i++)
         page[i] = i;
 
-    expect_rc("fs.rc", hypercall_set_segment_base(SEGBASE_FS, base), 0);
+    pv_expect_rc("fs.rc", hypercall_set_segment_base(SEGBASE_FS, base), 0);
     expect_index("fs.kernel_read", read_fs(8), 1);
     expect_index("fs.user_read", pv_exec_user(read_fs, 16), 2);
 
-    expect_rc("gs_kernel.rc", hypercall_set_segment_base(SEGBASE_GS_KERNEL, base + 0x800), 0);
-    expect_rc("gs_user.rc", hypercall_set_segment_base(SEGBASE_GS_USER, base + 0x400), 0);
+    pv_expect_rc("gs_kernel.rc", hypercall_set_segment_base(SEGBASE_GS_KERNEL, base + 0x800), 0);
+    pv_expect_rc("gs_user.rc", hypercall_set_segment_base(SEGBASE_GS_USER, base + 0x400), 0);
     expect_index("gs.kernel_read", read_gs(0), 256);
     expect_index("gs.user_read", pv_exec_user(read_gs, 8), 129);
     expect_index("gs.kernel_read_after_user", read_gs(16), 258);
 
-    expect_rc("gs_user_sel.rc", hypercall_set_segment_base(SEGBASE_GS_USER_SEL, FLAT_USER_SS), 0);
+    pv_expect_rc("gs_user_sel.rc", hypercall_set_segment_base(SEGBASE_GS_USER_SEL, FLAT_USER_SS), 0);
     expect_index("gs_user_sel.user_read", pv_exec_user(read_gs, base + 24), 3);
     expect_index("gs_user_sel.kernel_read", read_gs(32), 260);
     u64 sel_user = pv_exec_user(read_gs_sel, 0), sel_kernel = read_gs_sel(0);
@@ -85,11 +78,11 @@ void test_main(void)
     if (sel_user != FLAT_USER_SS || sel_kernel != FLAT_USER_SS)
         test_fail("gs selector: user 0x%lx kernel 0x%lx, expected 0x%x", sel_user, sel_kernel, FLAT_USER_SS);
 
-    expect_rc("fs_noncanonical.rc", hypercall_set_segment_base(SEGBASE_FS, noncanonical), -22);
+    pv_expect_rc("fs_noncanonical.rc", hypercall_set_segment_base(SEGBASE_FS, noncanonical), -22);
     expect_index("fs_noncanonical.kernel_read", read_fs(40), 5);
-    expect_rc("gs_kernel_noncanonical.rc", hypercall_set_segment_base(SEGBASE_GS_KERNEL, noncanonical), -22);
+    pv_expect_rc("gs_kernel_noncanonical.rc", hypercall_set_segment_base(SEGBASE_GS_KERNEL, noncanonical), -22);
     expect_index("gs_kernel_noncanonical.kernel_read", read_gs(48), 262);
-    expect_rc("gs_user_noncanonical.rc", hypercall_set_segment_base(SEGBASE_GS_USER, noncanonical), -22);
+    pv_expect_rc("gs_user_noncanonical.rc", hypercall_set_segment_base(SEGBASE_GS_USER, noncanonical), -22);
     expect_index("gs_user_noncanonical.user_read", pv_exec_user(read_gs, base + 56), 7);
-    expect_rc("unknown_which.rc", hypercall_set_segment_base(4, base), -22);
+    pv_expect_rc("unknown_which.rc", hypercall_set_segment_base(4, base), -22);
 }

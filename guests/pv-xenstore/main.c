@@ -34,39 +34,10 @@ enum { XS_DIRECTORY = 1, XS_READ = 2, XS_GET_PERMS = 3, XS_WATCH = 4, XS_UNWATCH
        XS_TRANSACTION_END = 7, XS_INTRODUCE = 8, XS_GET_DOMAIN_PATH = 10, XS_WRITE = 11, XS_MKDIR = 12, XS_RM = 13,
        XS_WATCH_EVENT = 15, XS_ERROR = 16 };
 
-#define EVTCHNOP_send 4
-#define SCHEDOP_block 1
-
-extern void ev_entry(void);
-extern volatile u64 ev_count;
-
 static struct xenstore_domain_interface *ring;
 static u32 port, req_id;
-static volatile u64 *const ev_pending = (volatile u64 *)(pv_shared_info + 0x800);
-static volatile u64 *const ev_mask = (volatile u64 *)(pv_shared_info + 0xa00);
 static char reply[1024], event[256];
 static u32 reply_len, events;
-
-static void notify(void)
-{
-    u32 p = port;
-
-    hypercall_event_channel_op(EVTCHNOP_send, &p);
-}
-
-static void ack(void)
-{
-    ev_pending[port / 64] &= ~(1UL << (port % 64));
-    pv_vcpu0->evtchn_pending_sel = 0;
-    pv_vcpu0->evtchn_upcall_pending = 0;
-}
-
-static void wait_event(void)
-{
-    hypercall_sched_op(SCHEDOP_block, NULL);
-    pv_vcpu0->evtchn_upcall_mask = 1;
-    ack();
-}
 
 static void ring_write(const void *data, u32 len)
 {
@@ -74,8 +45,8 @@ static void ring_write(const void *data, u32 len)
 
     for (u32 k = 0; k < len; k++) {
         while (ring->req_prod - ring->req_cons >= sizeof(ring->req)) {
-            notify();
-            wait_event();
+            pv_evtchn_notify(port);
+            pv_evtchn_wait(port);
         }
         ring->req[ring->req_prod & (sizeof(ring->req) - 1)] = p[k];
         barrier();
@@ -89,7 +60,7 @@ static void ring_read(void *data, u32 len)
 
     for (u32 k = 0; k < len; k++) {
         while (ring->rsp_cons == ring->rsp_prod)
-            wait_event();
+            pv_evtchn_wait(port);
         p[k] = ring->rsp[ring->rsp_cons & (sizeof(ring->rsp) - 1)];
         barrier();
         ring->rsp_cons++;
@@ -104,7 +75,7 @@ static u32 xs(u32 type, u32 tx, const char *payload, u32 len)
 
     ring_write(&h, sizeof(h));
     ring_write(payload, len);
-    notify();
+    pv_evtchn_notify(port);
     for (;;) {
         struct xsd_sockmsg r;
         ring_read(&r, sizeof(r));
@@ -174,12 +145,9 @@ void test_main(void)
 
     ring = (struct xenstore_domain_interface *)(uintptr_t)(M2P[pv_start_info->store_mfn] << 12);
     port = pv_start_info->store_evtchn;
-    struct callback_register ev = { .type = CALLBACKTYPE_event, .flags = 0, .address = (u64)(uintptr_t)ev_entry };
-    long rc = hypercall_callback_op(CALLBACKOP_register, &ev);
-    if (rc)
-        return test_fail("callback_op(register event): %ld", rc);
-    ack();
-    ev_mask[port / 64] &= ~(1UL << (port % 64));
+    pv_upcall_install();
+    pv_evtchn_ack(port);
+    pv_port_set(pv_evtchn_mask, port, false);
 
     /* The toolstack's keys. */
     u32 t = req(XS_READ, 0, "domid", NULL, false);

@@ -102,6 +102,23 @@ void test_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 NORETURN void test_finish(void);
 /* Print `ERROR: reason` and `Test result: ERROR`, then power off. */
 NORETURN void test_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print `name: got` and report a FAIL (`name: got, expected want`) when got differs:
+ * pv_expect_rc in signed decimal (return codes, counts), pv_expect in hex.  Inline, as
+ * the guests' own copies were: a guest's image layout (the frames of its static pages,
+ * which some print) stays as it was. */
+static inline void pv_expect_rc(const char *name, long got, long want)
+{
+    printk("%s: %ld\n", name, got);
+    if (got != want)
+        test_fail("%s: %ld, expected %ld", name, got, want);
+}
+
+static inline void pv_expect(const char *name, u64 got, u64 want)
+{
+    printk("%s: 0x%lx\n", name, got);
+    if (got != want)
+        test_fail("%s: 0x%lx, expected 0x%lx", name, got, want);
+}
 /* SCHEDOP_shutdown(reason); if Xen returns, crash the domain as XTF does. */
 NORETURN void pv_shutdown(unsigned int reason);
 #define SHUTDOWN_poweroff 0
@@ -174,6 +191,14 @@ struct callback_register {
 #define SEGBASE_GS_USER_SEL 3
 
 #define UVMF_INVLPG 2
+
+/* The PV console ring (public/io/console.h). */
+struct xencons_interface {
+    char in[1024];
+    char out[2048];
+    volatile u32 in_cons, in_prod;
+    volatile u32 out_cons, out_prod;
+};
 
 /* What _start found (head.S): every register as Xen's domain builder left it. */
 struct pv_entry_regs {
@@ -303,6 +328,17 @@ static inline void pv_port_set(volatile u64 *bits, u32 port, bool on)
  * (ORed), clears evtchn_upcall_pending and returns with HYPERVISOR_iret. */
 extern volatile u64 pv_upcall_count, pv_upcall_sel;
 void pv_upcall_install(void);
+/* A port to a backend: pv_evtchn_notify sends on it (EVTCHNOP_send; inline, as the
+ * console's own was); pv_evtchn_ack (events.c) clears its pending bit and the upcall's
+ * (pending_sel, upcall_pending); pv_evtchn_wait blocks until an event (SCHEDOP_block
+ * unmasks events), masks them again, acknowledges the port and says whether an upcall
+ * came meanwhile. */
+static inline void pv_evtchn_notify(u32 port)
+{
+    hypercall_event_channel_op(EVTCHNOP_send, &port);
+}
+void pv_evtchn_ack(u32 port);
+bool pv_evtchn_wait(u32 port);
 /* Xen system time now, from vcpu 0's vcpu_time_info and RDTSC (the version loop of
  * public/xen.h). */
 u64 pv_system_time(void);
