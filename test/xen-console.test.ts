@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
-import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
+import { runImage } from '../src/lab/run.js';
 import { ringside } from './helpers/pvh-image.js';
+import { runRestored } from './helpers/restore-run.js';
 
 const PROFILE = 'xen/idt';
 
@@ -38,10 +39,7 @@ describe('xenconsoled', () => {
     assert.equal(straight.verdict, 'success', straight.reason);
     for (let k = 1; k < 10; k++) {
       const at = Math.floor((straight.instructions * k) / 10);
-      const first = bootImage(image, options);
-      first.machine.run({ maxInsns: at, timeoutMs: 0 });
-      const second = restoreMachine(structuredClone(first.machine.capture()), { profile: PROFILE });
-      const r = runBooted(second, image, { profile: PROFILE });
+      const r = runRestored(image, options, at);
       assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
       assert.equal(r.console, straight.console, `restored at ${at}`);
     }

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildPvImage, consoleWrite, shutdown } from './helpers/pv-image.js';
-import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
+import { assertRestoredRun } from './helpers/restore-run.js';
+import { runImage } from '../src/lab/run.js';
 import { buildGuest } from '../src/guest/build.js';
 
 const WOKE = consoleWrite('woke\n');
@@ -83,15 +84,9 @@ describe('capture and restore of events and timers', () => {
       // is blocked with the single-shot timer armed and VIRQ_TIMER bound.
       const points = guest === 'pv-timer' ? [10_000_000, Math.floor(straight.instructions * 0.6)] : [Math.floor(straight.instructions / 2)];
       for (const at of points) {
-        const first = bootImage(image, { profile: 'xen/idt', dom0 });
-        first.machine.run({ maxInsns: at, timeoutMs: 0 });
-        if (at === 10_000_000) assert.ok(first.machine.cpu.halted, 'captured while blocked');
-        const state = first.machine.capture();
-        const second = restoreMachine(structuredClone(state), { profile: 'xen/idt' });
-        const r = runBooted(second, image, { profile: 'xen/idt' });
-        assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
-        assert.equal(r.console, straight.console, `restored at ${at}`);
-        assert.equal(r.instructions, straight.instructions, `restored at ${at}`);
+        assertRestoredRun(image, { profile: 'xen/idt', dom0 }, straight, at, (first) => {
+          if (at === 10_000_000) assert.ok(first.machine.cpu.halted, 'captured while blocked');
+        });
       }
     });
   }

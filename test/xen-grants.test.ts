@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest } from '../src/guest/build.js';
 import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
+import { assertRestoredRun } from './helpers/restore-run.js';
 import type { XenHost } from '../src/hosts/xen/host.js';
 import { acquireGrant, entryAddress, grantTableOp } from '../src/hosts/xen/grant-table.js';
 import {
@@ -29,15 +30,7 @@ describe('capture and restore carry grant state', () => {
       assert.equal(straight.verdict, 'success', straight.reason);
       // Points spread over the run: most fall while grants are mapped or pinned.
       for (let k = 1; k < 8; k++) {
-        const at = Math.floor((straight.instructions * k) / 8);
-        const first = bootImage(image, { profile: 'xen/idt', dom0 });
-        first.machine.run({ maxInsns: at, timeoutMs: 0 });
-        const state = first.machine.capture();
-        const second = restoreMachine(structuredClone(state), { profile: 'xen/idt' });
-        const r = runBooted(second, image, { profile: 'xen/idt' });
-        assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
-        assert.equal(r.console, straight.console, `restored at ${at}`);
-        assert.equal(r.instructions, straight.instructions, `restored at ${at}`);
+        assertRestoredRun(image, { profile: 'xen/idt', dom0 }, straight, Math.floor((straight.instructions * k) / 8));
       }
     });
   }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildPvImage, consoleWrite, shutdown, XTF_NOTES } from './helpers/pv-image.js';
 import { buildPvhImage, ringside } from './helpers/pvh-image.js';
-import { bootImage, restoreMachine, runBooted, runImage } from '../src/lab/run.js';
+import { assertRestoredRun } from './helpers/restore-run.js';
+import { runImage } from '../src/lab/run.js';
 import { buildGuest } from '../src/guest/build.js';
 
 const RESULT = consoleWrite('Test result: SUCCESS\n');
@@ -140,14 +141,7 @@ describe('capture and restore', () => {
     const straight = runImage(image, { profile: 'xen/idt', dom0: true });
     assert.equal(straight.verdict, 'success', straight.reason);
     for (const at of [Math.floor(straight.instructions / 3), Math.floor((2 * straight.instructions) / 3)]) {
-      const first = bootImage(image, { profile: 'xen/idt', dom0: true });
-      first.machine.run({ maxInsns: at, timeoutMs: 0 });
-      const state = first.machine.capture();
-      const second = restoreMachine(structuredClone(state), { profile: 'xen/idt' });
-      const r = runBooted(second, image, { profile: 'xen/idt' });
-      assert.equal(r.verdict, 'success', `restored at ${at}: ${r.reason}`);
-      assert.equal(r.console, straight.console, `restored at ${at}`);
-      assert.equal(r.instructions, straight.instructions, `restored at ${at}`);
+      assertRestoredRun(image, { profile: 'xen/idt', dom0: true }, straight, at);
     }
   });
 });
