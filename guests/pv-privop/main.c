@@ -22,6 +22,17 @@
  *   FS_BASE the live base; anything unknown (here STAR) #GP(0), unless the guest has no
  *   #GP handler at all, when it reads 0 ("faking RDMSR"); write_msr of FS_BASE refuses a
  *   non-canonical base with #GP(0) (is_canonical_address; XSA-193);
+ * - guest_rdmsr/guest_wrmsr (xen/arch/x86/msr.c) first: vMCE (cpu/mcheck/vmce.c) answers
+ *   P5_MC_ADDR/TYPE, MCG_CAP..MCG_CTL, MCi_CTL2 and MCi_CTL..MCi_MISC of all 32 banks for
+ *   every PV domain: MCG_CAP's count is GUEST_MC_BANK_NUM (2) without MCG_CTL_P, so
+ *   MCG_CTL reads 0; MCi_CTL of banks 0-1 reads all ones and ignores writes; their STATUS,
+ *   ADDR and MISC take only 0 (else #GP(0)); banks 2-31 read 0 and drop writes; MCG_STATUS
+ *   keeps what is written; MCG_EXT_CTL is #GP(0) without LMCE. TSC_AUX (RDTSCP in the
+ *   policy) keeps bits 31:0, #GP(0) for a value above them. read_msr: MISC_ENABLE is the
+ *   host's with PERF_AVAIL and MONITOR_ENABLE cleared and BTS_UNAVAIL, PEBS_UNAVAIL,
+ *   XTPR_DISABLE set (guest_misc_enable; other bits are the host's, not printed), and a
+ *   write of another value is dropped; PERF_CAPABILITIES and (no CPUID faulting for dom0)
+ *   PLATFORM_INFO read 0; an index no layer knows (0x480) is #GP(0);
  * - CLI/STI and IN/OUT need the virtual IOPL (PHYSDEVOP_set_iopl, 0 at boot) to cover the
  *   guest's CPL, 1 for its kernel (iopl_ok without VMASST_architectural_iopl), 3 for user:
  *   else #GP(0); with it CLI/STI are no-ops ("too dangerous" to change the event mask) and
@@ -228,6 +239,51 @@ static void msrs(void)
     show("rdmsr_star_no_gp_handler", "value", rdmsr_value(), 0);
 }
 
+static void rd(const char *name, u32 index, enum result want, u64 mask, u64 value)
+{
+    enum result r = run(rdmsr, false, 0, index, 0);
+    expect(name, r, want);
+    if (want == EMULATED)
+        show(name, "value", rdmsr_value() & mask, value);
+}
+
+static void wr(const char *name, u32 index, u64 value, enum result want)
+{
+    expect(name, run(wrmsr, false, (u32)value, index, value >> 32), want);
+}
+
+static void guest_msrs(void)
+{
+    rd("rdmsr_p5_mc_addr", 0x0, EMULATED, ~0UL, 0);
+    rd("rdmsr_mcg_cap", 0x179, EMULATED, 0xff, 2);
+    rd("rdmsr_mcg_ctl", 0x17b, EMULATED, ~0UL, 0);
+    rd("rdmsr_mc0_ctl", 0x400, EMULATED, ~0UL, ~0UL);
+    rd("rdmsr_mc1_ctl", 0x404, EMULATED, ~0UL, ~0UL);
+    rd("rdmsr_mc1_status", 0x405, EMULATED, ~0UL, 0);
+    rd("rdmsr_mc2_ctl", 0x408, EMULATED, ~0UL, 0);
+    rd("rdmsr_mc31_misc", 0x47f, EMULATED, ~0UL, 0);
+    rd("rdmsr_mc31_ctl2", 0x29f, EMULATED, ~0UL, 0);
+    rd("rdmsr_0x480", 0x480, GP0, 0, 0);
+    rd("rdmsr_mcg_ext_ctl", 0x4d0, GP0, 0, 0);
+    wr("wrmsr_mc0_ctl_zero", 0x400, 0, EMULATED);
+    rd("rdmsr_mc0_ctl_after", 0x400, EMULATED, ~0UL, ~0UL);
+    wr("wrmsr_mc1_status_nonzero", 0x405, 1, GP0);
+    wr("wrmsr_mc1_status_zero", 0x405, 0, EMULATED);
+    wr("wrmsr_mc2_status_nonzero", 0x409, 1, EMULATED);
+    wr("wrmsr_mcg_status", 0x17a, 4, EMULATED);
+    rd("rdmsr_mcg_status", 0x17a, EMULATED, ~0UL, 4);
+    wr("wrmsr_mcg_status_zero", 0x17a, 0, EMULATED);
+    rd("rdmsr_misc_enable", 0x1a0, EMULATED, 0x841880, 0x801800);
+    wr("wrmsr_misc_enable_other", 0x1a0, 0, EMULATED);
+    rd("rdmsr_misc_enable_after", 0x1a0, EMULATED, 0x841880, 0x801800);
+    rd("rdmsr_perf_capabilities", 0x345, EMULATED, ~0UL, 0);
+    rd("rdmsr_platform_info", 0xce, EMULATED, ~0UL, 0);
+    wr("wrmsr_tsc_aux", 0xc0000103, 0x1234, EMULATED);
+    rd("rdmsr_tsc_aux", 0xc0000103, EMULATED, ~0UL, 0x1234);
+    wr("wrmsr_tsc_aux_high", 0xc0000103, 1UL << 32, GP0);
+    wr("wrmsr_tsc_aux_zero", 0xc0000103, 0, EMULATED);
+}
+
 static long set_iopl(u32 iopl)
 {
     struct { u32 iopl; } arg = { iopl };
@@ -310,6 +366,7 @@ void test_main(void)
 {
     control_regs();
     msrs();
+    guest_msrs();
     iopl();
     not_emulated();
     forced_cpuid(false);

@@ -27,8 +27,8 @@ export function isMcaMsr(index: number): boolean {
     (index >= M.MSR_MC0_CTL && index < M.MSR_MC0_CTL + 4 * MCA_BANKS);
 }
 
-/** RDMSR of an MCA MSR (isMcaMsr): EDX:EAX := its value. */
-export function rdmsrMca(cpu: Cpu, index: number): void {
+/** RDMSR of an MCA MSR (isMcaMsr): its value, low half in out[0], high half in out[1]. */
+export function rdmsrMca(cpu: Cpu, index: number, out: Int32Array): void {
   let lo = 0, hi = 0;
   if (index === M.MSR_MCG_CAP) {
     lo = M.MCG_CTL_P | MCA_BANKS; // §16.3.1.1: Count in bits 7:0
@@ -39,8 +39,7 @@ export function rdmsrMca(cpu: Cpu, index: number): void {
     lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
   }
   // IA32_MCG_STATUS and each bank's STATUS, ADDR and MISC: nothing is ever logged.
-  cpu.setReg(0, 4, lo, 0);
-  cpu.setReg(2, 4, hi, 0);
+  out[0] = lo; out[1] = hi;
 }
 
 /** WRMSR of an MCA MSR (isMcaMsr) with EDX:EAX = hi:lo. */

@@ -29,11 +29,10 @@ export function isAmdPerfMsr(cpu: Cpu, index: number): boolean {
   return cpu.model.vendor === 'amd' && index >= FIRST && index <= LAST;
 }
 
-/** RDMSR: EDX:EAX := the register. */
-export function rdmsrPerf(cpu: Cpu, index: number): void {
+/** RDMSR: the register, low half in out[0], high half in out[1]. */
+export function rdmsrPerf(cpu: Cpu, index: number, out: Int32Array): void {
   const slot = Msr.PerfEvtSel0 + (index - FIRST);
-  cpu.setReg(0, 4, cpu.msrLo[slot], 0);
-  cpu.setReg(2, 4, cpu.msrHi[slot], 0);
+  out[0] = cpu.msrLo[slot]; out[1] = cpu.msrHi[slot];
 }
 
 /** WRMSR: store EDX:EAX. */

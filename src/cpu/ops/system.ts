@@ -117,30 +117,40 @@ function fredReserved(index: number): number {
   return index < M.MSR_FRED_STKLVLS ? 0x3f : 0x7;
 }
 
+/** Where RDMSR puts a value before EDX:EAX (no allocation per instruction). */
+const msrValue = new Int32Array(2);
+
 export function rdmsr(cpu: Cpu): void {
   requireCpl0(cpu);
-  const index = cpu.regLo[1] >>> 0;
-  let lo: number, hi: number;
+  if (!rdmsrSafe(cpu, cpu.regLo[1] >>> 0, msrValue)) cpu.gp(0);
+  cpu.setReg(0, 4, msrValue[0], 0);
+  cpu.setReg(2, 4, msrValue[1], 0);
+}
+
+/** The value RDMSR at CPL 0 reads from MSR `index` (low half in out[0], high half in out[1]),
+ *  or false where it raises #GP(0): a host's rdmsr_safe (Xen's model reads its CPU's MSRs
+ *  this way). */
+export function rdmsrSafe(cpu: Cpu, index: number, out: Int32Array): boolean {
   switch (index) {
-    case M.MSR_EFER: lo = cpu.efer; hi = 0; break;
-    case M.MSR_TSC: { const t = tsc(cpu); lo = t | 0; hi = Math.floor(t / TWO32) | 0; break; }
-    case M.MSR_FS_BASE: lo = cpu.segBaseLo[FS]; hi = cpu.segBaseHi[FS]; break;
-    case M.MSR_GS_BASE: lo = cpu.segBaseLo[GS]; hi = cpu.segBaseHi[GS]; break;
-    case M.MSR_TSC_DEADLINE: [lo, hi] = cpu.lapic.readDeadline(); break;
+    case M.MSR_EFER: out[0] = cpu.efer; out[1] = 0; return true;
+    case M.MSR_TSC: { const t = tsc(cpu); out[0] = t | 0; out[1] = Math.floor(t / TWO32) | 0; return true; }
+    case M.MSR_FS_BASE: out[0] = cpu.segBaseLo[FS]; out[1] = cpu.segBaseHi[FS]; return true;
+    case M.MSR_GS_BASE: out[0] = cpu.segBaseLo[GS]; out[1] = cpu.segBaseHi[GS]; return true;
+    case M.MSR_TSC_DEADLINE: [out[0], out[1]] = cpu.lapic.readDeadline(); return true;
     default: {
-      if (isMcaMsr(index)) return rdmsrMca(cpu, index);
-      if (isAmdPerfMsr(cpu, index)) return rdmsrPerf(cpu, index);
+      if (isMcaMsr(index)) { rdmsrMca(cpu, index, out); return true; }
+      if (isAmdPerfMsr(cpu, index)) { rdmsrPerf(cpu, index, out); return true; }
       if (index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST) {
-        lo = cpu.lapic.readMsr(index); hi = cpu.lapic.hi;
-        break;
+        if (cpu.lapic.mode !== 'x2apic') return false;
+        out[0] = cpu.lapic.readMsr(index); out[1] = cpu.lapic.hi;
+        return true;
       }
       const slot = msrSlot(index);
-      if (slot < 0 || (isFredMsr(index) && !cpu.features.has('fred'))) cpu.gp(0);
-      lo = cpu.msrLo[slot]; hi = cpu.msrHi[slot];
+      if (slot < 0 || (isFredMsr(index) && !cpu.features.has('fred'))) return false;
+      out[0] = cpu.msrLo[slot]; out[1] = cpu.msrHi[slot];
+      return true;
     }
   }
-  cpu.setReg(0, 4, lo, 0);
-  cpu.setReg(2, 4, hi, 0);
 }
 
 export function wrmsr(cpu: Cpu): void {

@@ -9,6 +9,7 @@ import type { PhysicalMemory } from '../../machine/memory.js';
 import { HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, SHARED_INFO, VCPU_INFO, type ShutdownReason } from '../../arch/xen.js';
 import { PAGE, PTE } from './address-space.js';
 import type { VirtualRegs } from './priv-op.js';
+import type { Vmce } from './msr.js';
 import type { EventChannelState } from './event-channel.js';
 
 const TWO32 = 4294967296;
@@ -91,6 +92,8 @@ export interface PvDomainState {
   log: string[];
   /** The vCPU's virtual control and debug registers. */
   virt: VirtualRegs;
+  /** The vCPU's virtual machine-check MSRs (msr.ts). */
+  vmce: Vmce;
   /** Event channels (event-channel.ts). */
   events: EventChannelState;
 }

@@ -39,6 +39,7 @@ import { pvHypercall, type HypercallHost } from './hypercalls.js';
 import { PvMemory, captureMemory, restoreMemory, type MemoryState } from './mm.js';
 import { MAXMEM_SLACK_PAGES } from './memory-op.js';
 import { CR4_VISIBLE, XEN_CR0, newVirtualRegs } from './priv-op.js';
+import { newVmce } from './msr.js';
 import type { GuestRegs } from './regs.js';
 import type { TrapBounce } from './bounce.js';
 import { ConsoleBuffer } from '../console-buffer.js';
@@ -108,7 +109,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.grants = { guest: newGrantTable(0, this.frames.grant, GRANT_FRAMES_MAX, this.frames.status), backend: null, maptrack: {}, free: [], limit: 0 };
     const vcpuInfo = this.frames.sharedInfo * PAGE + SHARED_INFO.vcpuInfo;
     this.d = new PvDomain(machine, {
-      dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(),
+      dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(), vmce: newVmce(),
       events: newEventChannels(true),
     });
     this.mm = new PvMemory(this.d, this.frames, mem.size / PAGE);

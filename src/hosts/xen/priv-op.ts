@@ -3,7 +3,7 @@
 //
 // The guest kernel runs in ring 3, so its privileged instructions #GP(0); Xen decodes the
 // instruction at RIP and emulates the whitelisted ones — IN/OUT, CLTS, WBINVD, MOV CR/DR,
-// RDMSR/WRMSR, RDTSC/RDTSCP, CPUID, CLI/STI, XSETBV — treating the guest kernel as CPL 0 and
+// RDMSR/WRMSR (msr.ts), RDTSC/RDTSCP, CPUID, CLI/STI, XSETBV — treating the guest kernel as CPL 0 and
 // guest user as CPL 3. Anything else (HLT, INVLPG, LMSW, SWAPGS, ...) gets its #GP(0) back.
 // On success RIP moves past the instruction and RF is cleared. The forced-emulation prefix
 // `ud2; .ascii "xen"; cpuid` arrives as #UD and always gives Xen's CPUID policy.
@@ -17,7 +17,8 @@
 // an emulated instruction. Port I/O that Xen would perform on
 // real hardware for dom0 reads all ones and drops writes: no device sits behind the model's
 // Xen. CPUID's policy for leaves below 0x40000000 is the modelled CPU's CPUID with the PV
-// masks below (cpu-policy.c), not every host-dependent detail.
+// masks below (cpu-policy.c), not every host-dependent detail. RDMSR/WRMSR and their
+// deviations are msr.ts's.
 
 import { cpuid } from '../../cpu/cpuid.js';
 import { armBreakpoints } from '../../cpu/debug.js';
@@ -25,8 +26,9 @@ import { Msr } from '../../cpu/msrs.js';
 import * as V from '../../arch/vectors.js';
 import type { PvDomain } from './domain.js';
 import { archSetCr2, DR6_DEFAULT, guestKernelMode, injectDebug, injectEvent, VMASST_architectural_iopl, type TrapBounce } from './bounce.js';
-import { RAX, RCX, RDX, RBX, RSP, canonical, ripOf, setRip, type GuestRegs } from './regs.js';
+import { RAX, RCX, RDX, RBX, RSP, ripOf, setRip, type GuestRegs } from './regs.js';
 import { HYPERVISOR_VIRT_END } from '../../arch/xen.js';
+import { emulateMsr } from './msr.js';
 
 const RF = 0x10000, TF = 0x100;
 /** DR6.BS: single step. */
@@ -116,7 +118,7 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
       // WBINVD: a no-op without cache-flush rights (and nothing to flush in the model with them).
       out = kernel ? 'done' : 'gp';
     } else if (op2 === 0x30 || op2 === 0x32) {
-      out = kernel ? msr(d, op2 === 0x30) : 'gp';
+      out = kernel ? emulateMsr(d, op2 === 0x30) : 'gp';
     } else if (op2 === 0x31) {
       out = rdtsc(d, kernel, false);
     } else if (op2 === 0x01 && insn[k + 2] === 0xf9) {
@@ -348,44 +350,6 @@ function bpWidth(dr7: number, k: number): number {
 function guestCr4Allowed(d: PvDomain): number {
   const f = d.cpu.features;
   return 0x4 | 0x8 | (f.has('fsgsbase') ? 0x10000 : 0);
-}
-
-const MSR = { APIC_BASE: 0x1b, TSC: 0x10, PLATFORM_INFO: 0xce, MISC_FEATURES: 0x140, PAT: 0x277, EFER: 0xc0000080, FS_BASE: 0xc0000100, GS_BASE: 0xc0000101, SHADOW_GS: 0xc0000102, HYPERCALL: 0x40000000 } as const;
-
-function msr(d: PvDomain, write: boolean): Outcome {
-  const cpu = d.cpu;
-  const index = cpu.regLo[RCX] >>> 0;
-  const lo = cpu.regLo[RAX], hi = cpu.regLo[RDX];
-  const result = (l: number, h: number): Outcome => { cpu.regLo[RAX] = l; cpu.regHi[RAX] = 0; cpu.regLo[RDX] = h; cpu.regHi[RDX] = 0; return 'done'; };
-  if (!write) {
-    switch (index) {
-      case MSR.APIC_BASE: return result(0xfee00900 | 0, 0); // ENABLE | BSP (vCPU 0) | default base
-      case MSR.PAT: return result(0x00070406, 0x00000501);
-      case MSR.EFER: return result(cpu.efer & 0xd01, 0);
-      case MSR.FS_BASE: return result(cpu.segBaseLo[4], cpu.segBaseHi[4]);
-      case MSR.GS_BASE: return result(cpu.segBaseLo[5], cpu.segBaseHi[5]);
-      case MSR.SHADOW_GS: return result(cpu.msrLo[Msr.KernelGsBase], cpu.msrHi[Msr.KernelGsBase]);
-      case MSR.PLATFORM_INFO: return result(0, 0);
-      case MSR.MISC_FEATURES: return result(0, 0);
-      case MSR.HYPERCALL: return result(0, 0);
-      case MSR.TSC: { const t = cpu.icount + cpu.tscOffset; return result((t % TWO32) | 0, Math.floor(t / TWO32)); }
-      default:
-        // "faking RDMSR": without a #GP handler the guest reads 0 rather than dying.
-        if (d.vcpu.trapCtxt[V.GP].address === 0 && (index >>> 16) !== 0x4000) return result(0, 0);
-        return 'gp';
-    }
-  }
-  switch (index) {
-    case MSR.FS_BASE: case MSR.GS_BASE: case MSR.SHADOW_GS: {
-      if (!canonical(hi)) return 'gp';
-      if (index === MSR.FS_BASE) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
-      else if (index === MSR.GS_BASE) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
-      else { cpu.msrLo[Msr.KernelGsBase] = lo; cpu.msrHi[Msr.KernelGsBase] = hi; }
-      return 'done';
-    }
-    case MSR.EFER: return hi === 0 && lo === (cpu.efer & 0xd01) ? 'done' : 'gp';
-    default: return 'gp';
-  }
 }
 
 function rdtsc(d: PvDomain, kernel: boolean, withAux: boolean): Outcome {
