@@ -133,6 +133,16 @@ describe('refused images and options: one line, exit 2', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^ringside: --dom0 applies to xen profiles[^\n]*\n$/);
   });
+
+  it('--console-input on a native profile, and with --dom0 (no console ring to type on)', () => {
+    const image = buildPvImage(shutdown(0), XTF_NOTES);
+    const native = ringside(['run', image, '--profile', 'native/idt', '--console-input', 'x']);
+    assert.equal(native.status, 2);
+    assert.match(native.stderr, /^ringside: --console-input applies to xen profiles[^\n]*\n$/);
+    const dom0 = ringside(['run', image, '--profile', 'xen/idt', '--dom0', '--console-input', 'x']);
+    assert.equal(dom0.status, 2);
+    assert.match(dom0.stderr, /^ringside: --console-input is typed on a domU's console ring[^\n]*\n$/);
+  });
 });
 
 describe('capture and restore', () => {

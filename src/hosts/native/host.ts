@@ -181,8 +181,9 @@ export class NativeHost implements Host<NativePlan> {
 
 export const nativeHost: HostDefinition<NativePlan> = {
   name: 'native',
-  plan(bytes, label, { memoryBytes, append, dom0 }) {
+  plan(bytes, label, { memoryBytes, append, dom0, consoleInput }) {
     if (dom0) throw new BadInput('--dom0 applies to xen profiles: the native host boots no hypervisor domains');
+    if (consoleInput !== undefined) throw new BadInput('--console-input applies to xen profiles: it is typed on a domU\'s PV console ring');
     // QEMU's order: a multiboot header wins over a PVH note (multiboot.ts).
     const header = findMultibootHeader(bytes);
     if (header) return { kind: 'multiboot', multiboot: planMultibootBoot(bytes, label, header, memoryBytes, append) };

@@ -345,6 +345,7 @@ export const xenHost: HostDefinition<XenPlan> = {
     const cmdline = new TextEncoder().encode(o.append ?? '');
     if (cmdline.length > 1023) throw new BadInput(`${label}: the command line is ${cmdline.length} bytes; start_info holds 1023`);
     const name = label.slice(label.lastIndexOf('/') + 1);
+    if (o.dom0 && o.consoleInput !== undefined) throw new BadInput('--console-input is typed on a domU\'s console ring; dom0 has none (its console is console_io)');
     return { image, params, nrPages, dom0: o.dom0 ?? false, cmdline, name, consoleInput: new TextEncoder().encode(o.consoleInput ?? '') };
   },
   machineBytes(plan) {
