@@ -11,8 +11,8 @@
 // The run's console is what a user of the guest sees: dom0's HYPERVISOR_console_io writes
 // (Xen's serial console), a domU's PV console ring as xenconsoled reads it (console.ts).
 // A domU's toolstack peers, xenconsoled and xenstored (xenstore.ts), and the grant backend
-// (backend-domain.ts) work while the vCPU does not run: runPeers, from SCHEDOP_block, _poll and _yield. Xen's own messages ((XEN) lines)
-// are its log.
+// (backend-domain.ts) work while the vCPU does not run: runPeers, from SCHEDOP_block, _poll
+// and _yield. Xen's own messages ((XEN) lines) are its log.
 //
 // Deliberate deviations: Xen runs with CR4.SMEP and SMAP where the CPU has them; the model's
 // Xen leaves them off (a PV guest runs in ring 3, where neither applies, and the model's Xen
