@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BadInput, ModelError } from '../machine/errors.js';
-import { formatProfiles, getProfile, runnableProfiles } from '../lab/profiles.js';
+import { formatProfiles, getProfile, hostFamily, runnableProfiles } from '../lab/profiles.js';
 import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, DEFAULT_PROFILE, MAX_MEMORY_MIB } from '../lab/defaults.js';
 import { checkImageFile } from '../lab/image-file.js';
 import type { RunResult } from '../lab/run.js';
@@ -379,7 +379,7 @@ async function imageFor(arg: string, profile?: string, dom0 = false): Promise<st
         const build = await import('../guest/build.js');
         const host = build.hostOfBoot(build.guestBoot(what.name));
         const p = getProfile(profile);
-        if ((host === 'xen') !== (p.host === 'xen')) {
+        if ((host === 'xen') !== (hostFamily(p.host) === 'xen')) {
           const which = host === 'xen' ? 'a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd)' : `a bare-metal guest: run it on a native profile (--profile ${DEFAULT_PROFILE})`;
           throw new UsageError(`${what.name} is ${which}; ${profile} cannot boot it`);
         }
@@ -548,7 +548,8 @@ async function matrixEntries(targets: string[], hosts: readonly HostName[], memo
   for (const target of targets) {
     if (sameDir(target, build.guestsDir())) {
       // The project's guest source tree: every guest for one of the hosts, built, then run.
-      const guests = hosts.flatMap((h) => (h === 'native' || h === 'xen' ? build.listGuests(h) : []));
+      const families = [...new Set(hosts.map(hostFamily))];
+      const guests = families.flatMap((h) => (h === 'native' || h === 'xen' ? build.listGuests(h) : []));
       for (const guest of guests.sort()) entries.push({ name: guest, guest, hosts: [build.hostOfBoot(build.guestBoot(guest))] });
       continue;
     }
@@ -614,9 +615,9 @@ async function cmdMatrix(args: string[]): Promise<number> {
   // With --dom0, a guest of a domU's toolstack rings (guest.json "domains") has no xen run.
   const { guestDomains } = await import('../guest/build.js');
   const domUOnly = (entry: MatrixEntry, profile: string): boolean =>
-    values.dom0 === true && hostOf.get(profile) === 'xen' && entry.guest !== undefined && !guestDomains(entry.guest).includes('dom0');
+    values.dom0 === true && hostFamily(hostOf.get(profile)!) === 'xen' && entry.guest !== undefined && !guestDomains(entry.guest).includes('dom0');
   const applies = (entry: MatrixEntry, profile: string): boolean =>
-    (entry.hosts === null || entry.hosts.includes(hostOf.get(profile)!)) && !domUOnly(entry, profile);
+    (entry.hosts === null || entry.hosts.some((h) => hostFamily(h) === hostFamily(hostOf.get(profile)!))) && !domUOnly(entry, profile);
   const profiles = candidates.map((p) => p.name).filter((p) => named !== null || entries.some((e) => applies(e, p)));
 
   const { runImageAsync } = await lab();
@@ -668,7 +669,7 @@ async function cmdMatrix(args: string[]): Promise<number> {
         } else {
           try {
             // --dom0 builds the images as dom0 on xen profiles; native ones have no domains.
-            const dom0 = values.dom0 === true && getProfile(profile).host === 'xen';
+            const dom0 = values.dom0 === true && hostFamily(getProfile(profile).host) === 'xen';
             const result = await runImageAsync(image, { profile, ...limits, dom0, stop: interrupts.signal, trace: observed.sink(i) });
             observed.ended(i, result);
             cell = runToJson(result);

@@ -36,6 +36,8 @@ export interface PlanOptions {
   dom0?: boolean;
   /** What the run types on the guest's console (`--console-input`; a xen domU's console ring). */
   consoleInput?: string;
+  /** The profile's CPU enumerates FRED (a host that uses it may refuse what FRED rules out). */
+  cpuFred?: boolean;
 }
 
 export interface HostDefinition<Plan = unknown> {

@@ -3,9 +3,10 @@
 import { BadInput } from '../machine/errors.js';
 import type { HostDefinition } from './host.js';
 import { nativeHost } from './native/host.js';
-import { xenHost } from './xen/host.js';
+import { xenHostOf } from './xen/host.js';
+import { XEN_VERSIONS } from './xen/version.js';
 
-const HOSTS: readonly HostDefinition[] = [nativeHost, xenHost as HostDefinition];
+const HOSTS: readonly HostDefinition[] = [nativeHost, ...Object.values(XEN_VERSIONS).map((v) => xenHostOf(v) as HostDefinition)];
 
 /** The host a profile names; BadInput if no host of that name is implemented. */
 export function findHost(name: string): HostDefinition {

@@ -7,6 +7,13 @@ import { BadInput } from '../machine/errors.js';
 
 export type HostName = 'native' | 'xen' | 'xen-3.0.4' | 'xen-3.1.1' | 'xen-nocompat' | 'pvm';
 
+/** The kind of host: what boots an image (a Xen PV image boots on every Xen version). */
+export type HostFamily = 'native' | 'xen' | 'pvm';
+
+export function hostFamily(host: HostName): HostFamily {
+  return host.startsWith('xen') ? 'xen' : (host as HostFamily);
+}
+
 export interface ProfileCpu {
   vendor: 'intel' | 'amd';
   fred: boolean;
@@ -33,10 +40,10 @@ export const PROFILES: readonly Profile[] = [
   { name: 'native/fred', host: 'native', cpu: intelFred, runnable: true, description: 'bare metal, PVH or multiboot boot, Intel CPU with FRED enumerated (no AMD flavour: AMD documents no FRED difference yet)' },
   { name: 'xen/idt', host: 'xen', cpu: intelIdt, runnable: true, description: 'Xen (c447b7308b, IDT mode) running the image as a 64-bit PV domain (domU, or dom0 with --dom0), Intel CPU without FRED' },
   { name: 'xen/idt-amd', host: 'xen', cpu: amdIdt, runnable: true, description: 'Xen (c447b7308b, IDT mode) running the image as a 64-bit PV domain, AMD CPU (no SYSENTER in long mode, AMD SYSRET)' },
-  { name: 'xen/fred', host: 'xen', cpu: intelFred, runnable: false, description: 'Xen PV64 guest, Xen booted with fred=1 on a FRED CPU' },
-  { name: 'xen-nocompat/fred', host: 'xen-nocompat', cpu: intelFred, runnable: false, description: 'Xen PV64 guest on FRED without the 2026 compatibility patch' },
-  { name: 'xen-3.1.1/idt', host: 'xen-3.1.1', cpu: intelIdt, runnable: false, description: 'Xen 3.1.1 PV64 guest ABI (the %r11 clobber), IDT delivery' },
-  { name: 'xen-3.0.4/idt', host: 'xen-3.0.4', cpu: intelIdt, runnable: false, description: 'Xen 3.0.4 PV64 guest ABI, IDT delivery' },
+  { name: 'xen/fred', host: 'xen', cpu: intelFred, runnable: false, description: 'Xen (c447b7308b) booted with fred=1 on a FRED CPU: FRED event delivery, with the 2026 SYSCALL compatibility patch (c5a4b9125b); 64-bit PV only' },
+  { name: 'xen-nocompat/fred', host: 'xen-nocompat', cpu: intelFred, runnable: false, description: 'Xen in FRED mode without c5a4b9125b: %rcx/%r11 after SYSCALL are what the guest left in them' },
+  { name: 'xen-3.1.1/idt', host: 'xen-3.1.1', cpu: intelIdt, runnable: false, description: 'Xen 3.1.1\'s PV64 SYSCALL path (369bafdb1c\'s trampoline: %r11 = &syscall_enter in the syscall callback frame, fixed by b28b3c245a), IDT delivery' },
+  { name: 'xen-3.0.4/idt', host: 'xen-3.0.4', cpu: intelIdt, runnable: false, description: 'Xen 3.0.4\'s PV64 SYSCALL path (the rel32 trampoline: %r11 = the user\'s RFLAGS), IDT delivery' },
   { name: 'pvm/fred', host: 'pvm', cpu: intelFred, runnable: false, description: 'PVM switcher, guest supervisor and user in ring 3, FRED CPU' },
 ];
 

@@ -105,7 +105,7 @@ export function bootImage(imagePath: string, options: RunOptions): Booted {
   const hostDef = findHost(profile.host);
   const bytes = readImageFile(imagePath);
   const memoryBytes = memoryMiB * 1024 * 1024;
-  const plan = hostDef.plan(bytes, imagePath, { memoryBytes, append: options.append, dom0: options.dom0, consoleInput: options.consoleInput });
+  const plan = hostDef.plan(bytes, imagePath, { memoryBytes, append: options.append, dom0: options.dom0, consoleInput: options.consoleInput, cpuFred: profile.cpu.fred });
   const machine = newMachine(profile, hostDef.machineBytes?.(plan) ?? memoryBytes, memoryMiB, options);
   const host = hostDef.attach(machine, { onConsole: options.onConsole });
   host.boot(plan);

@@ -4,6 +4,7 @@
 // guest's vcpu_info, and ending the domain (shutdown, crash).
 
 import type { Cpu } from '../../cpu/cpu.js';
+import { XEN_VERSIONS, type XenVersion } from './version.js';
 import type { Machine } from '../../machine/machine.js';
 import type { PhysicalMemory } from '../../machine/memory.js';
 import { HYPERVISOR_VIRT_END, HYPERVISOR_VIRT_START, SHARED_INFO, VCPU_INFO, type ShutdownReason } from '../../arch/xen.js';
@@ -119,7 +120,12 @@ export class PvDomain {
   /** The toolstack's last look at the domain before it goes (xenconsoled's pending read). */
   onEnd: (() => void) | null = null;
 
-  constructor(readonly machine: Machine, public state: PvDomainState) {}
+  /** Xen in FRED mode (booted with fred=1 on a CPU with FRED): entry-fred.ts. */
+  readonly fredMode: boolean;
+
+  constructor(readonly machine: Machine, public state: PvDomainState, readonly version: XenVersion = XEN_VERSIONS.xen) {
+    this.fredMode = version.fred && machine.cpu.model.fred;
+  }
 
   get cpu(): Cpu {
     return this.machine.cpu;

@@ -52,6 +52,7 @@ import { Reg } from '../../cpu/lapic.js';
 import { DOMU_ID, entryAddress, newGrantTable, type GrantsState } from './grant-table.js';
 import { createBackend, runBackend, BACKEND_DOMID, type BackendState } from './backend-domain.js';
 import { GRANT_ENTRY_V1, GTF } from '../../arch/xen.js';
+import { XEN_VERSIONS, type XenVersion } from './version.js';
 
 export interface XenPlan {
   image: LoadableImage;
@@ -100,7 +101,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
   backend: BackendState = { served: 0 };
   readonly mm: PvMemory;
 
-  constructor(private readonly machine: Machine, private readonly options: HostOptions = {}) {
+  constructor(private readonly machine: Machine, private readonly options: HostOptions = {}, version: XenVersion = XEN_VERSIONS.xen) {
     const mem = machine.memory;
     this.frames = buildXenArea(mem, mem.size / PAGE);
     writeDescriptorTables(mem, this.frames);
@@ -111,7 +112,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     this.d = new PvDomain(machine, {
       dom0: true, vmAssist: 0, vcpu: newVcpu(vcpuInfo), consoleMfn: -1, consoleEvtchn: -1, storeMfn: -1, log: [], virt: newVirtualRegs(), vmce: newVmce(),
       events: newEventChannels(true),
-    });
+    }, version);
     this.mm = new PvMemory(this.d, this.frames, mem.size / PAGE);
     registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
@@ -335,6 +336,27 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
 /** dom0's ports at the far end of a domU's store and console channels (the toolstack's own
  *  numbering; a guest sees them only in EVTCHNOP_status). */
 const TOOLSTACK_PORT = { xenstored: 1, xenconsoled: 2 } as const;
+
+/** The xen host of one Xen version (version.ts): `xen`, `xen-nocompat`, `xen-3.1.1`, `xen-3.0.4`. */
+export function xenHostOf(version: XenVersion): HostDefinition<XenPlan> {
+  return {
+    ...xenHost,
+    name: version.name,
+    plan(bytes, label, o) {
+      // traps_init with FRED on: "Disabling PV32 due to FRED" (traps-setup.c); then
+      // switch_compat is -EOPNOTSUPP: dom0_construct_pv says "Dom0 failed to switch to
+      // compat: -95" and Xen panics "Could not construct d0"; for a domU libxenguest's
+      // xc_dom_compat_check refuses the guest type (xg_dom_boot.c).
+      if (version.fred && o.cpuFred === true && parseElf(bytes, label).elfClass === 32) {
+        throw new BadInput(o.dom0
+          ? `${label}: Xen refuses this PV image: a 32-bit PV kernel with FRED on: "(XEN) Disabling PV32 due to FRED", "(XEN) Dom0 failed to switch to compat: -95", "Panic on CPU 0: Could not construct d0"`
+          : `${label}: Xen refuses this PV image: a 32-bit PV kernel with FRED on ("Disabling PV32 due to FRED"): xc_dom_compat_check: guest type xen-3.0-x86_32p not supported by xen kernel, sorry`);
+      }
+      return xenHost.plan(bytes, label, o);
+    },
+    attach: (machine, options) => new XenHost(machine, options, version),
+  };
+}
 
 export const xenHost: HostDefinition<XenPlan> = {
   name: 'xen',
