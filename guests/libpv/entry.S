@@ -93,14 +93,15 @@ pv_common:
         jmp     HYPERCALL_iret
 
         /* CALLBACKTYPE_syscall: a 64-bit user `syscall`; the frame has no error code.
-         * The frame's %rcx slot is the user's return address: pv_user_exit's is
-         * pv_exec_user's way back, with fn's result still in %rax. */
+         * The frame's RIP slot is the user's return address: pv_user_exit's is
+         * pv_exec_user's way back, with fn's result still in %rax.  (Not the %rcx slot:
+         * Xen in FRED mode without c5a4b9125b leaves the user's own %rcx there.) */
         .balign 64
         .globl pv_syscall_entry
 pv_syscall_entry:
         NOTE_LIVE
         lea     pv_user_exit(%rip), %rcx
-        cmp     %rcx, (%rsp)
+        cmp     %rcx, 16(%rsp)
         je      1f
         pop     %rcx
         pop     %r11

@@ -7,7 +7,7 @@
  *
  * pvb_syscall_entry (CALLBACKTYPE_syscall, events masked): Xen SYSRETs here with the bounce
  * frame [rcx, r11, rip, cs, rflags, rsp, ss] at %rsp (create_bounce_frame). A frame whose
- * return RIP is not the loop's (pv_exec_user's own way back) goes on to the library's
+ * return RIP (its RIP word) is not the loop's (pv_exec_user's own way back) goes on to the library's
  * entry, which expects the same frame. Otherwise the kernel counts the call, returns
  * pvb_pid in %rax, replaces the frame's rcx/r11 words by the flags word VGCF_in_syscall
  * ("Restore RAX, RIP, RFLAGS, RSP. Discard R11, RCX, CS, SS": Xen leaves by SYSRET) and
@@ -40,7 +40,7 @@ pvb_user_site:
         .globl pvb_syscall_entry
 pvb_syscall_entry:
         lea     pvb_user_site(%rip), %rcx
-        cmp     %rcx, (%rsp)
+        cmp     %rcx, 16(%rsp)                  /* the frame's RIP (its %rcx word is the user's own %rcx under FRED without c5a4b9125b) */
         jne     pv_syscall_entry
         incq    pvb_count(%rip)
         mov     pvb_pid(%rip), %rax

@@ -38,6 +38,19 @@
  * either way, and accepts 0x212 beside 0x10a as the #GP's error code.
  * Every case loads %rcx = 0x1111, %r11 = 0x2222 and, with `xor %eax,%eax`, RFLAGS =
  * ZF | PF | bit 1 before the instruction, so the frame's values are known exactly.
+ *
+ * Xen in FRED mode (profiles xen/fred and xen-nocompat/fred; guest.json "expect"), a
+ * PV guest cannot tell from its CPUID. FRED delivery records the event in the upper
+ * bits of the saved SS (vector, type, 64-bit mode, instruction length, the software-event
+ * bit); entry_from_pv (traps.c:2275) rewrites ssx only for SYSCALL and SYSENTER
+ * (2412, 2456), and create_bounce_frame stores the whole quadword (entry.S:576-579,
+ * `movq UREGS_ss`): the SS word of every exception frame here carries it, where IDT
+ * delivery pushed the bare selector. INT $0x80 is an ordinary software interrupt
+ * (2321-2351: "INT $0x80 doesn't need a fastpath"): permit_softint checks the DPL the
+ * guest gave it (2343), so the DPL 0 handler called from user mode is #GP(0x402) at the
+ * INT (2347), where IDT mode's entry_int80 (entry.S:444) ignores the DPL. Without
+ * c5a4b9125b the handlers also find the interrupted context's %rcx/%r11 live
+ * (entry-fred.S:44-45 are what reload them from the frame).
  */
 #include "ringside-pv.h"
 

@@ -35,6 +35,16 @@
  *   (mc_exit): its result (the context's full rax) is written, later entries do not
  *   run, and the multicall's rc is `int`, so the guest resumes at the iret frame's RIP
  *   with %rax = the context's rax truncated to 32 bits and sign-extended.
+ *
+ * Xen in FRED mode (xen/fred, xen-nocompat/fred; guest.json "expect"): HYPERVISOR_iret
+ * with VGCF_in_syscall no longer returns the way SYSRET did. FRED has no SYSRET path:
+ * do_iret leaves TRAP_syscall as the hypercall's entry set it (pv/iret.c:91), but FRED
+ * entry never sets it (entry_from_pv copies the 8-bit vector, traps.c:2283), so
+ * eretu_exit_to_guest's CMOVs (entry-fred.S:44-45) do not fire and user mode gets %rcx =
+ * the hypercall page's iret stub after its SYSCALL and %r11 = the RFLAGS at that SYSCALL
+ * (traps.c:2414-2415) instead of its return RIP and RFLAGS. Without c5a4b9125b even those
+ * lines are absent: every direct SYSCALL hypercall returns with the caller's own %rcx and
+ * %r11, and the iret case with what the stub pushed.
  */
 #include "ringside-pv.h"
 

@@ -46,6 +46,11 @@
  * Only values that do not depend on the host are printed (not CPUID leaf 1, not the TSC).
  * Each fault resumes after the instruction (EXTABLE); its frame must be #GP(0) (or #UD)
  * at the instruction with the mode's CS.
+ *
+ * Xen in FRED mode (xen/fred, xen-nocompat/fred; guest.json "expect"): SWAPGS is #UD
+ * whenever CR4.FRED = 1 (SDM SWAPGS; FRED specification: LKGS replaces it), at any CPL,
+ * so the guest kernel's SWAPGS reaches Xen as #UD (do_invalid_op) and is bounced as #UD,
+ * not as the #GP(0) ring 3 raises in IDT mode.
  */
 #include "ringside-pv.h"
 

@@ -37,6 +37,17 @@
  * `unmasked` case, where the frame's saved upcall mask byte is 0 and its IF is 1.
  * Before the SYSCALL the user code sets RFLAGS to ZF | PF (and DF in the `df` case)
  * with `xor`, so every value is known.
+ *
+ * Xen in FRED mode (xen/fred, xen-nocompat/fred; guest.json "expect"): entry_from_pv's
+ * SYSCALL case (traps.c:2385-2437) clears DF *before* the bounce frame is written
+ * (2432), so the frame's RFLAGS lose the user's DF (the kernel's HYPERVISOR_iret with
+ * them returns to user mode with DF clear), and it clears DF alone: the callback's %r11
+ * (eretu_exit_to_guest's CMOV of the frame RFLAGS, entry-fred.S:45) keeps bit 1 and PF
+ * that IDT mode's AND with the frame address drops. HYPERVISOR_iret with VGCF_in_syscall
+ * returns %rcx = the iret stub's address after its SYSCALL and %r11 = the RFLAGS there
+ * (2414-2415; TRAP_syscall is never set by FRED entry). Without c5a4b9125b the frame's
+ * %rcx/%r11 words and the callback's live %rcx/%r11 are the user's own values
+ * (0x1111/0x2222 here) — what seed 000's patch is about.
  */
 #include "ringside-pv.h"
 

@@ -40,6 +40,14 @@
  * the Intel #UD: the SDM leaves the upper registers undefined across compatibility mode.
  * RF is left out of the printed RFLAGS: a CPU pushes RF = 1 for a fault (Intel SDM Vol.
  * 3A 6.8.3 and the #UD here), QEMU TCG 0 (test/qemu-deviations.ts); both are accepted.
+ *
+ * Xen in FRED mode (xen/fred, xen-nocompat/fred; guest.json "expect"): entry_from_pv's
+ * SYSENTER case (traps.c:2439-2467) clears IF with VM (2458) and nothing sets it again,
+ * so the sysenter callback runs with IF = 0 and c5a4b9125b's %r11 (the frame RFLAGS,
+ * entry-fred.S:45) shows it; IDT mode's sysenter_entry ORs IF back (entry.S:400-401).
+ * The compatibility-mode SYSCALL's #UD is a hardware exception whose frame SS word
+ * carries FRED's event description (create_bounce_frame stores the whole ssx,
+ * entry.S:576-579). Without c5a4b9125b the callback's live %rcx/%r11 are the user's.
  */
 #include "ringside-pv.h"
 

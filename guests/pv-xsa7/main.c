@@ -31,6 +31,14 @@
  * Every event resumes at the instruction after the return (EXTABLE on the fault RIP),
  * where %rcx, %r11 (and %rax) are recorded. RF is left out of the printed RFLAGS: the CPU
  * pushes RF = 1 for the #PF (Intel SDM Vol. 3A 6.8.3), QEMU TCG 0; both are accepted.
+ *
+ * Xen in FRED mode (xen/fred, xen-nocompat/fred; guest.json "expect"): the #GP and #PF
+ * frames' SS words carry FRED's event description (create_bounce_frame stores the whole
+ * ssx, entry.S:576-579), and HYPERVISOR_iret with VGCF_in_syscall leaves %rcx/%r11 as the
+ * iret stub's SYSCALL had them (traps.c:2414-2415; no TRAP_syscall, so no CMOV at
+ * entry-fred.S:44-45) — without c5a4b9125b, as the stub pushed them — rather than the
+ * return RIP and RFLAGS. A non-canonical return RIP faults on ERETU in both cases
+ * (handle_eretu_event: the guest's error, traps.c:2548-2553), as IRET did.
  */
 #include "ringside-pv.h"
 

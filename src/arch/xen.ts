@@ -7,12 +7,14 @@
 /** The flat selectors in Xen's reserved GDT page (xen-x86_64.h). */
 export const FLAT_RING3_CS32 = 0xe023;
 export const FLAT_RING3_SS = 0xe02b;
+export const FLAT_RING3_SS32 = 0xe02b;
 export const FLAT_RING3_CS64 = 0xe033;
 export const FLAT_KERNEL_CS = FLAT_RING3_CS64;
 export const FLAT_KERNEL_SS = FLAT_RING3_SS;
 export const FLAT_KERNEL_DS = FLAT_RING3_SS;
 export const FLAT_USER_CS32 = FLAT_RING3_CS32;
 export const FLAT_USER_SS = FLAT_RING3_SS;
+export const FLAT_USER_SS32 = FLAT_RING3_SS32;
 /** Xen's own ring-0 selectors (asm/config.h, the boot GDT). */
 export const HYPERVISOR_CS = 0xe008;
 export const HYPERVISOR_DS = 0xe010;

@@ -38,8 +38,10 @@ export function vectorName(v: number): string {
   return v < 32 ? `#${VECTOR_NAMES[v]}` : `${v}`;
 }
 
-/** toggle_guest_mode (pv/domain.c, IDT mode): swap the user and kernel GS bases with SWAPGS,
- *  flip TF_kernel_mode, and load the other mode's page tables (_toggle_guest_pt). */
+/** toggle_guest_mode (pv/domain.c): swap the user and kernel GS bases — SWAPGS in IDT mode;
+ *  in FRED mode, where SWAPGS is #UD and the CPU swapped GS_BASE with SHADOW_GS_BASE on the way
+ *  into Xen, by exchanging the two MSRs, the same exchange — flip TF_kernel_mode, and load
+ *  the other mode's page tables (_toggle_guest_pt). */
 export function toggleGuestMode(d: PvDomain): void {
   const cpu = d.cpu;
   const v = d.vcpu;
@@ -160,7 +162,8 @@ export function createBounceFrame(d: PvDomain, regs: GuestRegs, tb: TrapBounce):
   if ((d.state.vmAssist & (1 << VMASST_architectural_iopl)) !== 0) flags |= v.iopl;
   push(flags, 0);
   push(regs.rspLo, regs.rspHi);
-  push(regs.ss & 0xffff, 0);
+  // `movq UREGS_ss`: in FRED mode the whole regs->ssx, the event's description included.
+  push(regs.ss, regs.ssHi);
   const frame = base - n * 8;
   const bytes = FRAME_BYTES.subarray(0, n * 8);
   if (!d.copyToGuest(frame, bytes)) {
@@ -172,6 +175,7 @@ export function createBounceFrame(d: PvDomain, regs: GuestRegs, tb: TrapBounce):
   regs.entryVector |= TRAP_syscall;
   regs.rflags &= ~(AC | VM | RF | NT | TF);
   regs.ss = FLAT_KERNEL_SS;
+  regs.ssHi = 0;
   setRsp(regs, frame);
   regs.cs = FLAT_KERNEL_CS;
   if (tb.eip === 0) {

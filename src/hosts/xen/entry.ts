@@ -86,7 +86,7 @@ export function registerEntryPoints(cpu: Cpu, x: Ring0): void {
 }
 
 /** Leave for the guest: test_all_events, then restore_all_guest. */
-function exitToGuest(x: Ring0, regs: GuestRegs): void {
+export function exitToGuest(x: Ring0, regs: GuestRegs): void {
   const d = x.d;
   if (d.ended) return;
   if (!testAllEvents(d, regs, x.tb)) return;
@@ -101,7 +101,7 @@ function syscallEnter(x: Ring0, compat: boolean): void {
     cs: compat ? FLAT_USER_CS32 : FLAT_KERNEL_CS,
     rflags: cpu.regLo[R11] >>> 0,
     rspLo: cpu.regLo[RSP], rspHi: cpu.regHi[RSP],
-    ss: compat ? FLAT_USER_SS : FLAT_KERNEL_SS,
+    ss: compat ? FLAT_USER_SS : FLAT_KERNEL_SS, ssHi: 0,
     entryVector: TRAP_syscall, errorCode: 0,
   };
   if (x.d.vcpu.kernelMode && !compat) x.hypercall(regs);
@@ -137,7 +137,7 @@ function sysenterEntry(x: Ring0): void {
   const v = x.d.vcpu;
   // pushfq after SYSENTER cleared IF; "the caller had it set": IF ORed back into the frame.
   const regs: GuestRegs = {
-    ripLo: 0, ripHi: 0, cs: 3, rflags: (cpu.getFlags() | IF) >>> 0, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS,
+    ripLo: 0, ripHi: 0, cs: 3, rflags: (cpu.getFlags() | IF) >>> 0, rspLo: 0, rspHi: 0, ss: FLAT_USER_SS, ssHi: 0,
     entryVector: TRAP_syscall, errorCode: 0,
   };
   x.tb.eip = v.sysenterCallback;
@@ -163,7 +163,7 @@ function readFrame(cpu: Cpu, vector: number): { regs: GuestRegs; fromXen: boolea
   const rflags = cpu.read64(at + 16) >>> 0;
   const rspLo = cpu.read64(at + 24), rspHi = cpu.hi;
   const ss = cpu.read64(at + 32) & 0xffff;
-  return { regs: { ripLo, ripHi, cs, rflags, rspLo, rspHi, ss, entryVector: vector, errorCode }, fromXen: (cs & 3) === 0 };
+  return { regs: { ripLo, ripHi, cs, rflags, rspLo, rspHi, ss, ssHi: 0, entryVector: vector, errorCode }, fromXen: (cs & 3) === 0 };
 }
 
 function exception(x: Ring0, vector: number): void {
@@ -196,8 +196,11 @@ function debugInXen(x: Ring0, frame: GuestRegs): void {
   cpu.hostEntries.leave('iretq');
 }
 
-/** The C handlers for an exception taken by guest code (traps.c). */
-function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
+/** The C handlers for an exception taken by guest code (traps.c). `eventData`: FRED's event
+ *  data (#PF's linear address, #DB's conditions in positive polarity), which Xen in FRED
+ *  mode takes instead of CR2 and DR6 (entry_from_pv: handle_PF(regs, edata), handle_DB(regs,
+ *  edata); DR6 is neither read nor reset). */
+export function handleException(x: Ring0, regs: GuestRegs, vector: number, eventData?: number): void {
   const d = x.d;
   const cpu = d.cpu;
   switch (vector) {
@@ -207,7 +210,7 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
       if (emulateForcedInvalidOp(d, regs, x.tb)) return;
       return injectEvent(d, regs, x.tb, V.UD, null);
     case V.PF: {
-      const cr2 = cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
+      const cr2 = eventData ?? cpu.cr2Hi * TWO32 + (cpu.cr2Lo >>> 0);
       // fixup_page_fault: a descriptor read in the LDT area maps the guest's LDT page.
       const fix = ldtFault(d, x, cr2 >= 2 ** 63 ? cr2 - 2 ** 64 : cr2, regs.errorCode);
       if (fix === 'fixed') return;
@@ -219,8 +222,9 @@ function handleException(x: Ring0, regs: GuestRegs, vector: number): void {
     case V.NM:
       return cpu.modelError('Xen model: #NM from a PV guest (lazy FPU switching) is not modelled');
     case V.DB: {
-      // handle_DB: the hardware DR6's news (positive polarity), DR6 reset, then merged into
-      // the guest's virtual DR6 and bounced.
+      if (eventData !== undefined) return injectDebug(d, regs, x.tb, eventData);
+      // handle_DB_IDT: the hardware DR6's news (positive polarity), DR6 reset, then merged
+      // into the guest's virtual DR6 and bounced.
       const pending = (cpu.drLo[6] ^ DR6_DEFAULT) >>> 0;
       cpu.drLo[6] = DR6_DEFAULT;
       cpu.drHi[6] = 0;
@@ -248,7 +252,7 @@ function doGeneralProtection(x: Ring0, regs: GuestRegs): void {
 }
 
 /** permit_softint: the trap table's DPL against the guest's virtual CPL (1 for its kernel). */
-function permitSoftint(dpl: number, d: PvDomain, regs: GuestRegs): boolean {
+export function permitSoftint(dpl: number, d: PvDomain, regs: GuestRegs): boolean {
   return dpl >= (guestKernelMode(d, regs) ? 1 : 3);
 }
 

@@ -2,7 +2,9 @@
 // §1.7): test_all_events, the loop that delivers what is pending — a queued exception bounce,
 // then an event upcall when vcpu_info says pending and not masked — and restore_all_guest,
 // which leaves by the CPU's SYSRET when regs ask for it (TRAP_syscall) and RIP is canonical,
-// else by its IRETQ (a TRAP_syscall exit to a non-canonical RIP with SYSRET's %rcx and %r11). NMI and machine-check bounces come with the PV machine's events.
+// else by its IRETQ (a TRAP_syscall exit to a non-canonical RIP with SYSRET's %rcx and %r11).
+// In FRED mode restore_all_guest goes straight to eretu_exit_to_guest (entry-fred.S): ERETU
+// of the frame, with c5a4b9125b's %rcx/%r11 when a bounce frame was built.
 
 import { FLAT_USER_CS32 } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
@@ -57,6 +59,7 @@ export interface ExitStack {
  *  handler, which re-presents the fault in guest context as Xen's pre-exception table does. */
 export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, onIret: (regs: GuestRegs) => void): void {
   const cpu = d.cpu;
+  if (d.fredMode) return eretuExitToGuest(d, regs, stack, onIret);
   if ((regs.entryVector & TRAP_SYSCALL) !== 0) {
     const flags = (regs.rflags & ~(IOPL | VM)) | IF;
     cpu.regLo[R11] = flags;
@@ -84,4 +87,31 @@ export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, 
   cpu.write64(at + 32, regs.ss, 0);
   onIret(regs);
   cpu.hostEntries.leave('iretq');
+}
+
+/** eretu_exit_to_guest (entry-fred.S), reached from restore_all_guest in FRED mode: regs are
+ *  the frame at stack level 0 (from the error code up, the event data left as delivered);
+ *  with c5a4b9125b, "if Xen in IDT mode would have used a SYSRET instruction" (TRAP_syscall:
+ *  a bounce frame was built on this exit), %rcx := RIP and %r11 := RFLAGS as SYSRET would
+ *  have left them — CMOVs of the frame's values, no IF forcing. Then ERETU, which may fault
+ *  (entry-fred.ts handle_eretu_event). */
+function eretuExitToGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, onIret: (regs: GuestRegs) => void): void {
+  const cpu = d.cpu;
+  if (d.version.fredSyscallCompat && (regs.entryVector & TRAP_SYSCALL) !== 0) {
+    cpu.regLo[RCX] = regs.ripLo;
+    cpu.regHi[RCX] = regs.ripHi;
+    cpu.regLo[R11] = regs.rflags;
+    cpu.regHi[R11] = 0;
+  }
+  const at = stack.top - 64;
+  cpu.regLo[RSP] = at | 0;
+  cpu.regHi[RSP] = Math.floor(at / 4294967296) | 0;
+  cpu.write64(at, regs.errorCode, regs.entryVector);
+  cpu.write64(at + 8, regs.ripLo, regs.ripHi);
+  cpu.write64(at + 16, regs.cs, 0);
+  cpu.write64(at + 24, regs.rflags, 0);
+  cpu.write64(at + 32, regs.rspLo, regs.rspHi);
+  cpu.write64(at + 40, regs.ss, regs.ssHi);
+  onIret(regs);
+  cpu.hostEntries.leave('eretu');
 }

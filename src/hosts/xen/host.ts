@@ -31,10 +31,12 @@ import {
 } from '../../arch/xen.js';
 import { pvParams, type PvParams } from './elf-notes.js';
 import { buildDomain, CONSOLE_EVTCHN, STORE_EVTCHN, halves } from './builder.js';
-import { buildXenArea, CSTAR_STUB, GRANT_FRAMES_MAX, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
+import { IST, buildXenArea, CSTAR_STUB, GRANT_FRAMES_MAX, IDT_VA, LSTAR_STUB, PAGE, PTE, PTE_NX_HI, XEN_VA, entry, xenAreaFrames, xenL1e, type XenFrames } from './address-space.js';
 import { TSS_LIMIT, writeDescriptorTables } from './descriptor-tables.js';
+import * as V from '../../arch/vectors.js';
 import { PvDomain, newVcpu, type PvDomainState } from './domain.js';
 import { registerEntryPoints, SYSENTER_ENTRY, type Ring0 } from './entry.js';
+import { ENTRY_FRED_R3, registerFredEntryPoints } from './entry-fred.js';
 import { pvHypercall, type HypercallHost } from './hypercalls.js';
 import { PvMemory, captureMemory, restoreMemory, type MemoryState } from './mm.js';
 import { MAXMEM_SLACK_PAGES } from './memory-op.js';
@@ -114,7 +116,8 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       events: newEventChannels(true),
     }, version);
     this.mm = new PvMemory(this.d, this.frames, mem.size / PAGE);
-    registerEntryPoints(machine.cpu, this);
+    if (this.d.fredMode) registerFredEntryPoints(machine.cpu, this);
+    else registerEntryPoints(machine.cpu, this);
     // Traces say which guest mode runs (the diff's observation points, `--points user`).
     machine.cpu.hostEntries.guestMode = () => (this.d.vcpu.kernelMode ? 'kernel' : 'user');
     machine.attach('host', this);
@@ -188,14 +191,34 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
     st.efer = EFER;
     st.cr3Lo = (built.l4 * PAGE) | 0;
     st.cr3Hi = Math.floor((built.l4 * PAGE) / 4294967296);
-    // legacy_syscall_init (traps-setup.c).
-    st.msrs.star = [0, XEN_MSR_STAR_HI];
-    st.msrs.lstar = halves(LSTAR_STUB);
-    st.msrs.cstar = halves(CSTAR_STUB);
-    st.msrs.fmask = [XEN_SYSCALL_MASK, 0];
-    st.msrs.sysenterCs = [HYPERVISOR_CS, 0];
-    st.msrs.sysenterEsp = halves(this.frames.stackTop);
-    st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
+    if (this.d.fredMode) {
+      // traps_init with fred=1: CR4.FRED, "Invalidate the IDT as it's not used", a TSS of
+      // limit 0 (init_fred_tss), and init_fred: MSR_STAR (FRED takes the ring-3 entry's
+      // selectors from it), FRED_CONFIG = entry_FRED_R3 and no optional configuration,
+      // SL0 = the top of the primary stack (cpu_info), SL1 a poisoned address (a shadow-stack
+      // page used as a data stack: any use escalates to #DF), SL2 #MC's and SL3 #DF's IST
+      // pages, STKLVLS giving #MC level 2 and #DF level 3. No LSTAR, CSTAR, SYSENTER or
+      // SYSCALL_MASK: legacy_syscall_init is skipped.
+      st.cr4Hi = C.CR4_HI_FRED;
+      st.idtr = { baseLo: 0, baseHi: 0, limit: 0 };
+      st.tr = { sel: TSS_SELECTOR, baseLo: 0, baseHi: 0, limit: 0, attr: 0x8b00 };
+      st.msrs.star = [0, XEN_MSR_STAR_HI];
+      st.msrs.fredConfig = halves(ENTRY_FRED_R3);
+      st.msrs.fredRsp0 = halves(this.frames.stackTop);
+      st.msrs.fredRsp1 = halves(this.frames.istTop[IST.db]);
+      st.msrs.fredRsp2 = halves(this.frames.istTop[IST.mce]);
+      st.msrs.fredRsp3 = halves(this.frames.istTop[IST.df]);
+      st.msrs.fredStklvls = [3 << (2 * V.DF), 2 << (2 * V.MC - 32)];
+    } else {
+      // legacy_syscall_init (traps-setup.c).
+      st.msrs.star = [0, XEN_MSR_STAR_HI];
+      st.msrs.lstar = halves(LSTAR_STUB);
+      st.msrs.cstar = halves(CSTAR_STUB);
+      st.msrs.fmask = [XEN_SYSCALL_MASK, 0];
+      st.msrs.sysenterCs = [HYPERVISOR_CS, 0];
+      st.msrs.sysenterEsp = halves(this.frames.stackTop);
+      st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
+    }
     st.msrs.kernelGsBase = [0, 0];
     cpu.restore(st);
     initTime(this.d, this.sharedInfo);

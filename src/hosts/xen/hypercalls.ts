@@ -206,27 +206,29 @@ function callbackOp(d: PvDomain, cmd: number, arg: number): number {
   return -Errno.ENOSYS;
 }
 
-/** do_set_segment_base, IDT mode: in the guest kernel the live GS base is the kernel's and
- *  the shadow (KERNEL_GS_BASE) the user's. */
+/** do_set_segment_base. In IDT mode, in the guest kernel the live GS base is the kernel's and
+ *  the shadow (KERNEL_GS_BASE) the user's; in FRED mode the CPU swapped them on the way into
+ *  Xen, so each choice is the other register ("^ opt_fred", 9ea7d7f939) and the user
+ *  selector's load needs no SWAPGS around it. */
 function setSegmentBase(d: PvDomain, which: number, lo: number, hi: number): number {
   const cpu = d.cpu;
   switch (which) {
     case Segbase.fs: case Segbase.gsUser: case Segbase.gsKernel:
       if (!canonical(hi)) return -Errno.EINVAL;
       if (which === Segbase.fs) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
-      else if (which === Segbase.gsKernel) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
+      else if ((which === Segbase.gsKernel) !== d.fredMode) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
       else { cpu.msrLo[Msr.KernelGsBase] = lo; cpu.msrHi[Msr.KernelGsBase] = hi; }
       return 0;
     case Segbase.gsUserSel: {
-      // swapgs; load %gs with sel (RPL forced to 3 unless NUL; a faulting load leaves NUL);
-      // the user base is what the load produced; swapgs back. Always 0.
+      // swapgs (IDT mode); load %gs with sel (RPL forced to 3 unless NUL; a faulting load
+      // leaves NUL); the user base is what the load produced; swapgs back. Always 0.
       let sel = lo & 0xffff;
       if (sel > 3) sel |= 3;
-      swapGsBase(cpu);
+      if (!d.fredMode) swapGsBase(cpu);
       // With a NUL selector, FLAT_USER_DS32 first so that the base is 0 on every vendor.
       if (sel <= 3) tryLoadSegment(cpu, 5, FLAT_USER_SS);
       if (!tryLoadSegment(cpu, 5, sel)) { tryLoadSegment(cpu, 5, FLAT_USER_SS); tryLoadSegment(cpu, 5, 0); }
-      swapGsBase(cpu);
+      if (!d.fredMode) swapGsBase(cpu);
       return 0;
     }
     default: return -Errno.EINVAL;

@@ -45,7 +45,7 @@ export function doIret(d: PvDomain, regs: GuestRegs): { lo: number; hi: number }
   regs.rflags = (rflags & EFLAGS_ALL & ~(IOPL | VM)) | IF | MBS;
   regs.rspLo = lo(IRET_CONTEXT.rsp);
   regs.rspHi = hi(IRET_CONTEXT.rsp);
-  regs.ss = ss | 3;
+  regs.ss = (regs.ss & ~0xffff) | ss | 3; // regs->ss, the selector half of ssx
   if ((flags & VGCF_in_syscall) === 0) {
     regs.entryVector &= ~TRAP_syscall;
     const cpu = d.cpu;

@@ -124,8 +124,11 @@ function readMsr(d: PvDomain, index: number, out: [number, number]): MsrOutcome 
   switch (index) {
     case APIC_BASE: return set(0xfee00900, 0); // ENABLE | BSP (vCPU 0) | the default base
     case FS_BASE: return set(cpu.segBaseLo[4], cpu.segBaseHi[4]);
-    case GS_BASE: return set(cpu.segBaseLo[5], cpu.segBaseHi[5]);
-    case SHADOW_GS: return set(cpu.msrLo[Msr.KernelGsBase], cpu.msrHi[Msr.KernelGsBase]);
+    // In FRED mode the CPU swapped the two on the way into Xen (pv/emul-priv-op.c: "^ opt_fred").
+    case GS_BASE: case SHADOW_GS:
+      return (index === GS_BASE) !== d.fredMode
+        ? set(cpu.segBaseLo[5], cpu.segBaseHi[5])
+        : set(cpu.msrLo[Msr.KernelGsBase], cpu.msrHi[Msr.KernelGsBase]);
     case TSC: { const t = cpu.icount + cpu.tscOffset; return set((t % TWO32) | 0, Math.floor(t / TWO32)); }
     case EFER: return set(cpu.efer & 0xd01, 0); // guest_efer: SCE, LME, LMA, NXE
     case PAT: return set(0x00070406, 0x00000501); // XEN_MSR_PAT
@@ -166,7 +169,7 @@ function writeMsr(d: PvDomain, index: number, lo: number, hi: number): MsrOutcom
     case FS_BASE: case GS_BASE: case SHADOW_GS:
       if (!canonical(hi)) return 'gp';
       if (index === FS_BASE) { cpu.segBaseLo[4] = lo; cpu.segBaseHi[4] = hi; cpu.segmentBaseChanged(4); }
-      else if (index === GS_BASE) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
+      else if ((index === GS_BASE) !== d.fredMode) { cpu.segBaseLo[5] = lo; cpu.segBaseHi[5] = hi; cpu.segmentBaseChanged(5); }
       else { cpu.msrLo[Msr.KernelGsBase] = lo; cpu.msrHi[Msr.KernelGsBase] = hi; }
       return 'done';
     case EFER: return hi === 0 && lo === (cpu.efer & 0xd01) ? 'done' : 'gp';

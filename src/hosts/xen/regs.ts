@@ -16,7 +16,12 @@ export interface GuestRegs {
   rflags: number;
   rspLo: number;
   rspHi: number;
+  /** The low half of regs->ssx: the selector and, in FRED mode, the event's STI, SWINT and NMI
+   *  bits (16-18). */
   ss: number;
+  /** The high half of regs->ssx: FRED's description of the event (vector, type, 64-bit mode,
+   *  nested, instruction length); 0 in IDT mode and after Xen rewrites the selector. */
+  ssHi: number;
   /** entry_vector, with TRAP_syscall (bit 8) asking the exit for SYSRET. */
   entryVector: number;
   errorCode: number;
