@@ -58,6 +58,7 @@
  */
 #include "linux.h"
 #include "mix.h"
+#include "xen.h"
 
 u64 prog_syscall_regs(void);
 u64 prog_sysret_rip(void);
@@ -172,9 +173,25 @@ static void mix_bench(void)
 }
 #endif
 
+/* As a Xen PV kernel (xen.c): the programs whose kernel side has a PV form here.  Left out:
+ * sysret_rip (its page at 0x7ffffffff000 would need page tables built through mmu_update),
+ * sysret_ss_attrs (loads a null SS at CPL 0, which a PV kernel in ring 3 cannot), single_step
+ * and compat32 (the SYSENTER, syscall32 and INT $0x80 callbacks are not registered), the
+ * unsafe-SYSRET runs (Xen, not the kernel, executes SYSRET) and the syscall gap (DR0 needs
+ * HYPERVISOR_set_debugreg; there is no gap: Xen switches stack and GS). */
+static void xen_programs(void)
+{
+    run("syscall_regs", prog_syscall_regs);
+    run("syscall_nt", prog_syscall_nt);
+}
+
 void test_main(void)
 {
     linux_kernel_init();
+    if (k_xenpv) {
+        xen_programs();
+        return;
+    }
     map_high_page();
 #ifdef LINUX_BENCH_ITERS
     run("bench", prog_bench);
