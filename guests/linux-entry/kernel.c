@@ -90,8 +90,6 @@ void linux_kernel_init(void)
     if (k_xenpv) {
         /* A Xen PV kernel (xen.c): Xen owns the IDT, the TSS, the GDT's system part and the
          * MSRs; the kernel registers their PV counterparts.  FRED is Xen's, never the guest's. */
-        vvar.xenpv = 1;
-        vvar.xen_entry = k_xen_entry;
         xen_kernel_init(percpu.top, k_percpu_base);
         printk("kernel.fred: %s\n", fred ? "enumerated, not enabled" : "not enumerated");
         return;

@@ -219,8 +219,6 @@ struct vvar {
     u64 fred;                   /* the kernel enabled FRED (CR4.FRED = 1): events and returns are FRED's */
     u64 eretu_exits;
     u64 timer_ticks;            /* local APIC timer interrupts handled (apic.c) */
-    u64 xenpv;                  /* a Xen PV kernel (xen.c): Xen's callbacks and HYPERVISOR_iret */
-    u64 xen_entry;              /* then which SYSCALL entry: XEN_ENTRY_* (xen.h) */
 };
 extern volatile struct vvar vvar;
 

@@ -55,6 +55,10 @@
  * FRED's answers (user.c): RCX and R11 kept across SYSCALL, no SYSRET, ERETU's pending
  * single-step trap after a system call made with TF; the gap sweep covers the FRED entry and
  * exit.  One image runs on native/idt, native/idt-amd and native/fred.
+ *
+ * The same image is a Xen PV kernel (xen-asm.S, xen.c): entered through its PV notes on the
+ * xen profiles, it runs the programs xen_programs() lists through Xen's callbacks, with the
+ * SYSCALL entry the command line chooses (xen_entry=2016: Linux's before 2017; else today's).
  */
 #include "linux.h"
 #include "mix.h"

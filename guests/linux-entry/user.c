@@ -133,7 +133,7 @@ static const char *exit_name(u64 e)
  * xen_sysret64 (HYPERVISOR_iret with VGCF_in_syscall). */
 static bool xen_iret_only(void)
 {
-    return vvar.xenpv && vvar.xen_entry == XEN_ENTRY_TODAY;
+    return k_xenpv && k_xen_entry == XEN_ENTRY_TODAY;     /* kernel data, user-readable here */
 }
 
 /* The exit Linux takes where an IDT kernel would take `idt` (SYSRET, SYSRETL or IRET). */
@@ -229,7 +229,7 @@ u64 prog_syscall_regs(void)
     for (unsigned int i = 0; i < ARRAY_SIZE(preserved); i++)
         kept += p.out[preserved[i]] == p.in[preserved[i]];
     expect("syscall_regs.preserved", kept, ARRAY_SIZE(preserved), "rbx rdx rsi rdi rbp r8-r10 r12-r15");
-    if (vvar.xenpv && vvar.xen_entry == XEN_ENTRY_2016) {
+    if (k_xenpv && k_xen_entry == XEN_ENTRY_2016) {
         /* HYPERVISOR_iret with VGCF_in_syscall: "Discard R11, RCX, CS, SS" (xen-x86_64.h);
          * Xen's SYSRET loads its own IA32_STAR's selectors (XEN_MSR_STAR: FLAT_RING3_CS32 in
          * bits 63:48, so CS 0xe033 and SS 0xe02b). */
