@@ -45,6 +45,12 @@
  */
 #include "linux.h"
 
+        .pushsection .rodata.xenpv_patch, "a"
+        .balign 8
+        .globl xenpv_patch_start
+xenpv_patch_start:
+        .popsection
+
 /*
  * The syscall gap table: GAP assembles one instruction and records its address in
  * .rodata.syscall_gap, so that the kernel's #DB sweep (gap.c) and the test harness
@@ -146,6 +152,8 @@ syscall_gap_entry:
         .globl entry_SYSCALL_64
 entry_SYSCALL_64:
         GAP swapgs
+        .globl entry_SYSCALL_64_after_swapgs
+entry_SYSCALL_64_after_swapgs:                  /* Xen PV, xen_entry=2016: xen-asm.S */
         GAP movq %rsp, %gs:PERCPU_USER_RSP
         GAP movq %gs:PERCPU_TOP, %rsp
         .globl entry_SYSCALL_64_safe_stack
@@ -155,6 +163,8 @@ entry_SYSCALL_64_safe_stack:                    /* from here on: the kernel's st
         GAP pushq %r11                          /* flags */
         GAP pushq $__USER_CS                    /* cs */
         GAP pushq %rcx                          /* ip */
+        .globl entry_SYSCALL_64_after_hwframe
+entry_SYSCALL_64_after_hwframe:                 /* Xen PV (today's entry): xen-asm.S */
         GAP pushq %rax                          /* orig_ax */
         PUSH_REGS rax=$-ENOSYS, gap=1
         GAP movq %rsp, %rdi
@@ -173,10 +183,12 @@ syscall_gap_exit:
         GAP movq RSP-ORIG_RAX(%rsp), %rsp
         .globl entry_SYSRETQ_unsafe_stack
 entry_SYSRETQ_unsafe_stack:                     /* from here on: the user's stack */
+        XENPV_BEGIN                             /* Linux's USERGS_SYSRET64 paravirt site */
         GAP swapgs
         .globl entry_SYSRETQ
 entry_SYSRETQ:                                  /* and the user's GS */
         GAP sysretq
+        XENPV_END xen_sysret64
 
         .pushsection .rodata.syscall_gap, "a"
         .globl syscall_gap_end
@@ -188,10 +200,12 @@ syscall_gap_end:
 swapgs_restore_regs_and_return_to_usermode:
         POP_REGS
         addq    $8, %rsp                        /* orig_ax */
+        XENPV_BEGIN
         swapgs
         .globl native_irq_return_iret
 native_irq_return_iret:
         iretq
+        XENPV_END xen_iret
 
 /* ------------------------------------------------------------------ INT $0x80 -- */
         .balign 16
@@ -295,13 +309,17 @@ asm_exc_\vec:
         .endif
         testb   $3, CS-ORIG_RAX(%rsp)
         jz      1f
+        XENPV_BEGIN
         swapgs
+        XENPV_END
         jmp     2f
 1:      cmpq    $native_irq_return_iret, RIP-ORIG_RAX(%rsp)
         je      3f
         cmpq    $entry_SYSRETQ, RIP-ORIG_RAX(%rsp)
         jne     2f
-3:      swapgs                                  /* the exit had already loaded the user's GS */
+3:      XENPV_BEGIN
+        swapgs                                  /* the exit had already loaded the user's GS */
+        XENPV_END
 2:      PUSH_REGS
         movq    %rsp, %rdi
         movl    $\vec, %esi
@@ -356,8 +374,10 @@ asm_exc_\vec:
         jz      2f
         swapgs
 2:      POP_REGS
+        XENPV_BEGIN
         addq    $8, %rsp
         iretq
+        XENPV_END xen_iret_pop_orig_ax
 .endm
 
         PARANOID_ENTRY asm_exc_nmi, do_nmi
@@ -369,8 +389,10 @@ exception_return:
         testl   %eax, %eax
         jnz     1f
         POP_REGS
+        XENPV_BEGIN
         addq    $8, %rsp
         iretq
+        XENPV_END xen_iret_pop_orig_ax
 1:      movq    %gs:PERCPU_TOP, %rsp
         subq    $PTREGS_SIZE, %rsp
         jmp     swapgs_restore_regs_and_return_to_usermode
@@ -491,5 +513,10 @@ kernel_exit_to_runner:
         .balign 8
 k_runner_rsp:
         .quad 0
+
+        .pushsection .rodata.xenpv_patch, "a"
+        .globl xenpv_patch_end
+xenpv_patch_end:
+        .popsection
 
         .section .note.GNU-stack, "", @progbits

@@ -37,6 +37,7 @@
  */
 #include "linux.h"
 #include "mix.h"
+#include "xen.h"
 
 volatile struct vvar vvar;
 bool k_unsafe_sysret, k_no_ss_fix, k_fred;
@@ -83,13 +84,22 @@ void linux_kernel_init(void)
     printk("kernel.vendor: %s\n", vvar.vendor_amd ? "AuthenticAMD" : "GenuineIntel");
     bool fred = v.eax >= 7 && (cpuid(7, 1).eax & (1u << 17));
     canonical_shift = (read_cr4() & CR4_LA57) ? 56 : 47;
+    percpu.top = (u64)(uintptr_t)kstack + KSTACK_SIZE;
+    percpu.self = k_percpu_base = (u64)(uintptr_t)&percpu;
+
+    if (k_xenpv) {
+        /* A Xen PV kernel (xen.c): Xen owns the IDT, the TSS, the GDT's system part and the
+         * MSRs; the kernel registers their PV counterparts.  FRED is Xen's, never the guest's. */
+        xen_kernel_init(percpu.top, k_percpu_base);
+        printk("kernel.fred: %s\n", fred ? "enumerated, not enabled" : "not enumerated");
+        return;
+    }
 
     /* User programs run with IF = 1, as Linux's do: mask both 8259 PICs so that no interrupt
      * arrives (QEMU has them; Ringside models no interrupt controller yet). */
     outb(0x21, 0xff);
     outb(0xa1, 0xff);
     ring3_init();
-    percpu.top = (u64)(uintptr_t)kstack + KSTACK_SIZE;
     user_tss.rsp0 = percpu.top;
 
     static const struct { unsigned int vec; char *entry; } gates[EXC_GATES] = {
@@ -113,7 +123,6 @@ void linux_kernel_init(void)
     wrmsr(MSR_SYSENTER_CS, __KERNEL_CS);
     wrmsr(MSR_SYSENTER_ESP, percpu.top);
     wrmsr(MSR_SYSENTER_EIP, (u64)(uintptr_t)entry_SYSENTER_compat);
-    percpu.self = k_percpu_base = (u64)(uintptr_t)&percpu;
     wrmsr(MSR_GS_BASE, k_percpu_base);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
     k_fred = vvar.fred = fred && fred_setup(percpu.top);
@@ -257,6 +266,9 @@ bool do_syscall_64(struct pt_regs *regs, long nr)
 
     if (k_unsafe_sysret)
         return exit_to_user(regs, true);
+    /* Linux since afd30525a659 (2020): "XEN PV guests always use the IRET path". */
+    if (k_xenpv && k_xen_entry == XEN_ENTRY_TODAY)
+        return exit_to_user(regs, false);
     if (regs->cx != regs->ip || regs->r11 != regs->flags)
         return exit_to_user(regs, false);
     if (regs->cs != __USER_CS || regs->ss != __USER_DS)

@@ -161,6 +161,28 @@
 #define GAP_REDZONE_QWORDS 16   /* the 128-byte red zone of the x86-64 ABI */
 #define GAP_REDZONE_PATTERN 0x5eda7e5eda7e5edaUL
 
+#ifdef __ASSEMBLER__
+/*
+ * XENPV_BEGIN ... XENPV_END target: Linux's ALTERNATIVE "<these instructions>", "jmp target",
+ * X86_FEATURE_XENPV (arch/x86/include/asm/alternative.h), the paravirt patching that makes
+ * the native entry code a Xen PV kernel's.  The site's bounds and target go in the table
+ * xenpv_patch_start .. xenpv_patch_end (entry.S); entered as a Xen PV kernel, xen.c rewrites
+ * each site at boot, before anything runs it: a JMP rel32 to the target, or NOPs for target 0
+ * (SWAPGS, which Xen does itself when it switches the guest between kernel and user mode).
+ * Natively nothing is rewritten: the bytes are the native instructions.
+ */
+.macro XENPV_BEGIN
+771:
+.endm
+.macro XENPV_END target=0
+772:
+        .pushsection .rodata.xenpv_patch, "a"
+        .balign 8
+        .quad   771b, 772b, \target
+        .popsection
+.endm
+#endif
+
 #ifndef __ASSEMBLER__
 
 struct pt_regs {
@@ -283,6 +305,8 @@ extern char entry_SYSCALL_64[], entry_SYSCALL_64_safe_stack[], entry_SYSRETQ_uns
     native_irq_return_iret[];
 extern const u64 syscall_gap_entry[], syscall_gap_exit[], syscall_gap_end[];
 extern const u64 fred_gap_entry[], fred_gap_exit[], fred_gap_end[];
+struct xenpv_patch { u64 start, end, target; };
+extern const struct xenpv_patch xenpv_patch_start[], xenpv_patch_end[];
 u64 run_user_regs(struct pt_regs *top);
 NORETURN void kernel_exit_to_runner(u64 code);
 extern char asm_fred_entrypoint_user[], asm_fred_entrypoint_kernel[], asm_fred_eretu[], asm_fred_erets[];

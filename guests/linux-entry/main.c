@@ -55,9 +55,14 @@
  * FRED's answers (user.c): RCX and R11 kept across SYSCALL, no SYSRET, ERETU's pending
  * single-step trap after a system call made with TF; the gap sweep covers the FRED entry and
  * exit.  One image runs on native/idt, native/idt-amd and native/fred.
+ *
+ * The same image is a Xen PV kernel (xen-asm.S, xen.c): entered through its PV notes on the
+ * xen profiles, it runs the programs xen_programs() lists through Xen's callbacks, with the
+ * SYSCALL entry the command line chooses (xen_entry=2016: Linux's before 2017; else today's).
  */
 #include "linux.h"
 #include "mix.h"
+#include "xen.h"
 
 u64 prog_syscall_regs(void);
 u64 prog_sysret_rip(void);
@@ -172,9 +177,25 @@ static void mix_bench(void)
 }
 #endif
 
+/* As a Xen PV kernel (xen.c): the programs whose kernel side has a PV form here.  Left out:
+ * sysret_rip (its page at 0x7ffffffff000 would need page tables built through mmu_update),
+ * sysret_ss_attrs (loads a null SS at CPL 0, which a PV kernel in ring 3 cannot), single_step
+ * and compat32 (the SYSENTER, syscall32 and INT $0x80 callbacks are not registered), the
+ * unsafe-SYSRET runs (Xen, not the kernel, executes SYSRET) and the syscall gap (DR0 needs
+ * HYPERVISOR_set_debugreg; there is no gap: Xen switches stack and GS). */
+static void xen_programs(void)
+{
+    run("syscall_regs", prog_syscall_regs);
+    run("syscall_nt", prog_syscall_nt);
+}
+
 void test_main(void)
 {
     linux_kernel_init();
+    if (k_xenpv) {
+        xen_programs();
+        return;
+    }
     map_high_page();
 #ifdef LINUX_BENCH_ITERS
     run("bench", prog_bench);

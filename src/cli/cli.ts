@@ -31,7 +31,7 @@ const USAGE = `usage:
   ringside profiles
   ringside trace FILE [--kind K,...] [--vector V] [--from N] [--to M]
   ringside matrix [IMAGE|DIR ...] [--profiles P1,P2,...] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
-  ringside diff IMAGE --profiles A,B [--points user] [--dom0] [--json] [--max-insns N] [--timeout S] [--memory MiB]
+  ringside diff IMAGE --profiles A,B [--points user] [--dom0] [--append ARGS] [--json] [--max-insns N] [--timeout S] [--memory MiB]
   ringside --help | --version
 
 run       boot IMAGE under profile P and run it to its end; the guest console goes to stdout,
@@ -75,8 +75,9 @@ options:
                     instruction count), or with W = \`rip=ADDR\` the first time RIP reaches
                     ADDR, before that instruction; held pending until it can be taken.
                     Numbers in decimal or 0x hex; repeat the option for several
-  --append ARGS     run: the kernel command line after the image's name, as QEMU's -append
-                    (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr)
+  --append ARGS     run, diff: the kernel command line after the image's name, as QEMU's -append
+                    (multiboot: the information's cmdline; PVH: start_info.cmdline_paddr;
+                    Xen PV: start_info.cmd_line); diff gives it to both runs
   --dom0            run, diff, matrix: on a xen profile, build the image as dom0, as Xen's own domain
                     builder does (SIF_INITDOMAIN, console through HYPERVISOR_console_io)
                     rather than as a toolstack-built domU; refused on other hosts
@@ -138,6 +139,7 @@ const MATRIX_OPTIONS = {
 const DIFF_OPTIONS = {
   profiles: { type: 'string' },
   points: { type: 'string' },
+  append: { type: 'string' },
   dom0: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -377,10 +379,10 @@ async function imageFor(arg: string, profile?: string, dom0 = false): Promise<st
       // A bundled guest says which kind of host boots it: say so before its image is refused.
       if (profile !== undefined) {
         const build = await import('../guest/build.js');
-        const host = build.hostOfBoot(build.guestBoot(what.name));
-        const p = getProfile(profile);
-        if ((host === 'xen') !== (hostFamily(p.host) === 'xen')) {
-          const which = host === 'xen' ? 'a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd)' : `a bare-metal guest: run it on a native profile (--profile ${DEFAULT_PROFILE})`;
+        const hosts = build.guestHosts(what.name);
+        const family = hostFamily(getProfile(profile).host);
+        if (!hosts.some((h) => h === family)) {
+          const which = hosts.includes('xen') ? 'a Xen PV guest: run it on a xen profile (--profile xen/idt or xen/idt-amd)' : `a bare-metal guest: run it on a native profile (--profile ${DEFAULT_PROFILE})`;
           throw new UsageError(`${what.name} is ${which}; ${profile} cannot boot it`);
         }
       }
@@ -550,7 +552,7 @@ async function matrixEntries(targets: string[], hosts: readonly HostName[], memo
       // The project's guest source tree: every guest for one of the hosts, built, then run.
       const families = [...new Set(hosts.map(hostFamily))];
       const guests = families.flatMap((h) => (h === 'native' || h === 'xen' ? build.listGuests(h) : []));
-      for (const guest of guests.sort()) entries.push({ name: guest, guest, hosts: [build.hostOfBoot(build.guestBoot(guest))] });
+      for (const guest of [...new Set(guests)].sort()) entries.push({ name: guest, guest, hosts: build.guestHosts(guest) });
       continue;
     }
     const what = resolveImageArgument(target);
@@ -558,7 +560,7 @@ async function matrixEntries(targets: string[], hosts: readonly HostName[], memo
       checkImageFile(what.path); // a device, FIFO or oversized file: one line, exit 2, before anything runs
       entries.push(fileEntry(what.name, what.path));
     } else if (what.kind === 'guest') {
-      entries.push({ name: what.name, guest: what.name, hosts: [build.hostOfBoot(build.guestBoot(what.name))] });
+      entries.push({ name: what.name, guest: what.name, hosts: build.guestHosts(what.name) });
     } else {
       const files = readdirSync(target, { withFileTypes: true })
         .filter((d) => d.isFile())
@@ -728,7 +730,7 @@ async function cmdDiff(args: string[]): Promise<number> {
   const image = await imageFor(positionals[0]);
   const { diffImage } = await import('../lab/diff.js');
   const { formatAbiDiff } = await import('../report/abi-diff.js');
-  const { diff, runs } = diffImage(image, { profiles, ...limits, dom0: values.dom0 === true, points: values.points === 'user' ? 'user' : 'all' });
+  const { diff, runs } = diffImage(image, { profiles, ...limits, dom0: values.dom0 === true, append: values.append, points: values.points === 'user' ? 'user' : 'all' });
   for (const r of runs) err(`${r.profile}: ${r.verdict}: ${r.reason} (${plural(r.instructions, 'instruction')})`);
   process.stdout.write(values.json === true ? toJsonText(diff) : formatAbiDiff(diff));
   return diff.exit;

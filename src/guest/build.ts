@@ -22,6 +22,13 @@
 // with guests/libpv/link.ld. It boots on a Xen host, not on bare metal: guests are
 // listed by the kind of host they boot on (listGuests('native') / listGuests('xen')).
 //
+// A folder whose guest.json says {"boot": ["pvh", "xen-pv64"]} is one image for both kinds of
+// host, as Linux's vmlinux is: a PVH guest (the whole of guests/lib) that carries Xen's PV
+// notes and PV entry too (guests/linux-entry: xen-asm.S, xen.c). It is built as a PVH guest
+// with CONSOLE_PUTCHAR_EXTERNAL and PLATFORM_EXIT_EXTERNAL, bringing its own putchar and
+// platform_exit (port 0xE9 and 0xF4 natively; Xen's console and SCHEDOP_shutdown under Xen),
+// and listGuests lists it for both hosts.
+//
 // Run as a script: `node dist/src/guest/build.js --all` builds every guest and
 // prints `name path` lines; `node dist/src/guest/build.js NAME [KEY=VALUE...]`
 // builds one guest with defines.
@@ -79,6 +86,8 @@ export const MULTIBOOT_LIB_SOURCES: readonly string[] = ['console.c', 'string.c'
 
 export type GuestBoot = 'pvh' | 'multiboot32' | 'xen-pv64';
 const BOOTS: readonly GuestBoot[] = ['pvh', 'multiboot32', 'xen-pv64'];
+/** The one list of boots guest.json may give: a PVH image with Xen's PV notes and entry. */
+const DUAL_BOOT: readonly GuestBoot[] = ['pvh', 'xen-pv64'];
 
 /** The kind of host a guest boots on: the native platform (PVH, multiboot; also QEMU's -kernel)
  *  or a Xen hypervisor (a PV kernel, run as dom0 by real Xen or by the xen host). */
@@ -102,13 +111,27 @@ function guestJson(name: string): { file: string; json: { boot?: unknown; domain
   }
 }
 
-/** How a guest boots: from its guest.json, PVH without one. */
-export function guestBoot(name: string): GuestBoot {
+/** The ways a guest boots, from its guest.json: "boot" is one of BOOTS, or the list
+ *  ["pvh", "xen-pv64"] (one image for both kinds of host); PVH without one. */
+export function guestBoots(name: string): GuestBoot[] {
   const g = guestJson(name);
-  if (g === null) return 'pvh';
+  if (g === null) return ['pvh'];
   const boot = g.json.boot;
-  if (!BOOTS.includes(boot as GuestBoot)) throw new Error(`${g.file}: "boot" must be one of ${BOOTS.map((b) => JSON.stringify(b)).join(', ')} (got ${JSON.stringify(boot)})`);
-  return boot as GuestBoot;
+  if (Array.isArray(boot) && boot.length === DUAL_BOOT.length && boot.every((b, i) => b === DUAL_BOOT[i])) return [...DUAL_BOOT];
+  if (!BOOTS.includes(boot as GuestBoot)) {
+    throw new Error(`${g.file}: "boot" must be one of ${BOOTS.map((b) => JSON.stringify(b)).join(', ')} or ${JSON.stringify(DUAL_BOOT)} (got ${JSON.stringify(boot)})`);
+  }
+  return [boot as GuestBoot];
+}
+
+/** How a guest's image is built: its first boot (a dual-boot guest is a PVH image). */
+export function guestBoot(name: string): GuestBoot {
+  return guestBoots(name)[0];
+}
+
+/** The kinds of host a guest boots on. */
+export function guestHosts(name: string): GuestHost[] {
+  return guestBoots(name).map(hostOfBoot);
 }
 
 /** The Xen domains a PV guest can be: guest.json's "domains" (e.g. ["domU"] for a guest of
@@ -124,8 +147,10 @@ export function guestDomains(name: string): GuestDomain[] {
 }
 
 /** Compiler flags for a 32-bit guest: -m32, and no -mno-red-zone (an x86-64 ABI option); for
- *  a Xen PV guest, CONSOLE_PUTCHAR_EXTERNAL: guests/lib/console.c leaves putchar to libpv. */
-function cflagsFor(boot: GuestBoot): readonly string[] {
+ *  a Xen PV guest, CONSOLE_PUTCHAR_EXTERNAL: guests/lib/console.c leaves putchar to libpv;
+ *  for a dual-boot guest also PLATFORM_EXIT_EXTERNAL (guests/lib/report.c): the guest's own. */
+function cflagsFor(boot: GuestBoot, dual: boolean): readonly string[] {
+  if (dual) return [...GUEST_CFLAGS, '-DCONSOLE_PUTCHAR_EXTERNAL', '-DPLATFORM_EXIT_EXTERNAL'];
   if (boot === 'xen-pv64') return [...GUEST_CFLAGS, '-DCONSOLE_PUTCHAR_EXTERNAL'];
   if (boot !== 'multiboot32') return GUEST_CFLAGS;
   return GUEST_CFLAGS.filter((f) => f !== '-mno-red-zone').map((f) => (f === '-m64' ? '-m32' : f));
@@ -176,7 +201,7 @@ export function isGuest(name: string): boolean {
 export function listGuests(host: GuestHost): string[] {
   return readdirSync(guestsDir())
     .filter(isGuest)
-    .filter((g) => hostOfBoot(guestBoot(g)) === host)
+    .filter((g) => guestHosts(g).includes(host))
     .sort();
 }
 
@@ -245,7 +270,8 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
   const guestDir = join(root, 'guests', name);
   if (!existsSync(join(guestDir, 'main.c'))) throw new Error(`no such guest: ${name} (expected ${join(guestDir, 'main.c')})`);
 
-  const boot = guestBoot(name);
+  const boots = guestBoots(name);
+  const boot = boots[0];
   // A multiboot guest also gets guests/lib32, a Xen PV guest guests/libpv: its sources
   // and its include directory (searched first); only guests/lib's mode-independent
   // sources (MULTIBOOT_LIB_SOURCES) go with them.
@@ -256,7 +282,7 @@ export function buildGuest(name: string, opts: BuildOptions = {}): string {
   const linkScript =
     ownLib === null ? join(libDir, 'link.ld') : boot === 'multiboot32' && existsSync(ownLinkScript) ? ownLinkScript : join(ownLib, 'link.ld');
   const defines = defineArgs(name, opts.defines ?? {});
-  const guestCflags = cflagsFor(boot);
+  const guestCflags = cflagsFor(boot, boots.length > 1);
   const includes = ownLib === null ? ['-I', join(libDir, 'include')] : ['-I', join(ownLib, 'include'), '-I', join(libDir, 'include')];
   const cflags = [...guestCflags, ...includes, '-I', guestDir, ...defines];
   const ldflags = boot === 'multiboot32' ? ['-m', 'elf_i386', ...GUEST_LDFLAGS] : GUEST_LDFLAGS;
@@ -312,7 +338,7 @@ function main(argv: string[]): number {
   }
   try {
     if (argv[0] === '--all') {
-      for (const g of [...listGuests('native'), ...listGuests('xen')]) process.stdout.write(`${g} ${buildGuest(g)}\n`);
+      for (const g of new Set([...listGuests('native'), ...listGuests('xen')])) process.stdout.write(`${g} ${buildGuest(g)}\n`);
       return 0;
     }
     const defines: Record<string, string> = {};

@@ -371,10 +371,11 @@ export function explain(field: string, value: string, p: ObservationPoint, run: 
 }
 
 /** The observed fields of a point, by name: how the observed code was left, the mode (and
- *  guest mode) and registers it resumes with, a frame the resuming transition wrote, and the
+ *  guest mode, except at `--points user`, where every point a hypervisor host keeps is in
+ *  guest user mode and a native host has none to compare it with) and registers it resumes with, a frame the resuming transition wrote, and the
  *  guest memory the host wrote before it, each write as its address and its 8-byte words
  *  (`wrote[0] at`, `wrote[0]+0x10`; a shorter tail as its bytes). */
-function fields(p: ObservationPoint): Map<string, string> {
+function fields(p: ObservationPoint, points: PointSet): Map<string, string> {
   const f = new Map<string, string>();
   const l = p.leave;
   if (l !== null) {
@@ -392,7 +393,7 @@ function fields(p: ObservationPoint): Map<string, string> {
   if (p.resume.kind === 'delivery' && p.resume.frame !== null) {
     f.set('frame', `${p.resume.frame.address}: ${hexBytes(p.resume.frame.bytes)}`);
   }
-  if (p.resume.guestMode !== undefined) f.set('guest mode', p.resume.guestMode);
+  if (p.resume.guestMode !== undefined && points === 'all') f.set('guest mode', p.resume.guestMode);
   p.resume.hostWrites?.forEach((w, k) => {
     f.set(`wrote[${k}] at`, w.address);
     for (let at = 0; at < w.bytes.length; at += 8) {
@@ -477,7 +478,7 @@ export function diffRuns(a: RunObservations, b: RunObservations, codeAround: Cod
     }
     aligned++;
     const p = pa[i], q = pb[j];
-    const fa = fields(p), fb = fields(q);
+    const fa = fields(p, points), fb = fields(q, points);
     const found = differences.length;
     for (const name of new Set([...fa.keys(), ...fb.keys()])) {
       const va = fa.get(name) ?? '(none)', vb = fb.get(name) ?? '(none)';
