@@ -82,6 +82,9 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
   let opsize = false;
   for (; k < insn.length && (insn[k] === 0x66 || LEGACY_PREFIXES.includes(insn[k])); k++) {
     if (insn[k] !== 0x66) {
+      // INS/OUTS (any prefixes: segment override, REP) without I/O rights: the emulator's
+      // rep_ins/rep_outs hooks refuse the port (guest_io_okay) and the #GP(0) stands.
+      if (stringIoAfterPrefixes(insn, k) && !ioplOk(d, guestKernelMode(d, regs))) return false;
       return whitelisted(insn, k + 1) ? d.cpu.modelError(`Xen model: prefix 0x${insn[k].toString(16)} on an emulated privileged instruction`) : false;
     }
     opsize = true;
@@ -102,7 +105,9 @@ export function emulatePrivilegedOp(d: PvDomain, regs: GuestRegs, tb: TrapBounce
     if (out === 'done') bpmatch = ioBreakpoints(d, port, (op & 1) === 0 ? 1 : opsize ? 2 : 4);
     if (op < 0xe8) len++;
   } else if (op === 0x6c || op === 0x6d || op === 0x6e || op === 0x6f) {
-    return d.cpu.modelError('Xen model: INS/OUTS emulation for a PV guest is not modelled');
+    // Without I/O rights the hooks refuse the port: #GP(0); with them, not modelled.
+    if (!ioplOk(d, kernel)) out = 'decline';
+    else return d.cpu.modelError('Xen model: INS/OUTS emulation for a PV guest with I/O rights is not modelled');
   } else if (op === 0x0f) {
     const op2 = insn[k + 1];
     len = k + 2;
@@ -171,6 +176,12 @@ export function emulateSwInterrupt(d: PvDomain, regs: GuestRegs, tb: TrapBounce)
     return;
   }
   injectEvent(d, regs, tb, V.GP, regs.errorCode);
+}
+
+/** Whether the bytes from `k` are legacy prefixes then INS or OUTS (6C-6F). */
+function stringIoAfterPrefixes(insn: Uint8Array, k: number): boolean {
+  while (k < insn.length && (insn[k] === 0x66 || LEGACY_PREFIXES.includes(insn[k]))) k++;
+  return k < insn.length && insn[k] >= 0x6c && insn[k] <= 0x6f;
 }
 
 function whitelisted(insn: Uint8Array, k: number): boolean {
