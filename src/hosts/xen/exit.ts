@@ -65,6 +65,10 @@ export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, 
     cpu.regHi[RCX] = regs.ripHi;
     // "Don't use SYSRET path if the return address is not canonical" (XSA-7): then
     // .Lrestore_rcx_iret_exit_to_guest leaves by IRETQ with %rcx and %r11 as SYSRET's.
+    // Before 6b091fa445 Xen SYSRETed anyway: on Intel #GP in ring 0 on the guest's stack.
+    if (!canonical(regs.ripHi) && !d.version.sysretCanonicalCheck) {
+      return cpu.modelError(`Xen model: ${d.version.name} SYSRETs to the non-canonical ${(regs.ripHi >>> 0).toString(16)}${(regs.ripLo >>> 0).toString(16).padStart(8, '0')} (XSA-7: #GP in Xen with the guest's stack), not modelled`);
+    }
     if (canonical(regs.ripHi)) {
       cpu.regLo[RSP] = regs.rspLo;
       cpu.regHi[RSP] = regs.rspHi;
