@@ -44,10 +44,10 @@ const XENVER_guest_handle = 8;
 const SCHEDOP_shutdown = 2, SHUTDOWN_crash = 3;
 const XENFEAT_pae_pgdir_above_4gb = 4, VMASST_pae_extended_cr3 = 3;
 
-/** 2007's answer to hypercall `nr` with command `cmd` (the first argument's low half, as
- *  the handlers' int reads it) and second argument `arg` (`argLo` its low half), or null
- *  when today's handler answers. */
-export function answer2007(d: PvDomain, abi: Abi2007, nr: number, cmd: number, argLo: number, arg: number): number | null {
+/** 2007's answer to hypercall `nr` with first argument `arg0` (`cmd` its low half, as the
+ *  handlers' int reads it) and second argument `arg` (`argLo` its low half), or null when
+ *  today's handler answers. */
+export function answer2007(d: PvDomain, abi: Abi2007, nr: number, arg0: number, cmd: number, argLo: number, arg: number): number | null {
   if (nr > LAST_HYPERCALL) return -Errno.ENOSYS;
   switch (nr) {
     case Hc.xen_version: return xenVersion2007(d, abi, cmd, arg);
@@ -59,7 +59,7 @@ export function answer2007(d: PvDomain, abi: Abi2007, nr: number, cmd: number, a
       // do_sysctl: IS_PRIV first, then XEN_SYSCTL_INTERFACE_VERSION 2 (304) / 3 (310)
       // (common/sysctl.c:35-41, public/sysctl.h:37); the 2007 commands are not modelled.
       if (!d.state.dom0) return -Errno.EPERM;
-      const b = d.copyFromGuest(arg, 8);
+      const b = d.copyFromGuest(arg0, 8);
       if (b === null) return -Errno.EFAULT;
       if (new DataView(b.buffer).getUint32(4, true) !== SYSCTL_INTERFACE_VERSION[abi.tag]) return -Errno.EACCES;
       return d.cpu.modelError(`Xen model: the sysctl commands of ${abi.tag} are not modelled`);

@@ -91,7 +91,7 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
   const ptr = (k: number): number => joined(a.lo[k], a.hi[k]);
   const abi = d.version.abi2007;
   if (abi !== null) {
-    const r = answer2007(d, abi, nr, i32(0), a.lo[1], ptr(1));
+    const r = answer2007(d, abi, nr, ptr(0), i32(0), a.lo[1], ptr(1));
     if (r !== null) return r;
   }
   switch (nr) {
