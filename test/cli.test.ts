@@ -109,7 +109,7 @@ describe('ringside profiles and help', () => {
     const r = ringside(['profiles']);
     assert.equal(r.status, 0);
     const l = lines(r.stdout);
-    assert.deepEqual(l.map((x) => x.split(/\s+/)[0]), ['native/idt', 'native/idt-amd', 'native/fred', 'xen/idt', 'xen/idt-amd']);
+    assert.deepEqual(l.map((x) => x.split(/\s+/)[0]), ['native/idt', 'native/idt-amd', 'native/fred', 'xen/idt', 'xen/idt-amd', 'xen-3.1.1/idt', 'xen-3.0.4/idt']);
     assert.match(l[1], /AMD/);
     assert.match(l[3], /Xen .*PV/);
     assert.match(l[4], /AMD/);
