@@ -25,6 +25,11 @@
 //   to where it was: the guest never sees that #DB. (An instruction breakpoint cannot match
 //   in Xen: set_debugreg keeps DR0-DR3 out of Xen's range.)
 //
+// - Xen 3.0.4 and 3.1.1 (version.ts, one field a point): 3.1.1's trampoline leaves
+//   &syscall_enter in regs->r11; no DF clearing, no syscall32/sysenter callbacks, a domain
+//   crash without a syscall callback; a fault on the exit's IRETQ went to the failsafe
+//   callback, not modelled.
+//
 // Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
 // #NM (the model has no FPU state to switch lazily); any other fault in Xen's own context,
 // a single-step #DB there included (the SYSENTER path's TF); interrupts at
