@@ -17,7 +17,10 @@
  * - start_info: magic "xen-3.0-x86_%d%s" (xen/arch/x86/pv/dom0_build.c): "p" for
  *   PAE_MODE until Xen 4.18 ignored the note for 64-bit kernels (d5e1795ab4, "x86/PV:
  *   ignore PAE_MODE ELF note for 64-bit Dom0"), so "xen-3.0-x86_64p" on 4.17 and
- *   "xen-3.0-x86_64" from 4.18 on (the image says PAE_MODE "yes");
+ *   "xen-3.0-x86_64" from 4.18 on (the image says PAE_MODE "yes"); Xen 3.0.4 and 3.1.1
+ *   wrote "xen-<major>.<minor>-x86_64" for dom0, "xen-3.1-x86_64" on 3.1.1
+ *   (3.1.0-branched xen/arch/x86/domain_build.c:831-834, made a constant by 6ca4cce4f4),
+ *   while libxc's domU builder always said "xen-3.0-x86_64" (tools/libxc/xc_dom_x86.c:339);
  *   nr_pages, shared_info (a machine address), flags SIF_PRIVILEGED | SIF_INITDOMAIN
  *   | xen_processor_pmbits << 8 (xen/common/domain.c: XEN_PROCESSOR_PM_PX = 2 by
  *   default, xen/arch/x86/setup.c: | XEN_PROCESSOR_PM_CX = 1 with cpuidle, the
@@ -112,6 +115,13 @@ static void start_info_fields(void)
     printk("start_info.magic: \"%s\"\n", si->magic);
     long ver = hypercall_xen_version(0 /* XENVER_version */, NULL);
     const char *magic = ver < 0x40012 ? "xen-3.0-x86_64p" : "xen-3.0-x86_64";
+    char magic3[16];
+    if (ver >> 16 == 3) {
+        /* Xen 3.x: a dom0's magic carried Xen's own major.minor, libxc's for a domU did not. */
+        const bool initdom = (si->flags & SIF_INITDOMAIN) != 0;
+        snprintk(magic3, sizeof(magic3), "xen-%ld.%ld-x86_64", initdom ? ver >> 16 : 3, initdom ? ver & 0xffff : 0);
+        magic = magic3;
+    }
     if (strcmp(si->magic, magic) != 0)
         test_fail("start_info magic \"%s\", expected \"%s\" for Xen %ld.%ld", si->magic, magic, ver >> 16, ver & 0xffff);
     check_u64("start_info.page_offset", (u64)(uintptr_t)si & (PAGE_SIZE - 1), 0);

@@ -78,6 +78,13 @@
  * to domid 1, and serves a request page the guest grants it at ref 16 (with a read-only
  * page at ref 17) when the guest yields.  Real Xen's dom0 runs alone, so those lines are
  * printed only as a domU.
+ *
+ * Xen 3.0.4 and 3.1.1 (XENVER_version major 3; notes/xen-2007.md): grant_table_op had the
+ * operations of public/grant_table.h of the day, 0-5 in 3.0.4-branched and 0-6 (with
+ * query_size) in 3.1.0-branched, and do_grant_table_op's default answered the rest, version
+ * 2 and everything after it, -ENOSYS.  There the guest checks that and nothing else: the
+ * version 1 operations of 2007 (3.0.4-branched xen/common/grant_table.c) are not what this
+ * guest's expectations describe, so they are not applicable on Xen 3.
  */
 #include "ringside-pv.h"
 
@@ -645,11 +652,34 @@ static void version2(void)
     pv_expect_rc("transfer.invalid_frame_status", tr.status, -9);
 }
 
+/* Xen 3: which operations exist. */
+static void xen3(void)
+{
+    const unsigned int last = version == 0x30000 ? GNTTABOP_copy : GNTTABOP_query_size;
+    static const unsigned int later[] = { GNTTABOP_query_size, GNTTABOP_unmap_and_replace, GNTTABOP_set_version,
+                                          GNTTABOP_get_status_frames, GNTTABOP_get_version, GNTTABOP_swap_grant_ref,
+                                          GNTTABOP_cache_flush };
+    u8 arg[64] = { 0 };
+
+    printk("xen3: version 2 and the later operations not applicable (operations 0-%u)\n", last);
+    for (unsigned int i = 0; i < ARRAY_SIZE(later); i++) {
+        if (later[i] <= last)
+            continue;
+        char name[40];
+        snprintk(name, sizeof(name), "xen3.op_%u", later[i]);
+        pv_expect_rc(name, gnttab(later[i], arg, 1), -ENOSYS);
+    }
+}
+
 void test_main(void)
 {
     dom0 = (pv_start_info->flags & SIF_INITDOMAIN) != 0;
     self = dom0 ? 0 : 1;
     version = hypercall_xen_version(0 /* XENVER_version */, NULL);
+    if (version >> 16 == 3) {
+        xen3();
+        return;
+    }
     dispatcher();
     sizes();
     mapping();

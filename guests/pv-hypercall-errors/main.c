@@ -54,6 +54,15 @@
  *   reads back present through it.
  * - event_channel_op EVTCHNOP_send (common/event_channel.c): the reserved port 0, a
  *   free port and a port past the valid ones -EINVAL.
+ *
+ * Xen 3.0.4 and 3.1.1 (XENVER_version major 3; notes/xen-2007.md) answer differently where
+ * the call did not exist yet or changed since: get_features submap 0 is only
+ * pae_pgdir_above_4gb, with VMASST pae_extended_cr3 (3.0.4-branched
+ * xen/common/kernel.c:188-200); vm_assist types above 3 -EINVAL (common/domain.c:561,
+ * MAX_VMASST_TYPE 3), m2p_strict included; XENVER sub-ops above 8 (commandline, build_id)
+ * -ENOSYS (kernel.c:229); VCPUOP_get_physid (12) -ENOSYS (public/vcpu.h stops at 5 or 9);
+ * sysctl checks the privilege before the interface version (common/sysctl.c:35-41), so a
+ * domU gets -EPERM either way, and the right version is 2 (3.0.4) or 3 (3.1; public/sysctl.h:37).
  */
 #include "ringside-pv.h"
 
@@ -165,7 +174,8 @@ static u32 features(void)
 static void version_and_assists(long version)
 {
     const u32 pae_pgdir = 1u << 4;
-    u32 want = 0x220e0 | (dom0 ? 1u << 11 : 0);
+    const bool xen3 = version >> 16 == 3;
+    u32 want = xen3 ? 0 : 0x220e0 | (dom0 ? 1u << 11 : 0);
     if (version >= 0x40012)
         want |= (1u << 18) | (1u << 19);
     if (version >= 0x40013)
@@ -174,8 +184,13 @@ static void version_and_assists(long version)
     u32 fi[2] = { 1, 0 };
     pv_expect_rc("xen_version.get_features_submap_1", hypercall_xen_version(6, fi), -EINVAL);
     u32 initial = features();
-    pv_expect("xen_version.get_features_initial_pae_pgdir_above_4gb", !!(initial & pae_pgdir),
-           dom0 && version < 0x40013);
+    /* Xen 3: not checked (3.0.4's builder wanted PAE_MODE to match Xen's own paging mode,
+     * 3.0.4-branched xen/arch/x86/domain_build.c:324-338; notes/xen-2007.md). */
+    if (xen3)
+        printk("xen_version.get_features_initial_pae_pgdir_above_4gb: 0x%x\n", !!(initial & pae_pgdir));
+    else
+        pv_expect("xen_version.get_features_initial_pae_pgdir_above_4gb", !!(initial & pae_pgdir),
+                  dom0 && version < 0x40013);
     pv_expect("xen_version.get_features_other_bits", initial & ~pae_pgdir, want);
 
     pv_expect_rc("vm_assist.disable_pae_extended_cr3", _hypercall2(__HYPERVISOR_vm_assist, 1, 3), 0);
@@ -188,8 +203,8 @@ static void version_and_assists(long version)
     pv_expect_rc("vm_assist.type_6", _hypercall2(__HYPERVISOR_vm_assist, 0, 6), -EINVAL);
     pv_expect_rc("vm_assist.type_31", _hypercall2(__HYPERVISOR_vm_assist, 0, 31), -EINVAL);
     pv_expect_rc("vm_assist.type_64", _hypercall2(__HYPERVISOR_vm_assist, 0, 64), -EINVAL);
-    pv_expect_rc("vm_assist.enable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 0, 32), 0);
-    pv_expect_rc("vm_assist.disable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 1, 32), 0);
+    pv_expect_rc("vm_assist.enable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 0, 32), xen3 ? -EINVAL : 0);
+    pv_expect_rc("vm_assist.disable_m2p_strict", _hypercall2(__HYPERVISOR_vm_assist, 1, 32), xen3 ? -EINVAL : 0);
     pv_expect_rc("vm_assist.bad_cmd_type_0", _hypercall2(__HYPERVISOR_vm_assist, 2, 0), -ENOSYS);
     pv_expect_rc("vm_assist.bad_cmd_type_6", _hypercall2(__HYPERVISOR_vm_assist, 2, 6), -EINVAL);
 
@@ -200,6 +215,12 @@ static void version_and_assists(long version)
     pv_expect("xen_version.platform_parameters_virt_start", virt_start, 0xffff800000000000UL);
 
     memset(buf, 0x55, sizeof(buf));
+    if (xen3) {
+        pv_expect_rc("xen_version.commandline", hypercall_xen_version(9, buf), -ENOSYS);
+        pv_expect_rc("xen_version.build_id", hypercall_xen_version(10, NULL), -ENOSYS);
+        pv_expect_rc("xen_version.unknown_100", hypercall_xen_version(100, buf), -ENOSYS);
+        return;
+    }
     pv_expect_rc("xen_version.commandline", hypercall_xen_version(9, buf), 0);
     if (dom0) {
         pv_expect("xen_version.commandline_byte_1024_untouched", buf[1024] == 0x55, 1);
@@ -246,7 +267,9 @@ static void console_sched_vcpu(long version)
     pv_expect_rc("vcpu_op.is_up_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 3, 0, NULL), 1);
     pv_expect_rc("vcpu_op.initialise_vcpu_0", _hypercall3(__HYPERVISOR_vcpu_op, 0, 0, vcpu_context), -EEXIST);
     u64 physid = 0x5555555555555555UL;
-    if (dom0) {
+    if (version >> 16 == 3) {
+        pv_expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), -ENOSYS);
+    } else if (dom0) {
         pv_expect_rc("vcpu_op.get_physid", _hypercall3(__HYPERVISOR_vcpu_op, 12, 0, &physid), 0);
         printk("vcpu_op.get_physid_phys_id: 0x%lx\n", physid);
     } else {
@@ -260,9 +283,10 @@ static void console_sched_vcpu(long version)
     /* struct xen_sysctl: cmd, interface_version, a 128-byte union. */
     u32 sysctl[34] = { 0 };
     sysctl[1] = 0xdeadbeef;
-    pv_expect_rc("sysctl.wrong_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EACCES);
+    const bool xen3 = version >> 16 == 3;
+    pv_expect_rc("sysctl.wrong_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), xen3 && !dom0 ? -EPERM : -EACCES);
     if (!dom0) {
-        sysctl[1] = version >= 0x40015 ? 0x16 : 0x15;
+        sysctl[1] = xen3 ? (version == 0x30000 ? 2 : 3) : version >= 0x40015 ? 0x16 : 0x15;
         pv_expect_rc("sysctl.right_interface_version", _hypercall2(__HYPERVISOR_sysctl, sysctl, 0), -EPERM);
     }
 }

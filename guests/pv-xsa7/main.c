@@ -39,6 +39,14 @@
  * entry-fred.S:44-45) — without c5a4b9125b, as the stub pushed them — rather than the
  * return RIP and RFLAGS. A non-canonical return RIP faults on ERETU in both cases
  * (handle_eretu_event: the guest's error, traps.c:2548-2553), as IRET did.
+ *
+ * Xen 3.0.4 and 3.1.1 (XENVER_version major 3) predate the XSA-7 fix (6b091fa445, 2012):
+ * restore_all_guest SYSRETs to whatever RIP regs hold (3.0.4-branched
+ * xen/arch/x86/x86_64/entry.S:40-53), which on Intel is the #GP in ring 0 on the guest's
+ * stack that XSA-7 is about, and a fault on its IRETQ went to the guest's failsafe callback
+ * (:57-94, __pre_ex_table / __ex_table) rather than coming back as the fault.  There only
+ * the canonical cases are run; the others are not applicable on Xen 3 (the xen_m2p one as
+ * well: how 2007 mapped the M2P for a guest, NX included, is not what this guest describes).
  */
 #include "ringside-pv.h"
 
@@ -186,10 +194,15 @@ void test_main(void)
         { "canonical", 0 }, { "noncanonical_low", NC_LOW }, { "noncanonical_high", NC_HIGH }, { "xen_m2p", XEN_M2P },
     };
     char name[64];
+    const bool xen3 = hypercall_xen_version(0 /* XENVER_version */, NULL) >> 16 == 3;
 
+    if (xen3)
+        printk("xen3: only the canonical cases (XSA-7 and the failsafe callback)\n");
     for (unsigned int u = 0; u < 2; u++)
         for (unsigned int i = 0; i < ARRAY_SIZE(targets); i++)
             for (unsigned int s = 0; s < 2; s++) {
+                if (xen3 && targets[i].to)
+                    continue;
                 snprintk(name, sizeof(name), "%s_%s_%s", u ? "user" : "kernel", s ? "in_syscall" : "iret",
                          targets[i].name);
                 run(name, u, targets[i].to, s);

@@ -42,8 +42,8 @@ export const PROFILES: readonly Profile[] = [
   { name: 'xen/idt-amd', host: 'xen', cpu: amdIdt, runnable: true, description: 'Xen (c447b7308b, IDT mode) running the image as a 64-bit PV domain, AMD CPU (no SYSENTER in long mode, AMD SYSRET)' },
   { name: 'xen/fred', host: 'xen', cpu: intelFred, runnable: true, description: 'Xen (c447b7308b) booted with fred=1 on a FRED CPU: FRED event delivery, with the 2026 SYSCALL compatibility patch (c5a4b9125b); 64-bit PV only' },
   { name: 'xen-nocompat/fred', host: 'xen-nocompat', cpu: intelFred, runnable: true, description: 'Xen in FRED mode without c5a4b9125b: %rcx/%r11 after SYSCALL are what the guest left in them' },
-  { name: 'xen-3.1.1/idt', host: 'xen-3.1.1', cpu: intelIdt, runnable: false, description: 'Xen 3.1.1\'s PV64 SYSCALL path (369bafdb1c\'s trampoline: %r11 = &syscall_enter in the syscall callback frame, fixed by b28b3c245a), IDT delivery' },
-  { name: 'xen-3.0.4/idt', host: 'xen-3.0.4', cpu: intelIdt, runnable: false, description: 'Xen 3.0.4\'s PV64 SYSCALL path (the rel32 trampoline: %r11 = the user\'s RFLAGS), IDT delivery' },
+  { name: 'xen-3.1.1/idt', host: 'xen-3.1.1', cpu: intelIdt, runnable: true, description: 'Xen 3.1.1\'s PV64 SYSCALL path (369bafdb1c\'s trampoline: %r11 = &syscall_enter in the syscall callback frame, fixed by b28b3c245a), IDT delivery' },
+  { name: 'xen-3.0.4/idt', host: 'xen-3.0.4', cpu: intelIdt, runnable: true, description: 'Xen 3.0.4\'s PV64 SYSCALL path (the rel32 trampoline: %r11 = the user\'s RFLAGS), IDT delivery' },
   { name: 'pvm/fred', host: 'pvm', cpu: intelFred, runnable: false, description: 'PVM switcher, guest supervisor and user in ring 3, FRED CPU' },
 ];
 

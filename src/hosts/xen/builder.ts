@@ -13,6 +13,7 @@
 // Deliberate deviations:
 // - The initial ramdisk (module) is not modelled: mod_start and mod_len are 0.
 
+import { XEN_VERSIONS, type XenVersion } from './version.js';
 import type { PhysicalMemory } from '../../machine/memory.js';
 import type { LoadableImage } from '../../machine/image.js';
 import { BadInput } from '../../machine/errors.js';
@@ -74,6 +75,15 @@ const DOM0_VGA_CONSOLE_INFO_SIZE = 0x28;
 
 /** start_info.magic for a 64-bit PV guest. */
 export const START_INFO_MAGIC = 'xen-3.0-x86_64';
+
+/** The magic `version`'s builder writes: a dom0's carried Xen's own major.minor before
+ *  6ca4cce4f4 (version.ts, dom0MagicFixed; 310 arch/x86/domain_build.c:831-834), libxc's
+ *  for a domU was always "xen-3.0-x86_64" (310 tools/libxc/xc_dom_x86.c:339). */
+export function startInfoMagic(version: XenVersion, dom0: boolean): string {
+  const abi = version.abi2007;
+  if (!dom0 || version.dom0MagicFixed || abi === null) return START_INFO_MAGIC;
+  return `xen-${abi.major}.${abi.minor}-x86_64`;
+}
 /** A fresh domU's event channels as libxl allocates them: xenstore first, then the console
  *  (port 0 is reserved). */
 export const STORE_EVTCHN = 1;
@@ -94,7 +104,7 @@ export function hypercallPage(): Uint8Array {
 }
 
 /** Load and map the kernel; write start_info, the P2M list and the hypercall page. */
-export function buildDomain(mem: PhysicalMemory, xen: XenFrames, req: BuildRequest): BuiltDomain {
+export function buildDomain(mem: PhysicalMemory, xen: XenFrames, req: BuildRequest, version: XenVersion = XEN_VERSIONS.xen): BuiltDomain {
   const { params: p, nrPages } = req;
   const layout = dom0Layout(p, nrPages, 0, req.dom0 ? 0 : 2);
   const vStart = layout.total[0];
@@ -189,7 +199,7 @@ export function buildDomain(mem: PhysicalMemory, xen: XenFrames, req: BuildReque
   const si = layout.startInfo[0];
   const siBytes = new Uint8Array(PAGE);
   const view = new DataView(siBytes.buffer);
-  siBytes.set(new TextEncoder().encode(START_INFO_MAGIC), START_INFO.magic);
+  siBytes.set(new TextEncoder().encode(startInfoMagic(version, req.dom0)), START_INFO.magic);
   const put = (off: number, v: number): void => {
     const [lo, hi] = halves(v);
     view.setInt32(off, lo, true);

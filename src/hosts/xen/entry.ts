@@ -25,6 +25,11 @@
 //   to where it was: the guest never sees that #DB. (An instruction breakpoint cannot match
 //   in Xen: set_debugreg keeps DR0-DR3 out of Xen's range.)
 //
+// - Xen 3.0.4 and 3.1.1 (version.ts, one field a point): 3.1.1's trampoline leaves
+//   &syscall_enter in regs->r11; no DF clearing, no syscall32/sysenter callbacks, a domain
+//   crash without a syscall callback; a fault on the exit's IRETQ went to the failsafe
+//   callback, not modelled.
+//
 // Deliberate deviations (model errors rather than guesses): NMI, #DF and #MC reaching Xen;
 // #NM (the model has no FPU state to switch lazily); any other fault in Xen's own context,
 // a single-step #DB there included (the SYSENTER path's TF); interrupts at
@@ -45,6 +50,7 @@ import { CSTAR_STUB, LSTAR_STUB, TEXT_OFFSET, XEN_VA, type XenFrames } from './a
 import { ldtFault, type PvMemory } from './mm.js';
 import { vectorEntry } from './descriptor-tables.js';
 import { LOCAL_TIMER_VECTOR } from './time.js';
+import { SYSCALL_ENTER_2007 } from './version.js';
 
 const IF = 0x200, TF = 0x100;
 const TWO32 = 4294967296;
@@ -96,10 +102,16 @@ export function exitToGuest(x: Ring0, regs: GuestRegs): void {
 
 function syscallEnter(x: Ring0, compat: boolean): void {
   const cpu = x.d.cpu;
+  // 3.1.1's trampoline (369bafdb1c): `movabs $syscall_enter, %r11; jmp *%r11` after pushing
+  // %r11 into the RFLAGS slot, so the frame below still gets the user's RFLAGS while
+  // regs->r11 (the live %r11 here, regs.ts) is the address until the exit.
+  const r11 = x.d.version.trampoline2007 === 'r11';
+  const rflags = cpu.regLo[R11] >>> 0;
+  if (r11) { cpu.regLo[R11] = SYSCALL_ENTER_2007.lo; cpu.regHi[R11] = SYSCALL_ENTER_2007.hi; }
   const regs: GuestRegs = {
     ripLo: cpu.regLo[RCX], ripHi: cpu.regHi[RCX],
     cs: compat ? FLAT_USER_CS32 : FLAT_KERNEL_CS,
-    rflags: cpu.regLo[R11] >>> 0,
+    rflags,
     rspLo: cpu.regLo[RSP], rspHi: cpu.regHi[RSP],
     ss: compat ? FLAT_USER_SS : FLAT_KERNEL_SS, ssHi: 0,
     entryVector: TRAP_syscall, errorCode: 0,
@@ -116,11 +128,21 @@ function syscallEnter(x: Ring0, compat: boolean): void {
  *  (since d2fe9ab304; held to real Xen by guests/pv-syscall). Without a callback %esi was ~0,
  *  but the frame's address is ANDed in all the same. */
 function switchToKernel(x: Ring0, regs: GuestRegs): void {
-  const v = x.d.vcpu;
-  x.tb.eip = regs.cs === FLAT_USER_CS32 ? v.syscall32Callback : v.syscallCallback;
+  const d = x.d;
+  const v = d.vcpu;
+  // Before cd75d47348 there is one callback: a compatibility-mode SYSCALL reaches it too,
+  // CS 0xe023 in its frame.
+  x.tb.eip = regs.cs === FLAT_USER_CS32 && d.version.syscall32Sysenter ? v.syscall32Callback : v.syscallCallback;
   // The asm tests VGCF_syscall_disables_events for the syscall32 callback too.
   x.tb.flags = (v.vgcFlags & VGCF_syscall_disables_events) !== 0 ? TBF_INTERRUPT : 0;
   x.tb.errorCode = 0;
+  if (x.tb.eip === 0 && !d.version.syscallMissingCallbackUd) {
+    // Before ca6fcf4321: create_bounce_frame writes the frame, finds the address 0 and
+    // crashes the domain (304 x86_64/entry.S:304-306, 319-320).
+    d.log(`(XEN) domain_crash_sync called from entry.S`);
+    d.end({ kind: 'crash', why: 'no syscall callback (create_bounce_frame: bounce address 0)' });
+    return;
+  }
   if (x.tb.eip === 0) {
     regs.entryVector = V.UD;
     setRip(regs, ripOf(regs) - 2);
@@ -128,8 +150,9 @@ function switchToKernel(x: Ring0, regs: GuestRegs): void {
     x.tb.eip = ti.address;
     x.tb.flags = TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0);
   }
-  if (!createBounceFrame(x.d, regs, x.tb)) return;
-  regs.rflags = (regs.rflags & regs.rspLo) >>> 0;
+  if (!createBounceFrame(d, regs, x.tb)) return;
+  // c461d64b66 added the DF clearing; before it the callback runs with the user's DF.
+  if (d.version.syscallClearsDf) regs.rflags = (regs.rflags & regs.rspLo) >>> 0;
 }
 
 function sysenterEntry(x: Ring0): void {
@@ -174,6 +197,8 @@ function exception(x: Ring0, vector: number): void {
   if (fromXen) {
     // The exit's IRETQ faulted: the guest context it was restoring takes the exception.
     if (x.exiting === null) cpu.modelError(`Xen model: ${vectorName(vector)} in Xen's own context at ${hex(ripOf(frame))}`);
+    // Before d9b7ef209a the pre-exception fixup sent it to the failsafe callback.
+    if (!x.d.version.iretFaultReinjected) cpu.modelError(`Xen model: ${vectorName(vector)} on the exit's IRETQ goes to the failsafe callback on ${x.d.version.name} (x86_64/entry.S FLT1/DBLFLT1): not modelled`);
     regs = { ...x.exiting!, entryVector: vector, errorCode: frame.errorCode };
     x.exiting = null;
   }

@@ -63,11 +63,16 @@ export function restoreAllGuest(d: PvDomain, regs: GuestRegs, stack: ExitStack, 
   if ((regs.entryVector & TRAP_SYSCALL) !== 0) {
     const flags = (regs.rflags & ~(IOPL | VM)) | IF;
     cpu.regLo[R11] = flags;
-    cpu.regHi[R11] = 0;
+    // 2007's exit popped the whole RFLAGS word into %r11 (3.0.4-branched x86_64/entry.S:45-53).
+    cpu.regHi[R11] = regs.rflagsHi ?? 0;
     cpu.regLo[RCX] = regs.ripLo;
     cpu.regHi[RCX] = regs.ripHi;
     // "Don't use SYSRET path if the return address is not canonical" (XSA-7): then
     // .Lrestore_rcx_iret_exit_to_guest leaves by IRETQ with %rcx and %r11 as SYSRET's.
+    // Before 6b091fa445 Xen SYSRETed anyway: on Intel #GP in ring 0 on the guest's stack.
+    if (!canonical(regs.ripHi) && !d.version.sysretCanonicalCheck) {
+      return cpu.modelError(`Xen model: ${d.version.name} SYSRETs to the non-canonical ${(regs.ripHi >>> 0).toString(16)}${(regs.ripLo >>> 0).toString(16).padStart(8, '0')} (XSA-7: #GP in Xen with the guest's stack), not modelled`);
+    }
     if (canonical(regs.ripHi)) {
       cpu.regLo[RSP] = regs.rspLo;
       cpu.regHi[RSP] = regs.rspHi;

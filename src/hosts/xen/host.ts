@@ -125,7 +125,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
 
   boot(plan: XenPlan): void {
     const mem = this.machine.memory;
-    const built = buildDomain(mem, this.frames, plan);
+    const built = buildDomain(mem, this.frames, plan, this.d.version);
     const s = this.d.state;
     s.dom0 = plan.dom0;
     s.consoleMfn = built.consoleMfn;
@@ -220,6 +220,7 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
       st.msrs.sysenterEip = halves(SYSENTER_ENTRY);
     }
     st.msrs.kernelGsBase = [0, 0];
+    if (!this.d.version.syscall32Sysenter) for (const m of ['sysenterCs', 'sysenterEsp', 'sysenterEip'] as const) st.msrs[m] = [0, 0]; // none before cd75d47348
     cpu.restore(st);
     initTime(this.d, this.sharedInfo);
   }

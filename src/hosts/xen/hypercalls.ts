@@ -34,6 +34,7 @@ import { program, setTimerOp, vcpuTimerOp } from './time.js';
 import { grantTableOp, type GrantHost } from './grant-table.js';
 import { mmuUpdate, mmuextOp, updateVaMapping, type MmCallHost } from './mm.js';
 import { memoryOp } from './memory-op.js';
+import { answer2007 } from './hypercalls-2007.js';
 
 const TWO32 = 4294967296;
 /** The valid vm_assist types for a 64-bit PV domain (PV64_VM_ASSIST_MASK). */
@@ -88,6 +89,11 @@ function call(x: Ring0, host: HypercallHost, regs: GuestRegs, nr: number, a: Arg
   const u32 = (k: number): number => a.lo[k] >>> 0;
   const i32 = (k: number): number => a.lo[k] | 0;
   const ptr = (k: number): number => joined(a.lo[k], a.hi[k]);
+  const abi = d.version.abi2007;
+  if (abi !== null) {
+    const r = answer2007(d, abi, nr, ptr(0), i32(0), a.lo[1], ptr(1));
+    if (r !== null) return r;
+  }
   switch (nr) {
     case Hc.set_trap_table: return setTrapTable(d, a);
     case Hc.stack_switch:
@@ -181,8 +187,13 @@ function registerCallback(d: PvDomain, type: number, flags: number, lo: number, 
       v.syscallCallback = addr;
       v.vgcFlags = mask ? v.vgcFlags | VGCF_syscall_disables_events : v.vgcFlags & ~VGCF_syscall_disables_events;
       return 0;
-    case CallbackType.syscall32: v.syscall32Callback = addr; v.syscall32DisablesEvents = mask; return 0;
-    case CallbackType.sysenter: v.sysenterCallback = addr; v.sysenterDisablesEvents = mask; return 0;
+    // Before cd75d47348 (version.ts, syscall32Sysenter) these types were unknown: -ENOSYS.
+    case CallbackType.syscall32:
+      if (!d.version.syscall32Sysenter) return -Errno.ENOSYS;
+      v.syscall32Callback = addr; v.syscall32DisablesEvents = mask; return 0;
+    case CallbackType.sysenter:
+      if (!d.version.syscall32Sysenter) return -Errno.ENOSYS;
+      v.sysenterCallback = addr; v.sysenterDisablesEvents = mask; return 0;
     case CallbackType.nmi: v.trapCtxt[NMI] = { flags: TI_IF, cs: FLAT_KERNEL_CS, address: addr }; return 0;
     default: return -Errno.ENOSYS;
   }
@@ -200,8 +211,9 @@ function callbackOp(d: PvDomain, cmd: number, arg: number): number {
     if (b === null) return -Errno.EFAULT;
     const type = b[0] | (b[1] << 8);
     if (type === CallbackType.nmi) { d.vcpu.trapCtxt[NMI] = { flags: 0, cs: 0, address: 0 }; return 0; }
-    const known = [CallbackType.event, CallbackType.failsafe, CallbackType.syscall, CallbackType.syscall32, CallbackType.sysenter];
-    return known.includes(type) ? -Errno.EINVAL : -Errno.ENOSYS;
+    const known = type === CallbackType.event || type === CallbackType.failsafe || type === CallbackType.syscall ||
+      (d.version.syscall32Sysenter && (type === CallbackType.syscall32 || type === CallbackType.sysenter));
+    return known ? -Errno.EINVAL : -Errno.ENOSYS;
   }
   return -Errno.ENOSYS;
 }

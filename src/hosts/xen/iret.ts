@@ -41,8 +41,10 @@ export function doIret(d: PvDomain, regs: GuestRegs): { lo: number; hi: number }
   regs.ripLo = lo(IRET_CONTEXT.rip);
   regs.ripHi = hi(IRET_CONTEXT.rip);
   regs.cs = cs | 3;
-  // "ERET is stricter than IRET about flags" (dbd936248f): only bits that exist.
-  regs.rflags = (rflags & EFLAGS_ALL & ~(IOPL | VM)) | IF | MBS;
+  // "ERET is stricter than IRET about flags" (dbd936248f): only bits that exist. Xen 3.0.4
+  // and 3.1.1 (version.ts, abi2007) kept the others (304 x86_64/traps.c:218-229).
+  regs.rflags = d.version.abi2007 === null ? (rflags & EFLAGS_ALL & ~(IOPL | VM)) | IF | MBS : ((rflags & ~(IOPL | VM)) | IF) >>> 0;
+  regs.rflagsHi = d.version.abi2007 === null ? 0 : hi(IRET_CONTEXT.rflags);
   regs.rspLo = lo(IRET_CONTEXT.rsp);
   regs.rspHi = hi(IRET_CONTEXT.rsp);
   regs.ss = (regs.ss & ~0xffff) | ss | 3; // regs->ss, the selector half of ssx

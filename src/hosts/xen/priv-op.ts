@@ -407,7 +407,7 @@ function guestCpuid(d: PvDomain, forced: boolean, kernel = false): void {
   const cpu = d.cpu;
   const leaf = cpu.regLo[RAX] >>> 0, sub = cpu.regLo[RCX] >>> 0;
   const out = new Int32Array(4);
-  if (leaf >= 0x40000000 && leaf < 0x40000200) xenLeaf(leaf, sub, out);
+  if (leaf >= 0x40000000 && leaf < 0x40000200) xenLeaf(d, leaf, sub, out);
   else {
     cpuid(cpu.model, leaf, sub, out);
     if (leaf === 1) {
@@ -430,11 +430,14 @@ function guestCpuid(d: PvDomain, forced: boolean, kernel = false): void {
 }
 
 /** cpuid_hypervisor_leaves (cpuid.c). */
-function xenLeaf(leaf: number, sub: number, out: Int32Array): void {
+function xenLeaf(d: PvDomain, leaf: number, sub: number, out: Int32Array): void {
   out.fill(0);
+  // Xen 3.0.4 / 3.1.1: leaf 0x40000001 says their version (304 arch/x86/traps.c:523,
+  // cpuid_hypervisor_leaves); the other leaves are today's (version.ts, abi2007).
+  const abi = d.version.abi2007;
   switch (leaf) {
     case 0x40000000: out.set([0x40000005, 0x566e6558, 0x65584d4d, 0x4d4d566e]); break;
-    case 0x40000001: out[0] = (XEN_MAJOR << 16) | XEN_MINOR; break;
+    case 0x40000001: out[0] = abi === null ? (XEN_MAJOR << 16) | XEN_MINOR : (abi.major << 16) | abi.minor; break;
     case 0x40000002: out.set([1, 0x40000000, 1, 0]); break;
     case 0x40000003: if (sub === 0) out[1] = 0; break;
     case 0x40000005: if (sub === 0) out[1] = 32 + 12 - 20; break;

@@ -13,7 +13,10 @@ export interface GuestRegs {
   ripLo: number;
   ripHi: number;
   cs: number;
+  /** RFLAGS' low half (the bits that exist). */
   rflags: number;
+  /** RFLAGS' high half: only 2007's HYPERVISOR_iret left anything there (iret.ts); absent, 0. */
+  rflagsHi?: number;
   rspLo: number;
   rspHi: number;
   /** The low half of regs->ssx: the selector and, in FRED mode, the event's STI, SWINT and NMI
