@@ -6,11 +6,15 @@
 // natively except where Xen's or Linux's source says otherwise -- which the ABI diff at
 // `--points user` must find, and nothing else.
 //
-// A FRED-mode Xen profile joins by adding its name to XEN_PROFILES once it is runnable.
+// On the other Xen profiles (FRED mode with and without c5a4b9125b, the 2007 releases) the user
+// programs see what those Xens' sources say, for today's entry in guest.json "expect"
+// (test/xen-guests.test.ts) and for the 2016 one below; and the diff xen/idt against xen/fred at
+// `--points user` finds what FRED mode changes for them, and nothing else.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildGuest, guestHosts } from '../src/guest/build.js';
+import { unmetExpectation, type Expectation } from '../src/guest/expectations.js';
 import { diffImage } from '../src/lab/diff.js';
 import { hostsBooting, runImage } from '../src/lab/run.js';
 import type { AbiDiff } from '../src/report/abi-diff.js';
@@ -150,4 +154,74 @@ describe('ringside diff --points user, native/idt against xen/idt: exactly the e
       assert.ok(!abi.some((x) => x.field === 'rcx'));
     });
   }
+});
+
+/**
+ * The pre-2017 entry (xen_entry=2016) on the other Xen profiles: what user mode gets back from
+ * xen_sysret64's HYPERVISOR_iret with VGCF_in_syscall, and from the frame the entry read its
+ * return RIP and RFLAGS from (guests/linux-entry/xen.c has the source lines).
+ */
+const ENTRY_2016: Record<string, Expectation & { maxInsns?: number }> = {
+  'xen/fred': {
+    verdict: 'failure',
+    why: 'ERETU of the frame: %rcx/%r11 of the iret stub\'s SYSCALL (traps.c:2414-2415) and the frame\'s CS/SS, not SYSRET\'s',
+    lines: [/^FAIL: RCX is 0x[0-9a-f]+, not the address after SYSCALL /, /^FAIL: syscall_regs\.r11 is 0x200202, expected 0x200a93 /,
+      /^FAIL: syscall_regs\.cs is 0x33, expected 0xe033 /, /^FAIL: syscall_regs\.ss is 0x2b, expected 0xe02b /, /^FAIL: syscall_regs: 4 check\(s\) failed$/],
+  },
+  'xen-nocompat/fred': {
+    verdict: 'timeout',
+    why: 'the frame\'s %rcx word is the user\'s own (no traps.c:2414-2415): the kernel SYSRETs there and user mode runs wild',
+    lines: [/^unexpected fault: #GP\(0x0\) at 0x10000d cs 0x33$/],
+    maxInsns: 2_000_000,
+  },
+  'xen-3.1.1/idt': {
+    verdict: 'failure',
+    why: '&syscall_enter in the frame\'s %r11 word (369bafdb1c) comes back as %r11 and, through SYSRET, as RFLAGS: AC set (seed 003)',
+    lines: [/^FAIL: syscall_regs\.r11 is 0xffff828c80140240, expected 0x200a93 /, /^FAIL: syscall_regs\.rflags is 0x140242, expected 0x200a93 /,
+      /^FAIL: syscall_regs: 2 check\(s\) failed$/, /^FAIL: syscall_nt\.\w+\.flags is 0x40000, expected 0x[0-9a-f]+ /,
+      /^FAIL: syscall_nt\.\w+\.exit is sysret, expected iret /, /^FAIL: syscall_nt: \d+ check\(s\) failed$/],
+  },
+  'xen-3.0.4/idt': { verdict: 'success', why: '3.0.4\'s trampoline leaves %r11 alone', lines: [] },
+};
+
+describe('the pre-2017 entry on FRED-mode Xen and on the 2007 releases', () => {
+  for (const [profile, want] of Object.entries(ENTRY_2016)) {
+    it(`${profile} xen_entry=2016: ${want.verdict.toUpperCase()} (${want.why})`, () => {
+      const r = runImage(image, { profile, append: 'xen_entry=2016', maxInsns: want.maxInsns });
+      const expected = want.verdict === 'success' ? null : want;
+      assert.deepEqual(unmetExpectation(expected, r.verdict, r.console), [], r.reason);
+    });
+  }
+});
+
+const abiFindings = (d: AbiDiff): Map<string, [bigint, bigint, string | null, string | null]> => new Map(d.differences
+  .filter((x) => x.class === 'abi')
+  .map((x) => [x.field, [BigInt(x.a.value), BigInt(x.b.value), x.a.means, x.b.means]]));
+
+describe('ringside diff --points user, xen/idt against xen/fred: what FRED-mode Xen changes for user programs', () => {
+  it('today\'s entry: the user\'s DF is lost across a system call, and nothing else', () => {
+    const { diff: d, runs } = diffImage(image, { profiles: ['xen/idt', 'xen/fred'], points: 'user' });
+    assert.deepEqual(runs.map((r) => r.verdict), ['success', 'failure']);
+    const abi = abiFindings(d);
+    assert.deepEqual([...abi.keys()].sort(), ['r11', 'rflags']);
+    // RFLAGS where user code resumes after SYSCALL: DF alone (entry_from_pv clears it before the
+    // frame is written, traps.c:2432); R11 (the RFLAGS the user had): PF alone, the flags of a
+    // write() whose line differs (the kernel says FRED is enumerated: a PV guest's CPUID is the
+    // CPU's without CPUID faulting).
+    assert.equal(abi.get('rflags')![0] ^ abi.get('rflags')![1], 0x400n);
+    assert.equal(abi.get('r11')![0] ^ abi.get('r11')![1], PF);
+    assert.deepEqual(d.consoleFirstLine, { line: 4, a: 'kernel.fred: not enumerated', b: 'kernel.fred: enumerated, not enabled' });
+  });
+
+  it('xen_entry=2016: xen_sysret64\'s return gives the iret stub\'s %rcx/%r11 and the frame\'s selectors', () => {
+    const { diff: d, runs } = diffImage(image, { profiles: ['xen/idt', 'xen/fred'], points: 'user', append: 'xen_entry=2016' });
+    assert.deepEqual(runs.map((r) => r.verdict), ['success', 'failure']);
+    const abi = abiFindings(d);
+    assert.deepEqual([...abi.keys()].sort(), ['cs', 'r11', 'rcx', 'ss']);
+    assert.equal(abi.get('rcx')![2], 'RIP after the SYSCALL (the return address)');
+    assert.match(abi.get('rcx')![3] ?? '', /^hypercall_iret\+0xb\b/);
+    assert.equal(abi.get('r11')![2], 'RFLAGS before the SYSCALL');
+    assert.deepEqual(abi.get('cs')!.slice(0, 2), [0xe033n, 0x33n]);
+    assert.deepEqual(abi.get('ss')!.slice(0, 2), [0xe02bn, 0x2bn]);
+  });
 });

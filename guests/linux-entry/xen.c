@@ -24,6 +24,23 @@
  * Console: printk's lines through HYPERVISOR_console_io in dom0, the console ring in a domU;
  * the run ends with SCHEDOP_shutdown(poweroff).  Natively the same functions write port 0xE9
  * and 0xF4 as guests/lib does.
+ *
+ * The Xen profiles where the user programs see something else (guest.json "expect", today's
+ * entry; test/linux-pv.test.ts holds both entries on every profile):
+ * - xen/fred: Xen clears DF in regs before it builds the syscall callback's frame
+ *   (traps.c:2432, entry_from_pv), so the RFLAGS word xen_entry_SYSCALL_64 keeps in pt_regs
+ *   has lost the user's DF, and the IRET back gives user mode DF = 0 (syscall_nt.DF, TF_DF).
+ *   With xen_entry=2016, xen_sysret64's HYPERVISOR_iret with VGCF_in_syscall leaves FRED-mode
+ *   Xen through ERETU of its frame: %rcx/%r11 are the iret stub's SYSCALL's (traps.c:
+ *   2414-2415) and CS/SS the frame's 0x33/0x2b, where IDT-mode Xen's SYSRET gave the return
+ *   RIP, RFLAGS and its STAR selectors.
+ * - xen-nocompat/fred: also the frame's %rcx/%r11 words are the user's own values (no
+ *   traps.c:2414-2415), which `pop %rcx; pop %r11` put in pt_regs: user mode gets them back
+ *   (seed 000). With xen_entry=2016 the kernel SYSRETs to that stale %rcx and user mode runs
+ *   wild.
+ * - xen-3.1.1/idt: the frame's %r11 word is &syscall_enter (369bafdb1c's trampoline; seed
+ *   003), which user mode gets back as %r11 — and with xen_entry=2016 as RFLAGS too (AC set,
+ *   Solaris's symptom). xen-3.0.4/idt has the user's RFLAGS there, as today's Xen.
  */
 #include "linux.h"
 #include "xen.h"

@@ -21,6 +21,12 @@
  * User mode sets RFLAGS to ZF | PF with `xor` before the SYSCALL (events masked: IF 0 in
  * user mode's iret frame), reads RFLAGS with PUSHF after it and clears AC again at once,
  * so that a stray AC cannot make a later unaligned access fault.
+ *
+ * Xen in FRED mode with c5a4b9125b (xen/fred) writes regs->rcx/r11 from the frame FRED
+ * delivered (traps.c:2414-2415), so the slots hold the return RIP and the user's RFLAGS as in
+ * IDT mode; without it (xen-nocompat/fred; guest.json "expect") they hold the user's own %rcx
+ * and %r11 (FRED's SYSCALL writes neither), and the Solaris-style return jumps to the user's
+ * %rcx: 0 here, a #PF the library reports as an error (seed 000).
  */
 #include "ringside-pv.h"
 
