@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildPvImage, consoleWrite, shutdown, XTF_NOTES } from './helpers/pv-image.js';
+import { buildPvImage, consoleWrite, shutdown, XTF_NOTES, type PvNote } from './helpers/pv-image.js';
 import { buildPvhImage, ringside } from './helpers/pvh-image.js';
 import { assertRestoredRun } from './helpers/restore-run.js';
 import { runImage } from '../src/lab/run.js';
@@ -111,6 +111,24 @@ describe('refused images and options: one line, exit 2', () => {
     const r = ringside(['run', pvhFile('pv32.elf', 32), '--profile', 'xen/idt']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^ringside: .*a 32-bit \(PV32\) image: only 64-bit PV guests are modelled\n$/);
+  });
+
+  it('a 32-bit PV kernel with Xen in FRED mode: Xen\'s own refusal (FRED rules out PV32, seed 002)', () => {
+    // traps_init: "Disabling PV32 due to FRED" (traps-setup.c); dom0_construct_pv's
+    // switch_compat is -EOPNOTSUPP and Xen panics; the toolstack's xc_dom_compat_check refuses a
+    // domU's 32-bit type (xg_dom_boot.c).
+    const notes: PvNote[] = [[6, '.asciz "linux"'], [8, '.asciz "generic"'], [5, '.asciz "xen-3.0"'], [9, '.asciz "yes"']];
+    const pv32 = buildPvImage('        hlt\n', notes, { elf32: true });
+    for (const profile of ['xen/fred', 'xen-nocompat/fred']) {
+      const dom0 = ringside(['run', pv32, '--profile', profile, '--dom0']);
+      assert.equal(dom0.status, 2);
+      assert.match(dom0.stderr, /^ringside: .*Xen refuses this PV image: a 32-bit PV kernel with FRED on: "\(XEN\) Disabling PV32 due to FRED", "\(XEN\) Dom0 failed to switch to compat: -95", "Panic on CPU 0: Could not construct d0"\n$/);
+      const domU = ringside(['run', pv32, '--profile', profile]);
+      assert.equal(domU.status, 2);
+      assert.match(domU.stderr, /^ringside: .*xc_dom_compat_check: guest type xen-3\.0-x86_32p not supported by xen kernel, sorry\n$/);
+    }
+    // In IDT mode Xen would take it (PV32, not modelled).
+    assert.match(ringside(['run', pv32, '--profile', 'xen/idt']).stderr, /only 64-bit PV guests are modelled/);
   });
 
   it('a PVH image on a xen profile: Xen refuses it, saying why', () => {

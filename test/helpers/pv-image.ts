@@ -57,6 +57,8 @@ export interface PvImageOptions {
   /** The notes also get a PT_NOTE segment (default); without one only their SHT_NOTE
    *  section holds them. */
   noteSegment?: boolean;
+  /** A 32-bit image (ELFCLASS32, i386): a PV32 kernel's shape. */
+  elf32?: boolean;
   /** A legacy `__xen_guest` section (not loaded) holding this string. */
   xenGuest?: string;
 }
@@ -67,8 +69,8 @@ export function buildPvImage(body: string, notes: readonly PvNote[] = XTF_NOTES,
   const legacy = o.xenGuest === undefined ? '' : `        .pushsection __xen_guest, ""\n        .asciz ${JSON.stringify(o.xenGuest)}\n        .popsection\n`;
   writeFileSync(`${base}.S`, HEAD(notes) + legacy + body + '\n');
   writeFileSync(`${base}.ld`, LINK(o.noteSegment ?? true));
-  execFileSync('gcc', ['-c', '-o', `${base}.o`, `${base}.S`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  execFileSync('ld', ['-nostdlib', '-static', '-no-pie', '--no-warn-rwx-segments', '-T', `${base}.ld`, '-o', `${base}.elf`, `${base}.o`],
+  execFileSync('gcc', [...(o.elf32 ? ['-m32'] : []), '-c', '-o', `${base}.o`, `${base}.S`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('ld', [...(o.elf32 ? ['-m', 'elf_i386'] : []), '-nostdlib', '-static', '-no-pie', '--no-warn-rwx-segments', '-T', `${base}.ld`, '-o', `${base}.elf`, `${base}.o`],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   return `${base}.elf`;
 }

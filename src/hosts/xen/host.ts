@@ -361,6 +361,13 @@ export class XenHost implements Host<XenPlan>, Ring0, HypercallHost {
  *  numbering; a guest sees them only in EVTCHNOP_status). */
 const TOOLSTACK_PORT = { xenstored: 1, xenconsoled: 2 } as const;
 
+/** A 32-bit image that libelf would take for a PV kernel: its "Xen" notes name a guest OS or
+ *  a loader (elf_xen_parse). */
+function isPvKernel32(image: LoadableImage): boolean {
+  const GUEST_OS = 6, LOADER = 8;
+  return image.elfClass === 32 && image.notes.some((n) => n.name === 'Xen' && (n.type === GUEST_OS || n.type === LOADER));
+}
+
 /** The xen host of one Xen version (version.ts): `xen`, `xen-nocompat`, `xen-3.1.1`, `xen-3.0.4`. */
 export function xenHostOf(version: XenVersion): HostDefinition<XenPlan> {
   return {
@@ -371,7 +378,7 @@ export function xenHostOf(version: XenVersion): HostDefinition<XenPlan> {
       // switch_compat is -EOPNOTSUPP: dom0_construct_pv says "Dom0 failed to switch to
       // compat: -95" and Xen panics "Could not construct d0"; for a domU libxenguest's
       // xc_dom_compat_check refuses the guest type (xg_dom_boot.c).
-      if (version.fred && o.cpuFred === true && parseElf(bytes, label).elfClass === 32) {
+      if (version.fred && o.cpuFred === true && isPvKernel32(parseElf(bytes, label))) {
         throw new BadInput(o.dom0
           ? `${label}: Xen refuses this PV image: a 32-bit PV kernel with FRED on: "(XEN) Disabling PV32 due to FRED", "(XEN) Dom0 failed to switch to compat: -95", "Panic on CPU 0: Could not construct d0"`
           : `${label}: Xen refuses this PV image: a 32-bit PV kernel with FRED on ("Disabling PV32 due to FRED"): xc_dom_compat_check: guest type xen-3.0-x86_32p not supported by xen kernel, sorry`);
