@@ -14,6 +14,9 @@
 //      multicall of update_va_mapping), pinned (Xen validates every level), 64 entries of
 //      its L1 rewritten by one mmu_update, unpinned and remapped writable; ten transitions a
 //      round; also given as mmu_update entries per second;
+//  (g) the same PV system-call round trip as (a) under xen/fred (issue 21, point 7): Xen booted
+//      with fred=1, the same four transitions as FRED events (the user's SYSCALL and the hypercall
+//      page's, each delivered to entry_FRED_R3, and two ERETUs), and its ratio to (a);
 // beside (c) getpid() round trips of the Linux-style kernel on native/idt (guests/linux-entry,
 // SYSCALL -> entry_SYSCALL_64 -> SYSRET: bench/syscall-bench.ts) and (d) the same loop natively
 // on this machine (syscall(SYS_getpid), gcc -O2); each as round trips per second and guest
@@ -38,6 +41,7 @@ import { runImage } from '../src/lab/run.js';
 import { getpidRoundTrips, nativeRate, type Rate } from './syscall-bench.js';
 
 const PROFILE = 'xen/idt';
+const FRED_PROFILE = 'xen/fred';
 const TARGET_FACTOR = 10;
 
 interface Run { insns: number; transitions: number; seconds: number }
@@ -48,14 +52,14 @@ const LOOPS = ['SYSCALLS', 'HYPERCALLS', 'EVENTS', 'PTROUNDS'] as const;
 /** mmu_update entries in one page-table round (pv-bench's PV_BENCH_PT_UPDATES). */
 const PT_UPDATES = 64;
 
-function pvRun(counts: Counts, repeat: number): Run {
+function pvRun(counts: Counts, repeat: number, profile = PROFILE): Run {
   const defines = Object.fromEntries(LOOPS.map((k) => [`PV_BENCH_${k}`, counts[k] ?? 0]));
   const img = buildGuest('pv-bench', { defines });
-  const what = `pv-bench (${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(', ')}) on ${PROFILE} --dom0`;
+  const what = `pv-bench (${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(', ')}) on ${profile} --dom0`;
   let best = Infinity, insns = -1, transitions = 0;
   for (let i = 0; i < repeat; i++) {
     const t0 = performance.now();
-    const r = runImage(img, { profile: PROFILE, dom0: true });
+    const r = runImage(img, { profile, dom0: true });
     const s = (performance.now() - t0) / 1000;
     if (r.verdict !== 'success') throw new Error(`${what}: ${r.verdict}: ${r.reason}`);
     const reported = [`pvbench.syscall.kernel_count: ${counts.SYSCALLS ?? 0}\n`, `pvbench.hypercall.round_trips: ${counts.HYPERCALLS ?? 0}\n`,
@@ -84,10 +88,13 @@ export function xenBench(syscalls: number, hypercalls: number, events: number, p
   const line = (label: string, m: Rate): string =>
     `  ${label}: ${(m.rate / 1e6).toFixed(3)} M round trips/s (${m.perTrip.toFixed(1)} guest instructions per round trip,` +
     ` ${(1e6 / m.rate).toFixed(2)} µs each, ${m.seconds.toFixed(3)} s)`;
-  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE}, ${syscalls} system calls, ${hypercalls} hypercalls, ${events} event sends, ${ptRounds} page-table rounds; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
+  console.log(`Xen PV: guests/pv-bench as dom0 on ${PROFILE} (and ${FRED_PROFILE} for (g)), ${syscalls} system calls, ${hypercalls} hypercalls, ${events} event sends, ${ptRounds} page-table rounds; guests/linux-entry on native/idt, ${nativeSyscalls} getpid()`);
   const base = pvRun({}, repeat);
   const pv = rate(base, pvRun({ SYSCALLS: syscalls }, repeat), syscalls, 4, 'PV system call');
   console.log(line('(a) xen/idt, PV syscall: user -> callback -> HYPERVISOR_iret', pv));
+  const fredBase = pvRun({}, repeat, FRED_PROFILE);
+  const fred = rate(fredBase, pvRun({ SYSCALLS: syscalls }, repeat, FRED_PROFILE), syscalls, 4, 'PV system call under FRED');
+  console.log(line('(g) xen/fred, the same PV syscall, FRED events and ERETU ', fred));
   const hc = rate(base, pvRun({ HYPERCALLS: hypercalls }, repeat), hypercalls, 2, 'hypercall');
   console.log(line('(b) xen/idt, hypercall xen_version via the page        ', hc));
   const ev = rate(base, pvRun({ EVENTS: events }, repeat), events, 4, 'event channel');
@@ -105,6 +112,7 @@ export function xenBench(syscalls: number, hypercalls: number, events: number, p
     console.log(`  (d) this machine, natively: not measured: ${(e as Error).message.split('\n')[0]}`);
   }
   console.log(`  PV syscall / native/idt getpid: ${(pv.rate / idt.rate).toFixed(3)} of the round trips/s (${(idt.rate / pv.rate).toFixed(1)}× slower), ${(pv.perTrip / idt.perTrip).toFixed(3)} of the instructions per round trip`);
+  console.log(`  PV syscall xen/fred / xen/idt: ${(fred.rate / pv.rate).toFixed(3)} of the round trips/s, ${(fred.perTrip / pv.perTrip).toFixed(3)} of the instructions per round trip`);
   console.log(`  hypercall / native/idt getpid: ${(hc.rate / idt.rate).toFixed(3)} of the round trips/s`);
   console.log(`  event round trip / PV syscall: ${(ev.rate / pv.rate).toFixed(3)} of the round trips/s`);
   console.log(`  mmu_update entry / PV syscall: ${(pt.rate * PT_UPDATES / pv.rate).toFixed(3)} of the rate`);
