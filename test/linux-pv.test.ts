@@ -18,6 +18,7 @@ import { unmetExpectation, type Expectation } from '../src/guest/expectations.js
 import { diffImage } from '../src/lab/diff.js';
 import { hostsBooting, runImage } from '../src/lab/run.js';
 import type { AbiDiff } from '../src/report/abi-diff.js';
+import { diffFindings } from './helpers/diff-findings.js';
 
 const GUEST = 'linux-entry';
 const NATIVE_PROFILES = ['native/idt', 'native/idt-amd', 'native/fred'];
@@ -69,13 +70,7 @@ describe('xen profiles: the PV entry, both SYSCALL entries, dom0 and domU', () =
   }
 });
 
-function findings(d: AbiDiff): string[] {
-  const out = new Set<string>();
-  for (const x of d.differences) out.add(`${x.class}: ${x.kind}: ${x.field}`);
-  for (const side of ['a', 'b'] as const) for (const p of d.onlyIn[side]) out.add(`only in ${d.profiles[side === 'a' ? 0 : 1]}: ${p.kind}`);
-  if (d.consoleDiffers) out.add('console');
-  return [...out].sort();
-}
+const findings = diffFindings;
 
 /**
  * What `ringside diff linux-entry --profiles native/idt,xen/idt --points user` finds, and why
@@ -223,5 +218,17 @@ describe('ringside diff --points user, xen/idt against xen/fred: what FRED-mode 
     assert.equal(abi.get('r11')![2], 'RFLAGS before the SYSCALL');
     assert.deepEqual(abi.get('cs')!.slice(0, 2), [0xe033n, 0x33n]);
     assert.deepEqual(abi.get('ss')!.slice(0, 2), [0xe02bn, 0x2bn]);
+  });
+
+  it('xen-nocompat/fred against xen/fred, today\'s entry: the user\'s own %rcx/%r11 after SYSCALL (seed 000)', () => {
+    const { diff: d } = diffImage(image, { profiles: ['xen-nocompat/fred', 'xen/fred'], points: 'user' });
+    const abi = abiFindings(d);
+    assert.deepEqual([...abi.keys()].sort(), ['r11', 'rcx']);
+    // Without traps.c:2414-2415 the syscall frame's %rcx/%r11 words are what user mode left in
+    // them; xen_entry_SYSCALL_64 pops them into pt_regs and the IRET gives them back.
+    assert.equal(abi.get('rcx')![2], 'unchanged since the user left');
+    assert.equal(abi.get('rcx')![3], 'the RIP guest user code resumes at');
+    assert.equal(abi.get('r11')![2], 'unchanged since the user left');
+    assert.equal(abi.get('r11')![3], 'RFLAGS before the SYSCALL');
   });
 });

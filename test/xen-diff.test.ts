@@ -12,9 +12,10 @@ import { readSymbols } from '../src/guest/elf-symbols.js';
 import { readImageFile } from '../src/lab/image-file.js';
 import { compareRuns, diffImage, type ObservedRun } from '../src/lab/diff.js';
 import { runImage } from '../src/lab/run.js';
-import { observationPoints, type AbiDiff } from '../src/report/abi-diff.js';
+import { observationPoints } from '../src/report/abi-diff.js';
 import type { TransitionRecord } from '../src/cpu/transition.js';
 import { BadInput } from '../src/machine/errors.js';
+import { diffFindings } from './helpers/diff-findings.js';
 
 /** pv-timer's waits are virtual time, which the retired-instruction count carries. */
 const MAX_INSNS = 60_000_000;
@@ -25,14 +26,7 @@ const AF = 0x10n;
  *  32-byte stub per hypercall number, pv/hypercall.c). */
 const SLOT = 32;
 
-/** Every difference as `class: kind: field`, the points only one run has, the console. */
-function findings(d: AbiDiff): string[] {
-  const out = new Set<string>();
-  for (const x of d.differences) out.add(`${x.class}: ${x.kind}: ${x.field}`);
-  for (const side of ['a', 'b'] as const) for (const p of d.onlyIn[side]) out.add(`only in ${d.profiles[side === 'a' ? 0 : 1]}: ${p.kind}`);
-  if (d.consoleDiffers) out.add('console');
-  return [...out].sort();
-}
+const findings = diffFindings;
 
 /**
  * What xen/idt against xen/idt-amd must find on every PV guest, dom0 and domU alike, and why.

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildGuest, guestDomains, listGuests } from '../src/guest/build.js';
+import { buildGuest, guestDomains, guestHosts, listGuests } from '../src/guest/build.js';
 import { diffImage } from '../src/lab/diff.js';
 import type { AbiDiff, Difference } from '../src/report/abi-diff.js';
 
@@ -102,6 +102,7 @@ const IDT_VS_FRED_SHOWN: Record<string, string[]> = {
   'pv-privop': ['ss-word', 'syscall-callback-flags', 'cpu-event'],
   'pv-segbase': ['syscall-callback-flags'],
   'pv-syscall': ['syscall-callback-flags', 'hypercall-return'],
+  'pv-syscall-r11': ['syscall-callback-flags', 'hypercall-return'],
   'pv-sysenter': ['ss-word', 'syscall-callback-flags', 'sysenter-if'],
   'pv-timer': ['ss-word'],
   'pv-vcpu': ['ss-word', 'syscall-callback-flags'],
@@ -123,12 +124,21 @@ const NOCOMPAT_VS_FRED: Record<string, Cause> = {
   },
 };
 
+/** Without c5a4b9125b, a kernel that returns to user mode at its frame's %rcx word (Solaris's
+ *  way, pv-syscall-r11) returns to the user's own %rcx: control flow parts there, and what the
+ *  runs do after it is not compared. */
+const returnedThroughFrameRcx = (x: Difference): boolean =>
+  x.kind === 'kernel syscall -> eretu to user' && x.field === 'rip' && x.b.means === 'rcx before the SYSCALL';
+
 /** Every difference a cause explains; the causes seen; the console and unpaired points only
  *  where the guest states a different verdict for the two profiles. */
 function judge(d: AbiDiff, causes: Record<string, Cause>, consoleMayDiffer: boolean): Set<string> {
   const seen = new Set<string>();
+  const parted = d.differences.find(returnedThroughFrameRcx);
+  if (parted !== undefined) seen.add('returned-through-frame-rcx');
   for (const x of d.differences) {
     if (x.class === 'diverged earlier') continue; // a consequence of an earlier difference
+    if (parted !== undefined && x.seq[0] >= parted.seq[0]) continue;
     const hit = Object.keys(causes).find((c) => causes[c].explains(x));
     assert.ok(hit !== undefined, `unexplained: ${x.class}: ${x.kind}: ${x.field}: ${x.a.value} / ${x.b.value}`);
     seen.add(hit);
@@ -140,7 +150,8 @@ function judge(d: AbiDiff, causes: Record<string, Cause>, consoleMayDiffer: bool
   return seen;
 }
 
-const guests = listGuests('xen');
+// linux-entry, which boots natively too, is held to its own list (test/linux-pv.test.ts).
+const guests = listGuests('xen').filter((g) => !guestHosts(g).includes('native'));
 
 for (const guest of guests) {
   for (const dom0 of [true, false].filter((x) => guestDomains(guest).includes(x ? 'dom0' : 'domU'))) {

@@ -1,12 +1,15 @@
-// The xen host: a model of Xen (c447b7308b, IDT mode) running one 64-bit PV domain.
+// The xen host: a model of Xen running one 64-bit PV domain: today's (c447b7308b) in IDT mode,
+// or in FRED mode on a FRED CPU (booted with fred=1), or one of the variants version.ts lists
+// (without the 2026 SYSCALL compatibility patch; 3.0.4 and 3.1.1).
 //
 // Boot (README, "The xen platform"): the image's PV ELF notes as libelf reads them
 // (elf-notes.ts), the domain built as Xen's dom0 builder or, by default, as the toolstack's
 // domU builder lays it out (builder.ts), Xen's own area mapped into the guest's L4
 // (address-space.ts) with its GDT, TSS and IDT (descriptor-tables.ts), and the vCPU entered
 // in guest kernel mode: ring 3, CS 0xe033, SS 0xe02b, RSI = start_info, RFLAGS 0x202, events
-// masked. Xen's ring 0 is TypeScript at host entry points (entry.ts) leaving through the
-// CPU's SYSRET and IRET (exit.ts).
+// masked. Xen's ring 0 is TypeScript at host entry points (entry.ts; in FRED mode
+// entry-fred.ts, with an empty IDT and the FRED MSRs instead of the SYSCALL ones) leaving
+// through the CPU's SYSRET and IRET, or ERETU (exit.ts).
 //
 // The run's console is what a user of the guest sees: dom0's HYPERVISOR_console_io writes
 // (Xen's serial console), a domU's PV console ring as xenconsoled reads it (console.ts).

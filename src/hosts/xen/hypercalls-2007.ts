@@ -1,8 +1,7 @@
 // The hypercall interface of Xen 3.0.4 and 3.1.1 where it differs from today's (version.ts,
 // point 7): what a 2007 Xen answered for the calls and sub-ops it did not have yet, and the
 // xen_version sub-ops whose answers name the version. Everything the 2007 headers define
-// is left to today's handlers (hypercalls.ts and its neighbours). Sources, as in
-// notes/xen-2007.md: 304 = tag 3.0.4-branched, 310 = tag 3.1.0-branched (3.1.1's stand-in),
+// is left to today's handlers (hypercalls.ts and its neighbours). Sources: 304 = tag 3.0.4-branched, 310 = tag 3.1.0-branched (3.1.1's stand-in),
 // paths under xen/include/public/ unless said otherwise.
 //
 // - xen_version: XENVER_version = major << 16 | minor (304 common/kernel.c:126-128);

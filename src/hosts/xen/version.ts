@@ -9,8 +9,7 @@
 //   guest had in them (FRED's SYSCALL writes neither), in Xen's frame, in the syscall
 //   callback's frame and live after every return.
 // - xen-3.0.4 and xen-3.1.1: the 2007 PV64 SYSCALL path (entry.ts) and the points next to
-//   it a guest sees, one field each below with the commit that changed it (the research:
-//   notes xen-2007.md; 304 = tag 3.0.4-branched, 310 = tag 3.1.0-branched, the stand-in for
+//   it a guest sees, one field each below with the commit that changed it (304 = tag 3.0.4-branched, 310 = tag 3.1.0-branched, the stand-in for
 //   3.1.1 apart from its trampoline, which is `b28b3c245a^`'s). IDT only.
 //   Deliberate deviations: 3.1.1's tree is not in Xen's git (xen-3.1-testing.hg), so where a
 //   later fix may have been backported into it (c461d64b66's DF, d127010888's failsafe
