@@ -23,9 +23,11 @@
  *   sizes that do not match -EINVAL, an output list reaching Xen's range -EFAULT.  An
  *   exchange (memory_exchange) takes the in extents' frames (MFNs, as the domain is not
  *   translated) with steal_page, which wants each frame the domain's with only its
- *   allocation reference: a page still mapped, the pinned L4, shared_info (a Xen-heap
- *   page) are refused -EINVAL, as is a frame past RAM (!mfn_valid), and nothing changes,
- *   nr_exchanged 0.  A frame the guest has unmapped is exchanged: the out slot's gpfn
+ *   allocation reference and is not a Xen-heap page: a page still mapped (writable, or
+ *   read-only: a general reference without a type one), the pinned L4, shared_info and
+ *   the grant table's first frame (setup_table's MFN, not mapped: Xen-heap pages shared
+ *   with the domain, is_special_page) are refused -EINVAL, as is a frame past RAM (!mfn_valid), and nothing changes, nr_exchanged 0.
+ *   A frame the guest has unmapped is exchanged: the out slot's gpfn
  *   becomes the new frame's M2P entry and the slot receives its MFN, nr_exchanged counts
  *   it, tot_pages stays (MEMF_no_refcount both ways), the new frame maps; the old one is
  *   freed (its M2P entry INVALID_M2P_ENTRY) and no longer maps (-EBUSY) nor takes an M2P
@@ -55,6 +57,8 @@
 
 #define __HYPERVISOR_mmu_update 1
 #define __HYPERVISOR_memory_op 12
+#define __HYPERVISOR_grant_table_op 20
+#define GNTTABOP_setup_table 2
 
 #define EPERM 1
 #define EBUSY 16
@@ -93,6 +97,7 @@ struct e820entry { u64 addr; u64 size; u32 type; } __attribute__((packed));
 struct add_to_physmap { u16 domid; u16 size; u32 space; u64 idx; u64 gpfn; };
 struct remove_from_physmap { u16 domid; u16 pad[3]; u64 gpfn; };
 struct mmu_update { u64 ptr; u64 val; };
+struct gnttab_setup_table { u16 dom; u32 nr_frames; s16 status; u64 frame_list; };
 
 static u8 page[2][4096] __attribute__((aligned(4096)));
 static bool dom0;
@@ -280,8 +285,14 @@ static void exchanges(void)
     pv_expect_rc("exchange.mapped_page.nr_exchanged", x.nr_exchanged, 0);
     pv_expect("exchange.mapped_page.slot_untouched", slot == pfn, 1);
     pv_expect("exchange.mapped_page.contents_kept", page[1][0], 0x5a);
+    pv_expect_rc("exchange.remap_read_only", hypercall_update_va_mapping(va, (mfn << 12) | 0x61, UVMF_INVLPG), 0);
+    pv_expect_rc("exchange.mapped_read_only", exchange1(mfn, &slot, &x), -EINVAL);
     pv_expect_rc("exchange.pinned_l4", exchange1(pv_mfn((void *)(uintptr_t)pv_start_info->pt_base), &slot, &x), -EINVAL);
     pv_expect_rc("exchange.shared_info", exchange1(pv_start_info->shared_info >> 12, &slot, &x), -EINVAL);
+    u64 grant_frame = 0;
+    struct gnttab_setup_table gs = { DOMID_SELF, 1, 99, (u64)(uintptr_t)&grant_frame };
+    pv_expect_rc("exchange.grant_frame.setup_table", _hypercall3(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, &gs, 1), 0);
+    pv_expect_rc("exchange.grant_frame", exchange1(grant_frame, &slot, &x), -EINVAL);
     pv_expect_rc("exchange.mfn_past_ram", exchange1(1UL << 40, &slot, &x), -EINVAL);
     pv_expect_rc("exchange.refused.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
 

@@ -1,7 +1,8 @@
 // memory_op for a 64-bit PV domain (xen/common/memory.c do_memory_op, x86/mm.c
 // arch_memory_op, x86_64/mm.c subarch_memory_op at c447b7308b): the reservation queries,
-// the reservation changes (increase, decrease, populate_physmap), the M2P's location and
-// frames, the pseudo-physical memory map, and the refusals a PV guest meets.
+// the reservation changes (increase, decrease, populate_physmap), the exchange of frames
+// for others (memory_exchange), the M2P's location and frames, the pseudo-physical memory
+// map, and the refusals a PV guest meets.
 //
 // The domain's reservation is PvMemory's (mm.ts): tot_pages, max_pages and the frames it
 // owns. A PV domain has no Xen-side P2M; the M2P (read-only to the guest at
@@ -220,8 +221,8 @@ function exchange(d: PvDomain, host: MmCallHost, arg: number): number {
       else fresh.push(mfn);
     }
     if (rc !== 0) {
-      // fail (933): the stolen frames are the domain's again (assign_pages, MEMF_no_refcount);
-      // dying (946): the out frames go back to the heap. nr_exchanged counts whole chunks.
+      // fail (933): the stolen frames are the domain's again (assign_pages, MEMF_no_refcount),
+      // the out frames go back to the heap (948); nr_exchanged counts the chunks done (952).
       for (const mfn of stolen) mm.give(mfn);
       for (const mfn of fresh) for (let f = 0; f < outFrames; f++) mm.freeFrame(mfn + f);
       return failEarly(rc, i << inChunk);
