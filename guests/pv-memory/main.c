@@ -3,8 +3,8 @@
  * xen/arch/x86/mm.c arch_memory_op, xen/arch/x86/x86_64/mm.c subarch_memory_op), in
  * dom0 and in a domU.
  *
- * Xen 4.17 and c447b7308b alike (errno values as Linux's: EPERM 1, ESRCH 3, EACCES 13,
- * EFAULT 14, EINVAL 22, EDOM 33, ENOSYS 38):
+ * Xen 4.17 and c447b7308b alike (errno values as Linux's: EPERM 1, ESRCH 3, ENOMEM 12,
+ * EACCES 13, EFAULT 14, EBUSY 16, EINVAL 22, EDOM 33, ENOSYS 38):
  * - cmd's bits 6.. are a continuation's start extent: a query given one -EINVAL; the
  *   arch operations switch on the whole cmd (memory_map | 1 << 6 -ENOSYS).
  * - current_reservation is the domain's tot_pages (start_info's nr_pages for a fresh
@@ -20,7 +20,23 @@
  * - add_to_physmap and remove_from_physmap -EACCES for a PV domain (not translated),
  *   XENMAPSPACE_gmfn_foreign -ENOSYS first, a start extent past 16 bits -EDOM.
  * - exchange: orders above max_order -EPERM (domU 9, dom0 as control domain 18), list
- *   sizes that do not match -EINVAL, an output list reaching Xen's range -EFAULT.
+ *   sizes that do not match -EINVAL, an output list reaching Xen's range -EFAULT.  An
+ *   exchange (memory_exchange) takes the in extents' frames (MFNs, as the domain is not
+ *   translated) with steal_page, which wants each frame the domain's with only its
+ *   allocation reference and is not a Xen-heap page: a page still mapped (writable, or
+ *   read-only: a general reference without a type one), the pinned L4, shared_info and
+ *   the grant table's first frame (setup_table's MFN, not mapped: Xen-heap pages shared
+ *   with the domain, is_special_page) are refused -EINVAL, as is a frame past RAM (!mfn_valid), and nothing changes, nr_exchanged 0.
+ *   A frame the guest has unmapped is exchanged: the out slot's gpfn
+ *   becomes the new frame's M2P entry and the slot receives its MFN, nr_exchanged counts
+ *   it, tot_pages stays (MEMF_no_refcount both ways), the new frame maps; the old one is
+ *   freed (its M2P entry INVALID_M2P_ENTRY) and no longer maps (-EBUSY) nor takes an M2P
+ *   update (-EINVAL).  With the out slot unreadable the exchange still happens (the old
+ *   frame is gone, tot_pages stays: the new frame is the domain's, nowhere named) but it
+ *   answers -EFAULT with nr_exchanged 0.  A chunk (the larger order's extent: two order-0
+ *   in extents for one order-1 out extent) whose second frame is refused gives the first
+ *   back; with address_bits 13 in the out mem_flags (frames below 2^1, zone 1, never in
+ *   the heap) there is no out frame, -ENOMEM, and the stolen frame is given back.
  * - increase_reservation / decrease_reservation / populate_physmap return the extents
  *   done, never an errno: a refused request (unreadable, too many extents, a bad domain,
  *   address_bits <= 12, an order above max_order, a list in Xen's range) does none.
@@ -41,9 +57,13 @@
 
 #define __HYPERVISOR_mmu_update 1
 #define __HYPERVISOR_memory_op 12
+#define __HYPERVISOR_grant_table_op 20
+#define GNTTABOP_setup_table 2
 
 #define EPERM 1
+#define EBUSY 16
 #define ESRCH 3
+#define ENOMEM 12
 #define EACCES 13
 #define EFAULT 14
 #define EINVAL 22
@@ -77,6 +97,7 @@ struct e820entry { u64 addr; u64 size; u32 type; } __attribute__((packed));
 struct add_to_physmap { u16 domid; u16 size; u32 space; u64 idx; u64 gpfn; };
 struct remove_from_physmap { u16 domid; u16 pad[3]; u64 gpfn; };
 struct mmu_update { u64 ptr; u64 val; };
+struct gnttab_setup_table { u16 dom; u32 nr_frames; s16 status; u64 frame_list; };
 
 static u8 page[2][4096] __attribute__((aligned(4096)));
 static bool dom0;
@@ -241,6 +262,83 @@ static void reservations(void)
     pv_expect_rc("reservation.unchanged", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
 }
 
+static long exchange1(u64 in, u64 *slot, struct exchange *x)
+{
+    static u64 in_list[1];
+    in_list[0] = in;
+    *x = (struct exchange){ { (u64)(uintptr_t)in_list, 1, 0, 0, DOMID_SELF, { 0 } },
+                            { (u64)(uintptr_t)slot, 1, 0, 0, DOMID_SELF, { 0 } }, 0 };
+    return memop(XENMEM_exchange, x);
+}
+
+static void exchanges(void)
+{
+    u64 va = (u64)(uintptr_t)page[1];
+    u64 pfn = pv_pfn(page[1]);
+    u64 mfn = pv_mfn(page[1]);
+    long cur0 = query(XENMEM_current_reservation, DOMID_SELF);
+    struct exchange x;
+    u64 slot = pfn;
+
+    page[1][0] = 0x5a;
+    pv_expect_rc("exchange.mapped_page", exchange1(mfn, &slot, &x), -EINVAL);
+    pv_expect_rc("exchange.mapped_page.nr_exchanged", x.nr_exchanged, 0);
+    pv_expect("exchange.mapped_page.slot_untouched", slot == pfn, 1);
+    pv_expect("exchange.mapped_page.contents_kept", page[1][0], 0x5a);
+    pv_expect_rc("exchange.remap_read_only", hypercall_update_va_mapping(va, (mfn << 12) | 0x61, UVMF_INVLPG), 0);
+    pv_expect_rc("exchange.mapped_read_only", exchange1(mfn, &slot, &x), -EINVAL);
+    pv_expect_rc("exchange.pinned_l4", exchange1(pv_mfn((void *)(uintptr_t)pv_start_info->pt_base), &slot, &x), -EINVAL);
+    pv_expect_rc("exchange.shared_info", exchange1(pv_start_info->shared_info >> 12, &slot, &x), -EINVAL);
+    u64 grant_frame = 0;
+    struct gnttab_setup_table gs = { DOMID_SELF, 1, 99, (u64)(uintptr_t)&grant_frame };
+    pv_expect_rc("exchange.grant_frame.setup_table", _hypercall3(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, &gs, 1), 0);
+    pv_expect_rc("exchange.grant_frame", exchange1(grant_frame, &slot, &x), -EINVAL);
+    pv_expect_rc("exchange.mfn_past_ram", exchange1(1UL << 40, &slot, &x), -EINVAL);
+    pv_expect_rc("exchange.refused.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+
+    pv_expect_rc("exchange.unmap", hypercall_update_va_mapping(va, 0, UVMF_INVLPG), 0);
+    pv_expect_rc("exchange.unmapped_page", exchange1(mfn, &slot, &x), 0);
+    u64 fresh = slot;
+    pv_expect_rc("exchange.unmapped_page.nr_exchanged", x.nr_exchanged, 1);
+    pv_expect("exchange.slot_holds_new_mfn", fresh != mfn && fresh != pfn, 1);
+    pv_expect("exchange.new_m2p_is_gpfn", M2P[fresh], pfn);
+    pv_expect("exchange.old_m2p_invalid", M2P[mfn], ~0UL);
+    pv_expect_rc("exchange.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+    pv_expect_rc("exchange.old_frame_maps", hypercall_update_va_mapping(va, (mfn << 12) | 0x63, UVMF_INVLPG), -EBUSY);
+    pv_expect_rc("exchange.old_frame_machphys_update", machphys(mfn, pfn), -EINVAL);
+    pv_expect_rc("exchange.new_frame_maps", hypercall_update_va_mapping(va, (fresh << 12) | 0x63, UVMF_INVLPG), 0);
+    page[1][0] = 0xcd;
+    pv_expect("exchange.new_frame_usable", page[1][0], 0xcd);
+    ((u64 *)(uintptr_t)pv_start_info->mfn_list)[pfn] = fresh;
+
+    pv_expect_rc("exchange.unmap_new", hypercall_update_va_mapping(va, 0, UVMF_INVLPG), 0);
+    pv_expect_rc("exchange.out_unmapped", exchange1(fresh, (u64 *)UNMAPPED, &x), -EFAULT);
+    pv_expect_rc("exchange.out_unmapped.nr_exchanged", x.nr_exchanged, 0);
+    pv_expect_rc("exchange.out_unmapped.in_frame_gone", machphys(fresh, pfn), -EINVAL);
+    pv_expect("exchange.out_unmapped.in_m2p_invalid", M2P[fresh], ~0UL);
+    pv_expect_rc("exchange.out_unmapped.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+
+    u64 list[1] = { pfn };
+    pv_expect_rc("exchange.populate", reserve(XENMEM_populate_physmap, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    u64 pop = list[0];
+    static u64 two[2];
+    two[0] = pop;
+    two[1] = pv_mfn(page[0]);
+    slot = pfn;
+    x = (struct exchange){ { (u64)(uintptr_t)two, 2, 0, 0, DOMID_SELF, { 0 } },
+                           { (u64)(uintptr_t)&slot, 1, 1, 0, DOMID_SELF, { 0 } }, 0 };
+    pv_expect_rc("exchange.chunk_second_mapped", memop(XENMEM_exchange, &x), -EINVAL);
+    pv_expect_rc("exchange.chunk_second_mapped.nr_exchanged", x.nr_exchanged, 0);
+    pv_expect_rc("exchange.chunk_second_mapped.first_given_back", machphys(pop, pfn), 0);
+    x = (struct exchange){ { (u64)(uintptr_t)two, 1, 0, 0, DOMID_SELF, { 0 } },
+                           { (u64)(uintptr_t)&slot, 1, 0, 13 /* address_bits */, DOMID_SELF, { 0 } }, 0 };
+    pv_expect_rc("exchange.address_bits_13", memop(XENMEM_exchange, &x), -ENOMEM);
+    pv_expect_rc("exchange.address_bits_13.nr_exchanged", x.nr_exchanged, 0);
+    pv_expect_rc("exchange.address_bits_13.given_back", machphys(pop, pfn), 0);
+    pv_expect_rc("exchange.give_back", reserve(XENMEM_decrease_reservation, (u64)(uintptr_t)list, 1, 0, 0, DOMID_SELF), 1);
+    pv_expect_rc("exchange.given_back.reservation", query(XENMEM_current_reservation, DOMID_SELF) - cur0, 0);
+}
+
 static void xen3(long version)
 {
     printk("xen3: only current_reservation and the sub-ops that exist are checked\n");
@@ -260,4 +358,5 @@ void test_main(void)
     }
     queries();
     reservations();
+    exchanges();
 }

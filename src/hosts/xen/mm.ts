@@ -24,8 +24,10 @@
 //   not L1TF-vulnerable, as on AMD).
 // - A table's type is dropped (its map entry removed) when the type count reaches 0; Xen
 //   keeps the type bits of an unused page, which only matters for the next validation.
-// - Xen's free heap is the frames the domain gave back: memory_op's allocations beyond
-//   them fail as on a host with no free memory.
+// - Xen's free heap is the machine's frames after the domain's and those freed since
+//   (host.ts); an allocation takes the most recently freed frame that fits, where Xen's
+//   buddy allocator takes from the highest zone first, and always comes zeroed (Xen
+//   scrubs only what a dying domain or nobody freed).
 
 import { DOMID_SELF, Errno, HYPERVISOR_VIRT_END, LDT_SELECTOR, MMUEXT, MMU_UPDATE_PREEMPTED, MmuCmd, Uvmf } from '../../arch/xen.js';
 import type { PvDomain } from './domain.js';
@@ -148,9 +150,17 @@ export class PvMemory {
   putPage(mfn: number): void {
     if (--this.refs[mfn] > 0) return;
     if (mfn === this.xen.sharedInfo) return this.d.cpu.modelError('Xen model: the last reference to shared_info was dropped');
-    this.owner[mfn] = Owner.xen;
     this.totPages--;
+    this.freeFrame(mfn);
+  }
+
+  /** free_heap_pages / mark_page_free (page_alloc.c): the frame is nobody's, back in the
+   *  free heap, and its M2P entry INVALID_M2P_ENTRY ("not a guest frame any more"). */
+  freeFrame(mfn: number): void {
+    this.owner[mfn] = Owner.xen;
+    this.refs[mfn] = 0;
     this.free.push(mfn);
+    this.d.mem.writeU64(this.xen.m2p * PAGE + mfn * 8, -1, -1);
   }
 
   /** put_page_alloc_ref (guest_remove_page): the allocation's own reference, once. */
@@ -164,15 +174,49 @@ export class PvMemory {
    *  max_pages or with no such free frame. The page comes zeroed. */
   allocate(limit: number): number | null {
     if (this.totPages + 1 > this.maxPages) return null;
-    let k = this.free.length - 1;
-    while (k >= 0 && this.free[k] >= limit) k--;
-    if (k < 0) return null;
-    const mfn = this.free.splice(k, 1)[0];
+    const mfn = this.takeFree(0, limit);
+    if (mfn === null) return null;
+    this.give(mfn);
+    this.totPages++;
+    return mfn;
+  }
+
+  /** alloc_heap_pages: 2^order free frames, aligned to their size and all below `limit`,
+   *  taken out of the free heap (the most recently freed that can be part of such a block
+   *  first), zeroed and owned by nobody (MEMF_no_owner); null if there is no such block. */
+  takeFree(order: number, limit: number): number | null {
+    const size = 2 ** order;
+    const free = size === 1 ? null : new Set(this.free);
+    for (let k = this.free.length - 1; k >= 0; k--) {
+      const base = this.free[k] - (this.free[k] % size);
+      if (base + size > limit) continue;
+      if (free !== null && !Array.from({ length: size }, (_, j) => base + j).every((f) => free.has(f))) continue;
+      if (free === null) this.free.splice(k, 1);
+      else this.free = this.free.filter((f) => f < base || f >= base + size);
+      this.d.mem.fill(base * PAGE, size * PAGE, 0);
+      return base;
+    }
+    return null;
+  }
+
+  /** assign_pages for one frame nobody owns: the domain's, with the allocation reference
+   *  (PGC_allocated | 1). tot_pages is the caller's (MEMF_no_refcount or not). */
+  give(mfn: number): void {
     this.owner[mfn] = Owner.allocated;
     this.refs[mfn] = 1;
-    this.totPages++;
-    this.d.mem.fill(mfn * PAGE, PAGE, 0);
-    return mfn;
+  }
+
+  /** steal_page(d, page, MEMF_no_refcount) (x86/mm.c): true, and the frame is nobody's
+   *  with no references and no type, only if the domain owns it with its allocation
+   *  reference and no other (count_info exactly PGC_allocated | 1 before steal_page's own
+   *  reference: not mapped, not pinned, not in use as a table, descriptor page or vCPU
+   *  base pointer). A Xen-heap page shared with the domain (is_special_page) is the one
+   *  page with that count and a type reference: refused too. tot_pages is unchanged. */
+  steal(mfn: number): boolean {
+    if (this.owner[mfn] !== Owner.allocated || this.refs[mfn] !== 1 || this.types.has(mfn)) return false;
+    this.owner[mfn] = Owner.xen;
+    this.refs[mfn] = 0;
+    return true;
   }
 
   // ------------------------------------------------------------ type references
