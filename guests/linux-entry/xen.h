@@ -1,35 +1,19 @@
 /*
- * linux-entry as a Xen PV kernel (xen.c, xen-asm.S): the pieces of Xen's public ABI it uses
- * (xen/include/public/xen.h, callback.h, arch-x86/xen-x86_64.h, elfnote.h; read for the facts),
- * and what the PV side shares with the native kernel.  Usable from C and from assembler.
+ * linux-entry as a Xen PV kernel (xen.c, xen-asm.S): Xen's public ABI as guests/lib's
+ * xen-public.h has it, the few pieces beyond it this kernel uses (xen/include/public/xen.h,
+ * arch-x86/xen-x86_64.h; read for the facts), and what the PV side shares with the native
+ * kernel.  Usable from C and from assembler.
  */
 #ifndef LINUX_ENTRY_XEN_H
 #define LINUX_ENTRY_XEN_H
+
+/* Hypercall numbers, flags and structures: guests/lib/include/xen-public.h. */
+#include "xen-public.h"
 
 /* Selectors of Xen's own GDT page (FLAT_RING3_*): what Xen's SYSRET loads from its IA32_STAR
  * (XEN_MSR_STAR), and the guest kernel's CS/SS while it runs. */
 #define FLAT_USER_CS64  0xe033
 #define FLAT_USER_SS    0xe02b
-
-/* Hypercall numbers (public/xen.h). */
-#define __HYPERVISOR_set_trap_table     0
-#define __HYPERVISOR_set_gdt            2
-#define __HYPERVISOR_stack_switch       3
-#define __HYPERVISOR_update_va_mapping 14
-#define __HYPERVISOR_console_io        18
-#define __HYPERVISOR_iret              23
-#define __HYPERVISOR_set_segment_base  25
-#define __HYPERVISOR_mmuext_op         26
-#define __HYPERVISOR_sched_op          29
-#define __HYPERVISOR_callback_op       30
-#define __HYPERVISOR_event_channel_op  32
-
-/* HYPERVISOR_iret's flags word: "Restore RAX, RIP, RFLAGS, RSP. Discard R11, RCX, CS, SS"
- * (arch-x86/xen-x86_64.h); Xen then leaves by SYSRET. */
-#define VGCF_in_syscall 0x100
-
-/* trap_info.flags bit 2: mask events on entry (as an interrupt gate clears IF). */
-#define TI_MASK_EVENTS 4
 
 /* The two shapes of Linux's Xen SYSCALL entry (seed 001; kernel command line xen_entry=):
  * XEN_ENTRY_2016, before Linux 8a9949bc71a7 (2017): the callback reloads RCX, R11 and the user
@@ -42,57 +26,8 @@
 
 #ifndef __ASSEMBLER__
 
-struct start_info {
-    char magic[32];
-    u64 nr_pages;
-    u64 shared_info;            /* machine address */
-    u32 flags;                  /* SIF_* */
-    u64 store_mfn;
-    u32 store_evtchn;
-    union {
-        struct { u64 mfn; u32 evtchn; } domU;
-        struct { u32 info_off, info_size; } dom0;
-    } console;
-    u64 pt_base;                /* virtual address of the L4 */
-    u64 nr_pt_frames;
-    u64 mfn_list;               /* virtual address of the P2M */
-    u64 mod_start;
-    u64 mod_len;
-    char cmd_line[1024];
-};
-#define SIF_INITDOMAIN (1u << 1)
-
-struct trap_info {
-    u8  vector;
-    u8  flags;                  /* DPL in bits 0-1; 4: mask events on entry */
-    u16 cs;
-    u64 address;
-};
-
-struct callback_register {
-    u16 type;
-    u16 flags;
-    u32 pad;
-    u64 address;
-};
-#define CALLBACKOP_register    0
-#define CALLBACKTYPE_event     0
-#define CALLBACKTYPE_failsafe  1
-#define CALLBACKTYPE_syscall   2
-#define CALLBACKF_mask_events  1
-
-#define SEGBASE_GS_USER   1
-#define SEGBASE_GS_KERNEL 2
-
 struct mmuext_op { u32 cmd, pad; u64 arg1, arg2; };
 #define MMUEXT_NEW_USER_BASEPTR 15
-
-struct xencons_interface {
-    char in[1024];
-    char out[2048];
-    volatile u32 in_cons, in_prod;
-    volatile u32 out_cons, out_prod;
-};
 
 #define M2P ((const volatile u64 *)0xffff800000000000UL)   /* Xen's read-only M2P */
 

@@ -22,22 +22,6 @@
 #define FLAT_USER_CS32    0xe023
 #define KERNEL_CS_RPL0    0xe030     /* the frame's CS when kernel context was interrupted */
 
-/* Hypercall numbers (public/xen.h). */
-#define __HYPERVISOR_set_trap_table     0
-#define __HYPERVISOR_set_timer_op      15
-#define __HYPERVISOR_vcpu_op           24
-#define __HYPERVISOR_stack_switch       3
-#define __HYPERVISOR_update_va_mapping 14
-#define __HYPERVISOR_xen_version       17
-#define __HYPERVISOR_console_io        18
-#define __HYPERVISOR_iret              23
-#define __HYPERVISOR_set_segment_base  25
-#define __HYPERVISOR_mmuext_op         26
-#define __HYPERVISOR_sched_op          29
-#define __HYPERVISOR_callback_op       30
-#define __HYPERVISOR_event_channel_op  32
-
-#define VGCF_in_syscall   0x100      /* HYPERVISOR_iret flags: return as SYSRET would */
 
 /* The pseudo-vector of a syscall callback frame. */
 #define VEC_SYSCALL       0x100      /* the pseudo-vector of a syscall callback frame */
@@ -45,6 +29,8 @@
 #define PV_STACK_SIZE     8192
 
 #ifdef __ASSEMBLER__
+
+#include "xen-public.h"
 
 .macro EXTABLE fault, fixup
         .pushsection .ex_table, "a"
@@ -132,28 +118,7 @@ size_t strlen(const char *s);
 int   strcmp(const char *a, const char *b);
 
 /* ---- Xen's public structures (public/xen.h, arch-x86/xen-x86_64.h) ---- */
-struct start_info {
-    char magic[32];
-    u64 nr_pages;
-    u64 shared_info;            /* machine address */
-    u32 flags;                  /* SIF_* */
-    u64 store_mfn;
-    u32 store_evtchn;
-    union {
-        struct { u64 mfn; u32 evtchn; } domU;
-        struct { u32 info_off, info_size; } dom0;
-    } console;
-    u64 pt_base;                /* virtual */
-    u64 nr_pt_frames;
-    u64 mfn_list;               /* virtual: the P2M, one u64 MFN per PFN */
-    u64 mod_start;
-    u64 mod_len;
-    char cmd_line[1024];
-    u64 first_p2m_pfn;
-    u64 nr_p2m_frames;
-};
-#define SIF_PRIVILEGED    (1u << 0)
-#define SIF_INITDOMAIN    (1u << 1)
+#include "xen-public.h"
 
 struct vcpu_info {
     u8  evtchn_upcall_pending;
@@ -163,41 +128,6 @@ struct vcpu_info {
     u64 cr2;                    /* arch.cr2: the last #PF's address */
     u64 pad1;
     u8  time[32];
-};
-
-struct trap_info {
-    u8  vector;
-    u8  flags;                  /* DPL in bits 0-1; 4: mask events on entry */
-    u16 cs;
-    u64 address;
-};
-#define TI_MASK_EVENTS 4
-
-struct callback_register {
-    u16 type;
-    u16 flags;
-    u32 pad;
-    u64 address;
-};
-#define CALLBACKOP_register     0
-#define CALLBACKTYPE_event      0
-#define CALLBACKTYPE_failsafe   1
-#define CALLBACKTYPE_syscall    2
-#define CALLBACKF_mask_events   1
-
-#define SEGBASE_FS          0
-#define SEGBASE_GS_USER     1
-#define SEGBASE_GS_KERNEL   2
-#define SEGBASE_GS_USER_SEL 3
-
-#define UVMF_INVLPG 2
-
-/* The PV console ring (public/io/console.h). */
-struct xencons_interface {
-    char in[1024];
-    char out[2048];
-    volatile u32 in_cons, in_prod;
-    volatile u32 out_cons, out_prod;
 };
 
 /* What _start found (head.S): every register as Xen's domain builder left it. */
