@@ -35,7 +35,7 @@ describe('ringside matrix on native and xen profiles', () => {
     const t = ringside(['matrix', 'pv-segbase', 'exceptions']);
     assert.match(t.stdout, /^pv-segbase\s+-\s+-\s+-(\s+success){6}\s+differs$/m);
     assert.match(t.stdout, /^pv-segbase: observations on xen\/fred, xen-nocompat\/fred, xen-3\.1\.1\/idt, xen-3\.0\.4\/idt differ from xen\/idt/m);
-    assert.match(t.stdout, /^9 of 9 passed/m);
+    assert.match(t.stdout, /^9 of 9 as expected/m);
     // A default profile whose host boots none of the images is no column at all.
     assert.match(ringside(['matrix', 'pv-segbase']).stdout, /^guest\s+xen\/idt\s+xen\/idt-amd\s+xen\/fred\s+xen-nocompat\/fred\s+xen-3\.1\.1\/idt\s+xen-3\.0\.4\/idt\s+observations$/m);
   });
@@ -55,5 +55,16 @@ describe('ringside matrix on native and xen profiles', () => {
     assert.deepEqual(m.rows[0].cells.map((c) => [c.profile, c.verdict]), [['native/idt', 'not-applicable']]);
     assert.equal(m.total, 0);
     assert.equal(m.rows[0].observations, null);
+  });
+
+  it('a guest whose guest.json states another verdict on a profile meets it there (pv-privop: SWAPGS is #UD under FRED)', () => {
+    const r = ringside(['matrix', 'pv-privop', '--profiles', 'xen/idt,xen/fred', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as { rows: Array<{ cells: Array<{ verdict: string; expected?: string; met?: boolean }> }>; passed: number };
+    assert.deepEqual(m.rows[0].cells.map((c) => [c.verdict, c.expected, c.met]), [['success', undefined, undefined], ['failure', 'failure', true]]);
+    assert.equal(m.passed, 2);
+    const t = ringside(['matrix', 'pv-privop', '--profiles', 'xen/idt,xen/fred']);
+    assert.match(t.stdout, /^pv-privop on xen\/fred: failure, as its guest.json expects: SWAPGS is #UD under CR4.FRED$/m);
+    assert.match(t.stdout, /^2 of 2 as expected/m);
   });
 });

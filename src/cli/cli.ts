@@ -15,10 +15,10 @@ import { DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MIB, DEFAULT_PROFILE, MAX_MEMORY_MIB 
 import { checkImageFile } from '../lab/image-file.js';
 import type { RunResult } from '../lab/run.js';
 import type { InjectedEvent, Injection } from '../cpu/injections.js';
-import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, meetsExpectation, type InterruptSignal } from '../lab/verdict.js';
+import { EXIT_BAD_INPUT, INTERRUPT_SIGNALS, exitCodeFor, type InterruptSignal } from '../lab/verdict.js';
 import { NOT_APPLICABLE, noRunJson, runToJson, toJsonText, type RunJson } from '../report/json.js';
 import type { HostName } from '../lab/profiles.js';
-import { formatMatrix, type MatrixRow } from '../report/table.js';
+import { cellMet, formatMatrix, type MatrixRow } from '../report/table.js';
 import type { ObservationsWord } from '../lab/diff.js';
 
 /** The checkout (or installed package) root: dist/src/cli/ -> ../../../ */
@@ -51,8 +51,9 @@ matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: ev
           by name, and a last column saying whether what the guest observed differs from
           the first profile's that ran it: same, differs or - (not compared; see README), as
           \`diff\` would exit; it does not change the exit status.
-          Images cannot state what they expect yet, so each is expected to succeed or skip.
-          Exit 0 when every run did, 5 when one did not, 2 on bad input (also an image that
+          Each run is expected to succeed or skip, but where a bundled guest's guest.json
+          states another verdict for the profile ("expect": a Xen it cannot tell apart);
+          exit 0 when every run did what was expected, 5 when one did not, 2 on bad input (also an image that
           was rejected or a guest that did not build), 1 on an internal error
 diff      run IMAGE (as for run) on profiles A and B and compare what the guest could observe
           where ring-3 code resumes (registers, frames) and its console: the first difference,
@@ -577,12 +578,13 @@ async function matrixEntries(targets: string[], hosts: readonly HostName[], memo
 /**
  * The exit status of a matrix (README, "ringside matrix"): an internal error (1) outranks
  * bad input (2: a rejected image or a guest that did not build), which outranks a verdict
- * other than the expected success or skip (5).
+ * other than what the image expects (5): success or skip, or the verdict and lines a
+ * guest's guest.json states for that profile.
  */
-function matrixExitCode(verdicts: string[]): number {
+function matrixExitCode(verdicts: string[], allMet: boolean): number {
   if (verdicts.includes('internal')) return exitCodeFor('internal');
   if (verdicts.some((v) => v === 'bad-input' || v === 'build-failed')) return EXIT_BAD_INPUT;
-  if (!verdicts.every(meetsExpectation)) return exitCodeFor('failure');
+  if (!allMet) return exitCodeFor('failure');
   return 0;
 }
 
@@ -590,7 +592,9 @@ function matrixExitCode(verdicts: string[]): number {
 interface MatrixJsonRow {
   name: string;
   image: string | null;
-  cells: RunJson[];
+  /** A cell of a guest that states its expectation there (guest.json "expect") says what it
+   *  expected and whether the run met it. */
+  cells: (RunJson & { expected?: string; met?: boolean })[];
   observations: ObservationsWord;
   observationsDiffer: string[];
 }
@@ -616,6 +620,7 @@ async function cmdMatrix(args: string[]): Promise<number> {
   const hostOf = new Map(candidates.map((p) => [p.name, p.host]));
   // With --dom0, a guest of a domU's toolstack rings (guest.json "domains") has no xen run.
   const { guestDomains } = await import('../guest/build.js');
+  const { guestExpectation, unmetExpectation } = await import('../guest/expectations.js');
   const domUOnly = (entry: MatrixEntry, profile: string): boolean =>
     values.dom0 === true && hostFamily(hostOf.get(profile)!) === 'xen' && entry.guest !== undefined && !guestDomains(entry.guest).includes('dom0');
   const applies = (entry: MatrixEntry, profile: string): boolean =>
@@ -685,9 +690,12 @@ async function cmdMatrix(args: string[]): Promise<number> {
             }
           }
         }
-        err(`[${n}/${total}] ${entry.name} on ${profile}: ${cell.verdict} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-        row.cells.push({ verdict: cell.verdict, reason: cell.reason });
-        jsonRow.cells.push(cell);
+        // What the guest states it expects here (guest.json "expect"), if anything.
+        const expected = entry.guest === undefined ? null : guestExpectation(entry.guest, profile);
+        const met = unmetExpectation(expected, cell.verdict, cell.console).length === 0;
+        err(`[${n}/${total}] ${entry.name} on ${profile}: ${cell.verdict}${expected !== null ? ` (expected ${expected.verdict})` : ''} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        row.cells.push({ verdict: cell.verdict, reason: cell.reason, met, ...(expected !== null ? { expected: { verdict: expected.verdict, why: expected.why } } : {}) });
+        jsonRow.cells.push(expected !== null ? { ...cell, expected: expected.verdict, met } : cell);
       }
       row.observations = jsonRow.observations = observed.word();
       row.observationsDiffer = jsonRow.observationsDiffer = observed.differ;
@@ -699,8 +707,9 @@ async function cmdMatrix(args: string[]): Promise<number> {
   const shown = rows.filter((r) => r.cells.length > 0);
   const shownJson = jsonRows.filter((r) => r.cells.length > 0);
 
-  const verdicts = shown.flatMap((r) => r.cells.map((c) => c.verdict)).filter((v) => v !== NOT_APPLICABLE);
-  const passed = verdicts.filter(meetsExpectation).length;
+  const ran = shown.flatMap((r) => r.cells).filter((c) => c.verdict !== NOT_APPLICABLE);
+  const verdicts = ran.map((c) => c.verdict);
+  const passed = ran.filter(cellMet).length;
   const interrupted = interrupts.received;
   if (json) {
     const out: Record<string, unknown> = { profiles, rows: shownJson, passed, total };
@@ -710,7 +719,7 @@ async function cmdMatrix(args: string[]): Promise<number> {
     process.stdout.write(formatMatrix(profiles, shown, { total, interrupted }));
   }
   if (interrupted !== undefined) return exitCodeFor('interrupted', interrupted);
-  return matrixExitCode(verdicts);
+  return matrixExitCode(verdicts, ran.every(cellMet));
 }
 
 /** `diff`: both runs, then the comparison on stdout (text or one JSON object). */

@@ -14,6 +14,16 @@ export function formatTable(header: string[], rows: string[][]): string {
 export interface MatrixCell {
   verdict: string;
   reason: string;
+  /** What the guest states it expects on this profile when that is not success or skip
+   *  (guest.json "expect"): its verdict and why. */
+  expected?: { verdict: string; why: string };
+  /** Whether the run met what the image expects; absent: success or skip expected. */
+  met?: boolean;
+}
+
+/** Whether a cell's run met what its image expects. */
+export function cellMet(c: MatrixCell): boolean {
+  return c.met ?? meetsExpectation(c.verdict);
 }
 
 export interface MatrixRow {
@@ -43,7 +53,9 @@ export function formatMatrix(profiles: string[], rows: MatrixRow[], opts: { tota
   const notes: string[] = [];
   for (const r of rows) {
     r.cells.forEach((c, i) => {
-      if (c.verdict !== NOT_APPLICABLE && !meetsExpectation(c.verdict)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}: ${c.reason}`);
+      if (c.verdict === NOT_APPLICABLE) return;
+      if (!cellMet(c)) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}${c.expected ? ` (expected ${c.expected.verdict})` : ''}: ${c.reason}`);
+      else if (c.expected) notes.push(`${r.name} on ${profiles[i]}: ${c.verdict}, as its guest.json expects: ${c.expected.why}`);
     });
     if (r.observations === 'differs') {
       // The row's observations are compared with its first run's profile.
@@ -53,9 +65,9 @@ export function formatMatrix(profiles: string[], rows: MatrixRow[], opts: { tota
   }
   const done = rows.reduce((n, r) => n + r.cells.filter((c) => c.verdict !== NOT_APPLICABLE).length, 0);
   const total = opts.total ?? done;
-  const passed = rows.reduce((n, r) => n + r.cells.filter((c) => meetsExpectation(c.verdict)).length, 0);
+  const passed = rows.reduce((n, r) => n + r.cells.filter((c) => c.verdict !== NOT_APPLICABLE && cellMet(c)).length, 0);
   if (notes.length > 0) out += '\n' + notes.map((n) => n + '\n').join('');
-  out += `\n${passed} of ${total} passed (success or skip)`;
+  out += `\n${passed} of ${total} as expected (success or skip, or what the guest's guest.json states)`;
   if (opts.interrupted !== undefined) out += `; interrupted by ${opts.interrupted} after ${done} of ${total} runs`;
   return out + '\n';
 }
