@@ -52,9 +52,10 @@ matrix    run each IMAGE (as for run) and each ELF file in each DIR (default: ev
           the first profile's that ran it: same, differs or - (not compared; see README), as
           \`diff\` would exit; it does not change the exit status.
           Each run is expected to succeed or skip, but where a bundled guest's guest.json
-          states another verdict for the profile ("expect": a Xen it cannot tell apart);
-          exit 0 when every run did what was expected, 5 when one did not, 2 on bad input (also an image that
-          was rejected or a guest that did not build), 1 on an internal error
+          states another verdict for the profile ("expect": a Xen it cannot tell apart).
+          Exit 0 when every run did what was expected, 5 when one did not, 2 on bad input
+          (also an image that was rejected or a guest that did not build), 1 on an internal
+          error
 diff      run IMAGE (as for run) on profiles A and B and compare what the guest could observe
           where ring-3 code resumes (registers, frames) and its console: the first difference,
           then every difference by kind and field, each value explained. On xen profiles every
